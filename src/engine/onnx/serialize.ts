@@ -1,0 +1,181 @@
+/**
+ * Serialises a {@link Graph} to an ONNX ModelProto (opset 21) with protobufjs.
+ *
+ * Only the nodes needed for the requested outputs are written (dead nodes are pruned). Frozen
+ * constants become initializers; trainable parameters become graph inputs (fed each step) or
+ * initializers (for inference exports). Large initializers can be written to an external data
+ * file, the mechanism that lifts protobuf's 2 GB limit. The same graph always serialises to the
+ * same bytes.
+ */
+import { closeSync, openSync, writeSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import protobuf from 'protobufjs';
+import { fail } from '../../errors.js';
+import type { Attr, Graph, Node, Value } from '../graph.js';
+import type { HostTensor } from '../tensor.js';
+import { ONNX_DTYPE } from './dtype-codes.js';
+import { ATTR_TYPE, IR_VERSION, ONNX_SCHEMA, OPSET } from './schema.js';
+
+const root = protobuf.parse(ONNX_SCHEMA, { keepCase: true }).root;
+const ModelProto = root.lookupType('onnx.ModelProto');
+
+/** Ops whose trailing outputs are optional and may be left unnamed when unused. */
+const OPTIONAL_OUTPUTS = new Set(['LayerNormalization', 'Dropout']);
+
+/** Options of {@link serializeGraph}. */
+export interface SerializeOptions {
+  /** Outputs to compute (default: the graph's marked outputs). */
+  outputs?: readonly Value[];
+  /** Trainable parameters as graph inputs (default, for training) or baked in as initializers. */
+  paramsAs?: 'inputs' | 'initializers';
+  /**
+   * Write initializers of at least `threshold` bytes (default 1024) to `dir/<file>.data`
+   * and the model to `dir/<file>.onnx` instead of returning them in memory.
+   */
+  externalData?: { dir: string; file?: string; threshold?: number };
+  /** Key/value metadata stored in the model. */
+  metadata?: Record<string, string>;
+}
+
+/** A serialised model: bytes in memory, or a path when external data was used. */
+export interface SerializedModel {
+  /** The ModelProto bytes (also when written to a file). */
+  bytes: Uint8Array;
+  /** Path of the `.onnx` file when external data was written. */
+  path?: string;
+  /** Graph inputs in order (runtime inputs, then trainable parameters fed as inputs). */
+  inputs: Value[];
+  /** Graph outputs in order. */
+  outputs: Value[];
+  /** Constants stored as initializers. */
+  initializers: Value[];
+}
+
+/** The nodes needed to compute `outputs`, in topological order. */
+export function liveNodes(graph: Graph, outputs: readonly Value[]): { nodes: Node[]; used: Set<Value> } {
+  const used = new Set<Value>(outputs);
+  const live: Node[] = [];
+  const nodes = graph.nodes;
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const n = nodes[k] as Node;
+    if (!n.outputs.some((o) => used.has(o))) continue;
+    live.push(n);
+    for (const i of n.inputs) if (i) used.add(i);
+  }
+  return { nodes: live.reverse(), used };
+}
+
+function valueInfo(v: Value): object {
+  return {
+    name: v.name,
+    type: {
+      tensor_type: {
+        elem_type: ONNX_DTYPE[v.dtype],
+        shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dim_value: d } : /^[A-Za-z_]\w*$/.test(d) ? { dim_param: d } : {})) },
+      },
+    },
+  };
+}
+
+function tensorBytes(t: HostTensor): Uint8Array {
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+function tensorProto(name: string, t: HostTensor, external?: { location: string; offset: number }): object {
+  const base = { name, dims: [...t.shape], data_type: ONNX_DTYPE[t.dtype] };
+  if (!external) return { ...base, raw_data: tensorBytes(t) };
+  return {
+    ...base,
+    data_location: 1,
+    external_data: [
+      { key: 'location', value: external.location },
+      { key: 'offset', value: String(external.offset) },
+      { key: 'length', value: String(t.data.byteLength) },
+    ],
+  };
+}
+
+function attributeProto(name: string, a: Attr): object {
+  if ('i' in a) return { name, type: ATTR_TYPE.INT, i: a.i };
+  if ('f' in a) return { name, type: ATTR_TYPE.FLOAT, f: a.f };
+  if ('s' in a) return { name, type: ATTR_TYPE.STRING, s: new TextEncoder().encode(a.s) };
+  if ('ints' in a) return { name, type: ATTR_TYPE.INTS, ints: [...a.ints] };
+  if ('floats' in a) return { name, type: ATTR_TYPE.FLOATS, floats: [...a.floats] };
+  return { name, type: ATTR_TYPE.TENSOR, t: tensorProto('', a.t) };
+}
+
+/** Serialises `graph` (see {@link SerializeOptions}). */
+export function serializeGraph(graph: Graph, o: SerializeOptions = {}): SerializedModel {
+  const outputs = [...(o.outputs ?? graph.outputs)];
+  if (outputs.length === 0) fail('GRAPH_ERROR', `graph ${graph.name} has no outputs to compute`);
+  for (const v of outputs) graph.own(v, 'serialize');
+  const { nodes, used } = liveNodes(graph, outputs);
+  const paramsAsInputs = (o.paramsAs ?? 'inputs') === 'inputs';
+  const inputs = [...graph.inputs.filter((v) => used.has(v)), ...(paramsAsInputs ? graph.params.filter((v) => used.has(v)) : [])];
+  const initializers = [...graph.constants.filter((v) => used.has(v)), ...(paramsAsInputs ? [] : graph.params.filter((v) => used.has(v)))];
+
+  const ext = o.externalData;
+  const threshold = ext?.threshold ?? 1024;
+  const file = ext?.file ?? graph.name;
+  let fd: number | undefined;
+  let offset = 0;
+  const dataName = `${file}.data`;
+  const dataTmp = ext ? join(ext.dir, `${dataName}.tmp-${process.pid}`) : '';
+  if (ext) fd = openSync(dataTmp, 'w');
+  let initProtos: object[];
+  try {
+    initProtos = initializers.map((v) => {
+      const t = graph.dataOf(v);
+      if (fd === undefined || t.data.byteLength < threshold) return tensorProto(v.name, t);
+      offset = Math.ceil(offset / 4096) * 4096;
+      const at = offset;
+      writeSync(fd, tensorBytes(t), 0, t.data.byteLength, at);
+      offset += t.data.byteLength;
+      return tensorProto(v.name, t, { location: dataName, offset: at });
+    });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+
+  const nodeProtos = nodes.map((n) => {
+    let outs = n.outputs.map((v) => (used.has(v) || outputs.includes(v) ? v.name : ''));
+    if (!OPTIONAL_OUTPUTS.has(n.opType)) outs = n.outputs.map((v) => v.name);
+    while (outs.length > 1 && outs[outs.length - 1] === '') outs.pop();
+    return {
+      name: n.name,
+      op_type: n.opType,
+      domain: n.domain,
+      input: n.inputs.map((v) => (v ? v.name : '')),
+      output: outs,
+      attribute: Object.keys(n.attrs).sort().map((k) => attributeProto(k, n.attrs[k] as Attr)),
+    };
+  });
+
+  const model = {
+    ir_version: IR_VERSION,
+    producer_name: 'adapterkit',
+    producer_version: '0.1.0',
+    opset_import: [{ domain: '', version: OPSET }],
+    metadata_props: Object.keys(o.metadata ?? {}).sort().map((key) => ({ key, value: (o.metadata ?? {})[key] })),
+    graph: {
+      name: graph.name,
+      node: nodeProtos,
+      initializer: initProtos,
+      input: inputs.map(valueInfo),
+      output: outputs.map(valueInfo),
+    },
+  };
+  const err = ModelProto.verify(model);
+  if (err) fail('GRAPH_ERROR', `internal error: ONNX model for ${graph.name} does not verify: ${err}`);
+  const bytes = ModelProto.encode(ModelProto.fromObject(model)).finish();
+  if (!ext && bytes.byteLength > 2 ** 31 - 1) {
+    fail('GRAPH_ERROR', `graph ${graph.name} serialises to ${bytes.byteLength} bytes, over protobuf's 2 GB limit: use externalData`);
+  }
+  let path: string | undefined;
+  if (ext) {
+    path = join(ext.dir, `${file}.onnx`);
+    renameSync(dataTmp, join(ext.dir, dataName));
+    writeFileSync(path, bytes);
+  }
+  return { bytes, path, inputs, outputs, initializers };
+}

@@ -1,0 +1,8 @@
+/** All op builders. */
+export * from './elementwise.js';
+export * from './matmul.js';
+export * from './reduce.js';
+export * from './nn.js';
+export * from './shape.js';
+export * from './losses.js';
+export type { Operand } from './check.js';

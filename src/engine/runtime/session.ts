@@ -1,0 +1,171 @@
+/**
+ * The one module that talks to ONNX Runtime. A {@link Session} is built once from a graph and
+ * reused for every step: frozen constants live inside it as initializers; trainable parameters
+ * are fed from the graph's current parameter data at each run (no copy: ONNX Runtime reads the
+ * typed arrays in place). Feeds are checked before they reach ONNX Runtime, and every error names
+ * the input, the dtype and shape it expected, and what it got.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { AdapterkitError, fail } from '../../errors.js';
+import type { Graph, Value } from '../graph.js';
+import { serializeGraph, type SerializedModel } from '../onnx/serialize.js';
+import { fmtShape } from '../shape.js';
+import type { DType, HostTensor, TensorData } from '../tensor.js';
+
+/** Session settings. Defaults are tuned for training on CPU. */
+export interface SessionOptions {
+  /** Intra-op threads (default: all available cores). */
+  threads?: number;
+  /** ONNX Runtime graph optimisation level (default 'all'). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Outputs the session can fetch (default: the graph's outputs). */
+  outputs?: readonly Value[];
+  /** Bake trainable parameters in as initializers (inference) instead of feeding them (default false). */
+  freezeParams?: boolean;
+  /**
+   * Store initializers of at least this many bytes in an external data file and load the model
+   * from disk — the path that works for models over protobuf's 2 GB limit. Default: only when
+   * the model would exceed 1.5 GB.
+   */
+  externalDataThreshold?: number;
+  /** ONNX Runtime log severity (0 verbose .. 4 fatal; default 3). */
+  logLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+const EXTERNAL_AUTO_BYTES = 1.5 * 2 ** 30;
+
+function totalBytes(graph: Graph, freezeParams: boolean): number {
+  let n = 0;
+  for (const v of graph.constants) n += graph.dataOf(v).data.byteLength;
+  if (freezeParams) for (const v of graph.params) n += graph.dataOf(v).data.byteLength;
+  return n;
+}
+
+function toOrt(t: HostTensor): ort.Tensor {
+  return new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as never, [...t.shape]);
+}
+
+function fromOrt(t: ort.Tensor): HostTensor {
+  return { dtype: t.type as DType, shape: [...t.dims], data: t.data as TensorData };
+}
+
+/** A compiled graph, ready to run many times. */
+export class Session {
+  private constructor(
+    readonly graph: Graph,
+    private readonly ort: ort.InferenceSession,
+    readonly model: SerializedModel,
+    private readonly feedsParams: boolean,
+    private readonly tmpDir: string | undefined,
+  ) {}
+
+  /** Compiles `graph` into an ONNX Runtime session. */
+  static async create(graph: Graph, o: SessionOptions = {}): Promise<Session> {
+    const freeze = o.freezeParams ?? false;
+    const threshold = o.externalDataThreshold ?? (totalBytes(graph, freeze) > EXTERNAL_AUTO_BYTES ? 1024 : undefined);
+    const tmpDir = threshold !== undefined ? mkdtempSync(join(tmpdir(), 'adapterkit-model-')) : undefined;
+    const model = serializeGraph(graph, {
+      outputs: o.outputs,
+      paramsAs: freeze ? 'initializers' : 'inputs',
+      externalData: tmpDir ? { dir: tmpDir, file: 'model', threshold } : undefined,
+    });
+    const opts: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: o.threads ?? availableParallelism(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: o.optimization ?? 'all',
+      executionMode: 'sequential',
+      enableCpuMemArena: true,
+      enableMemPattern: true,
+      logSeverityLevel: o.logLevel ?? 3,
+    };
+    try {
+      const s = model.path ? await ort.InferenceSession.create(model.path, opts) : await ort.InferenceSession.create(model.bytes, opts);
+      return new Session(graph, s, model, !freeze, tmpDir);
+    } catch (e) {
+      if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+      throw new AdapterkitError('RUNTIME_ERROR', `ONNX Runtime could not load graph ${graph.name}: ${(e as Error).message}`, undefined, { cause: e });
+    }
+  }
+
+  /** Names of the values the caller must feed (parameters are fed automatically). */
+  get inputNames(): string[] {
+    return this.model.inputs.filter((v) => v.kind !== 'param').map((v) => v.name);
+  }
+
+  /** Names of fetchable outputs. */
+  get outputNames(): string[] {
+    return this.model.outputs.map((v) => v.name);
+  }
+
+  /** Checks feeds against the graph inputs; throws one BAD_FEED error listing every problem. */
+  private check(feeds: Record<string, HostTensor>): void {
+    const problems: string[] = [];
+    const sizes = new Map<string, { size: number; where: string }>();
+    const wanted = this.model.inputs.filter((v) => v.kind !== 'param' || !this.feedsParams);
+    const known = new Set(this.graph.inputs.map((v) => v.name));
+    for (const name of Object.keys(feeds)) {
+      if (!known.has(name) && !this.model.inputs.some((v) => v.name === name)) problems.push(`unknown input '${name}'`);
+    }
+    for (const v of wanted) {
+      const t = feeds[v.name];
+      if (!t) {
+        if (v.kind === 'input') problems.push(`missing input '${v.name}' (${v.dtype}${fmtShape(v.shape)})`);
+        continue;
+      }
+      const got = `${t.dtype}${fmtShape(t.shape)}`;
+      if (t.dtype !== v.dtype) problems.push(`input '${v.name}': expected dtype ${v.dtype}, got ${got}`);
+      if (t.shape.length !== v.rank) {
+        problems.push(`input '${v.name}': expected rank ${v.rank} ${fmtShape(v.shape)}, got ${got}`);
+        continue;
+      }
+      let n = 1;
+      v.shape.forEach((d, i) => {
+        const s = t.shape[i] as number;
+        n *= s;
+        if (typeof d === 'number' && d !== s) problems.push(`input '${v.name}': axis ${i} must be ${d} (expected ${fmtShape(v.shape)}), got ${got}`);
+        if (typeof d === 'string') {
+          const prev = sizes.get(d);
+          if (prev && prev.size !== s) problems.push(`input '${v.name}': dimension '${d}' is ${s} here but ${prev.size} in ${prev.where}`);
+          else if (!prev) sizes.set(d, { size: s, where: `'${v.name}'` });
+        }
+      });
+      if (t.data.length !== n) problems.push(`input '${v.name}': shape ${fmtShape(t.shape)} needs ${n} elements, data has ${t.data.length}`);
+    }
+    if (problems.length) fail('BAD_FEED', `graph ${this.graph.name}: ${problems.join('; ')}`, { problems });
+  }
+
+  /**
+   * Runs the graph. `feeds` maps input names to tensors; parameters are taken from the graph's
+   * current data. Returns the requested outputs (all outputs by default) keyed by value name.
+   */
+  async run(feeds: Record<string, HostTensor>, fetch?: readonly (Value | string)[]): Promise<Record<string, HostTensor>> {
+    this.check(feeds);
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const v of this.model.inputs) {
+      const t = feeds[v.name] ?? (v.kind === 'param' && this.feedsParams ? this.graph.dataOf(v) : undefined);
+      if (t) inputs[v.name] = toOrt(t);
+    }
+    const names = (fetch ?? this.model.outputs).map((f) => (typeof f === 'string' ? f : f.name));
+    for (const n of names) {
+      if (!this.outputNames.includes(n)) fail('BAD_FEED', `graph ${this.graph.name}: '${n}' is not an output of this session (outputs: ${this.outputNames.join(', ')})`);
+    }
+    let res: ort.InferenceSession.ReturnType;
+    try {
+      res = await this.ort.run(inputs, names);
+    } catch (e) {
+      throw new AdapterkitError('RUNTIME_ERROR', `ONNX Runtime failed running graph ${this.graph.name}: ${(e as Error).message}`, undefined, { cause: e });
+    }
+    const out: Record<string, HostTensor> = {};
+    for (const n of names) out[n] = fromOrt(res[n] as ort.Tensor);
+    return out;
+  }
+
+  /** Releases the native session and any temporary model files. */
+  async dispose(): Promise<void> {
+    await this.ort.release();
+    if (this.tmpDir) rmSync(this.tmpDir, { recursive: true, force: true });
+  }
+}
