@@ -1,0 +1,86 @@
+/**
+ * PyTorch's legacy checkpoint format (torch.save with `_use_new_zipfile_serialization=False`, and
+ * every file written before 1.6): five pickles back to back — magic number, protocol version,
+ * sys_info, the state dict, the list of storage keys — then, for each key in that order, an 8-byte
+ * little-endian element count followed by the storage's raw bytes.
+ */
+import { fail } from '../../errors.js';
+import { bytesOf, SOURCE_DTYPES } from './dtypes.js';
+import { readBytes, readExactly, type OpenFile } from './file-io.js';
+import { PickleTruncatedError, unpickle, type PickleHooks } from './pickle.js';
+import { torchPickleHooks, type TorchStorageRef } from './torch-pickle.js';
+import { buildTensors, stateDictTensors } from './torch-state-dict.js';
+import type { ReadWeightsOptions, WeightArray, WeightTensor } from './types.js';
+
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+const LEGACY_PROTOCOL = 1001;
+const FIRST_CHUNK = 1 << 20;
+
+/** Reads a legacy-format state dict from an open file. */
+export async function readLegacyStateDict(file: OpenFile, opts: ReadWeightsOptions): Promise<Map<string, WeightTensor>> {
+  const hooks = torchPickleHooks(file.path);
+  const { root, keys, end } = await readPickles(file, hooks);
+  const offsets = await storageOffsets(file, keys, hooks.storages, end);
+  const load = async (ref: TorchStorageRef, tensorName: string): Promise<WeightArray> => {
+    const at = offsets.get(ref.key);
+    if (at === undefined) fail('BAD_FILE', `${file.path}: tensor ${tensorName}: storage ${ref.key} is not in the file's storage list`);
+    const info = SOURCE_DTYPES[ref.dtype];
+    const raw = info.alloc(at.numel);
+    await readExactly(file, bytesOf(raw), at.position, `${file.path}: tensor ${tensorName} (storage ${ref.key})`);
+    return info.finish(raw);
+  };
+  return buildTensors(stateDictTensors(root, file.path), load, file.path, opts);
+}
+
+/** Decodes the five leading pickles, reading more of the file until they fit. */
+async function readPickles(file: OpenFile, hooks: PickleHooks): Promise<{ root: unknown; keys: string[]; end: number }> {
+  for (let length = Math.min(FIRST_CHUNK, file.size); ; length = Math.min(length * 4, file.size)) {
+    const bytes = await readBytes(file, 0, length, `${file.path}: legacy header`);
+    try {
+      return decodePickles(bytes, hooks, file.path);
+    } catch (e) {
+      if (!(e instanceof PickleTruncatedError) || length === file.size) throw e;
+    }
+  }
+}
+
+function decodePickles(bytes: Uint8Array, hooks: PickleHooks, path: string): { root: unknown; keys: string[]; end: number } {
+  const plain: PickleHooks = {
+    findGlobal: (m, n) => fail('BAD_FILE', `${path}: refusing to load: the pickle references ${m}.${n}, which a weights file should not contain`),
+    persistentLoad: () => fail('BAD_FILE', `${path}: unexpected persistent id in the legacy header`),
+  };
+  const magic = unpickle(bytes, 0, plain, path);
+  if (magic.value !== LEGACY_MAGIC) fail('BAD_FILE', `${path}: not a PyTorch checkpoint (legacy magic number missing)`);
+  const protocol = unpickle(bytes, magic.end, plain, path);
+  if (protocol.value !== LEGACY_PROTOCOL) fail('BAD_FILE', `${path}: unsupported legacy protocol version ${String(protocol.value)}`);
+  const sysInfo = unpickle(bytes, protocol.end, plain, path);
+  if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) {
+    fail('BAD_FILE', `${path}: big-endian legacy checkpoints are not supported`);
+  }
+  const root = unpickle(bytes, sysInfo.end, hooks, path);
+  const keys = unpickle(bytes, root.end, plain, `${path} (storage key list)`);
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) fail('BAD_FILE', `${path}: the storage key list is malformed`);
+  return { root: root.value, keys: keys.value as string[], end: keys.end };
+}
+
+/** Walks the storage records after the pickles: key -> (data position, element count). */
+async function storageOffsets(
+  file: OpenFile,
+  keys: readonly string[],
+  storages: ReadonlyMap<string, TorchStorageRef>,
+  start: number,
+): Promise<Map<string, { position: number; numel: number }>> {
+  const out = new Map<string, { position: number; numel: number }>();
+  let position = start;
+  for (const key of keys) {
+    const ref = storages.get(key);
+    if (!ref) fail('BAD_FILE', `${file.path}: storage ${key} is listed but no tensor describes its type`);
+    const count = await readBytes(file, position, 8, `${file.path}: storage ${key} (element count)`);
+    const numel = Number(new DataView(count.buffer).getBigUint64(0, true));
+    if (numel < ref.numel) fail('BAD_FILE', `${file.path}: storage ${key} holds ${numel} elements but tensors need ${ref.numel}`);
+    out.set(key, { position: position + 8, numel });
+    position += 8 + numel * SOURCE_DTYPES[ref.dtype].bytes;
+  }
+  if (position > file.size) fail('BAD_FILE', `${file.path}: storages end at byte ${position} but the file has only ${file.size} bytes (truncated?)`);
+  return out;
+}
