@@ -1,0 +1,72 @@
+/**
+ * Tokenizers for BERT-family encoders: one loader that picks the implementation a model directory
+ * calls for.
+ *
+ * @example
+ * ```ts
+ * const tok = await loadTokenizer('models/bert-base-uncased');
+ * tok.tokenize('Héllo, world!');          // ['hello', ',', 'world', '!']
+ * const batch = tok.encode(['Héllo, world!', ['first', 'second']]);
+ * batch.seqLen;                           // 6: [CLS] hello , world ! [SEP]
+ * ```
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fail } from '../../errors.js';
+import { readJsonObject, readSideFiles } from './config.js';
+import { HfJsonTokenizer } from './hf-json.js';
+import { loadWordPieceTokenizer } from './wordpiece.js';
+import type { Tokenizer } from './types.js';
+
+export type { EncodedBatch, EncodeOptions, Tokenizer } from './types.js';
+export { WordPieceTokenizer, parseVocabTxt, type WordPieceOptions } from './wordpiece.js';
+export { HfJsonTokenizer, type HfJsonTokenizerOptions } from './hf-json.js';
+export { BasicTokenizer, type BasicTokenizerOptions } from './basic-tokenizer.js';
+export { truncationLengths } from './batch.js';
+
+/** Options of {@link loadTokenizer}. */
+export interface LoadTokenizerOptions {
+  /** Overrides tokenizer_config.json's do_lower_case (or the BertNormalizer's lowercase in tokenizer.json). */
+  doLowerCase?: boolean;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads the tokenizer of a model directory: tokenizer.json when present (run by
+ * `@huggingface/tokenizers`), else vocab.txt (BERT WordPiece). tokenizer_config.json and
+ * special_tokens_map.json are read when present.
+ */
+export async function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Promise<Tokenizer> {
+  let isDir = false;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch {
+    fail('BAD_FILE', `tokenizer directory ${dir} does not exist`);
+  }
+  if (!isDir) fail('BAD_FILE', `tokenizer directory ${dir} is not a directory`);
+  const side = await readSideFiles(dir);
+
+  const jsonPath = join(dir, 'tokenizer.json');
+  const json = await readJsonObject(jsonPath);
+  if (json !== undefined) {
+    return new HfJsonTokenizer({ json, source: jsonPath, side, ...(opts.doLowerCase !== undefined ? { doLowerCase: opts.doLowerCase } : {}) });
+  }
+  if (await isFile(join(dir, 'vocab.txt'))) return loadWordPieceTokenizer(dir, side, opts);
+
+  if ((await isFile(join(dir, 'vocab.json'))) && (await isFile(join(dir, 'merges.txt')))) {
+    fail('UNSUPPORTED_MODEL', `${dir}: has vocab.json and merges.txt (byte-level BPE, e.g. RoBERTa) but no tokenizer.json; adapterkit needs tokenizer.json for BPE tokenizers`);
+  }
+  for (const sp of ['spiece.model', 'sentencepiece.bpe.model', 'tokenizer.model']) {
+    if (await isFile(join(dir, sp))) {
+      fail('UNSUPPORTED_MODEL', `${dir}: has ${sp} (SentencePiece) but no tokenizer.json; adapterkit needs tokenizer.json for SentencePiece tokenizers`);
+    }
+  }
+  fail('BAD_FILE', `${dir}: no tokenizer found: looked for tokenizer.json and vocab.txt`);
+}
