@@ -21,7 +21,14 @@ defineGradient('MatMul', ({ x, dy, needs }) => {
   const G = v(dy[0]);
   let dA: Value | undefined;
   let dB: Value | undefined;
-  if (needs[0]) dA = matmul(G, swapLast(B)); // [..., M, K]; batch axes reduced by the driver
+  if (needs[0]) {
+    if (B.rank === 2) {
+      // dA = G @ B^T as one Gemm with transB over all rows: no transposed copy of a frozen B.
+      const G2 = G.rank === 2 ? G : reshape(G, [-1, G.shape[G.rank - 1] as number | string]);
+      const d2 = gemm(G2, B, undefined, { transB: true }); // [rows, K]
+      dA = G.rank === 2 ? d2 : reshape(d2, [...G.shape.slice(0, -1), B.shape[0] as number | string]);
+    } else dA = matmul(G, swapLast(B)); // [..., M, K]; batch axes reduced by the driver
+  }
   if (needs[1]) {
     if (B.rank === 2) {
       // Fold all leading axes into rows: dB[K, N] = A2^T @ G2 with A2 [rows, K], G2 [rows, N]

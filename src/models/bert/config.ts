@@ -1,0 +1,123 @@
+/**
+ * Hugging Face `config.json` of the BERT family (bert, roberta, distilbert, electra), normalised
+ * to one shape. Differences between the families are honoured here once, as data.
+ */
+import { fail } from '../../errors.js';
+
+/** Model types this module supports. */
+export const SUPPORTED_MODEL_TYPES = ['bert', 'roberta', 'distilbert', 'electra'] as const;
+/** One of {@link SUPPORTED_MODEL_TYPES}. */
+export type BertFamily = (typeof SUPPORTED_MODEL_TYPES)[number];
+
+/** Activation names accepted in `hidden_act` / `activation`, mapped to what the graph uses. */
+export const ACTIVATIONS = {
+  gelu: 'gelu',
+  gelu_python: 'gelu',
+  gelu_new: 'gelu_tanh',
+  gelu_pytorch_tanh: 'gelu_tanh',
+  gelu_fast: 'gelu_tanh',
+  relu: 'relu',
+  silu: 'silu',
+  swish: 'silu',
+  tanh: 'tanh',
+} as const;
+/** A graph activation. */
+export type Activation = (typeof ACTIVATIONS)[keyof typeof ACTIVATIONS];
+
+/** A normalised BERT-family configuration. */
+export interface BertConfig {
+  readonly modelType: BertFamily;
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  /** Width of the embeddings (ELECTRA may differ from hiddenSize and projects up). */
+  readonly embeddingSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly intermediateSize: number;
+  readonly activation: Activation;
+  /** The name as written in the config (for reports). */
+  readonly activationName: string;
+  readonly layerNormEps: number;
+  readonly maxPositions: number;
+  /** Token type vocabulary (0: no token type embeddings, as DistilBERT). */
+  readonly typeVocabSize: number;
+  readonly padTokenId: number;
+  /** RoBERTa counts positions from padding_idx + 1 and skips padding; others count from 0. */
+  readonly positions: { readonly kind: 'absolute' } | { readonly kind: 'padding-offset'; readonly paddingIdx: number };
+  readonly hasPooler: boolean;
+  readonly hiddenDropout: number;
+  readonly attentionDropout: number;
+  /** Longest input the model accepts. */
+  readonly maxLength: number;
+}
+
+type Json = Record<string, unknown>;
+
+function num(c: Json, key: string, file: string, dflt?: number): number {
+  const v = c[key];
+  if (v === undefined || v === null) {
+    if (dflt !== undefined) return dflt;
+    fail('UNSUPPORTED_MODEL', `${file}: missing "${key}"`);
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail('UNSUPPORTED_MODEL', `${file}: "${key}" must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function activation(name: unknown, file: string, key: string): Activation {
+  if (typeof name !== 'string' || !(name in ACTIVATIONS)) {
+    fail('UNSUPPORTED_MODEL', `${file}: ${key} ${JSON.stringify(name)} is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+  }
+  return ACTIVATIONS[name as keyof typeof ACTIVATIONS];
+}
+
+/** Parses a config.json object; `file` names it in errors. */
+export function parseBertConfig(c: Json, file = 'config.json'): BertConfig {
+  const type = c.model_type;
+  if (typeof type !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
+    fail('UNSUPPORTED_MODEL', `${file}: model_type ${JSON.stringify(type)} is not supported; supported model types: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+  }
+  const family = type as BertFamily;
+  if (family === 'distilbert') {
+    if (c.sinusoidal_pos_embds === true) fail('UNSUPPORTED_MODEL', `${file}: DistilBERT with sinusoidal_pos_embds is not supported`);
+    const hidden = num(c, 'dim', file);
+    const maxPositions = num(c, 'max_position_embeddings', file);
+    return check({
+      modelType: family, vocabSize: num(c, 'vocab_size', file), hiddenSize: hidden, embeddingSize: hidden,
+      numLayers: num(c, 'n_layers', file), numHeads: num(c, 'n_heads', file), intermediateSize: num(c, 'hidden_dim', file),
+      activation: activation(c.activation ?? 'gelu', file, 'activation'), activationName: String(c.activation ?? 'gelu'),
+      layerNormEps: 1e-12, maxPositions, typeVocabSize: 0, padTokenId: num(c, 'pad_token_id', file, 0),
+      positions: { kind: 'absolute' }, hasPooler: false,
+      hiddenDropout: num(c, 'dropout', file, 0.1), attentionDropout: num(c, 'attention_dropout', file, 0.1), maxLength: maxPositions,
+    }, file);
+  }
+  const posType = c.position_embedding_type ?? 'absolute';
+  if (posType !== 'absolute') fail('UNSUPPORTED_MODEL', `${file}: position_embedding_type ${JSON.stringify(posType)} is not supported (only "absolute")`);
+  const hidden = num(c, 'hidden_size', file);
+  const maxPositions = num(c, 'max_position_embeddings', file);
+  const pad = num(c, 'pad_token_id', file, family === 'roberta' ? 1 : 0);
+  const roberta = family === 'roberta';
+  return check({
+    modelType: family, vocabSize: num(c, 'vocab_size', file), hiddenSize: hidden,
+    embeddingSize: family === 'electra' ? num(c, 'embedding_size', file, hidden) : hidden,
+    numLayers: num(c, 'num_hidden_layers', file), numHeads: num(c, 'num_attention_heads', file),
+    intermediateSize: num(c, 'intermediate_size', file),
+    activation: activation(c.hidden_act ?? 'gelu', file, 'hidden_act'), activationName: String(c.hidden_act ?? 'gelu'),
+    layerNormEps: num(c, 'layer_norm_eps', file, 1e-12), maxPositions,
+    typeVocabSize: num(c, 'type_vocab_size', file, 2), padTokenId: pad,
+    positions: roberta ? { kind: 'padding-offset', paddingIdx: pad } : { kind: 'absolute' },
+    hasPooler: family !== 'electra',
+    hiddenDropout: num(c, 'hidden_dropout_prob', file, 0.1), attentionDropout: num(c, 'attention_probs_dropout_prob', file, 0.1),
+    maxLength: roberta ? maxPositions - pad - 1 : maxPositions,
+  }, file);
+}
+
+function check(c: BertConfig, file: string): BertConfig {
+  for (const k of ['vocabSize', 'hiddenSize', 'embeddingSize', 'numLayers', 'numHeads', 'intermediateSize', 'maxPositions'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) fail('UNSUPPORTED_MODEL', `${file}: ${k} must be a positive integer, got ${c[k]}`);
+  }
+  if (c.hiddenSize % c.numHeads !== 0) {
+    fail('UNSUPPORTED_MODEL', `${file}: hidden size ${c.hiddenSize} is not divisible by the number of attention heads ${c.numHeads}`);
+  }
+  if (!(c.layerNormEps > 0)) fail('UNSUPPORTED_MODEL', `${file}: layer_norm_eps must be positive`);
+  return c;
+}

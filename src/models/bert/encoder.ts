@@ -1,0 +1,155 @@
+/**
+ * The BERT-family encoder (BERT, RoBERTa, DistilBERT, ELECTRA) built on adapterkit's engine.
+ * Post-norm Transformer layers; adapters attach through `ctx.hook` after each sub-layer's output
+ * projection and dropout, before the residual add and LayerNorm (Houlsby placement).
+ *
+ * Shape legend: B batch, T sequence, E embedding width, D hidden, H heads, Dh = D / H, F feed-forward.
+ */
+import {
+  add, cast, cumsum, dropout, equal, fill, gather, gelu, layerNorm, linear, matmul, mul, not, relu, reshape, silu, softmax,
+  sub, tanh, transpose, unsqueeze, type Value,
+} from '../../engine/index.js';
+import { ATTACHMENT_POINTS, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
+import type { Activation, BertConfig } from './config.js';
+import { EMBEDDINGS, bertWeightSpecs, layerNames, type LayerNames } from './names.js';
+
+/** float32's lowest value: the additive mask Hugging Face uses for padding keys. */
+const MASK_VALUE = -3.4028234663852886e38;
+
+function activate(x: Value, a: Activation): Value {
+  switch (a) {
+    case 'gelu':
+      return gelu(x);
+    case 'gelu_tanh':
+      return gelu(x, 'tanh');
+    case 'relu':
+      return relu(x);
+    case 'silu':
+      return silu(x);
+    case 'tanh':
+      return tanh(x);
+  }
+}
+
+function maybeDropout(ctx: BuildContext, x: Value, p: number): Value {
+  if (!ctx.training || p <= 0) return x;
+  return dropout(x, { ratio: p, seed: ctx.nextSeed(), training: ctx.training });
+}
+
+function dense(ctx: BuildContext, x: Value, prefix: string): Value {
+  return linear(x, ctx.weight(`${prefix}.weight`), ctx.weight(`${prefix}.bias`));
+}
+
+function norm(ctx: BuildContext, x: Value, prefix: string, eps: number): Value {
+  return layerNorm(x, ctx.weight(`${prefix}.weight`), ctx.weight(`${prefix}.bias`), eps);
+}
+
+/** Position ids [B, T]: 0..T-1, or RoBERTa's cumsum over non-padding tokens offset by padding_idx. */
+function positionIds(c: BertConfig, ids: Value): Value {
+  if (c.positions.kind === 'absolute') return sub(cumsum(fill(ids, 1, 'int64'), 1), 1);
+  const real = cast(not(equal(ids, c.positions.paddingIdx)), 'int64'); // [B, T] 1 for real tokens
+  return add(mul(cumsum(real, 1), real), c.positions.paddingIdx);
+}
+
+/** Embeddings: word + position (+ token type) -> LayerNorm -> dropout (-> ELECTRA projection). [B, T, D] */
+function embeddings(ctx: BuildContext, c: BertConfig, x: EncoderInputs, dropP: number): Value {
+  let e = gather(ctx.weight(EMBEDDINGS.word), x.inputIds); // [B, T, E]
+  e = add(e, gather(ctx.weight(EMBEDDINGS.position), positionIds(c, x.inputIds))); // [B, T, E]
+  if (c.typeVocabSize > 0) {
+    const types = x.tokenTypeIds ?? fill(x.inputIds, 0, 'int64'); // [B, T]
+    e = add(e, gather(ctx.weight(EMBEDDINGS.tokenType), types));
+  }
+  e = maybeDropout(ctx, norm(ctx, e, EMBEDDINGS.norm, c.layerNormEps), dropP);
+  if (c.embeddingSize !== c.hiddenSize) e = dense(ctx, e, EMBEDDINGS.project); // [B, T, D]
+  return e;
+}
+
+/** Additive attention mask [B, 1, 1, T]: 0 for real tokens, float32 min for padding. */
+export function maskBias(mask: Value): Value {
+  const m = cast(mask, 'float32'); // [B, T]
+  return unsqueeze(mul(sub(1, m), MASK_VALUE), [1, 2]);
+}
+
+/** Self-attention sub-layer with its output projection, dropout, adapter hook, residual and LayerNorm. */
+function attentionBlock(ctx: BuildContext, c: BertConfig, n: LayerNames, layer: number, x: Value, bias: Value, p: { hidden: number; attn: number }): Value {
+  const H = c.numHeads;
+  const Dh = c.hiddenSize / H;
+  const [B, T] = [x.shape[0] as string | number, x.shape[1] as string | number];
+  const split = (h: Value) => reshape(h, [B, T, H, Dh]); // [B, T, H, Dh]
+  const q = transpose(split(dense(ctx, x, n.query)), [0, 2, 1, 3]); // [B, H, T, Dh]
+  const kT = transpose(split(dense(ctx, x, n.key)), [0, 2, 3, 1]); // [B, H, Dh, T]
+  const v = transpose(split(dense(ctx, x, n.value)), [0, 2, 1, 3]); // [B, H, T, Dh]
+  const scores = add(matmul(mul(q, 1 / Math.sqrt(Dh)), kT), bias); // [B, H, T, T]
+  const probs = maybeDropout(ctx, softmax(scores, -1), p.attn); // [B, H, T, T]
+  const context = reshape(transpose(matmul(probs, v), [0, 2, 1, 3]), [B, T, c.hiddenSize]); // [B, T, D]
+  let o = maybeDropout(ctx, dense(ctx, context, n.attentionOutput), p.hidden); // [B, T, D]
+  if (ctx.hook) o = ctx.hook('attention_output', layer, o);
+  return norm(ctx, add(x, o), n.attentionNorm, c.layerNormEps);
+}
+
+/** Feed-forward sub-layer with dropout, adapter hook, residual and LayerNorm. */
+function feedForwardBlock(ctx: BuildContext, c: BertConfig, n: LayerNames, layer: number, h: Value, p: number): Value {
+  const inner = activate(dense(ctx, h, n.intermediate), c.activation); // [B, T, F]
+  let o = maybeDropout(ctx, dense(ctx, inner, n.output), p); // [B, T, D]
+  if (ctx.hook) o = ctx.hook('ffn_output', layer, o);
+  return norm(ctx, add(h, o), n.outputNorm, c.layerNormEps);
+}
+
+/**
+ * One post-norm Transformer layer: attention block then feed-forward block. [B, T, D] -> [B, T, D]
+ * `bias` is the additive attention mask [B, 1, 1, T] from {@link maskBias}.
+ */
+export function bertLayer(ctx: BuildContext, c: BertConfig, layer: number, h: Value, bias: Value): Value {
+  const p = { hidden: ctx.hiddenDropout ?? c.hiddenDropout, attn: ctx.attentionDropout ?? c.attentionDropout };
+  const n = layerNames(c.modelType, layer);
+  return ctx.graph.scope(`layer${layer}`, () => feedForwardBlock(ctx, c, n, layer, attentionBlock(ctx, c, n, layer, h, bias, p), p.hidden));
+}
+
+/** A BERT-family encoder for `config`; `pooler` says whether the checkpoint has a pooler. */
+export class BertEncoder implements Encoder {
+  readonly family: string;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly pooledSize: number;
+  readonly maxLength: number;
+  readonly weightSpecs: readonly WeightSpec[];
+  readonly attachmentPoints = ATTACHMENT_POINTS;
+  readonly usesTokenTypes: boolean;
+
+  constructor(readonly config: BertConfig, readonly hasPooler: boolean) {
+    this.family = config.modelType;
+    this.hiddenSize = config.hiddenSize;
+    this.numLayers = config.numLayers;
+    this.pooledSize = config.hiddenSize;
+    this.maxLength = config.maxLength;
+    this.usesTokenTypes = config.typeVocabSize > 0;
+    this.weightSpecs = bertWeightSpecs(config, hasPooler);
+  }
+
+  attachmentWidth(): number {
+    return this.hiddenSize;
+  }
+
+  build(ctx: BuildContext, x: EncoderInputs): EncoderOutputs {
+    const c = this.config;
+    const p = { hidden: ctx.hiddenDropout ?? c.hiddenDropout, attn: ctx.attentionDropout ?? c.attentionDropout };
+    let h = embeddings(ctx, c, x, p.hidden); // [B, T, D]
+    const bias = maskBias(x.attentionMask); // [B, 1, 1, T]
+    const layers = Math.min(ctx.numLayers ?? c.numLayers, c.numLayers);
+    for (let i = 0; i < layers; i++) h = bertLayer(ctx, c, i, h, bias);
+    const cls = gather(h, ctx.graph.literal('int64', 0), 1); // [B, D]
+    if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state' };
+    const pooled = tanh(dense(ctx, cls, EMBEDDINGS.pooler)); // [B, D]
+    return { hidden: h, pooled, pooling: 'pooler (dense + tanh over the first token)' };
+  }
+
+  describe(): Record<string, unknown> {
+    const c = this.config;
+    return {
+      family: c.modelType, layers: c.numLayers, hidden: c.hiddenSize, heads: c.numHeads, intermediate: c.intermediateSize,
+      embedding: c.embeddingSize, activation: c.activationName, layerNormEps: c.layerNormEps, maxPositions: c.maxPositions,
+      typeVocab: c.typeVocabSize, vocab: c.vocabSize, pooler: this.hasPooler,
+      positions: c.positions.kind === 'absolute' ? 'absolute' : `offset by padding_idx ${c.positions.paddingIdx} + 1`,
+    };
+  }
+}
