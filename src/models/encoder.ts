@@ -89,6 +89,13 @@ export interface Encoder {
   attachmentWidth(layer: number, point: AttachmentPoint): number;
   /** Builds the forward graph. */
   build(ctx: BuildContext, x: EncoderInputs): EncoderOutputs;
+  /** Prefix of checkpoint keys before canonical names (`bert.`, ...; '' when none). */
+  readonly checkpointPrefix: string;
+  /**
+   * Module path where AdapterHub stores an adapter at a point (e.g. `bert.encoder.layer.3.output`);
+   * adapter keys are `<path>.adapters.<name>.adapter_down.0.weight` and so on.
+   */
+  adapterModulePath(layer: number, point: AttachmentPoint): string;
   /** Descriptive summary for `adapterkit info`. */
   describe(): Record<string, unknown>;
 }

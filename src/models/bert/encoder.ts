@@ -9,9 +9,9 @@ import {
   add, cast, cumsum, dropout, equal, fill, gather, gelu, layerNorm, linear, matmul, mul, not, relu, reshape, silu, softmax,
   sub, tanh, transpose, unsqueeze, type Value,
 } from '../../engine/index.js';
-import { ATTACHMENT_POINTS, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
+import { ATTACHMENT_POINTS, type AttachmentPoint, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import type { Activation, BertConfig } from './config.js';
-import { EMBEDDINGS, bertWeightSpecs, layerNames, type LayerNames } from './names.js';
+import { EMBEDDINGS, MODEL_PREFIX, bertWeightSpecs, layerNames, type LayerNames } from './names.js';
 
 /** float32's lowest value: the additive mask Hugging Face uses for padding keys. */
 const MASK_VALUE = -3.4028234663852886e38;
@@ -128,6 +128,17 @@ export class BertEncoder implements Encoder {
 
   attachmentWidth(): number {
     return this.hiddenSize;
+  }
+
+  get checkpointPrefix(): string {
+    return MODEL_PREFIX[this.config.modelType];
+  }
+
+  adapterModulePath(layer: number, point: AttachmentPoint): string {
+    if (this.config.modelType === 'distilbert') {
+      return `${this.checkpointPrefix}transformer.layer.${layer}.${point === 'attention_output' ? 'attention' : 'output'}`;
+    }
+    return `${this.checkpointPrefix}encoder.layer.${layer}.${point === 'attention_output' ? 'attention.output' : 'output'}`;
   }
 
   build(ctx: BuildContext, x: EncoderInputs): EncoderOutputs {

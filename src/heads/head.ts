@@ -1,0 +1,96 @@
+/**
+ * Task heads on an encoder's pooled representation: single-sentence and sentence-pair
+ * classification, regression (STS-B style, MSE) and multi-label classification (sigmoid BCE).
+ *
+ * Internal names: `head.dense.{weight,bias}` (two-layer heads only) and `head.out.{weight,bias}`;
+ * linear weights [in, out].
+ */
+import { fail } from '../errors.js';
+import {
+  dropout, f32, linear, meanSquaredError, sigmoidBinaryCrossEntropy, softmaxCrossEntropy, squeeze, tanh, type HostTensor, type Value,
+} from '../engine/index.js';
+import { Rng } from '../util/random.js';
+
+/** What a head predicts. */
+export type HeadKind = 'classification' | 'regression' | 'multilabel';
+
+/** A head configuration. */
+export interface HeadConfig {
+  readonly kind: HeadKind;
+  /** Label names in index order ([] for regression). */
+  readonly labels: readonly string[];
+  /** Whether inputs are sentence pairs. */
+  readonly pair: boolean;
+  /** 1: one linear layer (the reference code, on BERT's pooler); 2: dense + tanh + linear. */
+  readonly layers: 1 | 2;
+  /** Dropout on the head's input while training. */
+  readonly dropout: number;
+  /** Threshold on sigmoid scores for multi-label predictions. */
+  readonly threshold: number;
+}
+
+/** Validates and freezes a head config. */
+export function headConfig(c: Partial<HeadConfig> & Pick<HeadConfig, 'kind' | 'labels'>): HeadConfig {
+  const h: HeadConfig = { pair: false, layers: 1, dropout: 0.1, threshold: 0.5, ...c };
+  if (!['classification', 'regression', 'multilabel'].includes(h.kind)) fail('BAD_CONFIG', `head: unknown kind ${JSON.stringify(h.kind)}`);
+  if (h.kind === 'regression' && h.labels.length > 1) fail('BAD_CONFIG', 'head: a regression head has no label names');
+  if (h.kind !== 'regression' && h.labels.length < 2) {
+    fail('BAD_CONFIG', `head: a ${h.kind} head needs at least 2 labels, got ${h.labels.length} (${h.labels.join(', ') || 'none'})`);
+  }
+  if (new Set(h.labels).size !== h.labels.length) fail('BAD_CONFIG', `head: duplicate label names in ${h.labels.join(', ')}`);
+  if (h.layers !== 1 && h.layers !== 2) fail('BAD_CONFIG', `head: layers must be 1 or 2, got ${h.layers}`);
+  if (!(h.dropout >= 0 && h.dropout < 1)) fail('BAD_CONFIG', `head: dropout must be in [0, 1), got ${h.dropout}`);
+  return Object.freeze({ ...h, labels: Object.freeze([...h.labels]) });
+}
+
+/** Number of outputs of a head. */
+export function headOutputs(c: HeadConfig): number {
+  return c.kind === 'regression' ? 1 : c.labels.length;
+}
+
+/** Shapes of the head's weights for an input of width `d`. */
+export function headWeightShapes(c: HeadConfig, d: number): Map<string, number[]> {
+  const n = headOutputs(c);
+  const m = new Map<string, number[]>();
+  if (c.layers === 2) {
+    m.set('head.dense.weight', [d, d]);
+    m.set('head.dense.bias', [d]);
+  }
+  m.set('head.out.weight', [d, n]);
+  m.set('head.out.bias', [n]);
+  return m;
+}
+
+/** Fresh head weights: normal(0, 0.02) weights (BERT's initializer range), zero biases. */
+export function initHeadWeights(c: HeadConfig, d: number, seed: number): Map<string, HostTensor<'float32'>> {
+  const rng = new Rng(seed);
+  const out = new Map<string, HostTensor<'float32'>>();
+  for (const [name, shape] of headWeightShapes(c, d)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    out.set(name, f32(shape, name.endsWith('bias') ? new Float32Array(n) : Float32Array.from({ length: n }, () => rng.truncatedNormal(0.02, 2))));
+  }
+  return out;
+}
+
+/** Builds the head: pooled [B, d] -> logits [B, n]. */
+export function buildHead(c: HeadConfig, pooled: Value, w: (name: string) => Value, training?: { flag: Value; seed: number }): Value {
+  let x = pooled;
+  const drop = (v: Value, k: number) => (training && c.dropout > 0 ? dropout(v, { ratio: c.dropout, seed: training.seed + k, training: training.flag }) : v);
+  x = drop(x, 0);
+  if (c.layers === 2) x = drop(tanh(linear(x, w('head.dense.weight'), w('head.dense.bias'))), 1);
+  return linear(x, w('head.out.weight'), w('head.out.bias')); // [B, n]
+}
+
+/** Declares the label input a head's loss needs. */
+export function labelInput(c: HeadConfig, g: Value['graph']): Value {
+  if (c.kind === 'classification') return g.input('labels', 'int64', ['batch']);
+  if (c.kind === 'regression') return g.input('labels', 'float32', ['batch']);
+  return g.input('labels', 'float32', ['batch', c.labels.length]);
+}
+
+/** The loss of a head's logits against its labels (mean over the batch). */
+export function headLoss(c: HeadConfig, logits: Value, labels: Value): Value {
+  if (c.kind === 'classification') return softmaxCrossEntropy(logits, labels);
+  if (c.kind === 'regression') return meanSquaredError(squeeze(logits, [1]), labels);
+  return sigmoidBinaryCrossEntropy(logits, labels);
+}

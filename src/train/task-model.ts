@@ -1,0 +1,239 @@
+/**
+ * A task model: a shared base encoder + (optionally) adapters + a task head, in one of the
+ * training modes. It owns two ONNX Runtime sessions built once: a training graph (forward with
+ * dropout, loss, gradients of every trainable tensor) and an inference graph (logits only).
+ *
+ * Trainable tensors are owned by the task: trained base weights (layer norms, top layers...) are
+ * copied from the base first, so training never changes the shared base.
+ */
+import { fail } from '../errors.js';
+import { Graph, Session, bool, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
+import { adapterHook, adapterParamCount, adapterSites, initAdapterWeights, type AdapterSite } from '../adapters/bottleneck.js';
+import { validateForEncoder } from '../adapters/config.js';
+import { buildHead, headConfig, headLoss, headWeightShapes, initHeadWeights, labelInput, type HeadConfig } from '../heads/head.js';
+import { baseParamCount, type BaseModel } from '../models/base.js';
+import { buildEncoderGraph } from '../models/build.js';
+import type { WeightSpec } from '../models/encoder.js';
+import type { EncodedBatch } from '../models/tokenizers/index.js';
+import { isTrainable, validateMode, type TrainableOptions, type TrainingMode } from './modes.js';
+
+/** Options of {@link TaskModel.create}. */
+export interface TaskModelOptions extends TrainableOptions {
+  readonly mode: TrainingMode;
+  readonly head: HeadConfig;
+  /** Seed of adapter/head initialisation and of dropout masks. */
+  readonly seed: number;
+  /** Hidden and attention dropout while training (default: the base's configuration). */
+  readonly dropout?: number;
+  /** Weights of a saved task (adapters, head, trained base tensors) instead of fresh ones. */
+  readonly weights?: ReadonlyMap<string, HostTensor<'float32'>>;
+  /** ONNX Runtime threads. */
+  readonly threads?: number;
+}
+
+/** A trainable tensor. */
+export interface TrainableTensor {
+  readonly name: string;
+  /** Updated in place by the optimizer. */
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+  /** Where it comes from: an adapter, the head, or a base weight trained for this task. */
+  readonly origin: 'adapter' | 'head' | 'base';
+}
+
+/** Sizes every run reports. */
+export interface TaskModelStats {
+  readonly trainableParams: number;
+  readonly baseParams: number;
+  /** trainableParams / baseParams. */
+  readonly share: number;
+  /** Bytes a task must store (float32 tensors it owns). */
+  readonly bytesPerTask: number;
+}
+
+/** Labels of a batch: class indices, scores, or multi-hot rows. */
+export type BatchLabels = Int32Array | Float32Array | readonly (number | readonly number[])[];
+
+/** A batch's feeds for the encoder inputs. */
+export function encoderFeeds(b: EncodedBatch, tokenTypes: boolean): Record<string, HostTensor> {
+  const shape = [b.batchSize, b.seqLen];
+  const feeds: Record<string, HostTensor> = {
+    input_ids: i64(shape, BigInt64Array.from(b.inputIds, (x) => BigInt(x))),
+    attention_mask: i64(shape, BigInt64Array.from(b.attentionMask, (x) => BigInt(x))),
+  };
+  if (tokenTypes) feeds.token_type_ids = i64(shape, BigInt64Array.from(b.tokenTypeIds ?? new Int32Array(b.inputIds.length), (x) => BigInt(x)));
+  return feeds;
+}
+
+function labelFeed(head: HeadConfig, labels: BatchLabels, n: number): HostTensor {
+  if (labels.length !== n) fail('BAD_DATA', `batch has ${n} examples but ${labels.length} labels`);
+  if (head.kind === 'classification') {
+    const arr = BigInt64Array.from(labels as ArrayLike<number>, (v) => {
+      if (!Number.isInteger(v) || v < 0 || v >= head.labels.length) fail('BAD_DATA', `label index ${v} is out of range for ${head.labels.length} classes`);
+      return BigInt(v);
+    });
+    return i64([n], arr);
+  }
+  if (head.kind === 'regression') return f32([n], Float32Array.from(labels as ArrayLike<number>));
+  const c = head.labels.length;
+  const out = new Float32Array(n * c);
+  (labels as readonly (readonly number[])[]).forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== c) fail('BAD_DATA', `multi-label row ${i} must have ${c} 0/1 values`);
+    row.forEach((v, j) => (out[i * c + j] = v));
+  });
+  return f32([n, c], out);
+}
+
+/** A base + adapters + head, ready to train and predict. */
+export class TaskModel {
+  private trainSession?: Session;
+  private predictSession?: Session;
+  private trainGraph?: { graph: Graph; loss: Value; logits: Value; grads: Value[] };
+  private predictGraph?: { graph: Graph; logits: Value };
+
+  private constructor(
+    readonly base: BaseModel,
+    readonly mode: TrainingMode,
+    readonly head: HeadConfig,
+    readonly sites: readonly AdapterSite[],
+    /** Tensors this task owns (adapters, head, trained base weights), by name. */
+    readonly owned: Map<string, HostTensor<'float32'>>,
+    readonly trainable: readonly TrainableTensor[],
+    private readonly o: TaskModelOptions,
+  ) {}
+
+  /** Builds a task model on `base` (fresh weights unless `o.weights` is given). */
+  static create(base: BaseModel, o: TaskModelOptions): TaskModel {
+    const enc = base.encoder;
+    validateMode(o.mode, enc);
+    const head = headConfig(o.head);
+    let sites: AdapterSite[] = [];
+    const owned = new Map<string, HostTensor<'float32'>>();
+    if (o.mode.kind === 'adapters') {
+      validateForEncoder(o.mode.adapter, enc);
+      sites = adapterSites(o.mode.adapter, enc);
+      for (const [k, v] of initAdapterWeights(o.mode.adapter, sites, o.seed)) owned.set(k, v);
+    }
+    for (const [k, v] of initHeadWeights(head, enc.pooledSize, o.seed + 1)) owned.set(k, v);
+    const trainable: TrainableTensor[] = [];
+    for (const s of enc.weightSpecs) {
+      if (!isTrainable(o.mode, s, enc, o)) continue;
+      const t = base.weights.get(s.name) as HostTensor<'float32'>;
+      owned.set(s.name, f32(t.shape, Float32Array.from(t.data))); // the task's own copy
+    }
+    if (o.weights) {
+      for (const [k, t] of o.weights) {
+        const cur = owned.get(k);
+        if (!cur) fail('ADAPTER_MISMATCH', `saved task weight ${k} has no place in this model (mode ${o.mode.kind})`);
+        if (cur.shape.length !== t.shape.length || cur.shape.some((d, i) => d !== t.shape[i])) {
+          fail('ADAPTER_MISMATCH', `saved task weight ${k} has shape [${t.shape.join(', ')}], the model expects [${cur.shape.join(', ')}]`);
+        }
+        owned.set(k, f32(t.shape, Float32Array.from(t.data)));
+      }
+      const missing = [...owned.keys()].filter((k) => !o.weights?.has(k));
+      if (missing.length) fail('ADAPTER_MISMATCH', `saved task lacks ${missing.length} tensor(s): ${missing.slice(0, 6).join(', ')}`);
+    }
+    const headNames = new Set(headWeightShapes(head, enc.pooledSize).keys());
+    for (const [name, t] of owned) {
+      const origin = name.startsWith('adapters.') ? 'adapter' : headNames.has(name) ? 'head' : 'base';
+      trainable.push({ name, data: t.data, shape: t.shape, origin });
+    }
+    return new TaskModel(base, o.mode, head, sites, owned, trainable, { ...o, head });
+  }
+
+  /** Parameter counts and stored bytes. */
+  stats(): TaskModelStats {
+    const trainableParams = this.trainable.reduce((n, t) => n + t.data.length, 0);
+    const baseParams = baseParamCount(this.base);
+    return { trainableParams, baseParams, share: trainableParams / baseParams, bytesPerTask: trainableParams * 4 };
+  }
+
+  /** Number of adapter parameters (0 outside adapter mode). */
+  adapterParams(): number {
+    return adapterParamCount(this.sites);
+  }
+
+  private build(training: boolean): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
+    const enc = this.base.encoder;
+    const weights = new Map(this.base.weights);
+    for (const [k, v] of this.owned) if (weights.has(k)) weights.set(k, v);
+    const ownedNames = new Set(this.owned.keys());
+    const graph = new Graph(training ? 'task-train' : 'task-predict');
+    const task = new Map<string, Value>();
+    const w = (name: string) => {
+      let v = task.get(name);
+      if (!v) {
+        const t = this.owned.get(name);
+        if (!t) fail('GRAPH_ERROR', `task weight ${name} is missing`);
+        v = graph.param(name, t);
+        task.set(name, v);
+      }
+      return v;
+    };
+    const dropout = this.o.dropout;
+    const eg = buildEncoderGraph(enc, weights, {
+      graph,
+      trainable: (s: WeightSpec) => ownedNames.has(s.name),
+      dropout: training,
+      seed: this.o.seed * 1000 + 17,
+      hook: this.mode.kind === 'adapters' ? adapterHook(this.mode.adapter, this.sites, w) : undefined,
+      hiddenDropout: dropout,
+      attentionDropout: dropout,
+    });
+    const logits = graph.scope('head', () =>
+      buildHead(this.head, eg.outputs.pooled, w, training && eg.training ? { flag: eg.training, seed: this.o.seed * 1000 + 7 } : undefined),
+    );
+    if (!training) return { graph, logits };
+    const labels = labelInput(this.head, graph);
+    const loss = headLoss(this.head, logits, labels);
+    const params = this.trainable.map((t) => (t.origin === 'base' ? (eg.values.get(t.name) as Value) : w(t.name)));
+    const grads = gradients(loss, params);
+    return { graph, logits, loss, grads };
+  }
+
+  private async trainSess(): Promise<Session> {
+    if (!this.trainSession) {
+      const b = this.build(true);
+      this.trainGraph = { graph: b.graph, loss: b.loss as Value, logits: b.logits, grads: b.grads as Value[] };
+      this.trainSession = await Session.create(b.graph, { outputs: [b.loss as Value, b.logits, ...(b.grads as Value[])], threads: this.o.threads });
+    }
+    return this.trainSession;
+  }
+
+  private async predictSess(): Promise<Session> {
+    if (!this.predictSession) {
+      const b = this.build(false);
+      this.predictGraph = { graph: b.graph, logits: b.logits };
+      this.predictSession = await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads });
+    }
+    return this.predictSession;
+  }
+
+  /**
+   * Forward with dropout, loss and gradients for one batch. Returns the loss and one gradient per
+   * {@link trainable} tensor, in the same order.
+   */
+  async trainStep(batch: EncodedBatch, labels: BatchLabels): Promise<{ loss: number; grads: Float32Array[]; logits: Float32Array }> {
+    const s = await this.trainSess();
+    const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
+    const feeds = { ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize), training: bool([], [true]) };
+    const out = await s.run(feeds);
+    const loss = (out[tg.loss.name]?.data as Float32Array)[0] as number;
+    return { loss, grads: tg.grads.map((g) => out[g.name]?.data as Float32Array), logits: out[tg.logits.name]?.data as Float32Array };
+  }
+
+  /** Logits [batch, outputs] for a batch, without dropout. */
+  async predict(batch: EncodedBatch): Promise<Float32Array> {
+    const s = await this.predictSess();
+    const out = await s.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));
+    return out[(this.predictGraph as NonNullable<TaskModel['predictGraph']>).logits.name]?.data as Float32Array;
+  }
+
+  /** Releases both sessions. */
+  async dispose(): Promise<void> {
+    await this.trainSession?.dispose();
+    await this.predictSession?.dispose();
+    this.trainSession = undefined;
+    this.predictSession = undefined;
+  }
+}
