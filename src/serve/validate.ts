@@ -1,0 +1,81 @@
+/**
+ * Validation of request bodies. Every check names the field (and the index of a bad input)
+ * so a client can fix its request from the message alone.
+ */
+import { AdapterkitError } from '../errors.js';
+import type { TaskInfo, TextInput } from './backend.js';
+import { HttpError } from './http-errors.js';
+
+/** A classify request that passed validation. */
+export interface ClassifyRequest {
+  task: TaskInfo;
+  inputs: TextInput[];
+}
+
+/** Most loaded task names listed in an unknown-task message. */
+const LIST_LIMIT = 20;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+/** The "unknown task" error, listing (up to 20) loaded task names. */
+export function unknownTask(name: string, tasks: readonly TaskInfo[]): AdapterkitError {
+  const names = tasks.map((t) => t.name).sort();
+  const shown = names.slice(0, LIST_LIMIT).join(', ');
+  const more = names.length > LIST_LIMIT ? ` (and ${names.length - LIST_LIMIT} more)` : '';
+  const loaded = names.length === 0 ? 'no tasks are loaded' : `loaded tasks: ${shown}${more}`;
+  return new AdapterkitError('NOT_FOUND', `unknown task '${name}'; ${loaded}`);
+}
+
+/**
+ * Checks `{ task, inputs }` against the loaded tasks.
+ * @throws HttpError BAD_REQUEST / INPUT_KIND_MISMATCH / TOO_MANY_INPUTS, or AdapterkitError NOT_FOUND.
+ */
+export function parseClassifyRequest(body: unknown, tasks: readonly TaskInfo[], maxInputs: number): ClassifyRequest {
+  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "task": string, "inputs": [...] }, got ${describe(body)}`);
+  const { task: taskName, inputs } = body;
+  if (taskName === undefined) throw new HttpError('BAD_REQUEST', 'field "task" is missing: name the task to classify with');
+  if (typeof taskName !== 'string' || taskName.length === 0) throw new HttpError('BAD_REQUEST', `field "task" must be a non-empty string, got ${describe(taskName)}`);
+  if (inputs === undefined) throw new HttpError('BAD_REQUEST', 'field "inputs" is missing: send an array of texts or [text, text] pairs');
+  if (!Array.isArray(inputs)) throw new HttpError('BAD_REQUEST', `field "inputs" must be an array of texts or [text, text] pairs, got ${describe(inputs)}`);
+  if (inputs.length === 0) throw new HttpError('BAD_REQUEST', 'field "inputs" is empty: send at least one input');
+  if (inputs.length > maxInputs) throw new HttpError('TOO_MANY_INPUTS', `field "inputs" has ${inputs.length} items; at most ${maxInputs} are allowed per request (split it into several requests)`);
+  const task = tasks.find((t) => t.name === taskName);
+  if (task === undefined) throw unknownTask(taskName, tasks);
+  for (let i = 0; i < inputs.length; i++) {
+    const input: unknown = inputs[i];
+    if (typeof input === 'string') {
+      if (task.pair) throw new HttpError('INPUT_KIND_MISMATCH', `task '${task.name}' takes sentence pairs [a, b]; inputs[${i}] is a single string`);
+    } else if (Array.isArray(input)) {
+      if (input.length !== 2 || typeof input[0] !== 'string' || typeof input[1] !== 'string') {
+        throw new HttpError('BAD_REQUEST', `inputs[${i}] must be a string or a pair of exactly 2 strings, got ${describe(input)}${input.length === 2 ? ' with a non-string item' : ''}`);
+      }
+      if (!task.pair) throw new HttpError('INPUT_KIND_MISMATCH', `task '${task.name}' takes single texts; inputs[${i}] is a pair`);
+    } else {
+      throw new HttpError('BAD_REQUEST', `inputs[${i}] must be a string or a pair of exactly 2 strings, got ${describe(input)}`);
+    }
+  }
+  return { task, inputs: inputs as TextInput[] };
+}
+
+/** Names a task can be loaded under: letters, digits, `.`, `_`, `-`; 1 to 64 characters. */
+export const TASK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Checks `{ name, dir }` of a load request. */
+export function parseLoadRequest(body: unknown): { name: string; dir: string } {
+  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "name": string, "dir": string }, got ${describe(body)}`);
+  const { name, dir } = body;
+  if (typeof name !== 'string' || !TASK_NAME_PATTERN.test(name)) {
+    throw new HttpError('BAD_REQUEST', `field "name" must be 1-64 characters of letters, digits, '.', '_' or '-' starting with a letter or digit, got ${typeof name === 'string' ? JSON.stringify(name) : describe(name)}`);
+  }
+  if (typeof dir !== 'string' || dir.length === 0) throw new HttpError('BAD_REQUEST', `field "dir" must be a non-empty path string, got ${describe(dir)}`);
+  return { name, dir };
+}

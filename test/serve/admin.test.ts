@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeBackend, expectedOutput } from './fake-backend.js';
+import { call, classify, errorOf, listen } from './helpers.js';
+import type { ClassifyResponse } from '../../src/serve/server.js';
+import type { TaskInfo } from '../../src/serve/backend.js';
+import { constantTimeEqual } from '../../src/serve/admin-auth.js';
+
+const TOKEN = 's3cret-token-value';
+
+test('admin: routes are disabled (403 with how to enable) when the token variable is unset or empty', async () => {
+  for (const env of [{}, { ADAPTERKIT_ADMIN_TOKEN: '' }]) {
+    const server = await listen(new FakeBackend(), { env });
+    try {
+      const load = await call(`${server.url}/v1/adapters`, 'POST', { name: 'x', dir: '/tmp/x' }, { authorization: `Bearer ${TOKEN}` });
+      assert.equal(load.status, 403, load.text);
+      assert.equal(errorOf(load).code, 'ADMIN_DISABLED');
+      assert.match(errorOf(load).message, /set the environment variable ADAPTERKIT_ADMIN_TOKEN|ADAPTERKIT_ADMIN_TOKEN set to a secret/);
+      const del = await call(`${server.url}/v1/adapters/sentiment`, 'DELETE');
+      assert.equal(del.status, 403);
+      // Reading the adapter list needs no token.
+      const list = await call(`${server.url}/v1/adapters`, 'GET');
+      assert.equal(list.status, 200);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+test('admin: a custom variable name is honoured and named in the message', async () => {
+  const server = await listen(new FakeBackend(), { adminTokenEnv: 'MY_ADMIN', env: { ADAPTERKIT_ADMIN_TOKEN: TOKEN } });
+  try {
+    const a = await call(`${server.url}/v1/adapters/sentiment`, 'DELETE', undefined, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(a.status, 403);
+    assert.match(errorOf(a).message, /MY_ADMIN/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('admin: missing, malformed or wrong token -> 401 UNAUTHORIZED before the body is looked at', async () => {
+  const backend = new FakeBackend();
+  const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: TOKEN } });
+  try {
+    const variants: Record<string, string>[] = [{}, { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${TOKEN}x` }];
+    for (const headers of variants) {
+      const a = await call(`${server.url}/v1/adapters`, 'POST', '{not json', { ...headers, 'content-type': 'application/json' });
+      assert.equal(a.status, 401, `${JSON.stringify(headers)}: ${a.text}`);
+      assert.equal(errorOf(a).code, 'UNAUTHORIZED');
+      assert.match(a.headers.get('www-authenticate') ?? '', /^Bearer/);
+      const d = await call(`${server.url}/v1/adapters/sentiment`, 'DELETE', undefined, headers);
+      assert.equal(d.status, 401);
+    }
+    assert.ok(backend.tasks().some((t) => t.name === 'sentiment'), 'nothing was unloaded');
+  } finally {
+    await server.close();
+  }
+});
+
+test('admin: correct token loads a task (usable at once), refuses a duplicate, unloads it', async () => {
+  const backend = new FakeBackend();
+  backend.loadable.set('/models/spam', { kind: 'classification', labels: ['ham', 'spam'], pair: false, bytes: 4242 });
+  const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: TOKEN } });
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  try {
+    const load = await call(`${server.url}/v1/adapters`, 'POST', { name: 'spam', dir: '/models/spam' }, auth);
+    assert.equal(load.status, 201, load.text);
+    const info = (load.body as { adapter: TaskInfo }).adapter;
+    assert.deepEqual(info, { name: 'spam', kind: 'classification', labels: ['ham', 'spam'], pair: false, bytes: 4242, dir: '/models/spam' });
+
+    const list = await call(`${server.url}/v1/adapters`, 'GET');
+    const lb = list.body as { base: Record<string, unknown>; adapters: TaskInfo[] };
+    assert.equal(lb.base.name, 'fake-base');
+    assert.ok(lb.adapters.some((t) => t.name === 'spam'));
+
+    const c = await classify(server.url, 'spam', ['win money now']);
+    assert.equal(c.status, 200, c.text);
+    assert.deepEqual((c.body as ClassifyResponse).results, [expectedOutput(info, 'win money now')]);
+
+    const dup = await call(`${server.url}/v1/adapters`, 'POST', { name: 'spam', dir: '/models/spam' }, auth);
+    assert.equal(dup.status, 409);
+    assert.equal(errorOf(dup).code, 'ALREADY_LOADED');
+
+    const bad = await call(`${server.url}/v1/adapters`, 'POST', { name: 'other', dir: '/models/missing' }, auth);
+    assert.equal(bad.status, 400);
+    assert.equal(errorOf(bad).code, 'BAD_FILE');
+    assert.match(errorOf(bad).message, /\/models\/missing\/adapter_config.json/);
+
+    const badName = await call(`${server.url}/v1/adapters`, 'POST', { name: '../x', dir: '/models/spam' }, auth);
+    assert.equal(badName.status, 400);
+    assert.equal(errorOf(badName).code, 'BAD_REQUEST');
+    assert.match(errorOf(badName).message, /field "name"/);
+    const noDir = await call(`${server.url}/v1/adapters`, 'POST', { name: 'ok' }, auth);
+    assert.equal(errorOf(noDir).code, 'BAD_REQUEST');
+
+    const del = await call(`${server.url}/v1/adapters/spam`, 'DELETE', undefined, auth);
+    assert.equal(del.status, 200, del.text);
+    assert.deepEqual(del.body, { unloaded: 'spam' });
+    assert.ok(!backend.tasks().some((t) => t.name === 'spam'));
+
+    const gone = await classify(server.url, 'spam', ['x']);
+    assert.equal(gone.status, 404);
+    const again = await call(`${server.url}/v1/adapters/spam`, 'DELETE', undefined, auth);
+    assert.equal(again.status, 404);
+    assert.equal(errorOf(again).code, 'NOT_FOUND');
+  } finally {
+    await server.close();
+  }
+});
+
+test('admin: an unload queued behind a batch waits for it; requests for the task queued after it fail alone', async () => {
+  const backend = new FakeBackend({ delayMs: 150 });
+  const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: TOKEN }, windowMs: 1 });
+  try {
+    const entered = backend.nextCall();
+    const first = classify(server.url, 'sentiment', ['first']);
+    await entered;
+    const unload = call(`${server.url}/v1/adapters/sentiment`, 'DELETE', undefined, { authorization: `Bearer ${TOKEN}` });
+    await new Promise((r) => setTimeout(r, 30));
+    const late = classify(server.url, 'sentiment', ['late']);
+    const other = classify(server.url, 'topics', ['other task']);
+    const [a, u, l, o] = await Promise.all([first, unload, late, other]);
+    assert.equal(a.status, 200, a.text);
+    assert.equal(u.status, 200, u.text);
+    assert.equal(l.status, 404, l.text);
+    assert.equal(errorOf(l).code, 'NOT_FOUND');
+    assert.equal(o.status, 200, o.text);
+  } finally {
+    await server.close();
+  }
+});
+
+test('constantTimeEqual compares whole strings', () => {
+  assert.equal(constantTimeEqual('abc', 'abc'), true);
+  assert.equal(constantTimeEqual('abc', 'abd'), false);
+  assert.equal(constantTimeEqual('abc', 'abcd'), false);
+  assert.equal(constantTimeEqual('', ''), true);
+});
