@@ -229,6 +229,16 @@ export class TaskModel {
     return out[(this.predictGraph as NonNullable<TaskModel['predictGraph']>).logits.name]?.data as Float32Array;
   }
 
+  /** Copies saved values into this task's tensors in place (same names and shapes), e.g. to resume. */
+  setWeights(w: ReadonlyMap<string, HostTensor<'float32'>>): void {
+    for (const [name, t] of this.owned) {
+      const src = w.get(name);
+      if (!src) fail('ADAPTER_MISMATCH', `checkpoint lacks task tensor ${name}`);
+      if (src.data.length !== t.data.length) fail('ADAPTER_MISMATCH', `checkpoint tensor ${name} has ${src.data.length} values, expected ${t.data.length}`);
+      t.data.set(src.data);
+    }
+  }
+
   /** Releases both sessions. */
   async dispose(): Promise<void> {
     await this.trainSession?.dispose();

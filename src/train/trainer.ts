@@ -1,0 +1,277 @@
+/**
+ * The trainer: one loop for every training mode. AdamW (weight decay 0.01), linear warm-up over
+ * 10 % of the steps then linear decay, clipping at global norm 1.0, batches of 32 with dynamic
+ * padding and length bucketing, evaluation on the dev split every epoch (or every N steps), the
+ * best checkpoint kept, early stopping, a JSONL log of every metric, and resume after an
+ * interruption from the last checkpoint.
+ *
+ * Run directory layout:
+ * - `metrics.jsonl` — one JSON object per step and per evaluation;
+ * - `checkpoint/` — the latest state: task files + `optimizer.safetensors` + `trainer.json`;
+ * - `best/` — task files of the best dev score (or of the last step when there is no dev split).
+ */
+import { appendFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AdapterkitError, fail } from '../errors.js';
+import { loadTaskFiles } from '../adapters/files.js';
+import type { Example } from './data/types.js';
+import type { MetricName, MetricValues } from './metrics/index.js';
+import { AdamW, clipByGlobalNorm, linearWarmupDecay } from './optim/index.js';
+import { batchLabels, collate, epochBatches, tokenizeAll, type TokenizedExample } from './batching.js';
+import { predictExamples, scorePredictions } from './evaluate.js';
+import { saveTask } from './task-io.js';
+import type { TaskModel } from './task-model.js';
+import { describeMode } from './modes.js';
+
+/** Default peak learning rates per mode (the paper sweeps {3e-5, 3e-4, 3e-3}). */
+export const DEFAULT_LR: Readonly<Record<string, number>> = {
+  adapters: 1e-3, full: 3e-5, 'top-k': 1e-4, 'layer-norm': 3e-3, 'head-only': 3e-3,
+};
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Run directory (see the module comment). */
+  outDir: string;
+  /** Task name used in the saved files. */
+  taskName: string;
+  /** Metrics to report; the first selects the best checkpoint. */
+  metrics: readonly MetricName[];
+  epochs?: number;
+  batchSize?: number;
+  maxLength?: number;
+  /** Peak learning rate (default per mode, {@link DEFAULT_LR}). */
+  lr?: number;
+  weightDecay?: number;
+  warmupRatio?: number;
+  clipNorm?: number;
+  /** Seed of the data order (the model has its own for initialisation and dropout). */
+  seed?: number;
+  /** Evaluate every N steps (default: at the end of each epoch). */
+  evalEvery?: number;
+  /** Stop after this many evaluations without improvement (default: never). */
+  patience?: number;
+  /** Stop after this many optimizer steps in total. */
+  maxSteps?: number;
+  /** Continue from `outDir/checkpoint` when it exists. */
+  resume?: boolean;
+  /** Abort (Ctrl-C): a checkpoint is saved, then INTERRUPTED is thrown. */
+  signal?: AbortSignal;
+  /** Progress events. */
+  onEvent?: (e: TrainEvent) => void;
+}
+
+/** Progress events. */
+export type TrainEvent =
+  | { type: 'start'; totalSteps: number; examples: number; resumedAt: number; description: string }
+  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; gradNorm: number; examplesPerSec: number }
+  | { type: 'eval'; step: number; epoch: number; metrics: MetricValues; best: boolean; seconds: number }
+  | { type: 'eval-progress'; done: number; total: number }
+  | { type: 'checkpoint'; step: number; dir: string }
+  | { type: 'stop'; reason: 'done' | 'early-stopping' | 'max-steps' | 'interrupted'; step: number };
+
+/** What a training run reports. */
+export interface TrainResult {
+  readonly steps: number;
+  readonly epochsRun: number;
+  readonly stopReason: 'done' | 'early-stopping' | 'max-steps';
+  /** Best dev metrics (undefined without a dev split). */
+  readonly best?: { readonly step: number; readonly epoch: number; readonly metrics: MetricValues };
+  readonly lastLoss: number;
+  /** Wall time spent in this call, seconds. */
+  readonly seconds: number;
+  /** Training examples per second over this call. */
+  readonly examplesPerSec: number;
+  readonly bestDir: string;
+  /** Mean training loss of each epoch. */
+  readonly epochLosses: number[];
+}
+
+interface TrainerState {
+  version: 1;
+  step: number;
+  epoch: number;
+  /** Next batch index within `epoch`. */
+  batch: number;
+  best?: { step: number; epoch: number; metrics: MetricValues; value: number };
+  evalsWithoutImprovement: number;
+  epochLosses: number[];
+  epochLossSum: number;
+  epochLossCount: number;
+  /** Options that must match on resume. */
+  signature: Record<string, unknown>;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signature(model: TaskModel, o: TrainOptions, n: number): Record<string, unknown> {
+  return {
+    mode: describeMode(model.mode), head: model.head.kind, labels: model.head.labels, epochs: o.epochs ?? 3, batchSize: o.batchSize ?? 32,
+    maxLength: o.maxLength ?? 128, lr: o.lr ?? DEFAULT_LR[model.mode.kind], seed: o.seed ?? 42, trainExamples: n, base: model.base.id,
+  };
+}
+
+/**
+ * Trains `model` on `train`, evaluating on `dev`, and saves the best task to `outDir/best`.
+ *
+ * @example
+ * ```ts
+ * const r = await train(model, data.splits.train, data.splits.dev, { outDir: 'runs/spam', taskName: 'spam', metrics: ['accuracy'] });
+ * r.best?.metrics.accuracy; // e.g. 0.97
+ * ```
+ */
+export async function train(model: TaskModel, trainSet: readonly Example[], dev: readonly Example[] | undefined, o: TrainOptions): Promise<TrainResult> {
+  const t0 = performance.now();
+  const epochs = o.epochs ?? 3;
+  const batchSize = o.batchSize ?? 32;
+  const maxLength = o.maxLength ?? 128;
+  const peak = o.lr ?? (DEFAULT_LR[model.mode.kind] as number);
+  const seed = o.seed ?? 42;
+  if (!(Number.isInteger(epochs) && epochs >= 1)) fail('BAD_CONFIG', `epochs must be a positive integer, got ${epochs}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) fail('BAD_CONFIG', `batch size must be a positive integer, got ${batchSize}`);
+  if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= model.base.encoder.maxLength)) {
+    fail('BAD_CONFIG', `max length must be an integer from 2 to ${model.base.encoder.maxLength} (the base's limit), got ${maxLength}`);
+  }
+  if (!(peak > 0)) fail('BAD_CONFIG', `learning rate must be positive, got ${peak}`);
+  if (trainSet.length === 0) fail('BAD_DATA', 'the training split is empty');
+  if (o.metrics.length === 0) fail('BAD_CONFIG', 'no metrics to evaluate');
+  for (const e of trainSet) if (e.label === undefined) fail('BAD_DATA', `training example ${e.id} has no label`);
+
+  const ckptDir = join(o.outDir, 'checkpoint');
+  const bestDir = join(o.outDir, 'best');
+  const logPath = join(o.outDir, 'metrics.jsonl');
+  await mkdir(o.outDir, { recursive: true });
+  const sig = signature(model, o, trainSet.length);
+  const rows = tokenizeAll(model.base.tokenizer, trainSet, model.head.pair, maxLength);
+  const devRows = dev && dev.length ? tokenizeAll(model.base.tokenizer, dev, model.head.pair, maxLength) : undefined;
+  const stepsPerEpoch = epochBatches(rows, batchSize, seed, 0).length;
+  const totalSteps = Math.min(o.maxSteps ?? Infinity, stepsPerEpoch * epochs);
+  const lrAt = linearWarmupDecay({ peakLr: peak, totalSteps: stepsPerEpoch * epochs, warmupRatio: o.warmupRatio ?? 0.1 });
+  const opt = new AdamW(model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: peak, weightDecay: o.weightDecay ?? 0.01 });
+
+  let st: TrainerState = { version: 1, step: 0, epoch: 0, batch: 0, evalsWithoutImprovement: 0, epochLosses: [], epochLossSum: 0, epochLossCount: 0, signature: sig };
+  if (await exists(join(ckptDir, 'trainer.json'))) {
+    if (!o.resume) {
+      fail('BAD_CONFIG', `${o.outDir} already holds a checkpoint of an earlier run: pass --resume to continue it, or choose another output directory`);
+    }
+    st = JSON.parse(await readFile(join(ckptDir, 'trainer.json'), 'utf8')) as TrainerState;
+    const diff = Object.keys(sig).filter((k) => JSON.stringify(sig[k]) !== JSON.stringify(st.signature[k]));
+    if (diff.length) fail('BAD_CONFIG', `cannot resume ${o.outDir}: the run was started with different ${diff.map((k) => `${k} (${JSON.stringify(st.signature[k])} then, ${JSON.stringify(sig[k])} now)`).join(', ')}`);
+    model.setWeights((await loadTaskFiles(ckptDir, model.base.encoder)).tensors);
+    opt.loadState(await AdamW.loadStateFile(join(ckptDir, 'optimizer.safetensors')));
+    // Drop log lines written after the checkpoint (a crash after it): those steps run again.
+    if (await exists(logPath)) {
+      const kept = (await readFile(logPath, 'utf8')).split('\n').filter((l) => l.trim() && (JSON.parse(l) as { step?: number }).step! <= st.step);
+      await writeFile(logPath, kept.map((l) => `${l}\n`).join(''));
+    }
+  } else await writeFile(logPath, '');
+
+  const log = (o2: Record<string, unknown>) => appendFile(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...o2 })}\n`);
+  o.onEvent?.({ type: 'start', totalSteps, examples: trainSet.length, resumedAt: st.step, description: describeMode(model.mode) });
+
+  const checkpoint = async () => {
+    const tmp = `${ckptDir}.new`;
+    await rm(tmp, { recursive: true, force: true });
+    await saveTask(model, tmp, { name: o.taskName, maxLength });
+    await opt.saveState(join(tmp, 'optimizer.safetensors'));
+    await writeFile(join(tmp, 'trainer.json'), `${JSON.stringify(st, null, 2)}\n`);
+    await rm(ckptDir, { recursive: true, force: true });
+    await rename(tmp, ckptDir);
+    o.onEvent?.({ type: 'checkpoint', step: st.step, dir: ckptDir });
+  };
+
+  const evaluate = async (): Promise<boolean> => {
+    const te = performance.now();
+    if (!dev || !devRows) return false;
+    const preds = await predictExamples(model, dev, {
+      maxLength, tokenized: devRows, onBatch: (done) => o.onEvent?.({ type: 'eval-progress', done, total: dev.length }),
+    });
+    const metrics = scorePredictions(o.metrics, preds, dev);
+    const main = metrics[o.metrics[0] as MetricName] ?? NaN;
+    const improved = !st.best || (Number.isFinite(main) && main > st.best.value);
+    await log({ type: 'eval', split: 'dev', step: st.step, epoch: st.epoch, ...metrics });
+    if (improved) {
+      st.best = { step: st.step, epoch: st.epoch, metrics, value: Number.isFinite(main) ? main : -Infinity };
+      st.evalsWithoutImprovement = 0;
+      await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, epoch: st.epoch, dev: metrics, mode: describeMode(model.mode) } });
+    } else st.evalsWithoutImprovement++;
+    o.onEvent?.({ type: 'eval', step: st.step, epoch: st.epoch, metrics, best: improved, seconds: (performance.now() - te) / 1000 });
+    return improved;
+  };
+
+  let stopReason: TrainResult['stopReason'] = 'done';
+  let lastLoss = NaN;
+  let seen = 0;
+  const tTrain = performance.now();
+  outer: while (st.epoch < epochs) {
+    const batches = epochBatches(rows, batchSize, seed, st.epoch);
+    while (st.batch < batches.length) {
+      if (o.signal?.aborted) {
+        await checkpoint();
+        o.onEvent?.({ type: 'stop', reason: 'interrupted', step: st.step });
+        throw new AdapterkitError('INTERRUPTED', `training interrupted at step ${st.step}; checkpoint saved in ${ckptDir}: run again with --resume to continue`);
+      }
+      if (st.step >= totalSteps) {
+        stopReason = 'max-steps';
+        break outer;
+      }
+      const idx = batches[st.batch] as number[];
+      const batch = collate(idx.map((i) => rows[i] as TokenizedExample), model.base.tokenizer.padId);
+      const out = await model.trainStep(batch, batchLabels(trainSet, idx));
+      if (!Number.isFinite(out.loss)) {
+        fail('BAD_CONFIG', `the loss became ${out.loss} at step ${st.step + 1} (learning rate ${lrAt(st.step)}): try a lower --lr; the last good checkpoint is in ${ckptDir}`);
+      }
+      const { norm } = clipByGlobalNorm(out.grads, o.clipNorm ?? 1.0);
+      const lr = lrAt(opt.stepCount);
+      opt.step(out.grads, lr);
+      st.step++;
+      st.batch++;
+      seen += idx.length;
+      lastLoss = out.loss;
+      st.epochLossSum += out.loss;
+      st.epochLossCount++;
+      const eps = seen / ((performance.now() - tTrain) / 1000);
+      await log({ type: 'train', step: st.step, epoch: st.epoch, loss: out.loss, lr, grad_norm: norm, batch: idx.length, seq: batch.seqLen });
+      o.onEvent?.({ type: 'step', step: st.step, totalSteps, epoch: st.epoch, loss: out.loss, lr, gradNorm: norm, examplesPerSec: eps });
+      if (o.evalEvery && st.step % o.evalEvery === 0) {
+        await evaluate();
+        await checkpoint();
+        if (o.patience !== undefined && st.evalsWithoutImprovement >= o.patience) {
+          stopReason = 'early-stopping';
+          break outer;
+        }
+      }
+    }
+    st.epochLosses.push(st.epochLossSum / Math.max(1, st.epochLossCount));
+    st.epochLossSum = 0;
+    st.epochLossCount = 0;
+    let stop = false;
+    if (!o.evalEvery) {
+      await evaluate();
+      stop = o.patience !== undefined && st.evalsWithoutImprovement >= o.patience;
+    }
+    st.epoch++;
+    st.batch = 0;
+    if (stop) {
+      stopReason = 'early-stopping';
+      break;
+    }
+    if (st.epoch < epochs) await checkpoint();
+  }
+  if (!dev || !devRows) await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, mode: describeMode(model.mode) } });
+  else if (o.evalEvery && st.step % o.evalEvery !== 0) await evaluate(); // the last steps were not evaluated yet
+  await checkpoint();
+  o.onEvent?.({ type: 'stop', reason: stopReason, step: st.step });
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    steps: st.step, epochsRun: st.epochLosses.length, stopReason,
+    best: st.best ? { step: st.best.step, epoch: st.best.epoch, metrics: st.best.metrics } : undefined,
+    lastLoss, seconds, examplesPerSec: seen / Math.max(1e-9, (performance.now() - tTrain) / 1000), bestDir, epochLosses: st.epochLosses,
+  };
+}
