@@ -20,6 +20,8 @@ export interface EncoderGraphOptions {
   hook?: (point: AttachmentPoint, layer: number, h: Value) => Value;
   hiddenDropout?: number;
   attentionDropout?: number;
+  /** Layer-norm override (see {@link BuildContext.layerNorm}). */
+  layerNorm?: (x: Value, prefix: string, eps: number, weight: (name: string) => Value) => Value;
 }
 
 /** The graph of an encoder with its inputs, outputs and weight values. */
@@ -70,6 +72,7 @@ export function buildEncoderGraph(encoder: Encoder, weights: EncoderWeights, o: 
     hook: o.hook,
     hiddenDropout: o.hiddenDropout,
     attentionDropout: o.attentionDropout,
+    layerNorm: o.layerNorm,
   };
   const outputs = encoder.build(ctx, { inputIds, attentionMask, tokenTypeIds });
   return { graph: g, inputIds, attentionMask, tokenTypeIds, training, outputs, values, params };

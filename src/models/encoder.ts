@@ -48,6 +48,11 @@ export interface BuildContext {
    * before the residual add; returns the value to continue with.
    */
   readonly hook?: (point: AttachmentPoint, layer: number, h: Value) => Value;
+  /**
+   * Optional override of layer normalisation with the weights of `prefix` (`<prefix>.weight`,
+   * `<prefix>.bias`); used to apply per-example (per-task) layer norms in mixed-task batches.
+   */
+  readonly layerNorm?: (x: Value, prefix: string, eps: number, weight: (name: string) => Value) => Value;
   /** Layers to run (default all); used to serve inputs below a cut-off. */
   readonly numLayers?: number;
 }

@@ -41,6 +41,7 @@ function dense(ctx: BuildContext, x: Value, prefix: string): Value {
 }
 
 function norm(ctx: BuildContext, x: Value, prefix: string, eps: number): Value {
+  if (ctx.layerNorm) return ctx.layerNorm(x, prefix, eps, (n) => ctx.weight(n));
   return layerNorm(x, ctx.weight(`${prefix}.weight`), ctx.weight(`${prefix}.bias`), eps);
 }
 

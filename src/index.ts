@@ -1,0 +1,31 @@
+/**
+ * adapterkit — parameter-efficient transfer learning (Houlsby adapters) for TypeScript, with all
+ * tensor work on ONNX Runtime.
+ *
+ * @example
+ * ```ts
+ * import { loadBase, loadTask, TaskModel, adapterConfig, headConfig, train } from 'adapterkit';
+ * const base = await loadBase();                       // the embedded USE-lite encoder
+ * const data = await loadTask({ builtin: 'spam' });
+ * const model = TaskModel.create(base, {
+ *   mode: { kind: 'adapters', adapter: adapterConfig({ size: 64 }) },
+ *   head: headConfig({ kind: data.kind, labels: data.labels }),
+ *   seed: 42,
+ * });
+ * const r = await train(model, data.splits.train!, data.splits.dev, { outDir: 'runs/spam', taskName: 'spam', metrics: data.metrics });
+ * console.log(r.best?.metrics); // e.g. { accuracy: 0.98, f1: 0.96 }
+ * ```
+ */
+export { AdapterkitError, ERROR_CODES, type ErrorCode } from './errors.js';
+export { VERSION } from './version.js';
+export { loadBase, DEFAULT_BASE, baseFingerprint, baseParamCount, type BaseModel, type TextInput, type LoadBaseOptions } from './models/base.js';
+export { adapterConfig, ADAPTER_PRESETS, type AdapterConfig, type AdapterPreset } from './adapters/config.js';
+export { headConfig, type HeadConfig, type HeadKind } from './heads/head.js';
+export { TaskModel, type TaskModelOptions, type TaskModelStats } from './train/task-model.js';
+export { describeMode, MODE_NAMES, type TrainingMode } from './train/modes.js';
+export { train, DEFAULT_LR, type TrainOptions, type TrainResult, type TrainEvent } from './train/trainer.js';
+export { saveTask, loadSavedTask, type SavedTask } from './train/task-io.js';
+export { predictExamples, scorePredictions, toPrediction, type Prediction } from './train/evaluate.js';
+export { loadTask, listBuiltinDatasets, loadBuiltinDataset } from './train/data/index.js';
+export type { Example, TaskData } from './train/data/types.js';
+export { computeMetrics, type MetricName, type MetricValues } from './train/metrics/index.js';
