@@ -8,3 +8,4 @@ export { SERVE_ERROR_CODES, HttpError, type ServeErrorCode, type ResponseErrorCo
 export { METRIC_NAMES } from './metrics.js';
 export { DEFAULT_ADMIN_TOKEN_ENV } from './admin-auth.js';
 export { installShutdownSignals, type ShutdownSignalOptions } from './signals.js';
+export { ModelBackend, type ModelBackendOptions } from './model-backend.js';

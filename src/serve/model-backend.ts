@@ -1,0 +1,82 @@
+/**
+ * The real backend of the server: one base model, any number of saved tasks attached to it,
+ * and every batch — mixed tasks included — classified in one forward pass by a MultiTaskModel.
+ */
+import { fail } from '../errors.js';
+import { baseFingerprint, baseParamCount, type BaseModel } from '../models/base.js';
+import { toPrediction } from '../train/evaluate.js';
+import { MultiTaskModel } from '../train/multi-task-model.js';
+import { loadSavedTask } from '../train/task-io.js';
+import type { TaskModel } from '../train/task-model.js';
+import type { ClassifierBackend, ClassifyItem, ClassifyOutput, TaskInfo } from './backend.js';
+
+/** Options of {@link ModelBackend}. */
+export interface ModelBackendOptions {
+  /** Tokens per input (default 128, at most the base's limit). */
+  maxLength?: number;
+  threads?: number;
+}
+
+/** Serves saved tasks on one shared base. */
+export class ModelBackend implements ClassifierBackend {
+  readonly maxLength: number;
+  private readonly multi: MultiTaskModel;
+  private readonly info = new Map<string, TaskInfo>();
+
+  constructor(readonly base: BaseModel, o: ModelBackendOptions = {}) {
+    this.maxLength = Math.min(o.maxLength ?? 128, base.encoder.maxLength);
+    this.multi = new MultiTaskModel(base, { threads: o.threads });
+  }
+
+  get baseInfo(): Record<string, unknown> {
+    return { id: this.base.id, family: this.base.encoder.family, params: baseParamCount(this.base), fingerprint: baseFingerprint(this.base), maxLength: this.maxLength };
+  }
+
+  tasks(): TaskInfo[] {
+    return [...this.info.values()];
+  }
+
+  /** Attaches an already built task model (used by tests and the library API). */
+  attach(name: string, model: TaskModel, dir?: string): TaskInfo {
+    this.multi.add(name, model);
+    const t: TaskInfo = {
+      name, kind: model.head.kind, labels: [...model.head.labels], pair: model.head.pair, bytes: model.stats().bytesPerTask, ...(dir ? { dir } : {}),
+    };
+    this.info.set(name, t);
+    return t;
+  }
+
+  async load(name: string, dir: string): Promise<TaskInfo> {
+    if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
+    const saved = await loadSavedTask(this.base, dir);
+    return this.attach(name, saved.model, dir);
+  }
+
+  async unload(name: string): Promise<void> {
+    if (!this.info.has(name)) fail('NOT_FOUND', `task ${name} is not loaded`);
+    const m = this.multi.task(name);
+    this.multi.remove(name);
+    this.info.delete(name);
+    await m.dispose();
+  }
+
+  async classify(items: ClassifyItem[]): Promise<ClassifyOutput[]> {
+    if (items.length === 0) return [];
+    const batch = this.multi.encode(items.map((i) => i.input), this.maxLength);
+    const logits = await this.multi.predict(batch, items.map((i) => i.task));
+    return items.map((item, r) => {
+      const head = this.multi.task(item.task).head;
+      const p = toPrediction(head, Array.from(logits[r] as Float32Array), batch.truncated[r] ?? false);
+      if (head.kind === 'regression') return { score: p.value as number, scores: {}, truncated: p.truncated };
+      const scores = Object.fromEntries(head.labels.map((l, i) => [l, p.probs[i] as number]));
+      if (head.kind === 'classification') return { label: head.labels[p.value as number], scores, truncated: p.truncated };
+      return { labels: head.labels.filter((_, i) => (p.value as number[])[i] === 1), scores, truncated: p.truncated };
+    });
+  }
+
+  /** Releases the sessions. */
+  async dispose(): Promise<void> {
+    for (const name of this.info.keys()) await this.multi.task(name).dispose();
+    await this.multi.dispose();
+  }
+}

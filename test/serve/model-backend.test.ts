@@ -1,0 +1,69 @@
+/**
+ * The real model backend behind the real server: saved adapters on the tiny BERT, loaded at run
+ * time through the admin API, classified over loopback with concurrent requests for several tasks.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adapterConfig } from '../../src/adapters/config.js';
+import { headConfig } from '../../src/heads/head.js';
+import { loadBase } from '../../src/models/base.js';
+import { ModelBackend } from '../../src/serve/model-backend.js';
+import { saveTask } from '../../src/train/task-io.js';
+import { TaskModel } from '../../src/train/task-model.js';
+import { toPrediction } from '../../src/train/evaluate.js';
+import { Rng } from '../../src/util/random.js';
+import { call, classify, listen } from './helpers.js';
+
+test('saved adapters served from one base: load over HTTP, concurrent mixed-task requests, same scores as each task alone', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const dirs: Record<string, string> = {};
+  const models: Record<string, TaskModel> = {};
+  const specs = {
+    sentiment: { labels: ['neg', 'pos'], size: 4 },
+    topic: { labels: ['animals', 'weather', 'books'], size: 8 },
+  };
+  for (const [name, s] of Object.entries(specs)) {
+    const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: s.size }) }, head: headConfig({ kind: 'classification', labels: s.labels }), seed: s.size });
+    const r = new Rng(s.size);
+    for (const t of m.trainable) for (let i = 0; i < t.data.length; i++) t.data[i] = (t.data[i] as number) + r.truncatedNormal(0.2);
+    dirs[name] = join(mkdtempSync(join(tmpdir(), 'ak-serve-')), name);
+    await saveTask(m, dirs[name]!, { name, maxLength: 32 });
+    models[name] = m;
+  }
+  const backend = new ModelBackend(base, { maxLength: 32 });
+  const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: 'sekrit' }, windowMs: 20 });
+  try {
+    for (const name of Object.keys(specs)) {
+      const res = await call(`${server.url}/v1/adapters`, 'POST', { name, dir: dirs[name] }, { authorization: 'Bearer sekrit' });
+      assert.equal(res.status, 201, res.text);
+    }
+    const listed = await call(`${server.url}/v1/adapters`, 'GET');
+    assert.deepEqual((listed.body as { adapters: { name: string }[] }).adapters.map((a) => a.name).sort(), ['sentiment', 'topic']);
+    const texts = ['the cat sat on the mat', 'rain at night', 'a good book', 'the dog ran fast'];
+    const reqs = texts.flatMap((t) => Object.keys(specs).map((task) => ({ task, t })));
+    const answers = await Promise.all(reqs.map((r) => classify(server.url, r.task, [r.t])));
+    for (const [k, r] of reqs.entries()) {
+      const a = answers[k]!;
+      assert.equal(a.status, 200, a.text);
+      const got = (a.body as { results: { label: string; scores: Record<string, number> }[] }).results[0]!;
+      const m = models[r.task]!;
+      const logits = Array.from(await m.predict(base.tokenizer.encode([r.t], 32)));
+      const want = toPrediction(m.head, logits, false);
+      assert.equal(got.label, m.head.labels[want.value as number]);
+      m.head.labels.forEach((l, i) => assert.ok(Math.abs(got.scores[l]! - want.probs[i]!) < 1e-5, `${r.task} ${l}`));
+    }
+    const metrics = await call(`${server.url}/metrics`, 'GET');
+    assert.match(metrics.text, /adapterkit_adapters_loaded 2/);
+    const unload = await call(`${server.url}/v1/adapters/topic`, 'DELETE', undefined, { authorization: 'Bearer sekrit' });
+    assert.ok(unload.status < 300, unload.text);
+    const gone = await classify(server.url, 'topic', ['x']);
+    assert.equal(gone.status, 404);
+  } finally {
+    await server.close();
+    await backend.dispose();
+    for (const m of Object.values(models)) await m.dispose();
+  }
+});
