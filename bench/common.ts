@@ -1,5 +1,10 @@
 /** Shared helpers for the benchmarks: medians, timing, formatting, machine facts. */
 import { cpus, totalmem } from 'node:os';
+import { f32 } from '../src/engine/index.js';
+import type { BaseModel } from '../src/models/base.js';
+import { parseBertConfig } from '../src/models/bert/config.js';
+import { BertEncoder } from '../src/models/bert/encoder.js';
+import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 
 /** Median of numbers. */
 export function median(xs: readonly number[]): number {
@@ -43,4 +48,53 @@ export function randomData(n: number, seed: number, scale = 0.05): Float32Array 
     out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
   }
   return out;
+}
+
+
+/** BERT-base's configuration (bert-base-uncased). */
+export const BERT_BASE_CONFIG = {
+  model_type: 'bert', vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12,
+  intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2, hidden_act: 'gelu', layer_norm_eps: 1e-12,
+};
+
+/** A BERT-base-sized base model with random weights (no tokenizer: feed token ids directly). */
+export function randomBertBase(config: Record<string, unknown> = BERT_BASE_CONFIG): BaseModel {
+  const c = parseBertConfig(config);
+  const encoder = new BertEncoder(c, true);
+  const weights = new Map();
+  let seed = 100;
+  for (const s of encoder.weightSpecs) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const data = s.role === 'norm' && s.name.endsWith('weight') ? new Float32Array(n).fill(1) : randomData(n, seed++, 0.02);
+    weights.set(s.name, f32(s.shape, data));
+  }
+  const tokenizer = {
+    encode: () => {
+      throw new Error('the random benchmark base has no tokenizer');
+    },
+    summary: () => ({}),
+    padId: 0,
+  };
+  return { id: 'random-bert-base', encoder, weights, tokenizer, sources: [] };
+}
+
+/** A synthetic full batch of token ids (no padding). */
+export function syntheticBatch(batch: number, seq: number, vocab: number, seed = 1): EncodedBatch {
+  const ids = new Int32Array(batch * seq);
+  let a = seed;
+  for (let i = 0; i < ids.length; i++) {
+    a = (Math.imul(a, 1103515245) + 12345) >>> 0;
+    ids[i] = 1000 + (a % (vocab - 1000));
+  }
+  return {
+    batchSize: batch, seqLen: seq, inputIds: ids, attentionMask: new Int32Array(batch * seq).fill(1),
+    tokenTypeIds: new Int32Array(batch * seq), lengths: new Array(batch).fill(seq), truncated: new Array(batch).fill(false),
+  };
+}
+
+/** Forward FLOPs of a BERT encoder over `tokens` tokens of length `seq` (matrix products only). */
+export function bertForwardFlops(c: { hidden: number; ffn: number; layers: number; heads: number }, batch: number, seq: number): number {
+  const tokens = batch * seq;
+  const perLayer = 2 * tokens * (4 * c.hidden * c.hidden + 2 * c.hidden * c.ffn) + 2 * 2 * batch * seq * seq * c.hidden;
+  return c.layers * perLayer;
 }
