@@ -36,7 +36,7 @@ export async function saveTask(model: TaskModel, dir: string, o: SaveTaskOptions
 }
 
 /** A task loaded from disk. */
-export interface LoadedTask {
+export interface SavedTask {
   readonly model: TaskModel;
   readonly manifest: TaskManifest;
   /** True for an AdapterHub directory without adapterkit's manifest (no fingerprint check was possible). */
@@ -44,7 +44,7 @@ export interface LoadedTask {
 }
 
 /** Loads a task directory onto `base`. */
-export async function loadTask(base: BaseModel, dir: string, o: { threads?: number } = {}): Promise<LoadedTask> {
+export async function loadSavedTask(base: BaseModel, dir: string, o: { threads?: number } = {}): Promise<SavedTask> {
   const f = await loadTaskFiles(dir, base.encoder);
   const m = f.manifest;
   if (!f.foreign) {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { loadBase } from '../../src/models/base.js';
-import { loadTask } from '../../src/train/task-io.js';
+import { loadSavedTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { adapterConfig } from '../../src/adapters/config.js';
 import { adapterHubKey, headKey } from '../../src/adapters/files.js';
@@ -37,7 +37,7 @@ export function batchOf(inp: Ref['inputs']): EncodedBatch {
 test('tiny BERT + Houlsby adapters + head: logits, loss and every gradient match PyTorch', async () => {
   const ref = JSON.parse(readFileSync(`${DIR}/reference.json`, 'utf8')) as Ref;
   const base = await loadBase('test/fixtures/models/tiny-bert');
-  const loaded = await loadTask(base, DIR);
+  const loaded = await loadSavedTask(base, DIR);
   assert.equal(loaded.foreign, true);
   assert.equal(loaded.model.mode.kind, 'adapters');
   // Train layer norms too, as the reference does.

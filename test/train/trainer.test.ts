@@ -13,7 +13,7 @@ import { adapterConfig } from '../../src/adapters/config.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { predictExamples, scorePredictions } from '../../src/train/evaluate.js';
-import { loadTask } from '../../src/train/task-io.js';
+import { loadSavedTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { train, type TrainOptions } from '../../src/train/trainer.js';
 import type { TrainingMode } from '../../src/train/modes.js';
@@ -50,7 +50,7 @@ describe('trainer', () => {
     assert.ok(acc > majority + 0.1, `dev accuracy ${acc} vs majority ${majority}`);
     assert.equal(r.steps, 4 * Math.ceil(192 / 16));
     assert.equal(hashBase(base), before, 'the frozen base weights changed');
-    const loaded = await loadTask(base, r.bestDir);
+    const loaded = await loadSavedTask(base, r.bestDir);
     const preds = await predictExamples(loaded.model, dev, { maxLength: 16 });
     assert.deepEqual(scorePredictions(['accuracy', 'f1'], preds, dev), r.best?.metrics);
     await model.dispose();
