@@ -215,3 +215,24 @@ describe('dropout', () => {
       build: (p, x) => E.dropout(p.x!, { ratio: 0.3, seed: 1, training: x.train }),
     }));
 });
+
+describe('dropout inside a graph', () => {
+  test('stays active when nothing reads its mask (ONNX Runtime would otherwise remove it)', async () => {
+    const g = new E.Graph('dropout-inner');
+    const train = g.input('train', 'bool', []);
+    const x = g.input('x', 'float32', ['n']);
+    const w = g.constant('w', f32([1], [2]));
+    const y = E.mul(E.relu(E.dropout(E.mul(x, w), { ratio: 0.5, seed: 3, training: train })), 1);
+    g.output(y);
+    const s = await E.Session.create(g, { optimization: 'all' });
+    const ones = f32([256], new Float32Array(256).fill(1));
+    const on = (await s.run({ x: ones, train: bool([], [true]) }))[y.name]!.data as Float32Array;
+    const off = (await s.run({ x: ones, train: bool([], [false]) }))[y.name]!.data as Float32Array;
+    const dropped = on.filter((v) => v === 0).length;
+    assert.ok(dropped > 64 && dropped < 192, `${dropped} of 256 dropped with p = 0.5`);
+    assert.ok(on.every((v) => v === 0 || v === 4)); // kept: 2 / (1 - 0.5)
+    assert.ok(off.every((v) => v === 2));
+    assert.deepEqual(s.outputNames, [y.name]);
+    await s.dispose();
+  });
+});

@@ -137,6 +137,10 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
     if (fd !== undefined) closeSync(fd);
   }
 
+  // ONNX Runtime's optimizer deletes a Dropout whose mask nobody reads, even when its training
+  // input is a run-time flag; listing such masks as (never fetched) graph outputs keeps them.
+  const keep = nodes.filter((n) => n.opType === 'Dropout' && n.inputs[2] && n.inputs[2].kind !== 'constant').map((n) => n.outputs[1] as Value);
+  for (const v of keep) used.add(v);
   const nodeProtos = nodes.map((n) => {
     let outs = n.outputs.map((v) => (used.has(v) || outputs.includes(v) ? v.name : ''));
     if (!OPTIONAL_OUTPUTS.has(n.opType)) outs = n.outputs.map((v) => v.name);
@@ -162,7 +166,7 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
       node: nodeProtos,
       initializer: initProtos,
       input: inputs.map(valueInfo),
-      output: outputs.map(valueInfo),
+      output: [...outputs, ...keep.filter((v) => !outputs.includes(v))].map(valueInfo),
     },
   };
   const err = ModelProto.verify(model);

@@ -1,0 +1,116 @@
+/**
+ * `adapterkit eval <task-dir>`: scores a saved task on a labeled split.
+ */
+import type { Command } from 'commander';
+import { fail } from '../../errors.js';
+import type { HeadConfig } from '../../heads/head.js';
+import { devSplitNames, loadTask, type Example, type TaskData, type TaskSpec } from '../../train/data/index.js';
+import { predictExamples, scorePredictions } from '../../train/evaluate.js';
+import { addDataOptions, describeSpec, hasDataFlags, taskSpecFromFlags, type DataFlags } from '../data-options.js';
+import { formatInt, printJson, table } from '../format.js';
+import { intArg } from '../options.js';
+import { findRunRecord, loadTaskDir, readManifest } from '../saved-task.js';
+
+interface EvalFlags extends DataFlags {
+  split: string;
+  base?: string;
+  revision?: string;
+  batchSize: number;
+  maxLength?: number;
+  threads?: number;
+  json?: boolean;
+}
+
+const EXAMPLES = `
+Examples:
+  # score the best checkpoint of a run on the data it was trained on (dev split)
+  $ adapterkit eval runs/spam-adapters/best
+
+  # a GLUE task's dev set, metrics as JSON
+  $ adapterkit eval runs/sst2/best --glue SST-2 --data glue_data/SST-2 --json
+
+  # a labeled test file of your own
+  $ adapterkit eval runs/reviews/best --train train.csv --test test.csv --text review --label stars --split test`;
+
+/** Registers `adapterkit eval`. */
+export function registerEval(program: Command): void {
+  const cmd = program
+    .command('eval')
+    .description('Evaluate a saved task on a labeled split. Without data options, the data recorded by `train` in the run directory is used.')
+    .argument('<task-dir>', 'task directory written by train (e.g. runs/<task>-<mode>/best)');
+  addDataOptions(cmd, { trainRequired: false });
+  cmd
+    .option('--split <name>', 'split to score: dev, test (if labeled), train, or another split name', 'dev')
+    .option('--base <source>', 'base model (default: the one recorded in the task\'s adapterkit.json)')
+    .option('--revision <rev>', 'hub revision of --base')
+    .option('--batch-size <n>', 'examples per batch', intArg(1), 64)
+    .option('--max-length <n>', 'tokens per example (default: the length used in training)', intArg(2))
+    .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
+    .option('--json', 'print the metrics as JSON')
+    .addHelpText('after', EXAMPLES)
+    .action(async (dir: string, flags: EvalFlags) => {
+      await runEval(dir, flags);
+    });
+}
+
+/** Maps the data's label indices onto the head's label order (by name). */
+export function alignLabels(examples: readonly Example[], data: TaskData, head: HeadConfig, where: string): Example[] {
+  if (data.kind !== head.kind) fail('BAD_CONFIG', `${where} is a ${data.kind} task but the saved task is ${head.kind}`);
+  if (data.pair !== head.pair) fail('BAD_CONFIG', `${where} ${data.pair ? 'has' : 'lacks'} sentence pairs but the saved task ${head.pair ? 'takes pairs' : 'takes single texts'}`);
+  if (data.kind === 'regression' || data.labels.join('\n') === head.labels.join('\n')) return [...examples];
+  const map = data.labels.map((name) => {
+    const i = head.labels.indexOf(name);
+    if (i < 0) fail('BAD_DATA', `${where}: label "${name}" is not one of the saved task's labels (${head.labels.join(', ')})`);
+    return i;
+  });
+  return examples.map((e) => {
+    if (e.label === undefined) return e;
+    if (typeof e.label === 'number') return { ...e, label: map[e.label] as number };
+    const row = new Array<number>(head.labels.length).fill(0);
+    e.label.forEach((v, j) => { if (v) row[map[j] as number] = 1; });
+    return { ...e, label: row };
+  });
+}
+
+function pickSplit(data: TaskData, split: string, where: string): [string, Example[]] {
+  let name = split;
+  if (split === 'dev' && !data.splits.dev) name = devSplitNames(data)[0] ?? 'dev';
+  const rows = data.splits[name];
+  if (!rows) fail('NOT_FOUND', `${where} has no split "${split}" (splits: ${Object.keys(data.splits).join(', ')})`);
+  if (rows.length === 0) fail('BAD_DATA', `${where}: split "${name}" is empty`);
+  if (!rows.some((e) => e.label !== undefined)) fail('BAD_DATA', `${where}: split "${name}" has no labels; use \`adapterkit predict\` for unlabeled data`);
+  return [name, rows];
+}
+
+async function runEval(dir: string, f: EvalFlags): Promise<void> {
+  await readManifest(dir); // fails early on a missing task directory
+  let spec: TaskSpec;
+  if (hasDataFlags(f)) spec = taskSpecFromFlags(f);
+  else {
+    const rec = await findRunRecord(dir);
+    if (!rec) fail('BAD_CONFIG', `no data given and no run.json next to ${dir}: use --dataset, --glue/--data or --train/--text/--label`);
+    spec = rec.data;
+  }
+  const data = await loadTask(spec);
+  const where = describeSpec(spec);
+  const [split, rows] = pickSplit(data, f.split, where);
+  const { saved, maxLength } = await loadTaskDir(dir, f);
+  const model = saved.model;
+  try {
+    const examples = alignLabels(rows, data, model.head, where);
+    const t0 = performance.now();
+    const preds = await predictExamples(model, examples, { maxLength: f.maxLength ?? maxLength, batchSize: f.batchSize });
+    const metrics = scorePredictions(data.metrics, preds, examples);
+    const seconds = (performance.now() - t0) / 1000;
+    const labeled = examples.filter((e) => e.label !== undefined).length;
+    const truncated = preds.filter((p) => p.truncated).length;
+    if (f.json) {
+      printJson({ task: saved.manifest.name, dir, data: where, split, examples: labeled, truncated, metrics, seconds });
+      return;
+    }
+    process.stdout.write(`${saved.manifest.name} on ${where}, split ${split}: ${formatInt(labeled)} labeled examples (${truncated} truncated), ${seconds.toFixed(1)}s\n`);
+    process.stdout.write(table(['metric', 'value'], Object.entries(metrics).map(([k, v]) => [k, (v as number).toFixed(4)])));
+  } finally {
+    await model.dispose();
+  }
+}

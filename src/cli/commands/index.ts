@@ -1,0 +1,14 @@
+/** Every CLI sub-command, in the order `--help` lists them. */
+import type { Command } from 'commander';
+import { registerDatasets } from './datasets.js';
+import { registerEval } from './eval.js';
+import { registerInfo } from './info.js';
+import { registerPredict } from './predict.js';
+import { registerServe } from './serve.js';
+import { registerTrain } from './train.js';
+
+/** A function that adds one sub-command to the program. */
+export type RegisterCommand = (program: Command) => void;
+
+/** The sub-commands, in help order. */
+export const COMMANDS: RegisterCommand[] = [registerTrain, registerEval, registerPredict, registerServe, registerDatasets, registerInfo];

@@ -1,0 +1,226 @@
+/**
+ * `adapterkit train`: trains a task (adapters or a baseline mode) on a base model and saves the
+ * best checkpoint to `<out>/best`.
+ */
+import { Option, type Command } from 'commander';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AdapterkitError, fail } from '../../errors.js';
+import { ADAPTER_ACTIVATIONS } from '../../adapters/config.js';
+import { headConfig } from '../../heads/head.js';
+import { DEFAULT_BASE, loadBase } from '../../models/base.js';
+import { devSplitNames, loadTask } from '../../train/data/index.js';
+import { describeMode, MODE_NAMES } from '../../train/modes.js';
+import { TaskModel } from '../../train/task-model.js';
+import { DEFAULT_LR, train, type TrainResult } from '../../train/trainer.js';
+import { addDataOptions, describeSpec, taskSpecFromFlags, type DataFlags } from '../data-options.js';
+import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
+import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, sanitizeTaskName, type ModeFlags } from '../options.js';
+import { TrainProgress } from '../progress.js';
+import { baseSource, writeRunRecord } from '../saved-task.js';
+
+/** Flags of `adapterkit train`. */
+interface TrainFlags extends DataFlags, ModeFlags {
+  base: string;
+  revision?: string;
+  trainPooler?: boolean;
+  headLayers?: number;
+  epochs: number;
+  batchSize: number;
+  maxLength?: number;
+  lr?: number;
+  weightDecay: number;
+  warmupRatio: number;
+  clipNorm: number;
+  dropout?: number;
+  seed: number;
+  evalEvery?: number;
+  patience?: number;
+  maxSteps?: number;
+  threads?: number;
+  out?: string;
+  name?: string;
+  resume?: boolean;
+  json?: boolean;
+}
+
+const EXAMPLES = `
+Examples:
+  # Houlsby adapters (m=64) on the embedded USE-lite base, built-in spam dataset
+  $ adapterkit train --dataset spam
+
+  # a GLUE task on a local BERT checkpoint, smaller adapters, early stopping
+  $ adapterkit train --glue SST-2 --data glue_data/SST-2 --base ./bert-base-uncased \\
+      --adapter-size 16 --eval-every 500 --patience 5 --out runs/sst2
+
+  # your own CSV files, a baseline that trains only the top 2 layers, JSON summary
+  $ adapterkit train --train train.csv --dev dev.csv --text review --label stars \\
+      --mode top-k --top-k 2 --json
+
+Press Ctrl-C once to stop after the current step (a checkpoint is saved; continue with
+--resume), twice to exit at once.`;
+
+/** Registers `adapterkit train`. */
+export function registerTrain(program: Command): void {
+  const lrs = Object.entries(DEFAULT_LR).map(([k, v]) => `${k} ${v.toExponential()}`).join(', ');
+  const cmd = program
+    .command('train')
+    .description('Train a task: adapters inside a frozen base model (or a baseline mode); the best dev checkpoint is saved to <out>/best.');
+  addDataOptions(cmd, { trainRequired: true });
+  cmd
+    .option('--base <source>', `base model: "${DEFAULT_BASE}" (embedded), a local model directory, or a Hugging Face hub id`, DEFAULT_BASE)
+    .option('--revision <rev>', 'hub revision (branch, tag or commit) of --base')
+    .addOption(new Option('--mode <mode>', 'what trains').choices([...MODE_NAMES]).default('adapters'))
+    .option('--adapter-size <m>', 'adapter bottleneck size m (default: 64)', intArg(1))
+    .option('--reduction-factor <r>', 'bottleneck size = hidden width / r, instead of --adapter-size', numberArg(0, Infinity, { exclusiveMin: true }))
+    .addOption(new Option('--adapter-activation <fn>', 'adapter nonlinearity (default: gelu)').choices([...ADAPTER_ACTIVATIONS]))
+    .option('--adapter-init-std <std>', 'std of the adapters\' near-identity initialisation (default: 0.01)', numberArg(0, 1, { exclusiveMin: true, exclusiveMax: true }))
+    .option('--leave-out <layers>', 'layers without adapters, e.g. 0,1 (default: none)', intListArg)
+    .option('--adapter-points <points>', 'where adapters go: attention_output,ffn_output (default: both)', pointsArg)
+    .option('--no-train-layer-norms', 'keep the base\'s layer norms frozen in adapter mode (default: they train)')
+    .option('--top-k <k>', 'with --mode top-k: how many top layers train', intArg(1))
+    .option('--train-pooler', 'train the base\'s pooler too (default: frozen except in full and top-k modes)')
+    .option('--head-layers <n>', 'task head: 1 = linear, 2 = dense + tanh + linear (default: 1)', intArg(1, 2))
+    .option('--epochs <n>', 'training epochs', intArg(1), 3)
+    .option('--batch-size <n>', 'examples per batch', intArg(1), 32)
+    .option('--max-length <n>', 'tokens per example, longer inputs are truncated (default: 128, capped at the base\'s limit)', intArg(2))
+    .option('--lr <rate>', `peak learning rate (default per mode: ${lrs})`, numberArg(0, Infinity, { exclusiveMin: true }))
+    .option('--weight-decay <w>', 'AdamW weight decay', numberArg(0), 0.01)
+    .option('--warmup-ratio <r>', 'share of the steps with linear warm-up', numberArg(0, 1), 0.1)
+    .option('--clip-norm <n>', 'clip gradients at this global norm', numberArg(0, Infinity, { exclusiveMin: true }), 1)
+    .option('--dropout <p>', 'dropout while training, in the encoder and the head (default: the base\'s configuration; head 0.1)', numberArg(0, 1, { exclusiveMax: true }))
+    .option('--seed <n>', 'random seed (initialisation, dropout, data order)', intArg(0), 42)
+    .option('--eval-every <steps>', 'evaluate on dev every N steps (default: after each epoch)', intArg(1))
+    .option('--patience <evals>', 'stop after this many evaluations without dev improvement (default: never)', intArg(1))
+    .option('--max-steps <n>', 'stop after this many optimizer steps (default: no limit)', intArg(1))
+    .option('--threads <n>', 'ONNX Runtime threads (default: ONNX Runtime\'s choice)', intArg(1))
+    .option('--out <dir>', 'run directory (default: runs/<task>-<mode>)')
+    .option('--name <task>', 'task name stored with the adapter (default: the dataset or file name, sanitised)')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--json', 'print the final summary as JSON on stdout')
+    .addHelpText('after', EXAMPLES)
+    .action(async (flags: TrainFlags, command: Command) => {
+      await runTrain(flags, command);
+    });
+}
+
+function say(line = ''): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function resumeHint(command: Command, out: string): string {
+  const raw = (command.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs;
+  const args = raw && raw.length ? raw.filter((a) => a !== '--resume') : undefined;
+  const quoted = args?.map((a) => (/^[\w./@:=,+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return quoted ? `adapterkit ${quoted}${args?.includes('--out') ? '' : ` --out ${out}`} --resume` : `the same command with --out ${out} --resume`;
+}
+
+async function runTrain(f: TrainFlags, command: Command): Promise<void> {
+  // Everything that can be checked without loading anything, first.
+  const mode = modeFromFlags(f);
+  const spec = taskSpecFromFlags(f);
+  if (f.name !== undefined && !/^[A-Za-z0-9_-]+$/.test(f.name)) fail('BAD_CONFIG', `--name ${JSON.stringify(f.name)} may only contain letters, digits, _ and -`);
+
+  const data = await loadTask(spec);
+  if (data.report.skipped.length) {
+    const first = data.report.skipped.slice(0, 3).map((s) => `${s.file}:${s.line}: ${s.reason}`).join('; ');
+    say(`skipped ${data.report.skipped.length} bad row(s): ${first}${data.report.skipped.length > 3 ? '; ...' : ''}`);
+  }
+  const trainSet = data.splits.train;
+  if (!trainSet || trainSet.length === 0) fail('BAD_DATA', `${describeSpec(spec)}: the training split is empty`);
+  const devName = devSplitNames(data)[0];
+  const dev = devName ? data.splits[devName] : undefined;
+  const taskName = f.name ?? sanitizeTaskName(data.name);
+  const out = f.out ?? join('runs', `${taskName}-${mode.kind}`);
+
+  const source = await baseSource(f.base);
+  const base = await loadBase(source, f.revision !== undefined ? { revision: f.revision } : {});
+  const maxLength = f.maxLength ?? Math.min(128, base.encoder.maxLength);
+  if (maxLength > base.encoder.maxLength) fail('BAD_CONFIG', `--max-length ${maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
+  const head = headConfig({
+    kind: data.kind, labels: data.labels, pair: data.pair,
+    ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}),
+    ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
+  });
+  const model = TaskModel.create(base, {
+    mode, head, seed: f.seed,
+    ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
+    ...(f.threads !== undefined ? { threads: f.threads } : {}),
+    ...(f.trainPooler ? { trainPooler: true } : {}),
+  });
+
+  const stats = model.stats();
+  const splits = Object.entries(data.splits).map(([k, v]) => `${k} ${formatInt(v.length)}`).join(', ');
+  say(`adapterkit train: ${taskName} -> ${out}`);
+  say(keyValues([
+    ['data', `${describeSpec(spec)} (${data.kind}${data.pair ? ', sentence pairs' : ''}; labels: ${data.labels.join(', ') || 'score'})`],
+    ['examples', splits],
+    ['base', `${base.id} (${base.encoder.family}, ${formatInt(stats.baseParams)} parameters, max ${base.encoder.maxLength} tokens)`],
+    ['mode', describeMode(mode)],
+    ['trainable', `${formatInt(stats.trainableParams)} parameters (${formatPercent(stats.share)} of the base)`],
+    ['per task', formatBytes(stats.bytesPerTask)],
+    ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR[mode.kind]}, seed ${f.seed}`],
+    ['dev', dev ? `${devName} (${formatInt(dev.length)} examples; model selection on ${data.metrics[0]})` : 'none: the last step is saved'],
+  ]).trimEnd());
+
+  await mkdir(out, { recursive: true });
+  await writeRunRecord(out, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
+
+  const ac = new AbortController();
+  let interrupts = 0;
+  const progress = new TrainProgress({ epochs: f.epochs });
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      progress.log('interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to exit at once)');
+      ac.abort();
+    } else {
+      progress.stop();
+      process.stderr.write('\nadapterkit: interrupted twice, exiting without saving\n');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  let r: TrainResult;
+  try {
+    r = await train(model, trainSet, dev, {
+      outDir: out, taskName, metrics: data.metrics, epochs: f.epochs, batchSize: f.batchSize, maxLength,
+      ...(f.lr !== undefined ? { lr: f.lr } : {}),
+      weightDecay: f.weightDecay, warmupRatio: f.warmupRatio, clipNorm: f.clipNorm, seed: f.seed,
+      ...(f.evalEvery !== undefined ? { evalEvery: f.evalEvery } : {}),
+      ...(f.patience !== undefined ? { patience: f.patience } : {}),
+      ...(f.maxSteps !== undefined ? { maxSteps: f.maxSteps } : {}),
+      resume: !!f.resume, signal: ac.signal, onEvent: progress.onEvent,
+    });
+  } catch (e) {
+    progress.stop();
+    if (e instanceof AdapterkitError && e.code === 'INTERRUPTED') say(`to continue: ${resumeHint(command, out)}`);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await model.dispose();
+  }
+
+  const summary = {
+    task: taskName, base: base.id, mode: describeMode(mode), out, bestDir: r.bestDir,
+    steps: r.steps, epochs: r.epochsRun, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
+    lastLoss: r.lastLoss, epochLosses: r.epochLosses, best: r.best ?? null,
+    trainableParams: stats.trainableParams, baseParams: stats.baseParams, bytesPerTask: stats.bytesPerTask,
+  };
+  if (f.json) {
+    printJson(summary);
+    return;
+  }
+  const rows: [string, string | number][] = [
+    ['task', taskName],
+    ...Object.entries(r.best?.metrics ?? {}).map(([k, v]): [string, string] => [`dev ${k}`, (v as number).toFixed(4)]),
+    ...(r.best ? [['best at', `step ${r.best.step} (epoch ${r.best.epoch + 1})`] as [string, string]] : []),
+    ['steps', r.steps],
+    ['epochs', r.epochsRun],
+    ['stopped', r.stopReason],
+    ['last loss', Number.isFinite(r.lastLoss) ? r.lastLoss.toFixed(4) : 'n/a (no step run)'],
+    ['time', r.steps > 0 && r.examplesPerSec > 0 ? `${formatDuration(r.seconds)} (${r.examplesPerSec.toFixed(1)} examples/s)` : formatDuration(r.seconds)],
+    ['saved', r.bestDir],
+  ];
+  process.stdout.write(`\n${table(['result', 'value'], rows)}`);
+}

@@ -1,0 +1,116 @@
+/**
+ * Loading a saved task for `eval` and `predict`: read its manifest, load the base it records
+ * (or the one given with --base), load the task onto it. Also the run record (`run.json`) that
+ * `train` leaves in the run directory so `eval` can find the training data again.
+ */
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fail } from '../errors.js';
+import type { TaskManifest } from '../adapters/files.js';
+import { loadBase, type BaseModel } from '../models/base.js';
+import { loadSavedTask, type SavedTask } from '../train/task-io.js';
+import type { TaskSpec } from '../train/data/index.js';
+
+/** Name of the run record in a run directory. */
+export const RUN_RECORD = 'run.json';
+
+/** What `train` records about a run. */
+export interface RunRecord {
+  /** The data the task was trained on (file paths absolute). */
+  data: TaskSpec;
+  base: string;
+  revision?: string;
+  task: string;
+  maxLength: number;
+}
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Base source given on the command line: existing directories become absolute paths. */
+export async function baseSource(source: string): Promise<string> {
+  try {
+    if ((await stat(source)).isDirectory()) return resolve(source);
+  } catch {
+    // not a local directory: 'use-lite' or a hub id
+  }
+  return source;
+}
+
+/** Reads `<dir>/adapterkit.json`, or undefined for a directory without one (AdapterHub). */
+export async function readManifest(dir: string): Promise<TaskManifest | undefined> {
+  try {
+    if (!(await stat(dir)).isDirectory()) fail('NOT_FOUND', `${dir} is not a directory (expected a task directory such as runs/<task>-<mode>/best)`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') fail('NOT_FOUND', `task directory ${dir} does not exist`);
+    throw e;
+  }
+  const p = join(dir, 'adapterkit.json');
+  if (!(await isFile(p))) return undefined;
+  try {
+    return JSON.parse(await readFile(p, 'utf8')) as TaskManifest;
+  } catch (e) {
+    return fail('BAD_FILE', `${p}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A loaded base and task. */
+export interface LoadedTaskDir {
+  base: BaseModel;
+  saved: SavedTask;
+  /** Max length recorded at training time (or the base's limit, capped at 128). */
+  maxLength: number;
+}
+
+/** Loads the base (recorded one unless `o.base`) and the task in `dir`. */
+export async function loadTaskDir(dir: string, o: { base?: string; revision?: string; threads?: number; maxLength?: number }): Promise<LoadedTaskDir> {
+  const manifest = await readManifest(dir);
+  const source = o.base !== undefined ? await baseSource(o.base) : manifest?.base.id;
+  if (source === undefined) fail('BAD_CONFIG', `${dir} has no adapterkit.json (an AdapterHub adapter?): give the base model with --base <source>`);
+  let revision = o.revision;
+  let id = source;
+  const at = source.lastIndexOf('@');
+  if (o.base === undefined && at > 0 && !(await baseSourceIsDir(source))) {
+    id = source.slice(0, at);
+    revision ??= source.slice(at + 1);
+  }
+  const base = await loadBase(id, revision !== undefined ? { revision } : {});
+  if (o.maxLength !== undefined && o.maxLength > base.encoder.maxLength) {
+    fail('BAD_CONFIG', `--max-length ${o.maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
+  }
+  const saved = await loadSavedTask(base, dir, o.threads !== undefined ? { threads: o.threads } : {});
+  return { base, saved, maxLength: manifest?.maxLength ?? Math.min(128, base.encoder.maxLength) };
+}
+
+async function baseSourceIsDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Writes the run record into a run directory. */
+export async function writeRunRecord(outDir: string, r: RunRecord): Promise<void> {
+  await writeFile(join(outDir, RUN_RECORD), `${JSON.stringify(r, null, 2)}\n`);
+}
+
+/** Finds the run record of a task directory (in it or its parent, e.g. `runs/x/best` -> `runs/x/run.json`). */
+export async function findRunRecord(taskDir: string): Promise<RunRecord | undefined> {
+  for (const d of [taskDir, dirname(resolve(taskDir))]) {
+    const p = join(d, RUN_RECORD);
+    if (await isFile(p)) {
+      try {
+        return JSON.parse(await readFile(p, 'utf8')) as RunRecord;
+      } catch (e) {
+        return fail('BAD_FILE', `${p}: not valid JSON (${(e as Error).message})`);
+      }
+    }
+  }
+  return undefined;
+}

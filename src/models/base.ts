@@ -1,0 +1,122 @@
+/**
+ * A base model: an encoder, its frozen pretrained weights and its tokenizer, loaded once and
+ * shared by every task. Sources: `use-lite` (the embedded offline default), a local model
+ * directory, or a Hugging Face hub id (downloaded into the HF cache).
+ */
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { fail } from '../errors.js';
+import type { EncoderWeights, Encoder } from './encoder.js';
+import { loadBertModel } from './bert/load.js';
+import { resolveModel, type HubOptions } from './hub/index.js';
+import { loadTokenizer, type EncodedBatch, type Tokenizer } from './tokenizers/index.js';
+
+/** One input: a text or a text pair. */
+export type TextInput = string | readonly [string, string];
+
+/** What a base's tokenizer gives the task model. */
+export interface BaseTokenizer {
+  /** Encodes a batch, truncating each row to `maxLength` tokens and padding to the longest row. */
+  encode(inputs: readonly TextInput[], maxLength: number): EncodedBatch;
+  /** Summary for `adapterkit info`. */
+  summary(): Record<string, unknown>;
+  /** Id used for padding. */
+  readonly padId: number;
+}
+
+/** A loaded base model. */
+export interface BaseModel {
+  /** Where it came from: `use-lite`, a path or a hub id (with revision). */
+  readonly id: string;
+  readonly encoder: Encoder;
+  readonly weights: EncoderWeights;
+  readonly tokenizer: BaseTokenizer;
+  /** Files or packages read. */
+  readonly sources: readonly string[];
+}
+
+/** The id of the embedded default base. */
+export const DEFAULT_BASE = 'use-lite';
+
+/** Options of {@link loadBase}. */
+export interface LoadBaseOptions extends HubOptions {
+  /** Hub revision (branch, tag or commit). */
+  revision?: string;
+}
+
+/** Adapts a Hugging Face tokenizer to {@link BaseTokenizer}. */
+export function hfBaseTokenizer(tok: Tokenizer): BaseTokenizer {
+  return {
+    encode: (inputs, maxLength) => tok.encode(inputs.map((x) => (typeof x === 'string' ? x : [x[0], x[1]])), { maxLength, padding: 'longest', truncation: true }),
+    summary: () => tok.summary(),
+    padId: tok.padId,
+  };
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads a base model.
+ *
+ * @example
+ * ```ts
+ * const base = await loadBase('test/fixtures/models/tiny-bert');
+ * base.encoder.describe().family; // 'bert'
+ * ```
+ */
+export async function loadBase(source: string = DEFAULT_BASE, o: LoadBaseOptions = {}): Promise<BaseModel> {
+  if (source === DEFAULT_BASE) {
+    const { loadUseLiteBase } = await import('./use-lite/base.js');
+    return loadUseLiteBase();
+  }
+  const local = await isDir(source);
+  const dir = local ? source : (await resolveModel(source, o)).dir;
+  const m = await loadBertModel(dir);
+  let tok: Tokenizer;
+  try {
+    tok = await loadTokenizer(dir);
+  } catch (e) {
+    return fail('BAD_FILE', `${source}: the model loaded but its tokenizer did not: ${(e as Error).message}`);
+  }
+  return {
+    id: local ? source : `${source}${o.revision ? `@${o.revision}` : ''}`,
+    encoder: m.encoder,
+    weights: m.weights,
+    tokenizer: hfBaseTokenizer(tok),
+    sources: m.files,
+  };
+}
+
+const fingerprints = new WeakMap<BaseModel, string>();
+
+/**
+ * A fingerprint of a base: SHA-256 over the family, every weight's name and shape, and every
+ * weight's bytes. Adapters record it; loading one onto a different base is refused.
+ */
+export function baseFingerprint(base: BaseModel): string {
+  const hit = fingerprints.get(base);
+  if (hit) return hit;
+  const h = createHash('sha256');
+  h.update(`${base.encoder.family}\n`);
+  for (const s of base.encoder.weightSpecs) {
+    const t = base.weights.get(s.name);
+    h.update(`${s.name}:${s.shape.join('x')}\n`);
+    if (t) h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  const fp = `sha256:${h.digest('hex')}`;
+  fingerprints.set(base, fp);
+  return fp;
+}
+
+/** Parameter count of a base's weights. */
+export function baseParamCount(base: BaseModel): number {
+  let n = 0;
+  for (const s of base.encoder.weightSpecs) n += s.shape.reduce((a, b) => a * b, 1);
+  return n;
+}

@@ -1,0 +1,150 @@
+/**
+ * USE-lite weights under canonical names, declared once as data: each entry gives the name, the
+ * shape, the role and where the tensor comes from in {@link UseLiteWeights}. The encoder's
+ * `weightSpecs` and the conversion of loaded weights into {@link EncoderWeights} are both derived
+ * from this one table.
+ *
+ * Canonical names (l = 0, 1; layer 0 only for `residual`):
+ * `embeddings.weight`, `layer.l.attention_norm.{weight,bias}`, `layer.l.attention.qkv.{weight,bias}`,
+ * `layer.l.attention.output.{weight,bias}`, `layer.0.residual.{weight,bias}` (the dense that widens
+ * the residual 256 -> 512), `layer.l.ffn_norm.{weight,bias}`, `layer.l.ffn.intermediate.{weight,bias}`,
+ * `layer.l.ffn.output.{weight,bias}`, `pooler.dense.{weight,bias}` (the final tanh dense).
+ *
+ * Shape legend: V = 8002 embedding rows, E = 256, H = 512, F = 1536, A = heads * head width of a layer.
+ * Matrices are `[in, out]`, applied as `y = x @ W + b`.
+ */
+import type { HostTensor } from '../../engine/index.js';
+import { fail } from '../../errors.js';
+import type { EncoderWeights, WeightRole, WeightSpec } from '../encoder.js';
+import { USE_LITE_CONFIG, type UseLiteLayerWeights, type UseLiteTensor, type UseLiteWeights } from './architecture.js';
+
+/** Layer indices of USE-lite. */
+export type UseLiteLayerIndex = 0 | 1;
+
+/** Fields of {@link UseLiteLayerWeights} that hold tensors. */
+type TensorField = Exclude<keyof UseLiteLayerWeights, 'queryScale'>;
+
+/** One row of the weight table: a {@link WeightSpec} plus where its data comes from. */
+interface WeightEntry extends WeightSpec {
+  pick(w: UseLiteWeights): UseLiteTensor | undefined;
+}
+
+/**
+ * Canonical weight names of one layer: layer-norm prefixes (`<prefix>.weight` is the gain,
+ * `<prefix>.bias` the bias) and the names of the dense weights; `residual*` in layer 0 only.
+ */
+export interface UseLiteLayerNames {
+  readonly attentionNorm: string;
+  readonly qkvKernel: string;
+  readonly qkvBias: string;
+  readonly outputKernel: string;
+  readonly outputBias: string;
+  readonly residualKernel?: string;
+  readonly residualBias?: string;
+  readonly ffnNorm: string;
+  readonly ffnInKernel: string;
+  readonly ffnInBias: string;
+  readonly ffnOutKernel: string;
+  readonly ffnOutBias: string;
+}
+
+/** Canonical weight names of one layer. */
+export function useLiteLayerNames(layer: UseLiteLayerIndex): UseLiteLayerNames {
+  const p = `layer.${layer}`;
+  return {
+    attentionNorm: `${p}.attention_norm`,
+    qkvKernel: `${p}.attention.qkv.weight`,
+    qkvBias: `${p}.attention.qkv.bias`,
+    outputKernel: `${p}.attention.output.weight`,
+    outputBias: `${p}.attention.output.bias`,
+    ...(layer === 0 ? { residualKernel: `${p}.residual.weight`, residualBias: `${p}.residual.bias` } : {}),
+    ffnNorm: `${p}.ffn_norm`,
+    ffnInKernel: `${p}.ffn.intermediate.weight`,
+    ffnInBias: `${p}.ffn.intermediate.bias`,
+    ffnOutKernel: `${p}.ffn.output.weight`,
+    ffnOutBias: `${p}.ffn.output.bias`,
+  };
+}
+
+/** Canonical names of the model-wide weights. */
+export const USE_LITE_WEIGHT_NAMES = {
+  embeddings: 'embeddings.weight',
+  poolerKernel: 'pooler.dense.weight',
+  poolerBias: 'pooler.dense.bias',
+} as const;
+
+function layerEntries(layer: UseLiteLayerIndex): WeightEntry[] {
+  const { inputDim: I, heads, headDim } = USE_LITE_CONFIG.layers[layer];
+  const { hiddenDim: H, ffnDim: F, embeddingDim: E } = USE_LITE_CONFIG;
+  const A = heads * headDim;
+  const n = useLiteLayerNames(layer);
+  const rows: [string | undefined, readonly number[], WeightRole, TensorField][] = [
+    [`${n.attentionNorm}.weight`, [I], 'norm', 'attentionNormScale'],
+    [`${n.attentionNorm}.bias`, [I], 'norm', 'attentionNormBias'],
+    [n.qkvKernel, [I, 3 * A], 'linear', 'qkvKernel'],
+    [n.qkvBias, [3 * A], 'bias', 'qkvBias'],
+    [n.outputKernel, [A, H], 'linear', 'outputKernel'],
+    [n.outputBias, [H], 'bias', 'outputBias'],
+    [n.residualKernel, [E, H], 'linear', 'residualKernel'],
+    [n.residualBias, [H], 'bias', 'residualBias'],
+    [`${n.ffnNorm}.weight`, [H], 'norm', 'ffnNormScale'],
+    [`${n.ffnNorm}.bias`, [H], 'norm', 'ffnNormBias'],
+    [n.ffnInKernel, [H, F], 'linear', 'ffnInKernel'],
+    [n.ffnInBias, [F], 'bias', 'ffnInBias'],
+    [n.ffnOutKernel, [F, H], 'linear', 'ffnOutKernel'],
+    [n.ffnOutBias, [H], 'bias', 'ffnOutBias'],
+  ];
+  return rows
+    .filter((r): r is [string, readonly number[], WeightRole, TensorField] => r[0] !== undefined)
+    .map(([name, shape, role, field]) => ({
+      name,
+      shape,
+      role,
+      layer,
+      pick: (w: UseLiteWeights) => (w.layers[layer] as UseLiteLayerWeights)[field],
+    }));
+}
+
+/** The whole table, in forward order. */
+function weightTable(): WeightEntry[] {
+  const { embeddingRows: V, embeddingDim: E, hiddenDim: H } = USE_LITE_CONFIG;
+  const n = USE_LITE_WEIGHT_NAMES;
+  return [
+    { name: n.embeddings, shape: [V, E], role: 'embedding', pick: (w) => w.embeddings },
+    ...layerEntries(0),
+    ...layerEntries(1),
+    { name: n.poolerKernel, shape: [H, H], role: 'pooler', pick: (w) => w.finalKernel },
+    { name: n.poolerBias, shape: [H], role: 'pooler', pick: (w) => w.finalBias },
+  ];
+}
+
+/** Every weight of the USE-lite encoder (29 tensors, 6,975,744 values), in forward order. */
+export function useLiteWeightSpecs(): WeightSpec[] {
+  return weightTable().map(({ name, shape, role, layer }) => (layer === undefined ? { name, shape, role } : { name, shape, role, layer }));
+}
+
+/**
+ * Puts loaded USE-lite weights under their canonical names, float32 `[in, out]` (no copy: the
+ * tensors share the loaded buffers).
+ *
+ * @throws AdapterkitError BAD_WEIGHTS naming the canonical name and source field of a tensor that
+ *   is missing or has another shape than declared.
+ *
+ * @example
+ * ```ts
+ * const w = useLiteEncoderWeights(await loadUseLiteWeights());
+ * w.get('layer.1.attention.qkv.weight')?.shape; // [512, 1536]
+ * ```
+ */
+export function useLiteEncoderWeights(w: UseLiteWeights): EncoderWeights {
+  const out = new Map<string, HostTensor<'float32'>>();
+  for (const e of weightTable()) {
+    const t = e.pick(w);
+    if (t === undefined) fail('BAD_WEIGHTS', `USE-lite weights: tensor for "${e.name}" is missing`);
+    if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i])) {
+      fail('BAD_WEIGHTS', `USE-lite weights: "${e.name}" has shape [${t.shape.join(', ')}], expected [${e.shape.join(', ')}]`);
+    }
+    out.set(e.name, { dtype: 'float32', shape: [...e.shape], data: t.data });
+  }
+  return out;
+}

@@ -1,0 +1,102 @@
+/**
+ * Train several modes on one task and compare them on the test split: the building block of the
+ * demo (`npm start`) and of sweeps. Each run has its own directory under `outDir`; a run that
+ * already finished (its `result.json` exists) is not trained again, so an interrupted comparison
+ * resumes where it stopped.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fail } from '../../errors.js';
+import { headConfig } from '../../heads/head.js';
+import type { BaseModel } from '../../models/base.js';
+import type { TaskData } from '../data/types.js';
+import { devSplitNames } from '../data/index.js';
+import { predictExamples, scorePredictions } from '../evaluate.js';
+import type { MetricValues } from '../metrics/index.js';
+import { describeMode, type TrainingMode } from '../modes.js';
+import { loadSavedTask } from '../task-io.js';
+import { TaskModel } from '../task-model.js';
+import { train, type TrainEvent, type TrainOptions } from '../trainer.js';
+
+/** One method to compare. */
+export interface CompareMethod {
+  /** Short id used for the run directory (`adapters`, `full`, ...). */
+  readonly id: string;
+  readonly mode: TrainingMode;
+  /** Per-method training options (learning rate, epochs...). */
+  readonly train?: Partial<TrainOptions>;
+}
+
+/** The result of one method. */
+export interface CompareResult {
+  readonly id: string;
+  readonly method: string;
+  readonly test: MetricValues;
+  readonly dev?: MetricValues;
+  readonly trainableParams: number;
+  readonly share: number;
+  readonly bytesPerTask: number;
+  readonly trainSeconds: number;
+  readonly steps: number;
+  readonly runDir: string;
+}
+
+/** Options of {@link compareModes}. */
+export interface CompareOptions {
+  readonly base: BaseModel;
+  readonly task: TaskData;
+  readonly methods: readonly CompareMethod[];
+  readonly outDir: string;
+  /** Options shared by every run (per-method options override them). */
+  readonly train: Partial<TrainOptions>;
+  readonly seed: number;
+  readonly onEvent?: (method: CompareMethod, e: TrainEvent) => void;
+  readonly onResult?: (r: CompareResult) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Trains and tests every method in turn; see the module comment. */
+export async function compareModes(o: CompareOptions): Promise<CompareResult[]> {
+  const trainSplit = o.task.splits.train;
+  const test = o.task.splits.test;
+  if (!trainSplit?.length) fail('BAD_DATA', `task ${o.task.name} has no training split`);
+  if (!test?.length) fail('BAD_DATA', `task ${o.task.name} has no test split to compare on`);
+  const devName = devSplitNames(o.task)[0];
+  const dev = devName ? o.task.splits[devName] : undefined;
+  const head = headConfig({ kind: o.task.kind, labels: o.task.labels, pair: o.task.pair });
+  const results: CompareResult[] = [];
+  await mkdir(o.outDir, { recursive: true });
+  for (const m of o.methods) {
+    const runDir = join(o.outDir, `${o.task.name}-${m.id}`);
+    const resultPath = join(runDir, 'result.json');
+    const done = await readFile(resultPath, 'utf8').then((t) => JSON.parse(t) as CompareResult, () => undefined);
+    if (done) {
+      results.push(done);
+      o.onResult?.(done);
+      continue;
+    }
+    const model = TaskModel.create(o.base, { mode: m.mode, head, seed: o.seed });
+    const opts: TrainOptions = {
+      outDir: runDir, taskName: o.task.name.replace(/[^A-Za-z0-9_-]/g, '_'), metrics: o.task.metrics, seed: o.seed, resume: true,
+      ...o.train, ...m.train, signal: o.signal, onEvent: (e) => o.onEvent?.(m, e),
+    };
+    let r;
+    try {
+      r = await train(model, trainSplit, dev, opts);
+    } finally {
+      await model.dispose();
+    }
+    const best = await loadSavedTask(o.base, r.bestDir);
+    const preds = await predictExamples(best.model, test, { maxLength: opts.maxLength ?? 128 });
+    await best.model.dispose();
+    const stats = best.model.stats();
+    const res: CompareResult = {
+      id: m.id, method: describeMode(m.mode), test: scorePredictions(o.task.metrics, preds, test), dev: r.best?.metrics,
+      trainableParams: stats.trainableParams, share: stats.share, bytesPerTask: stats.bytesPerTask, trainSeconds: r.seconds, steps: r.steps, runDir,
+    };
+    await writeFile(resultPath, `${JSON.stringify(res, null, 2)}\n`);
+    results.push(res);
+    o.onResult?.(res);
+  }
+  return results;
+}

@@ -1,0 +1,89 @@
+/** The CLI's small building blocks: argument parsers, mode flags, tables, predict I/O, label alignment. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { headConfig } from '../../src/heads/head.js';
+import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, sanitizeTaskName } from '../../src/cli/options.js';
+import { formatBytes, formatPercent, table } from '../../src/cli/format.js';
+import { parseInputs, predictionJson } from '../../src/cli/commands/predict.js';
+import { alignLabels } from '../../src/cli/commands/eval.js';
+import { taskSpecFromFlags } from '../../src/cli/data-options.js';
+
+test('number parsers check ranges and name the problem', () => {
+  assert.equal(intArg(1)('12'), 12);
+  assert.throws(() => intArg(1)('0'), /must be an integer >= 1, got 0/);
+  assert.throws(() => intArg(1, 2)('3'), /must be an integer from 1 to 2, got 3/);
+  assert.throws(() => intArg(1)('abc'), /expected an integer, got "abc"/);
+  assert.equal(numberArg(0, 1)('0.5'), 0.5);
+  assert.throws(() => numberArg(0, 1, { exclusiveMax: true })('1'), /must be >= 0 and < 1, got 1/);
+  assert.throws(() => numberArg(0)(''), /expected a number/);
+  assert.deepEqual(intListArg('0, 2'), [0, 2]);
+  assert.throws(() => intListArg('-1'), /"-1" is not a layer index/);
+  assert.deepEqual(pointsArg('ffn_output'), ['ffn_output']);
+});
+
+test('mode flags become a training mode', () => {
+  const a = modeFromFlags({ mode: 'adapters', reductionFactor: 4, leaveOut: [0], trainLayerNorms: false, adapterActivation: 'relu' });
+  assert.equal(a.kind, 'adapters');
+  if (a.kind === 'adapters') {
+    assert.equal(a.adapter.size, undefined);
+    assert.equal(a.adapter.reductionFactor, 4);
+    assert.deepEqual(a.adapter.leaveOut, [0]);
+    assert.equal(a.adapter.trainLayerNorms, false);
+    assert.equal(a.adapter.activation, 'relu');
+  }
+  const d = modeFromFlags({ mode: 'adapters', trainLayerNorms: true });
+  assert.equal(d.kind === 'adapters' && d.adapter.size, 64);
+  assert.deepEqual(modeFromFlags({ mode: 'top-k', topK: 2, trainLayerNorms: true }), { kind: 'top-k', k: 2 });
+  assert.throws(() => modeFromFlags({ mode: 'full', trainLayerNorms: false }), /--no-train-layer-norms only applies to --mode adapters/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', topK: 1, trainLayerNorms: true }), /--top-k only applies to --mode top-k/);
+  assert.equal(sanitizeTaskName('SST-2 dev.v1'), 'SST-2-dev-v1');
+});
+
+test('data flags become a loadTask spec with absolute paths and column indexes', () => {
+  const s = taskSpecFromFlags({ train: 'a/train.tsv', text: '3', label: 'y', taskKind: 'regression', skipBadRows: true });
+  assert.ok('files' in s);
+  if ('files' in s) {
+    assert.ok(s.files.train.startsWith('/') && s.files.train.endsWith('a/train.tsv'));
+    assert.equal(s.columns.text, 3);
+    assert.equal(s.columns.label, 'y');
+    assert.equal(s.kind, 'regression');
+    assert.equal(s.onBadRow, 'skip');
+    assert.equal(s.name, 'train');
+  }
+  assert.deepEqual(taskSpecFromFlags({ dataset: 'spam' }), { builtin: 'spam' });
+});
+
+test('tables align columns, numbers to the right with separators', () => {
+  const t = table(['name', 'n'], [['spam', 4833], ['brown', 7]]);
+  assert.equal(t, 'name       n\n-----  -----\nspam   4,833\nbrown      7\n');
+  assert.equal(formatBytes(68608), '67.0 KiB');
+  assert.equal(formatPercent(0.0361), '3.61%');
+});
+
+test('predict input parsing: text lines, JSONL, pairs', () => {
+  assert.deepEqual(parseInputs('a\n\nb\n', 'text', false, 'in').map((e) => [e.id, e.textA]), [['1', 'a'], ['3', 'b']]);
+  const p = parseInputs('{"text":"x","text_pair":"y"}\n', 'jsonl', true, 'in');
+  assert.deepEqual([p[0]?.textA, p[0]?.textB], ['x', 'y']);
+  assert.throws(() => parseInputs('a\n', 'text', true, 'in'), /in:1: this task takes sentence pairs; give JSONL/);
+  assert.throws(() => parseInputs('{"text":"x"}\n', 'jsonl', true, 'in'), /in:1: .*"text_pair" must be a string/);
+  assert.throws(() => parseInputs('x\n{"text":1}', 'jsonl', false, 'f'), /f:1: not valid JSON/);
+});
+
+test('prediction JSON per head kind', () => {
+  const cls = headConfig({ kind: 'classification', labels: ['a', 'b'] });
+  assert.deepEqual(predictionJson(cls, { value: 1, probs: [0.25, 0.75], logits: [0, 1], truncated: false }, false), { label: 'b', score: 0.75, truncated: false });
+  const ml = headConfig({ kind: 'multilabel', labels: ['x', 'y', 'z'] });
+  assert.deepEqual(predictionJson(ml, { value: [1, 0, 1], probs: [0.9, 0.1, 0.6], logits: [], truncated: true }, false),
+    { label: ['x', 'z'], scores: { x: 0.9, y: 0.1, z: 0.6 }, truncated: true });
+  const reg = headConfig({ kind: 'regression', labels: [] });
+  assert.deepEqual(predictionJson(reg, { value: 3.5, probs: [], logits: [3.5], truncated: false }, true), { score: 3.5, truncated: false });
+});
+
+test('eval maps the data\'s label order onto the task\'s by name', () => {
+  const head = headConfig({ kind: 'classification', labels: ['neg', 'pos'] });
+  const data = { name: 't', kind: 'classification' as const, labels: ['pos', 'neg'], pair: false, splits: {}, metrics: ['accuracy' as const] };
+  const ex = alignLabels([{ id: '1', textA: 'x', label: 0 }, { id: '2', textA: 'y', label: 1 }, { id: '3', textA: 'z' }], data, head, 'd');
+  assert.deepEqual(ex.map((e) => e.label), [1, 0, undefined]);
+  assert.throws(() => alignLabels([], { ...data, labels: ['pos', 'meh'] }, head, 'd'), /d: label "meh" is not one of the saved task's labels \(neg, pos\)/);
+  assert.throws(() => alignLabels([], { ...data, pair: true }, head, 'd'), /d has sentence pairs but the saved task takes single texts/);
+});
