@@ -1,6 +1,7 @@
 /** Every CLI sub-command, in the order `--help` lists them. */
 import type { Command } from 'commander';
 import { registerDatasets } from './datasets.js';
+import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
 import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
@@ -11,4 +12,4 @@ import { registerTrain } from './train.js';
 export type RegisterCommand = (program: Command) => void;
 
 /** The sub-commands, in help order. */
-export const COMMANDS: RegisterCommand[] = [registerTrain, registerEval, registerPredict, registerServe, registerDatasets, registerInfo];
+export const COMMANDS: RegisterCommand[] = [registerDemo, registerTrain, registerEval, registerPredict, registerServe, registerDatasets, registerInfo];

@@ -1,0 +1,73 @@
+/**
+ * Task files: AdapterHub key names and layouts, the manifest, the fingerprint check, round trips.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adapterConfig } from '../../src/adapters/config.js';
+import { headConfig } from '../../src/heads/head.js';
+import { loadBase } from '../../src/models/base.js';
+import { readSafetensors } from '../../src/models/weights/index.js';
+import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
+import { TaskModel } from '../../src/train/task-model.js';
+
+test('saved files use AdapterHub names and [out, in] Linear layouts, and round-trip exactly', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const m = TaskModel.create(base, {
+    mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, leaveOut: [0] }) },
+    head: headConfig({ kind: 'classification', labels: ['neg', 'pos'], layers: 2 }), seed: 1,
+  });
+  const dir = join(mkdtempSync(join(tmpdir(), 'ak-files-')), 'sst');
+  await saveTask(m, dir, { name: 'sst', maxLength: 32 });
+  assert.deepEqual(readdirSync(dir).sort(), ['adapter.safetensors', 'adapter_config.json', 'adapterkit.json', 'head_config.json', 'model_head.safetensors', 'trained_base.safetensors']);
+  const ad = await readSafetensors(join(dir, 'adapter.safetensors'));
+  assert.deepEqual([...ad.keys()].sort(), [
+    'bert.encoder.layer.1.attention.output.adapters.sst.adapter_down.0.bias',
+    'bert.encoder.layer.1.attention.output.adapters.sst.adapter_down.0.weight',
+    'bert.encoder.layer.1.attention.output.adapters.sst.adapter_up.bias',
+    'bert.encoder.layer.1.attention.output.adapters.sst.adapter_up.weight',
+    'bert.encoder.layer.1.output.adapters.sst.adapter_down.0.bias',
+    'bert.encoder.layer.1.output.adapters.sst.adapter_down.0.weight',
+    'bert.encoder.layer.1.output.adapters.sst.adapter_up.bias',
+    'bert.encoder.layer.1.output.adapters.sst.adapter_up.weight',
+  ]);
+  const down = ad.get('bert.encoder.layer.1.output.adapters.sst.adapter_down.0.weight')!;
+  assert.deepEqual(down.shape, [4, 32]); // PyTorch Linear(32 -> 4): [out, in]
+  const ours = m.owned.get('adapters.1.ffn_output.down.weight')!; // [in, out]
+  assert.equal((down.data as Float32Array)[1 * 32 + 5], ours.data[5 * 4 + 1]);
+  const headT = await readSafetensors(join(dir, 'model_head.safetensors'));
+  assert.deepEqual([...headT.keys()].sort(), ['heads.sst.1.bias', 'heads.sst.1.weight', 'heads.sst.4.bias', 'heads.sst.4.weight']);
+  assert.deepEqual(headT.get('heads.sst.4.weight')!.shape, [2, 32]);
+  const trained = await readSafetensors(join(dir, 'trained_base.safetensors'));
+  assert.ok(trained.has('bert.encoder.layer.0.attention.output.LayerNorm.weight'));
+  const ac = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+  assert.equal(ac.config.reduction_factor, 8);
+  assert.deepEqual(ac.config.leave_out, [0]);
+  assert.equal(ac.config.non_linearity, 'gelu');
+  const hc = JSON.parse(readFileSync(join(dir, 'head_config.json'), 'utf8'));
+  assert.deepEqual(hc.config.label2id, { neg: 0, pos: 1 });
+  const back = await loadSavedTask(base, dir);
+  for (const [k, t] of m.owned) assert.deepEqual(Array.from(back.model.owned.get(k)!.data), Array.from(t.data), k);
+  const batch = base.tokenizer.encode(['a good book', 'the dog ran'], 16);
+  assert.deepEqual(Array.from(await back.model.predict(batch)), Array.from(await m.predict(batch)));
+  await m.dispose();
+  await back.model.dispose();
+});
+
+test('an adapter trained on one base is refused by another, with both named', async () => {
+  const bert = await loadBase('test/fixtures/models/tiny-bert');
+  const other = await loadBase('test/fixtures/models/tiny-bert-prefixed');
+  const m = TaskModel.create(bert, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
+  const dir = join(mkdtempSync(join(tmpdir(), 'ak-fp-')), 'task');
+  await saveTask(m, dir, { name: 'task', maxLength: 32 });
+  await assert.rejects(loadSavedTask(other, dir), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'ADAPTER_MISMATCH');
+    assert.match(e.message, /was trained on base test\/fixtures\/models\/tiny-bert .*but the loaded base is test\/fixtures\/models\/tiny-bert-prefixed/);
+    return true;
+  });
+  await assert.rejects(saveTask(m, dir, { name: 'bad name!', maxLength: 32 }), /may only contain letters, digits/);
+  await assert.rejects(loadSavedTask(bert, join(dir, 'nope')), /does not exist/);
+  await m.dispose();
+});
