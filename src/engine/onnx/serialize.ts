@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { fail } from '../../errors.js';
 import type { Attr, Graph, Node, Value } from '../graph.js';
-import type { HostTensor } from '../tensor.js';
+import { isFloat, type HostTensor } from '../tensor.js';
 import { ONNX_DTYPE } from './dtype-codes.js';
 import { ATTR_TYPE, IR_VERSION, ONNX_SCHEMA, OPSET } from './schema.js';
 
@@ -29,8 +29,10 @@ export interface SerializeOptions {
   /** Trainable parameters as graph inputs (default, for training) or baked in as initializers. */
   paramsAs?: 'inputs' | 'initializers';
   /**
-   * Write initializers of at least `threshold` bytes (default 1024) to `dir/<file>.data`
-   * and the model to `dir/<file>.onnx` instead of returning them in memory.
+   * Write floating-point initializers of at least `threshold` bytes (default 1024) to
+   * `dir/<file>.data` and the model to `dir/<file>.onnx` instead of returning them in memory.
+   * Integer and bool initializers (shapes, axes, indices) always stay inline: ONNX Runtime's
+   * shape inference reads them while loading the model and cannot read external data.
    */
   externalData?: { dir: string; file?: string; threshold?: number };
   /** Key/value metadata stored in the model. */
@@ -126,7 +128,7 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
   try {
     initProtos = initializers.map((v) => {
       const t = graph.dataOf(v);
-      if (fd === undefined || t.data.byteLength < threshold) return tensorProto(v.name, t);
+      if (fd === undefined || t.data.byteLength < threshold || !isFloat(t.dtype)) return tensorProto(v.name, t);
       offset = Math.ceil(offset / 4096) * 4096;
       const at = offset;
       writeSync(fd, tensorBytes(t), 0, t.data.byteLength, at);

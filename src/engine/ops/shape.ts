@@ -65,7 +65,8 @@ export function reshape(x: Value, dims: readonly Dim[]): Value {
       fail('SHAPE_MISMATCH', `${op}: cannot reshape ${x.describe()} to ${fmtShape(dims)}: ${total} elements are not divisible by ${dimProduct(known)}`);
     }
     out = dims.map((d) => (d === -1 ? inferred : d));
-  } else if (String(dimProduct(out)) !== String(total) && isStatic(x.shape) && isStatic(out)) {
+  } else if (String(dimProduct(out)) !== String(total) && sameSymbols(dimProduct(out), total)) {
+    // Same run-time sizes on both sides but a different constant factor: never equal.
     fail('SHAPE_MISMATCH', `${op}: cannot reshape ${x.describe()} (${total} elements) to ${fmtShape(dims)} (${dimProduct(out)} elements)`);
   }
   // Encode the target: numbers as-is, symbolic dims copied (0) when aligned, else -1 once, else run time.
@@ -83,6 +84,11 @@ export function reshape(x: Value, dims: readonly Dim[]): Value {
   if (out.some((d) => d === 0)) dynamic = true; // 0 would mean "copy" in ONNX
   const shape = dynamic ? shapeTensor(x.graph, out, op) : x.graph.literal('int64', enc as number[]);
   return x.graph.addNode(op, [x, shape], {}, [{ dtype: x.dtype, shape: out }])[0] as Value;
+}
+
+/** True when two dims are products of the same run-time sizes (possibly with different constant factors). */
+function sameSymbols(a: Dim, b: Dim): boolean {
+  return parseDim(a).syms.join('*') === parseDim(b).syms.join('*');
 }
 
 /** Reshape `x` to the run-time shape of `like` (used by gradients). */

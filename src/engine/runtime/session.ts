@@ -26,7 +26,7 @@ export interface SessionOptions {
   /** Bake trainable parameters in as initializers (inference) instead of feeding them (default false). */
   freezeParams?: boolean;
   /**
-   * Store initializers of at least this many bytes in an external data file and load the model
+   * Store float initializers of at least this many bytes in an external data file and load the model
    * from disk — the path that works for models over protobuf's 2 GB limit. Default: only when
    * the model would exceed 1.5 GB.
    */
@@ -67,11 +67,17 @@ export class Session {
     const freeze = o.freezeParams ?? false;
     const threshold = o.externalDataThreshold ?? (totalBytes(graph, freeze) > EXTERNAL_AUTO_BYTES ? 1024 : undefined);
     const tmpDir = threshold !== undefined ? mkdtempSync(join(tmpdir(), 'adapterkit-model-')) : undefined;
-    const model = serializeGraph(graph, {
-      outputs: o.outputs,
-      paramsAs: freeze ? 'initializers' : 'inputs',
-      externalData: tmpDir ? { dir: tmpDir, file: 'model', threshold } : undefined,
-    });
+    let model: SerializedModel;
+    try {
+      model = serializeGraph(graph, {
+        outputs: o.outputs,
+        paramsAs: freeze ? 'initializers' : 'inputs',
+        externalData: tmpDir ? { dir: tmpDir, file: 'model', threshold } : undefined,
+      });
+    } catch (e) {
+      if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+      throw e;
+    }
     const opts: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: o.threads ?? availableParallelism(),
       interOpNumThreads: 1,
