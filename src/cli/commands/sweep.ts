@@ -1,0 +1,231 @@
+/**
+ * `adapterkit sweep`: the paper's hyper-parameter sweep on one task — adapters over learning
+ * rates x epochs x sizes x seeds, and the baselines — with the best run on dev per method and its
+ * test score. Results are appended to `<out>/results.jsonl` as runs finish; running the same
+ * command again continues where it stopped.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AdapterkitError, fail } from '../../errors.js';
+import { DEFAULT_BASE, loadBase } from '../../models/base.js';
+import { loadTask, type TaskSpec } from '../../train/data/index.js';
+import { PAPER_GRID, SWEEP_METHODS, shortNumber, type SweepGrid, type SweepMethodKind } from '../../train/experiments/sweep-grid.js';
+import { summarizeSweep, type SweepResult, type SweepSummaryRow } from '../../train/experiments/sweep-results.js';
+import { runSweep } from '../../train/experiments/sweep.js';
+import { addDataOptions, describeSpec, taskSpecFromFlags, type DataFlags } from '../data-options.js';
+import { formatDuration, formatInt, formatPercent, printJson, table } from '../format.js';
+import { intArg, numberArg, sanitizeTaskName } from '../options.js';
+import { TrainProgress } from '../progress.js';
+import { baseSource, writeRunRecord } from '../saved-task.js';
+
+/** File in a sweep's output directory recording each task's data and base (for `ablate`). */
+export const SWEEP_RECORD = 'sweep.json';
+
+/** What `sweep` records per task in {@link SWEEP_RECORD}. */
+export interface SweepTaskRecord {
+  data: TaskSpec;
+  base: string;
+  revision?: string;
+  maxLength: number;
+}
+
+interface SweepFlags extends DataFlags {
+  base: string;
+  revision?: string;
+  out?: string;
+  methods: SweepMethodKind[];
+  lrs?: number[];
+  baselineLrs?: number[];
+  epochsGrid?: number[];
+  sizes?: number[];
+  topK?: number[];
+  seeds?: number[];
+  budgetMinutes?: number;
+  maxLength?: number;
+  batchSize: number;
+  threads?: number;
+  json?: boolean;
+}
+
+function splitList(value: string, what: string): string[] {
+  const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${what}, got "${value}".`);
+  return parts;
+}
+
+/** Parses a comma-separated list of positive numbers (`3e-5,3e-4`). */
+export function positiveListArg(value: string): number[] {
+  return splitList(value, 'positive numbers').map((p) => {
+    const n = Number(p);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${p}" is not a positive number.`);
+    return n;
+  });
+}
+
+/** A parser of comma-separated integers >= `min` (`3,20`). */
+export function intListFrom(min: number): (value: string) => number[] {
+  return (value) => splitList(value, `integers >= ${min}`).map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`"${p}" is not an integer >= ${min}.`);
+    return n;
+  });
+}
+
+/** Parses `--methods adapters,full,...`. */
+export function methodsArg(value: string): SweepMethodKind[] {
+  const parts = splitList(value, `methods (${SWEEP_METHODS.join(', ')})`);
+  for (const p of parts) {
+    if (!(SWEEP_METHODS as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown method "${p}" (methods: ${SWEEP_METHODS.join(', ')}).`);
+  }
+  return [...new Set(parts)] as SweepMethodKind[];
+}
+
+const list = (xs: readonly number[]) => xs.join(',');
+
+const EXAMPLES = `
+Examples:
+  # the paper's grid (18 adapter runs per size, baselines with the same lrs) on a built-in task
+  $ adapterkit sweep --dataset spam --out runs/sweep-spam
+
+  # a quick look: one lr, one epoch, adapters of size 8 against training the head only
+  $ adapterkit sweep --dataset spam --methods adapters,head-only --lrs 3e-3 --epochs-grid 1 \\
+      --sizes 8 --seeds 1 --max-length 32 --budget-minutes 10
+
+Results go to <out>/results.jsonl as each run finishes. Run the same command again to continue an
+interrupted or budget-limited sweep: finished runs are skipped, a run cut short resumes from its
+checkpoint. Then: adapterkit ablate <out> and adapterkit report <out>.`;
+
+/** Registers `adapterkit sweep`. */
+export function registerSweep(program: Command): void {
+  const cmd = program
+    .command('sweep')
+    .description('Hyper-parameter sweep as in the paper: adapters (lr x epochs x size x seed) and baselines; best run on dev per method, tested.');
+  addDataOptions(cmd, { trainRequired: true });
+  cmd
+    .option('--base <source>', `base model: "${DEFAULT_BASE}" (embedded), a local model directory, or a Hugging Face hub id`, DEFAULT_BASE)
+    .option('--revision <rev>', 'hub revision of --base')
+    .option('--out <dir>', 'output directory (default: runs/sweep-<task>)')
+    .option('--methods <list>', `methods to run (${SWEEP_METHODS.join(', ')})`, methodsArg, [...SWEEP_METHODS])
+    .option('--lrs <list>', `learning rates of the adapters (default: ${list(PAPER_GRID.lrs)})`, positiveListArg)
+    .option('--baseline-lrs <list>', 'learning rates of the baselines (default: --lrs)', positiveListArg)
+    .option('--epochs-grid <list>', `epochs to try (default: ${list(PAPER_GRID.epochs)})`, intListFrom(1))
+    .option('--sizes <list>', `adapter sizes (default: ${list(PAPER_GRID.sizes)})`, intListFrom(1))
+    .option('--top-k <list>', `k values of the top-k baseline (default: ${list(PAPER_GRID.topK)})`, intListFrom(1))
+    .option('--seeds <list>', `random restarts (default: ${list(PAPER_GRID.seeds)})`, intListFrom(0))
+    .option('--budget-minutes <m>', 'stop starting new runs after this many minutes (default: no limit)', numberArg(0, Infinity, { exclusiveMin: true }))
+    .option('--max-length <n>', 'tokens per example (default: 128, capped at the base\'s limit)', intArg(2))
+    .option('--batch-size <n>', 'examples per batch', intArg(1), 32)
+    .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
+    .option('--json', 'print the per-method summary as JSON on stdout')
+    .addHelpText('after', EXAMPLES)
+    .action(async (flags: SweepFlags) => {
+      await runSweepCommand(flags);
+    });
+}
+
+function say(line = ''): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function fmtScore(x: number | null): string {
+  return x === null ? '–' : x.toFixed(4);
+}
+
+/** The summary table `sweep` prints. */
+export function sweepTable(rows: readonly SweepSummaryRow[]): string {
+  return table(
+    ['method', 'dev', 'test', 'lr', 'epochs', 'seed', 'trained params', '% of base', 'runs'],
+    rows.map((r) => [r.method, fmtScore(r.devScore), fmtScore(r.testScore), shortNumber(r.lr), r.epochs, r.seed, r.trainableParams, formatPercent(r.share), r.runs]),
+  );
+}
+
+async function recordTask(out: string, task: string, rec: SweepTaskRecord): Promise<void> {
+  const p = join(out, SWEEP_RECORD);
+  let cur: { tasks: Record<string, SweepTaskRecord> } = { tasks: {} };
+  try {
+    cur = JSON.parse(await readFile(p, 'utf8')) as typeof cur;
+  } catch {
+    // first task of this directory (or an unreadable record: rewritten)
+  }
+  cur.tasks = { ...cur.tasks, [task]: rec };
+  await writeFile(p, `${JSON.stringify(cur, null, 2)}\n`);
+}
+
+async function runSweepCommand(f: SweepFlags): Promise<void> {
+  const spec = taskSpecFromFlags(f);
+  const grid: Partial<SweepGrid> = {
+    methods: f.methods,
+    ...(f.lrs ? { lrs: f.lrs } : {}), ...(f.baselineLrs ? { baselineLrs: f.baselineLrs } : {}),
+    ...(f.epochsGrid ? { epochs: f.epochsGrid } : {}), ...(f.sizes ? { sizes: f.sizes } : {}),
+    ...(f.topK ? { topK: f.topK } : {}), ...(f.seeds ? { seeds: f.seeds } : {}),
+  };
+  const given = [['--sizes', f.sizes, 'adapters'], ['--top-k', f.topK, 'top-k']] as const;
+  for (const [flag, v, m] of given) if (v && !f.methods.includes(m)) fail('BAD_CONFIG', `${flag} is given but --methods does not include ${m}`);
+  const loaded = await loadTask(spec);
+  const taskName = sanitizeTaskName(loaded.name);
+  const task = { ...loaded, name: taskName };
+  const out = f.out ?? join('runs', `sweep-${taskName}`);
+  const source = await baseSource(f.base);
+  const base = await loadBase(source, f.revision !== undefined ? { revision: f.revision } : {});
+  const maxLength = f.maxLength ?? Math.min(128, base.encoder.maxLength);
+  if (maxLength > base.encoder.maxLength) fail('BAD_CONFIG', `--max-length ${maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
+  await mkdir(out, { recursive: true });
+  await recordTask(out, taskName, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength });
+
+  say(`adapterkit sweep: ${taskName} (${describeSpec(spec)}) on ${base.id} -> ${out}`);
+  const ac = new AbortController();
+  let interrupts = 0;
+  let progress: TrainProgress | undefined;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      say('interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to exit at once)');
+      ac.abort();
+    } else {
+      progress?.stop();
+      process.stderr.write('\nadapterkit: interrupted twice, exiting\n');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  const tty = !!process.stderr.isTTY;
+  let outcome;
+  try {
+    outcome = await runSweep({
+      base, task, outDir: out, grid, batchSize: f.batchSize, maxLength, signal: ac.signal,
+      ...(f.budgetMinutes !== undefined ? { budgetMinutes: f.budgetMinutes } : {}),
+      ...(f.threads !== undefined ? { threads: f.threads } : {}),
+      onRunStart: async (run, runDir, i, total) => {
+        say(`[${i + 1}/${total}] ${run.method}: lr ${shortNumber(run.lr)}, ${run.epochs} epoch${run.epochs === 1 ? '' : 's'}, seed ${run.seed}`);
+        await mkdir(runDir, { recursive: true });
+        await writeRunRecord(runDir, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
+        progress = tty ? new TrainProgress({ epochs: run.epochs }) : undefined;
+      },
+      onEvent: (_run, e) => progress?.onEvent(e),
+      onResult: (r: SweepResult, fresh: boolean) => {
+        if (!fresh) return;
+        progress?.stop();
+        say(`      dev ${r.metric} ${fmtScore(r.devScore)}, test ${r.metric} ${fmtScore(r.testScore)}, ${formatInt(r.trainableParams)} trained params, ${formatDuration(r.seconds)}`);
+      },
+    });
+  } catch (e) {
+    progress?.stop();
+    if (e instanceof AdapterkitError && e.code === 'INTERRUPTED') say('run the same command again to continue the sweep');
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  const rows = summarizeSweep(outcome.results);
+  const status = [
+    `${outcome.trained} run(s) trained now`, `${outcome.skipped} already done`,
+    ...(outcome.budgetExceeded ? [`time budget of ${f.budgetMinutes} min reached: ${outcome.notStarted} run(s) not started (run the same command again to continue)`] : []),
+  ].join(', ');
+  say(`${status}; results in ${outcome.resultsPath}`);
+  if (f.json) {
+    printJson({ task: taskName, out, planned: outcome.planned, trained: outcome.trained, skipped: outcome.skipped, notStarted: outcome.notStarted, budgetExceeded: outcome.budgetExceeded, best: rows });
+    return;
+  }
+  process.stdout.write(`\nbest run on dev per method (${task.metrics[0]}), ${outcome.results.length} of ${outcome.planned} runs finished:\n`);
+  process.stdout.write(sweepTable(rows));
+}

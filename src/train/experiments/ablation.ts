@@ -1,0 +1,177 @@
+/**
+ * Ablations of a trained adapter task (Houlsby et al., 2019, section 3.6):
+ * - {@link ablateLayers}: remove the adapters of every span of layers [i..j] at inference and score
+ *   the task on dev and test. Removing an adapter = zeroing its up-projection weight and bias, so
+ *   the adapter computes the identity (its skip connection only); all other weights stay trained.
+ * - {@link initScaleRobustness}: train with several initialisation std values and score each.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fail } from '../../errors.js';
+import { f32, type HostTensor } from '../../engine/index.js';
+import type { Example } from '../data/types.js';
+import { predictExamples, scorePredictions } from '../evaluate.js';
+import type { MetricName, MetricValues } from '../metrics/index.js';
+import { TaskModel } from '../task-model.js';
+import type { SweepGrid } from './sweep-grid.js';
+import { type SweepOptions, runSweep } from './sweep.js';
+import type { SweepResult } from './sweep-results.js';
+
+/** The ablation grid of one split. */
+export interface AblationSplit {
+  /** Main metric with no adapter removed. */
+  readonly baseline: number;
+  readonly baselineMetrics: MetricValues;
+  /** `values[i][j]`: main metric with the adapters of layers i..j removed; null for j < i. */
+  readonly values: (number | null)[][];
+}
+
+/** What {@link ablateLayers} reports (also the JSON stored as `ablation-<task>.json`). */
+export interface AblationResult {
+  readonly task: string;
+  readonly metric: string;
+  readonly layers: number;
+  /** Per split name (`dev`, `test`). */
+  readonly splits: Readonly<Record<string, AblationSplit>>;
+  /** Where the adapter came from, when known. */
+  readonly source?: string;
+}
+
+/** Names of the up-projection tensors of the adapters in layers first..last. */
+function upTensors(model: TaskModel, first: number, last: number): string[] {
+  return model.sites.filter((s) => s.layer >= first && s.layer <= last).flatMap((s) => [`${s.prefix}.up.weight`, `${s.prefix}.up.bias`]);
+}
+
+/**
+ * The task's weights with the adapters of layers first..last made the identity (up-projection
+ * weight and bias zeroed); a copy, `model` is untouched.
+ */
+export function withoutAdapters(model: TaskModel, first: number, last: number): Map<string, HostTensor<'float32'>> {
+  const zero = new Set(upTensors(model, first, last));
+  const out = new Map<string, HostTensor<'float32'>>();
+  for (const [k, t] of model.owned) out.set(k, zero.has(k) ? f32(t.shape, new Float32Array(t.data.length)) : t);
+  return out;
+}
+
+/** Scores `model`'s weights with a span removed on every split. */
+async function scoreSplits(
+  model: TaskModel, weights: ReadonlyMap<string, HostTensor<'float32'>> | undefined, splits: Readonly<Record<string, readonly Example[]>>,
+  metrics: readonly MetricName[], o: { maxLength: number; batchSize?: number; threads?: number },
+): Promise<Record<string, MetricValues>> {
+  const m = weights
+    ? TaskModel.create(model.base, { mode: model.mode, head: model.head, seed: 0, weights, ...(o.threads !== undefined ? { threads: o.threads } : {}) })
+    : model;
+  const out: Record<string, MetricValues> = {};
+  try {
+    for (const [name, rows] of Object.entries(splits)) {
+      const preds = await predictExamples(m, rows, { maxLength: o.maxLength, ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}) });
+      out[name] = scorePredictions(metrics, preds, rows);
+    }
+  } finally {
+    if (m !== model) await m.dispose();
+  }
+  return out;
+}
+
+/**
+ * Removes the adapters of every span of layers [i..j] of a trained adapter task at inference and
+ * scores it on each split: `layers x layers` grids (null below the diagonal) plus the baseline.
+ *
+ * @example
+ * ```ts
+ * const { saved } = ...; // loadSavedTask(base, 'runs/spam-adapters/best')
+ * const a = await ablateLayers(saved.model, { splits: { dev }, metrics: ['accuracy'], maxLength: 128 });
+ * a.splits.dev.values[0][1]; // accuracy with every adapter removed, e.g. 0.52
+ * ```
+ */
+export async function ablateLayers(
+  model: TaskModel,
+  o: {
+    /** Labeled examples per split name, e.g. `{ dev, test }`. */
+    splits: Readonly<Record<string, readonly Example[]>>;
+    metrics: readonly MetricName[];
+    maxLength: number;
+    batchSize?: number;
+    threads?: number;
+    task?: string;
+    source?: string;
+    /** Called after each span (for progress). */
+    onSpan?: (done: number, total: number) => void;
+  },
+): Promise<AblationResult> {
+  if (model.mode.kind !== 'adapters') fail('BAD_CONFIG', `layer ablation needs an adapter task; this task was trained in mode ${model.mode.kind}`);
+  if (Object.keys(o.splits).length === 0) fail('BAD_CONFIG', 'layer ablation: no split to score');
+  for (const [name, rows] of Object.entries(o.splits)) {
+    if (!rows.some((e) => e.label !== undefined)) fail('BAD_DATA', `layer ablation: split ${name} has no labeled example`);
+  }
+  const metric = o.metrics[0];
+  if (metric === undefined) fail('BAD_CONFIG', 'layer ablation: no metric given');
+  const main = (m: MetricValues) => m[metric] ?? NaN;
+  const layers = model.base.encoder.numLayers;
+  const names = Object.keys(o.splits);
+  const base = await scoreSplits(model, undefined, o.splits, o.metrics, o);
+  const grids: Record<string, (number | null)[][]> = {};
+  for (const n of names) grids[n] = Array.from({ length: layers }, () => new Array<number | null>(layers).fill(null));
+  const total = (layers * (layers + 1)) / 2;
+  let done = 0;
+  for (let i = 0; i < layers; i++) {
+    for (let j = i; j < layers; j++) {
+      const scores = await scoreSplits(model, withoutAdapters(model, i, j), o.splits, o.metrics, o);
+      for (const n of names) (grids[n] as (number | null)[][])[i]![j] = main(scores[n] as MetricValues);
+      o.onSpan?.(++done, total);
+    }
+  }
+  const splits: Record<string, AblationSplit> = {};
+  for (const n of names) splits[n] = { baseline: main(base[n] as MetricValues), baselineMetrics: base[n] as MetricValues, values: grids[n] as (number | null)[][] };
+  return { task: o.task ?? 'task', metric, layers, splits, ...(o.source !== undefined ? { source: o.source } : {}) };
+}
+
+/** File name of an ablation stored next to a sweep. */
+export function ablationFileName(task: string): string {
+  return `ablation-${task.replace(/[^A-Za-z0-9_-]/g, '_')}.json`;
+}
+
+/** Writes an ablation as `<dir>/ablation-<task>.json`; returns the path. */
+export async function saveAblation(dir: string, a: AblationResult): Promise<string> {
+  const p = join(dir, ablationFileName(a.task));
+  await writeFile(p, `${JSON.stringify(a, null, 2)}\n`);
+  return p;
+}
+
+/** One init std's scores, averaged over seeds. */
+export interface InitScaleRow {
+  readonly initStd: number;
+  readonly runs: number;
+  readonly devMean: number | null;
+  readonly testMean: number | null;
+  readonly results: readonly SweepResult[];
+}
+
+/**
+ * Trains adapters with several initialisation std values (the paper: robust up to 1e-2, worse
+ * above) and reports the main dev and test metric per std, averaged over seeds. The runs are a
+ * sweep of their own (`init-scale.jsonl` in `outDir`), so they resume and skip like one.
+ */
+export async function initScaleRobustness(
+  o: Omit<SweepOptions, 'grid' | 'resultsFile'> & {
+    stds?: readonly number[];
+    size?: number;
+    lr?: number;
+    epochs?: number;
+    seeds?: readonly number[];
+  },
+): Promise<InitScaleRow[]> {
+  const stds = o.stds ?? [1e-3, 1e-2, 1e-1, 5e-1];
+  const grid: Partial<SweepGrid> = {
+    methods: ['adapters'], sizes: [o.size ?? 64], lrs: [o.lr ?? 3e-3], epochs: [o.epochs ?? 3], seeds: o.seeds ?? [1], initStds: stds,
+  };
+  const out = await runSweep({ ...o, grid, resultsFile: 'init-scale.jsonl' });
+  const mean = (xs: (number | null)[]) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  return stds.map((s) => {
+    const rs = out.results.filter((r) => r.initStd === s && r.size === grid.sizes?.[0] && r.lr === grid.lrs?.[0] && r.epochs === grid.epochs?.[0]);
+    return { initStd: s, runs: rs.length, devMean: mean(rs.map((r) => r.devScore)), testMean: mean(rs.map((r) => r.testScore)), results: rs };
+  });
+}

@@ -1,0 +1,158 @@
+/**
+ * The grid of a sweep (Houlsby et al., 2019, section 3): learning rates x epochs x adapter sizes x
+ * seeds for adapters, and the baselines (full fine-tuning, the top k layers, layer norms only, the
+ * head only) with their own learning-rate grid. Expands a grid into concrete runs, cheapest first.
+ */
+import { fail } from '../../errors.js';
+import { adapterConfig } from '../../adapters/config.js';
+import type { Encoder } from '../../models/encoder.js';
+import type { TrainingMode } from '../modes.js';
+
+/** The method kinds a sweep can hold (the training modes). */
+export const SWEEP_METHODS = ['adapters', 'full', 'top-k', 'layer-norm', 'head-only'] as const;
+/** One of {@link SWEEP_METHODS}. */
+export type SweepMethodKind = (typeof SWEEP_METHODS)[number];
+
+/** A sweep grid; every list must be non-empty. */
+export interface SweepGrid {
+  readonly methods: readonly SweepMethodKind[];
+  /** Learning rates of the adapters. */
+  readonly lrs: readonly number[];
+  /** Learning rates of the baselines (default: {@link lrs}). */
+  readonly baselineLrs?: readonly number[];
+  readonly epochs: readonly number[];
+  /** Adapter bottleneck sizes; each size is its own method (`adapters-m64`). */
+  readonly sizes: readonly number[];
+  /** k of the top-k baseline; each k is its own method (`top-2`). */
+  readonly topK: readonly number[];
+  readonly seeds: readonly number[];
+  /** Adapter init std values (default: the preset's); each is its own method when given. */
+  readonly initStds?: readonly number[];
+}
+
+/** The paper's GLUE grid: lr {3e-5, 3e-4, 3e-3}, epochs {3, 20}, sizes {8, 64, 256}, 3 seeds, top-1/2. */
+export const PAPER_GRID: SweepGrid = Object.freeze({
+  methods: SWEEP_METHODS,
+  lrs: [3e-5, 3e-4, 3e-3],
+  epochs: [3, 20],
+  sizes: [8, 64, 256],
+  topK: [1, 2],
+  seeds: [1, 2, 3],
+});
+
+/** One concrete run of a sweep. */
+export interface SweepRunSpec {
+  /** Method id: `adapters-m64`, `adapters-m64-std1e-3`, `full`, `top-2`, `layer-norm`, `head-only`. */
+  readonly method: string;
+  readonly kind: SweepMethodKind;
+  readonly size?: number;
+  readonly k?: number;
+  readonly initStd?: number;
+  readonly lr: number;
+  readonly epochs: number;
+  readonly seed: number;
+  /** Unique within the method: `lr3e-4_ep3_seed1`. */
+  readonly id: string;
+}
+
+/** A number as it appears in ids and file names: `3e-4`, `1e+0`. */
+export function shortNumber(x: number): string {
+  return x.toExponential().replace('e+', 'e');
+}
+
+/** The method id of a run (see {@link SweepRunSpec.method}). */
+export function methodId(kind: SweepMethodKind, o: { size?: number; k?: number; initStd?: number } = {}): string {
+  if (kind === 'adapters') return `adapters-m${o.size}${o.initStd !== undefined ? `-std${shortNumber(o.initStd)}` : ''}`;
+  if (kind === 'top-k') return `top-${o.k}`;
+  return kind;
+}
+
+/** The training mode of a run. */
+export function runMode(r: Pick<SweepRunSpec, 'kind' | 'size' | 'k' | 'initStd'>): TrainingMode {
+  switch (r.kind) {
+    case 'adapters':
+      return { kind: 'adapters', adapter: adapterConfig({ size: r.size as number, ...(r.initStd !== undefined ? { initStd: r.initStd } : {}) }) };
+    case 'top-k':
+      return { kind: 'top-k', k: r.k as number };
+    default:
+      return { kind: r.kind };
+  }
+}
+
+/** Relative cost of one epoch of a method, for ordering runs cheapest first. */
+function methodCost(r: Pick<SweepRunSpec, 'kind' | 'size' | 'k'>, enc?: Encoder): number {
+  const layers = enc?.numLayers ?? 12;
+  switch (r.kind) {
+    case 'head-only':
+      return 1; // no backward pass through the encoder
+    case 'layer-norm':
+      return 2;
+    case 'adapters':
+      return 2.1 + (r.size ?? 64) / 4096;
+    case 'top-k':
+      return 2 + (r.k ?? 1) / layers;
+    case 'full':
+      return 3.5;
+  }
+}
+
+function checkList(name: string, xs: readonly number[] | undefined, ok: (x: number) => boolean, what: string): void {
+  if (!xs || xs.length === 0) fail('BAD_CONFIG', `sweep grid: ${name} is empty`);
+  for (const x of xs) if (!ok(x)) fail('BAD_CONFIG', `sweep grid: ${name} holds ${x}; each must be ${what}`);
+}
+
+/** Throws BAD_CONFIG when a grid is empty somewhere or holds invalid values (k checked against `enc`). */
+export function validateGrid(g: SweepGrid, enc?: Encoder): void {
+  if (g.methods.length === 0) fail('BAD_CONFIG', 'sweep grid: no methods');
+  for (const m of g.methods) {
+    if (!SWEEP_METHODS.includes(m)) fail('BAD_CONFIG', `sweep grid: unknown method ${JSON.stringify(m)} (methods: ${SWEEP_METHODS.join(', ')})`);
+  }
+  const pos = (x: number) => Number.isFinite(x) && x > 0;
+  const posInt = (x: number) => Number.isInteger(x) && x >= 1;
+  checkList('lrs', g.lrs, pos, 'a positive number');
+  if (g.baselineLrs) checkList('baseline lrs', g.baselineLrs, pos, 'a positive number');
+  checkList('epochs', g.epochs, posInt, 'a positive integer');
+  checkList('seeds', g.seeds, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
+  if (g.methods.includes('adapters')) {
+    checkList('sizes', g.sizes, posInt, 'a positive integer');
+    if (g.initStds) checkList('init stds', g.initStds, (x) => x > 0 && x < 1, 'in (0, 1)');
+  }
+  if (g.methods.includes('top-k')) {
+    const max = enc?.numLayers ?? Number.MAX_SAFE_INTEGER;
+    checkList('top-k', g.topK, (x) => posInt(x) && x <= max, enc ? `an integer from 1 to ${max} (the encoder's layers)` : 'a positive integer');
+  }
+}
+
+/**
+ * Every run of a grid, cheapest first (epochs x method cost, then learning rate, then seed), so
+ * that a time budget finishes as many methods as possible.
+ */
+export function planRuns(g: SweepGrid, enc?: Encoder): SweepRunSpec[] {
+  validateGrid(g, enc);
+  const variants: Omit<SweepRunSpec, 'lr' | 'epochs' | 'seed' | 'id'>[] = [];
+  for (const kind of new Set(g.methods)) {
+    if (kind === 'adapters') {
+      for (const size of new Set(g.sizes)) {
+        for (const initStd of g.initStds ? new Set(g.initStds) : [undefined]) {
+          variants.push({ kind, size, ...(initStd !== undefined ? { initStd } : {}), method: methodId(kind, { size, initStd }) });
+        }
+      }
+    } else if (kind === 'top-k') {
+      for (const k of new Set(g.topK)) variants.push({ kind, k, method: methodId(kind, { k }) });
+    } else variants.push({ kind, method: kind });
+  }
+  const runs: (SweepRunSpec & { cost: number })[] = [];
+  for (const v of variants) {
+    const lrs = v.kind === 'adapters' ? g.lrs : g.baselineLrs ?? g.lrs;
+    for (const lr of new Set(lrs)) {
+      for (const epochs of new Set(g.epochs)) {
+        for (const seed of new Set(g.seeds)) {
+          const id = `lr${shortNumber(lr)}_ep${epochs}_seed${seed}`;
+          runs.push({ ...v, lr, epochs, seed, id, cost: epochs * methodCost(v, enc) });
+        }
+      }
+    }
+  }
+  runs.sort((a, b) => a.cost - b.cost || a.lr - b.lr || a.seed - b.seed);
+  return runs.map(({ cost: _cost, ...r }) => r);
+}

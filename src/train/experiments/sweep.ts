@@ -1,0 +1,212 @@
+/**
+ * Hyper-parameter sweeps as in the paper: every run of a grid (see `sweep-grid.ts`) is trained,
+ * its best dev checkpoint tested, and one line appended to `<outDir>/results.jsonl` as soon as it
+ * finishes. Running the same sweep again skips the runs in that file and resumes a run that was
+ * interrupted midway from its checkpoint. A time budget stops starting new runs once exceeded.
+ *
+ * Layout: `<outDir>/results.jsonl`, `<outDir>/runs/<task>/<method>/<run>[_b<batch>_len<length>]/`
+ * (a trainer run directory: `metrics.jsonl`, `checkpoint/`, `best/`).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { fail } from '../../errors.js';
+import { headConfig } from '../../heads/head.js';
+import type { BaseModel } from '../../models/base.js';
+import type { Example, TaskData } from '../data/types.js';
+import { devSplitNames } from '../data/index.js';
+import { predictExamples, scorePredictions } from '../evaluate.js';
+import type { MetricName, MetricValues } from '../metrics/index.js';
+import { describeMode, type TrainingMode } from '../modes.js';
+import { loadSavedTask } from '../task-io.js';
+import { TaskModel } from '../task-model.js';
+import { train, type TrainEvent, type TrainOptions } from '../trainer.js';
+import { PAPER_GRID, planRuns, runMode, type SweepGrid, type SweepRunSpec } from './sweep-grid.js';
+import { appendSweepResult, readSweepResults, resultKey, RESULTS_FILE, type SweepResult } from './sweep-results.js';
+
+/** Options of {@link runSweep}. */
+export interface SweepOptions {
+  readonly base: BaseModel;
+  /** Needs labeled train and dev splits; the test split is scored when it has labels. */
+  readonly task: TaskData;
+  readonly outDir: string;
+  /** Grid values; anything not given comes from {@link PAPER_GRID}. */
+  readonly grid?: Partial<SweepGrid>;
+  /** Batch size (default 32). */
+  readonly batchSize?: number;
+  /** Tokens per example (default: 128, capped at the base's limit). */
+  readonly maxLength?: number;
+  /** Other trainer options shared by every run (warm-up, clipping, patience...). */
+  readonly train?: Partial<Omit<TrainOptions, 'outDir' | 'taskName' | 'metrics' | 'epochs' | 'lr' | 'seed' | 'batchSize' | 'maxLength' | 'signal' | 'onEvent' | 'resume'>>;
+  /** Stop starting new runs once this many minutes have passed since the call began (checked between runs). */
+  readonly budgetMinutes?: number;
+  /** Results file name inside `outDir` (default `results.jsonl`). */
+  readonly resultsFile?: string;
+  /** ONNX Runtime threads. */
+  readonly threads?: number;
+  /** Called before a run trains (not for runs already in the results file). */
+  readonly onRunStart?: (run: SweepRunSpec, runDir: string, index: number, total: number) => void | Promise<void>;
+  /** Called with each result: `fresh` is false for results read back from the file. */
+  readonly onResult?: (r: SweepResult, fresh: boolean) => void;
+  readonly onEvent?: (run: SweepRunSpec, e: TrainEvent) => void;
+  /** Abort: the current run saves a checkpoint, then INTERRUPTED is thrown. */
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link runSweep} did. */
+export interface SweepOutcome {
+  /** Every result of this task in the results file (earlier and new), in file order. */
+  readonly results: SweepResult[];
+  /** Runs of the grid. */
+  readonly planned: number;
+  /** Runs trained by this call. */
+  readonly trained: number;
+  /** Runs skipped because they were already in the results file. */
+  readonly skipped: number;
+  /** Runs not started because the budget ran out (0 when the grid finished). */
+  readonly notStarted: number;
+  readonly budgetExceeded: boolean;
+  readonly resultsPath: string;
+}
+
+/** What {@link trainAndTest} reports. */
+export interface TrainAndTestResult {
+  readonly dev: MetricValues | null;
+  readonly test: MetricValues | null;
+  readonly trainableParams: number;
+  readonly baseParams: number;
+  readonly share: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly steps: number;
+  readonly description: string;
+  readonly bestDir: string;
+}
+
+/** The labeled train, dev and (optional) test splits of a task; BAD_DATA when train or dev is missing. */
+export function sweepSplits(task: TaskData): { train: Example[]; dev: Example[]; test?: Example[] } {
+  const trainSplit = task.splits.train;
+  if (!trainSplit?.length) fail('BAD_DATA', `task ${task.name} has no training split`);
+  const devName = devSplitNames(task)[0];
+  const dev = devName ? task.splits[devName] : undefined;
+  if (!dev?.length || !dev.some((e) => e.label !== undefined)) {
+    fail('BAD_DATA', `task ${task.name} has no labeled dev split: a sweep chooses the best run on dev (splits: ${Object.keys(task.splits).join(', ')})`);
+  }
+  const test = task.splits.test;
+  return { train: trainSplit, dev, ...(test && test.some((e) => e.label !== undefined) ? { test } : {}) };
+}
+
+/**
+ * Trains one mode on a task in `outDir` (resuming its checkpoint when there is one), then scores the
+ * best dev checkpoint on the test split.
+ */
+export async function trainAndTest(o: {
+  base: BaseModel; task: TaskData; mode: TrainingMode; outDir: string; seed: number; threads?: number;
+  train: Omit<TrainOptions, 'outDir' | 'taskName' | 'metrics' | 'seed' | 'resume'>;
+}): Promise<TrainAndTestResult> {
+  const splits = sweepSplits(o.task);
+  const head = headConfig({ kind: o.task.kind, labels: o.task.labels, pair: o.task.pair });
+  const model = TaskModel.create(o.base, { mode: o.mode, head, seed: o.seed, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
+  const stats = model.stats();
+  const t0 = performance.now();
+  let r;
+  try {
+    r = await train(model, splits.train, splits.dev, {
+      ...o.train, outDir: o.outDir, taskName: o.task.name.replace(/[^A-Za-z0-9_-]/g, '_'), metrics: o.task.metrics, seed: o.seed, resume: true,
+    });
+  } finally {
+    await model.dispose();
+  }
+  let test: MetricValues | null = null;
+  if (splits.test) {
+    const best = await loadSavedTask(o.base, r.bestDir, o.threads !== undefined ? { threads: o.threads } : {});
+    try {
+      const preds = await predictExamples(best.model, splits.test, { maxLength: o.train.maxLength ?? 128 });
+      test = scorePredictions(o.task.metrics, preds, splits.test);
+    } finally {
+      await best.model.dispose();
+    }
+  }
+  return {
+    dev: r.best?.metrics ?? null, test, trainableParams: stats.trainableParams, baseParams: stats.baseParams, share: stats.share,
+    bytes: stats.bytesPerTask, seconds: (performance.now() - t0) / 1000, steps: r.steps, description: describeMode(o.mode), bestDir: r.bestDir,
+  };
+}
+
+function metricOf(m: MetricValues | null, name: MetricName): number | null {
+  const v = m?.[name];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * Runs a sweep; see the module comment.
+ *
+ * @example
+ * ```ts
+ * const out = await runSweep({ base, task, outDir: 'runs/sweep-spam', grid: { lrs: [3e-3], epochs: [1], sizes: [8], seeds: [1] } });
+ * summarizeSweep(out.results); // best run on dev per method, with its test score
+ * ```
+ */
+export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
+  const t0 = performance.now();
+  const layers = o.base.encoder.numLayers;
+  // The default k values stop at the encoder's depth (a 2-layer base has top-1 and top-2 only).
+  const grid: SweepGrid = { ...PAPER_GRID, topK: PAPER_GRID.topK.filter((k) => k <= layers), ...o.grid };
+  const plan = planRuns(grid, o.base.encoder);
+  sweepSplits(o.task); // fail before anything is written
+  const batchSize = o.batchSize ?? 32;
+  const maxLength = o.maxLength ?? Math.min(128, o.base.encoder.maxLength);
+  if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= o.base.encoder.maxLength)) {
+    fail('BAD_CONFIG', `max length must be an integer from 2 to ${o.base.encoder.maxLength} (the base's limit), got ${maxLength}`);
+  }
+  if (o.budgetMinutes !== undefined && !(o.budgetMinutes > 0)) fail('BAD_CONFIG', `the time budget must be a positive number of minutes, got ${o.budgetMinutes}`);
+  await mkdir(o.outDir, { recursive: true });
+  const resultsPath = join(o.outDir, o.resultsFile ?? RESULTS_FILE);
+  const earlier = (await readSweepResults(resultsPath)).filter((r) => r.task === o.task.name);
+  const done = new Map(earlier.map((r) => [resultKey(r), r]));
+  for (const r of earlier) o.onResult?.(r, false);
+  const results = [...earlier];
+  const metric = o.task.metrics[0] as MetricName;
+  const suffix = batchSize === 32 && maxLength === 128 ? '' : `_b${batchSize}_len${maxLength}`;
+  const taskDir = o.task.name.replace(/[^A-Za-z0-9_-]/g, '_');
+  let trained = 0;
+  let skipped = 0;
+  let notStarted = 0;
+  let budgetExceeded = false;
+  for (const [i, spec] of plan.entries()) {
+    if (done.has(resultKey({ task: o.task.name, method: spec.method, run: spec.id, batchSize, maxLength }))) {
+      skipped++;
+      continue;
+    }
+    // The budget is checked between runs: the first run this call trains always starts.
+    if (o.budgetMinutes !== undefined && trained > 0 && (performance.now() - t0) / 60000 >= o.budgetMinutes) {
+      budgetExceeded = true;
+      notStarted = plan.length - i - plan.slice(i).filter((s) => done.has(resultKey({ task: o.task.name, method: s.method, run: s.id, batchSize, maxLength }))).length;
+      skipped += plan.length - i - notStarted;
+      break;
+    }
+    const runDir = join(o.outDir, 'runs', taskDir, spec.method, `${spec.id}${suffix}`);
+    await o.onRunStart?.(spec, runDir, i, plan.length);
+    const r = await trainAndTest({
+      base: o.base, task: o.task, mode: runMode(spec), outDir: runDir, seed: spec.seed,
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      train: {
+        ...o.train, epochs: spec.epochs, lr: spec.lr, batchSize, maxLength,
+        ...(o.signal ? { signal: o.signal } : {}), onEvent: (e) => o.onEvent?.(spec, e),
+      },
+    });
+    const res: SweepResult = {
+      task: o.task.name, method: spec.method, kind: spec.kind, description: r.description, run: spec.id,
+      ...(spec.size !== undefined ? { size: spec.size } : {}), ...(spec.k !== undefined ? { k: spec.k } : {}),
+      ...(spec.initStd !== undefined ? { initStd: spec.initStd } : {}),
+      lr: spec.lr, epochs: spec.epochs, seed: spec.seed, batchSize, maxLength, metric,
+      dev: r.dev, test: r.test, devScore: metricOf(r.dev, metric), testScore: metricOf(r.test, metric),
+      trainableParams: r.trainableParams, baseParams: r.baseParams, share: r.share, bytes: r.bytes,
+      seconds: r.seconds, steps: r.steps, runDir: relative(o.outDir, runDir), finishedAt: new Date().toISOString(),
+    };
+    await appendSweepResult(resultsPath, res);
+    results.push(res);
+    trained++;
+    o.onResult?.(res, true);
+  }
+  return { results, planned: plan.length, trained, skipped, notStarted, budgetExceeded, resultsPath };
+}
