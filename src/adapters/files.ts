@@ -21,7 +21,7 @@ import type { Encoder, AttachmentPoint } from '../models/encoder.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../models/weights/index.js';
 import { adapterConfig, type AdapterActivation, type AdapterConfig } from './config.js';
 import type { AdapterSite } from './bottleneck.js';
-import { headConfig, type HeadConfig } from '../heads/head.js';
+import { headConfig, headInputWidth, type HeadConfig, type HeadKind } from '../heads/head.js';
 
 /** Version of the adapterkit.json manifest. */
 export const MANIFEST_VERSION = 1;
@@ -126,19 +126,24 @@ function adapterHubConfig(c: AdapterConfig, enc: Encoder, name: string, width: n
   };
 }
 
+/** AdapterHub `head_type` of each head kind (regression is a one-label classification head there). */
+const HUB_HEAD_TYPES: Readonly<Record<HeadKind, string>> = {
+  classification: 'classification', regression: 'classification', multilabel: 'multilabel_classification', tagging: 'tagging', qa: 'question_answering',
+};
+
 function headHubConfig(h: HeadConfig, enc: Encoder, name: string): Record<string, unknown> {
-  const headType = h.kind === 'multilabel' ? 'multilabel_classification' : h.kind === 'regression' ? 'classification' : 'classification';
+  const token = h.kind === 'tagging' || h.kind === 'qa';
   return {
     config: {
-      head_type: headType,
-      num_labels: h.kind === 'regression' ? 1 : h.labels.length,
+      head_type: HUB_HEAD_TYPES[h.kind],
+      num_labels: h.kind === 'regression' ? 1 : h.kind === 'qa' ? 2 : h.labels.length,
       layers: h.layers,
       activation_function: h.layers === 2 ? 'tanh' : null,
       label2id: Object.fromEntries(h.labels.map((l, i) => [l, i])),
-      use_pooler: enc.checkpointPrefix !== '' && enc.describe().pooler === true,
+      ...(token ? {} : { use_pooler: enc.checkpointPrefix !== '' && enc.describe().pooler === true }),
       bias: true,
     },
-    hidden_size: enc.pooledSize,
+    hidden_size: headInputWidth(h, enc),
     model_class: `${enc.family[0]?.toUpperCase()}${enc.family.slice(1)}AdapterModel`,
     model_name: null,
     model_type: enc.family,
@@ -217,8 +222,9 @@ function manifestFromHub(ac: Record<string, unknown> | undefined, hc: Record<str
   const label2id = (hconf.label2id ?? {}) as Record<string, number>;
   const labels = Object.entries(label2id).sort((a, b) => a[1] - b[1]).map(([l]) => l);
   const type = String(hconf.head_type ?? 'classification');
-  const kind = type === 'multilabel_classification' ? 'multilabel' : Number(hconf.num_labels) === 1 ? 'regression' : 'classification';
-  const head = headConfig({ kind, labels: kind === 'regression' ? [] : labels, layers: Number(hconf.layers ?? 2) === 2 ? 2 : 1, dropout: 0.1 });
+  const kind: HeadKind = type === 'multilabel_classification' ? 'multilabel' : type === 'tagging' ? 'tagging' : type === 'question_answering' ? 'qa'
+    : Number(hconf.num_labels) === 1 ? 'regression' : 'classification';
+  const head = headConfig({ kind, labels: kind === 'regression' || kind === 'qa' ? [] : labels, layers: Number(hconf.layers ?? 2) === 2 ? 2 : 1, dropout: 0.1 });
   let mode: TaskManifest['mode'] = { kind: 'head-only' };
   if (ac) {
     const c = (ac.config ?? {}) as Record<string, unknown>;

@@ -1,11 +1,15 @@
 /**
  * The data options shared by `train` and `eval`: a built-in dataset, a GLUE directory, or generic
- * CSV/TSV/JSONL files, turned into a {@link TaskSpec} for `loadTask`.
+ * CSV/TSV/JSONL files, turned into a {@link TaskSpec} for `loadTask`; or, for token-level tasks,
+ * a built-in tagging dataset, CoNLL/JSONL tagging files (`--task-kind tagging`) or SQuAD JSON
+ * files (`--task-kind qa`), turned into a {@link TokenTaskSpec} for `loadTokenTask`.
  */
 import { Option, type Command } from 'commander';
 import { basename, extname, resolve } from 'node:path';
 import { fail } from '../errors.js';
 import { listBuiltinDatasets, type TaskSpec } from '../train/data/index.js';
+import { listTokenDatasets } from '../train/data/builtin/index.js';
+import { isTokenDatasetName, type TokenTaskSpec } from '../train/token-tasks/data.js';
 import type { ColumnRef, TabularFormat } from '../train/data/tabular.js';
 import { sanitizeTaskName } from './options.js';
 
@@ -27,19 +31,19 @@ export interface DataFlags {
 
 /** Adds the data options to a command. */
 export function addDataOptions(cmd: Command, o: { trainRequired: boolean }): Command {
-  const names = listBuiltinDatasets().map((d) => d.name).join(', ');
+  const names = [...listBuiltinDatasets(), ...listTokenDatasets()].map((d) => d.name).join(', ');
   return cmd
     .option('--dataset <name>', `built-in dataset (${names}; see \`adapterkit datasets\`)`)
     .option('--glue <task>', 'GLUE task name (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI); needs --data')
     .option('--data <dir>', 'directory of the GLUE task (train.tsv, dev.tsv, test.tsv)')
-    .option('--train <file>', `training file (CSV, TSV or JSONL)${o.trainRequired ? '' : '; its labels fix the label order'}`)
+    .option('--train <file>', `training file (CSV, TSV or JSONL; CoNLL or JSONL with --task-kind tagging; SQuAD JSON with --task-kind qa)${o.trainRequired ? '' : '; its labels fix the label order'}`)
     .option('--dev <file>', 'dev file, same columns as --train')
     .option('--test <file>', 'test file (the label column may be absent)')
     .option('--text <column>', 'column (header name, JSON key, or 0-based index for header-less files) of the text')
     .option('--text-pair <column>', 'column of the second text of sentence-pair tasks')
     .option('--label <column>', 'column of the label')
-    .addOption(new Option('--task-kind <kind>', 'what the label is (default: classification)').choices(['classification', 'regression', 'multilabel']))
-    .addOption(new Option('--format <format>', 'file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson)').choices(['csv', 'tsv', 'jsonl']))
+    .addOption(new Option('--task-kind <kind>', 'what the label is (default: classification); tagging: one tag per word; qa: extractive question answering').choices(['classification', 'regression', 'multilabel', 'tagging', 'qa']))
+    .addOption(new Option('--format <format>', 'file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson; tagging: .jsonl/.ndjson, else CoNLL)').choices(['csv', 'tsv', 'jsonl', 'conll']))
     .option('--skip-bad-rows', 'skip malformed rows (reported) instead of failing (default: fail)');
 }
 
@@ -50,6 +54,39 @@ function column(ref: string): ColumnRef {
 /** Whether any data option is given. */
 export function hasDataFlags(f: DataFlags): boolean {
   return [f.dataset, f.glue, f.data, f.train, f.dev, f.test, f.text, f.textPair, f.label, f.taskKind, f.format].some((v) => v !== undefined);
+}
+
+/**
+ * Builds the `loadTokenTask` spec when the flags name a token-level task (a built-in tagging
+ * dataset, or `--task-kind tagging|qa` with files); undefined for sentence-level tasks.
+ */
+export function tokenTaskSpecFromFlags(f: DataFlags): TokenTaskSpec | undefined {
+  const onBadRow = f.skipBadRows ? 'skip' : 'fail';
+  if (f.dataset !== undefined && isTokenDatasetName(f.dataset)) {
+    const extra = [['--glue', f.glue], ['--data', f.data], ['--train', f.train], ['--text', f.text], ['--label', f.label], ['--task-kind', f.taskKind]].filter(([, v]) => v !== undefined).map(([k]) => k);
+    if (extra.length) fail('BAD_CONFIG', `choose one data source; got --dataset ${f.dataset} and ${extra.join(', ')}`);
+    return { tokenTask: 'tagging', builtin: f.dataset };
+  }
+  if (f.taskKind !== 'tagging' && f.taskKind !== 'qa') return undefined;
+  const kind = f.taskKind;
+  const extra = [['--dataset', f.dataset], ['--glue', f.glue], ['--data', f.data], ['--text', f.text], ['--text-pair', f.textPair], ['--label', f.label]]
+    .filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (extra.length) fail('BAD_CONFIG', `--task-kind ${kind} reads ${kind === 'qa' ? 'SQuAD JSON' : 'CoNLL or JSONL'} files given with --train/--dev/--test; ${extra.join(', ')} do(es) not apply`);
+  if (f.train === undefined) fail('BAD_CONFIG', `--task-kind ${kind} needs --train <file> (${kind === 'qa' ? 'SQuAD v1.1/v2.0 JSON' : 'CoNLL, or JSONL with "tokens" and "tags"'})`);
+  const files = { train: resolve(f.train), ...(f.dev !== undefined ? { dev: resolve(f.dev) } : {}), ...(f.test !== undefined ? { test: resolve(f.test) } : {}) };
+  const name = sanitizeTaskName(basename(f.train, extname(f.train)));
+  if (kind === 'qa') {
+    if (f.format !== undefined) fail('BAD_CONFIG', `--format ${f.format} does not apply to --task-kind qa (SQuAD JSON)`);
+    return { tokenTask: 'qa', files, name, onBadRow };
+  }
+  if (f.format !== undefined && f.format !== 'conll' && f.format !== 'jsonl') fail('BAD_CONFIG', `--format ${f.format} does not apply to --task-kind tagging (conll or jsonl)`);
+  return { tokenTask: 'tagging', files, name, onBadRow, ...(f.format !== undefined ? { format: f.format as 'conll' | 'jsonl' } : {}) };
+}
+
+/** A short human description of a token-level spec. */
+export function describeTokenSpec(spec: TokenTaskSpec): string {
+  if ('builtin' in spec) return `built-in dataset ${spec.builtin}`;
+  return `${spec.tokenTask === 'qa' ? 'SQuAD' : 'tagging'} files ${Object.entries(spec.files).map(([k, v]) => `${k}=${v}`).join(', ')}`;
 }
 
 /**
@@ -65,6 +102,7 @@ export function taskSpecFromFlags(f: DataFlags): TaskSpec {
     fail('BAD_CONFIG', 'no data given: use --dataset <name>, or --glue <task> --data <dir>, or --train <file> --text <column> --label <column>');
   }
   if (sources.length > 1) fail('BAD_CONFIG', `choose one data source; got ${sources.join(' and ')}`);
+  if (f.format === 'conll') fail('BAD_CONFIG', '--format conll reads tagging files: add --task-kind tagging');
   if (f.dataset !== undefined) return { builtin: f.dataset };
   if (f.glue !== undefined || f.data !== undefined) {
     if (f.glue === undefined) fail('BAD_CONFIG', '--data needs --glue <task> (which GLUE task the directory holds)');

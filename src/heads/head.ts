@@ -1,6 +1,8 @@
 /**
- * Task heads on an encoder's pooled representation: single-sentence and sentence-pair
- * classification, regression (STS-B style, MSE) and multi-label classification (sigmoid BCE).
+ * Task heads. Sentence-level heads read the encoder's pooled representation: single-sentence and
+ * sentence-pair classification, regression (STS-B style, MSE) and multi-label classification
+ * (sigmoid BCE). Token-level heads read the last hidden state: tagging (one class per position,
+ * masked cross-entropy) and extractive QA (start/end logits per position).
  *
  * Internal names: `head.dense.{weight,bias}` (two-layer heads only) and `head.out.{weight,bias}`;
  * linear weights [in, out].
@@ -10,9 +12,40 @@ import {
   dropout, f32, linear, meanSquaredError, sigmoidBinaryCrossEntropy, softmaxCrossEntropy, squeeze, tanh, type HostTensor, type Value,
 } from '../engine/index.js';
 import { Rng } from '../util/random.js';
+import type { Encoder } from '../models/encoder.js';
+import { maskedTokenCrossEntropy, spanCrossEntropy } from './token-losses.js';
 
 /** What a head predicts. */
-export type HeadKind = 'classification' | 'regression' | 'multilabel';
+export type HeadKind = 'classification' | 'regression' | 'multilabel' | 'tagging' | 'qa';
+
+/** Every head kind. */
+export const HEAD_KINDS: readonly HeadKind[] = ['classification', 'regression', 'multilabel', 'tagging', 'qa'];
+
+/** Whether a head reads every position (`hidden`) rather than the pooled vector. */
+export function isTokenHead(c: Pick<HeadConfig, 'kind'>): boolean {
+  return c.kind === 'tagging' || c.kind === 'qa';
+}
+
+/** Extractive-QA settings saved with a QA head (windows and answer extraction). */
+export interface QaHeadOptions {
+  /** Overlap of consecutive context windows in tokens. */
+  readonly stride: number;
+  /** Question pieces kept. */
+  readonly maxQuestionLength: number;
+  /** Longest answer in tokens. */
+  readonly maxAnswerLength: number;
+  /** Start and end candidates per window. */
+  readonly nBest: number;
+  /** SQuAD v2: the empty answer is allowed. */
+  readonly allowNoAnswer: boolean;
+  /** Predict "" when nullScore - bestScore exceeds this (v2). */
+  readonly nullThreshold: number;
+}
+
+/** Defaults of {@link QaHeadOptions} (run_squad's, with the stride as an overlap). */
+export const DEFAULT_QA_OPTIONS: QaHeadOptions = Object.freeze({
+  stride: 128, maxQuestionLength: 64, maxAnswerLength: 30, nBest: 20, allowNoAnswer: false, nullThreshold: 0,
+});
 
 /** A head configuration. */
 export interface HeadConfig {
@@ -27,25 +60,49 @@ export interface HeadConfig {
   readonly dropout: number;
   /** Threshold on sigmoid scores for multi-label predictions. */
   readonly threshold: number;
+  /** Tagging: how tags encode spans ('BIO', 'BIOES' or 'plain'); decides the metrics. */
+  readonly scheme?: 'BIO' | 'BIOES' | 'plain';
+  /** QA: windowing and extraction settings. */
+  readonly qa?: QaHeadOptions;
 }
 
 /** Validates and freezes a head config. */
 export function headConfig(c: Partial<HeadConfig> & Pick<HeadConfig, 'kind' | 'labels'>): HeadConfig {
-  const h: HeadConfig = { pair: false, layers: 1, dropout: 0.1, threshold: 0.5, ...c };
-  if (!['classification', 'regression', 'multilabel'].includes(h.kind)) fail('BAD_CONFIG', `head: unknown kind ${JSON.stringify(h.kind)}`);
+  let h: HeadConfig = { pair: false, layers: 1, dropout: 0.1, threshold: 0.5, ...c };
+  if (!HEAD_KINDS.includes(h.kind)) fail('BAD_CONFIG', `head: unknown kind ${JSON.stringify(h.kind)}; known: ${HEAD_KINDS.join(', ')}`);
   if (h.kind === 'regression' && h.labels.length > 1) fail('BAD_CONFIG', 'head: a regression head has no label names');
-  if (h.kind !== 'regression' && h.labels.length < 2) {
+  if (h.kind === 'qa') {
+    if (h.labels.length > 0) fail('BAD_CONFIG', `head: a qa head has no label names, got ${h.labels.join(', ')}`);
+    const qa = { ...DEFAULT_QA_OPTIONS, ...h.qa };
+    const ints: (keyof QaHeadOptions)[] = ['stride', 'maxQuestionLength', 'maxAnswerLength', 'nBest'];
+    for (const k of ints) {
+      const v = qa[k] as number;
+      if (!(Number.isInteger(v) && v >= (k === 'stride' ? 0 : 1))) fail('BAD_CONFIG', `head: qa.${k} must be an integer >= ${k === 'stride' ? 0 : 1}, got ${v}`);
+    }
+    if (!Number.isFinite(qa.nullThreshold)) fail('BAD_CONFIG', `head: qa.nullThreshold must be a finite number, got ${qa.nullThreshold}`);
+    h = { ...h, pair: true, qa: Object.freeze(qa) };
+  } else if (h.kind !== 'regression' && h.labels.length < 2) {
     fail('BAD_CONFIG', `head: a ${h.kind} head needs at least 2 labels, got ${h.labels.length} (${h.labels.join(', ') || 'none'})`);
   }
   if (new Set(h.labels).size !== h.labels.length) fail('BAD_CONFIG', `head: duplicate label names in ${h.labels.join(', ')}`);
   if (h.layers !== 1 && h.layers !== 2) fail('BAD_CONFIG', `head: layers must be 1 or 2, got ${h.layers}`);
   if (!(h.dropout >= 0 && h.dropout < 1)) fail('BAD_CONFIG', `head: dropout must be in [0, 1), got ${h.dropout}`);
+  if (h.kind === 'tagging') {
+    const scheme = h.scheme ?? 'plain';
+    if (!['BIO', 'BIOES', 'plain'].includes(scheme)) fail('BAD_CONFIG', `head: tagging scheme must be BIO, BIOES or plain, got ${JSON.stringify(scheme)}`);
+    h = { ...h, scheme, pair: false };
+  }
   return Object.freeze({ ...h, labels: Object.freeze([...h.labels]) });
 }
 
 /** Number of outputs of a head. */
 export function headOutputs(c: HeadConfig): number {
-  return c.kind === 'regression' ? 1 : c.labels.length;
+  return c.kind === 'regression' ? 1 : c.kind === 'qa' ? 2 : c.labels.length;
+}
+
+/** Width of a head's input on `enc`: the pooled size, or the last hidden state's width for token heads. */
+export function headInputWidth(c: Pick<HeadConfig, 'kind'>, enc: Encoder): number {
+  return isTokenHead(c) ? enc.attachmentWidth(enc.numLayers - 1, 'ffn_output') : enc.pooledSize;
 }
 
 /** Shapes of the head's weights for an input of width `d`. */
@@ -72,19 +129,22 @@ export function initHeadWeights(c: HeadConfig, d: number, seed: number): Map<str
   return out;
 }
 
-/** Builds the head: pooled [B, d] -> logits [B, n]. */
+/** Builds the head: pooled [B, d] -> logits [B, n]; for token heads hidden [B, T, d] -> logits [B, T, n]. */
 export function buildHead(c: HeadConfig, pooled: Value, w: (name: string) => Value, training?: { flag: Value; seed: number }): Value {
   let x = pooled;
   const drop = (v: Value, k: number) => (training && c.dropout > 0 ? dropout(v, { ratio: c.dropout, seed: training.seed + k, training: training.flag }) : v);
   x = drop(x, 0);
   if (c.layers === 2) x = drop(tanh(linear(x, w('head.dense.weight'), w('head.dense.bias'))), 1);
-  return linear(x, w('head.out.weight'), w('head.out.bias')); // [B, n]
+  return linear(x, w('head.out.weight'), w('head.out.bias')); // [B, n] or [B, T, n]
 }
 
 /** Declares the label input a head's loss needs. */
 export function labelInput(c: HeadConfig, g: Value['graph']): Value {
   if (c.kind === 'classification') return g.input('labels', 'int64', ['batch']);
   if (c.kind === 'regression') return g.input('labels', 'float32', ['batch']);
+  // Tagging: a class per position, -100 where ignored. QA: one-hot start (channel 0) and end (channel 1) positions.
+  if (c.kind === 'tagging') return g.input('labels', 'int64', ['batch', 'seq']);
+  if (c.kind === 'qa') return g.input('labels', 'float32', ['batch', 'seq', 2]);
   return g.input('labels', 'float32', ['batch', c.labels.length]);
 }
 
@@ -92,5 +152,7 @@ export function labelInput(c: HeadConfig, g: Value['graph']): Value {
 export function headLoss(c: HeadConfig, logits: Value, labels: Value): Value {
   if (c.kind === 'classification') return softmaxCrossEntropy(logits, labels);
   if (c.kind === 'regression') return meanSquaredError(squeeze(logits, [1]), labels);
+  if (c.kind === 'tagging') return maskedTokenCrossEntropy(logits, labels);
+  if (c.kind === 'qa') return spanCrossEntropy(logits, labels);
   return sigmoidBinaryCrossEntropy(logits, labels);
 }

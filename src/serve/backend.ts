@@ -5,8 +5,18 @@
 
 /** One input text, or a sentence pair `[a, b]` for pair tasks. */
 export type TextInput = string | [string, string];
-/** What the server knows about one loaded task. */
-export interface TaskInfo { name: string; kind: 'classification' | 'regression' | 'multilabel'; labels: string[]; pair: boolean; bytes: number; dir?: string }
+/** What the server knows about one loaded task (`tagging` tasks answer POST /v1/tag, `qa` tasks POST /v1/answer). */
+export interface TaskInfo { name: string; kind: 'classification' | 'regression' | 'multilabel' | 'tagging' | 'qa'; labels: string[]; pair: boolean; bytes: number; dir?: string }
+/** One input of a tagging request: a raw text (split into words by the server) or pre-split words. */
+export type TagInput = string | string[];
+/** One tagged word. */
+export interface TaggedWord { word: string; tag: string; score: number; /** Character span in the input text (text inputs only). */ start?: number; end?: number }
+/** The tags of one input. */
+export interface TagOutput { words: TaggedWord[]; truncated: boolean }
+/** One question over one context. */
+export interface AnswerInput { question: string; context: string }
+/** The answer to one question: text ("" = no answer), start+end logit score, and its character span in the context. */
+export interface AnswerOutput { answer: string; score: number; start: number | null; end: number | null }
 /** One item of a batch: which task, which input. */
 export interface ClassifyItem { task: string; input: TextInput }
 /** The prediction for one item. */
@@ -19,4 +29,6 @@ export interface ClassifierBackend {
   /** Unloads a task. */ unload(name: string): Promise<void>;
   /** Max tokens per input (texts longer are truncated by the tokenizer and reported). */ readonly maxLength: number;
   /** Description of the base model for /healthz and /v1/adapters. */ readonly baseInfo: Record<string, unknown>;
+  /** Tags the inputs of one tagging task (optional: backends without it answer 400 for tagging routes). */ tag?(task: string, inputs: TagInput[]): Promise<TagOutput[]>;
+  /** Answers the questions of one QA task (optional, as {@link tag}). */ answer?(task: string, inputs: AnswerInput[]): Promise<AnswerOutput[]>;
 }

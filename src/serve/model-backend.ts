@@ -1,6 +1,7 @@
 /**
  * The real backend of the server: one base model, any number of saved tasks attached to it,
  * and every batch — mixed tasks included — classified in one forward pass by a MultiTaskModel.
+ * Token-level tasks (tagging, QA) run on their own task model's session (any training mode).
  */
 import { fail } from '../errors.js';
 import { baseFingerprint, baseParamCount, type BaseModel } from '../models/base.js';
@@ -8,7 +9,9 @@ import { toPrediction } from '../train/evaluate.js';
 import { MultiTaskModel } from '../train/multi-task-model.js';
 import { loadSavedTask } from '../train/task-io.js';
 import type { TaskModel } from '../train/task-model.js';
-import type { ClassifierBackend, ClassifyItem, ClassifyOutput, TaskInfo } from './backend.js';
+import { predictTags, splitWords } from '../train/token-tasks/tagging.js';
+import { predictAnswers } from '../train/token-tasks/qa.js';
+import type { AnswerInput, AnswerOutput, ClassifierBackend, ClassifyItem, ClassifyOutput, TagInput, TagOutput, TaskInfo } from './backend.js';
 
 /** Options of {@link ModelBackend}. */
 export interface ModelBackendOptions {
@@ -22,6 +25,8 @@ export class ModelBackend implements ClassifierBackend {
   readonly maxLength: number;
   private readonly multi: MultiTaskModel;
   private readonly info = new Map<string, TaskInfo>();
+  /** Token-level tasks, each with its own sessions. */
+  private readonly tokenTasks = new Map<string, TaskModel>();
 
   constructor(readonly base: BaseModel, o: ModelBackendOptions = {}) {
     this.maxLength = Math.min(o.maxLength ?? 128, base.encoder.maxLength);
@@ -38,7 +43,12 @@ export class ModelBackend implements ClassifierBackend {
 
   /** Attaches an already built task model (used by tests and the library API). */
   attach(name: string, model: TaskModel, dir?: string): TaskInfo {
-    this.multi.add(name, model);
+    const token = model.head.kind === 'tagging' || model.head.kind === 'qa';
+    if (token) {
+      if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
+      if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);
+      this.tokenTasks.set(name, model);
+    } else this.multi.add(name, model);
     const t: TaskInfo = {
       name, kind: model.head.kind, labels: [...model.head.labels], pair: model.head.pair, bytes: model.stats().bytesPerTask, ...(dir ? { dir } : {}),
     };
@@ -54,10 +64,45 @@ export class ModelBackend implements ClassifierBackend {
 
   async unload(name: string): Promise<void> {
     if (!this.info.has(name)) fail('NOT_FOUND', `task ${name} is not loaded`);
+    const token = this.tokenTasks.get(name);
+    if (token) {
+      this.tokenTasks.delete(name);
+      this.info.delete(name);
+      await token.dispose();
+      return;
+    }
     const m = this.multi.task(name);
     this.multi.remove(name);
     this.info.delete(name);
     await m.dispose();
+  }
+
+  private tokenTask(name: string, kind: 'tagging' | 'qa'): TaskModel {
+    const m = this.tokenTasks.get(name);
+    if (!m) fail('NOT_FOUND', `task ${name} is not loaded`);
+    if (m.head.kind !== kind) fail('BAD_CONFIG', `task ${name} is a ${m.head.kind} task, not ${kind}`);
+    return m;
+  }
+
+  /** Tags texts (split into words as the tokenizer splits them) or pre-split word lists. */
+  async tag(task: string, inputs: TagInput[]): Promise<TagOutput[]> {
+    const model = this.tokenTask(task, 'tagging');
+    const split = inputs.map((x) => (typeof x === 'string' ? splitWords(model, x) : { words: x, spans: undefined }));
+    const preds = await predictTags(model, split.map((s) => ({ tokens: s.words })), { maxLength: this.maxLength });
+    return preds.map((p, i) => {
+      const { words, spans } = split[i] as (typeof split)[number];
+      return {
+        words: words.map((word, k) => ({ word, tag: p.tags[k] as string, score: p.scores[k] as number, ...(spans ? { start: spans[k]?.start as number, end: spans[k]?.end as number } : {}) })),
+        truncated: p.truncated,
+      };
+    });
+  }
+
+  /** Answers questions over contexts (windows of the backend's max length). */
+  async answer(task: string, inputs: AnswerInput[]): Promise<AnswerOutput[]> {
+    const model = this.tokenTask(task, 'qa');
+    const preds = await predictAnswers(model, inputs, { maxLength: this.maxLength });
+    return preds.map((p) => ({ answer: p.text, score: p.score, start: p.start ?? null, end: p.end ?? null }));
   }
 
   async classify(items: ClassifyItem[]): Promise<ClassifyOutput[]> {
@@ -76,7 +121,7 @@ export class ModelBackend implements ClassifierBackend {
 
   /** Releases the sessions. */
   async dispose(): Promise<void> {
-    for (const name of this.info.keys()) await this.multi.task(name).dispose();
+    for (const name of this.info.keys()) await (this.tokenTasks.get(name) ?? this.multi.task(name)).dispose();
     await this.multi.dispose();
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The HTTP server: many task adapters served from one shared base model.
  *
- * Routes: POST /v1/classify, GET /v1/adapters, POST /v1/adapters, DELETE /v1/adapters/:name
+ * Routes: POST /v1/classify, POST /v1/tag, POST /v1/answer, GET /v1/adapters, POST /v1/adapters, DELETE /v1/adapters/:name
  * (admin, bearer token), GET /healthz, GET /metrics. Classify requests go through a
  * {@link Batcher} that merges concurrent requests, across tasks, into few backend calls.
  * The full API is documented in docs/serve.md.
@@ -9,11 +9,11 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { AdapterkitError } from '../errors.js';
 import { AdminGuard, DEFAULT_ADMIN_TOKEN_ENV } from './admin-auth.js';
-import type { ClassifierBackend, ClassifyItem, ClassifyOutput, TaskInfo } from './backend.js';
+import type { AnswerOutput, ClassifierBackend, ClassifyItem, ClassifyOutput, TagOutput, TaskInfo } from './backend.js';
 import { Batcher } from './batcher.js';
 import { HttpError, toErrorAnswer } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
-import { parseClassifyRequest, parseLoadRequest, unknownTask } from './validate.js';
+import { parseAnswerRequest, parseClassifyRequest, parseLoadRequest, parseTagRequest, unknownTask } from './validate.js';
 
 /** Options of {@link createServer}; every one has a default. */
 export interface ServeOptions {
@@ -62,6 +62,20 @@ export interface ClassifyResponse {
   results: ClassifyOutput[];
   /** How many inputs were truncated to the backend's maximum length. */
   truncated: number;
+}
+
+/** Response of POST /v1/tag. */
+export interface TagResponse {
+  task: string;
+  results: TagOutput[];
+  /** How many inputs lost words to the backend's maximum length. */
+  truncated: number;
+}
+
+/** Response of POST /v1/answer. */
+export interface AnswerResponse {
+  task: string;
+  results: AnswerOutput[];
 }
 
 const DEFAULTS = { maxInputs: 64, bodyLimit: 1024 * 1024, shutdownTimeoutMs: 10_000 } as const;
@@ -167,6 +181,37 @@ export async function createServer(backend: ClassifierBackend, opts: ServeOption
     const truncated = results.reduce((n, r) => n + (r.truncated ? 1 : 0), 0);
     metrics.observeClassified(task.name, results.length, truncated);
     return { task: task.name, results, truncated };
+  });
+
+  // Token-level tasks run on their own sessions, one request at a time between classify batches
+  // (so an unload never overlaps them).
+  const runTokenTask = async <T>(name: string, what: string, fn: () => Promise<T>): Promise<T> => queue.exclusive(async () => {
+    if (!isLoaded(name)) throw unknownTask(name, backend.tasks());
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AdapterkitError || err instanceof HttpError) throw err;
+      throw new HttpError('BACKEND_FAILED', `${what} with task '${name}' failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+
+  app.post('/v1/tag', async (req): Promise<TagResponse> => {
+    const { task, inputs } = parseTagRequest(req.body, backend.tasks(), maxInputs);
+    const tag = backend.tag?.bind(backend);
+    if (!tag) throw new HttpError('INPUT_KIND_MISMATCH', 'this server\'s backend does not serve tagging tasks');
+    const results = await runTokenTask(task.name, 'tagging', () => tag(task.name, inputs));
+    const truncated = results.reduce((n, r) => n + (r.truncated ? 1 : 0), 0);
+    metrics.observeClassified(task.name, results.length, truncated);
+    return { task: task.name, results, truncated };
+  });
+
+  app.post('/v1/answer', async (req): Promise<AnswerResponse> => {
+    const { task, inputs } = parseAnswerRequest(req.body, backend.tasks(), maxInputs);
+    const answer = backend.answer?.bind(backend);
+    if (!answer) throw new HttpError('INPUT_KIND_MISMATCH', 'this server\'s backend does not serve question answering tasks');
+    const results = await runTokenTask(task.name, 'answering', () => answer(task.name, inputs));
+    metrics.observeClassified(task.name, results.length, 0);
+    return { task: task.name, results };
   });
 
   app.get('/v1/adapters', async () => ({ base: backend.baseInfo, adapters: backend.tasks() }));

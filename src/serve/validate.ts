@@ -3,7 +3,7 @@
  * so a client can fix its request from the message alone.
  */
 import { AdapterkitError } from '../errors.js';
-import type { TaskInfo, TextInput } from './backend.js';
+import type { AnswerInput, TagInput, TaskInfo, TextInput } from './backend.js';
 import { HttpError } from './http-errors.js';
 
 /** A classify request that passed validation. */
@@ -50,6 +50,7 @@ export function parseClassifyRequest(body: unknown, tasks: readonly TaskInfo[], 
   if (inputs.length > maxInputs) throw new HttpError('TOO_MANY_INPUTS', `field "inputs" has ${inputs.length} items; at most ${maxInputs} are allowed per request (split it into several requests)`);
   const task = tasks.find((t) => t.name === taskName);
   if (task === undefined) throw unknownTask(taskName, tasks);
+  if (task.kind === 'tagging' || task.kind === 'qa') throw wrongRoute(task, '/v1/classify');
   for (let i = 0; i < inputs.length; i++) {
     const input: unknown = inputs[i];
     if (typeof input === 'string') {
@@ -64,6 +65,85 @@ export function parseClassifyRequest(body: unknown, tasks: readonly TaskInfo[], 
     }
   }
   return { task, inputs: inputs as TextInput[] };
+}
+
+/** Route of each task kind. */
+function routeOf(kind: TaskInfo['kind']): string {
+  return kind === 'tagging' ? '/v1/tag' : kind === 'qa' ? '/v1/answer' : '/v1/classify';
+}
+
+/** The error for a task sent to another kind's route. */
+function wrongRoute(task: TaskInfo, route: string): HttpError {
+  return new HttpError('INPUT_KIND_MISMATCH', `task '${task.name}' is a ${task.kind} task; ${route} does not serve it: send it to POST ${routeOf(task.kind)}`);
+}
+
+/** Checks the common part of token-level requests: `{ task, inputs }` with a non-empty, bounded inputs array and a loaded task of `kind`. */
+function tokenRequest(body: unknown, tasks: readonly TaskInfo[], maxInputs: number, kind: 'tagging' | 'qa', route: string, shape: string): { task: TaskInfo; inputs: unknown[] } {
+  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "task": string, "inputs": [${shape}] }, got ${describe(body)}`);
+  const { task: taskName, inputs } = body;
+  if (taskName === undefined) throw new HttpError('BAD_REQUEST', `field "task" is missing: name the ${kind} task`);
+  if (typeof taskName !== 'string' || taskName.length === 0) throw new HttpError('BAD_REQUEST', `field "task" must be a non-empty string, got ${describe(taskName)}`);
+  if (inputs === undefined) throw new HttpError('BAD_REQUEST', `field "inputs" is missing: send an array of ${shape}`);
+  if (!Array.isArray(inputs)) throw new HttpError('BAD_REQUEST', `field "inputs" must be an array of ${shape}, got ${describe(inputs)}`);
+  if (inputs.length === 0) throw new HttpError('BAD_REQUEST', 'field "inputs" is empty: send at least one input');
+  if (inputs.length > maxInputs) throw new HttpError('TOO_MANY_INPUTS', `field "inputs" has ${inputs.length} items; at most ${maxInputs} are allowed per request (split it into several requests)`);
+  const task = tasks.find((t) => t.name === taskName);
+  if (task === undefined) throw unknownTask(taskName, tasks);
+  if (task.kind !== kind) throw wrongRoute(task, route);
+  return { task, inputs };
+}
+
+/** A tag request that passed validation. */
+export interface TagRequest {
+  task: TaskInfo;
+  inputs: TagInput[];
+}
+
+/**
+ * Checks `{ task, inputs: [text | [word, ...]] }` for POST /v1/tag: a text must have a
+ * non-whitespace character; a word list must be non-empty strings without whitespace.
+ * @throws HttpError BAD_REQUEST / INPUT_KIND_MISMATCH / TOO_MANY_INPUTS, or AdapterkitError NOT_FOUND.
+ */
+export function parseTagRequest(body: unknown, tasks: readonly TaskInfo[], maxInputs: number): TagRequest {
+  const { task, inputs } = tokenRequest(body, tasks, maxInputs, 'tagging', '/v1/tag', 'texts or word lists');
+  inputs.forEach((input: unknown, i) => {
+    if (typeof input === 'string') {
+      if (input.trim() === '') throw new HttpError('BAD_REQUEST', `inputs[${i}] is an empty text: send at least one word`);
+      return;
+    }
+    if (!Array.isArray(input)) throw new HttpError('BAD_REQUEST', `inputs[${i}] must be a text or an array of words, got ${describe(input)}`);
+    if (input.length === 0) throw new HttpError('BAD_REQUEST', `inputs[${i}] is an empty word list: send at least one word`);
+    input.forEach((w: unknown, k) => {
+      if (typeof w !== 'string' || w.length === 0 || /\s/u.test(w)) {
+        throw new HttpError('BAD_REQUEST', `inputs[${i}][${k}] must be a non-empty word without whitespace, got ${typeof w === 'string' ? JSON.stringify(w) : describe(w)}`);
+      }
+    });
+  });
+  return { task, inputs: inputs as TagInput[] };
+}
+
+/** An answer request that passed validation. */
+export interface AnswerRequest {
+  task: TaskInfo;
+  inputs: AnswerInput[];
+}
+
+/**
+ * Checks `{ task, inputs: [{ question, context }] }` for POST /v1/answer: both strings, non-blank.
+ * @throws HttpError BAD_REQUEST / INPUT_KIND_MISMATCH / TOO_MANY_INPUTS, or AdapterkitError NOT_FOUND.
+ */
+export function parseAnswerRequest(body: unknown, tasks: readonly TaskInfo[], maxInputs: number): AnswerRequest {
+  const { task, inputs } = tokenRequest(body, tasks, maxInputs, 'qa', '/v1/answer', '{ "question": string, "context": string } objects');
+  const out = inputs.map((input: unknown, i): AnswerInput => {
+    if (!isObject(input)) throw new HttpError('BAD_REQUEST', `inputs[${i}] must be an object { "question": string, "context": string }, got ${describe(input)}`);
+    for (const key of ['question', 'context'] as const) {
+      const v = input[key];
+      if (typeof v !== 'string') throw new HttpError('BAD_REQUEST', `inputs[${i}].${key} must be a string, got ${v === undefined ? 'nothing' : describe(v)}`);
+      if (v.trim() === '') throw new HttpError('BAD_REQUEST', `inputs[${i}].${key} is empty`);
+    }
+    return { question: input.question as string, context: input.context as string };
+  });
+  return { task, inputs: out };
 }
 
 /** Names a task can be loaded under: letters, digits, `.`, `_`, `-`; 1 to 64 characters. */

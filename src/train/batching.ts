@@ -10,12 +10,16 @@ import { Rng } from '../util/random.js';
 import type { Example } from './data/types.js';
 import type { BatchLabels } from './task-model.js';
 
-/** One tokenized example. */
-export interface TokenizedExample {
-  readonly index: number;
+/** One tokenized model row: ids, token types, and whether the input lost tokens. */
+export interface TokenizedRow {
   readonly ids: Int32Array;
   readonly types: Int32Array;
   readonly truncated: boolean;
+}
+
+/** One tokenized example. */
+export interface TokenizedExample extends TokenizedRow {
+  readonly index: number;
 }
 
 /** The text input of an example. */
@@ -49,7 +53,7 @@ export function tokenizeAll(tok: BaseTokenizer, examples: readonly Example[], pa
 }
 
 /** Pads tokenized examples into one batch (right padding with id `padId`, mask 0). */
-export function collate(rows: readonly TokenizedExample[], padId = 0): EncodedBatch {
+export function collate(rows: readonly TokenizedRow[], padId = 0): EncodedBatch {
   const B = rows.length;
   const T = Math.max(1, ...rows.map((r) => r.ids.length));
   const inputIds = new Int32Array(B * T).fill(padId);
@@ -64,7 +68,7 @@ export function collate(rows: readonly TokenizedExample[], padId = 0): EncodedBa
 }
 
 /** Batches of example indices for one epoch: seeded shuffle, length bucketing, shuffled order. */
-export function epochBatches(rows: readonly TokenizedExample[], batchSize: number, seed: number, epoch: number, bucketWindow = 50): number[][] {
+export function epochBatches(rows: readonly Pick<TokenizedRow, 'ids'>[], batchSize: number, seed: number, epoch: number, bucketWindow = 50): number[][] {
   if (!(batchSize >= 1)) fail('BAD_CONFIG', `batch size must be at least 1, got ${batchSize}`);
   const rng = new Rng(seed * 7919 + epoch);
   const order = rng.shuffle(rows.map((_, i) => i));
@@ -78,7 +82,7 @@ export function epochBatches(rows: readonly TokenizedExample[], batchSize: numbe
 }
 
 /** Batches in length order for evaluation (no shuffling; least padding). */
-export function evalBatches(rows: readonly TokenizedExample[], batchSize: number): number[][] {
+export function evalBatches(rows: readonly Pick<TokenizedRow, 'ids'>[], batchSize: number): number[][] {
   const order = rows.map((_, i) => i).sort((a, b) => (rows[a]?.ids.length ?? 0) - (rows[b]?.ids.length ?? 0));
   const out: number[][] = [];
   for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize));

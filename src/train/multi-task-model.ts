@@ -71,6 +71,9 @@ export class MultiTaskModel {
   add(name: string, model: TaskModel): void {
     if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);
     if (this.entries.some((e) => e.name === name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
+    if (model.head.kind === 'tagging' || model.head.kind === 'qa') {
+      fail('BAD_CONFIG', `task ${name} has a ${model.head.kind} head; mixed-task batches serve sentence-level heads only (run token-level tasks on their own TaskModel)`);
+    }
     const big = model.trainable.filter((t) => t.origin === 'base' && this.base.encoder.weightSpecs.find((s) => s.name === t.name)?.role !== 'norm');
     if (big.length) {
       fail('BAD_CONFIG', `task ${name} trained base weights other than layer norms (${big[0]?.name} ...); only adapter, layer-norm and head-only tasks share one base`);

@@ -10,7 +10,7 @@ import { fail } from '../errors.js';
 import { Graph, Session, bool, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
 import { adapterHook, adapterParamCount, adapterSites, initAdapterWeights, type AdapterSite } from '../adapters/bottleneck.js';
 import { validateForEncoder } from '../adapters/config.js';
-import { buildHead, headConfig, headLoss, headWeightShapes, initHeadWeights, labelInput, type HeadConfig } from '../heads/head.js';
+import { buildHead, headConfig, headInputWidth, headLoss, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
 import { baseParamCount, type BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
@@ -51,7 +51,11 @@ export interface TaskModelStats {
   readonly bytesPerTask: number;
 }
 
-/** Labels of a batch: class indices, scores, or multi-hot rows. */
+/**
+ * Labels of a batch: class indices, scores, or multi-hot rows; for a tagging head one row of
+ * class indices per example (-100 = ignored; shorter rows are padded with -100); for a QA head
+ * one `[start, end]` pair of row positions per example.
+ */
 export type BatchLabels = Int32Array | Float32Array | readonly (number | readonly number[])[];
 
 /** A batch's feeds for the encoder inputs. */
@@ -65,8 +69,36 @@ export function encoderFeeds(b: EncodedBatch, tokenTypes: boolean): Record<strin
   return feeds;
 }
 
-function labelFeed(head: HeadConfig, labels: BatchLabels, n: number): HostTensor {
+function tokenLabelFeed(head: HeadConfig, labels: BatchLabels, n: number, t: number): HostTensor {
+  const rows = labels as readonly (readonly number[])[];
+  if (head.kind === 'tagging') {
+    const c = head.labels.length;
+    const out = new BigInt64Array(n * t).fill(-100n);
+    rows.forEach((row, i) => {
+      if (!Array.isArray(row) && !ArrayBuffer.isView(row)) fail('BAD_DATA', `tagging labels of example ${i} must be an array of class indices`);
+      if (row.length > t) fail('BAD_DATA', `tagging labels of example ${i} have ${row.length} positions but the batch has ${t}`);
+      row.forEach((v, j) => {
+        if (!(Number.isInteger(v) && v < c && (v >= 0 || v === -100))) fail('BAD_DATA', `tag index ${v} at example ${i}, position ${j} is out of range for ${c} tags (or -100)`);
+        out[i * t + j] = BigInt(v);
+      });
+    });
+    return i64([n, t], out);
+  }
+  const out = new Float32Array(n * t * 2);
+  rows.forEach((row, i) => {
+    const [s, e] = row as [number, number];
+    if (row.length !== 2 || !Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e < 0 || s >= t || e >= t) {
+      fail('BAD_DATA', `QA label of example ${i} must be [start, end] positions below ${t}, got ${JSON.stringify(row)}`);
+    }
+    out[(i * t + s) * 2] = 1;
+    out[(i * t + e) * 2 + 1] = 1;
+  });
+  return f32([n, t, 2], out);
+}
+
+function labelFeed(head: HeadConfig, labels: BatchLabels, n: number, t = 0): HostTensor {
   if (labels.length !== n) fail('BAD_DATA', `batch has ${n} examples but ${labels.length} labels`);
+  if (isTokenHead(head)) return tokenLabelFeed(head, labels, n, t);
   if (head.kind === 'classification') {
     const arr = BigInt64Array.from(labels as ArrayLike<number>, (v) => {
       if (!Number.isInteger(v) || v < 0 || v >= head.labels.length) fail('BAD_DATA', `label index ${v} is out of range for ${head.labels.length} classes`);
@@ -114,7 +146,7 @@ export class TaskModel {
       sites = adapterSites(o.mode.adapter, enc);
       for (const [k, v] of initAdapterWeights(o.mode.adapter, sites, o.seed)) owned.set(k, v);
     }
-    for (const [k, v] of initHeadWeights(head, enc.pooledSize, o.seed + 1)) owned.set(k, v);
+    for (const [k, v] of initHeadWeights(head, headInputWidth(head, enc), o.seed + 1)) owned.set(k, v);
     const trainable: TrainableTensor[] = [];
     for (const s of enc.weightSpecs) {
       if (!isTrainable(o.mode, s, enc, o)) continue;
@@ -133,7 +165,7 @@ export class TaskModel {
       const missing = [...owned.keys()].filter((k) => !o.weights?.has(k));
       if (missing.length) fail('ADAPTER_MISMATCH', `saved task lacks ${missing.length} tensor(s): ${missing.slice(0, 6).join(', ')}`);
     }
-    const headNames = new Set(headWeightShapes(head, enc.pooledSize).keys());
+    const headNames = new Set(headWeightShapes(head, headInputWidth(head, enc)).keys());
     for (const [name, t] of owned) {
       const origin = name.startsWith('adapters.') ? 'adapter' : headNames.has(name) ? 'head' : 'base';
       trainable.push({ name, data: t.data, shape: t.shape, origin });
@@ -180,8 +212,9 @@ export class TaskModel {
       hiddenDropout: dropout,
       attentionDropout: dropout,
     });
+    const headInput = isTokenHead(this.head) ? eg.outputs.hidden : eg.outputs.pooled;
     const logits = graph.scope('head', () =>
-      buildHead(this.head, eg.outputs.pooled, w, training && eg.training ? { flag: eg.training, seed: this.o.seed * 1000 + 7 } : undefined),
+      buildHead(this.head, headInput, w, training && eg.training ? { flag: eg.training, seed: this.o.seed * 1000 + 7 } : undefined),
     );
     if (!training) return { graph, logits };
     const labels = labelInput(this.head, graph);
@@ -216,13 +249,13 @@ export class TaskModel {
   async trainStep(batch: EncodedBatch, labels: BatchLabels): Promise<{ loss: number; grads: Float32Array[]; logits: Float32Array }> {
     const s = await this.trainSess();
     const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
-    const feeds = { ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize), training: bool([], [true]) };
+    const feeds = { ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize, batch.seqLen), training: bool([], [true]) };
     const out = await s.run(feeds);
     const loss = (out[tg.loss.name]?.data as Float32Array)[0] as number;
     return { loss, grads: tg.grads.map((g) => out[g.name]?.data as Float32Array), logits: out[tg.logits.name]?.data as Float32Array };
   }
 
-  /** Logits [batch, outputs] for a batch, without dropout. */
+  /** Logits [batch, outputs] for a batch, without dropout ([batch, seq, outputs] for token heads). */
   async predict(batch: EncodedBatch): Promise<Float32Array> {
     const s = await this.predictSess();
     const out = await s.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));

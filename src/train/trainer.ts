@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { AdapterkitError, fail } from '../errors.js';
 import { loadTaskFiles } from '../adapters/files.js';
 import type { Example } from './data/types.js';
-import type { MetricName, MetricValues } from './metrics/index.js';
+import type { MetricName } from './metrics/index.js';
 import { AdamW, clipByGlobalNorm, linearWarmupDecay } from './optim/index.js';
-import { batchLabels, collate, epochBatches, tokenizeAll, type TokenizedExample } from './batching.js';
-import { predictExamples, scorePredictions } from './evaluate.js';
+import { collate, epochBatches, type TokenizedRow } from './batching.js';
+import { sentenceTrainingData, type TaskMetricValues, type TrainingData } from './training-data.js';
 import { saveTask } from './task-io.js';
 import type { TaskModel } from './task-model.js';
 import { describeMode } from './modes.js';
@@ -64,7 +64,7 @@ export interface TrainOptions {
 export type TrainEvent =
   | { type: 'start'; totalSteps: number; examples: number; resumedAt: number; description: string }
   | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; gradNorm: number; examplesPerSec: number }
-  | { type: 'eval'; step: number; epoch: number; metrics: MetricValues; best: boolean; seconds: number }
+  | { type: 'eval'; step: number; epoch: number; metrics: TaskMetricValues; best: boolean; seconds: number }
   | { type: 'eval-progress'; done: number; total: number }
   | { type: 'checkpoint'; step: number; dir: string }
   | { type: 'stop'; reason: 'done' | 'early-stopping' | 'max-steps' | 'interrupted'; step: number };
@@ -75,7 +75,7 @@ export interface TrainResult {
   readonly epochsRun: number;
   readonly stopReason: 'done' | 'early-stopping' | 'max-steps';
   /** Best dev metrics (undefined without a dev split). */
-  readonly best?: { readonly step: number; readonly epoch: number; readonly metrics: MetricValues };
+  readonly best?: { readonly step: number; readonly epoch: number; readonly metrics: TaskMetricValues };
   readonly lastLoss: number;
   /** Wall time spent in this call, seconds. */
   readonly seconds: number;
@@ -92,7 +92,7 @@ interface TrainerState {
   epoch: number;
   /** Next batch index within `epoch`. */
   batch: number;
-  best?: { step: number; epoch: number; metrics: MetricValues; value: number };
+  best?: { step: number; epoch: number; metrics: TaskMetricValues; value: number };
   evalsWithoutImprovement: number;
   epochLosses: number[];
   epochLossSum: number;
@@ -110,7 +110,7 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-function signature(model: TaskModel, o: TrainOptions, n: number): Record<string, unknown> {
+function signature(model: TaskModel, o: TrainDataOptions, n: number): Record<string, unknown> {
   return {
     mode: describeMode(model.mode), head: model.head.kind, labels: model.head.labels, epochs: o.epochs ?? 3, batchSize: o.batchSize ?? 32,
     maxLength: o.maxLength ?? 128, lr: o.lr ?? DEFAULT_LR[model.mode.kind], seed: o.seed ?? 42, trainExamples: n, base: model.base.id,
@@ -127,6 +127,29 @@ function signature(model: TaskModel, o: TrainOptions, n: number): Record<string,
  * ```
  */
 export async function train(model: TaskModel, trainSet: readonly Example[], dev: readonly Example[] | undefined, o: TrainOptions): Promise<TrainResult> {
+  checkMaxLength(model, o.maxLength ?? 128);
+  if (trainSet.length === 0) fail('BAD_DATA', 'the training split is empty');
+  if (o.metrics.length === 0) fail('BAD_CONFIG', 'no metrics to evaluate');
+  const data = sentenceTrainingData(model, trainSet, dev, { maxLength: o.maxLength ?? 128, metrics: o.metrics });
+  const { metrics: _metrics, ...rest } = o;
+  return trainOn(model, data, rest);
+}
+
+/** Options of {@link trainOn}: those of {@link train} except the metrics, which the data names. */
+export type TrainDataOptions = Omit<TrainOptions, 'metrics'>;
+
+function checkMaxLength(model: TaskModel, maxLength: number): void {
+  if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= model.base.encoder.maxLength)) {
+    fail('BAD_CONFIG', `max length must be an integer from 2 to ${model.base.encoder.maxLength} (the base's limit), got ${maxLength}`);
+  }
+}
+
+/**
+ * Trains `model` on any {@link TrainingData} (sentence or token-level tasks): the same loop,
+ * schedule, checkpoints, evaluation and resume as {@link train}. `o.maxLength` is recorded in
+ * the saved task; the rows must already be tokenized to it.
+ */
+export async function trainOn(model: TaskModel, data: TrainingData, o: TrainDataOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const epochs = o.epochs ?? 3;
   const batchSize = o.batchSize ?? 32;
@@ -135,21 +158,18 @@ export async function train(model: TaskModel, trainSet: readonly Example[], dev:
   const seed = o.seed ?? 42;
   if (!(Number.isInteger(epochs) && epochs >= 1)) fail('BAD_CONFIG', `epochs must be a positive integer, got ${epochs}`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) fail('BAD_CONFIG', `batch size must be a positive integer, got ${batchSize}`);
-  if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= model.base.encoder.maxLength)) {
-    fail('BAD_CONFIG', `max length must be an integer from 2 to ${model.base.encoder.maxLength} (the base's limit), got ${maxLength}`);
-  }
+  checkMaxLength(model, maxLength);
   if (!(peak > 0)) fail('BAD_CONFIG', `learning rate must be positive, got ${peak}`);
-  if (trainSet.length === 0) fail('BAD_DATA', 'the training split is empty');
-  if (o.metrics.length === 0) fail('BAD_CONFIG', 'no metrics to evaluate');
-  for (const e of trainSet) if (e.label === undefined) fail('BAD_DATA', `training example ${e.id} has no label`);
+  if (data.rows.length === 0) fail('BAD_DATA', 'the training split is empty');
+  if (data.metrics.length === 0) fail('BAD_CONFIG', 'no metrics to evaluate');
 
   const ckptDir = join(o.outDir, 'checkpoint');
   const bestDir = join(o.outDir, 'best');
   const logPath = join(o.outDir, 'metrics.jsonl');
   await mkdir(o.outDir, { recursive: true });
-  const sig = signature(model, o, trainSet.length);
-  const rows = tokenizeAll(model.base.tokenizer, trainSet, model.head.pair, maxLength);
-  const devRows = dev && dev.length ? tokenizeAll(model.base.tokenizer, dev, model.head.pair, maxLength) : undefined;
+  const sig = signature(model, o, data.examples);
+  const rows = data.rows;
+  const canEvaluate = data.evaluate !== undefined && (data.evalExamples ?? 0) > 0;
   const stepsPerEpoch = epochBatches(rows, batchSize, seed, 0).length;
   const totalSteps = Math.min(o.maxSteps ?? Infinity, stepsPerEpoch * epochs);
   const lrAt = linearWarmupDecay({ peakLr: peak, totalSteps: stepsPerEpoch * epochs, warmupRatio: o.warmupRatio ?? 0.1 });
@@ -173,7 +193,7 @@ export async function train(model: TaskModel, trainSet: readonly Example[], dev:
   } else await writeFile(logPath, '');
 
   const log = (o2: Record<string, unknown>) => appendFile(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...o2 })}\n`);
-  o.onEvent?.({ type: 'start', totalSteps, examples: trainSet.length, resumedAt: st.step, description: describeMode(model.mode) });
+  o.onEvent?.({ type: 'start', totalSteps, examples: data.examples, resumedAt: st.step, description: describeMode(model.mode) });
 
   const checkpoint = async () => {
     const tmp = `${ckptDir}.new`;
@@ -186,14 +206,14 @@ export async function train(model: TaskModel, trainSet: readonly Example[], dev:
     o.onEvent?.({ type: 'checkpoint', step: st.step, dir: ckptDir });
   };
 
+  let evaluatedAt = -1;
   const evaluate = async (): Promise<boolean> => {
     const te = performance.now();
-    if (!dev || !devRows) return false;
-    const preds = await predictExamples(model, dev, {
-      maxLength, tokenized: devRows, onBatch: (done) => o.onEvent?.({ type: 'eval-progress', done, total: dev.length }),
-    });
-    const metrics = scorePredictions(o.metrics, preds, dev);
-    const main = metrics[o.metrics[0] as MetricName] ?? NaN;
+    if (!canEvaluate || !data.evaluate) return false;
+    evaluatedAt = st.step;
+    const total = data.evalExamples ?? 0;
+    const metrics = await data.evaluate(model, { onBatch: (done) => o.onEvent?.({ type: 'eval-progress', done, total }) });
+    const main = metrics[data.metrics[0] as string] ?? NaN;
     const improved = !st.best || (Number.isFinite(main) && main > st.best.value);
     await log({ type: 'eval', split: 'dev', step: st.step, epoch: st.epoch, ...metrics });
     if (improved) {
@@ -222,8 +242,8 @@ export async function train(model: TaskModel, trainSet: readonly Example[], dev:
         break outer;
       }
       const idx = batches[st.batch] as number[];
-      const batch = collate(idx.map((i) => rows[i] as TokenizedExample), model.base.tokenizer.padId);
-      const out = await model.trainStep(batch, batchLabels(trainSet, idx));
+      const batch = collate(idx.map((i) => rows[i] as TokenizedRow), model.base.tokenizer.padId);
+      const out = await model.trainStep(batch, data.labels(idx));
       if (!Number.isFinite(out.loss)) {
         fail('BAD_CONFIG', `the loss became ${out.loss} at step ${st.step + 1} (learning rate ${lrAt(st.step)}): try a lower --lr; the last good checkpoint is in ${ckptDir}`);
       }
@@ -264,8 +284,8 @@ export async function train(model: TaskModel, trainSet: readonly Example[], dev:
     }
     if (st.epoch < epochs) await checkpoint();
   }
-  if (!dev || !devRows) await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, mode: describeMode(model.mode) } });
-  else if (o.evalEvery && st.step % o.evalEvery !== 0) await evaluate(); // the last steps were not evaluated yet
+  if (!canEvaluate) await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, mode: describeMode(model.mode) } });
+  else if (seen > 0 && evaluatedAt !== st.step) await evaluate(); // the last steps (e.g. cut by maxSteps) were not evaluated yet
   await checkpoint();
   o.onEvent?.({ type: 'stop', reason: stopReason, step: st.step });
   const seconds = (performance.now() - t0) / 1000;

@@ -6,7 +6,10 @@ import { fail } from '../../errors.js';
 import type { HeadConfig } from '../../heads/head.js';
 import { devSplitNames, loadTask, type Example, type TaskData, type TaskSpec } from '../../train/data/index.js';
 import { predictExamples, scorePredictions } from '../../train/evaluate.js';
-import { addDataOptions, describeSpec, hasDataFlags, taskSpecFromFlags, type DataFlags } from '../data-options.js';
+import type { TaskMetricValues } from '../../train/training-data.js';
+import type { TaskModel } from '../../train/task-model.js';
+import { evaluateQa, evaluateTagging, isTokenTaskSpec, loadTokenTask, taggingMetricNames, taggingRows, type TokenTaskSpec } from '../../train/token-tasks/index.js';
+import { addDataOptions, describeSpec, describeTokenSpec, hasDataFlags, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatInt, printJson, table } from '../format.js';
 import { intArg } from '../options.js';
 import { findRunRecord, loadTaskDir, readManifest } from '../saved-task.js';
@@ -30,7 +33,11 @@ Examples:
   $ adapterkit eval runs/sst2/best --glue SST-2 --data glue_data/SST-2 --json
 
   # a labeled test file of your own
-  $ adapterkit eval runs/reviews/best --train train.csv --test test.csv --text review --label stars --split test`;
+  $ adapterkit eval runs/reviews/best --train train.csv --test test.csv --text review --label stars --split test
+
+  # token-level tasks: seqeval metrics (or token accuracy) for tagging, SQuAD EM/F1 for QA
+  $ adapterkit eval runs/brown-pos-adapters/best --split test
+  $ adapterkit eval runs/ner/best --task-kind tagging --train train.conll --test test.conll --split test`;
 
 /** Registers `adapterkit eval`. */
 export function registerEval(program: Command): void {
@@ -82,13 +89,59 @@ function pickSplit(data: TaskData, split: string, where: string): [string, Examp
   return [name, rows];
 }
 
+function printMetrics(f: EvalFlags, o: { task: string; dir: string; where: string; split: string; examples: number; truncated: number; metrics: TaskMetricValues; seconds: number; unit: string }): void {
+  if (f.json) {
+    printJson({ task: o.task, dir: o.dir, data: o.where, split: o.split, examples: o.examples, truncated: o.truncated, metrics: o.metrics, seconds: o.seconds });
+    return;
+  }
+  process.stdout.write(`${o.task} on ${o.where}, split ${o.split}: ${formatInt(o.examples)} labeled ${o.unit} (${o.truncated} truncated), ${o.seconds.toFixed(1)}s\n`);
+  process.stdout.write(table(['metric', 'value'], Object.entries(o.metrics).map(([k, v]) => [k, (v as number).toFixed(4)])));
+}
+
+async function evalTokenTask(dir: string, f: EvalFlags, spec: TokenTaskSpec): Promise<void> {
+  const t = await loadTokenTask(spec);
+  const where = describeTokenSpec(spec);
+  const splits: Record<string, readonly unknown[]> = t.kind === 'tagging' ? t.data.splits : t.splits;
+  const split = f.split;
+  const rows = splits[split];
+  if (!rows) fail('NOT_FOUND', `${where} has no split "${split}" (splits: ${Object.keys(splits).join(', ')})`);
+  if (rows.length === 0) fail('BAD_DATA', `${where}: split "${split}" is empty`);
+  const { saved, maxLength } = await loadTaskDir(dir, f);
+  const model: TaskModel = saved.model;
+  try {
+    if (model.head.kind !== t.kind) fail('BAD_CONFIG', `${where} is a ${t.kind} task but the saved task is ${model.head.kind}`);
+    const t0 = performance.now();
+    const len = f.maxLength ?? maxLength;
+    let metrics: TaskMetricValues;
+    let truncated = 0;
+    if (t.kind === 'tagging') {
+      const sentences = t.data.splits[split] ?? [];
+      const tagRows = taggingRows(model, sentences.map((s) => ({ tokens: s.tokens })), len);
+      metrics = await evaluateTagging(model, sentences, { maxLength: len, batchSize: f.batchSize, metrics: taggingMetricNames(model), rows: tagRows });
+      truncated = tagRows.filter((r) => r.truncated).length;
+    } else {
+      metrics = await evaluateQa(model, t.splits[split] ?? [], { maxLength: len, batchSize: f.batchSize });
+    }
+    printMetrics(f, {
+      task: saved.manifest.name, dir, where, split, examples: rows.length, truncated, metrics, seconds: (performance.now() - t0) / 1000,
+      unit: t.kind === 'tagging' ? 'sentences' : 'questions',
+    });
+  } finally {
+    await model.dispose();
+  }
+}
+
 async function runEval(dir: string, f: EvalFlags): Promise<void> {
   await readManifest(dir); // fails early on a missing task directory
   let spec: TaskSpec;
-  if (hasDataFlags(f)) spec = taskSpecFromFlags(f);
-  else {
+  if (hasDataFlags(f)) {
+    const tokenSpec = tokenTaskSpecFromFlags(f);
+    if (tokenSpec) return evalTokenTask(dir, f, tokenSpec);
+    spec = taskSpecFromFlags(f);
+  } else {
     const rec = await findRunRecord(dir);
     if (!rec) fail('BAD_CONFIG', `no data given and no run.json next to ${dir}: use --dataset, --glue/--data or --train/--text/--label`);
+    if (isTokenTaskSpec(rec.data)) return evalTokenTask(dir, f, rec.data);
     spec = rec.data;
   }
   const data = await loadTask(spec);
@@ -104,12 +157,7 @@ async function runEval(dir: string, f: EvalFlags): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const labeled = examples.filter((e) => e.label !== undefined).length;
     const truncated = preds.filter((p) => p.truncated).length;
-    if (f.json) {
-      printJson({ task: saved.manifest.name, dir, data: where, split, examples: labeled, truncated, metrics, seconds });
-      return;
-    }
-    process.stdout.write(`${saved.manifest.name} on ${where}, split ${split}: ${formatInt(labeled)} labeled examples (${truncated} truncated), ${seconds.toFixed(1)}s\n`);
-    process.stdout.write(table(['metric', 'value'], Object.entries(metrics).map(([k, v]) => [k, (v as number).toFixed(4)])));
+    printMetrics(f, { task: saved.manifest.name, dir, where, split, examples: labeled, truncated, metrics, seconds, unit: 'examples' });
   } finally {
     await model.dispose();
   }

@@ -7,13 +7,14 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { ADAPTER_ACTIVATIONS } from '../../adapters/config.js';
-import { headConfig } from '../../heads/head.js';
-import { DEFAULT_BASE, loadBase } from '../../models/base.js';
-import { devSplitNames, loadTask } from '../../train/data/index.js';
+import { DEFAULT_QA_OPTIONS, headConfig, type HeadConfig } from '../../heads/head.js';
+import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
+import { devSplitNames, loadTask, type TaskSpec } from '../../train/data/index.js';
 import { describeMode, MODE_NAMES } from '../../train/modes.js';
 import { TaskModel } from '../../train/task-model.js';
-import { DEFAULT_LR, train, type TrainResult } from '../../train/trainer.js';
-import { addDataOptions, describeSpec, taskSpecFromFlags, type DataFlags } from '../data-options.js';
+import { DEFAULT_LR, train, trainOn, type TrainDataOptions, type TrainResult } from '../../train/trainer.js';
+import { loadTokenTask, qaTrainingData, taggingTrainingData, type TokenTaskSpec } from '../../train/token-tasks/index.js';
+import { addDataOptions, describeSpec, describeTokenSpec, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, sanitizeTaskName, type ModeFlags } from '../options.js';
 import { TrainProgress } from '../progress.js';
@@ -42,6 +43,10 @@ interface TrainFlags extends DataFlags, ModeFlags {
   name?: string;
   resume?: boolean;
   json?: boolean;
+  docStride?: number;
+  maxAnswerLength?: number;
+  nBest?: number;
+  nullThreshold?: number;
 }
 
 const EXAMPLES = `
@@ -56,6 +61,13 @@ Examples:
   # your own CSV files, a baseline that trains only the top 2 layers, JSON summary
   $ adapterkit train --train train.csv --dev dev.csv --text review --label stars \\
       --mode top-k --top-k 2 --json
+
+  # token-level tasks: part-of-speech tagging on the built-in Brown corpus, NER from CoNLL
+  # files, extractive QA from SQuAD files
+  $ adapterkit train --dataset brown-pos --epochs 1
+  $ adapterkit train --task-kind tagging --train train.conll --dev dev.conll --base ./bert-base-cased
+  $ adapterkit train --task-kind qa --train train-v2.0.json --dev dev-v2.0.json --base ./bert-base-uncased \\
+      --max-length 384 --doc-stride 128
 
 Press Ctrl-C once to stop after the current step (a checkpoint is saved; continue with
 --resume), twice to exit at once.`;
@@ -98,6 +110,10 @@ export function registerTrain(program: Command): void {
     .option('--name <task>', 'task name stored with the adapter (default: the dataset or file name, sanitised)')
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--json', 'print the final summary as JSON on stdout')
+    .option('--doc-stride <n>', `QA: overlap in tokens between context windows (default: ${DEFAULT_QA_OPTIONS.stride}, capped at half a window)`, intArg(0))
+    .option('--max-answer-length <n>', `QA: longest answer in tokens (default: ${DEFAULT_QA_OPTIONS.maxAnswerLength})`, intArg(1))
+    .option('--n-best <n>', `QA: start and end candidates per window (default: ${DEFAULT_QA_OPTIONS.nBest})`, intArg(1))
+    .option('--null-threshold <t>', 'QA, SQuAD v2: answer "" when null score - best span score exceeds this (default: 0)', numberArg(-Infinity, Infinity))
     .addHelpText('after', EXAMPLES)
     .action(async (flags: TrainFlags, command: Command) => {
       await runTrain(flags, command);
@@ -115,33 +131,109 @@ function resumeHint(command: Command, out: string): string {
   return quoted ? `adapterkit ${quoted}${args?.includes('--out') ? '' : ` --out ${out}`} --resume` : `the same command with --out ${out} --resume`;
 }
 
-async function runTrain(f: TrainFlags, command: Command): Promise<void> {
-  // Everything that can be checked without loading anything, first.
-  const mode = modeFromFlags(f);
-  const spec = taskSpecFromFlags(f);
-  if (f.name !== undefined && !/^[A-Za-z0-9_-]+$/.test(f.name)) fail('BAD_CONFIG', `--name ${JSON.stringify(f.name)} may only contain letters, digits, _ and -`);
+/** A task ready to train: what differs between sentence-level and token-level tasks. */
+interface PreparedTask {
+  taskName: string;
+  /** Data source for the run record. */
+  record: TaskSpec | TokenTaskSpec;
+  /** Description lines. */
+  data: string;
+  examples: string;
+  dev: string;
+  defaultMaxLength: number;
+  head(base: BaseModel): HeadConfig;
+  run(model: TaskModel, o: TrainDataOptions): Promise<TrainResult>;
+}
 
+function reportSkipped(skipped: readonly { file: string; line: number; reason: string }[]): void {
+  if (!skipped.length) return;
+  const first = skipped.slice(0, 3).map((s) => `${s.file}:${s.line}: ${s.reason}`).join('; ');
+  say(`skipped ${skipped.length} bad row(s): ${first}${skipped.length > 3 ? '; ...' : ''}`);
+}
+
+function headFlags(f: TrainFlags): Partial<HeadConfig> {
+  return { ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}) };
+}
+
+async function prepareSentenceTask(f: TrainFlags, spec: TaskSpec): Promise<PreparedTask> {
   const data = await loadTask(spec);
-  if (data.report.skipped.length) {
-    const first = data.report.skipped.slice(0, 3).map((s) => `${s.file}:${s.line}: ${s.reason}`).join('; ');
-    say(`skipped ${data.report.skipped.length} bad row(s): ${first}${data.report.skipped.length > 3 ? '; ...' : ''}`);
-  }
+  reportSkipped(data.report.skipped);
   const trainSet = data.splits.train;
   if (!trainSet || trainSet.length === 0) fail('BAD_DATA', `${describeSpec(spec)}: the training split is empty`);
   const devName = devSplitNames(data)[0];
   const dev = devName ? data.splits[devName] : undefined;
-  const taskName = f.name ?? sanitizeTaskName(data.name);
+  return {
+    taskName: f.name ?? sanitizeTaskName(data.name),
+    record: spec,
+    data: `${describeSpec(spec)} (${data.kind}${data.pair ? ', sentence pairs' : ''}; labels: ${data.labels.join(', ') || 'score'})`,
+    examples: Object.entries(data.splits).map(([k, v]) => `${k} ${formatInt(v.length)}`).join(', '),
+    dev: dev ? `${devName} (${formatInt(dev.length)} examples; model selection on ${data.metrics[0]})` : 'none: the last step is saved',
+    defaultMaxLength: 128,
+    head: () => headConfig({ kind: data.kind, labels: data.labels, pair: data.pair, ...headFlags(f) }),
+    run: (model, o) => train(model, trainSet, dev, { ...o, metrics: data.metrics }),
+  };
+}
+
+async function prepareTokenTask(f: TrainFlags, spec: TokenTaskSpec): Promise<PreparedTask> {
+  const t = await loadTokenTask(spec);
+  reportSkipped(t.skipped);
+  const splits: Record<string, readonly unknown[]> = t.kind === 'tagging' ? t.data.splits : t.splits;
+  const trainSet = splits.train;
+  if (!trainSet || trainSet.length === 0) fail('BAD_DATA', `${describeTokenSpec(spec)}: the training split is empty`);
+  const devCount = splits.dev?.length ?? 0;
+  const common = {
+    taskName: f.name ?? sanitizeTaskName(t.name),
+    record: spec,
+    examples: Object.entries(splits).map(([k, v]) => `${k} ${formatInt(v.length)}`).join(', '),
+  };
+  if (t.kind === 'tagging') {
+    const d = t.data;
+    const tokens = (d.splits.train ?? []).reduce((n, s) => n + s.tokens.length, 0);
+    return {
+      ...common,
+      data: `${describeTokenSpec(spec)} (tagging, ${d.scheme} scheme, ${formatInt(tokens)} training words; tags: ${d.tagSet.join(' ')})`,
+      dev: devCount ? `dev (${formatInt(devCount)} sentences; model selection on ${d.metrics[0]})` : 'none: the last step is saved',
+      defaultMaxLength: 128,
+      head: () => headConfig({ kind: 'tagging', labels: d.tagSet, scheme: d.scheme, ...headFlags(f) }),
+      run: (model, o) => trainOn(model, taggingTrainingData(model, d.splits.train ?? [], d.splits.dev, { maxLength: o.maxLength ?? 128, metrics: d.metrics }), o),
+    };
+  }
+  const qa = {
+    ...DEFAULT_QA_OPTIONS, allowNoAnswer: t.v2,
+    ...(f.docStride !== undefined ? { stride: f.docStride } : {}),
+    ...(f.maxAnswerLength !== undefined ? { maxAnswerLength: f.maxAnswerLength } : {}),
+    ...(f.nBest !== undefined ? { nBest: f.nBest } : {}),
+    ...(f.nullThreshold !== undefined ? { nullThreshold: f.nullThreshold } : {}),
+  };
+  return {
+    ...common,
+    data: `${describeTokenSpec(spec)} (extractive QA, SQuAD ${t.v2 ? 'v2.0 (unanswerable questions allowed)' : 'v1.1'}; stride ${qa.stride}, max answer ${qa.maxAnswerLength} tokens)`,
+    dev: devCount ? `dev (${formatInt(devCount)} questions; model selection on f1)` : 'none: the last step is saved',
+    defaultMaxLength: 384,
+    head: () => headConfig({ kind: 'qa', labels: [], qa, ...headFlags(f) }),
+    run: (model, o) => trainOn(model, qaTrainingData(model, t.splits.train ?? [], t.splits.dev, { maxLength: o.maxLength ?? 384 }), o),
+  };
+}
+
+async function runTrain(f: TrainFlags, command: Command): Promise<void> {
+  // Everything that can be checked without loading anything, first.
+  const mode = modeFromFlags(f);
+  const tokenSpec = tokenTaskSpecFromFlags(f);
+  const spec = tokenSpec ? undefined : taskSpecFromFlags(f);
+  if (f.name !== undefined && !/^[A-Za-z0-9_-]+$/.test(f.name)) fail('BAD_CONFIG', `--name ${JSON.stringify(f.name)} may only contain letters, digits, _ and -`);
+  if (!tokenSpec && [f.docStride, f.maxAnswerLength, f.nBest, f.nullThreshold].some((v) => v !== undefined)) {
+    fail('BAD_CONFIG', '--doc-stride, --max-answer-length, --n-best and --null-threshold apply to QA tasks only (--task-kind qa)');
+  }
+
+  const task = tokenSpec ? await prepareTokenTask(f, tokenSpec) : await prepareSentenceTask(f, spec as TaskSpec);
+  const taskName = task.taskName;
   const out = f.out ?? join('runs', `${taskName}-${mode.kind}`);
 
   const source = await baseSource(f.base);
   const base = await loadBase(source, f.revision !== undefined ? { revision: f.revision } : {});
-  const maxLength = f.maxLength ?? Math.min(128, base.encoder.maxLength);
+  const maxLength = f.maxLength ?? Math.min(task.defaultMaxLength, base.encoder.maxLength);
   if (maxLength > base.encoder.maxLength) fail('BAD_CONFIG', `--max-length ${maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
-  const head = headConfig({
-    kind: data.kind, labels: data.labels, pair: data.pair,
-    ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}),
-    ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
-  });
+  const head = task.head(base);
   const model = TaskModel.create(base, {
     mode, head, seed: f.seed,
     ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
@@ -150,21 +242,21 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   });
 
   const stats = model.stats();
-  const splits = Object.entries(data.splits).map(([k, v]) => `${k} ${formatInt(v.length)}`).join(', ');
   say(`adapterkit train: ${taskName} -> ${out}`);
   say(keyValues([
-    ['data', `${describeSpec(spec)} (${data.kind}${data.pair ? ', sentence pairs' : ''}; labels: ${data.labels.join(', ') || 'score'})`],
-    ['examples', splits],
+    ['data', task.data],
+    ['examples', task.examples],
     ['base', `${base.id} (${base.encoder.family}, ${formatInt(stats.baseParams)} parameters, max ${base.encoder.maxLength} tokens)`],
     ['mode', describeMode(mode)],
     ['trainable', `${formatInt(stats.trainableParams)} parameters (${formatPercent(stats.share)} of the base)`],
     ['per task', formatBytes(stats.bytesPerTask)],
     ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR[mode.kind]}, seed ${f.seed}`],
-    ['dev', dev ? `${devName} (${formatInt(dev.length)} examples; model selection on ${data.metrics[0]})` : 'none: the last step is saved'],
+    ['dev', task.dev],
   ]).trimEnd());
 
   await mkdir(out, { recursive: true });
-  await writeRunRecord(out, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
+  // A token-level spec is stored in the same `data` field; eval tells them apart (isTokenTaskSpec).
+  await writeRunRecord(out, { data: task.record as TaskSpec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
 
   const ac = new AbortController();
   let interrupts = 0;
@@ -183,8 +275,8 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   process.on('SIGINT', onSigint);
   let r: TrainResult;
   try {
-    r = await train(model, trainSet, dev, {
-      outDir: out, taskName, metrics: data.metrics, epochs: f.epochs, batchSize: f.batchSize, maxLength,
+    r = await task.run(model, {
+      outDir: out, taskName, epochs: f.epochs, batchSize: f.batchSize, maxLength,
       ...(f.lr !== undefined ? { lr: f.lr } : {}),
       weightDecay: f.weightDecay, warmupRatio: f.warmupRatio, clipNorm: f.clipNorm, seed: f.seed,
       ...(f.evalEvery !== undefined ? { evalEvery: f.evalEvery } : {}),

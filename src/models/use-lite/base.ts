@@ -8,7 +8,11 @@ import type { BaseModel, BaseTokenizer, TextInput } from '../base.js';
 import type { EncodedBatch } from '../tokenizers/index.js';
 import { USE_LITE_CONFIG } from './architecture.js';
 import { loadUseLite } from './encoder.js';
-import { PAD_ID, type SentencePieceTokenizer } from './sentencepiece.js';
+import { PAD_ID, UNKNOWN_ID, type SentencePieceTokenizer } from './sentencepiece.js';
+
+/** Ids of the `<s>` and `</s>` pieces of the USE-lite vocabulary (reserved ids 1 and 2). */
+const BOS_ID = 1;
+const EOS_ID = 2;
 import { useLitePackageDir } from './tfjs-weights.js';
 
 /**
@@ -33,6 +37,10 @@ export function useLiteBaseTokenizer(tok: SentencePieceTokenizer): BaseTokenizer
     },
     summary: () => ({ kind: 'sentencepiece-unigram', vocabSize: tok.vocabSize, maxTokens: USE_LITE_CONFIG.maxTokens, pairs: 'joined with a space' }),
     padId: PAD_ID,
+    pieceIds: (word: string) => tok.encode(word),
+    // No CLS/SEP: tagging rows have no specials; QA windows use the vocabulary's <s> and </s>.
+    specialIds: { unk: UNKNOWN_ID, bos: BOS_ID, eos: EOS_ID },
+    splitsPunctuation: false,
   };
 }
 

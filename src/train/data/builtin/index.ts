@@ -9,6 +9,8 @@ import type { TaskData, TaskKind } from '../types.js';
 import { BROWN_GENRES, BROWN_PACKAGE, loadBrown } from './brown.js';
 import { SOTU_PACKAGE, SOTU_PARTIES, loadSotu } from './sotu.js';
 import { SPAM_PACKAGE, loadSpam } from './spam.js';
+import { BROWN_POS_INFO, loadBrownPos } from './brown-pos.js';
+import type { TaggingData } from '../../tokens/types.js';
 
 /** What {@link listBuiltinDatasets} tells about a dataset. */
 export interface BuiltinDatasetInfo {
@@ -79,6 +81,47 @@ export function listBuiltinDatasets(): BuiltinDatasetInfo[] {
  */
 export async function loadBuiltinDataset(name: string): Promise<TaskData> {
   const dataset = DATASETS.find((d) => d.name === name);
-  if (!dataset) fail('NOT_FOUND', `no built-in dataset "${name}"; available: ${DATASETS.map((d) => d.name).join(', ')}`);
+  if (!dataset) {
+    const token = TOKEN_DATASETS.some((d) => d.name === name) ? ` ("${name}" is a token-level dataset: load it with loadTokenDataset)` : '';
+    fail('NOT_FOUND', `no built-in dataset "${name}"${token}; available: ${DATASETS.map((d) => d.name).join(', ')}`);
+  }
+  return dataset.load();
+}
+
+/** What {@link listTokenDatasets} tells about a built-in token-level (tagging) dataset. */
+export interface BuiltinTokenDatasetInfo {
+  name: string;
+  description: string;
+  kind: 'tagging';
+  /** Tag names, index = class id. */
+  tagSet: string[];
+  /** Sentences per split. */
+  sizes: { train: number; dev: number; test: number };
+  source: string;
+}
+
+const TOKEN_DATASETS: readonly (BuiltinTokenDatasetInfo & { load: () => Promise<TaggingData> })[] = [
+  {
+    name: BROWN_POS_INFO.name, description: BROWN_POS_INFO.description, kind: 'tagging', tagSet: [...BROWN_POS_INFO.tagSet],
+    sizes: { ...BROWN_POS_INFO.sizes }, source: BROWN_POS_INFO.source, load: loadBrownPos,
+  },
+];
+
+/**
+ * Lists the built-in token-level datasets without loading them.
+ *
+ * @example
+ * ```ts
+ * listTokenDatasets().map((d) => d.name); // ['brown-pos']
+ * ```
+ */
+export function listTokenDatasets(): BuiltinTokenDatasetInfo[] {
+  return TOKEN_DATASETS.map(({ load: _load, ...info }) => ({ ...info, tagSet: [...info.tagSet], sizes: { ...info.sizes } }));
+}
+
+/** Loads a built-in token-level dataset by name; NOT_FOUND lists the available names. */
+export async function loadTokenDataset(name: string): Promise<TaggingData> {
+  const dataset = TOKEN_DATASETS.find((d) => d.name === name);
+  if (!dataset) fail('NOT_FOUND', `no built-in token-level dataset "${name}"; available: ${TOKEN_DATASETS.map((d) => d.name).join(', ')}`);
   return dataset.load();
 }
