@@ -29,3 +29,11 @@ export { predictExamples, scorePredictions, toPrediction, type Prediction } from
 export { loadTask, listBuiltinDatasets, loadBuiltinDataset } from './train/data/index.js';
 export type { Example, TaskData } from './train/data/types.js';
 export { computeMetrics, type MetricName, type MetricValues } from './train/metrics/index.js';
+export {
+  loadTokenTask, predictTags, predictAnswers, taggingTrainingData, qaTrainingData, evaluateTagging, evaluateQa,
+  type TokenTaskSpec, type QaInput, type AnswerPrediction,
+} from './train/token-tasks/index.js';
+export { trainOn, type TrainDataOptions } from './train/trainer.js';
+export type { TrainingData } from './train/training-data.js';
+export { listTokenDatasets, loadTokenDataset } from './train/data/builtin/index.js';
+export { MultiTaskModel } from './train/multi-task-model.js';

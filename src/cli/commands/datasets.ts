@@ -3,6 +3,7 @@
  */
 import type { Command } from 'commander';
 import { listBuiltinDatasets } from '../../train/data/index.js';
+import { listTokenDatasets } from '../../train/data/builtin/index.js';
 import { printJson, table } from '../format.js';
 
 const EXAMPLES = `
@@ -20,16 +21,20 @@ export function registerDatasets(program: Command): void {
     .addHelpText('after', EXAMPLES)
     .action((flags: { json?: boolean }) => {
       const list = listBuiltinDatasets();
+      const tokens = listTokenDatasets();
       if (flags.json) {
-        printJson(list);
+        printJson([...list, ...tokens.map((t) => ({ ...t, labels: t.tagSet, unit: 'sentences' }))]);
         return;
       }
       const labels = (ls: readonly string[]) => (ls.length <= 4 ? ls.join(', ') : `${ls.length}: ${ls.slice(0, 3).join(', ')}, ...`);
       process.stdout.write(table(
         ['name', 'kind', 'train', 'dev', 'test', 'labels', 'source'],
-        list.map((d) => [d.name, d.kind, d.sizes.train, d.sizes.dev, d.sizes.test, labels(d.labels), d.source]),
+        [
+          ...list.map((d) => [d.name, d.kind, d.sizes.train, d.sizes.dev, d.sizes.test, labels(d.labels), d.source]),
+          ...tokens.map((d) => [d.name, `${d.kind} (sentences)`, d.sizes.train, d.sizes.dev, d.sizes.test, labels(d.tagSet), d.source]),
+        ],
       ));
       process.stdout.write('\n');
-      for (const d of list) process.stdout.write(`${d.name}: ${d.description}\n`);
+      for (const d of [...list, ...tokens]) process.stdout.write(`${d.name}: ${d.description}\n`);
     });
 }
