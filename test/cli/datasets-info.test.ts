@@ -4,15 +4,16 @@ import assert from 'node:assert/strict';
 import { loadBase, baseParamCount } from '../../src/models/base.js';
 import { cli, TINY_BERT } from './harness.js';
 
-test('datasets lists spam, sotu and brown with their split sizes and sources', async () => {
+test('datasets lists spam, sotu, brown and brown-pos with their split sizes and sources', async () => {
   const r = await cli('datasets');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^spam\s+classification\s+4,833\s+599\s+614\s+ham, spam\s+@stdlib\/datasets-spam-assassin$/m);
   assert.match(r.stdout, /^sotu\s+classification\s+43,400\s+4,992\s+6,087\s+Democratic, Republican/m);
   assert.match(r.stdout, /^brown\s+classification\s+7,121\s+985\s+984\s+15: /m);
+  assert.match(r.stdout, /^brown-pos\s+tagging \(sentences\)\s+45,063\s+6,088\s+6,189\s+12: /m);
   const j = await cli('datasets', '--json');
   const list = JSON.parse(j.stdout) as { name: string; sizes: { train: number } }[];
-  assert.deepEqual(list.map((d) => d.name), ['spam', 'sotu', 'brown']);
+  assert.deepEqual(list.map((d) => d.name), ['spam', 'sotu', 'brown', 'brown-pos']);
   assert.equal(list[0]?.sizes.train, 4833);
 });
 
