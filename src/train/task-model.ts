@@ -170,7 +170,7 @@ export class TaskModel {
       const origin = name.startsWith('adapters.') ? 'adapter' : headNames.has(name) ? 'head' : 'base';
       trainable.push({ name, data: t.data, shape: t.shape, origin });
     }
-    return new TaskModel(base, o.mode, head, sites, owned, trainable, { ...o, head });
+    return new TaskModel(base, o.mode, head, sites, owned, trainable, { ...o, head, weights: undefined }); // do not keep the loaded copy alive
   }
 
   /** Parameter counts and stored bytes. */

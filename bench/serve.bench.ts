@@ -1,0 +1,297 @@
+/**
+ * Serving benchmark (npm run bench:serve). The embedded USE-lite base with N randomly initialised,
+ * perturbed Houlsby adapter tasks (m = 64), saved with saveTask and loaded through
+ * ModelBackend.load in a separate server process (so load generator and server do not share an
+ * event loop, and the server's memory is its own):
+ *  (1) HTTP throughput (sentences/s) and p50/p99 latency with 1, 8 and 32 adapters loaded,
+ *      requests spread over them, 1 and 8 inputs per request (autocannon, loopback, fixed
+ *      connections and duration);
+ *  (2) resident memory after loading 0, 1, 8, 32 adapters; the per-adapter increase against the
+ *      adapter directory's size on disk (target: an adapter costs about its file size);
+ *  (3) adapter overhead versus the bare base: direct forward (no HTTP) of a head-only TaskModel vs
+ *      a Houlsby TaskModel at batch 1 and 32, interleaved, medians;
+ *  (4) mixed-task batching: one MultiTaskModel.predict over 32 inputs of 8 tasks vs 8 per-task
+ *      TaskModel.predict calls of 4 inputs each, interleaved, medians.
+ * BENCH_DURATION (s per HTTP case, default 10), BENCH_CONNECTIONS (default 16) and BENCH_ROUNDS
+ * (direct-forward rounds, default 40) change the sizes.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon, { type AutocannonRequest, type AutocannonResult } from 'autocannon';
+import { adapterConfig } from '../src/adapters/config.js';
+import { headConfig } from '../src/heads/head.js';
+import { loadBase, type BaseModel } from '../src/models/base.js';
+import { loadBuiltinDataset } from '../src/train/data/index.js';
+import { MultiTaskModel } from '../src/train/multi-task-model.js';
+import { loadSavedTask, saveTask } from '../src/train/task-io.js';
+import { TaskModel } from '../src/train/task-model.js';
+import { machine, median, randomData } from './common.js';
+import type { ChildCommand, ChildReply, MemoryReport } from './serve-child.js';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
+const TASK_COUNTS = [1, 8, 32] as const;
+const INPUTS_PER_REQUEST = [1, 8] as const;
+const MAX_LENGTH = 128;
+const HERE = dirname(fileURLToPath(import.meta.url));
+const MiB = 2 ** 20;
+
+/** Summary rows printed at the end. */
+const summary: [string, string][] = [];
+
+// ---------------------------------------------------------------------------------------------
+// setup: texts and saved tasks
+// ---------------------------------------------------------------------------------------------
+
+/** Short real sentences: State of the Union test sentences of at most 300 characters. */
+async function sentences(): Promise<string[]> {
+  const sotu = await loadBuiltinDataset('sotu');
+  return (sotu.splits.test ?? []).map((e) => e.textA).filter((t) => t.length <= 300);
+}
+
+/** A Houlsby (m = 64) task on `base` whose every tensor is perturbed, so tasks differ. */
+function randomTask(base: BaseModel, seed: number): TaskModel {
+  const m = TaskModel.create(base, {
+    mode: { kind: 'adapters', adapter: adapterConfig({ size: 64 }) },
+    head: headConfig({ kind: 'classification', labels: ['ham', 'spam'] }),
+    seed,
+  });
+  let k = seed * 1000;
+  for (const t of m.trainable) {
+    const noise = randomData(t.data.length, k++, t.origin === 'adapter' ? 0.02 : 0.1);
+    for (let i = 0; i < t.data.length; i++) t.data[i] = (t.data[i] as number) + (noise[i] as number);
+  }
+  return m;
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const f of await readdir(dir)) n += (await stat(join(dir, f))).size;
+  return n;
+}
+
+/** Saves `count` random tasks under `root`; returns their names, directories and sizes. */
+async function saveTasks(base: BaseModel, root: string, count: number): Promise<{ name: string; dir: string; bytes: number }[]> {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const name = `task${i}`;
+    const dir = join(root, name);
+    const m = randomTask(base, 100 + i);
+    await saveTask(m, dir, { name, maxLength: MAX_LENGTH });
+    out.push({ name, dir, bytes: await dirBytes(dir) });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (3) and (4): direct forward passes, no HTTP
+// ---------------------------------------------------------------------------------------------
+
+/** Times `variants` interleaved (order alternating every round); returns each one's median ms. */
+async function interleaved(variants: (() => Promise<unknown>)[], rounds: number, warmup = 3): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) for (const v of variants) await v();
+  const times: number[][] = variants.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? variants.map((_, i) => i) : variants.map((_, i) => variants.length - 1 - i);
+    for (const i of order) {
+      const t = performance.now();
+      await (variants[i] as () => Promise<unknown>)();
+      (times[i] as number[]).push(performance.now() - t);
+    }
+  }
+  return times.map(median);
+}
+
+async function adapterOverhead(base: BaseModel, texts: string[]): Promise<void> {
+  console.log('\n(3) adapter overhead vs the bare base — direct forward (encoder + head), no HTTP, medians');
+  const head = headConfig({ kind: 'classification', labels: ['ham', 'spam'] });
+  const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1 });
+  const adapted = randomTask(base, 1);
+  for (const b of [1, 32]) {
+    const batch = base.tokenizer.encode(texts.slice(0, b), MAX_LENGTH);
+    const rounds = b === 1 ? ROUNDS * 5 : ROUNDS;
+    const [bareMs, adMs] = (await interleaved([() => bare.predict(batch), () => adapted.predict(batch)], rounds)) as [number, number];
+    const pct = (100 * (adMs - bareMs)) / bareMs;
+    console.log(`  batch ${String(b).padStart(2)} (seq ${batch.seqLen}): bare ${bareMs.toFixed(2)} ms, Houlsby m=64 ${adMs.toFixed(2)} ms, overhead ${pct.toFixed(1)} % (${rounds} rounds)`);
+    summary.push([`adapter overhead, batch ${b} (direct forward)`, `${pct.toFixed(1)} % (${bareMs.toFixed(2)} -> ${adMs.toFixed(2)} ms; literature: 4-6 % on BERT-base)`]);
+  }
+  console.log(`  adapter params per task: ${adapted.adapterParams().toLocaleString('en-US')} (base ${adapted.stats().baseParams.toLocaleString('en-US')})`);
+  await bare.dispose();
+  await adapted.dispose();
+}
+
+async function mixedBatching(base: BaseModel, texts: string[], tasks: { name: string; dir: string }[]): Promise<void> {
+  console.log('\n(4) mixed-task batching — 32 inputs over 8 tasks: one MultiTaskModel.predict vs 8 per-task TaskModel.predict (4 inputs each), medians');
+  const eight = tasks.slice(0, 8);
+  const multi = new MultiTaskModel(base);
+  const models: TaskModel[] = [];
+  for (const t of eight) {
+    const saved = await loadSavedTask(base, t.dir);
+    models.push(saved.model);
+    multi.add(t.name, saved.model);
+  }
+  const rows = texts.slice(0, 32);
+  const rowTask = rows.map((_, r) => (eight[r % 8] as { name: string }).name);
+  const mixed = multi.encode(rows, MAX_LENGTH);
+  const perTask = models.map((_, k) => base.tokenizer.encode(rows.filter((_, r) => r % 8 === k), MAX_LENGTH));
+  const [mixedMs, splitMs] = (await interleaved([
+    () => multi.predict(mixed, rowTask),
+    async () => {
+      for (let k = 0; k < models.length; k++) await (models[k] as TaskModel).predict(perTask[k] as (typeof perTask)[number]);
+    },
+  ], ROUNDS)) as [number, number];
+  console.log(`  one mixed batch: ${mixedMs.toFixed(2)} ms; 8 per-task batches: ${splitMs.toFixed(2)} ms; per-task / mixed = ${(splitMs / mixedMs).toFixed(2)}x`);
+  summary.push(['mixed batch (32 inputs, 8 tasks) vs 8 per-task calls', `${mixedMs.toFixed(1)} ms vs ${splitMs.toFixed(1)} ms = ${(splitMs / mixedMs).toFixed(2)}x faster mixed`]);
+  await multi.dispose();
+  for (const m of models) await m.dispose();
+}
+
+// ---------------------------------------------------------------------------------------------
+// (1) and (2): the server process
+// ---------------------------------------------------------------------------------------------
+
+/** The server child with a request/answer helper over IPC. */
+class ServerProcess {
+  private readonly waiting: ((m: ChildReply) => void)[] = [];
+  private readonly early: ChildReply[] = [];
+  private constructor(readonly child: ChildProcess) {
+    child.on('message', (m) => {
+      const reply = m as ChildReply;
+      const w = this.waiting.shift();
+      if (w) w(reply);
+      else this.early.push(reply);
+    });
+  }
+
+  static spawn(): ServerProcess {
+    const child = fork(join(HERE, 'serve-child.ts'), [], {
+      execArgv: ['--expose-gc', '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    return new ServerProcess(child);
+  }
+
+  /** The next reply (optionally after sending a command); rejects on an error reply or exit. */
+  next(cmd?: ChildCommand): Promise<ChildReply> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`server process exited (code ${code}) before answering`));
+      this.child.once('exit', onExit);
+      const done = (m: ChildReply) => {
+        this.child.off('exit', onExit);
+        if (m.type === 'error') reject(new Error(`server process: ${m.message}`));
+        else resolve(m);
+      };
+      const early = this.early.shift();
+      if (early) done(early);
+      else this.waiting.push(done);
+      if (cmd) this.child.send(cmd);
+    });
+  }
+}
+
+/** One autocannon run: `inputs` sentences per request, tasks chosen pseudo-randomly per request. */
+async function load(url: string, taskNames: string[], texts: string[], inputs: number, duration: number): Promise<AutocannonResult> {
+  let k = 0;
+  let rng = 12345;
+  const request: AutocannonRequest = {
+    method: 'POST',
+    path: '/v1/classify',
+    headers: { 'content-type': 'application/json' },
+    setupRequest: (req) => {
+      rng = (Math.imul(rng, 1103515245) + 12345) >>> 0;
+      const task = taskNames[(rng >>> 8) % taskNames.length] as string;
+      const batch = Array.from({ length: inputs }, () => texts[k++ % texts.length] as string);
+      return { ...req, body: JSON.stringify({ task, inputs: batch }) };
+    },
+  };
+  return autocannon({ url, connections: CONNECTIONS, duration, timeout: 30, requests: [request] });
+}
+
+interface HttpRow { tasks: number; inputs: number; sentencesPerS: number; requestsPerS: number; p50: number; p99: number; failed: number }
+
+async function serverBench(tasks: { name: string; dir: string; bytes: number }[], texts: string[]): Promise<void> {
+  console.log(`\n(1)+(2) HTTP server (separate process) on 127.0.0.1 — autocannon, ${CONNECTIONS} connections, ${DURATION} s per case after a 2 s warm-up`);
+  const server = ServerProcess.spawn();
+  const mem: { tasks: number; memory: MemoryReport }[] = [];
+  const http: HttpRow[] = [];
+  try {
+    const ready = await server.next();
+    if (ready.type !== 'ready') throw new Error(`server process sent ${ready.type} before ready`);
+    mem.push({ tasks: 0, memory: ready.memory });
+    const started = await server.next({ cmd: 'start' });
+    if (started.type !== 'started') throw new Error(`server process answered ${started.type} to start`);
+    const warmTexts = texts.slice(0, 32);
+    let loaded = 0;
+    for (const n of TASK_COUNTS) {
+      const r = await server.next({ cmd: 'load', tasks: tasks.slice(loaded, n), warmTexts });
+      if (r.type !== 'loaded') throw new Error(`server process answered ${r.type} to load`);
+      loaded = n;
+      mem.push({ tasks: n, memory: r.memory });
+      console.log(`  loaded ${n} adapter(s) (${r.loadMs.toFixed(0)} ms for the new ones): RSS ${(r.memory.rss / MiB).toFixed(1)} MiB`);
+      const names = tasks.slice(0, n).map((t) => t.name);
+      for (const inputs of INPUTS_PER_REQUEST) {
+        await load(started.url, names, texts, inputs, 2);
+        const res = await load(started.url, names, texts, inputs, DURATION);
+        const ok = res['2xx'];
+        const row: HttpRow = {
+          tasks: n, inputs, sentencesPerS: (ok * inputs) / res.duration, requestsPerS: ok / res.duration,
+          p50: res.latency.p50, p99: res.latency.p99, failed: res.non2xx + res.errors + res.timeouts,
+        };
+        http.push(row);
+        console.log(`  ${String(n).padStart(2)} adapters, ${inputs} input(s)/request: ${row.sentencesPerS.toFixed(0).padStart(5)} sentences/s, ${row.requestsPerS.toFixed(0).padStart(5)} req/s, p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms${row.failed ? `, ${row.failed} FAILED` : ''}`);
+      }
+    }
+    await server.next({ cmd: 'stop' });
+  } finally {
+    server.child.kill();
+  }
+
+  console.log('\n  memory of the server process (after GC):');
+  console.log('  adapters   RSS MiB   array buffers MiB');
+  for (const m of mem) console.log(`  ${String(m.tasks).padStart(8)}  ${(m.memory.rss / MiB).toFixed(1).padStart(8)}  ${(m.memory.arrayBuffers / MiB).toFixed(1).padStart(10)}`);
+  const fileKiB = median(tasks.map((t) => t.bytes)) / 1024;
+  const at = (n: number) => mem.find((m) => m.tasks === n)?.memory as MemoryReport;
+  const perAdapter = (a: number, b: number, key: keyof MemoryReport) => (at(b)[key] - at(a)[key]) / (b - a) / 1024;
+  console.log(`  adapter directory on disk: ${fileKiB.toFixed(1)} KiB (sum of its files)`);
+  for (const [a, b] of [[1, 8], [8, 32], [1, 32]] as const) {
+    const rss = perAdapter(a, b, 'rss');
+    console.log(`  per added adapter, ${a} -> ${b}: RSS +${rss.toFixed(1)} KiB (${(rss / fileKiB).toFixed(2)}x file size), array buffers +${perAdapter(a, b, 'arrayBuffers').toFixed(1)} KiB`);
+  }
+  console.log(`  0 -> 1 adapters: RSS +${((at(1).rss - at(0).rss) / MiB).toFixed(1)} MiB (includes building the inference session on the first batch)`);
+  const slope = perAdapter(1, 32, 'rss');
+  summary.push(['RSS: base only / 1 / 8 / 32 adapters', mem.map((m) => `${(m.memory.rss / MiB).toFixed(0)}`).join(' / ') + ' MiB']);
+  summary.push(['RSS per added adapter (1 -> 32) vs file size', `${slope.toFixed(0)} KiB vs ${fileKiB.toFixed(0)} KiB = ${(slope / fileKiB).toFixed(2)}x (target ~1x)`]);
+  for (const r of http) {
+    summary.push([`HTTP ${r.tasks} adapter(s), ${r.inputs} input(s)/req`, `${r.sentencesPerS.toFixed(0)} sentences/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms${r.failed ? `, ${r.failed} failed` : ''}`]);
+  }
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  console.log(`serving benchmark — ${machine()}; embedded USE-lite base, Houlsby adapters m=64`);
+  const base = await loadBase('use-lite');
+  const texts = await sentences();
+  console.log(`texts: ${texts.length} State of the Union sentences (<= 300 characters), max ${MAX_LENGTH} tokens`);
+  const root = await mkdtemp(join(tmpdir(), 'adapterkit-serve-bench-'));
+  try {
+    const tasks = await saveTasks(base, root, Math.max(...TASK_COUNTS));
+    console.log(`saved ${tasks.length} random tasks under ${root} (${(tasks[0]?.bytes ?? 0) / 1024 | 0} KiB each)`);
+    await adapterOverhead(base, texts);
+    await mixedBatching(base, texts, tasks);
+    await serverBench(tasks, texts);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+  console.log(`\nsummary (${machine()}; ${CONNECTIONS} connections, ${DURATION} s per HTTP case)`);
+  const w = Math.max(...summary.map(([k]) => k.length));
+  console.log(`| ${'measure'.padEnd(w)} | result |`);
+  console.log(`| ${'-'.repeat(w)} | --- |`);
+  for (const [k, v] of summary) console.log(`| ${k.padEnd(w)} | ${v} |`);
+  console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+await main();
