@@ -53,6 +53,9 @@ class TorchStepper {
     const env = { ...process.env };
     delete env.OPENBLAS_CORETYPE; // slows OpenBLAS and PyTorch on this machine (see DESIGN.md)
     delete env.OPENBLAS_L2_SIZE;
+    // The two processes take turns: neither side's idle threads may spin (adapterkit's sessions
+    // are created with spinning off for the same reason).
+    env.OMP_WAIT_POLICY ??= 'PASSIVE';
     if (process.env.BENCH_TORCH_BLAS_DIR) env.LD_LIBRARY_PATH = [process.env.BENCH_TORCH_BLAS_DIR, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
     const args = [SCRIPT, '--serve', '--variant', variant, '--batch', String(B), '--seq', String(T), '--threads', String(TORCH_THREADS)];
     const stepper = new TorchStepper(spawn(PYTHON, args, { env, stdio: ['pipe', 'pipe', 'pipe'] }));
@@ -88,7 +91,7 @@ async function ortMatmulGflops(): Promise<number> {
   const g = new Graph('matmul');
   const a = g.input('a', 'float32', [2048, 768]);
   g.output(matmul(a, g.constant('w', f32([768, 3072], randomData(768 * 3072, 1)))));
-  const s = await Session.create(g);
+  const s = await Session.create(g, { spinning: false });
   const feeds = { a: f32([2048, 768], randomData(2048 * 768, 2)) };
   await s.run(feeds);
   const times: number[] = [];
@@ -105,7 +108,7 @@ interface Row { name: string; ak: number; pt: number; akTrainable: number; ptTra
 
 async function main(): Promise<void> {
   console.log(`adapterkit vs PyTorch training step — ${machine()}; BERT-base-sized random model, batch ${B}, seq ${T}, ${ROUNDS} interleaved timed steps per side (after 1 warm-up)`);
-  console.log(`PyTorch side: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ${PYTHON} bench/pytorch/train_step.py --serve --threads ${TORCH_THREADS}`);
+  console.log(`PyTorch side: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE ${PYTHON} bench/pytorch/train_step.py --serve --threads ${TORCH_THREADS}`);
   const base = randomBertBase();
   const head = headConfig({ kind: 'classification', labels: ['a', 'b'], dropout: 0.1 });
   const batch = syntheticBatch(B, T, 30522);
@@ -119,7 +122,7 @@ async function main(): Promise<void> {
   for (const v of variants) {
     const { stepper, ready } = await TorchStepper.start(v.torch);
     torchInfo = ready;
-    const model = TaskModel.create(base, { mode: v.mode, head, seed: 1 });
+    const model = TaskModel.create(base, { mode: v.mode, head, seed: 1, spinning: false });
     const opt = new AdamW(model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: 1e-5 });
     const akStep = async (): Promise<number> => {
       const t = performance.now();

@@ -22,7 +22,7 @@ async function matmulGflops(): Promise<number> {
   const a = g.input('a', 'float32', [2048, 768]);
   const w = g.constant('w', f32([768, 3072], randomData(768 * 3072, 1)));
   g.output(matmul(a, w));
-  const s = await Session.create(g);
+  const s = await Session.create(g, { spinning: false });
   const feeds = { a: f32([2048, 768], randomData(2048 * 768, 2)) };
   const times: number[] = [];
   for (let i = 0; i < 12; i++) {
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     { name: 'adapters (m=64) + layer norms + head', mode: { kind: 'adapters' as const, adapter: adapterConfig({ size: 64 }) }, flops: 2 * fwd },
     { name: 'full fine-tuning', mode: { kind: 'full' as const }, flops: 3 * fwd },
   ];
-  const models = variants.map((v) => TaskModel.create(base, { mode: v.mode, head, seed: 1 }));
+  const models = variants.map((v) => TaskModel.create(base, { mode: v.mode, head, seed: 1, spinning: false }));
   const opts = models.map((m) => new AdamW(m.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: 1e-5 }));
   const step = async (k: number) => {
     const m = models[k] as TaskModel;

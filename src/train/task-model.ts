@@ -29,6 +29,8 @@ export interface TaskModelOptions extends TrainableOptions {
   readonly weights?: ReadonlyMap<string, HostTensor<'float32'>>;
   /** ONNX Runtime threads. */
   readonly threads?: number;
+  /** Let idle ONNX Runtime threads spin between runs (see SessionOptions.spinning). */
+  readonly spinning?: boolean;
 }
 
 /** A trainable tensor. */
@@ -228,7 +230,7 @@ export class TaskModel {
     if (!this.trainSession) {
       const b = this.build(true);
       this.trainGraph = { graph: b.graph, loss: b.loss as Value, logits: b.logits, grads: b.grads as Value[] };
-      this.trainSession = await Session.create(b.graph, { outputs: [b.loss as Value, b.logits, ...(b.grads as Value[])], threads: this.o.threads });
+      this.trainSession = await Session.create(b.graph, { outputs: [b.loss as Value, b.logits, ...(b.grads as Value[])], threads: this.o.threads, spinning: this.o.spinning });
     }
     return this.trainSession;
   }
@@ -237,7 +239,7 @@ export class TaskModel {
     if (!this.predictSession) {
       const b = this.build(false);
       this.predictGraph = { graph: b.graph, logits: b.logits };
-      this.predictSession = await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads });
+      this.predictSession = await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads, spinning: this.o.spinning });
     }
     return this.predictSession;
   }
