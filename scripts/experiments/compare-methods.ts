@@ -1,6 +1,6 @@
 /**
  * Trains adapters and the baselines on a built-in task with the embedded base and tests them:
- *   node --import tsx scripts/experiments/compare-methods.ts <dataset> [epochs] [outDir]
+ *   node --import tsx scripts/experiments/compare-methods.ts <dataset> [epochs] [outDir] [method ids, comma-separated]
  * Prints a Markdown table (for docs/results.md) and writes <outDir>/<dataset>-results.json.
  * Finished methods are reused when run again (compareModes resumes).
  */
@@ -15,12 +15,14 @@ const dataset = process.argv[2] ?? 'spam';
 const epochs = Number(process.argv[3] ?? 2);
 const out = process.argv[4] ?? 'runs/results';
 
-const methods: CompareMethod[] = [
+const allMethods: CompareMethod[] = [
   { id: 'adapters', mode: { kind: 'adapters', adapter: adapterConfig({ size: 64 }) }, train: { lr: 1e-3 } },
   { id: 'full', mode: { kind: 'full' }, train: { lr: 1e-4 } },
   { id: 'layer-norm', mode: { kind: 'layer-norm' }, train: { lr: 3e-3 } },
   { id: 'head-only', mode: { kind: 'head-only' }, train: { lr: 3e-3 } },
 ];
+const only = process.argv[5]?.split(',');
+const methods = only ? allMethods.filter((m) => only.includes(m.id)) : allMethods;
 
 const base = await loadBase('use-lite');
 const task = await loadTask({ builtin: dataset });

@@ -13,7 +13,7 @@
  * A directory written by AdapterHub (no `adapterkit.json`) can be loaded too: the configs are
  * read from AdapterHub's JSON files.
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../errors.js';
 import type { HostTensor } from '../engine/index.js';
@@ -22,6 +22,7 @@ import { readSafetensors, writeSafetensors, type TensorToWrite } from '../models
 import { adapterConfig, type AdapterActivation, type AdapterConfig } from './config.js';
 import type { AdapterSite } from './bottleneck.js';
 import { headConfig, headInputWidth, type HeadConfig, type HeadKind } from '../heads/head.js';
+import { exists } from '../util/fs.js';
 
 /** Version of the adapterkit.json manifest. */
 export const MANIFEST_VERSION = 1;
@@ -196,15 +197,6 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
     throw new AdapterkitError('BAD_FILE', `${path} is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
   }
 }
 

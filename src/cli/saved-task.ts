@@ -10,6 +10,7 @@ import type { TaskManifest } from '../adapters/files.js';
 import { loadBase, type BaseModel } from '../models/base.js';
 import { loadSavedTask, type SavedTask } from '../train/task-io.js';
 import type { TaskSpec } from '../train/data/index.js';
+import { isFile } from '../util/fs.js';
 
 /** Name of the run record in a run directory. */
 export const RUN_RECORD = 'run.json';
@@ -24,13 +25,6 @@ export interface RunRecord {
   maxLength: number;
 }
 
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /** Base source given on the command line: existing directories become absolute paths. */
 export async function baseSource(source: string): Promise<string> {

@@ -4,12 +4,13 @@
  * directory, or a Hugging Face hub id (downloaded into the HF cache).
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+
 import { fail } from '../errors.js';
 import type { EncoderWeights, Encoder } from './encoder.js';
 import { loadBertModel } from './bert/load.js';
 import { resolveModel, type HubOptions } from './hub/index.js';
 import { loadTokenizer, type EncodedBatch, type Tokenizer } from './tokenizers/index.js';
+import { isDir } from '../util/fs.js';
 
 /** One input: a text or a text pair. */
 export type TextInput = string | readonly [string, string];
@@ -112,14 +113,6 @@ export function hfBaseTokenizer(tok: Tokenizer): BaseTokenizer {
     },
     splitsPunctuation: true,
   };
-}
-
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -10,7 +10,7 @@
  * - `checkpoint/` — the latest state: task files + `optimizer.safetensors` + `trainer.json`;
  * - `best/` — task files of the best dev score (or of the last step when there is no dev split).
  */
-import { appendFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../errors.js';
 import { loadTaskFiles } from '../adapters/files.js';
@@ -22,6 +22,7 @@ import { sentenceTrainingData, type TaskMetricValues, type TrainingData } from '
 import { saveTask } from './task-io.js';
 import type { TaskModel } from './task-model.js';
 import { describeMode } from './modes.js';
+import { exists } from '../util/fs.js';
 
 /** Default peak learning rates per mode (the paper sweeps {3e-5, 3e-4, 3e-3}). */
 export const DEFAULT_LR: Readonly<Record<string, number>> = {
@@ -99,15 +100,6 @@ interface TrainerState {
   epochLossCount: number;
   /** Options that must match on resume. */
   signature: Record<string, unknown>;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function signature(model: TaskModel, o: TrainDataOptions, n: number): Record<string, unknown> {

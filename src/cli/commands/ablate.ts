@@ -5,7 +5,7 @@
  * run on dev is ablated and the result saved as `<dir>/ablation-<task>.json` for `adapterkit report`.
  */
 import type { Command } from 'commander';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { devSplitNames, loadTask, type Example, type TaskData, type TaskSpec } from '../../train/data/index.js';
@@ -17,6 +17,7 @@ import { intArg, sanitizeTaskName } from '../options.js';
 import { findRunRecord, loadTaskDir, readManifest } from '../saved-task.js';
 import { alignLabels } from './eval.js';
 import { SWEEP_RECORD, type SweepTaskRecord } from './sweep.js';
+import { exists } from '../../util/fs.js';
 
 interface AblateFlags extends DataFlags {
   base?: string;
@@ -57,15 +58,6 @@ export function registerAblate(program: Command): void {
     .action(async (dir: string, flags: AblateFlags) => {
       await runAblate(dir, flags);
     });
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Where to ablate: the task directory, the data spec and task name, and where to save. */

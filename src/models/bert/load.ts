@@ -7,7 +7,7 @@
  * PyTorch's [out, in] to [in, out] one tensor at a time. Every check runs before anything is
  * returned, so a bad checkpoint never yields a half-loaded model.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import type { HostTensor } from '../../engine/index.js';
@@ -16,6 +16,7 @@ import type { WeightSpec } from '../encoder.js';
 import { parseBertConfig, type BertConfig } from './config.js';
 import { BertEncoder } from './encoder.js';
 import { EMBEDDINGS, MODEL_PREFIX, bertWeightSpecs } from './names.js';
+import { exists } from '../../util/fs.js';
 
 /** A loaded BERT-family model. */
 export interface LoadedBert {
@@ -27,14 +28,6 @@ export interface LoadedBert {
   readonly files: readonly string[];
   /** Checkpoint keys that the encoder does not use. */
   readonly ignored: readonly string[];
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 async function readJson(path: string): Promise<Record<string, unknown>> {

@@ -17,6 +17,7 @@ import { readJsonObject, readSideFiles } from './config.js';
 import { HfJsonTokenizer } from './hf-json.js';
 import { loadWordPieceTokenizer } from './wordpiece.js';
 import type { Tokenizer } from './types.js';
+import { isFile } from '../../util/fs.js';
 
 export type { EncodedBatch, EncodeOptions, Tokenizer } from './types.js';
 export { WordPieceTokenizer, parseVocabTxt, type WordPieceOptions } from './wordpiece.js';
@@ -30,13 +31,6 @@ export interface LoadTokenizerOptions {
   doLowerCase?: boolean;
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Loads the tokenizer of a model directory: tokenizer.json when present (run by

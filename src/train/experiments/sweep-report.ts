@@ -5,12 +5,13 @@
  * per task, total parameters for N tasks as a multiple of one model), ablation heat maps, and the
  * training curves of the best runs.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { readRun, type AblationInput, type ReportInput, type RunData, type SummaryTable, type TradeoffInput } from '../report/index.js';
 import type { AblationResult } from './ablation.js';
 import { readSweepResults, RESULTS_FILE, summarizeSweep, type SweepResult, type SweepSummaryRow } from './sweep-results.js';
+import { exists } from '../../util/fs.js';
 
 /** What one input directory held. */
 export interface ExperimentDir {
@@ -21,15 +22,6 @@ export interface ExperimentDir {
   readonly initScale: readonly SweepResult[];
   /** For a run directory: the run itself. */
   readonly run?: RunData;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function readAblation(path: string): Promise<AblationResult> {

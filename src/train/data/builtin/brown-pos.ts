@@ -16,12 +16,9 @@
  * dataset, so each text is in the same split in both datasets. Id: `<file>#<n>` (n-th sentence of
  * the file, from 0).
  */
-import { join } from 'node:path';
 import { fail } from '../../../errors.js';
 import type { TaggedSentence, TaggingData } from '../../tokens/types.js';
-import { BROWN_GENRES, BROWN_PACKAGE } from './brown.js';
-import { packageDir, readAll, stratifiedSplit } from './split.js';
-import { readFile } from 'node:fs/promises';
+import { BROWN_PACKAGE, readBrownTexts } from './brown.js';
 
 /** The 12 universal tags, in tag-index order (code-point order). */
 export const UNIVERSAL_TAGS = ['.', 'ADJ', 'ADP', 'ADV', 'CONJ', 'DET', 'NOUN', 'NUM', 'PRON', 'PRT', 'VERB', 'X'] as const;
@@ -148,31 +145,9 @@ export function brownTaggedSentences(text: string, file: string, docId: string):
  * ```
  */
 export async function loadBrownPos(): Promise<TaggingData> {
-  const dir = packageDir(BROWN_PACKAGE);
-  const catsFile = join(dir, 'cats.txt');
-  let cats: string;
-  try {
-    cats = await readFile(catsFile, 'utf8');
-  } catch (e) {
-    fail('BAD_FILE', `cannot read ${catsFile}: ${(e as Error).message}`);
-  }
-  const texts = cats
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '')
-    .map((l, i) => {
-      const [id, genre] = l.split(/\s+/);
-      if (!id || !genre || !(BROWN_GENRES as readonly string[]).includes(genre)) {
-        fail('BAD_FILE', `${catsFile}:${i + 1}: expected "<file> <genre>", got "${l}"`);
-      }
-      return { id, genre };
-    });
-  const splitOf = stratifiedSplit(texts.map(({ id, genre }) => ({ id, stratum: genre })));
-  const raws = await readAll(texts.map(({ id }) => join(dir, id)));
+  const texts = await readBrownTexts();
   const splits: Record<'train' | 'dev' | 'test', TaggedSentence[]> = { train: [], dev: [], test: [] };
-  texts.forEach(({ id }, i) => {
-    splits[splitOf.get(id) as 'train' | 'dev' | 'test'].push(...brownTaggedSentences(raws[i] as string, join(dir, id), id));
-  });
+  for (const t of texts) splits[t.split].push(...brownTaggedSentences(t.raw, t.file, t.id));
   return {
     name: 'brown-pos',
     tagSet: [...UNIVERSAL_TAGS],

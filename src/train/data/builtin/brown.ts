@@ -72,8 +72,17 @@ export function passages(sentences: readonly string[]): string[] {
   return out.map((p) => p.text.join(' '));
 }
 
-/** Loads the `brown` dataset. */
-export async function loadBrown(): Promise<TaskData> {
+/** One Brown text: file id, genre, raw `word/tag` content and its split (by text, stratified by genre). */
+export interface BrownText {
+  readonly id: string;
+  readonly genre: string;
+  readonly file: string;
+  readonly raw: string;
+  readonly split: 'train' | 'dev' | 'test';
+}
+
+/** Reads every Brown text listed in `cats.txt` with its genre and deterministic split. */
+export async function readBrownTexts(): Promise<BrownText[]> {
   const dir = packageDir(BROWN_PACKAGE);
   const catsFile = join(dir, 'cats.txt');
   let cats: string;
@@ -95,15 +104,23 @@ export async function loadBrown(): Promise<TaskData> {
     });
   const splitOf = stratifiedSplit(texts.map(({ id, genre }) => ({ id, stratum: genre })));
   const raws = await readAll(texts.map(({ id }) => join(dir, id)));
+  return texts.map(({ id, genre }, i) => ({
+    id, genre, file: join(dir, id), raw: raws[i] as string, split: splitOf.get(id) as 'train' | 'dev' | 'test',
+  }));
+}
+
+/** Loads the `brown` dataset. */
+export async function loadBrown(): Promise<TaskData> {
+  const texts = await readBrownTexts();
   const splits: Record<'train' | 'dev' | 'test', Example[]> = { train: [], dev: [], test: [] };
-  texts.forEach(({ id, genre }, i) => {
-    const sentences = (raws[i] as string)
+  texts.forEach(({ id, genre, raw, file, split }) => {
+    const sentences = raw
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map(untagSentence);
     const label = (BROWN_GENRES as readonly string[]).indexOf(genre);
     passages(sentences).forEach((textA, n) => {
-      splits[splitOf.get(id) as 'train' | 'dev' | 'test'].push({ id: `${id}#${n}`, textA, label, source: { file: join(dir, id), line: 1 } });
+      splits[split].push({ id: `${id}#${n}`, textA, label, source: { file, line: 1 } });
     });
   });
   return {
