@@ -18,11 +18,15 @@ const out = process.argv[4] ?? 'runs/results';
 const allMethods: CompareMethod[] = [
   { id: 'adapters', mode: { kind: 'adapters', adapter: adapterConfig({ size: 64 }) }, train: { lr: 1e-3 } },
   { id: 'full', mode: { kind: 'full' }, train: { lr: 1e-4 } },
+  // extra variants, run on request (see docs/results.md)
+  { id: 'adapters-256', mode: { kind: 'adapters', adapter: adapterConfig({ size: 256 }) }, train: { lr: 1e-3 } },
+  { id: 'adapters-lr3e-3', mode: { kind: 'adapters', adapter: adapterConfig({ size: 64 }) }, train: { lr: 3e-3 } },
   { id: 'layer-norm', mode: { kind: 'layer-norm' }, train: { lr: 3e-3 } },
   { id: 'head-only', mode: { kind: 'head-only' }, train: { lr: 3e-3 } },
 ];
 const only = process.argv[5]?.split(',');
-const methods = only ? allMethods.filter((m) => only.includes(m.id)) : allMethods;
+const DEFAULT_IDS = ['adapters', 'full', 'layer-norm', 'head-only'];
+const methods = allMethods.filter((m) => (only ?? DEFAULT_IDS).includes(m.id));
 
 const base = await loadBase('use-lite');
 const task = await loadTask({ builtin: dataset });
