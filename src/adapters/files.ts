@@ -13,10 +13,11 @@
  * A directory written by AdapterHub (no `adapterkit.json`) can be loaded too: the configs are
  * read from AdapterHub's JSON files.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AdapterkitError, fail } from '../errors.js';
-import type { HostTensor } from '../engine/index.js';
+import { fail } from '../errors.js';
+import { transposeMatrix, type HostTensor } from '../engine/index.js';
+import { readJsonObjectFile } from '../util/json.js';
 import type { Encoder, AttachmentPoint } from '../models/encoder.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../models/weights/index.js';
 import { adapterConfig, type AdapterActivation, type AdapterConfig } from './config.js';
@@ -59,24 +60,16 @@ function linearTest(enc: Encoder): (name: string, shape: readonly number[]) => b
   };
 }
 
-function transposed(t: HostTensor<'float32'>): Float32Array {
-  const [r, c] = t.shape as [number, number];
-  const out = new Float32Array(r * c);
-  const src = t.data;
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j] as number;
-  return out;
-}
-
 /** Converts an internal [in, out] tensor to PyTorch's [out, in] for a file. */
 function toTorch(linear: boolean, t: HostTensor<'float32'>): TensorToWrite {
   if (!linear) return { dtype: 'float32', shape: [...t.shape], data: t.data };
-  return { dtype: 'float32', shape: [t.shape[1] as number, t.shape[0] as number], data: transposed(t) };
+  return { dtype: 'float32', shape: [t.shape[1] as number, t.shape[0] as number], data: transposeMatrix(t.data, t.shape[0] as number, t.shape[1] as number) };
 }
 
 /** Converts a file tensor [out, in] back to [in, out]. */
 function fromTorch(linear: boolean, shape: readonly number[], data: Float32Array): HostTensor<'float32'> {
   if (!linear) return { dtype: 'float32', shape: [...shape], data };
-  return { dtype: 'float32', shape: [shape[1] as number, shape[0] as number], data: transposed({ dtype: 'float32', shape, data }) };
+  return { dtype: 'float32', shape: [shape[1] as number, shape[0] as number], data: transposeMatrix(data, shape[0] as number, shape[1] as number) };
 }
 
 /** AdapterHub key of an internal adapter tensor name. */
@@ -186,20 +179,6 @@ export async function saveTaskFiles(dir: string, enc: Encoder, f: TaskFiles): Pr
   await rename(tmp, dir);
 }
 
-async function readJson(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new AdapterkitError('BAD_FILE', `cannot read ${path}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new AdapterkitError('BAD_FILE', `${path} is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
 /** A task read back from disk. */
 export interface LoadedTaskFiles {
   manifest: TaskManifest;
@@ -242,15 +221,15 @@ export async function loadTaskFiles(dir: string, enc: Encoder): Promise<LoadedTa
   const foreign = !(await exists(manifestPath));
   let manifest: TaskManifest;
   if (!foreign) {
-    manifest = (await readJson(manifestPath)) as unknown as TaskManifest;
+    manifest = (await readJsonObjectFile(manifestPath)) as unknown as TaskManifest;
     if (manifest.format !== 'adapterkit-task') fail('BAD_FILE', `${manifestPath}: not an adapterkit task manifest`);
     if (manifest.version > MANIFEST_VERSION) fail('BAD_FILE', `${manifestPath}: version ${manifest.version} is newer than this adapterkit understands (${MANIFEST_VERSION})`);
     manifest.head = headConfig(manifest.head);
     if (manifest.mode.adapter) manifest.mode.adapter = adapterConfig(manifest.mode.adapter);
   } else {
     if (!(await exists(join(dir, 'head_config.json')))) fail('BAD_FILE', `${dir}: neither adapterkit.json nor head_config.json found; not a task directory`);
-    const ac = (await exists(join(dir, 'adapter_config.json'))) ? await readJson(join(dir, 'adapter_config.json')) : undefined;
-    manifest = manifestFromHub(ac, await readJson(join(dir, 'head_config.json')), dir);
+    const ac = (await exists(join(dir, 'adapter_config.json'))) ? await readJsonObjectFile(join(dir, 'adapter_config.json')) : undefined;
+    manifest = manifestFromHub(ac, await readJsonObjectFile(join(dir, 'head_config.json')), dir);
   }
   const tensors = new Map<string, HostTensor<'float32'>>();
   const isLinear = linearTest(enc);

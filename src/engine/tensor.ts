@@ -84,3 +84,10 @@ export function bool(shape: readonly number[], data: Uint8Array | readonly boole
 export function assertTensor(t: HostTensor, what: string): void {
   checkSize(t.shape, t.data.length, what);
 }
+
+/** Row-major transpose of a [rows, cols] matrix into a new [cols, rows] array. */
+export function transposeMatrix(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c] as number;
+  return out;
+}

@@ -7,10 +7,10 @@
  * PyTorch's [out, in] to [in, out] one tensor at a time. Every check runs before anything is
  * returned, so a bad checkpoint never yields a half-loaded model.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
-import type { HostTensor } from '../../engine/index.js';
+import { transposeMatrix, type HostTensor } from '../../engine/index.js';
+import { readJsonObjectFile } from '../../util/json.js';
 import { readWeights, type WeightTensor } from '../weights/index.js';
 import type { WeightSpec } from '../encoder.js';
 import { parseBertConfig, type BertConfig } from './config.js';
@@ -30,28 +30,12 @@ export interface LoadedBert {
   readonly ignored: readonly string[];
 }
 
-async function readJson(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    return fail('BAD_FILE', `cannot read ${path}: ${(e as Error).message}`);
-  }
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    return fail('BAD_FILE', `${path} is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
 /** The weight files of a model directory (single file or shards listed by an index). */
 export async function findWeightFiles(dir: string): Promise<string[]> {
   for (const index of ['model.safetensors.index.json', 'pytorch_model.bin.index.json']) {
     const p = join(dir, index);
     if (await exists(p)) {
-      const map = (await readJson(p)).weight_map;
+      const map = (await readJsonObjectFile(p)).weight_map;
       if (typeof map !== 'object' || map === null) fail('BAD_FILE', `${p}: missing "weight_map"`);
       return [...new Set(Object.values(map as Record<string, string>))].sort().map((f) => join(dir, f));
     }
@@ -67,13 +51,6 @@ export function canonicalName(key: string, prefix: string): string {
   return k;
 }
 
-function transpose2d(t: WeightTensor, rows: number, cols: number): Float32Array {
-  const src = t.data as Float32Array;
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c] as number;
-  return out;
-}
-
 /** Converts one checkpoint tensor to the spec's layout, checking shape and dtype. */
 function convert(spec: WeightSpec, t: WeightTensor, file: string): HostTensor<'float32'> {
   if (t.dtype !== 'float32') fail('BAD_WEIGHTS', `${file}: tensor ${t.name} has dtype ${t.dtype}; expected a floating-point tensor`);
@@ -83,7 +60,7 @@ function convert(spec: WeightSpec, t: WeightTensor, file: string): HostTensor<'f
     fail('BAD_WEIGHTS', `${file}: tensor ${t.name} has shape [${t.shape.join(', ')}] but the config implies [${want.join(', ')}] for ${spec.name}`);
   }
   if (!linear) return { dtype: 'float32', shape: [...spec.shape], data: t.data as Float32Array };
-  return { dtype: 'float32', shape: [...spec.shape], data: transpose2d(t, want[0] as number, want[1] as number) };
+  return { dtype: 'float32', shape: [...spec.shape], data: transposeMatrix(t.data as Float32Array, want[0] as number, want[1] as number) };
 }
 
 /**
@@ -98,7 +75,7 @@ function convert(spec: WeightSpec, t: WeightTensor, file: string): HostTensor<'f
 export async function loadBertModel(dir: string): Promise<LoadedBert> {
   const configPath = join(dir, 'config.json');
   if (!(await exists(configPath))) fail('BAD_FILE', `${dir}: no config.json`);
-  const config = parseBertConfig(await readJson(configPath), configPath);
+  const config = parseBertConfig(await readJsonObjectFile(configPath), configPath);
   const prefix = MODEL_PREFIX[config.modelType];
   const mayHavePooler = config.modelType === 'bert' || config.modelType === 'roberta';
   const wanted = new Map(bertWeightSpecs(config, mayHavePooler).map((s) => [s.name, s]));

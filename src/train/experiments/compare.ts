@@ -7,16 +7,13 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
-import { headConfig } from '../../heads/head.js';
 import type { BaseModel } from '../../models/base.js';
 import type { TaskData } from '../data/types.js';
 import { devSplitNames } from '../data/index.js';
-import { predictExamples, scorePredictions } from '../evaluate.js';
 import type { MetricValues } from '../metrics/index.js';
-import { describeMode, type TrainingMode } from '../modes.js';
-import { loadSavedTask } from '../task-io.js';
-import { TaskModel } from '../task-model.js';
-import { train, type TrainEvent, type TrainOptions } from '../trainer.js';
+import type { TrainingMode } from '../modes.js';
+import type { TrainEvent, TrainOptions } from '../trainer.js';
+import { trainAndTest } from './train-and-test.js';
 
 /** One method to compare. */
 export interface CompareMethod {
@@ -63,7 +60,6 @@ export async function compareModes(o: CompareOptions): Promise<CompareResult[]> 
   if (!test?.length) fail('BAD_DATA', `task ${o.task.name} has no test split to compare on`);
   const devName = devSplitNames(o.task)[0];
   const dev = devName ? o.task.splits[devName] : undefined;
-  const head = headConfig({ kind: o.task.kind, labels: o.task.labels, pair: o.task.pair });
   const results: CompareResult[] = [];
   await mkdir(o.outDir, { recursive: true });
   for (const m of o.methods) {
@@ -75,24 +71,13 @@ export async function compareModes(o: CompareOptions): Promise<CompareResult[]> 
       o.onResult?.(done);
       continue;
     }
-    const model = TaskModel.create(o.base, { mode: m.mode, head, seed: o.seed });
-    const opts: TrainOptions = {
-      outDir: runDir, taskName: o.task.name.replace(/[^A-Za-z0-9_-]/g, '_'), metrics: o.task.metrics, seed: o.seed, resume: true,
-      ...o.train, ...m.train, signal: o.signal, onEvent: (e) => o.onEvent?.(m, e),
-    };
-    let r;
-    try {
-      r = await train(model, trainSplit, dev, opts);
-    } finally {
-      await model.dispose();
-    }
-    const best = await loadSavedTask(o.base, r.bestDir);
-    const preds = await predictExamples(best.model, test, { maxLength: opts.maxLength ?? 128 });
-    await best.model.dispose();
-    const stats = best.model.stats();
+    const r = await trainAndTest({
+      base: o.base, task: o.task, splits: { train: trainSplit, dev, test }, mode: m.mode, outDir: runDir, seed: o.seed,
+      train: { ...o.train, ...m.train, signal: o.signal, onEvent: (e) => o.onEvent?.(m, e) },
+    });
     const res: CompareResult = {
-      id: m.id, method: describeMode(m.mode), test: scorePredictions(o.task.metrics, preds, test), dev: r.best?.metrics,
-      trainableParams: stats.trainableParams, share: stats.share, bytesPerTask: stats.bytesPerTask, trainSeconds: r.seconds, steps: r.steps, runDir,
+      id: m.id, method: r.description, test: r.test as MetricValues, dev: r.dev ?? undefined,
+      trainableParams: r.trainableParams, share: r.share, bytesPerTask: r.bytes, trainSeconds: r.trainSeconds, steps: r.steps, runDir,
     };
     await writeFile(resultPath, `${JSON.stringify(res, null, 2)}\n`);
     results.push(res);

@@ -10,16 +10,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fail } from '../../errors.js';
-import { headConfig } from '../../heads/head.js';
 import type { BaseModel } from '../../models/base.js';
 import type { Example, TaskData } from '../data/types.js';
 import { devSplitNames } from '../data/index.js';
-import { predictExamples, scorePredictions } from '../evaluate.js';
 import type { MetricName, MetricValues } from '../metrics/index.js';
-import { describeMode, type TrainingMode } from '../modes.js';
-import { loadSavedTask } from '../task-io.js';
-import { TaskModel } from '../task-model.js';
-import { train, type TrainEvent, type TrainOptions } from '../trainer.js';
+import type { TrainEvent, TrainOptions } from '../trainer.js';
+import { trainAndTest } from './train-and-test.js';
 import { PAPER_GRID, planRuns, runMode, type SweepGrid, type SweepRunSpec } from './sweep-grid.js';
 import { appendSweepResult, readSweepResults, resultKey, RESULTS_FILE, type SweepResult } from './sweep-results.js';
 
@@ -68,20 +64,6 @@ export interface SweepOutcome {
   readonly resultsPath: string;
 }
 
-/** What {@link trainAndTest} reports. */
-export interface TrainAndTestResult {
-  readonly dev: MetricValues | null;
-  readonly test: MetricValues | null;
-  readonly trainableParams: number;
-  readonly baseParams: number;
-  readonly share: number;
-  readonly bytes: number;
-  readonly seconds: number;
-  readonly steps: number;
-  readonly description: string;
-  readonly bestDir: string;
-}
-
 /** The labeled train, dev and (optional) test splits of a task; BAD_DATA when train or dev is missing. */
 export function sweepSplits(task: TaskData): { train: Example[]; dev: Example[]; test?: Example[] } {
   const trainSplit = task.splits.train;
@@ -93,43 +75,6 @@ export function sweepSplits(task: TaskData): { train: Example[]; dev: Example[];
   }
   const test = task.splits.test;
   return { train: trainSplit, dev, ...(test && test.some((e) => e.label !== undefined) ? { test } : {}) };
-}
-
-/**
- * Trains one mode on a task in `outDir` (resuming its checkpoint when there is one), then scores the
- * best dev checkpoint on the test split.
- */
-export async function trainAndTest(o: {
-  base: BaseModel; task: TaskData; mode: TrainingMode; outDir: string; seed: number; threads?: number;
-  train: Omit<TrainOptions, 'outDir' | 'taskName' | 'metrics' | 'seed' | 'resume'>;
-}): Promise<TrainAndTestResult> {
-  const splits = sweepSplits(o.task);
-  const head = headConfig({ kind: o.task.kind, labels: o.task.labels, pair: o.task.pair });
-  const model = TaskModel.create(o.base, { mode: o.mode, head, seed: o.seed, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
-  const stats = model.stats();
-  const t0 = performance.now();
-  let r;
-  try {
-    r = await train(model, splits.train, splits.dev, {
-      ...o.train, outDir: o.outDir, taskName: o.task.name.replace(/[^A-Za-z0-9_-]/g, '_'), metrics: o.task.metrics, seed: o.seed, resume: true,
-    });
-  } finally {
-    await model.dispose();
-  }
-  let test: MetricValues | null = null;
-  if (splits.test) {
-    const best = await loadSavedTask(o.base, r.bestDir, o.threads !== undefined ? { threads: o.threads } : {});
-    try {
-      const preds = await predictExamples(best.model, splits.test, { maxLength: o.train.maxLength ?? 128 });
-      test = scorePredictions(o.task.metrics, preds, splits.test);
-    } finally {
-      await best.model.dispose();
-    }
-  }
-  return {
-    dev: r.best?.metrics ?? null, test, trainableParams: stats.trainableParams, baseParams: stats.baseParams, share: stats.share,
-    bytes: stats.bytesPerTask, seconds: (performance.now() - t0) / 1000, steps: r.steps, description: describeMode(o.mode), bestDir: r.bestDir,
-  };
 }
 
 function metricOf(m: MetricValues | null, name: MetricName): number | null {
@@ -152,7 +97,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   // The default k values stop at the encoder's depth (a 2-layer base has top-1 and top-2 only).
   const grid: SweepGrid = { ...PAPER_GRID, topK: PAPER_GRID.topK.filter((k) => k <= layers), ...o.grid };
   const plan = planRuns(grid, o.base.encoder);
-  sweepSplits(o.task); // fail before anything is written
+  const splits = sweepSplits(o.task); // fail before anything is written
   const batchSize = o.batchSize ?? 32;
   const maxLength = o.maxLength ?? Math.min(128, o.base.encoder.maxLength);
   if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= o.base.encoder.maxLength)) {
@@ -187,7 +132,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
     const runDir = join(o.outDir, 'runs', taskDir, spec.method, `${spec.id}${suffix}`);
     await o.onRunStart?.(spec, runDir, i, plan.length);
     const r = await trainAndTest({
-      base: o.base, task: o.task, mode: runMode(spec), outDir: runDir, seed: spec.seed,
+      base: o.base, task: o.task, splits, mode: runMode(spec), outDir: runDir, seed: spec.seed,
       ...(o.threads !== undefined ? { threads: o.threads } : {}),
       train: {
         ...o.train, epochs: spec.epochs, lr: spec.lr, batchSize, maxLength,
