@@ -11,6 +11,7 @@ import { loadBase, type BaseModel } from '../models/base.js';
 import { loadSavedTask, type SavedTask } from '../train/task-io.js';
 import type { TaskSpec } from '../train/data/index.js';
 import { isFile } from '../util/fs.js';
+import { cliBaseOptions } from './download-progress.js';
 
 /** Name of the run record in a run directory. */
 export const RUN_RECORD = 'run.json';
@@ -73,7 +74,7 @@ export async function loadTaskDir(dir: string, o: { base?: string; revision?: st
     id = source.slice(0, at);
     revision ??= source.slice(at + 1);
   }
-  const base = await loadBase(id, revision !== undefined ? { revision } : {});
+  const base = await loadBase(id, cliBaseOptions(revision));
   if (o.maxLength !== undefined && o.maxLength > base.encoder.maxLength) {
     fail('BAD_CONFIG', `--max-length ${o.maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
   }

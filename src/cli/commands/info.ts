@@ -6,6 +6,7 @@ import type { WeightSpec } from '../../models/encoder.js';
 import { loadBase } from '../../models/base.js';
 import { formatInt, keyValues, printJson, table } from '../format.js';
 import { baseSource } from '../saved-task.js';
+import { cliBaseOptions } from '../download-progress.js';
 
 const EXAMPLES = `
 Examples:
@@ -76,7 +77,7 @@ export function registerInfo(program: Command): void {
     .option('--json', 'print everything as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (model: string, flags: { revision?: string; json?: boolean }) => {
-      const base = await loadBase(await baseSource(model), flags.revision !== undefined ? { revision: flags.revision } : {});
+      const base = await loadBase(await baseSource(model), cliBaseOptions(flags.revision));
       const enc = base.encoder;
       const groups = paramGroups(enc.weightSpecs, enc.numLayers);
       const architecture = enc.describe();

@@ -6,6 +6,7 @@ import { ModelBackend } from '../../serve/model-backend.js';
 import { startServer } from '../../serve/server.js';
 import { installShutdownSignals } from '../../serve/signals.js';
 import { DEFAULT_ADMIN_TOKEN_ENV } from '../../serve/admin-auth.js';
+import { cliBaseOptions } from '../download-progress.js';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -43,7 +44,7 @@ Examples:
   ${DEFAULT_ADMIN_TOKEN_ENV}=secret adapterkit serve --port 9000 --adapter spam=runs/spam/best --adapter sotu=runs/sotu/best
   curl -s localhost:8080/v1/classify -H 'content-type: application/json' -d '{"task":"spam","inputs":["Win a free prize now"]}'`)
     .action(async (o: { base: string; adapter: string[]; host: string; port: number; maxLength: number; windowMs: number; maxBatch: number; maxInputs: number; threads?: number }) => {
-      const base = await loadBase(o.base);
+      const base = await loadBase(o.base, cliBaseOptions());
       const backend = new ModelBackend(base, { maxLength: o.maxLength, threads: o.threads });
       for (const spec of o.adapter) {
         const i = spec.indexOf('=');

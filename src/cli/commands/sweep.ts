@@ -18,6 +18,7 @@ import { formatDuration, formatInt, formatPercent, printJson, table } from '../f
 import { intArg, numberArg, sanitizeTaskName } from '../options.js';
 import { TrainProgress } from '../progress.js';
 import { baseSource, writeRunRecord } from '../saved-task.js';
+import { cliBaseOptions } from '../download-progress.js';
 
 /** File in a sweep's output directory recording each task's data and base (for `ablate`). */
 export const SWEEP_RECORD = 'sweep.json';
@@ -167,7 +168,7 @@ async function runSweepCommand(f: SweepFlags): Promise<void> {
   const task = { ...loaded, name: taskName };
   const out = f.out ?? join('runs', `sweep-${taskName}`);
   const source = await baseSource(f.base);
-  const base = await loadBase(source, f.revision !== undefined ? { revision: f.revision } : {});
+  const base = await loadBase(source, cliBaseOptions(f.revision));
   const maxLength = f.maxLength ?? Math.min(128, base.encoder.maxLength);
   if (maxLength > base.encoder.maxLength) fail('BAD_CONFIG', `--max-length ${maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
   await mkdir(out, { recursive: true });

@@ -19,6 +19,7 @@ import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, print
 import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, sanitizeTaskName, type ModeFlags } from '../options.js';
 import { TrainProgress } from '../progress.js';
 import { baseSource, writeRunRecord } from '../saved-task.js';
+import { cliBaseOptions } from '../download-progress.js';
 
 /** Flags of `adapterkit train`. */
 interface TrainFlags extends DataFlags, ModeFlags {
@@ -230,7 +231,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   const out = f.out ?? join('runs', `${taskName}-${mode.kind}`);
 
   const source = await baseSource(f.base);
-  const base = await loadBase(source, f.revision !== undefined ? { revision: f.revision } : {});
+  const base = await loadBase(source, cliBaseOptions(f.revision));
   const maxLength = f.maxLength ?? Math.min(task.defaultMaxLength, base.encoder.maxLength);
   if (maxLength > base.encoder.maxLength) fail('BAD_CONFIG', `--max-length ${maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
   const head = task.head(base);
