@@ -52,16 +52,41 @@ describe('sweep, ablate and report commands', () => {
     assert.match(table.stdout, /dev accuracy, adapters of layers \[from\.\.to\] removed \(baseline \d\.\d{4}\)/);
     assert.match(table.stdout, /^from 0 /m);
 
+    // The init-scale study retrains the best adapter configuration with each std and keeps the runs.
+    const init = await cli('ablate', out, '--init-stds', '1e-3,0.3', '--json');
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(init.stderr, /initialisation scale of adapters-m\d+ \(lr 1e-2, 1 epoch\(s\)\): stds 1e-3, 3e-1, seeds 1/);
+    assert.match(init.stderr, /\[1\/2\] adapters-m\d+-std1e-3: lr 1e-2, 1 epoch, seed 1/);
+    const rows = (JSON.parse(init.stdout) as { initScale: { initStd: number; runs: number; dev: number | null; test: number | null }[] }).initScale;
+    assert.deepEqual(rows.map((r) => [r.initStd, r.runs]), [[1e-3, 1], [0.3, 1]]);
+    for (const r of rows) assert.ok(r.dev !== null && r.dev >= 0 && r.dev <= 1 && r.test !== null);
+    assert.equal((await readSweepResults(join(out, 'init-scale.jsonl'))).length, 2);
+    const initAgain = await cli('ablate', out, '--init-stds', '1e-3,0.3');
+    assert.equal(initAgain.code, 0, initAgain.stderr);
+    assert.doesNotMatch(initAgain.stderr, /\[1\/2\]/, 'finished init-scale runs are not trained again');
+    assert.match(initAgain.stdout, /accuracy by adapter initialisation std \(mean over seeds\):\n.*init std/);
+    const badStd = await cli('ablate', out, '--init-stds', '1e-3,1.5');
+    assert.equal(badStd.code, 2);
+    assert.match(badStd.stderr, /--init-stds.*"1.5" is not below 1/);
+    const seedsOnly = await cli('ablate', out, '--init-seeds', '1,2');
+    assert.notEqual(seedsOnly.code, 0);
+    assert.match(seedsOnly.stderr, /--init-seeds is given without --init-stds/);
+    const notSweep = await cli('ablate', join(out, results[0]!.runDir), '--init-stds', '1e-2');
+    assert.notEqual(notSweep.code, 0);
+    assert.match(notSweep.stderr, /--init-stds needs a sweep output directory/);
+
     const html = join(dir, 'report.html');
     const r = await cli('report', out, '--out', html, '--tasks', '9');
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /4 result row\(s\), 1 trade-off chart\(s\), 1 ablation heat map\(s\), 4 training curve\(s\)/);
+    assert.match(r.stdout, /4 result row\(s\), 1 trade-off chart\(s\), 1 ablation heat map\(s\), 4 training curve\(s\), 1 init-scale chart\(s\)/);
     const page = readFileSync(html, 'utf8');
     checkWellFormed(page, { html: true });
-    for (const h of ['Results', 'Training', 'Score vs trained parameters', 'Ablation']) assert.ok(page.includes(`<h2>${h}</h2>`), h);
+    for (const h of ['Results', 'Training', 'Score vs trained parameters', 'Ablation', 'Initialisation scale']) assert.ok(page.includes(`<h2>${h}</h2>`), h);
     assert.ok(page.includes('params for 9 tasks (x one model)'));
     assert.ok(page.includes('fine-tune top k') && page.includes('layer norm only') && page.includes('m=4'));
     assert.ok(!/<script/i.test(page));
+    assert.match(page, /toy: accuracy vs adapter init std/);
+    assert.match(page, /Mean over 1 run\(s\) per std: 0\.001: test \d/);
 
     // A plain training run directory adds its curve.
     const withRun = await cli('report', out, join(out, results[0]!.runDir), '--out', join(dir, 'r2.html'));

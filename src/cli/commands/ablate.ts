@@ -4,19 +4,22 @@
  * (`.../best`), a run directory holding `best/`, or a sweep output directory: then the best adapter
  * run on dev is ablated and the result saved as `<dir>/ablation-<task>.json` for `adapterkit report`.
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { devSplitNames, loadTask, type Example, type TaskData, type TaskSpec } from '../../train/data/index.js';
-import { ablateLayers, saveAblation, type AblationResult } from '../../train/experiments/ablation.js';
-import { readSweepResults, RESULTS_FILE, summarizeSweep } from '../../train/experiments/sweep-results.js';
+import { ablateLayers, INIT_SCALE_FILE, initScaleRobustness, saveAblation, type AblationResult } from '../../train/experiments/ablation.js';
+import { shortNumber } from '../../train/experiments/sweep-grid.js';
+import { loadBase } from '../../models/base.js';
+import { cliBaseOptions } from '../download-progress.js';
+import { readSweepResults, RESULTS_FILE, summarizeSweep, type SweepResult } from '../../train/experiments/sweep-results.js';
 import { addDataOptions, describeSpec, hasDataFlags, taskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { printJson, table } from '../format.js';
 import { intArg, sanitizeTaskName } from '../options.js';
-import { findRunRecord, loadTaskDir, readManifest } from '../saved-task.js';
+import { baseSource, findRunRecord, loadTaskDir, readManifest } from '../saved-task.js';
 import { alignLabels } from './eval.js';
-import { SWEEP_RECORD, type SweepTaskRecord } from './sweep.js';
+import { intListFrom, positiveListArg, runInterruptible, SWEEP_RECORD, sweepReporter, type SweepTaskRecord } from './sweep.js';
 import { exists } from '../../util/fs.js';
 
 interface AblateFlags extends DataFlags {
@@ -28,6 +31,8 @@ interface AblateFlags extends DataFlags {
   maxLength?: number;
   threads?: number;
   json?: boolean;
+  initStds?: number[];
+  initSeeds?: number[];
 }
 
 const EXAMPLES = `
@@ -36,7 +41,13 @@ Examples:
   $ adapterkit ablate runs/sweep-spam
 
   # a trained task directory, scores as JSON
-  $ adapterkit ablate runs/spam-adapters/best --json`;
+  $ adapterkit ablate runs/spam-adapters/best --json
+
+  # also the robustness to the initialisation scale: the sweep's best adapter configuration trained
+  # again with each std (the paper's figure), results in runs/sweep-spam/init-scale.jsonl
+  $ adapterkit ablate runs/sweep-spam --init-stds 1e-4,1e-3,1e-2,1e-1,0.5 --init-seeds 1,2
+
+The init-scale runs resume like a sweep: run the same command again to continue.`;
 
 /** Registers `adapterkit ablate`. */
 export function registerAblate(program: Command): void {
@@ -53,6 +64,8 @@ export function registerAblate(program: Command): void {
     .option('--batch-size <n>', 'examples per batch', intArg(1), 64)
     .option('--max-length <n>', 'tokens per example (default: the length used in training)', intArg(2))
     .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
+    .option('--init-stds <list>', 'sweep directories only: also retrain the best adapter configuration with each of these initialisation stds, each in (0, 1) (results in <dir>/init-scale.jsonl)', stdListArg)
+    .option('--init-seeds <list>', 'seeds of the --init-stds runs (default: the best run\'s seed)', intListFrom(0))
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (dir: string, flags: AblateFlags) => {
@@ -66,6 +79,8 @@ interface Target {
   spec: TaskSpec;
   task?: string;
   saveDir?: string;
+  /** For a sweep directory: what the sweep recorded for the task, and its best adapter run. */
+  sweep?: { record?: SweepTaskRecord; best: SweepResult };
 }
 
 async function sweepTarget(dir: string, f: AblateFlags): Promise<Target> {
@@ -93,7 +108,9 @@ async function sweepTarget(dir: string, f: AblateFlags): Promise<Target> {
   const best = summarizeSweep(results.filter((r) => r.task === task && r.kind === 'adapters'))
     .reduce<ReturnType<typeof summarizeSweep>[number] | undefined>((b, r) => (!b || (r.devScore ?? -Infinity) > (b.devScore ?? -Infinity) ? r : b), undefined);
   if (!best) fail('NOT_FOUND', `${dir} has no finished adapter run of task ${task}`);
-  return { taskDir: join(dir, best.runDir, 'best'), spec, task, saveDir: dir };
+  const bestResult = results.find((r) => r.task === task && r.method === best.method && r.run === best.run) as SweepResult;
+  const record = rec.tasks?.[task];
+  return { taskDir: join(dir, best.runDir, 'best'), spec, task, saveDir: dir, sweep: { best: bestResult, ...(record ? { record } : {}) } };
 }
 
 async function taskTarget(dir: string, f: AblateFlags): Promise<Target> {
@@ -125,7 +142,10 @@ export function ablationTable(a: AblationResult, split: string): string {
 }
 
 async function runAblate(dir: string, f: AblateFlags): Promise<void> {
-  const target = (await exists(join(dir, RESULTS_FILE))) ? await sweepTarget(dir, f) : await taskTarget(dir, f);
+  const isSweep = await exists(join(dir, RESULTS_FILE));
+  if (f.initSeeds && !f.initStds) fail('BAD_CONFIG', '--init-seeds is given without --init-stds');
+  if (f.initStds && !isSweep) fail('BAD_CONFIG', `--init-stds needs a sweep output directory (with ${RESULTS_FILE}); ${dir} is not one`);
+  const target = isSweep ? await sweepTarget(dir, f) : await taskTarget(dir, f);
   const data = await loadTask(target.spec);
   const where = describeSpec(target.spec);
   const { saved, maxLength } = await loadTaskDir(target.taskDir, f);
@@ -151,9 +171,54 @@ async function runAblate(dir: string, f: AblateFlags): Promise<void> {
     savedTo.push(f.save);
   }
   for (const p of savedTo) process.stderr.write(`saved ${p}\n`);
+  const initScale = f.initStds && target.sweep ? await runInitScale(dir, target, data, f.initStds, f) : undefined;
   if (f.json) {
-    printJson(a);
+    printJson(initScale ? { ...a, initScale } : a);
     return;
   }
   process.stdout.write(Object.keys(a.splits).map((s) => ablationTable(a, s)).join('\n'));
+  if (initScale) process.stdout.write(`\n${initScaleTable(initScale, a.metric)}`);
+}
+
+/** One row of the init-scale study as printed and in --json. */
+interface InitScaleSummary {
+  initStd: number;
+  runs: number;
+  dev: number | null;
+  test: number | null;
+}
+
+/** The init-scale study as a text table. */
+export function initScaleTable(rows: readonly InitScaleSummary[], metric: string): string {
+  const fmt = (x: number | null) => (x === null ? '–' : x.toFixed(4));
+  return `${metric} by adapter initialisation std (mean over seeds):\n${table(['init std', 'runs', 'dev', 'test'], rows.map((r) => [r.initStd, r.runs, fmt(r.dev), fmt(r.test)]))}`;
+}
+
+/**
+ * Retrains the sweep's best adapter configuration (size, lr, epochs, batch, length) with each
+ * initialisation std; results go to `<dir>/init-scale.jsonl` for `adapterkit report`.
+ */
+async function runInitScale(dir: string, target: Target, data: TaskData, stds: number[], f: AblateFlags): Promise<InitScaleSummary[]> {
+  const sweep = target.sweep as NonNullable<Target['sweep']>;
+  const best = sweep.best;
+  const record = sweep.record;
+  if (!record) fail('BAD_CONFIG', `${dir} has no ${SWEEP_RECORD} entry for ${best.task}, so the base it was trained on is unknown`);
+  const seeds = f.initSeeds ?? [best.seed];
+  const base = await loadBase(await baseSource(record.base), cliBaseOptions(record.revision));
+  process.stderr.write(`adapterkit ablate: initialisation scale of ${best.method} (lr ${shortNumber(best.lr)}, ${best.epochs} epoch(s)): ` +
+    `stds ${stds.map(shortNumber).join(', ')}, seeds ${seeds.join(', ')} -> ${join(dir, INIT_SCALE_FILE)}\n`);
+  const reporter = sweepReporter({ data: target.spec, base: record.base, ...(record.revision !== undefined ? { revision: record.revision } : {}), task: best.task, maxLength: best.maxLength });
+  const rows = await runInterruptible(reporter, (signal) => initScaleRobustness({
+    base, task: { ...data, name: best.task }, outDir: dir, stds, seeds, size: best.size ?? 64, lr: best.lr, epochs: best.epochs,
+    batchSize: best.batchSize, maxLength: best.maxLength, signal, ...reporter.callbacks,
+    ...(f.threads !== undefined ? { threads: f.threads } : {}),
+  }));
+  return rows.map((r) => ({ initStd: r.initStd, runs: r.runs, dev: r.devMean, test: r.testMean }));
+}
+
+/** Parses a comma-separated list of init stds, each in (0, 1). */
+function stdListArg(value: string): number[] {
+  const xs = positiveListArg(value);
+  for (const x of xs) if (!(x < 1)) throw new InvalidArgumentError(`"${x}" is not below 1 (an init std must be in (0, 1)).`);
+  return xs;
 }

@@ -13,6 +13,7 @@ import { loadTask } from '../../train/data/index.js';
 import { compareModes, type CompareMethod, type CompareResult } from '../../train/experiments/compare.js';
 import { readRun, writeReport } from '../../train/report/index.js';
 import { TrainProgress } from '../progress.js';
+import { withInterrupt } from '../interrupt.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, table } from '../format.js';
 import { intArg } from '../options.js';
 
@@ -71,20 +72,14 @@ Examples:
       const [base, task] = await Promise.all([loadBase('use-lite'), loadTask({ builtin: f.dataset })]);
       say(`base: ${base.id}, ${formatInt(baseParamCount(base))} parameters; task: ${task.name} (${task.labels.join(' / ')}), ` +
         `${Object.entries(task.splits).map(([k, v]) => `${k} ${formatInt(v.length)}`).join(', ')}`);
-      const ac = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        if (++interrupts > 1) process.exit(130);
-        say('interrupt: saving a checkpoint (Ctrl-C again to exit at once); run the demo again to continue');
-        ac.abort();
-      };
-      process.on('SIGINT', onSigint);
       let progress: TrainProgress | undefined;
       let current = '';
       let results: CompareResult[];
       try {
-        results = await compareModes({
-          base, task, methods: demoMethods(f.adapterSize), outDir: out, seed: 42, signal: ac.signal,
+        results = await withInterrupt({
+          message: 'interrupt: saving a checkpoint (Ctrl-C again to exit at once); run the demo again to continue', beforeExit: () => progress?.stop(),
+        }, (signal) => compareModes({
+          base, task, methods: demoMethods(f.adapterSize), outDir: out, seed: 42, signal,
           train: { epochs: f.epochs, batchSize: 32, maxLength: 128 },
           onEvent: (m, e) => {
             if (m.id !== current) {
@@ -99,13 +94,11 @@ Examples:
             progress?.stop();
             say(`== ${r.id}: test ${Object.entries(r.test).map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join(', ')} (${formatDuration(r.trainSeconds)} training)`);
           },
-        });
+        }));
       } catch (e) {
         progress?.stop();
         if (e instanceof AdapterkitError && e.code === 'INTERRUPTED') say(`demo interrupted; run it again to continue from ${out}`);
         throw e;
-      } finally {
-        process.off('SIGINT', onSigint);
       }
       const metrics = task.metrics;
       const report = join(out, 'report.html');

@@ -43,6 +43,7 @@ export function registerReport(program: Command): void {
         input.tradeoff ? `${input.tradeoff.length} trade-off chart(s)` : '',
         input.ablation ? `${input.ablation.length} ablation heat map(s)` : '',
         input.runs ? `${input.runs.length} training curve(s)` : '',
+        input.initScale ? `${input.initScale.length} init-scale chart(s)` : '',
       ].filter(Boolean);
       process.stdout.write(`wrote ${resolve(f.out)}: ${parts.join(', ') || 'no results found'}\n`);
     });

@@ -12,12 +12,13 @@ import { DEFAULT_BASE, loadBase } from '../../models/base.js';
 import { loadTask, type TaskSpec } from '../../train/data/index.js';
 import { PAPER_GRID, SWEEP_METHODS, shortNumber, type SweepGrid, type SweepMethodKind } from '../../train/experiments/sweep-grid.js';
 import { summarizeSweep, type SweepResult, type SweepSummaryRow } from '../../train/experiments/sweep-results.js';
-import { runSweep } from '../../train/experiments/sweep.js';
+import { runSweep, type SweepOptions } from '../../train/experiments/sweep.js';
 import { addDataOptions, describeSpec, taskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatDuration, formatInt, formatPercent, printJson, table } from '../format.js';
 import { intArg, numberArg, sanitizeTaskName } from '../options.js';
 import { TrainProgress } from '../progress.js';
-import { baseSource, writeRunRecord } from '../saved-task.js';
+import { baseSource, writeRunRecord, type RunRecord } from '../saved-task.js';
+import { withInterrupt } from '../interrupt.js';
 import { cliBaseOptions } from '../download-progress.js';
 
 /** File in a sweep's output directory recording each task's data and base (for `ablate`). */
@@ -153,6 +154,51 @@ async function recordTask(out: string, task: string, rec: SweepTaskRecord): Prom
   await writeFile(p, `${JSON.stringify(cur, null, 2)}\n`);
 }
 
+/** Progress of a sweep on stderr, and each run's record for `eval` and `ablate`. */
+export interface SweepReporter {
+  readonly callbacks: Required<Pick<SweepOptions, 'onRunStart' | 'onEvent' | 'onResult'>>;
+  /** Stops the current run's progress bar. */
+  stop(): void;
+}
+
+/**
+ * A line per run (`[i/n] method: lr, epochs, seed`), the run's training progress (a bar on a
+ * terminal, plain lines elsewhere) and its scores; writes `run.json` into each run directory.
+ */
+export function sweepReporter(rec: RunRecord): SweepReporter {
+  let progress: TrainProgress | undefined;
+  return {
+    callbacks: {
+      onRunStart: async (run, runDir, i, total) => {
+        say(`[${i + 1}/${total}] ${run.method}: lr ${shortNumber(run.lr)}, ${run.epochs} epoch${run.epochs === 1 ? '' : 's'}, seed ${run.seed}`);
+        await mkdir(runDir, { recursive: true });
+        await writeRunRecord(runDir, rec);
+        progress = new TrainProgress({ epochs: run.epochs });
+      },
+      onEvent: (_run, e) => progress?.onEvent(e),
+      onResult: (r: SweepResult, fresh: boolean) => {
+        if (!fresh) return;
+        progress?.stop();
+        say(`      dev ${r.metric} ${fmtScore(r.devScore)}, test ${r.metric} ${fmtScore(r.testScore)}, ${formatInt(r.trainableParams)} trained params, ${formatDuration(r.seconds)}`);
+      },
+    },
+    stop: () => progress?.stop(),
+  };
+}
+
+/** Runs a sweep with Ctrl-C handling: the first interrupt checkpoints the current run, and the user is told how to continue. */
+export async function runInterruptible<T>(reporter: SweepReporter, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  try {
+    return await withInterrupt({
+      message: 'interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to exit at once)', beforeExit: () => reporter.stop(),
+    }, fn);
+  } catch (e) {
+    reporter.stop();
+    if (e instanceof AdapterkitError && e.code === 'INTERRUPTED') say('run the same command again to continue the sweep');
+    throw e;
+  }
+}
+
 async function runSweepCommand(f: SweepFlags): Promise<void> {
   const spec = taskSpecFromFlags(f);
   const grid: Partial<SweepGrid> = {
@@ -175,48 +221,12 @@ async function runSweepCommand(f: SweepFlags): Promise<void> {
   await recordTask(out, taskName, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength });
 
   say(`adapterkit sweep: ${taskName} (${describeSpec(spec)}) on ${base.id} -> ${out}`);
-  const ac = new AbortController();
-  let interrupts = 0;
-  let progress: TrainProgress | undefined;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      say('interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to exit at once)');
-      ac.abort();
-    } else {
-      progress?.stop();
-      process.stderr.write('\nadapterkit: interrupted twice, exiting\n');
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSigint);
-  const tty = !!process.stderr.isTTY;
-  let outcome;
-  try {
-    outcome = await runSweep({
-      base, task, outDir: out, grid, batchSize: f.batchSize, maxLength, signal: ac.signal,
-      ...(f.budgetMinutes !== undefined ? { budgetMinutes: f.budgetMinutes } : {}),
-      ...(f.threads !== undefined ? { threads: f.threads } : {}),
-      onRunStart: async (run, runDir, i, total) => {
-        say(`[${i + 1}/${total}] ${run.method}: lr ${shortNumber(run.lr)}, ${run.epochs} epoch${run.epochs === 1 ? '' : 's'}, seed ${run.seed}`);
-        await mkdir(runDir, { recursive: true });
-        await writeRunRecord(runDir, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
-        progress = tty ? new TrainProgress({ epochs: run.epochs }) : undefined;
-      },
-      onEvent: (_run, e) => progress?.onEvent(e),
-      onResult: (r: SweepResult, fresh: boolean) => {
-        if (!fresh) return;
-        progress?.stop();
-        say(`      dev ${r.metric} ${fmtScore(r.devScore)}, test ${r.metric} ${fmtScore(r.testScore)}, ${formatInt(r.trainableParams)} trained params, ${formatDuration(r.seconds)}`);
-      },
-    });
-  } catch (e) {
-    progress?.stop();
-    if (e instanceof AdapterkitError && e.code === 'INTERRUPTED') say('run the same command again to continue the sweep');
-    throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  const reporter = sweepReporter({ data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
+  const outcome = await runInterruptible(reporter, (signal) => runSweep({
+    base, task, outDir: out, grid, batchSize: f.batchSize, maxLength, signal, ...reporter.callbacks,
+    ...(f.budgetMinutes !== undefined ? { budgetMinutes: f.budgetMinutes } : {}),
+    ...(f.threads !== undefined ? { threads: f.threads } : {}),
+  }));
   const rows = summarizeSweep(outcome.results);
   const status = [
     `${outcome.trained} run(s) trained now`, `${outcome.skipped} already done`,

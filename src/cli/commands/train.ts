@@ -18,6 +18,7 @@ import { addDataOptions, describeSpec, describeTokenSpec, taskSpecFromFlags, tok
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, sanitizeTaskName, type ModeFlags } from '../options.js';
 import { TrainProgress } from '../progress.js';
+import { withInterrupt } from '../interrupt.js';
 import { baseSource, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
 
@@ -259,38 +260,26 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   // A token-level spec is stored in the same `data` field; eval tells them apart (isTokenTaskSpec).
   await writeRunRecord(out, { data: task.record as TaskSpec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
 
-  const ac = new AbortController();
-  let interrupts = 0;
   const progress = new TrainProgress({ epochs: f.epochs });
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      progress.log('interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to exit at once)');
-      ac.abort();
-    } else {
-      progress.stop();
-      process.stderr.write('\nadapterkit: interrupted twice, exiting without saving\n');
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSigint);
   let r: TrainResult;
   try {
-    r = await task.run(model, {
+    r = await withInterrupt({
+      message: 'interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to exit at once)',
+      exitMessage: 'adapterkit: interrupted twice, exiting without saving', log: (l) => progress.log(l), beforeExit: () => progress.stop(),
+    }, (signal) => task.run(model, {
       outDir: out, taskName, epochs: f.epochs, batchSize: f.batchSize, maxLength,
       ...(f.lr !== undefined ? { lr: f.lr } : {}),
       weightDecay: f.weightDecay, warmupRatio: f.warmupRatio, clipNorm: f.clipNorm, seed: f.seed,
       ...(f.evalEvery !== undefined ? { evalEvery: f.evalEvery } : {}),
       ...(f.patience !== undefined ? { patience: f.patience } : {}),
       ...(f.maxSteps !== undefined ? { maxSteps: f.maxSteps } : {}),
-      resume: !!f.resume, signal: ac.signal, onEvent: progress.onEvent,
-    });
+      resume: !!f.resume, signal, onEvent: progress.onEvent,
+    }));
   } catch (e) {
     progress.stop();
     if (e instanceof AdapterkitError && e.code === 'INTERRUPTED') say(`to continue: ${resumeHint(command, out)}`);
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
     await model.dispose();
   }
 

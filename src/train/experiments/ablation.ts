@@ -138,6 +138,9 @@ export async function saveAblation(dir: string, a: AblationResult): Promise<stri
   return p;
 }
 
+/** File of the init-scale runs in a sweep's output directory (read by the report). */
+export const INIT_SCALE_FILE = 'init-scale.jsonl';
+
 /** One init std's scores, averaged over seeds. */
 export interface InitScaleRow {
   readonly initStd: number;
@@ -165,7 +168,7 @@ export async function initScaleRobustness(
   const grid: Partial<SweepGrid> = {
     methods: ['adapters'], sizes: [o.size ?? 64], lrs: [o.lr ?? 3e-3], epochs: [o.epochs ?? 3], seeds: o.seeds ?? [1], initStds: stds,
   };
-  const out = await runSweep({ ...o, grid, resultsFile: 'init-scale.jsonl' });
+  const out = await runSweep({ ...o, grid, resultsFile: INIT_SCALE_FILE });
   const mean = (xs: (number | null)[]) => {
     const v = xs.filter((x): x is number => x !== null);
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;

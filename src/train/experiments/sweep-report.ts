@@ -8,8 +8,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
-import { readRun, type AblationInput, type ReportInput, type RunData, type SummaryTable, type TradeoffInput } from '../report/index.js';
-import type { AblationResult } from './ablation.js';
+import { readRun, type AblationInput, type InitScaleInput, type ReportInput, type RunData, type SummaryTable, type TradeoffInput } from '../report/index.js';
+import { INIT_SCALE_FILE, type AblationResult } from './ablation.js';
 import { readSweepResults, RESULTS_FILE, summarizeSweep, type SweepResult, type SweepSummaryRow } from './sweep-results.js';
 import { exists } from '../../util/fs.js';
 
@@ -48,7 +48,7 @@ export async function readExperimentDir(dir: string): Promise<ExperimentDir> {
     const ablations = await Promise.all(names.filter((n) => /^ablation-.*\.json$/.test(n)).sort().map((n) => readAblation(join(dir, n))));
     return {
       dir, kind: 'sweep', results: await readSweepResults(join(dir, RESULTS_FILE)), ablations,
-      initScale: await readSweepResults(join(dir, 'init-scale.jsonl')),
+      initScale: await readSweepResults(join(dir, INIT_SCALE_FILE)),
     };
   }
   if (await exists(join(dir, 'metrics.jsonl'))) return { dir, kind: 'run', results: [], ablations: [], initScale: [], run: await readRun(dir) };
@@ -101,6 +101,21 @@ export function resultsTable(rows: readonly SweepSummaryRow[], nTasks: number): 
   };
 }
 
+/** The init-scale runs of a directory as chart input: per task, each std's mean dev and test score. */
+export function initScaleInputs(results: readonly SweepResult[]): InitScaleInput[] {
+  const mean = (xs: (number | null)[]) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  return [...new Set(results.map((r) => r.task))].map((task) => {
+    const byStd = new Map<number, SweepResult[]>();
+    for (const r of results) if (r.task === task && r.initStd !== undefined) byStd.set(r.initStd, [...(byStd.get(r.initStd) ?? []), r]);
+    const points = [...byStd.entries()].sort((a, b) => a[0] - b[0])
+      .map(([std, rs]) => ({ std, runs: rs.length, dev: mean(rs.map((r) => r.devScore)), test: mean(rs.map((r) => r.testScore)) }));
+    return { task, metric: results.find((r) => r.task === task)?.metric ?? '', points };
+  }).filter((t) => t.points.length > 0);
+}
+
 /** Options of {@link buildSweepReport}. */
 export interface SweepReportOptions {
   readonly title?: string;
@@ -150,17 +165,8 @@ export async function buildSweepReport(dirs: readonly ExperimentDir[], o: SweepR
     }
   }
   for (const d of dirs) if (d.run) runs.push(d.run);
+  const initScale = dirs.flatMap((d) => initScaleInputs(d.initScale));
   const notes: string[] = [];
-  for (const d of dirs) {
-    if (!d.initScale.length) continue;
-    const byStd = new Map<number, SweepResult[]>();
-    for (const r of d.initScale) if (r.initStd !== undefined) byStd.set(r.initStd, [...(byStd.get(r.initStd) ?? []), r]);
-    const parts = [...byStd.entries()].sort((a, b) => a[0] - b[0]).map(([std, rs]) => {
-      const avg = (xs: (number | null)[]) => { const v = xs.filter((x): x is number => x !== null); return v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(4) : '–'; };
-      return `std ${std}: dev ${avg(rs.map((r) => r.devScore))}, test ${avg(rs.map((r) => r.testScore))} (${rs.length} run${rs.length === 1 ? '' : 's'})`;
-    });
-    notes.push(`Initialisation scale (${d.initScale[0]?.task}, ${d.initScale[0]?.metric}): ${parts.join('; ')}.`);
-  }
   if (rows.length) {
     notes.push(`Each method's row is its best run on dev among all learning rates, epochs and seeds; "params for N tasks" counts N x 1.0 models for full fine-tuning and 1 + N x share otherwise (N = ${nTasks}).`);
   }
@@ -171,6 +177,7 @@ export async function buildSweepReport(dirs: readonly ExperimentDir[], o: SweepR
     ...(rows.length ? { summary: resultsTable(rows, nTasks), tradeoff } : {}),
     ...(runs.length ? { runs } : {}),
     ...(ablation.length ? { ablation } : {}),
+    ...(initScale.length ? { initScale } : {}),
     ...(notes.length ? { notes } : {}),
   };
 }

@@ -10,11 +10,11 @@ import { VERSION } from '../../version.js';
 import { escapeXml } from './format.js';
 import type { RunData } from './runs.js';
 import {
-  ablationSection, htmlTable, notesSection, runsSection, tradeoffSection,
-  type AblationInput, type SummaryTable, type TradeoffInput,
+  ablationSection, htmlTable, initScaleSection, notesSection, runsSection, tradeoffSection,
+  type AblationInput, type InitScaleInput, type SummaryTable, type TradeoffInput,
 } from './sections.js';
 
-export type { AblationInput, SummaryTable, TradeoffInput } from './sections.js';
+export type { AblationInput, InitScaleInput, SummaryTable, TradeoffInput } from './sections.js';
 
 /** Everything a report can show; every part but the title and time is optional. */
 export interface ReportInput {
@@ -30,6 +30,8 @@ export interface ReportInput {
   readonly tradeoff?: readonly TradeoffInput[];
   /** Layer ablations, one heat map per task. */
   readonly ablation?: readonly AblationInput[];
+  /** Score against the adapters' initialisation std, one chart per task (log x). */
+  readonly initScale?: readonly InitScaleInput[];
   /** Paragraphs of plain text (escaped). */
   readonly notes?: readonly string[];
 }
@@ -69,6 +71,7 @@ function sections(input: ReportInput): string[] {
   if (input.runs && input.runs.length) out.push(runsSection(input.runs));
   if (input.tradeoff && input.tradeoff.length) out.push(tradeoffSection(input.tradeoff));
   if (input.ablation && input.ablation.length) out.push(ablationSection(input.ablation));
+  if (input.initScale && input.initScale.length) out.push(initScaleSection(input.initScale));
   if (input.notes && input.notes.length) out.push(notesSection(input.notes));
   return out;
 }

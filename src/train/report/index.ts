@@ -8,7 +8,7 @@
  * await writeReport('runs/spam/report.html', { title: 'spam', generatedAt: new Date().toISOString(), runs: [run] });
  * ```
  */
-export { renderReport, writeReport, type ReportInput, type AblationInput, type SummaryTable, type TradeoffInput } from './html.js';
+export { renderReport, writeReport, type ReportInput, type AblationInput, type InitScaleInput, type SummaryTable, type TradeoffInput } from './html.js';
 export { readRun, parseMetricsLog, movingAverage, smoothingWindow, smoothedLoss, mainMetric, type RunData, type TrainPoint, type EvalPoint, type ParsedLog } from './runs.js';
 export {
   lineChart, scatterChart, barChart, heatMap, niceTicks, logTicks, escapeXml, formatNumber, formatSi, PALETTE,

@@ -1,6 +1,7 @@
 /**
  * The sections of the HTML report, each a pure function from its part of the input to an HTML
- * fragment: results table, training curves, parameter/score trade-off, layer ablation, notes.
+ * fragment: results table, training curves, parameter/score trade-off, layer ablation,
+ * initialisation scale, notes.
  */
 import { fail } from '../../errors.js';
 import { columnFormatter, escapeXml, formatNumber, formatSi } from './format.js';
@@ -28,6 +29,13 @@ export interface AblationInput {
   readonly values: readonly (readonly (number | null)[])[];
   /** Score with no layer removed. */
   readonly baseline: number;
+}
+
+/** Scores of one task's adapters trained with several initialisation stds (means over seeds). */
+export interface InitScaleInput {
+  readonly task: string;
+  readonly metric: string;
+  readonly points: readonly { readonly std: number; readonly dev: number | null; readonly test: number | null; readonly runs: number }[];
 }
 
 /** A table cell: numbers right-aligned and formatted with their column's formatter, text escaped. */
@@ -128,6 +136,22 @@ export function ablationSection(items: readonly AblationInput[]): string {
     return figure(svg, `Baseline with all adapters: ${formatNumber(a.baseline)}. Cell (i, j): adapters of layers i to j removed.`);
   });
   return `<section><h2>Ablation</h2><div class="charts">${figures.join('\n')}</div></section>`;
+}
+
+/** Initialisation-scale section: for each task, dev and test score against the init std (log x). */
+export function initScaleSection(items: readonly InitScaleInput[]): string {
+  const figures = items.map((t) => {
+    const pts = [...t.points].sort((a, b) => a.std - b.std);
+    const series: ScatterSeries[] = (['dev', 'test'] as const)
+      .map((split) => ({ name: split, points: pts.flatMap((p) => (p[split] === null ? [] : [{ x: p.std, y: p[split] as number }])) }))
+      .filter((s) => s.points.length > 0);
+    const svg = scatterChart({ title: `${t.task}: ${t.metric} vs adapter init std`, xLabel: 'init std of the adapter weights (log scale)', yLabel: t.metric, logX: true, connect: true, series });
+    const runs = pts.map((p) => p.runs);
+    const caption = `Mean over ${Math.min(...runs) === Math.max(...runs) ? runs[0] : `${Math.min(...runs)}–${Math.max(...runs)}`} run(s) per std: ` +
+      pts.map((p) => `${formatNumber(p.std)}: test ${p.test === null ? '–' : formatNumber(p.test)}`).join(', ') + '.';
+    return figure(svg, caption);
+  });
+  return `<section><h2>Initialisation scale</h2><div class="charts">${figures.join('\n')}</div></section>`;
 }
 
 /** Notes section: one escaped paragraph per note. */
