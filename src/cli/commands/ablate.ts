@@ -14,7 +14,7 @@ import { shortNumber } from '../../train/experiments/sweep-grid.js';
 import { loadBase } from '../../models/base.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { readSweepResults, RESULTS_FILE, summarizeSweep, type SweepResult } from '../../train/experiments/sweep-results.js';
-import { addDataOptions, describeSpec, hasDataFlags, taskSpecFromFlags, type DataFlags } from '../data-options.js';
+import { addDataOptions, describeSpec, rejectTokenDataset, hasDataFlags, taskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { printJson, table } from '../format.js';
 import { intArg, sanitizeTaskName } from '../options.js';
 import { baseSource, findRunRecord, loadTaskDir, readManifest } from '../saved-task.js';
@@ -55,7 +55,7 @@ export function registerAblate(program: Command): void {
     .command('ablate')
     .description('Remove the adapters of every span of layers [i..j] at inference and score dev/test: the ablation heat map of the paper.')
     .argument('<dir>', 'task directory (runs/<task>-adapters/best), run directory, or sweep output directory');
-  addDataOptions(cmd, { trainRequired: false });
+  addDataOptions(cmd, { trainRequired: false, tokenTasks: false });
   cmd
     .option('--task <name>', 'in a sweep directory holding several tasks: which one')
     .option('--base <source>', 'base model (default: the one recorded with the task)')
@@ -142,6 +142,7 @@ export function ablationTable(a: AblationResult, split: string): string {
 }
 
 async function runAblate(dir: string, f: AblateFlags): Promise<void> {
+  rejectTokenDataset(f, 'ablate');
   const isSweep = await exists(join(dir, RESULTS_FILE));
   if (f.initSeeds && !f.initStds) fail('BAD_CONFIG', '--init-seeds is given without --init-stds');
   if (f.initStds && !isSweep) fail('BAD_CONFIG', `--init-stds needs a sweep output directory (with ${RESULTS_FILE}); ${dir} is not one`);

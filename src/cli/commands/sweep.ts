@@ -13,7 +13,7 @@ import { loadTask, type TaskSpec } from '../../train/data/index.js';
 import { PAPER_GRID, SWEEP_METHODS, shortNumber, type SweepGrid, type SweepMethodKind } from '../../train/experiments/sweep-grid.js';
 import { summarizeSweep, type SweepResult, type SweepSummaryRow } from '../../train/experiments/sweep-results.js';
 import { runSweep, type SweepOptions } from '../../train/experiments/sweep.js';
-import { addDataOptions, describeSpec, taskSpecFromFlags, type DataFlags } from '../data-options.js';
+import { addDataOptions, describeSpec, rejectTokenDataset, taskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatDuration, formatInt, formatPercent, printJson, table } from '../format.js';
 import { intArg, numberArg, sanitizeTaskName } from '../options.js';
 import { TrainProgress } from '../progress.js';
@@ -103,7 +103,7 @@ export function registerSweep(program: Command): void {
   const cmd = program
     .command('sweep')
     .description('Hyper-parameter sweep as in the paper: adapters (lr x epochs x size x seed) and baselines; best run on dev per method, tested.');
-  addDataOptions(cmd, { trainRequired: true });
+  addDataOptions(cmd, { trainRequired: true, tokenTasks: false });
   cmd
     .option('--base <source>', `base model: "${DEFAULT_BASE}" (embedded), a local model directory, or a Hugging Face hub id`, DEFAULT_BASE)
     .option('--revision <rev>', 'hub revision of --base')
@@ -200,6 +200,7 @@ export async function runInterruptible<T>(reporter: SweepReporter, fn: (signal: 
 }
 
 async function runSweepCommand(f: SweepFlags): Promise<void> {
+  rejectTokenDataset(f, 'sweep');
   const spec = taskSpecFromFlags(f);
   const grid: Partial<SweepGrid> = {
     methods: f.methods,
