@@ -6,9 +6,10 @@
  * axis and fed as inputs; a per-example `task_ids` input gathers each example's weights inside the
  * graph (batched matrix products for adapters and heads, per-example scale and shift after an
  * un-scaled layer norm). Stacks are zero-padded to the largest bottleneck and label count, which
- * is exact: a zero adapter column contributes nothing, and padded logits are ignored. Adding or
- * removing a task only rebuilds the stacks in JavaScript; the ONNX Runtime session (and the base's
- * frozen weights inside it) is built once for a given set of stack shapes.
+ * is exact: a zero adapter column contributes nothing, and padded logits are ignored. The stacks
+ * hold the only copy of each task's tensors (the task's own tensors are views of its rows) and
+ * have spare rows, so adding or removing a task writes rows in JavaScript; the ONNX Runtime
+ * session (and the base's frozen weights inside it) is built once for a given set of stack shapes.
  */
 import { fail } from '../errors.js';
 import {
@@ -25,6 +26,15 @@ import { encoderFeeds, type TaskModel } from './task-model.js';
 interface Entry {
   readonly name: string;
   readonly model: TaskModel;
+}
+
+/** One stacked input: its name, the shape of one task's row, and a task's values for it. */
+interface StackSpec {
+  readonly name: string;
+  readonly row: readonly number[];
+  readonly source: (m: TaskModel) => HostTensor<'float32'> | undefined;
+  /** Whether a task tensor of the row's exact shape may live in the stack (not for derived rows). */
+  readonly bind: boolean;
 }
 
 /** Shapes that, when unchanged, let the session be reused. */
@@ -47,6 +57,9 @@ export class MultiTaskModel {
   private layout?: Layout;
   private logits?: Value;
   private stacks = new Map<string, HostTensor<'float32'>>();
+  private specs: StackSpec[] = [];
+  /** Rows each stack has room for. */
+  private capacity = 0;
   /** Every site of the base (all layers and points), the union over tasks. */
   private readonly sites: AdapterSite[];
 
@@ -89,8 +102,10 @@ export class MultiTaskModel {
   remove(name: string): void {
     const i = this.entries.findIndex((e) => e.name === name);
     if (i < 0) fail('NOT_FOUND', `task ${name} is not loaded`);
-    this.entries.splice(i, 1);
-    this.restack();
+    const [gone] = this.entries.splice(i, 1);
+    // Give the task its own copies back: its tensors are rows that the next task moves into.
+    if (gone) gone.model.rebind(new Map([...gone.model.owned].map(([k, t]) => [k, new Float32Array(t.data.length)])));
+    this.restack(i, true);
   }
 
   private wantedLayout(): Layout {
@@ -108,49 +123,89 @@ export class MultiTaskModel {
     return { m, outputs, headLayers, activation, perTask: [...perTask].sort() };
   }
 
-  /** Rebuilds the stacked tensors (and marks the session stale if the layout changed). */
-  private restack(): void {
+  /** The stacks a layout needs: name, shape of one task's row, and where a task's values come from. */
+  private stackSpecs(layout: Layout): StackSpec[] {
+    const specs: StackSpec[] = [];
+    const own = (n: string) => (m: TaskModel) => m.owned.get(n);
+    for (const s of this.sites) {
+      for (const [part, shape] of [['down.weight', [s.width, layout.m]], ['down.bias', [1, layout.m]], ['up.weight', [layout.m, s.width]], ['up.bias', [1, s.width]]] as const) {
+        const n = `${s.prefix}.${part}`;
+        specs.push({ name: n, row: [...shape], source: own(n), bind: true });
+      }
+    }
+    for (const name of layout.perTask) {
+      const baseT = this.base.weights.get(name) as HostTensor<'float32'>;
+      specs.push({ name, row: [1, ...baseT.shape], source: (m) => m.owned.get(name) ?? baseT, bind: true });
+    }
+    const D = this.base.encoder.pooledSize;
+    if (layout.headLayers === 2) {
+      specs.push({ name: 'head.dense.weight', row: [D, D], source: own('head.dense.weight'), bind: true });
+      specs.push({ name: 'head.dense.bias', row: [1, D], source: own('head.dense.bias'), bind: true });
+      // 1 for two-layer heads; 0 lets one-layer heads pass the pooled input through unchanged
+      const one = f32([1], new Float32Array([1]));
+      specs.push({ name: 'head.gate', row: [1, 1], source: (m) => (m.head.layers === 2 ? one : undefined), bind: false });
+    }
+    specs.push({ name: 'head.out.weight', row: [D, layout.outputs], source: own('head.out.weight'), bind: true });
+    specs.push({ name: 'head.out.bias', row: [1, layout.outputs], source: own('head.out.bias'), bind: true });
+    return specs;
+  }
+
+  /**
+   * Brings the stacks in line with the loaded tasks. Each stack has room for `capacity` tasks
+   * (unused rows are zero and never gathered), so adding a task writes one row instead of copying
+   * every stack; a new layout (a larger bottleneck or label count...) or a full stack reallocates.
+   * After a removal at `from`, the later rows move up one place. A task tensor whose shape equals
+   * its row (the usual case: same bottleneck size and label count across tasks) is re-pointed at
+   * that row, so the stack holds the only copy of it.
+   */
+  private restack(from = this.entries.length - 1, removed = false): void {
     const layout = this.wantedLayout();
-    if (!this.layout || !sameLayout(layout, this.layout)) {
+    const n = this.entries.length;
+    const newLayout = !this.layout || !sameLayout(layout, this.layout);
+    const rebuild = newLayout || n > this.capacity;
+    if (newLayout) {
       void this.session?.dispose();
       this.session = undefined;
       this.layout = layout;
     }
-    const N = Math.max(1, this.entries.length);
-    const D = this.base.encoder.pooledSize;
-    const stacks = new Map<string, HostTensor<'float32'>>();
-    const stack = (name: string, shape: number[], fill: (t: number, out: Float32Array) => void) => {
-      const per = shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(N * per);
-      for (let t = 0; t < this.entries.length; t++) fill(t, data.subarray(t * per, (t + 1) * per));
-      stacks.set(name, f32([N, ...shape], data));
-    };
-    const m = layout.m;
-    for (const s of this.sites) {
-      const own = (t: number, n: string) => this.entries[t]?.model.owned.get(`${s.prefix}.${n}`);
-      stack(`${s.prefix}.down.weight`, [s.width, m], (t, out) => copyPadded(own(t, 'down.weight'), out, s.width, m));
-      stack(`${s.prefix}.down.bias`, [1, m], (t, out) => copyPadded(own(t, 'down.bias'), out, 1, m));
-      stack(`${s.prefix}.up.weight`, [m, s.width], (t, out) => copyPadded(own(t, 'up.weight'), out, m, s.width));
-      stack(`${s.prefix}.up.bias`, [1, s.width], (t, out) => copyPadded(own(t, 'up.bias'), out, 1, s.width));
+    if (rebuild) {
+      this.capacity = n + Math.max(4, Math.ceil(n / 8));
+      this.specs = this.stackSpecs(layout);
+      from = 0;
     }
-    for (const name of layout.perTask) {
-      const baseT = this.base.weights.get(name) as HostTensor<'float32'>;
-      stack(name, [1, ...baseT.shape], (t, out) => out.set((this.entries[t]?.model.owned.get(name) ?? baseT).data));
+    const cap = this.capacity;
+    const stacks = rebuild ? new Map<string, HostTensor<'float32'>>() : this.stacks;
+    const binds = this.entries.map(() => new Map<string, Float32Array>());
+    for (const spec of this.specs) {
+      const per = spec.row.reduce((a, b) => a * b, 1);
+      let t = stacks.get(spec.name);
+      if (!t) {
+        t = f32([cap, ...spec.row], new Float32Array(cap * per));
+        stacks.set(spec.name, t);
+      }
+      const data = t.data;
+      for (let i = from; i < n; i++) {
+        const model = (this.entries[i] as Entry).model;
+        const row = data.subarray(i * per, (i + 1) * per);
+        const src = spec.source(model);
+        // After a removal the source may be the next row of this same stack: copy it before zeroing.
+        const values = src && src.data.buffer === data.buffer ? f32(src.shape, Float32Array.from(src.data)) : src;
+        row.fill(0);
+        if (values) copyPadded(values, row, spec.row.length === 1 ? 1 : (spec.row[spec.row.length - 2] as number), spec.row[spec.row.length - 1] as number);
+        if (spec.bind && src && src.data.length === per && model.owned.get(spec.name) === src) (binds[i] as Map<string, Float32Array>).set(spec.name, row);
+      }
+      if (removed) data.subarray(n * per, (n + 1) * per).fill(0);
     }
-    const C = layout.outputs;
-    const head = (t: number, n: string) => this.entries[t]?.model.owned.get(n);
-    if (layout.headLayers === 2) {
-      stack('head.dense.weight', [D, D], (t, out) => copyPadded(head(t, 'head.dense.weight'), out, D, D));
-      stack('head.dense.bias', [1, D], (t, out) => copyPadded(head(t, 'head.dense.bias'), out, 1, D));
-      // 1 for two-layer heads; 0 lets one-layer heads pass the pooled input through unchanged
-      stack('head.gate', [1, 1], (t, out) => (out[0] = this.entries[t]?.model.head.layers === 2 ? 1 : 0));
-    }
-    stack('head.out.weight', [D, C], (t, out) => {
-      const w = head(t, 'head.out.weight');
-      if (w) copyPadded(w, out, D, C);
-    });
-    stack('head.out.bias', [1, C], (t, out) => copyPadded(head(t, 'head.out.bias'), out, 1, C));
     this.stacks = stacks;
+    for (let i = from; i < n; i++) {
+      const model = (this.entries[i] as Entry).model;
+      const b = binds[i] as Map<string, Float32Array>;
+      // A tensor left out (padded into a wider row) that still views an old stack gets its own array.
+      const own = new Map<string, Float32Array>();
+      for (const [k, v] of model.owned) if (!b.has(k) && v.data.byteLength !== v.data.buffer.byteLength) own.set(k, new Float32Array(v.data.length));
+      model.rebind(own);
+      model.rebind(b, { copy: false }); // the rows hold the values already
+    }
   }
 
   private build(): { graph: Graph; logits: Value } {

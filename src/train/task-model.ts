@@ -274,6 +274,32 @@ export class TaskModel {
     }
   }
 
+  /**
+   * Moves this task's tensors into storage someone else holds: each named tensor's values are
+   * copied into the given array (same length; `copy: false` when the caller has written them
+   * already) and the task uses that array from then on, so that a
+   * container stacking many tasks (MultiTaskModel) keeps the only copy. Sessions built before are
+   * dropped (they feed the old arrays) and rebuilt on next use. Not for use during training: the
+   * optimizer holds the old arrays.
+   */
+  rebind(storage: ReadonlyMap<string, Float32Array>, o: { copy?: boolean } = {}): void {
+    if (storage.size === 0) return;
+    const trainable = this.trainable as TrainableTensor[];
+    for (const [name, data] of storage) {
+      const t = this.owned.get(name);
+      if (!t) fail('BAD_CONFIG', `rebind: ${name} is not a tensor of this task`);
+      if (data.length !== t.data.length) fail('BAD_CONFIG', `rebind: ${name} has ${t.data.length} values, the new storage ${data.length}`);
+      if ((o.copy ?? true) && data !== t.data) data.set(t.data);
+      this.owned.set(name, f32(t.shape, data));
+      const i = trainable.findIndex((x) => x.name === name);
+      if (i >= 0) trainable[i] = { ...(trainable[i] as TrainableTensor), data };
+    }
+    void this.trainSession?.dispose();
+    void this.predictSession?.dispose();
+    this.trainSession = undefined;
+    this.predictSession = undefined;
+  }
+
   /** Releases both sessions. */
   async dispose(): Promise<void> {
     await this.trainSession?.dispose();

@@ -58,3 +58,47 @@ test('a mixed batch over three tasks equals each task run alone', async () => {
   await multi.dispose();
   for (const m of [a, b, c]) await m.dispose();
 });
+
+test('tasks of one shape live in the stacks only; adding past the spare rows and removing keep every task exact', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const make = (seed: number) => {
+    const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['x', 'y', 'z'] }), seed });
+    perturb(m, 100 + seed);
+    return m;
+  };
+  const models = Array.from({ length: 7 }, (_, i) => make(i + 1));
+  const texts = ['the cat sat on the mat .', 'a dog ran fast', 'we learn to adapt the model'];
+  const enc = base.tokenizer.encode(texts, 32);
+  const solo = await Promise.all(models.map((m) => m.predict(enc)));
+  const multi = new MultiTaskModel(base);
+  const check = async (names: string[]) => {
+    const tasks = names.flatMap((n) => texts.map(() => n));
+    const out = await multi.predict(multi.encode(names.flatMap(() => texts), 32), tasks);
+    tasks.forEach((name, r) => {
+      const want = solo[Number(name.slice(1))]!;
+      const i = r % texts.length;
+      for (let j = 0; j < 3; j++) assert.ok(Math.abs(out[r]![j]! - want[i * 3 + j]!) < 1e-4, `${name} example ${i} logit ${j}: ${out[r]![j]} vs ${want[i * 3 + j]}`);
+    });
+  };
+  for (let i = 0; i < 6; i++) multi.add(`t${i}`, models[i]!); // the sixth add outgrows the first stacks' spare rows
+  await check(['t0', 't1', 't2', 't3', 't4', 't5']);
+  const key = 'head.out.weight';
+  const buf = models[0]!.owned.get(key)!.data.buffer;
+  for (const m of models.slice(0, 6)) {
+    for (const [k, t] of m.owned) assert.equal(t.data.buffer, m === models[0] ? t.data.buffer : models[0]!.owned.get(k)!.data.buffer, `${k} is a row of the shared stack`);
+    assert.equal(m.owned.get(key)!.data.buffer, buf);
+  }
+  // A task still answers alone after its tensors moved into the stacks (its session is rebuilt).
+  const alone = await models[3]!.predict(enc);
+  for (let j = 0; j < alone.length; j++) assert.ok(Math.abs(alone[j]! - solo[3]![j]!) < 1e-5);
+
+  multi.remove('t2');
+  assert.notEqual(models[2]!.owned.get(key)!.data.buffer, buf, 'a removed task gets its own arrays back');
+  const removedAlone = await models[2]!.predict(enc);
+  for (let j = 0; j < removedAlone.length; j++) assert.ok(Math.abs(removedAlone[j]! - solo[2]![j]!) < 1e-5);
+  await check(['t0', 't1', 't3', 't4', 't5']);
+  multi.add('t6', models[6]!);
+  await check(['t6', 't0', 't5', 't3']);
+  await multi.dispose();
+  for (const m of models) await m.dispose();
+});
