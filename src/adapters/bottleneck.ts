@@ -35,16 +35,27 @@ export function adapterSites(c: AdapterConfig, enc: Encoder): AdapterSite[] {
   return sites;
 }
 
+/** Names and shapes of the adapter weights of `sites` (projections [in, out], biases [out]). */
+export function adapterWeightShapes(sites: readonly AdapterSite[]): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const s of sites) {
+    m.set(`${s.prefix}.down.weight`, [s.width, s.size]);
+    m.set(`${s.prefix}.down.bias`, [s.size]);
+    m.set(`${s.prefix}.up.weight`, [s.size, s.width]);
+    m.set(`${s.prefix}.up.bias`, [s.width]);
+  }
+  return m;
+}
+
 /** Freshly initialised adapter weights: truncated normal (2 std) projections, zero biases. */
 export function initAdapterWeights(c: AdapterConfig, sites: readonly AdapterSite[], seed: number): Map<string, HostTensor<'float32'>> {
   const rng = new Rng(seed);
   const w = new Map<string, HostTensor<'float32'>>();
-  const normal = (n: number) => Float32Array.from({ length: n }, () => rng.truncatedNormal(c.initStd, 2));
-  for (const s of sites) {
-    w.set(`${s.prefix}.down.weight`, f32([s.width, s.size], normal(s.width * s.size)));
-    w.set(`${s.prefix}.down.bias`, f32([s.size]));
-    w.set(`${s.prefix}.up.weight`, f32([s.size, s.width], normal(s.size * s.width)));
-    w.set(`${s.prefix}.up.bias`, f32([s.width]));
+  for (const [name, shape] of adapterWeightShapes(sites)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (name.endsWith('.weight')) for (let i = 0; i < n; i++) data[i] = rng.truncatedNormal(c.initStd, 2);
+    w.set(name, f32(shape, data));
   }
   return w;
 }

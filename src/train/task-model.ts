@@ -8,7 +8,7 @@
  */
 import { fail } from '../errors.js';
 import { Graph, Session, bool, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
-import { adapterHook, adapterParamCount, adapterSites, initAdapterWeights, type AdapterSite } from '../adapters/bottleneck.js';
+import { adapterHook, adapterParamCount, adapterSites, adapterWeightShapes, initAdapterWeights, type AdapterSite } from '../adapters/bottleneck.js';
 import { validateForEncoder } from '../adapters/config.js';
 import { buildHead, headConfig, headInputWidth, headLoss, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
 import { baseParamCount, type BaseModel } from '../models/base.js';
@@ -146,27 +146,34 @@ export class TaskModel {
     if (o.mode.kind === 'adapters') {
       validateForEncoder(o.mode.adapter, enc);
       sites = adapterSites(o.mode.adapter, enc);
-      for (const [k, v] of initAdapterWeights(o.mode.adapter, sites, o.seed)) owned.set(k, v);
     }
-    for (const [k, v] of initHeadWeights(head, headInputWidth(head, enc), o.seed + 1)) owned.set(k, v);
-    const trainable: TrainableTensor[] = [];
-    for (const s of enc.weightSpecs) {
-      if (!isTrainable(o.mode, s, enc, o)) continue;
-      const t = base.weights.get(s.name) as HostTensor<'float32'>;
-      owned.set(s.name, f32(t.shape, Float32Array.from(t.data))); // the task's own copy
-    }
+    const trainedBase = enc.weightSpecs.filter((s) => isTrainable(o.mode, s, enc, o));
     if (o.weights) {
+      // A saved task: check names and shapes, then copy (no fresh initialisation to throw away).
+      const expected = new Map([...adapterWeightShapes(sites), ...headWeightShapes(head, headInputWidth(head, enc))]);
+      for (const s of trainedBase) expected.set(s.name, [...(base.weights.get(s.name) as HostTensor<'float32'>).shape]);
       for (const [k, t] of o.weights) {
-        const cur = owned.get(k);
-        if (!cur) fail('ADAPTER_MISMATCH', `saved task weight ${k} has no place in this model (mode ${o.mode.kind})`);
-        if (cur.shape.length !== t.shape.length || cur.shape.some((d, i) => d !== t.shape[i])) {
-          fail('ADAPTER_MISMATCH', `saved task weight ${k} has shape [${t.shape.join(', ')}], the model expects [${cur.shape.join(', ')}]`);
+        const shape = expected.get(k);
+        if (!shape) fail('ADAPTER_MISMATCH', `saved task weight ${k} has no place in this model (mode ${o.mode.kind})`);
+        if (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) {
+          fail('ADAPTER_MISMATCH', `saved task weight ${k} has shape [${t.shape.join(', ')}], the model expects [${shape.join(', ')}]`);
         }
+      }
+      const missing = [...expected.keys()].filter((k) => !o.weights?.has(k));
+      if (missing.length) fail('ADAPTER_MISMATCH', `saved task lacks ${missing.length} tensor(s): ${missing.slice(0, 6).join(', ')}`);
+      for (const k of expected.keys()) {
+        const t = o.weights.get(k) as HostTensor<'float32'>;
         owned.set(k, f32(t.shape, Float32Array.from(t.data)));
       }
-      const missing = [...owned.keys()].filter((k) => !o.weights?.has(k));
-      if (missing.length) fail('ADAPTER_MISMATCH', `saved task lacks ${missing.length} tensor(s): ${missing.slice(0, 6).join(', ')}`);
+    } else {
+      if (o.mode.kind === 'adapters') for (const [k, v] of initAdapterWeights(o.mode.adapter, sites, o.seed)) owned.set(k, v);
+      for (const [k, v] of initHeadWeights(head, headInputWidth(head, enc), o.seed + 1)) owned.set(k, v);
+      for (const s of trainedBase) {
+        const t = base.weights.get(s.name) as HostTensor<'float32'>;
+        owned.set(s.name, f32(t.shape, Float32Array.from(t.data))); // the task's own copy
+      }
     }
+    const trainable: TrainableTensor[] = [];
     const headNames = new Set(headWeightShapes(head, headInputWidth(head, enc)).keys());
     for (const [name, t] of owned) {
       const origin = name.startsWith('adapters.') ? 'adapter' : headNames.has(name) ? 'head' : 'base';
