@@ -9,7 +9,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBase } from '../../src/models/base.js';
 import { AdapterkitError } from '../../src/errors.js';
-import { planRuns, PAPER_GRID } from '../../src/train/experiments/sweep-grid.js';
+import { planRuns, PAPER_GRID, runCost } from '../../src/train/experiments/sweep-grid.js';
 import { readSweepResults, summarizeSweep, type SweepResult } from '../../src/train/experiments/sweep-results.js';
 import { runSweep } from '../../src/train/experiments/sweep.js';
 import { TINY_BERT, tempDir, toyTask } from './helpers.js';
@@ -70,14 +70,21 @@ describe('runSweep', () => {
     const path = join(out, 'results.jsonl');
     const seenInFile: number[] = [];
     const started: string[] = [];
+    const estimates: (number | undefined)[] = [];
     const r1 = await runSweep({
       base, task: toyTask(), outDir: out, grid, ...opts,
-      onRunStart: (run) => { started.push(`${run.method}/${run.id}`); },
+      onRunStart: (run, _dir, _i, _n, remaining) => { started.push(`${run.method}/${run.id}`); estimates.push(remaining); },
       onResult: (_r, fresh) => { if (fresh) seenInFile.push(lines(path).length); },
     });
     assert.deepEqual(seenInFile, [1, 2, 3, 4], 'each result is in the file when reported');
     assert.equal(r1.trained, 4);
     assert.deepEqual(started.slice(0, 2), ['head-only/lr1e-3_ep1_seed1', 'head-only/lr1e-2_ep1_seed1'], 'cheapest method first');
+    assert.equal(estimates[0], undefined, 'no time estimate before a run has finished');
+    for (const e of estimates.slice(1)) assert.ok(e !== undefined && Number.isFinite(e) && e > 0, `estimate ${e}`);
+    // Each estimate covers the runs still to train at the pace so far: the adapter runs cost more than head-only ones.
+    const seconds = (await readSweepResults(path)).map((r) => r.seconds);
+    const pace = seconds[0]! / runCost({ kind: 'head-only', epochs: 1 });
+    assert.ok(Math.abs(estimates[1]! - pace * (runCost({ kind: 'head-only', epochs: 1 }) + 2 * runCost({ kind: 'adapters', size: 8, epochs: 1 }))) < 1e-6 * estimates[1]!);
     const stored = await readSweepResults(path);
     assert.equal(stored.length, 4);
     for (const r of stored) {

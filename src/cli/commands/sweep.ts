@@ -169,8 +169,9 @@ export function sweepReporter(rec: RunRecord): SweepReporter {
   let progress: TrainProgress | undefined;
   return {
     callbacks: {
-      onRunStart: async (run, runDir, i, total) => {
-        say(`[${i + 1}/${total}] ${run.method}: lr ${shortNumber(run.lr)}, ${run.epochs} epoch${run.epochs === 1 ? '' : 's'}, seed ${run.seed}`);
+      onRunStart: async (run, runDir, i, total, remaining) => {
+        const eta = remaining !== undefined ? ` (about ${formatDuration(remaining)} left for the runs still to train)` : '';
+        say(`[${i + 1}/${total}] ${run.method}: lr ${shortNumber(run.lr)}, ${run.epochs} epoch${run.epochs === 1 ? '' : 's'}, seed ${run.seed}${eta}`);
         await mkdir(runDir, { recursive: true });
         await writeRunRecord(runDir, rec);
         progress = new TrainProgress({ epochs: run.epochs });

@@ -96,6 +96,11 @@ function methodCost(r: Pick<SweepRunSpec, 'kind' | 'size' | 'k'>, enc?: Encoder)
   }
 }
 
+/** Relative cost of a whole run (epochs x the method's cost per epoch), for ordering and time estimates. */
+export function runCost(r: Pick<SweepRunSpec, 'kind' | 'size' | 'k' | 'epochs'>, enc?: Encoder): number {
+  return r.epochs * methodCost(r, enc);
+}
+
 function checkList(name: string, xs: readonly number[] | undefined, ok: (x: number) => boolean, what: string): void {
   if (!xs || xs.length === 0) fail('BAD_CONFIG', `sweep grid: ${name} is empty`);
   for (const x of xs) if (!ok(x)) fail('BAD_CONFIG', `sweep grid: ${name} holds ${x}; each must be ${what}`);
@@ -148,7 +153,7 @@ export function planRuns(g: SweepGrid, enc?: Encoder): SweepRunSpec[] {
       for (const epochs of new Set(g.epochs)) {
         for (const seed of new Set(g.seeds)) {
           const id = `lr${shortNumber(lr)}_ep${epochs}_seed${seed}`;
-          runs.push({ ...v, lr, epochs, seed, id, cost: epochs * methodCost(v, enc) });
+          runs.push({ ...v, lr, epochs, seed, id, cost: runCost({ ...v, epochs }, enc) });
         }
       }
     }

@@ -16,7 +16,7 @@ import { devSplitNames } from '../data/index.js';
 import type { MetricName, MetricValues } from '../metrics/index.js';
 import type { TrainEvent, TrainOptions } from '../trainer.js';
 import { trainAndTest } from './train-and-test.js';
-import { PAPER_GRID, planRuns, runMode, type SweepGrid, type SweepRunSpec } from './sweep-grid.js';
+import { PAPER_GRID, planRuns, runCost, runMode, type SweepGrid, type SweepRunSpec } from './sweep-grid.js';
 import { appendSweepResult, readSweepResults, resultKey, RESULTS_FILE, type SweepResult } from './sweep-results.js';
 
 /** Options of {@link runSweep}. */
@@ -39,8 +39,12 @@ export interface SweepOptions {
   readonly resultsFile?: string;
   /** ONNX Runtime threads. */
   readonly threads?: number;
-  /** Called before a run trains (not for runs already in the results file). */
-  readonly onRunStart?: (run: SweepRunSpec, runDir: string, index: number, total: number) => void | Promise<void>;
+  /**
+   * Called before a run trains (not for runs already in the results file). `remainingSeconds`
+   * estimates the time the runs still to train need (this one included), from the speed of the
+   * runs this call has trained so far and each run's relative cost; undefined before the first.
+   */
+  readonly onRunStart?: (run: SweepRunSpec, runDir: string, index: number, total: number, remainingSeconds?: number) => void | Promise<void>;
   /** Called with each result: `fresh` is false for results read back from the file. */
   readonly onResult?: (r: SweepResult, fresh: boolean) => void;
   readonly onEvent?: (run: SweepRunSpec, e: TrainEvent) => void;
@@ -112,25 +116,29 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   const results = [...earlier];
   const metric = o.task.metrics[0] as MetricName;
   const suffix = batchSize === 32 && maxLength === 128 ? '' : `_b${batchSize}_len${maxLength}`;
+  const keyOf = (s: SweepRunSpec) => resultKey({ task: o.task.name, method: s.method, run: s.id, batchSize, maxLength });
   const taskDir = o.task.name.replace(/[^A-Za-z0-9_-]/g, '_');
   let trained = 0;
   let skipped = 0;
   let notStarted = 0;
   let budgetExceeded = false;
+  let costDone = 0;
+  let secondsDone = 0;
+  const todoCost = (from: number) => plan.slice(from).reduce((c, s) => (done.has(keyOf(s)) ? c : c + runCost(s, o.base.encoder)), 0);
   for (const [i, spec] of plan.entries()) {
-    if (done.has(resultKey({ task: o.task.name, method: spec.method, run: spec.id, batchSize, maxLength }))) {
+    if (done.has(keyOf(spec))) {
       skipped++;
       continue;
     }
     // The budget is checked between runs: the first run this call trains always starts.
     if (o.budgetMinutes !== undefined && trained > 0 && (performance.now() - t0) / 60000 >= o.budgetMinutes) {
       budgetExceeded = true;
-      notStarted = plan.length - i - plan.slice(i).filter((s) => done.has(resultKey({ task: o.task.name, method: s.method, run: s.id, batchSize, maxLength }))).length;
+      notStarted = plan.length - i - plan.slice(i).filter((s) => done.has(keyOf(s))).length;
       skipped += plan.length - i - notStarted;
       break;
     }
     const runDir = join(o.outDir, 'runs', taskDir, spec.method, `${spec.id}${suffix}`);
-    await o.onRunStart?.(spec, runDir, i, plan.length);
+    await o.onRunStart?.(spec, runDir, i, plan.length, costDone > 0 ? (secondsDone / costDone) * todoCost(i) : undefined);
     const r = await trainAndTest({
       base: o.base, task: o.task, splits, mode: runMode(spec), outDir: runDir, seed: spec.seed,
       ...(o.threads !== undefined ? { threads: o.threads } : {}),
@@ -149,6 +157,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
       seconds: r.seconds, steps: r.steps, runDir: relative(o.outDir, runDir), finishedAt: new Date().toISOString(),
     };
     await appendSweepResult(resultsPath, res);
+    costDone += runCost(spec, o.base.encoder);
+    secondsDone += r.seconds;
     results.push(res);
     trained++;
     o.onResult?.(res, true);
