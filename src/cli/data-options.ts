@@ -9,7 +9,7 @@ import { basename, extname, resolve } from 'node:path';
 import { fail } from '../errors.js';
 import { listBuiltinDatasets, type TaskSpec } from '../train/data/index.js';
 import { listTokenDatasets } from '../train/data/builtin/index.js';
-import { isTokenDatasetName, type TokenTaskSpec } from '../train/token-tasks/data.js';
+import { isTokenDatasetName, isTokenTaskSpec, type TokenTaskSpec } from '../train/token-tasks/data.js';
 import type { ColumnRef, TabularFormat } from '../train/data/tabular.js';
 import { sanitizeTaskName } from './options.js';
 
@@ -29,38 +29,22 @@ export interface DataFlags {
   skipBadRows?: boolean;
 }
 
-/**
- * Adds the data options to a command. `tokenTasks: false` leaves out the token-level datasets and
- * task kinds (tagging, qa) for commands that handle sentence-level tasks only.
- */
-export function addDataOptions(cmd: Command, o: { trainRequired: boolean; tokenTasks?: boolean }): Command {
-  const tokens = o.tokenTasks ?? true;
-  const names = [...listBuiltinDatasets(), ...(tokens ? listTokenDatasets() : [])].map((d) => d.name).join(', ');
-  const kinds = ['classification', 'regression', 'multilabel', ...(tokens ? ['tagging', 'qa'] : [])];
+/** Adds the data options to a command. */
+export function addDataOptions(cmd: Command, o: { trainRequired: boolean }): Command {
+  const names = [...listBuiltinDatasets(), ...listTokenDatasets()].map((d) => d.name).join(', ');
   return cmd
     .option('--dataset <name>', `built-in dataset (${names}; see \`adapterkit datasets\`)`)
     .option('--glue <task>', 'GLUE task name (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI); needs --data')
     .option('--data <dir>', 'directory of the GLUE task (train.tsv, dev.tsv, test.tsv)')
-    .option('--train <file>', `training file (CSV, TSV or JSONL${tokens ? '; CoNLL or JSONL with --task-kind tagging; SQuAD JSON with --task-kind qa' : ''})${o.trainRequired ? '' : '; its labels fix the label order'}`)
+    .option('--train <file>', `training file (CSV, TSV or JSONL; CoNLL or JSONL with --task-kind tagging; SQuAD JSON with --task-kind qa)${o.trainRequired ? '' : '; its labels fix the label order'}`)
     .option('--dev <file>', 'dev file, same columns as --train')
     .option('--test <file>', 'test file (the label column may be absent)')
     .option('--text <column>', 'column (header name, JSON key, or 0-based index for header-less files) of the text')
     .option('--text-pair <column>', 'column of the second text of sentence-pair tasks')
     .option('--label <column>', 'column of the label')
-    .addOption(new Option('--task-kind <kind>', `what the label is (default: classification)${tokens ? '; tagging: one tag per word; qa: extractive question answering' : ''}`).choices(kinds))
-    .addOption(new Option('--format <format>', `file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson${tokens ? '; tagging: .jsonl/.ndjson, else CoNLL' : ''})`).choices(tokens ? ['csv', 'tsv', 'jsonl', 'conll'] : ['csv', 'tsv', 'jsonl']))
+    .addOption(new Option('--task-kind <kind>', 'what the label is (default: classification); tagging: one tag per word; qa: extractive question answering').choices(['classification', 'regression', 'multilabel', 'tagging', 'qa']))
+    .addOption(new Option('--format <format>', 'file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson; tagging: .jsonl/.ndjson, else CoNLL)').choices(['csv', 'tsv', 'jsonl', 'conll']))
     .option('--skip-bad-rows', 'skip malformed rows (reported) instead of failing (default: fail)');
-}
-
-/**
- * Throws BAD_CONFIG when `--dataset` names a token-level built-in dataset, for commands that handle
- * sentence-level tasks only (`command` names the command in the message).
- */
-export function rejectTokenDataset(f: DataFlags, command: string): void {
-  if (f.dataset !== undefined && isTokenDatasetName(f.dataset)) {
-    fail('BAD_CONFIG', `${command} handles sentence-level tasks (classification, regression, multi-label) so far; ${f.dataset} is a token-level dataset: ` +
-      `train and compare methods on it with \`adapterkit train --dataset ${f.dataset} --mode <mode>\` and \`adapterkit eval\``);
-  }
 }
 
 function column(ref: string): ColumnRef {
@@ -144,4 +128,14 @@ export function describeSpec(spec: TaskSpec): string {
   if ('glue' in spec) return `GLUE ${spec.glue} in ${spec.dir}`;
   if ('files' in spec) return `files ${Object.entries(spec.files).map(([k, v]) => `${k}=${v}`).join(', ')}`;
   return 'unknown';
+}
+
+/** The data flags as a token-level spec when they name one (see {@link tokenTaskSpecFromFlags}), else a sentence-level spec. */
+export function dataSpecFromFlags(f: DataFlags): TaskSpec | TokenTaskSpec {
+  return tokenTaskSpecFromFlags(f) ?? taskSpecFromFlags(f);
+}
+
+/** A one-line description of either kind of spec. */
+export function describeDataSpec(spec: TaskSpec | TokenTaskSpec): string {
+  return isTokenTaskSpec(spec) ? describeTokenSpec(spec) : describeSpec(spec);
 }

@@ -10,6 +10,7 @@ import type { TaskManifest } from '../adapters/files.js';
 import { loadBase, type BaseModel } from '../models/base.js';
 import { loadSavedTask, type SavedTask } from '../train/task-io.js';
 import type { TaskSpec } from '../train/data/index.js';
+import type { TokenTaskSpec } from '../train/token-tasks/index.js';
 import { isFile } from '../util/fs.js';
 import { cliBaseOptions } from './download-progress.js';
 
@@ -18,8 +19,8 @@ export const RUN_RECORD = 'run.json';
 
 /** What `train` records about a run. */
 export interface RunRecord {
-  /** The data the task was trained on (file paths absolute). */
-  data: TaskSpec;
+  /** The data the task was trained on (file paths absolute): a sentence- or token-level spec. */
+  data: TaskSpec | TokenTaskSpec;
   base: string;
   revision?: string;
   task: string;

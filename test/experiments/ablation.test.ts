@@ -13,6 +13,7 @@ import { loadBase } from '../../src/models/base.js';
 import { collate, tokenizeAll } from '../../src/train/batching.js';
 import { predictExamples, scorePredictions } from '../../src/train/evaluate.js';
 import { ablateLayers, initScaleRobustness, saveAblation, withoutAdapters } from '../../src/train/experiments/ablation.js';
+import { sentenceTask } from '../../src/train/experiments/experiment-task.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { train } from '../../src/train/trainer.js';
 import { TINY_BERT, tempDir, toyTask } from './helpers.js';
@@ -38,7 +39,8 @@ describe('layer ablation', () => {
     const layers = base.encoder.numLayers;
     assert.ok(layers >= 2);
 
-    const a = await ablateLayers(model, { splits: { dev: task.splits.dev!, test: task.splits.test! }, metrics: task.metrics, maxLength: 16, task: 'toy' });
+    const a = await ablateLayers(model, { task: sentenceTask(task), maxLength: 16 });
+    assert.equal(a.task, 'toy');
     assert.equal(a.layers, layers);
     assert.equal(a.metric, 'accuracy');
     assert.deepEqual(Object.keys(a.splits), ['dev', 'test']);
@@ -77,7 +79,10 @@ describe('layer ablation', () => {
   test('refuses a task without adapters', async () => {
     const base = await loadBase(TINY_BERT);
     const m = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1 });
-    await assert.rejects(ablateLayers(m, { splits: { dev: task.splits.dev! }, metrics: task.metrics, maxLength: 16 }), /needs an adapter task; this task was trained in mode head-only/);
+    await assert.rejects(ablateLayers(m, { task: sentenceTask(task), maxLength: 16 }), /needs an adapter task; this task was trained in mode head-only/);
+    const adapters = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head, seed: 1 });
+    const noTest = sentenceTask({ ...task, splits: { train: task.splits.train!, dev: task.splits.dev! } });
+    await assert.rejects(ablateLayers(adapters, { task: noTest, splits: ['test'], maxLength: 16 }), /task toy has no labeled test split/);
   });
 });
 

@@ -105,12 +105,6 @@ describe('sweep, ablate and report commands', () => {
     const m = await cli('sweep', '--dataset', 'spam', '--methods', 'adapters,lora');
     assert.equal(m.code, 2);
     assert.match(m.stderr, /unknown method "lora"/);
-    const pos = await cli('sweep', '--dataset', 'brown-pos');
-    assert.notEqual(pos.code, 0);
-    assert.match(pos.stderr, /sweep handles sentence-level tasks .* brown-pos is a token-level dataset/);
-    const tagging = await cli('sweep', '--train', 'x.conll', '--task-kind', 'tagging');
-    assert.equal(tagging.code, 2);
-    assert.match(tagging.stderr, /--task-kind.*Allowed choices are classification, regression, multilabel/);
   });
 });
 

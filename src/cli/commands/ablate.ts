@@ -8,13 +8,16 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
-import { devSplitNames, loadTask, type Example, type TaskData, type TaskSpec } from '../../train/data/index.js';
+import type { TaskSpec } from '../../train/data/index.js';
+import type { HeadConfig } from '../../heads/head.js';
+import { loadExperimentTask, sentenceTask, type ExperimentTask, type LoadedExperimentTask } from '../../train/experiments/experiment-task.js';
+import type { TokenTaskSpec } from '../../train/token-tasks/index.js';
 import { ablateLayers, INIT_SCALE_FILE, initScaleRobustness, saveAblation, type AblationResult } from '../../train/experiments/ablation.js';
 import { shortNumber } from '../../train/experiments/sweep-grid.js';
 import { loadBase } from '../../models/base.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { readSweepResults, RESULTS_FILE, summarizeSweep, type SweepResult } from '../../train/experiments/sweep-results.js';
-import { addDataOptions, describeSpec, rejectTokenDataset, hasDataFlags, taskSpecFromFlags, type DataFlags } from '../data-options.js';
+import { addDataOptions, dataSpecFromFlags, describeDataSpec, hasDataFlags, type DataFlags } from '../data-options.js';
 import { printJson, table } from '../format.js';
 import { intArg, sanitizeTaskName } from '../options.js';
 import { baseSource, findRunRecord, loadTaskDir, readManifest } from '../saved-task.js';
@@ -55,7 +58,7 @@ export function registerAblate(program: Command): void {
     .command('ablate')
     .description('Remove the adapters of every span of layers [i..j] at inference and score dev/test: the ablation heat map of the paper.')
     .argument('<dir>', 'task directory (runs/<task>-adapters/best), run directory, or sweep output directory');
-  addDataOptions(cmd, { trainRequired: false, tokenTasks: false });
+  addDataOptions(cmd, { trainRequired: false });
   cmd
     .option('--task <name>', 'in a sweep directory holding several tasks: which one')
     .option('--base <source>', 'base model (default: the one recorded with the task)')
@@ -76,7 +79,7 @@ export function registerAblate(program: Command): void {
 /** Where to ablate: the task directory, the data spec and task name, and where to save. */
 interface Target {
   taskDir: string;
-  spec: TaskSpec;
+  spec: TaskSpec | TokenTaskSpec;
   task?: string;
   saveDir?: string;
   /** For a sweep directory: what the sweep recorded for the task, and its best adapter run. */
@@ -93,10 +96,10 @@ async function sweepTarget(dir: string, f: AblateFlags): Promise<Target> {
   const results = await readSweepResults(join(dir, RESULTS_FILE));
   const tasks = [...new Set(results.map((r) => r.task))];
   let task = f.task;
-  let spec: TaskSpec | undefined;
+  let spec: TaskSpec | TokenTaskSpec | undefined;
   if (hasDataFlags(f)) {
-    spec = taskSpecFromFlags(f);
-    task ??= sanitizeTaskName((await loadTask(spec)).name);
+    spec = dataSpecFromFlags(f);
+    task ??= sanitizeTaskName((await loadExperimentTask(spec, SCORING_ONLY)).task.name);
   }
   if (task === undefined) {
     if (tasks.length !== 1) fail('BAD_CONFIG', `${dir} holds sweeps of ${tasks.length ? tasks.join(', ') : 'no task'}: choose one with --task <name>`);
@@ -116,20 +119,27 @@ async function sweepTarget(dir: string, f: AblateFlags): Promise<Target> {
 async function taskTarget(dir: string, f: AblateFlags): Promise<Target> {
   const taskDir = !(await exists(join(dir, 'adapterkit.json'))) && (await exists(join(dir, 'best', 'adapterkit.json'))) ? join(dir, 'best') : dir;
   await readManifest(taskDir); // fails early on a missing directory
-  if (hasDataFlags(f)) return { taskDir, spec: taskSpecFromFlags(f) };
+  if (hasDataFlags(f)) return { taskDir, spec: dataSpecFromFlags(f) };
   const rec = await findRunRecord(taskDir);
   if (!rec) fail('BAD_CONFIG', `no data given and no run.json next to ${taskDir}: use --dataset, --glue/--data or --train/--text/--label`);
   return { taskDir, spec: rec.data, task: rec.task };
 }
 
-function labeledSplits(data: TaskData): Record<string, Example[]> {
-  const out: Record<string, Example[]> = {};
-  const dev = devSplitNames(data)[0];
-  for (const name of [dev, 'test']) {
-    const rows = name !== undefined ? data.splits[name] : undefined;
-    if (name !== undefined && rows?.some((e) => e.label !== undefined)) out[name] = rows;
+/** Ablation scores splits only: no training split is needed, and dev or test will do. */
+const SCORING_ONLY = { requireTrain: false, requireDev: false } as const;
+
+/**
+ * The task to score a saved model on: a sentence-level task's labels put in the saved head's
+ * order (a file may list them differently); a token-level task as it is (tags are matched by name).
+ */
+function scoringTask(loaded: LoadedExperimentTask, head: HeadConfig, where: string): ExperimentTask {
+  if (loaded.level === 'token') {
+    if (head.kind !== loaded.task.kind) fail('BAD_CONFIG', `${where} is a ${loaded.task.kind} task but the saved task is ${head.kind}`);
+    return loaded.task;
   }
-  return out;
+  const data = loaded.data;
+  const splits = Object.fromEntries(Object.entries(data.splits).filter(([k]) => k !== 'train').map(([k, v]) => [k, alignLabels(v, data, head, where)]));
+  return sentenceTask({ ...data, labels: [...head.labels], splits }, SCORING_ONLY);
 }
 
 /** The ablation grid of one split as a text table: rows = first removed layer, columns = last. */
@@ -142,24 +152,23 @@ export function ablationTable(a: AblationResult, split: string): string {
 }
 
 async function runAblate(dir: string, f: AblateFlags): Promise<void> {
-  rejectTokenDataset(f, 'ablate');
   const isSweep = await exists(join(dir, RESULTS_FILE));
   if (f.initSeeds && !f.initStds) fail('BAD_CONFIG', '--init-seeds is given without --init-stds');
   if (f.initStds && !isSweep) fail('BAD_CONFIG', `--init-stds needs a sweep output directory (with ${RESULTS_FILE}); ${dir} is not one`);
   const target = isSweep ? await sweepTarget(dir, f) : await taskTarget(dir, f);
-  const data = await loadTask(target.spec);
-  const where = describeSpec(target.spec);
+  const loaded = await loadExperimentTask(target.spec, SCORING_ONLY);
+  const where = describeDataSpec(target.spec);
   const { saved, maxLength } = await loadTaskDir(target.taskDir, f);
   const model = saved.model;
   let a: AblationResult;
   try {
-    const splits = Object.fromEntries(Object.entries(labeledSplits(data)).map(([k, v]) => [k, alignLabels(v, data, model.head, where)]));
-    if (Object.keys(splits).length === 0) fail('BAD_DATA', `${where} has no labeled dev or test split to score the ablation on`);
+    const task = scoringTask(loaded, model.head, where);
+    if (task.scoredSplits.length === 0) fail('BAD_DATA', `${where} has no labeled dev or test split to score the ablation on`);
     const layers = model.base.encoder.numLayers;
-    process.stderr.write(`adapterkit ablate: ${target.taskDir} on ${where}: ${(layers * (layers + 1)) / 2} spans of ${layers} layers, splits ${Object.keys(splits).join(', ')}\n`);
+    process.stderr.write(`adapterkit ablate: ${target.taskDir} on ${where}: ${(layers * (layers + 1)) / 2} spans of ${layers} layers, splits ${task.scoredSplits.join(', ')}\n`);
     a = await ablateLayers(model, {
-      splits, metrics: data.metrics, maxLength: f.maxLength ?? maxLength, batchSize: f.batchSize,
-      task: target.task ?? saved.manifest.name, source: target.taskDir,
+      task, maxLength: f.maxLength ?? maxLength, batchSize: f.batchSize,
+      name: target.task ?? saved.manifest.name, source: target.taskDir,
       ...(f.threads !== undefined ? { threads: f.threads } : {}),
     });
   } finally {
@@ -172,7 +181,7 @@ async function runAblate(dir: string, f: AblateFlags): Promise<void> {
     savedTo.push(f.save);
   }
   for (const p of savedTo) process.stderr.write(`saved ${p}\n`);
-  const initScale = f.initStds && target.sweep ? await runInitScale(dir, target, data, f.initStds, f) : undefined;
+  const initScale = f.initStds && target.sweep ? await runInitScale(dir, target, f.initStds, f) : undefined;
   if (f.json) {
     printJson(initScale ? { ...a, initScale } : a);
     return;
@@ -199,18 +208,19 @@ export function initScaleTable(rows: readonly InitScaleSummary[], metric: string
  * Retrains the sweep's best adapter configuration (size, lr, epochs, batch, length) with each
  * initialisation std; results go to `<dir>/init-scale.jsonl` for `adapterkit report`.
  */
-async function runInitScale(dir: string, target: Target, data: TaskData, stds: number[], f: AblateFlags): Promise<InitScaleSummary[]> {
+async function runInitScale(dir: string, target: Target, stds: number[], f: AblateFlags): Promise<InitScaleSummary[]> {
   const sweep = target.sweep as NonNullable<Target['sweep']>;
   const best = sweep.best;
   const record = sweep.record;
   if (!record) fail('BAD_CONFIG', `${dir} has no ${SWEEP_RECORD} entry for ${best.task}, so the base it was trained on is unknown`);
   const seeds = f.initSeeds ?? [best.seed];
+  const { task } = await loadExperimentTask(target.spec); // training needs the train and dev splits
   const base = await loadBase(await baseSource(record.base), cliBaseOptions(record.revision));
   process.stderr.write(`adapterkit ablate: initialisation scale of ${best.method} (lr ${shortNumber(best.lr)}, ${best.epochs} epoch(s)): ` +
     `stds ${stds.map(shortNumber).join(', ')}, seeds ${seeds.join(', ')} -> ${join(dir, INIT_SCALE_FILE)}\n`);
   const reporter = sweepReporter({ data: target.spec, base: record.base, ...(record.revision !== undefined ? { revision: record.revision } : {}), task: best.task, maxLength: best.maxLength });
   const rows = await runInterruptible(reporter, (signal) => initScaleRobustness({
-    base, task: { ...data, name: best.task }, outDir: dir, stds, seeds, size: best.size ?? 64, lr: best.lr, epochs: best.epochs,
+    base, task: { ...task, name: best.task }, outDir: dir, stds, seeds, size: best.size ?? 64, lr: best.lr, epochs: best.epochs,
     batchSize: best.batchSize, maxLength: best.maxLength, signal, ...reporter.callbacks,
     ...(f.threads !== undefined ? { threads: f.threads } : {}),
   }));

@@ -9,11 +9,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { DEFAULT_BASE, loadBase } from '../../models/base.js';
-import { loadTask, type TaskSpec } from '../../train/data/index.js';
+import type { TaskSpec } from '../../train/data/index.js';
+import { loadExperimentTask } from '../../train/experiments/experiment-task.js';
+import type { TokenTaskSpec } from '../../train/token-tasks/index.js';
 import { PAPER_GRID, SWEEP_METHODS, shortNumber, type SweepGrid, type SweepMethodKind } from '../../train/experiments/sweep-grid.js';
 import { summarizeSweep, type SweepResult, type SweepSummaryRow } from '../../train/experiments/sweep-results.js';
 import { runSweep, type SweepOptions } from '../../train/experiments/sweep.js';
-import { addDataOptions, describeSpec, rejectTokenDataset, taskSpecFromFlags, type DataFlags } from '../data-options.js';
+import { addDataOptions, dataSpecFromFlags, describeDataSpec, type DataFlags } from '../data-options.js';
 import { formatDuration, formatInt, formatPercent, printJson, table } from '../format.js';
 import { intArg, numberArg, sanitizeTaskName } from '../options.js';
 import { TrainProgress } from '../progress.js';
@@ -26,7 +28,7 @@ export const SWEEP_RECORD = 'sweep.json';
 
 /** What `sweep` records per task in {@link SWEEP_RECORD}. */
 export interface SweepTaskRecord {
-  data: TaskSpec;
+  data: TaskSpec | TokenTaskSpec;
   base: string;
   revision?: string;
   maxLength: number;
@@ -90,6 +92,9 @@ Examples:
   # the paper's grid (18 adapter runs per size, baselines with the same lrs) on a built-in task
   $ adapterkit sweep --dataset spam --out runs/sweep-spam
 
+  # a token-level task: POS tagging on the built-in Brown corpus (token accuracy)
+  $ adapterkit sweep --dataset brown-pos --methods adapters,full,layer-norm --epochs-grid 1 --seeds 1
+
   # a quick look: one lr, one epoch, adapters of size 8 against training the head only
   $ adapterkit sweep --dataset spam --methods adapters,head-only --lrs 3e-3 --epochs-grid 1 \\
       --sizes 8 --seeds 1 --max-length 32 --budget-minutes 10
@@ -102,8 +107,8 @@ checkpoint. Then: adapterkit ablate <out> and adapterkit report <out>.`;
 export function registerSweep(program: Command): void {
   const cmd = program
     .command('sweep')
-    .description('Hyper-parameter sweep as in the paper: adapters (lr x epochs x size x seed) and baselines; best run on dev per method, tested.');
-  addDataOptions(cmd, { trainRequired: true, tokenTasks: false });
+    .description('Hyper-parameter sweep as in the paper: adapters (lr x epochs x size x seed) and baselines; best run on dev per method, tested. Sentence-level tasks, tagging and extractive QA.');
+  addDataOptions(cmd, { trainRequired: true });
   cmd
     .option('--base <source>', `base model: "${DEFAULT_BASE}" (embedded), a local model directory, or a Hugging Face hub id`, DEFAULT_BASE)
     .option('--revision <rev>', 'hub revision of --base')
@@ -116,7 +121,7 @@ export function registerSweep(program: Command): void {
     .option('--top-k <list>', `k values of the top-k baseline (default: ${list(PAPER_GRID.topK)})`, intListFrom(1))
     .option('--seeds <list>', `random restarts (default: ${list(PAPER_GRID.seeds)})`, intListFrom(0))
     .option('--budget-minutes <m>', 'stop starting new runs after this many minutes (default: no limit)', numberArg(0, Infinity, { exclusiveMin: true }))
-    .option('--max-length <n>', 'tokens per example (default: 128, capped at the base\'s limit)', intArg(2))
+    .option('--max-length <n>', 'tokens per example (default: 128, QA 384, capped at the base\'s limit)', intArg(2))
     .option('--batch-size <n>', 'examples per batch', intArg(1), 32)
     .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
     .option('--json', 'print the per-method summary as JSON on stdout')
@@ -201,8 +206,7 @@ export async function runInterruptible<T>(reporter: SweepReporter, fn: (signal: 
 }
 
 async function runSweepCommand(f: SweepFlags): Promise<void> {
-  rejectTokenDataset(f, 'sweep');
-  const spec = taskSpecFromFlags(f);
+  const spec = dataSpecFromFlags(f);
   const grid: Partial<SweepGrid> = {
     methods: f.methods,
     ...(f.lrs ? { lrs: f.lrs } : {}), ...(f.baselineLrs ? { baselineLrs: f.baselineLrs } : {}),
@@ -211,18 +215,19 @@ async function runSweepCommand(f: SweepFlags): Promise<void> {
   };
   const given = [['--sizes', f.sizes, 'adapters'], ['--top-k', f.topK, 'top-k']] as const;
   for (const [flag, v, m] of given) if (v && !f.methods.includes(m)) fail('BAD_CONFIG', `${flag} is given but --methods does not include ${m}`);
-  const loaded = await loadTask(spec);
-  const taskName = sanitizeTaskName(loaded.name);
-  const task = { ...loaded, name: taskName };
+  const loaded = await loadExperimentTask(spec);
+  if (loaded.skipped.length) say(`skipped ${loaded.skipped.length} bad row(s), e.g. ${loaded.skipped[0]?.file}:${loaded.skipped[0]?.line}: ${loaded.skipped[0]?.reason}`);
+  const taskName = sanitizeTaskName(loaded.task.name);
+  const task = { ...loaded.task, name: taskName };
   const out = f.out ?? join('runs', `sweep-${taskName}`);
   const source = await baseSource(f.base);
   const base = await loadBase(source, cliBaseOptions(f.revision));
-  const maxLength = f.maxLength ?? Math.min(128, base.encoder.maxLength);
+  const maxLength = f.maxLength ?? Math.min(task.defaultMaxLength, base.encoder.maxLength);
   if (maxLength > base.encoder.maxLength) fail('BAD_CONFIG', `--max-length ${maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
   await mkdir(out, { recursive: true });
   await recordTask(out, taskName, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength });
 
-  say(`adapterkit sweep: ${taskName} (${describeSpec(spec)}) on ${base.id} -> ${out}`);
+  say(`adapterkit sweep: ${taskName} (${describeDataSpec(spec)}) on ${base.id} -> ${out}`);
   const reporter = sweepReporter({ data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
   const outcome = await runInterruptible(reporter, (signal) => runSweep({
     base, task, outDir: out, grid, batchSize: f.batchSize, maxLength, signal, ...reporter.callbacks,

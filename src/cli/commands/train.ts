@@ -7,13 +7,14 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { ADAPTER_ACTIVATIONS } from '../../adapters/config.js';
-import { DEFAULT_QA_OPTIONS, headConfig, type HeadConfig } from '../../heads/head.js';
+import { DEFAULT_QA_OPTIONS, type HeadConfig } from '../../heads/head.js';
 import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
 import { devSplitNames, loadTask, type TaskSpec } from '../../train/data/index.js';
 import { describeMode, MODE_NAMES } from '../../train/modes.js';
 import { TaskModel } from '../../train/task-model.js';
-import { DEFAULT_LR, train, trainOn, type TrainDataOptions, type TrainResult } from '../../train/trainer.js';
-import { loadTokenTask, qaTrainingData, taggingTrainingData, type TokenTaskSpec } from '../../train/token-tasks/index.js';
+import { sentenceTask, tokenTask, type ExperimentTask } from '../../train/experiments/experiment-task.js';
+import { DEFAULT_LR, type TrainDataOptions, type TrainResult } from '../../train/trainer.js';
+import { loadTokenTask, type TokenTaskSpec } from '../../train/token-tasks/index.js';
 import { addDataOptions, describeSpec, describeTokenSpec, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, sanitizeTaskName, type ModeFlags } from '../options.js';
@@ -157,6 +158,11 @@ function headFlags(f: TrainFlags): Partial<HeadConfig> {
   return { ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}) };
 }
 
+/** How a prepared task builds its head and trains: the library's experiment view of the task. */
+function fromExperimentTask(t: ExperimentTask, f: TrainFlags): Pick<PreparedTask, 'head' | 'run'> {
+  return { head: () => t.head(headFlags(f)), run: (model, o) => t.train(model, o) };
+}
+
 async function prepareSentenceTask(f: TrainFlags, spec: TaskSpec): Promise<PreparedTask> {
   const data = await loadTask(spec);
   reportSkipped(data.report.skipped);
@@ -171,8 +177,7 @@ async function prepareSentenceTask(f: TrainFlags, spec: TaskSpec): Promise<Prepa
     examples: Object.entries(data.splits).map(([k, v]) => `${k} ${formatInt(v.length)}`).join(', '),
     dev: dev ? `${devName} (${formatInt(dev.length)} examples; model selection on ${data.metrics[0]})` : 'none: the last step is saved',
     defaultMaxLength: 128,
-    head: () => headConfig({ kind: data.kind, labels: data.labels, pair: data.pair, ...headFlags(f) }),
-    run: (model, o) => train(model, trainSet, dev, { ...o, metrics: data.metrics }),
+    ...fromExperimentTask(sentenceTask(data, { requireDev: false }), f),
   };
 }
 
@@ -196,8 +201,7 @@ async function prepareTokenTask(f: TrainFlags, spec: TokenTaskSpec): Promise<Pre
       data: `${describeTokenSpec(spec)} (tagging, ${d.scheme} scheme, ${formatInt(tokens)} training words; tags: ${d.tagSet.join(' ')})`,
       dev: devCount ? `dev (${formatInt(devCount)} sentences; model selection on ${d.metrics[0]})` : 'none: the last step is saved',
       defaultMaxLength: 128,
-      head: () => headConfig({ kind: 'tagging', labels: d.tagSet, scheme: d.scheme, ...headFlags(f) }),
-      run: (model, o) => trainOn(model, taggingTrainingData(model, d.splits.train ?? [], d.splits.dev, { maxLength: o.maxLength ?? 128, metrics: d.metrics }), o),
+      ...fromExperimentTask(tokenTask(t, { requireDev: false }), f),
     };
   }
   const qa = {
@@ -212,8 +216,7 @@ async function prepareTokenTask(f: TrainFlags, spec: TokenTaskSpec): Promise<Pre
     data: `${describeTokenSpec(spec)} (extractive QA, SQuAD ${t.v2 ? 'v2.0 (unanswerable questions allowed)' : 'v1.1'}; stride ${qa.stride}, max answer ${qa.maxAnswerLength} tokens)`,
     dev: devCount ? `dev (${formatInt(devCount)} questions; model selection on f1)` : 'none: the last step is saved',
     defaultMaxLength: 384,
-    head: () => headConfig({ kind: 'qa', labels: [], qa, ...headFlags(f) }),
-    run: (model, o) => trainOn(model, qaTrainingData(model, t.splits.train ?? [], t.splits.dev, { maxLength: o.maxLength ?? 384 }), o),
+    ...fromExperimentTask(tokenTask(t, { requireDev: false, qa }), f),
   };
 }
 
@@ -258,7 +261,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
 
   await mkdir(out, { recursive: true });
   // A token-level spec is stored in the same `data` field; eval tells them apart (isTokenTaskSpec).
-  await writeRunRecord(out, { data: task.record as TaskSpec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
+  await writeRunRecord(out, { data: task.record, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
 
   const progress = new TrainProgress({ epochs: f.epochs });
   let r: TrainResult;

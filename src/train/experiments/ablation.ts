@@ -9,10 +9,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { f32, type HostTensor } from '../../engine/index.js';
-import type { Example } from '../data/types.js';
-import { predictExamples, scorePredictions } from '../evaluate.js';
-import type { MetricName, MetricValues } from '../metrics/index.js';
 import { TaskModel } from '../task-model.js';
+import type { TaskMetricValues } from '../training-data.js';
+import type { ExperimentTask, ScoredSplit } from './experiment-task.js';
 import type { SweepGrid } from './sweep-grid.js';
 import { type SweepOptions, runSweep } from './sweep.js';
 import type { SweepResult } from './sweep-results.js';
@@ -21,7 +20,7 @@ import type { SweepResult } from './sweep-results.js';
 export interface AblationSplit {
   /** Main metric with no adapter removed. */
   readonly baseline: number;
-  readonly baselineMetrics: MetricValues;
+  readonly baselineMetrics: TaskMetricValues;
   /** `values[i][j]`: main metric with the adapters of layers i..j removed; null for j < i. */
   readonly values: (number | null)[][];
 }
@@ -53,20 +52,17 @@ export function withoutAdapters(model: TaskModel, first: number, last: number): 
   return out;
 }
 
-/** Scores `model`'s weights with a span removed on every split. */
+/** Scores `model`, or its variant with `weights`, on every split. */
 async function scoreSplits(
-  model: TaskModel, weights: ReadonlyMap<string, HostTensor<'float32'>> | undefined, splits: Readonly<Record<string, readonly Example[]>>,
-  metrics: readonly MetricName[], o: { maxLength: number; batchSize?: number; threads?: number },
-): Promise<Record<string, MetricValues>> {
+  model: TaskModel, weights: ReadonlyMap<string, HostTensor<'float32'>> | undefined, task: ExperimentTask, splits: readonly ScoredSplit[],
+  o: { maxLength: number; batchSize?: number; threads?: number },
+): Promise<Record<string, TaskMetricValues>> {
   const m = weights
     ? TaskModel.create(model.base, { mode: model.mode, head: model.head, seed: 0, weights, ...(o.threads !== undefined ? { threads: o.threads } : {}) })
     : model;
-  const out: Record<string, MetricValues> = {};
+  const out: Record<string, TaskMetricValues> = {};
   try {
-    for (const [name, rows] of Object.entries(splits)) {
-      const preds = await predictExamples(m, rows, { maxLength: o.maxLength, ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}) });
-      out[name] = scorePredictions(metrics, preds, rows);
-    }
+    for (const name of splits) out[name] = await task.score(m, name, { maxLength: o.maxLength, ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}) });
   } finally {
     if (m !== model) await m.dispose();
   }
@@ -80,50 +76,50 @@ async function scoreSplits(
  * @example
  * ```ts
  * const { saved } = ...; // loadSavedTask(base, 'runs/spam-adapters/best')
- * const a = await ablateLayers(saved.model, { splits: { dev }, metrics: ['accuracy'], maxLength: 128 });
- * a.splits.dev.values[0][1]; // accuracy with every adapter removed, e.g. 0.52
+ * const a = await ablateLayers(saved.model, { task: sentenceTask(data), maxLength: 128 });
+ * a.splits.dev.values[0][1]; // the main metric with every adapter removed, e.g. 0.52
  * ```
  */
 export async function ablateLayers(
   model: TaskModel,
   o: {
-    /** Labeled examples per split name, e.g. `{ dev, test }`. */
-    splits: Readonly<Record<string, readonly Example[]>>;
-    metrics: readonly MetricName[];
+    /** The task's data and scoring (sentence- or token-level). */
+    task: ExperimentTask;
+    /** Splits to score (default: the task's labeled dev and test splits). */
+    splits?: readonly ScoredSplit[];
     maxLength: number;
     batchSize?: number;
     threads?: number;
-    task?: string;
+    /** Task name in the result (default: the task's). */
+    name?: string;
     source?: string;
     /** Called after each span (for progress). */
     onSpan?: (done: number, total: number) => void;
   },
 ): Promise<AblationResult> {
   if (model.mode.kind !== 'adapters') fail('BAD_CONFIG', `layer ablation needs an adapter task; this task was trained in mode ${model.mode.kind}`);
-  if (Object.keys(o.splits).length === 0) fail('BAD_CONFIG', 'layer ablation: no split to score');
-  for (const [name, rows] of Object.entries(o.splits)) {
-    if (!rows.some((e) => e.label !== undefined)) fail('BAD_DATA', `layer ablation: split ${name} has no labeled example`);
-  }
-  const metric = o.metrics[0];
-  if (metric === undefined) fail('BAD_CONFIG', 'layer ablation: no metric given');
-  const main = (m: MetricValues) => m[metric] ?? NaN;
+  const names = o.splits ?? o.task.scoredSplits;
+  if (names.length === 0) fail('BAD_CONFIG', 'layer ablation: no split to score');
+  for (const n of names) if (!o.task.scoredSplits.includes(n)) fail('BAD_DATA', `layer ablation: task ${o.task.name} has no labeled ${n} split`);
+  const metric = o.task.metrics[0];
+  if (metric === undefined) fail('BAD_CONFIG', 'layer ablation: the task names no metric');
+  const main = (m: TaskMetricValues) => m[metric] ?? NaN;
   const layers = model.base.encoder.numLayers;
-  const names = Object.keys(o.splits);
-  const base = await scoreSplits(model, undefined, o.splits, o.metrics, o);
+  const base = await scoreSplits(model, undefined, o.task, names, o);
   const grids: Record<string, (number | null)[][]> = {};
   for (const n of names) grids[n] = Array.from({ length: layers }, () => new Array<number | null>(layers).fill(null));
   const total = (layers * (layers + 1)) / 2;
   let done = 0;
   for (let i = 0; i < layers; i++) {
     for (let j = i; j < layers; j++) {
-      const scores = await scoreSplits(model, withoutAdapters(model, i, j), o.splits, o.metrics, o);
-      for (const n of names) (grids[n] as (number | null)[][])[i]![j] = main(scores[n] as MetricValues);
+      const scores = await scoreSplits(model, withoutAdapters(model, i, j), o.task, names, o);
+      for (const n of names) (grids[n] as (number | null)[][])[i]![j] = main(scores[n] as TaskMetricValues);
       o.onSpan?.(++done, total);
     }
   }
   const splits: Record<string, AblationSplit> = {};
-  for (const n of names) splits[n] = { baseline: main(base[n] as MetricValues), baselineMetrics: base[n] as MetricValues, values: grids[n] as (number | null)[][] };
-  return { task: o.task ?? 'task', metric, layers, splits, ...(o.source !== undefined ? { source: o.source } : {}) };
+  for (const n of names) splits[n] = { baseline: main(base[n] as TaskMetricValues), baselineMetrics: base[n] as TaskMetricValues, values: grids[n] as (number | null)[][] };
+  return { task: o.name ?? o.task.name, metric, layers, splits, ...(o.source !== undefined ? { source: o.source } : {}) };
 }
 
 /** File name of an ablation stored next to a sweep. */

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import type { BaseModel } from '../../models/base.js';
 import type { TaskData } from '../data/types.js';
-import { devSplitNames } from '../data/index.js';
 import type { MetricValues } from '../metrics/index.js';
 import type { TrainingMode } from '../modes.js';
 import type { TrainEvent, TrainOptions } from '../trainer.js';
+import { sentenceTask } from './experiment-task.js';
 import { trainAndTest } from './train-and-test.js';
 
 /** One method to compare. */
@@ -54,12 +54,9 @@ export interface CompareOptions {
 
 /** Trains and tests every method in turn; see the module comment. */
 export async function compareModes(o: CompareOptions): Promise<CompareResult[]> {
-  const trainSplit = o.task.splits.train;
-  const test = o.task.splits.test;
-  if (!trainSplit?.length) fail('BAD_DATA', `task ${o.task.name} has no training split`);
-  if (!test?.length) fail('BAD_DATA', `task ${o.task.name} has no test split to compare on`);
-  const devName = devSplitNames(o.task)[0];
-  const dev = devName ? o.task.splits[devName] : undefined;
+  if (!o.task.splits.train?.length) fail('BAD_DATA', `task ${o.task.name} has no training split`);
+  if (!o.task.splits.test?.some((e) => e.label !== undefined)) fail('BAD_DATA', `task ${o.task.name} has no labeled test split to compare on`);
+  const task = sentenceTask(o.task, { requireDev: false });
   const results: CompareResult[] = [];
   await mkdir(o.outDir, { recursive: true });
   for (const m of o.methods) {
@@ -72,7 +69,7 @@ export async function compareModes(o: CompareOptions): Promise<CompareResult[]> 
       continue;
     }
     const r = await trainAndTest({
-      base: o.base, task: o.task, splits: { train: trainSplit, dev, test }, mode: m.mode, outDir: runDir, seed: o.seed,
+      base: o.base, task, mode: m.mode, outDir: runDir, seed: o.seed,
       train: { ...o.train, ...m.train, signal: o.signal, onEvent: (e) => o.onEvent?.(m, e) },
     });
     const res: CompareResult = {

@@ -1,5 +1,6 @@
 /**
- * Hyper-parameter sweeps as in the paper: every run of a grid (see `sweep-grid.ts`) is trained,
+ * Hyper-parameter sweeps as in the paper, on any {@link ExperimentTask} (sentence-level, tagging,
+ * extractive QA): every run of a grid (see `sweep-grid.ts`) is trained,
  * its best dev checkpoint tested, and one line appended to `<outDir>/results.jsonl` as soon as it
  * finishes. Running the same sweep again skips the runs in that file and resumes a run that was
  * interrupted midway from its checkpoint. A time budget stops starting new runs once exceeded.
@@ -11,9 +12,9 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fail } from '../../errors.js';
 import type { BaseModel } from '../../models/base.js';
-import type { Example, TaskData } from '../data/types.js';
-import { devSplitNames } from '../data/index.js';
-import type { MetricName, MetricValues } from '../metrics/index.js';
+import type { TaskData } from '../data/types.js';
+import type { TaskMetricValues } from '../training-data.js';
+import { sentenceTask, type ExperimentTask } from './experiment-task.js';
 import type { TrainEvent, TrainOptions } from '../trainer.js';
 import { trainAndTest } from './train-and-test.js';
 import { PAPER_GRID, planRuns, runCost, runMode, type SweepGrid, type SweepRunSpec } from './sweep-grid.js';
@@ -22,8 +23,11 @@ import { appendSweepResult, readSweepResults, resultKey, RESULTS_FILE, type Swee
 /** Options of {@link runSweep}. */
 export interface SweepOptions {
   readonly base: BaseModel;
-  /** Needs labeled train and dev splits; the test split is scored when it has labels. */
-  readonly task: TaskData;
+  /**
+   * Sentence-level data, or any {@link ExperimentTask} (token-level tasks: {@link tokenTask}).
+   * Needs labeled train and dev splits; the test split is scored when it has labels.
+   */
+  readonly task: TaskData | ExperimentTask;
   readonly outDir: string;
   /** Grid values; anything not given comes from {@link PAPER_GRID}. */
   readonly grid?: Partial<SweepGrid>;
@@ -68,20 +72,12 @@ export interface SweepOutcome {
   readonly resultsPath: string;
 }
 
-/** The labeled train, dev and (optional) test splits of a task; BAD_DATA when train or dev is missing. */
-export function sweepSplits(task: TaskData): { train: Example[]; dev: Example[]; test?: Example[] } {
-  const trainSplit = task.splits.train;
-  if (!trainSplit?.length) fail('BAD_DATA', `task ${task.name} has no training split`);
-  const devName = devSplitNames(task)[0];
-  const dev = devName ? task.splits[devName] : undefined;
-  if (!dev?.length || !dev.some((e) => e.label !== undefined)) {
-    fail('BAD_DATA', `task ${task.name} has no labeled dev split: a sweep chooses the best run on dev (splits: ${Object.keys(task.splits).join(', ')})`);
-  }
-  const test = task.splits.test;
-  return { train: trainSplit, dev, ...(test && test.some((e) => e.label !== undefined) ? { test } : {}) };
+/** A sentence-level task's data as an {@link ExperimentTask}; an experiment task as it is. */
+export function asExperimentTask(task: TaskData | ExperimentTask): ExperimentTask {
+  return 'score' in task ? task : sentenceTask(task);
 }
 
-function metricOf(m: MetricValues | null, name: MetricName): number | null {
+function metricOf(m: TaskMetricValues | null, name: string): number | null {
   const v = m?.[name];
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
@@ -101,9 +97,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   // The default k values stop at the encoder's depth (a 2-layer base has top-1 and top-2 only).
   const grid: SweepGrid = { ...PAPER_GRID, topK: PAPER_GRID.topK.filter((k) => k <= layers), ...o.grid };
   const plan = planRuns(grid, o.base.encoder);
-  const splits = sweepSplits(o.task); // fail before anything is written
+  const task = asExperimentTask(o.task); // fails (no train or dev split) before anything is written
   const batchSize = o.batchSize ?? 32;
-  const maxLength = o.maxLength ?? Math.min(128, o.base.encoder.maxLength);
+  const maxLength = o.maxLength ?? Math.min(task.defaultMaxLength, o.base.encoder.maxLength);
   if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= o.base.encoder.maxLength)) {
     fail('BAD_CONFIG', `max length must be an integer from 2 to ${o.base.encoder.maxLength} (the base's limit), got ${maxLength}`);
   }
@@ -114,8 +110,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   const done = new Map(earlier.map((r) => [resultKey(r), r]));
   for (const r of earlier) o.onResult?.(r, false);
   const results = [...earlier];
-  const metric = o.task.metrics[0] as MetricName;
-  const suffix = batchSize === 32 && maxLength === 128 ? '' : `_b${batchSize}_len${maxLength}`;
+  const metric = task.metrics[0] as string;
+  const suffix = batchSize === 32 && maxLength === task.defaultMaxLength ? '' : `_b${batchSize}_len${maxLength}`;
   const keyOf = (s: SweepRunSpec) => resultKey({ task: o.task.name, method: s.method, run: s.id, batchSize, maxLength });
   const taskDir = o.task.name.replace(/[^A-Za-z0-9_-]/g, '_');
   let trained = 0;
@@ -140,7 +136,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
     const runDir = join(o.outDir, 'runs', taskDir, spec.method, `${spec.id}${suffix}`);
     await o.onRunStart?.(spec, runDir, i, plan.length, costDone > 0 ? (secondsDone / costDone) * todoCost(i) : undefined);
     const r = await trainAndTest({
-      base: o.base, task: o.task, splits, mode: runMode(spec), outDir: runDir, seed: spec.seed,
+      base: o.base, task, mode: runMode(spec), outDir: runDir, seed: spec.seed,
       ...(o.threads !== undefined ? { threads: o.threads } : {}),
       train: {
         ...o.train, epochs: spec.epochs, lr: spec.lr, batchSize, maxLength,
