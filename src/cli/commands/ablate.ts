@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import type { TaskSpec } from '../../train/data/index.js';
 import type { HeadConfig } from '../../heads/head.js';
-import { loadExperimentTask, sentenceTask, type ExperimentTask, type LoadedExperimentTask } from '../../train/experiments/experiment-task.js';
+import { loadExperimentTask, sentenceTask, tokenTask, type ExperimentTask, type LoadedExperimentTask } from '../../train/experiments/experiment-task.js';
 import type { TokenTaskSpec } from '../../train/token-tasks/index.js';
 import { ablateLayers, INIT_SCALE_FILE, initScaleRobustness, saveAblation, type AblationResult } from '../../train/experiments/ablation.js';
 import { shortNumber } from '../../train/experiments/sweep-grid.js';
@@ -84,6 +84,8 @@ interface Target {
   saveDir?: string;
   /** For a sweep directory: what the sweep recorded for the task, and its best adapter run. */
   sweep?: { record?: SweepTaskRecord; best: SweepResult };
+  /** The data, when finding the target already loaded it. */
+  loaded?: LoadedExperimentTask;
 }
 
 async function sweepTarget(dir: string, f: AblateFlags): Promise<Target> {
@@ -97,9 +99,11 @@ async function sweepTarget(dir: string, f: AblateFlags): Promise<Target> {
   const tasks = [...new Set(results.map((r) => r.task))];
   let task = f.task;
   let spec: TaskSpec | TokenTaskSpec | undefined;
+  let loaded: LoadedExperimentTask | undefined;
   if (hasDataFlags(f)) {
     spec = dataSpecFromFlags(f);
-    task ??= sanitizeTaskName((await loadExperimentTask(spec, SCORING_ONLY)).task.name);
+    loaded = await loadExperimentTask(spec, SCORING_ONLY);
+    task ??= sanitizeTaskName(loaded.task.name);
   }
   if (task === undefined) {
     if (tasks.length !== 1) fail('BAD_CONFIG', `${dir} holds sweeps of ${tasks.length ? tasks.join(', ') : 'no task'}: choose one with --task <name>`);
@@ -113,7 +117,10 @@ async function sweepTarget(dir: string, f: AblateFlags): Promise<Target> {
   if (!best) fail('NOT_FOUND', `${dir} has no finished adapter run of task ${task}`);
   const bestResult = results.find((r) => r.task === task && r.method === best.method && r.run === best.run) as SweepResult;
   const record = rec.tasks?.[task];
-  return { taskDir: join(dir, best.runDir, 'best'), spec, task, saveDir: dir, sweep: { best: bestResult, ...(record ? { record } : {}) } };
+  return {
+    taskDir: join(dir, best.runDir, 'best'), spec, task, saveDir: dir, sweep: { best: bestResult, ...(record ? { record } : {}) },
+    ...(loaded ? { loaded } : {}),
+  };
 }
 
 async function taskTarget(dir: string, f: AblateFlags): Promise<Target> {
@@ -156,7 +163,7 @@ async function runAblate(dir: string, f: AblateFlags): Promise<void> {
   if (f.initSeeds && !f.initStds) fail('BAD_CONFIG', '--init-seeds is given without --init-stds');
   if (f.initStds && !isSweep) fail('BAD_CONFIG', `--init-stds needs a sweep output directory (with ${RESULTS_FILE}); ${dir} is not one`);
   const target = isSweep ? await sweepTarget(dir, f) : await taskTarget(dir, f);
-  const loaded = await loadExperimentTask(target.spec, SCORING_ONLY);
+  const loaded = target.loaded ?? await loadExperimentTask(target.spec, SCORING_ONLY);
   const where = describeDataSpec(target.spec);
   const { saved, maxLength } = await loadTaskDir(target.taskDir, f);
   const model = saved.model;
@@ -181,7 +188,7 @@ async function runAblate(dir: string, f: AblateFlags): Promise<void> {
     savedTo.push(f.save);
   }
   for (const p of savedTo) process.stderr.write(`saved ${p}\n`);
-  const initScale = f.initStds && target.sweep ? await runInitScale(dir, target, f.initStds, f) : undefined;
+  const initScale = f.initStds && target.sweep ? await runInitScale(dir, target, loaded, f.initStds, f) : undefined;
   if (f.json) {
     printJson(initScale ? { ...a, initScale } : a);
     return;
@@ -208,13 +215,14 @@ export function initScaleTable(rows: readonly InitScaleSummary[], metric: string
  * Retrains the sweep's best adapter configuration (size, lr, epochs, batch, length) with each
  * initialisation std; results go to `<dir>/init-scale.jsonl` for `adapterkit report`.
  */
-async function runInitScale(dir: string, target: Target, stds: number[], f: AblateFlags): Promise<InitScaleSummary[]> {
+async function runInitScale(dir: string, target: Target, loaded: LoadedExperimentTask, stds: number[], f: AblateFlags): Promise<InitScaleSummary[]> {
   const sweep = target.sweep as NonNullable<Target['sweep']>;
   const best = sweep.best;
   const record = sweep.record;
   if (!record) fail('BAD_CONFIG', `${dir} has no ${SWEEP_RECORD} entry for ${best.task}, so the base it was trained on is unknown`);
   const seeds = f.initSeeds ?? [best.seed];
-  const { task } = await loadExperimentTask(target.spec); // training needs the train and dev splits
+  // The same data, now as a task to train: it needs the train and dev splits.
+  const task = loaded.level === 'token' ? tokenTask(loaded.data) : sentenceTask(loaded.data);
   const base = await loadBase(await baseSource(record.base), cliBaseOptions(record.revision));
   process.stderr.write(`adapterkit ablate: initialisation scale of ${best.method} (lr ${shortNumber(best.lr)}, ${best.epochs} epoch(s)): ` +
     `stds ${stds.map(shortNumber).join(', ')}, seeds ${seeds.join(', ')} -> ${join(dir, INIT_SCALE_FILE)}\n`);
