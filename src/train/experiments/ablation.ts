@@ -14,7 +14,7 @@ import type { TaskMetricValues } from '../training-data.js';
 import type { ExperimentTask, ScoredSplit } from './experiment-task.js';
 import type { SweepGrid } from './sweep-grid.js';
 import { type SweepOptions, runSweep } from './sweep.js';
-import type { SweepResult } from './sweep-results.js';
+import { meanScore, type SweepResult } from './sweep-results.js';
 
 /** The ablation grid of one split. */
 export interface AblationSplit {
@@ -165,12 +165,8 @@ export async function initScaleRobustness(
     methods: ['adapters'], sizes: [o.size ?? 64], lrs: [o.lr ?? 3e-3], epochs: [o.epochs ?? 3], seeds: o.seeds ?? [1], initStds: stds,
   };
   const out = await runSweep({ ...o, grid, resultsFile: INIT_SCALE_FILE });
-  const mean = (xs: (number | null)[]) => {
-    const v = xs.filter((x): x is number => x !== null);
-    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-  };
   return stds.map((s) => {
     const rs = out.results.filter((r) => r.initStd === s && r.size === grid.sizes?.[0] && r.lr === grid.lrs?.[0] && r.epochs === grid.epochs?.[0]);
-    return { initStd: s, runs: rs.length, devMean: mean(rs.map((r) => r.devScore)), testMean: mean(rs.map((r) => r.testScore)), results: rs };
+    return { initStd: s, runs: rs.length, devMean: meanScore(rs.map((r) => r.devScore)), testMean: meanScore(rs.map((r) => r.testScore)), results: rs };
   });
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { readRun, type AblationInput, type InitScaleInput, type ReportInput, type RunData, type SummaryTable, type TradeoffInput } from '../report/index.js';
 import { INIT_SCALE_FILE, type AblationResult } from './ablation.js';
-import { readSweepResults, RESULTS_FILE, summarizeSweep, type SweepResult, type SweepSummaryRow } from './sweep-results.js';
+import { meanScore, readSweepResults, RESULTS_FILE, summarizeSweep, type SweepResult, type SweepSummaryRow } from './sweep-results.js';
 import { exists } from '../../util/fs.js';
 
 /** What one input directory held. */
@@ -103,15 +103,11 @@ export function resultsTable(rows: readonly SweepSummaryRow[], nTasks: number): 
 
 /** The init-scale runs of a directory as chart input: per task, each std's mean dev and test score. */
 export function initScaleInputs(results: readonly SweepResult[]): InitScaleInput[] {
-  const mean = (xs: (number | null)[]) => {
-    const v = xs.filter((x): x is number => x !== null);
-    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-  };
   return [...new Set(results.map((r) => r.task))].map((task) => {
     const byStd = new Map<number, SweepResult[]>();
     for (const r of results) if (r.task === task && r.initStd !== undefined) byStd.set(r.initStd, [...(byStd.get(r.initStd) ?? []), r]);
     const points = [...byStd.entries()].sort((a, b) => a[0] - b[0])
-      .map(([std, rs]) => ({ std, runs: rs.length, dev: mean(rs.map((r) => r.devScore)), test: mean(rs.map((r) => r.testScore)) }));
+      .map(([std, rs]) => ({ std, runs: rs.length, dev: meanScore(rs.map((r) => r.devScore)), test: meanScore(rs.map((r) => r.testScore)) }));
     return { task, metric: results.find((r) => r.task === task)?.metric ?? '', points };
   }).filter((t) => t.points.length > 0);
 }

@@ -156,3 +156,9 @@ export function summarizeSweep(results: readonly SweepResult[]): SweepSummaryRow
     taskOrder.indexOf(a.task) - taskOrder.indexOf(b.task) || kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) ||
     (a.size ?? 0) - (b.size ?? 0) || (a.k ?? 0) - (b.k ?? 0) || (a.initStd ?? 0) - (b.initStd ?? 0) || a.method.localeCompare(b.method));
 }
+
+/** The mean of the scores that exist (null entries left out); null when none does. */
+export function meanScore(xs: readonly (number | null)[]): number | null {
+  const v = xs.filter((x): x is number => x !== null);
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+}
