@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdapterkitError } from '../../src/errors.js';
-import { detectWeightsFormat, readPytorchStateDict, readWeights } from '../../src/models/weights/index.js';
+import { detectWeightsFormat, readPytorchStateDict, readWeights, writeSafetensors } from '../../src/models/weights/index.js';
 import { withFile } from '../../src/models/weights/file-io.js';
 import { readZipDirectory, readZipEntry } from '../../src/models/weights/zip.js';
 import { assertTensor, expected, fixture, makeZip, tempDir } from './helpers.js';
@@ -117,6 +117,26 @@ test('detectWeightsFormat tells the three formats apart', async () => {
   assert.equal(await detectWeightsFormat(ZIP), 'pytorch-zip');
   assert.equal(await detectWeightsFormat(fixture('state_dict_legacy.bin')), 'pytorch-legacy');
   assert.equal(await detectWeightsFormat(fixture('mixed.safetensors')), 'safetensors');
+});
+
+test('a safetensors file whose header length begins like a pickle marker (80 02 ...) is still safetensors', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'x.safetensors');
+    // a name long enough that the JSON header is 640 bytes: its u64 length starts 80 02
+    let name = 'w';
+    for (let i = 0; i < 1000; i++) {
+      await writeSafetensors(path, new Map([[name, { dtype: 'float32' as const, shape: [1], data: new Float32Array([1]) }]]));
+      const head = readFileSync(path).subarray(0, 2);
+      if (head[0] === 0x80 && head[1] === 0x02) break;
+      name += 'w';
+    }
+    assert.deepEqual([...readFileSync(path).subarray(0, 2)], [0x80, 0x02]);
+    assert.equal(await detectWeightsFormat(path), 'safetensors');
+    assert.deepEqual([...(await readWeights(path)).keys()], [name]);
+  } finally {
+    cleanup();
+  }
 });
 
 test('a big-endian zip checkpoint (byteorder entry) is byte-swapped', async () => {

@@ -1,5 +1,5 @@
 /**
- * Checkpoint weight readers and the safetensors writer.
+ * Checkpoint weight readers and the writers (safetensors, and PyTorch `torch.save` files).
  *
  * `readWeights` picks the reader from the file's first bytes, so callers need not care whether a
  * checkpoint is safetensors or a PyTorch state dict.
@@ -19,6 +19,7 @@ import type { ReadWeightsOptions, WeightTensor } from './types.js';
 export type { ReadWeightsOptions, SourceDtype, TensorToWrite, WeightArray, WeightDtype, WeightTensor } from './types.js';
 export { readSafetensors, readSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader } from './safetensors.js';
 export { writeSafetensors } from './safetensors-writer.js';
+export { writeTorchStateDict } from './torch-writer.js';
 export { readPytorchStateDict } from './pytorch.js';
 export { halfBitsToFloatBits, halfToFloat32, bfloat16ToFloat32 } from './half.js';
 
@@ -30,8 +31,10 @@ export async function detectWeightsFormat(path: string): Promise<WeightsFormat> 
   return withFile(path, async (file) => {
     const head = await readBytes(file, 0, Math.min(9, file.size), `${path}: first bytes`);
     if (isZipMagic(head)) return 'pytorch-zip';
-    if (head[0] === 0x80 && (head[1] ?? 0) >= 2 && (head[1] ?? 0) <= 5) return 'pytorch-legacy';
+    // safetensors first: its u64 header length can start with the bytes of a pickle protocol
+    // marker (a 640-byte header is 80 02 00 …); a legacy torch file's 9th byte is never '{'.
     if (head.length === 9 && head[8] === 0x7b) return 'safetensors'; // u64 length, then '{'
+    if (head[0] === 0x80 && (head[1] ?? 0) >= 2 && (head[1] ?? 0) <= 5) return 'pytorch-legacy';
     const hex = Buffer.from(head).toString('hex');
     return fail('BAD_FILE', `${path}: not a safetensors file or PyTorch checkpoint (starts with ${hex || 'nothing'})`);
   });
