@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
-import { adapterConfig } from '../src/adapters/config.js';
+import { adapterConfig } from '../src/adapters/methods/index.js';
 import { headConfig } from '../src/heads/head.js';
 import type { TrainingMode } from '../src/train/modes.js';
 import { AdamW, clipByGlobalNorm } from '../src/train/optim/index.js';

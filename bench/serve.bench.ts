@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type AutocannonRequest, type AutocannonResult } from 'autocannon';
-import { adapterConfig } from '../src/adapters/config.js';
+import { adapterConfig } from '../src/adapters/methods/index.js';
 import { headConfig } from '../src/heads/head.js';
 import { loadBase, type BaseModel } from '../src/models/base.js';
 import { loadBuiltinDataset } from '../src/train/data/index.js';

@@ -7,7 +7,7 @@
  * Set BENCH_BATCH / BENCH_SEQ / BENCH_ROUNDS to change the size.
  */
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
-import { adapterConfig } from '../src/adapters/config.js';
+import { adapterConfig } from '../src/adapters/methods/index.js';
 import { headConfig } from '../src/heads/head.js';
 import { AdamW, clipByGlobalNorm } from '../src/train/optim/index.js';
 import { TaskModel } from '../src/train/task-model.js';

@@ -1,6 +1,6 @@
 /**
- * adapterkit — parameter-efficient transfer learning (Houlsby adapters) for TypeScript, with all
- * tensor work on ONNX Runtime.
+ * adapterkit — parameter-efficient transfer learning (bottleneck adapters, LoRA, IA³) for
+ * TypeScript, with all tensor work on ONNX Runtime.
  *
  * @example
  * ```ts
@@ -19,10 +19,15 @@
 export { AdapterkitError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { VERSION } from './version.js';
 export { loadBase, DEFAULT_BASE, baseFingerprint, baseParamCount, type BaseModel, type TextInput, type LoadBaseOptions } from './models/base.js';
-export { adapterConfig, ADAPTER_PRESETS, type AdapterConfig, type AdapterPreset } from './adapters/config.js';
+export {
+  adapterConfig, bottleneckConfig, loraConfig, ia3Config, methodConfig, methodOf, checkMethodConfig, fromAdapterHubConfig, METHODS, METHOD_PRESETS, PRESET_NAMES,
+  type MethodConfig, type BottleneckConfig, type LoraConfig, type Ia3Config,
+} from './adapters/methods/index.js';
+export type { AdapterMethod, AdapterTensor, MethodHooks, MethodContext } from './adapters/method.js';
+export type { HookSites, SubLayerSite, LinearSite, AttentionSite, LinearRole, SubLayerName } from './models/sites.js';
 export { headConfig, type HeadConfig, type HeadKind } from './heads/head.js';
 export { TaskModel, type TaskModelOptions, type TaskModelStats } from './train/task-model.js';
-export { describeMode, MODE_NAMES, type TrainingMode } from './train/modes.js';
+export { describeMode, MODE_NAMES, MODES, type TrainingMode } from './train/modes.js';
 export { train, DEFAULT_LR, type TrainOptions, type TrainResult, type TrainEvent } from './train/trainer.js';
 export { saveTask, loadSavedTask, type SavedTask } from './train/task-io.js';
 export { predictExamples, scorePredictions, toPrediction, type Prediction } from './train/evaluate.js';

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adapterConfig } from '../../src/adapters/config.js';
+import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { loadBase, baseParamCount } from '../../src/models/base.js';
 import { loadTask } from '../../src/train/data/index.js';
 import { compareModes, type CompareMethod } from '../../src/train/experiments/compare.js';

@@ -1,42 +1,55 @@
 /**
- * Per-task files, interoperable with AdapterHub's `adapters` library for BERT-style models:
+ * A task directory: the task's files in the layouts the Python libraries load, plus adapterkit's
+ * own manifest.
  *
- * - `adapter_config.json`, `adapter.safetensors` — the adapters, AdapterHub key names
- *   (`<module>.adapters.<name>.adapter_down.0.weight`, `...adapter_up.weight`, biases), Linear
- *   weights [out, in] as PyTorch stores them;
- * - `head_config.json`, `model_head.safetensors` — the head (`heads.<name>.1.weight`, ...) with label names;
- * - `trained_base.safetensors` — base weights the task trained (layer norms, top layers...), under
- *   their checkpoint keys, [out, in] for Linear weights (absent when none trained);
- * - `adapterkit.json` — what adapterkit needs to rebuild the task exactly: mode, configs, the base's
- *   fingerprint, label names, training summary.
+ *     adapterkit.json            mode, method config, head, base fingerprint, training summary
+ *     adapter_config.json        AdapterHub (when AdapterHub can express the adapter)
+ *     pytorch_adapter.bin        AdapterHub's default weights file (torch zip-pickle)
+ *     adapter.safetensors        the adapter's tensors under AdapterHub's key names (always)
+ *     head_config.json, pytorch_model_head.bin, model_head.safetensors     AdapterHub's head
+ *     trained_base.safetensors   base weights the task trained (layer norms...), checkpoint keys
+ *     peft/adapter_config.json, peft/adapter_model.safetensors             PEFT (LoRA, IA³)
  *
- * A directory written by AdapterHub (no `adapterkit.json`) can be loaded too: the configs are
- * read from AdapterHub's JSON files.
+ * Directories written by AdapterHub (`adapter_config.json` + head) or by PEFT (`adapter_config.json`
+ * with `peft_type`) load too. A config value adapterkit does not implement is an error naming the
+ * field, never a different function.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { transposeMatrix, type HostTensor } from '../engine/index.js';
-import { readJsonObjectFile } from '../util/json.js';
-import type { Encoder, AttachmentPoint } from '../models/encoder.js';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../models/weights/index.js';
-import { adapterConfig, type AdapterActivation, type AdapterConfig } from './config.js';
-import type { AdapterSite } from './bottleneck.js';
-import { headConfig, headInputWidth, type HeadConfig, type HeadKind } from '../heads/head.js';
+import { headConfig, type HeadConfig } from '../heads/head.js';
+import type { Encoder } from '../models/encoder.js';
+import { readWeights, writeSafetensors, writeTorchStateDict, type TensorToWrite, type WeightTensor } from '../models/weights/index.js';
 import { exists } from '../util/fs.js';
+import { readJsonObjectFile } from '../util/json.js';
+import { pythonJson } from '../util/python-json.js';
+import {
+  ADAPTERHUB_FILES, adapterHubAdapterConfig, adapterHubHeadConfig, adapterHubKeys, headFromAdapterHub, headInternal, headKey,
+} from './adapterhub.js';
+import type { FileTensorKey } from './method.js';
+import { checkMethodConfig, fromAdapterHubConfig, fromLegacyConfig, methodOf, type MethodConfig } from './methods/index.js';
+import { isAdapterTensor } from './names.js';
+import { PEFT_FILES, fromPeftConfig, peftAdapterConfig, peftHead, peftHeadKey, peftKeys } from './peft.js';
 
-/** Version of the adapterkit.json manifest. */
-export const MANIFEST_VERSION = 1;
+/** Version of the adapterkit.json manifest (1: bottleneck adapters only, camelCase config). */
+export const MANIFEST_VERSION = 2;
+
+/** The PEFT layout's folder inside a task directory. */
+export const PEFT_DIR = 'peft';
 
 /** Contents of `adapterkit.json`. */
 export interface TaskManifest {
   format: 'adapterkit-task';
   version: number;
+  /** The task's name; the adapter and head carry it in the Python libraries' key names. */
   name: string;
   base: { id: string; family: string; fingerprint: string };
-  mode: { kind: string; k?: number; adapter?: AdapterConfig };
+  mode: { kind: string; k?: number; adapter?: MethodConfig; trainPooler?: boolean };
   head: HeadConfig;
   maxLength: number;
+  /** Which layouts the directory holds besides adapterkit's. */
+  layouts?: { adapterhub: boolean; peft: boolean };
   /** Free-form training summary (metrics, steps, time). */
   training?: Record<string, unknown>;
 }
@@ -44,139 +57,10 @@ export interface TaskManifest {
 /** Everything needed to save a task. */
 export interface TaskFiles {
   manifest: TaskManifest;
-  sites: readonly AdapterSite[];
+  /** The adapter's name in the tensor names (see names.ts). */
+  adapterName: string;
   /** Task-owned tensors by internal name (adapters.*, head.*, base canonical names). */
   tensors: ReadonlyMap<string, HostTensor<'float32'>>;
-}
-
-/** Whether an internal tensor is a Linear weight (stored [out, in] in files): adapters and heads by name, base weights by their declared role. */
-function linearTest(enc: Encoder): (name: string, shape: readonly number[]) => boolean {
-  const roles = new Map(enc.weightSpecs.map((s) => [s.name, s.role]));
-  return (name, shape) => {
-    if (shape.length !== 2 || !name.endsWith('.weight')) return false;
-    if (name.startsWith('adapters.') || name.startsWith('head.')) return true;
-    const r = roles.get(name);
-    return r === 'linear' || r === 'pooler';
-  };
-}
-
-/** Converts an internal [in, out] tensor to PyTorch's [out, in] for a file. */
-function toTorch(linear: boolean, t: HostTensor<'float32'>): TensorToWrite {
-  if (!linear) return { dtype: 'float32', shape: [...t.shape], data: t.data };
-  return { dtype: 'float32', shape: [t.shape[1] as number, t.shape[0] as number], data: transposeMatrix(t.data, t.shape[0] as number, t.shape[1] as number) };
-}
-
-/** Converts a file tensor [out, in] back to [in, out]. */
-function fromTorch(linear: boolean, shape: readonly number[], data: Float32Array): HostTensor<'float32'> {
-  if (!linear) return { dtype: 'float32', shape: [...shape], data };
-  return { dtype: 'float32', shape: [shape[1] as number, shape[0] as number], data: transposeMatrix(data, shape[0] as number, shape[1] as number) };
-}
-
-/** AdapterHub key of an internal adapter tensor name. */
-export function adapterHubKey(enc: Encoder, adapterName: string, internal: string): string {
-  const m = /^adapters\.(\d+)\.(attention_output|ffn_output)\.(down|up)\.(weight|bias)$/.exec(internal);
-  if (!m) fail('GRAPH_ERROR', `not an adapter tensor name: ${internal}`);
-  const [, layer, point, proj, kind] = m as unknown as [string, string, AttachmentPoint, string, string];
-  const module = enc.adapterModulePath(Number(layer), point);
-  return `${module}.adapters.${adapterName}.${proj === 'down' ? 'adapter_down.0' : 'adapter_up'}.${kind}`;
-}
-
-/** AdapterHub key of an internal head tensor name (Dropout, Linear[, Tanh, Dropout, Linear]). */
-export function headKey(adapterName: string, internal: string, layers: 1 | 2): string {
-  const kind = internal.endsWith('.weight') ? 'weight' : 'bias';
-  if (internal.startsWith('head.dense.')) return `heads.${adapterName}.1.${kind}`;
-  if (internal.startsWith('head.out.')) return `heads.${adapterName}.${layers === 2 ? 4 : 1}.${kind}`;
-  return fail('GRAPH_ERROR', `not a head tensor name: ${internal}`);
-}
-
-function adapterHubConfig(c: AdapterConfig, enc: Encoder, name: string, width: number): Record<string, unknown> {
-  const size = c.size ?? Math.round(width / (c.reductionFactor as number));
-  return {
-    config: {
-      architecture: 'bottleneck',
-      mh_adapter: c.points.includes('attention_output'),
-      output_adapter: c.points.includes('ffn_output'),
-      reduction_factor: width / size,
-      non_linearity: c.activation,
-      original_ln_before: false,
-      original_ln_after: true,
-      residual_before_ln: true,
-      adapter_residual_before_ln: false,
-      ln_before: false,
-      ln_after: false,
-      init_weights: 'bert',
-      is_parallel: false,
-      scaling: 1.0,
-      use_gating: false,
-      dropout: 0.0,
-      leave_out: [...c.leaveOut],
-    },
-    hidden_size: width,
-    model_class: `${enc.family[0]?.toUpperCase()}${enc.family.slice(1)}AdapterModel`,
-    model_name: null,
-    model_type: enc.family,
-    name,
-    version: 'adapterkit',
-  };
-}
-
-/** AdapterHub `head_type` of each head kind (regression is a one-label classification head there). */
-const HUB_HEAD_TYPES: Readonly<Record<HeadKind, string>> = {
-  classification: 'classification', regression: 'classification', multilabel: 'multilabel_classification', tagging: 'tagging', qa: 'question_answering',
-};
-
-function headHubConfig(h: HeadConfig, enc: Encoder, name: string): Record<string, unknown> {
-  const token = h.kind === 'tagging' || h.kind === 'qa';
-  return {
-    config: {
-      head_type: HUB_HEAD_TYPES[h.kind],
-      num_labels: h.kind === 'regression' ? 1 : h.kind === 'qa' ? 2 : h.labels.length,
-      layers: h.layers,
-      activation_function: h.layers === 2 ? 'tanh' : null,
-      label2id: Object.fromEntries(h.labels.map((l, i) => [l, i])),
-      ...(token ? {} : { use_pooler: enc.checkpointPrefix !== '' && enc.describe().pooler === true }),
-      bias: true,
-    },
-    hidden_size: headInputWidth(h, enc),
-    model_class: `${enc.family[0]?.toUpperCase()}${enc.family.slice(1)}AdapterModel`,
-    model_name: null,
-    model_type: enc.family,
-    name,
-  };
-}
-
-/**
- * Writes a task directory atomically: files go to `dir.tmp-<pid>` first, which then replaces `dir`,
- * so an interrupted save never leaves a half-written task.
- */
-export async function saveTaskFiles(dir: string, enc: Encoder, f: TaskFiles): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  const name = f.manifest.name;
-  const adapters = new Map<string, TensorToWrite>();
-  const head = new Map<string, TensorToWrite>();
-  const base = new Map<string, TensorToWrite>();
-  const isLinear = linearTest(enc);
-  for (const [k, t] of f.tensors) {
-    const torch = toTorch(isLinear(k, t.shape), t);
-    if (k.startsWith('adapters.')) adapters.set(adapterHubKey(enc, name, k), torch);
-    else if (k.startsWith('head.')) head.set(headKey(name, k, f.manifest.head.layers), torch);
-    else base.set(`${enc.checkpointPrefix}${k}`, torch);
-  }
-  const meta = { format: 'pt', adapterkit_fingerprint: f.manifest.base.fingerprint };
-  const json = (o: unknown) => `${JSON.stringify(o, null, 2)}\n`;
-  if (f.manifest.mode.adapter) {
-    const width = f.sites[0]?.width ?? enc.hiddenSize;
-    await writeFile(join(tmp, 'adapter_config.json'), json(adapterHubConfig(f.manifest.mode.adapter, enc, name, width)));
-    await writeSafetensors(join(tmp, 'adapter.safetensors'), adapters, meta);
-  }
-  await writeFile(join(tmp, 'head_config.json'), json(headHubConfig(f.manifest.head, enc, name)));
-  await writeSafetensors(join(tmp, 'model_head.safetensors'), head, meta);
-  if (base.size) await writeSafetensors(join(tmp, 'trained_base.safetensors'), base, meta);
-  await writeFile(join(tmp, 'adapterkit.json'), json(f.manifest));
-  await rm(dir, { recursive: true, force: true });
-  await rename(tmp, dir);
 }
 
 /** A task read back from disk. */
@@ -184,92 +68,279 @@ export interface LoadedTaskFiles {
   manifest: TaskManifest;
   /** Task tensors by internal name, [in, out]. */
   tensors: Map<string, HostTensor<'float32'>>;
-  /** True when the directory came from AdapterHub (no adapterkit.json, no fingerprint). */
-  foreign: boolean;
+  /** 'adapterkit' when the manifest is there; else which library wrote the directory (no fingerprint check is possible). */
+  origin: 'adapterkit' | 'adapterhub' | 'peft';
 }
 
-function manifestFromHub(ac: Record<string, unknown> | undefined, hc: Record<string, unknown>, dir: string): TaskManifest {
-  const hconf = (hc.config ?? {}) as Record<string, unknown>;
-  const label2id = (hconf.label2id ?? {}) as Record<string, number>;
-  const labels = Object.entries(label2id).sort((a, b) => a[1] - b[1]).map(([l]) => l);
-  const type = String(hconf.head_type ?? 'classification');
-  const kind: HeadKind = type === 'multilabel_classification' ? 'multilabel' : type === 'tagging' ? 'tagging' : type === 'question_answering' ? 'qa'
-    : Number(hconf.num_labels) === 1 ? 'regression' : 'classification';
-  const head = headConfig({ kind, labels: kind === 'regression' || kind === 'qa' ? [] : labels, layers: Number(hconf.layers ?? 2) === 2 ? 2 : 1, dropout: 0.1 });
-  let mode: TaskManifest['mode'] = { kind: 'head-only' };
-  if (ac) {
-    const c = (ac.config ?? {}) as Record<string, unknown>;
-    const width = Number(ac.hidden_size);
-    const rf = Number(c.reduction_factor);
-    if (!(width > 0 && rf > 0)) fail('BAD_FILE', `${dir}/adapter_config.json: needs hidden_size and config.reduction_factor`);
-    const points: AttachmentPoint[] = [];
-    if (c.mh_adapter !== false) points.push('attention_output');
-    if (c.output_adapter !== false) points.push('ffn_output');
-    const act = String(c.non_linearity ?? 'gelu').replace('gelu_new', 'gelu') as AdapterActivation;
-    mode = { kind: 'adapters', adapter: adapterConfig({ size: Math.round(width / rf), activation: act, points, leaveOut: (c.leave_out as number[]) ?? [], trainLayerNorms: false }) };
+/** Whether a base weight is stored transposed (Linear weights are [out, in] in PyTorch files). */
+function baseIsLinear(enc: Encoder): (name: string, shape: readonly number[]) => boolean {
+  const roles = new Map(enc.weightSpecs.map((s) => [s.name, s.role]));
+  return (name, shape) => shape.length === 2 && name.endsWith('.weight') && (roles.get(name) === 'linear' || roles.get(name) === 'pooler');
+}
+
+function transposed(t: HostTensor<'float32'>): HostTensor<'float32'> {
+  const [r, c] = t.shape as [number, number];
+  return { dtype: 'float32', shape: [c, r], data: transposeMatrix(t.data, r, c) };
+}
+
+/** An internal tensor as a file stores it under `k`. */
+function toFile(k: FileTensorKey, t: HostTensor<'float32'>): TensorToWrite {
+  const data = k.transpose ? transposed(t).data : t.data;
+  if (data.length !== k.shape.reduce((a, b) => a * b, 1)) fail('GRAPH_ERROR', `${k.internal} has ${data.length} values, its file key ${k.key} [${k.shape.join(', ')}] does not fit`);
+  return { dtype: 'float32', shape: k.shape, data };
+}
+
+/** A file tensor back to its internal layout. */
+function fromFile(k: FileTensorKey, t: WeightTensor, internalShape: readonly number[], file: string): HostTensor<'float32'> {
+  if (t.dtype !== 'float32') fail('BAD_FILE', `${file}: tensor ${k.key} is ${t.dtype}, expected float32`);
+  if (t.shape.length !== k.shape.length || t.shape.some((d, i) => d !== k.shape[i])) {
+    fail('ADAPTER_MISMATCH', `${file}: tensor ${k.key} has shape [${t.shape.join(', ')}], this adapter config gives [${k.shape.join(', ')}]`);
   }
+  const data = t.data as Float32Array;
+  if (k.transpose) return { dtype: 'float32', shape: [...internalShape], data: transposeMatrix(data, k.shape[0] as number, k.shape[1] as number) };
+  return { dtype: 'float32', shape: [...internalShape], data };
+}
+
+function internalShapes(c: MethodConfig, enc: Encoder, adapterName: string): Map<string, readonly number[]> {
+  return new Map(methodOf(c).tensors(c, enc, adapterName).map((t) => [t.name, t.shape]));
+}
+
+/**
+ * Writes a task directory atomically (files go to `dir.tmp-<pid>` first, which then replaces
+ * `dir`). Returns one-line notes about what a layout could not hold.
+ */
+export async function saveTaskFiles(dir: string, enc: Encoder, f: TaskFiles): Promise<string[]> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const notes: string[] = [];
+  const m = f.manifest;
+  const name = m.name;
+  const meta = { format: 'pt', adapterkit_fingerprint: m.base.fingerprint };
+  const head = new Map<string, TensorToWrite>();
+  const base = new Map<string, TensorToWrite>();
+  const isLinear = baseIsLinear(enc);
+  for (const [k, t] of f.tensors) {
+    if (isAdapterTensor(k)) continue;
+    if (k.startsWith('head.')) head.set(headKey(name, k, m.head.layers), t.shape.length === 2 ? transposed(t) : t);
+    else base.set(`${enc.checkpointPrefix}${k}`, isLinear(k, t.shape) ? transposed(t) : t);
+  }
+  const layouts = { adapterhub: false, peft: false };
+  const c = m.mode.adapter;
+  if (c) {
+    const adapter = new Map<string, TensorToWrite>();
+    const keys = adapterHubKeys(c, enc, f.adapterName, name);
+    for (const k of keys) {
+      const t = f.tensors.get(k.internal);
+      if (!t) fail('GRAPH_ERROR', `saving ${name}: adapter tensor ${k.internal} is missing`);
+      adapter.set(k.key, toFile(k, t));
+    }
+    const extra = [...f.tensors.keys()].filter((k) => isAdapterTensor(k) && !keys.some((x) => x.internal === k));
+    if (extra.length) fail('GRAPH_ERROR', `saving ${name}: adapter tensors without a file key: ${extra.slice(0, 4).join(', ')}`);
+    await writeSafetensors(join(tmp, ADAPTERHUB_FILES.safeWeights), adapter, meta);
+    const hub = adapterHubAdapterConfig(c, enc, name);
+    if ('json' in hub) {
+      await writeFile(join(tmp, ADAPTERHUB_FILES.config), pythonJson(hub.json));
+      await writeTorchStateDict(join(tmp, ADAPTERHUB_FILES.weights), adapter);
+      layouts.adapterhub = true;
+    } else notes.push(`AdapterHub cannot load this adapter (${hub.unsupported}); ${ADAPTERHUB_FILES.safeWeights} holds it under AdapterHub's key names for adapterkit`);
+    if (methodOf(c).peft) {
+      const peft = peftAdapterConfig(c, enc, m.head, m.base.id);
+      if ('json' in peft) {
+        const tensors = new Map<string, TensorToWrite>();
+        for (const k of peftKeys(c, enc, f.adapterName)) tensors.set(k.key, toFile(k, f.tensors.get(k.internal) as HostTensor<'float32'>));
+        const hm = peftHead(m.head, enc);
+        if (hm) for (const [k, t] of f.tensors) {
+          const key = k.startsWith('head.') ? peftHeadKey(hm.module, k) : undefined;
+          if (key) tensors.set(key, t.shape.length === 2 ? transposed(t) : t);
+        }
+        else notes.push(`PEFT's layout holds the adapter only: this ${m.head.kind} head (${m.head.layers} layer${m.head.layers > 1 ? 's' : ''}) is not the Hugging Face ${enc.family} head`);
+        await mkdir(join(tmp, PEFT_DIR));
+        await writeFile(join(tmp, PEFT_DIR, PEFT_FILES.config), pythonJson(peft.json));
+        await writeSafetensors(join(tmp, PEFT_DIR, PEFT_FILES.weights), tensors, { format: 'pt' });
+        layouts.peft = true;
+      } else notes.push(`PEFT cannot load this adapter (${peft.unsupported})`);
+    }
+    if (base.size && c.trainLayerNorms) {
+      notes.push(`the layer norms this adapter trained are in trained_base.safetensors: AdapterHub's and PEFT's adapter files have no place for them (README, "Use an adapter from Python")`);
+    }
+  }
+  await writeFile(join(tmp, ADAPTERHUB_FILES.headConfig), pythonJson(adapterHubHeadConfig(m.head, enc, name)));
+  await writeSafetensors(join(tmp, ADAPTERHUB_FILES.safeHeadWeights), head, meta);
+  await writeTorchStateDict(join(tmp, ADAPTERHUB_FILES.headWeights), head);
+  if (base.size) await writeSafetensors(join(tmp, 'trained_base.safetensors'), base, meta);
+  await writeFile(join(tmp, 'adapterkit.json'), `${JSON.stringify({ ...m, layouts }, null, 2)}\n`);
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+  return notes;
+}
+
+/** Reads whichever of a weights file's variants exists (safetensors first). */
+async function readFirst(dir: string, files: readonly string[]): Promise<{ file: string; tensors: Map<string, WeightTensor> } | undefined> {
+  for (const f of files) {
+    const p = join(dir, f);
+    if (await exists(p)) return { file: p, tensors: await readWeights(p) };
+  }
+  return undefined;
+}
+
+/** Maps a file's tensors to internal names through `keys`; ADAPTER_MISMATCH for a tensor that has no place. */
+function mapTensors(
+  read: { file: string; tensors: Map<string, WeightTensor> }, keys: readonly FileTensorKey[], shapes: ReadonlyMap<string, readonly number[]>,
+  out: Map<string, HostTensor<'float32'>>, what: string, other?: (key: string, t: WeightTensor) => boolean,
+): void {
+  const byKey = new Map(keys.map((k) => [k.key, k]));
+  for (const [key, t] of read.tensors) {
+    const k = byKey.get(key);
+    if (!k) {
+      if (other?.(key, t)) continue;
+      fail('ADAPTER_MISMATCH', `${read.file}: tensor ${key} has no place in ${what}`);
+    }
+    out.set(k.internal, fromFile(k, t, shapes.get(k.internal) as readonly number[], read.file));
+  }
+}
+
+function headTensors(read: { file: string; tensors: Map<string, WeightTensor> }, name: string, layers: 1 | 2, out: Map<string, HostTensor<'float32'>>): void {
+  for (const [key, t] of read.tensors) {
+    const internal = headInternal(name, key, layers);
+    if (!internal) fail('ADAPTER_MISMATCH', `${read.file}: tensor ${key} is not part of head ${name} (${layers} layer${layers > 1 ? 's' : ''})`);
+    if (t.dtype !== 'float32') fail('BAD_FILE', `${read.file}: tensor ${key} is ${t.dtype}, expected float32`);
+    const data = t.data as Float32Array;
+    out.set(internal, t.shape.length === 2 ? transposed({ dtype: 'float32', shape: t.shape, data }) : { dtype: 'float32', shape: t.shape, data });
+  }
+}
+
+async function readBase(dir: string, enc: Encoder, out: Map<string, HostTensor<'float32'>>): Promise<void> {
+  const read = await readFirst(dir, ['trained_base.safetensors']);
+  if (!read) return;
+  const isLinear = baseIsLinear(enc);
+  const known = new Set(enc.weightSpecs.map((s) => s.name));
+  for (const [key, t] of read.tensors) {
+    const name = key.startsWith(enc.checkpointPrefix) ? key.slice(enc.checkpointPrefix.length) : key;
+    if (!known.has(name)) fail('ADAPTER_MISMATCH', `${read.file}: tensor ${key} is not a weight of the ${enc.family} encoder`);
+    if (t.dtype !== 'float32') fail('BAD_FILE', `${read.file}: tensor ${key} is ${t.dtype}, expected float32`);
+    const data = t.data as Float32Array;
+    out.set(name, isLinear(name, t.shape) ? transposed({ dtype: 'float32', shape: t.shape, data }) : { dtype: 'float32', shape: t.shape, data });
+  }
+}
+
+function asObject(v: unknown, where: string): Record<string, unknown> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) fail('BAD_FILE', `${where} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+/** Checks adapterkit's manifest and brings a version-1 manifest up to date. */
+function checkManifest(raw: Record<string, unknown>, path: string): TaskManifest {
+  if (raw.format !== 'adapterkit-task') fail('BAD_FILE', `${path}: not an adapterkit task manifest`);
+  const version = raw.version;
+  if (!(typeof version === 'number' && Number.isInteger(version) && version >= 1)) fail('BAD_FILE', `${path}: version must be a positive integer, got ${JSON.stringify(version)}`);
+  if (version > MANIFEST_VERSION) fail('BAD_FILE', `${path}: version ${version} is newer than this adapterkit understands (${MANIFEST_VERSION})`);
+  if (typeof raw.name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(raw.name)) fail('BAD_FILE', `${path}: name must be a task name (letters, digits, _ and -), got ${JSON.stringify(raw.name)}`);
+  const base = asObject(raw.base, `${path}: base`);
+  for (const k of ['id', 'family', 'fingerprint']) if (typeof base[k] !== 'string') fail('BAD_FILE', `${path}: base.${k} must be a string`);
+  const mode = asObject(raw.mode, `${path}: mode`);
+  if (typeof mode.kind !== 'string') fail('BAD_FILE', `${path}: mode.kind must be a string`);
+  let adapter: MethodConfig | undefined;
+  if (mode.adapter !== undefined) {
+    const a = asObject(mode.adapter, `${path}: mode.adapter`);
+    adapter = version === 1 ? fromLegacyConfig(a, `${path}: mode.adapter`) : checkMethodConfig(a, `${path}: mode.adapter`);
+  }
+  if (mode.kind === 'adapters' && !adapter) fail('BAD_FILE', `${path}: mode adapters without mode.adapter`);
+  if (mode.k !== undefined && !(typeof mode.k === 'number' && Number.isInteger(mode.k))) fail('BAD_FILE', `${path}: mode.k must be an integer`);
+  const head = headConfig(asObject(raw.head, `${path}: head`) as unknown as HeadConfig);
+  const maxLength = raw.maxLength;
+  if (!(typeof maxLength === 'number' && Number.isInteger(maxLength) && maxLength >= 1)) fail('BAD_FILE', `${path}: maxLength must be a positive integer`);
   return {
-    format: 'adapterkit-task', version: MANIFEST_VERSION, name: String(hc.name ?? ac?.name ?? 'task'),
-    base: { id: 'unknown', family: String(hc.model_type ?? ''), fingerprint: '' }, mode, head, maxLength: 128,
+    format: 'adapterkit-task', version, name: raw.name, base: base as TaskManifest['base'],
+    mode: { kind: mode.kind, ...(mode.k !== undefined ? { k: mode.k as number } : {}), ...(adapter ? { adapter } : {}), ...(mode.trainPooler === true ? { trainPooler: true } : {}) },
+    head, maxLength, ...(raw.layouts ? { layouts: raw.layouts as TaskManifest['layouts'] } : {}), ...(raw.training ? { training: raw.training as Record<string, unknown> } : {}),
   };
 }
 
-/** Reads a task directory (adapterkit's or AdapterHub's) for `enc`. */
-export async function loadTaskFiles(dir: string, enc: Encoder): Promise<LoadedTaskFiles> {
+/**
+ * Reads a task directory (adapterkit's, AdapterHub's or PEFT's) for `enc`; adapter tensors get
+ * internal names with `adapterName`.
+ */
+export async function loadTaskFiles(dir: string, enc: Encoder, adapterName = 'adapter'): Promise<LoadedTaskFiles> {
   if (!(await exists(dir))) fail('NOT_FOUND', `task directory ${dir} does not exist`);
   const manifestPath = join(dir, 'adapterkit.json');
-  const foreign = !(await exists(manifestPath));
-  let manifest: TaskManifest;
-  if (!foreign) {
-    manifest = (await readJsonObjectFile(manifestPath)) as unknown as TaskManifest;
-    if (manifest.format !== 'adapterkit-task') fail('BAD_FILE', `${manifestPath}: not an adapterkit task manifest`);
-    if (manifest.version > MANIFEST_VERSION) fail('BAD_FILE', `${manifestPath}: version ${manifest.version} is newer than this adapterkit understands (${MANIFEST_VERSION})`);
-    manifest.head = headConfig(manifest.head);
-    if (manifest.mode.adapter) manifest.mode.adapter = adapterConfig(manifest.mode.adapter);
-  } else {
-    if (!(await exists(join(dir, 'head_config.json')))) fail('BAD_FILE', `${dir}: neither adapterkit.json nor head_config.json found; not a task directory`);
-    const ac = (await exists(join(dir, 'adapter_config.json'))) ? await readJsonObjectFile(join(dir, 'adapter_config.json')) : undefined;
-    manifest = manifestFromHub(ac, await readJsonObjectFile(join(dir, 'head_config.json')), dir);
-  }
   const tensors = new Map<string, HostTensor<'float32'>>();
-  const isLinear = linearTest(enc);
-  const name = manifest.name;
-  // Reverse key maps from the encoder's declared module paths.
-  const adapterKeys = new Map<string, string>();
-  for (let layer = 0; layer < enc.numLayers; layer++) {
-    for (const point of enc.attachmentPoints) {
-      for (const proj of ['down', 'up']) {
-        for (const kind of ['weight', 'bias']) {
-          const internal = `adapters.${layer}.${point}.${proj}.${kind}`;
-          adapterKeys.set(adapterHubKey(enc, name, internal), internal);
-        }
-      }
+  if (await exists(manifestPath)) {
+    const manifest = checkManifest(await readJsonObjectFile(manifestPath), manifestPath);
+    const c = manifest.mode.adapter;
+    if (c && manifest.mode.kind === 'adapters') {
+      const read = await readFirst(dir, [ADAPTERHUB_FILES.safeWeights, ADAPTERHUB_FILES.weights]);
+      if (!read) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeWeights}`);
+      mapTensors(read, adapterHubKeys(c, enc, adapterName, manifest.name), internalShapes(c, enc, adapterName), tensors, `task ${manifest.name} (${methodOf(c).describe(c, enc)}) on a ${enc.family} encoder`);
     }
+    const head = await readFirst(dir, [ADAPTERHUB_FILES.safeHeadWeights, ADAPTERHUB_FILES.headWeights]);
+    if (!head) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeHeadWeights}`);
+    headTensors(head, manifest.name, manifest.head.layers, tensors);
+    await readBase(dir, enc, tensors);
+    return { manifest, tensors, origin: 'adapterkit' };
   }
-  const files: Array<[string, (key: string) => string | undefined]> = [
-    ['adapter.safetensors', (k) => adapterKeys.get(k)],
-    ['model_head.safetensors', (k) => {
-      const m = new RegExp(`^heads\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.(weight|bias)$`).exec(k);
-      if (!m) return undefined;
-      const idx = Number(m[1]);
-      if (manifest.head.layers === 2) return idx === 1 ? `head.dense.${m[2]}` : idx === 4 ? `head.out.${m[2]}` : undefined;
-      return idx === 1 ? `head.out.${m[2]}` : undefined;
-    }],
-    ['trained_base.safetensors', (k) => (k.startsWith(enc.checkpointPrefix) ? k.slice(enc.checkpointPrefix.length) : k)],
-  ];
-  for (const [file, map] of files) {
-    const p = join(dir, file);
-    if (!(await exists(p))) {
-      if (file === 'model_head.safetensors') fail('BAD_FILE', `${dir}: missing ${file}`);
-      if (file === 'adapter.safetensors' && manifest.mode.kind === 'adapters') fail('BAD_FILE', `${dir}: missing ${file}`);
-      continue;
+  const configPath = join(dir, ADAPTERHUB_FILES.config);
+  const config = (await exists(configPath)) ? await readJsonObjectFile(configPath) : undefined;
+  if (config && 'peft_type' in config) return loadPeftDir(dir, enc, config, configPath, adapterName);
+  const headPath = join(dir, ADAPTERHUB_FILES.headConfig);
+  if (!(await exists(headPath))) fail('BAD_FILE', `${dir}: neither adapterkit.json, a PEFT adapter_config.json nor head_config.json found; not a task directory`);
+  const hc = await readJsonObjectFile(headPath);
+  const hf = headFromAdapterHub(hc, headPath);
+  const name = typeof hc.name === 'string' ? hc.name : typeof config?.name === 'string' ? config.name : 'task';
+  const family = typeof hc.model_type === 'string' ? hc.model_type : '';
+  let mode: TaskManifest['mode'] = { kind: 'head-only' };
+  if (config) {
+    const c = fromAdapterHubConfig(config.config, configPath, typeof config.version === 'string');
+    if (typeof config.hidden_size === 'number' && config.hidden_size !== enc.hiddenSize) {
+      fail('ADAPTER_MISMATCH', `${configPath}: hidden_size ${config.hidden_size} does not match the ${enc.family} encoder's ${enc.hiddenSize}`);
     }
-    for (const [key, t] of await readSafetensors(p)) {
-      const internal = map(key);
-      if (!internal) fail('ADAPTER_MISMATCH', `${p}: tensor ${key} does not belong to task ${name} on a ${enc.family} encoder`);
-      if (t.dtype !== 'float32') fail('BAD_FILE', `${p}: tensor ${key} is ${t.dtype}, expected float32`);
-      tensors.set(internal, fromTorch(isLinear(internal, t.shape), t.shape, t.data as Float32Array));
-    }
+    const adapterFileName = typeof config.name === 'string' ? config.name : name;
+    methodOf(c).validateFor(c, enc);
+    const read = await readFirst(dir, [ADAPTERHUB_FILES.safeWeights, ADAPTERHUB_FILES.weights]);
+    if (!read) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeWeights} and ${ADAPTERHUB_FILES.weights}`);
+    mapTensors(read, adapterHubKeys(c, enc, adapterName, adapterFileName), internalShapes(c, enc, adapterName), tensors, `adapter ${adapterFileName} (${methodOf(c).describe(c, enc)}) on a ${enc.family} encoder`);
+    mode = { kind: 'adapters', adapter: c };
   }
-  return { manifest, tensors, foreign };
+  const head = headConfig({ kind: hf.kind, labels: hf.labels, layers: hf.layers, dropout: hf.dropout });
+  const headRead = await readFirst(dir, [ADAPTERHUB_FILES.safeHeadWeights, ADAPTERHUB_FILES.headWeights]);
+  if (!headRead) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeHeadWeights} and ${ADAPTERHUB_FILES.headWeights}`);
+  headTensors(headRead, name, head.layers, tensors);
+  await readBase(dir, enc, tensors);
+  return {
+    manifest: { format: 'adapterkit-task', version: MANIFEST_VERSION, name, base: { id: 'unknown', family, fingerprint: '' }, mode, head, maxLength: 128 },
+    tensors, origin: 'adapterhub',
+  };
+}
+
+/** A PEFT directory: its config, its adapter tensors and its head (from `modules_to_save`). */
+async function loadPeftDir(dir: string, enc: Encoder, config: Record<string, unknown>, configPath: string, adapterName: string): Promise<LoadedTaskFiles> {
+  const c = fromPeftConfig(config, enc, configPath);
+  methodOf(c).validateFor(c, enc);
+  const read = await readFirst(dir, [PEFT_FILES.weights, PEFT_FILES.binWeights]);
+  if (!read) fail('BAD_FILE', `${dir}: missing ${PEFT_FILES.weights} and ${PEFT_FILES.binWeights}`);
+  const tensors = new Map<string, HostTensor<'float32'>>();
+  const headParts = new Map<string, WeightTensor>();
+  const heads = ['classifier', 'qa_outputs'];
+  mapTensors(read, peftKeys(c, enc, adapterName), internalShapes(c, enc, adapterName), tensors, `PEFT adapter (${methodOf(c).describe(c, enc)}) on a ${enc.family} encoder`, (key, t) => {
+    const m = /^base_model\.model\.(classifier|qa_outputs)\.(weight|bias)$/.exec(key);
+    if (!m || !heads.includes(m[1] as string)) return false;
+    headParts.set(`${m[1]}.${m[2]}`, t);
+    return true;
+  });
+  const module = headParts.has('qa_outputs.weight') ? 'qa_outputs' : 'classifier';
+  const w = headParts.get(`${module}.weight`);
+  const b = headParts.get(`${module}.bias`);
+  if (!w || !b) fail('BAD_FILE', `${dir}: the PEFT adapter has no head (modules_to_save classifier or qa_outputs, with weight and bias); adapterkit needs a task head`);
+  const type = config.task_type;
+  const n = w.shape[0] as number;
+  const kind = module === 'qa_outputs' || type === 'QUESTION_ANS' ? 'qa' : type === 'TOKEN_CLS' ? 'tagging' : n === 1 ? 'regression' : 'classification';
+  const head = headConfig({ kind, labels: kind === 'qa' || kind === 'regression' ? [] : Array.from({ length: n }, (_, i) => `LABEL_${i}`), layers: 1 });
+  const wt = w.data as Float32Array;
+  tensors.set('head.out.weight', transposed({ dtype: 'float32', shape: w.shape, data: wt }));
+  tensors.set('head.out.bias', { dtype: 'float32', shape: b.shape, data: b.data as Float32Array });
+  const base = typeof config.base_model_name_or_path === 'string' ? config.base_model_name_or_path : 'unknown';
+  return {
+    manifest: { format: 'adapterkit-task', version: MANIFEST_VERSION, name: 'task', base: { id: base, family: enc.family, fingerprint: '' }, mode: { kind: 'adapters', adapter: c }, head, maxLength: 128 },
+    tensors, origin: 'peft',
+  };
 }

@@ -1,10 +1,10 @@
 /**
  * Builds an encoder's graph: declares the int64 [batch, seq] inputs, turns every weight into a
- * frozen constant or a trainable parameter, and wires dropout seeds and the adapter hook.
+ * frozen constant or a trainable parameter, and wires dropout seeds and the adapter hooks.
  */
 import { fail } from '../errors.js';
 import { Graph, type HostTensor, type Value } from '../engine/index.js';
-import type { AttachmentPoint, BuildContext, Encoder, EncoderOutputs, EncoderWeights, WeightSpec } from './encoder.js';
+import type { BuildContext, Encoder, EncoderHooks, EncoderOutputs, EncoderWeights, WeightSpec } from './encoder.js';
 
 /** Options of {@link buildEncoderGraph}. */
 export interface EncoderGraphOptions {
@@ -14,14 +14,14 @@ export interface EncoderGraphOptions {
   trainable?: (spec: WeightSpec) => boolean;
   /** Add a bool `training` input that switches dropout on (default false: no dropout nodes). */
   dropout?: boolean;
+  /** Use this bool scalar as the `training` switch instead of declaring one (implies dropout). */
+  trainingInput?: Value;
   /** First dropout seed (default 1). */
   seed?: number;
-  /** Adapter hook (see {@link BuildContext.hook}). */
-  hook?: (point: AttachmentPoint, layer: number, h: Value) => Value;
+  /** Hooks of adapter methods and the layer-norm override (see {@link BuildContext}). */
+  hooks?: EncoderHooks;
   hiddenDropout?: number;
   attentionDropout?: number;
-  /** Layer-norm override (see {@link BuildContext.layerNorm}). */
-  layerNorm?: (x: Value, prefix: string, eps: number, weight: (name: string) => Value) => Value;
 }
 
 /** The graph of an encoder with its inputs, outputs and weight values. */
@@ -58,7 +58,7 @@ export function buildEncoderGraph(encoder: Encoder, weights: EncoderWeights, o: 
   const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
   const attentionMask = g.input('attention_mask', 'int64', ['batch', 'seq']);
   const tokenTypeIds = encoder.usesTokenTypes ? g.input('token_type_ids', 'int64', ['batch', 'seq']) : undefined;
-  const training = o.dropout ? g.input('training', 'bool', []) : undefined;
+  const training = o.trainingInput ?? (o.dropout ? g.input('training', 'bool', []) : undefined);
   let seed = o.seed ?? 1;
   const ctx: BuildContext = {
     graph: g,
@@ -69,10 +69,9 @@ export function buildEncoderGraph(encoder: Encoder, weights: EncoderWeights, o: 
     },
     training,
     nextSeed: () => seed++,
-    hook: o.hook,
+    ...o.hooks,
     hiddenDropout: o.hiddenDropout,
     attentionDropout: o.attentionDropout,
-    layerNorm: o.layerNorm,
   };
   const outputs = encoder.build(ctx, { inputIds, attentionMask, tokenTypeIds });
   return { graph: g, inputIds, attentionMask, tokenTypeIds, training, outputs, values, params };

@@ -1,18 +1,14 @@
 /**
  * What every encoder architecture provides to the layers above (adapters, heads, trainer).
  *
- * An encoder declares its weights as data ({@link WeightSpec}: name, shape, role) and its adapter
- * attachment points, and builds its forward graph from a {@link BuildContext} that is passed
- * explicitly (no global state). The context decides, per weight name, whether the weight is a
- * frozen constant or a trainable parameter, and supplies the adapter hook.
+ * An encoder declares its weights as data ({@link WeightSpec}: name, shape, role) and its hook
+ * sites ({@link HookSites}: sub-layers, projections, attentions, embeddings), and builds its
+ * forward graph from a {@link BuildContext} that is passed explicitly (no global state). The
+ * context decides, per weight name, whether the weight is a frozen constant or a trainable
+ * parameter, and supplies the hooks through which adapter methods act at the declared sites.
  */
-import type { Graph, HostTensor, Value } from '../engine/index.js';
-
-/** Where an adapter can be inserted in each layer: the output of a sub-layer's output projection. */
-export type AttachmentPoint = 'attention_output' | 'ffn_output';
-
-/** All attachment points, in the order they occur within a layer. */
-export const ATTACHMENT_POINTS: readonly AttachmentPoint[] = ['attention_output', 'ffn_output'];
+import { add, type Graph, type HostTensor, type Value } from '../engine/index.js';
+import type { AttentionSite, EmbeddingsSite, HookSites, LinearSite, SubLayerSite } from './sites.js';
 
 /** Role of a weight: decides the training-mode defaults (e.g. layer norms train with adapters). */
 export type WeightRole = 'embedding' | 'linear' | 'bias' | 'norm' | 'pooler' | 'other';
@@ -44,10 +40,19 @@ export interface BuildContext {
   /** Next dropout seed; called once per dropout site in a deterministic order. */
   nextSeed(): number;
   /**
-   * Adapter hook: called with a sub-layer's output after its output projection and dropout,
-   * before the residual add; returns the value to continue with.
+   * Sub-layer hook: called in place of a block's residual add (and post-norm) with the block's
+   * parts; returns the block's output. Absent: {@link defaultSubLayer}.
    */
-  readonly hook?: (point: AttachmentPoint, layer: number, h: Value) => Value;
+  readonly sublayer?: (site: SubLayerSite, parts: SubLayerParts) => Value;
+  /**
+   * Linear hook: called in place of a projection with its input and `apply`, the frozen
+   * projection of any input; returns the projection's output. Absent: `apply(x)`.
+   */
+  readonly linear?: (site: LinearSite, x: Value, apply: (x: Value) => Value) => Value;
+  /** Attention hook: may change the keys, values and mask bias of a self-attention. */
+  readonly attention?: (site: AttentionSite, parts: AttentionParts) => AttentionParts;
+  /** Embeddings hook: may change the embedding output before layer 0. */
+  readonly embeddings?: (site: EmbeddingsSite, e: Value) => Value;
   /**
    * Optional override of layer normalisation with the weights of `prefix` (`<prefix>.weight`,
    * `<prefix>.bias`); used to apply per-example (per-task) layer norms in mixed-task batches.
@@ -56,6 +61,46 @@ export interface BuildContext {
   /** Layers to run (default all); used to serve inputs below a cut-off. */
   readonly numLayers?: number;
 }
+
+/** What a sub-layer block hands to the sub-layer hook. Shapes [B, T, width] unless noted. */
+export interface SubLayerParts {
+  /** The block's input, before a pre-norm ([B, T, inputWidth]). */
+  readonly input: Value;
+  /** The block's output `h` after its output projection and dropout, before the residual add. */
+  readonly output: Value;
+  /** What `h` is added to: the input, or (USE-lite layer 0) its widened projection. */
+  readonly residual: Value;
+  /** The block's original layer norm as applied after the add (post-norm); the identity for pre-norm blocks. */
+  norm(v: Value): Value;
+}
+
+/** Keys and values of a self-attention, and its additive mask. */
+export interface AttentionParts {
+  /** [B, heads, T, headDim] */
+  readonly keys: Value;
+  /** [B, heads, T, headDim] */
+  readonly values: Value;
+  /** [B, 1, 1, T] (0 for real keys, a large negative for padding). */
+  readonly maskBias: Value;
+}
+
+/** A block's output without adapters: `norm(residual + h)`. */
+export function defaultSubLayer(p: SubLayerParts): Value {
+  return p.norm(add(p.residual, p.output));
+}
+
+/** Runs a block's residual connection through the context's sub-layer hook. */
+export function runSubLayer(ctx: BuildContext, site: SubLayerSite, parts: SubLayerParts): Value {
+  return ctx.sublayer ? ctx.sublayer(site, parts) : defaultSubLayer(parts);
+}
+
+/** Runs a projection through the context's linear hook. */
+export function runLinear(ctx: BuildContext, site: LinearSite, x: Value, apply: (x: Value) => Value): Value {
+  return ctx.linear ? ctx.linear(site, x, apply) : apply(x);
+}
+
+/** The hooks a context may carry: what adapter methods plug into an encoder's build. */
+export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'attention' | 'embeddings' | 'layerNorm'>;
 
 /** Int64 [batch, seq] inputs of an encoder. */
 export interface EncoderInputs {
@@ -86,21 +131,16 @@ export interface Encoder {
   readonly maxLength: number;
   /** Every weight the encoder uses. */
   readonly weightSpecs: readonly WeightSpec[];
-  /** Points per layer where adapters can be attached. */
-  readonly attachmentPoints: readonly AttachmentPoint[];
+  /** Where adapter methods can act, declared as data and validated once. */
+  readonly sites: HookSites;
   /** Whether the encoder reads token type ids. */
   readonly usesTokenTypes: boolean;
-  /** Hidden-state width at each layer's attachment points (it may differ per layer). */
-  attachmentWidth(layer: number, point: AttachmentPoint): number;
+  /** Width of the last hidden state (what token-level heads read). */
+  readonly outputWidth: number;
   /** Builds the forward graph. */
   build(ctx: BuildContext, x: EncoderInputs): EncoderOutputs;
   /** Prefix of checkpoint keys before canonical names (`bert.`, ...; '' when none). */
   readonly checkpointPrefix: string;
-  /**
-   * Module path where AdapterHub stores an adapter at a point (e.g. `bert.encoder.layer.3.output`);
-   * adapter keys are `<path>.adapters.<name>.adapter_down.0.weight` and so on.
-   */
-  adapterModulePath(layer: number, point: AttachmentPoint): string;
   /** Descriptive summary for `adapterkit info`. */
   describe(): Record<string, unknown>;
 }

@@ -1,21 +1,23 @@
 /**
- * Training modes on one trainer: adapters (the paper), full fine-tuning, the top k layers,
- * layer norms only, and the head only. A mode decides which encoder weights train.
+ * Training modes on one trainer: adapters (any method; the paper's bottleneck by default), full
+ * fine-tuning, the top k layers, layer norms only, and the head only. A mode decides which
+ * encoder weights train. Every mode is one row of {@link MODES}; the CLI's choices, the default
+ * learning rates, the sweep's methods, report labels and orderings all derive from it.
  */
 import { fail } from '../errors.js';
-import type { AdapterConfig } from '../adapters/config.js';
+import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
 
 /** A training mode. */
 export type TrainingMode =
-  | { readonly kind: 'adapters'; readonly adapter: AdapterConfig }
+  | { readonly kind: 'adapters'; readonly adapter: MethodConfig }
   | { readonly kind: 'full' }
   | { readonly kind: 'top-k'; readonly k: number }
   | { readonly kind: 'layer-norm' }
   | { readonly kind: 'head-only' };
 
-/** Mode names as the CLI spells them. */
-export const MODE_NAMES = ['adapters', 'full', 'top-k', 'layer-norm', 'head-only'] as const;
+/** A mode's kind. */
+export type ModeKind = TrainingMode['kind'];
 
 /** Options that refine what trains besides the mode. */
 export interface TrainableOptions {
@@ -23,40 +25,69 @@ export interface TrainableOptions {
   trainPooler?: boolean;
 }
 
-/** Whether an encoder weight trains under `mode`. */
-export function isTrainable(mode: TrainingMode, spec: WeightSpec, enc: Encoder, o: TrainableOptions = {}): boolean {
-  if (spec.role === 'pooler') return mode.kind === 'full' || mode.kind === 'top-k' || !!o.trainPooler;
-  switch (mode.kind) {
-    case 'full':
-      return true;
-    case 'adapters':
-      return mode.adapter.trainLayerNorms && spec.role === 'norm';
-    case 'layer-norm':
-      return spec.role === 'norm';
-    case 'top-k':
-      return spec.layer !== undefined && spec.layer >= enc.numLayers - mode.k;
-    case 'head-only':
-      return false;
-  }
+/** What the trainer, CLI and reports need to know of a mode. */
+interface ModeSpec<K extends ModeKind> {
+  /** Default peak learning rate (the paper sweeps {3e-5, 3e-4, 3e-3}). */
+  readonly lr: number;
+  /** Legend name in reports. */
+  readonly family: string;
+  /** Whether an encoder weight (other than the pooler) trains. */
+  trains(mode: Extract<TrainingMode, { kind: K }>, spec: WeightSpec, enc: Encoder): boolean;
+  /** A short description. */
+  describe(mode: Extract<TrainingMode, { kind: K }>, enc?: Encoder): string;
+}
+
+/** The modes, in the order tables list them (cheapest to train first, full fine-tuning last). */
+export const MODES: { readonly [K in ModeKind]: ModeSpec<K> } = {
+  adapters: {
+    lr: 1e-3, family: 'adapters',
+    trains: (m, s) => m.adapter.trainLayerNorms && s.role === 'norm',
+    describe: (m, enc) => methodOf(m.adapter).describe(m.adapter, enc),
+  },
+  'top-k': { lr: 1e-4, family: 'fine-tune top k', trains: (m, s, enc) => s.layer !== undefined && s.layer >= enc.numLayers - m.k, describe: (m) => `top-${m.k} layers` },
+  'layer-norm': { lr: 3e-3, family: 'layer norm only', trains: (_m, s) => s.role === 'norm', describe: () => 'layer-norm' },
+  'head-only': { lr: 3e-3, family: 'head only', trains: () => false, describe: () => 'head-only' },
+  full: { lr: 3e-5, family: 'full fine-tuning', trains: () => true, describe: () => 'full' },
+};
+
+/** Mode names as the CLI spells them. */
+export const MODE_NAMES = Object.keys(MODES) as ModeKind[];
+
+/** Default peak learning rates per mode. */
+export const DEFAULT_LR: Readonly<Record<ModeKind, number>> = Object.fromEntries(MODE_NAMES.map((k) => [k, MODES[k].lr])) as Record<ModeKind, number>;
+
+function spec<K extends ModeKind>(mode: Extract<TrainingMode, { kind: K }>): ModeSpec<K> {
+  const s = MODES[mode.kind as K] as ModeSpec<K> | undefined;
+  if (!s) fail('BAD_CONFIG', `unknown training mode ${JSON.stringify(mode.kind)} (modes: ${MODE_NAMES.join(', ')})`);
+  return s;
+}
+
+/** Whether an encoder weight trains under `mode`. The pooler trains in full and top-k modes, or when asked. */
+export function isTrainable(mode: TrainingMode, s: WeightSpec, enc: Encoder, o: TrainableOptions = {}): boolean {
+  if (s.role === 'pooler') return mode.kind === 'full' || mode.kind === 'top-k' || !!o.trainPooler;
+  return spec(mode).trains(mode as never, s, enc);
 }
 
 /** Validates a mode against an encoder. */
 export function validateMode(mode: TrainingMode, enc: Encoder): void {
+  spec(mode);
   if (mode.kind === 'top-k' && (!Number.isInteger(mode.k) || mode.k < 1 || mode.k > enc.numLayers)) {
     fail('BAD_CONFIG', `top-k: k must be an integer from 1 to ${enc.numLayers} (the encoder's layers), got ${mode.k}`);
   }
 }
 
-/** A short description such as `adapters (m=64)` or `top-2 layers`. */
-export function describeMode(mode: TrainingMode): string {
-  switch (mode.kind) {
-    case 'adapters': {
-      const a = mode.adapter;
-      return `adapters (${a.size !== undefined ? `m=${a.size}` : `reduction ${a.reductionFactor}`}${a.trainLayerNorms ? ' + layer norms' : ''})`;
-    }
-    case 'top-k':
-      return `top-${mode.k} layers`;
-    default:
-      return mode.kind;
-  }
+/** A short description such as `bottleneck (paper, m=64 + layer norms)` or `top-2 layers`. */
+export function describeMode(mode: TrainingMode, enc?: Encoder): string {
+  return spec(mode).describe(mode as never, enc);
+}
+
+/** The legend name of a mode kind in reports. */
+export function modeFamily(kind: string): string {
+  return (MODES as Record<string, ModeSpec<ModeKind> | undefined>)[kind]?.family ?? kind;
+}
+
+/** Position of a mode kind in tables (unknown kinds last). */
+export function modeOrder(kind: string): number {
+  const i = (MODE_NAMES as string[]).indexOf(kind);
+  return i < 0 ? MODE_NAMES.length : i;
 }

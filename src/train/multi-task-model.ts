@@ -1,22 +1,27 @@
 /**
  * Many tasks on one base: a single inference graph serves every loaded adapter, and one forward
- * pass can mix examples of different tasks.
+ * pass can mix examples of different tasks and different methods.
  *
- * Each task's tensors (adapters, trained layer norms, head) are stacked along a leading `tasks`
- * axis and fed as inputs; a per-example `task_ids` input gathers each example's weights inside the
- * graph (batched matrix products for adapters and heads, per-example scale and shift after an
- * un-scaled layer norm). Stacks are zero-padded to the largest bottleneck and label count, which
- * is exact: a zero adapter column contributes nothing, and padded logits are ignored. The stacks
- * hold the only copy of each task's tensors (the task's own tensors are views of its rows) and
- * have spare rows, so adding or removing a task writes rows in JavaScript; the ONNX Runtime
- * session (and the base's frozen weights inside it) is built once for a given set of stack shapes.
+ * Tasks whose adapters have the same structure (the method and what its hooks compute; see
+ * `AdapterMethod.structure`) form a group. Each group's tensors are stacked along a leading
+ * `tasks` axis and fed as inputs; a per-example `task_ids` input gathers each example's rows
+ * inside the graph, and the group's hooks (the method's own hook code, on gathered `[B, …]`
+ * values) run for every example. Groups add up: a task outside a group has that group's neutral
+ * rows (zeros for additive parts, ones for IA³ scales), so it contributes nothing there. Rows are
+ * zero-padded to the largest size in the group (bottleneck m, LoRA r), which is exact: a zero
+ * column contributes nothing. Trained layer norms become per-example scale and shift, and heads
+ * are gathered too (heads/`buildGatheredHead`).
+ *
+ * The stacks hold the only copy of each task's tensors (the task's own tensors are views of its
+ * rows) and have spare rows, so adding or removing a task writes rows in JavaScript; the ONNX
+ * Runtime session (and the base's frozen weights inside it) is built once for a given layout.
  */
 import { fail } from '../errors.js';
-import {
-  Graph, Session, add, f32, gather, i64, layerNorm, matmul, mul, squeeze, sub, tanh, unsqueeze, type HostTensor, type Value,
-} from '../engine/index.js';
-import { adapterSites, applyAdapter, type AdapterSite } from '../adapters/bottleneck.js';
-import { ADAPTER_PRESETS, adapterConfig, type AdapterActivation } from '../adapters/config.js';
+import { Graph, Session, f32, gather, i64, type HostTensor, type Value } from '../engine/index.js';
+import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext } from '../adapters/method.js';
+import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
+import { parseAdapterTensorName } from '../adapters/names.js';
+import { buildGatheredHead } from '../heads/head.js';
 import type { BaseModel, TextInput } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
@@ -28,27 +33,43 @@ interface Entry {
   readonly model: TaskModel;
 }
 
+/** Tasks that share stacks: same method structure. */
+interface Group {
+  readonly key: string;
+  /** A config whose hooks cover every task of the group (`leave_out` = what all tasks leave out). */
+  readonly config: MethodConfig;
+  /** The group's tensors (adapter name `stack`), each with the largest shape over the group's tasks. */
+  readonly tensors: readonly AdapterTensor[];
+}
+
 /** One stacked input: its name, the shape of one task's row, and a task's values for it. */
 interface StackSpec {
   readonly name: string;
   readonly row: readonly number[];
   readonly source: (m: TaskModel) => HostTensor<'float32'> | undefined;
+  /** Fill of a task without this tensor. */
+  readonly neutral: number;
   /** Whether a task tensor of the row's exact shape may live in the stack (not for derived rows). */
   readonly bind: boolean;
 }
 
-/** Shapes that, when unchanged, let the session be reused. */
+/** What, when unchanged, lets the session be reused. */
 interface Layout {
-  readonly m: number;
   readonly outputs: number;
   readonly headLayers: 1 | 2;
-  readonly activation: AdapterActivation;
   /** Base weight names some task trains (layer norms), stacked per task. */
   readonly perTask: readonly string[];
+  readonly groups: readonly Group[];
 }
 
-const sameLayout = (a: Layout, b: Layout) =>
-  a.m === b.m && a.outputs === b.outputs && a.headLayers === b.headLayers && a.activation === b.activation && a.perTask.join() === b.perTask.join();
+const layoutKey = (l: Layout) => JSON.stringify([l.outputs, l.headLayers, l.perTask, l.groups.map((g) => [g.key, g.config.leave_out, g.tensors.map((t) => [t.name, t.shape])])]);
+
+/** The stack key of a task's adapter tensor: `<group>.<site>.<param>`. */
+function stackKey(group: number, tensorName: string): string {
+  const p = parseAdapterTensorName(tensorName);
+  if (!p) fail('GRAPH_ERROR', `not an adapter tensor name: ${tensorName}`);
+  return `g${group}.${p.siteKey}.${p.param}`;
+}
 
 /** Serves many adapter tasks from one base in mixed-task batches. */
 export class MultiTaskModel {
@@ -60,13 +81,8 @@ export class MultiTaskModel {
   private specs: StackSpec[] = [];
   /** Rows each stack has room for. */
   private capacity = 0;
-  /** Every site of the base (all layers and points), the union over tasks. */
-  private readonly sites: AdapterSite[];
 
-  constructor(readonly base: BaseModel, private readonly o: { threads?: number } = {}) {
-    const all = adapterConfig({ ...ADAPTER_PRESETS.houlsby, points: base.encoder.attachmentPoints, size: 1 });
-    this.sites = adapterSites(all, base.encoder);
-  }
+  constructor(readonly base: BaseModel, private readonly o: { threads?: number } = {}) {}
 
   /** Names of loaded tasks. */
   get names(): string[] {
@@ -80,7 +96,7 @@ export class MultiTaskModel {
     return e.model;
   }
 
-  /** Adds a task; it must be trained on this base in a mode that keeps the base frozen. */
+  /** Adds a task; it must be trained on this base in a mode that keeps the base frozen, with an adapter that can share a batch. */
   add(name: string, model: TaskModel): void {
     if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);
     if (this.entries.some((e) => e.name === name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
@@ -91,9 +107,10 @@ export class MultiTaskModel {
     if (big.length) {
       fail('BAD_CONFIG', `task ${name} trained base weights other than layer norms (${big[0]?.name} ...); only adapter, layer-norm and head-only tasks share one base`);
     }
-    const acts = new Set(this.entries.map((e) => activationOf(e.model)));
-    acts.add(activationOf(model));
-    if (acts.size > 1) fail('BAD_CONFIG', `task ${name} uses adapter activation ${activationOf(model)}; the loaded tasks use ${[...acts].join(', ')}: one server mixes one activation`);
+    if (model.mode.kind === 'adapters') {
+      const s = methodOf(model.mode.adapter).structure(model.mode.adapter);
+      if ('unsupported' in s) fail('BAD_CONFIG', `task ${name} cannot share a mixed batch: ${s.unsupported}; serve it on its own TaskModel`);
+    }
     this.entries.push({ name, model });
     this.restack();
   }
@@ -108,60 +125,94 @@ export class MultiTaskModel {
     this.restack(i, true);
   }
 
+  /** The group index of each task (undefined outside adapter mode), and the groups. */
+  private grouping(): { groups: Group[]; of: (m: TaskModel) => number | undefined } {
+    const byKey = new Map<string, { configs: MethodConfig[]; models: TaskModel[] }>();
+    for (const { model } of this.entries) {
+      if (model.mode.kind !== 'adapters') continue;
+      const s = methodOf(model.mode.adapter).structure(model.mode.adapter) as { key: string };
+      const g = byKey.get(s.key) ?? { configs: [], models: [] };
+      g.configs.push(model.mode.adapter);
+      g.models.push(model);
+      byKey.set(s.key, g);
+    }
+    const groups: Group[] = [];
+    const index = new Map<TaskModel, number>();
+    for (const [key, { configs, models }] of byKey) {
+      const first = configs[0] as MethodConfig;
+      const leaveOut = first.leave_out.filter((l) => configs.every((c) => c.leave_out.includes(l)));
+      const config = { ...first, leave_out: leaveOut } as MethodConfig;
+      const method = methodOf(config);
+      // The group's tensors, each as large as the largest task's (per tensor: sizes may differ per site).
+      const largest = new Map<string, number[]>();
+      for (const m of models) {
+        for (const t of m.adapterTensors) {
+          const k = stackKey(0, t.name);
+          const cur = largest.get(k);
+          largest.set(k, cur ? cur.map((d, i) => Math.max(d, t.shape[i] as number)) : [...t.shape]);
+        }
+      }
+      const tensors = method.tensors(config as never, this.base.encoder, 'stack').map((t) => ({ ...t, shape: largest.get(stackKey(0, t.name)) ?? t.shape }));
+      for (const m of models) index.set(m, groups.length);
+      groups.push({ key, config, tensors });
+    }
+    return { groups, of: (m) => index.get(m) };
+  }
+
   private wantedLayout(): Layout {
-    let m = 1;
     let outputs = 1;
     let headLayers: 1 | 2 = 1;
     const perTask = new Set<string>();
     for (const { model } of this.entries) {
-      for (const s of model.sites) m = Math.max(m, s.size);
       outputs = Math.max(outputs, model.head.kind === 'regression' ? 1 : model.head.labels.length);
       if (model.head.layers === 2) headLayers = 2;
       for (const t of model.trainable) if (t.origin === 'base') perTask.add(t.name);
     }
-    const activation = this.entries[0] ? activationOf(this.entries[0].model) : 'gelu';
-    return { m, outputs, headLayers, activation, perTask: [...perTask].sort() };
+    return { outputs, headLayers, perTask: [...perTask].sort(), groups: this.grouping().groups };
   }
 
   /** The stacks a layout needs: name, shape of one task's row, and where a task's values come from. */
   private stackSpecs(layout: Layout): StackSpec[] {
     const specs: StackSpec[] = [];
     const own = (n: string) => (m: TaskModel) => m.owned.get(n);
-    for (const s of this.sites) {
-      for (const [part, shape] of [['down.weight', [s.width, layout.m]], ['down.bias', [1, layout.m]], ['up.weight', [layout.m, s.width]], ['up.bias', [1, s.width]]] as const) {
-        const n = `${s.prefix}.${part}`;
-        specs.push({ name: n, row: [...shape], source: own(n), bind: true });
+    const { of } = this.grouping();
+    layout.groups.forEach((g, gi) => {
+      for (const t of g.tensors) {
+        const key = stackKey(gi, t.name);
+        const p = parseAdapterTensorName(t.name) as NonNullable<ReturnType<typeof parseAdapterTensorName>>;
+        const source = (m: TaskModel) => (of(m) === gi ? m.owned.get(`adapters.${m.adapterName}.${p.siteKey}.${p.param}`) : undefined);
+        specs.push({ name: key, row: t.shape.length === 1 ? [1, ...t.shape] : [...t.shape], source, neutral: t.neutral, bind: true });
       }
-    }
+    });
     for (const name of layout.perTask) {
       const baseT = this.base.weights.get(name) as HostTensor<'float32'>;
-      specs.push({ name, row: [1, ...baseT.shape], source: (m) => m.owned.get(name) ?? baseT, bind: true });
+      specs.push({ name, row: [1, ...baseT.shape], source: (m) => m.owned.get(name) ?? baseT, neutral: 0, bind: true });
     }
     const D = this.base.encoder.pooledSize;
     if (layout.headLayers === 2) {
-      specs.push({ name: 'head.dense.weight', row: [D, D], source: own('head.dense.weight'), bind: true });
-      specs.push({ name: 'head.dense.bias', row: [1, D], source: own('head.dense.bias'), bind: true });
+      specs.push({ name: 'head.dense.weight', row: [D, D], source: own('head.dense.weight'), neutral: 0, bind: true });
+      specs.push({ name: 'head.dense.bias', row: [1, D], source: own('head.dense.bias'), neutral: 0, bind: true });
       // 1 for two-layer heads; 0 lets one-layer heads pass the pooled input through unchanged
       const one = f32([1], new Float32Array([1]));
-      specs.push({ name: 'head.gate', row: [1, 1], source: (m) => (m.head.layers === 2 ? one : undefined), bind: false });
+      specs.push({ name: 'head.gate', row: [1, 1], source: (m) => (m.head.layers === 2 ? one : undefined), neutral: 0, bind: false });
     }
-    specs.push({ name: 'head.out.weight', row: [D, layout.outputs], source: own('head.out.weight'), bind: true });
-    specs.push({ name: 'head.out.bias', row: [1, layout.outputs], source: own('head.out.bias'), bind: true });
+    specs.push({ name: 'head.out.weight', row: [D, layout.outputs], source: own('head.out.weight'), neutral: 0, bind: true });
+    specs.push({ name: 'head.out.bias', row: [1, layout.outputs], source: own('head.out.bias'), neutral: 0, bind: true });
     return specs;
   }
 
   /**
    * Brings the stacks in line with the loaded tasks. Each stack has room for `capacity` tasks
-   * (unused rows are zero and never gathered), so adding a task writes one row instead of copying
-   * every stack; a new layout (a larger bottleneck or label count...) or a full stack reallocates.
-   * After a removal at `from`, the later rows move up one place. A task tensor whose shape equals
-   * its row (the usual case: same bottleneck size and label count across tasks) is re-pointed at
-   * that row, so the stack holds the only copy of it.
+   * (unused rows are never gathered), so adding a task writes one row instead of copying every
+   * stack; a new layout (a larger bottleneck or label count, another group...) or a full stack
+   * reallocates. After a removal at `from`, the later rows move up one place. A task tensor whose
+   * shape equals its row (the usual case: same sizes across a group) is re-pointed at that row,
+   * so the stack holds the only copy of it.
    */
   private restack(from = this.entries.length - 1, removed = false): void {
     const layout = this.wantedLayout();
     const n = this.entries.length;
-    const newLayout = !this.layout || !sameLayout(layout, this.layout);
+    const newLayout = !this.layout || layoutKey(layout) !== layoutKey(this.layout);
     const rebuild = newLayout || n > this.capacity;
     if (newLayout) {
       void this.session?.dispose();
@@ -172,7 +223,7 @@ export class MultiTaskModel {
       this.capacity = n + Math.max(4, Math.ceil(n / 8));
       this.specs = this.stackSpecs(layout);
       from = 0;
-    }
+    } else this.specs = this.stackSpecs(layout); // same shapes; sources follow the current grouping
     const cap = this.capacity;
     const stacks = rebuild ? new Map<string, HostTensor<'float32'>>() : this.stacks;
     const binds = this.entries.map(() => new Map<string, Float32Array>());
@@ -188,22 +239,25 @@ export class MultiTaskModel {
         const model = (this.entries[i] as Entry).model;
         const row = data.subarray(i * per, (i + 1) * per);
         const src = spec.source(model);
-        // After a removal the source may be the next row of this same stack: copy it before zeroing.
+        // After a removal the source may be the next row of this same stack: copy it before overwriting.
         const values = src && src.data.buffer === data.buffer ? f32(src.shape, Float32Array.from(src.data)) : src;
-        row.fill(0);
+        row.fill(values ? 0 : spec.neutral);
         if (values) copyPadded(values, row, spec.row.length === 1 ? 1 : (spec.row[spec.row.length - 2] as number), spec.row[spec.row.length - 1] as number);
-        if (spec.bind && src && src.data.length === per && model.owned.get(spec.name) === src) (binds[i] as Map<string, Float32Array>).set(spec.name, row);
+        if (spec.bind && src && src.data.length === per && [...model.owned.values()].includes(src)) {
+          const name = [...model.owned].find(([, v]) => v === src)?.[0] as string;
+          (binds[i] as Map<string, Float32Array>).set(name, row);
+        }
       }
-      if (removed) data.subarray(n * per, (n + 1) * per).fill(0);
+      if (removed) data.subarray(n * per, (n + 1) * per).fill(spec.neutral);
     }
     this.stacks = stacks;
     for (let i = from; i < n; i++) {
       const model = (this.entries[i] as Entry).model;
       const b = binds[i] as Map<string, Float32Array>;
       // A tensor left out (padded into a wider row) that still views an old stack gets its own array.
-      const own = new Map<string, Float32Array>();
-      for (const [k, v] of model.owned) if (!b.has(k) && v.data.byteLength !== v.data.buffer.byteLength) own.set(k, new Float32Array(v.data.length));
-      model.rebind(own);
+      const ownCopies = new Map<string, Float32Array>();
+      for (const [k, v] of model.owned) if (!b.has(k) && v.data.byteLength !== v.data.buffer.byteLength) ownCopies.set(k, new Float32Array(v.data.length));
+      model.rebind(ownCopies);
       model.rebind(b, { copy: false }); // the rows hold the values already
     }
   }
@@ -225,39 +279,25 @@ export class MultiTaskModel {
       }
       return v;
     };
-    const perTask = new Set(layout.perTask);
-    const ones = new Map<number, Value>();
+    const units = new Map<number, Value>();
     const unit = (d: number) => {
-      let v = ones.get(d);
-      if (!v) {
-        v = g.constant(`unit_scale_${d}`, f32([d], new Float32Array(d).fill(1)));
-        ones.set(d, v);
-      }
+      let v = units.get(d);
+      if (!v) units.set(d, (v = g.constant(`unit_scale_${d}`, f32([d], new Float32Array(d).fill(1)))));
       return v;
     };
-    const siteBy = new Map(this.sites.map((s) => [`${s.layer}.${s.point}`, s]));
-    const eg = buildEncoderGraph(this.base.encoder, this.base.weights, {
-      graph: g,
-      hook: (point, layer, h) => {
-        const site = siteBy.get(`${layer}.${point}`);
-        return site ? g.scope(`adapter${layer}_${point}`, () => applyAdapter(h, pick, site, layout.activation)) : h;
-      },
-      layerNorm: (x, prefix, eps, weight) => {
-        const w = `${prefix}.weight`;
-        if (!perTask.has(w)) return layerNorm(x, weight(w), weight(`${prefix}.bias`), eps);
-        const d = x.shape[x.rank - 1] as number;
-        const normed = layerNorm(x, unit(d), undefined, eps); // [B, T, D]
-        return add(mul(normed, pick(w)), pick(`${prefix}.bias`)); // per-example scale and shift, [B, 1, D]
-      },
+    const groupHooks = layout.groups.map((grp, gi) => {
+      const w = (name: string) => pick(stackKey(gi, name));
+      const ctx: MethodContext = { w, gathered: true, dropout: (x) => x, layerNorm: contextLayerNorm(w, true, unit) };
+      return methodOf(grp.config).hooks(grp.config as never, this.base.encoder, 'stack', ctx);
     });
-    const pooled = unsqueeze(eg.outputs.pooled, [1]); // [B, 1, D]
-    let x = pooled;
-    if (layout.headLayers === 2) {
-      const gate = pick('head.gate'); // [B, 1, 1]
-      const dense = tanh(add(matmul(x, pick('head.dense.weight')), pick('head.dense.bias'))); // [B, 1, D]
-      x = add(mul(gate, dense), mul(sub(1, gate), x));
-    }
-    const logits = squeeze(add(matmul(x, pick('head.out.weight')), pick('head.out.bias')), [1]); // [B, C]
+    const perTask = new Set(layout.perTask);
+    const perTaskNorm = contextLayerNorm(pick, true, unit);
+    const hooks = composeHooks(groupHooks, (x, prefix, eps, weight) => {
+      const w = `${prefix}.weight`;
+      return perTask.has(w) ? perTaskNorm(x, w, `${prefix}.bias`, eps) : contextLayerNorm(weight, false, unit)(x, w, `${prefix}.bias`, eps);
+    });
+    const eg = buildEncoderGraph(this.base.encoder, this.base.weights, { graph: g, hooks });
+    const logits = g.scope('head', () => buildGatheredHead(eg.outputs.pooled, pick, layout.headLayers === 2)); // [B, C]
     return { graph: g, logits };
   }
 
@@ -304,10 +344,6 @@ export class MultiTaskModel {
     await this.session?.dispose();
     this.session = undefined;
   }
-}
-
-function activationOf(m: TaskModel): AdapterActivation {
-  return m.mode.kind === 'adapters' ? m.mode.adapter.activation : 'gelu';
 }
 
 /** Copies a [rows, cols'] tensor into a zero [rows, cols] buffer (cols' <= cols) or [rows', cols] (rows' <= rows). */

@@ -3,11 +3,12 @@
  * Loading checks the base's fingerprint: an adapter trained on another base is refused.
  */
 import { fail } from '../errors.js';
-import { loadTaskFiles, saveTaskFiles, MANIFEST_VERSION, type TaskManifest } from '../adapters/files.js';
+import { loadTaskFiles, saveTaskFiles, MANIFEST_VERSION, type LoadedTaskFiles, type TaskManifest } from '../adapters/files.js';
+import { checkMethodConfig } from '../adapters/methods/index.js';
+import { isAdapterTensor } from '../adapters/names.js';
 import { baseFingerprint, type BaseModel } from '../models/base.js';
-import { adapterConfig } from '../adapters/config.js';
 import { TaskModel } from './task-model.js';
-import type { TrainingMode } from './modes.js';
+import { MODE_NAMES, type TrainingMode } from './modes.js';
 
 /** Options of {@link saveTask}. */
 export interface SaveTaskOptions {
@@ -18,8 +19,11 @@ export interface SaveTaskOptions {
   training?: Record<string, unknown>;
 }
 
-/** Writes `model`'s task files to `dir` (atomically). */
-export async function saveTask(model: TaskModel, dir: string, o: SaveTaskOptions): Promise<void> {
+/**
+ * Writes `model`'s task files to `dir` (atomically). Returns one-line notes on what the Python
+ * libraries' layouts could not hold (e.g. trained layer norms), for the caller to show.
+ */
+export async function saveTask(model: TaskModel, dir: string, o: SaveTaskOptions): Promise<string[]> {
   if (!/^[A-Za-z0-9_-]+$/.test(o.name)) fail('BAD_CONFIG', `task name ${JSON.stringify(o.name)} may only contain letters, digits, _ and -`);
   const mode = model.mode;
   const manifest: TaskManifest = {
@@ -27,27 +31,49 @@ export async function saveTask(model: TaskModel, dir: string, o: SaveTaskOptions
     version: MANIFEST_VERSION,
     name: o.name,
     base: { id: model.base.id, family: model.base.encoder.family, fingerprint: baseFingerprint(model.base) },
-    mode: mode.kind === 'adapters' ? { kind: mode.kind, adapter: mode.adapter } : mode.kind === 'top-k' ? { kind: mode.kind, k: mode.k } : { kind: mode.kind },
+    mode: {
+      kind: mode.kind,
+      ...(mode.kind === 'adapters' ? { adapter: mode.adapter } : {}),
+      ...(mode.kind === 'top-k' ? { k: mode.k } : {}),
+      ...(model.trainPooler ? { trainPooler: true } : {}),
+    },
     head: model.head,
     maxLength: o.maxLength,
     training: o.training,
   };
-  await saveTaskFiles(dir, model.base.encoder, { manifest, sites: model.sites, tensors: model.owned });
+  return saveTaskFiles(dir, model.base.encoder, { manifest, adapterName: model.adapterName, tensors: model.owned });
 }
 
 /** A task loaded from disk. */
 export interface SavedTask {
   readonly model: TaskModel;
   readonly manifest: TaskManifest;
-  /** True for an AdapterHub directory without adapterkit's manifest (no fingerprint check was possible). */
+  /** True for a directory written by AdapterHub or PEFT (no fingerprint check was possible). */
   readonly foreign: boolean;
+  /** Who wrote the directory. */
+  readonly origin: LoadedTaskFiles['origin'];
+}
+
+/** The training mode a manifest describes. */
+function modeOf(m: TaskManifest, f: LoadedTaskFiles, dir: string): TrainingMode {
+  const kind = m.mode.kind;
+  if (kind === 'adapters') {
+    const a = m.mode.adapter;
+    if (!a) fail('BAD_FILE', `${dir}: an adapter task without its adapter config`);
+    // A foreign adapter may come with trained layer norms in trained_base.safetensors.
+    const trainsLn = [...f.tensors.keys()].some((k) => !isAdapterTensor(k) && !k.startsWith('head.') && !k.startsWith('pooler.'));
+    return { kind, adapter: f.origin === 'adapterkit' ? a : checkMethodConfig({ ...a, trainLayerNorms: trainsLn }) };
+  }
+  if (kind === 'top-k') return { kind, k: m.mode.k ?? 1 };
+  if (kind === 'full' || kind === 'layer-norm' || kind === 'head-only') return { kind };
+  return fail('BAD_FILE', `${dir}: unknown training mode ${JSON.stringify(kind)} (modes: ${MODE_NAMES.join(', ')})`);
 }
 
 /** Loads a task directory onto `base`. */
-export async function loadSavedTask(base: BaseModel, dir: string, o: { threads?: number } = {}): Promise<SavedTask> {
-  const f = await loadTaskFiles(dir, base.encoder);
+export async function loadSavedTask(base: BaseModel, dir: string, o: { threads?: number; adapterName?: string } = {}): Promise<SavedTask> {
+  const f = await loadTaskFiles(dir, base.encoder, o.adapterName);
   const m = f.manifest;
-  if (!f.foreign) {
+  if (f.origin === 'adapterkit') {
     const fp = baseFingerprint(base);
     if (m.base.fingerprint !== fp) {
       fail('ADAPTER_MISMATCH', `${dir} was trained on base ${m.base.id} (${m.base.family}, ${m.base.fingerprint.slice(0, 19)}…) but the loaded base is ${base.id} (${base.encoder.family}, ${fp.slice(0, 19)}…)`);
@@ -55,14 +81,8 @@ export async function loadSavedTask(base: BaseModel, dir: string, o: { threads?:
   } else if (m.base.family && m.base.family !== base.encoder.family) {
     fail('ADAPTER_MISMATCH', `${dir} is an adapter for ${m.base.family} models; the loaded base is ${base.encoder.family}`);
   }
-  let mode: TrainingMode;
-  if (m.mode.kind === 'adapters') {
-    // A foreign adapter may come with trained layer norms in trained_base.safetensors.
-    const trainsLn = [...f.tensors.keys()].some((k) => !k.startsWith('adapters.') && !k.startsWith('head.'));
-    mode = { kind: 'adapters', adapter: adapterConfig({ ...(m.mode.adapter as object), trainLayerNorms: f.foreign ? trainsLn : m.mode.adapter?.trainLayerNorms ?? true }) };
-  } else if (m.mode.kind === 'top-k') mode = { kind: 'top-k', k: m.mode.k ?? 1 };
-  else if (m.mode.kind === 'full' || m.mode.kind === 'layer-norm' || m.mode.kind === 'head-only') mode = { kind: m.mode.kind };
-  else return fail('BAD_FILE', `${dir}: unknown training mode ${JSON.stringify(m.mode.kind)}`);
-  const model = TaskModel.create(base, { mode, head: m.head, seed: 0, weights: f.tensors, threads: o.threads });
-  return { model, manifest: m, foreign: f.foreign };
+  // Older manifests did not record a trained pooler: its tensors in trained_base tell.
+  const trainPooler = m.mode.trainPooler ?? base.encoder.weightSpecs.some((s) => s.role === 'pooler' && f.tensors.has(s.name) && m.mode.kind !== 'full' && m.mode.kind !== 'top-k');
+  const model = TaskModel.create(base, { mode: modeOf(m, f, dir), head: m.head, seed: 0, weights: f.tensors, threads: o.threads, trainPooler, adapterName: o.adapterName });
+  return { model, manifest: m, foreign: f.origin !== 'adapterkit', origin: f.origin };
 }

@@ -7,9 +7,11 @@
  * copied from the base first, so training never changes the shared base.
  */
 import { fail } from '../errors.js';
-import { Graph, Session, bool, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
-import { adapterHook, adapterParamCount, adapterSites, adapterWeightShapes, initAdapterWeights, type AdapterSite } from '../adapters/bottleneck.js';
-import { validateForEncoder } from '../adapters/config.js';
+import { Graph, Session, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
+import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
+import { methodOf } from '../adapters/methods/index.js';
+import { checkAdapterName, isAdapterTensor } from '../adapters/names.js';
+import type { EncoderHooks } from '../models/encoder.js';
 import { buildHead, headConfig, headInputWidth, headLoss, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
 import { baseParamCount, type BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
@@ -27,6 +29,8 @@ export interface TaskModelOptions extends TrainableOptions {
   readonly dropout?: number;
   /** Weights of a saved task (adapters, head, trained base tensors) instead of fresh ones. */
   readonly weights?: ReadonlyMap<string, HostTensor<'float32'>>;
+  /** Name of the adapter inside the model (it appears in tensor names; default `adapter`). */
+  readonly adapterName?: string;
   /** ONNX Runtime threads. */
   readonly threads?: number;
   /** Let idle ONNX Runtime threads spin between runs (see SessionOptions.spinning). */
@@ -124,33 +128,45 @@ export class TaskModel {
   private predictSession?: Session;
   private trainGraph?: { graph: Graph; loss: Value; logits: Value; grads: Value[] };
   private predictGraph?: { graph: Graph; logits: Value };
+  /** Base weights with the adapter folded in, while merged (see {@link merge}). */
+  private merged?: ReadonlyMap<string, HostTensor<'float32'>>;
 
   private constructor(
     readonly base: BaseModel,
     readonly mode: TrainingMode,
     readonly head: HeadConfig,
-    readonly sites: readonly AdapterSite[],
+    /** The adapter's name inside the model (in its tensor names). */
+    readonly adapterName: string,
+    /** The adapter's tensors as its method declares them (empty outside adapter mode). */
+    readonly adapterTensors: readonly AdapterTensor[],
     /** Tensors this task owns (adapters, head, trained base weights), by name. */
     readonly owned: Map<string, HostTensor<'float32'>>,
     readonly trainable: readonly TrainableTensor[],
     private readonly o: TaskModelOptions,
   ) {}
 
+  /** Whether the task trains the base's pooler (saved with it, so loading knows). */
+  get trainPooler(): boolean {
+    return !!this.o.trainPooler;
+  }
+
   /** Builds a task model on `base` (fresh weights unless `o.weights` is given). */
   static create(base: BaseModel, o: TaskModelOptions): TaskModel {
     const enc = base.encoder;
     validateMode(o.mode, enc);
     const head = headConfig(o.head);
-    let sites: AdapterSite[] = [];
+    const adapterName = checkAdapterName(o.adapterName ?? 'adapter');
+    let adapterTensors: AdapterTensor[] = [];
     const owned = new Map<string, HostTensor<'float32'>>();
     if (o.mode.kind === 'adapters') {
-      validateForEncoder(o.mode.adapter, enc);
-      sites = adapterSites(o.mode.adapter, enc);
+      const method = methodOf(o.mode.adapter);
+      method.validateFor(o.mode.adapter, enc);
+      adapterTensors = method.tensors(o.mode.adapter, enc, adapterName);
     }
     const trainedBase = enc.weightSpecs.filter((s) => isTrainable(o.mode, s, enc, o));
     if (o.weights) {
       // A saved task: check names and shapes, then copy (no fresh initialisation to throw away).
-      const expected = new Map([...adapterWeightShapes(sites), ...headWeightShapes(head, headInputWidth(head, enc))]);
+      const expected = new Map<string, readonly number[]>([...adapterTensors.map((t) => [t.name, t.shape] as const), ...headWeightShapes(head, headInputWidth(head, enc))]);
       for (const s of trainedBase) expected.set(s.name, [...(base.weights.get(s.name) as HostTensor<'float32'>).shape]);
       for (const [k, t] of o.weights) {
         const shape = expected.get(k);
@@ -166,7 +182,7 @@ export class TaskModel {
         owned.set(k, f32(t.shape, Float32Array.from(t.data)));
       }
     } else {
-      if (o.mode.kind === 'adapters') for (const [k, v] of initAdapterWeights(o.mode.adapter, sites, o.seed)) owned.set(k, v);
+      for (const [k, v] of initTensors(adapterTensors, o.seed)) owned.set(k, v);
       for (const [k, v] of initHeadWeights(head, headInputWidth(head, enc), o.seed + 1)) owned.set(k, v);
       for (const s of trainedBase) {
         const t = base.weights.get(s.name) as HostTensor<'float32'>;
@@ -176,10 +192,10 @@ export class TaskModel {
     const trainable: TrainableTensor[] = [];
     const headNames = new Set(headWeightShapes(head, headInputWidth(head, enc)).keys());
     for (const [name, t] of owned) {
-      const origin = name.startsWith('adapters.') ? 'adapter' : headNames.has(name) ? 'head' : 'base';
+      const origin = isAdapterTensor(name) ? 'adapter' : headNames.has(name) ? 'head' : 'base';
       trainable.push({ name, data: t.data, shape: t.shape, origin });
     }
-    return new TaskModel(base, o.mode, head, sites, owned, trainable, { ...o, head, weights: undefined }); // do not keep the loaded copy alive
+    return new TaskModel(base, o.mode, head, adapterName, adapterTensors, owned, trainable, { ...o, head, weights: undefined }); // do not keep the loaded copy alive
   }
 
   /** Parameter counts and stored bytes. */
@@ -191,13 +207,69 @@ export class TaskModel {
 
   /** Number of adapter parameters (0 outside adapter mode). */
   adapterParams(): number {
-    return adapterParamCount(this.sites);
+    return tensorParamCount(this.adapterTensors);
+  }
+
+  /** Whether the adapter is folded into (copies of) the frozen weights; see {@link merge}. */
+  get isMerged(): boolean {
+    return this.merged !== undefined;
+  }
+
+  /**
+   * Folds the adapter into copies of the frozen weights it touches (LoRA, IA³), so that
+   * prediction runs the bare base's graph at the base's cost; the shared base stays unchanged.
+   * Training a merged task is refused; {@link unmerge} goes back.
+   *
+   * @throws AdapterkitError BAD_CONFIG when the method cannot merge (bottleneck adapters).
+   */
+  merge(): void {
+    if (this.mode.kind !== 'adapters') fail('BAD_CONFIG', `a ${this.mode.kind} task has no adapter to merge`);
+    const c = this.mode.adapter;
+    const method = methodOf(c);
+    if (!method.merge) fail('BAD_CONFIG', `${method.describe(c, this.base.encoder)} cannot be merged into the frozen weights (only LoRA and IA³ can)`);
+    const weights = new Map(this.base.weights);
+    for (const [k, v] of this.owned) if (weights.has(k)) weights.set(k, v);
+    this.merged = method.merge(c, this.base.encoder, this.adapterName, this.owned, weights);
+    this.dropSessions();
+  }
+
+  /** Undoes {@link merge}. */
+  unmerge(): void {
+    this.merged = undefined;
+    this.dropSessions();
+  }
+
+  private dropSessions(): void {
+    void this.trainSession?.dispose();
+    void this.predictSession?.dispose();
+    this.trainSession = undefined;
+    this.predictSession = undefined;
+  }
+
+  /** The encoder hooks of this task's adapter (none outside adapter mode, or while merged). */
+  private hooks(graph: Graph, w: (name: string) => Value, training?: Value): EncoderHooks | undefined {
+    if (this.mode.kind !== 'adapters' || this.merged) return undefined;
+    let seed = this.o.seed * 1000 + 500;
+    const units = new Map<number, Value>();
+    const unit = (d: number) => {
+      let v = units.get(d);
+      if (!v) units.set(d, (v = graph.constant(`unit_scale_${d}`, f32([d], new Float32Array(d).fill(1)))));
+      return v;
+    };
+    const ctx: MethodContext = {
+      w, gathered: false,
+      dropout: (x, p) => (training && p > 0 ? dropoutOp(x, { ratio: p, seed: seed++, training }) : x),
+      layerNorm: contextLayerNorm(w, false, unit),
+    };
+    return composeHooks([methodOf(this.mode.adapter).hooks(this.mode.adapter, this.base.encoder, this.adapterName, ctx)]);
   }
 
   private build(training: boolean): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
+    if (training && this.merged) fail('BAD_CONFIG', 'this task is merged into the frozen weights; unmerge() it before training');
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);
     for (const [k, v] of this.owned) if (weights.has(k)) weights.set(k, v);
+    for (const [k, v] of this.merged ?? []) weights.set(k, v);
     const ownedNames = new Set(this.owned.keys());
     const graph = new Graph(training ? 'task-train' : 'task-predict');
     const task = new Map<string, Value>();
@@ -212,12 +284,13 @@ export class TaskModel {
       return v;
     };
     const dropout = this.o.dropout;
+    const trainingInput = training ? graph.input('training', 'bool', []) : undefined;
     const eg = buildEncoderGraph(enc, weights, {
       graph,
       trainable: (s: WeightSpec) => ownedNames.has(s.name),
-      dropout: training,
+      trainingInput,
       seed: this.o.seed * 1000 + 17,
-      hook: this.mode.kind === 'adapters' ? adapterHook(this.mode.adapter, this.sites, w) : undefined,
+      hooks: this.hooks(graph, w, trainingInput),
       hiddenDropout: dropout,
       attentionDropout: dropout,
     });
@@ -301,10 +374,7 @@ export class TaskModel {
       const i = trainable.findIndex((x) => x.name === name);
       if (i >= 0) trainable[i] = { ...(trainable[i] as TrainableTensor), data };
     }
-    void this.trainSession?.dispose();
-    void this.predictSession?.dispose();
-    this.trainSession = undefined;
-    this.predictSession = undefined;
+    this.dropSessions();
   }
 
   /** Releases both sessions. */

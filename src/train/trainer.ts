@@ -21,13 +21,10 @@ import { collate, epochBatches, type TokenizedRow } from './batching.js';
 import { sentenceTrainingData, type TaskMetricValues, type TrainingData } from './training-data.js';
 import { saveTask } from './task-io.js';
 import type { TaskModel } from './task-model.js';
-import { describeMode } from './modes.js';
+import { DEFAULT_LR, describeMode } from './modes.js';
 import { exists } from '../util/fs.js';
 
-/** Default peak learning rates per mode (the paper sweeps {3e-5, 3e-4, 3e-3}). */
-export const DEFAULT_LR: Readonly<Record<string, number>> = {
-  adapters: 1e-3, full: 3e-5, 'top-k': 1e-4, 'layer-norm': 3e-3, 'head-only': 3e-3,
-};
+export { DEFAULT_LR };
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -85,6 +82,8 @@ export interface TrainResult {
   readonly bestDir: string;
   /** Mean training loss of each epoch. */
   readonly epochLosses: number[];
+  /** What the saved task's Python-library layouts could not hold (one line each; see saveTask). */
+  readonly notes: readonly string[];
 }
 
 interface TrainerState {
@@ -104,7 +103,7 @@ interface TrainerState {
 
 function signature(model: TaskModel, o: TrainDataOptions, n: number): Record<string, unknown> {
   return {
-    mode: describeMode(model.mode), head: model.head.kind, labels: model.head.labels, epochs: o.epochs ?? 3, batchSize: o.batchSize ?? 32,
+    mode: describeMode(model.mode, model.base.encoder), head: model.head.kind, labels: model.head.labels, epochs: o.epochs ?? 3, batchSize: o.batchSize ?? 32,
     maxLength: o.maxLength ?? 128, lr: o.lr ?? DEFAULT_LR[model.mode.kind], seed: o.seed ?? 42, trainExamples: n, base: model.base.id,
   };
 }
@@ -185,7 +184,7 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
   } else await writeFile(logPath, '');
 
   const log = (o2: Record<string, unknown>) => appendFile(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...o2 })}\n`);
-  o.onEvent?.({ type: 'start', totalSteps, examples: data.examples, resumedAt: st.step, description: describeMode(model.mode) });
+  o.onEvent?.({ type: 'start', totalSteps, examples: data.examples, resumedAt: st.step, description: describeMode(model.mode, model.base.encoder) });
 
   const checkpoint = async () => {
     const tmp = `${ckptDir}.new`;
@@ -199,6 +198,7 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
   };
 
   let evaluatedAt = -1;
+  let notes: string[] = [];
   const evaluate = async (): Promise<boolean> => {
     const te = performance.now();
     if (!canEvaluate || !data.evaluate) return false;
@@ -211,7 +211,7 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
     if (improved) {
       st.best = { step: st.step, epoch: st.epoch, metrics, value: Number.isFinite(main) ? main : -Infinity };
       st.evalsWithoutImprovement = 0;
-      await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, epoch: st.epoch, dev: metrics, mode: describeMode(model.mode) } });
+      notes = await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, epoch: st.epoch, dev: metrics, mode: describeMode(model.mode, model.base.encoder) } });
     } else st.evalsWithoutImprovement++;
     o.onEvent?.({ type: 'eval', step: st.step, epoch: st.epoch, metrics, best: improved, seconds: (performance.now() - te) / 1000 });
     return improved;
@@ -276,7 +276,7 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
     }
     if (st.epoch < epochs) await checkpoint();
   }
-  if (!canEvaluate) await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, mode: describeMode(model.mode) } });
+  if (!canEvaluate) notes = await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, mode: describeMode(model.mode, model.base.encoder) } });
   else if (seen > 0 && evaluatedAt !== st.step) await evaluate(); // the last steps (e.g. cut by maxSteps) were not evaluated yet
   await checkpoint();
   o.onEvent?.({ type: 'stop', reason: stopReason, step: st.step });
@@ -284,6 +284,6 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
   return {
     steps: st.step, epochsRun: st.epochLosses.length, stopReason,
     best: st.best ? { step: st.best.step, epoch: st.best.epoch, metrics: st.best.metrics } : undefined,
-    lastLoss, seconds, examplesPerSec: seen / Math.max(1e-9, (performance.now() - tTrain) / 1000), bestDir, epochLosses: st.epochLosses,
+    lastLoss, seconds, examplesPerSec: seen / Math.max(1e-9, (performance.now() - tTrain) / 1000), bestDir, epochLosses: st.epochLosses, notes,
   };
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterConfig } from '../../src/adapters/config.js';
+import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { readSafetensors } from '../../src/models/weights/index.js';
@@ -16,12 +16,17 @@ import { TaskModel } from '../../src/train/task-model.js';
 test('saved files use AdapterHub names and [out, in] Linear layouts, and round-trip exactly', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const m = TaskModel.create(base, {
-    mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, leaveOut: [0] }) },
+    mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, leave_out: [0] }) },
     head: headConfig({ kind: 'classification', labels: ['neg', 'pos'], layers: 2 }), seed: 1,
   });
   const dir = join(mkdtempSync(join(tmpdir(), 'ak-files-')), 'sst');
-  await saveTask(m, dir, { name: 'sst', maxLength: 32 });
-  assert.deepEqual(readdirSync(dir).sort(), ['adapter.safetensors', 'adapter_config.json', 'adapterkit.json', 'head_config.json', 'model_head.safetensors', 'trained_base.safetensors']);
+  const notes = await saveTask(m, dir, { name: 'sst', maxLength: 32 });
+  assert.deepEqual(readdirSync(dir).sort(), [
+    'adapter.safetensors', 'adapter_config.json', 'adapterkit.json', 'head_config.json', 'model_head.safetensors', 'pytorch_adapter.bin', 'pytorch_model_head.bin',
+    'trained_base.safetensors',
+  ]);
+  assert.equal(notes.length, 1);
+  assert.match(notes[0]!, /layer norms this adapter trained are in trained_base\.safetensors/);
   const ad = await readSafetensors(join(dir, 'adapter.safetensors'));
   assert.deepEqual([...ad.keys()].sort(), [
     'bert.encoder.layer.1.attention.output.adapters.sst.adapter_down.0.bias',
@@ -35,7 +40,7 @@ test('saved files use AdapterHub names and [out, in] Linear layouts, and round-t
   ]);
   const down = ad.get('bert.encoder.layer.1.output.adapters.sst.adapter_down.0.weight')!;
   assert.deepEqual(down.shape, [4, 32]); // PyTorch Linear(32 -> 4): [out, in]
-  const ours = m.owned.get('adapters.1.ffn_output.down.weight')!; // [in, out]
+  const ours = m.owned.get('adapters.adapter.1.ffn.down.weight')!; // [in, out]
   assert.equal((down.data as Float32Array)[1 * 32 + 5], ours.data[5 * 4 + 1]);
   const headT = await readSafetensors(join(dir, 'model_head.safetensors'));
   assert.deepEqual([...headT.keys()].sort(), ['heads.sst.1.bias', 'heads.sst.1.weight', 'heads.sst.4.bias', 'heads.sst.4.weight']);
@@ -46,6 +51,8 @@ test('saved files use AdapterHub names and [out, in] Linear layouts, and round-t
   assert.equal(ac.config.reduction_factor, 8);
   assert.deepEqual(ac.config.leave_out, [0]);
   assert.equal(ac.config.non_linearity, 'gelu');
+  assert.equal(ac.version, 'adapters.1.2.0');
+  assert.match(readFileSync(join(dir, 'adapter_config.json'), 'utf8'), /"scaling": 1\.0,/); // a Python float: AdapterHub rejects the int 1
   const hc = JSON.parse(readFileSync(join(dir, 'head_config.json'), 'utf8'));
   assert.deepEqual(hc.config.label2id, { neg: 0, pos: 1 });
   const back = await loadSavedTask(base, dir);

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adapterConfig } from '../../src/adapters/config.js';
+import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { MultiTaskModel } from '../../src/train/multi-task-model.js';
@@ -20,7 +20,7 @@ test('a mixed batch over three tasks equals each task run alone', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const a = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['x', 'y'] }), seed: 1 });
   const b = TaskModel.create(base, {
-    mode: { kind: 'adapters', adapter: adapterConfig({ size: 8, leaveOut: [1], points: ['ffn_output'], trainLayerNorms: false }) },
+    mode: { kind: 'adapters', adapter: adapterConfig({ size: 8, leave_out: [1], mh_adapter: false, trainLayerNorms: false }) },
     head: headConfig({ kind: 'classification', labels: ['p', 'q', 'r'], layers: 2 }), seed: 2,
   });
   const c = TaskModel.create(base, { mode: { kind: 'layer-norm' }, head: headConfig({ kind: 'regression', labels: [] }), seed: 3 });

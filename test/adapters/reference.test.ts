@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { loadBase } from '../../src/models/base.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
-import { adapterConfig } from '../../src/adapters/config.js';
-import { adapterHubKey, headKey } from '../../src/adapters/files.js';
+import { adapterConfig } from '../../src/adapters/methods/index.js';
+import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
 import { headConfig } from '../../src/heads/head.js';
 import type { EncodedBatch } from '../../src/models/tokenizers/index.js';
 
@@ -44,7 +44,7 @@ test('tiny BERT + Houlsby adapters + head: logits, loss and every gradient match
   const weights = new Map(loaded.model.owned);
   for (const s of base.encoder.weightSpecs) if (s.role === 'norm') weights.set(s.name, base.weights.get(s.name)!);
   const model = TaskModel.create(base, {
-    mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, activation: 'gelu', trainLayerNorms: true }) },
+    mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, non_linearity: 'gelu', trainLayerNorms: true }) },
     head: headConfig({ ...loaded.model.head, dropout: 0 }),
     seed: 1, dropout: 0, weights,
   });
@@ -52,8 +52,9 @@ test('tiny BERT + Houlsby adapters + head: logits, loss and every gradient match
   assert.ok(Math.abs(out.loss - ref.loss) < 1e-5, `loss ${out.loss} vs ${ref.loss}`);
   ref.logits.data.forEach((v, i) => assert.ok(Math.abs(out.logits[i]! - v) < 1e-4, `logit ${i}: ${out.logits[i]} vs ${v}`));
   let checked = 0;
+  const hubKey = new Map(adapterHubKeys((model.mode as { adapter: Parameters<typeof adapterHubKeys>[0] }).adapter, base.encoder, model.adapterName, 'tiny_task').map((k) => [k.internal, k.key]));
   model.trainable.forEach((t, k) => {
-    const key = t.origin === 'adapter' ? adapterHubKey(base.encoder, 'tiny_task', t.name) : t.origin === 'head' ? headKey('tiny_task', t.name, 1) : t.name;
+    const key = t.origin === 'adapter' ? hubKey.get(t.name)! : t.origin === 'head' ? headKey('tiny_task', t.name, 1) : t.name;
     const r = ref.gradients[key];
     assert.ok(r, `no reference gradient for ${key}`);
     const g = out.grads[k]!;

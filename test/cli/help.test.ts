@@ -8,12 +8,12 @@ const KEY_OPTIONS: Record<string, string[]> = {
     '--dataset', '--glue', '--data', '--train', '--dev', '--text', '--text-pair', '--label', '--task-kind', '--skip-bad-rows',
     '--base', '--mode', '--adapter-size', '--reduction-factor', '--adapter-activation', '--leave-out', '--adapter-points',
     '--no-train-layer-norms', '--top-k', '--epochs', '--batch-size', '--max-length', '--lr', '--eval-every', '--patience',
-    '--out', '--resume', '--json', '(default: 3)', '(default: 32)', '(default: 64)', 'Examples:',
+    '--out', '--resume', '--json', '(default: 3)', '(default: 32)', 'paper preset: 64', '--method', '--adapter-config', '--lora-r', '--targets', 'Examples:',
   ],
   eval: ['<task-dir>', '--split', '--base', '--dataset', '--glue', '--train', '--json', '(default: "dev")', 'Examples:'],
   predict: ['<task-dir>', '--input', '--output', '--format', '--batch-size', '(default: 32)', 'text_pair', 'stdin', 'Examples:'],
   datasets: ['--json', 'Examples:'],
-  info: ['<model>', '--revision', '--json', 'use-lite', 'Examples:'],
+  info: ['<model|task-dir>', '--base', '--revision', '--json', 'use-lite', 'Examples:'],
 };
 
 for (const [name, needles] of Object.entries(KEY_OPTIONS)) {

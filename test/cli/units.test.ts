@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { headConfig } from '../../src/heads/head.js';
-import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, sanitizeTaskName } from '../../src/cli/options.js';
+import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, rolesArg, sanitizeTaskName } from '../../src/cli/options.js';
 import { formatBytes, formatPercent, table } from '../../src/cli/format.js';
 import { parseInputs, predictionJson } from '../../src/cli/commands/predict.js';
 import { alignLabels } from '../../src/cli/commands/eval.js';
@@ -18,24 +18,47 @@ test('number parsers check ranges and name the problem', () => {
   assert.throws(() => numberArg(0)(''), /expected a number/);
   assert.deepEqual(intListArg('0, 2'), [0, 2]);
   assert.throws(() => intListArg('-1'), /"-1" is not a layer index/);
-  assert.deepEqual(pointsArg('ffn_output'), ['ffn_output']);
+  assert.deepEqual(pointsArg('ffn_output'), ['ffn']);
+  assert.deepEqual(pointsArg('attention,ffn'), ['attention', 'ffn']);
+  assert.throws(() => pointsArg('mlp'), /unknown sub-layer "mlp"/);
+  assert.deepEqual(rolesArg('q,value,intermediate'), ['query', 'value', 'intermediate']);
+  assert.throws(() => rolesArg('dense'), /unknown projection "dense"/);
 });
 
 test('mode flags become a training mode', () => {
   const a = modeFromFlags({ mode: 'adapters', reductionFactor: 4, leaveOut: [0], trainLayerNorms: false, adapterActivation: 'relu' });
-  assert.equal(a.kind, 'adapters');
-  if (a.kind === 'adapters') {
-    assert.equal(a.adapter.size, undefined);
-    assert.equal(a.adapter.reductionFactor, 4);
-    assert.deepEqual(a.adapter.leaveOut, [0]);
-    assert.equal(a.adapter.trainLayerNorms, false);
-    assert.equal(a.adapter.activation, 'relu');
-  }
-  const d = modeFromFlags({ mode: 'adapters', trainLayerNorms: true });
-  assert.equal(d.kind === 'adapters' && d.adapter.size, 64);
-  assert.deepEqual(modeFromFlags({ mode: 'top-k', topK: 2, trainLayerNorms: true }), { kind: 'top-k', k: 2 });
-  assert.throws(() => modeFromFlags({ mode: 'full', trainLayerNorms: false }), /--no-train-layer-norms only applies to --mode adapters/);
-  assert.throws(() => modeFromFlags({ mode: 'adapters', topK: 1, trainLayerNorms: true }), /--top-k only applies to --mode top-k/);
+  assert.ok(a.kind === 'adapters' && a.adapter.method === 'bottleneck');
+  assert.equal(a.adapter.size, undefined);
+  assert.equal(a.adapter.reduction_factor, 4);
+  assert.deepEqual(a.adapter.leave_out, [0]);
+  assert.equal(a.adapter.trainLayerNorms, false);
+  assert.equal(a.adapter.non_linearity, 'relu');
+  const d = modeFromFlags({ mode: 'adapters' });
+  assert.ok(d.kind === 'adapters' && d.adapter.method === 'bottleneck' && d.adapter.size === 64 && d.adapter.trainLayerNorms && d.adapter.preset === 'paper');
+  const h = modeFromFlags({ mode: 'adapters', method: 'pfeiffer', adapterSize: 16 });
+  assert.ok(h.kind === 'adapters' && h.adapter.method === 'bottleneck' && h.adapter.original_ln_before && h.adapter.size === 16 && h.adapter.reduction_factor === undefined);
+  const l = modeFromFlags({ mode: 'adapters', method: 'lora', loraR: 4, targets: ['query', 'attention_output', 'output'] });
+  assert.ok(l.kind === 'adapters' && l.adapter.method === 'lora');
+  assert.deepEqual([l.adapter.r, l.adapter.alpha, l.adapter.attn_matrices, l.adapter.attentionOutputLora, l.adapter.output_lora, l.adapter.intermediate_lora], [4, 8, ['q'], true, true, false]);
+  const i = modeFromFlags({ mode: 'adapters', method: 'ia3', targets: ['value', 'output'] });
+  assert.ok(i.kind === 'adapters' && i.adapter.method === 'ia3');
+  assert.deepEqual([i.adapter.attn_matrices, i.adapter.intermediate_lora, i.adapter.output_lora], [['v'], false, true]);
+  const j = modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "lora", "r": 2, "alpha": 4}', trainLayerNorms: true });
+  assert.ok(j.kind === 'adapters' && j.adapter.method === 'lora' && j.adapter.r === 2 && j.adapter.trainLayerNorms);
+  const k = modeFromFlags({ mode: 'adapters', adapterConfig: 'seq_bn' });
+  assert.ok(k.kind === 'adapters' && k.adapter.preset === 'pfeiffer');
+  assert.throws(() => modeFromFlags({ mode: 'adapters', method: 'lora', adapterSize: 8 }), /--adapter-size does not apply to --method lora \(a lora method\)/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', method: 'paper', loraR: 8, targets: ['query'] }), /--lora-r, --targets do not apply to --method paper/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'seq_bn', method: 'lora' }), /either --method or --adapter-config/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'seq_bn', adapterSize: 8 }), /--adapter-size cannot change an --adapter-config/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning"}' }), /config\.architecture "prefix_tuning" \(prefix tuning\) is not implemented/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"mh_adapter": true, "output_adapter": true, "reduction_factor": 16, "non_linearity": "relu", "use_gating": true, "is_parallel": false, "phm_layer": true}' }), /config\.phm_layer is true/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{nope' }), /--adapter-config: not valid JSON/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'no-such-preset' }), /unknown adapter method preset "no-such-preset"/);
+  assert.deepEqual(modeFromFlags({ mode: 'top-k', topK: 2 }), { kind: 'top-k', k: 2 });
+  assert.throws(() => modeFromFlags({ mode: 'full', trainLayerNorms: false }), /--\[no-\]train-layer-norms only applies to --mode adapters/);
+  assert.throws(() => modeFromFlags({ mode: 'full', method: 'lora' }), /--method only applies to --mode adapters/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', topK: 1 }), /--top-k only applies to --mode top-k/);
   assert.equal(sanitizeTaskName('SST-2 dev.v1'), 'SST-2-dev-v1');
 });
 

@@ -7,7 +7,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adapterConfig } from '../../src/adapters/config.js';
+import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { TaskModel } from '../../src/train/task-model.js';
@@ -45,7 +45,7 @@ describe('train, eval, predict', () => {
     assert.match(trained.stderr, new RegExp(`trainable:\\s+${formatInt(stats.trainableParams)} parameters`));
     assert.match(trained.stderr, /per task:\s+\d/);
     assert.match(trained.stderr, /examples:\s+train 192, dev 64/);
-    assert.match(trained.stderr, /mode:\s+adapters \(m=8 \+ layer norms\)/);
+    assert.match(trained.stderr, /mode:\s+bottleneck \(paper, m=8 \+ layer norms\)/);
     assert.match(trained.stderr, /step 36\/36 \(100%\)/, 'plain progress lines when stderr is not a TTY');
     assert.match(trained.stderr, /eval at step 36 \(epoch 3\): accuracy/);
     assert.match(trained.stdout, /dev accuracy\s+0\.\d{4}/);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterConfig } from '../../src/adapters/config.js';
+import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { TaskModel } from '../../src/train/task-model.js';
@@ -34,7 +34,7 @@ test('a run written by the trainer reads back and renders', { timeout: 60_000 },
   }
   const run = await readRun(dir);
   assert.equal(run.name, 'toy');
-  assert.match(run.mode ?? '', /^adapters \(m=8\b/);
+  assert.match(run.mode ?? '', /^bottleneck \(paper, m=8\b/);
   assert.deepEqual(run.train.map((p) => p.step), [1, 2, 3, 4, 5, 6, 7, 8]);
   assert.ok(run.train.every((p) => Number.isFinite(p.loss) && p.loss > 0));
   assert.deepEqual(run.evals.map((e) => e.step), [4, 8]);

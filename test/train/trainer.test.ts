@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterConfig } from '../../src/adapters/config.js';
+import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { predictExamples, scorePredictions } from '../../src/train/evaluate.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Graph, Session, type HostTensor, type Value } from '../../src/engine/index.js';
-import type { AttachmentPoint, BuildContext, Encoder, EncoderOutputs, EncoderWeights } from '../../src/models/encoder.js';
+import type { BuildContext, Encoder, EncoderHooks, EncoderOutputs, EncoderWeights } from '../../src/models/encoder.js';
 import { l2Normalize, loadUseLite, useLiteBatchTensors } from '../../src/models/use-lite/encoder.js';
 import type { SentencePieceTokenizer } from '../../src/models/use-lite/sentencepiece.js';
 
@@ -38,7 +38,8 @@ export interface BuildOptions {
   trainable?: (name: string) => boolean;
   /** Declare a bool `training` input and pass it to the context. */
   training?: boolean;
-  hook?: (point: AttachmentPoint, layer: number, h: Value) => Value;
+  /** Adapter-method hooks (sub-layer, linear, attention, embeddings). */
+  hooks?: Omit<EncoderHooks, 'layerNorm'>;
   layerNorm?: BuildContext['layerNorm'];
   numLayers?: number;
 }
@@ -75,7 +76,7 @@ export async function buildUseLiteGraph(o: BuildOptions = {}): Promise<BuiltGrap
     },
     nextSeed: () => seed++,
     ...(training ? { training } : {}),
-    ...(o.hook ? { hook: o.hook } : {}),
+    ...o.hooks,
     ...(o.layerNorm ? { layerNorm: o.layerNorm } : {}),
     ...(o.numLayers !== undefined ? { numLayers: o.numLayers } : {}),
   };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 
 import { Graph, Session, add, bool, f32, gradients, layerNorm, mul, reduceSum, type HostTensor, type Value } from '../../src/engine/index.js';
 import { buildEncoderGraph } from '../../src/models/build.js';
-import type { AttachmentPoint, BuildContext } from '../../src/models/encoder.js';
+import { defaultSubLayer, type BuildContext } from '../../src/models/encoder.js';
 import { createUseLiteEncoder, l2Normalize, useLiteBatchTensors } from '../../src/models/use-lite/encoder.js';
 import { randn } from '../engine/gradcheck.js';
 import { buildUseLiteGraph, cosine, feedsFor, maxAbsDiff, reference, runRows, useLite } from './encoder-harness.js';
@@ -28,9 +28,13 @@ test('weightSpecs match the loaded weights exactly (names, shapes, order) and de
   const total = [...weights.values()].reduce((n, t) => n + t.data.length, 0);
   assert.equal(encoder.describe().params, total);
   assert.equal(total, 6_975_744);
-  assert.equal(encoder.attachmentWidth(0, 'attention_output'), 512);
-  assert.equal(encoder.attachmentWidth(1, 'ffn_output'), 512);
-  assert.throws(() => encoder.attachmentWidth(2, 'ffn_output'), /layers 0\.\.1, got layer 2/);
+  const att0 = encoder.sites.sublayer(0, 'attention');
+  assert.deepEqual([att0.width, att0.inputWidth, att0.norm, att0.normPrefix], [512, 256, 'pre', 'layer.0.attention_norm']);
+  assert.equal(encoder.sites.sublayer(1, 'ffn').width, 512);
+  assert.deepEqual(encoder.sites.linear(1, 'key').columns, [512, 1024]);
+  assert.deepEqual([encoder.sites.linear(0, 'value').weight, encoder.sites.linear(0, 'value').inWidth], ['layer.0.attention.qkv.weight', 256]);
+  assert.deepEqual([encoder.sites.linear(1, 'intermediate').outWidth, encoder.sites.attention(1).headDim], [1536, 128]);
+  assert.throws(() => encoder.sites.sublayer(2, 'ffn'), /no sub-layer site 2\.ffn/);
   assert.equal(encoder.describe().family, 'use-lite');
 });
 
@@ -75,18 +79,27 @@ test('with numLayers 1, hidden is the recorded layer-0 output at every real toke
   });
 });
 
-test('a hook that adds zero is called at both points of both layers and leaves outputs unchanged', async () => {
+test('hooks that add zero are called at every sub-layer and projection site and leave outputs unchanged', async () => {
   const plain = await buildUseLiteGraph();
   plain.graph.output(plain.embedding);
   const calls: string[] = [];
   const hooked = await buildUseLiteGraph({
-    hook: (point: AttachmentPoint, layer: number, h: Value) => {
-      calls.push(`${layer}:${point}:${h.shape.join('x')}`);
-      return add(h, h.graph.constant(`zero_${point}_${layer}`, f32([512])));
+    hooks: {
+      sublayer: (site, p) => {
+        calls.push(`${site.key}:${p.output.shape.join('x')}:${p.input.shape[2]}`);
+        return defaultSubLayer({ ...p, output: add(p.output, p.output.graph.constant(`zero_${site.key}`, f32([512]))) });
+      },
+      linear: (site, x, apply) => {
+        calls.push(`${site.key}:${x.shape[2]}`);
+        return apply(x);
+      },
     },
   });
   hooked.graph.output(hooked.embedding, hooked.out.hidden);
-  assert.deepEqual(calls, ['0:attention_output:batchxseqx512', '0:ffn_output:batchxseqx512', '1:attention_output:batchxseqx512', '1:ffn_output:batchxseqx512']);
+  assert.deepEqual(calls, [
+    '0.query:256', '0.key:256', '0.value:256', '0.attention_output:256', '0.attention:batchxseqx512:256', '0.intermediate:512', '0.output:1536', '0.ffn:batchxseqx512:512',
+    '1.query:512', '1.key:512', '1.value:512', '1.attention_output:512', '1.attention:batchxseqx512:512', '1.intermediate:512', '1.output:1536', '1.ffn:batchxseqx512:512',
+  ]);
   assert.ok(hooked.graph.nodes.length > plain.graph.nodes.length);
   const s1 = await Session.create(plain.graph);
   const s2 = await Session.create(hooked.graph);
@@ -213,9 +226,9 @@ test('useLiteBatchTensors turns a tokenizer batch into int64 feeds', async () =>
 test('adapter module paths, checkpoint prefix and a layerNorm override', async () => {
   const encoder = createUseLiteEncoder();
   assert.equal(encoder.checkpointPrefix, '');
-  assert.equal(encoder.adapterModulePath(0, 'attention_output'), 'layer.0.attention.output');
-  assert.equal(encoder.adapterModulePath(1, 'ffn_output'), 'layer.1.ffn.output');
-  assert.throws(() => encoder.adapterModulePath(-1, 'ffn_output'), /got layer -1/);
+  assert.equal(encoder.sites.sublayer(0, 'attention').module, 'layer.0.attention.output');
+  assert.equal(encoder.sites.sublayer(1, 'ffn').module, 'layer.1.ffn.output');
+  assert.equal(encoder.sites.linear(1, 'query').module, 'layer.1.attention.query');
   const plain = await buildUseLiteGraph();
   plain.graph.output(plain.embedding);
   const prefixes: string[] = [];

@@ -219,6 +219,7 @@ async function runInitScale(dir: string, target: Target, loaded: LoadedExperimen
   const sweep = target.sweep as NonNullable<Target['sweep']>;
   const best = sweep.best;
   const record = sweep.record;
+  if (best.preset !== undefined) fail('BAD_CONFIG', `the init-scale study retrains the paper's bottleneck adapter; ${dir}'s best adapter run is ${best.method}`);
   if (!record) fail('BAD_CONFIG', `${dir} has no ${SWEEP_RECORD} entry for ${best.task}, so the base it was trained on is unknown`);
   const seeds = f.initSeeds ?? [best.seed];
   // The same data, now as a task to train: it needs the train and dev splits.

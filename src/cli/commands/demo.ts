@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AdapterkitError } from '../../errors.js';
-import { adapterConfig } from '../../adapters/config.js';
+import { adapterConfig } from '../../adapters/methods/index.js';
 import { loadBase, baseParamCount } from '../../models/base.js';
 import { loadTask } from '../../train/data/index.js';
 import { compareModes, type CompareMethod, type CompareResult } from '../../train/experiments/compare.js';

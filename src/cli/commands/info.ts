@@ -1,18 +1,73 @@
 /**
- * `adapterkit info <model>`: a base model's architecture, parameter counts by group and tokenizer.
+ * `adapterkit info <model|task-dir>`: a base model's architecture, hook sites, parameter counts by
+ * group and tokenizer; or a saved task's method, config, sizes and file layouts.
  */
 import type { Command } from 'commander';
-import type { WeightSpec } from '../../models/encoder.js';
+import { join } from 'node:path';
+import { methodOf } from '../../adapters/methods/index.js';
+import type { Encoder, WeightSpec } from '../../models/encoder.js';
 import { loadBase } from '../../models/base.js';
-import { formatInt, keyValues, printJson, table } from '../format.js';
-import { baseSource } from '../saved-task.js';
+import { describeMode } from '../../train/modes.js';
+import { exists } from '../../util/fs.js';
+import { formatBytes, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
+import { baseSource, loadTaskDir } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
 
 const EXAMPLES = `
 Examples:
   $ adapterkit info use-lite
   $ adapterkit info ./models/bert-base-uncased --json
-  $ adapterkit info google-bert/bert-base-uncased --revision main`;
+  $ adapterkit info google-bert/bert-base-uncased --revision main
+  $ adapterkit info runs/spam-adapters/best            # a saved task: method, config, sizes, files
+  $ adapterkit info ./hub-adapter --base ./bert-base-uncased   # an AdapterHub or PEFT directory`;
+
+/** Counts of an encoder's hook sites by kind, for `info`. */
+function siteSummary(enc: Encoder): string {
+  const s = enc.sites;
+  const roles = [...new Set(s.linears.map((l) => l.role))];
+  return `${s.sublayers.length} sub-layers (attention, ffn), ${s.linears.length} projections (${roles.join(', ')}), ${s.attentions.length} attentions, embeddings`;
+}
+
+async function isTaskDir(p: string): Promise<boolean> {
+  return (await exists(join(p, 'adapterkit.json'))) || (await exists(join(p, 'adapter_config.json'))) || (await exists(join(p, 'head_config.json')));
+}
+
+/** Prints a saved task: its mode and method, config, trainable sizes and which layouts it holds. */
+async function taskInfo(dir: string, flags: { base?: string; revision?: string; json?: boolean }): Promise<void> {
+  const { base, saved } = await loadTaskDir(dir, { base: flags.base, revision: flags.revision });
+  const m = saved.model;
+  const stats = m.stats();
+  const adapter = m.mode.kind === 'adapters' ? m.mode.adapter : undefined;
+  const files = { adapterhub: await exists(join(dir, 'adapter_config.json')), peft: await exists(join(dir, 'peft', 'adapter_config.json')) };
+  const info = {
+    task: saved.manifest.name, origin: saved.origin, base: base.id, mode: describeMode(m.mode, base.encoder), method: adapter?.method ?? null,
+    preset: adapter?.preset ?? null, config: adapter ?? null, head: m.head, adapterParams: m.adapterParams(), trainableParams: stats.trainableParams,
+    share: stats.share, bytesPerTask: stats.bytesPerTask, canMerge: adapter ? methodOf(adapter).merge !== undefined : false, layouts: files,
+    training: saved.manifest.training ?? null,
+  };
+  await m.dispose();
+  if (flags.json) {
+    printJson(info);
+    return;
+  }
+  const out = process.stdout;
+  out.write(`${info.task} (${saved.origin === 'adapterkit' ? 'adapterkit task' : `${saved.origin} directory`})
+
+`);
+  out.write(keyValues([
+    ['base', base.id],
+    ['mode', info.mode],
+    ['head', `${m.head.kind}${m.head.labels.length ? ` (${m.head.labels.join(', ')})` : ''}, ${m.head.layers} layer${m.head.layers > 1 ? 's' : ''}`],
+    ['adapter parameters', formatInt(info.adapterParams)],
+    ['trainable', `${formatInt(stats.trainableParams)} (${formatPercent(stats.share)} of the base), ${formatBytes(stats.bytesPerTask)} per task`],
+    ['merges into the base', info.canMerge ? 'yes' : 'no'],
+    ['AdapterHub layout', files.adapterhub ? 'adapter_config.json, pytorch_adapter.bin, adapter.safetensors' : 'no'],
+    ['PEFT layout', files.peft ? 'peft/adapter_config.json, peft/adapter_model.safetensors' : 'no'],
+  ]));
+  if (adapter) out.write(`
+config
+${keyValues(Object.entries(adapter).map(([k, v]) => [`  ${k}`, typeof v === 'string' ? v : JSON.stringify(v)]))}`);
+}
 
 /** Sub-groups of a layer's weights. */
 export const LAYER_PARTS = ['attention', 'feed-forward', 'norms', 'other'] as const;
@@ -71,25 +126,31 @@ function plain(v: unknown): string {
 export function registerInfo(program: Command): void {
   program
     .command('info')
-    .description('Describe a base model: architecture, parameter counts by group, tokenizer.')
-    .argument('<model>', 'base source: "use-lite" (embedded), a local model directory, or a Hugging Face hub id')
+    .description('Describe a base model (architecture, hook sites, parameter counts by group, tokenizer) or a saved task (method, config, sizes, files).')
+    .argument('<model|task-dir>', 'base source: "use-lite" (embedded), a local model directory, or a Hugging Face hub id; or a task directory')
+    .option('--base <source>', 'for a task directory: the base to load it on (default: the one it records; needed for AdapterHub and PEFT directories)')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--json', 'print everything as JSON')
     .addHelpText('after', EXAMPLES)
-    .action(async (model: string, flags: { revision?: string; json?: boolean }) => {
+    .action(async (model: string, flags: { base?: string; revision?: string; json?: boolean }) => {
+      if (await isTaskDir(model)) {
+        await taskInfo(model, flags);
+        return;
+      }
       const base = await loadBase(await baseSource(model), cliBaseOptions(flags.revision));
       const enc = base.encoder;
       const groups = paramGroups(enc.weightSpecs, enc.numLayers);
       const architecture = enc.describe();
       const tokenizer = base.tokenizer.summary();
       if (flags.json) {
-        printJson({ id: base.id, family: enc.family, architecture, attachmentPoints: enc.attachmentPoints, parameters: groups, tokenizer, sources: base.sources });
+        const sites = { sublayers: enc.sites.sublayers.map((x) => x.key), linears: enc.sites.linears.map((x) => x.key), attentions: enc.sites.attentions.map((x) => x.key) };
+        printJson({ id: base.id, family: enc.family, architecture, sites, parameters: groups, tokenizer, sources: base.sources });
         return;
       }
       const out = process.stdout;
       out.write(`${base.id} (${enc.family})\n\narchitecture\n`);
       out.write(keyValues(Object.entries(architecture).map(([k, v]) => [`  ${k}`, plain(v)])));
-      out.write(`  adapter points: ${enc.attachmentPoints.join(', ')}\n\nparameters\n`);
+      out.write(`  hook sites: ${siteSummary(enc)}\n\nparameters\n`);
       const rows: (string | number)[][] = [['embeddings', '', '', '', '', groups.embeddings]];
       groups.layers.forEach((l, i) => rows.push([`layer ${i}`, l.attention, l['feed-forward'], l.norms, l.other, l.total]));
       const t = groups.layerTotals;

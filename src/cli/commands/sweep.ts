@@ -12,7 +12,8 @@ import { DEFAULT_BASE, loadBase } from '../../models/base.js';
 import type { TaskSpec } from '../../train/data/index.js';
 import { loadExperimentTask } from '../../train/experiments/experiment-task.js';
 import type { TokenTaskSpec } from '../../train/token-tasks/index.js';
-import { PAPER_GRID, SWEEP_METHODS, shortNumber, type SweepGrid, type SweepMethodKind } from '../../train/experiments/sweep-grid.js';
+import { PAPER_GRID, SWEEP_METHODS, shortNumber, type SweepAdapterMethod, type SweepGrid, type SweepMethodKind } from '../../train/experiments/sweep-grid.js';
+import { PRESET_NAMES } from '../../adapters/methods/index.js';
 import { summarizeSweep, type SweepResult, type SweepSummaryRow } from '../../train/experiments/sweep-results.js';
 import { runSweep, type SweepOptions } from '../../train/experiments/sweep.js';
 import { addDataOptions, dataSpecFromFlags, describeDataSpec, type DataFlags } from '../data-options.js';
@@ -39,6 +40,7 @@ interface SweepFlags extends DataFlags {
   revision?: string;
   out?: string;
   methods: SweepMethodKind[];
+  adapterMethods?: SweepAdapterMethod[];
   lrs?: number[];
   baselineLrs?: number[];
   epochsGrid?: number[];
@@ -87,10 +89,25 @@ export function methodsArg(value: string): SweepMethodKind[] {
 
 const list = (xs: readonly number[]) => xs.join(',');
 
+/** Parses `--adapter-methods paper:8/64,lora:4/16,ia3` (a preset, optionally with its own sizes). */
+export function adapterMethodsArg(value: string): SweepAdapterMethod[] {
+  return splitList(value, 'adapter methods').map((part) => {
+    const [preset, sizes] = part.split(':') as [string, string | undefined];
+    if (!PRESET_NAMES.includes(preset)) throw new InvalidArgumentError(`unknown adapter method "${preset}" (methods: ${PRESET_NAMES.join(', ')}).`);
+    if (sizes === undefined) return { preset };
+    const ns = sizes.split('/').map((x) => Number(x));
+    if (!ns.length || ns.some((n) => !Number.isInteger(n) || n < 1)) throw new InvalidArgumentError(`"${part}": sizes after ":" must be positive integers separated by "/", e.g. lora:4/16.`);
+    return { preset, sizes: ns };
+  });
+}
+
 const EXAMPLES = `
 Examples:
   # the paper's grid (18 adapter runs per size, baselines with the same lrs) on a built-in task
   $ adapterkit sweep --dataset spam --out runs/sweep-spam
+
+  # several adapter methods at matched budgets (each with its own sizes) against full fine-tuning
+  $ adapterkit sweep --dataset spam --methods adapters,full --adapter-methods paper:8/64,pfeiffer:16/128,lora:4/32,ia3
 
   # a token-level task: POS tagging on the built-in Brown corpus (token accuracy)
   $ adapterkit sweep --dataset brown-pos --methods adapters,full,layer-norm --epochs-grid 1 --seeds 1
@@ -117,7 +134,8 @@ export function registerSweep(program: Command): void {
     .option('--lrs <list>', `learning rates of the adapters (default: ${list(PAPER_GRID.lrs)})`, positiveListArg)
     .option('--baseline-lrs <list>', 'learning rates of the baselines (default: --lrs)', positiveListArg)
     .option('--epochs-grid <list>', `epochs to try (default: ${list(PAPER_GRID.epochs)})`, intListFrom(1))
-    .option('--sizes <list>', `adapter sizes (default: ${list(PAPER_GRID.sizes)})`, intListFrom(1))
+    .option('--adapter-methods <list>', `adapter methods (presets: ${PRESET_NAMES.join(', ')}), each optionally with its own sizes: paper:8/64,lora:4/16,ia3 (default: paper)`, adapterMethodsArg)
+    .option('--sizes <list>', `adapter sizes: bottleneck m, LoRA r (default: ${list(PAPER_GRID.sizes)})`, intListFrom(1))
     .option('--top-k <list>', `k values of the top-k baseline (default: ${list(PAPER_GRID.topK)})`, intListFrom(1))
     .option('--seeds <list>', `random restarts (default: ${list(PAPER_GRID.seeds)})`, intListFrom(0))
     .option('--budget-minutes <m>', 'stop starting new runs after this many minutes (default: no limit)', numberArg(0, Infinity, { exclusiveMin: true }))
@@ -209,11 +227,12 @@ async function runSweepCommand(f: SweepFlags): Promise<void> {
   const spec = dataSpecFromFlags(f);
   const grid: Partial<SweepGrid> = {
     methods: f.methods,
+    ...(f.adapterMethods ? { adapterMethods: f.adapterMethods } : {}),
     ...(f.lrs ? { lrs: f.lrs } : {}), ...(f.baselineLrs ? { baselineLrs: f.baselineLrs } : {}),
     ...(f.epochsGrid ? { epochs: f.epochsGrid } : {}), ...(f.sizes ? { sizes: f.sizes } : {}),
     ...(f.topK ? { topK: f.topK } : {}), ...(f.seeds ? { seeds: f.seeds } : {}),
   };
-  const given = [['--sizes', f.sizes, 'adapters'], ['--top-k', f.topK, 'top-k']] as const;
+  const given = [['--sizes', f.sizes, 'adapters'], ['--adapter-methods', f.adapterMethods, 'adapters'], ['--top-k', f.topK, 'top-k']] as const;
   for (const [flag, v, m] of given) if (v && !f.methods.includes(m)) fail('BAD_CONFIG', `${flag} is given but --methods does not include ${m}`);
   const loaded = await loadExperimentTask(spec);
   if (loaded.skipped.length) say(`skipped ${loaded.skipped.length} bad row(s), e.g. ${loaded.skipped[0]?.file}:${loaded.skipped[0]?.line}: ${loaded.skipped[0]?.reason}`);

@@ -6,7 +6,8 @@ import { Option, type Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
-import { ADAPTER_ACTIVATIONS } from '../../adapters/config.js';
+import { BOTTLENECK_ACTIVATIONS } from '../../adapters/methods/bottleneck.js';
+import { PRESET_NAMES } from '../../adapters/methods/index.js';
 import { DEFAULT_QA_OPTIONS, type HeadConfig } from '../../heads/head.js';
 import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
 import { devSplitNames, loadTask, type TaskSpec } from '../../train/data/index.js';
@@ -17,7 +18,7 @@ import { DEFAULT_LR, type TrainDataOptions, type TrainResult } from '../../train
 import { loadTokenTask, type TokenTaskSpec } from '../../train/token-tasks/index.js';
 import { addDataOptions, describeSpec, describeTokenSpec, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
-import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, sanitizeTaskName, type ModeFlags } from '../options.js';
+import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, rolesArg, sanitizeTaskName, type ModeFlags } from '../options.js';
 import { TrainProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { baseSource, writeRunRecord } from '../saved-task.js';
@@ -54,8 +55,14 @@ interface TrainFlags extends DataFlags, ModeFlags {
 
 const EXAMPLES = `
 Examples:
-  # Houlsby adapters (m=64) on the embedded USE-lite base, built-in spam dataset
+  # Houlsby adapters as in the paper (m=64, layer norms trained) on the embedded USE-lite base
   $ adapterkit train --dataset spam
+
+  # other methods: AdapterHub's Houlsby / Pfeiffer / parallel presets, LoRA, IA3
+  $ adapterkit train --dataset spam --method pfeiffer --reduction-factor 8
+  $ adapterkit train --dataset spam --method lora --lora-r 16 --targets query,value,intermediate
+  $ adapterkit train --dataset spam --adapter-config '{"architecture": "lora", "r": 4, "alpha": 8}'
+  $ adapterkit train --dataset spam --adapter-config path/to/adapter_config.json
 
   # a GLUE task on a local BERT checkpoint, smaller adapters, early stopping
   $ adapterkit train --glue SST-2 --data glue_data/SST-2 --base ./bert-base-uncased \\
@@ -86,13 +93,20 @@ export function registerTrain(program: Command): void {
     .option('--base <source>', `base model: "${DEFAULT_BASE}" (embedded), a local model directory, or a Hugging Face hub id`, DEFAULT_BASE)
     .option('--revision <rev>', 'hub revision (branch, tag or commit) of --base')
     .addOption(new Option('--mode <mode>', 'what trains').choices([...MODE_NAMES]).default('adapters'))
-    .option('--adapter-size <m>', 'adapter bottleneck size m (default: 64)', intArg(1))
-    .option('--reduction-factor <r>', 'bottleneck size = hidden width / r, instead of --adapter-size', numberArg(0, Infinity, { exclusiveMin: true }))
-    .addOption(new Option('--adapter-activation <fn>', 'adapter nonlinearity (default: gelu)').choices([...ADAPTER_ACTIVATIONS]))
-    .option('--adapter-init-std <std>', 'std of the adapters\' near-identity initialisation (default: 0.01)', numberArg(0, 1, { exclusiveMin: true, exclusiveMax: true }))
+    .addOption(new Option('--method <preset>', 'adapter method: paper (Houlsby et al. as published: m=64, GELU, layer norms trained), houlsby / pfeiffer / parallel (AdapterHub\'s double_seq_bn / seq_bn / par_bn), lora, ia3 (AdapterHub\'s placement), ia3-peft (PEFT\'s) (default: paper)').choices([...PRESET_NAMES]))
+    .option('--adapter-config <file|json>', 'adapter config in AdapterHub\'s format (an adapter_config.json, its "config" object, or a preset name such as seq_bn), or adapterkit\'s (with "method"); instead of --method')
+    .option('--adapter-size <m>', 'bottleneck width m (paper preset: 64; AdapterHub presets use --reduction-factor)', intArg(1))
+    .option('--reduction-factor <r>', 'bottleneck width = int(hidden width // r) as AdapterHub computes it, instead of --adapter-size', numberArg(0, Infinity, { exclusiveMin: true }))
+    .addOption(new Option('--adapter-activation <fn>', 'bottleneck nonlinearity (default: the preset\'s)').choices([...BOTTLENECK_ACTIVATIONS]))
+    .option('--adapter-init-std <std>', 'std of the bottleneck\'s truncated-normal near-identity initialisation (default: 0.01)', numberArg(0, 1, { exclusiveMin: true, exclusiveMax: true }))
+    .option('--adapter-points <sub-layers>', 'bottleneck adapters after: attention,ffn (default: the preset\'s)', pointsArg)
+    .option('--lora-r <r>', 'LoRA rank (default: 8)', intArg(1))
+    .option('--lora-alpha <a>', 'LoRA alpha: the update is scaled by alpha / r (default: 8)', numberArg(0, Infinity, { exclusiveMin: true }))
+    .option('--lora-dropout <p>', 'dropout on LoRA\'s input while training (default: 0)', numberArg(0, 1, { exclusiveMax: true }))
+    .option('--targets <projections>', 'projections LoRA adapts or IA3 rescales: query,key,value,attention_output,intermediate,output (LoRA default: query,value; IA3: key,value,intermediate)', rolesArg)
     .option('--leave-out <layers>', 'layers without adapters, e.g. 0,1 (default: none)', intListArg)
-    .option('--adapter-points <points>', 'where adapters go: attention_output,ffn_output (default: both)', pointsArg)
-    .option('--no-train-layer-norms', 'keep the base\'s layer norms frozen in adapter mode (default: they train)')
+    .option('--train-layer-norms', 'train the base\'s layer norms with the adapter (default: only with --method paper)')
+    .option('--no-train-layer-norms', 'keep the base\'s layer norms frozen')
     .option('--top-k <k>', 'with --mode top-k: how many top layers train', intArg(1))
     .option('--train-pooler', 'train the base\'s pooler too (default: frozen except in full and top-k modes)')
     .option('--head-layers <n>', 'task head: 1 = linear, 2 = dense + tanh + linear (default: 1)', intArg(1, 2))
@@ -232,7 +246,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
 
   const task = tokenSpec ? await prepareTokenTask(f, tokenSpec) : await prepareSentenceTask(f, spec as TaskSpec);
   const taskName = task.taskName;
-  const out = f.out ?? join('runs', `${taskName}-${mode.kind}`);
+  const out = f.out ?? join('runs', `${taskName}-${mode.kind === 'adapters' && mode.adapter.preset !== 'paper' ? (mode.adapter.preset ?? mode.adapter.method) : mode.kind}`);
 
   const source = await baseSource(f.base);
   const base = await loadBase(source, cliBaseOptions(f.revision));
@@ -252,7 +266,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     ['data', task.data],
     ['examples', task.examples],
     ['base', `${base.id} (${base.encoder.family}, ${formatInt(stats.baseParams)} parameters, max ${base.encoder.maxLength} tokens)`],
-    ['mode', describeMode(mode)],
+    ['mode', describeMode(mode, base.encoder)],
     ['trainable', `${formatInt(stats.trainableParams)} parameters (${formatPercent(stats.share)} of the base)`],
     ['per task', formatBytes(stats.bytesPerTask)],
     ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR[mode.kind]}, seed ${f.seed}`],
@@ -286,8 +300,9 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     await model.dispose();
   }
 
+  for (const n of r.notes) say(`note: ${n}`);
   const summary = {
-    task: taskName, base: base.id, mode: describeMode(mode), out, bestDir: r.bestDir,
+    task: taskName, base: base.id, mode: describeMode(mode, base.encoder), out, bestDir: r.bestDir,
     steps: r.steps, epochs: r.epochsRun, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
     lastLoss: r.lastLoss, epochLosses: r.epochLosses, best: r.best ?? null,
     trainableParams: stats.trainableParams, baseParams: stats.baseParams, bytesPerTask: stats.bytesPerTask,

@@ -1,7 +1,9 @@
 /**
  * The BERT-family encoder (BERT, RoBERTa, DistilBERT, ELECTRA) built on adapterkit's engine.
- * Post-norm Transformer layers; adapters attach through `ctx.hook` after each sub-layer's output
- * projection and dropout, before the residual add and LayerNorm (Houlsby placement).
+ * Post-norm Transformer layers. Adapter methods act through the context's hooks at the sites that
+ * `bertHookSites` declares: every projection runs through `ctx.linear`, every block's residual
+ * add and LayerNorm through `ctx.sublayer`, every self-attention's keys and values through
+ * `ctx.attention`, and the embedding output through `ctx.embeddings`.
  *
  * Shape legend: B batch, T sequence, E embedding width, D hidden, H heads, Dh = D / H, F feed-forward.
  */
@@ -9,9 +11,10 @@ import {
   add, cast, cumsum, dropout, equal, fill, gather, gelu, layerNorm, linear, matmul, mul, not, relu, reshape, silu, softmax,
   sub, tanh, transpose, unsqueeze, type Value,
 } from '../../engine/index.js';
-import { ATTACHMENT_POINTS, type AttachmentPoint, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
+import { runLinear, runSubLayer, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
+import { HookSites, type LinearRole } from '../sites.js';
 import type { Activation, BertConfig } from './config.js';
-import { EMBEDDINGS, MODEL_PREFIX, bertWeightSpecs, layerNames, type LayerNames } from './names.js';
+import { EMBEDDINGS, FAMILIES, bertHookSites, bertWeightSpecs, layerNames, type LayerNames } from './names.js';
 
 /** float32's lowest value: the additive mask Hugging Face uses for padding keys. */
 const MASK_VALUE = -3.4028234663852886e38;
@@ -38,6 +41,12 @@ function maybeDropout(ctx: BuildContext, x: Value, p: number): Value {
 
 function dense(ctx: BuildContext, x: Value, prefix: string): Value {
   return linear(x, ctx.weight(`${prefix}.weight`), ctx.weight(`${prefix}.bias`));
+}
+
+/** A layer's projection with `role`, through the linear hook. */
+function projection(ctx: BuildContext, sites: HookSites, layer: number, role: LinearRole, x: Value): Value {
+  const site = sites.linear(layer, role);
+  return runLinear(ctx, site, x, (z) => linear(z, ctx.weight(site.weight), ctx.weight(site.bias)));
 }
 
 function norm(ctx: BuildContext, x: Value, prefix: string, eps: number): Value {
@@ -71,39 +80,44 @@ export function maskBias(mask: Value): Value {
   return unsqueeze(mul(sub(1, m), MASK_VALUE), [1, 2]);
 }
 
-/** Self-attention sub-layer with its output projection, dropout, adapter hook, residual and LayerNorm. */
-function attentionBlock(ctx: BuildContext, c: BertConfig, n: LayerNames, layer: number, x: Value, bias: Value, p: { hidden: number; attn: number }): Value {
+/** Self-attention sub-layer with its output projection, dropout, residual and LayerNorm (through the hooks). */
+function attentionBlock(ctx: BuildContext, c: BertConfig, sites: HookSites, n: LayerNames, layer: number, x: Value, bias: Value, p: { hidden: number; attn: number }): Value {
   const H = c.numHeads;
   const Dh = c.hiddenSize / H;
   const [B, T] = [x.shape[0] as string | number, x.shape[1] as string | number];
-  const split = (h: Value) => reshape(h, [B, T, H, Dh]); // [B, T, H, Dh]
-  const q = transpose(split(dense(ctx, x, n.query)), [0, 2, 1, 3]); // [B, H, T, Dh]
-  const kT = transpose(split(dense(ctx, x, n.key)), [0, 2, 3, 1]); // [B, H, Dh, T]
-  const v = transpose(split(dense(ctx, x, n.value)), [0, 2, 1, 3]); // [B, H, T, Dh]
-  const scores = add(matmul(mul(q, 1 / Math.sqrt(Dh)), kT), bias); // [B, H, T, T]
+  const heads = (h: Value) => transpose(reshape(h, [B, T, H, Dh]), [0, 2, 1, 3]); // [B, H, T, Dh]
+  const q = heads(projection(ctx, sites, layer, 'query', x)); // [B, H, T, Dh]
+  let kv = { keys: heads(projection(ctx, sites, layer, 'key', x)), values: heads(projection(ctx, sites, layer, 'value', x)), maskBias: bias };
+  if (ctx.attention) kv = ctx.attention(sites.attention(layer), kv);
+  const kT = transpose(kv.keys, [0, 1, 3, 2]); // [B, H, Dh, T]
+  const scores = add(matmul(mul(q, 1 / Math.sqrt(Dh)), kT), kv.maskBias); // [B, H, T, T]
   const probs = maybeDropout(ctx, softmax(scores, -1), p.attn); // [B, H, T, T]
-  const context = reshape(transpose(matmul(probs, v), [0, 2, 1, 3]), [B, T, c.hiddenSize]); // [B, T, D]
-  let o = maybeDropout(ctx, dense(ctx, context, n.attentionOutput), p.hidden); // [B, T, D]
-  if (ctx.hook) o = ctx.hook('attention_output', layer, o);
-  return norm(ctx, add(x, o), n.attentionNorm, c.layerNormEps);
+  const context = reshape(transpose(matmul(probs, kv.values), [0, 2, 1, 3]), [B, T, c.hiddenSize]); // [B, T, D]
+  const o = maybeDropout(ctx, projection(ctx, sites, layer, 'attention_output', context), p.hidden); // [B, T, D]
+  return runSubLayer(ctx, sites.sublayer(layer, 'attention'), { input: x, output: o, residual: x, norm: (v) => norm(ctx, v, n.attentionNorm, c.layerNormEps) });
 }
 
-/** Feed-forward sub-layer with dropout, adapter hook, residual and LayerNorm. */
-function feedForwardBlock(ctx: BuildContext, c: BertConfig, n: LayerNames, layer: number, h: Value, p: number): Value {
-  const inner = activate(dense(ctx, h, n.intermediate), c.activation); // [B, T, F]
-  let o = maybeDropout(ctx, dense(ctx, inner, n.output), p); // [B, T, D]
-  if (ctx.hook) o = ctx.hook('ffn_output', layer, o);
-  return norm(ctx, add(h, o), n.outputNorm, c.layerNormEps);
+/** Feed-forward sub-layer with dropout, residual and LayerNorm (through the hooks). */
+function feedForwardBlock(ctx: BuildContext, c: BertConfig, sites: HookSites, n: LayerNames, layer: number, h: Value, p: number): Value {
+  const inner = activate(projection(ctx, sites, layer, 'intermediate', h), c.activation); // [B, T, F]
+  const o = maybeDropout(ctx, projection(ctx, sites, layer, 'output', inner), p); // [B, T, D]
+  return runSubLayer(ctx, sites.sublayer(layer, 'ffn'), { input: h, output: o, residual: h, norm: (v) => norm(ctx, v, n.outputNorm, c.layerNormEps) });
+}
+
+/** The validated hook sites of a configuration (see names.ts `bertHookSites`). */
+export function bertSites(c: BertConfig, hasPooler = false): HookSites {
+  return new HookSites(c.modelType, c.numLayers, bertHookSites(c), bertWeightSpecs(c, hasPooler));
 }
 
 /**
  * One post-norm Transformer layer: attention block then feed-forward block. [B, T, D] -> [B, T, D]
- * `bias` is the additive attention mask [B, 1, 1, T] from {@link maskBias}.
+ * `bias` is the additive attention mask [B, 1, 1, T] from {@link maskBias}; `sites` default to
+ * the configuration's.
  */
-export function bertLayer(ctx: BuildContext, c: BertConfig, layer: number, h: Value, bias: Value): Value {
+export function bertLayer(ctx: BuildContext, c: BertConfig, layer: number, h: Value, bias: Value, sites: HookSites = bertSites(c)): Value {
   const p = { hidden: ctx.hiddenDropout ?? c.hiddenDropout, attn: ctx.attentionDropout ?? c.attentionDropout };
   const n = layerNames(c.modelType, layer);
-  return ctx.graph.scope(`layer${layer}`, () => feedForwardBlock(ctx, c, n, layer, attentionBlock(ctx, c, n, layer, h, bias, p), p.hidden));
+  return ctx.graph.scope(`layer${layer}`, () => feedForwardBlock(ctx, c, sites, n, layer, attentionBlock(ctx, c, sites, n, layer, h, bias, p), p.hidden));
 }
 
 /** A BERT-family encoder for `config`; `pooler` says whether the checkpoint has a pooler. */
@@ -114,8 +128,9 @@ export class BertEncoder implements Encoder {
   readonly pooledSize: number;
   readonly maxLength: number;
   readonly weightSpecs: readonly WeightSpec[];
-  readonly attachmentPoints = ATTACHMENT_POINTS;
+  readonly sites: HookSites;
   readonly usesTokenTypes: boolean;
+  readonly outputWidth: number;
 
   constructor(readonly config: BertConfig, readonly hasPooler: boolean) {
     this.family = config.modelType;
@@ -124,31 +139,23 @@ export class BertEncoder implements Encoder {
     this.pooledSize = config.hiddenSize;
     this.maxLength = config.maxLength;
     this.usesTokenTypes = config.typeVocabSize > 0;
+    this.outputWidth = config.hiddenSize;
     this.weightSpecs = bertWeightSpecs(config, hasPooler);
-  }
-
-  attachmentWidth(): number {
-    return this.hiddenSize;
+    this.sites = bertSites(config, hasPooler);
   }
 
   get checkpointPrefix(): string {
-    return MODEL_PREFIX[this.config.modelType];
-  }
-
-  adapterModulePath(layer: number, point: AttachmentPoint): string {
-    if (this.config.modelType === 'distilbert') {
-      return `${this.checkpointPrefix}transformer.layer.${layer}.${point === 'attention_output' ? 'attention' : 'output'}`;
-    }
-    return `${this.checkpointPrefix}encoder.layer.${layer}.${point === 'attention_output' ? 'attention.output' : 'output'}`;
+    return FAMILIES[this.config.modelType].prefix;
   }
 
   build(ctx: BuildContext, x: EncoderInputs): EncoderOutputs {
     const c = this.config;
     const p = { hidden: ctx.hiddenDropout ?? c.hiddenDropout, attn: ctx.attentionDropout ?? c.attentionDropout };
     let h = embeddings(ctx, c, x, p.hidden); // [B, T, D]
+    if (ctx.embeddings) h = ctx.embeddings(this.sites.embeddings, h);
     const bias = maskBias(x.attentionMask); // [B, 1, 1, T]
     const layers = Math.min(ctx.numLayers ?? c.numLayers, c.numLayers);
-    for (let i = 0; i < layers; i++) h = bertLayer(ctx, c, i, h, bias);
+    for (let i = 0; i < layers; i++) h = bertLayer(ctx, c, i, h, bias, this.sites);
     const cls = gather(h, ctx.graph.literal('int64', 0), 1); // [B, D]
     if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state' };
     const pooled = tanh(dense(ctx, cls, EMBEDDINGS.pooler)); // [B, D]

@@ -3,6 +3,9 @@
  * Canonical names are the checkpoint keys without the model prefix (`bert.`, `roberta.`, ...).
  */
 import type { WeightSpec } from '../encoder.js';
+import {
+  attentionSite, linearSite, subLayerSite, type AttentionSite, type HookSiteDeclaration, type LinearRole, type LinearSite, type SubLayerSite,
+} from '../sites.js';
 import type { BertConfig, BertFamily } from './config.js';
 
 /** Key prefixes (without `.weight`/`.bias`) of one layer's sub-modules. */
@@ -15,29 +18,65 @@ export interface LayerNames {
   readonly intermediate: string;
   readonly output: string;
   readonly outputNorm: string;
+  /** Module paths where AdapterHub keeps the bottleneck adapters of the two blocks. */
+  readonly attentionAdapters: string;
+  readonly outputAdapters: string;
 }
 
-/** The model prefix each family's task checkpoints put before the canonical names. */
-export const MODEL_PREFIX: Readonly<Record<BertFamily, string>> = {
-  bert: 'bert.', roberta: 'roberta.', distilbert: 'distilbert.', electra: 'electra.',
-};
+/** What differs between the BERT-family architectures, one record per family. */
+export interface FamilyRecord {
+  /** The model prefix each family's task checkpoints put before the canonical names. */
+  readonly prefix: string;
+  /** AdapterHub's flexible-head model class for this family (written into its config files). */
+  readonly adapterModelClass: string;
+  /** Hugging Face's sequence-classification class (for PEFT files and exports). */
+  readonly classificationClass: string;
+  /** Names of layer `i`'s sub-modules. */
+  layer(i: number): LayerNames;
+}
 
-/** Names of layer `i`'s sub-modules. */
-export function layerNames(family: BertFamily, i: number): LayerNames {
-  if (family === 'distilbert') {
-    const p = `transformer.layer.${i}`;
-    return {
-      query: `${p}.attention.q_lin`, key: `${p}.attention.k_lin`, value: `${p}.attention.v_lin`,
-      attentionOutput: `${p}.attention.out_lin`, attentionNorm: `${p}.sa_layer_norm`,
-      intermediate: `${p}.ffn.lin1`, output: `${p}.ffn.lin2`, outputNorm: `${p}.output_layer_norm`,
-    };
-  }
+function bertStyleLayer(i: number): LayerNames {
   const p = `encoder.layer.${i}`;
   return {
     query: `${p}.attention.self.query`, key: `${p}.attention.self.key`, value: `${p}.attention.self.value`,
     attentionOutput: `${p}.attention.output.dense`, attentionNorm: `${p}.attention.output.LayerNorm`,
     intermediate: `${p}.intermediate.dense`, output: `${p}.output.dense`, outputNorm: `${p}.output.LayerNorm`,
+    attentionAdapters: `${p}.attention.output`, outputAdapters: `${p}.output`,
   };
+}
+
+/**
+ * The family records. AdapterHub module paths: BERT-style models keep adapters in
+ * `BertSelfOutput` / `BertOutput` (`…attention.output.adapters.<name>`, `…output.adapters.<name>`);
+ * DistilBERT keeps them on the transformer block (`…attention_adapters.adapters.<name>`,
+ * `…output_adapters.adapters.<name>`; adapters `models/distilbert/mixin_distilbert.py`).
+ */
+export const FAMILIES: Readonly<Record<BertFamily, FamilyRecord>> = {
+  bert: { prefix: 'bert.', adapterModelClass: 'BertAdapterModel', classificationClass: 'BertForSequenceClassification', layer: bertStyleLayer },
+  roberta: { prefix: 'roberta.', adapterModelClass: 'RobertaAdapterModel', classificationClass: 'RobertaForSequenceClassification', layer: bertStyleLayer },
+  electra: { prefix: 'electra.', adapterModelClass: 'ElectraAdapterModel', classificationClass: 'ElectraForSequenceClassification', layer: bertStyleLayer },
+  distilbert: {
+    prefix: 'distilbert.', adapterModelClass: 'DistilBertAdapterModel', classificationClass: 'DistilBertForSequenceClassification',
+    layer: (i) => {
+      const p = `transformer.layer.${i}`;
+      return {
+        query: `${p}.attention.q_lin`, key: `${p}.attention.k_lin`, value: `${p}.attention.v_lin`,
+        attentionOutput: `${p}.attention.out_lin`, attentionNorm: `${p}.sa_layer_norm`,
+        intermediate: `${p}.ffn.lin1`, output: `${p}.ffn.lin2`, outputNorm: `${p}.output_layer_norm`,
+        attentionAdapters: `${p}.attention_adapters`, outputAdapters: `${p}.output_adapters`,
+      };
+    },
+  },
+};
+
+/** The model prefix each family's task checkpoints put before the canonical names. */
+export const MODEL_PREFIX: Readonly<Record<BertFamily, string>> = Object.fromEntries(
+  Object.entries(FAMILIES).map(([k, f]) => [k, f.prefix]),
+) as Record<BertFamily, string>;
+
+/** Names of layer `i`'s sub-modules. */
+export function layerNames(family: BertFamily, i: number): LayerNames {
+  return FAMILIES[family].layer(i);
 }
 
 /** Embedding names. */
@@ -86,4 +125,29 @@ export function bertWeightSpecs(c: BertConfig, pooler: boolean): WeightSpec[] {
   }
   if (pooler) specs.push(...linear(EMBEDDINGS.pooler, D, D, undefined, 'pooler'));
   return specs;
+}
+
+/** The hook sites of a configuration, derived from the family record (see models/sites.ts). */
+export function bertHookSites(c: BertConfig): HookSiteDeclaration {
+  const D = c.hiddenSize;
+  const F = c.intermediateSize;
+  const sublayers: SubLayerSite[] = [];
+  const linears: LinearSite[] = [];
+  const attentions: AttentionSite[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    const n = layerNames(c.modelType, i);
+    sublayers.push(
+      subLayerSite({ layer: i, sublayer: 'attention', width: D, inputWidth: D, norm: 'post', normPrefix: n.attentionNorm, module: n.attentionAdapters }),
+      subLayerSite({ layer: i, sublayer: 'ffn', width: D, inputWidth: D, norm: 'post', normPrefix: n.outputNorm, module: n.outputAdapters }),
+    );
+    const proj: [LinearRole, string, number, number][] = [
+      ['query', n.query, D, D], ['key', n.key, D, D], ['value', n.value, D, D], ['attention_output', n.attentionOutput, D, D],
+      ['intermediate', n.intermediate, D, F], ['output', n.output, F, D],
+    ];
+    for (const [role, module, inWidth, outWidth] of proj) {
+      linears.push(linearSite({ layer: i, role, weight: `${module}.weight`, bias: `${module}.bias`, inWidth, outWidth, module }));
+    }
+    attentions.push(attentionSite({ layer: i, heads: c.numHeads, headDim: D / c.numHeads, inputWidth: D }));
+  }
+  return { sublayers, linears, attentions, embeddings: { kind: 'embeddings', key: 'embeddings', width: D } };
 }

@@ -16,6 +16,9 @@
 import type { HostTensor } from '../../engine/index.js';
 import { fail } from '../../errors.js';
 import type { EncoderWeights, WeightRole, WeightSpec } from '../encoder.js';
+import {
+  attentionSite, linearSite, subLayerSite, type AttentionSite, type HookSiteDeclaration, type LinearSite, type SubLayerSite,
+} from '../sites.js';
 import { USE_LITE_CONFIG, type UseLiteLayerWeights, type UseLiteTensor, type UseLiteWeights } from './architecture.js';
 
 /** Layer indices of USE-lite. */
@@ -147,4 +150,37 @@ export function useLiteEncoderWeights(w: UseLiteWeights): EncoderWeights {
     out.set(e.name, { dtype: 'float32', shape: [...e.shape], data: t.data });
   }
   return out;
+}
+
+/**
+ * USE-lite's hook sites, derived from the same names: both blocks of each layer are pre-norm and
+ * write the 512-wide residual (layer 0's attention block reads 256 and adds its output to the
+ * widened residual); Q, K and V are column blocks of the fused `qkv` kernel. Module paths (for
+ * adapter files) are the weight names without `.weight`; Q, K and V get virtual modules
+ * `layer.l.attention.{query,key,value}`.
+ */
+export function useLiteHookSites(): HookSiteDeclaration {
+  const { hiddenDim: H, ffnDim: F } = USE_LITE_CONFIG;
+  const sublayers: SubLayerSite[] = [];
+  const linears: LinearSite[] = [];
+  const attentions: AttentionSite[] = [];
+  USE_LITE_CONFIG.layers.forEach(({ inputDim: I, heads, headDim }, layer) => {
+    const n = useLiteLayerNames(layer as UseLiteLayerIndex);
+    const A = heads * headDim;
+    const module = (w: string) => w.replace(/\.weight$/, '');
+    sublayers.push(
+      subLayerSite({ layer, sublayer: 'attention', width: H, inputWidth: I, norm: 'pre', normPrefix: n.attentionNorm, module: module(n.outputKernel) }),
+      subLayerSite({ layer, sublayer: 'ffn', width: H, inputWidth: H, norm: 'pre', normPrefix: n.ffnNorm, module: module(n.ffnOutKernel) }),
+    );
+    (['query', 'key', 'value'] as const).forEach((role, k) => {
+      linears.push(linearSite({ layer, role, weight: n.qkvKernel, bias: n.qkvBias, inWidth: I, outWidth: A, columns: [k * A, (k + 1) * A], module: `layer.${layer}.attention.${role}` }));
+    });
+    linears.push(
+      linearSite({ layer, role: 'attention_output', weight: n.outputKernel, bias: n.outputBias, inWidth: A, outWidth: H, module: module(n.outputKernel) }),
+      linearSite({ layer, role: 'intermediate', weight: n.ffnInKernel, bias: n.ffnInBias, inWidth: H, outWidth: F, module: module(n.ffnInKernel) }),
+      linearSite({ layer, role: 'output', weight: n.ffnOutKernel, bias: n.ffnOutBias, inWidth: F, outWidth: H, module: module(n.ffnOutKernel) }),
+    );
+    attentions.push(attentionSite({ layer, heads, headDim, inputWidth: I }));
+  });
+  return { sublayers, linears, attentions, embeddings: { kind: 'embeddings', key: 'embeddings', width: USE_LITE_CONFIG.embeddingDim } };
 }

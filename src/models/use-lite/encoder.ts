@@ -8,21 +8,19 @@
  * the original model L2-normalises. `l2Normalize(pooled)` is the original USE-lite embedding
  * (cosine >= 0.9999 with the TF.js graph on every reference sentence).
  *
- * Adapters attach after `layer.l.attention.output` and `layer.l.ffn.output` (after dropout, before
- * the residual add), both 512 wide; their module paths are those names without `.weight`, and
- * there is no checkpoint prefix. `ctx.layerNorm` overrides receive the prefixes
- * `layer.l.attention_norm` and `layer.l.ffn_norm`.
+ * Hook sites (see `useLiteHookSites`): both pre-norm blocks of each layer (512 wide), every
+ * projection (Q, K, V as column blocks of the fused kernel), both attentions and the embeddings;
+ * module paths are the weight names without `.weight`, and there is no checkpoint prefix.
+ * `ctx.layerNorm` overrides receive the prefixes `layer.l.attention_norm` and `layer.l.ffn_norm`.
  *
  * Shape legend: B batch, T tokens (<= 128), E = 256, H = 512.
  */
 import { i64, type HostTensor } from '../../engine/index.js';
 import { fail } from '../../errors.js';
-import {
-  ATTACHMENT_POINTS, type AttachmentPoint, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type EncoderWeights,
-  type WeightSpec,
-} from '../encoder.js';
+import type { BuildContext, Encoder, EncoderInputs, EncoderOutputs, EncoderWeights, WeightSpec } from '../encoder.js';
+import { HookSites } from '../sites.js';
 import { loadUseLiteWeights, USE_LITE_CONFIG } from './architecture.js';
-import { USE_LITE_WEIGHT_NAMES, useLiteEncoderWeights, useLiteLayerNames, useLiteWeightSpecs, type UseLiteLayerIndex } from './encoder-weights.js';
+import { USE_LITE_WEIGHT_NAMES, useLiteEncoderWeights, useLiteHookSites, useLiteLayerNames, useLiteWeightSpecs, type UseLiteLayerIndex } from './encoder-weights.js';
 import { attentionMaskBias, layer0Input, maskedMeanPool, poolerHead, transformerLayer, type WeightLookup } from './graph-layers.js';
 import { SentencePieceTokenizer, type UseLiteBatch } from './sentencepiece.js';
 
@@ -59,28 +57,23 @@ function layersToRun(ctx: BuildContext): number {
 }
 
 /** Builds the forward graph (see the module comment for the outputs). */
-function buildUseLite(ctx: BuildContext, x: EncoderInputs, specs: ReadonlyMap<string, WeightSpec>): EncoderOutputs {
+function buildUseLite(ctx: BuildContext, x: EncoderInputs, specs: ReadonlyMap<string, WeightSpec>, sites: HookSites): EncoderOutputs {
   checkInputs(x);
   const g = ctx.graph;
   const n = layersToRun(ctx);
   const weight = checkedWeights(ctx, specs);
   const names = USE_LITE_WEIGHT_NAMES;
   let h = g.scope('embeddings', () => layer0Input(g, x.inputIds, weight(names.embeddings))); // [B, T, E]
+  if (ctx.embeddings) h = ctx.embeddings(sites.embeddings, h);
   const maskBias = g.scope('mask', () => attentionMaskBias(x.attentionMask)); // [B, 1, 1, T]
   for (let l = 0; l < n; l++) {
     const layer = l as UseLiteLayerIndex;
     const input = h;
-    h = g.scope(`layer.${l}`, () => transformerLayer(ctx, l, input, maskBias, useLiteLayerNames(layer), weight, USE_LITE_CONFIG.layers[layer])); // [B, T, H]
+    h = g.scope(`layer.${l}`, () => transformerLayer(ctx, sites, l, input, maskBias, useLiteLayerNames(layer), weight, USE_LITE_CONFIG.layers[layer])); // [B, T, H]
   }
   const hidden = h;
   const pooled = g.scope('pooler', () => poolerHead(maskedMeanPool(hidden, x.attentionMask), weight(names.poolerKernel), weight(names.poolerBias))); // [B, H]
   return { hidden, pooled, pooling: USE_LITE_POOLING };
-}
-
-function checkAttachment(layer: number, point: AttachmentPoint): void {
-  const n = USE_LITE_CONFIG.layers.length;
-  if (!Number.isInteger(layer) || layer < 0 || layer >= n) fail('BAD_CONFIG', `USE-lite has layers 0..${n - 1}, got layer ${layer}`);
-  if (!ATTACHMENT_POINTS.includes(point)) fail('BAD_CONFIG', `USE-lite: unknown attachment point ${JSON.stringify(point)}`);
 }
 
 /**
@@ -101,6 +94,7 @@ function checkAttachment(layer: number, point: AttachmentPoint): void {
 export function createUseLiteEncoder(): Encoder {
   const weightSpecs = useLiteWeightSpecs();
   const byName = new Map(weightSpecs.map((s) => [s.name, s]));
+  const sites = new HookSites('use-lite', USE_LITE_CONFIG.layers.length, useLiteHookSites(), weightSpecs);
   const c = USE_LITE_CONFIG;
   const params = weightSpecs.reduce((sum, s) => sum + s.shape.reduce((p, d) => p * d, 1), 0);
   return {
@@ -110,18 +104,11 @@ export function createUseLiteEncoder(): Encoder {
     pooledSize: c.hiddenDim,
     maxLength: c.maxTokens,
     weightSpecs,
-    attachmentPoints: ATTACHMENT_POINTS,
+    sites,
     usesTokenTypes: false,
-    attachmentWidth(layer: number, point: AttachmentPoint): number {
-      checkAttachment(layer, point);
-      return c.hiddenDim; // both sub-layers write the 512-wide residual stream
-    },
+    outputWidth: c.hiddenDim,
     checkpointPrefix: '',
-    adapterModulePath(layer: number, point: AttachmentPoint): string {
-      checkAttachment(layer, point);
-      return `layer.${layer}.${point === 'attention_output' ? 'attention.output' : 'ffn.output'}`;
-    },
-    build: (ctx, x) => buildUseLite(ctx, x, byName),
+    build: (ctx, x) => buildUseLite(ctx, x, byName, sites),
     describe: () => ({
       family: 'use-lite',
       layers: c.layers.length,

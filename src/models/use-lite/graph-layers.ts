@@ -11,7 +11,8 @@ import {
   add, cast, cumsum, dropout, fill, gather, layerNorm, linear, less, matmul, mul, reduceSum, relu, reshape, slice,
   softmax, sqrt, div, sub, tanh, transpose, unsqueeze, where, f32, type Dim, type Graph, type HostTensor, type Value,
 } from '../../engine/index.js';
-import type { BuildContext } from '../encoder.js';
+import { runLinear, runSubLayer, type BuildContext } from '../encoder.js';
+import type { HookSites, LinearRole } from '../sites.js';
 import { USE_LITE_CONFIG } from './architecture.js';
 import type { UseLiteLayerNames } from './encoder-weights.js';
 
@@ -95,48 +96,64 @@ function mergeHeads(x: Value, B: Dim, T: Dim, a: AttentionGeometry): Value {
 
 /**
  * Multi-head self-attention on the normalised input `n` `[B, T, I]`, before the output
- * projection: returns the merged heads `[B, T, A]`. Q, K, V are column blocks of the fused kernel;
- * queries are scaled by `1/sqrt(Dh)`; padding keys get `maskBias`; attention-probability dropout
- * with `ctx.attentionDropout ?? 0.1` while training.
+ * projection: returns the merged heads `[B, T, A]`. Q, K, V are column blocks of the fused kernel,
+ * each through the linear hook of its site; queries are scaled by `1/sqrt(Dh)`; padding keys get
+ * `maskBias`; keys and values pass the attention hook; attention-probability dropout with
+ * `ctx.attentionDropout ?? 0.1` while training.
  */
-export function selfAttention(ctx: BuildContext, n: Value, maskBias: Value, qkvKernel: Value, qkvBias: Value, a: AttentionGeometry): Value {
+export function selfAttention(ctx: BuildContext, sites: HookSites, layer: number, n: Value, maskBias: Value, weight: WeightLookup, a: AttentionGeometry): Value {
   const B = n.shape[0] as Dim;
   const T = n.shape[1] as Dim;
-  const A = a.heads * a.headDim;
-  const qkv = linear(n, qkvKernel, qkvBias); // [B, T, 3A]
-  const q = splitHeads(mul(slice(qkv, [0], [A], [2]), 1 / Math.sqrt(a.headDim)), B, T, a); // [B, Hh, T, Dh]
-  const k = splitHeads(slice(qkv, [A], [2 * A], [2]), B, T, a); // [B, Hh, T, Dh]
-  const v = splitHeads(slice(qkv, [2 * A], [3 * A], [2]), B, T, a); // [B, Hh, T, Dh]
-  const logits = add(matmul(q, transpose(k, [0, 1, 3, 2])), maskBias); // [B, Hh, T, T]
+  const fused = new Map<Value, Value>(); // input -> [B, T, 3A], computed once per input
+  const block = (role: 'query' | 'key' | 'value'): Value => {
+    const site = sites.linear(layer, role);
+    const [from, to] = site.columns as readonly [number, number];
+    const apply = (z: Value): Value => {
+      let qkv = fused.get(z);
+      if (!qkv) {
+        qkv = linear(z, weight(site.weight), weight(site.bias)); // [B, T, 3A]
+        fused.set(z, qkv);
+      }
+      return slice(qkv, [from], [to], [2]); // [B, T, A]
+    };
+    return runLinear(ctx, site, n, apply);
+  };
+  const q = splitHeads(mul(block('query'), 1 / Math.sqrt(a.headDim)), B, T, a); // [B, Hh, T, Dh]
+  let kv = { keys: splitHeads(block('key'), B, T, a), values: splitHeads(block('value'), B, T, a), maskBias }; // [B, Hh, T, Dh] x 2
+  if (ctx.attention) kv = ctx.attention(sites.attention(layer), kv);
+  const logits = add(matmul(q, transpose(kv.keys, [0, 1, 3, 2])), kv.maskBias); // [B, Hh, T, T]
   const probs = maybeDropout(ctx, softmax(logits, -1), ctx.attentionDropout ?? 0.1); // [B, Hh, T, T]
-  return mergeHeads(matmul(probs, v), B, T, a); // [B, T, A]
+  return mergeHeads(matmul(probs, kv.values), B, T, a); // [B, T, A]
 }
 
 /**
- * One pre-norm transformer layer with the adapter hook points:
+ * One pre-norm transformer layer; the residual adds and every projection run through the
+ * context's hooks at the layer's sites:
  *
- *     o   = Attn(LN1(x)) @ Wo + bo;  o = hook('attention_output', dropout(o));  h = o + r
- *     f   = relu(LN2(h) @ W1 + b1) @ W2 + b2;  f = hook('ffn_output', dropout(f));  out = h + f
+ *     o   = dropout(Attn(LN1(x)) @ Wo + bo);  h   = sublayer(attention: o + r)
+ *     f   = dropout(relu(LN2(h) @ W1 + b1) @ W2 + b2);  out = sublayer(ffn: f + h)
  *
  * with `r = x @ Wr + br` in layer 0 (widening E -> H) and `r = x` in layer 1.
  * `x` is `[B, T, I]`; returns `[B, T, H]`.
  */
 export function transformerLayer(
-  ctx: BuildContext, layer: number, x: Value, maskBias: Value, names: UseLiteLayerNames, weight: WeightLookup, a: AttentionGeometry,
+  ctx: BuildContext, sites: HookSites, layer: number, x: Value, maskBias: Value, names: UseLiteLayerNames, weight: WeightLookup, a: AttentionGeometry,
 ): Value {
   const hiddenDropout = ctx.hiddenDropout ?? 0.1;
+  const dense = (role: LinearRole, z: Value): Value => {
+    const site = sites.linear(layer, role);
+    return runLinear(ctx, site, z, (v) => linear(v, weight(site.weight), weight(site.bias)));
+  };
   const n = prenorm(ctx, x, names.attentionNorm, weight); // [B, T, I]
-  const c = selfAttention(ctx, n, maskBias, weight(names.qkvKernel), weight(names.qkvBias), a); // [B, T, A]
-  let o = maybeDropout(ctx, linear(c, weight(names.outputKernel), weight(names.outputBias)), hiddenDropout); // [B, T, H]
-  o = ctx.hook?.('attention_output', layer, o) ?? o;
+  const c = selfAttention(ctx, sites, layer, n, maskBias, weight, a); // [B, T, A]
+  const o = maybeDropout(ctx, dense('attention_output', c), hiddenDropout); // [B, T, H]
   const widen = names.residualKernel !== undefined && names.residualBias !== undefined;
   const r = widen ? linear(x, weight(names.residualKernel as string), weight(names.residualBias as string)) : x; // [B, T, H]
-  const h = add(o, r); // [B, T, H]
+  const h = runSubLayer(ctx, sites.sublayer(layer, 'attention'), { input: x, output: o, residual: r, norm: (v) => v }); // [B, T, H]
   const m = prenorm(ctx, h, names.ffnNorm, weight); // [B, T, H]
-  const inner = relu(linear(m, weight(names.ffnInKernel), weight(names.ffnInBias))); // [B, T, F]
-  let f = maybeDropout(ctx, linear(inner, weight(names.ffnOutKernel), weight(names.ffnOutBias)), hiddenDropout); // [B, T, H]
-  f = ctx.hook?.('ffn_output', layer, f) ?? f;
-  return add(h, f); // [B, T, H]
+  const inner = relu(dense('intermediate', m)); // [B, T, F]
+  const f = maybeDropout(ctx, dense('output', inner), hiddenDropout); // [B, T, H]
+  return runSubLayer(ctx, sites.sublayer(layer, 'ffn'), { input: h, output: f, residual: h, norm: (v) => v }); // [B, T, H]
 }
 
 /** Mean of `hidden` `[B, T, H]` over real tokens: `sum(mask * hidden) / max(len, 1)`, `[B, H]`. */

@@ -36,19 +36,19 @@ export interface AblationResult {
   readonly source?: string;
 }
 
-/** Names of the up-projection tensors of the adapters in layers first..last. */
-function upTensors(model: TaskModel, first: number, last: number): string[] {
-  return model.sites.filter((s) => s.layer >= first && s.layer <= last).flatMap((s) => [`${s.prefix}.up.weight`, `${s.prefix}.up.bias`]);
-}
-
 /**
- * The task's weights with the adapters of layers first..last made the identity (up-projection
- * weight and bias zeroed); a copy, `model` is untouched.
+ * The task's weights with the adapters of layers first..last switched off: each of their tensors
+ * set to its method's neutral value (0 for additive parts, 1 for IA³ scales), which makes the
+ * Houlsby, Pfeiffer and parallel bottlenecks, LoRA and IA³ the identity there; a copy, `model`
+ * is untouched.
  */
 export function withoutAdapters(model: TaskModel, first: number, last: number): Map<string, HostTensor<'float32'>> {
-  const zero = new Set(upTensors(model, first, last));
+  const neutral = new Map(model.adapterTensors.filter((t) => t.site.layer >= first && t.site.layer <= last).map((t) => [t.name, t.neutral]));
   const out = new Map<string, HostTensor<'float32'>>();
-  for (const [k, t] of model.owned) out.set(k, zero.has(k) ? f32(t.shape, new Float32Array(t.data.length)) : t);
+  for (const [k, t] of model.owned) {
+    const v = neutral.get(k);
+    out.set(k, v === undefined ? t : f32(t.shape, new Float32Array(t.data.length).fill(v)));
+  }
   return out;
 }
 
@@ -58,7 +58,7 @@ async function scoreSplits(
   o: { maxLength: number; batchSize?: number; threads?: number },
 ): Promise<Record<string, TaskMetricValues>> {
   const m = weights
-    ? TaskModel.create(model.base, { mode: model.mode, head: model.head, seed: 0, weights, ...(o.threads !== undefined ? { threads: o.threads } : {}) })
+    ? TaskModel.create(model.base, { mode: model.mode, head: model.head, seed: 0, weights, adapterName: model.adapterName, trainPooler: model.trainPooler, ...(o.threads !== undefined ? { threads: o.threads } : {}) })
     : model;
   const out: Record<string, TaskMetricValues> = {};
   try {

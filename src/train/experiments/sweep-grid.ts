@@ -1,17 +1,24 @@
 /**
  * The grid of a sweep (Houlsby et al., 2019, section 3): learning rates x epochs x adapter sizes x
- * seeds for adapters, and the baselines (full fine-tuning, the top k layers, layer norms only, the
- * head only) with their own learning-rate grid. Expands a grid into concrete runs, cheapest first.
+ * seeds for adapters — of one or several adapter methods — and the baselines (full fine-tuning,
+ * the top k layers, layer norms only, the head only) with their own learning-rate grid. Expands a
+ * grid into concrete runs, cheapest first.
  */
 import { fail } from '../../errors.js';
-import { adapterConfig } from '../../adapters/config.js';
+import { METHOD_PRESETS, methodConfig, methodOf, type MethodConfig } from '../../adapters/methods/index.js';
 import type { Encoder } from '../../models/encoder.js';
-import type { TrainingMode } from '../modes.js';
+import { MODE_NAMES, type ModeKind, type TrainingMode } from '../modes.js';
 
 /** The method kinds a sweep can hold (the training modes). */
-export const SWEEP_METHODS = ['adapters', 'full', 'top-k', 'layer-norm', 'head-only'] as const;
+export const SWEEP_METHODS: readonly ModeKind[] = MODE_NAMES;
 /** One of {@link SWEEP_METHODS}. */
-export type SweepMethodKind = (typeof SWEEP_METHODS)[number];
+export type SweepMethodKind = ModeKind;
+
+/** One adapter method of a sweep: a preset, and its own sizes (default: the grid's `sizes`). */
+export interface SweepAdapterMethod {
+  readonly preset: string;
+  readonly sizes?: readonly number[];
+}
 
 /** A sweep grid; every list must be non-empty. */
 export interface SweepGrid {
@@ -21,8 +28,10 @@ export interface SweepGrid {
   /** Learning rates of the baselines (default: {@link lrs}). */
   readonly baselineLrs?: readonly number[];
   readonly epochs: readonly number[];
-  /** Adapter bottleneck sizes; each size is its own method (`adapters-m64`). */
+  /** Adapter sizes (bottleneck m, LoRA r); each size is its own method (`adapters-m64`, `lora-r8`). */
   readonly sizes: readonly number[];
+  /** Adapter methods (default: the paper's bottleneck); methods without a size (IA³) run once per lr/epochs/seed. */
+  readonly adapterMethods?: readonly SweepAdapterMethod[];
   /** k of the top-k baseline; each k is its own method (`top-2`). */
   readonly topK: readonly number[];
   readonly seeds: readonly number[];
@@ -42,9 +51,11 @@ export const PAPER_GRID: SweepGrid = Object.freeze({
 
 /** One concrete run of a sweep. */
 export interface SweepRunSpec {
-  /** Method id: `adapters-m64`, `adapters-m64-std1e-3`, `full`, `top-2`, `layer-norm`, `head-only`. */
+  /** Method id: `adapters-m64` (the paper's bottleneck), `adapters-m64-std1e-3`, `lora-r8`, `ia3`, `full`, `top-2`, `layer-norm`, `head-only`. */
   readonly method: string;
   readonly kind: SweepMethodKind;
+  /** Adapter method preset (absent: the paper's bottleneck). */
+  readonly preset?: string;
   readonly size?: number;
   readonly k?: number;
   readonly initStd?: number;
@@ -60,18 +71,42 @@ export function shortNumber(x: number): string {
   return x.toExponential().replace('e+', 'e');
 }
 
+/** The name of a preset's size knob (`m`, `r`), or undefined when it has none. */
+export function sizeName(preset = 'paper'): string | undefined {
+  const c = METHOD_PRESETS[preset];
+  if (!c) fail('BAD_CONFIG', `sweep grid: unknown adapter method ${JSON.stringify(preset)} (methods: ${Object.keys(METHOD_PRESETS).join(', ')})`);
+  return (methodOf(c).size as { name: string } | undefined)?.name;
+}
+
 /** The method id of a run (see {@link SweepRunSpec.method}). */
-export function methodId(kind: SweepMethodKind, o: { size?: number; k?: number; initStd?: number } = {}): string {
-  if (kind === 'adapters') return `adapters-m${o.size}${o.initStd !== undefined ? `-std${shortNumber(o.initStd)}` : ''}`;
+export function methodId(kind: SweepMethodKind, o: { size?: number; k?: number; initStd?: number; preset?: string } = {}): string {
+  if (kind === 'adapters') {
+    const std = o.initStd !== undefined ? `-std${shortNumber(o.initStd)}` : '';
+    if (o.preset === undefined || o.preset === 'paper') return `adapters-m${o.size}${std}`;
+    const n = sizeName(o.preset);
+    return `${o.preset}${n && o.size !== undefined ? `-${n}${o.size}` : ''}${std}`;
+  }
   if (kind === 'top-k') return `top-${o.k}`;
   return kind;
 }
 
+/** The adapter config of a run: the preset, at the run's size and init std. */
+export function runAdapterConfig(r: Pick<SweepRunSpec, 'preset' | 'size' | 'initStd'>): MethodConfig {
+  let c = methodConfig(r.preset ?? 'paper');
+  const knob = methodOf(c).size as { with(c: MethodConfig, n: number): MethodConfig } | undefined;
+  if (r.size !== undefined && knob) c = knob.with(c, r.size);
+  if (r.initStd !== undefined) {
+    if (c.method !== 'bottleneck') fail('BAD_CONFIG', `sweep grid: init stds apply to bottleneck adapters, not ${c.method}`);
+    c = methodConfig(r.preset ?? 'paper', { ...c, initStd: r.initStd, init_weights: 'houlsby' });
+  }
+  return c;
+}
+
 /** The training mode of a run. */
-export function runMode(r: Pick<SweepRunSpec, 'kind' | 'size' | 'k' | 'initStd'>): TrainingMode {
+export function runMode(r: Pick<SweepRunSpec, 'kind' | 'size' | 'k' | 'initStd' | 'preset'>): TrainingMode {
   switch (r.kind) {
     case 'adapters':
-      return { kind: 'adapters', adapter: adapterConfig({ size: r.size as number, ...(r.initStd !== undefined ? { initStd: r.initStd } : {}) }) };
+      return { kind: 'adapters', adapter: runAdapterConfig(r) };
     case 'top-k':
       return { kind: 'top-k', k: r.k as number };
     default:
@@ -119,7 +154,14 @@ export function validateGrid(g: SweepGrid, enc?: Encoder): void {
   checkList('epochs', g.epochs, posInt, 'a positive integer');
   checkList('seeds', g.seeds, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
   if (g.methods.includes('adapters')) {
-    checkList('sizes', g.sizes, posInt, 'a positive integer');
+    const ms = g.adapterMethods ?? [{ preset: 'paper' }];
+    if (ms.length === 0) fail('BAD_CONFIG', 'sweep grid: no adapter methods');
+    for (const m of ms) {
+      const n = sizeName(m.preset);
+      if (n) checkList(`sizes of ${m.preset}`, m.sizes ?? g.sizes, posInt, 'a positive integer');
+      else if (m.sizes?.length) fail('BAD_CONFIG', `sweep grid: ${m.preset} has no size to sweep`);
+      if (g.initStds && METHOD_PRESETS[m.preset]?.method !== 'bottleneck') fail('BAD_CONFIG', `sweep grid: init stds apply to bottleneck adapters, not ${m.preset}`);
+    }
     if (g.initStds) checkList('init stds', g.initStds, (x) => x > 0 && x < 1, 'in (0, 1)');
   }
   if (g.methods.includes('top-k')) {
@@ -137,9 +179,16 @@ export function planRuns(g: SweepGrid, enc?: Encoder): SweepRunSpec[] {
   const variants: Omit<SweepRunSpec, 'lr' | 'epochs' | 'seed' | 'id'>[] = [];
   for (const kind of new Set(g.methods)) {
     if (kind === 'adapters') {
-      for (const size of new Set(g.sizes)) {
-        for (const initStd of g.initStds ? new Set(g.initStds) : [undefined]) {
-          variants.push({ kind, size, ...(initStd !== undefined ? { initStd } : {}), method: methodId(kind, { size, initStd }) });
+      for (const m of g.adapterMethods ?? [{ preset: 'paper' }]) {
+        const preset = m.preset === 'paper' ? undefined : m.preset;
+        const sizes = sizeName(m.preset) ? [...new Set(m.sizes ?? g.sizes)] : [undefined];
+        for (const size of sizes) {
+          for (const initStd of g.initStds ? new Set(g.initStds) : [undefined]) {
+            variants.push({
+              kind, ...(preset ? { preset } : {}), ...(size !== undefined ? { size } : {}), ...(initStd !== undefined ? { initStd } : {}),
+              method: methodId(kind, { size, initStd, preset }),
+            });
+          }
         }
       }
     } else if (kind === 'top-k') {

@@ -12,6 +12,8 @@ import { readRun, type AblationInput, type InitScaleInput, type ReportInput, typ
 import { INIT_SCALE_FILE, type AblationResult } from './ablation.js';
 import { meanScore, readSweepResults, RESULTS_FILE, summarizeSweep, type SweepResult, type SweepSummaryRow } from './sweep-results.js';
 import { exists } from '../../util/fs.js';
+import { modeFamily } from '../modes.js';
+import { sizeName } from './sweep-grid.js';
 
 /** What one input directory held. */
 export interface ExperimentDir {
@@ -60,13 +62,16 @@ export function totalParamsMultiple(kind: string, share: number, n: number): num
   return kind === 'full' ? n : 1 + n * share;
 }
 
-/** The legend name of a method family in the trade-off charts. */
-function family(kind: string): string {
-  return kind === 'adapters' ? 'adapters' : kind === 'top-k' ? 'fine-tune top k' : kind === 'layer-norm' ? 'layer norm only' : kind === 'full' ? 'full fine-tuning' : kind;
+/** The legend name of a method in the trade-off charts: the mode's family, and the adapter method when it is not the paper's. */
+function family(r: Pick<SweepSummaryRow, 'kind' | 'preset'>): string {
+  return r.kind === 'adapters' && r.preset !== undefined ? `adapters: ${r.preset}` : modeFamily(r.kind);
 }
 
 function pointLabel(r: SweepSummaryRow): string | undefined {
-  if (r.kind === 'adapters') return `m=${r.size}${r.initStd !== undefined ? `, std ${r.initStd}` : ''}`;
+  if (r.kind === 'adapters') {
+    const n = sizeName(r.preset);
+    return [n && r.size !== undefined ? `${n}=${r.size}` : '', r.initStd !== undefined ? `std ${r.initStd}` : ''].filter(Boolean).join(', ') || undefined;
+  }
   if (r.kind === 'top-k') return `k=${r.k}`;
   return undefined;
 }
@@ -141,7 +146,7 @@ export async function buildSweepReport(dirs: readonly ExperimentDir[], o: SweepR
       task, metric: `${useTest ? 'test' : 'dev'} ${rs[0]?.metric ?? ''}`.trim(),
       points: rs.map((r) => {
         const label = pointLabel(r);
-        return { method: family(r.kind), params: r.trainableParams, score: (useTest ? r.testScore : r.devScore) ?? NaN, ...(label !== undefined ? { label } : {}) };
+        return { method: family(r), params: r.trainableParams, score: (useTest ? r.testScore : r.devScore) ?? NaN, ...(label !== undefined ? { label } : {}) };
       }).sort((a, b) => a.params - b.params),
     };
   });

@@ -6,6 +6,7 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { AdapterkitError, fail } from '../../errors.js';
 import type { MetricValues } from '../metrics/index.js';
+import { MODE_NAMES } from '../modes.js';
 import type { SweepMethodKind } from './sweep-grid.js';
 
 /** File name of the results inside a sweep's output directory. */
@@ -21,6 +22,8 @@ export interface SweepResult {
   readonly description: string;
   /** Run id within the method (`lr3e-4_ep3_seed1`). */
   readonly run: string;
+  /** Adapter method preset (absent: the paper's bottleneck). */
+  readonly preset?: string;
   readonly size?: number;
   readonly k?: number;
   readonly initStd?: number;
@@ -110,6 +113,7 @@ export interface SweepSummaryRow {
   readonly lr: number;
   readonly epochs: number;
   readonly seed: number;
+  readonly preset?: string;
   readonly size?: number;
   readonly k?: number;
   readonly initStd?: number;
@@ -144,11 +148,12 @@ export function summarizeSweep(results: readonly SweepResult[]): SweepSummaryRow
     else best.set(key, { r: score(r.devScore) > score(cur.r.devScore) ? r : cur.r, n: cur.n + 1 });
   }
   const taskOrder = [...new Set(results.map((r) => r.task))];
-  const kindOrder = ['adapters', 'top-k', 'layer-norm', 'head-only', 'full'];
+  const kindOrder = [...MODE_NAMES] as string[];
   const rows = [...best.values()].map(({ r, n }): SweepSummaryRow => ({
     task: r.task, method: r.method, kind: r.kind, description: r.description, metric: r.metric,
     devScore: r.devScore, testScore: r.testScore, dev: r.dev, test: r.test,
     run: r.run, lr: r.lr, epochs: r.epochs, seed: r.seed,
+    ...(r.preset !== undefined ? { preset: r.preset } : {}),
     ...(r.size !== undefined ? { size: r.size } : {}), ...(r.k !== undefined ? { k: r.k } : {}), ...(r.initStd !== undefined ? { initStd: r.initStd } : {}),
     trainableParams: r.trainableParams, share: r.share, bytes: r.bytes, runDir: r.runDir, runs: n,
   }));

@@ -145,6 +145,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
     });
     const res: SweepResult = {
       task: o.task.name, method: spec.method, kind: spec.kind, description: r.description, run: spec.id,
+      ...(spec.preset !== undefined ? { preset: spec.preset } : {}),
       ...(spec.size !== undefined ? { size: spec.size } : {}), ...(spec.k !== undefined ? { k: spec.k } : {}),
       ...(spec.initStd !== undefined ? { initStd: spec.initStd } : {}),
       lr: spec.lr, epochs: spec.epochs, seed: spec.seed, batchSize, maxLength, metric,

@@ -1,0 +1,122 @@
+/**
+ * AdapterHub's file layout (adapters 1.2.0, `loading.py` and `configuration/model_adapters_config.py`
+ * `build_full_config`), written exactly as its `save_adapter` / `save_head` write it and read back:
+ *
+ * - `adapter_config.json`: `{config, hidden_size, model_class, model_name, model_type, name, version}`,
+ *   `json.dump(…, indent=2, sort_keys=True)`, where `config` is the method config's `to_dict()`;
+ * - `pytorch_adapter.bin` (what `load_adapter(dir)` reads by default) and `adapter.safetensors`
+ *   (with `use_safetensors=True`): the adapter's state dict, PyTorch layouts;
+ * - `head_config.json`, `pytorch_model_head.bin`, `model_head.safetensors`: the prediction head
+ *   (`heads.<name>.<i>.…`, a Sequential of [Dropout, Linear, Act] x (layers - 1) + [Dropout, Linear]).
+ */
+import { fail } from '../errors.js';
+import { headInputWidth, type HeadConfig, type HeadKind } from '../heads/head.js';
+import type { Encoder } from '../models/encoder.js';
+import { pyFloat } from '../util/python-json.js';
+import type { FileTensorKey } from './method.js';
+import { methodOf, type MethodConfig } from './methods/index.js';
+
+/** The AdapterHub version whose layout adapterkit writes (its files say `adapters.<version>`). */
+export const ADAPTERHUB_VERSION = '1.2.0';
+
+/** File names, as AdapterHub's `utils.py` declares them. */
+export const ADAPTERHUB_FILES = {
+  config: 'adapter_config.json',
+  weights: 'pytorch_adapter.bin',
+  safeWeights: 'adapter.safetensors',
+  headConfig: 'head_config.json',
+  headWeights: 'pytorch_model_head.bin',
+  safeHeadWeights: 'model_head.safetensors',
+} as const;
+
+/** AdapterHub's flexible-head model class of an encoder family (USE-lite has none in AdapterHub; its name is adapterkit's). */
+export function adapterModelClass(enc: Encoder): string {
+  const known: Record<string, string> = { bert: 'BertAdapterModel', roberta: 'RobertaAdapterModel', distilbert: 'DistilBertAdapterModel', electra: 'ElectraAdapterModel' };
+  return known[enc.family] ?? `${enc.family.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase())}AdapterModel`;
+}
+
+/** The common fields `build_full_config` adds around a module's config. */
+function fullConfig(enc: Encoder, name: string, config: unknown, hiddenSize: number): Record<string, unknown> {
+  return { config, hidden_size: hiddenSize, model_class: adapterModelClass(enc), model_name: null, model_type: enc.family, name, version: `adapters.${ADAPTERHUB_VERSION}` };
+}
+
+/** `adapter_config.json` of an adapter, or why AdapterHub cannot express it. */
+export function adapterHubAdapterConfig(c: MethodConfig, enc: Encoder, name: string): { json: Record<string, unknown> } | { unsupported: string } {
+  const r = methodOf(c).adapterHub.config(c, enc);
+  if ('unsupported' in r) return r;
+  return { json: fullConfig(enc, name, r.config, enc.hiddenSize) };
+}
+
+/** The file keys of an adapter's tensors in AdapterHub's state dict. */
+export function adapterHubKeys(c: MethodConfig, enc: Encoder, internalName: string, fileName: string): FileTensorKey[] {
+  return methodOf(c).adapterHub.keys(c, enc, internalName, fileName);
+}
+
+/** AdapterHub `head_type` of each head kind (regression is a one-label classification head there). */
+const HEAD_TYPES: Readonly<Record<HeadKind, string>> = {
+  classification: 'classification', regression: 'classification', multilabel: 'multilabel_classification', tagging: 'tagging', qa: 'question_answering',
+};
+
+/** `head_config.json` of a head, as AdapterHub's heads (`heads/base.py`) hold their config. */
+export function adapterHubHeadConfig(h: HeadConfig, enc: Encoder, name: string): Record<string, unknown> {
+  const token = h.kind === 'tagging' || h.kind === 'qa';
+  const labels = h.labels.length ? Object.fromEntries(h.labels.map((l, i) => [l, i])) : null;
+  const config: Record<string, unknown> = {
+    head_type: HEAD_TYPES[h.kind],
+    num_labels: h.kind === 'regression' ? 1 : h.kind === 'qa' ? 2 : h.labels.length,
+    layers: h.layers,
+    activation_function: h.layers === 2 ? 'tanh' : null,
+    label2id: labels,
+    dropout_prob: pyFloat(h.dropout),
+    ...(token ? {} : { use_pooler: enc.checkpointPrefix !== '' && enc.describe().pooler === true, bias: true }),
+  };
+  return fullConfig(enc, name, config, headInputWidth(h, enc));
+}
+
+/** AdapterHub key of an internal head tensor name (Dropout, Linear[, Tanh, Dropout, Linear]). */
+export function headKey(adapterName: string, internal: string, layers: 1 | 2): string {
+  const kind = internal.endsWith('.weight') ? 'weight' : 'bias';
+  if (internal.startsWith('head.dense.')) return `heads.${adapterName}.1.${kind}`;
+  if (internal.startsWith('head.out.')) return `heads.${adapterName}.${layers === 2 ? 4 : 1}.${kind}`;
+  return fail('GRAPH_ERROR', `not a head tensor name: ${internal}`);
+}
+
+/** The internal head tensor name of an AdapterHub head key (undefined when it is not one). */
+export function headInternal(adapterName: string, key: string, layers: 1 | 2): string | undefined {
+  const p = `heads.${adapterName}.`;
+  if (!key.startsWith(p)) return undefined;
+  const m = /^(\d+)\.(weight|bias)$/.exec(key.slice(p.length));
+  if (!m) return undefined;
+  const idx = Number(m[1]);
+  if (layers === 2) return idx === 1 ? `head.dense.${m[2]}` : idx === 4 ? `head.out.${m[2]}` : undefined;
+  return idx === 1 ? `head.out.${m[2]}` : undefined;
+}
+
+/** Reads AdapterHub's `head_config.json` into adapterkit's head fields. */
+export function headFromAdapterHub(hc: Record<string, unknown>, where: string): { kind: HeadKind; labels: string[]; layers: 1 | 2; dropout: number } {
+  const c = hc.config;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) fail('BAD_FILE', `${where}: config must be an object`);
+  const conf = c as Record<string, unknown>;
+  const type = conf.head_type ?? 'classification';
+  const numLabels = conf.num_labels;
+  if (!(typeof numLabels === 'number' && Number.isInteger(numLabels) && numLabels >= 1)) fail('BAD_FILE', `${where}: config.num_labels must be a positive integer, got ${JSON.stringify(numLabels)}`);
+  const kinds: Record<string, HeadKind> = { classification: numLabels === 1 ? 'regression' : 'classification', multilabel_classification: 'multilabel', tagging: 'tagging', question_answering: 'qa' };
+  const kind = kinds[String(type)];
+  if (!kind) fail('BAD_CONFIG', `${where}: config.head_type ${JSON.stringify(type)} is not implemented (adapterkit has ${Object.keys(kinds).join(', ')})`);
+  const layers = conf.layers ?? 2;
+  if (layers !== 1 && layers !== 2) fail('BAD_CONFIG', `${where}: config.layers ${JSON.stringify(layers)} is not implemented (1 or 2)`);
+  if (layers === 2 && conf.activation_function !== 'tanh') fail('BAD_CONFIG', `${where}: config.activation_function ${JSON.stringify(conf.activation_function)} is not implemented for two-layer heads (tanh)`);
+  if (conf.bias === false) fail('BAD_CONFIG', `${where}: config.bias false is not implemented (heads have a bias)`);
+  const l2i = conf.label2id;
+  let labels: string[] = [];
+  if (l2i !== null && l2i !== undefined) {
+    if (typeof l2i !== 'object' || Array.isArray(l2i)) fail('BAD_FILE', `${where}: config.label2id must be an object of label to index`);
+    const entries = Object.entries(l2i as Record<string, unknown>);
+    for (const [l, i] of entries) if (!(typeof i === 'number' && Number.isInteger(i) && i >= 0 && i < entries.length)) fail('BAD_FILE', `${where}: config.label2id[${JSON.stringify(l)}] must be an index below ${entries.length}, got ${JSON.stringify(i)}`);
+    labels = entries.sort((a, b) => (a[1] as number) - (b[1] as number)).map(([l]) => l);
+  }
+  if (kind === 'regression' || kind === 'qa') labels = [];
+  else if (labels.length !== numLabels) labels = Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`);
+  const dropout = typeof conf.dropout_prob === 'number' ? conf.dropout_prob : 0.1;
+  return { kind, labels, layers, dropout };
+}

@@ -1,0 +1,228 @@
+/**
+ * The adapter-method interface. Every method (bottleneck, LoRA, IA³…) is one module under
+ * `adapters/methods/` that implements {@link AdapterMethod}: its config with named presets, the
+ * sites it uses, its tensors (names, shapes, init), how it acts on the encoder (hooks), how its
+ * files look in AdapterHub's and PEFT's layouts, and optionally how it merges into the frozen
+ * weights. The task model, the multi-task model, the task files, the CLI and the sweep grid
+ * reach methods only through this interface and the registry in `methods/index.ts`.
+ *
+ * How a method acts: {@link AdapterMethod.hooks} returns, per site key,
+ * - `deltas`: additive contributions at a sub-layer, `final = norm(residual + (h + Σ δ))`
+ *   (Houlsby, Pfeiffer and parallel bottlenecks all have this form); several methods and, in a
+ *   mixed-task batch, several groups of tasks simply add up;
+ * - `sublayers`: a replacement of the block's residual connection, for configs that are not
+ *   additive (at most one per site);
+ * - `linears`: wrappers of a projection, `y = f(x, apply)` where `apply` is the frozen projection
+ *   (LoRA adds to `apply(x)`, IA³ scales its output or its input); wrappers chain.
+ * The same hook code serves one task (tensors of their own shape) and mixed-task batches (each
+ * example's tensors gathered to `[B, …]`, rank-1 tensors as `[B, 1, n]`), because it is written
+ * with broadcasting ops only; {@link MethodContext.layerNorm} covers the one op that is not.
+ */
+import { fail } from '../errors.js';
+import { add, f32, layerNorm as lnOp, mul, type HostTensor, type Value } from '../engine/index.js';
+import type { Encoder, EncoderHooks, SubLayerParts } from '../models/encoder.js';
+import type { HookSite } from '../models/sites.js';
+import { Rng } from '../util/random.js';
+
+/** Method identifiers. */
+export type MethodId = 'bottleneck' | 'lora' | 'ia3';
+
+/** Fields every method config has (adapterkit's own fields are camelCase; AdapterHub's keep its snake_case names). */
+export interface MethodConfigBase {
+  readonly method: MethodId;
+  /** Train the base's layer norms with the adapter (the paper does; AdapterHub's presets do not). */
+  readonly trainLayerNorms: boolean;
+  /** The preset a config was made from, for labels in results (`paper`, `houlsby`, `lora`…). */
+  readonly preset?: string;
+  /** Layers without this adapter (AdapterHub's `leave_out`). */
+  readonly leave_out: readonly number[];
+}
+
+/** How a tensor starts. */
+export type TensorInit =
+  | { readonly kind: 'zeros' }
+  | { readonly kind: 'ones' }
+  | { readonly kind: 'constant'; readonly value: number }
+  /** Normal(0, std) truncated at `cut` standard deviations. */
+  | { readonly kind: 'truncated-normal'; readonly std: number; readonly cut: number }
+  | { readonly kind: 'normal'; readonly std: number }
+  /** Uniform(-bound, bound) (PyTorch's kaiming_uniform_ with a = sqrt(5) gives bound = 1/sqrt(fan_in)). */
+  | { readonly kind: 'uniform'; readonly bound: number };
+
+/** One tensor an adapter owns. */
+export interface AdapterTensor {
+  /** Internal name (see names.ts). */
+  readonly name: string;
+  /** Internal shape; projections are [in, out]. */
+  readonly shape: readonly number[];
+  readonly init: TensorInit;
+  /** The site it belongs to. */
+  readonly site: { readonly kind: HookSite['kind']; readonly key: string; readonly layer: number };
+  /**
+   * The value that switches this tensor's contribution off: 0 for additive parts, 1 for scales.
+   * Tasks without the tensor get it in a mixed batch, and ablations set it.
+   */
+  readonly neutral: 0 | 1;
+}
+
+/** One tensor as another library stores it. */
+export interface FileTensorKey {
+  readonly internal: string;
+  readonly key: string;
+  /** Shape in the file. */
+  readonly shape: readonly number[];
+  /** The file holds the transpose of the internal matrix (PyTorch Linear [out, in]). */
+  readonly transpose: boolean;
+}
+
+/** What a method's hooks can ask of the model that builds them. */
+export interface MethodContext {
+  /** The graph value of one of the adapter's tensors ([…], or [B, …] in a mixed batch). */
+  w(name: string): Value;
+  /** Whether the values are per-example stacks (a mixed-task batch). */
+  readonly gathered: boolean;
+  /** Dropout with probability p while training; the input itself otherwise. */
+  dropout(x: Value, p: number): Value;
+  /** Layer normalisation with the adapter's own gain and bias tensors (works for gathered ones too). */
+  layerNorm(x: Value, weight: string, bias: string, eps: number): Value;
+}
+
+/** What a method does at the encoder's sites, by site key. */
+export interface MethodHooks {
+  readonly deltas?: ReadonlyMap<string, (parts: SubLayerParts) => Value>;
+  readonly sublayers?: ReadonlyMap<string, (parts: SubLayerParts) => Value>;
+  readonly linears?: ReadonlyMap<string, (x: Value, apply: (x: Value) => Value) => Value>;
+}
+
+/** AdapterHub's view of a config: its `config` object (exactly what AdapterHub's `to_dict()` gives), or why it has none. */
+export type AdapterHubConfig = { readonly config: Record<string, unknown> } | { readonly unsupported: string };
+
+/** PEFT's view of a config: the fields of its `adapter_config.json` that depend on the method, or why it has none. */
+export type PeftConfig = { readonly config: Record<string, unknown> } | { readonly unsupported: string };
+
+/** An adapter method. */
+export interface AdapterMethod<C extends MethodConfigBase = MethodConfigBase> {
+  readonly id: C['method'];
+  /** One line for `info` and reports, e.g. `bottleneck (houlsby, m=48)`. */
+  describe(c: C, enc?: Encoder): string;
+  /** Checks a config against an encoder (BAD_CONFIG naming the field). */
+  validateFor(c: C, enc: Encoder): void;
+  /** Every tensor of an adapter `name` with config `c` on `enc`, in a fixed order (init draws in this order). */
+  tensors(c: C, enc: Encoder, name: string): AdapterTensor[];
+  /** The hooks that apply the adapter. */
+  hooks(c: C, enc: Encoder, name: string, ctx: MethodContext): MethodHooks;
+  /**
+   * What must agree for tasks to share stacks in a mixed batch (sizes and `leave_out` may differ:
+   * stacks are zero-padded and absent tensors get their neutral value), or why the config cannot
+   * be mixed at all.
+   */
+  structure(c: C): { readonly key: string } | { readonly unsupported: string };
+  /** The method's size knob for sweeps: bottleneck m, LoRA r (undefined: none). */
+  readonly size?: { readonly name: string; get(c: C, enc: Encoder): number; with(c: C, n: number): C };
+  readonly adapterHub: {
+    config(c: C, enc: Encoder): AdapterHubConfig;
+    /** File keys of the tensors, with `fileName` as the adapter's name in the keys. */
+    keys(c: C, enc: Encoder, name: string, fileName: string): FileTensorKey[];
+  };
+  readonly peft?: {
+    config(c: C, enc: Encoder): PeftConfig;
+    keys(c: C, enc: Encoder, name: string): FileTensorKey[];
+  };
+  /**
+   * Folds the adapter into copies of the frozen weights it touches (LoRA, IA³): returns the new
+   * values of those base weights; the merged model needs no adapter at inference.
+   */
+  merge?(c: C, enc: Encoder, name: string, tensors: ReadonlyMap<string, HostTensor<'float32'>>, base: ReadonlyMap<string, HostTensor<'float32'>>): Map<string, HostTensor<'float32'>>;
+}
+
+/** Fresh values of a tensor (draws from `rng` in element order). */
+export function initTensor(t: AdapterTensor, rng: Rng): HostTensor<'float32'> {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  const init = t.init;
+  switch (init.kind) {
+    case 'zeros':
+      break;
+    case 'ones':
+      data.fill(1);
+      break;
+    case 'constant':
+      data.fill(init.value);
+      break;
+    case 'truncated-normal':
+      for (let i = 0; i < n; i++) data[i] = rng.truncatedNormal(init.std, init.cut);
+      break;
+    case 'normal':
+      for (let i = 0; i < n; i++) data[i] = rng.normal() * init.std;
+      break;
+    case 'uniform':
+      for (let i = 0; i < n; i++) data[i] = (rng.next() * 2 - 1) * init.bound;
+      break;
+  }
+  return f32([...t.shape], data);
+}
+
+/** Fresh values of every tensor, from one seeded generator in declaration order. */
+export function initTensors(tensors: readonly AdapterTensor[], seed: number): Map<string, HostTensor<'float32'>> {
+  const rng = new Rng(seed);
+  return new Map(tensors.map((t) => [t.name, initTensor(t, rng)]));
+}
+
+/** Number of values of a set of tensors. */
+export function tensorParamCount(tensors: readonly AdapterTensor[]): number {
+  return tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** A {@link MethodContext.layerNorm} for tensors of their own shape, or gathered `[B, 1, d]` ones. */
+export function contextLayerNorm(w: (name: string) => Value, gathered: boolean, unit: (d: number) => Value): MethodContext['layerNorm'] {
+  return (x, weight, bias, eps) => {
+    if (!gathered) return lnOp(x, w(weight), w(bias), eps);
+    const d = x.shape[x.rank - 1] as number;
+    return add(mul(lnOp(x, unit(d), undefined, eps), w(weight)), w(bias)); // per-example gain and shift
+  };
+}
+
+/**
+ * Joins the hooks of several adapters (or, in a mixed batch, several groups of tasks) into the
+ * encoder's hooks: additive deltas at a sub-layer add up, linear wrappers chain in list order.
+ *
+ * @throws AdapterkitError BAD_CONFIG when a site gets a replacement of its residual connection
+ *   together with anything else at that site.
+ */
+export function composeHooks(all: readonly MethodHooks[], layerNorm?: EncoderHooks['layerNorm']): EncoderHooks {
+  const deltas = new Map<string, ((p: SubLayerParts) => Value)[]>();
+  const subs = new Map<string, (p: SubLayerParts) => Value>();
+  const linears = new Map<string, ((x: Value, apply: (x: Value) => Value) => Value)[]>();
+  for (const h of all) {
+    for (const [k, f] of h.deltas ?? []) deltas.set(k, [...(deltas.get(k) ?? []), f]);
+    for (const [k, f] of h.sublayers ?? []) {
+      if (subs.has(k)) fail('BAD_CONFIG', `two adapters replace the residual connection of sub-layer ${k}; only one non-additive bottleneck fits a site`);
+      subs.set(k, f);
+    }
+    for (const [k, f] of h.linears ?? []) linears.set(k, [...(linears.get(k) ?? []), f]);
+  }
+  for (const k of subs.keys()) {
+    if (deltas.has(k)) fail('BAD_CONFIG', `sub-layer ${k} has a non-additive bottleneck and another adapter; combine only additive configs at one site`);
+  }
+  const hooks: { -readonly [K in keyof EncoderHooks]: EncoderHooks[K] } = {};
+  if (deltas.size || subs.size) {
+    hooks.sublayer = (site, parts) => {
+      const replace = subs.get(site.key);
+      if (replace) return parts.output.graph.scope(`adapter_${site.key}`, () => replace(parts));
+      const fs = deltas.get(site.key);
+      if (!fs) return parts.norm(add(parts.residual, parts.output));
+      const delta = parts.output.graph.scope(`adapter_${site.key}`, () => fs.map((f) => f(parts)).reduce((a, b) => add(a, b)));
+      return parts.norm(add(parts.residual, add(parts.output, delta)));
+    };
+  }
+  if (linears.size) {
+    hooks.linear = (site, x, apply) => {
+      const fs = linears.get(site.key);
+      if (!fs) return apply(x);
+      const chained = fs.reduce<(z: Value) => Value>((inner, f) => (z) => f(z, inner), apply);
+      return x.graph.scope(`adapter_${site.key}`, () => chained(x));
+    };
+  }
+  if (layerNorm) hooks.layerNorm = layerNorm;
+  return hooks;
+}

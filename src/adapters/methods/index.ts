@@ -1,0 +1,145 @@
+/**
+ * The registry of adapter methods and their presets: the one place that lists them. Everything
+ * above (task model, files, CLI, sweeps) finds a method here by its config's `method` field.
+ *
+ * @example
+ * ```ts
+ * const c = methodConfig('pfeiffer', { reduction_factor: 8 });
+ * methodOf(c).describe(c, base.encoder); // 'bottleneck (pfeiffer, m=64)' on USE-lite
+ * ```
+ */
+import { fail } from '../../errors.js';
+import type { AdapterMethod, MethodConfigBase, MethodId } from '../method.js';
+import { ADAPTERHUB_BOTTLENECK_NAMES, BOTTLENECK_PRESETS, bottleneckFromAdapterHub, bottleneckMethod, checkBottleneckConfig, type BottleneckConfig } from './bottleneck.js';
+import { IA3_PRESETS, checkIa3Config, ia3FromAdapterHub, ia3FromPeft, ia3Method, type Ia3Config } from './ia3.js';
+import { LORA_PRESETS, checkLoraConfig, loraFromAdapterHub, loraFromPeft, loraMethod, type LoraConfig } from './lora.js';
+import type { Encoder } from '../../models/encoder.js';
+import type { LinearSite } from '../../models/sites.js';
+import type { RawConfig } from './config-checks.js';
+
+export type { BottleneckConfig } from './bottleneck.js';
+export type { LoraConfig } from './lora.js';
+export type { Ia3Config } from './ia3.js';
+
+/** Any method's config. */
+export type MethodConfig = BottleneckConfig | LoraConfig | Ia3Config;
+
+/** Every method, by id. */
+export const METHODS: { readonly [K in MethodId]: AdapterMethod<Extract<MethodConfig, { method: K }>> } = {
+  bottleneck: bottleneckMethod,
+  lora: loraMethod,
+  ia3: ia3Method,
+};
+
+/** Every named preset (the names `train --method` takes). */
+export const METHOD_PRESETS: Readonly<Record<string, MethodConfig>> = { ...BOTTLENECK_PRESETS, ...LORA_PRESETS, ...IA3_PRESETS };
+
+/** Preset names, in the order help texts list them. */
+export const PRESET_NAMES = Object.keys(METHOD_PRESETS) as readonly string[];
+
+/** The method of a config. */
+export function methodOf<C extends MethodConfig>(c: C): AdapterMethod<C> {
+  const m = (METHODS as Record<string, AdapterMethod<MethodConfigBase>>)[c.method];
+  if (!m) fail('BAD_CONFIG', `unknown adapter method ${JSON.stringify(c.method)} (methods: ${Object.keys(METHODS).join(', ')})`);
+  return m as unknown as AdapterMethod<C>;
+}
+
+/** Validates a config of any method (dispatching on `method`) and freezes it. */
+export function checkMethodConfig(raw: RawConfig, where?: string): MethodConfig {
+  switch (raw.method) {
+    case 'bottleneck':
+      return checkBottleneckConfig(raw, where);
+    case 'lora':
+      return checkLoraConfig(raw, where);
+    case 'ia3':
+      return checkIa3Config(raw, where);
+    default:
+      return fail('BAD_CONFIG', `${where ?? 'adapter config'}: method ${JSON.stringify(raw.method)} is not one of ${Object.keys(METHODS).join(', ')}`);
+  }
+}
+
+/**
+ * A config from a preset (adapterkit's names, or AdapterHub's `double_seq_bn`, `seq_bn`, `par_bn`)
+ * and overrides. A `size` override replaces a preset's `reduction_factor` and the other way round.
+ */
+export function methodConfig(preset: string, overrides: RawConfig = {}): MethodConfig {
+  const name = ADAPTERHUB_BOTTLENECK_NAMES[preset] ?? preset;
+  const base = METHOD_PRESETS[name];
+  if (!base) fail('BAD_CONFIG', `unknown adapter method preset ${JSON.stringify(preset)} (presets: ${PRESET_NAMES.join(', ')}, or AdapterHub's ${Object.keys(ADAPTERHUB_BOTTLENECK_NAMES).join(', ')})`);
+  const merged: Record<string, unknown> = { ...base, ...overrides };
+  if (base.method === 'bottleneck') {
+    if (overrides.reduction_factor !== undefined && overrides.size === undefined) delete merged.size;
+    if (overrides.size !== undefined && overrides.reduction_factor === undefined) delete merged.reduction_factor;
+  }
+  if (overrides.method !== undefined && overrides.method !== base.method) fail('BAD_CONFIG', `preset ${preset} is a ${base.method} config, not ${String(overrides.method)}`);
+  return checkMethodConfig(merged, `${preset} config`);
+}
+
+/**
+ * Reads AdapterHub's `config` object (of `adapter_config.json`) into a method config; BAD_CONFIG
+ * naming the field for anything adapterkit does not implement, so that a loaded adapter never
+ * computes a different function than in AdapterHub. `versioned`: whether the file has AdapterHub's
+ * `version` field (see {@link bottleneckFromAdapterHub}).
+ */
+export function fromAdapterHubConfig(cfg: unknown, where: string, versioned = true): MethodConfig {
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) fail('BAD_CONFIG', `${where}: config must be an object, got ${JSON.stringify(cfg)}`);
+  const c = cfg as RawConfig;
+  const arch = c.architecture ?? null;
+  if (arch === null || arch === 'bottleneck') return bottleneckFromAdapterHub(c, where, versioned);
+  if (arch === 'lora') {
+    const mode = c.composition_mode ?? 'add';
+    if (mode === 'add') return loraFromAdapterHub(c, where);
+    if (mode === 'scale') return ia3FromAdapterHub(c, where);
+    return fail('BAD_CONFIG', `${where}: config.composition_mode ${JSON.stringify(mode)} is not one of "add" (LoRA), "scale" (IA³)`);
+  }
+  const later: Record<string, string> = { prefix_tuning: 'prefix tuning', prompt_tuning: 'prompt tuning', union: 'ConfigUnion (MAM, UniPELT)', mtl_lora: 'MTL-LoRA', reft: 'ReFT' };
+  return fail('BAD_CONFIG', `${where}: config.architecture ${JSON.stringify(arch)}${later[String(arch)] ? ` (${later[String(arch)]})` : ''} is not implemented in adapterkit (it has bottleneck, lora, ia3)`);
+}
+
+/**
+ * Reads PEFT's `adapter_config.json` (LoRA or IA³); `select` resolves a `target_modules` value
+ * (and `layers_to_transform`) to the encoder's projection sites.
+ */
+export function fromPeftConfigFields(
+  json: RawConfig, enc: Encoder, where: string, select: (target: unknown, layers: unknown, rule?: 'target' | 'feedforward') => LinearSite[],
+): MethodConfig {
+  const type = json.peft_type;
+  if (type === 'LORA') return loraFromPeft(json, select(json.target_modules, json.layers_to_transform), enc.numLayers, where);
+  if (type === 'IA3') {
+    const sites = select(json.target_modules, json.layers_to_transform);
+    const ff = isEmptyTarget(json.feedforward_modules) ? [] : select(json.feedforward_modules, json.layers_to_transform, 'feedforward');
+    return ia3FromPeft(json, sites, ff, enc.numLayers, where);
+  }
+  return fail('BAD_CONFIG', `${where}: peft_type ${JSON.stringify(type)} is not implemented in adapterkit (it reads LORA and IA3)`);
+}
+
+function isEmptyTarget(v: unknown): boolean {
+  return v === null || v === undefined || (Array.isArray(v) && v.length === 0);
+}
+
+/**
+ * A config from adapterkit's version-1 task manifests (`{ size | reductionFactor, activation,
+ * initStd, points, leaveOut, trainLayerNorms }`, bottleneck only).
+ */
+export function fromLegacyConfig(raw: RawConfig, where: string): MethodConfig {
+  const points = Array.isArray(raw.points) ? raw.points : ['attention_output', 'ffn_output'];
+  const act = raw.activation ?? 'gelu';
+  return checkBottleneckConfig({
+    ...BOTTLENECK_PRESETS.paper,
+    size: raw.size, reduction_factor: raw.size === undefined ? raw.reductionFactor : undefined, non_linearity: act,
+    initStd: raw.initStd ?? 1e-2, mh_adapter: points.includes('attention_output'), output_adapter: points.includes('ffn_output'),
+    leave_out: raw.leaveOut ?? [], trainLayerNorms: raw.trainLayerNorms ?? true,
+  }, where);
+}
+
+/** A short label of a config for tables and charts: the preset name, else the method. */
+export function methodLabel(c: MethodConfig): string {
+  return c.preset ?? c.method;
+}
+
+export { bottleneckConfig } from './bottleneck.js';
+export { loraConfig } from './lora.js';
+export { ia3Config } from './ia3.js';
+
+/** The paper's bottleneck adapter with overrides (kept for the README's examples): `adapterConfig({ size: 64 })`. */
+export { bottleneckConfig as adapterConfig } from './bottleneck.js';
