@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
@@ -77,4 +77,52 @@ test('an adapter trained on one base is refused by another, with both named', as
   await assert.rejects(saveTask(m, dir, { name: 'bad name!', maxLength: 32 }), /may only contain letters, digits/);
   await assert.rejects(loadSavedTask(bert, join(dir, 'nope')), /does not exist/);
   await m.dispose();
+});
+
+test('an adapter task that trained the pooler (--train-pooler) saves it and loads back; so does an older manifest without the flag', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const m = TaskModel.create(base, {
+    mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1, trainPooler: true,
+  });
+  assert.ok(m.trainable.some((t) => t.name === 'pooler.dense.weight'));
+  for (const t of m.trainable) if (t.name.startsWith('pooler.')) t.data[0] = (t.data[0] as number) + 0.5; // differ from the base
+  const dir = join(mkdtempSync(join(tmpdir(), 'ak-pooler-')), 'task');
+  await saveTask(m, dir, { name: 'task', maxLength: 32 });
+  const trained = await readSafetensors(join(dir, 'trained_base.safetensors'));
+  assert.ok(trained.has('bert.pooler.dense.weight'));
+  const batch = base.tokenizer.encode(['a good book', 'the dog ran'], 16);
+  const want = Array.from(await m.predict(batch));
+  const back = await loadSavedTask(base, dir);
+  assert.equal(back.model.trainPooler, true);
+  assert.deepEqual(Array.from(await back.model.predict(batch)), want);
+  // a manifest written before the flag existed: the pooler in trained_base.safetensors tells
+  const manifestPath = join(dir, 'adapterkit.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  delete manifest.mode.trainPooler;
+  writeFileSync(manifestPath, JSON.stringify(manifest));
+  const old = await loadSavedTask(base, dir);
+  assert.deepEqual(Array.from(await old.model.predict(batch)), want);
+  for (const x of [m, back.model, old.model]) await x.dispose();
+});
+
+test('a version-1 manifest (camelCase bottleneck config) still loads, as the paper preset', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, mh_adapter: false }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
+  const dir = join(mkdtempSync(join(tmpdir(), 'ak-v1-')), 'task');
+  await saveTask(m, dir, { name: 'task', maxLength: 32 });
+  const manifestPath = join(dir, 'adapterkit.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  manifest.version = 1;
+  manifest.mode.adapter = { size: 4, activation: 'gelu', initStd: 0.01, points: ['ffn_output'], leaveOut: [], trainLayerNorms: true };
+  writeFileSync(manifestPath, JSON.stringify(manifest));
+  const back = await loadSavedTask(base, dir);
+  const c = back.model.mode.kind === 'adapters' ? back.model.mode.adapter : undefined;
+  assert.ok(c?.method === 'bottleneck' && c.size === 4 && !c.mh_adapter && c.output_adapter && c.preset === 'paper');
+  const batch = base.tokenizer.encode(['a good book'], 16);
+  assert.deepEqual(Array.from(await back.model.predict(batch)), Array.from(await m.predict(batch)));
+  manifest.mode.adapter = { method: 'bottleneck', size: 4 };
+  manifest.version = 2;
+  writeFileSync(manifestPath, JSON.stringify(manifest));
+  await assert.rejects(loadSavedTask(base, dir), /mode\.adapter: mh_adapter must be true or false, got undefined/);
+  for (const x of [m, back.model]) await x.dispose();
 });

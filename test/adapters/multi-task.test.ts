@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adapterConfig } from '../../src/adapters/methods/index.js';
+import { adapterConfig, methodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { MultiTaskModel } from '../../src/train/multi-task-model.js';
@@ -101,4 +101,51 @@ test('tasks of one shape live in the stacks only; adding past the spare rows and
   await check(['t6', 't0', 't5', 't3']);
   await multi.dispose();
   for (const m of models) await m.dispose();
+});
+
+test('one mixed batch over every method (bottleneck presets, LoRA, IA³ in both placements) and the baselines equals each task alone', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const two = headConfig({ kind: 'classification', labels: ['x', 'y'] });
+  const three = headConfig({ kind: 'classification', labels: ['p', 'q', 'r'], layers: 2 });
+  const specs: [string, Parameters<typeof TaskModel.create>[1]['mode'], typeof two][] = [
+    ['paper', { kind: 'adapters', adapter: methodConfig('paper', { size: 4 }) }, two],
+    ['paper8', { kind: 'adapters', adapter: methodConfig('paper', { size: 8, leave_out: [0] }) }, three], // same group, larger and leaving a layer out
+    ['houlsby', { kind: 'adapters', adapter: methodConfig('houlsby', { reduction_factor: 8 }) }, three],
+    ['pfeiffer', { kind: 'adapters', adapter: methodConfig('pfeiffer', { reduction_factor: 8 }) }, two],
+    ['parallel', { kind: 'adapters', adapter: methodConfig('parallel', { reduction_factor: 8 }) }, two],
+    ['gated', { kind: 'adapters', adapter: methodConfig('paper', { size: 3, ln_before: true, ln_after: true, use_gating: true, scaling: 'learned' }) }, two],
+    ['lora', { kind: 'adapters', adapter: methodConfig('lora', { r: 2 }) }, two],
+    ['lora4', { kind: 'adapters', adapter: methodConfig('lora', { r: 4, alpha: 8, attn_matrices: ['q', 'k', 'v'], attentionOutputLora: true, output_lora: true }) }, three],
+    ['ia3', { kind: 'adapters', adapter: methodConfig('ia3') }, two],
+    ['ia3peft', { kind: 'adapters', adapter: methodConfig('ia3-peft') }, three],
+    ['ln', { kind: 'layer-norm' }, two],
+    ['head', { kind: 'head-only' }, three],
+  ];
+  const models = specs.map(([, mode, h], i) => {
+    const m = TaskModel.create(base, { mode, head: h, seed: 20 + i });
+    perturb(m, 40 + i);
+    return m;
+  });
+  const texts = ['the cat sat on the mat .', 'a dog ran fast', 'good book', 'the sun is red and big at night'];
+  const enc = base.tokenizer.encode(texts, 32);
+  const solo = await Promise.all(models.map((m) => m.predict(enc)));
+  const multi = new MultiTaskModel(base);
+  specs.forEach(([name], i) => multi.add(name, models[i]!));
+  // every task's examples in one batch, interleaved
+  const rows = specs.flatMap(([name], i) => texts.map((t, j) => ({ name, i, j, t })));
+  rows.sort((a, b) => a.j - b.j || a.i - b.i);
+  const out = await multi.predict(multi.encode(rows.map((r) => r.t), 32), rows.map((r) => r.name));
+  let worst = 0;
+  rows.forEach((r, k) => {
+    const n = specs[r.i]![2].labels.length;
+    const want = solo[r.i]!.subarray(r.j * n, (r.j + 1) * n);
+    assert.equal(out[k]!.length, n);
+    for (let c = 0; c < n; c++) worst = Math.max(worst, Math.abs(out[k]![c]! - want[c]!));
+  });
+  assert.ok(worst < 1e-4, `a task's logits in the mixed batch differ from its own by ${worst}`);
+  // a config whose output is not LN(x + h + delta) cannot share the batch
+  const odd = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('pfeiffer', { reduction_factor: 8, residual_before_ln: false }) }, head: two, seed: 3 });
+  assert.throws(() => multi.add('odd', odd), /task odd cannot share a mixed batch: its output is not LN\(x \+ h \+ delta\)/);
+  await multi.dispose();
+  for (const m of [...models, odd]) await m.dispose();
 });

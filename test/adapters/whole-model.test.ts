@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adapterConfig } from '../../src/adapters/methods/index.js';
+import { adapterConfig, methodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { TaskModel } from '../../src/train/task-model.js';
@@ -59,4 +59,37 @@ test('freshly inserted adapters leave the outputs unchanged to within the initia
   assert.ok(d3 < d2 / 3, `std 1e-3 moved them by ${d3}, std 1e-2 by ${d2}`);
   assert.ok(d1 > d2 * 3, `std 1e-1 moved them by ${d1}, std 1e-2 by ${d2}`);
   await plain.dispose();
+});
+
+test('finite differences through USE-lite (pre-norm blocks, fused Q|K|V) with LoRA, IA³ input scaling, Pfeiffer and a gated parallel adapter', async () => {
+  const base = await loadBase('use-lite');
+  const batch = base.tokenizer.encode(texts, 16);
+  const configs = [
+    methodConfig('lora', { r: 2, alpha: 4, attn_matrices: ['q', 'k'], attentionOutputLora: true, init_weights: 'bert' }),
+    methodConfig('ia3-peft', { intermediate_lora: true }),
+    methodConfig('pfeiffer', { size: 2 }),
+    methodConfig('parallel', { size: 2, use_gating: true, ln_after: true, init_weights: 'bert' }),
+  ];
+  for (const c of configs) {
+    const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: c }, head, seed: 4, dropout: 0 });
+    // move away from the identity so that every tensor's gradient is non-trivial
+    for (const t of m.trainable) if (t.origin === 'adapter') for (let i = 0; i < t.data.length; i++) t.data[i] = (t.data[i] as number) + 0.05 * Math.sin(7 * i + t.data.length);
+    const { grads } = await m.trainStep(batch, labels);
+    const eps = 2e-3;
+    for (const [k, t] of m.trainable.entries()) {
+      if (t.origin !== 'adapter') continue;
+      const g = grads[k] as Float32Array;
+      let top = 0;
+      for (let i = 1; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[top]!)) top = i;
+      const orig = t.data[top]!;
+      t.data[top] = orig + eps;
+      const lp = (await m.trainStep(batch, labels)).loss;
+      t.data[top] = orig - eps;
+      const lm = (await m.trainStep(batch, labels)).loss;
+      t.data[top] = orig;
+      const numeric = (lp - lm) / (2 * eps);
+      assert.ok(Math.abs(g[top]! - numeric) <= 5e-4 + 5e-2 * Math.abs(numeric), `${c.preset} ${t.name}[${top}]: analytic ${g[top]}, numeric ${numeric}`);
+    }
+    await m.dispose();
+  }
 });

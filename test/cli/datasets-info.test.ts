@@ -1,7 +1,14 @@
-/** `datasets` lists the built-in datasets; `info` describes a base with counts that add up. */
+/** `datasets` lists the built-in datasets; `info` describes a base with counts that add up, and a saved task. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { methodConfig } from '../../src/adapters/methods/index.js';
+import { headConfig } from '../../src/heads/head.js';
 import { loadBase, baseParamCount } from '../../src/models/base.js';
+import { saveTask } from '../../src/train/task-io.js';
+import { TaskModel } from '../../src/train/task-model.js';
 import { cli, TINY_BERT } from './harness.js';
 
 test('datasets lists spam, sotu, brown and brown-pos with their split sizes and sources', async () => {
@@ -46,6 +53,30 @@ test('info on tiny-bert: architecture, parameter groups that add up to the total
   assert.equal(num('total'), total);
   assert.match(r.stdout, /layerNormEps:\s+1e-12/);
   assert.match(r.stdout, /vocabSize:\s+100/);
+});
+
+test('info on a saved task: its method, config, sizes and the layouts it holds; also an AdapterHub directory with --base', async () => {
+  const base = await loadBase(TINY_BERT);
+  const dir = join(mkdtempSync(join(tmpdir(), 'ak-info-')), 'task');
+  const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('lora', { r: 2 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
+  await saveTask(m, dir, { name: 'task', maxLength: 16 });
+  const j = await cli('info', dir, '--json');
+  assert.equal(j.code, 0, j.stderr);
+  const info = JSON.parse(j.stdout);
+  assert.deepEqual([info.task, info.origin, info.method, info.preset, info.config.r, info.adapterParams, info.canMerge], ['task', 'adapterkit', 'lora', 'lora', 2, m.adapterParams(), true]);
+  assert.deepEqual(info.layouts, { adapterhub: true, peft: true });
+  const r = await cli('info', dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /mode:\s+lora \(r=2, alpha=8, query\/value\)/);
+  assert.match(r.stdout, /merges into the base:\s+yes/);
+  const hub = await cli('info', 'test/fixtures/methods/pfeiffer', '--base', TINY_BERT);
+  assert.equal(hub.code, 0, hub.stderr);
+  assert.match(hub.stdout, /tiny_task \(adapterhub directory\)/);
+  assert.match(hub.stdout, /mode:\s+bottleneck \(pfeiffer, m=4\)/);
+  const noBase = await cli('info', 'test/fixtures/methods/pfeiffer');
+  assert.equal(noBase.code, 2, noBase.stderr);
+  assert.match(noBase.stderr, /has no adapterkit\.json \(an AdapterHub adapter\?\): give the base model with --base/);
+  await m.dispose();
 });
 
 test('info on a directory that is not a model fails with a file error', async () => {

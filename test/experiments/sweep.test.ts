@@ -9,7 +9,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBase } from '../../src/models/base.js';
 import { AdapterkitError } from '../../src/errors.js';
-import { planRuns, PAPER_GRID, runCost } from '../../src/train/experiments/sweep-grid.js';
+import { planRuns, PAPER_GRID, runCost, runMode } from '../../src/train/experiments/sweep-grid.js';
 import { readSweepResults, summarizeSweep, type SweepResult } from '../../src/train/experiments/sweep-results.js';
 import { runSweep } from '../../src/train/experiments/sweep.js';
 import { TINY_BERT, tempDir, toyTask } from './helpers.js';
@@ -42,6 +42,23 @@ describe('sweep grid', () => {
     assert.throws(() => planRuns({ ...PAPER_GRID, lrs: [] }), /lrs is empty/);
     assert.throws(() => planRuns({ ...PAPER_GRID, epochs: [0] }), /epochs holds 0/);
     assert.throws(() => planRuns({ ...PAPER_GRID, methods: ['top-k'], topK: [5] }, { numLayers: 2 } as never), /top-k holds 5; each must be an integer from 1 to 2/);
+  });
+
+  test('several adapter methods, each with its own sizes: ids name the preset and its size knob, modes build the config', () => {
+    const runs = planRuns({
+      ...PAPER_GRID, methods: ['adapters'], lrs: [1e-3], epochs: [1], seeds: [1], sizes: [8],
+      adapterMethods: [{ preset: 'paper', sizes: [4, 16] }, { preset: 'lora', sizes: [2] }, { preset: 'houlsby' }, { preset: 'ia3' }],
+    });
+    assert.deepEqual(runs.map((r) => r.method).sort(), ['adapters-m16', 'adapters-m4', 'houlsby-m8', 'ia3', 'lora-r2']);
+    const lora = runs.find((r) => r.method === 'lora-r2')!;
+    const c = runMode(lora);
+    assert.ok(c.kind === 'adapters' && c.adapter.method === 'lora' && c.adapter.r === 2 && c.adapter.alpha === 2, 'LoRA keeps alpha / r of its preset (1) across sizes');
+    const h = runMode(runs.find((r) => r.method === 'houlsby-m8')!);
+    assert.ok(h.kind === 'adapters' && h.adapter.method === 'bottleneck' && h.adapter.size === 8 && h.adapter.non_linearity === 'swish');
+    assert.equal(runs.find((r) => r.method === 'ia3')?.size, undefined);
+    assert.throws(() => planRuns({ ...PAPER_GRID, methods: ['adapters'], adapterMethods: [{ preset: 'ia3', sizes: [4] }] }), /ia3 has no size to sweep/);
+    assert.throws(() => planRuns({ ...PAPER_GRID, methods: ['adapters'], adapterMethods: [{ preset: 'nope' }] }), /unknown adapter method "nope"/);
+    assert.throws(() => planRuns({ ...PAPER_GRID, methods: ['adapters'], initStds: [1e-3], adapterMethods: [{ preset: 'lora' }] }), /init stds apply to bottleneck adapters, not lora/);
   });
 });
 

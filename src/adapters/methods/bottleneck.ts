@@ -432,7 +432,7 @@ export function bottleneckFromAdapterHub(cfg: RawConfig, where: string, versione
     fail('BAD_CONFIG', `${where}: config.non_linearity ${JSON.stringify(cfg.non_linearity)} is not implemented (adapterkit has ${BOTTLENECK_ACTIVATIONS.join(', ')})`);
   }
   const pick = <K extends keyof BottleneckConfig>(k: K, d: BottleneckConfig[K]) => (cfg[k] === undefined ? d : (cfg[k] as BottleneckConfig[K]));
-  return checkBottleneckConfig({
+  const c = checkBottleneckConfig({
     method: 'bottleneck', trainLayerNorms: false, leave_out: pick('leave_out', []), mh_adapter: cfg.mh_adapter, output_adapter: cfg.output_adapter,
     reduction_factor: cfg.reduction_factor, non_linearity: act, original_ln_before: pick('original_ln_before', false),
     original_ln_after: pick('original_ln_after', true), residual_before_ln: pick('residual_before_ln', true),
@@ -440,4 +440,14 @@ export function bottleneckFromAdapterHub(cfg: RawConfig, where: string, versione
     init_weights: pick('init_weights', 'bert'), initStd: 1e-2, is_parallel: pick('is_parallel', false), scaling: pick('scaling', 1.0),
     use_gating: pick('use_gating', false), dropout: pick('dropout', 0),
   }, where);
+  // label it with the preset whose architecture it has (sizes, leave_out and init may differ)
+  const same = (p: BottleneckConfig) => STRUCTURE_FIELDS.every((f) => JSON.stringify(p[f]) === JSON.stringify(c[f]));
+  const preset = Object.entries(BOTTLENECK_PRESETS).find(([, p]) => same(p) && !p.trainLayerNorms)?.[0];
+  return preset ? Object.freeze({ ...c, preset }) : c;
 }
+
+/** The fields that make a bottleneck config's architecture (as opposed to its sizes and init). */
+const STRUCTURE_FIELDS = [
+  'mh_adapter', 'output_adapter', 'non_linearity', 'original_ln_before', 'original_ln_after', 'residual_before_ln', 'adapter_residual_before_ln',
+  'ln_before', 'ln_after', 'is_parallel', 'scaling', 'use_gating',
+] as const satisfies readonly (keyof BottleneckConfig)[];

@@ -139,8 +139,10 @@ export const ia3Method: AdapterMethod<Ia3Config> = {
       };
     },
     keys(c, enc, name, fileName) {
-      return targetsOf(c, enc).map(({ site }): FileTensorKey => ({
-        internal: adapterTensorName(name, site.key, 'scale'), key: `${enc.checkpointPrefix}${site.module}.loras.${fileName}.lora_B`, shape: [site.outWidth, 1], transpose: false,
+      // input-scaled vectors (PEFT's placement) have no AdapterHub counterpart: they keep the same key, [in, 1], in adapterkit's own copy
+      return targetsOf(c, enc).map(({ site, side }): FileTensorKey => ({
+        internal: adapterTensorName(name, site.key, 'scale'), key: `${enc.checkpointPrefix}${site.module}.loras.${fileName}.lora_B`,
+        shape: [side === 'in' ? site.inWidth : site.outWidth, 1], transpose: false,
       }));
     },
   },
@@ -212,7 +214,7 @@ export function ia3FromAdapterHub(cfg: RawConfig, where: string): Ia3Config {
   if (cfg.init_weights !== undefined && cfg.init_weights !== 'ia3') fail('BAD_CONFIG', `${where}: config.init_weights ${JSON.stringify(cfg.init_weights)} is not implemented for IA³ (ia3)`);
   const d = IA3_PRESETS.ia3;
   return checkIa3Config({
-    method: 'ia3', trainLayerNorms: false, leave_out: cfg.leave_out ?? [], selfattn_lora: cfg.selfattn_lora ?? true, attn_matrices: cfg.attn_matrices ?? d.attn_matrices,
+    method: 'ia3', preset: 'ia3', trainLayerNorms: false, leave_out: cfg.leave_out ?? [], selfattn_lora: cfg.selfattn_lora ?? true, attn_matrices: cfg.attn_matrices ?? d.attn_matrices,
     intermediate_lora: cfg.intermediate_lora ?? true, output_lora: cfg.output_lora ?? false, alpha: cfg.alpha ?? 1, feedforward: [], init_weights: 'ia3',
   }, where);
 }
@@ -239,7 +241,7 @@ export function ia3FromPeft(json: RawConfig, sites: readonly LinearSite[], feedf
   if (out.includes('attention_output')) fail('BAD_CONFIG', `${where}: IA³ on the attention output's output is not implemented (adapterkit scales it at its input, as a feed-forward module)`);
   const m = (['q', 'k', 'v'] as const).filter((x) => out.includes(({ q: 'query', k: 'key', v: 'value' } as const)[x]));
   return checkIa3Config({
-    method: 'ia3', trainLayerNorms: false, leave_out: leaveOut, selfattn_lora: m.length > 0, attn_matrices: m.length ? m : ['k', 'v'],
+    method: 'ia3', preset: ffRoles.length ? 'ia3-peft' : 'ia3', trainLayerNorms: false, leave_out: leaveOut, selfattn_lora: m.length > 0, attn_matrices: m.length ? m : ['k', 'v'],
     intermediate_lora: out.includes('intermediate'), output_lora: out.includes('output'), alpha: 1, feedforward: ffRoles, init_weights: 'ia3',
   }, where);
 }

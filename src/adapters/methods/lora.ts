@@ -217,7 +217,7 @@ export function loraFromAdapterHub(cfg: RawConfig, where: string): LoraConfig {
   }
   const d = LORA_PRESETS.lora;
   return checkLoraConfig({
-    method: 'lora', trainLayerNorms: false, leave_out: cfg.leave_out ?? [], r: cfg.r ?? d.r, alpha: cfg.alpha ?? d.alpha, dropout: cfg.dropout ?? 0,
+    method: 'lora', preset: 'lora', trainLayerNorms: false, leave_out: cfg.leave_out ?? [], r: cfg.r ?? d.r, alpha: cfg.alpha ?? d.alpha, dropout: cfg.dropout ?? 0,
     selfattn_lora: cfg.selfattn_lora ?? true, attn_matrices: cfg.attn_matrices ?? d.attn_matrices, intermediate_lora: cfg.intermediate_lora ?? false,
     output_lora: cfg.output_lora ?? false, attentionOutputLora: false, init_weights: cfg.init_weights ?? 'lora',
   }, where);
@@ -246,7 +246,7 @@ export function loraFromPeft(json: RawConfig, sites: readonly LinearSite[], numL
   const { roles, leaveOut } = rolesByLayer(sites, numLayers, where);
   const m: AttnMatrix[] = roles.map(matrixOf).filter((x): x is AttnMatrix => x !== undefined);
   return checkLoraConfig({
-    method: 'lora', trainLayerNorms: false, leave_out: leaveOut, r: json.r ?? 8, alpha: json.lora_alpha ?? 8, dropout: json.lora_dropout ?? 0,
+    method: 'lora', preset: 'lora', trainLayerNorms: false, leave_out: leaveOut, r: json.r ?? 8, alpha: json.lora_alpha ?? 8, dropout: json.lora_dropout ?? 0,
     selfattn_lora: m.length > 0, attn_matrices: m.length ? (['q', 'k', 'v'] as const).filter((x) => m.includes(x)) : ['q', 'v'],
     intermediate_lora: roles.includes('intermediate'), output_lora: roles.includes('output'), attentionOutputLora: roles.includes('attention_output'),
     init_weights: json.init_lora_weights === 'gaussian' ? 'bert' : 'lora',
