@@ -148,4 +148,19 @@ describe('train, eval, predict', () => {
     assert.equal(long.code, 2);
     assert.match(long.stderr, /--max-length 100 exceeds the base's limit of 40 tokens/);
   });
+
+  test('train --train-pooler with adapters, then eval and predict load the task (the pooler is saved with it)', async () => {
+    const pooled = join(dir, 'pooler');
+    const r = await cli('train', '--train', trainCsv, '--dev', devCsv, '--text', 'sentence', '--label', 'sentiment', '--base', TINY_BERT,
+      '--method', 'lora', '--lora-r', '2', '--train-pooler', '--epochs', '1', '--batch-size', '32', '--max-length', '16', '--name', 'toy', '--out', pooled);
+    assert.equal(r.code, 0, r.stderr);
+    const e = await cli('eval', join(pooled, 'best'), '--split', 'dev');
+    assert.equal(e.code, 0, e.stderr);
+    assert.match(e.stdout, /accuracy\s+0\.\d{4}/);
+    const textFile = join(dir, 'pooler-texts.txt');
+    writeFileSync(textFile, 'a good film\n');
+    const p = await cli('predict', join(pooled, 'best'), '--input', textFile);
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal(p.stdout.trim().split('\n').length, 1);
+  });
 });
