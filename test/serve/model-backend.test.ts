@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterConfig } from '../../src/adapters/methods/index.js';
+import { adapterConfig, methodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { ModelBackend } from '../../src/serve/model-backend.js';
@@ -17,16 +17,17 @@ import { toPrediction } from '../../src/train/evaluate.js';
 import { Rng } from '../../src/util/random.js';
 import { call, classify, listen } from './helpers.js';
 
-test('saved adapters served from one base: load over HTTP, concurrent mixed-task requests, same scores as each task alone', async () => {
+test('saved adapters of different methods served from one base: load over HTTP, concurrent mixed-task requests, same scores as each task alone', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const dirs: Record<string, string> = {};
   const models: Record<string, TaskModel> = {};
   const specs = {
-    sentiment: { labels: ['neg', 'pos'], size: 4 },
-    topic: { labels: ['animals', 'weather', 'books'], size: 8 },
+    sentiment: { labels: ['neg', 'pos'], size: 4, adapter: adapterConfig({ size: 4 }) },
+    topic: { labels: ['animals', 'weather', 'books'], size: 8, adapter: methodConfig('lora', { r: 4 }) },
+    mood: { labels: ['calm', 'angry'], size: 5, adapter: methodConfig('ia3') },
   };
   for (const [name, s] of Object.entries(specs)) {
-    const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: s.size }) }, head: headConfig({ kind: 'classification', labels: s.labels }), seed: s.size });
+    const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: s.adapter }, head: headConfig({ kind: 'classification', labels: s.labels }), seed: s.size });
     const r = new Rng(s.size);
     for (const t of m.trainable) for (let i = 0; i < t.data.length; i++) t.data[i] = (t.data[i] as number) + r.truncatedNormal(0.2);
     dirs[name] = join(mkdtempSync(join(tmpdir(), 'ak-serve-')), name);
@@ -41,7 +42,7 @@ test('saved adapters served from one base: load over HTTP, concurrent mixed-task
       assert.equal(res.status, 201, res.text);
     }
     const listed = await call(`${server.url}/v1/adapters`, 'GET');
-    assert.deepEqual((listed.body as { adapters: { name: string }[] }).adapters.map((a) => a.name).sort(), ['sentiment', 'topic']);
+    assert.deepEqual((listed.body as { adapters: { name: string }[] }).adapters.map((a) => a.name).sort(), ['mood', 'sentiment', 'topic']);
     const texts = ['the cat sat on the mat', 'rain at night', 'a good book', 'the dog ran fast'];
     const reqs = texts.flatMap((t) => Object.keys(specs).map((task) => ({ task, t })));
     const answers = await Promise.all(reqs.map((r) => classify(server.url, r.task, [r.t])));
@@ -56,7 +57,7 @@ test('saved adapters served from one base: load over HTTP, concurrent mixed-task
       m.head.labels.forEach((l, i) => assert.ok(Math.abs(got.scores[l]! - want.probs[i]!) < 1e-5, `${r.task} ${l}`));
     }
     const metrics = await call(`${server.url}/metrics`, 'GET');
-    assert.match(metrics.text, /adapterkit_adapters_loaded 2/);
+    assert.match(metrics.text, /adapterkit_adapters_loaded 3/);
     const unload = await call(`${server.url}/v1/adapters/topic`, 'DELETE', undefined, { authorization: 'Bearer sekrit' });
     assert.ok(unload.status < 300, unload.text);
     const gone = await classify(server.url, 'topic', ['x']);
