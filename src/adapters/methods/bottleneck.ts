@@ -26,7 +26,8 @@
  * `norm_after.*` [d], `gate.weight` [d, 1], `gate.bias` [1], `scaling` [1] or [d] where used.
  */
 import { fail } from '../../errors.js';
-import { add, gelu, linear, mul, reduceMean, relu, sigmoid, silu, tanh, type Value } from '../../engine/index.js';
+import { add, linear, mul, reduceMean, sigmoid, type Value } from '../../engine/index.js';
+import { activate, type GraphActivation } from '../../models/activations.js';
 import type { Encoder, SubLayerParts } from '../../models/encoder.js';
 import type { SubLayerSite } from '../../models/sites.js';
 import { pyFloat } from '../../util/python-json.js';
@@ -217,21 +218,10 @@ function nextDown(x: number): number {
   return v.getFloat64(0);
 }
 
-function activate(x: Value, a: BottleneckActivation): Value {
-  switch (a) {
-    case 'gelu':
-      return gelu(x);
-    case 'gelu_new':
-      return gelu(x, 'tanh');
-    case 'relu':
-      return relu(x);
-    case 'swish':
-    case 'silu':
-      return silu(x);
-    case 'tanh':
-      return tanh(x);
-  }
-}
+/** The graph op of each of AdapterHub's nonlinearity names. */
+const GRAPH_ACTIVATION: Readonly<Record<BottleneckActivation, GraphActivation>> = {
+  gelu: 'gelu', gelu_new: 'gelu_tanh', relu: 'relu', swish: 'silu', silu: 'silu', tanh: 'tanh',
+};
 
 /** Whether the config's output is `LN(x + h + δ)` (see the module comment). */
 function isAdditive(c: BottleneckConfig): boolean {
@@ -277,7 +267,7 @@ function siteHook(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: Me
   const t = (param: string) => ctx.w(adapterTensorName(name, site.key, param));
   const bottleneck = (input: Value): Value => {
     const z = c.ln_before ? ctx.layerNorm(input, adapterTensorName(name, site.key, 'norm_before.weight'), adapterTensorName(name, site.key, 'norm_before.bias'), ADAPTER_LN_EPS) : input;
-    const down = activate(linear(z, t('down.weight'), t('down.bias')), c.non_linearity); // [B, T, m]
+    const down = activate(linear(z, t('down.weight'), t('down.bias')), GRAPH_ACTIVATION[c.non_linearity]); // [B, T, m]
     let a = linear(down, t('up.weight'), t('up.bias')); // [B, T, d]
     if (typeof c.scaling === 'number') {
       if (c.scaling !== 1) a = mul(a, c.scaling);

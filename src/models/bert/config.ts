@@ -3,6 +3,7 @@
  * to one shape. Differences between the families are honoured here once, as data.
  */
 import { fail } from '../../errors.js';
+import type { GraphActivation } from '../activations.js';
 
 /** Model types this module supports. */
 export const SUPPORTED_MODEL_TYPES = ['bert', 'roberta', 'distilbert', 'electra'] as const;
@@ -10,7 +11,7 @@ export const SUPPORTED_MODEL_TYPES = ['bert', 'roberta', 'distilbert', 'electra'
 export type BertFamily = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 /** Activation names accepted in `hidden_act` / `activation`, mapped to what the graph uses. */
-export const ACTIVATIONS = {
+export const ACTIVATIONS: Readonly<Record<string, GraphActivation>> = {
   gelu: 'gelu',
   gelu_python: 'gelu',
   gelu_new: 'gelu_tanh',
@@ -20,9 +21,9 @@ export const ACTIVATIONS = {
   silu: 'silu',
   swish: 'silu',
   tanh: 'tanh',
-} as const;
+};
 /** A graph activation. */
-export type Activation = (typeof ACTIVATIONS)[keyof typeof ACTIVATIONS];
+export type Activation = GraphActivation;
 
 /** A normalised BERT-family configuration. */
 export interface BertConfig {
@@ -64,10 +65,10 @@ function num(c: Json, key: string, file: string, dflt?: number): number {
 }
 
 function activation(name: unknown, file: string, key: string): Activation {
-  if (typeof name !== 'string' || !(name in ACTIVATIONS)) {
-    fail('UNSUPPORTED_MODEL', `${file}: ${key} ${JSON.stringify(name)} is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
-  }
-  return ACTIVATIONS[name as keyof typeof ACTIVATIONS];
+  // an own property only: `toString` and `__proto__` are not activations
+  const a = typeof name === 'string' && Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name] : undefined;
+  if (!a) fail('UNSUPPORTED_MODEL', `${file}: ${key} ${JSON.stringify(name)?.slice(0, 80)} is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+  return a;
 }
 
 /** Parses a config.json object; `file` names it in errors. */

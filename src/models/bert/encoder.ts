@@ -8,31 +8,17 @@
  * Shape legend: B batch, T sequence, E embedding width, D hidden, H heads, Dh = D / H, F feed-forward.
  */
 import {
-  add, cast, cumsum, dropout, equal, fill, gather, gelu, layerNorm, linear, matmul, mul, not, relu, reshape, silu, softmax,
+  add, cast, cumsum, dropout, equal, fill, gather, layerNorm, linear, matmul, mul, not, reshape, softmax,
   sub, tanh, transpose, unsqueeze, type Value,
 } from '../../engine/index.js';
 import { runLinear, runSubLayer, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import { HookSites, type LinearRole } from '../sites.js';
-import type { Activation, BertConfig } from './config.js';
+import { activate } from '../activations.js';
+import type { BertConfig } from './config.js';
 import { EMBEDDINGS, FAMILIES, bertHookSites, bertWeightSpecs, layerNames, type LayerNames } from './names.js';
 
 /** float32's lowest value: the additive mask Hugging Face uses for padding keys. */
 const MASK_VALUE = -3.4028234663852886e38;
-
-function activate(x: Value, a: Activation): Value {
-  switch (a) {
-    case 'gelu':
-      return gelu(x);
-    case 'gelu_tanh':
-      return gelu(x, 'tanh');
-    case 'relu':
-      return relu(x);
-    case 'silu':
-      return silu(x);
-    case 'tanh':
-      return tanh(x);
-  }
-}
 
 function maybeDropout(ctx: BuildContext, x: Value, p: number): Value {
   if (!ctx.training || p <= 0) return x;

@@ -5,22 +5,13 @@
  * same bytes. The file is written to `path.tmp-<pid>` and renamed into place, so a reader never
  * sees a half-written file.
  */
-import { open, rename, unlink } from 'node:fs/promises';
-import { AdapterkitError, fail } from '../../errors.js';
-import { assertLittleEndianHost, bytesOf, numelOf } from './dtypes.js';
-import type { SourceDtype, TensorToWrite, WeightArray, WeightDtype } from './types.js';
+import { fail } from '../../errors.js';
+import { assertLittleEndianHost, bytesOf } from './dtypes.js';
+import type { SourceDtype, TensorToWrite, WeightDtype } from './types.js';
+import { checkTensorToWrite, writeFileAtomically } from './write-file.js';
 
 /** Stored name and array type for each in-memory dtype the writer accepts. */
-const WRITE_AS: Readonly<Record<WeightDtype, { stored: SourceDtype; accepts: (a: WeightArray) => boolean }>> = {
-  float32: { stored: 'F32', accepts: (a) => a instanceof Float32Array },
-  int64: { stored: 'I64', accepts: (a) => a instanceof BigInt64Array },
-  int32: { stored: 'I32', accepts: (a) => a instanceof Int32Array },
-  int8: { stored: 'I8', accepts: (a) => a instanceof Int8Array },
-  uint8: { stored: 'U8', accepts: (a) => a instanceof Uint8Array },
-  bool: { stored: 'BOOL', accepts: (a) => a instanceof Uint8Array },
-};
-
-const MAX_WRITE = 1 << 30;
+const WRITE_AS: Readonly<Record<WeightDtype, SourceDtype>> = { float32: 'F32', int64: 'I64', int32: 'I32', int8: 'I8', uint8: 'U8', bool: 'BOOL' };
 
 /**
  * Writes `tensors` (and optional string `metadata`) to `path` as safetensors. Throws BAD_WEIGHTS
@@ -39,15 +30,7 @@ export async function writeSafetensors(
   assertLittleEndianHost();
   const entries = sortedEntries(tensors, path);
   const header = encodeHeader(entries, metadata, path);
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFileParts(tmp, [header, ...entries.map(([, t]) => bytesOf(t.data))]);
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    if (e instanceof AdapterkitError) throw e;
-    throw new AdapterkitError('BAD_FILE', `${path}: cannot write: ${(e as Error).message}`, undefined, { cause: e });
-  }
+  await writeFileAtomically(path, [header, ...entries.map(([, t]) => bytesOf(t.data))]);
 }
 
 /**
@@ -60,7 +43,7 @@ export function encodeHeader(entries: ReadonlyArray<readonly [string, TensorToWr
   let offset = 0;
   for (const [name, t] of entries) {
     const end = offset + t.data.byteLength;
-    parts.push(`${JSON.stringify(name)}:{"dtype":"${WRITE_AS[t.dtype].stored}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${WRITE_AS[t.dtype]}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
     offset = end;
   }
   const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
@@ -87,28 +70,6 @@ function sortedEntries(tensors: Record<string, TensorToWrite> | ReadonlyMap<stri
 }
 
 function checkTensor(name: string, t: TensorToWrite, path: string): void {
-  const where = `${path}: tensor ${name}`;
   if (name === '__metadata__') fail('BAD_WEIGHTS', `${path}: "__metadata__" is reserved and cannot name a tensor`);
-  const spec = WRITE_AS[t.dtype];
-  if (!spec) fail('BAD_WEIGHTS', `${where}: unsupported dtype ${String(t.dtype)}`);
-  if (!spec.accepts(t.data)) fail('BAD_WEIGHTS', `${where}: dtype ${t.dtype} does not match its ${t.data.constructor.name} data`);
-  if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail('BAD_WEIGHTS', `${where}: shape [${t.shape.join(', ')}] is not a list of non-negative integers`);
-  if (numelOf(t.shape) !== t.data.length) {
-    fail('BAD_WEIGHTS', `${where}: shape [${t.shape.join(', ')}] holds ${numelOf(t.shape)} elements but the data has ${t.data.length}`);
-  }
-}
-
-async function writeFileParts(path: string, parts: readonly Uint8Array[]): Promise<void> {
-  const handle = await open(path, 'w');
-  try {
-    for (const part of parts) {
-      for (let done = 0; done < part.length; ) {
-        const { bytesWritten } = await handle.write(part, done, Math.min(MAX_WRITE, part.length - done));
-        done += bytesWritten;
-      }
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  checkTensorToWrite(name, t, path, Object.keys(WRITE_AS), 'safetensors');
 }

@@ -30,28 +30,19 @@
  * The file is written to `path.tmp-<pid>` and renamed into place, so a reader never sees half a file.
  */
 import { createHash } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { AdapterkitError, fail } from '../../errors.js';
-import { assertLittleEndianHost, bytesOf, numelOf } from './dtypes.js';
-import type { TensorToWrite, WeightArray, WeightDtype } from './types.js';
+import { assertLittleEndianHost, bytesOf } from './dtypes.js';
+import type { TensorToWrite, WeightDtype } from './types.js';
+import { checkTensorToWrite, writeFileAtomically } from './write-file.js';
 
-/** The `torch.<Name>Storage` class and array type for each in-memory dtype the writer accepts. */
-const STORAGE_OF: Readonly<Record<WeightDtype, { storage: string; accepts: (a: WeightArray) => boolean }>> = {
-  float32: { storage: 'FloatStorage', accepts: (a) => a instanceof Float32Array },
-  int64: { storage: 'LongStorage', accepts: (a) => a instanceof BigInt64Array },
-  int32: { storage: 'IntStorage', accepts: (a) => a instanceof Int32Array },
-  int8: { storage: 'CharStorage', accepts: (a) => a instanceof Int8Array },
-  uint8: { storage: 'ByteStorage', accepts: (a) => a instanceof Uint8Array },
-  bool: { storage: 'BoolStorage', accepts: (a) => a instanceof Uint8Array },
+/** The `torch.<Name>Storage` class of each in-memory dtype the writer accepts. */
+const STORAGE_OF: Readonly<Record<WeightDtype, string>> = {
+  float32: 'FloatStorage', int64: 'LongStorage', int32: 'IntStorage', int8: 'CharStorage', uint8: 'ByteStorage', bool: 'BoolStorage',
 };
 
 /** Alignment of every record's data in the archive (torch's `kFieldAlignment` / `storage_alignment`). */
 const ALIGNMENT = 64;
-const MAX_WRITE = 1 << 30;
-/** Parts below this size are gathered into one write. */
-const SMALL_PART = 1 << 20;
 
 /**
  * Writes `tensors` to `path` as `torch.save` writes an `OrderedDict` of them, in the map's order.
@@ -66,7 +57,7 @@ const SMALL_PART = 1 << 20;
  */
 export async function writeTorchStateDict(path: string, tensors: ReadonlyMap<string, TensorToWrite>): Promise<void> {
   assertLittleEndianHost();
-  for (const [name, t] of tensors) checkTensor(name, t, path);
+  for (const [name, t] of tensors) checkTensorToWrite(name, t, path, Object.keys(STORAGE_OF), 'PyTorch');
   const list = [...tensors.values()];
   const text = (s: string): Uint8Array => Buffer.from(s, 'latin1');
   const records: Array<[string, Uint8Array]> = [
@@ -80,26 +71,7 @@ export async function writeTorchStateDict(path: string, tensors: ReadonlyMap<str
   const folder = archiveFolder(path);
   const entries = records.map(([name, data]) => ({ name: `${folder}/${name}`, data, crc: crc32(data) }));
   entries.push(serializationId(entries, folder));
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFileParts(tmp, zipParts(entries));
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    if (e instanceof AdapterkitError) throw e;
-    throw new AdapterkitError('BAD_FILE', `${path}: cannot write: ${(e as Error).message}`, undefined, { cause: e });
-  }
-}
-
-function checkTensor(name: string, t: TensorToWrite, path: string): void {
-  const where = `${path}: tensor ${name}`;
-  const spec = STORAGE_OF[t.dtype];
-  if (!spec) fail('BAD_WEIGHTS', `${where}: unsupported dtype ${String(t.dtype)} (a PyTorch file can be written from ${Object.keys(STORAGE_OF).join(', ')})`);
-  if (!spec.accepts(t.data)) fail('BAD_WEIGHTS', `${where}: dtype ${t.dtype} does not match its ${t.data.constructor.name} data`);
-  if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail('BAD_WEIGHTS', `${where}: shape [${t.shape.join(', ')}] is not a list of non-negative integers`);
-  if (numelOf(t.shape) !== t.data.length) {
-    fail('BAD_WEIGHTS', `${where}: shape [${t.shape.join(', ')}] holds ${numelOf(t.shape)} elements but the data has ${t.data.length}`);
-  }
+  await writeFileAtomically(path, zipParts(entries));
 }
 
 /** The folder torch would name for `path`: its stem, or `archive` where torch writes through a stream. */
@@ -148,7 +120,7 @@ function pickleStateDict(tensors: ReadonlyMap<string, TensorToWrite>): Uint8Arra
       p.global('torch._utils', '_rebuild_tensor_v2');
       p.op(0x28, 0x28); // MARK (args), MARK (persistent id)
       p.shared('storage');
-      p.global('torch', STORAGE_OF[t.dtype].storage);
+      p.global('torch', STORAGE_OF[t.dtype]);
       p.unicode(String(key++));
       p.shared('cpu');
       p.int(t.data.length);
@@ -370,35 +342,3 @@ function endRecords(count: number, cdSize: number, cdOffset: number): Buffer {
 }
 
 /** Writes the parts in order; runs of small parts (headers, small tensors) go out as one write. */
-async function writeFileParts(path: string, parts: readonly Uint8Array[]): Promise<void> {
-  const handle = await open(path, 'w');
-  const writeAll = async (part: Uint8Array): Promise<void> => {
-    for (let done = 0; done < part.length; ) {
-      const { bytesWritten } = await handle.write(part, done, Math.min(MAX_WRITE, part.length - done));
-      done += bytesWritten;
-    }
-  };
-  try {
-    let run: Uint8Array[] = [];
-    let runBytes = 0;
-    const flush = async (): Promise<void> => {
-      if (run.length > 0) await writeAll(Buffer.concat(run, runBytes));
-      run = [];
-      runBytes = 0;
-    };
-    for (const part of parts) {
-      if (part.length >= SMALL_PART) {
-        await flush();
-        await writeAll(part);
-        continue;
-      }
-      run.push(part);
-      runBytes += part.length;
-      if (runBytes >= SMALL_PART) await flush();
-    }
-    await flush();
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
