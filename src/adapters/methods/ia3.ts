@@ -18,6 +18,7 @@ import { fail } from '../../errors.js';
 import { f32, mul, type HostTensor, type Value } from '../../engine/index.js';
 import type { Encoder } from '../../models/encoder.js';
 import { LINEAR_ROLES, type LinearRole, type LinearSite } from '../../models/sites.js';
+import { pyFloat } from '../../util/python-json.js';
 import { adapterTensorName } from '../names.js';
 import type { AdapterMethod, AdapterTensor, FileTensorKey, MethodConfigBase, MethodHooks } from '../method.js';
 import { checkBool, checkKnownFields, checkLayerList, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
@@ -132,7 +133,7 @@ export const ia3Method: AdapterMethod<Ia3Config> = {
       if (c.feedforward.length) return { unsupported: `AdapterHub's IA³ scales outputs only; feedforward (input scaling of ${c.feedforward.join(', ')}) is PEFT's placement` };
       return {
         config: {
-          alpha: c.alpha, architecture: 'lora', attn_matrices: [...c.attn_matrices], composition_mode: 'scale', dropout: 0.0, dtype: null, init_weights: 'ia3',
+          alpha: c.alpha, architecture: 'lora', attn_matrices: [...c.attn_matrices], composition_mode: 'scale', dropout: pyFloat(0), dtype: null, init_weights: 'ia3',
           init_weights_seed: null, intermediate_lora: c.intermediate_lora, leave_out: [...c.leave_out], output_lora: c.output_lora, r: 1,
           selfattn_lora: c.selfattn_lora, use_dora: false, use_gating: false, vera_b: null, vera_d: null,
         },
@@ -151,11 +152,12 @@ export const ia3Method: AdapterMethod<Ia3Config> = {
       if (c.alpha !== 1) return { unsupported: `PEFT's IA³ has no alpha (this adapter's is ${c.alpha})` };
       const targets = targetsOf(c, enc);
       const sites = targets.map((t) => t.site);
+      const target = peftTargets(enc, sites, { layersField: false }).target_modules;
       // every field of PEFT's IA3Config (peft @ 5d602fd tuners/ia3/config.py)
       return {
         config: {
-          exclude_modules: null, fan_in_fan_out: false, feedforward_modules: peftFeedforward(enc, sites, targets.filter((t) => t.side === 'in').map((t) => t.site)),
-          init_ia3_weights: true, peft_type: 'IA3', target_modules: peftTargets(enc, sites, { layersField: false }).target_modules,
+          exclude_modules: null, fan_in_fan_out: false, feedforward_modules: peftFeedforward(enc, sites, targets.filter((t) => t.side === 'in').map((t) => t.site), target),
+          init_ia3_weights: true, peft_type: 'IA3', target_modules: target,
         },
       };
     },

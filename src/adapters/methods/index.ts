@@ -107,7 +107,8 @@ export function fromPeftConfigFields(
   if (type === 'LORA') return loraFromPeft(json, select(json.target_modules, json.layers_to_transform), enc.numLayers, where);
   if (type === 'IA3') {
     const sites = select(json.target_modules, json.layers_to_transform);
-    const ff = isEmptyTarget(json.feedforward_modules) ? [] : select(json.feedforward_modules, json.layers_to_transform, 'feedforward');
+    // PEFT asks only of the modules target_modules selected whether they are feed-forward ones (ia3/model.py _create_and_replace)
+    const ff = isEmptyTarget(json.feedforward_modules) ? [] : select(json.feedforward_modules, json.layers_to_transform, 'feedforward').filter((s) => sites.some((t) => t.key === s.key));
     return ia3FromPeft(json, sites, ff, enc.numLayers, where);
   }
   return fail('BAD_CONFIG', `${where}: peft_type ${JSON.stringify(type)} is not implemented in adapterkit (it reads LORA and IA3)`);

@@ -82,12 +82,21 @@ export function peftTargets(enc: Encoder, sites: readonly LinearSite[], o: { lay
   return list ? { target_modules: list, layers_to_transform: layers } : regex();
 }
 
-/** PEFT's `feedforward_modules` selecting exactly `ff` among the targeted `sites`. */
-export function peftFeedforward(enc: Encoder, sites: readonly LinearSite[], ff: readonly LinearSite[]): string[] | string {
+/**
+ * PEFT's `feedforward_modules` selecting exactly `ff` among the targeted `sites`. When
+ * `target_modules` is a list, PEFT's IA3Config requires the feedforward list to be a subset of it
+ * (`__post_init__`: "`feedforward_modules` should be a subset of `target_modules`"), so the
+ * entries are taken from `target`; where no subset selects exactly `ff`, a regular expression.
+ */
+export function peftFeedforward(enc: Encoder, sites: readonly LinearSite[], ff: readonly LinearSite[], target: readonly string[] | string): string[] | string {
   if (ff.length === 0) return [];
   const candidates = sites.map((s) => peftModuleName(enc, s));
   const wanted = new Set(ff.map((s) => peftModuleName(enc, s)));
-  return suffixList('feedforward', candidates, wanted) ?? [...wanted].map(escapeRe).join('|');
+  const regex = () => [...wanted].map(escapeRe).join('|');
+  if (typeof target === 'string') return suffixList('feedforward', candidates, wanted) ?? regex();
+  const picks = target.filter((t) => candidates.some((n) => suffixMatch('target', n, t) && wanted.has(n)));
+  const selected = candidates.filter((n) => picks.some((t) => suffixMatch('feedforward', n, t)));
+  return selected.length === wanted.size && selected.every((n) => wanted.has(n)) ? [...picks].sort() : regex();
 }
 
 /**
