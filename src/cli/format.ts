@@ -71,10 +71,13 @@ export function formatPercent(share: number): string {
 /** Seconds as `42.1s`, `3m 05s` or `1h 02m`. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  if (seconds < 60) return `${seconds.toFixed(1)}s`;
-  const m = Math.floor(seconds / 60);
-  if (m < 60) return `${m}m ${String(Math.round(seconds - m * 60)).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+  if (seconds < 59.95) return `${seconds.toFixed(1)}s`;
+  // round first, so that 479.6 s is 8m 00s rather than 7m 60s
+  const s = Math.round(seconds);
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  const mins = Math.round(seconds / 60);
+  return `${Math.floor(mins / 60)}h ${String(mins % 60).padStart(2, '0')}m`;
 }
 
 /** Metric values as `accuracy 0.9100, f1 0.8800`. */

@@ -105,6 +105,7 @@ function signature(model: TaskModel, o: TrainDataOptions, n: number): Record<str
   return {
     mode: describeMode(model.mode, model.base.encoder), head: model.head.kind, labels: model.head.labels, epochs: o.epochs ?? 3, batchSize: o.batchSize ?? 32,
     maxLength: o.maxLength ?? 128, lr: o.lr ?? DEFAULT_LR[model.mode.kind], seed: o.seed ?? 42, trainExamples: n, base: model.base.id,
+    ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}), // it sizes the schedule
   };
 }
 
@@ -163,7 +164,8 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
   const canEvaluate = data.evaluate !== undefined && (data.evalExamples ?? 0) > 0;
   const stepsPerEpoch = epochBatches(rows, batchSize, seed, 0).length;
   const totalSteps = Math.min(o.maxSteps ?? Infinity, stepsPerEpoch * epochs);
-  const lrAt = linearWarmupDecay({ peakLr: peak, totalSteps: stepsPerEpoch * epochs, warmupRatio: o.warmupRatio ?? 0.1 });
+  // --max-steps sizes the schedule (warm-up and decay to zero), as the Hugging Face Trainer does
+  const lrAt = linearWarmupDecay({ peakLr: peak, totalSteps, warmupRatio: o.warmupRatio ?? 0.1 });
   const opt = new AdamW(model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: peak, weightDecay: o.weightDecay ?? 0.01 });
 
   let st: TrainerState = { version: 1, step: 0, epoch: 0, batch: 0, evalsWithoutImprovement: 0, epochLosses: [], epochLossSum: 0, epochLossCount: 0, signature: sig };
@@ -174,7 +176,7 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
     st = JSON.parse(await readFile(join(ckptDir, 'trainer.json'), 'utf8')) as TrainerState;
     const diff = Object.keys(sig).filter((k) => JSON.stringify(sig[k]) !== JSON.stringify(st.signature[k]));
     if (diff.length) fail('BAD_CONFIG', `cannot resume ${o.outDir}: the run was started with different ${diff.map((k) => `${k} (${JSON.stringify(st.signature[k])} then, ${JSON.stringify(sig[k])} now)`).join(', ')}`);
-    model.setWeights((await loadTaskFiles(ckptDir, model.base.encoder)).tensors);
+    model.setWeights((await loadTaskFiles(ckptDir, model.base.encoder, model.adapterName)).tensors);
     opt.loadState(await AdamW.loadStateFile(join(ckptDir, 'optimizer.safetensors')));
     // Drop log lines written after the checkpoint (a crash after it): those steps run again.
     if (await exists(logPath)) {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { headConfig } from '../../src/heads/head.js';
 import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, rolesArg, sanitizeTaskName } from '../../src/cli/options.js';
-import { formatBytes, formatPercent, table } from '../../src/cli/format.js';
+import { formatBytes, formatDuration, formatPercent, table } from '../../src/cli/format.js';
 import { parseInputs, predictionJson } from '../../src/cli/commands/predict.js';
 import { alignLabels } from '../../src/cli/commands/eval.js';
 import { taskSpecFromFlags } from '../../src/cli/data-options.js';
@@ -23,6 +23,10 @@ test('number parsers check ranges and name the problem', () => {
   assert.throws(() => pointsArg('mlp'), /unknown sub-layer "mlp"/);
   assert.deepEqual(rolesArg('q,value,intermediate'), ['query', 'value', 'intermediate']);
   assert.throws(() => rolesArg('dense'), /unknown projection "dense"/);
+});
+
+test('durations round before they split into minutes and seconds (never "7m 60s")', () => {
+  assert.deepEqual([12.34, 59.96, 60, 479.6, 3599.6, 3600, 7260].map(formatDuration), ['12.3s', '1m 00s', '1m 00s', '8m 00s', '1h 00m', '1h 00m', '2h 01m']);
 });
 
 test('mode flags become a training mode', () => {

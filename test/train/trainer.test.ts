@@ -74,6 +74,17 @@ describe('trainer', () => {
     assert.notDeepEqual(a, c);
   });
 
+  test('--max-steps sizes the learning-rate schedule: warm-up over 10 % of the steps, then linear decay that reaches zero at the last step', async () => {
+    const base = await loadBase('test/fixtures/models/tiny-bert');
+    const dir = mkdtempSync(join(tmpdir(), 'ak-maxsteps-'));
+    const m = TaskModel.create(base, { mode: adapters, head, seed: 5 });
+    await train(m, trainSet, dev, opts(dir, { maxSteps: 10, epochs: 4 }));
+    await m.dispose();
+    const lrs = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((o) => o.type === 'train').map((o) => o.lr as number);
+    // peak 1e-2, 10 steps, 1 warm-up step: 0, then 1e-2 * (10 - k) / 9
+    assert.deepEqual(lrs.map((x) => Number(x.toPrecision(6))), [0, ...Array.from({ length: 9 }, (_, i) => Number((1e-2 * (9 - i) / 9).toPrecision(6)))]);
+  });
+
   test('an interrupted run resumes from its checkpoint and finishes all steps', async () => {
     const base = await loadBase('test/fixtures/models/tiny-bert');
     const dir = mkdtempSync(join(tmpdir(), 'ak-resume-'));
