@@ -171,7 +171,7 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
   let st: TrainerState = { version: 1, step: 0, epoch: 0, batch: 0, evalsWithoutImprovement: 0, epochLosses: [], epochLossSum: 0, epochLossCount: 0, signature: sig };
   if (await exists(join(ckptDir, 'trainer.json'))) {
     if (!o.resume) {
-      fail('BAD_CONFIG', `${o.outDir} already holds a checkpoint of an earlier run: pass --resume to continue it, or choose another output directory`);
+      fail('BAD_CONFIG', `${o.outDir} already holds a checkpoint of an earlier run: continue it (resume: true; --resume on the command line), or choose another output directory`);
     }
     st = JSON.parse(await readFile(join(ckptDir, 'trainer.json'), 'utf8')) as TrainerState;
     const diff = Object.keys(sig).filter((k) => JSON.stringify(sig[k]) !== JSON.stringify(st.signature[k]));

@@ -56,7 +56,7 @@ describe('train, eval, predict', () => {
   test('a second run into the same directory needs --resume', async () => {
     const r = await cli(...trainArgs, '--out', out);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /already holds a checkpoint of an earlier run: pass --resume/);
+    assert.match(r.stderr, /already holds a checkpoint of an earlier run: continue it \(resume: true; --resume on the command line\)/);
   });
 
   test('train --json prints the summary as JSON only', async () => {
