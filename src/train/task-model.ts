@@ -264,7 +264,18 @@ export class TaskModel {
     return composeHooks([methodOf(this.mode.adapter).hooks(this.mode.adapter, this.base.encoder, this.adapterName, ctx)]);
   }
 
-  private build(training: boolean): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
+  /**
+   * The task's inference graph with every tensor folded in as a constant (the task's own tensors
+   * and, while merged, the merged weights): a standalone graph whose only inputs are the encoder's
+   * `input_ids`, `attention_mask` (and `token_type_ids` where the family has them), for export.
+   * Logits are [batch, outputs], or [batch, seq, outputs] for token-level heads.
+   */
+  inferenceGraph(): { graph: Graph; logits: Value } {
+    const b = this.build(false, { constants: true });
+    return { graph: b.graph, logits: b.logits };
+  }
+
+  private build(training: boolean, o: { constants?: boolean } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
     if (training && this.merged) fail('BAD_CONFIG', 'this task is merged into the frozen weights; unmerge() it before training');
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);
@@ -278,7 +289,7 @@ export class TaskModel {
       if (!v) {
         const t = this.owned.get(name);
         if (!t) fail('GRAPH_ERROR', `task weight ${name} is missing`);
-        v = graph.param(name, t);
+        v = o.constants ? graph.constant(name, t) : graph.param(name, t);
         task.set(name, v);
       }
       return v;
@@ -287,7 +298,7 @@ export class TaskModel {
     const trainingInput = training ? graph.input('training', 'bool', []) : undefined;
     const eg = buildEncoderGraph(enc, weights, {
       graph,
-      trainable: (s: WeightSpec) => ownedNames.has(s.name),
+      trainable: (s: WeightSpec) => !o.constants && ownedNames.has(s.name),
       trainingInput,
       seed: this.o.seed * 1000 + 17,
       hooks: this.hooks(graph, w, trainingInput),
