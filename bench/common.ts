@@ -36,6 +36,11 @@ export function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
+/** Resident set size now, in MiB. */
+export function currentRssMiB(): number {
+  return process.memoryUsage.rss() / 2 ** 20;
+}
+
 /** Deterministic pseudo-random float32 data in [-scale, scale). */
 export function randomData(n: number, seed: number, scale = 0.05): Float32Array {
   let a = seed >>> 0;
@@ -49,7 +54,6 @@ export function randomData(n: number, seed: number, scale = 0.05): Float32Array 
   }
   return out;
 }
-
 
 /** BERT-base's configuration (bert-base-uncased). */
 export const BERT_BASE_CONFIG = {

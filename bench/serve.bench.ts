@@ -8,12 +8,16 @@
  *      connections and duration);
  *  (2) resident memory after loading 0, 1, 8, 32 adapters; the per-adapter increase against the
  *      adapter directory's size on disk (target: an adapter costs about its file size);
- *  (3) adapter overhead versus the bare base: direct forward (no HTTP) of a head-only TaskModel vs
- *      a Houlsby TaskModel at batch 1 and 32, interleaved, medians;
+ *  (3) inference overhead per adapter method versus the bare base: direct forward (no HTTP) of a
+ *      head-only TaskModel vs a TaskModel of every method preset, and of LoRA and IA³ folded into
+ *      the frozen weights with merge() (expected: the bare base's cost), at batch 1 and 32, all
+ *      variants interleaved, medians;
  *  (4) mixed-task batching: one MultiTaskModel.predict over 32 inputs of 8 tasks vs 8 per-task
- *      TaskModel.predict calls of 4 inputs each, interleaved, medians.
+ *      TaskModel.predict calls of 4 inputs each, interleaved, medians;
+ *  (5) mixed-method batching: a MultiTaskModel holding one task per method preset, one batch of 32
+ *      inputs mixing them, vs the bare base on the same 32 inputs, interleaved, medians.
  * BENCH_DURATION (s per HTTP case, default 10), BENCH_CONNECTIONS (default 16) and BENCH_ROUNDS
- * (direct-forward rounds, default 40) change the sizes.
+ * (direct-forward rounds, default 40; 5x that at batch 1) change the sizes.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -21,13 +25,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type AutocannonRequest, type AutocannonResult } from 'autocannon';
-import { adapterConfig } from '../src/adapters/methods/index.js';
+import { adapterConfig, methodConfig, type MethodConfig } from '../src/adapters/methods/index.js';
 import { headConfig } from '../src/heads/head.js';
-import { loadBase, type BaseModel } from '../src/models/base.js';
+import { baseParamCount, loadBase, type BaseModel } from '../src/models/base.js';
+import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { loadBuiltinDataset } from '../src/train/data/index.js';
 import { MultiTaskModel } from '../src/train/multi-task-model.js';
 import { loadSavedTask, saveTask } from '../src/train/task-io.js';
-import { TaskModel } from '../src/train/task-model.js';
+import { TaskModel, type TaskModelOptions } from '../src/train/task-model.js';
 import { machine, median, randomData } from './common.js';
 import type { ChildCommand, ChildReply, MemoryReport } from './serve-child.js';
 
@@ -39,6 +44,10 @@ const INPUTS_PER_REQUEST = [1, 8] as const;
 const MAX_LENGTH = 128;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MiB = 2 ** 20;
+/** The method presets whose overhead (3) measures and that the mixed-method batch (5) mixes. */
+const PRESETS = ['paper', 'houlsby', 'pfeiffer', 'parallel', 'lora', 'ia3', 'ia3-peft'] as const;
+/** The presets whose adapters merge() folds into the frozen weights. */
+const MERGEABLE = ['lora', 'ia3', 'ia3-peft'] as const;
 
 /** Summary rows printed at the end. */
 const summary: [string, string][] = [];
@@ -53,12 +62,16 @@ async function sentences(): Promise<string[]> {
   return (sotu.splits.test ?? []).map((e) => e.textA).filter((t) => t.length <= 300);
 }
 
-/** A Houlsby (m = 64) task on `base` whose every tensor is perturbed, so tasks differ. */
-function randomTask(base: BaseModel, seed: number): TaskModel {
+/**
+ * A task on `base` (default: Houlsby as published, m = 64) whose every tensor is perturbed, so tasks
+ * differ and no adapter is the identity (fresh LoRA and IA³ adapters are exactly the base).
+ */
+function randomTask(base: BaseModel, seed: number, adapter: MethodConfig = adapterConfig({ size: 64 }), o: Partial<TaskModelOptions> = {}): TaskModel {
   const m = TaskModel.create(base, {
-    mode: { kind: 'adapters', adapter: adapterConfig({ size: 64 }) },
+    mode: { kind: 'adapters', adapter },
     head: headConfig({ kind: 'classification', labels: ['ham', 'spam'] }),
     seed,
+    ...o,
   });
   let k = seed * 1000;
   for (const t of m.trainable) {
@@ -88,16 +101,21 @@ async function saveTasks(base: BaseModel, root: string, count: number): Promise<
 }
 
 // ---------------------------------------------------------------------------------------------
-// (3) and (4): direct forward passes, no HTTP
+// (3), (4) and (5): direct forward passes, no HTTP
 // ---------------------------------------------------------------------------------------------
 
-/** Times `variants` interleaved (order alternating every round); returns each one's median ms. */
+/**
+ * Times `variants` interleaved, in the same cyclic order every round, so that no variant ever runs
+ * twice in a row: a session that has just run finds its weights in the caches, and alternating the
+ * order hands that to the variants at both ends (on 2026-12-01, at batch 1, merged LoRA and IA³,
+ * which run the bare graph, measured 12-25 % "overhead" that way, -9 to +3 % cyclically). Returns
+ * each one's median ms.
+ */
 async function interleaved(variants: (() => Promise<unknown>)[], rounds: number, warmup = 3): Promise<number[]> {
   for (let i = 0; i < warmup; i++) for (const v of variants) await v();
   const times: number[][] = variants.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? variants.map((_, i) => i) : variants.map((_, i) => variants.length - 1 - i);
-    for (const i of order) {
+    for (let i = 0; i < variants.length; i++) {
       const t = performance.now();
       await (variants[i] as () => Promise<unknown>)();
       (times[i] as number[]).push(performance.now() - t);
@@ -106,22 +124,56 @@ async function interleaved(variants: (() => Promise<unknown>)[], rounds: number,
   return times.map(median);
 }
 
-async function adapterOverhead(base: BaseModel, texts: string[]): Promise<void> {
-  console.log('\n(3) adapter overhead vs the bare base — direct forward (encoder + head), no HTTP, medians');
+/** One line naming the base, for the report. */
+function describeBase(base: BaseModel): string {
+  const e = base.encoder;
+  return `${base.id} (${e.family}, ${e.numLayers} layers, hidden ${e.hiddenSize}, ${(baseParamCount(base) / 1e6).toFixed(1)}M parameters)`;
+}
+
+const pct = (ms: number, bareMs: number) => `${((100 * (ms - bareMs)) / bareMs).toFixed(1)} %`;
+
+async function methodOverhead(base: BaseModel, texts: string[]): Promise<void> {
+  console.log('\n(3) inference overhead per method vs the bare base — TaskModel.predict (encoder + head), no HTTP, all variants interleaved (one cyclic order, no variant twice in a row), medians');
+  console.log(`  base: ${describeBase(base)}; bare = a head-only TaskModel on the same base; sessions do not spin (11 sessions take turns)`);
   const head = headConfig({ kind: 'classification', labels: ['ham', 'spam'] });
-  const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1 });
-  const adapted = randomTask(base, 1);
-  for (const b of [1, 32]) {
-    const batch = base.tokenizer.encode(texts.slice(0, b), MAX_LENGTH);
-    const rounds = b === 1 ? ROUNDS * 5 : ROUNDS;
-    const [bareMs, adMs] = (await interleaved([() => bare.predict(batch), () => adapted.predict(batch)], rounds)) as [number, number];
-    const pct = (100 * (adMs - bareMs)) / bareMs;
-    console.log(`  batch ${String(b).padStart(2)} (seq ${batch.seqLen}): bare ${bareMs.toFixed(2)} ms, Houlsby m=64 ${adMs.toFixed(2)} ms, overhead ${pct.toFixed(1)} % (${rounds} rounds)`);
-    summary.push([`adapter overhead, batch ${b} (direct forward)`, `${pct.toFixed(1)} % (${bareMs.toFixed(2)} -> ${adMs.toFixed(2)} ms; literature: 4-6 % on BERT-base)`]);
+  const o = { spinning: false };
+  const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1, ...o });
+  const variants: { label: string; model: TaskModel }[] = PRESETS.map((p) => ({ label: p, model: randomTask(base, 1, methodConfig(p), o) }));
+  for (const p of MERGEABLE) {
+    const model = randomTask(base, 1, methodConfig(p), o);
+    model.merge();
+    variants.push({ label: `${p} merged`, model });
   }
-  console.log(`  adapter params per task: ${adapted.adapterParams().toLocaleString('en-US')} (base ${adapted.stats().baseParams.toLocaleString('en-US')})`);
+  const batches = [1, 32].map((b) => base.tokenizer.encode(texts.slice(0, b), MAX_LENGTH));
+  // a merged adapter must compute what the unmerged one computes
+  const check = batches[1] as EncodedBatch;
+  const model = (label: string) => (variants.find((v) => v.label === label) as (typeof variants)[number]).model;
+  for (const p of MERGEABLE) {
+    const u = await model(p).predict(check);
+    const m = await model(`${p} merged`).predict(check);
+    const d = u.reduce((acc, x, i) => Math.max(acc, Math.abs(x - (m[i] as number))), 0);
+    console.log(`  ${p} merged vs unmerged, batch 32: max |logit difference| ${d.toExponential(1)}`);
+  }
+  const results = [];
+  for (const batch of batches) {
+    const rounds = batch.batchSize === 1 ? ROUNDS * 5 : ROUNDS;
+    const ms = await interleaved([bare, ...variants.map((v) => v.model)].map((m) => () => m.predict(batch)), rounds);
+    results.push({ batch, rounds, bareMs: ms[0] as number, ms: ms.slice(1) });
+  }
+  const [r1, r32] = results as [(typeof results)[number], (typeof results)[number]];
+  const w = Math.max(...variants.map((v) => v.label.length), 'bare base (head only)'.length);
+  console.log(`  ${'variant'.padEnd(w)}  ${`batch 1 (seq ${r1.batch.seqLen})`.padStart(20)}  overhead  ${`batch 32 (seq ${r32.batch.seqLen})`.padStart(20)}  overhead  adapter params`);
+  console.log(`  ${'bare base (head only)'.padEnd(w)}  ${`${r1.bareMs.toFixed(2)} ms`.padStart(20)}  ${'-'.padStart(8)}  ${`${r32.bareMs.toFixed(2)} ms`.padStart(20)}  ${'-'.padStart(8)}  ${'0'.padStart(14)}`);
+  variants.forEach((v, i) => {
+    const a = r1.ms[i] as number;
+    const b = r32.ms[i] as number;
+    const params = v.model.adapterParams().toLocaleString('en-US');
+    console.log(`  ${v.label.padEnd(w)}  ${`${a.toFixed(2)} ms`.padStart(20)}  ${pct(a, r1.bareMs).padStart(8)}  ${`${b.toFixed(2)} ms`.padStart(20)}  ${pct(b, r32.bareMs).padStart(8)}  ${params.padStart(14)}`);
+    summary.push([`overhead ${v.label}, batch 1 / batch 32 (direct forward)`, `${pct(a, r1.bareMs)} / ${pct(b, r32.bareMs)} (${a.toFixed(2)} / ${b.toFixed(2)} ms vs bare ${r1.bareMs.toFixed(2)} / ${r32.bareMs.toFixed(2)} ms)`]);
+  });
+  console.log(`  rounds: ${r1.rounds} at batch 1, ${r32.rounds} at batch 32 (after 3 warm-up rounds); adapter params of the merged rows: the tensors folded in`);
+  for (const v of variants) await v.model.dispose();
   await bare.dispose();
-  await adapted.dispose();
 }
 
 async function mixedBatching(base: BaseModel, texts: string[], tasks: { name: string; dir: string }[]): Promise<void> {
@@ -148,6 +200,29 @@ async function mixedBatching(base: BaseModel, texts: string[], tasks: { name: st
   summary.push(['mixed batch (32 inputs, 8 tasks) vs 8 per-task calls', `${mixedMs.toFixed(1)} ms vs ${splitMs.toFixed(1)} ms = ${(splitMs / mixedMs).toFixed(2)}x faster mixed`]);
   await multi.dispose();
   for (const m of models) await m.dispose();
+}
+
+async function mixedMethods(base: BaseModel, texts: string[]): Promise<void> {
+  console.log(`\n(5) mixed-method batching — a MultiTaskModel with one task per method (${PRESETS.join(', ')}), 32 inputs mixing them (round robin), vs the bare base on the same 32 inputs, interleaved, medians`);
+  // One ONNX Runtime thread each: MultiTaskModel's session spins (it has no option to stop), and a
+  // spinning session slows the next one on these 2 cores several-fold; with one thread there is no
+  // worker to spin.
+  console.log('  both sessions with 1 ONNX Runtime thread (so neither spins while the other runs)');
+  const head = headConfig({ kind: 'classification', labels: ['ham', 'spam'] });
+  const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1, threads: 1 });
+  const multi = new MultiTaskModel(base, { threads: 1 });
+  const models = PRESETS.map((p, i) => randomTask(base, 200 + i, methodConfig(p)));
+  PRESETS.forEach((p, i) => multi.add(p, models[i] as TaskModel));
+  const rows = texts.slice(0, 32);
+  const rowTask = rows.map((_, r) => PRESETS[r % PRESETS.length] as string);
+  const mixed = multi.encode(rows, MAX_LENGTH);
+  const plain = base.tokenizer.encode(rows, MAX_LENGTH);
+  const [bareMs, mixedMs] = (await interleaved([() => bare.predict(plain), () => multi.predict(mixed, rowTask)], ROUNDS)) as [number, number];
+  console.log(`  batch 32 (seq ${mixed.seqLen}): bare ${bareMs.toFixed(2)} ms, mixed ${PRESETS.length} methods ${mixedMs.toFixed(2)} ms, overhead ${pct(mixedMs, bareMs)} (${ROUNDS} rounds)`);
+  summary.push([`mixed batch of ${PRESETS.length} methods (32 inputs) vs bare base`, `${pct(mixedMs, bareMs)} (${bareMs.toFixed(1)} -> ${mixedMs.toFixed(1)} ms)`]);
+  await multi.dispose();
+  for (const m of models) await m.dispose();
+  await bare.dispose();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,7 +347,7 @@ async function serverBench(tasks: { name: string; dir: string; bytes: number }[]
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  console.log(`serving benchmark — ${machine()}; embedded USE-lite base, Houlsby adapters m=64`);
+  console.log(`serving benchmark — ${machine()}; embedded USE-lite base, Houlsby adapters m=64 (and every method preset in (3) and (5))`);
   const base = await loadBase('use-lite');
   const texts = await sentences();
   console.log(`texts: ${texts.length} State of the Union sentences (<= 300 characters), max ${MAX_LENGTH} tokens`);
@@ -280,8 +355,9 @@ async function main(): Promise<void> {
   try {
     const tasks = await saveTasks(base, root, Math.max(...TASK_COUNTS));
     console.log(`saved ${tasks.length} random tasks under ${root} (${(tasks[0]?.bytes ?? 0) / 1024 | 0} KiB each)`);
-    await adapterOverhead(base, texts);
+    await methodOverhead(base, texts);
     await mixedBatching(base, texts, tasks);
+    await mixedMethods(base, texts);
     await serverBench(tasks, texts);
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -1,21 +1,39 @@
 /**
  * Training-step benchmark (npm run bench:train).
  * A BERT-base-sized random model, batch 32, seq 128: median time of one full training step
- * (forward, loss, backward, AdamW) for Houlsby adapters (m = 64) and for full fine-tuning, with
- * effective GFLOP/s, peak RSS, and the MatMul throughput of the same session settings measured in
- * the same run. Targets: adapter step <= 0.7x the full step; adapter throughput >= 70 % of MatMul.
- * Set BENCH_BATCH / BENCH_SEQ / BENCH_ROUNDS to change the size.
+ * (forward, loss, backward, gradient clipping, AdamW) for every adapter method preset against full
+ * fine-tuning, with trainable parameters, effective GFLOP/s, peak RSS, and the MatMul throughput of
+ * the same session settings measured in the same run.
+ *
+ * Memory: one full fine-tuning model lives for the whole run; each method's model is built, timed
+ * in interleaved rounds with it (order alternating every round), and disposed before the next one
+ * is built, so at most two training sessions (and their activation arenas) exist at a time. Each
+ * method is compared with the full steps of its own pair, so slow drift of the machine's load
+ * cancels in the ratio; which of the two goes first alternates from one round (and pair) to the
+ * next. The full fine-tuning row is the median over every pair.
+ *
+ * Targets (the paper preset): adapter step <= 0.7x the full step; adapter throughput >= 70 % of
+ * MatMul. BENCH_BATCH / BENCH_SEQ / BENCH_ROUNDS (timed steps per method, each paired with one
+ * full step; default 1, so a method's figure is one step unless it is raised) change the size.
  */
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
-import { adapterConfig } from '../src/adapters/methods/index.js';
+import { methodConfig } from '../src/adapters/methods/index.js';
 import { headConfig } from '../src/heads/head.js';
+import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { AdamW, clipByGlobalNorm } from '../src/train/optim/index.js';
+import type { TrainingMode } from '../src/train/modes.js';
 import { TaskModel } from '../src/train/task-model.js';
-import { bertForwardFlops, machine, median, peakRssMiB, randomBertBase, randomData, syntheticBatch } from './common.js';
+import { bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, syntheticBatch } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
 const T = Number(process.env.BENCH_SEQ ?? 128);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/**
+ * Timed steps per method (each paired with one full step). 1 by default: under the concurrent load
+ * of 2026-12-01 a BERT-base full step took ~33 s, and 1 round for 6 methods already fills ~10 min.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+/** The method presets timed against full fine-tuning, in this order. */
+const PRESETS = ['paper', 'houlsby', 'pfeiffer', 'parallel', 'lora', 'ia3'] as const;
 
 async function matmulGflops(): Promise<number> {
   const g = new Graph('matmul');
@@ -34,52 +52,106 @@ async function matmulGflops(): Promise<number> {
   return (2 * 2048 * 768 * 3072) / (median(times) * 1e6);
 }
 
+/** A task model with its optimizer; `step` runs one timed training step and returns its ms. */
+interface Runner {
+  readonly model: TaskModel;
+  step(): Promise<number>;
+}
+
+function runner(model: TaskModel, batch: EncodedBatch, labels: number[]): Runner {
+  const opt = new AdamW(model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: 1e-5 });
+  return {
+    model,
+    async step() {
+      const t = performance.now();
+      const out = await model.trainStep(batch, labels);
+      clipByGlobalNorm(out.grads, 1);
+      opt.step(out.grads);
+      return performance.now() - t;
+    },
+  };
+}
+
+/** One method's figures, from its pair with full fine-tuning. */
+interface Row {
+  readonly name: string;
+  readonly ms: number;
+  /** Median of the full fine-tuning steps interleaved with this method's. */
+  readonly fullMs: number;
+  readonly trainable: number;
+  readonly share: number;
+  /** Peak RSS of the process when this pair finished, and RSS after the method's model was disposed (MiB). */
+  readonly peakRss: number;
+  readonly rssAfter: number;
+}
+
+const secs = (ms: number) => (ms / 1000).toFixed(2);
+
 async function main(): Promise<void> {
-  console.log(`training-step benchmark — ${machine()}; BERT-base-sized random model, batch ${B}, seq ${T}, ${ROUNDS} timed steps each (after 1 warm-up)`);
+  const t0 = performance.now();
+  console.log(`training-step benchmark — ${machine()}; BERT-base-sized random model, batch ${B}, seq ${T}`);
+  console.log(`each method: 1 warm-up step, then ${ROUNDS} timed step(s) interleaved with as many full fine-tuning steps (order alternating), medians; one method model alive at a time`);
   const base = randomBertBase();
   const head = headConfig({ kind: 'classification', labels: ['a', 'b'], dropout: 0.1 });
   const batch = syntheticBatch(B, T, 30522);
   const labels = Array.from({ length: B }, (_, i) => i % 2);
   const fwd = bertForwardFlops({ hidden: 768, ffn: 3072, layers: 12, heads: 12 }, B, T);
-  const variants = [
-    { name: 'adapters (m=64) + layer norms + head', mode: { kind: 'adapters' as const, adapter: adapterConfig({ size: 64 }) }, flops: 2 * fwd },
-    { name: 'full fine-tuning', mode: { kind: 'full' as const }, flops: 3 * fwd },
-  ];
-  const models = variants.map((v) => TaskModel.create(base, { mode: v.mode, head, seed: 1, spinning: false }));
-  const opts = models.map((m) => new AdamW(m.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: 1e-5 }));
-  const step = async (k: number) => {
-    const m = models[k] as TaskModel;
-    const out = await m.trainStep(batch, labels);
-    clipByGlobalNorm(out.grads, 1);
-    (opts[k] as AdamW).step(out.grads);
-  };
-  const times: number[][] = variants.map(() => []);
-  for (let k = 0; k < variants.length; k++) await step(k); // warm-up (builds the sessions)
-  const rssAfterBuild = peakRssMiB();
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let k = 0; k < variants.length; k++) {
-      const t = performance.now();
-      await step(k);
-      (times[k] as number[]).push(performance.now() - t);
+  const create = (mode: TrainingMode) => TaskModel.create(base, { mode, head, seed: 1, spinning: false });
+  console.log(`RSS with the base's weights in memory: ${currentRssMiB().toFixed(0)} MiB`);
+
+  const full = runner(create({ kind: 'full' }), batch, labels);
+  await full.step(); // warm-up (builds the session)
+  const fullStats = full.model.stats();
+  console.log(`full fine-tuning session built and warmed up: RSS ${currentRssMiB().toFixed(0)} MiB, peak ${peakRssMiB().toFixed(0)} MiB`);
+
+  const rows: Row[] = [];
+  const allFull: number[] = [];
+  let round = 0; // over all pairs, so that the order alternates even with one round per pair
+  for (const preset of PRESETS) {
+    const m = runner(create({ kind: 'adapters', adapter: methodConfig(preset) }), batch, labels);
+    await m.step(); // warm-up (builds the session)
+    const times: number[] = [];
+    const fullTimes: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      if (round++ % 2 === 0) {
+        fullTimes.push(await full.step());
+        times.push(await m.step());
+      } else {
+        times.push(await m.step());
+        fullTimes.push(await full.step());
+      }
     }
+    allFull.push(...fullTimes);
+    const s = m.model.stats();
+    const peakRss = peakRssMiB();
+    await m.model.dispose();
+    const row: Row = { name: preset, ms: median(times), fullMs: median(fullTimes), trainable: s.trainableParams, share: s.share, peakRss, rssAfter: currentRssMiB() };
+    rows.push(row);
+    console.log(`  ${preset.padEnd(9)} steps [${times.map(secs).join(', ')}] s, full [${fullTimes.map(secs).join(', ')}] s; peak RSS ${peakRss.toFixed(0)} MiB, RSS after disposing it ${row.rssAfter.toFixed(0)} MiB`);
   }
+  const fullMs = median(allFull);
+  await full.model.dispose();
   const mm = await matmulGflops();
-  const res = variants.map((v, k) => {
-    const ms = median(times[k] as number[]);
-    const s = (models[k] as TaskModel).stats();
-    return { ...v, ms, gflops: v.flops / (ms * 1e6), trainable: s.trainableParams, share: s.share };
-  });
-  for (const r of res) {
-    console.log(`${r.name.padEnd(40)} ${(r.ms / 1000).toFixed(2).padStart(7)} s/step  ${r.gflops.toFixed(1).padStart(6)} GFLOP/s  trainable ${r.trainable.toLocaleString('en-US')} (${(100 * r.share).toFixed(2)} %)`);
+
+  console.log('');
+  const header = `${'method'.padEnd(18)} ${'s/step'.padStart(7)}  ${'GFLOP/s'.padStart(7)}  ${'trainable params'.padStart(16)}  ${'share'.padStart(8)}  ${'step / full'.padStart(11)}  ${'full s/step (pair)'.padStart(18)}`;
+  console.log(header);
+  console.log('-'.repeat(header.length));
+  const line = (name: string, ms: number, flops: number, trainable: number, share: number, ratio: string, pairFull: string) =>
+    console.log(`${name.padEnd(18)} ${secs(ms).padStart(7)}  ${(flops / (ms * 1e6)).toFixed(1).padStart(7)}  ${trainable.toLocaleString('en-US').padStart(16)}  ${`${(100 * share).toFixed(2)} %`.padStart(8)}  ${ratio.padStart(11)}  ${pairFull.padStart(18)}`);
+  for (const r of rows) line(r.name, r.ms, 2 * fwd, r.trainable, r.share, (r.ms / r.fullMs).toFixed(2), secs(r.fullMs));
+  line('full fine-tuning', fullMs, 3 * fwd, fullStats.trainableParams, fullStats.share, '1.00', `${allFull.length} steps`);
+
+  const paper = rows.find((r) => r.name === 'paper');
+  console.log(`\nMatMul 2048x768 @ 768x3072, same settings: ${mm.toFixed(1)} GFLOP/s`);
+  if (paper) {
+    console.log(`paper adapter step / full step = ${(paper.ms / paper.fullMs).toFixed(2)} (target <= 0.7)`);
+    console.log(`paper adapter effective throughput / MatMul = ${((100 * 2 * fwd) / (paper.ms * 1e6) / mm).toFixed(1)} % (target >= 70 %)`);
   }
-  const [ad, full] = res as [typeof res[0], typeof res[0]];
-  console.log(`MatMul 2048x768 @ 768x3072, same settings: ${mm.toFixed(1)} GFLOP/s`);
-  console.log(`adapter step / full step = ${(ad.ms / full.ms).toFixed(2)} (target <= 0.7)`);
-  console.log(`adapter effective throughput / MatMul = ${(100 * ad.gflops / mm).toFixed(1)} % (target >= 70 %)`);
-  console.log(`full fine-tuning effective throughput / MatMul = ${(100 * full.gflops / mm).toFixed(1)} %`);
-  console.log(`peak RSS: ${peakRssMiB().toFixed(0)} MiB (${rssAfterBuild.toFixed(0)} MiB after building both sessions)`);
-  console.log('FLOPs counted: matrix products only; adapter step = 2x forward (input gradients), full step = 3x forward.');
-  for (const m of models) await m.dispose();
+  console.log(`full fine-tuning effective throughput / MatMul = ${((100 * 3 * fwd) / (fullMs * 1e6) / mm).toFixed(1)} %`);
+  console.log(`peak RSS: ${peakRssMiB().toFixed(0)} MiB (at most the full model and one method model alive at a time)`);
+  console.log("FLOPs counted: the base's matrix products only (not the adapters' own); method step = 2x forward (input gradients down to layer 0), full step = 3x forward.");
+  console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 
 await main();
