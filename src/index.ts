@@ -42,3 +42,4 @@ export { trainOn, type TrainDataOptions } from './train/trainer.js';
 export type { TrainingData } from './train/training-data.js';
 export { listTokenDatasets, loadTokenDataset } from './train/data/builtin/index.js';
 export { MultiTaskModel } from './train/multi-task-model.js';
+export { exportTask, type ExportOptions, type ExportResult, type ExportedFile } from './export/index.js';

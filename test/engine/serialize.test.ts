@@ -250,3 +250,54 @@ test('a session whose graph cannot be serialised leaves no temporary model folde
   const leaked = readdirSync(tmpdir()).filter((n) => n.startsWith('adapterkit-model-') && !before.has(n));
   assert.deepEqual(leaked, []);
 });
+
+test('outputNames renames outputs wherever the model mentions them; onnxruntime returns them under the new names', async () => {
+  const g = new E.Graph('named');
+  const x = g.input('x', 'float32', ['n', 2]);
+  const y = E.mul(x, 2); // [n, 2]
+  const z = E.add(y, 1); // reads y: its consumer must see the new name too
+  const s = E.serializeGraph(g, { outputs: [z, y], outputNames: ['logits', 'scaled'] });
+  assert.deepEqual(s.outputNames, ['logits', 'scaled']);
+  const m = decode(s.bytes);
+  assert.deepEqual(m.graph.output.map((o) => o.name), ['logits', 'scaled']);
+  assert.deepEqual(m.graph.node.map((n) => n.output[0]), ['scaled', 'logits']);
+  assert.deepEqual(m.graph.node[1]?.input[0], 'scaled');
+  assert.ok(!m.graph.node.some((n) => [...n.input, ...n.output].includes(y.name) || [...n.input, ...n.output].includes(z.name)), 'an old name is left');
+  const ort = await import('onnxruntime-node');
+  const sess = await ort.InferenceSession.create(s.bytes);
+  assert.deepEqual(sess.outputNames, ['logits', 'scaled']);
+  const out = await sess.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2]), [1, 2]) });
+  assert.deepEqual(Array.from(out.logits?.data as Float32Array), [3, 5]);
+  assert.deepEqual(Array.from(out.scaled?.data as Float32Array), [2, 4]);
+  await sess.release();
+  // Without names the generated ones stay.
+  assert.deepEqual(E.serializeGraph(g, { outputs: [z] }).outputNames, [z.name]);
+
+  assert.throws(() => E.serializeGraph(g, { outputs: [z], outputNames: ['a', 'b'] }), /2 output names for 1 outputs/);
+  assert.throws(() => E.serializeGraph(g, { outputs: [z], outputNames: ['x'] }), /output name "x" is already used in the model/);
+  assert.throws(() => E.serializeGraph(g, { outputs: [z, y], outputNames: ['same', 'same'] }), /output name "same" is already used/);
+  assert.throws(() => E.serializeGraph(g, { outputs: [z], outputNames: ['no spaces'] }), /invalid output name "no spaces"/);
+  assert.throws(() => E.serializeGraph(g, { outputs: [x], outputNames: ['logits'] }), /output x is a graph input; only node outputs can be renamed/);
+});
+
+test('externalData.dataFile names the side file (transformers.js looks for model.onnx_data)', async () => {
+  const g = new E.Graph('ext-name');
+  const x = g.input('x', 'float32', ['n', 4]);
+  const w = g.constant('w', randn([4, 4], 3));
+  const y = E.matmul(x, w);
+  const dir = mkdtempSync(join(tmpdir(), 'ak-ser-'));
+  try {
+    const s = E.serializeGraph(g, { outputs: [y], outputNames: ['logits'], externalData: { dir, file: 'model', dataFile: 'model.onnx_data', threshold: 0 } });
+    assert.deepEqual(readdirSync(dir).sort(), ['model.onnx', 'model.onnx_data']);
+    const t = decode(s.bytes).graph.initializer.find((i) => i.name === 'w') as DecodedTensor;
+    assert.equal(Object.fromEntries((t.external_data ?? []).map((e) => [e.key, e.value])).location, 'model.onnx_data');
+    const ort = await import('onnxruntime-node');
+    const sess = await ort.InferenceSession.create(join(dir, 'model.onnx'));
+    const out = await sess.run({ x: new ort.Tensor('float32', Float32Array.from([1, 0, 0, 0]), [1, 4]) });
+    assert.deepEqual(Array.from(out.logits?.data as Float32Array), Array.from(g.dataOf(w).data.subarray(0, 4) as Float32Array));
+    await sess.release();
+    assert.throws(() => E.serializeGraph(g, { outputs: [y], externalData: { dir, dataFile: '../escape' } }), /must be a plain file name/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

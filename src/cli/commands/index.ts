@@ -4,6 +4,7 @@ import { registerAblate } from './ablate.js';
 import { registerDatasets } from './datasets.js';
 import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
+import { registerExport } from './export.js';
 import { registerInfo } from './info.js';
 import { registerPredict } from './predict.js';
 import { registerReport } from './report.js';
@@ -15,4 +16,4 @@ import { registerTrain } from './train.js';
 export type RegisterCommand = (program: Command) => void;
 
 /** The sub-commands, in help order. */
-export const COMMANDS: RegisterCommand[] = [registerDemo, registerTrain, registerEval, registerPredict, registerSweep, registerAblate, registerReport, registerServe, registerDatasets, registerInfo];
+export const COMMANDS: RegisterCommand[] = [registerDemo, registerTrain, registerEval, registerPredict, registerExport, registerSweep, registerAblate, registerReport, registerServe, registerDatasets, registerInfo];

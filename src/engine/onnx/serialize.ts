@@ -4,8 +4,9 @@
  * Only the nodes needed for the requested outputs are written (dead nodes are pruned). Frozen
  * constants become initializers; trainable parameters become graph inputs (fed each step) or
  * initializers (for inference exports). Large initializers can be written to an external data
- * file, the mechanism that lifts protobuf's 2 GB limit. The same graph always serialises to the
- * same bytes.
+ * file, the mechanism that lifts protobuf's 2 GB limit. Outputs can be given names of the caller's
+ * choice (`logits`) in place of the generated ones. The same graph always serialises to the same
+ * bytes.
  */
 import { closeSync, openSync, writeSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +27,12 @@ const OPTIONAL_OUTPUTS = new Set(['LayerNormalization', 'Dropout']);
 export interface SerializeOptions {
   /** Outputs to compute (default: the graph's marked outputs). */
   outputs?: readonly Value[];
+  /**
+   * Names to write for the outputs, one per output in order (default: the values' own names).
+   * A renamed output is renamed wherever the model mentions it; only node outputs can be renamed,
+   * and a name may not be one the model already uses.
+   */
+  outputNames?: readonly string[];
   /** Trainable parameters as graph inputs (default, for training) or baked in as initializers. */
   paramsAs?: 'inputs' | 'initializers';
   /**
@@ -33,8 +40,9 @@ export interface SerializeOptions {
    * `dir/<file>.data` and the model to `dir/<file>.onnx` instead of returning them in memory.
    * Integer and bool initializers (shapes, axes, indices) always stay inline: ONNX Runtime's
    * shape inference reads them while loading the model and cannot read external data.
+   * `dataFile` names the data file instead (e.g. `model.onnx_data`, the name transformers.js looks for).
    */
-  externalData?: { dir: string; file?: string; threshold?: number };
+  externalData?: { dir: string; file?: string; dataFile?: string; threshold?: number };
   /** Key/value metadata stored in the model. */
   metadata?: Record<string, string>;
 }
@@ -49,6 +57,8 @@ export interface SerializedModel {
   inputs: Value[];
   /** Graph outputs in order. */
   outputs: Value[];
+  /** The names the outputs have in the model (see {@link SerializeOptions.outputNames}). */
+  outputNames: string[];
   /** Constants stored as initializers. */
   initializers: Value[];
 }
@@ -67,9 +77,9 @@ export function liveNodes(graph: Graph, outputs: readonly Value[]): { nodes: Nod
   return { nodes: live.reverse(), used };
 }
 
-function valueInfo(v: Value): object {
+function valueInfo(v: Value, name = v.name): object {
   return {
-    name: v.name,
+    name,
     type: {
       tensor_type: {
         elem_type: ONNX_DTYPE[v.dtype],
@@ -106,6 +116,24 @@ function attributeProto(name: string, a: Attr): object {
   return { name, type: ATTR_TYPE.TENSOR, t: tensorProto('', a.t) };
 }
 
+/** The names to write for renamed outputs (see {@link SerializeOptions.outputNames}), checked. */
+function outputRenames(graph: Graph, outputs: readonly Value[], names: readonly string[] | undefined, written: readonly Value[]): Map<Value, string> {
+  const rename = new Map<Value, string>();
+  if (names === undefined) return rename;
+  if (names.length !== outputs.length) fail('GRAPH_ERROR', `serialize ${graph.name}: ${names.length} output names for ${outputs.length} outputs`);
+  const taken = new Set(written.map((v) => v.name));
+  outputs.forEach((v, i) => {
+    const name = names[i] as string;
+    if (name === v.name || rename.get(v) === name) return;
+    if (v.kind !== 'node') fail('GRAPH_ERROR', `serialize ${graph.name}: output ${v.name} is a graph ${v.kind}; only node outputs can be renamed (to ${JSON.stringify(name)})`);
+    if (rename.has(v)) fail('GRAPH_ERROR', `serialize ${graph.name}: output ${v.name} is listed twice with different names`);
+    if (!/^[A-Za-z_][\w./:-]*$/.test(name)) fail('GRAPH_ERROR', `serialize ${graph.name}: invalid output name ${JSON.stringify(name)}`);
+    if (taken.has(name) || [...rename.values()].includes(name)) fail('GRAPH_ERROR', `serialize ${graph.name}: output name ${JSON.stringify(name)} is already used in the model`);
+    rename.set(v, name);
+  });
+  return rename;
+}
+
 /** Serialises `graph` (see {@link SerializeOptions}). */
 export function serializeGraph(graph: Graph, o: SerializeOptions = {}): SerializedModel {
   const outputs = [...(o.outputs ?? graph.outputs)];
@@ -115,13 +143,16 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
   const paramsAsInputs = (o.paramsAs ?? 'inputs') === 'inputs';
   const inputs = [...graph.inputs.filter((v) => used.has(v)), ...(paramsAsInputs ? graph.params.filter((v) => used.has(v)) : [])];
   const initializers = [...graph.constants.filter((v) => used.has(v)), ...(paramsAsInputs ? [] : graph.params.filter((v) => used.has(v)))];
+  const rename = outputRenames(graph, outputs, o.outputNames, [...inputs, ...initializers, ...nodes.flatMap((n) => n.outputs)]);
+  const nameOf = (v: Value): string => rename.get(v) ?? v.name;
 
   const ext = o.externalData;
   const threshold = ext?.threshold ?? 1024;
   const file = ext?.file ?? graph.name;
   let fd: number | undefined;
   let offset = 0;
-  const dataName = `${file}.data`;
+  const dataName = ext?.dataFile ?? `${file}.data`;
+  if (ext && !/^[\w.-]+$/.test(dataName)) fail('GRAPH_ERROR', `serialize ${graph.name}: external data file name ${JSON.stringify(dataName)} must be a plain file name`);
   const dataTmp = ext ? join(ext.dir, `${dataName}.tmp-${process.pid}`) : '';
   if (ext) fd = openSync(dataTmp, 'w');
   let initProtos: object[];
@@ -144,14 +175,14 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
   const keep = nodes.filter((n) => n.opType === 'Dropout' && n.inputs[2] && n.inputs[2].kind !== 'constant').map((n) => n.outputs[1] as Value);
   for (const v of keep) used.add(v);
   const nodeProtos = nodes.map((n) => {
-    let outs = n.outputs.map((v) => (used.has(v) || outputs.includes(v) ? v.name : ''));
-    if (!OPTIONAL_OUTPUTS.has(n.opType)) outs = n.outputs.map((v) => v.name);
+    let outs = n.outputs.map((v) => (used.has(v) || outputs.includes(v) ? nameOf(v) : ''));
+    if (!OPTIONAL_OUTPUTS.has(n.opType)) outs = n.outputs.map(nameOf);
     while (outs.length > 1 && outs[outs.length - 1] === '') outs.pop();
     return {
       name: n.name,
       op_type: n.opType,
       domain: n.domain,
-      input: n.inputs.map((v) => (v ? v.name : '')),
+      input: n.inputs.map((v) => (v ? nameOf(v) : '')),
       output: outs,
       attribute: Object.keys(n.attrs).sort().map((k) => attributeProto(k, n.attrs[k] as Attr)),
     };
@@ -167,8 +198,8 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
       name: graph.name,
       node: nodeProtos,
       initializer: initProtos,
-      input: inputs.map(valueInfo),
-      output: [...outputs, ...keep.filter((v) => !outputs.includes(v))].map(valueInfo),
+      input: inputs.map((v) => valueInfo(v)),
+      output: [...outputs, ...keep.filter((v) => !outputs.includes(v))].map((v) => valueInfo(v, nameOf(v))),
     },
   };
   const err = ModelProto.verify(model);
@@ -183,5 +214,5 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
     renameSync(dataTmp, join(ext.dir, dataName));
     writeFileSync(path, bytes);
   }
-  return { bytes, path, inputs, outputs, initializers };
+  return { bytes, path, inputs, outputs, outputNames: outputs.map(nameOf), initializers };
 }

@@ -1,0 +1,114 @@
+/**
+ * `adapterkit export <task-dir> --out <dir>`: a saved task as one ONNX graph in the layout
+ * transformers.js loads (onnx/model.onnx, config.json, tokenizer files). Steps go to stderr, the
+ * summary to stdout.
+ */
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { fail } from '../../errors.js';
+import { exportTask, type ExportResult } from '../../export/index.js';
+import { formatBytes, formatDuration, keyValues, printJson, table } from '../format.js';
+import { intArg } from '../options.js';
+import { checkWritableDir } from '../../util/atomic-dir.js';
+import { loadTaskDir, readManifest } from '../saved-task.js';
+
+interface ExportFlags {
+  out: string;
+  base?: string;
+  revision?: string;
+  maxLength?: number;
+  force?: boolean;
+  externalData: 'auto' | 'always' | 'never';
+  frozenPrecision: 'fp32' | 'int8';
+  json?: boolean;
+}
+
+const EXAMPLES = `
+Layout written (what transformers.js loads):
+  <out>/onnx/model.onnx          the base, the adapter (LoRA/IA3 merged) and the head, fp32;
+                                 inputs input_ids, attention_mask (, token_type_ids), outputs
+                                 logits (start_logits, end_logits for QA)
+  <out>/config.json              model_type, architectures, id2label/label2id, problem_type
+  <out>/tokenizer.json, tokenizer_config.json   from the base (model_max_length = the task's)
+The embedded use-lite base has no transformers.js tokenizer: its export (onnx/model.onnx and
+config.json) runs with onnxruntime (node or web) and adapterkit's tokenizer.
+
+Examples:
+  # a saved task, for transformers.js
+  $ adapterkit export runs/sst2/best --out exports/sst2
+  #   then in JS: env.allowRemoteModels = false;
+  #               await pipeline('text-classification', '/abs/path/to/exports/sst2')
+
+  # a LoRA task: merged into the frozen weights, the graph costs what the bare base costs
+  $ adapterkit export runs/sst2-lora/best --out exports/sst2-lora --force
+
+  # an AdapterHub directory (no adapterkit.json): name the base
+  $ adapterkit export my-adapter --base bert-base-uncased --out exports/my-adapter --json`;
+
+/** Registers `adapterkit export`. */
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('Export a saved task as one ONNX inference graph in the transformers.js layout (onnx/model.onnx, config.json, tokenizer files); the output directory is written atomically.')
+    .argument('<task-dir>', 'task directory written by train (e.g. runs/<task>-<mode>/best)')
+    .requiredOption('--out <dir>', 'directory to write (must not exist, unless --force)')
+    .option('--base <source>', 'base model (default: the one recorded in the task\'s adapterkit.json)')
+    .option('--revision <rev>', 'hub revision of --base')
+    .option('--max-length <n>', 'longest input in tokens, written as model_max_length (default: the length used in training)', intArg(2))
+    .option('--force', 'replace --out if it exists')
+    .addOption(new Option('--external-data <when>', 'weights in onnx/model.onnx_data: auto (near protobuf\'s 2 GB limit), always, never').choices(['auto', 'always', 'never']).default('auto'))
+    .addOption(new Option('--frozen-precision <p>', 'precision of the frozen weights (int8 is not implemented yet)').choices(['fp32', 'int8']).default('fp32'))
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', EXAMPLES)
+    .action(async (dir: string, flags: ExportFlags) => {
+      await runExport(dir, flags);
+    });
+}
+
+function printSummary(r: ExportResult, task: string, seconds: number): void {
+  const out = process.stdout;
+  out.write(`exported ${task} to ${r.dir} in ${formatDuration(seconds)}\n`);
+  out.write(table(['file', 'size'], r.files.map((f) => [f.path, formatBytes(f.bytes)])));
+  out.write(keyValues([
+    ['architecture', r.architecture ?? '(none: not a transformers.js model type)'],
+    ['inputs', r.inputs.join(', ')],
+    ['outputs', r.outputs.join(', ')],
+    ['adapter', r.merged ? 'merged into the frozen weights' : 'in the graph as trained'],
+    ['tokenizer.json', r.tokenizer],
+  ]));
+  if (r.runsWith === 'transformers.js') {
+    out.write(`runs with transformers.js: env.allowRemoteModels = false; await pipeline('${r.pipeline}', '${resolve(r.dir)}')\n`);
+    out.write('  or with onnxruntime (node or web) directly on onnx/model.onnx\n');
+  }
+  else out.write('runs with onnxruntime (node or web) on onnx/model.onnx, fed by adapterkit\'s tokenizer: this base has no transformers.js tokenizer\n');
+  for (const n of r.notes) out.write(`note: ${n}\n`);
+}
+
+async function runExport(dir: string, f: ExportFlags): Promise<void> {
+  if (f.frozenPrecision === 'int8') fail('BAD_CONFIG', '--frozen-precision int8 (onnx/model_quantized.onnx) is not implemented yet; export writes fp32 only');
+  const manifest = await readManifest(dir); // fails early on a missing task directory
+  await checkWritableDir(f.out, { overwrite: !!f.force, overwriteHint: '--force' }); // and on an existing --out
+  const t0 = performance.now();
+  const step = (line: string) => {
+    if (!f.json) process.stderr.write(`${line}...\n`);
+  };
+  step(`loading ${dir}`);
+  const { saved, maxLength } = await loadTaskDir(dir, { base: f.base, revision: f.revision, maxLength: f.maxLength });
+  const model = saved.model;
+  try {
+    const r = await exportTask(model, f.out, {
+      maxLength: f.maxLength ?? maxLength,
+      name: manifest?.name ?? saved.manifest.name,
+      overwrite: !!f.force,
+      overwriteHint: '--force',
+      externalData: f.externalData === 'always' ? true : f.externalData === 'never' ? false : 'auto',
+      frozenPrecision: f.frozenPrecision,
+      onStep: step,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    if (f.json) printJson({ task: saved.manifest.name, ...r, seconds });
+    else printSummary(r, saved.manifest.name, seconds);
+  } finally {
+    await model.dispose();
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * Exports a task as one standalone ONNX inference graph in the directory layout transformers.js
+ * loads: `onnx/model.onnx` (fp32; `onnx/model.onnx_data` beside it above protobuf's 2 GB limit),
+ * `config.json`, `tokenizer.json` and `tokenizer_config.json`. The graph holds the base, the
+ * task's adapter (LoRA and IA³ merged into the frozen weights, bottleneck adapters as they are)
+ * and the head; its inputs are `input_ids`, `attention_mask` (and `token_type_ids` where the
+ * family reads them), int64 [batch, seq]; its outputs `logits` ([batch, labels], or
+ * [batch, seq, labels] for tagging), or `start_logits` and `end_logits` [batch, seq] for QA.
+ *
+ * What transformers.js reads and where: `hf-config.ts` and `tokenizer-files.ts`.
+ *
+ * @example
+ * ```ts
+ * const base = await loadBase('test/fixtures/models/tiny-bert');
+ * const { model, manifest } = await loadSavedTask(base, 'runs/spam/best');
+ * const r = await exportTask(model, 'exports/spam', { maxLength: manifest.maxLength, name: manifest.name });
+ * r.files.map((f) => f.path); // ['config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json']
+ * // then, with @huggingface/transformers: await pipeline('text-classification', 'exports/spam')
+ * ```
+ */
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fail } from '../errors.js';
+import { serializeGraph, slice, squeeze, type Graph, type Value } from '../engine/index.js';
+import { methodOf } from '../adapters/methods/index.js';
+import { baseFingerprint, type BaseModel } from '../models/base.js';
+import { describeMode } from '../train/modes.js';
+import type { TaskModel } from '../train/task-model.js';
+import { checkWritableDir, writeDirAtomically } from '../util/atomic-dir.js';
+import { isFile } from '../util/fs.js';
+import { readJsonObjectFile } from '../util/json.js';
+import { VERSION } from '../version.js';
+import { architectureOf, checkExportable, exportConfig, isTransformersJsFamily, pipelineTask } from './hf-config.js';
+import { exportTokenizerFiles } from './tokenizer-files.js';
+
+/** Options of {@link exportTask}. */
+export interface ExportOptions {
+  /**
+   * Longest input in tokens, specials included: transformers.js truncates to it
+   * (`model_max_length`). Default: the base tokenizer's limit, at most the encoder's.
+   */
+  readonly maxLength?: number;
+  /** Task name, recorded in config.json and the model's metadata. */
+  readonly name?: string;
+  /** Replace an existing output directory (default: refuse). */
+  readonly overwrite?: boolean;
+  /** Words naming the overwrite switch in the refusal (the CLI says `--force`). */
+  readonly overwriteHint?: string;
+  /**
+   * Weights in `onnx/model.onnx_data` instead of inside the model: `'auto'` (default) when they
+   * approach protobuf's 2 GB limit.
+   */
+  readonly externalData?: boolean | 'auto';
+  /** Precision of the frozen weights; only `fp32` is implemented (int8 is planned). */
+  readonly frozenPrecision?: 'fp32' | 'int8';
+  /** Called with a short line as each step starts. */
+  readonly onStep?: (line: string) => void;
+}
+
+/** One file an export wrote. */
+export interface ExportedFile {
+  /** Relative to the export directory, `/`-separated. */
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/** What {@link exportTask} wrote. */
+export interface ExportResult {
+  readonly dir: string;
+  readonly files: readonly ExportedFile[];
+  /** `architectures[0]` of config.json (undefined for USE-lite). */
+  readonly architecture?: string;
+  /** The transformers.js pipeline task that runs it. */
+  readonly pipeline: string;
+  /** Graph input and output names. */
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  /** Whether the adapter was merged into the frozen weights (LoRA, IA³). */
+  readonly merged: boolean;
+  /** How tokenizer.json was made; `none` for a base without a Hugging Face tokenizer (USE-lite). */
+  readonly tokenizer: 'copied' | 'written from vocab.txt' | 'none';
+  /** What runs it: transformers.js, or onnxruntime with adapterkit's tokenizer (USE-lite). */
+  readonly runsWith: 'transformers.js' | 'onnxruntime + adapterkit tokenizer';
+  /** One-line notes on what the layout could not hold or what was adjusted. */
+  readonly notes: readonly string[];
+}
+
+/** Above this many bytes of weights, `externalData: 'auto'` moves them out of the model file. */
+const EXTERNAL_AUTO_BYTES = 1.5 * 2 ** 30;
+
+function constantBytes(graph: Graph): number {
+  let n = 0;
+  for (const v of graph.constants) n += graph.dataOf(v).data.byteLength;
+  return n;
+}
+
+/** The outputs transformers.js reads, by name: QA's [B, T, 2] channels become two [B, T] outputs. */
+function namedOutputs(model: TaskModel, logits: Value): { values: Value[]; names: string[] } {
+  if (model.head.kind !== 'qa') return { values: [logits], names: ['logits'] };
+  const g = logits.graph;
+  const channel = (c: number) => g.scope('export', () => squeeze(slice(logits, [c], [c + 1], [2]), [2])); // [B, T]
+  return { values: [channel(0), channel(1)], names: ['start_logits', 'end_logits'] };
+}
+
+/** config.json of a BERT-family base (next to its weights). */
+async function baseConfigJson(base: BaseModel): Promise<Record<string, unknown>> {
+  const first = base.sources[0];
+  const p = first === undefined ? undefined : join(dirname(first), 'config.json');
+  if (p === undefined || !(await isFile(p))) fail('BAD_FILE', `cannot find the config.json of base ${base.id} (looked next to ${first ?? 'its weight files'})`);
+  return readJsonObjectFile(p);
+}
+
+async function listFiles(root: string, dir = root): Promise<ExportedFile[]> {
+  const out: ExportedFile[] = [];
+  for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(root, p)));
+    else out.push({ path: relative(root, p).split('\\').join('/'), bytes: (await stat(p)).size });
+  }
+  return out;
+}
+
+/**
+ * Writes `model` to `outDir` in the transformers.js layout (see the module comment). The
+ * directory is written atomically: a failed or refused export leaves no directory (or the old
+ * one) behind. A LoRA or IA³ task is merged for the export and unmerged afterwards (a task that
+ * was merged before stays merged).
+ *
+ * @throws AdapterkitError UNSUPPORTED_MODEL for a head transformers.js cannot express (regression)
+ *   or an unknown family; BAD_CONFIG for `frozenPrecision: 'int8'`, an invalid max length or an
+ *   existing `outDir` without `overwrite`.
+ */
+export async function exportTask(model: TaskModel, outDir: string, o: ExportOptions = {}): Promise<ExportResult> {
+  if (o.frozenPrecision === 'int8') fail('BAD_CONFIG', 'frozen precision int8 (onnx/model_quantized.onnx) is not implemented yet; export writes fp32 only');
+  if (o.frozenPrecision !== undefined && o.frozenPrecision !== 'fp32') fail('BAD_CONFIG', `unknown frozen precision ${JSON.stringify(o.frozenPrecision)} (fp32)`);
+  const base = model.base;
+  const enc = base.encoder;
+  checkExportable(model.head, enc);
+  const tokMax = base.tokenizer.summary()['modelMaxLength'];
+  const tokLimit = typeof tokMax === 'number' ? tokMax : enc.maxLength;
+  const maxLength = o.maxLength ?? Math.min(tokLimit, enc.maxLength);
+  if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > enc.maxLength) {
+    fail('BAD_CONFIG', `max length must be an integer from 2 to the base's limit of ${enc.maxLength} tokens, got ${maxLength}`);
+  }
+  await checkWritableDir(outDir, o); // refuse before the work
+  const step = o.onStep ?? (() => undefined);
+  const family = enc.family;
+  const hf = isTransformersJsFamily(family);
+  const notes: string[] = [];
+
+  const tokenizer = hf ? await exportTokenizerFiles(base, family, maxLength) : undefined;
+  const baseConfig = hf ? await baseConfigJson(base) : undefined;
+  if (!hf) notes.push(`${family} has no transformers.js tokenizer: run onnx/model.onnx with onnxruntime (node or web) and adapterkit's tokenizer`);
+  notes.push(...(tokenizer?.notes ?? []));
+  if (model.head.kind === 'multilabel') notes.push(`transformers.js gives the sigmoid scores; adapterkit's decision threshold (${model.head.threshold}) is recorded in config.json (adapterkit.threshold)`);
+  if (model.head.kind === 'qa') notes.push('transformers.js\'s question-answering pipeline decodes spans its own way (one window, no maximum answer length); the logits are adapterkit\'s');
+
+  const mode = model.mode;
+  const canMerge = mode.kind === 'adapters' && methodOf(mode.adapter).merge !== undefined;
+  const mergedBefore = model.isMerged;
+  step('building the inference graph');
+  if (canMerge && !mergedBefore) model.merge();
+  let built: { graph: Graph; logits: Value };
+  try {
+    built = model.inferenceGraph();
+  } finally {
+    if (canMerge && !mergedBefore) model.unmerge();
+  }
+  const { graph, logits } = built;
+  const outputs = namedOutputs(model, logits);
+  const weightBytes = constantBytes(graph);
+  const external = o.externalData === true || ((o.externalData ?? 'auto') === 'auto' && weightBytes > EXTERNAL_AUTO_BYTES);
+  const provenance = {
+    version: VERSION,
+    ...(o.name !== undefined ? { task: o.name } : {}),
+    mode: describeMode(mode, enc),
+    base: base.id,
+    fingerprint: baseFingerprint(base),
+    merged: canMerge || mergedBefore,
+  };
+  const config = exportConfig(model.head, enc, { baseConfig, externalData: external, provenance });
+  const metadata: Record<string, string> = {
+    'adapterkit.version': VERSION,
+    'adapterkit.head': model.head.kind,
+    'adapterkit.mode': provenance.mode,
+    'adapterkit.base': base.id,
+    'adapterkit.fingerprint': provenance.fingerprint,
+    ...(o.name !== undefined ? { 'adapterkit.task': o.name } : {}),
+    ...(model.head.kind !== 'qa' && model.head.labels.length ? { 'adapterkit.labels': JSON.stringify(model.head.labels) } : {}),
+  };
+
+  let io: { inputs: string[]; outputs: string[] } = { inputs: [], outputs: [] };
+  const files = await writeDirAtomically(outDir, async (tmp) => {
+    const onnxDir = join(tmp, 'onnx');
+    await mkdir(onnxDir);
+    step(`writing onnx/model.onnx (${external ? 'weights in onnx/model.onnx_data, ' : ''}${(weightBytes / 2 ** 20).toFixed(1)} MiB of weights)`);
+    const s = serializeGraph(graph, {
+      outputs: outputs.values,
+      outputNames: outputs.names,
+      paramsAs: 'initializers',
+      metadata,
+      ...(external ? { externalData: { dir: onnxDir, file: 'model', dataFile: 'model.onnx_data' } } : {}),
+    });
+    if (!external) await writeFile(join(onnxDir, 'model.onnx'), s.bytes);
+    io = { inputs: s.inputs.map((v) => v.name), outputs: s.outputNames };
+    step('writing config.json');
+    await writeFile(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    if (tokenizer) {
+      step(`writing tokenizer.json (${tokenizer.tokenizerJson}) and tokenizer_config.json`);
+      for (const [name, data] of tokenizer.files) await writeFile(join(tmp, name), data);
+    }
+    return listFiles(tmp);
+  }, o);
+  return {
+    dir: outDir,
+    files,
+    architecture: architectureOf(model.head, enc),
+    pipeline: pipelineTask(model.head),
+    inputs: io.inputs,
+    outputs: io.outputs,
+    merged: provenance.merged,
+    tokenizer: tokenizer?.tokenizerJson ?? 'none',
+    runsWith: hf ? 'transformers.js' : 'onnxruntime + adapterkit tokenizer',
+    notes,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * What an exported task tells transformers.js in `config.json`, and which tasks it can express.
+ *
+ * Read in transformers.js's own loading code: `src/` of @huggingface/transformers 4.3.2 (the npm
+ * package the tests run; the same logic is in huggingface/transformers.js, packages/transformers/src,
+ * commit 5ed4c5c0):
+ * - `models/auto/modeling_auto.js`, `models/registry.js`: the model class comes from
+ *   `config.model_type` (`bert`, `roberta`, `distilbert`, `electra`) and the pipeline's task
+ *   (`BertForSequenceClassification`, `…ForTokenClassification`, `…ForQuestionAnswering`);
+ *   `architectures` only classifies the model (encoder-only, …) when its files are listed
+ *   (`utils/model_registry/resolve_model_type.js`).
+ * - `models/modeling_utils.js` (`encoder_forward`), `models/session.js` (`validateInputs`): the
+ *   session is fed by input name (`input_ids`, `attention_mask`, `token_type_ids`, all-zero when
+ *   the tokenizer gives none); outputs are read by name: `logits`
+ *   (`models/modeling_outputs.js`), `start_logits` and `end_logits` for question answering
+ *   (`pipelines/question-answering.js`).
+ * - `pipelines/text-classification.js`: labels from `id2label`; scores are softmax of the logits,
+ *   or sigmoid when `problem_type` is `multi_label_classification`. Nothing else is read, so a
+ *   regression output cannot be expressed (its one logit would always score 1.0).
+ * - `pipelines/token-classification.js`: `id2label`, softmax per token.
+ * - `models/session.js`, `utils/dtypes.js`: the file is `onnx/model<suffix>.onnx`, the suffix
+ *   chosen by `transformers.js_config.dtype` (`fp32` → none); without it Node picks fp32 but the
+ *   browser's wasm device picks q8 (`model_quantized.onnx`), hence `dtype: "fp32"` here.
+ * - `utils/model-loader.js`: external data is loaded only when `transformers.js_config.use_external_data_format`
+ *   says so, from `onnx/model.onnx_data`.
+ * - Tokenizer side: see `tokenizer-files.ts`.
+ *
+ * The head runs inside the exported graph, so two-layer heads export exactly; `architectures`
+ * names the Hugging Face class whose outputs the graph has.
+ */
+import { fail } from '../errors.js';
+import type { HeadConfig } from '../heads/head.js';
+import { FAMILIES } from '../models/bert/names.js';
+import type { BertFamily } from '../models/bert/config.js';
+import type { Encoder } from '../models/encoder.js';
+
+/** The encoder families transformers.js has model classes for (adapterkit's BERT family). */
+export function isTransformersJsFamily(family: string): family is BertFamily {
+  return Object.prototype.hasOwnProperty.call(FAMILIES, family);
+}
+
+/** The class name prefix of a family (`Bert`, `Roberta`, `DistilBert`, `Electra`), from its record. */
+function classPrefix(family: BertFamily): string {
+  return FAMILIES[family].classificationClass.replace(/ForSequenceClassification$/, '');
+}
+
+/** Hugging Face task class suffix per head kind; regression is refused in {@link checkExportable}. */
+const HEAD_CLASS: Readonly<Record<HeadConfig['kind'], string | undefined>> = {
+  classification: 'ForSequenceClassification',
+  multilabel: 'ForSequenceClassification',
+  regression: undefined,
+  tagging: 'ForTokenClassification',
+  qa: 'ForQuestionAnswering',
+};
+
+/** The transformers.js pipeline that runs an exported head. */
+export function pipelineTask(head: Pick<HeadConfig, 'kind'>): string {
+  return head.kind === 'tagging' ? 'token-classification' : head.kind === 'qa' ? 'question-answering' : 'text-classification';
+}
+
+/**
+ * Fails, naming what is unsupported, when an export of `head` on `enc` could not give
+ * adapterkit's scores.
+ *
+ * @throws AdapterkitError UNSUPPORTED_MODEL for a regression head or an encoder family without a
+ *   transformers.js model class other than the embedded USE-lite.
+ */
+export function checkExportable(head: HeadConfig, enc: Encoder): void {
+  if (head.kind === 'regression') {
+    fail('UNSUPPORTED_MODEL', 'a regression head cannot be exported: transformers.js\'s text-classification pipeline turns the logits into softmax scores (sigmoid for multi_label_classification) and reads no other problem_type, so its single output would always score 1.0');
+  }
+  if (!isTransformersJsFamily(enc.family) && enc.family !== 'use-lite') {
+    fail('UNSUPPORTED_MODEL', `cannot export a ${enc.family} encoder: export knows the ${Object.keys(FAMILIES).join(', ')} families and the embedded use-lite`);
+  }
+}
+
+/** The `architectures` entry of an export, e.g. `BertForTokenClassification` (undefined for USE-lite). */
+export function architectureOf(head: HeadConfig, enc: Encoder): string | undefined {
+  const suffix = HEAD_CLASS[head.kind];
+  return isTransformersJsFamily(enc.family) && suffix ? `${classPrefix(enc.family)}${suffix}` : undefined;
+}
+
+/** What the export records about where it came from (`adapterkit` in config.json). */
+export interface ExportProvenance {
+  readonly version: string;
+  readonly task?: string;
+  readonly mode: string;
+  readonly base: string;
+  readonly fingerprint: string;
+  readonly merged: boolean;
+}
+
+/**
+ * config.json of an export: the base's own config.json (for BERT-family bases; transformers.js
+ * and Python keep reading its sizes) with the task's class, labels and problem type, and the
+ * transformers.js settings that make it load `onnx/model.onnx` (and its external data).
+ */
+export function exportConfig(
+  head: HeadConfig,
+  enc: Encoder,
+  o: { baseConfig?: Readonly<Record<string, unknown>>; externalData: boolean; provenance: ExportProvenance },
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...(o.baseConfig ?? {}) };
+  const arch = architectureOf(head, enc);
+  if (arch) out['architectures'] = [arch];
+  else delete out['architectures'];
+  out['model_type'] = enc.family;
+  if (head.kind !== 'qa') {
+    out['id2label'] = Object.fromEntries(head.labels.map((l, i) => [String(i), l]));
+    out['label2id'] = Object.fromEntries(head.labels.map((l, i) => [l, i]));
+    out['num_labels'] = head.labels.length;
+  } else {
+    for (const k of ['id2label', 'label2id', 'num_labels']) delete out[k];
+  }
+  if (head.kind === 'classification') out['problem_type'] = 'single_label_classification';
+  else if (head.kind === 'multilabel') out['problem_type'] = 'multi_label_classification';
+  else delete out['problem_type'];
+  if (!isTransformersJsFamily(enc.family)) out['max_position_embeddings'] = enc.maxLength;
+  // Replaced whole: a base's device_config could point transformers.js at files the export lacks.
+  out['transformers.js_config'] = { dtype: 'fp32', ...(o.externalData ? { use_external_data_format: { 'model.onnx': 1 } } : {}) };
+  out['adapterkit'] = {
+    ...o.provenance,
+    head: head.kind,
+    ...(head.kind === 'multilabel' ? { threshold: head.threshold } : {}),
+    ...(head.kind === 'tagging' ? { scheme: head.scheme } : {}),
+    ...(isTransformersJsFamily(enc.family) ? {} : { tokenizer: 'adapterkit: this base has no transformers.js tokenizer; run onnx/model.onnx with onnxruntime and adapterkit\'s tokenizer' }),
+  };
+  return out;
+}
