@@ -107,7 +107,8 @@ test('a truncated legacy file and a non-checkpoint are refused', async () => {
     await assert.rejects(readPytorchStateDict(fixture('plain.safetensors')), /plain\.safetensors: not a PyTorch checkpoint/);
     const text = join(dir, 'notes.txt');
     writeFileSync(text, 'hello');
-    await assert.rejects(readWeights(text), /notes\.txt: not a safetensors file or PyTorch checkpoint \(starts with 68656c6c6f\)/);
+    // The message does not echo the file's bytes (they could be any file's).
+    await assert.rejects(readWeights(text), (e: Error) => /notes\.txt: not a safetensors file or PyTorch checkpoint/.test(e.message) && !/68656c6c6f|hello/.test(e.message));
   } finally {
     cleanup();
   }

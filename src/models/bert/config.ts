@@ -3,6 +3,7 @@
  * to one shape. Differences between the families are honoured here once, as data.
  */
 import { fail } from '../../errors.js';
+import { describeValue } from '../../util/describe.js';
 import type { GraphActivation } from '../activations.js';
 
 /** Model types this module supports. */
@@ -52,6 +53,23 @@ export interface BertConfig {
   readonly maxLength: number;
 }
 
+/**
+ * Sane upper bounds of every size field, far above any released BERT-family model (the largest
+ * have vocabularies of 250k, widths of 4k, 48 layers and 8k positions). They stop a config.json
+ * from asking for billions of layers before the weights are even looked at; `loadBertModel` then
+ * checks that the weight files are large enough for what the config implies.
+ */
+export const CONFIG_LIMITS: Readonly<Record<'vocabSize' | 'hiddenSize' | 'embeddingSize' | 'numLayers' | 'numHeads' | 'intermediateSize' | 'maxPositions' | 'typeVocabSize', number>> = {
+  vocabSize: 1 << 22,
+  hiddenSize: 1 << 16,
+  embeddingSize: 1 << 16,
+  numLayers: 1024,
+  numHeads: 1024,
+  intermediateSize: 1 << 18,
+  maxPositions: 1 << 20,
+  typeVocabSize: 1 << 16,
+};
+
 type Json = Record<string, unknown>;
 
 function num(c: Json, key: string, file: string, dflt?: number): number {
@@ -60,14 +78,14 @@ function num(c: Json, key: string, file: string, dflt?: number): number {
     if (dflt !== undefined) return dflt;
     fail('UNSUPPORTED_MODEL', `${file}: missing "${key}"`);
   }
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail('UNSUPPORTED_MODEL', `${file}: "${key}" must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail('UNSUPPORTED_MODEL', `${file}: "${key}" must be a number, got ${describeValue(v)}`);
   return v;
 }
 
 function activation(name: unknown, file: string, key: string): Activation {
   // an own property only: `toString` and `__proto__` are not activations
   const a = typeof name === 'string' && Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name] : undefined;
-  if (!a) fail('UNSUPPORTED_MODEL', `${file}: ${key} ${JSON.stringify(name)?.slice(0, 80)} is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+  if (!a) fail('UNSUPPORTED_MODEL', `${file}: ${key} ${describeValue(name)} is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
   return a;
 }
 
@@ -75,7 +93,7 @@ function activation(name: unknown, file: string, key: string): Activation {
 export function parseBertConfig(c: Json, file = 'config.json'): BertConfig {
   const type = c.model_type;
   if (typeof type !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
-    fail('UNSUPPORTED_MODEL', `${file}: model_type ${JSON.stringify(type)} is not supported; supported model types: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+    fail('UNSUPPORTED_MODEL', `${file}: model_type ${describeValue(type)} is not supported; supported model types: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   const family = type as BertFamily;
   if (family === 'distilbert') {
@@ -92,7 +110,7 @@ export function parseBertConfig(c: Json, file = 'config.json'): BertConfig {
     }, file);
   }
   const posType = c.position_embedding_type ?? 'absolute';
-  if (posType !== 'absolute') fail('UNSUPPORTED_MODEL', `${file}: position_embedding_type ${JSON.stringify(posType)} is not supported (only "absolute")`);
+  if (posType !== 'absolute') fail('UNSUPPORTED_MODEL', `${file}: position_embedding_type ${describeValue(posType)} is not supported (only "absolute")`);
   const hidden = num(c, 'hidden_size', file);
   const maxPositions = num(c, 'max_position_embeddings', file);
   const pad = num(c, 'pad_token_id', file, family === 'roberta' ? 1 : 0);
@@ -116,9 +134,21 @@ function check(c: BertConfig, file: string): BertConfig {
   for (const k of ['vocabSize', 'hiddenSize', 'embeddingSize', 'numLayers', 'numHeads', 'intermediateSize', 'maxPositions'] as const) {
     if (!Number.isInteger(c[k]) || c[k] <= 0) fail('UNSUPPORTED_MODEL', `${file}: ${k} must be a positive integer, got ${c[k]}`);
   }
+  if (!Number.isInteger(c.typeVocabSize) || c.typeVocabSize < 0) fail('UNSUPPORTED_MODEL', `${file}: typeVocabSize must be a non-negative integer, got ${c.typeVocabSize}`);
+  for (const [k, limit] of Object.entries(CONFIG_LIMITS) as Array<[keyof typeof CONFIG_LIMITS, number]>) {
+    if (c[k] > limit) fail('UNSUPPORTED_MODEL', `${file}: ${k} ${c[k]} is larger than adapterkit supports (at most ${limit})`);
+  }
   if (c.hiddenSize % c.numHeads !== 0) {
     fail('UNSUPPORTED_MODEL', `${file}: hidden size ${c.hiddenSize} is not divisible by the number of attention heads ${c.numHeads}`);
   }
   if (!(c.layerNormEps > 0)) fail('UNSUPPORTED_MODEL', `${file}: layer_norm_eps must be positive`);
+  if (!Number.isInteger(c.padTokenId) || c.padTokenId < 0 || c.padTokenId >= c.vocabSize) {
+    fail('UNSUPPORTED_MODEL', `${file}: pad_token_id ${c.padTokenId} is not a token id of the ${c.vocabSize}-token vocabulary`);
+  }
+  if (!(c.maxLength >= 1)) fail('UNSUPPORTED_MODEL', `${file}: max_position_embeddings ${c.maxPositions} leaves no room for any token`);
+  for (const [k, p] of [['hidden dropout', c.hiddenDropout], ['attention dropout', c.attentionDropout]] as const) {
+    if (!(p >= 0 && p < 1)) fail('UNSUPPORTED_MODEL', `${file}: ${k} ${p} must be at least 0 and below 1`);
+  }
   return c;
 }
+

@@ -3,12 +3,14 @@
  * files: config, weights (single file or sharded) and tokenizer files. A model fully present in
  * the cache is served without network.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { checkRepoPath, RepoCache, resolveHubCacheDir } from './cache.js';
 import { downloadFile, type DownloadResult, type HubOptions } from './download.js';
 import { validateRepoId } from './repo-id.js';
+import { describeValue } from '../../util/describe.js';
+import { readJsonObjectFileSync } from '../../util/json.js';
 import { isOfflineEnv } from './settings.js';
 
 /** Files to fetch besides the weights: `required` must exist, `optional` may be absent from the repo. */
@@ -153,19 +155,18 @@ function inspectCache(cache: RepoCache, revision: string, files: ModelFileSet, w
 
 /** Reads the shard file names of a `*.index.json` weight index, in first-seen order. */
 function readShardList(repoId: string, indexName: string, path: string): string[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    fail('BAD_FILE', `${path} (${indexName} of '${repoId}'): not valid JSON: ${(e as Error).message}`);
-  }
-  const map = (parsed as { weight_map?: unknown } | null)?.weight_map;
+  const parsed = readJsonObjectFileSync(path, { maxDepth: 8 });
+  const map = parsed['weight_map'];
   if (typeof map !== 'object' || map === null || Array.isArray(map)) fail('BAD_FILE', `${path} (${indexName} of '${repoId}'): missing the "weight_map" object`);
   const shards: string[] = [];
+  const seen = new Set<string>();
   for (const [tensor, file] of Object.entries(map)) {
-    if (typeof file !== 'string') fail('BAD_FILE', `${path} (${indexName} of '${repoId}'): weight_map entry '${tensor}' is not a file name`);
+    if (typeof file !== 'string') fail('BAD_FILE', `${path} (${indexName} of '${repoId}'): weight_map entry ${describeValue(tensor)} is not a file name`);
     checkRepoPath(repoId, file);
-    if (!shards.includes(file)) shards.push(file);
+    if (!seen.has(file)) {
+      seen.add(file);
+      shards.push(file);
+    }
   }
   if (shards.length === 0) fail('BAD_FILE', `${path} (${indexName} of '${repoId}'): weight_map lists no shards`);
   return shards;

@@ -3,6 +3,7 @@
  * the caller, and right padding into one {@link EncodedBatch}.
  */
 import { fail } from '../../errors.js';
+import { describeValue } from '../../util/describe.js';
 import type { EncodedBatch, EncodeOptions } from './types.js';
 
 /** Default longest row when the caller gives no maxLength. */
@@ -19,7 +20,7 @@ export interface ResolvedEncodeOptions {
 export function resolveEncodeOptions(opts: EncodeOptions | undefined, modelMaxLength: number | undefined): ResolvedEncodeOptions {
   const padding = opts?.padding ?? 'longest';
   if (padding !== 'longest' && padding !== 'max_length') {
-    fail('BAD_CONFIG', `encode: padding must be 'longest' or 'max_length', got ${JSON.stringify(padding)}`);
+    fail('BAD_CONFIG', `encode: padding must be 'longest' or 'max_length', got ${describeValue(padding)}`);
   }
   let maxLength = opts?.maxLength;
   if (maxLength === undefined) {

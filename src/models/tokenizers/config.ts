@@ -2,9 +2,10 @@
  * Reading the side files of a tokenizer directory: tokenizer_config.json and
  * special_tokens_map.json (both optional), and resolving special tokens from them.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
+import { describeValue } from '../../util/describe.js';
+import { jsonType, parseJsonText, readTextFile } from '../../util/json.js';
 
 /** Roles a special token can have. */
 export const SPECIAL_TOKEN_ROLES = ['cls', 'sep', 'pad', 'unk', 'mask', 'bos', 'eos'] as const;
@@ -20,22 +21,18 @@ export interface TokenizerSideFiles {
   specialTokensMap: Record<string, unknown>;
 }
 
-/** Reads and parses a JSON object file; undefined when the file does not exist. */
+/** Largest tokenizer file read (multilingual tokenizer.json files reach tens of MB). */
+export const MAX_TOKENIZER_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads and parses a JSON object file; undefined when the file does not exist. Nesting, duplicate
+ * keys and size are bounded as {@link parseJsonText} describes; messages never quote the file.
+ */
 export async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    fail('BAD_FILE', `${path}: cannot read: ${(e as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    fail('BAD_FILE', `${path}: not valid JSON: ${(e as Error).message}`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('BAD_FILE', `${path}: expected a JSON object`);
+  const text = await readTextFile(path, MAX_TOKENIZER_FILE_BYTES);
+  if (text === undefined) return undefined;
+  const value = parseJsonText(text, `${path}: not valid JSON`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('BAD_FILE', `${path}: expected a JSON object, got ${jsonType(value)}`);
   return value as Record<string, unknown>;
 }
 
@@ -105,6 +102,6 @@ export function readModelMaxLength(side: TokenizerSideFiles): number | undefined
 export function readBool(side: TokenizerSideFiles, key: string, fallback: boolean): boolean {
   const v = side.config[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') fail('BAD_FILE', `${join(side.dir, 'tokenizer_config.json')}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') fail('BAD_FILE', `${join(side.dir, 'tokenizer_config.json')}: "${key}" must be true or false, got ${describeValue(v)}`);
   return v;
 }

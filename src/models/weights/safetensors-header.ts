@@ -4,11 +4,22 @@
  * then the data region the offsets point into.
  */
 import { fail } from '../../errors.js';
+import { describeValue, truncateText } from '../../util/describe.js';
+import { parseJsonText } from '../../util/json.js';
 import { isSourceDtype, numelOf, SOURCE_DTYPES } from './dtypes.js';
+import { MAX_DIMS } from './strided.js';
 import type { SourceDtype, WeightDtype } from './types.js';
 
 /** Largest header accepted (the reference implementation's limit too). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+/**
+ * Most tensors one file may describe: far above any checkpoint shard (a few thousand), low enough
+ * that a hostile header costs well under a second and a few hundred MB to refuse. The JSON reader
+ * stops at {@link MAX_HEADER_VALUES} values, so a header with millions of entries is never built.
+ */
+export const MAX_TENSORS = 1 << 17;
+const MAX_HEADER_VALUES = 16 * MAX_TENSORS;
 
 /** One tensor as the header describes it; offsets are relative to the data region. */
 export interface SafetensorsEntry {
@@ -56,10 +67,15 @@ export function parseHeader(json: Uint8Array, path: string, fileSize: number): S
     if (name === '__metadata__') metadata = parseMetadata(value, path);
     else tensors.push(parseEntry(name, value, path, dataBytes));
   }
+  if (tensors.length > MAX_TENSORS) fail('BAD_FILE', `${path}: the header lists ${tensors.length} tensors; at most ${MAX_TENSORS} are supported`);
   checkNoOverlap(tensors, path);
-  // JSON.parse cannot keep the file's key order (integer-like keys move first), so list tensors
-  // in the order of their data, which is the writer's order.
+  // JavaScript objects cannot keep the file's key order (integer-like keys move first), so list
+  // tensors in the order of their data, which is the writer's order.
   tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const end = tensors.reduce((m, t) => Math.max(m, t.end), 0);
+  if (end !== dataBytes) {
+    fail('BAD_FILE', `${path}: ${dataBytes - end} bytes follow the last tensor's data (the data region is ${dataBytes} bytes, the tensors end at ${end}): not a safetensors file as written, or corrupt`);
+  }
   return { path, dataStart, dataBytes, tensors, metadata };
 }
 
@@ -70,12 +86,8 @@ function parseJsonObject(json: Uint8Array, path: string): Record<string, unknown
   } catch {
     fail('BAD_FILE', `${path}: header is not valid UTF-8`);
   }
-  let root: unknown;
-  try {
-    root = JSON.parse(text);
-  } catch (e) {
-    fail('BAD_FILE', `${path}: header is not valid JSON: ${(e as Error).message}`);
-  }
+  // Duplicate keys are refused (JSON.parse would keep the last one silently), nesting is bounded.
+  const root = parseJsonText(text, `${path}: header is not valid JSON`, { maxDepth: 8, maxValues: MAX_HEADER_VALUES, name: `${path}: header` });
   if (!isPlainObject(root)) fail('BAD_FILE', `${path}: header JSON is not an object`);
   return root;
 }
@@ -83,19 +95,20 @@ function parseJsonObject(json: Uint8Array, path: string): Record<string, unknown
 function parseMetadata(value: unknown, path: string): Record<string, string> {
   if (!isPlainObject(value)) fail('BAD_FILE', `${path}: __metadata__ is not an object`);
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') fail('BAD_FILE', `${path}: __metadata__ value for "${k}" is not a string`);
+    if (typeof v !== 'string') fail('BAD_FILE', `${path}: __metadata__ value for ${describeValue(k)} is not a string`);
   }
   return value as Record<string, string>;
 }
 
 function parseEntry(name: string, value: unknown, path: string, dataBytes: number): SafetensorsEntry {
-  const where = `${path}: tensor ${name}`;
+  const where = `${path}: tensor ${truncateText(name)}`;
   if (!isPlainObject(value)) fail('BAD_FILE', `${where}: header entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = value;
-  if (typeof dtype !== 'string' || !isSourceDtype(dtype)) fail('BAD_FILE', `${where}: unsupported dtype ${JSON.stringify(dtype)}`);
-  if (!Array.isArray(shape) || !shape.every(isCount)) fail('BAD_FILE', `${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  if (typeof dtype !== 'string' || !isSourceDtype(dtype)) fail('BAD_FILE', `${where}: unsupported dtype ${describeValue(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) fail('BAD_FILE', `${where}: shape ${describeValue(shape)} is not a list of non-negative integers`);
+  if (shape.length > MAX_DIMS) fail('BAD_FILE', `${where}: ${shape.length} dimensions; at most ${MAX_DIMS} are supported`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0]! > offsets[1]!) {
-    fail('BAD_FILE', `${where}: data_offsets ${JSON.stringify(offsets)} is not a [begin, end] pair with begin <= end`);
+    fail('BAD_FILE', `${where}: data_offsets ${describeValue(offsets)} is not a [begin, end] pair with begin <= end`);
   }
   const [begin, end] = offsets as [number, number];
   const needed = numelOf(shape) * SOURCE_DTYPES[dtype].bytes;

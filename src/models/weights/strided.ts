@@ -4,6 +4,7 @@
  * memory, as they do in PyTorch); any other stride pattern is gathered into a new array.
  */
 import { fail } from '../../errors.js';
+import { describeValue } from '../../util/describe.js';
 import { numelOf } from './dtypes.js';
 import type { WeightArray } from './types.js';
 
@@ -14,16 +15,29 @@ export interface StridedView {
   stride: readonly number[];
 }
 
-/** Checks `shape`/`stride`/`offset` against the storage size; `where` names the tensor for errors. */
+/** Most dimensions a tensor may have (PyTorch's own limit is 64 too). */
+export const MAX_DIMS = 64;
+
+/**
+ * Checks `shape`/`stride`/`offset` against the storage size; `where` names the tensor for errors.
+ * Every element the view addresses must lie inside the storage, and the view may not have more
+ * elements than the storage holds: a stride-0 view (an expanded tensor) would otherwise turn a few
+ * bytes of file into an arbitrarily large array.
+ */
 export function checkView(raw: { offset: number; shape: readonly unknown[]; stride: readonly unknown[] }, storageNumel: number, where: string): StridedView {
   const { offset, shape, stride } = raw;
-  if (!shape.every(isCount)) fail('BAD_FILE', `${where}: size ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  if (shape.length > MAX_DIMS) fail('BAD_FILE', `${where}: ${shape.length} dimensions; at most ${MAX_DIMS} are supported`);
+  if (!shape.every(isCount)) fail('BAD_FILE', `${where}: size ${describeValue(shape)} is not a list of non-negative integers`);
   if (stride.length !== shape.length || !stride.every(isCount)) {
-    fail('BAD_FILE', `${where}: stride ${JSON.stringify(stride)} does not fit size [${shape.join(', ')}]`);
+    fail('BAD_FILE', `${where}: stride ${describeValue(stride)} does not fit size [${shape.join(', ')}]`);
   }
-  if (!isCount(offset)) fail('BAD_FILE', `${where}: storage offset ${offset} is invalid`);
+  if (!isCount(offset)) fail('BAD_FILE', `${where}: storage offset ${describeValue(offset)} is invalid`);
   const view = { offset, shape, stride };
-  if (numelOf(shape) > 0) {
+  const numel = numelOf(shape);
+  if (numel > 0) {
+    if (numel > storageNumel) {
+      fail('BAD_FILE', `${where}: size [${shape.join(', ')}] has ${numel} elements but its storage holds only ${storageNumel}`);
+    }
     const last = offset + shape.reduce((acc, d, i) => acc + (d - 1) * stride[i]!, 0);
     if (last >= storageNumel) {
       fail('BAD_FILE', `${where}: size [${shape.join(', ')}], stride [${stride.join(', ')}] and offset ${offset} reach element ${last} of a storage with ${storageNumel}`);

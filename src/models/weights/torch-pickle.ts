@@ -3,6 +3,7 @@
  * whole allow-list: any other global is refused before anything is built.
  */
 import { fail } from '../../errors.js';
+import { describeValue, truncateText } from '../../util/describe.js';
 import type { PickleCallable, PickleHooks } from './pickle.js';
 import type { SourceDtype } from './types.js';
 
@@ -31,19 +32,19 @@ export interface TorchTensorRef {
   readonly stride: readonly unknown[];
 }
 
-/** Storage classes and the element type each holds. */
-const STORAGE_TYPES: Readonly<Record<string, SourceDtype>> = {
-  FloatStorage: 'F32',
-  HalfStorage: 'F16',
-  BFloat16Storage: 'BF16',
-  DoubleStorage: 'F64',
-  LongStorage: 'I64',
-  IntStorage: 'I32',
-  ShortStorage: 'I16',
-  CharStorage: 'I8',
-  ByteStorage: 'U8',
-  BoolStorage: 'BOOL',
-};
+/** Storage classes and the element type each holds (a Map: names from the file never reach a prototype). */
+const STORAGE_TYPES: ReadonlyMap<string, SourceDtype> = new Map([
+  ['FloatStorage', 'F32'],
+  ['HalfStorage', 'F16'],
+  ['BFloat16Storage', 'BF16'],
+  ['DoubleStorage', 'F64'],
+  ['LongStorage', 'I64'],
+  ['IntStorage', 'I32'],
+  ['ShortStorage', 'I16'],
+  ['CharStorage', 'I8'],
+  ['ByteStorage', 'U8'],
+  ['BoolStorage', 'BOOL'],
+]);
 
 /** True when `v` is a tensor built from the pickle. */
 export function isTorchTensorRef(v: unknown): v is TorchTensorRef {
@@ -60,9 +61,9 @@ export function torchPickleHooks(path: string): PickleHooks & { storages: Map<st
       const qualified = `${module}.${name}`;
       const callable = callables.get(qualified);
       if (callable) return callable;
-      const dtype = module === 'torch' ? STORAGE_TYPES[name] : undefined;
+      const dtype = module === 'torch' ? STORAGE_TYPES.get(name) : undefined;
       if (dtype) return { torchStorage: name, dtype } satisfies TorchStorageType;
-      return fail('BAD_FILE', `${path}: refusing to load: the pickle references ${qualified}, which a weights file should not contain`);
+      return fail('BAD_FILE', `${path}: refusing to load: the pickle references ${truncateText(qualified)}, which a weights file should not contain`);
     },
     persistentLoad(pid) {
       const ref = storageRef(pid, path);
@@ -71,6 +72,10 @@ export function torchPickleHooks(path: string): PickleHooks & { storages: Map<st
       return ref;
     },
   };
+}
+
+function isStorageType(v: unknown): v is TorchStorageType {
+  return typeof v === 'object' && v !== null && typeof (v as TorchStorageType).torchStorage === 'string' && STORAGE_TYPES.get((v as TorchStorageType).torchStorage) === (v as TorchStorageType).dtype;
 }
 
 function callable(pickleName: string, call: (args: readonly unknown[]) => unknown): PickleCallable {
@@ -108,8 +113,8 @@ function isStorageRef(v: unknown): v is TorchStorageRef {
 function storageRef(pid: unknown, path: string): TorchStorageRef {
   if (!Array.isArray(pid) || pid[0] !== 'storage') fail('BAD_FILE', `${path}: unsupported persistent id ${describe(pid)}`);
   const [, type, key, , numel, view] = pid as unknown[];
-  const dtype = (type as TorchStorageType | null)?.dtype;
-  if (!dtype || (typeof key !== 'string' && typeof key !== 'number') || !isCount(numel)) {
+  const dtype = isStorageType(type) ? type.dtype : undefined;
+  if (!dtype || (typeof key !== 'string' && typeof key !== 'number') || !isCount(numel) || String(key).length > MAX_KEY_LENGTH) {
     fail('BAD_FILE', `${path}: malformed storage persistent id ${describe(pid)}`);
   }
   const base = { key: String(key), dtype, numel, elementOffset: 0 };
@@ -118,14 +123,13 @@ function storageRef(pid: unknown, path: string): TorchStorageRef {
   return { ...base, elementOffset: view[1], numel: Math.max(numel, view[1] + view[2]) };
 }
 
+/** Longest storage key accepted (torch writes small decimal numbers). */
+const MAX_KEY_LENGTH = 256;
+
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
 function describe(v: unknown): string {
-  try {
-    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x)) ?? String(v);
-  } catch {
-    return String(v);
-  }
+  return describeValue(v, 120);
 }

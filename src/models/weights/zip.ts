@@ -6,6 +6,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import { fail } from '../../errors.js';
+import { truncateText } from '../../util/describe.js';
 import { readBytes, readExactly, type OpenFile } from './file-io.js';
 
 /** One file inside the archive, as the central directory describes it. */
@@ -55,8 +56,16 @@ export async function readZipDirectory(file: OpenFile): Promise<Map<string, ZipE
   return entries;
 }
 
-/** Reads a whole entry into a new array (for small entries such as data.pkl). */
-export async function readZipEntry(file: OpenFile, entry: ZipEntry): Promise<Uint8Array> {
+/**
+ * Reads a whole entry into a new array (for small entries such as data.pkl). `maxBytes` bounds
+ * what the entry may hold, checked before anything is allocated or inflated: the caller knows what
+ * an entry of its kind can need, and a zip bomb is refused instead of inflated. Default: the size
+ * of the archive itself.
+ */
+export async function readZipEntry(file: OpenFile, entry: ZipEntry, maxBytes: number = file.size): Promise<Uint8Array> {
+  const where = `${file.path}: zip entry ${truncateText(entry.name)}`;
+  if (entry.size > maxBytes) fail('BAD_FILE', `${where} holds ${entry.size} bytes, more than the ${maxBytes} an entry of its kind can need`);
+  if (entry.size > maxEntryContent(file, entry)) fail('BAD_FILE', `${where} says it holds ${entry.size} bytes, more than its ${entry.compressedSize} stored bytes can hold (corrupt)`);
   const out = new Uint8Array(entry.size);
   await readZipEntryInto(file, entry, out);
   return out;
@@ -64,24 +73,49 @@ export async function readZipEntry(file: OpenFile, entry: ZipEntry): Promise<Uin
 
 /**
  * Fills `target` with the first `target.length` bytes of the entry's content. Fails when the entry
- * holds fewer bytes, is encrypted, or uses a compression method other than STORED or DEFLATE.
+ * holds fewer bytes, is encrypted, lies outside the file, or uses a compression method other than
+ * STORED or DEFLATE. A DEFLATE entry is inflated only up to `target.length` bytes: one that says or
+ * turns out to hold more is refused, so memory stays bounded by what the caller asked for.
  */
 export async function readZipEntryInto(file: OpenFile, entry: ZipEntry, target: Uint8Array): Promise<void> {
-  const where = `${file.path}: zip entry ${entry.name}`;
+  const where = `${file.path}: zip entry ${truncateText(entry.name)}`;
   if (entry.flags & 1) fail('BAD_FILE', `${where} is encrypted`);
+  if (!Number.isSafeInteger(entry.size) || !Number.isSafeInteger(entry.compressedSize) || entry.size < 0 || entry.compressedSize < 0) {
+    fail('BAD_FILE', `${where}: its sizes in the central directory are corrupt`);
+  }
   if (entry.size < target.length) fail('BAD_FILE', `${where} holds ${entry.size} bytes but ${target.length} are needed`);
+  if (entry.compressedSize > file.size) fail('BAD_FILE', `${where}: ${entry.compressedSize} stored bytes cannot fit in a ${file.size}-byte file (truncated or corrupt)`);
   const start = await dataOffset(file, entry);
-  if (entry.method === 0) return readExactly(file, target, start, where);
+  if (entry.method === 0) {
+    if (entry.compressedSize !== entry.size) fail('BAD_FILE', `${where} is stored uncompressed but its two sizes differ (${entry.compressedSize} and ${entry.size})`);
+    return readExactly(file, target, start, where);
+  }
   if (entry.method !== 8) fail('BAD_FILE', `${where} uses compression method ${entry.method}; only STORED and DEFLATE are supported`);
+  if (entry.size > target.length) fail('BAD_FILE', `${where} inflates to ${entry.size} bytes but only ${target.length} are needed`);
   const compressed = await readBytes(file, start, entry.compressedSize, where);
   let inflated: Buffer;
   try {
-    inflated = inflateRawSync(compressed);
+    inflated = inflateRawSync(compressed, { maxOutputLength: Math.max(1, target.length) });
   } catch (e) {
-    fail('BAD_FILE', `${where} does not inflate: ${(e as Error).message}`);
+    const tooLarge = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+    return fail('BAD_FILE', tooLarge ? `${where} inflates to more than the ${entry.size} bytes its directory entry says` : `${where} does not inflate (corrupt data)`);
   }
   if (inflated.length < target.length) fail('BAD_FILE', `${where} inflates to ${inflated.length} bytes but ${target.length} are needed`);
   target.set(inflated.subarray(0, target.length));
+}
+
+/** DEFLATE's largest possible expansion: one stored byte can stand for at most about 1032. */
+const MAX_DEFLATE_RATIO = 1032;
+
+/**
+ * The most content `entry` can really hold given the bytes it occupies in `file`: its stored size
+ * for STORED, at most {@link MAX_DEFLATE_RATIO} times that for DEFLATE, never more than its
+ * directory size. Lets callers bound an allocation before reading anything.
+ */
+export function maxEntryContent(file: OpenFile, entry: ZipEntry): number {
+  const stored = Math.min(entry.compressedSize, file.size);
+  const most = entry.method === 8 ? stored * MAX_DEFLATE_RATIO + 64 : stored;
+  return Math.max(0, Math.min(entry.size, most));
 }
 
 async function findCentralDirectory(file: OpenFile): Promise<{ offset: number; size: number; count: number }> {
@@ -145,7 +179,8 @@ function applyZip64Extra(entry: ZipEntry, extra: DataView): void {
 }
 
 async function dataOffset(file: OpenFile, entry: ZipEntry): Promise<number> {
-  const where = `${file.path}: zip entry ${entry.name}`;
+  const where = `${file.path}: zip entry ${truncateText(entry.name)}`;
+  if (!Number.isSafeInteger(entry.localHeaderOffset) || entry.localHeaderOffset < 0) fail('BAD_FILE', `${where}: its offset in the central directory is corrupt`);
   const head = await readBytes(file, entry.localHeaderOffset, 30, `${where} (local header)`);
   const view = new DataView(head.buffer);
   if (view.getUint32(0, true) !== LOCAL_SIG) fail('BAD_FILE', `${where}: local header is corrupt`);
