@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   ADAPTER_MISMATCH: { status: 409, exit: 4, summary: 'adapter does not fit this base model' },
   /** A requested thing (task, adapter, dataset) does not exist. */
   NOT_FOUND: { status: 404, exit: 4, summary: 'not found' },
+  /** The training loss became NaN or infinite (the learning rate is usually too high). */
+  TRAINING_DIVERGED: { status: 500, exit: 6, summary: 'training diverged: the loss is not a finite number' },
   /** Training or another long job was interrupted. */
   INTERRUPTED: { status: 503, exit: 130, summary: 'interrupted' },
 } as const;

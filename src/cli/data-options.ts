@@ -5,7 +5,8 @@
  * files (`--task-kind qa`), turned into a {@link TokenTaskSpec} for `loadTokenTask`.
  */
 import { Option, type Command } from 'commander';
-import { basename, extname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, dirname, extname, resolve } from 'node:path';
 import { fail } from '../errors.js';
 import { listBuiltinDatasets, type TaskSpec } from '../train/data/index.js';
 import { listTokenDatasets } from '../train/data/builtin/index.js';
@@ -47,6 +48,35 @@ export function addDataOptions(cmd: Command, o: { trainRequired: boolean }): Com
     .option('--skip-bad-rows', 'skip malformed rows (reported) instead of failing (default: fail)');
 }
 
+/** File names that name a split rather than a task: train.csv, dev.tsv, test-v2.0.json, data.jsonl... */
+const SPLIT_FILE = /^(train|training|trn|dev|devel|development|valid|validation|val|eval|test|testing|tst|data|dataset|all|full)([-_.]?v?\d+(\.\d+)*)?$/i;
+/** Directory names that say nothing about the task. */
+const GENERIC_DIR = /^(|\.|data|datasets?|tmp|temp|files|inputs?|raw|splits?|csv|tsv|jsonl|corpus|corpora|downloads?|desktop|documents|home)$/i;
+/** Label column names that say nothing about the task. */
+const GENERIC_LABEL = /^(label|labels|class|classes|target|y|tag|tags|category|output)$/i;
+
+/** Where {@link defaultTaskName} took the name from, as `train`'s plan says it. */
+export type TaskNameSource = 'file name' | 'directory name' | 'label column' | 'task kind';
+
+/**
+ * The task name of files given without --name: the training file's name (reviews.csv ->
+ * `reviews`) unless it names a split (train.csv, dev.tsv...), then the directory holding it
+ * (data/imdb/train.csv -> `imdb`) unless that is generic (data, tmp, your home...), then the label
+ * column (`--label sentiment` -> `sentiment`) unless it is generic (label, class...), else the
+ * task kind.
+ */
+export function defaultTaskName(train: string, o: { label?: string; kind: string }): { name: string; from: TaskNameSource } {
+  const stem = basename(train, extname(train));
+  if (!SPLIT_FILE.test(stem)) return { name: sanitizeTaskName(stem), from: 'file name' };
+  const dir = dirname(resolve(train));
+  if (!GENERIC_DIR.test(basename(dir)) && dir !== homedir() && dir !== dirname(dir)) return { name: sanitizeTaskName(basename(dir)), from: 'directory name' };
+  if (o.label !== undefined && !/^\d+$/.test(o.label) && !GENERIC_LABEL.test(o.label)) return { name: sanitizeTaskName(o.label), from: 'label column' };
+  return { name: o.kind, from: 'task kind' };
+}
+
+/** What `--name` defaults to, for the help of commands that train. */
+export const TASK_NAME_HELP = 'task name stored with the adapter (default: the dataset\'s name; for files, the training file\'s name, or when that names a split (train.csv...) its directory (data/imdb/train.csv: imdb), else the label column)';
+
 function column(ref: string): ColumnRef {
   return /^\d+$/.test(ref) ? Number(ref) : ref;
 }
@@ -74,7 +104,7 @@ export function tokenTaskSpecFromFlags(f: DataFlags): TokenTaskSpec | undefined 
   if (extra.length) fail('BAD_CONFIG', `--task-kind ${kind} reads ${kind === 'qa' ? 'SQuAD JSON' : 'CoNLL or JSONL'} files given with --train/--dev/--test; ${extra.join(', ')} do(es) not apply`);
   if (f.train === undefined) fail('BAD_CONFIG', `--task-kind ${kind} needs --train <file> (${kind === 'qa' ? 'SQuAD v1.1/v2.0 JSON' : 'CoNLL, or JSONL with "tokens" and "tags"'})`);
   const files = { train: resolve(f.train), ...(f.dev !== undefined ? { dev: resolve(f.dev) } : {}), ...(f.test !== undefined ? { test: resolve(f.test) } : {}) };
-  const name = sanitizeTaskName(basename(f.train, extname(f.train)));
+  const { name } = defaultTaskName(f.train, { kind });
   if (kind === 'qa') {
     if (f.format !== undefined) fail('BAD_CONFIG', `--format ${f.format} does not apply to --task-kind qa (SQuAD JSON)`);
     return { tokenTask: 'qa', files, name, onBadRow };
@@ -116,7 +146,7 @@ export function taskSpecFromFlags(f: DataFlags): TaskSpec {
     files: { train: resolve(f.train), ...(f.dev !== undefined ? { dev: resolve(f.dev) } : {}), ...(f.test !== undefined ? { test: resolve(f.test) } : {}) },
     columns: { text: column(f.text), ...(f.textPair !== undefined ? { textPair: column(f.textPair) } : {}), label: column(f.label) },
     kind: (f.taskKind ?? 'classification') as 'classification',
-    name: sanitizeTaskName(basename(f.train, extname(f.train))),
+    name: defaultTaskName(f.train, { label: f.label, kind: f.taskKind ?? 'classification' }).name,
     ...(f.format !== undefined ? { format: f.format as TabularFormat } : {}),
     onBadRow,
   };

@@ -63,6 +63,9 @@ export class TrainProgress {
         if (e.reason === 'early-stopping') this.log(`early stopping at step ${e.step}: no dev improvement`);
         this.stop();
         break;
+      case 'note':
+        this.log(`note: ${e.message}`);
+        break;
       case 'checkpoint':
         break;
     }

@@ -47,12 +47,30 @@ export async function readManifest(dir: string): Promise<TaskManifest | undefine
     throw e;
   }
   const p = join(dir, 'adapterkit.json');
-  if (!(await isFile(p))) return undefined;
+  if (!(await isFile(p))) {
+    await refuseRunDir(dir);
+    return undefined;
+  }
   try {
     return JSON.parse(await readFile(p, 'utf8')) as TaskManifest;
   } catch (e) {
     return fail('BAD_FILE', `${p}: not valid JSON (${(e as Error).message})`);
   }
+}
+
+/**
+ * Fails on a training run directory (`runs/x` rather than `runs/x/best`): it holds no task files
+ * itself, but `best/` (or `checkpoint/`) and the run record. NOT_FOUND with "did you mean".
+ */
+async function refuseRunDir(dir: string): Promise<void> {
+  const isTask = await Promise.all(['adapter_config.json', 'head_config.json'].map((f) => isFile(join(dir, f))));
+  if (isTask.some(Boolean)) return; // AdapterHub's or PEFT's layout
+  for (const sub of ['best', 'checkpoint']) {
+    if (await isFile(join(dir, sub, 'adapterkit.json'))) {
+      fail('NOT_FOUND', `${dir} is a training run directory, not a task directory: did you mean ${join(dir, sub)}?${sub === 'checkpoint' ? ' (the run has no best/ yet)' : ''}`);
+    }
+  }
+  if (await isFile(join(dir, RUN_RECORD))) fail('NOT_FOUND', `${dir} is a training run directory without a saved task yet (no best/ or checkpoint/): train it first`);
 }
 
 /** A loaded base and task. */

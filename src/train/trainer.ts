@@ -5,23 +5,20 @@
  * best checkpoint kept, early stopping, a JSONL log of every metric, and resume after an
  * interruption from the last checkpoint.
  *
- * Run directory layout:
- * - `metrics.jsonl` — one JSON object per step and per evaluation;
- * - `checkpoint/` — the latest state: task files + `optimizer.safetensors` + `trainer.json`;
- * - `best/` — task files of the best dev score (or of the last step when there is no dev split).
+ * The run directory (`metrics.jsonl`, `checkpoint/`, `best/`) is kept by {@link RunDir}, so that
+ * a kill at any instant leaves a run that resumes; a resumed run is bit-identical to an
+ * uninterrupted one (same data order, weights, optimizer moments and dropout masks).
  */
-import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { AdapterkitError, fail } from '../errors.js';
-import { loadTaskFiles } from '../adapters/files.js';
 import type { Example } from './data/types.js';
 import type { MetricName } from './metrics/index.js';
 import { AdamW, clipByGlobalNorm, linearWarmupDecay } from './optim/index.js';
 import { collate, epochBatches, type TokenizedRow } from './batching.js';
 import { sentenceTrainingData, type TaskMetricValues, type TrainingData } from './training-data.js';
-import { saveTask } from './task-io.js';
 import type { TaskModel } from './task-model.js';
 import { DEFAULT_LR, describeMode } from './modes.js';
+import { RunDir, type TrainerState } from './run-dir.js';
 import { exists } from '../util/fs.js';
 
 export { DEFAULT_LR };
@@ -65,14 +62,19 @@ export type TrainEvent =
   | { type: 'eval'; step: number; epoch: number; metrics: TaskMetricValues; best: boolean; seconds: number }
   | { type: 'eval-progress'; done: number; total: number }
   | { type: 'checkpoint'; step: number; dir: string }
+  /** Something the user should know: what was repaired in the run directory after a kill, what resume found. */
+  | { type: 'note'; message: string }
   | { type: 'stop'; reason: 'done' | 'early-stopping' | 'max-steps' | 'interrupted'; step: number };
 
 /** What a training run reports. */
 export interface TrainResult {
   readonly steps: number;
+  /** Epochs trained in, a partial last one included (a stop by maxSteps or early stopping within an epoch). */
   readonly epochsRun: number;
+  /** Epochs trained to their end. */
+  readonly epochsCompleted: number;
   readonly stopReason: 'done' | 'early-stopping' | 'max-steps';
-  /** Best dev metrics (undefined without a dev split). */
+  /** Best dev metrics (undefined without a dev split); `epoch` counts from 0, as in `metrics.jsonl`. */
   readonly best?: { readonly step: number; readonly epoch: number; readonly metrics: TaskMetricValues };
   readonly lastLoss: number;
   /** Wall time spent in this call, seconds. */
@@ -84,21 +86,6 @@ export interface TrainResult {
   readonly epochLosses: number[];
   /** What the saved task's Python-library layouts could not hold (one line each; see saveTask). */
   readonly notes: readonly string[];
-}
-
-interface TrainerState {
-  version: 1;
-  step: number;
-  epoch: number;
-  /** Next batch index within `epoch`. */
-  batch: number;
-  best?: { step: number; epoch: number; metrics: TaskMetricValues; value: number };
-  evalsWithoutImprovement: number;
-  epochLosses: number[];
-  epochLossSum: number;
-  epochLossCount: number;
-  /** Options that must match on resume. */
-  signature: Record<string, unknown>;
 }
 
 function signature(model: TaskModel, o: TrainDataOptions, n: number): Record<string, unknown> {
@@ -155,10 +142,11 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
   if (data.rows.length === 0) fail('BAD_DATA', 'the training split is empty');
   if (data.metrics.length === 0) fail('BAD_CONFIG', 'no metrics to evaluate');
 
-  const ckptDir = join(o.outDir, 'checkpoint');
-  const bestDir = join(o.outDir, 'best');
-  const logPath = join(o.outDir, 'metrics.jsonl');
+  const run = new RunDir(o.outDir);
+  const ckptDir = run.checkpointDir;
+  const note = (message: string) => o.onEvent?.({ type: 'note', message });
   await mkdir(o.outDir, { recursive: true });
+  for (const n of await run.recover()) note(n);
   const sig = signature(model, o, data.examples);
   const rows = data.rows;
   const canEvaluate = data.evaluate !== undefined && (data.evalExamples ?? 0) > 0;
@@ -169,33 +157,31 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
   const opt = new AdamW(model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: peak, weightDecay: o.weightDecay ?? 0.01 });
 
   let st: TrainerState = { version: 1, step: 0, epoch: 0, batch: 0, evalsWithoutImprovement: 0, epochLosses: [], epochLossSum: 0, epochLossCount: 0, signature: sig };
-  if (await exists(join(ckptDir, 'trainer.json'))) {
+  if (await run.hasCheckpoint()) {
     if (!o.resume) {
       fail('BAD_CONFIG', `${o.outDir} already holds a checkpoint of an earlier run: continue it (resume: true; --resume on the command line), or choose another output directory`);
     }
-    st = JSON.parse(await readFile(join(ckptDir, 'trainer.json'), 'utf8')) as TrainerState;
+    st = await run.readState();
     const diff = Object.keys(sig).filter((k) => JSON.stringify(sig[k]) !== JSON.stringify(st.signature[k]));
     if (diff.length) fail('BAD_CONFIG', `cannot resume ${o.outDir}: the run was started with different ${diff.map((k) => `${k} (${JSON.stringify(st.signature[k])} then, ${JSON.stringify(sig[k])} now)`).join(', ')}`);
-    model.setWeights((await loadTaskFiles(ckptDir, model.base.encoder, model.adapterName)).tensors);
-    opt.loadState(await AdamW.loadStateFile(join(ckptDir, 'optimizer.safetensors')));
-    // Drop log lines written after the checkpoint (a crash after it): those steps run again.
-    if (await exists(logPath)) {
-      const kept = (await readFile(logPath, 'utf8')).split('\n').filter((l) => l.trim() && (JSON.parse(l) as { step?: number }).step! <= st.step);
-      await writeFile(logPath, kept.map((l) => `${l}\n`).join(''));
+    await run.loadInto(model, opt);
+    // Log lines written after the checkpoint (a kill after it): those steps run again.
+    const dropped = await run.trimLog(st.step);
+    if (dropped) note(`dropped ${dropped} line(s) of metrics.jsonl written after the checkpoint at step ${st.step}: those steps run again`);
+    if (st.best && !(await exists(run.bestDir))) {
+      note(`best/ is missing: the next evaluation saves it again`);
+      st.best = undefined;
     }
-  } else await writeFile(logPath, '');
+    await alignDropout(model, data, st.step, note);
+  } else {
+    if (o.resume && (await exists(run.logPath))) note(`no checkpoint in ${o.outDir} yet (none was saved before the run stopped): starting at step 0`);
+    await run.resetLog();
+  }
 
-  const log = (o2: Record<string, unknown>) => appendFile(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...o2 })}\n`);
   o.onEvent?.({ type: 'start', totalSteps, examples: data.examples, resumedAt: st.step, description: describeMode(model.mode, model.base.encoder) });
 
   const checkpoint = async () => {
-    const tmp = `${ckptDir}.new`;
-    await rm(tmp, { recursive: true, force: true });
-    await saveTask(model, tmp, { name: o.taskName, maxLength });
-    await opt.saveState(join(tmp, 'optimizer.safetensors'));
-    await writeFile(join(tmp, 'trainer.json'), `${JSON.stringify(st, null, 2)}\n`);
-    await rm(ckptDir, { recursive: true, force: true });
-    await rename(tmp, ckptDir);
+    await run.saveCheckpoint(model, opt, st, { name: o.taskName, maxLength });
     o.onEvent?.({ type: 'checkpoint', step: st.step, dir: ckptDir });
   };
 
@@ -209,11 +195,11 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
     const metrics = await data.evaluate(model, { onBatch: (done) => o.onEvent?.({ type: 'eval-progress', done, total }) });
     const main = metrics[data.metrics[0] as string] ?? NaN;
     const improved = !st.best || (Number.isFinite(main) && main > st.best.value);
-    await log({ type: 'eval', split: 'dev', step: st.step, epoch: st.epoch, ...metrics });
+    await run.log({ type: 'eval', split: 'dev', step: st.step, epoch: st.epoch, ...metrics });
     if (improved) {
       st.best = { step: st.step, epoch: st.epoch, metrics, value: Number.isFinite(main) ? main : -Infinity };
       st.evalsWithoutImprovement = 0;
-      notes = await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, epoch: st.epoch, dev: metrics, mode: describeMode(model.mode, model.base.encoder) } });
+      notes = await run.saveBest(model, { name: o.taskName, maxLength, training: { step: st.step, epoch: st.epoch, dev: metrics, mode: describeMode(model.mode, model.base.encoder) } });
     } else st.evalsWithoutImprovement++;
     o.onEvent?.({ type: 'eval', step: st.step, epoch: st.epoch, metrics, best: improved, seconds: (performance.now() - te) / 1000 });
     return improved;
@@ -229,7 +215,7 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
       if (o.signal?.aborted) {
         await checkpoint();
         o.onEvent?.({ type: 'stop', reason: 'interrupted', step: st.step });
-        throw new AdapterkitError('INTERRUPTED', `training interrupted at step ${st.step}; checkpoint saved in ${ckptDir}: run again with --resume to continue`);
+        throw new AdapterkitError('INTERRUPTED', `training interrupted at step ${st.step}; checkpoint saved in ${ckptDir}: continue with resume: true (--resume on the command line)`);
       }
       if (st.step >= totalSteps) {
         stopReason = 'max-steps';
@@ -237,9 +223,10 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
       }
       const idx = batches[st.batch] as number[];
       const batch = collate(idx.map((i) => rows[i] as TokenizedRow), model.base.tokenizer.padId);
-      const out = await model.trainStep(batch, data.labels(idx));
+      const out = await countedTrainStep(model, batch, data.labels(idx));
       if (!Number.isFinite(out.loss)) {
-        fail('BAD_CONFIG', `the loss became ${out.loss} at step ${st.step + 1} (learning rate ${lrAt(st.step)}): try a lower --lr; the last good checkpoint is in ${ckptDir}`);
+        const last = (await run.hasCheckpoint()) ? `; the last good checkpoint (step ${(await run.readState()).step}) is in ${ckptDir}` : '';
+        fail('TRAINING_DIVERGED', `the loss became ${out.loss} at step ${st.step + 1} (learning rate ${lrAt(opt.stepCount)}): training diverged; start again with a lower learning rate (--lr) or a smaller clip norm (--clip-norm)${last}`);
       }
       const { norm } = clipByGlobalNorm(out.grads, o.clipNorm ?? 1.0);
       const lr = lrAt(opt.stepCount);
@@ -251,7 +238,7 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
       st.epochLossSum += out.loss;
       st.epochLossCount++;
       const eps = seen / ((performance.now() - tTrain) / 1000);
-      await log({ type: 'train', step: st.step, epoch: st.epoch, loss: out.loss, lr, grad_norm: norm, batch: idx.length, seq: batch.seqLen });
+      await run.log({ type: 'train', step: st.step, epoch: st.epoch, loss: out.loss, lr, grad_norm: norm, batch: idx.length, seq: batch.seqLen });
       o.onEvent?.({ type: 'step', step: st.step, totalSteps, epoch: st.epoch, loss: out.loss, lr, gradNorm: norm, examplesPerSec: eps });
       if (o.evalEvery && st.step % o.evalEvery === 0) {
         await evaluate();
@@ -278,14 +265,53 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
     }
     if (st.epoch < epochs) await checkpoint();
   }
-  if (!canEvaluate) notes = await saveTask(model, bestDir, { name: o.taskName, maxLength, training: { step: st.step, mode: describeMode(model.mode, model.base.encoder) } });
+  if (!canEvaluate) notes = await run.saveBest(model, { name: o.taskName, maxLength, training: { step: st.step, mode: describeMode(model.mode, model.base.encoder) } });
   else if (seen > 0 && evaluatedAt !== st.step) await evaluate(); // the last steps (e.g. cut by maxSteps) were not evaluated yet
   await checkpoint();
   o.onEvent?.({ type: 'stop', reason: stopReason, step: st.step });
   const seconds = (performance.now() - t0) / 1000;
   return {
-    steps: st.step, epochsRun: st.epochLosses.length, stopReason,
+    steps: st.step, epochsRun: st.epoch + (st.batch > 0 ? 1 : 0), epochsCompleted: st.epochLosses.length, stopReason,
     best: st.best ? { step: st.best.step, epoch: st.best.epoch, metrics: st.best.metrics } : undefined,
-    lastLoss, seconds, examplesPerSec: seen / Math.max(1e-9, (performance.now() - tTrain) / 1000), bestDir, epochLosses: st.epochLosses, notes,
+    lastLoss, seconds, examplesPerSec: seen / Math.max(1e-9, (performance.now() - tTrain) / 1000), bestDir: run.bestDir, epochLosses: st.epochLosses, notes,
   };
+}
+
+/**
+ * Training runs each model's train session has made through the trainer. ONNX Runtime's Dropout
+ * seeds the engine of a session's run j with (the node's seed attribute + j), so the masks of a
+ * step depend on how many runs the session made before it.
+ */
+const sessionRuns = new WeakMap<TaskModel, number>();
+
+async function countedTrainStep(model: TaskModel, batch: ReturnType<typeof collate>, labels: ReturnType<TrainingData['labels']>): ReturnType<TaskModel['trainStep']> {
+  const out = await model.trainStep(batch, labels);
+  sessionRuns.set(model, (sessionRuns.get(model) ?? 0) + 1);
+  return out;
+}
+
+/**
+ * Brings the dropout generators of `model`'s train session to where an uninterrupted run is
+ * before step `step` + 1, so that a resumed run draws the same masks: throw-away training runs
+ * on the shortest row (the generator advances by one per run whatever the batch). A model that
+ * made more runs than that cannot go back; the masks then differ (said in a note).
+ *
+ * TODO(TaskModel): a seed offset in TaskModel (its train graph built with every dropout seed
+ * + `step`) makes this O(1); until then resume costs `step` tiny runs.
+ */
+async function alignDropout(model: TaskModel, data: TrainingData, step: number, note: (m: string) => void): Promise<void> {
+  const done = sessionRuns.get(model) ?? 0;
+  if (done > step) {
+    note(`this model already ran ${done} training steps (more than the checkpoint's ${step}): its dropout masks will differ from an uninterrupted run's; use a fresh model to resume bit-identically`);
+    return;
+  }
+  if (done === step) return;
+  note(`replaying the dropout generators to step ${step} (${step - done} throw-away steps on one short example), so that the masks are those of an uninterrupted run`);
+  let shortest = 0;
+  data.rows.forEach((r, i) => {
+    if (r.ids.length < (data.rows[shortest] as TokenizedRow).ids.length) shortest = i;
+  });
+  const batch = collate([data.rows[shortest] as TokenizedRow], model.base.tokenizer.padId);
+  const labels = data.labels([shortest]);
+  for (let i = done; i < step; i++) await countedTrainStep(model, batch, labels);
 }

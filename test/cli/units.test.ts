@@ -75,7 +75,7 @@ test('data flags become a loadTask spec with absolute paths and column indexes',
     assert.equal(s.columns.label, 'y');
     assert.equal(s.kind, 'regression');
     assert.equal(s.onBadRow, 'skip');
-    assert.equal(s.name, 'train');
+    assert.equal(s.name, 'a', 'train.tsv names a split: the directory names the task');
   }
   assert.deepEqual(taskSpecFromFlags({ dataset: 'spam' }), { builtin: 'spam' });
 });
@@ -87,10 +87,12 @@ test('tables align columns, numbers to the right with separators', () => {
   assert.equal(formatPercent(0.0361), '3.61%');
 });
 
-test('predict input parsing: text lines, JSONL, pairs', () => {
-  assert.deepEqual(parseInputs('a\n\nb\n', 'text', false, 'in').map((e) => [e.id, e.textA]), [['1', 'a'], ['3', 'b']]);
-  const p = parseInputs('{"text":"x","text_pair":"y"}\n', 'jsonl', true, 'in');
-  assert.deepEqual([p[0]?.textA, p[0]?.textB], ['x', 'y']);
+test('predict input parsing: text lines, JSONL, pairs; one entry per line, blank lines included, with ids', () => {
+  assert.deepEqual(parseInputs('a\n\nb\n', 'text', false, 'in').map((e) => [e.id, e.input?.textA]), [['1', 'a'], ['2', undefined], ['3', 'b']]);
+  const p = parseInputs('{"text":"x","text_pair":"y"}\n\n{"text":"z","text_pair":"w","id":"q7"}\n', 'jsonl', true, 'in');
+  assert.deepEqual(p.map((l) => [l.id, l.input?.textA, l.input?.textB]), [['1', 'x', 'y'], ['2', undefined, undefined], ['q7', 'z', 'w']]);
+  assert.throws(() => parseInputs('fine\n  {"text": "x"}\n', 'text', false, 'in'), /in:2: this line is a JSON object but the input is read as plain text: give --format jsonl/);
+  assert.equal(parseInputs('{braces} are text\n', 'text', false, 'in')[0]?.input?.textA, '{braces} are text');
   assert.throws(() => parseInputs('a\n', 'text', true, 'in'), /in:1: this task takes sentence pairs; give JSONL/);
   assert.throws(() => parseInputs('{"text":"x"}\n', 'jsonl', true, 'in'), /in:1: .*"text_pair" must be a string/);
   assert.throws(() => parseInputs('x\n{"text":1}', 'jsonl', false, 'f'), /f:1: not valid JSON/);

@@ -100,8 +100,10 @@ describe('train, eval, predict', () => {
     writeFileSync(input, `the cat is good .\n\nthe dog is bad .\n${long}\n`);
     const r = await cli('predict', join(out, 'best'), '--input', input, '--all-scores');
     assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.equal(lines.length, 3, 'the blank line is skipped');
+    const all = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(all.map((p) => p.id), ['1', '2', '3', '4'], 'one line out per line in, the blank one included');
+    assert.deepEqual(all[1], { id: '2', empty: true });
+    const lines = all.filter((p) => !p.empty);
     for (const p of lines) {
       assert.ok(['neg', 'pos'].includes(p.label));
       assert.ok(p.score >= 0.5 && p.score <= 1);

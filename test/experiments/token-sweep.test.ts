@@ -29,7 +29,7 @@ describe('token-level sweeps', () => {
     const s = await cli('sweep', ...data, '--base', TINY_BERT, '--out', out, '--methods', 'adapters,layer-norm', '--lrs', '1e-2', '--baseline-lrs', '1e-2',
       '--epochs-grid', '1', '--sizes', '4', '--seeds', '1', '--batch-size', '8', '--max-length', '32', '--json');
     assert.equal(s.code, 0, s.stderr);
-    assert.match(s.stderr, /adapterkit sweep: train \(tagging files .*train\.jsonl/);
+    assert.match(s.stderr, /adapterkit sweep: ak-token-sweep-\w+ \(tagging files .*train\.jsonl/, 'train.jsonl names a split: the task is named after its directory');
     const results = await readSweepResults(join(out, 'results.jsonl'));
     assert.deepEqual(results.map((r) => r.method).sort(), ['adapters-m4', 'layer-norm']);
     for (const r of results) {

@@ -40,8 +40,10 @@ describe('token-level tasks in the CLI', () => {
     writeFileSync(input, 'the big cats sat on a red book\n\nwe ran\n');
     const p = await cli('predict', join(toyOut, 'best'), '--input', input);
     assert.equal(p.code, 0, p.stderr);
-    const lines = p.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.equal(lines.length, 2);
+    const all = p.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(all.map((l) => l.id), ['1', '2', '3'], 'one line out per line in');
+    assert.deepEqual(all[1], { id: '2', empty: true });
+    const lines = all.filter((l) => !l.empty);
     assert.deepEqual(lines[0].words, ['the', 'big', 'cats', 'sat', 'on', 'a', 'red', 'book']);
     assert.equal(lines[0].tags.length, 8);
     for (const t of lines[0].tags) assert.ok(['O', 'A', 'N'].includes(t));

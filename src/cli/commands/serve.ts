@@ -7,6 +7,7 @@ import { startServer } from '../../serve/server.js';
 import { installShutdownSignals } from '../../serve/signals.js';
 import { DEFAULT_ADMIN_TOKEN_ENV } from '../../serve/admin-auth.js';
 import { cliBaseOptions } from '../download-progress.js';
+import { readManifest } from '../saved-task.js';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -44,6 +45,8 @@ Examples:
   ${DEFAULT_ADMIN_TOKEN_ENV}=secret adapterkit serve --port 9000 --adapter spam=runs/spam/best --adapter sotu=runs/sotu/best
   curl -s localhost:8080/v1/classify -H 'content-type: application/json' -d '{"task":"spam","inputs":["Win a free prize now"]}'`)
     .action(async (o: { base: string; adapter: string[]; host: string; port: number; maxLength: number; windowMs: number; maxBatch: number; maxInputs: number; threads?: number }) => {
+      // before loading the base: a missing directory, or a run directory ("did you mean runs/x/best?")
+      for (const spec of o.adapter) if (spec.indexOf('=') > 0) await readManifest(spec.slice(spec.indexOf('=') + 1));
       const base = await loadBase(o.base, cliBaseOptions());
       const backend = new ModelBackend(base, { maxLength: o.maxLength, threads: o.threads });
       for (const spec of o.adapter) {

@@ -13,10 +13,12 @@ import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
 import { devSplitNames, loadTask, type TaskSpec } from '../../train/data/index.js';
 import { describeMode, MODE_NAMES } from '../../train/modes.js';
 import { TaskModel } from '../../train/task-model.js';
+import { loadSavedTask } from '../../train/task-io.js';
+import type { TaskMetricValues } from '../../train/training-data.js';
 import { sentenceTask, tokenTask, type ExperimentTask } from '../../train/experiments/experiment-task.js';
 import { DEFAULT_LR, type TrainDataOptions, type TrainResult } from '../../train/trainer.js';
 import { loadTokenTask, type TokenTaskSpec } from '../../train/token-tasks/index.js';
-import { addDataOptions, describeSpec, describeTokenSpec, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
+import { addDataOptions, defaultTaskName, describeSpec, describeTokenSpec, TASK_NAME_HELP, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, rolesArg, sanitizeTaskName, type ModeFlags } from '../options.js';
 import { TrainProgress } from '../progress.js';
@@ -124,9 +126,9 @@ export function registerTrain(program: Command): void {
     .option('--max-steps <n>', 'stop after this many optimizer steps (default: no limit)', intArg(1))
     .option('--threads <n>', 'ONNX Runtime threads (default: ONNX Runtime\'s choice)', intArg(1))
     .option('--out <dir>', 'run directory (default: runs/<task>-<mode>)')
-    .option('--name <task>', 'task name stored with the adapter (default: the dataset or file name, sanitised)')
+    .option('--name <task>', TASK_NAME_HELP)
     .option('--resume', 'continue the run in --out from its last checkpoint')
-    .option('--json', 'print the final summary as JSON on stdout')
+    .option('--json', 'print the final summary as JSON on stdout (epochs count from 1, as in the text summary)')
     .option('--doc-stride <n>', `QA: overlap in tokens between context windows (default: ${DEFAULT_QA_OPTIONS.stride}, capped at half a window)`, intArg(0))
     .option('--max-answer-length <n>', `QA: longest answer in tokens (default: ${DEFAULT_QA_OPTIONS.maxAnswerLength})`, intArg(1))
     .option('--n-best <n>', `QA: start and end candidates per window (default: ${DEFAULT_QA_OPTIONS.nBest})`, intArg(1))
@@ -151,6 +153,8 @@ function resumeHint(command: Command, out: string): string {
 /** A task ready to train: what differs between sentence-level and token-level tasks. */
 interface PreparedTask {
   taskName: string;
+  /** Where the task name comes from, for the plan. */
+  nameFrom: string;
   /** Data source for the run record. */
   record: TaskSpec | TokenTaskSpec;
   /** Description lines. */
@@ -160,6 +164,8 @@ interface PreparedTask {
   defaultMaxLength: number;
   head(base: BaseModel): HeadConfig;
   run(model: TaskModel, o: TrainDataOptions): Promise<TrainResult>;
+  /** The --test file: scored with best/ at the end, or why not (no labels). */
+  test?: { readonly examples: number; score(model: TaskModel, maxLength: number): Promise<TaskMetricValues> } | { readonly unlabeled: string };
 }
 
 function reportSkipped(skipped: readonly { file: string; line: number; reason: string }[]): void {
@@ -172,9 +178,20 @@ function headFlags(f: TrainFlags): Partial<HeadConfig> {
   return { ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}) };
 }
 
-/** How a prepared task builds its head and trains: the library's experiment view of the task. */
-function fromExperimentTask(t: ExperimentTask, f: TrainFlags): Pick<PreparedTask, 'head' | 'run'> {
-  return { head: () => t.head(headFlags(f)), run: (model, o) => t.train(model, o) };
+/** How a prepared task builds its head, trains and scores --test: the library's experiment view of the task. */
+function fromExperimentTask(t: ExperimentTask, f: TrainFlags): Pick<PreparedTask, 'head' | 'run' | 'test'> {
+  const test: PreparedTask['test'] = f.test === undefined ? undefined
+    : t.scoredSplits.includes('test') ? { examples: t.sizes.test ?? 0, score: (model, maxLength) => t.score(model, 'test', { maxLength, batchSize: 64 }) }
+      : { unlabeled: `${f.test} has no labels: not scored (adapterkit predict gives its predictions)` };
+  return { head: () => t.head(headFlags(f)), run: (model, o) => t.train(model, o), ...(test ? { test } : {}) };
+}
+
+/** Where the task name comes from (the plan's "task" line). */
+function nameSource(f: TrainFlags): string {
+  if (f.name !== undefined) return '--name';
+  if (f.dataset !== undefined || f.glue !== undefined || f.train === undefined) return 'the dataset\'s name; --name to choose';
+  const { from } = defaultTaskName(f.train, { label: f.label, kind: f.taskKind ?? 'classification' });
+  return `from the ${from}; --name to choose`;
 }
 
 async function prepareSentenceTask(f: TrainFlags, spec: TaskSpec): Promise<PreparedTask> {
@@ -186,6 +203,7 @@ async function prepareSentenceTask(f: TrainFlags, spec: TaskSpec): Promise<Prepa
   const dev = devName ? data.splits[devName] : undefined;
   return {
     taskName: f.name ?? sanitizeTaskName(data.name),
+    nameFrom: nameSource(f),
     record: spec,
     data: `${describeSpec(spec)} (${data.kind}${data.pair ? ', sentence pairs' : ''}; labels: ${data.labels.join(', ') || 'score'})`,
     examples: Object.entries(data.splits).map(([k, v]) => `${k} ${formatInt(v.length)}`).join(', '),
@@ -204,6 +222,7 @@ async function prepareTokenTask(f: TrainFlags, spec: TokenTaskSpec): Promise<Pre
   const devCount = splits.dev?.length ?? 0;
   const common = {
     taskName: f.name ?? sanitizeTaskName(t.name),
+    nameFrom: nameSource(f),
     record: spec,
     examples: Object.entries(splits).map(([k, v]) => `${k} ${formatInt(v.length)}`).join(', '),
   };
@@ -263,6 +282,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   const stats = model.stats();
   say(`adapterkit train: ${taskName} -> ${out}`);
   say(keyValues([
+    ['task', `${taskName} (${task.nameFrom})`],
     ['data', task.data],
     ['examples', task.examples],
     ['base', `${base.id} (${base.encoder.family}, ${formatInt(stats.baseParams)} parameters, max ${base.encoder.maxLength} tokens)`],
@@ -271,6 +291,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     ['per task', formatBytes(stats.bytesPerTask)],
     ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR[mode.kind]}, seed ${f.seed}`],
     ['dev', task.dev],
+    ...(task.test ? [['test', 'unlabeled' in task.test ? task.test.unlabeled : `${formatInt(task.test.examples)} examples, scored with the best checkpoint at the end`] as [string, string]] : []),
   ]).trimEnd());
 
   await mkdir(out, { recursive: true });
@@ -301,10 +322,11 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   }
 
   for (const n of r.notes) say(`note: ${n}`);
+  const test = await scoreTest(task, base, r.bestDir, maxLength, f.threads);
   const summary = {
     task: taskName, base: base.id, mode: describeMode(mode, base.encoder), out, bestDir: r.bestDir,
-    steps: r.steps, epochs: r.epochsRun, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
-    lastLoss: r.lastLoss, epochLosses: r.epochLosses, best: r.best ?? null,
+    steps: r.steps, epochs: r.epochsRun, epochsCompleted: r.epochsCompleted, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
+    lastLoss: r.lastLoss, epochLosses: r.epochLosses, best: r.best ? { ...r.best, epoch: r.best.epoch + 1 } : null, test,
     trainableParams: stats.trainableParams, baseParams: stats.baseParams, bytesPerTask: stats.bytesPerTask,
   };
   if (f.json) {
@@ -315,12 +337,25 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     ['task', taskName],
     ...Object.entries(r.best?.metrics ?? {}).map(([k, v]): [string, string] => [`dev ${k}`, (v as number).toFixed(4)]),
     ...(r.best ? [['best at', `step ${r.best.step} (epoch ${r.best.epoch + 1})`] as [string, string]] : []),
+    ...Object.entries(test ?? {}).map(([k, v]): [string, string] => [`test ${k}`, (v as number).toFixed(4)]),
     ['steps', r.steps],
-    ['epochs', r.epochsRun],
+    ['epochs', r.epochsRun === r.epochsCompleted ? r.epochsRun : `${r.epochsRun} (${r.epochsCompleted} completed; stopped: ${r.stopReason})`],
     ['stopped', r.stopReason],
     ['last loss', Number.isFinite(r.lastLoss) ? r.lastLoss.toFixed(4) : 'n/a (no step run)'],
     ['time', r.steps > 0 && r.examplesPerSec > 0 ? `${formatDuration(r.seconds)} (${r.examplesPerSec.toFixed(1)} examples/s)` : formatDuration(r.seconds)],
     ['saved', r.bestDir],
   ];
   process.stdout.write(`\n${table(['result', 'value'], rows)}`);
+}
+
+/** Scores the --test file with the best checkpoint (reloaded from disk, as eval would); null without one or without labels. */
+async function scoreTest(task: PreparedTask, base: BaseModel, bestDir: string, maxLength: number, threads?: number): Promise<TaskMetricValues | null> {
+  if (!task.test || 'unlabeled' in task.test) return null;
+  say(`scoring the test split (${formatInt(task.test.examples)} examples) with ${bestDir}`);
+  const best = await loadSavedTask(base, bestDir, threads !== undefined ? { threads } : {});
+  try {
+    return await task.test.score(best.model, maxLength);
+  } finally {
+    await best.model.dispose();
+  }
 }

@@ -83,9 +83,14 @@ export async function loadBuiltinDataset(name: string): Promise<TaskData> {
   const dataset = DATASETS.find((d) => d.name === name);
   if (!dataset) {
     const token = TOKEN_DATASETS.some((d) => d.name === name) ? ` ("${name}" is a token-level dataset: load it with loadTokenDataset)` : '';
-    fail('NOT_FOUND', `no built-in dataset "${name}"${token}; available: ${DATASETS.map((d) => d.name).join(', ')}`);
+    fail('NOT_FOUND', `no built-in dataset "${name}"${token}; available: ${availableDatasets()}`);
   }
   return dataset.load();
+}
+
+/** Every built-in dataset's name, sentence-level and token-level, for messages. */
+function availableDatasets(): string {
+  return [...DATASETS.map((d) => d.name), ...TOKEN_DATASETS.map((d) => `${d.name} (${d.kind})`)].join(', ');
 }
 
 /** What {@link listTokenDatasets} tells about a built-in token-level (tagging) dataset. */
@@ -122,6 +127,6 @@ export function listTokenDatasets(): BuiltinTokenDatasetInfo[] {
 /** Loads a built-in token-level dataset by name; NOT_FOUND lists the available names. */
 export async function loadTokenDataset(name: string): Promise<TaggingData> {
   const dataset = TOKEN_DATASETS.find((d) => d.name === name);
-  if (!dataset) fail('NOT_FOUND', `no built-in token-level dataset "${name}"; available: ${TOKEN_DATASETS.map((d) => d.name).join(', ')}`);
+  if (!dataset) fail('NOT_FOUND', `no built-in token-level dataset "${name}"; available: ${availableDatasets()}`);
   return dataset.load();
 }
