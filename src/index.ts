@@ -24,10 +24,17 @@ export {
   type MethodConfig, type BottleneckConfig, type LoraConfig, type Ia3Config,
 } from './adapters/methods/index.js';
 export type { AdapterMethod, AdapterTensor, MethodHooks, MethodContext } from './adapters/method.js';
+export {
+  Stack, Fuse, Split, BatchSplit, Parallel, Average, parseComposition, formatComposition, checkComposition, ALLOWED_NESTINGS,
+  type Composition, type Block,
+} from './adapters/composition.js';
+export type { NamedAdapter, AdapterDrop } from './adapters/compose.js';
+export { mergeAdapters, MERGE_METHODS, type MergeMethod, type MergeOptions } from './adapters/merge.js';
+export { mergeTaskModels, type MergeTasksOptions } from './train/merge-tasks.js';
 export type { HookSites, SubLayerSite, LinearSite, AttentionSite, LinearRole, SubLayerName } from './models/sites.js';
 export { headConfig, type HeadConfig, type HeadKind } from './heads/head.js';
 export { TaskModel, type TaskModelOptions, type TaskModelStats } from './train/task-model.js';
-export { describeMode, MODE_NAMES, MODES, type TrainingMode } from './train/modes.js';
+export { describeMode, isAdapterSetup, MODE_NAMES, MODES, type TrainingMode, type AdapterSetupMode } from './train/modes.js';
 export { train, DEFAULT_LR, type TrainOptions, type TrainResult, type TrainEvent } from './train/trainer.js';
 export { saveTask, loadSavedTask, type SavedTask } from './train/task-io.js';
 export { predictExamples, scorePredictions, toPrediction, type Prediction } from './train/evaluate.js';

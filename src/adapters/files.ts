@@ -10,6 +10,11 @@
  *     trained_base.safetensors   base weights the task trained (layer norms...), checkpoint keys
  *     peft/adapter_config.json, peft/adapter_model.safetensors             PEFT (LoRA, IA³)
  *
+ * A task holding several named adapters (an adapter setup) keeps each adapter in a folder of its
+ * name, `<name>/adapter_config.json`, `<name>/pytorch_adapter.bin`, `<name>/adapter.safetensors`
+ * (keys with the adapter's name), and the composition in `adapter_setup.json` as AdapterHub's
+ * `save_adapter_setup` writes them; the head and `trained_base.safetensors` stay at the top.
+ *
  * Directories written by AdapterHub (`adapter_config.json` + head) or by PEFT (`adapter_config.json`
  * with `peft_type`) load too. A config value adapterkit does not implement is an error naming the
  * field, never a different function.
@@ -25,12 +30,17 @@ import { exists } from '../util/fs.js';
 import { readJsonObjectFile } from '../util/json.js';
 import { pythonJson } from '../util/python-json.js';
 import {
-  ADAPTERHUB_FILES, adapterHubAdapterConfig, adapterHubHeadConfig, adapterHubKeys, headFromAdapterHub, headInternal, headKey,
+  ADAPTERHUB_FILES, ADAPTERHUB_VERSION, adapterHubAdapterConfig, adapterHubHeadConfig, adapterHubKeys, headFromAdapterHub, headInternal, headKey,
 } from './adapterhub.js';
+import { compositionFromDict, compositionToDict } from './composition.js';
+import type { AdapterDrop } from './compose.js';
 import type { FileTensorKey } from './method.js';
 import { checkMethodConfig, fromAdapterHubConfig, fromLegacyConfig, methodOf, type MethodConfig } from './methods/index.js';
 import { isAdapterTensor } from './names.js';
 import { PEFT_FILES, fromPeftConfig, peftAdapterConfig, peftHead, peftHeadKey, peftKeys } from './peft.js';
+
+/** AdapterHub's file of an adapter setup (`utils.py` SETUP_CONFIG_NAME). */
+export const SETUP_FILE = 'adapter_setup.json';
 
 /** Version of the adapterkit.json manifest (1: bottleneck adapters only, camelCase config). */
 export const MANIFEST_VERSION = 2;
@@ -45,7 +55,13 @@ export interface TaskManifest {
   /** The task's name; the adapter and head carry it in the Python libraries' key names. */
   name: string;
   base: { id: string; family: string; fingerprint: string };
-  mode: { kind: string; k?: number; adapter?: MethodConfig; trainPooler?: boolean };
+  mode: {
+    kind: string; k?: number; adapter?: MethodConfig; trainPooler?: boolean;
+    /** A setup's adapters, its active composition (AdapterHub's `to_dict()` form) and AdapterDrop. */
+    adapters?: { name: string; config: MethodConfig; trainable: boolean }[];
+    active?: Record<string, unknown>;
+    adapterDrop?: AdapterDrop;
+  };
   head: HeadConfig;
   maxLength: number;
   /** Which layouts the directory holds besides adapterkit's. */
@@ -126,6 +142,36 @@ export async function saveTaskFiles(dir: string, enc: Encoder, f: TaskFiles): Pr
     else base.set(`${enc.checkpointPrefix}${k}`, isLinear(k, t.shape) ? transposed(t) : t);
   }
   const layouts = { adapterhub: false, peft: false };
+  if (m.mode.adapters) {
+    layouts.adapterhub = true;
+    for (const a of m.mode.adapters) {
+      const sub = join(tmp, a.name);
+      await mkdir(sub);
+      const adapter = new Map<string, TensorToWrite>();
+      for (const k of adapterHubKeys(a.config, enc, a.name, a.name)) {
+        const t = f.tensors.get(k.internal);
+        if (!t) fail('GRAPH_ERROR', `saving ${name}: adapter tensor ${k.internal} is missing`);
+        adapter.set(k.key, toFile(k, t));
+      }
+      await writeSafetensors(join(sub, ADAPTERHUB_FILES.safeWeights), adapter, meta);
+      const hub = adapterHubAdapterConfig(a.config, enc, a.name);
+      if ('json' in hub) {
+        await writeFile(join(sub, ADAPTERHUB_FILES.config), pythonJson(hub.json));
+        await writeTorchStateDict(join(sub, ADAPTERHUB_FILES.weights), adapter);
+      } else {
+        layouts.adapterhub = false;
+        notes.push(`AdapterHub cannot load adapter ${a.name} (${hub.unsupported}); ${a.name}/${ADAPTERHUB_FILES.safeWeights} holds it under AdapterHub's key names for adapterkit`);
+      }
+    }
+    const known = new Set(m.mode.adapters.flatMap((a) => adapterHubKeys(a.config, enc, a.name, a.name).map((k) => k.internal)));
+    const extra = [...f.tensors.keys()].filter((k) => isAdapterTensor(k) && !known.has(k));
+    if (extra.length) fail('GRAPH_ERROR', `saving ${name}: adapter tensors without a file key: ${extra.slice(0, 4).join(', ')}`);
+    // AdapterHub's save_adapter_setup: {adapter_setup: to_dict(), head_setup, version}, json.dump(indent=2)
+    await writeFile(join(tmp, SETUP_FILE), JSON.stringify({ adapter_setup: m.mode.active, head_setup: null, version: `adapters.${ADAPTERHUB_VERSION}` }, null, 2));
+    if (base.size && m.mode.adapters.some((a) => a.config.trainLayerNorms)) {
+      notes.push(`the layer norms this task trained are in trained_base.safetensors: AdapterHub's and PEFT's adapter files have no place for them (README, "Use an adapter from Python")`);
+    }
+  }
   const c = m.mode.adapter;
   if (c) {
     const adapter = new Map<string, TensorToWrite>();
@@ -245,14 +291,35 @@ function checkManifest(raw: Record<string, unknown>, path: string): TaskManifest
     const a = asObject(mode.adapter, `${path}: mode.adapter`);
     adapter = version === 1 ? fromLegacyConfig(a, `${path}: mode.adapter`) : checkMethodConfig(a, `${path}: mode.adapter`);
   }
-  if (mode.kind === 'adapters' && !adapter) fail('BAD_FILE', `${path}: mode adapters without mode.adapter`);
+  let adapters: TaskManifest['mode']['adapters'];
+  let active: Record<string, unknown> | undefined;
+  let adapterDrop: AdapterDrop | undefined;
+  if (mode.adapters !== undefined) {
+    if (!Array.isArray(mode.adapters) || mode.adapters.length === 0) fail('BAD_FILE', `${path}: mode.adapters must be a non-empty list`);
+    adapters = mode.adapters.map((x, i) => {
+      const a = asObject(x, `${path}: mode.adapters[${i}]`);
+      if (typeof a.name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(a.name)) fail('BAD_FILE', `${path}: mode.adapters[${i}].name must be an adapter name, got ${JSON.stringify(a.name)}`);
+      if (a.trainable !== undefined && typeof a.trainable !== 'boolean') fail('BAD_FILE', `${path}: mode.adapters[${i}].trainable must be true or false`);
+      return { name: a.name, config: checkMethodConfig(asObject(a.config, `${path}: mode.adapters[${i}].config`), `${path}: mode.adapters[${i}].config`), trainable: a.trainable !== false };
+    });
+    active = compositionToDict(compositionFromDict(mode.active, `${path}: mode.active`));
+    if (mode.adapterDrop !== undefined) {
+      const d = asObject(mode.adapterDrop, `${path}: mode.adapterDrop`);
+      if (d.kind !== 'static' && d.kind !== 'robust') fail('BAD_FILE', `${path}: mode.adapterDrop.kind must be "static" or "robust"`);
+      adapterDrop = d as unknown as AdapterDrop;
+    }
+  }
+  if (mode.kind === 'adapters' && !adapter && !adapters) fail('BAD_FILE', `${path}: mode adapters without mode.adapter`);
   if (mode.k !== undefined && !(typeof mode.k === 'number' && Number.isInteger(mode.k))) fail('BAD_FILE', `${path}: mode.k must be an integer`);
   const head = headConfig(asObject(raw.head, `${path}: head`) as unknown as HeadConfig);
   const maxLength = raw.maxLength;
   if (!(typeof maxLength === 'number' && Number.isInteger(maxLength) && maxLength >= 1)) fail('BAD_FILE', `${path}: maxLength must be a positive integer`);
   return {
     format: 'adapterkit-task', version, name: raw.name, base: base as TaskManifest['base'],
-    mode: { kind: mode.kind, ...(mode.k !== undefined ? { k: mode.k as number } : {}), ...(adapter ? { adapter } : {}), ...(mode.trainPooler === true ? { trainPooler: true } : {}) },
+    mode: {
+      kind: mode.kind, ...(mode.k !== undefined ? { k: mode.k as number } : {}), ...(adapter ? { adapter } : {}), ...(mode.trainPooler === true ? { trainPooler: true } : {}),
+      ...(adapters ? { adapters, active } : {}), ...(adapterDrop ? { adapterDrop } : {}),
+    },
     head, maxLength, ...(raw.layouts ? { layouts: raw.layouts as TaskManifest['layouts'] } : {}), ...(raw.training ? { training: raw.training as Record<string, unknown> } : {}),
   };
 }
@@ -267,6 +334,13 @@ export async function loadTaskFiles(dir: string, enc: Encoder, adapterName = 'ad
   const tensors = new Map<string, HostTensor<'float32'>>();
   if (await exists(manifestPath)) {
     const manifest = checkManifest(await readJsonObjectFile(manifestPath), manifestPath);
+    for (const a of manifest.mode.kind === 'adapters' ? manifest.mode.adapters ?? [] : []) {
+      methodOf(a.config).validateFor(a.config as never, enc);
+      const sub = join(dir, a.name);
+      const read = await readFirst(sub, [ADAPTERHUB_FILES.safeWeights, ADAPTERHUB_FILES.weights]);
+      if (!read) fail('BAD_FILE', `${dir}: missing ${a.name}/${ADAPTERHUB_FILES.safeWeights}`);
+      mapTensors(read, adapterHubKeys(a.config, enc, a.name, a.name), internalShapes(a.config, enc, a.name), tensors, `adapter ${a.name} (${methodOf(a.config).describe(a.config, enc)}) on a ${enc.family} encoder`);
+    }
     const c = manifest.mode.adapter;
     if (c && manifest.mode.kind === 'adapters') {
       const read = await readFirst(dir, [ADAPTERHUB_FILES.safeWeights, ADAPTERHUB_FILES.weights]);

@@ -94,6 +94,50 @@ export interface MethodHooks {
   readonly linears?: ReadonlyMap<string, (x: Value, apply: (x: Value) => Value) => Value>;
 }
 
+/**
+ * AdapterHub's placement fields of a bottleneck adapter, the ones its `pre_forward` and
+ * `post_forward` read (see compose.ts for what must agree between adapters at one site).
+ */
+export interface BottleneckPlacement {
+  readonly is_parallel: boolean;
+  readonly original_ln_before: boolean;
+  readonly original_ln_after: boolean;
+  readonly residual_before_ln: boolean | 'post_add';
+}
+
+/**
+ * One bottleneck adapter at one sub-layer site, as compositions use it (AdapterHub's `Adapter` /
+ * `ParallelAdapter` with `pre_forward` and `forward`; `post_forward` follows from the placement).
+ */
+export interface SubLayerUnit {
+  readonly placement: BottleneckPlacement;
+  /** pre_forward: the adapter's input and the residual around it, from the incoming hidden state [B, T, d]. */
+  pre(hidden: Value, p: SubLayerParts): { readonly hidden: Value; readonly residual: Value };
+  /** forward: the adapter's output, its residual included (a parallel adapter's output has none). */
+  forward(hidden: Value, residual: Value): Value;
+}
+
+/**
+ * One LoRA or IA³ adapter at one projection site, as compositions use it (AdapterHub's
+ * `LoRALinear` state: the adaptation's hidden state, undefined before the first adapter).
+ */
+export interface LinearUnit {
+  /** How the composed state acts on the projection: added to its output (LoRA), scaling its output or its input (IA³). */
+  readonly kind: 'add' | 'scale-out' | 'scale-in';
+  /** Width of the state (the projection's output, or its input for input scaling). */
+  readonly width: number;
+  /** The projection's input width (a LoRA that follows another one at a site reads the previous state). */
+  readonly inWidth: number;
+  /** compose_single: the new state from the projection's input `x` and the incoming state. */
+  single(x: Value, state: Value | undefined): Value;
+}
+
+/** A method's units, by site key (see {@link AdapterMethod.units}). */
+export interface MethodUnits {
+  readonly sublayers?: ReadonlyMap<string, SubLayerUnit>;
+  readonly linears?: ReadonlyMap<string, LinearUnit>;
+}
+
 /** AdapterHub's view of a config: its `config` object (exactly what AdapterHub's `to_dict()` gives), or why it has none. */
 export type AdapterHubConfig = { readonly config: Record<string, unknown> } | { readonly unsupported: string };
 
@@ -111,6 +155,8 @@ export interface AdapterMethod<C extends MethodConfigBase = MethodConfigBase> {
   tensors(c: C, enc: Encoder, name: string): AdapterTensor[];
   /** The hooks that apply the adapter. */
   hooks(c: C, enc: Encoder, name: string, ctx: MethodContext): MethodHooks;
+  /** The adapter as compositions use it (Stack, Average, BatchSplit, Parallel, Split), by site; see compose.ts. */
+  units?(c: C, enc: Encoder, name: string, ctx: MethodContext): MethodUnits;
   /**
    * What must agree for tasks to share stacks in a mixed batch (sizes and `leave_out` may differ:
    * stacks are zero-padded and absent tensors get their neutral value), or why the config cannot

@@ -1,14 +1,14 @@
 /**
  * Shared option parsing for the CLI: number parsers with range checks (commander argument
  * parsers, so a bad value fails with the option named and exit code 2), and the mapping from the
- * model flags of `adapterkit train` (mode, adapter method and its options) to a {@link TrainingMode}.
+ * model flags of `adapterkit train` (mode, adapter method and its options) to a {@link SingleTrainingMode}.
  */
 import { InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { fail } from '../errors.js';
 import { checkMethodConfig, fromAdapterHubConfig, methodConfig, type MethodConfig } from '../adapters/methods/index.js';
 import { LINEAR_ROLES, SUBLAYER_NAMES, type LinearRole, type SubLayerName } from '../models/sites.js';
-import type { TrainingMode } from '../train/modes.js';
+import type { SingleTrainingMode } from '../train/modes.js';
 
 /** A commander argument parser: raw string -> value (throws InvalidArgumentError). */
 export type ArgParser<T> = (value: string, previous?: T) => T;
@@ -136,7 +136,7 @@ export function adapterConfigArg(text: string): MethodConfig {
  * Turns the model flags into a training mode; BAD_CONFIG when flags contradict each other or do
  * not belong to the chosen mode or method.
  */
-export function modeFromFlags(f: ModeFlags): TrainingMode {
+export function modeFromFlags(f: ModeFlags): SingleTrainingMode {
   const given = METHOD_FLAGS.filter(([k]) => f[k] !== undefined);
   if (f.mode !== 'adapters') {
     const names = [...given.map(([, n]) => n), ...(f.method !== undefined ? ['--method'] : []), ...(f.adapterConfig !== undefined ? ['--adapter-config'] : [])];

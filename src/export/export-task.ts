@@ -156,7 +156,8 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
   if (model.head.kind === 'qa') notes.push('transformers.js\'s question-answering pipeline decodes spans its own way (one window, no maximum answer length); the logits are adapterkit\'s');
 
   const mode = model.mode;
-  const canMerge = mode.kind === 'adapters' && methodOf(mode.adapter).merge !== undefined;
+  const canMerge = mode.kind === 'adapters' && mode.adapter !== undefined && methodOf(mode.adapter).merge !== undefined;
+  if (model.channels > 1) fail('BAD_CONFIG', `the task's active composition is Parallel (${model.channels} outputs per input); export a single adapter, or a composition with one output`);
   const mergedBefore = model.isMerged;
   step('building the inference graph');
   if (canMerge && !mergedBefore) model.merge();

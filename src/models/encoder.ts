@@ -54,12 +54,28 @@ export interface BuildContext {
   /** Embeddings hook: may change the embedding output before layer 0. */
   readonly embeddings?: (site: EmbeddingsSite, e: Value) => Value;
   /**
+   * Layer hook: called before each Transformer layer with what enters it; returns what the layer
+   * and the layers above (and the pooling) use instead. Parallel compositions replicate the batch
+   * here, at their lowest adapter layer, so the layers below run once.
+   */
+  readonly layerInput?: (layer: number, x: LayerInput) => LayerInput;
+  /**
    * Optional override of layer normalisation with the weights of `prefix` (`<prefix>.weight`,
    * `<prefix>.bias`); used to apply per-example (per-task) layer norms in mixed-task batches.
    */
   readonly layerNorm?: (x: Value, prefix: string, eps: number, weight: (name: string) => Value) => Value;
   /** Layers to run (default all); used to serve inputs below a cut-off. */
   readonly numLayers?: number;
+}
+
+/** What enters a Transformer layer (see {@link BuildContext.layerInput}). */
+export interface LayerInput {
+  /** [B, T, width] */
+  readonly hidden: Value;
+  /** The additive attention mask [B, 1, 1, T]. */
+  readonly maskBias: Value;
+  /** The int64 attention mask [B, T] (what mean pooling reads). */
+  readonly attentionMask: Value;
 }
 
 /** What a sub-layer block hands to the sub-layer hook. Shapes [B, T, width] unless noted. */
@@ -100,7 +116,7 @@ export function runLinear(ctx: BuildContext, site: LinearSite, x: Value, apply: 
 }
 
 /** The hooks a context may carry: what adapter methods plug into an encoder's build. */
-export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'attention' | 'embeddings' | 'layerNorm'>;
+export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'attention' | 'embeddings' | 'layerNorm' | 'layerInput'>;
 
 /** Int64 [batch, seq] inputs of an encoder. */
 export interface EncoderInputs {

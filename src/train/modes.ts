@@ -5,16 +5,40 @@
  * learning rates, the sweep's methods, report labels and orderings all derive from it.
  */
 import { fail } from '../errors.js';
+import { checkAdapterDrop, checkAdapters, checkSetup, describeSetup, type AdapterDrop, type NamedAdapter } from '../adapters/compose.js';
+import type { Composition } from '../adapters/composition.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
 
-/** A training mode. */
-export type TrainingMode =
+/**
+ * Several named adapters (any methods) in one model, `active` picking what runs and how they
+ * combine (see adapters/composition.ts and compose.ts); adapters marked `trainable: false` are
+ * frozen. The single-adapter mode `{ kind: 'adapters', adapter }` is the plain case.
+ */
+export interface AdapterSetupMode {
+  readonly kind: 'adapters';
+  /** Absent in a setup (it is the single-adapter mode's field). */
+  readonly adapter?: undefined;
+  readonly adapters: readonly NamedAdapter[];
+  readonly active: Composition;
+  readonly adapterDrop?: AdapterDrop;
+}
+
+/** A training mode with at most one adapter (what the CLI's flags make). */
+export type SingleTrainingMode =
   | { readonly kind: 'adapters'; readonly adapter: MethodConfig }
   | { readonly kind: 'full' }
   | { readonly kind: 'top-k'; readonly k: number }
   | { readonly kind: 'layer-norm' }
   | { readonly kind: 'head-only' };
+
+/** A training mode. */
+export type TrainingMode = SingleTrainingMode | AdapterSetupMode;
+
+/** Whether a mode holds named adapters under a composition. */
+export function isAdapterSetup(m: TrainingMode): m is AdapterSetupMode {
+  return m.kind === 'adapters' && m.adapter === undefined;
+}
 
 /** A mode's kind. */
 export type ModeKind = TrainingMode['kind'];
@@ -41,8 +65,8 @@ interface ModeSpec<K extends ModeKind> {
 export const MODES: { readonly [K in ModeKind]: ModeSpec<K> } = {
   adapters: {
     lr: 1e-3, family: 'adapters',
-    trains: (m, s) => m.adapter.trainLayerNorms && s.role === 'norm',
-    describe: (m, enc) => methodOf(m.adapter).describe(m.adapter, enc),
+    trains: (m, s) => (m.adapter === undefined ? m.adapters.some((a) => a.trainable !== false && a.config.trainLayerNorms) : m.adapter.trainLayerNorms) && s.role === 'norm',
+    describe: (m, enc) => (m.adapter === undefined ? describeSetup(m.adapters, m.active, m.adapterDrop, enc) : methodOf(m.adapter).describe(m.adapter, enc)),
   },
   'top-k': { lr: 1e-4, family: 'fine-tune top k', trains: (m, s, enc) => s.layer !== undefined && s.layer >= enc.numLayers - m.k, describe: (m) => `top-${m.k} layers` },
   'layer-norm': { lr: 3e-3, family: 'layer norm only', trains: (_m, s) => s.role === 'norm', describe: () => 'layer-norm' },
@@ -72,6 +96,11 @@ export function isTrainable(mode: TrainingMode, s: WeightSpec, enc: Encoder, o: 
 /** Validates a mode against an encoder. */
 export function validateMode(mode: TrainingMode, enc: Encoder): void {
   spec(mode);
+  if (isAdapterSetup(mode)) {
+    checkAdapters(mode.adapters, enc);
+    const drop = mode.adapterDrop ? checkAdapterDrop(mode.adapterDrop, enc) : undefined;
+    checkSetup(enc, mode.adapters, mode.active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0 });
+  }
   if (mode.kind === 'top-k' && (!Number.isInteger(mode.k) || mode.k < 1 || mode.k > enc.numLayers)) {
     fail('BAD_CONFIG', `top-k: k must be an integer from 1 to ${enc.numLayers} (the encoder's layers), got ${mode.k}`);
   }

@@ -25,6 +25,7 @@ import { buildGatheredHead } from '../heads/head.js';
 import type { BaseModel, TextInput } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
+import { describeMode } from './modes.js';
 import { encoderFeeds, type TaskModel } from './task-model.js';
 
 /** One loaded task. */
@@ -107,6 +108,9 @@ export class MultiTaskModel {
     if (big.length) {
       fail('BAD_CONFIG', `task ${name} trained base weights other than layer norms (${big[0]?.name} ...); only adapter, layer-norm and head-only tasks share one base`);
     }
+    if (model.mode.kind === 'adapters' && model.mode.adapter === undefined) {
+      fail('BAD_CONFIG', `task ${name} holds several adapters (${describeMode(model.mode, this.base.encoder)}); compositions are served on their own TaskModel, not in mixed batches yet`);
+    }
     if (model.mode.kind === 'adapters') {
       const s = methodOf(model.mode.adapter).structure(model.mode.adapter);
       if ('unsupported' in s) fail('BAD_CONFIG', `task ${name} cannot share a mixed batch: ${s.unsupported}; serve it on its own TaskModel`);
@@ -129,7 +133,7 @@ export class MultiTaskModel {
   private grouping(): { groups: Group[]; of: (m: TaskModel) => number | undefined } {
     const byKey = new Map<string, { configs: MethodConfig[]; models: TaskModel[] }>();
     for (const { model } of this.entries) {
-      if (model.mode.kind !== 'adapters') continue;
+      if (model.mode.kind !== 'adapters' || model.mode.adapter === undefined) continue;
       const s = methodOf(model.mode.adapter).structure(model.mode.adapter) as { key: string };
       const g = byKey.get(s.key) ?? { configs: [], models: [] };
       g.configs.push(model.mode.adapter);

@@ -4,11 +4,12 @@
  */
 import { fail } from '../errors.js';
 import { loadTaskFiles, saveTaskFiles, MANIFEST_VERSION, type LoadedTaskFiles, type TaskManifest } from '../adapters/files.js';
+import { compositionFromDict, compositionToDict } from '../adapters/composition.js';
 import { checkMethodConfig } from '../adapters/methods/index.js';
 import { isAdapterTensor } from '../adapters/names.js';
 import { baseFingerprint, type BaseModel } from '../models/base.js';
 import { TaskModel } from './task-model.js';
-import { MODE_NAMES, type TrainingMode } from './modes.js';
+import { MODE_NAMES, isAdapterSetup, type TrainingMode } from './modes.js';
 
 /** Options of {@link saveTask}. */
 export interface SaveTaskOptions {
@@ -33,7 +34,13 @@ export async function saveTask(model: TaskModel, dir: string, o: SaveTaskOptions
     base: { id: model.base.id, family: model.base.encoder.family, fingerprint: baseFingerprint(model.base) },
     mode: {
       kind: mode.kind,
-      ...(mode.kind === 'adapters' ? { adapter: mode.adapter } : {}),
+      ...(mode.kind === 'adapters' && mode.adapter ? { adapter: mode.adapter } : {}),
+      ...(isAdapterSetup(mode)
+        ? {
+          adapters: mode.adapters.map((a) => ({ name: a.name, config: a.config, trainable: a.trainable !== false })),
+          active: compositionToDict(mode.active), ...(mode.adapterDrop ? { adapterDrop: mode.adapterDrop } : {}),
+        }
+        : {}),
       ...(mode.kind === 'top-k' ? { k: mode.k } : {}),
       ...(model.trainPooler ? { trainPooler: true } : {}),
     },
@@ -57,6 +64,10 @@ export interface SavedTask {
 /** The training mode a manifest describes. */
 function modeOf(m: TaskManifest, f: LoadedTaskFiles, dir: string): TrainingMode {
   const kind = m.mode.kind;
+  if (kind === 'adapters' && m.mode.adapters) {
+    const { adapters, active, adapterDrop } = m.mode;
+    return { kind, adapters, active: compositionFromDict(active, `${dir}: mode.active`), ...(adapterDrop ? { adapterDrop } : {}) };
+  }
   if (kind === 'adapters') {
     const a = m.mode.adapter;
     if (!a) fail('BAD_FILE', `${dir}: an adapter task without its adapter config`);

@@ -8,16 +8,19 @@
  */
 import { fail } from '../errors.js';
 import { Graph, Session, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
+import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, type AdapterDrop } from '../adapters/compose.js';
+import type { Composition } from '../adapters/composition.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
 import { methodOf } from '../adapters/methods/index.js';
 import { checkAdapterName, isAdapterTensor } from '../adapters/names.js';
+import { Rng } from '../util/random.js';
 import type { EncoderHooks } from '../models/encoder.js';
 import { buildHead, headConfig, headInputWidth, headLoss, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
 import { baseParamCount, type BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
-import { isTrainable, validateMode, type TrainableOptions, type TrainingMode } from './modes.js';
+import { isAdapterSetup, isTrainable, validateMode, type AdapterSetupMode, type TrainableOptions, type TrainingMode } from './modes.js';
 
 /** Options of {@link TaskModel.create}. */
 export interface TaskModelOptions extends TrainableOptions {
@@ -29,7 +32,7 @@ export interface TaskModelOptions extends TrainableOptions {
   readonly dropout?: number;
   /** Weights of a saved task (adapters, head, trained base tensors) instead of fresh ones. */
   readonly weights?: ReadonlyMap<string, HostTensor<'float32'>>;
-  /** Name of the adapter inside the model (it appears in tensor names; default `adapter`). */
+  /** Name of the adapter inside the model (it appears in tensor names; default `adapter`); a setup's adapters have their own names. */
   readonly adapterName?: string;
   /** ONNX Runtime threads. */
   readonly threads?: number;
@@ -130,10 +133,12 @@ export class TaskModel {
   private predictGraph?: { graph: Graph; logits: Value };
   /** Base weights with the adapter folded in, while merged (see {@link merge}). */
   private merged?: ReadonlyMap<string, HostTensor<'float32'>>;
+  /** Draws robust AdapterDrop's n per training batch. */
+  private readonly dropRng: Rng;
 
   private constructor(
+    private currentMode: TrainingMode,
     readonly base: BaseModel,
-    readonly mode: TrainingMode,
     readonly head: HeadConfig,
     /** The adapter's name inside the model (in its tensor names). */
     readonly adapterName: string,
@@ -143,7 +148,40 @@ export class TaskModel {
     readonly owned: Map<string, HostTensor<'float32'>>,
     readonly trainable: readonly TrainableTensor[],
     private readonly o: TaskModelOptions,
-  ) {}
+  ) {
+    this.dropRng = new Rng(o.seed * 7919 + 13);
+  }
+
+  /** The training mode, with the active composition of a setup (see {@link activate}). */
+  get mode(): TrainingMode {
+    return this.currentMode;
+  }
+
+  /** Outputs per input: the children of an active Parallel block, else 1 (predict gives `channels x batch` rows, channel after channel). */
+  get channels(): number {
+    const m = this.currentMode;
+    return isAdapterSetup(m) ? compositionNeeds(m.active).channels : 1;
+  }
+
+  /**
+   * Picks what runs in a model holding several adapters: the composition (Stack, Average,
+   * BatchSplit, Parallel, Split of the adapters' names) and AdapterDrop (`null` removes it, absent
+   * keeps the current one). The sessions are rebuilt on next use; the adapters' tensors and
+   * which of them train do not change.
+   *
+   * @throws AdapterkitError BAD_CONFIG for a model with a single adapter, an unknown adapter, a
+   *   nesting AdapterHub does not allow or adapters that cannot meet at a site.
+   */
+  activate(active: Composition, o: { adapterDrop?: AdapterDrop | null } = {}): void {
+    const m = this.currentMode;
+    if (!isAdapterSetup(m)) fail('BAD_CONFIG', `activate() needs a model created with several named adapters (mode { kind: 'adapters', adapters: [...], active }), this one is ${m.kind === 'adapters' ? 'a single adapter' : m.kind}`);
+    const enc = this.base.encoder;
+    const drop = o.adapterDrop === undefined ? m.adapterDrop : o.adapterDrop === null ? undefined : checkAdapterDrop(o.adapterDrop, enc);
+    const checked = checkSetup(enc, m.adapters, active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0 });
+    const next: AdapterSetupMode = { kind: 'adapters', adapters: m.adapters, active: checked, ...(drop ? { adapterDrop: drop } : {}) };
+    this.currentMode = next;
+    this.dropSessions();
+  }
 
   /** Whether the task trains the base's pooler (saved with it, so loading knows). */
   get trainPooler(): boolean {
@@ -158,7 +196,14 @@ export class TaskModel {
     const adapterName = checkAdapterName(o.adapterName ?? 'adapter');
     let adapterTensors: AdapterTensor[] = [];
     const owned = new Map<string, HostTensor<'float32'>>();
-    if (o.mode.kind === 'adapters') {
+    const frozen = new Set<string>();
+    if (isAdapterSetup(o.mode)) {
+      for (const a of o.mode.adapters) {
+        const ts = methodOf(a.config).tensors(a.config as never, enc, a.name);
+        adapterTensors.push(...ts);
+        if (a.trainable === false) for (const t of ts) frozen.add(t.name);
+      }
+    } else if (o.mode.kind === 'adapters') {
       const method = methodOf(o.mode.adapter);
       method.validateFor(o.mode.adapter, enc);
       adapterTensors = method.tensors(o.mode.adapter, enc, adapterName);
@@ -192,17 +237,20 @@ export class TaskModel {
     const trainable: TrainableTensor[] = [];
     const headNames = new Set(headWeightShapes(head, headInputWidth(head, enc)).keys());
     for (const [name, t] of owned) {
+      if (frozen.has(name)) continue; // a frozen adapter of a setup: owned and saved, not trained
       const origin = isAdapterTensor(name) ? 'adapter' : headNames.has(name) ? 'head' : 'base';
       trainable.push({ name, data: t.data, shape: t.shape, origin });
     }
-    return new TaskModel(base, o.mode, head, adapterName, adapterTensors, owned, trainable, { ...o, head, weights: undefined }); // do not keep the loaded copy alive
+    const mode = isAdapterSetup(o.mode) ? { ...o.mode, active: checkSetup(enc, o.mode.adapters, o.mode.active, { dropBelow: o.mode.adapterDrop?.kind === 'static' ? o.mode.adapterDrop.layers : 0 }) } : o.mode;
+    return new TaskModel(mode, base, head, adapterName, adapterTensors, owned, trainable, { ...o, head, weights: undefined }); // do not keep the loaded copy alive
   }
 
   /** Parameter counts and stored bytes. */
   stats(): TaskModelStats {
     const trainableParams = this.trainable.reduce((n, t) => n + t.data.length, 0);
     const baseParams = baseParamCount(this.base);
-    return { trainableParams, baseParams, share: trainableParams / baseParams, bytesPerTask: trainableParams * 4 };
+    const stored = [...this.owned.values()].reduce((n, t) => n + t.data.length, 0); // frozen adapters of a setup included
+    return { trainableParams, baseParams, share: trainableParams / baseParams, bytesPerTask: stored * 4 };
   }
 
   /** Number of adapter parameters (0 outside adapter mode). */
@@ -225,6 +273,7 @@ export class TaskModel {
   merge(): void {
     if (this.mode.kind !== 'adapters') fail('BAD_CONFIG', `a ${this.mode.kind} task has no adapter to merge`);
     const c = this.mode.adapter;
+    if (c === undefined) fail('BAD_CONFIG', 'merge() folds one adapter into the frozen weights; a model with several adapters merges them with mergeTasks (adapterkit merge)');
     const method = methodOf(c);
     if (!method.merge) fail('BAD_CONFIG', `${method.describe(c, this.base.encoder)} cannot be merged into the frozen weights (only LoRA and IA³ can)`);
     const weights = new Map(this.base.weights);
@@ -247,7 +296,7 @@ export class TaskModel {
   }
 
   /** The encoder hooks of this task's adapter (none outside adapter mode, or while merged). */
-  private hooks(graph: Graph, w: (name: string) => Value, training?: Value): EncoderHooks | undefined {
+  private hooks(graph: Graph, w: (name: string) => Value, training?: Value, dropInput?: Value): EncoderHooks | undefined {
     if (this.mode.kind !== 'adapters' || this.merged) return undefined;
     let seed = this.o.seed * 1000 + 500;
     const units = new Map<number, Value>();
@@ -261,7 +310,29 @@ export class TaskModel {
       dropout: (x, p) => (training && p > 0 ? dropoutOp(x, { ratio: p, seed: seed++, training }) : x),
       layerNorm: contextLayerNorm(w, false, unit),
     };
-    return composeHooks([methodOf(this.mode.adapter).hooks(this.mode.adapter, this.base.encoder, this.adapterName, ctx)]);
+    const m = this.mode;
+    if (isAdapterSetup(m)) {
+      const drop = m.adapterDrop;
+      const c = composeAdapters(this.base.encoder, m.adapters, m.active, ctx, { ...(drop?.kind === 'static' ? { dropBelow: drop.layers } : {}), ...(dropInput ? { dropInput } : {}) });
+      const hooks = composeHooks([c.hooks]);
+      return c.layerInput ? { ...hooks, layerInput: c.layerInput } : hooks;
+    }
+    return composeHooks([methodOf(m.adapter as NonNullable<typeof m.adapter>).hooks(m.adapter as never, this.base.encoder, this.adapterName, ctx)]);
+  }
+
+  /** Robust AdapterDrop's maximum n while training, if the active setup has it. */
+  private get robustDrop(): number | undefined {
+    const m = this.mode;
+    return isAdapterSetup(m) && m.adapterDrop?.kind === 'robust' ? m.adapterDrop.maxLayers : undefined;
+  }
+
+  /** BAD_DATA when a batch does not have the size or length the active composition needs (BatchSplit, Split). */
+  private checkBatch(batch: EncodedBatch): void {
+    const m = this.mode;
+    if (!isAdapterSetup(m)) return;
+    const n = compositionNeeds(m.active);
+    if (n.batchSize !== undefined && batch.batchSize !== n.batchSize) fail('BAD_DATA', `the batch has ${batch.batchSize} rows, but the active composition's BatchSplit needs exactly ${n.batchSize}`);
+    if (n.seqLen !== undefined && batch.seqLen !== n.seqLen) fail('BAD_DATA', `the batch has sequences of ${batch.seqLen} tokens, but the active composition's Split needs exactly ${n.seqLen} (pad to that length)`);
   }
 
   /**
@@ -296,12 +367,13 @@ export class TaskModel {
     };
     const dropout = this.o.dropout;
     const trainingInput = training ? graph.input('training', 'bool', []) : undefined;
+    const dropInput = training && this.robustDrop !== undefined ? graph.input('adapter_drop', 'int64', []) : undefined;
     const eg = buildEncoderGraph(enc, weights, {
       graph,
       trainable: (s: WeightSpec) => !o.constants && ownedNames.has(s.name),
       trainingInput,
       seed: this.o.seed * 1000 + 17,
-      hooks: this.hooks(graph, w, trainingInput),
+      hooks: this.hooks(graph, w, trainingInput, dropInput),
       hiddenDropout: dropout,
       attentionDropout: dropout,
     });
@@ -311,7 +383,8 @@ export class TaskModel {
     );
     if (!training) return { graph, logits };
     const labels = labelInput(this.head, graph);
-    const loss = headLoss(this.head, logits, labels);
+    // Parallel: every channel is scored against the batch's labels (the loss is the mean over channels)
+    const loss = headLoss(this.head, logits, this.channels > 1 ? replicate(labels, this.channels) : labels);
     const params = this.trainable.map((t) => (t.origin === 'base' ? (eg.values.get(t.name) as Value) : w(t.name)));
     const grads = gradients(loss, params);
     return { graph, logits, loss, grads };
@@ -340,16 +413,25 @@ export class TaskModel {
    * {@link trainable} tensor, in the same order.
    */
   async trainStep(batch: EncodedBatch, labels: BatchLabels): Promise<{ loss: number; grads: Float32Array[]; logits: Float32Array }> {
+    this.checkBatch(batch);
     const s = await this.trainSess();
     const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
-    const feeds = { ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize, batch.seqLen), training: bool([], [true]) };
+    const feeds: Record<string, HostTensor> = {
+      ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize, batch.seqLen), training: bool([], [true]),
+    };
+    const maxDrop = this.robustDrop;
+    if (maxDrop !== undefined) feeds.adapter_drop = i64([], [Math.floor(this.dropRng.next() * (maxDrop + 1))]);
     const out = await s.run(feeds);
     const loss = (out[tg.loss.name]?.data as Float32Array)[0] as number;
     return { loss, grads: tg.grads.map((g) => out[g.name]?.data as Float32Array), logits: out[tg.logits.name]?.data as Float32Array };
   }
 
-  /** Logits [batch, outputs] for a batch, without dropout ([batch, seq, outputs] for token heads). */
+  /**
+   * Logits [batch, outputs] for a batch, without dropout ([batch, seq, outputs] for token heads);
+   * with an active Parallel composition [channels x batch, …], channel after channel.
+   */
   async predict(batch: EncodedBatch): Promise<Float32Array> {
+    this.checkBatch(batch);
     const s = await this.predictSess();
     const out = await s.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));
     return out[(this.predictGraph as NonNullable<TaskModel['predictGraph']>).logits.name]?.data as Float32Array;

@@ -14,6 +14,7 @@ const KEY_OPTIONS: Record<string, string[]> = {
   predict: ['<task-dir>', '--input', '--output', '--format', '--batch-size', '(default: 32)', 'text_pair', 'stdin', 'Examples:'],
   datasets: ['--json', 'Examples:'],
   info: ['<model|task-dir>', '--base', '--revision', '--json', 'use-lite', 'Examples:'],
+  merge: ['<task-dirs...>', '--out', '--method', '"linear", "ties", "dare"', '--weights', '--density', '--rank', '--heads', 'Examples:'],
 };
 
 for (const [name, needles] of Object.entries(KEY_OPTIONS)) {

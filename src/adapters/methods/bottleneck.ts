@@ -32,7 +32,7 @@ import type { Encoder, SubLayerParts } from '../../models/encoder.js';
 import type { SubLayerSite } from '../../models/sites.js';
 import { pyFloat } from '../../util/python-json.js';
 import { adapterTensorName } from '../names.js';
-import type { AdapterMethod, AdapterTensor, FileTensorKey, MethodConfigBase, MethodContext, MethodHooks, TensorInit } from '../method.js';
+import type { AdapterMethod, AdapterTensor, FileTensorKey, MethodConfigBase, MethodContext, MethodHooks, SubLayerUnit, TensorInit } from '../method.js';
 import { checkBool, checkKnownFields, checkLayerList, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
 
 /** Nonlinearities of the bottleneck (AdapterHub's `non_linearity` names). */
@@ -263,7 +263,8 @@ function siteParams(c: BottleneckConfig, d: number, m: number): [string, number[
 /** AdapterHub's layer norms inside adapters use nn.LayerNorm's default eps. */
 const ADAPTER_LN_EPS = 1e-5;
 
-function siteHook(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: MethodContext): { delta?: (p: SubLayerParts) => Value; replace?: (p: SubLayerParts) => Value } {
+/** The adapter's own computations at a site: the bottleneck branch `a` and its layer norm after. */
+function siteParts(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: MethodContext) {
   const t = (param: string) => ctx.w(adapterTensorName(name, site.key, param));
   const bottleneck = (input: Value): Value => {
     const z = c.ln_before ? ctx.layerNorm(input, adapterTensorName(name, site.key, 'norm_before.weight'), adapterTensorName(name, site.key, 'norm_before.bias'), ADAPTER_LN_EPS) : input;
@@ -278,6 +279,11 @@ function siteHook(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: Me
   };
   const lnAfter = (v: Value) => ctx.layerNorm(v, adapterTensorName(name, site.key, 'norm_after.weight'), adapterTensorName(name, site.key, 'norm_after.bias'), ADAPTER_LN_EPS);
   const after = (a: Value) => (c.ln_after ? lnAfter(a) : a);
+  return { bottleneck, lnAfter, after };
+}
+
+function siteHook(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: MethodContext): { delta?: (p: SubLayerParts) => Value; replace?: (p: SubLayerParts) => Value } {
+  const { bottleneck, lnAfter, after } = siteParts(c, site, name, ctx);
   if (isAdditive(c)) {
     return {
       delta: (p) => (c.is_parallel ? after(bottleneck(p.residual)) : after(bottleneck(c.original_ln_before ? p.norm(add(p.residual, p.output)) : p.output))),
@@ -294,6 +300,34 @@ function siteHook(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: Me
       const a = bottleneck(hs);
       const out = c.adapter_residual_before_ln ? lnAfter(add(a, residual)) : add(after(a), residual);
       return c.original_ln_after ? p.norm(add(p.residual, out)) : out;
+    },
+  };
+}
+
+/**
+ * The adapter at a site as compositions use it: AdapterHub's `pre_forward` (the adapter's input
+ * and residual from the incoming hidden state) and `forward` (`Adapter` / `ParallelAdapter`).
+ */
+function siteUnit(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: MethodContext): SubLayerUnit {
+  const { bottleneck, lnAfter, after } = siteParts(c, site, name, ctx);
+  const placement = { is_parallel: c.is_parallel, original_ln_before: c.original_ln_before, original_ln_after: c.original_ln_after, residual_before_ln: c.residual_before_ln };
+  if (c.is_parallel) return { placement, pre: (_h, p) => ({ hidden: p.residual, residual: p.residual }), forward: (x) => after(bottleneck(x)) };
+  return {
+    placement,
+    pre(hidden, p) {
+      let residual = hidden;
+      let hs = hidden;
+      if (c.original_ln_before) {
+        hs = add(hidden, p.residual);
+        if (c.residual_before_ln === 'post_add') residual = hs;
+        hs = p.norm(hs);
+      }
+      if (c.residual_before_ln === false) residual = hs;
+      return { hidden: hs, residual };
+    },
+    forward: (hidden, residual) => {
+      const a = bottleneck(hidden);
+      return c.adapter_residual_before_ln ? lnAfter(add(a, residual)) : add(after(a), residual);
     },
   };
 }
@@ -333,6 +367,9 @@ export const bottleneckMethod: AdapterMethod<BottleneckConfig> = {
       if (h.replace) sublayers.set(site.key, h.replace);
     }
     return { deltas, sublayers };
+  },
+  units(c, enc, name, ctx) {
+    return { sublayers: new Map(sitesOf(c, enc).map((site) => [site.key, siteUnit(c, site, name, ctx)])) };
   },
   structure(c) {
     if (!isAdditive(c)) return { unsupported: 'its output is not LN(x + h + delta) (original_ln_after off, residual_before_ln not true, or ln_after inside the residual)' };

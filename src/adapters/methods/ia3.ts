@@ -20,7 +20,7 @@ import type { Encoder } from '../../models/encoder.js';
 import { LINEAR_ROLES, type LinearRole, type LinearSite } from '../../models/sites.js';
 import { pyFloat } from '../../util/python-json.js';
 import { adapterTensorName } from '../names.js';
-import type { AdapterMethod, AdapterTensor, FileTensorKey, MethodConfigBase, MethodHooks } from '../method.js';
+import type { AdapterMethod, AdapterTensor, FileTensorKey, LinearUnit, MethodConfigBase, MethodHooks } from '../method.js';
 import { checkBool, checkKnownFields, checkLayerList, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
 import { attentionRoles, isUnset, peftFeedforward, peftTargets, rolesByLayer, type AttnMatrix } from './linear-targets.js';
 
@@ -126,6 +126,21 @@ export const ia3Method: AdapterMethod<Ia3Config> = {
       linears.set(site.key, side === 'in' ? (x, apply) => apply(mul(x, scale())) : (x, apply) => mul(apply(x), scale()));
     }
     return { linears };
+  },
+  units(c, enc, name, ctx) {
+    return {
+      linears: new Map(targetsOf(c, enc).map(({ site, side }): [string, LinearUnit] => {
+        const l = adapterTensorName(name, site.key, 'scale');
+        // AdapterHub's IA3.forward: the state times the vector, then times alpha
+        return [site.key, {
+          kind: side === 'in' ? 'scale-in' : 'scale-out', width: side === 'in' ? site.inWidth : site.outWidth, inWidth: site.inWidth,
+          single: (_x, state) => {
+            const v = state ? mul(state, ctx.w(l)) : ctx.w(l);
+            return c.alpha === 1 ? v : mul(v, c.alpha);
+          },
+        }];
+      })),
+    };
   },
   structure: (c) => ({ key: JSON.stringify({ m: 'ia3', out: outputRoles(c), ff: c.feedforward, alpha: c.alpha }) }),
   adapterHub: {

@@ -19,7 +19,7 @@ import type { Encoder } from '../../models/encoder.js';
 import type { LinearRole, LinearSite } from '../../models/sites.js';
 import { pyFloat } from '../../util/python-json.js';
 import { adapterTensorName } from '../names.js';
-import type { AdapterMethod, AdapterTensor, FileTensorKey, MethodConfigBase, MethodHooks } from '../method.js';
+import type { AdapterMethod, AdapterTensor, FileTensorKey, LinearUnit, MethodConfigBase, MethodHooks } from '../method.js';
 import { checkBool, checkKnownFields, checkLayerList, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
 import { attentionRoles, isUnset, matrixOf, peftTargets, rolesByLayer, type AttnMatrix } from './linear-targets.js';
 
@@ -123,6 +123,23 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
       });
     }
     return { linears };
+  },
+  units(c, enc, name, ctx) {
+    const s = scaleOf(c);
+    return {
+      linears: new Map(sitesOf(c, enc).map((site): [string, LinearUnit] => {
+        const a = adapterTensorName(name, site.key, 'lora_A');
+        const b = adapterTensorName(name, site.key, 'lora_B');
+        // AdapterHub's LoRA.forward: the state (the layer input for the first LoRA) through A and B, times the scaling
+        return [site.key, {
+          kind: 'add', width: site.outWidth, inWidth: site.inWidth,
+          single: (x, state) => {
+            const low = matmul(matmul(ctx.dropout(state ?? x, c.dropout), ctx.w(a)), ctx.w(b)); // [B, T, out]
+            return s === 1 ? low : mul(low, s);
+          },
+        }];
+      })),
+    };
   },
   structure: (c) => ({ key: JSON.stringify({ m: 'lora', roles: loraRoles(c), scale: scaleOf(c) }) }),
   size: { name: 'r', get: (c) => c.r, with: (c, n) => checkLoraConfig({ ...c, r: n, alpha: (c.alpha / c.r) * n }) },

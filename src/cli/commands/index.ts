@@ -6,6 +6,7 @@ import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
 import { registerExport } from './export.js';
 import { registerInfo } from './info.js';
+import { registerMerge } from './merge.js';
 import { registerPredict } from './predict.js';
 import { registerReport } from './report.js';
 import { registerServe } from './serve.js';
@@ -16,4 +17,4 @@ import { registerTrain } from './train.js';
 export type RegisterCommand = (program: Command) => void;
 
 /** The sub-commands, in help order. */
-export const COMMANDS: RegisterCommand[] = [registerDemo, registerTrain, registerEval, registerPredict, registerExport, registerSweep, registerAblate, registerReport, registerServe, registerDatasets, registerInfo];
+export const COMMANDS: RegisterCommand[] = [registerDemo, registerTrain, registerEval, registerPredict, registerExport, registerMerge, registerSweep, registerAblate, registerReport, registerServe, registerDatasets, registerInfo];

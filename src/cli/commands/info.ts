@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { methodOf } from '../../adapters/methods/index.js';
 import type { Encoder, WeightSpec } from '../../models/encoder.js';
 import { loadBase } from '../../models/base.js';
-import { describeMode } from '../../train/modes.js';
+import { formatComposition } from '../../adapters/composition.js';
+import { describeMode, isAdapterSetup } from '../../train/modes.js';
 import { exists } from '../../util/fs.js';
 import { formatBytes, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import { baseSource, loadTaskDir } from '../saved-task.js';
@@ -38,12 +39,15 @@ async function taskInfo(dir: string, flags: { base?: string; revision?: string; 
   const m = saved.model;
   const stats = m.stats();
   const adapter = m.mode.kind === 'adapters' ? m.mode.adapter : undefined;
+  const setup = isAdapterSetup(m.mode)
+    ? { adapters: m.mode.adapters.map((a) => ({ name: a.name, method: a.config.method, preset: a.config.preset ?? null, trainable: a.trainable !== false, config: a.config })), active: formatComposition(m.mode.active), adapterDrop: m.mode.adapterDrop ?? null }
+    : undefined;
   const files = { adapterhub: await exists(join(dir, 'adapter_config.json')), peft: await exists(join(dir, 'peft', 'adapter_config.json')) };
   const info = {
     task: saved.manifest.name, origin: saved.origin, base: base.id, mode: describeMode(m.mode, base.encoder), method: adapter?.method ?? null,
     preset: adapter?.preset ?? null, config: adapter ?? null, head: m.head, adapterParams: m.adapterParams(), trainableParams: stats.trainableParams,
     share: stats.share, bytesPerTask: stats.bytesPerTask, canMerge: adapter ? methodOf(adapter).merge !== undefined : false, layouts: files,
-    training: saved.manifest.training ?? null,
+    training: saved.manifest.training ?? null, ...(setup ? { setup } : {}),
   };
   await m.dispose();
   if (flags.json) {

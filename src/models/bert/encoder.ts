@@ -139,9 +139,13 @@ export class BertEncoder implements Encoder {
     const p = { hidden: ctx.hiddenDropout ?? c.hiddenDropout, attn: ctx.attentionDropout ?? c.attentionDropout };
     let h = embeddings(ctx, c, x, p.hidden); // [B, T, D]
     if (ctx.embeddings) h = ctx.embeddings(this.sites.embeddings, h);
-    const bias = maskBias(x.attentionMask); // [B, 1, 1, T]
+    let bias = maskBias(x.attentionMask); // [B, 1, 1, T]
     const layers = Math.min(ctx.numLayers ?? c.numLayers, c.numLayers);
-    for (let i = 0; i < layers; i++) h = bertLayer(ctx, c, i, h, bias, this.sites);
+    let mask = x.attentionMask;
+    for (let i = 0; i < layers; i++) {
+      if (ctx.layerInput) ({ hidden: h, maskBias: bias, attentionMask: mask } = ctx.layerInput(i, { hidden: h, maskBias: bias, attentionMask: mask }));
+      h = bertLayer(ctx, c, i, h, bias, this.sites);
+    }
     const cls = gather(h, ctx.graph.literal('int64', 0), 1); // [B, D]
     if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state' };
     const pooled = tanh(dense(ctx, cls, EMBEDDINGS.pooler)); // [B, D]

@@ -65,14 +65,18 @@ function buildUseLite(ctx: BuildContext, x: EncoderInputs, specs: ReadonlyMap<st
   const names = USE_LITE_WEIGHT_NAMES;
   let h = g.scope('embeddings', () => layer0Input(g, x.inputIds, weight(names.embeddings))); // [B, T, E]
   if (ctx.embeddings) h = ctx.embeddings(sites.embeddings, h);
-  const maskBias = g.scope('mask', () => attentionMaskBias(x.attentionMask)); // [B, 1, 1, T]
+  let maskBias = g.scope('mask', () => attentionMaskBias(x.attentionMask)); // [B, 1, 1, T]
+  let mask = x.attentionMask;
   for (let l = 0; l < n; l++) {
     const layer = l as UseLiteLayerIndex;
+    if (ctx.layerInput) ({ hidden: h, maskBias, attentionMask: mask } = ctx.layerInput(l, { hidden: h, maskBias, attentionMask: mask }));
     const input = h;
-    h = g.scope(`layer.${l}`, () => transformerLayer(ctx, sites, l, input, maskBias, useLiteLayerNames(layer), weight, USE_LITE_CONFIG.layers[layer])); // [B, T, H]
+    const bias = maskBias;
+    h = g.scope(`layer.${l}`, () => transformerLayer(ctx, sites, l, input, bias, useLiteLayerNames(layer), weight, USE_LITE_CONFIG.layers[layer])); // [B, T, H]
   }
   const hidden = h;
-  const pooled = g.scope('pooler', () => poolerHead(maskedMeanPool(hidden, x.attentionMask), weight(names.poolerKernel), weight(names.poolerBias))); // [B, H]
+  const poolMask = mask;
+  const pooled = g.scope('pooler', () => poolerHead(maskedMeanPool(hidden, poolMask), weight(names.poolerKernel), weight(names.poolerBias))); // [B, H]
   return { hidden, pooled, pooling: USE_LITE_POOLING };
 }
 

@@ -7,7 +7,7 @@
 import { fail } from '../../errors.js';
 import { METHOD_PRESETS, methodConfig, methodOf, type MethodConfig } from '../../adapters/methods/index.js';
 import type { Encoder } from '../../models/encoder.js';
-import { MODE_NAMES, type ModeKind, type TrainingMode } from '../modes.js';
+import { MODE_NAMES, type ModeKind, type SingleTrainingMode } from '../modes.js';
 
 /** The method kinds a sweep can hold (the training modes). */
 export const SWEEP_METHODS: readonly ModeKind[] = MODE_NAMES;
@@ -103,7 +103,7 @@ export function runAdapterConfig(r: Pick<SweepRunSpec, 'preset' | 'size' | 'init
 }
 
 /** The training mode of a run. */
-export function runMode(r: Pick<SweepRunSpec, 'kind' | 'size' | 'k' | 'initStd' | 'preset'>): TrainingMode {
+export function runMode(r: Pick<SweepRunSpec, 'kind' | 'size' | 'k' | 'initStd' | 'preset'>): SingleTrainingMode {
   switch (r.kind) {
     case 'adapters':
       return { kind: 'adapters', adapter: runAdapterConfig(r) };
