@@ -19,13 +19,14 @@
  * with `peft_type`) load too. A config value adapterkit does not implement is an error naming the
  * field, never a different function.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { transposeMatrix, type HostTensor } from '../engine/index.js';
 import { headConfig, type HeadConfig } from '../heads/head.js';
 import type { Encoder } from '../models/encoder.js';
 import { readWeights, writeSafetensors, writeTorchStateDict, type TensorToWrite, type WeightTensor } from '../models/weights/index.js';
+import { writeDirAtomically } from '../util/atomic-dir.js';
 import { exists } from '../util/fs.js';
 import { readJsonObjectFile } from '../util/json.js';
 import { pythonJson } from '../util/python-json.js';
@@ -122,13 +123,15 @@ function internalShapes(c: MethodConfig, enc: Encoder, adapterName: string): Map
 }
 
 /**
- * Writes a task directory atomically (files go to `dir.tmp-<pid>` first, which then replaces
- * `dir`). Returns one-line notes about what a layout could not hold.
+ * Writes a task directory atomically: the files go to a temporary sibling that then replaces
+ * `dir` by renames, so a complete copy of the task exists at every instant, even across a kill
+ * (util/atomic-dir.ts). Returns one-line notes about what a layout could not hold.
  */
 export async function saveTaskFiles(dir: string, enc: Encoder, f: TaskFiles): Promise<string[]> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  return writeDirAtomically(dir, (tmp) => writeTaskFiles(tmp, enc, f), { overwrite: true });
+}
+
+async function writeTaskFiles(tmp: string, enc: Encoder, f: TaskFiles): Promise<string[]> {
   const notes: string[] = [];
   const m = f.manifest;
   const name = m.name;
@@ -216,8 +219,6 @@ export async function saveTaskFiles(dir: string, enc: Encoder, f: TaskFiles): Pr
   await writeTorchStateDict(join(tmp, ADAPTERHUB_FILES.headWeights), head);
   if (base.size) await writeSafetensors(join(tmp, 'trained_base.safetensors'), base, meta);
   await writeFile(join(tmp, 'adapterkit.json'), `${JSON.stringify({ ...m, layouts }, null, 2)}\n`);
-  await rm(dir, { recursive: true, force: true });
-  await rename(tmp, dir);
   return notes;
 }
 

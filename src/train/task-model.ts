@@ -131,6 +131,9 @@ export class TaskModel {
   private predictSession?: Session;
   private trainGraph?: { graph: Graph; loss: Value; logits: Value; grads: Value[] };
   private predictGraph?: { graph: Graph; logits: Value };
+  /** The step the train session's dropout seeds start at (see {@link trainStep}), and its runs since. */
+  private dropoutStep = 0;
+  private trainRuns = 0;
   /** Base weights with the adapter folded in, while merged (see {@link merge}). */
   private merged?: ReadonlyMap<string, HostTensor<'float32'>>;
   /** Draws robust AdapterDrop's n per training batch. */
@@ -293,12 +296,13 @@ export class TaskModel {
     void this.predictSession?.dispose();
     this.trainSession = undefined;
     this.predictSession = undefined;
+    this.trainRuns = 0;
   }
 
   /** The encoder hooks of this task's adapter (none outside adapter mode, or while merged). */
   private hooks(graph: Graph, w: (name: string) => Value, training?: Value, dropInput?: Value): EncoderHooks | undefined {
     if (this.mode.kind !== 'adapters' || this.merged) return undefined;
-    let seed = this.o.seed * 1000 + 500;
+    let seed = this.o.seed * 1000 + 500 + this.dropoutStep;
     const units = new Map<number, Value>();
     const unit = (d: number) => {
       let v = units.get(d);
@@ -372,14 +376,14 @@ export class TaskModel {
       graph,
       trainable: (s: WeightSpec) => !o.constants && ownedNames.has(s.name),
       trainingInput,
-      seed: this.o.seed * 1000 + 17,
+      seed: this.o.seed * 1000 + 17 + (training ? this.dropoutStep : 0),
       hooks: this.hooks(graph, w, trainingInput, dropInput),
       hiddenDropout: dropout,
       attentionDropout: dropout,
     });
     const headInput = isTokenHead(this.head) ? eg.outputs.hidden : eg.outputs.pooled;
     const logits = graph.scope('head', () =>
-      buildHead(this.head, headInput, w, training && eg.training ? { flag: eg.training, seed: this.o.seed * 1000 + 7 } : undefined),
+      buildHead(this.head, headInput, w, training && eg.training ? { flag: eg.training, seed: this.o.seed * 1000 + 7 + this.dropoutStep } : undefined),
     );
     if (!training) return { graph, logits };
     const labels = labelInput(this.head, graph);
@@ -411,9 +415,21 @@ export class TaskModel {
   /**
    * Forward with dropout, loss and gradients for one batch. Returns the loss and one gradient per
    * {@link trainable} tensor, in the same order.
+   *
+   * `o.step` is the step's index in the run: ONNX Runtime's Dropout seeds a session's run j with
+   * its node's seed + j, so the masks of step k depend on how many runs came before. Given the
+   * step, a session whose run count does not match (a run resumed from step k) is rebuilt with
+   * every dropout seed moved by k, and step k draws the masks an uninterrupted run draws there.
    */
-  async trainStep(batch: EncodedBatch, labels: BatchLabels): Promise<{ loss: number; grads: Float32Array[]; logits: Float32Array }> {
+  async trainStep(batch: EncodedBatch, labels: BatchLabels, o: { step?: number } = {}): Promise<{ loss: number; grads: Float32Array[]; logits: Float32Array }> {
     this.checkBatch(batch);
+    if (o.step !== undefined && o.step !== this.dropoutStep + this.trainRuns) {
+      if (!(Number.isSafeInteger(o.step) && o.step >= 0)) fail('BAD_CONFIG', `trainStep: step must be a non-negative integer, got ${o.step}`);
+      void this.trainSession?.dispose();
+      this.trainSession = undefined;
+      this.trainRuns = 0;
+      this.dropoutStep = o.step;
+    }
     const s = await this.trainSess();
     const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
     const feeds: Record<string, HostTensor> = {
@@ -422,6 +438,7 @@ export class TaskModel {
     const maxDrop = this.robustDrop;
     if (maxDrop !== undefined) feeds.adapter_drop = i64([], [Math.floor(this.dropRng.next() * (maxDrop + 1))]);
     const out = await s.run(feeds);
+    this.trainRuns++;
     const loss = (out[tg.loss.name]?.data as Float32Array)[0] as number;
     return { loss, grads: tg.grads.map((g) => out[g.name]?.data as Float32Array), logits: out[tg.logits.name]?.data as Float32Array };
   }

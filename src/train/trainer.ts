@@ -172,7 +172,6 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
       note(`best/ is missing: the next evaluation saves it again`);
       st.best = undefined;
     }
-    await alignDropout(model, data, st.step, note);
   } else {
     if (o.resume && (await exists(run.logPath))) note(`no checkpoint in ${o.outDir} yet (none was saved before the run stopped): starting at step 0`);
     await run.resetLog();
@@ -223,7 +222,7 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
       }
       const idx = batches[st.batch] as number[];
       const batch = collate(idx.map((i) => rows[i] as TokenizedRow), model.base.tokenizer.padId);
-      const out = await countedTrainStep(model, batch, data.labels(idx));
+      const out = await model.trainStep(batch, data.labels(idx), { step: st.step }); // the step places its dropout masks
       if (!Number.isFinite(out.loss)) {
         const last = (await run.hasCheckpoint()) ? `; the last good checkpoint (step ${(await run.readState()).step}) is in ${ckptDir}` : '';
         fail('TRAINING_DIVERGED', `the loss became ${out.loss} at step ${st.step + 1} (learning rate ${lrAt(opt.stepCount)}): training diverged; start again with a lower learning rate (--lr) or a smaller clip norm (--clip-norm)${last}`);
@@ -275,43 +274,4 @@ export async function trainOn(model: TaskModel, data: TrainingData, o: TrainData
     best: st.best ? { step: st.best.step, epoch: st.best.epoch, metrics: st.best.metrics } : undefined,
     lastLoss, seconds, examplesPerSec: seen / Math.max(1e-9, (performance.now() - tTrain) / 1000), bestDir: run.bestDir, epochLosses: st.epochLosses, notes,
   };
-}
-
-/**
- * Training runs each model's train session has made through the trainer. ONNX Runtime's Dropout
- * seeds the engine of a session's run j with (the node's seed attribute + j), so the masks of a
- * step depend on how many runs the session made before it.
- */
-const sessionRuns = new WeakMap<TaskModel, number>();
-
-async function countedTrainStep(model: TaskModel, batch: ReturnType<typeof collate>, labels: ReturnType<TrainingData['labels']>): ReturnType<TaskModel['trainStep']> {
-  const out = await model.trainStep(batch, labels);
-  sessionRuns.set(model, (sessionRuns.get(model) ?? 0) + 1);
-  return out;
-}
-
-/**
- * Brings the dropout generators of `model`'s train session to where an uninterrupted run is
- * before step `step` + 1, so that a resumed run draws the same masks: throw-away training runs
- * on the shortest row (the generator advances by one per run whatever the batch). A model that
- * made more runs than that cannot go back; the masks then differ (said in a note).
- *
- * TODO(TaskModel): a seed offset in TaskModel (its train graph built with every dropout seed
- * + `step`) makes this O(1); until then resume costs `step` tiny runs.
- */
-async function alignDropout(model: TaskModel, data: TrainingData, step: number, note: (m: string) => void): Promise<void> {
-  const done = sessionRuns.get(model) ?? 0;
-  if (done > step) {
-    note(`this model already ran ${done} training steps (more than the checkpoint's ${step}): its dropout masks will differ from an uninterrupted run's; use a fresh model to resume bit-identically`);
-    return;
-  }
-  if (done === step) return;
-  note(`replaying the dropout generators to step ${step} (${step - done} throw-away steps on one short example), so that the masks are those of an uninterrupted run`);
-  let shortest = 0;
-  data.rows.forEach((r, i) => {
-    if (r.ids.length < (data.rows[shortest] as TokenizedRow).ids.length) shortest = i;
-  });
-  const batch = collate([data.rows[shortest] as TokenizedRow], model.base.tokenizer.padId);
-  const labels = data.labels([shortest]);
-  for (let i = done; i < step; i++) await countedTrainStep(model, batch, labels);
 }
