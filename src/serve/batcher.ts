@@ -9,13 +9,22 @@
 import { AdapterkitError } from '../errors.js';
 import { HttpError } from './http-errors.js';
 
+/** Default bound of the queue, in inputs: 8 full batches of the default size. */
+export const DEFAULT_MAX_QUEUE = 256;
+
+/** The error an aborted request rejects with: the signal's reason when it is an Error. */
+function abortReason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new HttpError('DEADLINE_EXCEEDED', 'request cancelled before it ran; retry in a moment', { 'retry-after': '1' });
+}
+
 /** Tuning of a {@link Batcher}. */
 export interface BatcherOptions<I> {
   /** How long the first queued request waits for company before its batch runs (ms). Default 5. */
   windowMs?: number;
   /** Most items in one backend call. Default 32. */
   maxBatch?: number;
-  /** Most items waiting (not yet dispatched); beyond it `submit` rejects with QUEUE_FULL. Default 1024. */
+  /** Most items waiting (not yet dispatched, weighted exclusive operations included); beyond it `submit` rejects with QUEUE_FULL. Default 256. */
   maxQueue?: number;
   /** Called after every backend call with its item count and duration in seconds. */
   onBatch?: (size: number, seconds: number, ok: boolean) => void;
@@ -37,6 +46,8 @@ interface Pending<I, O> {
   settled: boolean;
   readonly resolve: (results: O[]) => void;
   readonly reject: (err: unknown) => void;
+  /** Removes the abort listener, if any. */
+  cleanup?: () => void;
 }
 
 /** The slice of one request carried by a batch. */
@@ -74,7 +85,7 @@ export class Batcher<I, O> {
     this.run = run;
     this.windowMs = opts.windowMs ?? 5;
     this.maxBatch = opts.maxBatch ?? 32;
-    this.maxQueue = opts.maxQueue ?? 1024;
+    this.maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
     this.onBatch = opts.onBatch;
     this.checkRequest = opts.checkRequest;
     if (!(this.windowMs >= 0)) throw new RangeError(`Batcher: windowMs must be >= 0, got ${this.windowMs}`);
@@ -95,40 +106,92 @@ export class Batcher<I, O> {
   /**
    * Queues the items of one request; resolves with their results in order.
    * Rejects with an {@link HttpError} QUEUE_FULL when the queue cannot take them all, or
-   * SHUTTING_DOWN after {@link close}.
+   * SHUTTING_DOWN after {@link close}. When `signal` aborts first, the request leaves the queue
+   * (items not yet dispatched are dropped, results of a running batch are ignored) and the
+   * promise rejects with the signal's reason.
    */
-  submit(items: readonly I[]): Promise<O[]> {
+  submit(items: readonly I[], signal?: AbortSignal): Promise<O[]> {
     if (this.closed) return Promise.reject(new HttpError('SHUTTING_DOWN', 'server is shutting down; retry on another instance'));
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
     if (items.length === 0) return Promise.resolve([]);
-    if (this.queued + items.length > this.maxQueue) {
-      return Promise.reject(new HttpError(
-        'QUEUE_FULL',
-        `server busy: ${this.queued} inputs already queued (limit ${this.maxQueue}); retry in a moment`,
-        { 'retry-after': '1' },
-      ));
-    }
+    const full = this.refuse(items.length);
+    if (full !== undefined) return Promise.reject(full);
     return new Promise<O[]>((resolve, reject) => {
-      this.queue.push({ items, next: 0, received: 0, results: new Array<O>(items.length), settled: false, resolve, reject });
+      const req: Pending<I, O> = { items, next: 0, received: 0, results: new Array<O>(items.length), settled: false, resolve, reject };
+      this.queue.push(req);
       this.queued += items.length;
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          this.fail(req, abortReason(signal));
+          this.notifyIfIdle();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        const done = (): void => signal.removeEventListener('abort', onAbort);
+        req.cleanup = done;
+      }
       this.schedule();
     });
   }
 
   /**
    * Runs `fn` with the backend to itself: after the current batch, before the next one.
-   * Used for loading and unloading adapters so they never overlap a classify call.
+   * Used for loading and unloading adapters so they never overlap a classify call, and for
+   * token-level requests. `weight` (default 0) counts towards `maxQueue` while the operation
+   * waits, as that many inputs: a weighted operation is refused with QUEUE_FULL when the queue
+   * is full. When `signal` aborts before the operation starts, it is dropped; once started it
+   * runs to its end, but the promise rejects at once with the signal's reason.
    */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  exclusive<T>(fn: () => Promise<T>, opts: { weight?: number; signal?: AbortSignal } = {}): Promise<T> {
+    const weight = opts.weight ?? 0;
+    const { signal } = opts;
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+    if (weight > 0) {
+      if (this.closed) return Promise.reject(new HttpError('SHUTTING_DOWN', 'server is shutting down; retry on another instance'));
+      const full = this.refuse(weight);
+      if (full !== undefined) return Promise.reject(full);
+    }
     return new Promise<T>((resolve, reject) => {
-      this.exclusiveOps.push(async () => {
+      let settled = false;
+      const settle = (f: () => void): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        f();
+      };
+      const op = async (): Promise<void> => {
+        this.queued -= weight;
+        if (settled) return; // aborted while waiting
         try {
-          resolve(await fn());
+          const value = await fn();
+          settle(() => resolve(value));
         } catch (err) {
-          reject(err);
+          settle(() => reject(err));
         }
-      });
+      };
+      const onAbort = (): void => {
+        const at = this.exclusiveOps.indexOf(op);
+        if (at >= 0) {
+          this.exclusiveOps.splice(at, 1);
+          this.queued -= weight;
+        }
+        settle(() => reject(abortReason(signal as AbortSignal)));
+        this.notifyIfIdle();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queued += weight;
+      this.exclusiveOps.push(op);
       this.pump();
     });
+  }
+
+  /** The QUEUE_FULL error when `count` more inputs do not fit, else undefined. */
+  private refuse(count: number): HttpError | undefined {
+    if (this.queued + count <= this.maxQueue) return undefined;
+    return new HttpError(
+      'QUEUE_FULL',
+      `server busy: ${this.queued} inputs already queued (limit ${this.maxQueue}); retry in a moment`,
+      { 'retry-after': '1' },
+    );
   }
 
   /** Refuses new requests from now on; queued ones still run. */
@@ -251,6 +314,7 @@ export class Batcher<I, O> {
         req.received += count;
         if (req.received === req.items.length) {
           req.settled = true;
+          req.cleanup?.();
           req.resolve(req.results);
         }
       }
@@ -266,6 +330,7 @@ export class Batcher<I, O> {
     req.next = req.items.length;
     const at = this.queue.indexOf(req);
     if (at >= 0) this.queue.splice(at, 1);
+    req.cleanup?.();
     req.reject(err);
   }
 }

@@ -35,6 +35,8 @@ export const SERVE_ERROR_CODES = {
   INTERNAL: { status: 500, summary: 'internal server error' },
   /** The batch queue is full; retry later. */
   QUEUE_FULL: { status: 503, summary: 'server busy, queue full' },
+  /** The request did not finish within the request timeout; retry later. */
+  DEADLINE_EXCEEDED: { status: 503, summary: 'request timed out in the server' },
   /** The server is shutting down. */
   SHUTTING_DOWN: { status: 503, summary: 'server shutting down' },
 } as const;

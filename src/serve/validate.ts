@@ -26,13 +26,21 @@ function describe(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+/** Most characters of a client's value quoted back in a message. */
+const MAX_QUOTED = 200;
+
+/** `s`, cut to {@link MAX_QUOTED} characters (with `…`) so that answers never echo a whole body. */
+function quoted(s: string): string {
+  return s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED)}…` : s;
+}
+
 /** The "unknown task" error, listing (up to 20) loaded task names. */
 export function unknownTask(name: string, tasks: readonly TaskInfo[]): AdapterkitError {
   const names = tasks.map((t) => t.name).sort();
   const shown = names.slice(0, LIST_LIMIT).join(', ');
   const more = names.length > LIST_LIMIT ? ` (and ${names.length - LIST_LIMIT} more)` : '';
   const loaded = names.length === 0 ? 'no tasks are loaded' : `loaded tasks: ${shown}${more}`;
-  return new AdapterkitError('NOT_FOUND', `unknown task '${name}'; ${loaded}`);
+  return new AdapterkitError('NOT_FOUND', `unknown task '${quoted(name)}'; ${loaded}`);
 }
 
 /**
@@ -115,7 +123,7 @@ export function parseTagRequest(body: unknown, tasks: readonly TaskInfo[], maxIn
     if (input.length === 0) throw new HttpError('BAD_REQUEST', `inputs[${i}] is an empty word list: send at least one word`);
     input.forEach((w: unknown, k) => {
       if (typeof w !== 'string' || w.length === 0 || /\s/u.test(w)) {
-        throw new HttpError('BAD_REQUEST', `inputs[${i}][${k}] must be a non-empty word without whitespace, got ${typeof w === 'string' ? JSON.stringify(w) : describe(w)}`);
+        throw new HttpError('BAD_REQUEST', `inputs[${i}][${k}] must be a non-empty word without whitespace, got ${typeof w === 'string' ? JSON.stringify(quoted(w)) : describe(w)}`);
       }
     });
   });
@@ -149,13 +157,21 @@ export function parseAnswerRequest(body: unknown, tasks: readonly TaskInfo[], ma
 /** Names a task can be loaded under: letters, digits, `.`, `_`, `-`; 1 to 64 characters. */
 export const TASK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** Checks `{ name, dir }` of a load request. */
-export function parseLoadRequest(body: unknown): { name: string; dir: string } {
-  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "name": string, "dir": string }, got ${describe(body)}`);
+/** Longest `dir` a load request may name. */
+const MAX_DIR_LENGTH = 4096;
+
+/**
+ * Checks `{ name, dir? }` of a load request: `dir` (optional) is a path inside an adapter root;
+ * without it the name is looked up in the registry (then as `<root>/<name>`).
+ */
+export function parseLoadRequest(body: unknown): { name: string; dir: string | undefined } {
+  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "name": string, "dir"?: string }, got ${describe(body)}`);
   const { name, dir } = body;
   if (typeof name !== 'string' || !TASK_NAME_PATTERN.test(name)) {
-    throw new HttpError('BAD_REQUEST', `field "name" must be 1-64 characters of letters, digits, '.', '_' or '-' starting with a letter or digit, got ${typeof name === 'string' ? JSON.stringify(name) : describe(name)}`);
+    throw new HttpError('BAD_REQUEST', `field "name" must be 1-64 characters of letters, digits, '.', '_' or '-' starting with a letter or digit, got ${typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : describe(name)}`);
   }
-  if (typeof dir !== 'string' || dir.length === 0) throw new HttpError('BAD_REQUEST', `field "dir" must be a non-empty path string, got ${describe(dir)}`);
+  if (dir !== undefined && (typeof dir !== 'string' || dir.length === 0 || dir.length > MAX_DIR_LENGTH)) {
+    throw new HttpError('BAD_REQUEST', `field "dir" must be a non-empty path string of at most ${MAX_DIR_LENGTH} characters (a directory inside an adapter root), or absent to load the name from the registry; got ${typeof dir === 'string' ? `a string of ${dir.length}` : describe(dir)}`);
+  }
   return { name, dir };
 }

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeBackend, expectedOutput } from './fake-backend.js';
 import { call, classify, errorOf, listen } from './helpers.js';
 import type { ClassifyResponse } from '../../src/serve/server.js';
@@ -18,6 +21,7 @@ test('admin: routes are disabled (403 with how to enable) when the token variabl
       assert.match(errorOf(load).message, /set the environment variable ADAPTERKIT_ADMIN_TOKEN|ADAPTERKIT_ADMIN_TOKEN set to a secret/);
       const del = await call(`${server.url}/v1/adapters/sentiment`, 'DELETE');
       assert.equal(del.status, 403);
+      assert.equal(errorOf(del).code, 'ADMIN_DISABLED');
       // Reading the adapter list needs no token.
       const list = await call(`${server.url}/v1/adapters`, 'GET');
       assert.equal(list.status, 200);
@@ -32,6 +36,7 @@ test('admin: a custom variable name is honoured and named in the message', async
   try {
     const a = await call(`${server.url}/v1/adapters/sentiment`, 'DELETE', undefined, { authorization: `Bearer ${TOKEN}` });
     assert.equal(a.status, 403);
+    assert.equal(errorOf(a).code, 'ADMIN_DISABLED');
     assert.match(errorOf(a).message, /MY_ADMIN/);
   } finally {
     await server.close();
@@ -47,9 +52,12 @@ test('admin: missing, malformed or wrong token -> 401 UNAUTHORIZED before the bo
       const a = await call(`${server.url}/v1/adapters`, 'POST', '{not json', { ...headers, 'content-type': 'application/json' });
       assert.equal(a.status, 401, `${JSON.stringify(headers)}: ${a.text}`);
       assert.equal(errorOf(a).code, 'UNAUTHORIZED');
+      assert.match(errorOf(a).message, /^(missing|wrong) admin token/);
       assert.match(a.headers.get('www-authenticate') ?? '', /^Bearer/);
       const d = await call(`${server.url}/v1/adapters/sentiment`, 'DELETE', undefined, headers);
       assert.equal(d.status, 401);
+      assert.equal(errorOf(d).code, 'UNAUTHORIZED');
+      assert.match(errorOf(d).message, /^(missing|wrong) admin token/);
     }
     assert.ok(backend.tasks().some((t) => t.name === 'sentiment'), 'nothing was unloaded');
   } finally {
@@ -59,14 +67,17 @@ test('admin: missing, malformed or wrong token -> 401 UNAUTHORIZED before the bo
 
 test('admin: correct token loads a task (usable at once), refuses a duplicate, unloads it', async () => {
   const backend = new FakeBackend();
-  backend.loadable.set('/models/spam', { kind: 'classification', labels: ['ham', 'spam'], pair: false, bytes: 4242 });
-  const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: TOKEN } });
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'ak-admin-')));
+  for (const d of ['spam', 'broken', 'empty']) mkdirSync(join(root, d));
+  for (const d of ['spam', 'broken']) writeFileSync(join(root, d, 'adapter_config.json'), '{}');
+  backend.loadable.set(join(root, 'spam'), { kind: 'classification', labels: ['ham', 'spam'], pair: false, bytes: 4242 });
+  const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: TOKEN }, adapterRoots: [root] });
   const auth = { authorization: `Bearer ${TOKEN}` };
   try {
-    const load = await call(`${server.url}/v1/adapters`, 'POST', { name: 'spam', dir: '/models/spam' }, auth);
+    const load = await call(`${server.url}/v1/adapters`, 'POST', { name: 'spam', dir: 'spam' }, auth);
     assert.equal(load.status, 201, load.text);
     const info = (load.body as { adapter: TaskInfo }).adapter;
-    assert.deepEqual(info, { name: 'spam', kind: 'classification', labels: ['ham', 'spam'], pair: false, bytes: 4242, dir: '/models/spam' });
+    assert.deepEqual(info, { name: 'spam', kind: 'classification', labels: ['ham', 'spam'], pair: false, bytes: 4242, dir: 'spam' });
 
     const list = await call(`${server.url}/v1/adapters`, 'GET');
     const lb = list.body as { base: Record<string, unknown>; adapters: TaskInfo[] };
@@ -77,21 +88,32 @@ test('admin: correct token loads a task (usable at once), refuses a duplicate, u
     assert.equal(c.status, 200, c.text);
     assert.deepEqual((c.body as ClassifyResponse).results, [expectedOutput(info, 'win money now')]);
 
-    const dup = await call(`${server.url}/v1/adapters`, 'POST', { name: 'spam', dir: '/models/spam' }, auth);
+    const dup = await call(`${server.url}/v1/adapters`, 'POST', { name: 'spam', dir: 'spam' }, auth);
     assert.equal(dup.status, 409);
     assert.equal(errorOf(dup).code, 'ALREADY_LOADED');
+    assert.equal(errorOf(dup).message, "a task named 'spam' is already loaded; DELETE /v1/adapters/spam first to replace it");
 
-    const bad = await call(`${server.url}/v1/adapters`, 'POST', { name: 'other', dir: '/models/missing' }, auth);
+    // The loader's error names the file by the path the caller sent, not the server's path.
+    const bad = await call(`${server.url}/v1/adapters`, 'POST', { name: 'other', dir: 'broken' }, auth);
     assert.equal(bad.status, 400);
     assert.equal(errorOf(bad).code, 'BAD_FILE');
-    assert.match(errorOf(bad).message, /\/models\/missing\/adapter_config.json/);
+    assert.equal(errorOf(bad).message, 'broken/adapter_config.json: no such file');
+    // A directory that is not a task directory is as unavailable as a missing one.
+    for (const dir of ['empty', 'missing']) {
+      const none = await call(`${server.url}/v1/adapters`, 'POST', { name: 'other', dir }, auth);
+      assert.equal(none.status, 404, none.text);
+      assert.equal(errorOf(none).code, 'NOT_FOUND');
+      assert.equal(errorOf(none).message, `adapter '${dir}' is not available: it is not in the registry or not a readable adapter directory inside the adapter roots`);
+    }
 
-    const badName = await call(`${server.url}/v1/adapters`, 'POST', { name: '../x', dir: '/models/spam' }, auth);
+    const badName = await call(`${server.url}/v1/adapters`, 'POST', { name: '../x', dir: 'spam' }, auth);
     assert.equal(badName.status, 400);
     assert.equal(errorOf(badName).code, 'BAD_REQUEST');
     assert.match(errorOf(badName).message, /field "name"/);
-    const noDir = await call(`${server.url}/v1/adapters`, 'POST', { name: 'ok' }, auth);
-    assert.equal(errorOf(noDir).code, 'BAD_REQUEST');
+    const badDir = await call(`${server.url}/v1/adapters`, 'POST', { name: 'ok', dir: 7 }, auth);
+    assert.equal(badDir.status, 400);
+    assert.equal(errorOf(badDir).code, 'BAD_REQUEST');
+    assert.match(errorOf(badDir).message, /^field "dir" must be a non-empty path string .*got a number$/);
 
     const del = await call(`${server.url}/v1/adapters/spam`, 'DELETE', undefined, auth);
     assert.equal(del.status, 200, del.text);
@@ -100,9 +122,12 @@ test('admin: correct token loads a task (usable at once), refuses a duplicate, u
 
     const gone = await classify(server.url, 'spam', ['x']);
     assert.equal(gone.status, 404);
+    assert.equal(errorOf(gone).code, 'NOT_FOUND');
+    assert.match(errorOf(gone).message, /^unknown task 'spam'; loaded tasks: /);
     const again = await call(`${server.url}/v1/adapters/spam`, 'DELETE', undefined, auth);
     assert.equal(again.status, 404);
     assert.equal(errorOf(again).code, 'NOT_FOUND');
+    assert.match(errorOf(again).message, /^unknown task 'spam'/);
   } finally {
     await server.close();
   }
@@ -124,6 +149,7 @@ test('admin: an unload queued behind a batch waits for it; requests for the task
     assert.equal(u.status, 200, u.text);
     assert.equal(l.status, 404, l.text);
     assert.equal(errorOf(l).code, 'NOT_FOUND');
+    assert.match(errorOf(l).message, /^unknown task 'sentiment'/);
     assert.equal(o.status, 200, o.text);
   } finally {
     await server.close();

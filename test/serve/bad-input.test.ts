@@ -95,3 +95,16 @@ test('bad input: none of the above broke the server, no backend call was made fo
   assert.equal(before, 0);
   assert.deepEqual(backend.tasks().map((t) => t.name), defaultTasks().map((t) => t.name));
 });
+
+test('bad input: a huge unknown task name is quoted cut to 200 characters, not echoed whole', async () => {
+  const server = await listen(new FakeBackend());
+  try {
+    const name = 'a.'.repeat(200_000);
+    const a = await classify(server.url, name, ['x']);
+    assert.equal(a.status, 404, a.text.slice(0, 300));
+    assert.equal(errorOf(a).code, 'NOT_FOUND');
+    assert.equal(errorOf(a).message, `unknown task '${name.slice(0, 200)}…'; loaded tasks: nli, sentiment, stsb, topics`);
+  } finally {
+    await server.close();
+  }
+});

@@ -100,3 +100,96 @@ test('batcher: bad options are refused', () => {
   assert.throws(() => new Batcher(run, { maxQueue: 1.5 }), /maxQueue must be a positive integer/);
   assert.throws(() => new Batcher(run, { windowMs: -1 }), /windowMs must be >= 0/);
 });
+
+/** A backend doubling numbers that holds every call until `open()`. */
+function gatedDoubler(): { calls: number[][]; run: (items: number[]) => Promise<number[]>; open: () => void } {
+  const calls: number[][] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((r) => { open = r; });
+  return {
+    calls, open,
+    run: async (items) => {
+      calls.push([...items]);
+      await gate;
+      return items.map((x) => x * 2);
+    },
+  };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
+
+test('batcher: an aborted request leaves the queue (its undispatched items never run) and rejects with the reason', async () => {
+  const d = gatedDoubler();
+  const b = new Batcher(d.run, { windowMs: 1, maxBatch: 2 });
+  const running = b.submit([1]);
+  await tick();
+  const c = new AbortController();
+  const split = b.submit([2, 3, 4], c.signal); // 2, 3 go in the next batch, 4 after it
+  const other = b.submit([5]);
+  assert.equal(b.queuedItems, 4);
+  const reason = new HttpError('DEADLINE_EXCEEDED', 'too late', { 'retry-after': '1' });
+  c.abort(reason);
+  await assert.rejects(split, (e) => e === reason);
+  assert.equal(b.queuedItems, 1, 'only the other request waits');
+  d.open();
+  assert.deepEqual(await running, [2]);
+  assert.deepEqual(await other, [10]);
+  assert.deepEqual(d.calls, [[1], [5]]);
+  // Aborted while its batch runs: rejected at once, the batch's other requests still answered.
+  const d2 = gatedDoubler();
+  const b2 = new Batcher(d2.run, { windowMs: 1, maxBatch: 4 });
+  const c2 = new AbortController();
+  const mine = b2.submit([1, 2], c2.signal);
+  const theirs = b2.submit([3]);
+  await tick();
+  c2.abort(reason);
+  await assert.rejects(mine, (e) => e === reason);
+  d2.open();
+  assert.deepEqual(await theirs, [6]);
+  assert.deepEqual(d2.calls, [[1, 2, 3]]);
+  // Already aborted: refused without queueing; a signal with a non-Error reason gives DEADLINE_EXCEEDED.
+  const c3 = new AbortController();
+  c3.abort('gone');
+  await assert.rejects(b2.submit([9], c3.signal), (e: HttpError) => e.code === 'DEADLINE_EXCEEDED' && e.message === 'request cancelled before it ran; retry in a moment');
+  assert.equal(b2.queuedItems, 0);
+});
+
+test('batcher: weighted exclusive operations count towards maxQueue until they start, and leave it when aborted', async () => {
+  const d = gatedDoubler();
+  const b = new Batcher(d.run, { windowMs: 1, maxBatch: 8, maxQueue: 4 });
+  const running = b.submit([1]);
+  await tick();
+  let ran = 0;
+  const c = new AbortController();
+  const waiting = b.exclusive(async () => { ran++; return 'w'; }, { weight: 3, signal: c.signal });
+  assert.equal(b.queuedItems, 3);
+  await assert.rejects(b.exclusive(async () => 'x', { weight: 2 }), (e: HttpError) => e.code === 'QUEUE_FULL' && e.message === 'server busy: 3 inputs already queued (limit 4); retry in a moment' && e.headers['retry-after'] === '1');
+  await assert.rejects(b.submit([2, 3]), (e: HttpError) => e.code === 'QUEUE_FULL');
+  const unweighted = b.exclusive(async () => 'admin'); // loads and unloads are never refused
+  c.abort(new HttpError('DEADLINE_EXCEEDED', 'too late'));
+  await assert.rejects(waiting, (e: HttpError) => e.code === 'DEADLINE_EXCEEDED' && e.message === 'too late');
+  assert.equal(b.queuedItems, 0);
+  d.open();
+  assert.deepEqual(await running, [2]);
+  assert.equal(await unweighted, 'admin');
+  assert.equal(ran, 0, 'the aborted operation never ran');
+  // Aborted after it started: rejects at once, runs to its end.
+  let release!: () => void;
+  let finished = false;
+  const c2 = new AbortController();
+  const started = b.exclusive(async () => {
+    await new Promise<void>((r) => { release = r; });
+    finished = true;
+    return 'late';
+  }, { weight: 1, signal: c2.signal });
+  await tick();
+  assert.equal(b.queuedItems, 0, 'a started operation no longer counts');
+  c2.abort(new HttpError('DEADLINE_EXCEEDED', 'too late'));
+  await assert.rejects(started, (e: HttpError) => e.code === 'DEADLINE_EXCEEDED');
+  assert.equal(finished, false);
+  release();
+  await b.drain();
+  assert.equal(finished, true);
+  b.close();
+  await assert.rejects(b.exclusive(async () => 1, { weight: 1 }), (e: HttpError) => e.code === 'SHUTTING_DOWN');
+});

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AdapterkitError } from '../../src/errors.js';
-import type { ClassifierBackend, ClassifyItem, ClassifyOutput, TaskInfo, TextInput } from '../../src/serve/backend.js';
+import type { ClassifierBackend, ClassifyItem, ClassifyOutput, TagInput, TagOutput, TaskInfo, TextInput } from '../../src/serve/backend.js';
 
 /** Inputs longer than this many characters are reported as truncated. */
 export const FAKE_MAX_CHARS = 50;
@@ -68,6 +68,8 @@ export class FakeBackend implements ClassifierBackend {
   readonly finishedAt: number[] = [];
   maxActive = 0;
   delayMs: number;
+  /** While set, classify and tag calls wait for it (after `delayMs`): a test opens it when ready. */
+  gate: Promise<void> | undefined;
   /** When set, the next classify calls throw this (count down `failTimes`). */
   failWith: Error | undefined;
   failTimes = 0;
@@ -92,6 +94,16 @@ export class FakeBackend implements ClassifierBackend {
     return t;
   }
 
+  /** Closes the {@link gate}; returns the function that opens it. */
+  closeGate(): () => void {
+    let open!: () => void;
+    this.gate = new Promise<void>((resolve) => { open = resolve; });
+    return () => {
+      this.gate = undefined;
+      open();
+    };
+  }
+
   /** Resolves when classify is next called. */
   nextCall(): Promise<void> {
     return new Promise((resolve) => this.enteredWaiters.push(resolve));
@@ -106,6 +118,7 @@ export class FakeBackend implements ClassifierBackend {
     for (const w of waiters) w();
     try {
       if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+      await this.gate;
       if (this.failTimes > 0) {
         this.failTimes--;
         throw this.failWith ?? new Error('injected failure');
@@ -120,6 +133,18 @@ export class FakeBackend implements ClassifierBackend {
       this.finishedAt.push(performance.now());
     }
   }
+
+  /** Tags every word 'X' (score 1) after `delayMs`; counts calls in {@link tagCalls}. */
+  async tag(task: string, inputs: TagInput[]): Promise<TagOutput[]> {
+    this.tagCalls++;
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    await this.gate;
+    if (!this.loaded.has(task)) throw new AdapterkitError('NOT_FOUND', `fake backend: task ${task} not loaded`);
+    return inputs.map((x) => ({ words: (typeof x === 'string' ? x.split(/\s+/u).filter(Boolean) : x).map((word) => ({ word, tag: 'X', score: 1 })), truncated: false }));
+  }
+
+  /** How many times {@link tag} was called. */
+  tagCalls = 0;
 
   async load(name: string, dir: string): Promise<TaskInfo> {
     const spec = this.loadable.get(dir);

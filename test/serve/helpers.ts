@@ -1,10 +1,15 @@
 /** Shared helpers of the server tests: start a real server on a loopback port, call it with fetch. */
+import { tmpdir } from 'node:os';
 import type { ClassifierBackend } from '../../src/serve/backend.js';
 import { startServer, type ServeOptions, type StartedServer } from '../../src/serve/server.js';
 
-/** Starts a real server on 127.0.0.1 with a free port. */
+/**
+ * Starts a real server on 127.0.0.1 with a free port, an empty environment and, unless `opts`
+ * says otherwise, the OS temp directory as its one adapter root (tests save their adapters
+ * there). Tests of the default (no roots) pass `adapterRoots: []`.
+ */
 export function listen(backend: ClassifierBackend, opts: ServeOptions = {}): Promise<StartedServer> {
-  return startServer(backend, { host: '127.0.0.1', port: 0, env: {}, ...opts });
+  return startServer(backend, { host: '127.0.0.1', port: 0, env: {}, adapterRoots: [tmpdir()], ...opts });
 }
 
 /** A parsed response. */
@@ -45,4 +50,20 @@ export function errorOf(a: Answer): { code: string; message: string } {
     throw new Error(`not an error body (status ${a.status}): ${a.text}`);
   }
   return { code: body.error.code, message: body.error.message };
+}
+
+/** Waits until `cond()` holds, polling every 10 ms; fails after `ms` (default 5 s) naming `what`. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The value of the `adapterkit_queue_depth` gauge from GET /metrics. */
+export async function queueDepth(base: string): Promise<number> {
+  const m = /^adapterkit_queue_depth (\S+)$/m.exec((await call(`${base}/metrics`, 'GET')).text);
+  if (m === null) throw new Error('no adapterkit_queue_depth in /metrics');
+  return Number(m[1]);
 }

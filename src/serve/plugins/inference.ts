@@ -1,0 +1,81 @@
+/**
+ * The inference routes: POST /v1/classify (through the batcher, merged across tasks), POST
+ * /v1/tag and POST /v1/answer (token-level tasks, one request at a time between batches). Every
+ * request waits at most until its deadline; queued inputs count towards `maxQueue`.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { AdapterkitError } from '../../errors.js';
+import type { AnswerOutput, ClassifyOutput, TagOutput } from '../backend.js';
+import { isLoaded, type PluginOptions, type ServeContext } from '../context.js';
+import { HttpError } from '../http-errors.js';
+import { parseAnswerRequest, parseClassifyRequest, parseTagRequest, unknownTask } from '../validate.js';
+
+/** Response of POST /v1/classify. */
+export interface ClassifyResponse {
+  task: string;
+  results: ClassifyOutput[];
+  /** How many inputs were truncated to the backend's maximum length. */
+  truncated: number;
+}
+
+/** Response of POST /v1/tag. */
+export interface TagResponse {
+  task: string;
+  results: TagOutput[];
+  /** How many inputs lost words to the backend's maximum length. */
+  truncated: number;
+}
+
+/** Response of POST /v1/answer. */
+export interface AnswerResponse {
+  task: string;
+  results: AnswerOutput[];
+}
+
+/**
+ * Runs a token-level task with the backend to itself, between classify batches (so an unload
+ * never overlaps it); its inputs count towards the queue bound while it waits.
+ */
+function runTokenTask<T>(ctx: ServeContext, name: string, what: string, weight: number, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  return ctx.queue.exclusive(async () => {
+    if (!isLoaded(ctx, name)) throw unknownTask(name, ctx.backend.tasks());
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AdapterkitError || err instanceof HttpError) throw err;
+      throw new HttpError('BACKEND_FAILED', `${what} with task '${name}' failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }, { weight, signal });
+}
+
+export const inferenceRoutes: FastifyPluginAsync<PluginOptions> = async (app, { ctx }) => {
+  const { backend, queue, metrics } = ctx;
+  const { maxInputs } = ctx.limits;
+
+  app.post('/v1/classify', async (req): Promise<ClassifyResponse> => {
+    const { task, inputs } = parseClassifyRequest(req.body, backend.tasks(), maxInputs);
+    const results = await queue.submit(inputs.map((input) => ({ task: task.name, input })), req.deadline);
+    const truncated = results.reduce((n, r) => n + (r.truncated ? 1 : 0), 0);
+    metrics.observeClassified(task.name, results.length, truncated);
+    return { task: task.name, results, truncated };
+  });
+
+  app.post('/v1/tag', async (req): Promise<TagResponse> => {
+    const { task, inputs } = parseTagRequest(req.body, backend.tasks(), maxInputs);
+    const tag = backend.tag?.bind(backend);
+    if (!tag) throw new HttpError('INPUT_KIND_MISMATCH', 'this server\'s backend does not serve tagging tasks');
+    const results = await runTokenTask(ctx, task.name, 'tagging', inputs.length, req.deadline, () => tag(task.name, inputs));
+    const truncated = results.reduce((n, r) => n + (r.truncated ? 1 : 0), 0);
+    metrics.observeClassified(task.name, results.length, truncated);
+    return { task: task.name, results, truncated };
+  });
+
+  app.post('/v1/answer', async (req): Promise<AnswerResponse> => {
+    const { task, inputs } = parseAnswerRequest(req.body, backend.tasks(), maxInputs);
+    const answer = backend.answer?.bind(backend);
+    if (!answer) throw new HttpError('INPUT_KIND_MISMATCH', 'this server\'s backend does not serve question answering tasks');
+    const results = await runTokenTask(ctx, task.name, 'answering', inputs.length, req.deadline, () => answer(task.name, inputs));
+    metrics.observeClassified(task.name, results.length, 0);
+    return { task: task.name, results };
+  });
+};
