@@ -1,14 +1,14 @@
 /**
  * A task directory: the task's files in the layouts the Python libraries load, plus adapterkit's
- * own manifest.
+ * own manifest. Each kind of file has its module in `task-files/`:
  *
- *     adapterkit.json            mode, method config, head, base fingerprint, training summary
- *     adapter_config.json        AdapterHub (when AdapterHub can express the adapter)
+ *     adapterkit.json            mode, method config, head, base fingerprint, training summary  (manifest.ts)
+ *     adapter_config.json        AdapterHub (when AdapterHub can express the adapter)           (adapterhub-adapter.ts)
  *     pytorch_adapter.bin        AdapterHub's default weights file (torch zip-pickle)
  *     adapter.safetensors        the adapter's tensors under AdapterHub's key names (always)
- *     head_config.json, pytorch_model_head.bin, model_head.safetensors     AdapterHub's head
- *     trained_base.safetensors   base weights the task trained (layer norms...), checkpoint keys
- *     peft/adapter_config.json, peft/adapter_model.safetensors             PEFT (LoRA, IA³)
+ *     head_config.json, pytorch_model_head.bin, model_head.safetensors     AdapterHub's head  (head-files.ts)
+ *     trained_base.safetensors   base weights the task trained (layer norms...), checkpoint keys (trained-base.ts)
+ *     peft/adapter_config.json, peft/adapter_model.safetensors             PEFT (LoRA, IA³)   (peft-files.ts)
  *
  * A task holding several named adapters (an adapter setup) keeps each adapter in a folder of its
  * name, `<name>/adapter_config.json`, `<name>/pytorch_adapter.bin`, `<name>/adapter.safetensors`
@@ -18,109 +18,30 @@
  * Directories written by AdapterHub (`adapter_config.json` + head) or by PEFT (`adapter_config.json`
  * with `peft_type`) load too. A config value adapterkit does not implement is an error naming the
  * field, never a different function.
+ *
+ * This module writes and reads the directory as a whole; the tensor layouts shared by every
+ * weights file are in `task-files/tensor-files.ts`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
-import { transposeMatrix, type HostTensor } from '../engine/index.js';
-import { headConfig, type HeadConfig } from '../heads/head.js';
+import type { HostTensor } from '../engine/index.js';
+import { headConfig } from '../heads/head.js';
 import type { Encoder } from '../models/encoder.js';
-import { readWeights, writeSafetensors, writeTorchStateDict, type TensorToWrite, type WeightTensor } from '../models/weights/index.js';
 import { writeDirAtomically } from '../util/atomic-dir.js';
 import { exists } from '../util/fs.js';
 import { readJsonObjectFile } from '../util/json.js';
-import { pythonJson } from '../util/python-json.js';
-import {
-  ADAPTERHUB_FILES, ADAPTERHUB_VERSION, adapterHubAdapterConfig, adapterHubHeadConfig, adapterHubKeys, headFromAdapterHub, headInternal, headKey,
-} from './adapterhub.js';
-import { compositionFromDict, compositionToDict } from './composition.js';
-import type { AdapterDrop } from './compose.js';
-import type { FileTensorKey } from './method.js';
-import { checkMethodConfig, fromAdapterHubConfig, fromLegacyConfig, methodOf, type MethodConfig } from './methods/index.js';
-import { isAdapterTensor } from './names.js';
-import { PEFT_FILES, fromPeftConfig, peftAdapterConfig, peftHead, peftHeadKey, peftKeys } from './peft.js';
+import { ADAPTERHUB_FILES, headFromAdapterHub } from './adapterhub.js';
+import { fromAdapterHubConfig, methodOf } from './methods/index.js';
+import { readAdapterHubAdapter, writeAdapterHubAdapter, writeAdapterSetup } from './task-files/adapterhub-adapter.js';
+import { headFileTensors, headTensors, readHeadWeights, writeHeadFiles } from './task-files/head-files.js';
+import { MANIFEST_FILE, MANIFEST_VERSION, readManifest, writeManifest, type LoadedTaskFiles, type TaskFiles, type TaskManifest } from './task-files/manifest.js';
+import { loadPeftDir, writePeftLayout } from './task-files/peft-files.js';
+import { fileMetadata } from './task-files/tensor-files.js';
+import { readTrainedBase, trainedBaseFileTensors, trainedNormsNote, writeTrainedBase } from './task-files/trained-base.js';
 
-/** AdapterHub's file of an adapter setup (`utils.py` SETUP_CONFIG_NAME). */
-export const SETUP_FILE = 'adapter_setup.json';
-
-/** Version of the adapterkit.json manifest (1: bottleneck adapters only, camelCase config). */
-export const MANIFEST_VERSION = 2;
-
-/** The PEFT layout's folder inside a task directory. */
-export const PEFT_DIR = 'peft';
-
-/** Contents of `adapterkit.json`. */
-export interface TaskManifest {
-  format: 'adapterkit-task';
-  version: number;
-  /** The task's name; the adapter and head carry it in the Python libraries' key names. */
-  name: string;
-  base: { id: string; family: string; fingerprint: string };
-  mode: {
-    kind: string; k?: number; adapter?: MethodConfig; trainPooler?: boolean;
-    /** A setup's adapters, its active composition (AdapterHub's `to_dict()` form) and AdapterDrop. */
-    adapters?: { name: string; config: MethodConfig; trainable: boolean }[];
-    active?: Record<string, unknown>;
-    adapterDrop?: AdapterDrop;
-  };
-  head: HeadConfig;
-  maxLength: number;
-  /** Which layouts the directory holds besides adapterkit's. */
-  layouts?: { adapterhub: boolean; peft: boolean };
-  /** Free-form training summary (metrics, steps, time). */
-  training?: Record<string, unknown>;
-}
-
-/** Everything needed to save a task. */
-export interface TaskFiles {
-  manifest: TaskManifest;
-  /** The adapter's name in the tensor names (see names.ts). */
-  adapterName: string;
-  /** Task-owned tensors by internal name (adapters.*, head.*, base canonical names). */
-  tensors: ReadonlyMap<string, HostTensor<'float32'>>;
-}
-
-/** A task read back from disk. */
-export interface LoadedTaskFiles {
-  manifest: TaskManifest;
-  /** Task tensors by internal name, [in, out]. */
-  tensors: Map<string, HostTensor<'float32'>>;
-  /** 'adapterkit' when the manifest is there; else which library wrote the directory (no fingerprint check is possible). */
-  origin: 'adapterkit' | 'adapterhub' | 'peft';
-}
-
-/** Whether a base weight is stored transposed (Linear weights are [out, in] in PyTorch files). */
-function baseIsLinear(enc: Encoder): (name: string, shape: readonly number[]) => boolean {
-  const roles = new Map(enc.weightSpecs.map((s) => [s.name, s.role]));
-  return (name, shape) => shape.length === 2 && name.endsWith('.weight') && (roles.get(name) === 'linear' || roles.get(name) === 'pooler');
-}
-
-function transposed(t: HostTensor<'float32'>): HostTensor<'float32'> {
-  const [r, c] = t.shape as [number, number];
-  return { dtype: 'float32', shape: [c, r], data: transposeMatrix(t.data, r, c) };
-}
-
-/** An internal tensor as a file stores it under `k`. */
-function toFile(k: FileTensorKey, t: HostTensor<'float32'>): TensorToWrite {
-  const data = k.transpose ? transposed(t).data : t.data;
-  if (data.length !== k.shape.reduce((a, b) => a * b, 1)) fail('GRAPH_ERROR', `${k.internal} has ${data.length} values, its file key ${k.key} [${k.shape.join(', ')}] does not fit`);
-  return { dtype: 'float32', shape: k.shape, data };
-}
-
-/** A file tensor back to its internal layout. */
-function fromFile(k: FileTensorKey, t: WeightTensor, internalShape: readonly number[], file: string): HostTensor<'float32'> {
-  if (t.dtype !== 'float32') fail('BAD_FILE', `${file}: tensor ${k.key} is ${t.dtype}, expected float32`);
-  if (t.shape.length !== k.shape.length || t.shape.some((d, i) => d !== k.shape[i])) {
-    fail('ADAPTER_MISMATCH', `${file}: tensor ${k.key} has shape [${t.shape.join(', ')}], this adapter config gives [${k.shape.join(', ')}]`);
-  }
-  const data = t.data as Float32Array;
-  if (k.transpose) return { dtype: 'float32', shape: [...internalShape], data: transposeMatrix(data, k.shape[0] as number, k.shape[1] as number) };
-  return { dtype: 'float32', shape: [...internalShape], data };
-}
-
-function internalShapes(c: MethodConfig, enc: Encoder, adapterName: string): Map<string, readonly number[]> {
-  return new Map(methodOf(c).tensors(c, enc, adapterName).map((t) => [t.name, t.shape]));
-}
+export { SETUP_FILE } from './task-files/adapterhub-adapter.js';
+export { MANIFEST_VERSION, type LoadedTaskFiles, type TaskFiles, type TaskManifest } from './task-files/manifest.js';
+export { PEFT_DIR } from './task-files/peft-files.js';
 
 /**
  * Writes a task directory atomically: the files go to a temporary sibling that then replaces
@@ -135,194 +56,32 @@ async function writeTaskFiles(tmp: string, enc: Encoder, f: TaskFiles): Promise<
   const notes: string[] = [];
   const m = f.manifest;
   const name = m.name;
-  const meta = { format: 'pt', adapterkit_fingerprint: m.base.fingerprint };
-  const head = new Map<string, TensorToWrite>();
-  const base = new Map<string, TensorToWrite>();
-  const isLinear = baseIsLinear(enc);
-  for (const [k, t] of f.tensors) {
-    if (isAdapterTensor(k)) continue;
-    if (k.startsWith('head.')) head.set(headKey(name, k, m.head.layers), t.shape.length === 2 ? transposed(t) : t);
-    else base.set(`${enc.checkpointPrefix}${k}`, isLinear(k, t.shape) ? transposed(t) : t);
-  }
+  const meta = fileMetadata(m.base.fingerprint);
+  const head = headFileTensors(f.tensors, name, m.head.layers);
+  const base = trainedBaseFileTensors(f.tensors, enc);
   const layouts = { adapterhub: false, peft: false };
   if (m.mode.adapters) {
-    layouts.adapterhub = true;
-    for (const a of m.mode.adapters) {
-      const sub = join(tmp, a.name);
-      await mkdir(sub);
-      const adapter = new Map<string, TensorToWrite>();
-      for (const k of adapterHubKeys(a.config, enc, a.name, a.name)) {
-        const t = f.tensors.get(k.internal);
-        if (!t) fail('GRAPH_ERROR', `saving ${name}: adapter tensor ${k.internal} is missing`);
-        adapter.set(k.key, toFile(k, t));
-      }
-      await writeSafetensors(join(sub, ADAPTERHUB_FILES.safeWeights), adapter, meta);
-      const hub = adapterHubAdapterConfig(a.config, enc, a.name);
-      if ('json' in hub) {
-        await writeFile(join(sub, ADAPTERHUB_FILES.config), pythonJson(hub.json));
-        await writeTorchStateDict(join(sub, ADAPTERHUB_FILES.weights), adapter);
-      } else {
-        layouts.adapterhub = false;
-        notes.push(`AdapterHub cannot load adapter ${a.name} (${hub.unsupported}); ${a.name}/${ADAPTERHUB_FILES.safeWeights} holds it under AdapterHub's key names for adapterkit`);
-      }
-    }
-    const known = new Set(m.mode.adapters.flatMap((a) => adapterHubKeys(a.config, enc, a.name, a.name).map((k) => k.internal)));
-    const extra = [...f.tensors.keys()].filter((k) => isAdapterTensor(k) && !known.has(k));
-    if (extra.length) fail('GRAPH_ERROR', `saving ${name}: adapter tensors without a file key: ${extra.slice(0, 4).join(', ')}`);
-    // AdapterHub's save_adapter_setup: {adapter_setup: to_dict(), head_setup, version}, json.dump(indent=2)
-    await writeFile(join(tmp, SETUP_FILE), JSON.stringify({ adapter_setup: m.mode.active, head_setup: null, version: `adapters.${ADAPTERHUB_VERSION}` }, null, 2));
-    if (base.size && m.mode.adapters.some((a) => a.config.trainLayerNorms)) {
-      notes.push(`the layer norms this task trained are in trained_base.safetensors: AdapterHub's and PEFT's adapter files have no place for them (README, "Use an adapter from Python")`);
-    }
+    const setup = await writeAdapterSetup(tmp, m.mode.adapters, m.mode.active, enc, name, f.tensors, meta);
+    layouts.adapterhub = setup.loadable;
+    notes.push(...setup.notes);
+    if (base.size && m.mode.adapters.some((a) => a.config.trainLayerNorms)) notes.push(trainedNormsNote('this task'));
   }
   const c = m.mode.adapter;
   if (c) {
-    const adapter = new Map<string, TensorToWrite>();
-    const keys = adapterHubKeys(c, enc, f.adapterName, name);
-    for (const k of keys) {
-      const t = f.tensors.get(k.internal);
-      if (!t) fail('GRAPH_ERROR', `saving ${name}: adapter tensor ${k.internal} is missing`);
-      adapter.set(k.key, toFile(k, t));
-    }
-    const extra = [...f.tensors.keys()].filter((k) => isAdapterTensor(k) && !keys.some((x) => x.internal === k));
-    if (extra.length) fail('GRAPH_ERROR', `saving ${name}: adapter tensors without a file key: ${extra.slice(0, 4).join(', ')}`);
-    await writeSafetensors(join(tmp, ADAPTERHUB_FILES.safeWeights), adapter, meta);
-    const hub = adapterHubAdapterConfig(c, enc, name);
-    if ('json' in hub) {
-      await writeFile(join(tmp, ADAPTERHUB_FILES.config), pythonJson(hub.json));
-      await writeTorchStateDict(join(tmp, ADAPTERHUB_FILES.weights), adapter);
-      layouts.adapterhub = true;
-    } else notes.push(`AdapterHub cannot load this adapter (${hub.unsupported}); ${ADAPTERHUB_FILES.safeWeights} holds it under AdapterHub's key names for adapterkit`);
+    const hub = await writeAdapterHubAdapter(tmp, c, enc, f.adapterName, name, f.tensors, meta);
+    if (hub.loadable) layouts.adapterhub = true;
+    notes.push(...hub.notes);
     if (methodOf(c).peft) {
-      const peft = peftAdapterConfig(c, enc, m.head, m.base.id);
-      if ('json' in peft) {
-        const tensors = new Map<string, TensorToWrite>();
-        for (const k of peftKeys(c, enc, f.adapterName)) tensors.set(k.key, toFile(k, f.tensors.get(k.internal) as HostTensor<'float32'>));
-        const hm = peftHead(m.head, enc);
-        if (hm) for (const [k, t] of f.tensors) {
-          const key = k.startsWith('head.') ? peftHeadKey(hm.module, k) : undefined;
-          if (key) tensors.set(key, t.shape.length === 2 ? transposed(t) : t);
-        }
-        else notes.push(`PEFT's layout holds the adapter only: this ${m.head.kind} head (${m.head.layers} layer${m.head.layers > 1 ? 's' : ''}) is not the Hugging Face ${enc.family} head`);
-        await mkdir(join(tmp, PEFT_DIR));
-        await writeFile(join(tmp, PEFT_DIR, PEFT_FILES.config), pythonJson(peft.json));
-        await writeSafetensors(join(tmp, PEFT_DIR, PEFT_FILES.weights), tensors, { format: 'pt' });
-        layouts.peft = true;
-      } else notes.push(`PEFT cannot load this adapter (${peft.unsupported})`);
+      const peft = await writePeftLayout(tmp, c, enc, m, f.adapterName, f.tensors);
+      if (peft.written) layouts.peft = true;
+      notes.push(...peft.notes);
     }
-    if (base.size && c.trainLayerNorms) {
-      notes.push(`the layer norms this adapter trained are in trained_base.safetensors: AdapterHub's and PEFT's adapter files have no place for them (README, "Use an adapter from Python")`);
-    }
+    if (base.size && c.trainLayerNorms) notes.push(trainedNormsNote('this adapter'));
   }
-  await writeFile(join(tmp, ADAPTERHUB_FILES.headConfig), pythonJson(adapterHubHeadConfig(m.head, enc, name)));
-  await writeSafetensors(join(tmp, ADAPTERHUB_FILES.safeHeadWeights), head, meta);
-  await writeTorchStateDict(join(tmp, ADAPTERHUB_FILES.headWeights), head);
-  if (base.size) await writeSafetensors(join(tmp, 'trained_base.safetensors'), base, meta);
-  await writeFile(join(tmp, 'adapterkit.json'), `${JSON.stringify({ ...m, layouts }, null, 2)}\n`);
+  await writeHeadFiles(tmp, m.head, enc, name, head, meta);
+  await writeTrainedBase(tmp, base, meta);
+  await writeManifest(tmp, m, layouts);
   return notes;
-}
-
-/** Reads whichever of a weights file's variants exists (safetensors first). */
-async function readFirst(dir: string, files: readonly string[]): Promise<{ file: string; tensors: Map<string, WeightTensor> } | undefined> {
-  for (const f of files) {
-    const p = join(dir, f);
-    if (await exists(p)) return { file: p, tensors: await readWeights(p) };
-  }
-  return undefined;
-}
-
-/** Maps a file's tensors to internal names through `keys`; ADAPTER_MISMATCH for a tensor that has no place. */
-function mapTensors(
-  read: { file: string; tensors: Map<string, WeightTensor> }, keys: readonly FileTensorKey[], shapes: ReadonlyMap<string, readonly number[]>,
-  out: Map<string, HostTensor<'float32'>>, what: string, other?: (key: string, t: WeightTensor) => boolean,
-): void {
-  const byKey = new Map(keys.map((k) => [k.key, k]));
-  for (const [key, t] of read.tensors) {
-    const k = byKey.get(key);
-    if (!k) {
-      if (other?.(key, t)) continue;
-      fail('ADAPTER_MISMATCH', `${read.file}: tensor ${key} has no place in ${what}`);
-    }
-    out.set(k.internal, fromFile(k, t, shapes.get(k.internal) as readonly number[], read.file));
-  }
-}
-
-function headTensors(read: { file: string; tensors: Map<string, WeightTensor> }, name: string, layers: 1 | 2, out: Map<string, HostTensor<'float32'>>): void {
-  for (const [key, t] of read.tensors) {
-    const internal = headInternal(name, key, layers);
-    if (!internal) fail('ADAPTER_MISMATCH', `${read.file}: tensor ${key} is not part of head ${name} (${layers} layer${layers > 1 ? 's' : ''})`);
-    if (t.dtype !== 'float32') fail('BAD_FILE', `${read.file}: tensor ${key} is ${t.dtype}, expected float32`);
-    const data = t.data as Float32Array;
-    out.set(internal, t.shape.length === 2 ? transposed({ dtype: 'float32', shape: t.shape, data }) : { dtype: 'float32', shape: t.shape, data });
-  }
-}
-
-async function readBase(dir: string, enc: Encoder, out: Map<string, HostTensor<'float32'>>): Promise<void> {
-  const read = await readFirst(dir, ['trained_base.safetensors']);
-  if (!read) return;
-  const isLinear = baseIsLinear(enc);
-  const known = new Set(enc.weightSpecs.map((s) => s.name));
-  for (const [key, t] of read.tensors) {
-    const name = key.startsWith(enc.checkpointPrefix) ? key.slice(enc.checkpointPrefix.length) : key;
-    if (!known.has(name)) fail('ADAPTER_MISMATCH', `${read.file}: tensor ${key} is not a weight of the ${enc.family} encoder`);
-    if (t.dtype !== 'float32') fail('BAD_FILE', `${read.file}: tensor ${key} is ${t.dtype}, expected float32`);
-    const data = t.data as Float32Array;
-    out.set(name, isLinear(name, t.shape) ? transposed({ dtype: 'float32', shape: t.shape, data }) : { dtype: 'float32', shape: t.shape, data });
-  }
-}
-
-function asObject(v: unknown, where: string): Record<string, unknown> {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) fail('BAD_FILE', `${where} must be an object`);
-  return v as Record<string, unknown>;
-}
-
-/** Checks adapterkit's manifest and brings a version-1 manifest up to date. */
-function checkManifest(raw: Record<string, unknown>, path: string): TaskManifest {
-  if (raw.format !== 'adapterkit-task') fail('BAD_FILE', `${path}: not an adapterkit task manifest`);
-  const version = raw.version;
-  if (!(typeof version === 'number' && Number.isInteger(version) && version >= 1)) fail('BAD_FILE', `${path}: version must be a positive integer, got ${JSON.stringify(version)}`);
-  if (version > MANIFEST_VERSION) fail('BAD_FILE', `${path}: version ${version} is newer than this adapterkit understands (${MANIFEST_VERSION})`);
-  if (typeof raw.name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(raw.name)) fail('BAD_FILE', `${path}: name must be a task name (letters, digits, _ and -), got ${JSON.stringify(raw.name)}`);
-  const base = asObject(raw.base, `${path}: base`);
-  for (const k of ['id', 'family', 'fingerprint']) if (typeof base[k] !== 'string') fail('BAD_FILE', `${path}: base.${k} must be a string`);
-  const mode = asObject(raw.mode, `${path}: mode`);
-  if (typeof mode.kind !== 'string') fail('BAD_FILE', `${path}: mode.kind must be a string`);
-  let adapter: MethodConfig | undefined;
-  if (mode.adapter !== undefined) {
-    const a = asObject(mode.adapter, `${path}: mode.adapter`);
-    adapter = version === 1 ? fromLegacyConfig(a, `${path}: mode.adapter`) : checkMethodConfig(a, `${path}: mode.adapter`);
-  }
-  let adapters: TaskManifest['mode']['adapters'];
-  let active: Record<string, unknown> | undefined;
-  let adapterDrop: AdapterDrop | undefined;
-  if (mode.adapters !== undefined) {
-    if (!Array.isArray(mode.adapters) || mode.adapters.length === 0) fail('BAD_FILE', `${path}: mode.adapters must be a non-empty list`);
-    adapters = mode.adapters.map((x, i) => {
-      const a = asObject(x, `${path}: mode.adapters[${i}]`);
-      if (typeof a.name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(a.name)) fail('BAD_FILE', `${path}: mode.adapters[${i}].name must be an adapter name, got ${JSON.stringify(a.name)}`);
-      if (a.trainable !== undefined && typeof a.trainable !== 'boolean') fail('BAD_FILE', `${path}: mode.adapters[${i}].trainable must be true or false`);
-      return { name: a.name, config: checkMethodConfig(asObject(a.config, `${path}: mode.adapters[${i}].config`), `${path}: mode.adapters[${i}].config`), trainable: a.trainable !== false };
-    });
-    active = compositionToDict(compositionFromDict(mode.active, `${path}: mode.active`));
-    if (mode.adapterDrop !== undefined) {
-      const d = asObject(mode.adapterDrop, `${path}: mode.adapterDrop`);
-      if (d.kind !== 'static' && d.kind !== 'robust') fail('BAD_FILE', `${path}: mode.adapterDrop.kind must be "static" or "robust"`);
-      adapterDrop = d as unknown as AdapterDrop;
-    }
-  }
-  if (mode.kind === 'adapters' && !adapter && !adapters) fail('BAD_FILE', `${path}: mode adapters without mode.adapter`);
-  if (mode.k !== undefined && !(typeof mode.k === 'number' && Number.isInteger(mode.k))) fail('BAD_FILE', `${path}: mode.k must be an integer`);
-  const head = headConfig(asObject(raw.head, `${path}: head`) as unknown as HeadConfig);
-  const maxLength = raw.maxLength;
-  if (!(typeof maxLength === 'number' && Number.isInteger(maxLength) && maxLength >= 1)) fail('BAD_FILE', `${path}: maxLength must be a positive integer`);
-  return {
-    format: 'adapterkit-task', version, name: raw.name, base: base as TaskManifest['base'],
-    mode: {
-      kind: mode.kind, ...(mode.k !== undefined ? { k: mode.k as number } : {}), ...(adapter ? { adapter } : {}), ...(mode.trainPooler === true ? { trainPooler: true } : {}),
-      ...(adapters ? { adapters, active } : {}), ...(adapterDrop ? { adapterDrop } : {}),
-    },
-    head, maxLength, ...(raw.layouts ? { layouts: raw.layouts as TaskManifest['layouts'] } : {}), ...(raw.training ? { training: raw.training as Record<string, unknown> } : {}),
-  };
 }
 
 /**
@@ -331,32 +90,38 @@ function checkManifest(raw: Record<string, unknown>, path: string): TaskManifest
  */
 export async function loadTaskFiles(dir: string, enc: Encoder, adapterName = 'adapter'): Promise<LoadedTaskFiles> {
   if (!(await exists(dir))) fail('NOT_FOUND', `task directory ${dir} does not exist`);
-  const manifestPath = join(dir, 'adapterkit.json');
-  const tensors = new Map<string, HostTensor<'float32'>>();
-  if (await exists(manifestPath)) {
-    const manifest = checkManifest(await readJsonObjectFile(manifestPath), manifestPath);
-    for (const a of manifest.mode.kind === 'adapters' ? manifest.mode.adapters ?? [] : []) {
-      methodOf(a.config).validateFor(a.config as never, enc);
-      const sub = join(dir, a.name);
-      const read = await readFirst(sub, [ADAPTERHUB_FILES.safeWeights, ADAPTERHUB_FILES.weights]);
-      if (!read) fail('BAD_FILE', `${dir}: missing ${a.name}/${ADAPTERHUB_FILES.safeWeights}`);
-      mapTensors(read, adapterHubKeys(a.config, enc, a.name, a.name), internalShapes(a.config, enc, a.name), tensors, `adapter ${a.name} (${methodOf(a.config).describe(a.config, enc)}) on a ${enc.family} encoder`);
-    }
-    const c = manifest.mode.adapter;
-    if (c && manifest.mode.kind === 'adapters') {
-      const read = await readFirst(dir, [ADAPTERHUB_FILES.safeWeights, ADAPTERHUB_FILES.weights]);
-      if (!read) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeWeights}`);
-      mapTensors(read, adapterHubKeys(c, enc, adapterName, manifest.name), internalShapes(c, enc, adapterName), tensors, `task ${manifest.name} (${methodOf(c).describe(c, enc)}) on a ${enc.family} encoder`);
-    }
-    const head = await readFirst(dir, [ADAPTERHUB_FILES.safeHeadWeights, ADAPTERHUB_FILES.headWeights]);
-    if (!head) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeHeadWeights}`);
-    headTensors(head, manifest.name, manifest.head.layers, tensors);
-    await readBase(dir, enc, tensors);
-    return { manifest, tensors, origin: 'adapterkit' };
-  }
+  const manifestPath = join(dir, MANIFEST_FILE);
+  if (await exists(manifestPath)) return loadAdapterkitDir(dir, enc, manifestPath, adapterName);
   const configPath = join(dir, ADAPTERHUB_FILES.config);
   const config = (await exists(configPath)) ? await readJsonObjectFile(configPath) : undefined;
   if (config && 'peft_type' in config) return loadPeftDir(dir, enc, config, configPath, adapterName);
+  return loadAdapterHubDir(dir, enc, config, configPath, adapterName);
+}
+
+/** A directory adapterkit wrote: the manifest says what to read. */
+async function loadAdapterkitDir(dir: string, enc: Encoder, manifestPath: string, adapterName: string): Promise<LoadedTaskFiles> {
+  const tensors = new Map<string, HostTensor<'float32'>>();
+  const manifest = await readManifest(manifestPath);
+  for (const a of manifest.mode.kind === 'adapters' ? manifest.mode.adapters ?? [] : []) {
+    methodOf(a.config).validateFor(a.config as never, enc);
+    await readAdapterHubAdapter(a.config, enc, {
+      dir: join(dir, a.name), adapterName: a.name, fileName: a.name, label: `adapter ${a.name}`, missing: `${dir}: missing ${a.name}/${ADAPTERHUB_FILES.safeWeights}`,
+    }, tensors);
+  }
+  const c = manifest.mode.adapter;
+  if (c && manifest.mode.kind === 'adapters') {
+    await readAdapterHubAdapter(c, enc, { dir, adapterName, fileName: manifest.name, label: `task ${manifest.name}`, missing: `${dir}: missing ${ADAPTERHUB_FILES.safeWeights}` }, tensors);
+  }
+  const head = await readHeadWeights(dir);
+  if (!head) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeHeadWeights}`);
+  headTensors(head, manifest.name, manifest.head.layers, tensors);
+  await readTrainedBase(dir, enc, tensors);
+  return { manifest, tensors, origin: 'adapterkit' };
+}
+
+/** A directory AdapterHub wrote: `head_config.json`, and an adapter when `adapter_config.json` is there. */
+async function loadAdapterHubDir(dir: string, enc: Encoder, config: Record<string, unknown> | undefined, configPath: string, adapterName: string): Promise<LoadedTaskFiles> {
+  const tensors = new Map<string, HostTensor<'float32'>>();
   const headPath = join(dir, ADAPTERHUB_FILES.headConfig);
   if (!(await exists(headPath))) fail('BAD_FILE', `${dir}: neither adapterkit.json, a PEFT adapter_config.json nor head_config.json found; not a task directory`);
   const hc = await readJsonObjectFile(headPath);
@@ -371,51 +136,18 @@ export async function loadTaskFiles(dir: string, enc: Encoder, adapterName = 'ad
     }
     const adapterFileName = typeof config.name === 'string' ? config.name : name;
     methodOf(c).validateFor(c, enc);
-    const read = await readFirst(dir, [ADAPTERHUB_FILES.safeWeights, ADAPTERHUB_FILES.weights]);
-    if (!read) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeWeights} and ${ADAPTERHUB_FILES.weights}`);
-    mapTensors(read, adapterHubKeys(c, enc, adapterName, adapterFileName), internalShapes(c, enc, adapterName), tensors, `adapter ${adapterFileName} (${methodOf(c).describe(c, enc)}) on a ${enc.family} encoder`);
+    await readAdapterHubAdapter(c, enc, {
+      dir, adapterName, fileName: adapterFileName, label: `adapter ${adapterFileName}`, missing: `${dir}: missing ${ADAPTERHUB_FILES.safeWeights} and ${ADAPTERHUB_FILES.weights}`,
+    }, tensors);
     mode = { kind: 'adapters', adapter: c };
   }
   const head = headConfig({ kind: hf.kind, labels: hf.labels, layers: hf.layers, dropout: hf.dropout });
-  const headRead = await readFirst(dir, [ADAPTERHUB_FILES.safeHeadWeights, ADAPTERHUB_FILES.headWeights]);
+  const headRead = await readHeadWeights(dir);
   if (!headRead) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeHeadWeights} and ${ADAPTERHUB_FILES.headWeights}`);
   headTensors(headRead, name, head.layers, tensors);
-  await readBase(dir, enc, tensors);
+  await readTrainedBase(dir, enc, tensors);
   return {
     manifest: { format: 'adapterkit-task', version: MANIFEST_VERSION, name, base: { id: 'unknown', family, fingerprint: '' }, mode, head, maxLength: 128 },
     tensors, origin: 'adapterhub',
-  };
-}
-
-/** A PEFT directory: its config, its adapter tensors and its head (from `modules_to_save`). */
-async function loadPeftDir(dir: string, enc: Encoder, config: Record<string, unknown>, configPath: string, adapterName: string): Promise<LoadedTaskFiles> {
-  const c = fromPeftConfig(config, enc, configPath);
-  methodOf(c).validateFor(c, enc);
-  const read = await readFirst(dir, [PEFT_FILES.weights, PEFT_FILES.binWeights]);
-  if (!read) fail('BAD_FILE', `${dir}: missing ${PEFT_FILES.weights} and ${PEFT_FILES.binWeights}`);
-  const tensors = new Map<string, HostTensor<'float32'>>();
-  const headParts = new Map<string, WeightTensor>();
-  const heads = ['classifier', 'qa_outputs'];
-  mapTensors(read, peftKeys(c, enc, adapterName), internalShapes(c, enc, adapterName), tensors, `PEFT adapter (${methodOf(c).describe(c, enc)}) on a ${enc.family} encoder`, (key, t) => {
-    const m = /^base_model\.model\.(classifier|qa_outputs)\.(weight|bias)$/.exec(key);
-    if (!m || !heads.includes(m[1] as string)) return false;
-    headParts.set(`${m[1]}.${m[2]}`, t);
-    return true;
-  });
-  const module = headParts.has('qa_outputs.weight') ? 'qa_outputs' : 'classifier';
-  const w = headParts.get(`${module}.weight`);
-  const b = headParts.get(`${module}.bias`);
-  if (!w || !b) fail('BAD_FILE', `${dir}: the PEFT adapter has no head (modules_to_save classifier or qa_outputs, with weight and bias); adapterkit needs a task head`);
-  const type = config.task_type;
-  const n = w.shape[0] as number;
-  const kind = module === 'qa_outputs' || type === 'QUESTION_ANS' ? 'qa' : type === 'TOKEN_CLS' ? 'tagging' : n === 1 ? 'regression' : 'classification';
-  const head = headConfig({ kind, labels: kind === 'qa' || kind === 'regression' ? [] : Array.from({ length: n }, (_, i) => `LABEL_${i}`), layers: 1 });
-  const wt = w.data as Float32Array;
-  tensors.set('head.out.weight', transposed({ dtype: 'float32', shape: w.shape, data: wt }));
-  tensors.set('head.out.bias', { dtype: 'float32', shape: b.shape, data: b.data as Float32Array });
-  const base = typeof config.base_model_name_or_path === 'string' ? config.base_model_name_or_path : 'unknown';
-  return {
-    manifest: { format: 'adapterkit-task', version: MANIFEST_VERSION, name: 'task', base: { id: base, family: enc.family, fingerprint: '' }, mode: { kind: 'adapters', adapter: c }, head, maxLength: 128 },
-    tensors, origin: 'peft',
   };
 }

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { AdapterkitError } from '../errors.js';
 import { COMMANDS } from './commands/index.js';
+import { inCliTerms } from './library-terms.js';
 import { VERSION } from '../version.js';
 
 /** Builds the program (exported for tests). */
@@ -28,7 +29,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof AdapterkitError) {
-      process.stderr.write(`adapterkit: error [${e.code}]: ${e.message}\n`);
+      process.stderr.write(`adapterkit: error [${e.code}]: ${inCliTerms(e)}\n`);
       return e.exitCode;
     }
     process.stderr.write(`adapterkit: unexpected error: ${(e as Error).stack ?? String(e)}\n`);

@@ -32,7 +32,7 @@ test('SIGINT saves a checkpoint and exits 130; --resume finishes the run', async
   assert.equal(code, 130, stderr);
   assert.match(stderr, /interrupt: stopping after this step and saving a checkpoint/);
   assert.match(stderr, /to continue: adapterkit train .*--out \S+run --resume/);
-  assert.match(stderr, /\[INTERRUPTED\]: training interrupted at step \d+; checkpoint saved/);
+  assert.match(stderr, /\[INTERRUPTED\]: training interrupted at step \d+; checkpoint saved in \S+: continue with --resume\n/, 'the library\'s option worded as the flag');
   const state = JSON.parse(readFileSync(join(out, 'checkpoint', 'trainer.json'), 'utf8')) as { step: number };
   assert.ok(state.step > 0 && state.step < totalSteps, `checkpoint at step ${state.step}`);
 

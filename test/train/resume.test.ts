@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterkitError } from '../../src/errors.js';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
+import { inCliTerms } from '../../src/cli/library-terms.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { TaskModel } from '../../src/train/task-model.js';
@@ -152,7 +153,10 @@ describe('resume', () => {
     assert.ok(r.error instanceof AdapterkitError, String(r.error));
     assert.equal(r.error.code, 'TRAINING_DIVERGED');
     assert.equal(r.error.exitCode, 6);
-    assert.match(r.error.message, /the loss became (NaN|Infinity) at step \d+ .*training diverged; start again with a lower learning rate \(--lr\).*the last good checkpoint \(step \d+\)/);
+    assert.match(r.error.message, /the loss became (NaN|Infinity) at step \d+ .*training diverged; start again with a lower learning rate \(option lr\) or a smaller clip norm \(option clipNorm\).*the last good checkpoint \(step \d+\)/);
+    assert.doesNotMatch(r.error.message, /--/, 'the library names its options, not command-line flags');
+    // the CLI words the same error with its flags
+    assert.match(inCliTerms(r.error), /start again with a lower learning rate \(--lr\) or a smaller clip norm \(--clip-norm\)/);
   });
 
   test('epochs: a run cut by maxSteps inside its first epoch ran 1 epoch and completed 0', async () => {

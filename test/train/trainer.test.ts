@@ -10,6 +10,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
+import { inCliTerms } from '../../src/cli/library-terms.js';
+import { AdapterkitError } from '../../src/errors.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { predictExamples, scorePredictions } from '../../src/train/evaluate.js';
@@ -92,10 +94,22 @@ describe('trainer', () => {
     const m1 = TaskModel.create(base, { mode: adapters, head, seed: 7 });
     await assert.rejects(
       train(m1, trainSet, dev, opts(dir, { epochs: 2, signal: ac.signal, onEvent: (e) => { if (e.type === 'step' && e.step === 5) ac.abort(); } })),
-      /interrupted at step 5; checkpoint saved/,
+      (e: unknown) => {
+        assert.ok(e instanceof AdapterkitError && e.code === 'INTERRUPTED', String(e));
+        assert.match(e.message, /interrupted at step 5; checkpoint saved in .*: continue with the option resume: true$/);
+        assert.match(inCliTerms(e), /interrupted at step 5; checkpoint saved in .*: continue with --resume$/);
+        return true;
+      },
     );
     const m2 = TaskModel.create(base, { mode: adapters, head, seed: 7 });
-    await assert.rejects(train(m2, trainSet, dev, opts(dir, { epochs: 2 })), /already holds a checkpoint.*--resume/);
+    // Library errors name the library's option; the CLI words them as its flag (test/cli/workflow.test.ts).
+    await assert.rejects(train(m2, trainSet, dev, opts(dir, { epochs: 2 })), (e: unknown) => {
+      assert.ok(e instanceof AdapterkitError && e.code === 'BAD_CONFIG', String(e));
+      assert.match(e.message, /already holds a checkpoint of an earlier run: continue it with the option resume: true, or choose another output directory$/);
+      assert.doesNotMatch(e.message, /--resume/);
+      assert.match(inCliTerms(e), /already holds a checkpoint of an earlier run: continue it with --resume, or choose another output directory$/);
+      return true;
+    });
     await assert.rejects(train(m2, trainSet, dev, opts(dir, { epochs: 3, resume: true })), /different epochs \(2 then, 3 now\)/);
     const r = await train(m2, trainSet, dev, opts(dir, { epochs: 2, resume: true }));
     assert.equal(r.steps, 2 * Math.ceil(192 / 16));

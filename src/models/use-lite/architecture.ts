@@ -1,7 +1,8 @@
 /**
- * Universal Sentence Encoder-lite: the weights the encoder needs, declared once as data, and a
- * loader that checks them against the TF.js manifest. The forward computation is described step by
- * step in docs/use-lite.md.
+ * Universal Sentence Encoder-lite: the weights the encoder needs, and a loader that checks them
+ * against the TF.js manifest. Each layer's tensors are declared once in layer-tensors.ts; the
+ * model-wide ones and the graph constants in {@link USE_LITE_GLOBAL_SPECS}. The forward computation
+ * is described step by step in docs/use-lite.md.
  *
  * Shape legend: V = 8002 embedding rows, E = 256 (embedding width), H = 512 (residual width after
  * layer 0), F = 1536 (feed-forward width), P = 128 (timescales, E / 2).
@@ -13,7 +14,13 @@
 import { join } from 'node:path';
 
 import { fail } from '../../errors.js';
+import { USE_LITE_CONFIG } from './config.js';
+import {
+  layerTensors, layerWidths, tfjsStackName, tfjsTensorName, tfjsTensorShape, type LayerTensorField, type PerLayerTensor, type UseLiteLayerIndex,
+} from './layer-tensors.js';
 import { readTfjsWeights, type TfjsWeightMap, useLitePackageDir } from './tfjs-weights.js';
+
+export { USE_LITE_CONFIG } from './config.js';
 
 /** A dense float tensor, row-major. */
 export interface UseLiteTensor {
@@ -21,48 +28,19 @@ export interface UseLiteTensor {
   readonly data: Float32Array;
 }
 
-/** Fixed hyper-parameters of USE-lite (checked against the graph's constants on load). */
-export const USE_LITE_CONFIG = {
-  /** Vocabulary pieces in vocab.json. */
-  vocabSize: 8000,
-  /** Rows of the embedding matrix (2 more than the vocabulary; never produced by the tokenizer). */
-  embeddingRows: 8002,
-  /** Token embedding width E. */
-  embeddingDim: 256,
-  /** Residual width H from layer 0's output on. */
-  hiddenDim: 512,
-  /** Feed-forward inner width F. */
-  ffnDim: 1536,
-  /** Tokens the graph reads per text (later ones are dropped). */
-  maxTokens: 128,
-  /** Number of sinusoid frequencies P = E / 2; sin and cos are concatenated to E. */
-  timescales: 128,
-  /** Position-signal frequencies: `exp(-ln(maxTimescale) * i / (P - 1))`, i = 0..P-1. */
-  maxTimescale: 1e4,
-  /** Layer-norm epsilon, added to the variance. */
-  layerNormEpsilon: 1e-6,
-  /** Added (as a large negative) to attention logits of padding keys. */
-  attentionMaskValue: -1e9,
-  /** L2 normalisation: `x * rsqrt(max(sum(x^2), l2Epsilon))`. */
-  l2Epsilon: 1e-12,
-  /** Per-layer attention geometry: input width, heads, head width. */
-  layers: [
-    { inputDim: 256, heads: 4, headDim: 64 },
-    { inputDim: 512, heads: 4, headDim: 128 },
-  ],
-} as const;
+/**
+ * Weights of one transformer layer: a field per tensor declared in `USE_LITE_LAYER_TENSORS`
+ * (layer-tensors.ts; the layer-0-only `residualKernel` and `residualBias` are undefined in layer 1),
+ * the Q, K and V blocks of the fused projection, and the query scale.
+ */
+export type UseLiteLayerWeights = PerLayerTensor<UseLiteTensor> & UseLiteAttentionBlocks & {
+  /** The graph's query scale, 1 / sqrt(headDim) (0.125 and 0.08838835). */
+  readonly queryScale: number;
+};
 
-/** Weights of one transformer layer. */
-export interface UseLiteLayerWeights {
-  /** Pre-attention layer norm gain, [in]. */
-  readonly attentionNormScale: UseLiteTensor;
-  /** Pre-attention layer norm bias, [in]. */
-  readonly attentionNormBias: UseLiteTensor;
-  /** Fused Q|K|V projection, [in, 3 * heads * headDim]; columns: Q, then K, then V. */
-  readonly qkvKernel: UseLiteTensor;
-  /** Fused Q|K|V bias, [3 * heads * headDim]. */
-  readonly qkvBias: UseLiteTensor;
-  /** Query projection (columns 0..A-1 of the fused kernel), [in, A], A = heads * headDim. */
+/** Q, K and V: column blocks of the fused kernel `qkvKernel` (and of its bias), A = heads * headDim. */
+export interface UseLiteAttentionBlocks {
+  /** Query projection (columns 0..A-1 of the fused kernel), [in, A]. */
   readonly queryKernel: UseLiteTensor;
   /** Query bias, [A]. */
   readonly queryBias: UseLiteTensor;
@@ -74,28 +52,6 @@ export interface UseLiteLayerWeights {
   readonly valueKernel: UseLiteTensor;
   /** Value bias, [A]. */
   readonly valueBias: UseLiteTensor;
-  /** Attention output projection, [A, H]. */
-  readonly outputKernel: UseLiteTensor;
-  /** Attention output bias, [H]. */
-  readonly outputBias: UseLiteTensor;
-  /** Layer 0 only: dense that widens the residual E -> H, [E, H]; undefined in layer 1. */
-  readonly residualKernel: UseLiteTensor | undefined;
-  /** Layer 0 only: its bias, [H]. */
-  readonly residualBias: UseLiteTensor | undefined;
-  /** Pre-FFN layer norm gain, [H]. */
-  readonly ffnNormScale: UseLiteTensor;
-  /** Pre-FFN layer norm bias, [H]. */
-  readonly ffnNormBias: UseLiteTensor;
-  /** FFN first dense (ReLU after), [H, F]. */
-  readonly ffnInKernel: UseLiteTensor;
-  /** FFN first bias, [F]. */
-  readonly ffnInBias: UseLiteTensor;
-  /** FFN second dense, [F, H]. */
-  readonly ffnOutKernel: UseLiteTensor;
-  /** FFN second bias, [H]. */
-  readonly ffnOutBias: UseLiteTensor;
-  /** The graph's query scale, 1 / sqrt(headDim) (0.125 and 0.08838835). */
-  readonly queryScale: number;
 }
 
 /** Everything the USE-lite encoder consumes. */
@@ -114,9 +70,7 @@ export interface UseLiteWeights {
   readonly sources: Readonly<Record<string, string>>;
 }
 
-const APPLY = 'module_apply_default/Encoder_en/KonaTransformer/Encode';
-const STACK = `${APPLY}/TransformerStack`;
-const VARS = 'module/Encoder_en/KonaTransformer/Encode';
+const STACK = 'module_apply_default/Encoder_en/KonaTransformer/Encode/TransformerStack';
 
 /** One declared tensor: its manifest name and the shape it must have there. */
 export interface UseLiteTensorSpec {
@@ -124,31 +78,16 @@ export interface UseLiteTensorSpec {
   readonly shape: readonly number[];
 }
 
-/** Manifest names and shapes of one layer's tensors, derived from its geometry. */
-export function useLiteLayerSpecs(layer: 0 | 1): Readonly<Record<string, UseLiteTensorSpec>> {
-  const { inputDim, heads, headDim } = USE_LITE_CONFIG.layers[layer];
-  const { hiddenDim: H, ffnDim: F } = USE_LITE_CONFIG;
-  const A = heads * headDim;
-  const L = `Layer_${layer}/TransformerLayer`;
-  const specs: Record<string, UseLiteTensorSpec> = {
-    attentionNormScale: { name: `${APPLY}/${L}/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat`, shape: [inputDim] },
-    attentionNormBias: { name: `${APPLY}/${L}/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat`, shape: [inputDim] },
-    qkvKernel: { name: `${VARS}/${L}/MultiheadAttention/qkv_transform_single/kernel/part_0`, shape: [1, 1, inputDim, 3 * A] },
-    qkvBias: { name: `${APPLY}/${L}/MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat`, shape: [3 * A] },
-    outputKernel: { name: `${VARS}/${L}/MultiheadAttention/output_transform_single/kernel/part_0`, shape: [1, 1, A, H] },
-    outputBias: { name: `${APPLY}/${L}/MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat`, shape: [H] },
-    ffnNormScale: { name: `${APPLY}/${L}/FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat`, shape: [H] },
-    ffnNormBias: { name: `${APPLY}/${L}/FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat`, shape: [H] },
-    ffnInKernel: { name: `${STACK}/${L}/FFN/conv1/Tensordot/Reshape_1`, shape: [H, F] },
-    ffnInBias: { name: `${APPLY}/${L}/FFN/conv1/bias/ConcatPartitions/concat`, shape: [F] },
-    ffnOutKernel: { name: `${STACK}/${L}/FFN/conv2/Tensordot/Reshape_1`, shape: [F, H] },
-    ffnOutBias: { name: `${APPLY}/${L}/FFN/conv2/bias/ConcatPartitions/concat`, shape: [H] },
-    queryScale: { name: `${STACK}/${L}/MultiheadAttention/mul/y`, shape: [] },
-  };
-  if (layer === 0) {
-    specs.residualKernel = { name: `${APPLY}/${L}/dense/kernel/ConcatPartitions/concat`, shape: [USE_LITE_CONFIG.embeddingDim, H] };
-    specs.residualBias = { name: `${APPLY}/${L}/dense/bias/ConcatPartitions/concat`, shape: [H] };
-  }
+/** The manifest name of a layer's query scale (a graph constant). */
+function queryScaleSpec(layer: UseLiteLayerIndex): UseLiteTensorSpec {
+  return { name: tfjsStackName(layer, 'MultiheadAttention/mul/y'), shape: [] };
+}
+
+/** Manifest names and shapes of one layer's tensors (from layer-tensors.ts) and of its query scale. */
+export function useLiteLayerSpecs(layer: UseLiteLayerIndex): Readonly<Record<string, UseLiteTensorSpec>> {
+  const specs: Record<string, UseLiteTensorSpec> = {};
+  for (const [field, d] of layerTensors(layer)) specs[field] = { name: tfjsTensorName(d, layer), shape: tfjsTensorShape(d, layer) };
+  specs.queryScale = queryScaleSpec(layer);
   return specs;
 }
 
@@ -158,8 +97,8 @@ export const USE_LITE_GLOBAL_SPECS = {
   inverseTimescales: { name: `${STACK}/Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1`, shape: [1, USE_LITE_CONFIG.timescales] },
   finalKernel: { name: 'module/Encoder_en/hidden_layers/tanh_layer_0/weights', shape: [USE_LITE_CONFIG.hiddenDim, USE_LITE_CONFIG.hiddenDim] },
   finalBias: { name: 'module/Encoder_en/hidden_layers/tanh_layer_0/bias', shape: [USE_LITE_CONFIG.hiddenDim] },
-  layerNormEpsilon: { name: `${STACK}/Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/Cast/x`, shape: [] },
-  attentionMaskValue: { name: `${STACK}/Layer_1/TransformerLayer/MultiheadAttention/DotProductAttention/attention_bias_ignore_padding/mul/y`, shape: [] },
+  layerNormEpsilon: { name: tfjsStackName(1, 'FFN/layer_prepostprocess/layer_norm/Cast/x'), shape: [] },
+  attentionMaskValue: { name: tfjsStackName(1, 'MultiheadAttention/DotProductAttention/attention_bias_ignore_padding/mul/y'), shape: [] },
   l2Epsilon: { name: 'module_apply_default/Encoder_en/hidden_layers/l2_normalize/Maximum/y', shape: [] },
   maxTokens: { name: 'module_apply_default/Encoder_en/KonaTransformer/ClipToMaxLength/Less/y', shape: [] },
 } as const satisfies Record<string, UseLiteTensorSpec>;
@@ -195,36 +134,27 @@ function asMatrix(t: UseLiteTensor): UseLiteTensor {
   return { shape: t.shape.slice(-2), data: t.data };
 }
 
-function buildLayer(weights: TfjsWeightMap, layer: 0 | 1, sources: Record<string, string>): UseLiteLayerWeights {
-  const specs = useLiteLayerSpecs(layer);
-  const { heads, headDim } = USE_LITE_CONFIG.layers[layer];
-  const A = heads * headDim;
-  const get = (key: string): UseLiteTensor => take(weights, specs[key] as UseLiteTensorSpec, `layers.${layer}.${key}`, sources);
-  const qkvKernel = asMatrix(get('qkvKernel'));
-  const qkvBias = get('qkvBias');
+function buildLayer(weights: TfjsWeightMap, layer: UseLiteLayerIndex, sources: Record<string, string>): UseLiteLayerWeights {
+  const { headDim } = USE_LITE_CONFIG.layers[layer];
+  const { A } = layerWidths(layer);
+  const tensors: Partial<Record<LayerTensorField, UseLiteTensor>> = {};
+  for (const [field, d] of layerTensors(layer)) {
+    const t = take(weights, { name: tfjsTensorName(d, layer), shape: tfjsTensorShape(d, layer) }, `layers.${layer}.${field}`, sources);
+    tensors[field] = d.conv1x1 ? asMatrix(t) : t;
+  }
+  const { qkvKernel, qkvBias } = tensors as PerLayerTensor<UseLiteTensor>;
   const slice = (t: UseLiteTensor, k: number): UseLiteTensor => ({ shape: [A], data: t.data.slice(k * A, (k + 1) * A) });
   return {
-    attentionNormScale: get('attentionNormScale'),
-    attentionNormBias: get('attentionNormBias'),
-    qkvKernel,
-    qkvBias,
+    ...(tensors as PerLayerTensor<UseLiteTensor>),
+    residualKernel: tensors.residualKernel,
+    residualBias: tensors.residualBias,
     queryKernel: columns(qkvKernel, 0, A),
     queryBias: slice(qkvBias, 0),
     keyKernel: columns(qkvKernel, A, 2 * A),
     keyBias: slice(qkvBias, 1),
     valueKernel: columns(qkvKernel, 2 * A, 3 * A),
     valueBias: slice(qkvBias, 2),
-    outputKernel: asMatrix(get('outputKernel')),
-    outputBias: get('outputBias'),
-    residualKernel: layer === 0 ? get('residualKernel') : undefined,
-    residualBias: layer === 0 ? get('residualBias') : undefined,
-    ffnNormScale: get('ffnNormScale'),
-    ffnNormBias: get('ffnNormBias'),
-    ffnInKernel: get('ffnInKernel'),
-    ffnInBias: get('ffnInBias'),
-    ffnOutKernel: get('ffnOutKernel'),
-    ffnOutBias: get('ffnOutBias'),
-    queryScale: scalar(weights, specs.queryScale as UseLiteTensorSpec, `layers.${layer}.queryScale`, 1 / Math.sqrt(headDim), sources),
+    queryScale: scalar(weights, queryScaleSpec(layer), `layers.${layer}.queryScale`, 1 / Math.sqrt(headDim), sources),
   };
 }
 

@@ -1,8 +1,9 @@
 /**
- * USE-lite weights under canonical names, declared once as data: each entry gives the name, the
- * shape, the role and where the tensor comes from in {@link UseLiteWeights}. The encoder's
- * `weightSpecs` and the conversion of loaded weights into {@link EncoderWeights} are both derived
- * from this one table.
+ * USE-lite weights under canonical names, as one table: each entry gives the name, the shape, the
+ * role and where the tensor comes from in {@link UseLiteWeights}. The encoder's `weightSpecs` and
+ * the conversion of loaded weights into {@link EncoderWeights} are both derived from this table; its
+ * per-layer rows, the layer names and the hook sites' weight names come from the one declaration
+ * of a layer's tensors, `USE_LITE_LAYER_TENSORS` (layer-tensors.ts).
  *
  * Canonical names (l = 0, 1; layer 0 only for `residual`):
  * `embeddings.weight`, `layer.l.attention_norm.{weight,bias}`, `layer.l.attention.qkv.{weight,bias}`,
@@ -15,17 +16,16 @@
  */
 import type { HostTensor } from '../../engine/index.js';
 import { fail } from '../../errors.js';
-import type { EncoderWeights, WeightRole, WeightSpec } from '../encoder.js';
+import type { EncoderWeights, WeightSpec } from '../encoder.js';
 import {
   attentionSite, linearSite, subLayerSite, type AttentionSite, type HookSiteDeclaration, type LinearSite, type SubLayerSite,
 } from '../sites.js';
 import { USE_LITE_CONFIG, type UseLiteLayerWeights, type UseLiteTensor, type UseLiteWeights } from './architecture.js';
+import {
+  canonicalTensorName, layerTensors, layerWidths, type LayerTensorField, type PerLayerTensor, type UseLiteLayerIndex,
+} from './layer-tensors.js';
 
-/** Layer indices of USE-lite. */
-export type UseLiteLayerIndex = 0 | 1;
-
-/** Fields of {@link UseLiteLayerWeights} that hold tensors. */
-type TensorField = Exclude<keyof UseLiteLayerWeights, 'queryScale'>;
+export type { UseLiteLayerIndex } from './layer-tensors.js';
 
 /** One row of the weight table: a {@link WeightSpec} plus where its data comes from. */
 interface WeightEntry extends WeightSpec {
@@ -33,40 +33,22 @@ interface WeightEntry extends WeightSpec {
 }
 
 /**
- * Canonical weight names of one layer: layer-norm prefixes (`<prefix>.weight` is the gain,
- * `<prefix>.bias` the bias) and the names of the dense weights; `residual*` in layer 0 only.
+ * Canonical weight names of one layer, by the field of each declared tensor (layer-tensors.ts;
+ * `residual*` undefined in layer 1), and the layer-norm prefixes (`<prefix>.weight` is the gain,
+ * `<prefix>.bias` the bias).
  */
-export interface UseLiteLayerNames {
+export type UseLiteLayerNames = PerLayerTensor<string> & {
   readonly attentionNorm: string;
-  readonly qkvKernel: string;
-  readonly qkvBias: string;
-  readonly outputKernel: string;
-  readonly outputBias: string;
-  readonly residualKernel?: string;
-  readonly residualBias?: string;
   readonly ffnNorm: string;
-  readonly ffnInKernel: string;
-  readonly ffnInBias: string;
-  readonly ffnOutKernel: string;
-  readonly ffnOutBias: string;
-}
+};
 
 /** Canonical weight names of one layer. */
 export function useLiteLayerNames(layer: UseLiteLayerIndex): UseLiteLayerNames {
-  const p = `layer.${layer}`;
-  return {
-    attentionNorm: `${p}.attention_norm`,
-    qkvKernel: `${p}.attention.qkv.weight`,
-    qkvBias: `${p}.attention.qkv.bias`,
-    outputKernel: `${p}.attention.output.weight`,
-    outputBias: `${p}.attention.output.bias`,
-    ...(layer === 0 ? { residualKernel: `${p}.residual.weight`, residualBias: `${p}.residual.bias` } : {}),
-    ffnNorm: `${p}.ffn_norm`,
-    ffnInKernel: `${p}.ffn.intermediate.weight`,
-    ffnInBias: `${p}.ffn.intermediate.bias`,
-    ffnOutKernel: `${p}.ffn.output.weight`,
-    ffnOutBias: `${p}.ffn.output.bias`,
-  };
+  const names: Partial<Record<LayerTensorField, string>> = {};
+  for (const [field, d] of layerTensors(layer)) names[field] = canonicalTensorName(d, layer);
+  const n = names as PerLayerTensor<string>;
+  const prefix = (gain: string) => gain.replace(/\.weight$/, '');
+  return { ...n, attentionNorm: prefix(n.attentionNormScale), ffnNorm: prefix(n.ffnNormScale) };
 }
 
 /** Canonical names of the model-wide weights. */
@@ -77,35 +59,14 @@ export const USE_LITE_WEIGHT_NAMES = {
 } as const;
 
 function layerEntries(layer: UseLiteLayerIndex): WeightEntry[] {
-  const { inputDim: I, heads, headDim } = USE_LITE_CONFIG.layers[layer];
-  const { hiddenDim: H, ffnDim: F, embeddingDim: E } = USE_LITE_CONFIG;
-  const A = heads * headDim;
-  const n = useLiteLayerNames(layer);
-  const rows: [string | undefined, readonly number[], WeightRole, TensorField][] = [
-    [`${n.attentionNorm}.weight`, [I], 'norm', 'attentionNormScale'],
-    [`${n.attentionNorm}.bias`, [I], 'norm', 'attentionNormBias'],
-    [n.qkvKernel, [I, 3 * A], 'linear', 'qkvKernel'],
-    [n.qkvBias, [3 * A], 'bias', 'qkvBias'],
-    [n.outputKernel, [A, H], 'linear', 'outputKernel'],
-    [n.outputBias, [H], 'bias', 'outputBias'],
-    [n.residualKernel, [E, H], 'linear', 'residualKernel'],
-    [n.residualBias, [H], 'bias', 'residualBias'],
-    [`${n.ffnNorm}.weight`, [H], 'norm', 'ffnNormScale'],
-    [`${n.ffnNorm}.bias`, [H], 'norm', 'ffnNormBias'],
-    [n.ffnInKernel, [H, F], 'linear', 'ffnInKernel'],
-    [n.ffnInBias, [F], 'bias', 'ffnInBias'],
-    [n.ffnOutKernel, [F, H], 'linear', 'ffnOutKernel'],
-    [n.ffnOutBias, [H], 'bias', 'ffnOutBias'],
-  ];
-  return rows
-    .filter((r): r is [string, readonly number[], WeightRole, TensorField] => r[0] !== undefined)
-    .map(([name, shape, role, field]) => ({
-      name,
-      shape,
-      role,
-      layer,
-      pick: (w: UseLiteWeights) => (w.layers[layer] as UseLiteLayerWeights)[field],
-    }));
+  const widths = layerWidths(layer);
+  return layerTensors(layer).map(([field, d]) => ({
+    name: canonicalTensorName(d, layer),
+    shape: d.shape(widths),
+    role: d.role,
+    layer,
+    pick: (w: UseLiteWeights) => (w.layers[layer] as UseLiteLayerWeights)[field],
+  }));
 }
 
 /** The whole table, in forward order. */

@@ -1,0 +1,67 @@
+/**
+ * Starting a run, or resuming one: the run directory repaired after a kill, then either a fresh
+ * {@link TrainerState} and an empty log, or the checkpoint's state, weights and optimizer moments
+ * after checking that the run was started with the same settings (its signature).
+ *
+ * Errors speak of the library's options (`resume: true`); the CLI words them as its flags.
+ */
+import { mkdir } from 'node:fs/promises';
+import { fail } from '../errors.js';
+import { exists } from '../util/fs.js';
+import { describeMode } from './modes.js';
+import type { AdamW } from './optim/index.js';
+import type { RunDir, TrainerState } from './run-dir.js';
+import type { TaskModel } from './task-model.js';
+import { RESUME_OPTION_TERM, type ResolvedTrainOptions } from './trainer-options.js';
+
+/** The settings a resumed run must share with the run it continues (saved in `trainer.json`). */
+export function runSignature(model: TaskModel, o: ResolvedTrainOptions, trainExamples: number): Record<string, unknown> {
+  return {
+    mode: describeMode(model.mode, model.base.encoder), head: model.head.kind, labels: model.head.labels, epochs: o.epochs, batchSize: o.batchSize,
+    maxLength: o.maxLength, lr: o.peakLr, seed: o.seed, trainExamples, base: model.base.id,
+    ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}), // it sizes the schedule
+  };
+}
+
+/** The state of a run at step 0. */
+export function freshTrainerState(signature: Record<string, unknown>): TrainerState {
+  return { version: 1, step: 0, epoch: 0, batch: 0, evalsWithoutImprovement: 0, epochLosses: [], epochLossSum: 0, epochLossCount: 0, signature };
+}
+
+/** The BAD_CONFIG message for a run directory that holds a checkpoint while `resume` is off. */
+export function checkpointExistsMessage(outDir: string): string {
+  return `${outDir} already holds a checkpoint of an earlier run: continue it with ${RESUME_OPTION_TERM}, or choose another output directory`;
+}
+
+/**
+ * Prepares `run` for training and returns the state to start from: repairs what a kill left
+ * (each repair reported through `note`), then resumes from `checkpoint/` when `o.resume` is set
+ * (loading `model` and `opt`), or starts at step 0 with an empty log.
+ *
+ * @throws AdapterkitError BAD_CONFIG when a checkpoint exists without `o.resume`, or when the
+ *   checkpoint was written with other settings (naming each); BAD_FILE for a corrupt checkpoint or log.
+ */
+export async function startOrResume(
+  run: RunDir, model: TaskModel, opt: AdamW, o: ResolvedTrainOptions, signature: Record<string, unknown>, note: (message: string) => void,
+): Promise<TrainerState> {
+  await mkdir(o.outDir, { recursive: true });
+  for (const n of await run.recover()) note(n);
+  if (!(await run.hasCheckpoint())) {
+    if (o.resume && (await exists(run.logPath))) note(`no checkpoint in ${o.outDir} yet (none was saved before the run stopped): starting at step 0`);
+    await run.resetLog();
+    return freshTrainerState(signature);
+  }
+  if (!o.resume) fail('BAD_CONFIG', checkpointExistsMessage(o.outDir), { outDir: o.outDir, options: { resume: RESUME_OPTION_TERM } });
+  const st = await run.readState();
+  const diff = Object.keys(signature).filter((k) => JSON.stringify(signature[k]) !== JSON.stringify(st.signature[k]));
+  if (diff.length) fail('BAD_CONFIG', `cannot resume ${o.outDir}: the run was started with different ${diff.map((k) => `${k} (${JSON.stringify(st.signature[k])} then, ${JSON.stringify(signature[k])} now)`).join(', ')}`);
+  await run.loadInto(model, opt);
+  // Log lines written after the checkpoint (a kill after it): those steps run again.
+  const dropped = await run.trimLog(st.step);
+  if (dropped) note(`dropped ${dropped} line(s) of metrics.jsonl written after the checkpoint at step ${st.step}: those steps run again`);
+  if (st.best && !(await exists(run.bestDir))) {
+    note(`best/ is missing: the next evaluation saves it again`);
+    st.best = undefined;
+  }
+  return st;
+}
