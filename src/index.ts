@@ -37,9 +37,15 @@ export { TaskModel, type TaskModelOptions, type TaskModelStats } from './train/t
 export { describeMode, isAdapterSetup, MODE_NAMES, MODES, type TrainingMode, type AdapterSetupMode } from './train/modes.js';
 export { train, DEFAULT_LR, type TrainOptions, type TrainResult, type TrainEvent } from './train/trainer.js';
 export { saveTask, loadSavedTask, type SavedTask } from './train/task-io.js';
-export { predictExamples, scorePredictions, toPrediction, type Prediction } from './train/evaluate.js';
-export { loadTask, listBuiltinDatasets, loadBuiltinDataset } from './train/data/index.js';
-export type { Example, TaskData } from './train/data/types.js';
+export {
+  predictExamples, predictTexts, scorePredictions, toPrediction, type Prediction, type PredictExamplesOptions, type PredictTextsOptions, type TextOrPair,
+} from './train/evaluate.js';
+export { resolveMaxLength, DEFAULT_MAX_LENGTH, type MaxLengthOptions } from './train/max-length.js';
+export {
+  loadTask, loadTabularTask, listBuiltinDatasets, loadBuiltinDataset,
+  type TaskSpec, type TabularTaskOptions, type TabularColumns, type ColumnRef, type TabularFormat,
+} from './train/data/index.js';
+export type { Example, TaskData, LoadedTask, LoadReport, TaskKind } from './train/data/types.js';
 export { computeMetrics, type MetricName, type MetricValues } from './train/metrics/index.js';
 export {
   loadTokenTask, predictTags, predictAnswers, taggingTrainingData, qaTrainingData, evaluateTagging, evaluateQa,

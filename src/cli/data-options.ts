@@ -12,6 +12,8 @@ import { listBuiltinDatasets, type TaskSpec } from '../train/data/index.js';
 import { listTokenDatasets } from '../train/data/builtin/index.js';
 import { isTokenDatasetName, isTokenTaskSpec, type TokenTaskSpec } from '../train/token-tasks/data.js';
 import type { ColumnRef, TabularFormat } from '../train/data/tabular.js';
+import type { MetricChoice } from '../train/data/metric-choice.js';
+import { isMetricName, METRICS, type MetricName } from '../train/metrics/index.js';
 import { sanitizeTaskName } from './options.js';
 
 /** Data flags as commander parses them. */
@@ -28,6 +30,30 @@ export interface DataFlags {
   taskKind?: string;
   format?: string;
   skipBadRows?: boolean;
+  metrics?: MetricName[];
+  selectOn?: MetricName;
+  positiveLabel?: string;
+}
+
+/** Parses a --metrics list (comma-separated metric names). */
+function metricListArg(v: string): MetricName[] {
+  const names = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (names.length === 0) fail('BAD_CONFIG', '--metrics needs at least one metric name');
+  return names.map((n) => metricArg(n, '--metrics'));
+}
+
+function metricArg(v: string, flag = '--select-on'): MetricName {
+  if (!isMetricName(v)) fail('BAD_CONFIG', `${flag}: "${v}" is not a metric (metrics: ${Object.keys(METRICS).join(', ')})`);
+  return v;
+}
+
+/** The metric choice of the flags (applied by `loadTask`); `{}` when none is given. */
+export function metricChoiceFromFlags(f: DataFlags): MetricChoice {
+  return {
+    ...(f.metrics !== undefined ? { metrics: f.metrics } : {}),
+    ...(f.selectOn !== undefined ? { selectOn: f.selectOn } : {}),
+    ...(f.positiveLabel !== undefined ? { positiveLabel: f.positiveLabel } : {}),
+  };
 }
 
 /** Adds the data options to a command. */
@@ -45,7 +71,10 @@ export function addDataOptions(cmd: Command, o: { trainRequired: boolean }): Com
     .option('--label <column>', 'column of the label')
     .addOption(new Option('--task-kind <kind>', 'what the label is (default: classification); tagging: one tag per word; qa: extractive question answering').choices(['classification', 'regression', 'multilabel', 'tagging', 'qa']))
     .addOption(new Option('--format <format>', 'file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson; tagging: .jsonl/.ndjson, else CoNLL)').choices(['csv', 'tsv', 'jsonl', 'conll']))
-    .option('--skip-bad-rows', 'skip malformed rows (reported) instead of failing (default: fail)');
+    .option('--skip-bad-rows', 'skip malformed rows (reported) instead of failing (default: fail)')
+    .option('--metrics <list>', `sentence-level tasks: metrics to report, comma-separated, from ${Object.keys(METRICS).join(', ')} (default: the dataset's own; files: accuracy,macro_f1 for classification)`, metricListArg)
+    .option('--select-on <metric>', 'metric that selects the best checkpoint (default: the first of --metrics)', (v: string) => metricArg(v))
+    .option('--positive-label <label>', 'classification: the positive class of f1, precision, recall and roc_auc (default: the second of the sorted labels)');
 }
 
 /** File names that name a split rather than a task: train.csv, dev.tsv, test-v2.0.json, data.jsonl... */
@@ -77,7 +106,8 @@ export function defaultTaskName(train: string, o: { label?: string; kind: string
 /** What `--name` defaults to, for the help of commands that train. */
 export const TASK_NAME_HELP = 'task name stored with the adapter (default: the dataset\'s name; for files, the training file\'s name, or when that names a split (train.csv...) its directory (data/imdb/train.csv: imdb), else the label column)';
 
-function column(ref: string): ColumnRef {
+/** A column flag as a column: a 0-based index when it is all digits (header-less files), else a name. */
+export function columnRef(ref: string): ColumnRef {
   return /^\d+$/.test(ref) ? Number(ref) : ref;
 }
 
@@ -91,6 +121,18 @@ export function hasDataFlags(f: DataFlags): boolean {
  * dataset, or `--task-kind tagging|qa` with files); undefined for sentence-level tasks.
  */
 export function tokenTaskSpecFromFlags(f: DataFlags): TokenTaskSpec | undefined {
+  const spec = tokenSpecOf(f);
+  if (spec) refuseMetricFlags(f, describeTokenSpec(spec));
+  return spec;
+}
+
+/** Fails when metric flags are given for a token-level task (`what` names it). */
+export function refuseMetricFlags(f: DataFlags, what: string): void {
+  const given = [['--metrics', f.metrics], ['--select-on', f.selectOn], ['--positive-label', f.positiveLabel]].filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (given.length) fail('BAD_CONFIG', `${given.join(', ')} appl(y) to sentence-level tasks; ${what} is scored with its own metrics`);
+}
+
+function tokenSpecOf(f: DataFlags): TokenTaskSpec | undefined {
   const onBadRow = f.skipBadRows ? 'skip' : 'fail';
   if (f.dataset !== undefined && isTokenDatasetName(f.dataset)) {
     const extra = [['--glue', f.glue], ['--data', f.data], ['--train', f.train], ['--text', f.text], ['--label', f.label], ['--task-kind', f.taskKind]].filter(([, v]) => v !== undefined).map(([k]) => k);
@@ -121,9 +163,10 @@ export function describeTokenSpec(spec: TokenTaskSpec): string {
 
 /**
  * Builds the `loadTask` spec from the flags (file paths made absolute); BAD_CONFIG names what is
- * missing or conflicting.
+ * missing or conflicting. With `o.scoringOnly` (eval), files need no --train: the caller supplies
+ * the labels (the saved task's) before loading.
  */
-export function taskSpecFromFlags(f: DataFlags): TaskSpec {
+export function taskSpecFromFlags(f: DataFlags, o: { scoringOnly?: boolean } = {}): TaskSpec {
   const onBadRow = f.skipBadRows ? 'skip' : 'fail';
   const tabular = [['--train', f.train], ['--dev', f.dev], ['--test', f.test], ['--text', f.text], ['--text-pair', f.textPair], ['--label', f.label], ['--task-kind', f.taskKind], ['--format', f.format]]
     .filter(([, v]) => v !== undefined).map(([k]) => k as string);
@@ -133,22 +176,28 @@ export function taskSpecFromFlags(f: DataFlags): TaskSpec {
   }
   if (sources.length > 1) fail('BAD_CONFIG', `choose one data source; got ${sources.join(' and ')}`);
   if (f.format === 'conll') fail('BAD_CONFIG', '--format conll reads tagging files: add --task-kind tagging');
-  if (f.dataset !== undefined) return { builtin: f.dataset };
+  const choice = metricChoiceFromFlags(f);
+  if (f.dataset !== undefined) return { builtin: f.dataset, ...choice };
   if (f.glue !== undefined || f.data !== undefined) {
     if (f.glue === undefined) fail('BAD_CONFIG', '--data needs --glue <task> (which GLUE task the directory holds)');
     if (f.data === undefined) fail('BAD_CONFIG', `--glue ${f.glue} needs --data <dir> (the directory with train.tsv, dev.tsv...)`);
-    return { glue: f.glue, dir: resolve(f.data), onBadRow };
+    return { glue: f.glue, dir: resolve(f.data), onBadRow, ...choice };
   }
-  if (f.train === undefined) fail('BAD_CONFIG', `${tabular.join(', ')} need(s) --train <file>`);
-  if (f.text === undefined) fail('BAD_CONFIG', '--train needs --text <column> (the column holding the text)');
-  if (f.label === undefined) fail('BAD_CONFIG', '--train needs --label <column> (the column holding the label)');
+  const scoreFile = f.test ?? f.dev;
+  if (f.train === undefined && !(o.scoringOnly && scoreFile !== undefined)) fail('BAD_CONFIG', `${tabular.join(', ')} need(s) --train <file>`);
+  const first = f.train !== undefined ? '--train' : f.test !== undefined ? '--test' : '--dev';
+  if (f.text === undefined) fail('BAD_CONFIG', `${first} needs --text <column> (the column holding the text)`);
+  if (f.label === undefined) fail('BAD_CONFIG', `${first} needs --label <column> (the column holding the label)`);
   return {
-    files: { train: resolve(f.train), ...(f.dev !== undefined ? { dev: resolve(f.dev) } : {}), ...(f.test !== undefined ? { test: resolve(f.test) } : {}) },
-    columns: { text: column(f.text), ...(f.textPair !== undefined ? { textPair: column(f.textPair) } : {}), label: column(f.label) },
+    files: {
+      ...(f.train !== undefined ? { train: resolve(f.train) } : {}), ...(f.dev !== undefined ? { dev: resolve(f.dev) } : {}), ...(f.test !== undefined ? { test: resolve(f.test) } : {}),
+    },
+    columns: { text: columnRef(f.text), ...(f.textPair !== undefined ? { textPair: columnRef(f.textPair) } : {}), label: columnRef(f.label) },
     kind: (f.taskKind ?? 'classification') as 'classification',
-    name: defaultTaskName(f.train, { label: f.label, kind: f.taskKind ?? 'classification' }).name,
+    name: defaultTaskName(f.train ?? scoreFile as string, { label: f.label, kind: f.taskKind ?? 'classification' }).name,
     ...(f.format !== undefined ? { format: f.format as TabularFormat } : {}),
     onBadRow,
+    ...choice,
   };
 }
 

@@ -11,6 +11,7 @@ import { loadBase, type BaseModel } from '../models/base.js';
 import { loadSavedTask, type SavedTask } from '../train/task-io.js';
 import type { TaskSpec } from '../train/data/index.js';
 import type { TokenTaskSpec } from '../train/token-tasks/index.js';
+import { resolveMaxLength } from '../train/max-length.js';
 import { isFile } from '../util/fs.js';
 import { cliBaseOptions } from './download-progress.js';
 
@@ -77,7 +78,7 @@ async function refuseRunDir(dir: string): Promise<void> {
 export interface LoadedTaskDir {
   base: BaseModel;
   saved: SavedTask;
-  /** Max length recorded at training time (or the base's limit, capped at 128). */
+  /** Max length recorded at training time (else 128), capped to the base's limit. */
   maxLength: number;
 }
 
@@ -94,11 +95,9 @@ export async function loadTaskDir(dir: string, o: { base?: string; revision?: st
     revision ??= source.slice(at + 1);
   }
   const base = await loadBase(id, cliBaseOptions(revision));
-  if (o.maxLength !== undefined && o.maxLength > base.encoder.maxLength) {
-    fail('BAD_CONFIG', `--max-length ${o.maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
-  }
+  resolveMaxLength(base.encoder.maxLength, o.maxLength, { over: 'fail', name: '--max-length' });
   const saved = await loadSavedTask(base, dir, o.threads !== undefined ? { threads: o.threads } : {});
-  return { base, saved, maxLength: manifest?.maxLength ?? Math.min(128, base.encoder.maxLength) };
+  return { base, saved, maxLength: resolveMaxLength(base.encoder.maxLength, undefined, { fallback: manifest?.maxLength }) };
 }
 
 async function baseSourceIsDir(p: string): Promise<boolean> {

@@ -7,6 +7,7 @@
 import { fail } from '../errors.js';
 import type { MetricName } from './metrics/index.js';
 import { DEFAULT_LR } from './modes.js';
+import { DEFAULT_MAX_LENGTH, resolveMaxLength } from './max-length.js';
 import type { TaskModel } from './task-model.js';
 import type { TrainingData } from './training-data.js';
 import type { TrainEvent } from './trainer-events.js';
@@ -53,8 +54,7 @@ export type TrainDataOptions = Omit<TrainOptions, 'metrics'>;
  */
 export const RESUME_OPTION_TERM = 'the option resume: true';
 
-/** Default maximum sequence length, in tokens. */
-export const DEFAULT_MAX_LENGTH = 128;
+export { DEFAULT_MAX_LENGTH };
 
 /** {@link TrainDataOptions} with every default filled in and every value checked. */
 export interface ResolvedTrainOptions {
@@ -78,11 +78,12 @@ export interface ResolvedTrainOptions {
   readonly onEvent: ((e: TrainEvent) => void) | undefined;
 }
 
-/** BAD_CONFIG unless `maxLength` is an integer from 2 to the base's limit. */
-export function checkMaxLength(model: TaskModel, maxLength: number): void {
-  if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= model.base.encoder.maxLength)) {
-    fail('BAD_CONFIG', `max length must be an integer from 2 to ${model.base.encoder.maxLength} (the base's limit), got ${maxLength}`);
-  }
+/**
+ * The tokens per example to train with: the option, or the default 128 capped to the base's limit.
+ * BAD_CONFIG when an explicit value is not an integer of at least 2 or exceeds the limit.
+ */
+export function checkMaxLength(model: TaskModel, maxLength: number | undefined): number {
+  return resolveMaxLength(model.base.encoder.maxLength, maxLength, { over: 'fail', name: 'max length' });
 }
 
 /**
@@ -93,11 +94,10 @@ export function checkMaxLength(model: TaskModel, maxLength: number): void {
 export function resolveTrainOptions(model: TaskModel, data: TrainingData, o: TrainDataOptions): ResolvedTrainOptions {
   const epochs = o.epochs ?? 3;
   const batchSize = o.batchSize ?? 32;
-  const maxLength = o.maxLength ?? DEFAULT_MAX_LENGTH;
+  const maxLength = checkMaxLength(model, o.maxLength);
   const peakLr = o.lr ?? (DEFAULT_LR[model.mode.kind] as number);
   if (!(Number.isInteger(epochs) && epochs >= 1)) fail('BAD_CONFIG', `epochs must be a positive integer, got ${epochs}`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) fail('BAD_CONFIG', `batch size must be a positive integer, got ${batchSize}`);
-  checkMaxLength(model, maxLength);
   if (!(peakLr > 0)) fail('BAD_CONFIG', `learning rate must be positive, got ${peakLr}`);
   if (data.rows.length === 0) fail('BAD_DATA', 'the training split is empty');
   if (data.metrics.length === 0) fail('BAD_CONFIG', 'no metrics to evaluate');

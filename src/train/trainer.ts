@@ -21,7 +21,7 @@ import { TrainerCheckpoints } from './trainer-checkpoints.js';
 import { checkpointSelection, DevEvaluation } from './trainer-evaluation.js';
 import type { TrainResult } from './trainer-events.js';
 import { runStepLoop } from './trainer-loop.js';
-import { checkMaxLength, DEFAULT_MAX_LENGTH, resolveTrainOptions, type TrainDataOptions, type TrainOptions } from './trainer-options.js';
+import { checkMaxLength, resolveTrainOptions, type TrainDataOptions, type TrainOptions } from './trainer-options.js';
 import { runSignature, startOrResume } from './trainer-resume.js';
 
 export { DEFAULT_LR };
@@ -38,12 +38,12 @@ export type { TrainEvent, TrainResult } from './trainer-events.js';
  * ```
  */
 export async function train(model: TaskModel, trainSet: readonly Example[], dev: readonly Example[] | undefined, o: TrainOptions): Promise<TrainResult> {
-  checkMaxLength(model, o.maxLength ?? DEFAULT_MAX_LENGTH);
+  const maxLength = checkMaxLength(model, o.maxLength);
   if (trainSet.length === 0) fail('BAD_DATA', 'the training split is empty');
   if (o.metrics.length === 0) fail('BAD_CONFIG', 'no metrics to evaluate');
-  const data = sentenceTrainingData(model, trainSet, dev, { maxLength: o.maxLength ?? DEFAULT_MAX_LENGTH, metrics: o.metrics });
+  const data = sentenceTrainingData(model, trainSet, dev, { maxLength, metrics: o.metrics });
   const { metrics: _metrics, ...rest } = o;
-  return trainOn(model, data, rest);
+  return trainOn(model, data, { ...rest, maxLength });
 }
 
 /**

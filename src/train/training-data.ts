@@ -41,13 +41,14 @@ export interface TrainingData {
 
 /**
  * Training data of a sentence-level task (classification, regression, multi-label): examples
- * tokenized once, labels straight from the examples, dev scored with {@link scorePredictions}.
+ * tokenized once, labels straight from the examples, dev scored with {@link scorePredictions}
+ * (`o.positive`: the class index of the positive class, see `TaskData.positive`).
  */
 export function sentenceTrainingData(
   model: TaskModel,
   trainSet: readonly Example[],
   dev: readonly Example[] | undefined,
-  o: { maxLength: number; metrics: readonly MetricName[] },
+  o: { maxLength: number; metrics: readonly MetricName[]; positive?: number },
 ): TrainingData {
   for (const e of trainSet) if (e.label === undefined) fail('BAD_DATA', `training example ${e.id} has no label`);
   const tok = model.base.tokenizer;
@@ -63,7 +64,7 @@ export function sentenceTrainingData(
         evalExamples: dev.length,
         evaluate: async (m: TaskModel, eo: EvaluateOptions) => {
           const preds = await predictExamples(m, dev, { maxLength: o.maxLength, tokenized: devRows, ...(eo.onBatch ? { onBatch: eo.onBatch } : {}) });
-          return scorePredictions(o.metrics, preds, dev);
+          return scorePredictions(o.metrics, preds, dev, o.positive !== undefined ? { positive: o.positive } : {});
         },
       }
       : {}),

@@ -70,7 +70,7 @@ test('data flags become a loadTask spec with absolute paths and column indexes',
   const s = taskSpecFromFlags({ train: 'a/train.tsv', text: '3', label: 'y', taskKind: 'regression', skipBadRows: true });
   assert.ok('files' in s);
   if ('files' in s) {
-    assert.ok(s.files.train.startsWith('/') && s.files.train.endsWith('a/train.tsv'));
+    assert.ok(s.files.train?.startsWith('/') && s.files.train.endsWith('a/train.tsv'));
     assert.equal(s.columns.text, 3);
     assert.equal(s.columns.label, 'y');
     assert.equal(s.kind, 'regression');

@@ -6,13 +6,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { writeReport } from '../../src/train/report/html.js';
 import { demoReportInput } from '../../scripts/render-report-demo.js';
+import { resultsTable } from '../../src/train/experiments/sweep-report.js';
+import type { SweepSummaryRow } from '../../src/train/experiments/sweep-results.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (apt-get install -y chromium to run this test)`;
@@ -56,5 +58,30 @@ describe('report in headless Chromium', () => {
     assert.ok(dom.includes('<polyline'), 'lines parsed as SVG');
     assert.ok(dom.includes('<title>spam: accuracy with adapters removed</title>'));
     assert.ok(dom.includes('<footer>Generated 2025-01-01T00:00:00.000Z'));
+  });
+
+  test('a sweep\'s 12-column results table fits a 1200 px page: no horizontal overflow', { skip, timeout: 90_000 }, async () => {
+    const methods = ['adapters: houlsby (reduction_factor=16)', 'adapters: pfeiffer', 'adapters: lora', 'full fine-tuning', 'top-k layers', 'layer norms'];
+    const rows = [['spam', 'f1'], ['sotu', 'accuracy'], ['brown-pos', 'token_accuracy'], ['mrpc', 'f1']].flatMap(([task, metric]) => methods.map((method, i): SweepSummaryRow => ({
+      task: task as string, method, kind: method.startsWith('full') ? 'full' : 'adapters', description: method, metric: metric as string,
+      devScore: 0.8 + i / 100, testScore: 0.79 + i / 100, dev: null, test: null, run: 'r', lr: 1e-4, epochs: 3, seed: 42,
+      trainableParams: 1_234_567 * (i + 1), share: 0.0123 * (i + 1), bytes: 0, runDir: 'x', runs: 6,
+    })));
+    await writeReport(page, { title: 'wide', generatedAt: 't', summary: resultsTable(rows, 4) });
+    // The report forbids scripts; a page of the test's own measures it in a 1200 px frame.
+    const probe = join(dir, 'probe.html');
+    writeFileSync(probe, `<!DOCTYPE html><html><body style="margin:0"><iframe id="f" src="report.html" style="width:1200px;height:900px;border:0"></iframe><pre id="out">pending</pre>
+<script>document.getElementById('f').addEventListener('load', () => {
+  const d = document.getElementById('f').contentDocument;
+  const wraps = [...d.querySelectorAll('.table-wrap')].map((e) => [e.scrollWidth, e.clientWidth]);
+  document.getElementById('out').textContent = JSON.stringify({ wraps, page: [d.documentElement.scrollWidth, d.documentElement.clientWidth] });
+});</script></body></html>`);
+    const dom = await chromium(join(dir, 'profile-probe'), pathToFileURL(probe).href, '--allow-file-access-from-files', '--virtual-time-budget=5000', '--dump-dom');
+    const m = /<pre id="out">([^<]*)<\/pre>/.exec(dom);
+    assert.ok(m && m[1] !== 'pending', `the probe measured the page: ${m?.[1]}`);
+    const r = JSON.parse((m[1] as string).replace(/&quot;/g, '"')) as { wraps: [number, number][]; page: [number, number] };
+    assert.equal(r.wraps.length, 1);
+    for (const [scroll, client] of r.wraps) assert.ok(scroll <= client, `the table fits its container (${scroll} px of content in ${client} px)`);
+    assert.ok(r.page[0] <= r.page[1], `the page does not scroll sideways (${r.page[0]} > ${r.page[1]})`);
   });
 });

@@ -19,13 +19,14 @@ const model = {
 const data = { rows: [{}], examples: 1, metrics: ['accuracy'], labels: () => ({}) } as unknown as TrainingData;
 
 describe('trainer options', () => {
-  test('defaults: 3 epochs, batches of 32, 128 tokens capped by the check, the mode\'s learning rate, seed 42', () => {
+  test('defaults: 3 epochs, batches of 32, 128 tokens capped to the base\'s limit, the mode\'s learning rate, seed 42', () => {
     const o = resolveTrainOptions(model, data, { outDir: 'x', taskName: 't', maxLength: 64 });
     assert.deepEqual(
       { epochs: o.epochs, batchSize: o.batchSize, maxLength: o.maxLength, peakLr: o.peakLr, seed: o.seed, weightDecay: o.weightDecay, warmupRatio: o.warmupRatio, clipNorm: o.clipNorm, resume: o.resume },
       { epochs: 3, batchSize: 32, maxLength: 64, peakLr: DEFAULT_LR['head-only'], seed: 42, weightDecay: 0.01, warmupRatio: 0.1, clipNorm: 1, resume: false },
     );
-    assert.throws(() => resolveTrainOptions(model, data, { outDir: 'x', taskName: 't' }), /max length must be an integer from 2 to 64 \(the base's limit\), got 128/);
+    assert.equal(resolveTrainOptions(model, data, { outDir: 'x', taskName: 't' }).maxLength, 64); // the default 128, capped
+    assert.throws(() => resolveTrainOptions(model, data, { outDir: 'x', taskName: 't', maxLength: 65 }), /max length 65 exceeds the base's limit of 64 tokens/);
   });
 
   test('each bad value is BAD_CONFIG or BAD_DATA naming it, in a fixed order', () => {

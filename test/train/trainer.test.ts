@@ -124,7 +124,7 @@ describe('trainer', () => {
     const m = TaskModel.create(base, { mode: adapters, head, seed: 1 });
     const dir = mkdtempSync(join(tmpdir(), 'ak-bad-'));
     await assert.rejects(train(m, trainSet, dev, opts(dir, { epochs: 0 })), /epochs must be a positive integer, got 0/);
-    await assert.rejects(train(m, trainSet, dev, opts(dir, { maxLength: 1000 })), /max length must be an integer from 2 to 40/);
+    await assert.rejects(train(m, trainSet, dev, opts(dir, { maxLength: 1000 })), /max length 1000 exceeds the base's limit of 40 tokens/);
     await assert.rejects(train(m, [], dev, opts(dir)), /training split is empty/);
     await assert.rejects(train(m, [{ id: 'x', textA: 'a' }], dev, opts(dir)), /training example x has no label/);
     await m.dispose();

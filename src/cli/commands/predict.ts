@@ -10,31 +10,52 @@ import type { HeadConfig } from '../../heads/head.js';
 import type { Example } from '../../train/data/index.js';
 import { predictExamples, type Prediction } from '../../train/evaluate.js';
 import { loadSquad } from '../../train/data/squad.js';
+import { cellText, readDelimitedRecords, type ColumnRef } from '../../train/data/tabular.js';
 import type { TaskModel } from '../../train/task-model.js';
 import { predictAnswers, predictTags, splitWords, type QaInput } from '../../train/token-tasks/index.js';
+import { columnRef } from '../data-options.js';
 import { intArg } from '../options.js';
 import { loadTaskDir, readManifest } from '../saved-task.js';
 
 interface PredictFlags {
   input?: string;
   output?: string;
-  format?: 'text' | 'jsonl' | 'squad';
+  format?: InputFormat;
+  text?: string;
+  textPair?: string;
+  id?: string;
   batchSize: number;
   maxLength?: number;
   base?: string;
   revision?: string;
   threads?: number;
   allScores?: boolean;
+  windowStride?: number;
+}
+
+/** What predict reads. */
+type InputFormat = 'text' | 'jsonl' | 'csv' | 'tsv' | 'squad';
+
+/** The columns given with --text, --text-pair and --id. */
+export interface InputColumns {
+  readonly text?: ColumnRef;
+  readonly textPair?: ColumnRef;
+  readonly id?: ColumnRef;
 }
 
 const EXAMPLES = `
 Input: plain text, one input per line, or JSONL (--format jsonl, or a .jsonl file) with
 {"text": "...", "text_pair": "...", "id"?: ...} per line (text_pair required for sentence-pair
-tasks). A plain-text line that is a JSON object is refused: give --format jsonl.
+tasks), or CSV/TSV (--format csv|tsv, or a .csv/.tsv file) with --text <column> (and
+--text-pair <column>): header names, or 0-based indexes for header-less files, as for train.
+--text, --text-pair and --id also choose the keys of JSONL input. A plain-text line that is a
+JSON object is refused: give --format jsonl. CSV/TSV rows carry their line number as id
+(or the --id column); a row with an empty text gives {"id", "empty": true}.
 Output, one line per input line, in order, each with the input's "id" (its line number, or the
 JSONL object's "id"): {"id": "1", "label": "spam", "score": 0.98, "truncated": false} for
 classification; {"id", "label": ["a", "c"], "scores": {...}, ...} for multi-label;
 {"id", "score": 3.1, "truncated": false} for regression. A blank line gives {"id", "empty": true}.
+With --window-stride, each output also says in how many "windows" its text was scored.
 
 Tagging tasks: a text per line (split into words as the tokenizer does), or JSONL with
 {"tokens": [...]} or {"text": "..."}; output {"id", "words": [...], "tags": [...], "scores": [...],
@@ -46,6 +67,7 @@ Examples:
   $ adapterkit predict runs/spam-adapters/best --input mails.txt
   $ echo "win a free prize now" | adapterkit predict runs/spam-adapters/best
   $ adapterkit predict runs/mrpc/best --input pairs.jsonl --output predictions.jsonl --all-scores
+  $ adapterkit predict runs/reviews/best --input test.csv --text review --id review_id
   $ echo "The jury praised the city" | adapterkit predict runs/brown-pos-adapters/best
   $ adapterkit predict runs/squad-adapters/best --input dev-v2.0.json`;
 
@@ -57,10 +79,14 @@ export function registerPredict(program: Command): void {
     .argument('<task-dir>', 'task directory written by train (e.g. runs/<task>-<mode>/best)')
     .option('--input <file>', 'input file (default: stdin)')
     .option('--output <file>', 'write predictions to this file (default: stdout)')
-    .addOption(new Option('--format <format>', 'input format (default: jsonl for .jsonl/.ndjson files, else text)').choices(['text', 'jsonl', 'squad']))
+    .addOption(new Option('--format <format>', 'input format (default: jsonl for .jsonl/.ndjson files, csv for .csv, tsv for .tsv/.tab, squad for .json, else text)').choices(['text', 'jsonl', 'csv', 'tsv', 'squad']))
+    .option('--text <column>', 'CSV/TSV/JSONL input: column (header name, JSON key, or 0-based index for header-less files) of the text (JSONL default: "text")')
+    .option('--text-pair <column>', 'CSV/TSV/JSONL input: column of the second text of sentence-pair tasks (JSONL default: "text_pair")')
+    .option('--id <column>', 'CSV/TSV/JSONL input: column of each input\'s id (default: the line number; JSONL: "id" when present)')
     .option('--batch-size <n>', 'inputs per batch', intArg(1), 32)
     .option('--max-length <n>', 'tokens per input (default: the length used in training)', intArg(2))
     .option('--all-scores', 'classification: also give the probability of every label')
+    .option('--window-stride <n>', 'texts longer than --max-length: score strided windows that overlap by n tokens (as QA\'s --doc-stride) and average their logits, instead of truncating (default: truncate)', intArg(0))
     .option('--base <source>', 'base model (default: the one recorded in the task\'s adapterkit.json)')
     .option('--revision <rev>', 'hub revision of --base')
     .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
@@ -104,8 +130,8 @@ function refuseJsonLine(line: string, at: string): void {
   }
 }
 
-/** The JSON object of each non-blank line (`--format jsonl`), with its id and position. */
-function jsonLines(text: string, where: string): Array<InputLine<{ o: Record<string, unknown>; at: string }>> {
+/** The JSON object of each non-blank line (`--format jsonl`), with its id (the `idKey` member, else the line number) and position. */
+function jsonLines(text: string, where: string, idKey = 'id'): Array<InputLine<{ o: Record<string, unknown>; at: string }>> {
   return inputLines(text).map((line, i) => {
     if (line.trim() === '') return { id: String(i + 1) };
     const at = `${where}:${i + 1}`;
@@ -117,7 +143,8 @@ function jsonLines(text: string, where: string): Array<InputLine<{ o: Record<str
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('BAD_DATA', `${at}: expected a JSON object like {"text": "..."}`);
     const o = v as Record<string, unknown>;
-    const id = typeof o.id === 'string' || typeof o.id === 'number' ? String(o.id) : String(i + 1);
+    const own = Object.hasOwn(o, idKey) ? o[idKey] : undefined;
+    const id = typeof own === 'string' || typeof own === 'number' ? String(own) : String(i + 1);
     return { id, input: { o, at } };
   });
 }
@@ -132,22 +159,62 @@ function textLines(text: string, where: string): Array<InputLine<{ line: string;
   });
 }
 
-/** Parses the input into examples, one per line (none for a blank line); `where` names the source in messages. */
-export function parseInputs(text: string, format: 'text' | 'jsonl', pair: boolean, where: string): InputLine<Example>[] {
+/** The --text, --text-pair and --id flags as columns. */
+export function inputColumns(f: { text?: string; textPair?: string; id?: string }): InputColumns {
+  return {
+    ...(f.text !== undefined ? { text: columnRef(f.text) } : {}),
+    ...(f.textPair !== undefined ? { textPair: columnRef(f.textPair) } : {}),
+    ...(f.id !== undefined ? { id: columnRef(f.id) } : {}),
+  };
+}
+
+/** Refuses column flags for input that has no columns. */
+function refuseColumns(c: InputColumns, why: string): void {
+  const given = [['--text', c.text], ['--text-pair', c.textPair], ['--id', c.id]].filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (given.length) fail('BAD_CONFIG', `${given.join(', ')} name(s) columns of CSV, TSV or JSONL input; ${why}`);
+}
+
+/**
+ * CSV/TSV input: one example per record, with the column rules of train's data options; a record
+ * whose text is empty gives an empty line (so that every record has its output).
+ */
+function tableInputs(text: string, format: 'csv' | 'tsv', pair: boolean, where: string, c: InputColumns): InputLine<Example>[] {
+  if (c.text === undefined) fail('BAD_CONFIG', `${format.toUpperCase()} input needs --text <column> (a header name, or a 0-based index for a header-less file)`);
+  if (pair && c.textPair === undefined) fail('BAD_CONFIG', 'this task takes sentence pairs: give --text-pair <column> as well');
+  if (!pair && c.textPair !== undefined) fail('BAD_CONFIG', '--text-pair given but this task takes single texts');
+  const records = readDelimitedRecords(where, text, format, { text: c.text, ...(c.textPair !== undefined ? { textPair: c.textPair } : {}), ...(c.id !== undefined ? { id: c.id } : {}) });
+  return records.map((r) => {
+    const id = (c.id !== undefined ? cellText(r.get(c.id)) : undefined) ?? String(r.line);
+    const a = cellText(r.get(c.text as ColumnRef));
+    const b = c.textPair !== undefined ? cellText(r.get(c.textPair)) : undefined;
+    if (a === undefined || a.trim() === '' || (pair && (b === undefined || b.trim() === ''))) return { id };
+    return { id, input: { id, textA: a, ...(pair ? { textB: b as string } : {}) } };
+  });
+}
+
+/**
+ * Parses the input into examples, one per line or record (none for a blank line or an empty
+ * text); `where` names the source in messages; `c` chooses the columns of CSV/TSV/JSONL input.
+ */
+export function parseInputs(text: string, format: 'text' | 'jsonl' | 'csv' | 'tsv', pair: boolean, where: string, c: InputColumns = {}): InputLine<Example>[] {
+  if (format === 'csv' || format === 'tsv') return tableInputs(text, format, pair, where, c);
   if (format === 'text') {
+    refuseColumns(c, 'plain-text input has one text per line (give --format csv, tsv or jsonl)');
     return textLines(text, where).map(({ id, input }) => {
       if (!input) return { id };
       if (pair) fail('BAD_DATA', `${input.at}: this task takes sentence pairs; give JSONL input with "text" and "text_pair" (--format jsonl)`);
       return { id, input: { id, textA: input.line } };
     });
   }
-  return jsonLines(text, where).map(({ id, input }) => {
+  if (!pair && c.textPair !== undefined) fail('BAD_CONFIG', '--text-pair given but this task takes single texts');
+  const [textKey, pairKey] = [String(c.text ?? 'text'), String(c.textPair ?? 'text_pair')];
+  return jsonLines(text, where, c.id !== undefined ? String(c.id) : 'id').map(({ id, input }) => {
     if (!input) return { id };
     const { o, at } = input;
-    if (typeof o.text !== 'string') fail('BAD_DATA', `${at}: "text" must be a string`);
-    if (pair && typeof o.text_pair !== 'string') fail('BAD_DATA', `${at}: this task takes sentence pairs; "text_pair" must be a string`);
-    if (!pair && o.text_pair !== undefined) fail('BAD_DATA', `${at}: "text_pair" given but this task takes single texts`);
-    return { id, input: { id, textA: o.text, ...(pair ? { textB: o.text_pair as string } : {}) } };
+    if (typeof o[textKey] !== 'string') fail('BAD_DATA', `${at}: ${JSON.stringify(textKey)} must be a string`);
+    if (pair && typeof o[pairKey] !== 'string') fail('BAD_DATA', `${at}: this task takes sentence pairs; ${JSON.stringify(pairKey)} must be a string`);
+    if (!pair && o[pairKey] !== undefined) fail('BAD_DATA', `${at}: ${JSON.stringify(pairKey)} given but this task takes single texts`);
+    return { id, input: { id, textA: o[textKey] as string, ...(pair ? { textB: o[pairKey] as string } : {}) } };
   });
 }
 
@@ -168,13 +235,14 @@ async function outputLines<T, P>(lines: readonly InputLine<T>[], run: (inputs: T
 
 /** One output object for a prediction. */
 export function predictionJson(head: HeadConfig, p: Prediction, allScores: boolean): Record<string, unknown> {
-  if (head.kind === 'regression') return { score: p.value, truncated: p.truncated };
+  const windows = p.windows !== undefined ? { windows: p.windows } : {};
+  if (head.kind === 'regression') return { score: p.value, truncated: p.truncated, ...windows };
   const scores = Object.fromEntries(head.labels.map((l, i) => [l, p.probs[i]]));
   if (head.kind === 'multilabel') {
-    return { label: head.labels.filter((_, i) => (p.value as number[])[i] === 1), scores, truncated: p.truncated };
+    return { label: head.labels.filter((_, i) => (p.value as number[])[i] === 1), scores, truncated: p.truncated, ...windows };
   }
   const i = p.value as number;
-  return { label: head.labels[i], score: p.probs[i], ...(allScores ? { scores } : {}), truncated: p.truncated };
+  return { label: head.labels[i], score: p.probs[i], ...(allScores ? { scores } : {}), truncated: p.truncated, ...windows };
 }
 
 /** Tagging inputs, one per line: the words of a text line, or JSONL {"tokens": [...]} / {"text": "..."}. */
@@ -226,11 +294,15 @@ async function predictTokenTask(model: TaskModel, text: string, f: PredictFlags,
   return body;
 }
 
+/** Input formats by file extension. */
+const FORMAT_OF_EXTENSION: Readonly<Record<string, InputFormat>> = { '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.json': 'squad', '.csv': 'csv', '.tsv': 'tsv', '.tab': 'tsv' };
+
 async function runPredict(dir: string, f: PredictFlags): Promise<void> {
   await readManifest(dir); // fails early on a missing task directory
   const where = f.input ?? 'stdin';
   const ext = f.input ? extname(f.input).toLowerCase() : '';
-  const format = f.format ?? (['.jsonl', '.ndjson'].includes(ext) ? 'jsonl' : ext === '.json' ? 'squad' : 'text');
+  const format: InputFormat = f.format ?? FORMAT_OF_EXTENSION[ext] ?? 'text';
+  const columns = inputColumns(f);
   let text: string;
   if (f.input !== undefined) {
     try {
@@ -247,14 +319,18 @@ async function runPredict(dir: string, f: PredictFlags): Promise<void> {
   const model = saved.model;
   try {
     if (model.head.kind === 'tagging' || model.head.kind === 'qa') {
+      refuseColumns(columns, `this task is ${model.head.kind} (give plain text or JSONL as its help says)`);
+      if (f.windowStride !== undefined) fail('BAD_CONFIG', `--window-stride is for sentence-level tasks; ${model.head.kind === 'qa' ? 'QA windows its contexts itself (the stride is set at training)' : 'tagging tasks truncate'}`);
+      if (format === 'csv' || format === 'tsv') fail('BAD_CONFIG', `--format ${format} is for sentence-level tasks; this task is ${model.head.kind}`);
       const body = await predictTokenTask(model, text, f, format, where, f.maxLength ?? maxLength);
       if (f.output !== undefined) await writeFile(f.output, body);
       else process.stdout.write(body);
       return;
     }
     if (format === 'squad') fail('BAD_CONFIG', `--format squad is for QA tasks; this task is ${model.head.kind}`);
-    const lines = parseInputs(text, format, model.head.pair, where);
-    const { body, preds } = await outputLines(lines, (examples) => predictExamples(model, examples, { maxLength: f.maxLength ?? maxLength, batchSize: f.batchSize }),
+    const lines = parseInputs(text, format, model.head.pair, where, columns);
+    const windows = f.windowStride !== undefined ? { windowOverlap: f.windowStride } : {};
+    const { body, preds } = await outputLines(lines, (examples) => predictExamples(model, examples, { maxLength: f.maxLength ?? maxLength, batchSize: f.batchSize, ...windows }),
       (p) => predictionJson(model.head, p, !!f.allScores));
     if (f.output !== undefined) await writeFile(f.output, body);
     else process.stdout.write(body);

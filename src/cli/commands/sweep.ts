@@ -2,11 +2,12 @@
  * `adapterkit sweep`: the paper's hyper-parameter sweep on one task — adapters over learning
  * rates x epochs x sizes x seeds, and the baselines — with the best run on dev per method and its
  * test score. Results are appended to `<out>/results.jsonl` as runs finish; running the same
- * command again continues where it stopped.
+ * command again continues where it stopped. With `--queue`, the runs become jobs of a Redis queue
+ * that `adapterkit worker` processes on any number of machines (`--status` follows them).
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { DEFAULT_BASE, loadBase } from '../../models/base.js';
 import type { TaskSpec } from '../../train/data/index.js';
@@ -16,6 +17,11 @@ import { PAPER_GRID, SWEEP_METHODS, shortNumber, type SweepAdapterMethod, type S
 import { PRESET_NAMES } from '../../adapters/methods/index.js';
 import { summarizeSweep, type SweepResult, type SweepSummaryRow } from '../../train/experiments/sweep-results.js';
 import { runSweep, type SweepOptions } from '../../train/experiments/sweep.js';
+import {
+  enqueueSweep, findSweeps, openSweepQueue, parseQueueUrl, PASSWORD_ENV, redactError, runSweepWorker, sweepStatus,
+  type QueueTarget, type SweepQueue, type SweepStatus,
+} from '../../train/experiments/queue/index.js';
+import { hostname } from 'node:os';
 import { addDataOptions, dataSpecFromFlags, describeDataSpec, type DataFlags } from '../data-options.js';
 import { formatDuration, formatInt, formatPercent, printJson, table } from '../format.js';
 import { intArg, numberArg, sanitizeTaskName } from '../options.js';
@@ -52,6 +58,15 @@ interface SweepFlags extends DataFlags {
   batchSize: number;
   threads?: number;
   json?: boolean;
+  queue?: string;
+  queueName?: string;
+  work?: boolean;
+  concurrency?: number;
+  status?: boolean;
+  watch?: boolean;
+  download?: string;
+  retryFailed?: boolean;
+  sweep?: string;
 }
 
 function splitList(value: string, what: string): string[] {
@@ -116,9 +131,20 @@ Examples:
   $ adapterkit sweep --dataset spam --methods adapters,head-only --lrs 3e-3 --epochs-grid 1 \\
       --sizes 8 --seeds 1 --max-length 32 --budget-minutes 10
 
+  # many machines: enqueue the runs in Redis (returns at once), start workers anywhere, follow them
+  $ adapterkit sweep --dataset spam --out /shared/sweep-spam --queue redis://queue-host:6379/0
+  $ adapterkit worker --queue redis://queue-host:6379/0          # on each machine
+  $ adapterkit sweep --queue redis://queue-host:6379/0 --status --out /shared/sweep-spam --watch
+  $ adapterkit sweep --queue redis://queue-host:6379/0 --download report-input   # then: adapterkit report report-input
+
 Results go to <out>/results.jsonl as each run finishes. Run the same command again to continue an
 interrupted or budget-limited sweep: finished runs are skipped, a run cut short resumes from its
-checkpoint. Then: adapterkit ablate <out> and adapterkit report <out>.`;
+checkpoint. Then: adapterkit ablate <out> and adapterkit report <out>.
+
+With --queue, <out> must be a directory every worker sees at the same path; job ids are
+deterministic, so enqueueing again adds only runs that are neither finished nor queued. The
+password goes in the URL (redis://:password@host) or in ${PASSWORD_ENV}; it is never printed.
+See docs/distributed.md.`;
 
 /** Registers `adapterkit sweep`. */
 export function registerSweep(program: Command): void {
@@ -142,10 +168,31 @@ export function registerSweep(program: Command): void {
     .option('--max-length <n>', 'tokens per example (default: 128, QA 384, capped at the base\'s limit)', intArg(2))
     .option('--batch-size <n>', 'examples per batch', intArg(1), 32)
     .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
-    .option('--json', 'print the per-method summary as JSON on stdout')
+    .option('--json', 'print the per-method summary (with --status: the status) as JSON on stdout')
+    .option('--queue <url>', 'enqueue the runs in Redis for `adapterkit worker` instead of training here: redis://[:password@]host[:port][/db], rediss:// for TLS')
+    .option('--queue-name <name>', 'queue name (default: "sweep")')
+    .option('--work', 'with --queue: also work on the queue in this process until the sweep is done, then print the summary')
+    .option('--concurrency <n>', 'with --work: runs at once in this process', intArg(1, 64), 1)
+    .option('--status', 'with --queue: show done, running (on which worker), waiting and failed runs, with an ETA')
+    .option('--watch', 'with --status: refresh every 2 s until nothing is waiting or running')
+    .option('--sweep <id>', 'with --status or --download: the sweep id (default: the sweeps of --out, or every sweep)')
+    .option('--download <dir>', 'with --queue: write the result rows kept in Redis to <dir>/results.jsonl (and sweep.json), for report on any machine')
+    .option('--retry-failed', 'with --queue: put the sweep\'s failed runs back in the queue')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: SweepFlags) => {
-      await runSweepCommand(flags);
+      if (flags.queue === undefined) {
+        const given = (['work', 'status', 'watch', 'download', 'retryFailed', 'queueName', 'sweep'] as const).filter((k) => flags[k] !== undefined);
+        if (given.length) fail('BAD_CONFIG', `${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need(s) --queue <url>`);
+        await runSweepCommand(flags);
+        return;
+      }
+      const target = parseQueueUrl(flags.queue, flags.queueName !== undefined ? { queueName: flags.queueName } : {});
+      try {
+        if (flags.status || flags.download !== undefined) await queueStatusCommand(flags, target);
+        else await queueSweepCommand(flags, target);
+      } catch (e) {
+        throw redactError(e, target.redact);
+      }
     });
 }
 
@@ -165,7 +212,11 @@ export function sweepTable(rows: readonly SweepSummaryRow[]): string {
   );
 }
 
-async function recordTask(out: string, task: string, rec: SweepTaskRecord): Promise<void> {
+/**
+ * Records a task's data and base in `<out>/sweep.json` (for `ablate`); with `onlyIfMissing`
+ * (workers), leaves a record that already names the task as it is.
+ */
+export async function recordSweepTask(out: string, task: string, rec: SweepTaskRecord, o: { onlyIfMissing?: boolean } = {}): Promise<void> {
   const p = join(out, SWEEP_RECORD);
   let cur: { tasks: Record<string, SweepTaskRecord> } = { tasks: {} };
   try {
@@ -173,6 +224,7 @@ async function recordTask(out: string, task: string, rec: SweepTaskRecord): Prom
   } catch {
     // first task of this directory (or an unreadable record: rewritten)
   }
+  if (o.onlyIfMissing && cur.tasks?.[task]) return;
   cur.tasks = { ...cur.tasks, [task]: rec };
   await writeFile(p, `${JSON.stringify(cur, null, 2)}\n`);
 }
@@ -223,7 +275,19 @@ export async function runInterruptible<T>(reporter: SweepReporter, fn: (signal: 
   }
 }
 
-async function runSweepCommand(f: SweepFlags): Promise<void> {
+/** The task, base and grid of a sweep command, loaded and checked. */
+interface LoadedSweep {
+  spec: TaskSpec | TokenTaskSpec;
+  grid: Partial<SweepGrid>;
+  taskName: string;
+  task: Awaited<ReturnType<typeof loadExperimentTask>>['task'];
+  out: string;
+  source: string;
+  base: Awaited<ReturnType<typeof loadBase>>;
+  maxLength: number;
+}
+
+async function loadSweep(f: SweepFlags): Promise<LoadedSweep> {
   const spec = dataSpecFromFlags(f);
   const grid: Partial<SweepGrid> = {
     methods: f.methods,
@@ -243,8 +307,23 @@ async function runSweepCommand(f: SweepFlags): Promise<void> {
   const base = await loadBase(source, cliBaseOptions(f.revision));
   const maxLength = f.maxLength ?? Math.min(task.defaultMaxLength, base.encoder.maxLength);
   if (maxLength > base.encoder.maxLength) fail('BAD_CONFIG', `--max-length ${maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
+  return { spec, grid, taskName, task, out, source, base, maxLength };
+}
+
+function printSummary(f: SweepFlags, task: LoadedSweep['task'], results: readonly SweepResult[], planned: number, json: Record<string, unknown>): void {
+  const rows = summarizeSweep(results);
+  if (f.json) {
+    printJson({ ...json, best: rows });
+    return;
+  }
+  process.stdout.write(`\nbest run on dev per method (${task.metrics[0]}), ${results.length} of ${planned} runs finished:\n`);
+  process.stdout.write(sweepTable(rows));
+}
+
+async function runSweepCommand(f: SweepFlags): Promise<void> {
+  const { spec, grid, taskName, task, out, base, maxLength } = await loadSweep(f);
   await mkdir(out, { recursive: true });
-  await recordTask(out, taskName, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength });
+  await recordSweepTask(out, taskName, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength });
 
   say(`adapterkit sweep: ${taskName} (${describeDataSpec(spec)}) on ${base.id} -> ${out}`);
   const reporter = sweepReporter({ data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
@@ -253,16 +332,128 @@ async function runSweepCommand(f: SweepFlags): Promise<void> {
     ...(f.budgetMinutes !== undefined ? { budgetMinutes: f.budgetMinutes } : {}),
     ...(f.threads !== undefined ? { threads: f.threads } : {}),
   }));
-  const rows = summarizeSweep(outcome.results);
   const status = [
     `${outcome.trained} run(s) trained now`, `${outcome.skipped} already done`,
     ...(outcome.budgetExceeded ? [`time budget of ${f.budgetMinutes} min reached: ${outcome.notStarted} run(s) not started (run the same command again to continue)`] : []),
   ].join(', ');
   say(`${status}; results in ${outcome.resultsPath}`);
-  if (f.json) {
-    printJson({ task: taskName, out, planned: outcome.planned, trained: outcome.trained, skipped: outcome.skipped, notStarted: outcome.notStarted, budgetExceeded: outcome.budgetExceeded, best: rows });
+  printSummary(f, task, outcome.results, outcome.planned, {
+    task: taskName, out, planned: outcome.planned, trained: outcome.trained, skipped: outcome.skipped, notStarted: outcome.notStarted, budgetExceeded: outcome.budgetExceeded,
+  });
+}
+
+/** `sweep --queue`: enqueue the grid's runs; with --work, work on the queue until the sweep is done. */
+async function queueSweepCommand(f: SweepFlags, target: QueueTarget): Promise<void> {
+  if (f.budgetMinutes !== undefined) fail('BAD_CONFIG', '--budget-minutes applies to a local sweep, not to --queue (stop the workers instead)');
+  const ld = await loadSweep(f);
+  const out = resolve(ld.out);
+  const rec: SweepTaskRecord = { data: ld.spec, base: ld.base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength: ld.maxLength };
+  await mkdir(out, { recursive: true });
+  await recordSweepTask(out, ld.taskName, rec);
+  const q = await openSweepQueue(target, 'command', (m) => say(`redis: ${m}`));
+  let outcome;
+  try {
+    outcome = await enqueueSweep(q, {
+      base: ld.base, task: ld.task, data: ld.spec, baseSource: ld.source, ...(f.revision !== undefined ? { revision: f.revision } : {}),
+      outDir: out, grid: ld.grid, batchSize: f.batchSize, maxLength: ld.maxLength, ...(f.retryFailed ? { retryFailed: true } : {}),
+    });
+  } finally {
+    await q.close();
+  }
+  say(`adapterkit sweep: ${ld.taskName} (${describeDataSpec(ld.spec)}) on ${ld.base.id} -> ${out}`);
+  say(`sweep ${outcome.sweep} on queue "${target.queueName}" at ${target.url}: ${outcome.planned} run(s) planned, ${outcome.added} enqueued now, ` +
+    `${outcome.queued} already queued, ${outcome.done} already done${outcome.failed ? `, ${outcome.failed} failed${outcome.retried ? ` (${outcome.retried} put back in the queue)` : ' (--retry-failed puts them back)'}` : ''}`);
+  if (!f.work) {
+    say(`start workers: adapterkit worker --queue ${target.url}${target.queueName !== 'sweep' ? ` --queue-name ${target.queueName}` : ''}`);
+    say(`follow: adapterkit sweep --queue ${target.url} --status --sweep ${outcome.sweep}`);
+    if (f.json) printJson({ task: ld.taskName, out, queue: target.queueName, ...outcome });
     return;
   }
-  process.stdout.write(`\nbest run on dev per method (${task.metrics[0]}), ${outcome.results.length} of ${outcome.planned} runs finished:\n`);
-  process.stdout.write(sweepTable(rows));
+  const log = (line: string) => say(`${new Date().toISOString()} ${target.redact(line)}`);
+  const name = `${hostname()}:${process.pid}`;
+  const done = async (wq: SweepQueue) => {
+    const s = await sweepStatus(wq, outcome.sweep);
+    return !s || s.counts.waiting + s.counts.running === 0;
+  };
+  const worked = await withInterrupt({ message: 'interrupt: saving a checkpoint of the runs in progress and returning them to the queue (Ctrl-C again to exit at once)' }, (signal) =>
+    runSweepWorker({
+      target, name, concurrency: f.concurrency ?? 1, log, signal, until: done, ...(f.threads !== undefined ? { threads: f.threads } : {}),
+      loadBase: (source, revision) => loadBase(source, cliBaseOptions(revision)),
+      onRunStart: (d, runDir) => writeRunRecord(runDir, { data: d.data, base: d.base, ...(d.revision !== undefined ? { revision: d.revision } : {}), task: d.task, maxLength: d.maxLength }),
+    }));
+  if (worked.interrupted) {
+    throw new AdapterkitError('INTERRUPTED', `sweep interrupted${worked.returned ? `: ${worked.returned} run(s) saved a checkpoint and went back to the queue` : ''}; run the same command again (or start workers) to continue`);
+  }
+  const sq = await openSweepQueue(target, 'command');
+  let st: SweepStatus | undefined;
+  try {
+    st = await sweepStatus(sq, outcome.sweep);
+  } finally {
+    await sq.close();
+  }
+  if (!st) fail('NOT_FOUND', `sweep ${outcome.sweep} is gone from the queue`);
+  say(`${worked.trained} run(s) trained here, ${st.counts.done} of ${st.planned} done${st.counts.failed ? `, ${st.counts.failed} failed (see --status)` : ''}; results in ${join(out, 'results.jsonl')}`);
+  printSummary(f, ld.task, st.results, st.planned, { task: ld.taskName, out, planned: st.planned, trained: worked.trained, counts: st.counts, sweep: outcome.sweep });
+}
+
+const BAR_WIDTH = 30;
+
+/** A text bar: `[#########.....]`. */
+function bar(done: number, total: number): string {
+  const n = total > 0 ? Math.round((done / total) * BAR_WIDTH) : 0;
+  return `[${'#'.repeat(n)}${'.'.repeat(BAR_WIDTH - n)}]`;
+}
+
+/** The status of one sweep as `sweep --status` prints it. */
+export function statusText(s: SweepStatus, o: { tty?: boolean } = {}): string {
+  const c = s.counts;
+  const lines = [`sweep ${s.meta.id}: ${s.meta.task} on ${s.meta.base} -> ${s.meta.out}`];
+  const eta = c.done === s.planned ? 'finished' : c.waiting + c.running === 0 ? 'nothing left to run' : s.etaSeconds !== undefined ? `ETA ${formatDuration(s.etaSeconds)}` : 'ETA after the first run finishes';
+  const counts = `${c.done}/${s.planned} done, ${c.running} running, ${c.waiting} waiting, ${c.failed} failed${c.missing ? `, ${c.missing} not in the queue` : ''}; ${eta}`;
+  lines.push(o.tty ? `${bar(c.done, s.planned)} ${counts}` : counts);
+  for (const r of s.runs.filter((x) => x.state === 'running')) {
+    const p = r.progress;
+    lines.push(`  running  ${r.method} ${r.run}${p ? ` on ${p.worker}, step ${p.step}/${p.totalSteps || '?'}${p.resumedAt ? ` (resumed at ${p.resumedAt})` : ''}` : ''}`);
+  }
+  for (const r of s.runs.filter((x) => x.state === 'failed')) lines.push(`  failed   ${r.method} ${r.run} after ${r.attempts ?? 1} attempt(s): ${r.reason ?? ''}`);
+  if (c.missing) lines.push(`  ${c.missing} run(s) are neither finished nor in the queue (Redis lost them?): run the same sweep --queue command again to enqueue them`);
+  if (c.waiting && !c.running) lines.push('  no worker is running this sweep: start one with adapterkit worker --queue <url>');
+  return `${lines.join('\n')}\n`;
+}
+
+/** `sweep --queue … --status` and `--download <dir>`. */
+async function queueStatusCommand(f: SweepFlags, target: QueueTarget): Promise<void> {
+  const q = await openSweepQueue(target, 'command', (m) => say(`redis: ${m}`));
+  try {
+    const sel = { ...(f.out !== undefined ? { out: resolve(f.out) } : {}), ...(f.sweep !== undefined ? { id: f.sweep } : {}) };
+    const metas = await findSweeps(q, sel);
+    if (!metas.length) fail('NOT_FOUND', `no sweep${f.sweep !== undefined ? ` ${f.sweep}` : ''}${f.out !== undefined ? ` with output directory ${resolve(f.out)}` : ''} on queue "${target.queueName}" at ${target.url}`);
+    const read = async () => (await Promise.all(metas.map((m) => sweepStatus(q, m.id)))).filter((s): s is SweepStatus => s !== undefined);
+    if (f.download !== undefined) {
+      const dir = f.download;
+      await mkdir(dir, { recursive: true });
+      const all = await read();
+      const lines = all.flatMap((s) => s.results.map((r) => JSON.stringify(r)));
+      await writeFile(join(dir, 'results.jsonl'), lines.length ? `${lines.join('\n')}\n` : '');
+      for (const s of all) {
+        await recordSweepTask(dir, s.meta.task, { data: s.meta.data, base: s.meta.base, ...(s.meta.revision !== undefined ? { revision: s.meta.revision } : {}), maxLength: s.meta.maxLength });
+      }
+      say(`wrote ${lines.length} result row(s) of ${all.length} sweep(s) to ${join(dir, 'results.jsonl')}: adapterkit report ${dir}`);
+      if (!f.status) return;
+    }
+    const tty = !!process.stdout.isTTY && !f.json;
+    for (;;) {
+      const all = await read();
+      if (f.json) printJson(all.map((s) => ({ sweep: s.meta.id, task: s.meta.task, out: s.meta.out, planned: s.planned, ...s.counts, workers: s.workers, etaSeconds: s.etaSeconds ?? null, runs: s.runs })));
+      else {
+        const text = all.map((s) => statusText(s, { tty })).join('\n');
+        process.stdout.write(tty && f.watch ? `\x1b[2J\x1b[H${text}` : text);
+      }
+      const active = all.some((s) => s.counts.waiting + s.counts.running > 0);
+      if (!f.watch || !active) return;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  } finally {
+    await q.close();
+  }
 }

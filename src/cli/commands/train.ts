@@ -10,8 +10,9 @@ import { BOTTLENECK_ACTIVATIONS } from '../../adapters/methods/bottleneck.js';
 import { PRESET_NAMES } from '../../adapters/methods/index.js';
 import { DEFAULT_QA_OPTIONS, type HeadConfig } from '../../heads/head.js';
 import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
-import { devSplitNames, loadTask, type TaskSpec } from '../../train/data/index.js';
+import { devSplitNames, loadTask, positiveLabelOf, type TaskData, type TaskSpec } from '../../train/data/index.js';
 import { describeMode, MODE_NAMES } from '../../train/modes.js';
+import { resolveMaxLength } from '../../train/max-length.js';
 import { TaskModel } from '../../train/task-model.js';
 import { loadSavedTask } from '../../train/task-io.js';
 import type { TaskMetricValues } from '../../train/training-data.js';
@@ -194,6 +195,14 @@ function nameSource(f: TrainFlags): string {
   return `from the ${from}; --name to choose`;
 }
 
+/** The plan's word on the positive class, when a metric scores one. */
+function positiveNote(data: TaskData, spec: TaskSpec): string {
+  const p = positiveLabelOf(data);
+  if (p === undefined) return '';
+  if (spec.positiveLabel !== undefined) return `; positive class ${p}`;
+  return `; positive class ${p} (class 1${'files' in spec && spec.labels === undefined ? ' of the sorted labels' : ''}; --positive-label to choose)`;
+}
+
 async function prepareSentenceTask(f: TrainFlags, spec: TaskSpec): Promise<PreparedTask> {
   const data = await loadTask(spec);
   reportSkipped(data.report.skipped);
@@ -205,7 +214,7 @@ async function prepareSentenceTask(f: TrainFlags, spec: TaskSpec): Promise<Prepa
     taskName: f.name ?? sanitizeTaskName(data.name),
     nameFrom: nameSource(f),
     record: spec,
-    data: `${describeSpec(spec)} (${data.kind}${data.pair ? ', sentence pairs' : ''}; labels: ${data.labels.join(', ') || 'score'})`,
+    data: `${describeSpec(spec)} (${data.kind}${data.pair ? ', sentence pairs' : ''}; labels: ${data.labels.join(', ') || 'score'}${positiveNote(data, spec)})`,
     examples: Object.entries(data.splits).map(([k, v]) => `${k} ${formatInt(v.length)}`).join(', '),
     dev: dev ? `${devName} (${formatInt(dev.length)} examples; model selection on ${data.metrics[0]})` : 'none: the last step is saved',
     defaultMaxLength: 128,
@@ -269,8 +278,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
 
   const source = await baseSource(f.base);
   const base = await loadBase(source, cliBaseOptions(f.revision));
-  const maxLength = f.maxLength ?? Math.min(task.defaultMaxLength, base.encoder.maxLength);
-  if (maxLength > base.encoder.maxLength) fail('BAD_CONFIG', `--max-length ${maxLength} exceeds the base's limit of ${base.encoder.maxLength} tokens`);
+  const maxLength = resolveMaxLength(base.encoder.maxLength, f.maxLength, { fallback: task.defaultMaxLength, over: 'fail', name: '--max-length' });
   const head = task.head(base);
   const model = TaskModel.create(base, {
     mode, head, seed: f.seed,

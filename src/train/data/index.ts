@@ -19,6 +19,7 @@ import { loadBuiltinDataset } from './builtin/index.js';
 import { loadGlueTask, type GlueLoadOptions } from './glue.js';
 import { loadTabularTask, type TabularTaskOptions } from './tabular.js';
 import type { LoadedTask, TaskData } from './types.js';
+import { applyMetricChoice, type MetricChoice } from './metric-choice.js';
 
 export type { Example, LoadedTask, LoadReport, OnBadRow, SkippedRow, TaskData, TaskKind } from './types.js';
 export { GLUE_TASK_NAMES, GLUE_TASKS, glueTaskSpec, loadGlueTask } from './glue.js';
@@ -26,18 +27,22 @@ export type { GlueLoadOptions, GlueTaskName, GlueTaskSpec } from './glue.js';
 export { loadTabularTask } from './tabular.js';
 export type { ColumnRef, TabularColumns, TabularFormat, TabularTaskOptions } from './tabular.js';
 export { listBuiltinDatasets, loadBuiltinDataset } from './builtin/index.js';
+export { applyMetricChoice, metricsForKind, positiveLabelOf, type MetricChoice } from './metric-choice.js';
 export type { BuiltinDatasetInfo } from './builtin/index.js';
 
-/** What {@link loadTask} accepts: a built-in dataset, a GLUE directory, or generic files. */
+/**
+ * What {@link loadTask} accepts: a built-in dataset, a GLUE directory, or generic files; each
+ * with an optional {@link MetricChoice} (metrics, the selection metric, the positive label).
+ */
 export type TaskSpec =
-  | { builtin: string }
-  | ({ glue: string; dir: string } & GlueLoadOptions)
+  | ({ builtin: string } & MetricChoice)
+  | ({ glue: string; dir: string } & GlueLoadOptions & MetricChoice)
   | TabularTaskOptions;
 
 /** Loads a task from any source. */
 export async function loadTask(spec: TaskSpec): Promise<LoadedTask> {
-  if ('builtin' in spec) return { ...(await loadBuiltinDataset(spec.builtin)), report: { skipped: [] } };
-  if ('glue' in spec) return loadGlueTask(spec.glue, spec.dir, spec.onBadRow === undefined ? {} : { onBadRow: spec.onBadRow });
+  if ('builtin' in spec) return applyMetricChoice({ ...(await loadBuiltinDataset(spec.builtin)), report: { skipped: [] } }, spec);
+  if ('glue' in spec) return applyMetricChoice(await loadGlueTask(spec.glue, spec.dir, spec.onBadRow === undefined ? {} : { onBadRow: spec.onBadRow }), spec);
   if ('files' in spec) return loadTabularTask(spec);
   return fail('BAD_CONFIG', 'task spec needs one of: { builtin }, { glue, dir }, { files, columns, kind }');
 }

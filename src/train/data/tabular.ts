@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { fail } from '../../errors.js';
-import { isMetricName, type MetricName } from '../metrics/index.js';
+import type { MetricName } from '../metrics/index.js';
+import { applyMetricChoice, type MetricChoice } from './metric-choice.js';
 import { BadRows, checkOnBadRow } from './bad-rows.js';
 import type { Example, LoadedTask, OnBadRow, TaskKind } from './types.js';
 
@@ -35,15 +36,19 @@ export interface TabularColumns {
 export type TabularFormat = 'csv' | 'tsv' | 'jsonl';
 
 /** Options for {@link loadTabularTask}. */
-export interface TabularTaskOptions {
-  files: { train: string; dev?: string; test?: string };
+export interface TabularTaskOptions extends MetricChoice {
+  /** The files of each split; `train` may be left out when `labels` is given (or for regression): scoring only. */
+  files: { train?: string; dev?: string; test?: string };
   columns: TabularColumns;
   kind: TaskKind;
   name?: string;
   /** Label names in class-index order; default: sorted names found in the training split. */
   labels?: string[];
-  /** Metrics, main first; default by kind (accuracy+macro_f1, pearson+spearman, micro_f1+exact_match). */
-  metrics?: MetricName[];
+  /**
+   * Metrics, main first (it selects the best checkpoint, unless `selectOn` names another); default
+   * by kind (accuracy+macro_f1, pearson+spearman, micro_f1+exact_match).
+   */
+  metrics?: readonly MetricName[];
   format?: TabularFormat;
   onBadRow?: OnBadRow;
   description?: string;
@@ -61,7 +66,7 @@ interface RawRow {
 }
 
 /** One record as read from a file: its line and a column getter (undefined = absent). */
-interface FileRecord {
+export interface FileRecord {
   line: number;
   get: (column: ColumnRef) => unknown;
 }
@@ -99,8 +104,9 @@ export async function loadTabularTask(options: TabularTaskOptions): Promise<Load
     fail('BAD_CONFIG', `labelType "${columns.labelType}" does not fit kind "${kind}" (expects "${labelType}")`);
   }
   if (columns.label === undefined) fail('BAD_CONFIG', 'columns.label is required to train a task');
-  const metrics = options.metrics ?? DEFAULT_METRICS[kind];
-  for (const m of metrics) if (!isMetricName(m)) fail('BAD_CONFIG', `unknown metric "${m}"`);
+  if (options.files.train === undefined && options.labels === undefined && labelType !== 'score') {
+    fail('BAD_CONFIG', 'files.train is needed to find the labels: give a training file, or the labels in class order (labels: [...])');
+  }
   const bad = new BadRows(checkOnBadRow(options.onBadRow));
 
   const raw: Record<string, RawRow[]> = {};
@@ -120,16 +126,17 @@ export async function loadTabularTask(options: TabularTaskOptions): Promise<Load
       return example ? [example] : [];
     });
   }
-  return {
+  const task: LoadedTask = {
     name: options.name ?? 'custom',
     kind,
     labels,
     pair: columns.textPair !== undefined,
     splits,
-    metrics: [...metrics],
+    metrics: [...DEFAULT_METRICS[kind]],
     ...(options.description === undefined ? {} : { description: options.description }),
     report: bad.report,
   };
+  return applyMetricChoice(task, options);
 }
 
 function formatOf(file: string): TabularFormat {
@@ -146,6 +153,16 @@ async function readText(file: string): Promise<string> {
   } catch (e) {
     fail('BAD_FILE', `cannot read ${file}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * The records of CSV or TSV text with the same column rules as {@link loadTabularTask} (names from
+ * a header row, or 0-based indexes for header-less text): for inputs without labels, such as
+ * `adapterkit predict`'s. A missing column or a row of the wrong width is BAD_DATA naming
+ * `file` and the line.
+ */
+export function readDelimitedRecords(file: string, text: string, format: 'csv' | 'tsv', columns: Omit<TabularColumns, 'label' | 'labelType'>): FileRecord[] {
+  return delimitedRecords(file, text.replace(/^\uFEFF/, ''), format, columns, false, new BadRows('fail'));
 }
 
 /** Reads CSV (quoted per RFC 4180) or TSV (no quoting) into records with their start lines. */
@@ -242,7 +259,8 @@ function jsonlRecords(file: string, text: string, bad: BadRows): FileRecord[] {
   return records;
 }
 
-function asText(value: unknown): string | undefined {
+/** A cell as text (numbers and booleans as written), or undefined when absent or not a scalar. */
+export function cellText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return undefined;
@@ -260,14 +278,14 @@ function firstPass(
   const rows: RawRow[] = [];
   for (const record of records) {
     const reject = (reason: string) => bad.bad(file, record.line, reason);
-    const textA = asText(record.get(columns.text));
+    const textA = cellText(record.get(columns.text));
     if (textA === undefined || textA.trim() === '') {
       reject(`empty or missing text in column ${JSON.stringify(columns.text)}`);
       continue;
     }
     let textB: string | undefined;
     if (columns.textPair !== undefined) {
-      textB = asText(record.get(columns.textPair));
+      textB = cellText(record.get(columns.textPair));
       if (textB === undefined || textB.trim() === '') {
         reject(`empty or missing text in column ${JSON.stringify(columns.textPair)}`);
         continue;
@@ -286,7 +304,7 @@ function firstPass(
         label = names;
       }
     } else {
-      const text = asText(rawLabel)?.trim();
+      const text = cellText(rawLabel)?.trim();
       if (text === undefined || text === '') {
         if (!unlabeledOk) {
           reject(`empty or missing label in column ${JSON.stringify(columns.label)}`);
@@ -296,7 +314,7 @@ function firstPass(
         label = text;
       }
     }
-    const id = columns.id === undefined ? undefined : asText(record.get(columns.id));
+    const id = columns.id === undefined ? undefined : cellText(record.get(columns.id));
     rows.push({
       id: id ?? `${split}-${rows.length}`,
       textA,
@@ -330,7 +348,7 @@ function multilabelNames(value: unknown): string[] | string {
   }
   const names: string[] = [];
   for (const item of items) {
-    const name = asText(item)?.trim();
+    const name = cellText(item)?.trim();
     if (name === undefined) return `multilabel item ${JSON.stringify(item)} is not a string`;
     if (name !== '' && !names.includes(name)) names.push(name);
   }

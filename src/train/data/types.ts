@@ -33,6 +33,8 @@ export interface TaskData {
   splits: Record<string, Example[]>;
   /** Metrics to report; the first is the main one used for model selection. */
   metrics: MetricName[];
+  /** Class index of the positive class of f1, precision, recall and roc_auc (default 1); see `positiveLabel` of the task specs. */
+  positive?: number;
   description?: string;
 }
 

@@ -14,7 +14,9 @@ import {
   evaluateQa, evaluateTagging, isTokenTaskSpec, loadTokenTask, QA_METRICS, qaTrainingData, taggingTrainingData, type LoadedTokenTask, type TokenTaskSpec,
 } from '../token-tasks/index.js';
 import type { TaskMetricValues } from '../training-data.js';
-import { train, trainOn, type TrainDataOptions, type TrainResult } from '../trainer.js';
+import { trainOn, type TrainDataOptions, type TrainResult } from '../trainer.js';
+import { sentenceTrainingData } from '../training-data.js';
+import { DEFAULT_MAX_LENGTH } from '../max-length.js';
 
 /** The splits an experiment scores. */
 export type ScoredSplit = 'dev' | 'test';
@@ -67,16 +69,20 @@ export function sentenceTask(data: TaskData, o: TaskRequirements = {}): Experime
   const splits: Record<ScoredSplit, readonly Example[] | undefined> = { dev: devName ? data.splits[devName] : undefined, test: data.splits.test };
   const labeled = (xs: readonly Example[] | undefined) => !!xs?.some((e) => e.label !== undefined);
   const scoredSplits = checkSplits(data.name, Object.fromEntries(Object.entries(data.splits).map(([k, v]) => [k, v.length])), { dev: labeled(splits.dev), test: labeled(splits.test) }, o);
+  const positive = data.positive !== undefined ? { positive: data.positive } : {};
   return {
     name: data.name, kind: data.kind, metrics: data.metrics, defaultMaxLength: 128, scoredSplits,
     sizes: Object.fromEntries(Object.entries(data.splits).map(([k, v]) => [k, v.length])),
     head: (extra = {}) => headConfig({ ...extra, kind: data.kind, labels: data.labels, pair: data.pair }),
-    train: (model, t) => train(model, data.splits.train ?? [], labeled(splits.dev) ? splits.dev : undefined, { ...t, metrics: data.metrics }),
+    // trainOn with the task's own training data, so that dev is scored with its positive class
+    train: (model, t) => trainOn(model, sentenceTrainingData(model, data.splits.train ?? [], labeled(splits.dev) ? splits.dev : undefined, {
+      maxLength: t.maxLength ?? DEFAULT_MAX_LENGTH, metrics: data.metrics, ...positive,
+    }), t),
     score: async (model, split, so) => {
       const rows = splits[split];
       if (!rows || !labeled(rows)) fail('BAD_DATA', `task ${data.name} has no labeled ${split} split`);
       const preds = await predictExamples(model, rows, so);
-      return scorePredictions(data.metrics, preds, rows);
+      return scorePredictions(data.metrics, preds, rows, positive);
     },
   };
 }

@@ -76,7 +76,31 @@ function pointLabel(r: SweepSummaryRow): string | undefined {
   return undefined;
 }
 
-/** The results table: per task and method, the best run on dev (as in the paper's tables). */
+/**
+ * The results table's average rows: per method, the mean over the tasks scored with the same
+ * metric (an f1 is never averaged with an accuracy): one row per method and metric that two or
+ * more tasks share, its task cell naming how many tasks it averages and its metric cell the metric.
+ */
+function averageRows(rows: readonly SweepSummaryRow[], num: (x: number | null) => string | number): (string | number)[][] {
+  const out: (string | number)[][] = [];
+  const mean = (xs: (number | null)[]) => (xs.every((x) => x !== null) ? (xs as number[]).reduce((a, b) => a + b, 0) / xs.length : null);
+  for (const method of [...new Set(rows.map((r) => r.method))]) {
+    for (const metric of [...new Set(rows.filter((r) => r.method === method).map((r) => r.metric))]) {
+      const rs = rows.filter((r) => r.method === method && r.metric === metric);
+      const tasks = [...new Set(rs.map((r) => r.task))];
+      if (tasks.length < 2 || tasks.length !== rs.length) continue; // an average of one task says nothing
+      const share = mean(rs.map((r) => r.share)) as number;
+      out.push([
+        `average of ${tasks.length} tasks (${metric})`, method, metric, num(mean(rs.map((r) => r.testScore))), num(mean(rs.map((r) => r.devScore))),
+        '–', '–', '–', Math.round(mean(rs.map((r) => r.trainableParams)) as number), `${(share * 100).toPrecision(3)}%`,
+        `${(rs[0]!.kind === 'full' ? rs.length : 1 + rs.reduce((a, r) => a + r.share, 0)).toFixed(2)}x`, rs.reduce((a, r) => a + r.runs, 0),
+      ]);
+    }
+  }
+  return out;
+}
+
+/** The results table: per task and method, the best run on dev (as in the paper's tables), then the {@link averageRows}. */
 export function resultsTable(rows: readonly SweepSummaryRow[], nTasks: number): SummaryTable {
   const out: (string | number)[][] = [];
   const num = (x: number | null) => (x === null ? '–' : x);
@@ -86,20 +110,7 @@ export function resultsTable(rows: readonly SweepSummaryRow[], nTasks: number): 
       `${(r.share * 100).toPrecision(3)}%`, `${totalParamsMultiple(r.kind, r.share, nTasks).toFixed(2)}x`, r.runs,
     ]);
   }
-  const tasks = [...new Set(rows.map((r) => r.task))];
-  if (tasks.length > 1) {
-    for (const method of [...new Set(rows.map((r) => r.method))]) {
-      const rs = rows.filter((r) => r.method === method);
-      if (rs.length !== tasks.length) continue; // an average needs every task
-      const mean = (xs: (number | null)[]) => (xs.every((x) => x !== null) ? (xs as number[]).reduce((a, b) => a + b, 0) / xs.length : null);
-      const share = mean(rs.map((r) => r.share)) as number;
-      out.push([
-        'average', method, (rs[0] as SweepSummaryRow).metric, num(mean(rs.map((r) => r.testScore))), num(mean(rs.map((r) => r.devScore))),
-        '–', '–', '–', Math.round(mean(rs.map((r) => r.trainableParams)) as number), `${(share * 100).toPrecision(3)}%`,
-        `${(rs[0]!.kind === 'full' ? nTasks : 1 + rs.reduce((a, r) => a + r.share, 0)).toFixed(2)}x`, rs.reduce((a, r) => a + r.runs, 0),
-      ]);
-    }
-  }
+  out.push(...averageRows(rows, num));
   return {
     columns: ['task', 'method', 'metric', 'test', 'dev', 'lr', 'epochs', 'seed', 'trained params', '% params per task', `params for ${nTasks} task${nTasks === 1 ? '' : 's'} (x one model)`, 'runs'],
     rows: out,

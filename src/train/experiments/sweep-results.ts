@@ -167,3 +167,15 @@ export function meanScore(xs: readonly (number | null)[]): number | null {
   const v = xs.filter((x): x is number => x !== null);
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
 }
+
+/**
+ * Appends a result unless the file already holds one with its key (read first): for writers
+ * that may finish the same run twice, such as the queue's workers after a stalled job. True
+ * when it appended.
+ */
+export async function appendSweepResultOnce(path: string, r: SweepResult): Promise<boolean> {
+  const key = resultKey(r);
+  if ((await readSweepResults(path)).some((x) => resultKey(x) === key)) return false;
+  await appendSweepResult(path, r);
+  return true;
+}

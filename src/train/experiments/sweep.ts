@@ -82,6 +82,94 @@ function metricOf(m: TaskMetricValues | null, name: string): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+/** The settings every run of a sweep shares, resolved as {@link runSweep} resolves them. */
+export interface SweepSettings {
+  readonly grid: SweepGrid;
+  readonly batchSize: number;
+  readonly maxLength: number;
+}
+
+/** A sweep's grid: anything not given from {@link PAPER_GRID}; the default k values stop at the encoder's depth. */
+export function sweepGrid(base: BaseModel, grid: Partial<SweepGrid> = {}): SweepGrid {
+  // A 2-layer base has top-1 and top-2 only.
+  return { ...PAPER_GRID, topK: PAPER_GRID.topK.filter((k) => k <= base.encoder.numLayers), ...grid };
+}
+
+function batchAndLength(base: BaseModel, task: ExperimentTask, o: Pick<SweepOptions, 'batchSize' | 'maxLength'>): Omit<SweepSettings, 'grid'> {
+  const batchSize = o.batchSize ?? 32;
+  const maxLength = o.maxLength ?? Math.min(task.defaultMaxLength, base.encoder.maxLength);
+  if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= base.encoder.maxLength)) {
+    fail('BAD_CONFIG', `max length must be an integer from 2 to ${base.encoder.maxLength} (the base's limit), got ${maxLength}`);
+  }
+  return { batchSize, maxLength };
+}
+
+/**
+ * Resolves a sweep's grid ({@link sweepGrid}), batch size (32) and max length (the task's
+ * default, capped at the base's limit) as {@link runSweep} does; BAD_CONFIG for a max length the
+ * base cannot take.
+ */
+export function sweepSettings(base: BaseModel, task: ExperimentTask, o: Pick<SweepOptions, 'grid' | 'batchSize' | 'maxLength'>): SweepSettings {
+  return { grid: sweepGrid(base, o.grid), ...batchAndLength(base, task, o) };
+}
+
+/** The key of a run of a sweep in its results file (see {@link resultKey}). */
+export function sweepRunKey(taskName: string, spec: SweepRunSpec, s: Pick<SweepSettings, 'batchSize' | 'maxLength'>): string {
+  return resultKey({ task: taskName, method: spec.method, run: spec.id, batchSize: s.batchSize, maxLength: s.maxLength });
+}
+
+/**
+ * The run directory of one run: `<outDir>/runs/<task>/<method>/<run>`, with `_b<batch>_len<length>`
+ * appended unless the batch size is 32 and the max length the task's default.
+ */
+export function sweepRunDir(outDir: string, task: Pick<ExperimentTask, 'name' | 'defaultMaxLength'>, spec: Pick<SweepRunSpec, 'method' | 'id'>, s: Pick<SweepSettings, 'batchSize' | 'maxLength'>): string {
+  const suffix = s.batchSize === 32 && s.maxLength === task.defaultMaxLength ? '' : `_b${s.batchSize}_len${s.maxLength}`;
+  return join(outDir, 'runs', task.name.replace(/[^A-Za-z0-9_-]/g, '_'), spec.method, `${spec.id}${suffix}`);
+}
+
+/** Options of {@link runSweepPoint}: one run of a sweep. */
+export interface SweepPointOptions {
+  readonly base: BaseModel;
+  readonly task: ExperimentTask;
+  readonly outDir: string;
+  readonly spec: SweepRunSpec;
+  readonly batchSize: number;
+  readonly maxLength: number;
+  readonly train?: SweepOptions['train'];
+  readonly threads?: number;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: TrainEvent) => void;
+}
+
+/**
+ * Trains one run of a sweep in its run directory (see {@link sweepRunDir}; resuming its
+ * checkpoint when there is one), tests the best dev checkpoint, and returns its results row. Does
+ * not write the row: {@link runSweep} and the queue's workers do.
+ */
+export async function runSweepPoint(o: SweepPointOptions): Promise<SweepResult> {
+  const { spec, batchSize, maxLength } = o;
+  const runDir = sweepRunDir(o.outDir, o.task, spec, o);
+  const metric = o.task.metrics[0] as string;
+  const r = await trainAndTest({
+    base: o.base, task: o.task, mode: runMode(spec), outDir: runDir, seed: spec.seed,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    train: {
+      ...o.train, epochs: spec.epochs, lr: spec.lr, batchSize, maxLength,
+      ...(o.signal ? { signal: o.signal } : {}), onEvent: (e) => o.onEvent?.(e),
+    },
+  });
+  return {
+    task: o.task.name, method: spec.method, kind: spec.kind, description: r.description, run: spec.id,
+    ...(spec.preset !== undefined ? { preset: spec.preset } : {}),
+    ...(spec.size !== undefined ? { size: spec.size } : {}), ...(spec.k !== undefined ? { k: spec.k } : {}),
+    ...(spec.initStd !== undefined ? { initStd: spec.initStd } : {}),
+    lr: spec.lr, epochs: spec.epochs, seed: spec.seed, batchSize, maxLength, metric,
+    dev: r.dev, test: r.test, devScore: metricOf(r.dev, metric), testScore: metricOf(r.test, metric),
+    trainableParams: r.trainableParams, baseParams: r.baseParams, share: r.share, bytes: r.bytes,
+    seconds: r.seconds, steps: r.steps, runDir: relative(o.outDir, runDir), finishedAt: new Date().toISOString(),
+  };
+}
+
 /**
  * Runs a sweep; see the module comment.
  *
@@ -93,16 +181,9 @@ function metricOf(m: TaskMetricValues | null, name: string): number | null {
  */
 export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   const t0 = performance.now();
-  const layers = o.base.encoder.numLayers;
-  // The default k values stop at the encoder's depth (a 2-layer base has top-1 and top-2 only).
-  const grid: SweepGrid = { ...PAPER_GRID, topK: PAPER_GRID.topK.filter((k) => k <= layers), ...o.grid };
-  const plan = planRuns(grid, o.base.encoder);
+  const plan = planRuns(sweepGrid(o.base, o.grid), o.base.encoder);
   const task = asExperimentTask(o.task); // fails (no train or dev split) before anything is written
-  const batchSize = o.batchSize ?? 32;
-  const maxLength = o.maxLength ?? Math.min(task.defaultMaxLength, o.base.encoder.maxLength);
-  if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= o.base.encoder.maxLength)) {
-    fail('BAD_CONFIG', `max length must be an integer from 2 to ${o.base.encoder.maxLength} (the base's limit), got ${maxLength}`);
-  }
+  const { batchSize, maxLength } = batchAndLength(o.base, task, o);
   if (o.budgetMinutes !== undefined && !(o.budgetMinutes > 0)) fail('BAD_CONFIG', `the time budget must be a positive number of minutes, got ${o.budgetMinutes}`);
   await mkdir(o.outDir, { recursive: true });
   const resultsPath = join(o.outDir, o.resultsFile ?? RESULTS_FILE);
@@ -110,10 +191,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   const done = new Map(earlier.map((r) => [resultKey(r), r]));
   for (const r of earlier) o.onResult?.(r, false);
   const results = [...earlier];
-  const metric = task.metrics[0] as string;
-  const suffix = batchSize === 32 && maxLength === task.defaultMaxLength ? '' : `_b${batchSize}_len${maxLength}`;
-  const keyOf = (s: SweepRunSpec) => resultKey({ task: o.task.name, method: s.method, run: s.id, batchSize, maxLength });
-  const taskDir = o.task.name.replace(/[^A-Za-z0-9_-]/g, '_');
+  const keyOf = (s: SweepRunSpec) => sweepRunKey(o.task.name, s, { batchSize, maxLength });
   let trained = 0;
   let skipped = 0;
   let notStarted = 0;
@@ -133,29 +211,16 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
       skipped += plan.length - i - notStarted;
       break;
     }
-    const runDir = join(o.outDir, 'runs', taskDir, spec.method, `${spec.id}${suffix}`);
+    const runDir = sweepRunDir(o.outDir, task, spec, { batchSize, maxLength });
     await o.onRunStart?.(spec, runDir, i, plan.length, costDone > 0 ? (secondsDone / costDone) * todoCost(i) : undefined);
-    const r = await trainAndTest({
-      base: o.base, task, mode: runMode(spec), outDir: runDir, seed: spec.seed,
-      ...(o.threads !== undefined ? { threads: o.threads } : {}),
-      train: {
-        ...o.train, epochs: spec.epochs, lr: spec.lr, batchSize, maxLength,
-        ...(o.signal ? { signal: o.signal } : {}), onEvent: (e) => o.onEvent?.(spec, e),
-      },
+    const res = await runSweepPoint({
+      base: o.base, task, outDir: o.outDir, spec, batchSize, maxLength,
+      ...(o.train ? { train: o.train } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      ...(o.signal ? { signal: o.signal } : {}), onEvent: (e) => o.onEvent?.(spec, e),
     });
-    const res: SweepResult = {
-      task: o.task.name, method: spec.method, kind: spec.kind, description: r.description, run: spec.id,
-      ...(spec.preset !== undefined ? { preset: spec.preset } : {}),
-      ...(spec.size !== undefined ? { size: spec.size } : {}), ...(spec.k !== undefined ? { k: spec.k } : {}),
-      ...(spec.initStd !== undefined ? { initStd: spec.initStd } : {}),
-      lr: spec.lr, epochs: spec.epochs, seed: spec.seed, batchSize, maxLength, metric,
-      dev: r.dev, test: r.test, devScore: metricOf(r.dev, metric), testScore: metricOf(r.test, metric),
-      trainableParams: r.trainableParams, baseParams: r.baseParams, share: r.share, bytes: r.bytes,
-      seconds: r.seconds, steps: r.steps, runDir: relative(o.outDir, runDir), finishedAt: new Date().toISOString(),
-    };
     await appendSweepResult(resultsPath, res);
     costDone += runCost(spec, o.base.encoder);
-    secondsDone += r.seconds;
+    secondsDone += res.seconds;
     results.push(res);
     trained++;
     o.onResult?.(res, true);

@@ -27,11 +27,17 @@ function f1FromCounts(tp: number, fp: number, fn: number): number {
 }
 
 /**
- * Binary F1 of the positive class (sklearn `f1_score` with `pos_label=1`): 2tp / (2tp + fp + fn).
+ * Binary F1 of the positive class (sklearn `f1_score` with `pos_label=positive`, default 1): 2tp / (2tp + fp + fn).
  * Returns 0 when the positive class appears in neither predictions nor labels.
  */
 export function f1(predictions: readonly number[], labels: readonly number[], positive = 1): number {
   checkPaired('f1', predictions, labels);
+  const { tp, fp, fn } = positiveCounts(predictions, labels, positive);
+  return f1FromCounts(tp, fp, fn);
+}
+
+/** Counts of the positive class: true positives, false positives, false negatives. */
+function positiveCounts(predictions: readonly number[], labels: readonly number[], positive: number): { tp: number; fp: number; fn: number } {
   let tp = 0;
   let fp = 0;
   let fn = 0;
@@ -42,7 +48,21 @@ export function f1(predictions: readonly number[], labels: readonly number[], po
     else if (p) fp++;
     else if (t) fn++;
   }
-  return f1FromCounts(tp, fp, fn);
+  return { tp, fp, fn };
+}
+
+/** Precision of the positive class (sklearn `precision_score`): tp / (tp + fp); 0 when nothing is predicted positive. */
+export function precision(predictions: readonly number[], labels: readonly number[], positive = 1): number {
+  checkPaired('precision', predictions, labels);
+  const { tp, fp } = positiveCounts(predictions, labels, positive);
+  return tp + fp === 0 ? 0 : tp / (tp + fp);
+}
+
+/** Recall of the positive class (sklearn `recall_score`): tp / (tp + fn); 0 when no label is positive. */
+export function recall(predictions: readonly number[], labels: readonly number[], positive = 1): number {
+  checkPaired('recall', predictions, labels);
+  const { tp, fn } = positiveCounts(predictions, labels, positive);
+  return tp + fn === 0 ? 0 : tp / (tp + fn);
 }
 
 /**

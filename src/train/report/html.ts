@@ -46,11 +46,13 @@ header h1 { margin: 0 0 4px; font-size: 26px; }
 header .subtitle { margin: 0; color: #57606a; }
 section { margin-top: 28px; }
 h2 { font-size: 19px; margin: 0 0 12px; padding-bottom: 4px; border-bottom: 1px solid #d0d7de; }
-.table-wrap { overflow-x: auto; margin-bottom: 16px; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin-bottom: 16px; }
 table { border-collapse: collapse; background: #ffffff; font-size: 14px; }
 caption { text-align: left; color: #57606a; padding: 4px 0; }
-th, td { padding: 5px 12px; border-bottom: 1px solid #e5e7eb; text-align: left; white-space: nowrap; }
-th { background: #f3f4f6; font-weight: 600; }
+th, td { padding: 5px 10px; border-bottom: 1px solid #e5e7eb; text-align: left; }
+th { background: #f3f4f6; font-weight: 600; white-space: normal; vertical-align: bottom; min-width: 5ch; }
+td { white-space: nowrap; }
+td.wrap { white-space: normal; overflow-wrap: break-word; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: #f9fafb; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 560px), 1fr)); gap: 16px; }

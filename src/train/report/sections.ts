@@ -6,7 +6,7 @@
 import { fail } from '../../errors.js';
 import { columnFormatter, escapeXml, formatNumber, formatSi } from './format.js';
 import { mainMetric, smoothedLoss, smoothingWindow, type RunData } from './runs.js';
-import { heatMap, lineChart, scatterChart, type ScatterSeries } from './svg.js';
+import { barChart, heatMap, lineChart, PALETTE, scatterChart, type ScatterSeries } from './svg.js';
 
 /** A results table: column names and rows of cells. */
 export interface SummaryTable {
@@ -38,9 +38,13 @@ export interface InitScaleInput {
   readonly points: readonly { readonly std: number; readonly dev: number | null; readonly test: number | null; readonly runs: number }[];
 }
 
-/** A table cell: numbers right-aligned and formatted with their column's formatter, text escaped. */
+/**
+ * A table cell: numbers right-aligned and formatted with their column's formatter, text escaped;
+ * text with spaces may wrap there (class `wrap`), so that a wide table fits the page.
+ */
 function cell(v: string | number, fmt: (v: number) => string): string {
-  return typeof v === 'number' ? `<td class="num">${escapeXml(fmt(v))}</td>` : `<td>${escapeXml(v)}</td>`;
+  if (typeof v === 'number') return `<td class="num">${escapeXml(fmt(v))}</td>`;
+  return /\s/.test(v.trim()) ? `<td class="wrap">${escapeXml(v)}</td>` : `<td>${escapeXml(v)}</td>`;
 }
 
 /** An HTML table; throws BAD_CONFIG when a row's length differs from the columns'. */
@@ -87,21 +91,68 @@ function runsTable(runs: readonly RunData[]): string {
   return htmlTable({ columns: ['task', 'mode', 'steps', 'final loss (smoothed)', 'dev metric', 'best dev', 'at step'], rows });
 }
 
-/** Training section: runs table, smoothed loss curves of every run, and one chart per main dev metric. */
-export function runsSection(runs: readonly RunData[]): string {
-  const windows = [...new Set(runs.map((r) => smoothingWindow(r.train.length)))].sort((a, b) => a - b);
-  const loss = lineChart({
-    title: 'Training loss', xLabel: 'step', yLabel: 'loss (moving average)',
-    series: runs.map((r) => ({ name: runLabel(r), points: smoothedLoss(r).map((p) => [p.step, p.loss] as const) })),
+/** The most series one chart draws: one round of the palette, so no two series share a colour. */
+export const MAX_SERIES = PALETTE.length;
+
+/** Runs drawn together in one chart: a title suffix and the runs, plus how many were left out. */
+interface RunGroup {
+  readonly title: string;
+  readonly runs: readonly RunData[];
+  readonly omitted: number;
+}
+
+/** A run's best main dev score (-Infinity without one), to rank runs when a chart cannot hold them all. */
+function bestScore(r: RunData): number {
+  const m = mainMetric(r);
+  return (m ? bestEval(r, m)?.value : undefined) ?? -Infinity;
+}
+
+/**
+ * The charts' groups of runs: all runs together when they fit in {@link MAX_SERIES} distinct
+ * colours; else one group per task, each holding at most that many runs (the best on dev first).
+ */
+export function runGroups(runs: readonly RunData[]): RunGroup[] {
+  if (runs.length <= MAX_SERIES) return [{ title: '', runs, omitted: 0 }];
+  const tasks = [...new Set(runs.map((r) => r.name))];
+  return tasks.map((task) => {
+    const mine = runs.filter((r) => r.name === task);
+    const kept = mine.length <= MAX_SERIES ? mine : [...mine].sort((a, b) => bestScore(b) - bestScore(a)).slice(0, MAX_SERIES);
+    return { title: tasks.length > 1 ? `: ${task}` : '', runs: mine.filter((r) => kept.includes(r)), omitted: mine.length - kept.length };
   });
-  const figures = [figure(loss, `Moving average over ${windows.join(' / ')} step${windows.length === 1 && windows[0] === 1 ? '' : 's'}.`)];
-  const metrics = [...new Set(runs.map(mainMetric).filter((m): m is string => m !== undefined))];
-  for (const m of metrics) {
-    const withMetric = runs.filter((r) => mainMetric(r) === m);
-    figures.push(figure(lineChart({
-      title: `Dev ${m}`, xLabel: 'step', yLabel: m,
-      series: withMetric.map((r) => ({ name: runLabel(r), points: r.evals.map((e) => [e.step, e.metrics[m] ?? NaN] as const) })),
-    })));
+}
+
+/**
+ * One dev-metric chart: lines over steps; when no run has more than one evaluation, a bar per run
+ * (labelled with its run and step) instead of a column of lone dots at the last step.
+ */
+function devChart(runs: readonly RunData[], m: string, title: string): string {
+  const points = runs.map((r) => r.evals.map((e) => [e.step, e.metrics[m] ?? NaN] as const).filter(([, v]) => Number.isFinite(v)));
+  if (points.every((p) => p.length <= 1)) {
+    const bars = runs.flatMap((r, i) => (points[i]?.length ? [{ label: `${runLabel(r)} (step ${points[i]?.[0]?.[0]})`, value: points[i]?.[0]?.[1] as number }] : []));
+    if (bars.length) return figure(barChart({ title: `${title} (one evaluation per run)`, xLabel: m, bars }));
+  }
+  return figure(lineChart({
+    title, xLabel: 'step', yLabel: m,
+    series: runs.map((r) => ({ name: runLabel(r), points: r.evals.map((e) => [e.step, e.metrics[m] ?? NaN] as const) })),
+  }));
+}
+
+/**
+ * Training section: runs table, smoothed loss curves, and one chart per main dev metric; the
+ * charts hold at most {@link MAX_SERIES} runs each (see {@link runGroups}).
+ */
+export function runsSection(runs: readonly RunData[]): string {
+  const figures: string[] = [];
+  for (const g of runGroups(runs)) {
+    const windows = [...new Set(g.runs.map((r) => smoothingWindow(r.train.length)))].sort((a, b) => a - b);
+    const loss = lineChart({
+      title: `Training loss${g.title}`, xLabel: 'step', yLabel: 'loss (moving average)',
+      series: g.runs.map((r) => ({ name: runLabel(r), points: smoothedLoss(r).map((p) => [p.step, p.loss] as const) })),
+    });
+    const omitted = g.omitted ? ` The ${MAX_SERIES} best runs on dev are drawn; ${g.omitted} more are in the table.` : '';
+    figures.push(figure(loss, `Moving average over ${windows.join(' / ')} step${windows.length === 1 && windows[0] === 1 ? '' : 's'}.${omitted}`));
+    const metrics = [...new Set(g.runs.map(mainMetric).filter((m): m is string => m !== undefined))];
+    for (const m of metrics) figures.push(devChart(g.runs.filter((r) => mainMetric(r) === m), m, `Dev ${m}${g.title}`));
   }
   return `<section><h2>Training</h2>${runsTable(runs)}<div class="charts">${figures.join('\n')}</div></section>`;
 }
