@@ -7,6 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HfJsonTokenizer, loadTokenizer } from '../../src/models/tokenizers/index.js';
+import { cpuMs } from '../util/cpu-time.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'tokenizers');
 const vocabTxt = await loadTokenizer(join(FIXTURES, 'bert-uncased'));
@@ -113,12 +114,10 @@ test('a broken tokenizer.json is reported with its path', () => {
   );
 });
 
-test('encodes 10,000 short sentences through tokenizer.json quickly', () => {
+test('encodes 10,000 short sentences through tokenizer.json quickly', async () => {
   const words = ['hello', 'world', 'the', 'cafe', 'unaffable', 'playing', 'Héllo', 'good', 'is', 'xyz', '中国', 'a', 'b'];
   const sentences = Array.from({ length: 10_000 }, (_, i) => Array.from({ length: 12 }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(' ') + ` ${i}!`);
-  const t0 = performance.now();
-  const b = bertJson.encode(sentences);
-  const ms = performance.now() - t0;
+  const { value: b, ms } = await cpuMs(() => bertJson.encode(sentences));
   assert.equal(b.batchSize, 10_000);
-  assert.ok(ms < 4000, `took ${ms.toFixed(0)} ms`);
+  assert.ok(ms < 4000, `took ${ms.toFixed(0)} ms of CPU`);
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadTokenizer, WordPieceTokenizer } from '../../src/models/tokenizers/index.js';
 import type { EncodedBatch } from '../../src/models/tokenizers/index.js';
+import { cpuMs } from '../util/cpu-time.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'tokenizers');
 const uncased = await loadTokenizer(join(FIXTURES, 'bert-uncased'));
@@ -204,12 +205,10 @@ test('missing special tokens in the vocabulary are reported with the file', () =
   );
 });
 
-test('encodes 10,000 short sentences quickly', () => {
+test('encodes 10,000 short sentences quickly', async () => {
   const words = ['hello', 'world', 'the', 'cafe', 'unaffable', 'playing', 'Héllo', 'good', 'is', 'xyz', '中国', 'a', 'b'];
   const sentences = Array.from({ length: 10_000 }, (_, i) => Array.from({ length: 12 }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(' ') + ` ${i}!`);
-  const t0 = performance.now();
-  const b = uncased.encode(sentences);
-  const ms = performance.now() - t0;
+  const { value: b, ms } = await cpuMs(() => uncased.encode(sentences));
   assert.equal(b.batchSize, 10_000);
-  assert.ok(ms < 3000, `took ${ms.toFixed(0)} ms`);
+  assert.ok(ms < 3000, `took ${ms.toFixed(0)} ms of CPU`);
 });
