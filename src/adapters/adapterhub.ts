@@ -31,6 +31,7 @@ export const ADAPTERHUB_FILES = {
 
 /** AdapterHub's flexible-head model class of an encoder family (USE-lite has none in AdapterHub; its name is adapterkit's). */
 export function adapterModelClass(enc: Encoder): string {
+  if (enc.adapterHubModelClass !== undefined) return enc.adapterHubModelClass;
   const known: Record<string, string> = { bert: 'BertAdapterModel', roberta: 'RobertaAdapterModel', distilbert: 'DistilBertAdapterModel', electra: 'ElectraAdapterModel' };
   return known[enc.family] ?? `${enc.family.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase())}AdapterModel`;
 }
@@ -40,8 +41,20 @@ function fullConfig(enc: Encoder, name: string, config: unknown, hiddenSize: num
   return { config, hidden_size: hiddenSize, model_class: adapterModelClass(enc), model_name: null, model_type: enc.family, name, version: `adapters.${ADAPTERHUB_VERSION}` };
 }
 
+/**
+ * Why neither AdapterHub nor PEFT can load adapters of this encoder, if so: layers that share
+ * weights (ALBERT's layer groups) get one adapter per depth here, while both libraries keep one
+ * adapter per shared module.
+ */
+export function sharedLayersIssue(enc: Encoder): string | undefined {
+  const shared = [...enc.sites.sublayers, ...enc.sites.linears].some((s) => s.sharedWith !== undefined && s.sharedWith.length > 0);
+  return shared ? `the ${enc.family} base runs shared layers at several depths; adapterkit keeps one adapter per depth, AdapterHub and PEFT one per shared layer` : undefined;
+}
+
 /** `adapter_config.json` of an adapter, or why AdapterHub cannot express it. */
 export function adapterHubAdapterConfig(c: MethodConfig, enc: Encoder, name: string): { json: Record<string, unknown> } | { unsupported: string } {
+  const shared = sharedLayersIssue(enc);
+  if (shared !== undefined) return { unsupported: shared };
   const r = methodOf(c).adapterHub.config(c, enc);
   if ('unsupported' in r) return r;
   return { json: fullConfig(enc, name, r.config, enc.hiddenSize) };

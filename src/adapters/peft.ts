@@ -12,6 +12,7 @@ import type { Encoder } from '../models/encoder.js';
 import type { FileTensorKey } from './method.js';
 import { fromPeftConfigFields, methodOf, type MethodConfig } from './methods/index.js';
 import { peftSelected } from './methods/linear-targets.js';
+import { sharedLayersIssue } from './adapterhub.js';
 
 /** PEFT's file names. */
 export const PEFT_FILES = { config: 'adapter_config.json', weights: 'adapter_model.safetensors', binWeights: 'adapter_model.bin' } as const;
@@ -41,6 +42,8 @@ export function peftHead(h: HeadConfig, enc: Encoder): { taskType: string; modul
 export function peftAdapterConfig(c: MethodConfig, enc: Encoder, h: HeadConfig, baseId: string): { json: Record<string, unknown> } | { unsupported: string } {
   const m = methodOf(c);
   if (!m.peft) return { unsupported: `PEFT has no ${c.method} adapters` };
+  const shared = sharedLayersIssue(enc);
+  if (shared !== undefined) return { unsupported: shared };
   const r = m.peft.config(c, enc);
   if ('unsupported' in r) return r;
   const head = peftHead(h, enc);

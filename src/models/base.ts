@@ -1,14 +1,15 @@
 /**
  * A base model: an encoder, its frozen pretrained weights and its tokenizer, loaded once and
  * shared by every task. Sources: `use-lite` (the embedded offline default), a local model
- * directory, or a Hugging Face hub id (downloaded into the HF cache).
+ * directory, or a Hugging Face hub id (downloaded into the HF cache); the encoder family is the
+ * one config.json's model_type names in the registry (registry.ts).
  */
 import { createHash } from 'node:crypto';
 
 import { fail } from '../errors.js';
 import type { EncoderWeights, Encoder } from './encoder.js';
-import { loadBertModel } from './bert/load.js';
 import { resolveModel, type HubOptions } from './hub/index.js';
+import { loadEncoderModel } from './registry.js';
 import { loadTokenizer, type EncodedBatch, type Tokenizer } from './tokenizers/index.js';
 import { isDir } from '../util/fs.js';
 
@@ -111,7 +112,8 @@ export function hfBaseTokenizer(tok: Tokenizer): BaseTokenizer {
     get specialIds(): SpecialIds {
       return layout().ids;
     },
-    splitsPunctuation: true,
+    // SentencePiece (Unigram) tokenizers keep punctuation inside words; WordPiece and byte-level BPE split it off.
+    splitsPunctuation: tok.kind !== 'hf-unigram',
   };
 }
 
@@ -131,7 +133,7 @@ export async function loadBase(source: string = DEFAULT_BASE, o: LoadBaseOptions
   }
   const local = await isDir(source);
   const dir = local ? source : (await resolveModel(source, o)).dir;
-  const m = await loadBertModel(dir);
+  const m = await loadEncoderModel(dir);
   let tok: Tokenizer;
   try {
     tok = await loadTokenizer(dir);

@@ -23,6 +23,22 @@ export interface WeightSpec {
   readonly layer?: number;
 }
 
+/** The weight and bias specs of a linear layer `<prefix>.weight` [in, out] and `<prefix>.bias` (a pooler's are both role `pooler`). */
+export function linearWeightSpecs(prefix: string, nIn: number, nOut: number, layer?: number, role: 'linear' | 'pooler' = 'linear'): WeightSpec[] {
+  return [
+    { name: `${prefix}.weight`, shape: [nIn, nOut], role, layer },
+    { name: `${prefix}.bias`, shape: [nOut], role: role === 'pooler' ? 'pooler' : 'bias', layer },
+  ];
+}
+
+/** The gain and bias specs of a layer norm `<prefix>.weight`, `<prefix>.bias` of width `n`. */
+export function normWeightSpecs(prefix: string, n: number, layer?: number): WeightSpec[] {
+  return [
+    { name: `${prefix}.weight`, shape: [n], role: 'norm', layer },
+    { name: `${prefix}.bias`, shape: [n], role: 'norm', layer },
+  ];
+}
+
 /** Encoder weights by canonical name, float32, linear weights [in, out]. */
 export type EncoderWeights = ReadonlyMap<string, HostTensor<'float32'>>;
 
@@ -137,7 +153,7 @@ export interface EncoderOutputs {
 
 /** An encoder architecture instantiated for one configuration. */
 export interface Encoder {
-  /** Family name, e.g. 'bert', 'roberta', 'distilbert', 'electra', 'use-lite'. */
+  /** Family name: the config.json model_type ('bert', 'xlm-roberta', 'albert', ...) or 'use-lite'. */
   readonly family: string;
   readonly hiddenSize: number;
   readonly numLayers: number;
@@ -157,6 +173,8 @@ export interface Encoder {
   build(ctx: BuildContext, x: EncoderInputs): EncoderOutputs;
   /** Prefix of checkpoint keys before canonical names (`bert.`, ...; '' when none). */
   readonly checkpointPrefix: string;
+  /** AdapterHub's flexible-head model class of the family (`XLMRobertaAdapterModel`…), when AdapterHub has the family. */
+  readonly adapterHubModelClass?: string;
   /** Descriptive summary for `adapterkit info`. */
   describe(): Record<string, unknown>;
 }

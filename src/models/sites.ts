@@ -47,6 +47,12 @@ export interface SubLayerSite {
    * block, e.g. `encoder.layer.0.attention.output`; keys continue with `.adapters.<name>.…`.
    */
   readonly module: string;
+  /**
+   * The other layers whose sites run the same weights (ALBERT's shared layers). Adapters stay per
+   * site, so `module` then carries `.depth.<layer>` and AdapterHub / PEFT (which keep one adapter
+   * per shared module) cannot load them. Absent: the weights are this layer's own.
+   */
+  readonly sharedWith?: readonly number[];
 }
 
 /** Roles of the projections that linear sites name. */
@@ -76,6 +82,8 @@ export interface LinearSite {
    * (AdapterHub) or `.lora_A.weight` (PEFT).
    */
   readonly module: string;
+  /** As {@link SubLayerSite.sharedWith}. */
+  readonly sharedWith?: readonly number[];
 }
 
 /** One self-attention, for methods that extend its keys and values. */

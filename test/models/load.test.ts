@@ -13,6 +13,7 @@ import { AdapterkitError, type ErrorCode } from '../../src/errors.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { loadBertModel } from '../../src/models/bert/load.js';
 import { buildEncoderGraph } from '../../src/models/build.js';
+import { loadEncoderModel } from '../../src/models/registry.js';
 import { readSafetensors, writeSafetensors, type WeightTensor } from '../../src/models/weights/index.js';
 import { fakeCommit, startFakeHub, type FakeFile, type FakeHub } from '../hub/fake-hub.js';
 
@@ -77,7 +78,9 @@ describe('loadBertModel errors', () => {
     editConfig(dir, (c) => {
       c.model_type = 'gpt2';
     });
-    await rejectsLoad(dir, 'UNSUPPORTED_MODEL', join(dir, 'config.json'), 'model_type "gpt2" is not supported', 'supported model types: bert, roberta, distilbert, electra');
+    await rejectsLoad(dir, 'UNSUPPORTED_MODEL', join(dir, 'config.json'), 'model_type "gpt2" is not supported', 'supported model types: bert, roberta, xlm-roberta, distilbert, electra');
+    // through the registry (what loadBase uses), every family is listed
+    await assert.rejects(loadEncoderModel(dir), /model_type "gpt2" is not supported; supported model types: bert, roberta, xlm-roberta, distilbert, electra, albert$/);
   });
 
   test('missing config.json', async () => {

@@ -1,15 +1,16 @@
 /**
- * Hugging Face `config.json` of the BERT family (bert, roberta, distilbert, electra), normalised
- * to one shape. Differences between the families are honoured here once, as data.
+ * Hugging Face `config.json` of the BERT family (bert, roberta, xlm-roberta, distilbert, electra),
+ * normalised to one shape. Differences between the families are read from their records
+ * (names.ts `FAMILIES`) here once, as data.
  */
 import { fail } from '../../errors.js';
 import { describeValue } from '../../util/describe.js';
 import type { GraphActivation } from '../activations.js';
+import { FAMILIES, familyRecord, type BertFamily } from './names.js';
 
-/** Model types this module supports. */
-export const SUPPORTED_MODEL_TYPES = ['bert', 'roberta', 'distilbert', 'electra'] as const;
-/** One of {@link SUPPORTED_MODEL_TYPES}. */
-export type BertFamily = (typeof SUPPORTED_MODEL_TYPES)[number];
+export type { BertFamily } from './names.js';
+/** Model types this module supports, derived from the family records. */
+export const SUPPORTED_MODEL_TYPES = Object.keys(FAMILIES) as readonly BertFamily[];
 
 /** Activation names accepted in `hidden_act` / `activation`, mapped to what the graph uses. */
 export const ACTIVATIONS: Readonly<Record<string, GraphActivation>> = {
@@ -72,7 +73,8 @@ export const CONFIG_LIMITS: Readonly<Record<'vocabSize' | 'hiddenSize' | 'embedd
 
 type Json = Record<string, unknown>;
 
-function num(c: Json, key: string, file: string, dflt?: number): number {
+/** A number field of config.json (`dflt` when absent); UNSUPPORTED_MODEL naming the field otherwise. */
+export function num(c: Json, key: string, file: string, dflt?: number): number {
   const v = c[key];
   if (v === undefined || v === null) {
     if (dflt !== undefined) return dflt;
@@ -82,7 +84,8 @@ function num(c: Json, key: string, file: string, dflt?: number): number {
   return v;
 }
 
-function activation(name: unknown, file: string, key: string): Activation {
+/** An activation name of config.json mapped to the graph's; UNSUPPORTED_MODEL listing the supported names otherwise. */
+export function activation(name: unknown, file: string, key: string): Activation {
   // an own property only: `toString` and `__proto__` are not activations
   const a = typeof name === 'string' && Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name] : undefined;
   if (!a) fail('UNSUPPORTED_MODEL', `${file}: ${key} ${describeValue(name)} is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
@@ -96,7 +99,8 @@ export function parseBertConfig(c: Json, file = 'config.json'): BertConfig {
     fail('UNSUPPORTED_MODEL', `${file}: model_type ${describeValue(type)} is not supported; supported model types: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   const family = type as BertFamily;
-  if (family === 'distilbert') {
+  const rec = familyRecord(family);
+  if (rec.configFields === 'distilbert') {
     if (c.sinusoidal_pos_embds === true) fail('UNSUPPORTED_MODEL', `${file}: DistilBERT with sinusoidal_pos_embds is not supported`);
     const hidden = num(c, 'dim', file);
     const maxPositions = num(c, 'max_position_embeddings', file);
@@ -104,7 +108,7 @@ export function parseBertConfig(c: Json, file = 'config.json'): BertConfig {
       modelType: family, vocabSize: num(c, 'vocab_size', file), hiddenSize: hidden, embeddingSize: hidden,
       numLayers: num(c, 'n_layers', file), numHeads: num(c, 'n_heads', file), intermediateSize: num(c, 'hidden_dim', file),
       activation: activation(c.activation ?? 'gelu', file, 'activation'), activationName: String(c.activation ?? 'gelu'),
-      layerNormEps: 1e-12, maxPositions, typeVocabSize: 0, padTokenId: num(c, 'pad_token_id', file, 0),
+      layerNormEps: 1e-12, maxPositions, typeVocabSize: 0, padTokenId: num(c, 'pad_token_id', file, rec.defaultPad),
       positions: { kind: 'absolute' }, hasPooler: false,
       hiddenDropout: num(c, 'dropout', file, 0.1), attentionDropout: num(c, 'attention_dropout', file, 0.1), maxLength: maxPositions,
     }, file);
@@ -113,20 +117,20 @@ export function parseBertConfig(c: Json, file = 'config.json'): BertConfig {
   if (posType !== 'absolute') fail('UNSUPPORTED_MODEL', `${file}: position_embedding_type ${describeValue(posType)} is not supported (only "absolute")`);
   const hidden = num(c, 'hidden_size', file);
   const maxPositions = num(c, 'max_position_embeddings', file);
-  const pad = num(c, 'pad_token_id', file, family === 'roberta' ? 1 : 0);
-  const roberta = family === 'roberta';
+  const pad = num(c, 'pad_token_id', file, rec.defaultPad);
+  const offset = rec.positions === 'padding-offset';
   return check({
     modelType: family, vocabSize: num(c, 'vocab_size', file), hiddenSize: hidden,
-    embeddingSize: family === 'electra' ? num(c, 'embedding_size', file, hidden) : hidden,
+    embeddingSize: rec.embeddingSize ? num(c, 'embedding_size', file, hidden) : hidden,
     numLayers: num(c, 'num_hidden_layers', file), numHeads: num(c, 'num_attention_heads', file),
     intermediateSize: num(c, 'intermediate_size', file),
     activation: activation(c.hidden_act ?? 'gelu', file, 'hidden_act'), activationName: String(c.hidden_act ?? 'gelu'),
     layerNormEps: num(c, 'layer_norm_eps', file, 1e-12), maxPositions,
     typeVocabSize: num(c, 'type_vocab_size', file, 2), padTokenId: pad,
-    positions: roberta ? { kind: 'padding-offset', paddingIdx: pad } : { kind: 'absolute' },
-    hasPooler: family !== 'electra',
+    positions: offset ? { kind: 'padding-offset', paddingIdx: pad } : { kind: 'absolute' },
+    hasPooler: rec.mayHavePooler,
     hiddenDropout: num(c, 'hidden_dropout_prob', file, 0.1), attentionDropout: num(c, 'attention_probs_dropout_prob', file, 0.1),
-    maxLength: roberta ? maxPositions - pad - 1 : maxPositions,
+    maxLength: offset ? maxPositions - pad - 1 : maxPositions,
   }, file);
 }
 

@@ -1,5 +1,5 @@
 /**
- * The BERT-family encoder (BERT, RoBERTa, DistilBERT, ELECTRA) built on adapterkit's engine.
+ * The BERT-family encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA) built on adapterkit's engine.
  * Post-norm Transformer layers. Adapter methods act through the context's hooks at the sites that
  * `bertHookSites` declares: every projection runs through `ctx.linear`, every block's residual
  * add and LayerNorm through `ctx.sublayer`, every self-attention's keys and values through
@@ -15,17 +15,23 @@ import { runLinear, runSubLayer, type BuildContext, type Encoder, type EncoderIn
 import { HookSites, type LinearRole } from '../sites.js';
 import { activate } from '../activations.js';
 import type { BertConfig } from './config.js';
-import { EMBEDDINGS, FAMILIES, bertHookSites, bertWeightSpecs, layerNames, type LayerNames } from './names.js';
+import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint.js';
+import { EMBEDDINGS, bertHookSites, bertWeightSpecs, familyRecord, layerNames, type LayerNames } from './names.js';
+
+/** What a post-norm layer needs of a configuration (the BERT family's and ALBERT's configs have it). */
+export type LayerGeometry = Pick<BertConfig, 'numHeads' | 'hiddenSize' | 'activation' | 'layerNormEps' | 'hiddenDropout' | 'attentionDropout'>;
 
 /** float32's lowest value: the additive mask Hugging Face uses for padding keys. */
 const MASK_VALUE = -3.4028234663852886e38;
 
-function maybeDropout(ctx: BuildContext, x: Value, p: number): Value {
+/** Dropout with probability `p` while training; `x` itself otherwise. */
+export function maybeDropout(ctx: BuildContext, x: Value, p: number): Value {
   if (!ctx.training || p <= 0) return x;
   return dropout(x, { ratio: p, seed: ctx.nextSeed(), training: ctx.training });
 }
 
-function dense(ctx: BuildContext, x: Value, prefix: string): Value {
+/** `x W + b` with the weights `<prefix>.weight` [in, out] and `<prefix>.bias`. */
+export function dense(ctx: BuildContext, x: Value, prefix: string): Value {
   return linear(x, ctx.weight(`${prefix}.weight`), ctx.weight(`${prefix}.bias`));
 }
 
@@ -35,7 +41,8 @@ function projection(ctx: BuildContext, sites: HookSites, layer: number, role: Li
   return runLinear(ctx, site, x, (z) => linear(z, ctx.weight(site.weight), ctx.weight(site.bias)));
 }
 
-function norm(ctx: BuildContext, x: Value, prefix: string, eps: number): Value {
+/** LayerNorm with `<prefix>.weight` and `<prefix>.bias` (through the context's override when it has one). */
+export function norm(ctx: BuildContext, x: Value, prefix: string, eps: number): Value {
   if (ctx.layerNorm) return ctx.layerNorm(x, prefix, eps, (n) => ctx.weight(n));
   return layerNorm(x, ctx.weight(`${prefix}.weight`), ctx.weight(`${prefix}.bias`), eps);
 }
@@ -67,7 +74,7 @@ export function maskBias(mask: Value): Value {
 }
 
 /** Self-attention sub-layer with its output projection, dropout, residual and LayerNorm (through the hooks). */
-function attentionBlock(ctx: BuildContext, c: BertConfig, sites: HookSites, n: LayerNames, layer: number, x: Value, bias: Value, p: { hidden: number; attn: number }): Value {
+function attentionBlock(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, x: Value, bias: Value, p: { hidden: number; attn: number }): Value {
   const H = c.numHeads;
   const Dh = c.hiddenSize / H;
   const [B, T] = [x.shape[0] as string | number, x.shape[1] as string | number];
@@ -84,7 +91,7 @@ function attentionBlock(ctx: BuildContext, c: BertConfig, sites: HookSites, n: L
 }
 
 /** Feed-forward sub-layer with dropout, residual and LayerNorm (through the hooks). */
-function feedForwardBlock(ctx: BuildContext, c: BertConfig, sites: HookSites, n: LayerNames, layer: number, h: Value, p: number): Value {
+function feedForwardBlock(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, h: Value, p: number): Value {
   const inner = activate(projection(ctx, sites, layer, 'intermediate', h), c.activation); // [B, T, F]
   const o = maybeDropout(ctx, projection(ctx, sites, layer, 'output', inner), p); // [B, T, D]
   return runSubLayer(ctx, sites.sublayer(layer, 'ffn'), { input: h, output: o, residual: h, norm: (v) => norm(ctx, v, n.outputNorm, c.layerNormEps) });
@@ -101,8 +108,15 @@ export function bertSites(c: BertConfig, hasPooler = false): HookSites {
  * the configuration's.
  */
 export function bertLayer(ctx: BuildContext, c: BertConfig, layer: number, h: Value, bias: Value, sites: HookSites = bertSites(c)): Value {
+  return postNormLayer(ctx, c, sites, layerNames(c.modelType, layer), layer, h, bias);
+}
+
+/**
+ * A post-norm Transformer layer whose sub-modules are named by `n` (ALBERT passes the names of
+ * the shared layer a depth runs): attention block then feed-forward block. [B, T, D] -> [B, T, D]
+ */
+export function postNormLayer(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, h: Value, bias: Value): Value {
   const p = { hidden: ctx.hiddenDropout ?? c.hiddenDropout, attn: ctx.attentionDropout ?? c.attentionDropout };
-  const n = layerNames(c.modelType, layer);
   return ctx.graph.scope(`layer${layer}`, () => feedForwardBlock(ctx, c, sites, n, layer, attentionBlock(ctx, c, sites, n, layer, h, bias, p), p.hidden));
 }
 
@@ -118,7 +132,8 @@ export class BertEncoder implements Encoder {
   readonly usesTokenTypes: boolean;
   readonly outputWidth: number;
 
-  constructor(readonly config: BertConfig, readonly hasPooler: boolean) {
+  /** `keys`: how the checkpoint spelled its keys (shown by `describe`, for `adapterkit info`). */
+  constructor(readonly config: BertConfig, readonly hasPooler: boolean, readonly keys?: CheckpointKeys) {
     this.family = config.modelType;
     this.hiddenSize = config.hiddenSize;
     this.numLayers = config.numLayers;
@@ -131,7 +146,11 @@ export class BertEncoder implements Encoder {
   }
 
   get checkpointPrefix(): string {
-    return FAMILIES[this.config.modelType].prefix;
+    return familyRecord(this.config.modelType).prefix;
+  }
+
+  get adapterHubModelClass(): string {
+    return familyRecord(this.config.modelType).adapterModelClass;
   }
 
   build(ctx: BuildContext, x: EncoderInputs): EncoderOutputs {
@@ -159,6 +178,7 @@ export class BertEncoder implements Encoder {
       embedding: c.embeddingSize, activation: c.activationName, layerNormEps: c.layerNormEps, maxPositions: c.maxPositions,
       typeVocab: c.typeVocabSize, vocab: c.vocabSize, pooler: this.hasPooler,
       positions: c.positions.kind === 'absolute' ? 'absolute' : `offset by padding_idx ${c.positions.paddingIdx} + 1`,
+      ...(this.keys ? { checkpoint: describeCheckpointKeys(this.keys) } : {}),
     };
   }
 }

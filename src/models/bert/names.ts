@@ -2,11 +2,11 @@
  * Checkpoint key names of each BERT-family architecture, declared once as data.
  * Canonical names are the checkpoint keys without the model prefix (`bert.`, `roberta.`, ...).
  */
-import type { WeightSpec } from '../encoder.js';
+import { linearWeightSpecs as linear, normWeightSpecs as norm, type WeightSpec } from '../encoder.js';
 import {
   attentionSite, linearSite, subLayerSite, type AttentionSite, type HookSiteDeclaration, type LinearRole, type LinearSite, type SubLayerSite,
 } from '../sites.js';
-import type { BertConfig, BertFamily } from './config.js';
+import type { BertConfig } from './config.js';
 
 /** Key prefixes (without `.weight`/`.bias`) of one layer's sub-modules. */
 export interface LayerNames {
@@ -31,6 +31,19 @@ export interface FamilyRecord {
   readonly adapterModelClass: string;
   /** Hugging Face's sequence-classification class (for PEFT files and exports). */
   readonly classificationClass: string;
+  /** Which config.json field names the family uses (DistilBERT has its own: `dim`, `n_layers`, ...). */
+  readonly configFields: 'bert' | 'distilbert';
+  /**
+   * `absolute`: positions 0..T-1. `padding-offset`: RoBERTa's positions, counted from
+   * padding_idx + 1 over non-padding tokens (padding gets padding_idx).
+   */
+  readonly positions: 'absolute' | 'padding-offset';
+  /** The default `pad_token_id` when config.json has none. */
+  readonly defaultPad: number;
+  /** Whether the checkpoint may hold a pooler (`pooler.dense`); it is used when it does. */
+  readonly mayHavePooler: boolean;
+  /** Whether config.json's `embedding_size` may differ from `hidden_size` (ELECTRA projects up). */
+  readonly embeddingSize: boolean;
   /** Names of layer `i`'s sub-modules. */
   layer(i: number): LayerNames;
 }
@@ -50,14 +63,23 @@ function bertStyleLayer(i: number): LayerNames {
  * `BertSelfOutput` / `BertOutput` (`…attention.output.adapters.<name>`, `…output.adapters.<name>`);
  * DistilBERT keeps them on the transformer block (`…attention_adapters.adapters.<name>`,
  * `…output_adapters.adapters.<name>`; adapters `models/distilbert/mixin_distilbert.py`).
+ * XLM-RoBERTa is RoBERTa's graph and checkpoint layout (its models' base prefix is `roberta.`)
+ * under its own model_type and class names (adapters `models/xlm_roberta/`).
  */
-export const FAMILIES: Readonly<Record<BertFamily, FamilyRecord>> = {
-  bert: { prefix: 'bert.', adapterModelClass: 'BertAdapterModel', classificationClass: 'BertForSequenceClassification', layer: bertStyleLayer },
-  roberta: { prefix: 'roberta.', adapterModelClass: 'RobertaAdapterModel', classificationClass: 'RobertaForSequenceClassification', layer: bertStyleLayer },
-  electra: { prefix: 'electra.', adapterModelClass: 'ElectraAdapterModel', classificationClass: 'ElectraForSequenceClassification', layer: bertStyleLayer },
+const BERT_STYLE = { configFields: 'bert', layer: bertStyleLayer } as const;
+const ROBERTA_STYLE = { ...BERT_STYLE, prefix: 'roberta.', positions: 'padding-offset', defaultPad: 1, mayHavePooler: true, embeddingSize: false } as const;
+
+export const FAMILIES = {
+  bert: {
+    ...BERT_STYLE, prefix: 'bert.', adapterModelClass: 'BertAdapterModel', classificationClass: 'BertForSequenceClassification',
+    positions: 'absolute', defaultPad: 0, mayHavePooler: true, embeddingSize: false,
+  },
+  roberta: { ...ROBERTA_STYLE, adapterModelClass: 'RobertaAdapterModel', classificationClass: 'RobertaForSequenceClassification' },
+  'xlm-roberta': { ...ROBERTA_STYLE, adapterModelClass: 'XLMRobertaAdapterModel', classificationClass: 'XLMRobertaForSequenceClassification' },
   distilbert: {
     prefix: 'distilbert.', adapterModelClass: 'DistilBertAdapterModel', classificationClass: 'DistilBertForSequenceClassification',
-    layer: (i) => {
+    configFields: 'distilbert', positions: 'absolute', defaultPad: 0, mayHavePooler: false, embeddingSize: false,
+    layer: (i: number): LayerNames => {
       const p = `transformer.layer.${i}`;
       return {
         query: `${p}.attention.q_lin`, key: `${p}.attention.k_lin`, value: `${p}.attention.v_lin`,
@@ -67,7 +89,19 @@ export const FAMILIES: Readonly<Record<BertFamily, FamilyRecord>> = {
       };
     },
   },
-};
+  electra: {
+    ...BERT_STYLE, prefix: 'electra.', adapterModelClass: 'ElectraAdapterModel', classificationClass: 'ElectraForSequenceClassification',
+    positions: 'absolute', defaultPad: 0, mayHavePooler: false, embeddingSize: true,
+  },
+} as const satisfies Readonly<Record<string, FamilyRecord>>;
+
+/** A BERT-family model_type: a key of {@link FAMILIES}. */
+export type BertFamily = keyof typeof FAMILIES;
+
+/** The family record of `family`, typed as the interface. */
+export function familyRecord(family: BertFamily): FamilyRecord {
+  return FAMILIES[family];
+}
 
 /** The model prefix each family's task checkpoints put before the canonical names. */
 export const MODEL_PREFIX: Readonly<Record<BertFamily, string>> = Object.fromEntries(
@@ -76,7 +110,7 @@ export const MODEL_PREFIX: Readonly<Record<BertFamily, string>> = Object.fromEnt
 
 /** Names of layer `i`'s sub-modules. */
 export function layerNames(family: BertFamily, i: number): LayerNames {
-  return FAMILIES[family].layer(i);
+  return familyRecord(family).layer(i);
 }
 
 /** Embedding names. */
@@ -88,20 +122,6 @@ export const EMBEDDINGS = {
   project: 'embeddings_project',
   pooler: 'pooler.dense',
 } as const;
-
-function linear(prefix: string, nIn: number, nOut: number, layer?: number, role: 'linear' | 'pooler' = 'linear'): WeightSpec[] {
-  return [
-    { name: `${prefix}.weight`, shape: [nIn, nOut], role, layer },
-    { name: `${prefix}.bias`, shape: [nOut], role: role === 'pooler' ? 'pooler' : 'bias', layer },
-  ];
-}
-
-function norm(prefix: string, n: number, layer?: number): WeightSpec[] {
-  return [
-    { name: `${prefix}.weight`, shape: [n], role: 'norm', layer },
-    { name: `${prefix}.bias`, shape: [n], role: 'norm', layer },
-  ];
-}
 
 /** Every weight of a configuration, in checkpoint order. `pooler` says whether the checkpoint has one. */
 export function bertWeightSpecs(c: BertConfig, pooler: boolean): WeightSpec[] {

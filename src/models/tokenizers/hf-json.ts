@@ -43,6 +43,8 @@ export class HfJsonTokenizer implements Tokenizer {
   /** RoBERTa's processor gives every token type 0 (HF tokenizers does; the JS package gives the pair 1). */
   private readonly allTypesZero: boolean;
   private readonly specialCount: { single: number; pair: number };
+  /** Unigram: runs of pieces outside the vocabulary become one piece (one unk), as HF tokenizers' fuse_unk does. */
+  private readonly fuseUnknown: boolean;
 
   constructor(opts: HfJsonTokenizerOptions) {
     this.source = opts.source;
@@ -60,6 +62,7 @@ export class HfJsonTokenizer implements Tokenizer {
       throw new AdapterkitError('BAD_FILE', `${opts.source}: cannot build the tokenizer: ${(e as Error).message?.slice(0, 200)}`, undefined, { cause: e });
     }
     this.kind = `hf-${(model['type'] as string).toLowerCase()}`;
+    this.fuseUnknown = model['type'] === 'Unigram';
     const vocab = this.hf.get_vocab(true);
     let maxId = -1;
     for (const id of vocab.values()) if (id > maxId) maxId = id;
@@ -89,13 +92,14 @@ export class HfJsonTokenizer implements Tokenizer {
 
   /** Pieces of `text` without special tokens, e.g. "Hello world" -> ["Hello", "Ġworld"] for byte-level BPE. */
   tokenize(text: string): string[] {
-    return this.hf.tokenize(text);
+    const pieces = this.hf.tokenize(text);
+    return this.fuseUnknown ? fuseUnknownPieces(pieces, (t) => this.hf.token_to_id(t) !== undefined) : pieces;
   }
 
   /** Encodes texts or pairs; see {@link Tokenizer.encode}. */
   encode(inputs: Array<string | [string, string]>, opts?: EncodeOptions): EncodedBatch {
     return encodeBatch<string>(inputs, opts, {
-      pieces: (text) => this.hf.tokenize(text),
+      pieces: (text) => this.tokenize(text),
       assemble: (a, b) => this.assemble(a, b),
       numSpecial: (pair) => (pair ? this.specialCount.pair : this.specialCount.single),
       padId: this.padId,
@@ -149,6 +153,23 @@ export class HfJsonTokenizer implements Tokenizer {
     });
     return { ids, types };
   }
+}
+
+/**
+ * Joins each run of consecutive pieces that are not in the vocabulary into one piece. The package's
+ * Unigram model gives every unknown character its own piece (so "©©" would be two unk ids); Hugging
+ * Face's tokenizers (Unigram `fuse_unk`) and SentencePiece give one unk for the run.
+ */
+export function fuseUnknownPieces(pieces: readonly string[], known: (piece: string) => boolean): string[] {
+  const out: string[] = [];
+  let run = false;
+  for (const p of pieces) {
+    const unknown = !known(p);
+    if (unknown && run) out[out.length - 1] += p;
+    else out.push(p);
+    run = unknown;
+  }
+  return out;
 }
 
 /**

@@ -1,0 +1,213 @@
+/**
+ * Reading an encoder checkpoint, whatever the family: the weight files of a model directory
+ * (`model.safetensors`, `pytorch_model.bin`, or shards listed by an index), checkpoint keys mapped
+ * to canonical names (the model prefix such as `bert.` or `albert.` optional, legacy `gamma`/`beta`
+ * LayerNorm names accepted), keys the encoder does not use ignored and reported, and tensors
+ * converted to the layout the encoder declares (linear weights transposed from PyTorch's
+ * [out, in] to [in, out], one tensor at a time). Every check runs before anything is returned.
+ */
+import { realpath, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
+import { fail } from '../errors.js';
+import { transposeMatrix, type HostTensor } from '../engine/index.js';
+import { describeValue } from '../util/describe.js';
+import { exists } from '../util/fs.js';
+import { jsonType, readJsonObjectFile } from '../util/json.js';
+import type { WeightSpec } from './encoder.js';
+import { readWeights, type WeightTensor } from './weights/index.js';
+
+/** Most shard files one index may list. */
+const MAX_SHARDS = 10_000;
+
+/**
+ * The weight files of a model directory (single file or shards listed by an index). An index must
+ * be `{ "weight_map": { "<tensor>": "<shard file>" }, "metadata"?: {...} }`; every shard must be
+ * a relative path inside `dir` (no `..`, no absolute paths) that exists, and a shard that is a
+ * symbolic link must resolve inside `dir` too (or, for a Hugging Face cache snapshot, inside the
+ * repo's `blobs/` folder, where the cache keeps file contents).
+ */
+export async function findWeightFiles(dir: string): Promise<string[]> {
+  for (const index of ['model.safetensors.index.json', 'pytorch_model.bin.index.json']) {
+    const p = join(dir, index);
+    if (await exists(p)) {
+      const shards = shardNames(await readJsonObjectFile(p, { maxDepth: 8 }), p);
+      const roots = await allowedRoots(dir);
+      const out: string[] = [];
+      for (const f of shards) out.push(await confinedShard(dir, f, roots, p));
+      return out;
+    }
+  }
+  for (const f of ['model.safetensors', 'pytorch_model.bin']) if (await exists(join(dir, f))) return [join(dir, f)];
+  return fail('BAD_FILE', `${dir}: no weights found (looked for model.safetensors, pytorch_model.bin and their .index.json shards)`);
+}
+
+/** The distinct shard names of a parsed index, sorted, each checked to be a plain relative path. */
+function shardNames(index: Record<string, unknown>, p: string): string[] {
+  const map = index['weight_map'];
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) fail('BAD_FILE', `${p}: "weight_map" must be an object of tensor name -> shard file, got ${jsonType(map)}`);
+  const meta = index['metadata'];
+  if (meta !== undefined && meta !== null && (typeof meta !== 'object' || Array.isArray(meta))) fail('BAD_FILE', `${p}: "metadata" must be an object, got ${jsonType(meta)}`);
+  const shards = new Set<string>();
+  for (const [tensor, file] of Object.entries(map)) {
+    if (typeof file !== 'string') fail('BAD_FILE', `${p}: weight_map entry ${describeValue(tensor)} must be a shard file name, got ${jsonType(file)}`);
+    const parts = file.split('/');
+    if (file === '' || file.startsWith('/') || file.includes('\\') || file.includes('\0') || isAbsolute(file) || parts.some((x) => x === '' || x === '.' || x === '..')) {
+      fail('BAD_FILE', `${p}: weight_map entry ${describeValue(tensor)} names ${describeValue(file)}, which is not a relative path inside the model directory`);
+    }
+    shards.add(file);
+    if (shards.size > MAX_SHARDS) fail('BAD_FILE', `${p}: weight_map lists more than ${MAX_SHARDS} shard files`);
+  }
+  if (shards.size === 0) fail('BAD_FILE', `${p}: weight_map lists no shard files`);
+  return [...shards].sort();
+}
+
+/** Real directories a shard may resolve into: the model directory, and a hub cache snapshot's blobs. */
+async function allowedRoots(dir: string): Promise<string[]> {
+  const real = await realpath(dir);
+  const roots = [real];
+  const repo = dirname(dirname(real));
+  if (basename(dirname(real)) === 'snapshots' && basename(repo).startsWith('models--')) {
+    try {
+      roots.push(await realpath(join(repo, 'blobs')));
+    } catch {
+      // no blobs folder: nothing more is allowed
+    }
+  }
+  return roots;
+}
+
+async function confinedShard(dir: string, file: string, roots: readonly string[], indexPath: string): Promise<string> {
+  const path = join(dir, ...file.split('/'));
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch {
+    return fail('BAD_FILE', `${indexPath}: shard ${describeValue(file)} is missing from ${dir}`);
+  }
+  const inside = roots.some((root) => {
+    const rel = relative(root, real);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  });
+  if (!inside) fail('BAD_FILE', `${indexPath}: shard ${describeValue(file)} is a link that leads outside ${dir}; refusing to read it`);
+  return path;
+}
+
+/** Canonical name of a checkpoint key: without the model prefix, legacy `gamma`/`beta` LayerNorm names as `weight`/`bias`. */
+export function canonicalName(key: string, prefix: string): string {
+  let k = key.startsWith(prefix) ? key.slice(prefix.length) : key;
+  k = k.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
+  return k;
+}
+
+/** Converts one checkpoint tensor to the spec's layout, checking shape and dtype. */
+function convert(spec: WeightSpec, t: WeightTensor, file: string): HostTensor<'float32'> {
+  if (t.dtype !== 'float32') fail('BAD_WEIGHTS', `${file}: tensor ${t.name} has dtype ${t.dtype}; expected a floating-point tensor`);
+  const linear = (spec.role === 'linear' || spec.role === 'pooler') && spec.shape.length === 2;
+  const want = linear ? [spec.shape[1] as number, spec.shape[0] as number] : [...spec.shape];
+  if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+    fail('BAD_WEIGHTS', `${file}: tensor ${t.name} has shape [${t.shape.join(', ')}] but the config implies [${want.join(', ')}] for ${spec.name}`);
+  }
+  if (!linear) return { dtype: 'float32', shape: [...spec.shape], data: t.data as Float32Array };
+  return { dtype: 'float32', shape: [...spec.shape], data: transposeMatrix(t.data as Float32Array, want[0] as number, want[1] as number) };
+}
+
+
+/** How a checkpoint spelled its keys, for `adapterkit info`. */
+export interface CheckpointKeys {
+  /** Weight files read. */
+  readonly files: readonly string[];
+  /** `prefixed` (every used key carried the model prefix), `unprefixed`, or `mixed`. */
+  readonly form: 'prefixed' | 'unprefixed' | 'mixed';
+  /** The model prefix looked for, e.g. `albert.`. */
+  readonly prefix: string;
+  /** Whether LayerNorms were stored under the legacy `gamma`/`beta` names. */
+  readonly legacyNorms: boolean;
+  /** Checkpoint keys the encoder does not use (pre-training heads, buffers). */
+  readonly ignored: readonly string[];
+}
+
+/** One line for `adapterkit info`, e.g. `albert.-prefixed keys in model.safetensors (12 unused: predictions.*)`. */
+export function describeCheckpointKeys(k: CheckpointKeys): string {
+  const form = k.form === 'prefixed' ? `${k.prefix}-prefixed` : k.form === 'unprefixed' ? 'unprefixed' : `mixed (some ${k.prefix}-prefixed)`;
+  const files = k.files.map((f) => basename(f)).join(', ');
+  const unused = k.ignored.length ? `; ${k.ignored.length} unused: ${[...new Set(k.ignored.map((x) => x.split('.').slice(0, 2).join('.')))].slice(0, 4).join(', ')}` : '';
+  return `${form} keys${k.legacyNorms ? ' (legacy gamma/beta norms)' : ''} in ${files}${unused}`;
+}
+
+/** Tensors read from a checkpoint, by canonical name, in the file's layout. */
+export interface CheckpointTensors {
+  readonly found: Map<string, { t: WeightTensor; file: string }>;
+  readonly keys: CheckpointKeys;
+}
+
+/**
+ * Reads from `files` every tensor whose canonical name (see {@link canonicalName}) `wanted`
+ * holds; fails when two keys map to the same name. The tensors stay in the file's layout.
+ */
+export async function readCheckpointTensors(files: readonly string[], prefix: string, wanted: ReadonlySet<string>): Promise<CheckpointTensors> {
+  const found = new Map<string, { t: WeightTensor; file: string }>();
+  const ignored: string[] = [];
+  let prefixed = 0;
+  let legacyNorms = false;
+  for (const file of files) {
+    const tensors = await readWeights(file, {
+      select: (key) => {
+        const ok = wanted.has(canonicalName(key, prefix));
+        if (!ok) ignored.push(key);
+        return ok;
+      },
+    });
+    for (const [key, t] of tensors) {
+      const name = canonicalName(key, prefix);
+      const prev = found.get(name);
+      if (prev) fail('BAD_WEIGHTS', `${file}: tensor ${key} and ${prev.t.name} (${prev.file}) both map to ${name}`);
+      found.set(name, { t, file });
+      if (key.startsWith(prefix)) prefixed++;
+      if (/\.(gamma|beta)$/.test(key)) legacyNorms = true;
+    }
+  }
+  const form = prefixed === 0 ? 'unprefixed' : prefixed === found.size ? 'prefixed' : 'mixed';
+  return { found, keys: { files, form, prefix, legacyNorms, ignored } };
+}
+
+/**
+ * Fails before an encoder is built when the files are too small for the weights `specs` declares
+ * (two bytes an element at the least, F16/BF16): a config.json asking for a thousand layers or a
+ * 4-million-token vocabulary over a small checkpoint is refused instead of allocated.
+ */
+export async function checkWeightBytes(specs: readonly WeightSpec[], files: readonly string[], configPath: string): Promise<void> {
+  let elements = 0;
+  for (const spec of specs) elements += spec.shape.reduce<number>((a, d) => a * d, 1);
+  let bytes = 0;
+  for (const f of files) {
+    try {
+      bytes += (await stat(f)).size;
+    } catch (e) {
+      fail('BAD_FILE', `${f}: cannot open: ${(e as Error).message}`);
+    }
+  }
+  if (elements * 2 > bytes) {
+    fail('BAD_WEIGHTS', `${configPath} implies ${elements} weight elements (at least ${elements * 2} bytes) but the weight files hold only ${bytes} bytes: the config does not fit these weights`);
+  }
+}
+
+/**
+ * The encoder's weights from what was read: every spec must be there (BAD_WEIGHTS listing the
+ * missing keys, with the model prefix) with the shape the config implies; each tensor is
+ * converted and dropped from `read` as soon as it is.
+ */
+export function convertCheckpoint(specs: readonly WeightSpec[], read: CheckpointTensors, configPath: string): Map<string, HostTensor<'float32'>> {
+  const { found, keys } = read;
+  const missing = specs.filter((s) => !found.has(s.name)).map((s) => `${keys.prefix}${s.name}`);
+  if (missing.length) {
+    const list = missing.slice(0, 8).join(', ') + (missing.length > 8 ? `, and ${missing.length - 8} more` : '');
+    fail('BAD_WEIGHTS', `${keys.files.join(', ')}: missing ${missing.length} tensor(s) required by ${configPath}: ${list}`, { missing });
+  }
+  const weights = new Map<string, HostTensor<'float32'>>();
+  for (const spec of specs) {
+    const { t, file } = found.get(spec.name) as { t: WeightTensor; file: string };
+    weights.set(spec.name, convert(spec, t, file));
+    found.delete(spec.name); // drop the [out, in] copy as soon as it is converted
+  }
+  return weights;
+}
