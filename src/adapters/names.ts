@@ -5,8 +5,10 @@
  *                                                         adapters.sst2.0.query.lora_A
  *
  * `<adapter>` is the adapter's name (so one model can hold several), `<layer>.<site>` the key of
- * the hook site (models/sites.ts), `<param>` the method's own parameter name. Head tensors are
- * `head.*` and trained base weights keep their canonical names, so the prefix tells the owner.
+ * the hook site (models/sites.ts), `<param>` the method's own parameter name. A tensor that all of
+ * an adapter's sites share (Compacter's shared PHM rule) is `adapters.<adapter>.shared.<param>`.
+ * Head tensors are `head.*` and trained base weights keep their canonical names, so the prefix
+ * tells the owner.
  */
 import { fail } from '../errors.js';
 
@@ -27,17 +29,28 @@ export function adapterTensorName(adapter: string, siteKey: string, param: strin
   return `${ADAPTER_PREFIX}${adapter}.${siteKey}.${param}`;
 }
 
+/** The site key of tensors shared by every site of an adapter. */
+export const SHARED_SITE_KEY = 'shared';
+
+/** The internal name of a tensor shared by every site of an adapter. */
+export function sharedTensorName(adapter: string, param: string): string {
+  return adapterTensorName(adapter, SHARED_SITE_KEY, param);
+}
+
 /** The parts of an internal adapter tensor name. */
 export interface AdapterTensorParts {
   readonly adapter: string;
-  /** `<layer>.<site>` */
+  /** `<layer>.<site>`, or `shared` */
   readonly siteKey: string;
+  /** The site's layer; -1 for a shared tensor. */
   readonly layer: number;
   readonly param: string;
 }
 
 /** Splits an internal adapter tensor name; undefined for other names. */
 export function parseAdapterTensorName(name: string): AdapterTensorParts | undefined {
+  const shared = /^adapters\.([A-Za-z0-9_-]+)\.shared\.(.+)$/.exec(name);
+  if (shared) return { adapter: shared[1] as string, siteKey: SHARED_SITE_KEY, layer: -1, param: shared[2] as string };
   const m = /^adapters\.([A-Za-z0-9_-]+)\.(\d+)\.([a-z_]+)\.(.+)$/.exec(name);
   if (!m) return undefined;
   const [, adapter, layer, site, param] = m as unknown as [string, string, string, string, string];

@@ -39,7 +39,7 @@ test('reduction factors give back the width under AdapterHub\'s int(hidden // rf
 });
 
 test('presets are AdapterHub\'s and the paper\'s; overrides are validated with the field named', () => {
-  assert.deepEqual([...PRESET_NAMES], ['paper', 'houlsby', 'pfeiffer', 'parallel', 'lora', 'ia3', 'ia3-peft']);
+  assert.deepEqual([...PRESET_NAMES], ['paper', 'houlsby', 'pfeiffer', 'parallel', 'compacter', 'compacter++', 'lora', 'ia3', 'ia3-peft']);
   const p = METHOD_PRESETS.paper;
   assert.ok(p?.method === 'bottleneck' && p.size === 64 && p.non_linearity === 'gelu' && p.trainLayerNorms && p.mh_adapter && p.output_adapter);
   const h = methodConfig('double_seq_bn');
@@ -74,7 +74,8 @@ test('AdapterHub configs: its presets read back as adapterkit\'s presets; what a
   const ia3 = fromAdapterHubConfig({ architecture: 'lora', r: 1, alpha: 1, composition_mode: 'scale', attn_matrices: ['k', 'v'], intermediate_lora: true }, 'f');
   assert.equal(ia3.method, 'ia3');
   const refused: [unknown, RegExp][] = [
-    [{ ...bn, phm_layer: true }, /f: config\.phm_layer is true: Compacter's PHM layers are not implemented/],
+    [{ ...bn, phm_layer: true, learn_phm: false }, /f: learn_phm false \(a frozen PHM rule\) is not implemented/],
+    [{ ...bn, phm_layer: true, hypercomplex_nonlinearity: 'kaiming' }, /f: hypercomplex_nonlinearity "kaiming" is not one of "glorot-uniform", "glorot-normal", "normal", "phm"/],
     [{ ...bn, inv_adapter: 'nice' }, /config\.inv_adapter "nice": invertible adapters are not implemented/],
     [{ ...bn, stochastic_depth: 0.1 }, /config\.stochastic_depth 0\.1 is not implemented/],
     [{ ...bn, non_linearity: 'leakyrelu' }, /config\.non_linearity "leakyrelu" is not implemented/],
@@ -88,6 +89,55 @@ test('AdapterHub configs: its presets read back as adapterkit\'s presets; what a
     [{ architecture: 'prompt_tuning' }, /config\.architecture "prompt_tuning" \(prompt tuning\) is not implemented/],
   ];
   for (const [c, re] of refused) assert.throws(() => fromAdapterHubConfig(c, 'f'), re);
+});
+
+test('Compacter presets are AdapterHub\'s compacter and compacter++; PHM fields are checked with the field named', () => {
+  const c = methodConfig('compacter');
+  assert.ok(c.method === 'bottleneck' && c.preset === 'compacter' && c.phm_layer && c.mh_adapter && c.output_adapter && c.reduction_factor === 32 && c.non_linearity === 'gelu');
+  assert.ok(c.phm_dim === 4 && c.phm_rank === 1 && c.factorized_phm_W && !c.shared_W_phm && c.shared_phm_rule && !c.factorized_phm_rule && c.phm_bias);
+  assert.ok(c.phm_c_init === 'normal' && c.phm_init_range === 0.0001 && c.hypercomplex_nonlinearity === 'glorot-uniform' && c.learn_phm);
+  const pp = methodConfig('compacter++');
+  assert.ok(pp.method === 'bottleneck' && !pp.mh_adapter && pp.output_adapter && pp.original_ln_before && pp.phm_layer && pp.reduction_factor === 32);
+  // AdapterHub's to_dict of CompacterConfig() (every PHM field as AdapterHub's defaults) reads back as the preset
+  const hub = {
+    mh_adapter: true, output_adapter: true, reduction_factor: 32, non_linearity: 'gelu', original_ln_before: false, original_ln_after: true, residual_before_ln: true,
+    is_parallel: false, scaling: 1.0, use_gating: false, init_weights: 'bert', phm_layer: true, phm_dim: 4, factorized_phm_W: true, shared_W_phm: false, shared_phm_rule: true,
+    factorized_phm_rule: false, phm_c_init: 'normal', phm_init_range: 0.0001, learn_phm: true, hypercomplex_nonlinearity: 'glorot-uniform', phm_rank: 1, phm_bias: true,
+  };
+  const read = fromAdapterHubConfig(hub, 'f');
+  assert.equal(read.preset, 'compacter');
+  assert.deepEqual({ ...read }, { ...c });
+  // without phm_layer AdapterHub ignores the PHM fields, and so does the reader: it is double_seq_bn with gelu
+  const plain = fromAdapterHubConfig({ ...hub, phm_layer: false, non_linearity: 'swish', reduction_factor: 16 }, 'f');
+  assert.ok(plain.method === 'bottleneck' && plain.preset === 'houlsby' && plain.phm_layer === undefined && plain.phm_dim === undefined);
+  const bad: [() => unknown, RegExp][] = [
+    [() => methodConfig('houlsby', { phm_dim: 8 }), /houlsby config: phm_dim applies only with phm_layer: true/],
+    [() => methodConfig('compacter', { phm_dim: 0 }), /compacter config: phm_dim must be an integer >= 1, got 0/],
+    [() => methodConfig('compacter', { phm_rank: 1.5 }), /compacter config: phm_rank must be an integer >= 1, got 1\.5/],
+    [() => methodConfig('compacter', { phm_init_range: 0 }), /phm_init_range must be a number > 0, got 0/],
+    [() => methodConfig('compacter', { phm_c_init: 'zeros' }), /phm_c_init "zeros" is not one of "normal", "uniform"/],
+    [() => methodConfig('compacter', { shared_phm_rule: 'yes' }), /shared_phm_rule must be true or false, got "yes"/],
+    [() => methodConfig('compacter', { learn_phm: false }), /learn_phm false \(a frozen PHM rule\) is not implemented/],
+    [() => methodConfig('compacter', { shared_W_phm: true, factorized_phm_W: false }), /shared_W_phm with factorized_phm_W false is not implemented/],
+    [() => methodConfig('compacter', { init_weights: 'houlsby' }), /init_weights "houlsby" is not defined for PHM layers/],
+  ];
+  for (const [f, re] of bad) assert.throws(f, re);
+});
+
+test('Compacter against an encoder: phm_dim must divide the widths, shared weights need one shape', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const v = (c: ReturnType<typeof methodConfig>) => methodOf(c).validateFor(c, base.encoder);
+  // 32 // 32 = 1: AdapterHub asserts that phm_dim divides the PHM layer's widths
+  assert.throws(() => v(methodConfig('compacter')), /bottleneck config at 0\.attention \(width 32, bottleneck 1\): phm_dim 4 does not divide the PHM layer's output width 1/);
+  assert.throws(() => v(methodConfig('compacter', { reduction_factor: 4, phm_dim: 3 })), /phm_dim 3 does not divide the PHM layer's input width 32/);
+  assert.throws(() => v(methodConfig('compacter', { reduction_factor: { 0: 4, default: 8 }, shared_W_phm: true })), /shared_W_phm needs one shape at every site; the bert encoder's sites have 32->8, 32->4/);
+  const ok = methodConfig('compacter', { reduction_factor: 4 });
+  v(ok);
+  assert.equal(methodOf(ok).describe(ok, base.encoder), 'bottleneck (compacter, m=8, PHM n=4)');
+  // 4 sites x (W_left 8, W_right 2, b 8, W_left 2, W_right 8, b 32) + the shared rule 4 x 4 x 4
+  const ts = methodOf(ok).tensors(ok, base.encoder, 'a');
+  assert.equal(ts.reduce((n, t) => n + t.shape.reduce((x, y) => x * y, 1), 0), 4 * (32 + 8 + 8 + 8 + 32 + 32) + 64);
+  assert.deepEqual(ts[0], { name: 'adapters.a.shared.phm_rule', shape: [16, 4], init: { kind: 'normal', std: 0.0001 }, site: { kind: 'sublayer', key: 'shared', layer: -1 }, neutral: 0 });
 });
 
 test('configs checked against an encoder: layers that exist, a width for every layer', async () => {

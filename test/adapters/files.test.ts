@@ -3,10 +3,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterConfig } from '../../src/adapters/methods/index.js';
+import { parseComposition } from '../../src/adapters/composition.js';
+import { adapterConfig, methodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { readSafetensors } from '../../src/models/weights/index.js';
@@ -125,4 +126,71 @@ test('a version-1 manifest (camelCase bottleneck config) still loads, as the pap
   writeFileSync(manifestPath, JSON.stringify(manifest));
   await assert.rejects(loadSavedTask(base, dir), /mode\.adapter: mh_adapter must be true or false, got undefined/);
   for (const x of [m, back.model]) await x.dispose();
+});
+
+test('Compacter files: PHM tensors under AdapterHub\'s names (shared ones in shared_parameters), read back from .safetensors and from .bin', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const config = methodConfig('compacter++', { reduction_factor: 4, shared_phm_rule: false, factorized_phm_rule: true, shared_W_phm: true, phm_rank: 2 });
+  const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: config }, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 2 });
+  for (const t of m.trainable) for (let i = 0; i < t.data.length; i++) t.data[i] = (t.data[i] as number) + 0.05 * Math.sin(7 * i + t.data.length); // away from the init
+  const root = mkdtempSync(join(tmpdir(), 'ak-phm-'));
+  const dir = join(root, 'sst');
+  assert.deepEqual(await saveTask(m, dir, { name: 'sst', maxLength: 32 }), []);
+  const ad = await readSafetensors(join(dir, 'adapter.safetensors'));
+  const shapes = Object.fromEntries([...ad].map(([k, t]) => [k, t.shape]));
+  const site = 'bert.encoder.layer.1.output.adapters.sst.';
+  assert.deepEqual(Object.keys(shapes).sort(), [
+    'bert.encoder.layer.0.output.adapters.sst.adapter_down.0.b', 'bert.encoder.layer.0.output.adapters.sst.adapter_down.0.phm_rule_left',
+    'bert.encoder.layer.0.output.adapters.sst.adapter_down.0.phm_rule_right', 'bert.encoder.layer.0.output.adapters.sst.adapter_up.b',
+    'bert.encoder.layer.0.output.adapters.sst.adapter_up.phm_rule_left', 'bert.encoder.layer.0.output.adapters.sst.adapter_up.phm_rule_right',
+    `${site}adapter_down.0.b`, `${site}adapter_down.0.phm_rule_left`, `${site}adapter_down.0.phm_rule_right`, `${site}adapter_up.b`,
+    `${site}adapter_up.phm_rule_left`, `${site}adapter_up.phm_rule_right`,
+    'bert.shared_parameters.sst.W_down_left', 'bert.shared_parameters.sst.W_down_right', 'bert.shared_parameters.sst.W_up_left', 'bert.shared_parameters.sst.W_up_right',
+  ].sort());
+  assert.deepEqual([shapes[`${site}adapter_down.0.phm_rule_left`], shapes[`${site}adapter_down.0.phm_rule_right`], shapes[`${site}adapter_up.b`]], [[4, 4, 1], [4, 1, 4], [32]]);
+  assert.deepEqual(['W_down_left', 'W_down_right', 'W_up_left', 'W_up_right'].map((k) => shapes[`bert.shared_parameters.sst.${k}`]), [[4, 8, 2], [4, 2, 2], [4, 2, 2], [4, 2, 8]]);
+  // the file's [n, a, r] tensor holds the internal [n·a, r] matrix byte for byte
+  assert.deepEqual(Array.from(ad.get('bert.shared_parameters.sst.W_down_left')!.data as Float32Array), Array.from(m.owned.get('adapters.adapter.shared.W_down_left')!.data));
+  const ac = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+  assert.deepEqual([ac.config.phm_layer, ac.config.shared_W_phm, ac.config.shared_phm_rule, ac.config.factorized_phm_rule, ac.config.phm_rank, ac.config.reduction_factor], [true, true, false, true, 2, 4]);
+  assert.match(readFileSync(join(dir, 'adapter_config.json'), 'utf8'), /"phm_init_range": 0\.0001,/);
+  const batch = base.tokenizer.encode(['a good book', 'the dog ran'], 16);
+  const want = Array.from(await m.predict(batch));
+  // as AdapterHub's folder (no adapterkit.json): once with only adapter.safetensors, once with only pytorch_adapter.bin
+  for (const keep of ['adapter.safetensors', 'pytorch_adapter.bin']) {
+    const foreign = join(root, `foreign-${keep}`);
+    mkdirSync(foreign);
+    for (const f of ['adapter_config.json', 'head_config.json', 'model_head.safetensors', keep]) copyFileSync(join(dir, f), join(foreign, f));
+    const back = await loadSavedTask(base, foreign);
+    assert.equal(back.origin, 'adapterhub');
+    const c = (back.model.mode as { adapter: typeof config }).adapter;
+    assert.deepEqual({ ...c, preset: undefined }, { ...config, preset: undefined }, keep);
+    for (const [k, t] of m.owned) assert.deepEqual(Array.from(back.model.owned.get(k)!.data), Array.from(t.data), `${keep}: ${k}`);
+    assert.deepEqual(Array.from(await back.model.predict(batch)), want, keep);
+    await back.model.dispose();
+  }
+  await m.dispose();
+});
+
+test('a setup of two Compacters (Stack(lang, task), lang frozen) keeps each one\'s shared rule under its own name, trains only the task\'s, and loads back exactly', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const m = TaskModel.create(base, {
+    mode: {
+      kind: 'adapters', active: parseComposition('Stack(lang, task)'),
+      adapters: [{ name: 'lang', config: methodConfig('compacter', { reduction_factor: 4 }), trainable: false }, { name: 'task', config: methodConfig('compacter++', { reduction_factor: 4 }) }],
+    },
+    head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1,
+  });
+  assert.deepEqual(m.trainable.map((t) => t.name).filter((n) => n.includes('.shared.')), ['adapters.task.shared.phm_rule']);
+  const batch = base.tokenizer.encode(['the cat sat', 'a dog'], 8);
+  const want = Array.from(await m.predict(batch));
+  const dir = join(mkdtempSync(join(tmpdir(), 'ak-phm-setup-')), 'setup');
+  await saveTask(m, dir, { name: 'setup', maxLength: 16 });
+  for (const name of ['lang', 'task']) {
+    const keys = [...(await readSafetensors(join(dir, name, 'adapter.safetensors'))).keys()];
+    assert.deepEqual(keys.filter((k) => k.includes('shared_parameters')), [`bert.shared_parameters.${name}.phm_rule`]);
+  }
+  const back = await loadSavedTask(base, dir);
+  assert.deepEqual(Array.from(await back.model.predict(batch)), want);
+  await Promise.all([m.dispose(), back.model.dispose()]);
 });

@@ -53,7 +53,9 @@ function close(got: number, want: number, rel: number, abs: number): boolean {
 }
 
 test('the fixtures cover every method and both libraries', () => {
-  assert.deepEqual(CASES, ['bn-options', 'bn-options2', 'houlsby', 'ia3', 'ia3-peft', 'lora', 'lora-peft', 'parallel', 'pfeiffer']);
+  assert.deepEqual(CASES, [
+    'bn-options', 'bn-options2', 'compacter', 'compacter++', 'compacter-options', 'compacter-options2', 'houlsby', 'ia3', 'ia3-peft', 'lora', 'lora-peft', 'parallel', 'pfeiffer',
+  ]);
 });
 
 for (const name of CASES) {

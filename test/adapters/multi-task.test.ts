@@ -103,7 +103,7 @@ test('tasks of one shape live in the stacks only; adding past the spare rows and
   for (const m of models) await m.dispose();
 });
 
-test('one mixed batch over every method (bottleneck presets, LoRA, IA³ in both placements) and the baselines equals each task alone', async () => {
+test('one mixed batch over every method (bottleneck presets, Compacter, LoRA, IA³ in both placements) and the baselines equals each task alone', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const two = headConfig({ kind: 'classification', labels: ['x', 'y'] });
   const three = headConfig({ kind: 'classification', labels: ['p', 'q', 'r'], layers: 2 });
@@ -114,6 +114,9 @@ test('one mixed batch over every method (bottleneck presets, LoRA, IA³ in both 
     ['pfeiffer', { kind: 'adapters', adapter: methodConfig('pfeiffer', { reduction_factor: 8 }) }, two],
     ['parallel', { kind: 'adapters', adapter: methodConfig('parallel', { reduction_factor: 8 }) }, two],
     ['gated', { kind: 'adapters', adapter: methodConfig('paper', { size: 3, ln_before: true, ln_after: true, use_gating: true, scaling: 'learned' }) }, two],
+    ['compacter', { kind: 'adapters', adapter: methodConfig('compacter', { reduction_factor: 4 }) }, two],
+    ['compacter-b', { kind: 'adapters', adapter: methodConfig('compacter', { reduction_factor: 4, leave_out: [1] }) }, three], // same group, a layer left out
+    ['compacter++', { kind: 'adapters', adapter: methodConfig('compacter++', { reduction_factor: 4, shared_phm_rule: false, factorized_phm_rule: true, shared_W_phm: true, phm_rank: 2 }) }, two],
     ['lora', { kind: 'adapters', adapter: methodConfig('lora', { r: 2 }) }, two],
     ['lora4', { kind: 'adapters', adapter: methodConfig('lora', { r: 4, alpha: 8, attn_matrices: ['q', 'k', 'v'], attentionOutputLora: true, output_lora: true }) }, three],
     ['ia3', { kind: 'adapters', adapter: methodConfig('ia3') }, two],

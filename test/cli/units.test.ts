@@ -56,7 +56,7 @@ test('mode flags become a training mode', () => {
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'seq_bn', method: 'lora' }), /either --method or --adapter-config/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'seq_bn', adapterSize: 8 }), /--adapter-size cannot change an --adapter-config/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning"}' }), /config\.architecture "prefix_tuning" \(prefix tuning\) is not implemented/);
-  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"mh_adapter": true, "output_adapter": true, "reduction_factor": 16, "non_linearity": "relu", "use_gating": true, "is_parallel": false, "phm_layer": true}' }), /config\.phm_layer is true/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"mh_adapter": true, "output_adapter": true, "reduction_factor": 16, "non_linearity": "relu", "use_gating": true, "is_parallel": false, "phm_layer": true, "learn_phm": false}' }), /learn_phm false/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{nope' }), /--adapter-config: not valid JSON/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'no-such-preset' }), /unknown adapter method preset "no-such-preset"/);
   assert.deepEqual(modeFromFlags({ mode: 'top-k', topK: 2 }), { kind: 'top-k', k: 2 });

@@ -7,7 +7,7 @@ const cases: [string, string[], RegExp][] = [
   ['--epochs 0', ['train', '--dataset', 'spam', '--epochs', '0'], /--epochs <n>' argument '0' is invalid\. must be an integer >= 1, got 0/],
   ['--epochs 1.5', ['train', '--dataset', 'spam', '--epochs', '1.5'], /--epochs <n>' argument '1\.5' is invalid\. expected an integer/],
   ['--mode nope', ['train', '--dataset', 'spam', '--mode', 'nope'], /--mode <mode>' argument 'nope' is invalid\. Allowed choices are adapters, top-k, layer-norm, head-only, full/],
-  ['--method nope', ['train', '--dataset', 'spam', '--method', 'nope'], /--method <preset>' argument 'nope' is invalid\. Allowed choices are paper, houlsby, pfeiffer, parallel, lora, ia3, ia3-peft/],
+  ['--method nope', ['train', '--dataset', 'spam', '--method', 'nope'], /--method <preset>' argument 'nope' is invalid\. Allowed choices are paper, houlsby, pfeiffer, parallel, compacter, compacter\+\+, lora, ia3, ia3-peft/],
   ['--lora-r with the paper method', ['train', '--dataset', 'spam', '--lora-r', '4'], /--lora-r does not apply to --method paper \(a bottleneck method\)/],
   ['--targets dense', ['train', '--dataset', 'spam', '--method', 'lora', '--targets', 'dense'], /unknown projection "dense" \(projections: query, key, value, attention_output, intermediate, output\)/],
   ['--adapter-config bad JSON', ['train', '--dataset', 'spam', '--adapter-config', '{"r": '], /--adapter-config: not valid JSON/],

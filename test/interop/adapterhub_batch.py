@@ -7,10 +7,11 @@ same functions those scripts' ``main`` calls (``adapterhub_config.check``, ``ada
 for every request, and compares weight files with torch.
 
 stdin: {"configs": [<adapter_config.json>...],
-        "forwards": [<task dir>...], "base": <base model dir>, "inputs": <inputs.json>,
+        "forwards": [<task dir>...], "phm_forwards": [<task dir>...], "base": <base model dir>, "inputs": <inputs.json>,
         "pairs": [[<.bin>, <.safetensors>]...]}
 stdout: {"configs": [{"code": <the script's exit code>, ...check() output}],
          "forwards": [{"code": ..., ...run() output or the failure}],
+         "phm_forwards": [the same from adapterhub_phm_forward.run (Compacter: AdapterHub's PHMLayer with its shared parameters)],
          "pairs": [{"bin": ..., "type": ..., "keys": [...], "problems": [...]}]}
 A pair's problems list every key that is in one file only and every tensor whose dtype, shape or
 bytes differ; the .bin is read with torch.load(weights_only=True), the .safetensors by hand (its
@@ -28,6 +29,7 @@ sys.path.insert(0, str(REPO / "scripts" / "interop"))
 
 import adapterhub_config  # noqa: E402
 import adapterhub_forward  # noqa: E402
+import adapterhub_phm_forward  # noqa: E402  (beside this file)
 
 SAFETENSORS_DTYPES = {"F32": "torch.float32", "F64": "torch.float64", "F16": "torch.float16", "I64": "torch.int64"}
 
@@ -64,16 +66,17 @@ def compare(bin_path: str, st_path: str) -> dict:
 
 def main() -> int:
     req = json.load(sys.stdin)
-    out = {"configs": [], "forwards": [], "pairs": []}
+    out = {"configs": [], "forwards": [], "phm_forwards": [], "pairs": []}
     for path in req.get("configs", []):
         code, result = adapterhub_config.check(path)
         out["configs"].append({"code": code, **result})
-    for task_dir in req.get("forwards", []):
-        try:
-            result, code = adapterhub_forward.run(Path(task_dir), Path(req["base"]), Path(req["inputs"]), "float64"), 0
-        except adapterhub_forward.Failure as f:
-            result, code = {"ok": False, "stage": f.stage, "error": f.error}, f.code
-        out["forwards"].append({"code": code, "dir": task_dir, **result})
+    for key, run in (("forwards", adapterhub_forward.run), ("phm_forwards", adapterhub_phm_forward.run)):
+        for task_dir in req.get(key, []):
+            try:
+                result, code = run(Path(task_dir), Path(req["base"]), Path(req["inputs"]), "float64"), 0
+            except adapterhub_forward.Failure as f:
+                result, code = {"ok": False, "stage": f.stage, "error": f.error}, f.code
+            out[key].append({"code": code, "dir": task_dir, **result})
     for bin_path, st_path in req.get("pairs", []):
         out["pairs"].append(compare(bin_path, st_path))
     print(json.dumps(out))

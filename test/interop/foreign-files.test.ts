@@ -130,7 +130,7 @@ async function rejects(dir: string, field: RegExp, file = 'adapter_config.json')
   });
 }
 
-test('unsupported AdapterHub values fail with BAD_CONFIG naming the field: use_gating on LoRA, an unknown architecture, phm_layer', async () => {
+test('unsupported AdapterHub values fail with BAD_CONFIG naming the field: use_gating on LoRA, an unknown architecture, a frozen PHM rule', async () => {
   const gated = copyFixture('lora', 'lora-gated');
   editConfig(gated, (j) => (cfgOf(j).use_gating = true));
   await rejects(gated, /config\.use_gating is true: gated LoRA/);
@@ -140,9 +140,9 @@ test('unsupported AdapterHub values fail with BAD_CONFIG naming the field: use_g
   assert.equal(cfgOf(JSON.parse(readFileSync(join(unknown, 'adapter_config.json'), 'utf8'))).is_parallel, true);
   await rejects(unknown, /config\.architecture "hyper_parallel" is not implemented/);
 
-  const phm = copyFixture('houlsby', 'phm');
-  editConfig(phm, (j) => (cfgOf(j).phm_layer = true));
-  await rejects(phm, /config\.phm_layer is true: Compacter's PHM layers/);
+  const phm = copyFixture('compacter', 'phm-frozen-rule');
+  editConfig(phm, (j) => (cfgOf(j).learn_phm = false));
+  await rejects(phm, /learn_phm false \(a frozen PHM rule\) is not implemented/);
 });
 
 test('AdapterHub itself refuses the unknown architecture too (it is not a value adapterkit merely lacks)', async (t) => {

@@ -24,6 +24,11 @@
  * Internal tensors per site (`adapters.<name>.<layer>.<attention|ffn>.<param>`): `down.weight`
  * [d, m], `down.bias` [m], `up.weight` [m, d], `up.bias` [d], then `norm_before.*`,
  * `norm_after.*` [d], `gate.weight` [d, 1], `gate.bias` [1], `scaling` [1] or [d] where used.
+ *
+ * Compacter (`phm_layer`, presets `compacter` and `compacter++`) replaces both projections with
+ * PHM layers (phm.ts): `down.W_left`, `down.W_right` (or `down.W`), `down.phm_rule*` unless the
+ * rule is shared, `down.bias`, the same for `up.`, and the adapter's shared tensors
+ * (`adapters.<name>.shared.phm_rule`, `W_down_left`…).
  */
 import { fail } from '../../errors.js';
 import { add, linear, mul, reduceMean, sigmoid, type Value } from '../../engine/index.js';
@@ -31,9 +36,12 @@ import { activate, type GraphActivation } from '../../models/activations.js';
 import type { Encoder, SubLayerParts } from '../../models/encoder.js';
 import type { SubLayerSite } from '../../models/sites.js';
 import { pyFloat } from '../../util/python-json.js';
-import { adapterTensorName } from '../names.js';
+import { SHARED_SITE_KEY, adapterTensorName, sharedTensorName } from '../names.js';
 import type { AdapterMethod, AdapterTensor, FileTensorKey, MethodConfigBase, MethodContext, MethodHooks, SubLayerUnit, TensorInit } from '../method.js';
 import { checkBool, checkKnownFields, checkLayerList, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
+import {
+  PHM_DEFAULTS, PHM_FIELDS, checkPhmFields, checkPhmWidths, phmLinear, phmOf, phmSharedTensors, phmSiteTensors, phmWeight, type PhmFields, type PhmTensor,
+} from './phm.js';
 
 /** Nonlinearities of the bottleneck (AdapterHub's `non_linearity` names). */
 export const BOTTLENECK_ACTIVATIONS = ['gelu', 'gelu_new', 'relu', 'swish', 'silu', 'tanh'] as const;
@@ -43,8 +51,11 @@ export type BottleneckActivation = (typeof BOTTLENECK_ACTIVATIONS)[number];
 /** AdapterHub's initialisations (`init_weights`). */
 export const BOTTLENECK_INITS = ['bert', 'houlsby', 'mam_adapter'] as const;
 
-/** A bottleneck adapter configuration: AdapterHub's `BnConfig` fields, plus adapterkit's camelCase ones. */
-export interface BottleneckConfig extends MethodConfigBase {
+/**
+ * A bottleneck adapter configuration: AdapterHub's `BnConfig` fields, plus adapterkit's camelCase
+ * ones. The PHM fields (phm.ts) are present, all of them, exactly when `phm_layer` is true.
+ */
+export interface BottleneckConfig extends MethodConfigBase, Partial<PhmFields> {
   readonly method: 'bottleneck';
   /** An adapter after the attention block. */
   readonly mh_adapter: boolean;
@@ -95,6 +106,12 @@ export const BOTTLENECK_PRESETS = {
     ...BN_DEFAULTS, preset: 'parallel', mh_adapter: false, output_adapter: true, reduction_factor: 2, non_linearity: 'relu', is_parallel: true, scaling: 4.0,
     init_weights: 'mam_adapter',
   },
+  /** AdapterHub `compacter` (Mahabadi et al. 2021): double_seq_bn with PHM layers (n = 4, rank 1, shared rule), GELU, factor 32. */
+  compacter: { ...BN_DEFAULTS, ...PHM_DEFAULTS, preset: 'compacter', mh_adapter: true, output_adapter: true, reduction_factor: 32, non_linearity: 'gelu' },
+  /** AdapterHub `compacter++`: seq_bn with PHM layers, GELU, factor 32 (one adapter after the feed-forward block). */
+  'compacter++': {
+    ...BN_DEFAULTS, ...PHM_DEFAULTS, preset: 'compacter++', mh_adapter: false, output_adapter: true, reduction_factor: 32, non_linearity: 'gelu', original_ln_before: true,
+  },
 } as const satisfies Record<string, BottleneckConfig>;
 
 /** AdapterHub's preset names for the same configs. */
@@ -105,7 +122,7 @@ export const ADAPTERHUB_BOTTLENECK_NAMES: Readonly<Record<string, keyof typeof B
 const FIELDS = [
   'method', 'trainLayerNorms', 'preset', 'leave_out', 'mh_adapter', 'output_adapter', 'reduction_factor', 'size', 'non_linearity',
   'original_ln_before', 'original_ln_after', 'residual_before_ln', 'adapter_residual_before_ln', 'ln_before', 'ln_after', 'init_weights',
-  'initStd', 'is_parallel', 'scaling', 'use_gating', 'dropout',
+  'initStd', 'is_parallel', 'scaling', 'use_gating', 'dropout', ...PHM_FIELDS,
 ] as const;
 
 /** Validates and freezes a bottleneck config (BAD_CONFIG naming the field). */
@@ -141,7 +158,10 @@ export function checkBottleneckConfig(raw: RawConfig, where = 'bottleneck config
   checkNumber(raw, 'initStd', where, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
   checkNumber(raw, 'dropout', where, { min: 0, max: 1, exclusiveMax: true });
   checkLayerList(raw, 'leave_out', where);
-  return Object.freeze({ ...c, leave_out: Object.freeze([...c.leave_out]), ...(rf && typeof rf === 'object' ? { reduction_factor: Object.freeze({ ...rf }) } : {}) });
+  const phm = checkPhmFields(raw, where);
+  const out: Record<string, unknown> = { ...c, ...phm, leave_out: Object.freeze([...c.leave_out]), ...(rf && typeof rf === 'object' ? { reduction_factor: Object.freeze({ ...rf }) } : {}) };
+  if (!phm) delete out.phm_layer; // phm_layer: false is the same config as none
+  return Object.freeze(out) as unknown as BottleneckConfig;
 }
 
 /** Builds a bottleneck config from a preset and overrides (`size` replaces a preset's `reduction_factor` and the other way round). */
@@ -249,9 +269,17 @@ function inits(c: BottleneckConfig, d: number): Record<string, TensorInit> {
   };
 }
 
+/** The PHM tensors of both projections at a site (none without phm_layer). */
+function sitePhm(c: BottleneckConfig, d: number, m: number): PhmTensor[] {
+  const p = phmOf(c);
+  return p ? [...phmSiteTensors(p, 'down', d, m), ...phmSiteTensors(p, 'up', m, d)] : [];
+}
+
 /** Parameter names and internal shapes at a site of width d with bottleneck m. */
 function siteParams(c: BottleneckConfig, d: number, m: number): [string, number[]][] {
-  const p: [string, number[]][] = [['down.weight', [d, m]], ['down.bias', [m]], ['up.weight', [m, d]], ['up.bias', [d]]];
+  const p: [string, number[]][] = phmOf(c)
+    ? sitePhm(c, d, m).map((t) => [t.param, [...t.shape]])
+    : [['down.weight', [d, m]], ['down.bias', [m]], ['up.weight', [m, d]], ['up.bias', [d]]];
   if (c.ln_before) p.push(['norm_before.weight', [d]], ['norm_before.bias', [d]]);
   if (c.ln_after) p.push(['norm_after.weight', [d]], ['norm_after.bias', [d]]);
   if (c.use_gating) p.push(['gate.weight', [d, 1]], ['gate.bias', [1]]);
@@ -266,10 +294,11 @@ const ADAPTER_LN_EPS = 1e-5;
 /** The adapter's own computations at a site: the bottleneck branch `a` and its layer norm after. */
 function siteParts(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: MethodContext) {
   const t = (param: string) => ctx.w(adapterTensorName(name, site.key, param));
+  const project = siteProjections(c, site, name, ctx);
   const bottleneck = (input: Value): Value => {
     const z = c.ln_before ? ctx.layerNorm(input, adapterTensorName(name, site.key, 'norm_before.weight'), adapterTensorName(name, site.key, 'norm_before.bias'), ADAPTER_LN_EPS) : input;
-    const down = activate(linear(z, t('down.weight'), t('down.bias')), GRAPH_ACTIVATION[c.non_linearity]); // [B, T, m]
-    let a = linear(down, t('up.weight'), t('up.bias')); // [B, T, d]
+    const down = activate(project('down', z), GRAPH_ACTIVATION[c.non_linearity]); // [B, T, m]
+    let a = project('up', down); // [B, T, d]
     if (typeof c.scaling === 'number') {
       if (c.scaling !== 1) a = mul(a, c.scaling);
     } else a = mul(a, t('scaling'));
@@ -280,6 +309,32 @@ function siteParts(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: M
   const lnAfter = (v: Value) => ctx.layerNorm(v, adapterTensorName(name, site.key, 'norm_after.weight'), adapterTensorName(name, site.key, 'norm_after.bias'), ADAPTER_LN_EPS);
   const after = (a: Value) => (c.ln_after ? lnAfter(a) : a);
   return { bottleneck, lnAfter, after };
+}
+
+/**
+ * The down- and up-projections at a site: linear layers, or PHM layers whose weights H are built
+ * once per site from their factors (site or shared tensors).
+ */
+function siteProjections(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: MethodContext): (pos: 'down' | 'up', x: Value) => Value {
+  const t = (param: string) => ctx.w(adapterTensorName(name, site.key, param));
+  const p = phmOf(c);
+  if (!p) return (pos, x) => linear(x, t(`${pos}.weight`), t(`${pos}.bias`));
+  const d = site.width;
+  const m = bottleneckWidth(c, site);
+  const shared = (param: string) => ctx.w(sharedTensorName(name, param));
+  const weights = new Map<string, Value>();
+  return (pos, x) => {
+    let H = weights.get(pos);
+    if (!H) {
+      const rule = p.shared_phm_rule ? shared : (f: string) => t(`${pos}.${f}`);
+      const w = p.shared_W_phm ? (f: string) => shared(f.replace('W', `W_${pos}`)) : (f: string) => t(`${pos}.${f}`);
+      H = phmWeight(p, pos === 'down' ? d : m, pos === 'down' ? m : d,
+        p.factorized_phm_rule ? { left: rule('phm_rule_left'), right: rule('phm_rule_right') } : { full: rule('phm_rule') },
+        p.factorized_phm_W ? { left: w('W_left'), right: w('W_right') } : { full: w('W') }); // [in, out]
+      weights.set(pos, H);
+    }
+    return phmLinear(x, H, p.phm_bias ? t(`${pos}.bias`) : undefined);
+  };
 }
 
 function siteHook(c: BottleneckConfig, site: SubLayerSite, name: string, ctx: MethodContext): { delta?: (p: SubLayerParts) => Value; replace?: (p: SubLayerParts) => Value } {
@@ -339,19 +394,38 @@ export const bottleneckMethod: AdapterMethod<BottleneckConfig> = {
     const sites = enc ? sitesOf(c, enc) : [];
     const widths = [...new Set(sites.map((s) => bottleneckWidth(c, s)))];
     const size = widths.length ? `m=${widths.join('/')}` : c.size !== undefined ? `m=${c.size}` : `reduction ${JSON.stringify(c.reduction_factor)}`;
-    return `bottleneck (${c.preset ?? (c.is_parallel ? 'parallel' : 'custom')}, ${size}${c.trainLayerNorms ? ' + layer norms' : ''})`;
+    const phm = phmOf(c);
+    return `bottleneck (${c.preset ?? (c.is_parallel ? 'parallel' : 'custom')}, ${size}${phm ? `, PHM n=${phm.phm_dim}` : ''}${c.trainLayerNorms ? ' + layer norms' : ''})`;
   },
   validateFor(c, enc) {
     for (const l of c.leave_out) {
       if (l >= enc.numLayers) fail('BAD_CONFIG', `bottleneck config: leave_out layer ${l} does not exist (the ${enc.family} encoder has ${enc.numLayers} layers)`);
     }
-    if (sitesOf(c, enc).length === 0) fail('BAD_CONFIG', 'bottleneck config: every layer is left out; no adapter would be inserted');
+    const sites = sitesOf(c, enc);
+    if (sites.length === 0) fail('BAD_CONFIG', 'bottleneck config: every layer is left out; no adapter would be inserted');
+    const p = phmOf(c);
+    if (p) {
+      for (const site of sites) {
+        const m = bottleneckWidth(c, site);
+        checkPhmWidths(p, site.width, m, `bottleneck config at ${site.key} (width ${site.width}, bottleneck ${m})`);
+      }
+      const shapes = new Set(sites.map((s) => `${s.width}->${bottleneckWidth(c, s)}`));
+      if (p.shared_W_phm && shapes.size > 1) fail('BAD_CONFIG', `bottleneck config: shared_W_phm needs one shape at every site; the ${enc.family} encoder's sites have ${[...shapes].join(', ')}`);
+    }
   },
   tensors(c, enc, name) {
     const out: AdapterTensor[] = [];
-    for (const site of sitesOf(c, enc)) {
+    const sites = sitesOf(c, enc);
+    const p = phmOf(c);
+    const first = sites[0];
+    if (p && first) {
+      for (const t of phmSharedTensors(p, first.width, bottleneckWidth(c, first))) {
+        out.push({ name: sharedTensorName(name, t.param), shape: [...t.shape], init: t.init, site: { kind: 'sublayer', key: SHARED_SITE_KEY, layer: -1 }, neutral: 0 });
+      }
+    }
+    for (const site of sites) {
       const m = bottleneckWidth(c, site);
-      const init = inits(c, site.width);
+      const init: Record<string, TensorInit> = { ...inits(c, site.width), ...Object.fromEntries(sitePhm(c, site.width, m).map((t) => [t.param, t.init])) };
       for (const [param, shape] of siteParams(c, site.width, m)) {
         out.push({ name: adapterTensorName(name, site.key, param), shape, init: init[param] as TensorInit, site: { kind: 'sublayer', key: site.key, layer: site.layer }, neutral: 0 });
       }
@@ -374,7 +448,10 @@ export const bottleneckMethod: AdapterMethod<BottleneckConfig> = {
   structure(c) {
     if (!isAdditive(c)) return { unsupported: 'its output is not LN(x + h + delta) (original_ln_after off, residual_before_ln not true, or ln_after inside the residual)' };
     const { is_parallel, mh_adapter, output_adapter, non_linearity, original_ln_before, ln_before, ln_after, scaling, use_gating } = c;
-    return { key: JSON.stringify({ m: 'bottleneck', is_parallel, mh_adapter, output_adapter, non_linearity, original_ln_before, ln_before, ln_after, scaling, use_gating }) };
+    // PHM factors interleave into H, so zero-padding them is no padding of H: same sizes only
+    const p = phmOf(c);
+    const phm = p ? { ...Object.fromEntries(PHM_FIELDS.map((f) => [f, p[f]])), reduction_factor: c.reduction_factor, size: c.size } : undefined;
+    return { key: JSON.stringify({ m: 'bottleneck', is_parallel, mh_adapter, output_adapter, non_linearity, original_ln_before, ln_before, ln_after, scaling, use_gating, phm }) };
   },
   size: {
     name: 'm',
@@ -391,16 +468,19 @@ export const bottleneckMethod: AdapterMethod<BottleneckConfig> = {
       if (c.size !== undefined) rf = reductionFactorFor(h, c.size);
       if (typeof rf === 'number' && !Number.isInteger(rf)) rf = pyFloat(rf);
       if (sites.some((s) => bottleneckWidth(c, s) < 1)) return { unsupported: 'a bottleneck width below 1' };
+      // AdapterHub sizes shared PHM weights as hidden // reduction_factor, which only an integer factor makes an int
+      if (c.shared_W_phm && !(typeof rf === 'number' && Number.isInteger(rf))) return { unsupported: 'shared_W_phm with a reduction factor that is not an integer (AdapterHub sizes the shared weights as hidden // reduction_factor)' };
+      const p = phmOf(c) ?? { ...PHM_DEFAULTS, phm_layer: false };
       return {
         config: {
-          adapter_residual_before_ln: c.adapter_residual_before_ln, cross_adapter: false, dropout: pyFloat(c.dropout), factorized_phm_W: true,
-          factorized_phm_rule: false, hypercomplex_nonlinearity: 'glorot-uniform', init_weights: c.init_weights, init_weights_seed: null,
-          inv_adapter: null, inv_adapter_reduction_factor: null, is_parallel: c.is_parallel, learn_phm: true, leave_out: [...c.leave_out],
+          adapter_residual_before_ln: c.adapter_residual_before_ln, cross_adapter: false, dropout: pyFloat(c.dropout), factorized_phm_W: p.factorized_phm_W,
+          factorized_phm_rule: p.factorized_phm_rule, hypercomplex_nonlinearity: p.hypercomplex_nonlinearity, init_weights: c.init_weights, init_weights_seed: null,
+          inv_adapter: null, inv_adapter_reduction_factor: null, is_parallel: c.is_parallel, learn_phm: p.learn_phm, leave_out: [...c.leave_out],
           ln_after: c.ln_after, ln_before: c.ln_before, mh_adapter: c.mh_adapter, non_linearity: c.non_linearity,
           original_ln_after: c.original_ln_after, original_ln_before: c.original_ln_before, output_adapter: c.output_adapter,
-          phm_bias: true, phm_c_init: 'normal', phm_dim: 4, phm_init_range: pyFloat(0.0001), phm_layer: false, phm_rank: 1,
+          phm_bias: p.phm_bias, phm_c_init: p.phm_c_init, phm_dim: p.phm_dim, phm_init_range: pyFloat(p.phm_init_range), phm_layer: p.phm_layer, phm_rank: p.phm_rank,
           reduction_factor: rf, residual_before_ln: c.residual_before_ln,
-          scaling: typeof c.scaling === 'number' ? pyFloat(c.scaling) : c.scaling, shared_W_phm: false, shared_phm_rule: true,
+          scaling: typeof c.scaling === 'number' ? pyFloat(c.scaling) : c.scaling, shared_W_phm: p.shared_W_phm, shared_phm_rule: p.shared_phm_rule,
           stochastic_depth: pyFloat(0), use_gating: c.use_gating,
         },
       };
@@ -408,7 +488,16 @@ export const bottleneckMethod: AdapterMethod<BottleneckConfig> = {
     keys(c, enc, name, fileName) {
       const out: FileTensorKey[] = [];
       const downIndex = c.ln_before ? 1 : 0;
-      for (const site of sitesOf(c, enc)) {
+      const p = phmOf(c);
+      const sites = sitesOf(c, enc);
+      const first = sites[0];
+      if (p && first) {
+        // AdapterHub's model-level ParameterDict, `<base model>.shared_parameters.<adapter>.<param>`
+        for (const t of phmSharedTensors(p, first.width, bottleneckWidth(c, first))) {
+          out.push({ internal: sharedTensorName(name, t.param), key: `${enc.checkpointPrefix}shared_parameters.${fileName}.${t.fileParam}`, shape: [...t.fileShape], transpose: false });
+        }
+      }
+      for (const site of sites) {
         const m = bottleneckWidth(c, site);
         const d = site.width;
         const prefix = `${enc.checkpointPrefix}${site.module}.adapters.${fileName}.`;
@@ -420,6 +509,10 @@ export const bottleneckMethod: AdapterMethod<BottleneckConfig> = {
           'gate.weight': ['gate.weight', [1, d], true], 'gate.bias': ['gate.bias', [1], false],
           scaling: ['scaling', c.scaling === 'channel' ? [d] : [1], false],
         };
+        for (const t of sitePhm(c, d, m)) {
+          const module = t.param.startsWith('down.') ? `adapter_down.${downIndex}` : 'adapter_up';
+          file[t.param] = [`${module}.${t.fileParam}`, [...t.fileShape], false]; // same bytes as the internal matrix
+        }
         for (const [param] of siteParams(c, d, m)) {
           const [key, shape, transpose] = file[param] as [string, number[], boolean];
           out.push({ internal: adapterTensorName(name, site.key, param), key: prefix + key, shape, transpose });
@@ -446,7 +539,6 @@ export function bottleneckFromAdapterHub(cfg: RawConfig, where: string, versione
     'stochastic_depth',
   ]);
   for (const k of Object.keys(cfg)) if (!known.has(k)) fail('BAD_CONFIG', `${where}: config.${k} is not a field adapterkit knows for bottleneck adapters`);
-  if (cfg.phm_layer === true) fail('BAD_CONFIG', `${where}: config.phm_layer is true: Compacter's PHM layers are not implemented in adapterkit yet`);
   if (cfg.inv_adapter !== undefined && cfg.inv_adapter !== null) fail('BAD_CONFIG', `${where}: config.inv_adapter ${JSON.stringify(cfg.inv_adapter)}: invertible adapters are not implemented in adapterkit`);
   if (typeof cfg.stochastic_depth === 'number' && cfg.stochastic_depth !== 0) fail('BAD_CONFIG', `${where}: config.stochastic_depth ${cfg.stochastic_depth} is not implemented (only 0)`);
   if (cfg.mh_adapter === undefined || cfg.output_adapter === undefined || cfg.reduction_factor === undefined || cfg.non_linearity === undefined) {
@@ -466,6 +558,8 @@ export function bottleneckFromAdapterHub(cfg: RawConfig, where: string, versione
     adapter_residual_before_ln: pick('adapter_residual_before_ln', false), ln_before: pick('ln_before', false), ln_after: pick('ln_after', false),
     init_weights: pick('init_weights', 'bert'), initStd: 1e-2, is_parallel: pick('is_parallel', false), scaling: pick('scaling', 1.0),
     use_gating: pick('use_gating', false), dropout: pick('dropout', 0),
+    // AdapterHub ignores the PHM fields without phm_layer; with it, each one as the file says (AdapterHub's defaults where absent)
+    ...(cfg.phm_layer === true ? Object.fromEntries(PHM_FIELDS.map((f) => [f, cfg[f] ?? PHM_DEFAULTS[f]])) : {}),
   }, where);
   // label it with the preset whose architecture it has (sizes, leave_out and init may differ)
   const same = (p: BottleneckConfig) => STRUCTURE_FIELDS.every((f) => JSON.stringify(p[f]) === JSON.stringify(c[f]));
@@ -475,6 +569,6 @@ export function bottleneckFromAdapterHub(cfg: RawConfig, where: string, versione
 
 /** The fields that make a bottleneck config's architecture (as opposed to its sizes and init). */
 const STRUCTURE_FIELDS = [
-  'mh_adapter', 'output_adapter', 'non_linearity', 'original_ln_before', 'original_ln_after', 'residual_before_ln', 'adapter_residual_before_ln',
+  'phm_layer', 'mh_adapter', 'output_adapter', 'non_linearity', 'original_ln_before', 'original_ln_after', 'residual_before_ln', 'adapter_residual_before_ln',
   'ln_before', 'ln_after', 'is_parallel', 'scaling', 'use_gating',
 ] as const satisfies readonly (keyof BottleneckConfig)[];
