@@ -158,6 +158,21 @@ export function compositionNeeds(c: Composition): { readonly batchSize?: number;
   return { ...batchNeeds(c), channels: par ? par.children.length : 1 };
 }
 
+/**
+ * Why a composition cannot give one output per example for any batch, or undefined: Parallel
+ * gives one per channel, BatchSplit routes rows and Split tokens by their position (so a batch
+ * must have exactly their sizes). Stack and Average can (Fuse too, once implemented).
+ */
+export function perInputIssue(c: Composition): string | undefined {
+  const par = findBlock(c, 'Parallel');
+  if (par) return `${formatComposition(par)} gives ${par.children.length} outputs per example (one per channel)`;
+  const bs = findBlock(c, 'BatchSplit') as Extract<Block, { type: 'BatchSplit' }> | undefined;
+  if (bs) return `${formatComposition(bs)} sends rows to adapters by their position in the batch (batches of exactly ${bs.batch_sizes.reduce((a, b) => a + b, 0)} rows)`;
+  const sp = findBlock(c, 'Split') as Extract<Block, { type: 'Split' }> | undefined;
+  if (sp) return `${formatComposition(sp)} sends tokens to adapters by position (sequences of exactly ${sp.splits.reduce((a, b) => a + b, 0)} tokens)`;
+  return undefined;
+}
+
 function findBlock(c: Composition, type: Block['type']): Block | undefined {
   if (typeof c === 'string') return undefined;
   if (c.type === type) return c;

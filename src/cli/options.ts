@@ -5,7 +5,10 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { fail } from '../errors.js';
+import { AdapterkitError, fail } from '../errors.js';
+import { perInputIssue, type AdapterDrop, type NamedAdapter } from '../adapters/compose.js';
+import { checkComposition, compositionNames, formatComposition, parseComposition, type Block } from '../adapters/composition.js';
+import { ADAPTER_NAME } from '../adapters/names.js';
 import { checkMethodConfig, fromAdapterHubConfig, methodConfig, type MethodConfig } from '../adapters/methods/index.js';
 import { LINEAR_ROLES, SUBLAYER_NAMES, type LinearRole, type SubLayerName } from '../models/sites.js';
 import type { SingleTrainingMode } from '../train/modes.js';
@@ -108,28 +111,31 @@ const METHOD_FLAGS: readonly [keyof ModeFlags, string, 'bottleneck' | 'lora' | '
   ['leaveOut', '--leave-out', 'any'], ['trainLayerNorms', '--[no-]train-layer-norms', 'any'],
 ];
 
-/** Reads `--adapter-config`: JSON text, a JSON file (AdapterHub's adapter_config.json, its `config` object, or adapterkit's config), or a preset name. */
-export function adapterConfigArg(text: string): MethodConfig {
+/**
+ * Reads `--adapter-config`: JSON text, a JSON file (AdapterHub's adapter_config.json, its `config`
+ * object, or adapterkit's config), or a preset name. `where` names the flag in messages.
+ */
+export function adapterConfigArg(text: string, where = '--adapter-config'): MethodConfig {
   const t = text.trim();
   let json: unknown;
   if (t.startsWith('{')) {
     try {
       json = JSON.parse(t);
     } catch (e) {
-      fail('BAD_CONFIG', `--adapter-config: not valid JSON (${(e as Error).message})`);
+      fail('BAD_CONFIG', `${where}: not valid JSON (${(e as Error).message})`);
     }
   } else if (existsSync(t)) {
     try {
       json = JSON.parse(readFileSync(t, 'utf8'));
     } catch (e) {
-      fail('BAD_FILE', `--adapter-config ${t}: not a readable JSON file (${(e as Error).message})`);
+      fail('BAD_FILE', `${where} ${t}: not a readable JSON file (${(e as Error).message})`);
     }
   } else return methodConfig(t);
-  if (!json || typeof json !== 'object' || Array.isArray(json)) fail('BAD_CONFIG', '--adapter-config: expected a JSON object');
+  if (!json || typeof json !== 'object' || Array.isArray(json)) fail('BAD_CONFIG', `${where}: expected a JSON object`);
   const o = json as Record<string, unknown>;
-  if ('peft_type' in o) fail('BAD_CONFIG', '--adapter-config takes AdapterHub or adapterkit configs; a PEFT adapter directory loads with eval/predict/serve');
-  if ('method' in o) return checkMethodConfig(o, '--adapter-config');
-  return fromAdapterHubConfig('config' in o ? o.config : o, '--adapter-config');
+  if ('peft_type' in o) fail('BAD_CONFIG', `${where} takes AdapterHub or adapterkit configs; a PEFT adapter directory loads with eval/predict/serve`);
+  if ('method' in o) return checkMethodConfig(o, where);
+  return fromAdapterHubConfig('config' in o ? o.config : o, where);
 }
 
 /**
@@ -212,4 +218,198 @@ function attnMatrices(roles: readonly LinearRole[]): ('q' | 'k' | 'v')[] {
 export function sanitizeTaskName(raw: string): string {
   const s = raw.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
   return s || 'task';
+}
+
+/** One `--adapter name=spec` of `adapterkit train`: a new adapter of a setup. */
+export interface AdapterArg {
+  readonly name: string;
+  /** A preset with options (`lora:r=4,alpha=8`), JSON text or an adapter_config.json path. */
+  readonly spec: string;
+}
+
+/** One `--with name=dir`: an adapter of a saved task, loaded into the setup (frozen unless --train-adapter names it). */
+export interface WithArg {
+  readonly name: string;
+  readonly dir: string;
+}
+
+function nameValue(value: string, what: string, example: string): { name: string; rest: string } {
+  const i = value.indexOf('=');
+  const name = i < 0 ? '' : value.slice(0, i).trim();
+  const rest = i < 0 ? '' : value.slice(i + 1).trim();
+  if (!name || !rest) throw new InvalidArgumentError(`expected <name>=<${what}> such as ${example}, got "${value}".`);
+  if (!ADAPTER_NAME.test(name)) throw new InvalidArgumentError(`adapter name "${name}" may only contain letters, digits, _ and - (it appears in tensor names and file keys).`);
+  return { name, rest };
+}
+
+/** Parses a repeatable `--adapter name=method[:options]`. */
+export function adapterArg(value: string, previous: readonly AdapterArg[] = []): AdapterArg[] {
+  const { name, rest } = nameValue(value, 'method[:options]', 'task=lora:r=4,alpha=8');
+  return [...previous, { name, spec: rest }];
+}
+
+/** Parses a repeatable `--with name=dir`. */
+export function withArg(value: string, previous: readonly WithArg[] = []): WithArg[] {
+  const { name, rest } = nameValue(value, 'task-dir', 'lang=runs/lang-pfeiffer/best');
+  return [...previous, { name, dir: rest }];
+}
+
+/** Parses a repeatable, comma-separated `--train-adapter a,b`. */
+export function namesArg(value: string, previous: readonly string[] = []): string[] {
+  const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new InvalidArgumentError(`expected adapter names such as task or lang,task, got "${value}".`);
+  for (const p of parts) if (!ADAPTER_NAME.test(p)) throw new InvalidArgumentError(`"${p}" is not an adapter name (letters, digits, _ and -).`);
+  return [...new Set([...previous, ...parts])];
+}
+
+/** Parses `--adapter-drop n` (static: no adapters in the first n layers) or `robust:n` (n drawn from 0..n per training batch). */
+export function adapterDropArg(value: string): AdapterDrop {
+  const m = /^\s*(?:(static|robust):)?\s*(\d+)\s*$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`expected n (no adapters in the first n layers) or robust:n (n drawn from 0..n per training batch), got "${value}".`);
+  const n = Number(m[2]);
+  return m[1] === 'robust' ? { kind: 'robust', maxLayers: n } : { kind: 'static', layers: n };
+}
+
+/** Splits `a=1,b=[q,v],c=x` at the commas outside brackets. */
+function splitOptions(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of text) {
+    if (ch === '[') depth++;
+    if (ch === ']') depth--;
+    if (ch === ',' && depth === 0) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out.map((x) => x.trim()).filter((x) => x !== '');
+}
+
+/** An option value: a number, true/false, null, a bracketed list of such values or words, or a word. */
+function optionValue(v: string): unknown {
+  if (v.startsWith('[')) {
+    if (!v.endsWith(']')) fail('BAD_CONFIG', `unclosed list ${JSON.stringify(v)}`);
+    return splitOptions(v.slice(1, -1)).map(optionValue);
+  }
+  if (/^(true|false)$/i.test(v)) return v.toLowerCase() === 'true';
+  if (v === 'null') return null;
+  if (v !== '' && Number.isFinite(Number(v))) return Number(v);
+  return v;
+}
+
+/**
+ * The config of one `--adapter name=spec`: `preset[:field=value,…]` with AdapterHub's field names
+ * (`lora:r=4,alpha=8`, `pfeiffer:reduction_factor=8,leave_out=[0]`), JSON text, or an
+ * adapter_config.json file. BAD_CONFIG naming the flag.
+ */
+export function adapterSpecConfig(a: AdapterArg): MethodConfig {
+  const where = `--adapter ${a.name}=${a.spec}`;
+  const t = a.spec;
+  if (t.startsWith('{') || existsSync(t)) return adapterConfigArg(t, where);
+  const colon = t.indexOf(':');
+  const preset = (colon < 0 ? t : t.slice(0, colon)).trim();
+  const overrides: Record<string, unknown> = {};
+  for (const kv of colon < 0 ? [] : splitOptions(t.slice(colon + 1))) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) fail('BAD_CONFIG', `${where}: expected field=value, got ${JSON.stringify(kv)} (e.g. lora:r=4,alpha=8)`);
+    const key = kv.slice(0, eq).trim();
+    if (key in overrides) fail('BAD_CONFIG', `${where}: ${key} is given twice`);
+    overrides[key] = optionValue(kv.slice(eq + 1).trim());
+  }
+  try {
+    return methodConfig(preset, overrides);
+  } catch (e) {
+    if (e instanceof AdapterkitError) fail(e.code, `${where}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The setup flags of `adapterkit train`, as commander parses them. */
+export interface SetupFlags {
+  adapter?: AdapterArg[];
+  with?: WithArg[];
+  compose?: string;
+  trainAdapter?: string[];
+  adapterDrop?: AdapterDrop;
+}
+
+/** Whether any setup flag is given. */
+export function hasSetupFlags(f: SetupFlags): boolean {
+  return f.adapter !== undefined || f.with !== undefined || f.compose !== undefined || f.trainAdapter !== undefined || f.adapterDrop !== undefined;
+}
+
+/** The single-adapter flags a setup cannot take (each adapter's options go in its --adapter spec). */
+export function refuseSingleAdapterFlags(f: ModeFlags & SetupFlags): void {
+  if (f.adapter === undefined && f.with === undefined) return;
+  const given = [...METHOD_FLAGS.filter(([k]) => f[k] !== undefined).map(([, n]) => n), ...(f.method !== undefined ? ['--method'] : []), ...(f.adapterConfig !== undefined ? ['--adapter-config'] : [])];
+  if (given.length) {
+    fail('BAD_CONFIG', `${given.join(', ')} configure${given.length > 1 ? '' : 's'} the single adapter of --method; with --adapter/--with give each adapter's options in its spec, e.g. --adapter task=lora:r=16,leave_out=[0]`);
+  }
+}
+
+/** What a setup needs from disk: the --with adapters, loaded by the caller once the base is loaded. */
+export interface SetupPlan {
+  /** New adapters, in command-line order. */
+  readonly fresh: readonly NamedAdapter[];
+  /** Adapters to load (in order), with whether they train. */
+  readonly loaded: readonly (WithArg & { readonly trainable: boolean })[];
+  readonly active: Block;
+  readonly adapterDrop?: AdapterDrop;
+}
+
+/**
+ * Checks the setup flags against each other before anything loads: names defined once, the
+ * composition parses and uses only defined adapters, --train-adapter names defined ones, every
+ * new adapter trains. A composition whose outputs depend on where an example sits in the batch
+ * (BatchSplit, Split) or that gives several outputs per example (Parallel) is refused: a
+ * single-task run has one head and one output per example. `single` is the --method adapter,
+ * used for `--adapter-drop` alone (a setup of one adapter named `adapter`).
+ */
+export function setupFromFlags(f: SetupFlags, single: () => MethodConfig): SetupPlan {
+  if (f.adapter === undefined && f.with === undefined) {
+    const given = [...(f.compose !== undefined ? ['--compose'] : []), ...(f.trainAdapter !== undefined ? ['--train-adapter'] : [])];
+    if (given.length) fail('BAD_CONFIG', `${given.join(' and ')} name${given.length > 1 ? '' : 's'} adapters: define them with --adapter <name>=<method> or --with <name>=<task-dir>`);
+  }
+  const fresh: NamedAdapter[] = [];
+  const names: string[] = [];
+  const define = (name: string, flag: string) => {
+    if (names.includes(name)) fail('BAD_CONFIG', `adapter ${name} is defined twice (${flag}); give every --adapter and --with its own name`);
+    names.push(name);
+  };
+  for (const w of f.with ?? []) define(w.name, `--with ${w.name}=${w.dir}`);
+  const given = f.adapter ?? (f.with === undefined ? [{ name: 'adapter', spec: '' }] : []);
+  for (const a of given) {
+    define(a.name, `--adapter ${a.name}=${a.spec}`);
+    fresh.push({ name: a.name, config: a.spec === '' ? single() : adapterSpecConfig(a) });
+  }
+  const train = f.trainAdapter;
+  for (const t of train ?? []) if (!names.includes(t)) fail('BAD_CONFIG', `--train-adapter ${t}: no --adapter or --with defines adapter ${t} (defined: ${names.join(', ')})`);
+  const trains = (name: string, isNew: boolean) => (train ? train.includes(name) : isNew);
+  for (const a of fresh) {
+    if (!trains(a.name, true)) fail('BAD_CONFIG', `adapter ${a.name} is new (--adapter) but --train-adapter leaves it out: it would stay at its initialisation; train it, or load a trained one with --with ${a.name}=<task-dir>`);
+  }
+  let active: Block;
+  if (f.compose !== undefined) {
+    try {
+      active = parseComposition(f.compose);
+    } catch (e) {
+      if (e instanceof AdapterkitError) fail(e.code, `--compose: ${e.message}`);
+      throw e;
+    }
+  } else active = checkComposition({ type: 'Stack', children: names });
+  const used = compositionNames(active);
+  for (const n of used) if (!names.includes(n)) fail('BAD_CONFIG', `--compose ${formatComposition(active)} uses adapter ${n}, which no --adapter or --with defines (defined: ${names.join(', ')})`);
+  for (const n of names) {
+    if (!used.includes(n) && trains(n, fresh.some((a) => a.name === n))) fail('BAD_CONFIG', `adapter ${n} trains but --compose ${formatComposition(active)} does not use it: add it to the composition or drop it`);
+  }
+  const issue = perInputIssue(active);
+  if (issue) fail('BAD_CONFIG', `--compose ${formatComposition(active)}: ${issue}; a single-task run trains one head with one output per example (use Stack or Average)`);
+  return {
+    fresh: fresh.map((a) => ({ ...a, trainable: true })),
+    loaded: (f.with ?? []).map((w) => ({ ...w, trainable: trains(w.name, false) })),
+    active,
+    ...(f.adapterDrop ? { adapterDrop: f.adapterDrop } : {}),
+  };
 }

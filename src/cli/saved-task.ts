@@ -5,8 +5,12 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { fail } from '../errors.js';
+import { AdapterkitError, fail } from '../errors.js';
+import { perInputIssue, type AdapterDrop } from '../adapters/compose.js';
+import { formatComposition, parseComposition, type Block, type Composition } from '../adapters/composition.js';
 import type { TaskManifest } from '../adapters/files.js';
+import { isAdapterSetup } from '../train/modes.js';
+import type { TaskModel } from '../train/task-model.js';
 import { loadBase, type BaseModel } from '../models/base.js';
 import { loadSavedTask, type SavedTask } from '../train/task-io.js';
 import type { TaskSpec } from '../train/data/index.js';
@@ -126,4 +130,64 @@ export async function findRunRecord(taskDir: string): Promise<RunRecord | undefi
     }
   }
   return undefined;
+}
+
+/** The setup options of `eval` and `predict`. */
+export interface ActiveFlags {
+  /** `--active`: a composition of the saved setup's adapters to run instead of its own. */
+  active?: string;
+  /** `--adapter-drop n`: no adapters in the first n layers at inference. */
+  adapterDrop?: AdapterDrop;
+}
+
+/** What `--active` says in help texts. */
+export const ACTIVE_HELP = 'a task holding several adapters: run this composition of its adapters instead of the saved one, e.g. \'Stack(lang, task)\' or one channel of a Parallel';
+
+/** The compositions that give one channel each of a Parallel block (its children in its place), for messages. */
+function channelsOf(c: Block): string[] {
+  const par = (c.type === 'Parallel' ? c : c.children.find((k) => typeof k !== 'string' && k.type === 'Parallel')) as Block | undefined;
+  if (!par) return [];
+  return par.children.map((child) => {
+    if (c === par) return formatComposition(child);
+    const inline = (k: Composition): Composition[] => (k === par ? (typeof child !== 'string' && child.type === 'Stack' ? [...child.children] : [child]) : [k]);
+    return formatComposition({ type: 'Stack', children: c.children.flatMap(inline) });
+  });
+}
+
+/**
+ * Applies `--active` and `--adapter-drop` to a loaded task for eval and predict, and refuses a
+ * composition that does not give one output per example (Parallel: one per channel; BatchSplit,
+ * Split: by position), naming compositions that do.
+ */
+export function applyActive(model: TaskModel, dir: string, f: ActiveFlags): void {
+  const m = model.mode;
+  if (!isAdapterSetup(m)) {
+    const given = [...(f.active !== undefined ? ['--active'] : []), ...(f.adapterDrop !== undefined ? ['--adapter-drop'] : [])];
+    if (given.length) fail('BAD_CONFIG', `${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} to tasks holding several named adapters; ${dir} is ${m.kind === 'adapters' ? 'a single-adapter task' : `a ${m.kind} task`}`);
+    return;
+  }
+  if (f.active !== undefined || f.adapterDrop !== undefined) {
+    let active: Composition = m.active;
+    if (f.active !== undefined) {
+      try {
+        active = parseComposition(f.active);
+      } catch (e) {
+        if (e instanceof AdapterkitError) fail(e.code, `--active: ${e.message}`);
+        throw e;
+      }
+    }
+    if (f.adapterDrop?.kind === 'robust') fail('BAD_CONFIG', '--adapter-drop robust:n drops layers while training only; at inference give a number of layers');
+    try {
+      model.activate(active, f.adapterDrop ? { adapterDrop: f.adapterDrop } : {});
+    } catch (e) {
+      if (e instanceof AdapterkitError) fail(e.code, `${f.active !== undefined ? '--active' : '--adapter-drop'}: ${e.message}`);
+      throw e;
+    }
+  }
+  const now = model.mode as typeof m;
+  const issue = perInputIssue(now.active);
+  if (issue) {
+    const channels = channelsOf(now.active as Block);
+    fail('BAD_CONFIG', `${dir} runs ${formatComposition(now.active)}: ${issue}, and eval and predict give one output per example; choose a composition with --active${channels.length ? ` (its channels: ${channels.map((c) => `'${c}'`).join(', ')})` : ` (its adapters: ${now.adapters.map((a) => a.name).join(', ')})`}`);
+  }
 }

@@ -1,11 +1,18 @@
 /**
  * The real backend of the server: one base model, any number of saved tasks attached to it,
  * and every batch — mixed tasks included — classified in one forward pass by a MultiTaskModel.
- * Token-level tasks (tagging, QA) run on their own task model's session (any training mode).
+ * Token-level tasks (tagging, QA) run on their own task model's session (any training mode), and
+ * so do tasks holding several adapters under a composition (adapter setups): each is a group of
+ * its own in a classify batch, answering as the library's `predict` does. A setup whose outputs
+ * depend on the batch's layout or come per channel (BatchSplit, Split, Parallel) is refused at load.
  */
 import { fail } from '../errors.js';
 import { baseFingerprint, baseParamCount, type BaseModel } from '../models/base.js';
+import { formatComposition } from '../adapters/composition.js';
+import { perInputIssue } from '../adapters/compose.js';
+import type { EncodedBatch } from '../models/tokenizers/index.js';
 import { toPrediction } from '../train/evaluate.js';
+import { isAdapterSetup } from '../train/modes.js';
 import { MultiTaskModel } from '../train/multi-task-model.js';
 import { loadSavedTask } from '../train/task-io.js';
 import type { TaskModel } from '../train/task-model.js';
@@ -61,6 +68,8 @@ export class ModelBackend implements ClassifierBackend {
   private readonly info = new Map<string, TaskInfo>();
   /** Token-level tasks, each with its own sessions. */
   private readonly tokenTasks = new Map<string, TaskModel>();
+  /** Sentence-level adapter setups (compositions), each with its own sessions. */
+  private readonly setups = new Map<string, TaskModel>();
 
   constructor(readonly base: BaseModel, o: ModelBackendOptions = {}) {
     this.maxLength = Math.min(o.maxLength ?? 128, base.encoder.maxLength);
@@ -79,10 +88,15 @@ export class ModelBackend implements ClassifierBackend {
   /** Attaches an already built task model (used by tests and the library API). */
   attach(name: string, model: TaskModel, dir?: string): TaskInfo {
     const token = model.head.kind === 'tagging' || model.head.kind === 'qa';
-    if (token) {
+    const setup = !token && isAdapterSetup(model.mode);
+    if (token || setup) {
       if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
       if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);
-      this.tokenTasks.set(name, model);
+      if (isAdapterSetup(model.mode)) {
+        const issue = perInputIssue(model.mode.active);
+        if (issue) fail('BAD_CONFIG', `task ${name} is the composition ${formatComposition(model.mode.active)}: ${issue}, so it cannot answer each input on its own; save it with a Stack or Average active (TaskModel.activate) to serve it`);
+      }
+      (token ? this.tokenTasks : this.setups).set(name, model);
     } else this.multi.add(name, model);
     const t: TaskInfo = {
       name, kind: model.head.kind, labels: [...model.head.labels], pair: model.head.pair, bytes: model.stats().bytesPerTask, ...(dir ? { dir } : {}),
@@ -99,11 +113,12 @@ export class ModelBackend implements ClassifierBackend {
 
   async unload(name: string): Promise<void> {
     if (!this.info.has(name)) fail('NOT_FOUND', `task ${name} is not loaded`);
-    const token = this.tokenTasks.get(name);
-    if (token) {
+    const own = this.tokenTasks.get(name) ?? this.setups.get(name);
+    if (own) {
       this.tokenTasks.delete(name);
+      this.setups.delete(name);
       this.info.delete(name);
-      await token.dispose();
+      await own.dispose();
       return;
     }
     const m = this.multi.task(name);
@@ -153,11 +168,32 @@ export class ModelBackend implements ClassifierBackend {
       cut.push(a.cut || b.cut);
       return [a.text, b.text];
     });
-    const batch = this.multi.encode(inputs, this.maxLength);
-    const logits = await this.multi.predict(batch, items.map((i) => i.task));
+    // one group for the tasks of the shared multi-task graph, one per adapter setup
+    const groups = new Map<TaskModel | undefined, number[]>();
+    items.forEach((item, r) => {
+      const setup = this.setups.get(item.task);
+      const rows = groups.get(setup) ?? [];
+      rows.push(r);
+      groups.set(setup, rows);
+    });
+    const logits = new Array<Float32Array>(items.length);
+    const truncated = new Array<boolean>(items.length);
+    for (const [setup, rows] of groups) {
+      const batch: EncodedBatch = this.multi.encode(rows.map((r) => inputs[r] as TextInput), this.maxLength);
+      let out: Float32Array[];
+      if (setup) {
+        const flat = await setup.predict(batch);
+        const n = flat.length / rows.length;
+        out = rows.map((_, k) => flat.subarray(k * n, (k + 1) * n));
+      } else out = await this.multi.predict(batch, rows.map((r) => (items[r] as ClassifyItem).task));
+      rows.forEach((r, k) => {
+        logits[r] = out[k] as Float32Array;
+        truncated[r] = batch.truncated[k] ?? false;
+      });
+    }
     return items.map((item, r) => {
-      const head = this.multi.task(item.task).head;
-      const p = toPrediction(head, Array.from(logits[r] as Float32Array), (batch.truncated[r] ?? false) || (cut[r] ?? false));
+      const head = (this.setups.get(item.task) ?? this.multi.task(item.task)).head;
+      const p = toPrediction(head, Array.from(logits[r] as Float32Array), (truncated[r] ?? false) || (cut[r] ?? false));
       if (head.kind === 'regression') return { score: p.value as number, scores: {}, truncated: p.truncated };
       const scores = Object.fromEntries(head.labels.map((l, i) => [l, p.probs[i] as number]));
       if (head.kind === 'classification') return { label: head.labels[p.value as number], scores, truncated: p.truncated };
@@ -167,7 +203,7 @@ export class ModelBackend implements ClassifierBackend {
 
   /** Releases the sessions. */
   async dispose(): Promise<void> {
-    for (const name of this.info.keys()) await (this.tokenTasks.get(name) ?? this.multi.task(name)).dispose();
+    for (const name of this.info.keys()) await (this.tokenTasks.get(name) ?? this.setups.get(name) ?? this.multi.task(name)).dispose();
     await this.multi.dispose();
   }
 }

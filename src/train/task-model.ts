@@ -12,7 +12,7 @@ import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replic
 import type { Composition } from '../adapters/composition.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
 import { methodOf } from '../adapters/methods/index.js';
-import { checkAdapterName, isAdapterTensor } from '../adapters/names.js';
+import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
 import { Rng } from '../util/random.js';
 import type { EncoderHooks } from '../models/encoder.js';
 import { buildHead, headConfig, headInputWidth, headLoss, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
@@ -32,6 +32,12 @@ export interface TaskModelOptions extends TrainableOptions {
   readonly dropout?: number;
   /** Weights of a saved task (adapters, head, trained base tensors) instead of fresh ones. */
   readonly weights?: ReadonlyMap<string, HostTensor<'float32'>>;
+  /**
+   * A new task that starts some of its adapters from trained tensors (every tensor of each adapter
+   * named, e.g. a frozen language adapter of another task); the other tensors are initialised
+   * fresh. Not with `weights`.
+   */
+  readonly adapterWeights?: ReadonlyMap<string, HostTensor<'float32'>>;
   /** Name of the adapter inside the model (it appears in tensor names; default `adapter`); a setup's adapters have their own names. */
   readonly adapterName?: string;
   /** ONNX Runtime threads. */
@@ -125,6 +131,27 @@ function labelFeed(head: HeadConfig, labels: BatchLabels, n: number, t = 0): Hos
   return f32([n, c], out);
 }
 
+/**
+ * Copies `given` over the fresh tensors of the adapters it names: every tensor of each named
+ * adapter, with the shapes the model declares (ADAPTER_MISMATCH naming the tensor otherwise).
+ */
+function startAdapters(owned: Map<string, HostTensor<'float32'>>, declared: readonly AdapterTensor[], given: ReadonlyMap<string, HostTensor<'float32'>>): void {
+  const shapes = new Map(declared.map((t) => [t.name, t.shape] as const));
+  const named = new Set<string>();
+  for (const [k, t] of given) {
+    const shape = shapes.get(k);
+    if (!shape) fail('ADAPTER_MISMATCH', `adapterWeights: ${k} is not an adapter tensor of this model`);
+    if (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) fail('ADAPTER_MISMATCH', `adapterWeights: ${k} has shape [${t.shape.join(', ')}], the model expects [${shape.join(', ')}]`);
+    named.add(parseAdapterTensorName(k)?.adapter as string);
+  }
+  for (const t of declared) {
+    if (!named.has(parseAdapterTensorName(t.name)?.adapter as string)) continue;
+    const src = given.get(t.name);
+    if (!src) fail('ADAPTER_MISMATCH', `adapterWeights: adapter ${parseAdapterTensorName(t.name)?.adapter} lacks ${t.name}`);
+    owned.set(t.name, f32(src.shape, Float32Array.from(src.data)));
+  }
+}
+
 /** A base + adapters + head, ready to train and predict. */
 export class TaskModel {
   private trainSession?: Session;
@@ -212,6 +239,7 @@ export class TaskModel {
       adapterTensors = method.tensors(o.mode.adapter, enc, adapterName);
     }
     const trainedBase = enc.weightSpecs.filter((s) => isTrainable(o.mode, s, enc, o));
+    if (o.weights && o.adapterWeights) fail('BAD_CONFIG', 'give either weights (a saved task) or adapterWeights (a new task starting some adapters from trained tensors), not both');
     if (o.weights) {
       // A saved task: check names and shapes, then copy (no fresh initialisation to throw away).
       const expected = new Map<string, readonly number[]>([...adapterTensors.map((t) => [t.name, t.shape] as const), ...headWeightShapes(head, headInputWidth(head, enc))]);
@@ -231,6 +259,7 @@ export class TaskModel {
       }
     } else {
       for (const [k, v] of initTensors(adapterTensors, o.seed)) owned.set(k, v);
+      if (o.adapterWeights) startAdapters(owned, adapterTensors, o.adapterWeights);
       for (const [k, v] of initHeadWeights(head, headInputWidth(head, enc), o.seed + 1)) owned.set(k, v);
       for (const s of trainedBase) {
         const t = base.weights.get(s.name) as HostTensor<'float32'>;
@@ -245,7 +274,7 @@ export class TaskModel {
       trainable.push({ name, data: t.data, shape: t.shape, origin });
     }
     const mode = isAdapterSetup(o.mode) ? { ...o.mode, active: checkSetup(enc, o.mode.adapters, o.mode.active, { dropBelow: o.mode.adapterDrop?.kind === 'static' ? o.mode.adapterDrop.layers : 0 }) } : o.mode;
-    return new TaskModel(mode, base, head, adapterName, adapterTensors, owned, trainable, { ...o, head, weights: undefined }); // do not keep the loaded copy alive
+    return new TaskModel(mode, base, head, adapterName, adapterTensors, owned, trainable, { ...o, head, weights: undefined, adapterWeights: undefined }); // do not keep the loaded copies alive
   }
 
   /** Parameter counts and stored bytes. */

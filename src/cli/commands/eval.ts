@@ -11,10 +11,10 @@ import type { TaskModel } from '../../train/task-model.js';
 import { evaluateQa, evaluateTagging, isTokenTaskSpec, loadTokenTask, taggingMetricNames, taggingRows, type TokenTaskSpec } from '../../train/token-tasks/index.js';
 import { addDataOptions, describeSpec, describeTokenSpec, hasDataFlags, metricChoiceFromFlags, refuseMetricFlags, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatInt, printJson, table } from '../format.js';
-import { intArg } from '../options.js';
-import { findRunRecord, loadTaskDir, readManifest } from '../saved-task.js';
+import { adapterDropArg, intArg } from '../options.js';
+import { ACTIVE_HELP, applyActive, findRunRecord, loadTaskDir, readManifest, type ActiveFlags } from '../saved-task.js';
 
-interface EvalFlags extends DataFlags {
+interface EvalFlags extends DataFlags, ActiveFlags {
   split?: string;
   base?: string;
   revision?: string;
@@ -57,6 +57,8 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', 'examples per batch', intArg(1), 64)
     .option('--max-length <n>', 'tokens per example (default: the length used in training)', intArg(2))
     .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
+    .option('--active <composition>', ACTIVE_HELP)
+    .option('--adapter-drop <n>', 'a task holding several adapters: no adapters in the first n layers (AdapterDrop at inference: faster, usually a little less accurate)', adapterDropArg)
     .option('--window-stride <n>', 'sentence-level single-text tasks: score texts longer than --max-length in strided windows overlapping by n tokens, their logits averaged, instead of truncating (default: truncate)', intArg(0))
     .option('--json', 'print the metrics as JSON')
     .addHelpText('after', EXAMPLES)
@@ -117,6 +119,7 @@ async function evalTokenTask(dir: string, f: EvalFlags, spec: TokenTaskSpec): Pr
   const { saved, maxLength } = await loadTaskDir(dir, f);
   const model: TaskModel = saved.model;
   try {
+    applyActive(model, dir, f);
     if (model.head.kind !== t.kind) fail('BAD_CONFIG', `${where} is a ${t.kind} task but the saved task is ${model.head.kind}`);
     const t0 = performance.now();
     const len = f.maxLength ?? maxLength;
@@ -200,6 +203,7 @@ async function runEval(dir: string, f: EvalFlags): Promise<void> {
   const { saved, maxLength } = loadedFirst ?? await loadTaskDir(dir, f);
   const model = saved.model;
   try {
+    applyActive(model, dir, f);
     const examples = alignLabels(rows, data, model.head, where);
     const t0 = performance.now();
     const windows = f.windowStride !== undefined ? { windowOverlap: f.windowStride } : {};

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { methodOf } from '../../adapters/methods/index.js';
 import type { Encoder, WeightSpec } from '../../models/encoder.js';
 import { loadBase } from '../../models/base.js';
-import { formatComposition } from '../../adapters/composition.js';
+import { compositionNames, formatComposition } from '../../adapters/composition.js';
+import { tensorParamCount } from '../../adapters/method.js';
 import { describeMode, isAdapterSetup } from '../../train/modes.js';
 import { exists } from '../../util/fs.js';
 import { formatBytes, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
@@ -20,6 +21,7 @@ Examples:
   $ adapterkit info ./models/bert-base-uncased --json
   $ adapterkit info google-bert/bert-base-uncased --revision main
   $ adapterkit info runs/spam-adapters/best            # a saved task: method, config, sizes, files
+  $ adapterkit info runs/spam-stack-lang-task/best     # a setup: composition, AdapterDrop, each adapter
   $ adapterkit info ./hub-adapter --base ./bert-base-uncased   # an AdapterHub or PEFT directory`;
 
 /** Counts of an encoder's hook sites by kind, for `info`. */
@@ -68,6 +70,19 @@ async function taskInfo(dir: string, flags: { base?: string; revision?: string; 
     ['AdapterHub layout', files.adapterhub ? 'adapter_config.json, pytorch_adapter.bin, adapter.safetensors' : 'no'],
     ['PEFT layout', files.peft ? 'peft/adapter_config.json, peft/adapter_model.safetensors' : 'no'],
   ]));
+  if (isAdapterSetup(m.mode)) {
+    const setupMode = m.mode;
+    const used = new Set(compositionNames(setupMode.active));
+    const d = setupMode.adapterDrop;
+    out.write(`\nsetup\n${keyValues([
+      ['  composition', formatComposition(setupMode.active)],
+      ['  AdapterDrop', d ? (d.kind === 'static' ? `no adapters in the first ${d.layers} layer(s)` : `robust, 0..${d.maxLayers} layers per training batch (inference keeps all)`) : 'none'],
+    ])}`);
+    out.write(table(['adapter', 'method', 'training', 'parameters'], setupMode.adapters.map((a) => [
+      `${a.name}${used.has(a.name) ? '' : ' (inactive)'}`, methodOf(a.config).describe(a.config as never, base.encoder), a.trainable === false ? 'frozen' : 'trained',
+      tensorParamCount(methodOf(a.config).tensors(a.config as never, base.encoder, a.name)),
+    ])));
+  }
   if (adapter) out.write(`
 config
 ${keyValues(Object.entries(adapter).map(([k, v]) => [`  ${k}`, typeof v === 'string' ? v : JSON.stringify(v)]))}`);

@@ -14,10 +14,10 @@ import { cellText, readDelimitedRecords, type ColumnRef } from '../../train/data
 import type { TaskModel } from '../../train/task-model.js';
 import { predictAnswers, predictTags, splitWords, type QaInput } from '../../train/token-tasks/index.js';
 import { columnRef } from '../data-options.js';
-import { intArg } from '../options.js';
-import { loadTaskDir, readManifest } from '../saved-task.js';
+import { adapterDropArg, intArg } from '../options.js';
+import { ACTIVE_HELP, applyActive, loadTaskDir, readManifest, type ActiveFlags } from '../saved-task.js';
 
-interface PredictFlags {
+interface PredictFlags extends ActiveFlags {
   input?: string;
   output?: string;
   format?: InputFormat;
@@ -90,6 +90,8 @@ export function registerPredict(program: Command): void {
     .option('--base <source>', 'base model (default: the one recorded in the task\'s adapterkit.json)')
     .option('--revision <rev>', 'hub revision of --base')
     .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
+    .option('--active <composition>', ACTIVE_HELP)
+    .option('--adapter-drop <n>', 'a task holding several adapters: no adapters in the first n layers (AdapterDrop at inference: faster, usually a little less accurate)', adapterDropArg)
     .addHelpText('after', EXAMPLES)
     .action(async (dir: string, flags: PredictFlags) => {
       await runPredict(dir, flags);
@@ -318,6 +320,7 @@ async function runPredict(dir: string, f: PredictFlags): Promise<void> {
   const { saved, maxLength } = await loadTaskDir(dir, f);
   const model = saved.model;
   try {
+    applyActive(model, dir, f);
     if (model.head.kind === 'tagging' || model.head.kind === 'qa') {
       refuseColumns(columns, `this task is ${model.head.kind} (give plain text or JSONL as its help says)`);
       if (f.windowStride !== undefined) fail('BAD_CONFIG', `--window-stride is for sentence-level tasks; ${model.head.kind === 'qa' ? 'QA windows its contexts itself (the stride is set at training)' : 'tagging tasks truncate'}`);

@@ -7,11 +7,15 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { BOTTLENECK_ACTIVATIONS } from '../../adapters/methods/bottleneck.js';
-import { PRESET_NAMES } from '../../adapters/methods/index.js';
+import { checkMethodConfig, PRESET_NAMES } from '../../adapters/methods/index.js';
+import { checkAdapterDrop, checkSetup, type NamedAdapter } from '../../adapters/compose.js';
+import { formatComposition } from '../../adapters/composition.js';
+import { isAdapterTensor, renameAdapterTensor } from '../../adapters/names.js';
+import type { HostTensor } from '../../engine/index.js';
 import { DEFAULT_QA_OPTIONS, type HeadConfig } from '../../heads/head.js';
 import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
 import { devSplitNames, loadTask, positiveLabelOf, type TaskData, type TaskSpec } from '../../train/data/index.js';
-import { describeMode, MODE_NAMES } from '../../train/modes.js';
+import { describeMode, isAdapterSetup, MODE_NAMES, type AdapterSetupMode, type SingleTrainingMode, type TrainingMode } from '../../train/modes.js';
 import { resolveMaxLength } from '../../train/max-length.js';
 import { TaskModel } from '../../train/task-model.js';
 import { loadSavedTask } from '../../train/task-io.js';
@@ -21,14 +25,17 @@ import { DEFAULT_LR, type TrainDataOptions, type TrainResult } from '../../train
 import { loadTokenTask, type TokenTaskSpec } from '../../train/token-tasks/index.js';
 import { addDataOptions, defaultTaskName, describeSpec, describeTokenSpec, TASK_NAME_HELP, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
-import { intArg, intListArg, modeFromFlags, numberArg, pointsArg, rolesArg, sanitizeTaskName, type ModeFlags } from '../options.js';
+import {
+  adapterArg, adapterDropArg, hasSetupFlags, intArg, intListArg, modeFromFlags, namesArg, numberArg, pointsArg, refuseSingleAdapterFlags, rolesArg, sanitizeTaskName,
+  setupFromFlags, withArg, type ModeFlags, type SetupFlags, type SetupPlan,
+} from '../options.js';
 import { TrainProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
-import { baseSource, writeRunRecord } from '../saved-task.js';
+import { baseSource, readManifest, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
 
 /** Flags of `adapterkit train`. */
-interface TrainFlags extends DataFlags, ModeFlags {
+interface TrainFlags extends DataFlags, ModeFlags, SetupFlags {
   base: string;
   revision?: string;
   trainPooler?: boolean;
@@ -67,6 +74,16 @@ Examples:
   $ adapterkit train --dataset spam --adapter-config '{"architecture": "lora", "r": 4, "alpha": 8}'
   $ adapterkit train --dataset spam --adapter-config path/to/adapter_config.json
 
+  # several named adapters in one model (AdapterHub's compositions): a trained adapter loaded
+  # frozen under the name lang, a new LoRA named task stacked on it (MAD-X style: only task trains)
+  $ adapterkit train --dataset spam --with lang=runs/brown-pfeiffer/best --adapter task=lora:r=8,alpha=16 \\
+      --compose 'Stack(lang, task)'
+  $ adapterkit train --dataset spam --adapter a=pfeiffer:reduction_factor=8 --adapter b=ia3 --compose 'Average(a, b, weights=[3, 1])'
+  $ adapterkit train --dataset spam --with a=runs/x/best --with b=runs/y/best --compose 'Average(a, b)' --train-adapter a,b
+  # AdapterDrop: no adapters in the first layer; or robust: 0..2 layers dropped per training batch
+  $ adapterkit train --dataset spam --method lora --adapter-drop 1
+  $ adapterkit train --dataset spam --adapter task=houlsby --adapter-drop robust:2
+
   # a GLUE task on a local BERT checkpoint, smaller adapters, early stopping
   $ adapterkit train --glue SST-2 --data glue_data/SST-2 --base ./bert-base-uncased \\
       --adapter-size 16 --eval-every 500 --patience 5 --out runs/sst2
@@ -96,7 +113,7 @@ export function registerTrain(program: Command): void {
     .option('--base <source>', `base model: "${DEFAULT_BASE}" (embedded), a local model directory, or a Hugging Face hub id`, DEFAULT_BASE)
     .option('--revision <rev>', 'hub revision (branch, tag or commit) of --base')
     .addOption(new Option('--mode <mode>', 'what trains').choices([...MODE_NAMES]).default('adapters'))
-    .addOption(new Option('--method <preset>', 'adapter method: paper (Houlsby et al. as published: m=64, GELU, layer norms trained), houlsby / pfeiffer / parallel (AdapterHub\'s double_seq_bn / seq_bn / par_bn), lora, ia3 (AdapterHub\'s placement), ia3-peft (PEFT\'s) (default: paper)').choices([...PRESET_NAMES]))
+    .addOption(new Option('--method <preset>', 'adapter method: paper (Houlsby et al. as published: m=64, GELU, layer norms trained), houlsby / pfeiffer / parallel (AdapterHub\'s double_seq_bn / seq_bn / par_bn), compacter / compacter++ (AdapterHub\'s Compacter presets: PHM layers on double_seq_bn / seq_bn), lora, ia3 (AdapterHub\'s placement), ia3-peft (PEFT\'s) (default: paper)').choices([...PRESET_NAMES]))
     .option('--adapter-config <file|json>', 'adapter config in AdapterHub\'s format (an adapter_config.json, its "config" object, or a preset name such as seq_bn), or adapterkit\'s (with "method"); instead of --method')
     .option('--adapter-size <m>', 'bottleneck width m (paper preset: 64; AdapterHub presets use --reduction-factor)', intArg(1))
     .option('--reduction-factor <r>', 'bottleneck width = int(hidden width // r) as AdapterHub computes it, instead of --adapter-size', numberArg(0, Infinity, { exclusiveMin: true }))
@@ -110,6 +127,11 @@ export function registerTrain(program: Command): void {
     .option('--leave-out <layers>', 'layers without adapters, e.g. 0,1 (default: none)', intListArg)
     .option('--train-layer-norms', 'train the base\'s layer norms with the adapter (default: only with --method paper)')
     .option('--no-train-layer-norms', 'keep the base\'s layer norms frozen')
+    .option('--adapter <name=method[:options]>', 'a named adapter of a setup (repeatable): a preset with AdapterHub config fields, e.g. task=lora:r=4,alpha=8 or lang=pfeiffer:reduction_factor=8,leave_out=[0], or name=<adapter_config.json|JSON>; trains unless --train-adapter says otherwise', adapterArg)
+    .option('--with <name=task-dir>', 'load the adapter of a saved task (an adapterkit, AdapterHub or setup directory; for a setup, its adapter called <name>) into the setup under <name>, frozen unless --train-adapter names it (repeatable)', withArg)
+    .option('--compose <composition>', 'how the setup\'s adapters combine, AdapterHub\'s blocks as text: Stack(lang, task), Average(a, b, weights=[1, 3]) (default: Stack of the --with then --adapter adapters in order)')
+    .option('--train-adapter <names>', 'which adapters of the setup train, comma-separated (default: every --adapter; --with adapters stay frozen)', namesArg)
+    .option('--adapter-drop <n|robust:n>', 'AdapterDrop (Rücklé et al. 2021): no adapters in the first n layers; robust:n draws 0..n per training batch (inference keeps every layer\'s adapters)', adapterDropArg)
     .option('--top-k <k>', 'with --mode top-k: how many top layers train', intArg(1))
     .option('--train-pooler', 'train the base\'s pooler too (default: frozen except in full and top-k modes)')
     .option('--head-layers <n>', 'task head: 1 = linear, 2 = dense + tanh + linear (default: 1)', intArg(1, 2))
@@ -264,7 +286,8 @@ async function prepareTokenTask(f: TrainFlags, spec: TokenTaskSpec): Promise<Pre
 
 async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   // Everything that can be checked without loading anything, first.
-  const mode = modeFromFlags(f);
+  const setup = setupPlanOf(f);
+  const single = setup ? undefined : modeFromFlags(f);
   const tokenSpec = tokenTaskSpecFromFlags(f);
   const spec = tokenSpec ? undefined : taskSpecFromFlags(f);
   if (f.name !== undefined && !/^[A-Za-z0-9_-]+$/.test(f.name)) fail('BAD_CONFIG', `--name ${JSON.stringify(f.name)} may only contain letters, digits, _ and -`);
@@ -274,14 +297,17 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
 
   const task = tokenSpec ? await prepareTokenTask(f, tokenSpec) : await prepareSentenceTask(f, spec as TaskSpec);
   const taskName = task.taskName;
-  const out = f.out ?? join('runs', `${taskName}-${mode.kind === 'adapters' && mode.adapter.preset !== 'paper' ? (mode.adapter.preset ?? mode.adapter.method) : mode.kind}`);
+  const out = f.out ?? join('runs', `${taskName}-${setup ? sanitizeTaskName(formatComposition(setup.active).toLowerCase()) : runSuffix(single as SingleTrainingMode)}`);
 
   const source = await baseSource(f.base);
   const base = await loadBase(source, cliBaseOptions(f.revision));
   const maxLength = resolveMaxLength(base.encoder.maxLength, f.maxLength, { fallback: task.defaultMaxLength, over: 'fail', name: '--max-length' });
   const head = task.head(base);
+  const built = setup ? await setupMode(setup, base) : undefined;
+  const mode: TrainingMode = built?.mode ?? (single as SingleTrainingMode);
   const model = TaskModel.create(base, {
     mode, head, seed: f.seed,
+    ...(built ? { adapterWeights: built.adapterWeights } : {}),
     ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
     ...(f.threads !== undefined ? { threads: f.threads } : {}),
     ...(f.trainPooler ? { trainPooler: true } : {}),
@@ -295,6 +321,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     ['examples', task.examples],
     ['base', `${base.id} (${base.encoder.family}, ${formatInt(stats.baseParams)} parameters, max ${base.encoder.maxLength} tokens)`],
     ['mode', describeMode(mode, base.encoder)],
+    ...(built?.loaded.length ? [['loaded', built.loaded.join('; ')] as [string, string]] : []),
     ['trainable', `${formatInt(stats.trainableParams)} parameters (${formatPercent(stats.share)} of the base)`],
     ['per task', formatBytes(stats.bytesPerTask)],
     ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR[mode.kind]}, seed ${f.seed}`],
@@ -302,6 +329,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     ...(task.test ? [['test', 'unlabeled' in task.test ? task.test.unlabeled : `${formatInt(task.test.examples)} examples, scored with the best checkpoint at the end`] as [string, string]] : []),
   ]).trimEnd());
 
+  for (const n of built?.notes ?? []) say(`note: ${n}`);
   await mkdir(out, { recursive: true });
   // A token-level spec is stored in the same `data` field; eval tells them apart (isTokenTaskSpec).
   await writeRunRecord(out, { data: task.record, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
@@ -336,6 +364,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     steps: r.steps, epochs: r.epochsRun, epochsCompleted: r.epochsCompleted, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
     lastLoss: r.lastLoss, epochLosses: r.epochLosses, best: r.best ? { ...r.best, epoch: r.best.epoch + 1 } : null, test,
     trainableParams: stats.trainableParams, baseParams: stats.baseParams, bytesPerTask: stats.bytesPerTask,
+    ...(isAdapterSetup(mode) ? { setup: setupSummary(mode, setup as SetupPlan) } : {}),
   };
   if (f.json) {
     printJson(summary);
@@ -366,4 +395,85 @@ async function scoreTest(task: PreparedTask, base: BaseModel, bestDir: string, m
   } finally {
     await best.model.dispose();
   }
+}
+
+/** The run directory's suffix for a single-adapter or baseline mode: the preset (paper: `adapters`) or the mode. */
+function runSuffix(mode: SingleTrainingMode): string {
+  return mode.kind === 'adapters' && mode.adapter.preset !== 'paper' ? (mode.adapter.preset ?? mode.adapter.method) : mode.kind;
+}
+
+/** The setup flags checked (before anything loads), or undefined without them. */
+function setupPlanOf(f: TrainFlags): SetupPlan | undefined {
+  if (!hasSetupFlags(f)) return undefined;
+  if (f.mode !== 'adapters') fail('BAD_CONFIG', `--adapter, --with, --compose, --train-adapter and --adapter-drop apply to --mode adapters (the mode is ${f.mode})`);
+  refuseSingleAdapterFlags(f);
+  return setupFromFlags(f, () => (modeFromFlags(f) as { adapter: NamedAdapter['config'] }).adapter);
+}
+
+/** The adapter called `name` (or the only one) of a saved task, with its tensors under `name`. */
+function adapterOf(model: TaskModel, w: { name: string; dir: string }): { config: NamedAdapter['config']; tensors: [string, HostTensor<'float32'>][] } {
+  const m = model.mode;
+  const flag = `--with ${w.name}=${w.dir}`;
+  let config: NamedAdapter['config'];
+  let inside: string;
+  if (isAdapterSetup(m)) {
+    const a = m.adapters.find((x) => x.name === w.name) ?? (m.adapters.length === 1 ? m.adapters[0] : undefined);
+    if (!a) fail('BAD_CONFIG', `${flag}: the task holds several adapters (${m.adapters.map((x) => x.name).join(', ')}) and none is called ${w.name}; name the one to load`);
+    config = a.config;
+    inside = a.name;
+  } else if (m.kind === 'adapters' && m.adapter) {
+    config = m.adapter;
+    inside = model.adapterName;
+  } else return fail('BAD_CONFIG', `${flag}: a ${m.kind} task has no adapter to load`);
+  const prefix = `adapters.${inside}.`;
+  const tensors = [...model.owned].filter(([k]) => isAdapterTensor(k) && k.startsWith(prefix)).map(([k, t]): [string, HostTensor<'float32'>] => [renameAdapterTensor(k, w.name), t]);
+  return { config, tensors };
+}
+
+/** The setup mode of a plan: the --with adapters loaded from their tasks (on `base`), the new ones fresh. */
+async function setupMode(plan: SetupPlan, base: BaseModel): Promise<{ mode: AdapterSetupMode; adapterWeights: Map<string, HostTensor<'float32'>>; loaded: string[]; notes: string[] }> {
+  const adapters: NamedAdapter[] = [];
+  const adapterWeights = new Map<string, HostTensor<'float32'>>();
+  const loaded: string[] = [];
+  const notes: string[] = [];
+  for (const w of plan.loaded) {
+    await readManifest(w.dir); // a missing directory, or a run directory: "did you mean runs/x/best?"
+    const saved = await loadSavedTask(base, w.dir);
+    try {
+      const { config, tensors } = adapterOf(saved.model, w);
+      // a frozen adapter trains nothing, the base's layer norms included (its config says so, for the plan and the files)
+      adapters.push({ name: w.name, config: !w.trainable && config.trainLayerNorms ? checkMethodConfig({ ...config, trainLayerNorms: false }) : config, trainable: w.trainable });
+      for (const [k, t] of tensors) adapterWeights.set(k, t);
+      loaded.push(`${w.name} from ${w.dir}${w.trainable ? ' (trains on)' : ' (frozen)'}`);
+      if ([...saved.model.owned.keys()].some((k) => !isAdapterTensor(k) && !k.startsWith('head.') && !k.startsWith('pooler.'))) {
+        notes.push(`${w.dir} trained the base's layer norms with its adapter; they are not part of the adapter, so here ${w.name} runs on the base's layer norms (or on those this run trains)`);
+      }
+    } finally {
+      await saved.model.dispose();
+    }
+  }
+  adapters.push(...plan.fresh);
+  // the checks that need the encoder, with the flag named (the model checks them again)
+  const flagged = <T>(flag: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof AdapterkitError) fail(e.code, `${flag}: ${e.message}`);
+      throw e;
+    }
+  };
+  const drop = plan.adapterDrop;
+  if (drop) flagged(`--adapter-drop ${drop.kind === 'static' ? drop.layers : `robust:${drop.maxLayers}`}`, () => checkAdapterDrop(drop, base.encoder));
+  flagged(`--compose ${formatComposition(plan.active)}`, () => checkSetup(base.encoder, adapters, plan.active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0 }));
+  const mode: AdapterSetupMode = { kind: 'adapters', adapters, active: plan.active, ...(plan.adapterDrop ? { adapterDrop: plan.adapterDrop } : {}) };
+  return { mode, adapterWeights, loaded, notes };
+}
+
+/** The setup in the JSON summary. */
+function setupSummary(mode: AdapterSetupMode, plan: SetupPlan): Record<string, unknown> {
+  const from = new Map(plan.loaded.map((w) => [w.name, w.dir]));
+  return {
+    active: formatComposition(mode.active), adapterDrop: mode.adapterDrop ?? null,
+    adapters: mode.adapters.map((a) => ({ name: a.name, method: a.config.method, preset: a.config.preset ?? null, trainable: a.trainable !== false, from: from.get(a.name) ?? null })),
+  };
 }
