@@ -84,7 +84,7 @@ export function mergeAdapters(enc: Encoder, inputs: readonly MergeInput[], outNa
   }
   const weights = mergeWeights(inputs.length, o);
   if (o.method === 'linear') return linear(enc, inputs, outName, weights);
-  if (first.config.method !== 'lora') fail('BAD_CONFIG', `merge: ${o.method} merges LoRA adapters (task vectors A·B); ${first.name} is ${methodOf(first.config).describe(first.config as never, enc)} (use --method linear)`);
+  if (first.config.method !== 'lora') fail('BAD_CONFIG', `merge: ${o.method} merges LoRA adapters (task vectors A·B); ${first.name} is ${methodOf(first.config).describe(first.config as never, enc)} (use the option method: 'linear')`, { options: { method: 'the option method:' } });
   const density = o.density ?? fail('BAD_CONFIG', `merge: ${o.method} needs a density (the share of each task vector kept, in (0, 1])`);
   if (!(density > 0 && density <= 1)) fail('BAD_CONFIG', `merge: density must be in (0, 1], got ${density}`);
   return taskVectors(enc, inputs as readonly (MergeInput & { config: LoraConfig })[], outName, weights, { ...o, density });

@@ -9,6 +9,10 @@ import { mergeAdapters, mergeWeights, type MergeOptions } from '../adapters/merg
 import { isAdapterTensor } from '../adapters/names.js';
 import type { BaseModel } from '../models/base.js';
 import { isAdapterSetup } from './modes.js';
+
+/** How messages name the heads option: the CLI rewords it as its flag (src/cli/library-terms.ts). */
+const HEADS_OPTION = 'the option heads:';
+const HEADS_AVERAGE = `${HEADS_OPTION} 'average'`;
 import { TaskModel } from './task-model.js';
 
 /** Options of {@link mergeTaskModels}. */
@@ -52,9 +56,9 @@ export function mergeTaskModels(base: BaseModel, models: readonly TaskModel[], o
     const w = mergeWeights(models.length, { method: 'linear', weights: o.weights });
     const same = JSON.stringify(first.head);
     models.forEach((m, i) => {
-      if (JSON.stringify(m.head) !== same) fail('BAD_CONFIG', `merge: --heads average needs the same head in every task; task ${i + 1} has ${m.head.kind} (${m.head.labels.join(', ')}), task 1 ${first.head.kind} (${first.head.labels.join(', ')})`);
+      if (JSON.stringify(m.head) !== same) fail('BAD_CONFIG', `merge: ${HEADS_AVERAGE} needs the same head in every task; task ${i + 1} has ${m.head.kind} (${m.head.labels.join(', ')}), task 1 ${first.head.kind} (${first.head.labels.join(', ')})`, { options: { heads: HEADS_OPTION } });
       const a = rest(m).map(([k]) => k).sort().join();
-      if (a !== rest(first).map(([k]) => k).sort().join()) fail('BAD_CONFIG', `merge: --heads average needs the same trained base weights in every task; task ${i + 1} differs from task 1`);
+      if (a !== rest(first).map(([k]) => k).sort().join()) fail('BAD_CONFIG', `merge: ${HEADS_AVERAGE} needs the same trained base weights in every task; task ${i + 1} differs from task 1`, { options: { heads: HEADS_OPTION } });
     });
     for (const [k, t] of rest(first)) {
       const acc = new Float64Array(t.data.length);

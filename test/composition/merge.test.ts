@@ -175,7 +175,7 @@ test('merging refuses what it cannot do, naming the adapters', async () => {
   const ia3 = mk(methodConfig('ia3'));
   assert.throws(() => mergeTaskModels(base, [lora, bn], { method: 'linear' }), /task0 is lora, task1 is bottleneck; only adapters of one method merge/);
   assert.throws(() => mergeTaskModels(base, [lora, lora4], { method: 'linear' }), /has shape \[32, 4\], task0's \[32, 2\]; linear merging needs the same sizes/);
-  assert.throws(() => mergeTaskModels(base, [bn, bn], { method: 'ties', density: 0.5 }), /ties merges LoRA adapters .* \(use --method linear\)/);
+  assert.throws(() => mergeTaskModels(base, [bn, bn], { method: 'ties', density: 0.5 }), /ties merges LoRA adapters .* \(use the option method: 'linear'\)/);
   assert.throws(() => mergeTaskModels(base, [ia3, ia3], { method: 'dare', density: 0.5 }), /dare merges LoRA adapters/);
   assert.throws(() => mergeTaskModels(base, [lora, loraK], { method: 'ties', density: 0.5 }), /adapts 0\.query, 0\.value, 1\.query, 1\.value but task1 adapts 0\.key, 1\.key/);
   assert.throws(() => mergeTaskModels(base, [lora, lora], { method: 'ties' }), /ties needs a density/);
@@ -210,4 +210,21 @@ test('adapterkit merge writes a task that loads and predicts; --json summary; re
   const noDensity = await cli('merge', ...dirs, '--out', join(dir, 'x'), '--method', 'dare');
   assert.match(noDensity.stderr, /--method dare needs --density/);
   for (const m of [...tasks, back.model]) await m.dispose();
+});
+
+test('merge errors name library options in the library and flags on the command line', async () => {
+  const base = await loadBase(TINY_BERT);
+  const lora = (labels: string[]) => TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('lora', { r: 2 }) }, head: headConfig({ kind: 'classification', labels }), seed: 1 });
+  const ab = lora(['a', 'b']);
+  const abc = lora(['a', 'b', 'c']);
+  const bn = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('paper', { size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
+  assert.throws(() => mergeTaskModels(base, [ab, abc], { method: 'linear', heads: 'average' }), /^AdapterkitError: merge: the option heads: 'average' needs the same head in every task; task 2 has classification \(a, b, c\)/);
+  assert.throws(() => mergeTaskModels(base, [bn, bn], { method: 'ties', density: 0.5 }), /\(use the option method: 'linear'\)$/);
+  const dir = tempDir('merge-terms-');
+  await saveTask(ab, join(dir, 'ab'), { name: 'ab', maxLength: 16 });
+  await saveTask(abc, join(dir, 'abc'), { name: 'abc', maxLength: 16 });
+  const r = await cli('merge', join(dir, 'ab'), join(dir, 'abc'), '--heads', 'average', '--out', join(dir, 'out'));
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /merge: --heads 'average' needs the same head in every task/);
+  assert.doesNotMatch(r.stderr, /the option heads/);
 });
