@@ -1,10 +1,16 @@
 /** Shared helpers for the benchmarks: medians, timing, formatting, machine facts. */
 import { cpus, totalmem } from 'node:os';
 import { f32 } from '../src/engine/index.js';
+import { parseAlbertConfig } from '../src/models/albert/config.js';
+import { AlbertEncoder } from '../src/models/albert/encoder.js';
 import type { BaseModel } from '../src/models/base.js';
 import { parseBertConfig } from '../src/models/bert/config.js';
 import { BertEncoder } from '../src/models/bert/encoder.js';
+import type { Encoder } from '../src/models/encoder.js';
 import type { EncodedBatch } from '../src/models/tokenizers/index.js';
+import { PRESET_NAMES } from '../src/adapters/methods/index.js';
+import { AdamW, clipByGlobalNorm } from '../src/train/optim/index.js';
+import type { BatchLabels, TaskModel } from '../src/train/task-model.js';
 
 /** Median of numbers. */
 export function median(xs: readonly number[]): number {
@@ -61,10 +67,31 @@ export const BERT_BASE_CONFIG = {
   intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2, hidden_act: 'gelu', layer_norm_eps: 1e-12,
 };
 
+/** XLM-RoBERTa-base's configuration (xlm-roberta-base): the RoBERTa graph with a 250k-piece vocabulary. */
+export const XLMR_BASE_CONFIG = {
+  model_type: 'xlm-roberta', vocab_size: 250002, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12,
+  intermediate_size: 3072, max_position_embeddings: 514, type_vocab_size: 1, hidden_act: 'gelu', layer_norm_eps: 1e-5, pad_token_id: 1,
+};
+
+/** ALBERT-base's configuration (albert-base-v2): 128-wide embeddings, one layer group shared by 12 passes. */
+export const ALBERT_BASE_CONFIG = {
+  model_type: 'albert', vocab_size: 30000, embedding_size: 128, hidden_size: 768, num_hidden_layers: 12, num_hidden_groups: 1, inner_group_num: 1,
+  num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2, hidden_act: 'gelu_new', layer_norm_eps: 1e-12, pad_token_id: 0,
+};
+
+/** The encoder of a config.json object: ALBERT's for `albert`, else the BERT family's (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA). */
+function encoderOf(config: Record<string, unknown>): Encoder {
+  return config.model_type === 'albert' ? new AlbertEncoder(parseAlbertConfig(config), true) : new BertEncoder(parseBertConfig(config), true);
+}
+
 /** A BERT-base-sized base model with random weights (no tokenizer: feed token ids directly). */
 export function randomBertBase(config: Record<string, unknown> = BERT_BASE_CONFIG): BaseModel {
-  const c = parseBertConfig(config);
-  const encoder = new BertEncoder(c, true);
+  return randomBase(config, 'random-bert-base');
+}
+
+/** A base model of any family the benchmarks build, from its config.json object, with random weights and no tokenizer. */
+export function randomBase(config: Record<string, unknown>, id = `random-${String(config.model_type)}`): BaseModel {
+  const encoder = encoderOf(config);
   const weights = new Map();
   let seed = 100;
   for (const s of encoder.weightSpecs) {
@@ -77,9 +104,9 @@ export function randomBertBase(config: Record<string, unknown> = BERT_BASE_CONFI
       throw new Error('the random benchmark base has no tokenizer');
     },
     summary: () => ({}),
-    padId: 0,
+    padId: typeof config.pad_token_id === 'number' ? config.pad_token_id : 0,
   };
-  return { id: 'random-bert-base', encoder, weights, tokenizer, sources: [] };
+  return { id, encoder, weights, tokenizer, sources: [] };
 }
 
 /** A synthetic full batch of token ids (no padding). */
@@ -101,4 +128,57 @@ export function bertForwardFlops(c: { hidden: number; ffn: number; layers: numbe
   const tokens = batch * seq;
   const perLayer = 2 * tokens * (4 * c.hidden * c.hidden + 2 * c.hidden * c.ffn) + 2 * 2 * batch * seq * seq * c.hidden;
   return c.layers * perLayer;
+}
+
+/**
+ * The method presets a benchmark times: BENCH_METHODS (comma-separated preset names) when set, else
+ * every preset of the method registry except `skip`. Unknown names are refused with the list.
+ */
+export function benchPresets(skip: readonly string[] = []): string[] {
+  const env = process.env.BENCH_METHODS?.trim();
+  if (!env) return PRESET_NAMES.filter((p) => !skip.includes(p));
+  const names = env.split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !PRESET_NAMES.includes(n));
+  if (unknown.length) throw new Error(`BENCH_METHODS: unknown preset(s) ${unknown.join(', ')}; presets: ${PRESET_NAMES.join(', ')}`);
+  return names;
+}
+
+/** A task model with its optimizer; `step` runs one training step (forward, loss, backward, clipping, AdamW) and returns its ms. */
+export interface StepRunner {
+  readonly model: TaskModel;
+  step(): Promise<number>;
+}
+
+/** A {@link StepRunner} over one fixed batch. */
+export function stepRunner(model: TaskModel, batch: EncodedBatch, labels: BatchLabels): StepRunner {
+  const opt = new AdamW(model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: 1e-5 });
+  return {
+    model,
+    async step() {
+      const t = performance.now();
+      const out = await model.trainStep(batch, labels);
+      clipByGlobalNorm(out.grads, 1);
+      opt.step(out.grads);
+      return performance.now() - t;
+    },
+  };
+}
+
+/**
+ * Runs `a` and `b` (each returning its ms) `rounds` times as pairs, the order alternating from one
+ * pair to the next (`first`: pairs already run, so the order keeps alternating across calls), so
+ * that slow drift of the machine's load cancels in a ratio of the two. Returns each one's times.
+ */
+export async function alternating(a: () => Promise<number>, b: () => Promise<number>, rounds: number, first = 0): Promise<{ a: number[]; b: number[] }> {
+  const out = { a: [] as number[], b: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    if ((first + r) % 2 === 0) {
+      out.a.push(await a());
+      out.b.push(await b());
+    } else {
+      out.b.push(await b());
+      out.a.push(await a());
+    }
+  }
+  return out;
 }

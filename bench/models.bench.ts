@@ -1,43 +1,119 @@
 /**
  * Model benchmark (npm run bench:models).
- * (1) Inference throughput of a BERT-base-sized random encoder: sentences/s at batch 32, seq 128.
+ * (1) Each encoder family at base size with random weights (BERT-base, XLM-RoBERTa-base,
+ *     ALBERT-base-v2), batch 32 x seq 128: inference throughput (sentences/s, encoder to the
+ *     pooled output) and one adapter training step (the paper preset: forward, loss, backward,
+ *     clipping, AdamW), each relative to BERT-base in the same run. BERT-base stays built for the
+ *     whole run; every other family is built, timed in rounds interleaved with BERT-base (order
+ *     alternating), and disposed, so each ratio is against the BERT-base runs of its own pair and
+ *     slow drift of the machine's load cancels in it. The BERT-base row is the median over all pairs.
  * (2) Load time of a BERT-base-sized model.safetensors (written once to a temp dir) in a fresh
  *     process, with that process's peak RSS against the size of the weights: loading should hold
  *     at most about one extra copy of the weights at peak.
+ * BENCH_BATCH / BENCH_SEQ change the batch (default 32 x 128), BENCH_ROUNDS the timed inference
+ * batches per pair (default 5), BENCH_TRAIN_ROUNDS the timed training steps per pair (default 1).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { methodConfig } from '../src/adapters/methods/index.js';
 import { Session, i64 } from '../src/engine/index.js';
+import { headConfig } from '../src/heads/head.js';
+import type { BaseModel } from '../src/models/base.js';
 import { buildEncoderGraph } from '../src/models/build.js';
+import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { writeSafetensors } from '../src/models/weights/index.js';
-import { BERT_BASE_CONFIG, machine, median, peakRssMiB, randomBertBase, syntheticBatch } from './common.js';
+import { TaskModel } from '../src/train/task-model.js';
+import {
+  ALBERT_BASE_CONFIG, BERT_BASE_CONFIG, XLMR_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBase, randomBertBase, stepRunner, syntheticBatch, type StepRunner,
+} from './common.js';
 
-const B = 32;
-const T = 128;
+const B = Number(process.env.BENCH_BATCH ?? 32);
+const T = Number(process.env.BENCH_SEQ ?? 128);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** Timed training steps per pair: 1 by default (a base-size step takes tens of seconds under load). */
+const TRAIN_ROUNDS = Number(process.env.BENCH_TRAIN_ROUNDS ?? 1);
+/** The adapter the training step trains. */
+const PRESET = 'paper';
 
-async function throughput(): Promise<{ ms: number; perSec: number }> {
-  const base = randomBertBase();
+/** The families timed, at base size; the first is the one the others are compared with. */
+const FAMILIES: readonly { name: string; config: Record<string, unknown> }[] = [
+  { name: 'bert-base', config: BERT_BASE_CONFIG },
+  { name: 'xlm-roberta-base', config: XLMR_BASE_CONFIG },
+  { name: 'albert-base-v2', config: ALBERT_BASE_CONFIG },
+];
+
+/** An inference session over one fixed batch; `run` times one batch (encoder to the pooled output). */
+interface Inference {
+  run(): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+/** `base`'s inference session, warmed up once. */
+async function inference(base: BaseModel, batch: EncodedBatch): Promise<Inference> {
   const eg = buildEncoderGraph(base.encoder, base.weights);
-  const s = await Session.create(eg.graph, { outputs: [eg.outputs.pooled] });
-  const b = syntheticBatch(B, T, 30522);
+  const s = await Session.create(eg.graph, { outputs: [eg.outputs.pooled], spinning: false });
   const feeds = {
-    input_ids: i64([B, T], BigInt64Array.from(b.inputIds, (x) => BigInt(x))),
-    attention_mask: i64([B, T], BigInt64Array.from(b.attentionMask, (x) => BigInt(x))),
-    token_type_ids: i64([B, T], new BigInt64Array(B * T)),
+    input_ids: i64([B, T], BigInt64Array.from(batch.inputIds, (x) => BigInt(x))),
+    attention_mask: i64([B, T], BigInt64Array.from(batch.attentionMask, (x) => BigInt(x))),
+    ...(base.encoder.usesTokenTypes ? { token_type_ids: i64([B, T], new BigInt64Array(B * T)) } : {}),
   };
-  await s.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
+  const run = async (): Promise<number> => {
     const t = performance.now();
     await s.run(feeds);
-    times.push(performance.now() - t);
+    return performance.now() - t;
+  };
+  await run(); // warm-up
+  return { run, dispose: () => s.dispose() };
+}
+
+/** `base`'s adapter training model with its optimizer, warmed up once (the step builds the session). */
+async function training(base: BaseModel, batch: EncodedBatch): Promise<StepRunner> {
+  const head = headConfig({ kind: 'classification', labels: ['a', 'b'], dropout: 0.1 });
+  const model = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig(PRESET) }, head, seed: 1, spinning: false });
+  const r = stepRunner(model, batch, Array.from({ length: B }, (_, i) => i % 2));
+  await r.step();
+  return r;
+}
+
+interface Row { name: string; inferMs: number; stepMs: number; refInferMs: number; refStepMs: number; params: number; trainable: number }
+
+/**
+ * Each family against the first. The first's inference session and training model live for the
+ * whole run; of every other family only one of the two exists at a time (XLM-R's embeddings alone
+ * are 0.7 GiB, and each session holds its own copy).
+ */
+async function familyRows(): Promise<Row[]> {
+  const [ref, ...others] = FAMILIES as [(typeof FAMILIES)[number], ...(typeof FAMILIES)[number][]];
+  const batchOf = (f: (typeof FAMILIES)[number]) => syntheticBatch(B, T, f.config.vocab_size as number);
+  const refBase = randomBase(ref.config, ref.name);
+  const refInfer = await inference(refBase, batchOf(ref));
+  const refTrain = await training(refBase, batchOf(ref));
+  const refStats = refTrain.model.stats();
+  const rows: Row[] = [];
+  const all = { infer: [] as number[], step: [] as number[] };
+  let pairs = { infer: 0, step: 0 }; // so that the order keeps alternating across families
+  const ms = (xs: number[]) => `[${xs.map((x) => x.toFixed(0)).join(', ')}] ms`;
+  for (const f of others) {
+    const base = randomBase(f.config, f.name);
+    const inf = await inference(base, batchOf(f));
+    const i = await alternating(() => refInfer.run(), () => inf.run(), ROUNDS, pairs.infer);
+    await inf.dispose();
+    const train = await training(base, batchOf(f));
+    const st = await alternating(() => refTrain.step(), () => train.step(), TRAIN_ROUNDS, pairs.step);
+    const stats = train.model.stats();
+    await train.model.dispose();
+    pairs = { infer: pairs.infer + ROUNDS, step: pairs.step + TRAIN_ROUNDS };
+    all.infer.push(...i.a);
+    all.step.push(...st.a);
+    rows.push({ name: f.name, inferMs: median(i.b), stepMs: median(st.b), refInferMs: median(i.a), refStepMs: median(st.a), params: stats.baseParams, trainable: stats.trainableParams });
+    console.log(`  ${f.name}: inference ${ms(i.b)}, ${ref.name} ${ms(i.a)}; step ${ms(st.b)}, ${ref.name} ${ms(st.a)}; peak RSS ${peakRssMiB().toFixed(0)} MiB`);
   }
-  await s.dispose();
-  const ms = median(times);
-  return { ms, perSec: (B * 1000) / ms };
+  await Promise.all([refInfer.dispose(), refTrain.model.dispose()]);
+  const inferMs = median(all.infer);
+  const stepMs = median(all.step);
+  return [{ name: ref.name, inferMs, stepMs, refInferMs: inferMs, refStepMs: stepMs, params: refStats.baseParams, trainable: refStats.trainableParams }, ...rows];
 }
 
 async function writeModel(dir: string): Promise<number> {
@@ -64,10 +140,19 @@ async function main(): Promise<void> {
   const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/load-child.ts', dir], { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`load child failed: ${child.stderr}`);
   const load = JSON.parse(child.stdout.trim().split('\n').pop() as string) as { seconds: number; peakRssMiB: number; baselineRssMiB: number };
-  const tp = await throughput();
+
+  console.log(`\n(1) families at base size, random weights, batch ${B} x seq ${T}: inference (encoder to pooled) and one ${PRESET} adapter training step; each family interleaved with ${FAMILIES[0]?.name} (${ROUNDS} inference round(s), ${TRAIN_ROUNDS} step round(s) per pair, order alternating), medians`);
+  const rows = await familyRows();
+  const header = `${'family'.padEnd(18)} ${'params'.padStart(8)}  ${'ms/batch'.padStart(9)}  ${'sentences/s'.padStart(11)}  ${'vs BERT'.padStart(7)}  ${'s/step'.padStart(7)}  ${'step / BERT step'.padStart(16)}  ${'trainable'.padStart(10)}`;
+  console.log(header);
+  console.log('-'.repeat(header.length));
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(18)} ${`${(r.params / 1e6).toFixed(0)}M`.padStart(8)}  ${r.inferMs.toFixed(0).padStart(9)}  ${((B * 1000) / r.inferMs).toFixed(1).padStart(11)}  ${(r.refInferMs / r.inferMs).toFixed(2).padStart(7)}  ${(r.stepMs / 1000).toFixed(2).padStart(7)}  ${(r.stepMs / r.refStepMs).toFixed(2).padStart(16)}  ${r.trainable.toLocaleString('en-US').padStart(10)}`);
+  }
+  console.log('vs BERT: throughput / BERT-base throughput of the same pair; step / BERT step: this family\'s step time / BERT-base\'s in the same pair');
+
   const weightsMiB = bytes / 2 ** 20;
-  console.log(`inference, batch ${B} x seq ${T}: ${tp.ms.toFixed(0)} ms/batch, ${tp.perSec.toFixed(1)} sentences/s (median of ${ROUNDS})`);
-  console.log(`load model.safetensors (${weightsMiB.toFixed(0)} MiB) in a fresh process: ${load.seconds.toFixed(2)} s`);
+  console.log(`\n(2) load model.safetensors (${weightsMiB.toFixed(0)} MiB) in a fresh process: ${load.seconds.toFixed(2)} s`);
   console.log(`peak RSS of that process: ${load.peakRssMiB.toFixed(0)} MiB; before loading: ${load.baselineRssMiB.toFixed(0)} MiB; growth ${(load.peakRssMiB - load.baselineRssMiB).toFixed(0)} MiB = ${((load.peakRssMiB - load.baselineRssMiB) / weightsMiB).toFixed(2)} x the weights (target <= ~2: the weights + at most one extra copy)`);
   console.log(`this process's peak RSS: ${peakRssMiB().toFixed(0)} MiB`);
 }

@@ -17,7 +17,8 @@
  *  (5) mixed-method batching: a MultiTaskModel holding one task per method preset, one batch of 32
  *      inputs mixing them, vs the bare base on the same 32 inputs, interleaved, medians.
  * BENCH_DURATION (s per HTTP case, default 10), BENCH_CONNECTIONS (default 16) and BENCH_ROUNDS
- * (direct-forward rounds, default 40; 5x that at batch 1) change the sizes.
+ * (direct-forward rounds, default 40; 5x that at batch 1) change the sizes; BENCH_METHODS
+ * (comma-separated presets, e.g. `compacter,compacter++`) limits (3) and (5) to those presets.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -25,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type AutocannonRequest, type AutocannonResult } from 'autocannon';
-import { adapterConfig, methodConfig, type MethodConfig } from '../src/adapters/methods/index.js';
+import { adapterConfig, methodConfig, methodOf, type MethodConfig } from '../src/adapters/methods/index.js';
 import { headConfig } from '../src/heads/head.js';
 import { baseParamCount, loadBase, type BaseModel } from '../src/models/base.js';
 import type { EncodedBatch } from '../src/models/tokenizers/index.js';
@@ -33,7 +34,7 @@ import { loadBuiltinDataset } from '../src/train/data/index.js';
 import { MultiTaskModel } from '../src/train/multi-task-model.js';
 import { loadSavedTask, saveTask } from '../src/train/task-io.js';
 import { TaskModel, type TaskModelOptions } from '../src/train/task-model.js';
-import { machine, median, randomData } from './common.js';
+import { benchPresets, machine, median, randomData } from './common.js';
 import type { ChildCommand, ChildReply, MemoryReport } from './serve-child.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -44,10 +45,10 @@ const INPUTS_PER_REQUEST = [1, 8] as const;
 const MAX_LENGTH = 128;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MiB = 2 ** 20;
-/** The method presets whose overhead (3) measures and that the mixed-method batch (5) mixes. */
-const PRESETS = ['paper', 'houlsby', 'pfeiffer', 'parallel', 'lora', 'ia3', 'ia3-peft'] as const;
-/** The presets whose adapters merge() folds into the frozen weights. */
-const MERGEABLE = ['lora', 'ia3', 'ia3-peft'] as const;
+/** The method presets whose overhead (3) measures and that the mixed-method batch (5) mixes: every preset of the registry. */
+const PRESETS = benchPresets();
+/** The presets whose adapters merge() folds into the frozen weights (their method has a merge). */
+const MERGEABLE = PRESETS.filter((p) => methodOf(methodConfig(p)).merge !== undefined);
 
 /** Summary rows printed at the end. */
 const summary: [string, string][] = [];
@@ -134,7 +135,7 @@ const pct = (ms: number, bareMs: number) => `${((100 * (ms - bareMs)) / bareMs).
 
 async function methodOverhead(base: BaseModel, texts: string[]): Promise<void> {
   console.log('\n(3) inference overhead per method vs the bare base — TaskModel.predict (encoder + head), no HTTP, all variants interleaved (one cyclic order, no variant twice in a row), medians');
-  console.log(`  base: ${describeBase(base)}; bare = a head-only TaskModel on the same base; sessions do not spin (11 sessions take turns)`);
+  console.log(`  base: ${describeBase(base)}; bare = a head-only TaskModel on the same base; sessions do not spin (${1 + PRESETS.length + MERGEABLE.length} sessions take turns)`);
   const head = headConfig({ kind: 'classification', labels: ['ham', 'spam'] });
   const o = { spinning: false };
   const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1, ...o });

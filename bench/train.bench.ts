@@ -14,16 +14,15 @@
  *
  * Targets (the paper preset): adapter step <= 0.7x the full step; adapter throughput >= 70 % of
  * MatMul. BENCH_BATCH / BENCH_SEQ / BENCH_ROUNDS (timed steps per method, each paired with one
- * full step; default 1, so a method's figure is one step unless it is raised) change the size.
+ * full step; default 1, so a method's figure is one step unless it is raised) change the size;
+ * BENCH_METHODS (comma-separated presets, e.g. `compacter,compacter++`) times only those.
  */
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
 import { methodConfig } from '../src/adapters/methods/index.js';
 import { headConfig } from '../src/heads/head.js';
-import type { EncodedBatch } from '../src/models/tokenizers/index.js';
-import { AdamW, clipByGlobalNorm } from '../src/train/optim/index.js';
 import type { TrainingMode } from '../src/train/modes.js';
 import { TaskModel } from '../src/train/task-model.js';
-import { bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, syntheticBatch } from './common.js';
+import { alternating, benchPresets, bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, stepRunner, syntheticBatch } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
 const T = Number(process.env.BENCH_SEQ ?? 128);
@@ -32,8 +31,12 @@ const T = Number(process.env.BENCH_SEQ ?? 128);
  * of 2026-12-01 a BERT-base full step took ~33 s, and 1 round for 6 methods already fills ~10 min.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
-/** The method presets timed against full fine-tuning, in this order. */
-const PRESETS = ['paper', 'houlsby', 'pfeiffer', 'parallel', 'lora', 'ia3'] as const;
+/**
+ * The method presets timed against full fine-tuning, in the registry's order: every preset but
+ * `ia3-peft` (IA³ on PEFT's placement, a second placement of the ia3 method; BENCH_METHODS=ia3-peft
+ * times it).
+ */
+const PRESETS = benchPresets(['ia3-peft']);
 
 async function matmulGflops(): Promise<number> {
   const g = new Graph('matmul');
@@ -50,26 +53,6 @@ async function matmulGflops(): Promise<number> {
   }
   await s.dispose();
   return (2 * 2048 * 768 * 3072) / (median(times) * 1e6);
-}
-
-/** A task model with its optimizer; `step` runs one timed training step and returns its ms. */
-interface Runner {
-  readonly model: TaskModel;
-  step(): Promise<number>;
-}
-
-function runner(model: TaskModel, batch: EncodedBatch, labels: number[]): Runner {
-  const opt = new AdamW(model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: 1e-5 });
-  return {
-    model,
-    async step() {
-      const t = performance.now();
-      const out = await model.trainStep(batch, labels);
-      clipByGlobalNorm(out.grads, 1);
-      opt.step(out.grads);
-      return performance.now() - t;
-    },
-  };
 }
 
 /** One method's figures, from its pair with full fine-tuning. */
@@ -99,7 +82,7 @@ async function main(): Promise<void> {
   const create = (mode: TrainingMode) => TaskModel.create(base, { mode, head, seed: 1, spinning: false });
   console.log(`RSS with the base's weights in memory: ${currentRssMiB().toFixed(0)} MiB`);
 
-  const full = runner(create({ kind: 'full' }), batch, labels);
+  const full = stepRunner(create({ kind: 'full' }), batch, labels);
   await full.step(); // warm-up (builds the session)
   const fullStats = full.model.stats();
   console.log(`full fine-tuning session built and warmed up: RSS ${currentRssMiB().toFixed(0)} MiB, peak ${peakRssMiB().toFixed(0)} MiB`);
@@ -108,26 +91,17 @@ async function main(): Promise<void> {
   const allFull: number[] = [];
   let round = 0; // over all pairs, so that the order alternates even with one round per pair
   for (const preset of PRESETS) {
-    const m = runner(create({ kind: 'adapters', adapter: methodConfig(preset) }), batch, labels);
+    const m = stepRunner(create({ kind: 'adapters', adapter: methodConfig(preset) }), batch, labels);
     await m.step(); // warm-up (builds the session)
-    const times: number[] = [];
-    const fullTimes: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      if (round++ % 2 === 0) {
-        fullTimes.push(await full.step());
-        times.push(await m.step());
-      } else {
-        times.push(await m.step());
-        fullTimes.push(await full.step());
-      }
-    }
+    const { a: fullTimes, b: times } = await alternating(() => full.step(), () => m.step(), ROUNDS, round);
+    round += ROUNDS;
     allFull.push(...fullTimes);
     const s = m.model.stats();
     const peakRss = peakRssMiB();
     await m.model.dispose();
     const row: Row = { name: preset, ms: median(times), fullMs: median(fullTimes), trainable: s.trainableParams, share: s.share, peakRss, rssAfter: currentRssMiB() };
     rows.push(row);
-    console.log(`  ${preset.padEnd(9)} steps [${times.map(secs).join(', ')}] s, full [${fullTimes.map(secs).join(', ')}] s; peak RSS ${peakRss.toFixed(0)} MiB, RSS after disposing it ${row.rssAfter.toFixed(0)} MiB`);
+    console.log(`  ${preset.padEnd(Math.max(...PRESETS.map((p) => p.length)))} steps [${times.map(secs).join(', ')}] s, full [${fullTimes.map(secs).join(', ')}] s; peak RSS ${peakRss.toFixed(0)} MiB, RSS after disposing it ${row.rssAfter.toFixed(0)} MiB`);
   }
   const fullMs = median(allFull);
   await full.model.dispose();

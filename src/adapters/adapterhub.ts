@@ -105,14 +105,19 @@ export function headInternal(adapterName: string, key: string, layers: 1 | 2): s
   return idx === 1 ? `head.out.${m[2]}` : undefined;
 }
 
-/** Reads AdapterHub's `head_config.json` into adapterkit's head fields. */
-export function headFromAdapterHub(hc: Record<string, unknown>, where: string): { kind: HeadKind; labels: string[]; layers: 1 | 2; dropout: number } {
+/**
+ * Reads AdapterHub's `head_config.json` into adapterkit's head fields. `weights` is the head's
+ * weights file with its number of values: a head with n outputs stores at least n (its last bias),
+ * so a larger `num_labels` is refused before any label is made up for it.
+ */
+export function headFromAdapterHub(hc: Record<string, unknown>, where: string, weights: { file: string; values: number }): { kind: HeadKind; labels: string[]; layers: 1 | 2; dropout: number } {
   const c = hc.config;
   if (!c || typeof c !== 'object' || Array.isArray(c)) fail('BAD_FILE', `${where}: config must be an object`);
   const conf = c as Record<string, unknown>;
   const type = conf.head_type ?? 'classification';
   const numLabels = conf.num_labels;
   if (!(typeof numLabels === 'number' && Number.isInteger(numLabels) && numLabels >= 1)) fail('BAD_FILE', `${where}: config.num_labels must be a positive integer, got ${JSON.stringify(numLabels)}`);
+  if (numLabels > weights.values) fail('BAD_FILE', `${where}: config.num_labels ${numLabels} is more than ${weights.file} can hold (${weights.values} values)`);
   const kinds: Record<string, HeadKind> = { classification: numLabels === 1 ? 'regression' : 'classification', multilabel_classification: 'multilabel', tagging: 'tagging', question_answering: 'qa' };
   const kind = kinds[String(type)];
   if (!kind) fail('BAD_CONFIG', `${where}: config.head_type ${JSON.stringify(type)} is not implemented (adapterkit has ${Object.keys(kinds).join(', ')})`);

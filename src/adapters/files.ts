@@ -125,7 +125,9 @@ async function loadAdapterHubDir(dir: string, enc: Encoder, config: Record<strin
   const headPath = join(dir, ADAPTERHUB_FILES.headConfig);
   if (!(await exists(headPath))) fail('BAD_FILE', `${dir}: neither adapterkit.json, a PEFT adapter_config.json nor head_config.json found; not a task directory`);
   const hc = await readJsonObjectFile(headPath);
-  const hf = headFromAdapterHub(hc, headPath);
+  const headRead = await readHeadWeights(dir);
+  if (!headRead) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeHeadWeights} and ${ADAPTERHUB_FILES.headWeights}`);
+  const hf = headFromAdapterHub(hc, headPath, { file: headRead.file, values: [...headRead.tensors.values()].reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0) });
   const name = typeof hc.name === 'string' ? hc.name : typeof config?.name === 'string' ? config.name : 'task';
   const family = typeof hc.model_type === 'string' ? hc.model_type : '';
   let mode: TaskManifest['mode'] = { kind: 'head-only' };
@@ -142,8 +144,6 @@ async function loadAdapterHubDir(dir: string, enc: Encoder, config: Record<strin
     mode = { kind: 'adapters', adapter: c };
   }
   const head = headConfig({ kind: hf.kind, labels: hf.labels, layers: hf.layers, dropout: hf.dropout });
-  const headRead = await readHeadWeights(dir);
-  if (!headRead) fail('BAD_FILE', `${dir}: missing ${ADAPTERHUB_FILES.safeHeadWeights} and ${ADAPTERHUB_FILES.headWeights}`);
   headTensors(headRead, name, head.layers, tensors);
   await readTrainedBase(dir, enc, tensors);
   return {

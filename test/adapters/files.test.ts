@@ -3,16 +3,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseComposition } from '../../src/adapters/composition.js';
 import { adapterConfig, methodConfig } from '../../src/adapters/methods/index.js';
+import { AdapterkitError } from '../../src/errors.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { readSafetensors } from '../../src/models/weights/index.js';
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
+import { cpuMsOfFailure } from '../util/cpu-time.js';
 
 test('saved files use AdapterHub names and [out, in] Linear layouts, and round-trip exactly', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
@@ -193,4 +195,36 @@ test('a setup of two Compacters (Stack(lang, task), lang frozen) keeps each one\
   const back = await loadSavedTask(base, dir);
   assert.deepEqual(Array.from(await back.model.predict(batch)), want);
   await Promise.all([m.dispose(), back.model.dispose()]);
+});
+
+test('a task directory with broken head fields is refused with a coded error naming the field (found by the fuzzer)', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('compacter', { reduction_factor: 4 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
+  const root = mkdtempSync(join(tmpdir(), 'ak-bad-head-'));
+  const dir = join(root, 'task');
+  await saveTask(m, dir, { name: 'task', maxLength: 32 });
+  await m.dispose();
+  // adapterkit.json: head.labels missing, not a list, or not all strings (was a TypeError from headConfig)
+  const manifestPath = join(dir, 'adapterkit.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  for (const labels of [undefined, 2, { a: 0 }, ['a', 3]]) {
+    writeFileSync(manifestPath, JSON.stringify({ ...manifest, head: { ...manifest.head, labels } }));
+    await assert.rejects(loadSavedTask(base, dir), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'BAD_FILE', e.message);
+      assert.match(e.message, /adapterkit\.json: head\.labels must be a list of label names/);
+      return true;
+    });
+  }
+  // AdapterHub's head_config.json: a num_labels the head weights cannot hold is refused before
+  // millions of LABEL_i names are made up for it (it took seconds of CPU, and a larger one ran out of memory)
+  const hub = join(root, 'hub');
+  cpSync('test/fixtures/methods/compacter', hub, { recursive: true });
+  const headPath = join(hub, 'head_config.json');
+  const hc = JSON.parse(readFileSync(headPath, 'utf8'));
+  hc.config.num_labels = 300_000_000;
+  writeFileSync(headPath, JSON.stringify(hc));
+  const { error, ms } = await cpuMsOfFailure(() => loadSavedTask(base, hub));
+  assert.ok(error instanceof AdapterkitError && error.code === 'BAD_FILE', String(error));
+  assert.match(error.message, /head_config\.json: config\.num_labels 300000000 is more than .*model_head\.safetensors can hold \(\d+ values\)/);
+  assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms of CPU`);
 });

@@ -1,9 +1,11 @@
 /**
  * The standing fuzz test at `npm test` size: a few hundred seeded mutations of the fixtures, spread
- * over every reader (safetensors, PyTorch zip and legacy, TF.js, config.json, the safetensors
- * index, tokenizer.json, vocab.txt). Each case must succeed or give a coded AdapterkitError hiding
- * no internal error, within a time bound and without unbounded memory growth. `npm run fuzz` runs
- * the same cases and many more (test/fuzz/run.ts).
+ * over every reader (safetensors, PyTorch zip and legacy, TF.js, config.json of each encoder family
+ * through the registry, the safetensors index, tokenizer.json with WordPiece, BPE and Unigram
+ * models, vocab.txt, saved Compacter task directories in adapterkit's and AdapterHub's layouts).
+ * Each case must succeed or give a coded AdapterkitError hiding no internal error, within a time
+ * bound and without unbounded memory growth. `npm run fuzz` runs the same cases and many more
+ * (test/fuzz/run.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,14 +1,21 @@
 // The readers under fuzz, each with the valid files its cases start from (test/fixtures/) and the
 // mutations that suit each file.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Rng } from '../../src/util/random.js';
+import { methodConfig } from '../../src/adapters/methods/index.js';
+import { headConfig } from '../../src/heads/head.js';
+import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { loadBertModel } from '../../src/models/bert/load.js';
+import { loadEncoderModel } from '../../src/models/registry.js';
 import { loadTokenizer } from '../../src/models/tokenizers/index.js';
 import { readTfjsWeights } from '../../src/models/use-lite/tfjs-weights.js';
 import { readSafetensors, readSafetensorsHeader, readWeights } from '../../src/models/weights/index.js';
 import { withFile } from '../../src/models/weights/file-io.js';
 import { readZipDirectory, readZipEntry } from '../../src/models/weights/zip.js';
+import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
+import { TaskModel } from '../../src/train/task-model.js';
 import type { CraftEntry } from '../weights/craft.js';
 import { mutateBytes, mutateJson, mutatePickle, mutateSafetensors, mutateZip, pick } from './mutators.js';
 
@@ -103,6 +110,49 @@ function indexedSeed(label: string, from: string, weights: string, index: string
   return { label, files: keep, mutable: [{ file: index, mutate: json }] };
 }
 
+/**
+ * Saved Compacter task directories on tiny-bert: two as `saveTask` writes them (adapterkit.json
+ * beside AdapterHub's files: adapter_config.json, adapter.safetensors, pytorch_adapter.bin, the
+ * head's), and AdapterHub's own folder (test/fixtures/methods/compacter, no adapterkit.json). With
+ * a manifest the adapter's config comes from it, so adapter_config.json is mutated only in the last.
+ */
+async function compacterTaskSeeds(base: BaseModel): Promise<Seed[]> {
+  const root = mkdtempSync(join(tmpdir(), 'adapterkit-fuzz-seed-'));
+  try {
+    const saved = async (preset: 'compacter' | 'compacter++', fields: Record<string, unknown>): Promise<Map<string, Buffer>> => {
+      const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig(preset, { reduction_factor: 4, ...fields }) }, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 3 });
+      const dir = join(root, preset);
+      await saveTask(m, dir, { name: 'sst', maxLength: 32 });
+      await m.dispose();
+      return dirFiles(dir);
+    };
+    const plain = await saved('compacter', {});
+    // Per-layer factorised rules with shared W, read from pytorch_adapter.bin (no adapter.safetensors).
+    const options = await saved('compacter++', { shared_phm_rule: false, factorized_phm_rule: true, shared_W_phm: true, phm_rank: 2 });
+    options.delete('adapter.safetensors');
+    const hubDir = join(FIXTURES, 'methods', 'compacter');
+    return [
+      {
+        label: 'compacter',
+        files: plain,
+        mutable: [{ file: 'adapterkit.json', mutate: json }, { file: 'adapterkit.json', mutate: json }, { file: 'adapter.safetensors', mutate: safetensors }, { file: 'model_head.safetensors', mutate: safetensors }],
+      },
+      {
+        label: 'compacter++-bin',
+        files: options,
+        mutable: [{ file: 'adapterkit.json', mutate: json }, { file: 'pytorch_adapter.bin', mutate: zipMutator(await zipEntries(join(root, 'compacter++', 'pytorch_adapter.bin'))) }],
+      },
+      {
+        label: 'adapterhub-compacter',
+        files: dirFiles(hubDir),
+        mutable: [{ file: 'adapter_config.json', mutate: json }, { file: 'adapter_config.json', mutate: json }, { file: 'head_config.json', mutate: json }, { file: 'adapter.safetensors', mutate: safetensors }],
+      },
+    ];
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 /** Every reader with its seeds. */
 export async function fuzzTargets(): Promise<FuzzTarget[]> {
   const w = (name: string): Buffer => readFileSync(join(FIXTURES, 'weights', name));
@@ -118,12 +168,13 @@ export async function fuzzTargets(): Promise<FuzzTarget[]> {
     const keep = new Map([...files].filter(([f]) => f === 'config.json' || f === 'model.safetensors'));
     return { label: name, files: keep, mutable: [{ file: 'config.json', mutate: json }] };
   };
-  const tokSeed = (name: string, main: string): Seed => {
-    const files = dirFiles(join(FIXTURES, 'tokenizers', name));
+  const tokSeed = (name: string, main: string, from = join(FIXTURES, 'tokenizers', name)): Seed => {
+    const files = new Map([...dirFiles(from)].filter(([f]) => !/\.(safetensors|bin)$/.test(f) && f !== 'config.json'));
     const mutable = [{ file: main, mutate: main.endsWith('.json') ? json : bytes }, { file: main, mutate: main.endsWith('.json') ? json : bytes }];
     if (files.has('tokenizer_config.json')) mutable.push({ file: 'tokenizer_config.json', mutate: json });
     return { label: name, files, mutable };
   };
+  const taskBase = await loadBase(join(FIXTURES, 'models', 'tiny-bert'));
   const tinyKeys = [...(await readSafetensorsHeader(join(FIXTURES, 'models', 'tiny-bert', 'model.safetensors'))).tensors.map((t) => t.name)];
   const sample = ['Hello, world! Héllo wörld 你好', 'a'];
   const tokenize = async (dir: string): Promise<unknown> => {
@@ -151,7 +202,8 @@ export async function fuzzTargets(): Promise<FuzzTarget[]> {
       read: (dir) => readWeights(join(dir, 'x.bin')),
     },
     { name: 'tfjs', seeds: [tfjsSeed()], read: (dir) => readTfjsWeights(join(dir, 'model.json')) },
-    { name: 'config.json', seeds: ['tiny-bert', 'tiny-roberta', 'tiny-distilbert', 'tiny-electra'].map(modelSeed), read: (dir) => loadBertModel(dir) },
+    // Through the encoder registry, as loadBase reads a model directory (BERT family and ALBERT).
+    { name: 'config.json', seeds: ['tiny-bert', 'tiny-roberta', 'tiny-distilbert', 'tiny-electra', 'tiny-xlmr', 'tiny-albert'].map(modelSeed), read: (dir) => loadEncoderModel(dir) },
     {
       name: 'safetensors-index',
       seeds: [
@@ -160,8 +212,18 @@ export async function fuzzTargets(): Promise<FuzzTarget[]> {
       ],
       read: (dir) => loadBertModel(dir),
     },
-    { name: 'tokenizer.json', seeds: [tokSeed('bert-json', 'tokenizer.json'), tokSeed('roberta-json', 'tokenizer.json')], read: tokenize },
+    {
+      name: 'tokenizer.json',
+      // WordPiece, byte-level BPE, and Unigram (XLM-R's and ALBERT's, each with its tokenizer_config.json)
+      seeds: [tokSeed('bert-json', 'tokenizer.json'), tokSeed('roberta-json', 'tokenizer.json'), tokSeed('xlmr-unigram', 'tokenizer.json', join(FIXTURES, 'models', 'tiny-xlmr')), tokSeed('albert-unigram', 'tokenizer.json', join(FIXTURES, 'models', 'tiny-albert'))],
+      read: tokenize,
+    },
     { name: 'vocab.txt', seeds: [tokSeed('bert-uncased', 'vocab.txt')], read: tokenize },
+    {
+      name: 'task-dir',
+      seeds: await compacterTaskSeeds(taskBase),
+      read: async (dir) => (await loadSavedTask(taskBase, dir)).model.dispose(),
+    },
   ];
 }
 

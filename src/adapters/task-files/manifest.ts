@@ -101,7 +101,9 @@ export function checkManifest(raw: Record<string, unknown>, path: string): TaskM
   }
   if (mode.kind === 'adapters' && !adapter && !adapters) fail('BAD_FILE', `${path}: mode adapters without mode.adapter`);
   if (mode.k !== undefined && !(typeof mode.k === 'number' && Number.isInteger(mode.k))) fail('BAD_FILE', `${path}: mode.k must be an integer`);
-  const head = headConfig(asObject(raw.head, `${path}: head`) as unknown as HeadConfig);
+  const rawHead = asObject(raw.head, `${path}: head`);
+  if (!Array.isArray(rawHead.labels) || !rawHead.labels.every((l) => typeof l === 'string')) fail('BAD_FILE', `${path}: head.labels must be a list of label names`);
+  const head = headConfig(rawHead as unknown as HeadConfig);
   const maxLength = raw.maxLength;
   if (!(typeof maxLength === 'number' && Number.isInteger(maxLength) && maxLength >= 1)) fail('BAD_FILE', `${path}: maxLength must be a positive integer`);
   return {
