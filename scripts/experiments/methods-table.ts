@@ -1,9 +1,9 @@
 /**
  * The method comparison's tables (docs/results/methods.md) from sweep results files:
  *   node --import tsx scripts/experiments/methods-table.ts docs/results/methods-spam.results.jsonl [...]
- * Per task, each method's best run on dev (all learning rates), its test score, trained
- * parameters and share of the base, grouped by budget; then the gap of each method's best on dev
- * to full fine-tuning per budget. Prints Markdown.
+ * Per task, each method's best run on dev (all learning rates), its test score and gap to full
+ * fine-tuning, how many runs it was chosen from, trained parameters and share of the base, grouped
+ * by budget. Prints Markdown.
  */
 import { readSweepResults, summarizeSweep, type SweepSummaryRow } from '../../src/train/experiments/sweep-results.js';
 
@@ -28,10 +28,10 @@ async function main(): Promise<void> {
     const full = rows.find((r) => r.kind === 'full');
     const order = ['~0.5 %', '~4 %', 'natural', 'all'];
     rows.sort((a, b) => order.indexOf(budget(a)) - order.indexOf(budget(b)) || a.trainableParams - b.trainableParams);
-    process.stdout.write(`### ${task} (${metric})\n\n| budget | method | dev | test | gap to full (test) | lr | trained params | % of base |\n|---|---|---:|---:|---:|---:|---:|---:|\n`);
+    process.stdout.write(`### ${task} (${metric})\n\n| budget | method | dev | test | gap to full (test) | lr | runs | trained params | % of base |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n`);
     for (const r of rows) {
       const gap = full && r !== full && r.testScore !== null && full.testScore !== null ? `${((r.testScore - full.testScore) * 100).toFixed(2)}` : '';
-      process.stdout.write(`| ${budget(r)} | ${label(r)} | ${f4(r.devScore)} | ${f4(r.testScore)} | ${gap} | ${r.lr.toExponential()} | ${r.trainableParams.toLocaleString('en-US')} | ${pct(r.share)} |\n`);
+      process.stdout.write(`| ${budget(r)} | ${label(r)} | ${f4(r.devScore)} | ${f4(r.testScore)} | ${gap} | ${r.lr.toExponential()} | ${r.runs} | ${r.trainableParams.toLocaleString('en-US')} | ${pct(r.share)} |\n`);
     }
     const hours = (await readSweepResults(file)).reduce((s, r) => s + r.seconds, 0) / 3600;
     process.stdout.write(`\n${rows.reduce((n, r) => n + r.runs, 0)} runs, ${hours.toFixed(1)} hours of training and testing in all.\n\n`);
