@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseComposition } from '../../src/adapters/composition.js';
@@ -21,7 +20,7 @@ import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { Rng } from '../../src/util/random.js';
 import { startCli, tempDir, TINY_BERT } from '../cli/harness.js';
-import { call, classify, errorOf, listen } from '../serve/helpers.js';
+import { call, classify, errorOf, listen, watchServe } from '../serve/helpers.js';
 
 const ADAPTERS: NamedAdapter[] = [
   { name: 'lang', config: methodConfig('pfeiffer', { reduction_factor: 8 }), trainable: false },
@@ -127,14 +126,9 @@ test('adapterkit serve --adapter loads a saved setup and answers as the library'
   const want = await predictTexts(m, texts, { maxLength: 16 });
   await m.dispose();
   const child = startCli(['serve', '--adapter', `stacked=${join(root, 'stacked')}`, '--adapter-root', root, '--port', '0', '--threads', '1', '--max-length', '16']);
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
-  const exited = once(child, 'exit');
+  const served = watchServe(child);
   try {
-    const t0 = Date.now();
-    while (!/ at (http:\/\/\S+)/.test(stderr) && child.exitCode === null && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50));
-    const url = / at (http:\/\/\S+)/.exec(stderr)?.[1];
-    assert.ok(url !== undefined, `server did not start: ${stderr}`);
+    const url = await served.url();
     const a = await classify(url, 'stacked', texts);
     assert.equal(a.status, 200, a.text);
     const got = (a.body as { results: { label: string; scores: Record<string, number> }[] }).results;
@@ -144,7 +138,7 @@ test('adapterkit serve --adapter loads a saved setup and answers as the library'
     });
   } finally {
     child.kill('SIGTERM');
-    await exited;
+    await served.exited;
   }
-  assert.equal(child.exitCode, 0, stderr);
+  assert.equal(child.exitCode, 0, served.stderr());
 });

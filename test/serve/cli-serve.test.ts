@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
@@ -14,7 +13,7 @@ import { loadBase } from '../../src/models/base.js';
 import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli, startCli, tempDir } from '../cli/harness.js';
-import { call, classify, errorOf } from './helpers.js';
+import { call, classify, errorOf, watchServe } from './helpers.js';
 
 const TINY = resolve('test/fixtures/models/tiny-bert');
 
@@ -41,15 +40,10 @@ test('serve uses the base the adapter records; run-time loads from the root and 
   const child = startCli(['serve', '--adapter', `spam=${join(dir, 'spam')}`, '--adapter-root', root, '--port', '0', '--threads', '1', '--max-queue', '64', '--request-timeout-ms', '5000']);
   if (saved === undefined) delete process.env['ADAPTERKIT_ADMIN_TOKEN'];
   else process.env['ADAPTERKIT_ADMIN_TOKEN'] = saved;
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
-  const exited = once(child, 'exit');
+  const served = watchServe(child);
   try {
-    const t0 = Date.now();
-    while (!/ at (http:\/\/\S+)/.test(stderr) && child.exitCode === null && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50));
-    const url = / at (http:\/\/\S+)/.exec(stderr)?.[1];
-    assert.ok(url !== undefined, `server did not start: ${stderr}`);
-    assert.match(stderr, new RegExp(`serving 1 adapter\\(s\\) on ${TINY.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} at`));
+    const url = await served.url();
+    assert.match(served.stderr(), new RegExp(`serving 1 adapter\\(s\\) on ${TINY.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} at`));
     const health = await call(`${url}/healthz`, 'GET');
     assert.equal((health.body as { base: { id: string } }).base.id, TINY);
     assert.equal((await classify(url, 'spam', ['the cat sat'])).status, 200);
@@ -65,9 +59,9 @@ test('serve uses the base the adapter records; run-time loads from the root and 
     assert.equal(again.status, 201, again.text);
   } finally {
     child.kill('SIGTERM');
-    await exited;
+    await served.exited;
   }
-  assert.equal(child.exitCode, 0, stderr);
+  assert.equal(child.exitCode, 0, served.stderr());
 });
 
 test('serve refuses, before loading any base: adapters recorded on different bases, malformed or repeated --adapter, a missing --adapter-root, an unrecorded base', async () => {

@@ -1,4 +1,7 @@
 /** Shared helpers of the server tests: start a real server on a loopback port, call it with fetch. */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import type { ClassifierBackend } from '../../src/serve/backend.js';
 import { startServer, type ServeOptions, type StartedServer } from '../../src/serve/server.js';
@@ -66,4 +69,33 @@ export async function queueDepth(base: string): Promise<number> {
   const m = /^adapterkit_queue_depth (\S+)$/m.exec((await call(`${base}/metrics`, 'GET')).text);
   if (m === null) throw new Error('no adapterkit_queue_depth in /metrics');
   return Number(m[1]);
+}
+
+/** A running `adapterkit serve` child process, watched by {@link watchServe}. */
+export interface WatchedServe {
+  /** Waits (up to 60 s) until the server prints the address it listens at; fails with its stderr if it never does. */
+  url(): Promise<string>;
+  /** Everything the child wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves when the child exits. */
+  readonly exited: Promise<unknown>;
+}
+
+/** Collects a started `adapterkit serve` child's stderr and finds the URL it announces there. */
+export function watchServe(child: ChildProcess): WatchedServe {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+  const exited = once(child, 'exit');
+  const announced = / at (http:\/\/\S+)/;
+  return {
+    exited,
+    stderr: () => stderr,
+    async url() {
+      const t0 = Date.now();
+      while (!announced.test(stderr) && child.exitCode === null && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50));
+      const url = announced.exec(stderr)?.[1];
+      assert.ok(url !== undefined, `server did not start: ${stderr}`);
+      return url;
+    },
+  };
 }
