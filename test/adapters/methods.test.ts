@@ -19,6 +19,7 @@ import { AdamW } from '../../src/train/optim/adamw.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { batchOf } from './reference.test.js';
+import { close, fileIndex } from '../util/reference-compare.js';
 
 const ROOT = 'test/fixtures/methods';
 const CASES = readdirSync(ROOT).sort();
@@ -39,17 +40,6 @@ interface Ref {
   step_losses: number[];
   loss_after_steps: number;
   params_after_steps: Record<string, Rec>;
-}
-
-/** Our internal [in, out] element i as an index into the file's layout. */
-function fileIndex(k: FileTensorKey | undefined, shape: readonly number[], i: number): number {
-  if (!k?.transpose) return i;
-  const [rows, cols] = shape as [number, number];
-  return (i % cols) * rows + Math.floor(i / cols);
-}
-
-function close(got: number, want: number, rel: number, abs: number): boolean {
-  return Math.abs(got - want) <= abs + rel * Math.abs(want);
 }
 
 test('the fixtures cover every method and both libraries', () => {

@@ -18,6 +18,7 @@ import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import type { EncodedBatch } from '../../src/models/tokenizers/index.js';
 import { TaskModel } from '../../src/train/task-model.js';
+import { fileIndex } from '../util/reference-compare.js';
 
 interface Rec {
   shape: number[];
@@ -60,13 +61,6 @@ function internal(k: FileTensorKey, r: Rec, shape: readonly number[]): HostTenso
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = r.data[i * cols + j] as number;
   return f32(shape, out);
-}
-
-/** Our internal [in, out] element i as an index into the file's layout. */
-function fileIndex(k: FileTensorKey | undefined, shape: readonly number[], i: number): number {
-  if (!k?.transpose) return i;
-  const [rows, cols] = shape as [number, number];
-  return (i % cols) * rows + Math.floor(i / cols);
 }
 
 const close = (got: number, want: number, rel: number, abs: number) => Math.abs(got - want) <= abs + rel * Math.abs(want);

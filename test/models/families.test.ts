@@ -29,6 +29,7 @@ import { TaskModel } from '../../src/train/task-model.js';
 import { cli } from '../cli/harness.js';
 import { batchOf } from '../adapters/reference.test.js';
 import { fakeCommit, startFakeHub, type FakeFile } from '../hub/fake-hub.js';
+import { close, fileIndex } from '../util/reference-compare.js';
 
 const FIX = 'test/fixtures/models';
 const FAMILIES = ['tiny-xlmr', 'tiny-albert'] as const;
@@ -256,17 +257,6 @@ describe('ALBERT hook sites: per depth over shared weights', () => {
     assert.throws(() => parseAlbertConfig({ ...base, num_hidden_layers: 600, inner_group_num: 2 }), /num_hidden_layers x inner_group_num 1200 is larger than adapterkit supports/);
   });
 });
-
-/** Our internal [in, out] element i as an index into the file's layout. */
-function fileIndex(k: FileTensorKey | undefined, shape: readonly number[], i: number): number {
-  if (!k?.transpose) return i;
-  const [rows, cols] = shape as [number, number];
-  return (i % cols) * rows + Math.floor(i / cols);
-}
-
-function close(got: number, want: number, rel: number, abs: number): boolean {
-  return Math.abs(got - want) <= abs + rel * Math.abs(want);
-}
 
 for (const name of FAMILIES) {
   for (const method of ['houlsby', 'lora']) {
