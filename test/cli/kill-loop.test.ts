@@ -76,8 +76,9 @@ function runAndKill(args: string[], moment: ReturnType<typeof killMoment>): Prom
 
 test(`train survives ${ROUNDS} SIGKILLs at random moments and resumes bit-identically (seed ${SEED})`, { timeout: 120_000 + ROUNDS * 20_000 }, async () => {
   const dir = tempDir('ak-kill-loop-');
-  // about 9 steps per kill, so that the kills land before the end
-  const examples = 24 * Math.max(6, ROUNDS);
+  // about 27 steps per kill, so that the kills land before the end even on a quiet machine, where
+  // a step of this toy run takes ~2-5 ms and a kill lands up to 250 ms after a step line
+  const examples = 72 * Math.max(6, ROUNDS);
   writeToyCsv(join(dir, 'train.csv'), examples, 1);
   writeToyCsv(join(dir, 'dev.csv'), 32, 2);
   const args = ['train', '--train', join(dir, 'train.csv'), '--dev', join(dir, 'dev.csv'), '--text', 'sentence', '--label', 'sentiment',
