@@ -6,7 +6,10 @@
  *      what any sweep spends around a run besides training it (writing its row...);
  *  (2) the grid enqueued (`enqueueSweep`) on a real Redis (Debian's redis-server, started here on
  *      127.0.0.1 with a free port, as the tests do) and trained by 1 `adapterkit worker` process;
- *  (3) the same with 2 worker processes.
+ *  (3) the same with 2 worker processes;
+ *  (4) 1 worker again on a Redis that fsyncs its append-only file at every write (`appendfsync
+ *      always`, what the tests use so that a SIGKILLed Redis loses nothing), where (2) and (3) use
+ *      `appendfsync everysec`, the setting docs/distributed.md gives for real machines.
  * The workers are started and connected before the grid is enqueued, so process start-up is not
  * timed. Reported per configuration: wall time (enqueue to the last job's completion, from BullMQ's
  * own timestamps) and the time each job spends outside its run: the wait from the worker's
@@ -130,7 +133,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const load0 = loadavg()[0] as number;
   const dir = mkdtempSync(join(tmpdir(), 'ak-bench-sweep-'));
-  const redis = await startRedis();
+  const redises = { everysec: await startRedis({ fsync: 'everysec' }), always: await startRedis({ fsync: 'always' }) };
   const workers: WorkerChild[] = [];
   try {
     writeToyCsv(join(dir, 'toy.csv'), ROWS, 1);
@@ -162,16 +165,18 @@ async function main(): Promise<void> {
 
     // (2), (3) queue
     const figures: Figures[] = [];
-    for (const n of [1, 2]) {
-      const queueName = `bench${n}`;
+    const configs = [{ n: 1, fsync: 'everysec' }, { n: 2, fsync: 'everysec' }, { n: 1, fsync: 'always' }] as const;
+    for (const [c, { n, fsync }] of configs.entries()) {
+      const redis = redises[fsync];
+      const queueName = `bench${c}`;
       const target = parseQueueUrl(redis.url, { queueName });
-      for (let i = 0; i < n; i++) workers.push(await startWorker(redis.url, queueName, `w${n}.${i + 1}`));
+      for (let i = 0; i < n; i++) workers.push(await startWorker(redis.url, queueName, `w${c}.${i + 1}`));
       const q = await openSweepQueue(target, 'command');
       try {
         const enqueuedAt = Date.now();
-        const e = await enqueueSweep(q, { base, task, data: spec, baseSource, outDir: join(dir, `queue-${n}`), grid: GRID, batchSize: BATCH, maxLength: MAX_LENGTH });
+        const e = await enqueueSweep(q, { base, task, data: spec, baseSource, outDir: join(dir, `queue-${c}`), grid: GRID, batchSize: BATCH, maxLength: MAX_LENGTH });
         if (e.added !== planned) throw new Error(`enqueued ${e.added} of ${planned} runs`);
-        const f = figuresOf(`${n} worker${n > 1 ? 's' : ''}`, await allDone(q, planned), enqueuedAt);
+        const f = figuresOf(`${n} worker${n > 1 ? 's' : ''}${fsync === 'always' ? ', fsync' : ''}`, await allDone(q, planned), enqueuedAt);
         figures.push(f);
         console.log(`${f.label}: ${planned} runs in ${f.wallSeconds.toFixed(1)} s; runs took ${f.runSeconds.map((s) => s.toFixed(2)).join(', ')} s`);
       } finally {
@@ -185,25 +190,26 @@ async function main(): Promise<void> {
 
     console.log('');
     const localMedian = median(localAround);
-    const header = `${'configuration'.padEnd(14)} ${'wall'.padStart(8)}  ${'speed-up'.padStart(8)}  ${'mean run'.padStart(9)}  ${'outside run/job (median, mean)'.padStart(30)}  ${'queue overhead/job'.padStart(18)}  ${'% of a tiny run'.padStart(15)}  ${'1st job/worker'.padStart(14)}`;
+    const header = `${'configuration'.padEnd(17)} ${'wall'.padStart(8)}  ${'speed-up'.padStart(8)}  ${'mean run'.padStart(9)}  ${'outside run/job (median, mean)'.padStart(30)}  ${'queue overhead/job'.padStart(18)}  ${'% of a tiny run'.padStart(15)}  ${'1st job/worker'.padStart(14)}`;
     console.log(header);
     console.log('-'.repeat(header.length));
-    console.log(`${'local sweep'.padEnd(14)} ${`${localWall.toFixed(1)} s`.padStart(8)}  ${''.padStart(8)}  ${ms(tinyRun).padStart(9)}  ${`${ms(localMedian)}, ${ms(mean(localAround))}`.padStart(30)}  ${''.padStart(18)}  ${''.padStart(15)}  ${''.padStart(14)}`);
+    console.log(`${'local sweep'.padEnd(17)} ${`${localWall.toFixed(1)} s`.padStart(8)}  ${''.padStart(8)}  ${ms(tinyRun).padStart(9)}  ${`${ms(localMedian)}, ${ms(mean(localAround))}`.padStart(30)}  ${''.padStart(18)}  ${''.padStart(15)}  ${''.padStart(14)}`);
     const one = figures[0] as Figures;
     for (const f of figures) {
       const overhead = median(f.outside) - localMedian;
-      console.log(`${f.label.padEnd(14)} ${`${f.wallSeconds.toFixed(1)} s`.padStart(8)}  ${`${(one.wallSeconds / f.wallSeconds).toFixed(2)}x`.padStart(8)}  ${ms(mean(f.runSeconds) * 1000).padStart(9)}  ${`${ms(median(f.outside))}, ${ms(mean(f.outside))}`.padStart(30)}  ${ms(overhead).padStart(18)}  ${`${((100 * overhead) / tinyRun).toFixed(2)} %`.padStart(15)}  ${ms(mean(f.firstJobs)).padStart(14)}`);
+      console.log(`${f.label.padEnd(17)} ${`${f.wallSeconds.toFixed(1)} s`.padStart(8)}  ${`${(one.wallSeconds / f.wallSeconds).toFixed(2)}x`.padStart(8)}  ${ms(mean(f.runSeconds) * 1000).padStart(9)}  ${`${ms(median(f.outside))}, ${ms(mean(f.outside))}`.padStart(30)}  ${ms(overhead).padStart(18)}  ${`${((100 * overhead) / tinyRun).toFixed(2)} %`.padStart(15)}  ${ms(mean(f.firstJobs)).padStart(14)}`);
     }
     for (const f of figures) {
       console.log(`${f.label}, medians per job: waiting for the job ${ms(median(f.parts.pickup))}, active to the run's start ${ms(median(f.parts.before))}, the run's end to completed ${ms(median(f.parts.after))}`);
     }
     console.log('\nqueue overhead per job = median time a job spends outside its run (pickup + active-to-completed minus the run\'s seconds) minus the local sweep\'s median time around a run; target <= 1 % of a tiny run (the local sweep\'s mean run).');
+    console.log('Redis: appendonly yes with appendfsync everysec (docs/distributed.md) for "1 worker" and "2 workers"; "1 worker, fsync": appendfsync always (every write waits for the disk).');
     console.log('1st job/worker: the same for each worker\'s first job, which also loads the base and the data (once per worker, not per job).');
     console.log(`load average (1 min) at the start ${load0.toFixed(2)}, at the end ${(loadavg()[0] as number).toFixed(2)}: on a busy machine every Redis round trip and file write waits for a core, so the overhead grows with the load`);
     console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   } finally {
     for (const w of workers) w.child.kill('SIGKILL');
-    await redis.stop();
+    for (const r of Object.values(redises)) await r.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

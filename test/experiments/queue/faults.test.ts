@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import {
   BULL_PREFIX, JOB_NAME, JOB_OPTIONS, openSweepQueue, parseQueueUrl, runSweepWorker, sweepStatus,
 } from '../../../src/train/experiments/queue/index.js';
-import { readSweepResults } from '../../../src/train/experiments/sweep-results.js';
+import { appendSweepResult, readSweepResults, RESULTS_FILE, type SweepResult } from '../../../src/train/experiments/sweep-results.js';
 import { cli, tempDir } from '../../cli/harness.js';
 import { spawnWorker, sweepArgs, toyData, within } from './helpers.js';
 import { skipReason, startRedis, type TestRedis } from './redis.js';
@@ -140,6 +140,37 @@ describe('queue faults', { skip: skipReason }, () => {
       assert.ok(lines.some((l) => l.includes(`${job}: resuming from its checkpoint at step ${saved} of`)), lines.join('\n'));
       assert.equal((await sweepStatus(q, id))?.counts.done, 1);
       assert.equal((await q.redis.keys(`${BULL_PREFIX}:sweep:*`)).length > 0, true);
+    } finally {
+      await q.close();
+    }
+  });
+
+  test('a job started before whose row only the results file holds (its worker died between the file and Redis) is not trained again', { timeout: 60_000 }, async () => {
+    const r = await redis();
+    const dir = tempDir('ak-queue-row-');
+    const out = join(dir, 'sweep');
+    const id = await enqueue(r.url, toyData(dir), out, ['--methods', 'head-only', '--lrs', '1e-3', '--epochs-grid', '3']);
+    const target = parseQueueUrl(r.url);
+    // First start: stopped at once, so the job goes back to the queue having started once.
+    const ac = new AbortController();
+    const first = await within(runSweepWorker({ target, name: 'w1', signal: ac.signal, log: () => undefined, onRunStart: () => ac.abort() }), 30_000, 'the first worker');
+    assert.equal(first.returned, 1);
+    const q = await openSweepQueue(target, 'command');
+    try {
+      const [job] = await q.queue.getJobs(['waiting']);
+      assert.ok(job?.id && job.attemptsStarted === 1, `one waiting job that started once, got ${job?.id} (${job?.attemptsStarted})`);
+      const d = job.data;
+      // What the dead start wrote to the file before Redis had it (a made-up score, to recognise it).
+      const row = { task: d.task, method: d.run.method, run: d.run.id, batchSize: d.batchSize, maxLength: d.maxLength, devScore: 0.123, testScore: 0.456 } as unknown as SweepResult;
+      await appendSweepResult(join(out, RESULTS_FILE), row);
+      const lines: string[] = [];
+      const second = await within(runSweepWorker({ target, name: 'w2', until: 'idle', log: (l) => lines.push(l) }), 30_000, 'the second worker');
+      assert.deepEqual({ trained: second.trained, alreadyDone: second.alreadyDone }, { trained: 0, alreadyDone: 1 }, lines.join('\n'));
+      assert.ok(lines.some((l) => l.includes(`${job.id}: already finished`)), lines.join('\n'));
+      assert.equal((await q.store.results(id)).size, 1);
+      assert.equal([...(await q.store.results(id)).values()][0]?.devScore, 0.123, 'the file\'s row went to Redis');
+      assert.equal((await q.queue.getJob(job.id))?.returnvalue.devScore, 0.123);
+      assert.equal((await readSweepResults(join(out, RESULTS_FILE))).length, 1, 'no second row');
     } finally {
       await q.close();
     }

@@ -73,8 +73,12 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-/** Starts a Redis (`password`: requirepass; `tls`: TLS only, on the free port, no client certificates). */
-export async function startRedis(o: { password?: string; tls?: TestCerts } = {}): Promise<TestRedis> {
+/**
+ * Starts a Redis (`password`: requirepass; `tls`: TLS only, on the free port, no client certificates;
+ * `fsync`: the append-only file's `appendfsync`, default `always` so that a SIGKILL loses nothing —
+ * `everysec` is what docs/distributed.md sets on real machines).
+ */
+export async function startRedis(o: { password?: string; tls?: TestCerts; fsync?: 'always' | 'everysec' } = {}): Promise<TestRedis> {
   if (!REDIS) throw new Error('redis-server not found');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ak-redis-'));
@@ -84,7 +88,7 @@ export async function startRedis(o: { password?: string; tls?: TestCerts } = {})
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', o.tls.cert, '--tls-key-file', o.tls.key, '--tls-ca-cert-file', o.tls.ca, '--tls-auth-clients', 'no']
     : ['--port', String(port)];
   const args = [
-    ...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
+    ...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', o.fsync ?? 'always',
     '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'notice', ...(o.password ? ['--requirepass', o.password] : []),
   ];
   const start = () => new Promise<void>((resolve, reject) => {

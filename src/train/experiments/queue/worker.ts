@@ -131,8 +131,15 @@ export async function runSweepWorker(o: SweepWorkerOptions): Promise<SweepWorker
   let failed = 0;
   let returned = 0;
 
-  const existingRow = async (d: SweepJobData, key: string): Promise<SweepResult | undefined> => {
-    const [inRedis, rows] = await Promise.all([q.store.result(d.sweep, key), readSweepResults(join(d.out, RESULTS_FILE))]);
+  /**
+   * The row of a run that finished before (its job is being run again), or undefined. Redis is
+   * asked every time; the results file only when the job started before: enqueueing skips the runs
+   * whose rows the file holds, so a first start can only find its row in the file if an earlier
+   * start of the same job wrote it and died before Redis had it (this saves reading the whole
+   * file per job).
+   */
+  const existingRow = async (d: SweepJobData, key: string, startedBefore: boolean): Promise<SweepResult | undefined> => {
+    const [inRedis, rows] = await Promise.all([q.store.result(d.sweep, key), startedBefore ? readSweepResults(join(d.out, RESULTS_FILE)) : []]);
     if (inRedis) return inRedis;
     const inFile = rows.find((r) => resultKey(r) === key);
     if (inFile) await q.store.addResult(d.sweep, inFile);
@@ -156,7 +163,7 @@ export async function runSweepWorker(o: SweepWorkerOptions): Promise<SweepWorker
     running.set(job.id as string, ac);
     const key = resultKey({ task: d.task, method: d.run.method, run: d.run.id, batchSize: d.batchSize, maxLength: d.maxLength });
     try {
-      const row = await existingRow(d, key);
+      const row = await existingRow(d, key, job.attemptsStarted > 1 || job.stalledCounter > 0);
       if (row) {
         o.log(`${job.id}: already finished (${describeRun(d)}), not trained again`);
         alreadyDone++;
@@ -197,9 +204,8 @@ export async function runSweepWorker(o: SweepWorkerOptions): Promise<SweepWorker
           o.onEvent?.(d, e);
         },
       });
-      await mkdir(d.out, { recursive: true });
-      await appendSweepResultOnce(join(d.out, RESULTS_FILE), res);
-      await q.store.addResult(d.sweep, res);
+      // The file and Redis get the row at once (the run directory exists, so d.out does too).
+      await Promise.all([appendSweepResultOnce(join(d.out, RESULTS_FILE), res), q.store.addResult(d.sweep, res)]);
       trained++;
       o.log(`${job.id}: finished: dev ${res.metric} ${fmt(res.devScore)}, test ${res.metric} ${fmt(res.testScore)}, ${res.seconds.toFixed(1)} s`);
       return res;
