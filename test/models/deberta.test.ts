@@ -14,6 +14,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
+import { parseComposition } from '../../src/adapters/composition.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
 import { Session, i64, type HostTensor } from '../../src/engine/index.js';
@@ -275,3 +276,39 @@ for (const name of MODELS) {
     });
   }
 }
+
+test('shared position projections with LoRA on query/key: BatchSplit and Parallel give each example its own adapter\'s output', async () => {
+  const base = await loadBase(join(FIX, 'tiny-deberta-v3'));
+  const batch = base.tokenizer.encode(['the cats sat.', ['hello, world!', 'is it on the mat?'], 'a cat sat'], 24);
+  const head = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'] });
+  const lora = (r: number) => methodConfig('lora', { r, attn_matrices: ['q', 'k', 'v'], init_weights: 'bert' });
+  const adapters = [{ name: 'a', config: lora(2) }, { name: 'b', config: lora(3) }];
+  const predict = async (active: Parameters<typeof parseComposition>[0]) => {
+    const m = TaskModel.create(base, { mode: { kind: 'adapters', adapters, active: parseComposition(active) }, head, seed: 5 });
+    const out = Array.from(await m.predict(batch));
+    await m.dispose();
+    return out;
+  };
+  const [a, b] = [await predict('a'), await predict('b')];
+  assert.ok(maxAbsDiff(a, b) > 1e-3, 'the two adapters differ');
+  const split = await predict('BatchSplit(a, b, batch_sizes=[1, 2])');
+  assert.ok(maxAbsDiff(split, [...a.slice(0, 3), ...b.slice(3)]) <= 1e-5, `BatchSplit ${JSON.stringify(split)}`);
+  const parallel = await predict('Parallel(a, b)');
+  assert.ok(maxAbsDiff(parallel, [...a, ...b]) <= 1e-5, `Parallel ${JSON.stringify(parallel)}`);
+});
+
+test('training with dropout on (hidden, attention and relative-embedding dropout) runs and leaves inference deterministic', async () => {
+  for (const name of MODELS) {
+    const base = await loadBase(join(FIX, name));
+    const batch = base.tokenizer.encode(['the cats sat.', ['hello, world!', 'is it on the mat?']], 24);
+    const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('lora', { r: 2, attn_matrices: ['q', 'k', 'v'] }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 3, dropout: 0.1 });
+    const before = Array.from(await m.predict(batch));
+    const s1 = await m.trainStep(batch, [0, 1]);
+    const s2 = await m.trainStep(batch, [0, 1]);
+    assert.ok(Number.isFinite(s1.loss) && Number.isFinite(s2.loss), `${name}: losses ${s1.loss}, ${s2.loss}`);
+    assert.ok(s1.grads.every((g) => g.every(Number.isFinite)), `${name}: finite gradients`);
+    assert.notEqual(s1.loss, s2.loss, `${name}: dropout draws new masks each step (trainStep computes gradients only)`);
+    assert.deepEqual(Array.from(await m.predict(batch)), before, `${name}: inference has no dropout`);
+    await m.dispose();
+  }
+});
