@@ -14,6 +14,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
+import { peftAdapterConfig, peftKeys } from '../../src/adapters/peft.js';
 import { parseComposition } from '../../src/adapters/composition.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
@@ -221,7 +222,15 @@ describe('DeBERTa-v2 hook sites and configs', () => {
     assert.equal(enc.sites.sublayer(1, 'ffn').normPrefix, 'encoder.layer.1.output.LayerNorm');
     const lora = adapterHubKeys(methodConfig('lora', { r: 4 }), enc, 'a', 'a');
     assert.ok(lora.some((k) => k.key === 'deberta.encoder.layer.0.attention.self.value_proj.loras.a.lora_A'), JSON.stringify(lora.slice(0, 3)));
+    // PEFT: module-path keys; sequence classification is PEFT's SEQ_CLS only over a ContextPooler (v3's base has none)
+    const c = methodConfig('lora', { r: 2, attn_matrices: ['q', 'k', 'v'] });
+    const cls = headConfig({ kind: 'classification', labels: ['a', 'b'] });
+    const peft = peftAdapterConfig(c, enc, cls, 'tiny-deberta-v3');
+    assert.ok('json' in peft && JSON.stringify(peft.json['target_modules']) === '["key_proj","query_proj","value_proj"]' && peft.json['task_type'] === 'FEATURE_EXTRACTION', JSON.stringify(peft));
+    assert.equal(peftKeys(c, enc, 'x')[0]?.key, 'base_model.model.deberta.encoder.layer.0.attention.self.query_proj.lora_A.weight');
     const v2 = (await loadEncoderModel(join(FIX, 'tiny-deberta-v2'))).encoder;
+    const peft2 = peftAdapterConfig(c, v2, cls, 'tiny-deberta-v2');
+    assert.ok('json' in peft2 && peft2.json['task_type'] === 'SEQ_CLS' && JSON.stringify(peft2.json['modules_to_save']) === '["classifier","score"]', JSON.stringify(peft2));
     assert.ok(v2.weightSpecs.some((s) => s.name === 'encoder.layer.1.attention.self.pos_query_proj.weight' && s.layer === 1));
     assert.ok(v2.weightSpecs.some((s) => s.name === 'embeddings.embed_proj.weight' && s.shape.join('x') === '16x32'));
   });
