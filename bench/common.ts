@@ -6,6 +6,8 @@ import { AlbertEncoder } from '../src/models/albert/encoder.js';
 import type { BaseModel } from '../src/models/base.js';
 import { parseBertConfig } from '../src/models/bert/config.js';
 import { BertEncoder } from '../src/models/bert/encoder.js';
+import { parseDebertaV2Config } from '../src/models/deberta-v2/config.js';
+import { DebertaV2Encoder } from '../src/models/deberta-v2/encoder.js';
 import type { Encoder } from '../src/models/encoder.js';
 import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { PRESET_NAMES } from '../src/adapters/methods/index.js';
@@ -79,8 +81,16 @@ export const ALBERT_BASE_CONFIG = {
   num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2, hidden_act: 'gelu_new', layer_norm_eps: 1e-12, pad_token_id: 0,
 };
 
-/** The encoder of a config.json object: ALBERT's for `albert`, else the BERT family's (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA). */
+/** DeBERTa-v3-base's configuration (microsoft/deberta-v3-base): relative positions only, 256 log buckets, shared position projections. */
+export const DEBERTA_V3_BASE_CONFIG = {
+  model_type: 'deberta-v2', vocab_size: 128100, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,
+  max_position_embeddings: 512, max_relative_positions: -1, position_buckets: 256, relative_attention: true, position_biased_input: false,
+  pos_att_type: ['p2c', 'c2p'], share_att_key: true, norm_rel_ebd: 'layer_norm', type_vocab_size: 0, hidden_act: 'gelu', layer_norm_eps: 1e-7, pad_token_id: 0,
+};
+
+/** The encoder of a config.json object: ALBERT's for `albert`, DeBERTa's for `deberta-v2`, else the BERT family's (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA). */
 function encoderOf(config: Record<string, unknown>): Encoder {
+  if (config.model_type === 'deberta-v2') return new DebertaV2Encoder(parseDebertaV2Config(config), false);
   return config.model_type === 'albert' ? new AlbertEncoder(parseAlbertConfig(config), true) : new BertEncoder(parseBertConfig(config), true);
 }
 

@@ -28,13 +28,14 @@ export const PEFT_VERSION = '0.20.1.dev0@UNKNOWN';
 export function peftHead(h: HeadConfig, enc: Encoder): { taskType: string; module: string; modulesToSave: string[] } | undefined {
   if (h.layers !== 1) return undefined;
   if (isTokenHead(h)) {
-    if (!['bert', 'roberta', 'distilbert', 'electra'].includes(enc.family)) return undefined;
+    if (!['bert', 'roberta', 'distilbert', 'electra', 'deberta-v2'].includes(enc.family)) return undefined;
     return h.kind === 'qa'
       ? { taskType: 'QUESTION_ANS', module: 'qa_outputs', modulesToSave: ['qa_outputs'] }
       : { taskType: 'TOKEN_CLS', module: 'classifier', modulesToSave: ['classifier'] };
   }
-  // BertForSequenceClassification: dropout + Linear on the pooler output (the other families' heads differ)
-  if (enc.family === 'bert' && enc.describe().pooler === true && h.kind !== 'multilabel') return { taskType: 'SEQ_CLS', module: 'classifier', modulesToSave: ['classifier', 'score'] };
+  // BertForSequenceClassification: dropout + Linear on the pooler output; DebertaV2ForSequenceClassification
+  // likewise on its ContextPooler's (the other families' heads differ)
+  if ((enc.family === 'bert' || enc.family === 'deberta-v2') && enc.describe().pooler === true && h.kind !== 'multilabel') return { taskType: 'SEQ_CLS', module: 'classifier', modulesToSave: ['classifier', 'score'] };
   return undefined;
 }
 

@@ -13,6 +13,7 @@ import { loadAlbertModel } from './albert/load.js';
 import { parseBertConfig, SUPPORTED_MODEL_TYPES as BERT_TYPES } from './bert/config.js';
 import { loadBertWeights } from './bert/load.js';
 import type { CheckpointKeys } from './checkpoint.js';
+import { loadDebertaV2Model } from './deberta-v2/load.js';
 import type { Encoder } from './encoder.js';
 
 /** An encoder with its weights, as a family's loader returns it. */
@@ -39,6 +40,7 @@ export interface EncoderFamily {
 export const ENCODER_FAMILIES: readonly EncoderFamily[] = [
   ...BERT_TYPES.map((t): EncoderFamily => ({ modelType: t, module: 'models/bert', load: (dir, c, p) => loadBertWeights(dir, parseBertConfig(c, p), p) })),
   { modelType: 'albert', module: 'models/albert', load: loadAlbertModel },
+  { modelType: 'deberta-v2', module: 'models/deberta-v2', load: loadDebertaV2Model },
 ];
 
 const BY_TYPE: ReadonlyMap<string, EncoderFamily> = new Map(ENCODER_FAMILIES.map((f) => [f.modelType, f]));

@@ -128,6 +128,16 @@ describe('shape ops', () => {
     gradcheck({ params: { e: randn([2, 4, 3], 108) }, build: (p, _x, g) => E.gather(p.e!, g.constant('ids', i64([2], [3, 3])), 1) }));
   test('Gather scalar index (CLS token)', () =>
     gradcheck({ params: { h: randn([2, 3, 4], 109) }, build: (p, _x, g) => E.gather(p.h!, g.constant('ids', i64([], [0])), 1) }));
+  test('GatherElements along the last axis with repeated indices (relative-position scores)', () =>
+    gradcheck({
+      params: { s: randn([2, 3, 4], 130) },
+      build: (p, _x, g) => E.gatherElements(p.s!, g.constant('idx', i64([2, 3, 3], [0, 1, 1, 3, 3, 2, 2, 0, 0, 1, 2, 3, 0, 0, 0, 3, 1, 2])), -1),
+    }));
+  test('GatherElements along axis 0 of an expanded index (fewer rows than the data)', () =>
+    gradcheck({
+      params: { s: randn([4, 3], 131) },
+      build: (p, _x, g) => E.gatherElements(p.s!, E.expand(g.constant('idx', i64([1, 3], [3, 0, 3])), [2, 3]), 0),
+    }));
   test('Concat of three along axis 1', () =>
     gradcheck({ params: { a: randn([2, 1], 110), b: randn([2, 3], 111), c: randn([2, 2], 112) }, build: (p) => E.concat([p.a!, p.b!, p.c!], 1) }));
   test('Concat along a symbolic axis', () =>

@@ -4,5 +4,6 @@ export * from './matmul.js';
 export * from './reduce.js';
 export * from './nn.js';
 export * from './shape.js';
+export * from './gather-elements.js';
 export * from './losses.js';
 export type { Operand } from './check.js';
