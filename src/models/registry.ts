@@ -14,6 +14,7 @@ import { parseBertConfig, SUPPORTED_MODEL_TYPES as BERT_TYPES } from './bert/con
 import { loadBertWeights } from './bert/load.js';
 import type { CheckpointKeys } from './checkpoint.js';
 import type { Encoder } from './encoder.js';
+import { loadMpnetModel } from './mpnet/load.js';
 
 /** An encoder with its weights, as a family's loader returns it. */
 export interface LoadedEncoder {
@@ -39,6 +40,7 @@ export interface EncoderFamily {
 export const ENCODER_FAMILIES: readonly EncoderFamily[] = [
   ...BERT_TYPES.map((t): EncoderFamily => ({ modelType: t, module: 'models/bert', load: (dir, c, p) => loadBertWeights(dir, parseBertConfig(c, p), p) })),
   { modelType: 'albert', module: 'models/albert', load: loadAlbertModel },
+  { modelType: 'mpnet', module: 'models/mpnet', load: loadMpnetModel },
 ];
 
 const BY_TYPE: ReadonlyMap<string, EncoderFamily> = new Map(ENCODER_FAMILIES.map((f) => [f.modelType, f]));

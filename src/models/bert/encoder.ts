@@ -73,8 +73,11 @@ export function maskBias(mask: Value): Value {
   return unsqueeze(mul(sub(1, m), MASK_VALUE), [1, 2]);
 }
 
-/** Self-attention sub-layer with its output projection, dropout, residual and LayerNorm (through the hooks). */
-function attentionBlock(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, x: Value, bias: Value, p: { hidden: number; attn: number }): Value {
+/**
+ * Self-attention sub-layer with its output projection, dropout, residual and LayerNorm (through the hooks).
+ * `positionBias` [1, H, T, T] (MPNet's relative position bias) is added to the scaled scores before the mask.
+ */
+function attentionBlock(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, x: Value, bias: Value, p: { hidden: number; attn: number }, positionBias?: Value): Value {
   const H = c.numHeads;
   const Dh = c.hiddenSize / H;
   const [B, T] = [x.shape[0] as string | number, x.shape[1] as string | number];
@@ -83,7 +86,8 @@ function attentionBlock(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n
   let kv = { keys: heads(projection(ctx, sites, layer, 'key', x)), values: heads(projection(ctx, sites, layer, 'value', x)), maskBias: bias };
   if (ctx.attention) kv = ctx.attention(sites.attention(layer), kv);
   const kT = transpose(kv.keys, [0, 1, 3, 2]); // [B, H, Dh, T]
-  const scores = add(matmul(mul(q, 1 / Math.sqrt(Dh)), kT), kv.maskBias); // [B, H, T, T]
+  const raw = matmul(mul(q, 1 / Math.sqrt(Dh)), kT); // [B, H, T, T]
+  const scores = add(positionBias ? add(raw, positionBias) : raw, kv.maskBias); // [B, H, T, T]
   const probs = maybeDropout(ctx, softmax(scores, -1), p.attn); // [B, H, T, T]
   const context = reshape(transpose(matmul(probs, kv.values), [0, 2, 1, 3]), [B, T, c.hiddenSize]); // [B, T, D]
   const o = maybeDropout(ctx, projection(ctx, sites, layer, 'attention_output', context), p.hidden); // [B, T, D]
@@ -114,10 +118,11 @@ export function bertLayer(ctx: BuildContext, c: BertConfig, layer: number, h: Va
 /**
  * A post-norm Transformer layer whose sub-modules are named by `n` (ALBERT passes the names of
  * the shared layer a depth runs): attention block then feed-forward block. [B, T, D] -> [B, T, D]
+ * `positionBias` [1, H, T, T], when given, is added to every head's attention scores (MPNet).
  */
-export function postNormLayer(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, h: Value, bias: Value): Value {
+export function postNormLayer(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, h: Value, bias: Value, positionBias?: Value): Value {
   const p = { hidden: ctx.hiddenDropout ?? c.hiddenDropout, attn: ctx.attentionDropout ?? c.attentionDropout };
-  return ctx.graph.scope(`layer${layer}`, () => feedForwardBlock(ctx, c, sites, n, layer, attentionBlock(ctx, c, sites, n, layer, h, bias, p), p.hidden));
+  return ctx.graph.scope(`layer${layer}`, () => feedForwardBlock(ctx, c, sites, n, layer, attentionBlock(ctx, c, sites, n, layer, h, bias, p, positionBias), p.hidden));
 }
 
 /** A BERT-family encoder for `config`; `pooler` says whether the checkpoint has a pooler. */
@@ -166,9 +171,9 @@ export class BertEncoder implements Encoder {
       h = bertLayer(ctx, c, i, h, bias, this.sites);
     }
     const cls = gather(h, ctx.graph.literal('int64', 0), 1); // [B, D]
-    if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state' };
+    if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state', attentionMask: mask };
     const pooled = tanh(dense(ctx, cls, EMBEDDINGS.pooler)); // [B, D]
-    return { hidden: h, pooled, pooling: 'pooler (dense + tanh over the first token)' };
+    return { hidden: h, pooled, pooling: 'pooler (dense + tanh over the first token)', attentionMask: mask };
   }
 
   describe(): Record<string, unknown> {
