@@ -7,6 +7,8 @@ import type { BaseModel } from '../src/models/base.js';
 import { parseBertConfig } from '../src/models/bert/config.js';
 import { BertEncoder } from '../src/models/bert/encoder.js';
 import type { Encoder } from '../src/models/encoder.js';
+import { parseMpnetConfig } from '../src/models/mpnet/config.js';
+import { MpnetEncoder } from '../src/models/mpnet/encoder.js';
 import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { PRESET_NAMES } from '../src/adapters/methods/index.js';
 import { AdamW, clipByGlobalNorm } from '../src/train/optim/index.js';
@@ -79,9 +81,17 @@ export const ALBERT_BASE_CONFIG = {
   num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2, hidden_act: 'gelu_new', layer_norm_eps: 1e-12, pad_token_id: 0,
 };
 
-/** The encoder of a config.json object: ALBERT's for `albert`, else the BERT family's (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA). */
+/** MPNet-base's configuration (sentence-transformers/all-mpnet-base-v2): BERT-base's shape with a relative position bias, no token types. */
+export const MPNET_BASE_CONFIG = {
+  model_type: 'mpnet', vocab_size: 30527, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,
+  max_position_embeddings: 514, relative_attention_num_buckets: 32, hidden_act: 'gelu', layer_norm_eps: 1e-5, pad_token_id: 1,
+};
+
+/** The encoder of a config.json object: ALBERT's for `albert`, MPNet's for `mpnet`, else the BERT family's (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA). */
 function encoderOf(config: Record<string, unknown>): Encoder {
-  return config.model_type === 'albert' ? new AlbertEncoder(parseAlbertConfig(config), true) : new BertEncoder(parseBertConfig(config), true);
+  if (config.model_type === 'albert') return new AlbertEncoder(parseAlbertConfig(config), true);
+  if (config.model_type === 'mpnet') return new MpnetEncoder(parseMpnetConfig(config), true);
+  return new BertEncoder(parseBertConfig(config), true);
 }
 
 /** A BERT-base-sized base model with random weights (no tokenizer: feed token ids directly). */

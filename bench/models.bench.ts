@@ -1,7 +1,7 @@
 /**
  * Model benchmark (npm run bench:models).
  * (1) Each encoder family at base size with random weights (BERT-base, XLM-RoBERTa-base,
- *     ALBERT-base-v2), batch 32 x seq 128: inference throughput (sentences/s, encoder to the
+ *     ALBERT-base-v2, MPNet-base as all-mpnet-base-v2), batch 32 x seq 128: inference throughput (sentences/s, encoder to the
  *     pooled output) and one adapter training step (the paper preset: forward, loss, backward,
  *     clipping, AdamW), each relative to BERT-base in the same run. BERT-base stays built for the
  *     whole run; every other family is built, timed in rounds interleaved with BERT-base (order
@@ -11,7 +11,9 @@
  *     process, with that process's peak RSS against the size of the weights: loading should hold
  *     at most about one extra copy of the weights at peak.
  * BENCH_BATCH / BENCH_SEQ change the batch (default 32 x 128), BENCH_ROUNDS the timed inference
- * batches per pair (default 5), BENCH_TRAIN_ROUNDS the timed training steps per pair (default 1).
+ * batches per pair (default 5), BENCH_TRAIN_ROUNDS the timed training steps per pair (default 1),
+ * BENCH_FAMILIES (comma-separated row names, e.g. mpnet-base) the families timed against BERT-base
+ * (default: all).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -26,7 +28,7 @@ import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { writeSafetensors } from '../src/models/weights/index.js';
 import { TaskModel } from '../src/train/task-model.js';
 import {
-  ALBERT_BASE_CONFIG, BERT_BASE_CONFIG, XLMR_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBase, randomBertBase, stepRunner, syntheticBatch, type StepRunner,
+  ALBERT_BASE_CONFIG, BERT_BASE_CONFIG, MPNET_BASE_CONFIG, XLMR_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBase, randomBertBase, stepRunner, syntheticBatch, type StepRunner,
 } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
@@ -37,12 +39,23 @@ const TRAIN_ROUNDS = Number(process.env.BENCH_TRAIN_ROUNDS ?? 1);
 /** The adapter the training step trains. */
 const PRESET = 'paper';
 
-/** The families timed, at base size; the first is the one the others are compared with. */
-const FAMILIES: readonly { name: string; config: Record<string, unknown> }[] = [
+/** Every family the benchmark knows, at base size; the first is the one the others are compared with. */
+const ALL_FAMILIES: readonly { name: string; config: Record<string, unknown> }[] = [
   { name: 'bert-base', config: BERT_BASE_CONFIG },
   { name: 'xlm-roberta-base', config: XLMR_BASE_CONFIG },
   { name: 'albert-base-v2', config: ALBERT_BASE_CONFIG },
+  { name: 'mpnet-base', config: MPNET_BASE_CONFIG },
 ];
+
+/** The families timed: BENCH_FAMILIES (row names) when set, always after the reference. */
+const FAMILIES = ((): readonly (typeof ALL_FAMILIES)[number][] => {
+  const env = process.env.BENCH_FAMILIES?.trim();
+  if (!env) return ALL_FAMILIES;
+  const names = env.split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !ALL_FAMILIES.some((f) => f.name === n));
+  if (unknown.length) throw new Error(`BENCH_FAMILIES: unknown famil${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')}; families: ${ALL_FAMILIES.map((f) => f.name).join(', ')}`);
+  return ALL_FAMILIES.filter((f, i) => i === 0 || names.includes(f.name));
+})();
 
 /** An inference session over one fixed batch; `run` times one batch (encoder to the pooled output). */
 interface Inference {
