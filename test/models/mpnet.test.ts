@@ -348,6 +348,9 @@ describe('head pooling', () => {
       const p = await cli('predict', join(dir, 'run', 'best'), '--input', join(dir, 'texts.txt'));
       assert.equal(p.code, 0, p.stderr);
       assert.equal(p.stdout.trim().split('\n').length, 2, p.stdout);
+      const ex = await cli('export', join(dir, 'run', 'best'), '--out', join(dir, 'export'));
+      assert.notEqual(ex.code, 0);
+      assert.match(ex.stderr, /cannot export a mpnet encoder: export knows the bert, roberta, xlm-roberta, distilbert, electra families and the embedded use-lite/);
     });
 
     test('--pooling is refused for a token-level head and for an unknown value; --help explains it', async () => {
