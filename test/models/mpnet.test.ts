@@ -15,13 +15,14 @@ import { adapterHubAdapterConfig, adapterHubKeys, headKey } from '../../src/adap
 import { peftAdapterConfig } from '../../src/adapters/peft.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
-import { Session, i64, type HostTensor } from '../../src/engine/index.js';
+import { Session, f32, i64, type HostTensor, type Value } from '../../src/engine/index.js';
 import { AdapterkitError } from '../../src/errors.js';
 import { headConfig } from '../../src/heads/head.js';
 import { pooledInput } from '../../src/heads/pooling.js';
 import { loadBase } from '../../src/models/base.js';
 import { buildEncoderGraph } from '../../src/models/build.js';
 import { parseMpnetConfig, relativeBucket } from '../../src/models/mpnet/config.js';
+import { MPNET_NAMES } from '../../src/models/mpnet/names.js';
 import { loadEncoderModel } from '../../src/models/registry.js';
 import { loadTokenizer, type EncodedBatch } from '../../src/models/tokenizers/index.js';
 import { readWeights, writeSafetensors } from '../../src/models/weights/index.js';
@@ -29,6 +30,7 @@ import { MultiTaskModel } from '../../src/train/multi-task-model.js';
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli, tempDir, TINY_BERT, writeToyCsv } from '../cli/harness.js';
+import { gradcheck } from '../engine/gradcheck.js';
 import { fakeCommit, startFakeHub, type FakeFile } from '../hub/fake-hub.js';
 import { close, fileIndex } from '../util/reference-compare.js';
 
@@ -149,6 +151,34 @@ describe('tiny-mpnet: parity with the PyTorch reference (max abs error <= 1e-4)'
     const [B, T, D] = ref.last_hidden_state.shape as [number, number, number];
     const first = Array.from({ length: B * D }, (_, i) => ref.last_hidden_state.data[Math.floor(i / D) * T * D + (i % D)]!);
     assert.ok(maxAbsDiff(out[eg.outputs.pooled.name]!.data as Float32Array, first) <= 1e-4);
+  });
+
+  test('the relative bias table\'s gradient (Gather over the bucket table) matches finite differences', async () => {
+    const m = await loadEncoderModel(DIR);
+    const rel = MPNET_NAMES.relativeBias;
+    const bias = m.weights.get(rel)!;
+    // the two shortest rows keep it quick: distances up to 13, so buckets 0..10 and 16..26 are used
+    const rows = [ref.inputs.input_ids[0]!, ref.inputs.input_ids[1]!].map((r) => r.slice(0, 14));
+    const masks = [ref.inputs.attention_mask[0]!, ref.inputs.attention_mask[1]!].map((r) => r.slice(0, 14));
+    await gradcheck({
+      params: { [rel]: f32([...bias.shape], Float32Array.from(bias.data)) },
+      feeds: { input_ids: ids(rows), attention_mask: ids(masks) },
+      shapes: { input_ids: ['batch', 'seq'], attention_mask: ['batch', 'seq'] },
+      build: (p, x, g) => {
+        const constants = new Map<string, Value>();
+        const ctx = {
+          graph: g, nextSeed: () => 1,
+          weight: (n: string): Value => {
+            if (n === rel) return p[rel]!;
+            let v = constants.get(n);
+            if (!v) constants.set(n, (v = g.constant(n, m.weights.get(n)!)));
+            return v;
+          },
+        };
+        return m.encoder.build(ctx, { inputIds: x.input_ids!, attentionMask: x.attention_mask! }).hidden;
+      },
+      eps: 1e-2, atol: 2e-3, rtol: 1e-2,
+    });
   });
 
   test('adapterkit info shows the family, its relative bias and the key variant', async () => {
