@@ -378,6 +378,9 @@ describe('head pooling', () => {
       const p = await cli('predict', join(dir, 'run', 'best'), '--input', join(dir, 'texts.txt'));
       assert.equal(p.code, 0, p.stderr);
       assert.equal(p.stdout.trim().split('\n').length, 2, p.stdout);
+      const resumed = await cli('train', ...data, '--base', DIR, '--method', 'lora', '--out', join(dir, 'run'), '--name', 'pooled', '--resume');
+      assert.notEqual(resumed.code, 0);
+      assert.match(resumed.stderr, /cannot resume .*: the run was started with different pooling \("mean" then, "encoder" now\)/);
       const ex = await cli('export', join(dir, 'run', 'best'), '--out', join(dir, 'export'));
       assert.notEqual(ex.code, 0);
       assert.match(ex.stderr, /cannot export a mpnet encoder: export knows the bert, roberta, xlm-roberta, distilbert, electra families and the embedded use-lite/);
