@@ -15,7 +15,7 @@ import { adapterHubAdapterConfig, adapterHubKeys, headKey } from '../../src/adap
 import { peftAdapterConfig } from '../../src/adapters/peft.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
-import { Session, f32, i64, type HostTensor, type Value } from '../../src/engine/index.js';
+import { Session, concat, f32, i64, type HostTensor, type Value } from '../../src/engine/index.js';
 import { AdapterkitError } from '../../src/errors.js';
 import { headConfig } from '../../src/heads/head.js';
 import { pooledInput } from '../../src/heads/pooling.js';
@@ -179,6 +179,34 @@ describe('tiny-mpnet: parity with the PyTorch reference (max abs error <= 1e-4)'
       },
       eps: 1e-2, atol: 2e-3, rtol: 1e-2,
     });
+  });
+
+  test('keys an attention hook prepends get no position bias: masked out, they leave the outputs as they were', async () => {
+    const m = await loadEncoderModel(DIR);
+    const [B, T, D] = ref.last_hidden_state.shape as [number, number, number];
+    const H = 4;
+    const P = 3;
+    const run = async (prefixMask: number): Promise<Float32Array> => {
+      const eg = buildEncoderGraph(m.encoder, m.weights, {
+        hooks: {
+          attention: (site, kv) => {
+            const g = kv.keys.graph;
+            const keys = g.constant(`prefix_k_${site.layer}`, f32([B, H, P, D / H], Float32Array.from({ length: B * H * P * (D / H) }, (_, i) => Math.sin(i + site.layer))));
+            const values = g.constant(`prefix_v_${site.layer}`, f32([B, H, P, D / H], Float32Array.from({ length: B * H * P * (D / H) }, (_, i) => Math.cos(i * 3 + site.layer))));
+            const mask = g.constant(`prefix_m_${site.layer}`, f32([B, 1, 1, P], new Float32Array(B * P).fill(prefixMask)));
+            return { keys: concat([keys, kv.keys], 2), values: concat([values, kv.values], 2), maskBias: concat([mask, kv.maskBias], 3) };
+          },
+        },
+      });
+      eg.graph.output(eg.outputs.hidden);
+      const s = await Session.create(eg.graph);
+      const out = await s.run({ input_ids: ids(ref.inputs.input_ids), attention_mask: ids(ref.inputs.attention_mask) });
+      await s.dispose();
+      assert.deepEqual(out[eg.outputs.hidden.name]!.shape, [B, T, D]);
+      return out[eg.outputs.hidden.name]!.data as Float32Array;
+    };
+    assert.ok(maxAbsDiff(await run(-3.4028234663852886e38), ref.last_hidden_state.data) <= 1e-4, 'masked prefix keys change nothing');
+    assert.ok(maxAbsDiff(await run(0), ref.last_hidden_state.data) > 1e-2, 'attended prefix keys do change the outputs');
   });
 
   test('adapterkit info shows the family, its relative bias and the key variant', async () => {

@@ -8,7 +8,8 @@
  * is needed: the bias table's gradient is Gather's. Pooler: tanh(dense) over the first token.
  *
  * The bias is [1, H, T, T] and independent of the batch, so batch-replicating hooks (parallel
- * compositions) leave it alone; the attention hook still sees the [B, 1, 1, T] padding mask only.
+ * compositions) leave it alone; the attention hook still sees the [B, 1, 1, T] padding mask only,
+ * and keys it prepends (prefix methods, in AdapterHub's order) get a zero bias.
  *
  * Shape legend: B batch, T sequence, D hidden, H heads.
  */
