@@ -9,6 +9,8 @@ import { BertEncoder } from '../src/models/bert/encoder.js';
 import { parseDebertaV2Config } from '../src/models/deberta-v2/config.js';
 import { DebertaV2Encoder } from '../src/models/deberta-v2/encoder.js';
 import type { Encoder } from '../src/models/encoder.js';
+import { parseMpnetConfig } from '../src/models/mpnet/config.js';
+import { MpnetEncoder } from '../src/models/mpnet/encoder.js';
 import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { PRESET_NAMES } from '../src/adapters/methods/index.js';
 import { AdamW, clipByGlobalNorm } from '../src/train/optim/index.js';
@@ -88,10 +90,18 @@ export const DEBERTA_V3_BASE_CONFIG = {
   pos_att_type: ['p2c', 'c2p'], share_att_key: true, norm_rel_ebd: 'layer_norm', type_vocab_size: 0, hidden_act: 'gelu', layer_norm_eps: 1e-7, pad_token_id: 0,
 };
 
-/** The encoder of a config.json object: ALBERT's for `albert`, DeBERTa's for `deberta-v2`, else the BERT family's (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA). */
+/** MPNet-base's configuration (sentence-transformers/all-mpnet-base-v2): BERT-base's shape with a relative position bias, no token types. */
+export const MPNET_BASE_CONFIG = {
+  model_type: 'mpnet', vocab_size: 30527, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,
+  max_position_embeddings: 514, relative_attention_num_buckets: 32, hidden_act: 'gelu', layer_norm_eps: 1e-5, pad_token_id: 1,
+};
+
+/** The encoder of a config.json object: ALBERT's, DeBERTa's, MPNet's by model_type, else the BERT family's (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA). */
 function encoderOf(config: Record<string, unknown>): Encoder {
+  if (config.model_type === 'albert') return new AlbertEncoder(parseAlbertConfig(config), true);
   if (config.model_type === 'deberta-v2') return new DebertaV2Encoder(parseDebertaV2Config(config), false);
-  return config.model_type === 'albert' ? new AlbertEncoder(parseAlbertConfig(config), true) : new BertEncoder(parseBertConfig(config), true);
+  if (config.model_type === 'mpnet') return new MpnetEncoder(parseMpnetConfig(config), true);
+  return new BertEncoder(parseBertConfig(config), true);
 }
 
 /** A BERT-base-sized base model with random weights (no tokenizer: feed token ids directly). */

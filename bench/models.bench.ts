@@ -1,7 +1,7 @@
 /**
  * Model benchmark (npm run bench:models).
  * (1) Each encoder family at base size with random weights (BERT-base, XLM-RoBERTa-base,
- *     ALBERT-base-v2, DeBERTa-v3-base), batch 32 x seq 128: inference throughput (sentences/s, encoder to the
+ *     ALBERT-base-v2, DeBERTa-v3-base, MPNet-base as all-mpnet-base-v2), batch 32 x seq 128: inference throughput (sentences/s, encoder to the
  *     pooled output) and one adapter training step (the paper preset: forward, loss, backward,
  *     clipping, AdamW), each relative to BERT-base in the same run. BERT-base stays built for the
  *     whole run; every other family is built, timed in rounds interleaved with BERT-base (order
@@ -28,7 +28,7 @@ import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { writeSafetensors } from '../src/models/weights/index.js';
 import { TaskModel } from '../src/train/task-model.js';
 import {
-  ALBERT_BASE_CONFIG, BERT_BASE_CONFIG, DEBERTA_V3_BASE_CONFIG, XLMR_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBase, randomBertBase, stepRunner, syntheticBatch, type StepRunner,
+  ALBERT_BASE_CONFIG, BERT_BASE_CONFIG, DEBERTA_V3_BASE_CONFIG, MPNET_BASE_CONFIG, XLMR_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBase, randomBertBase, stepRunner, syntheticBatch, type StepRunner,
 } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
@@ -45,6 +45,7 @@ const ALL_FAMILIES: readonly { name: string; config: Record<string, unknown> }[]
   { name: 'xlm-roberta-base', config: XLMR_BASE_CONFIG },
   { name: 'albert-base-v2', config: ALBERT_BASE_CONFIG },
   { name: 'deberta-v3-base', config: DEBERTA_V3_BASE_CONFIG },
+  { name: 'mpnet-base', config: MPNET_BASE_CONFIG },
 ];
 /** The families of this run: BERT-base and those BENCH_FAMILIES names (default all). */
 const FAMILIES = (() => {

@@ -53,6 +53,7 @@ export function sharedLayersIssue(enc: Encoder): string | undefined {
 
 /** `adapter_config.json` of an adapter, or why AdapterHub cannot express it. */
 export function adapterHubAdapterConfig(c: MethodConfig, enc: Encoder, name: string): { json: Record<string, unknown> } | { unsupported: string } {
+  if (enc.adapterHubIssue !== undefined) return { unsupported: enc.adapterHubIssue };
   const shared = sharedLayersIssue(enc);
   if (shared !== undefined) return { unsupported: shared };
   const r = methodOf(c).adapterHub.config(c, enc);
@@ -81,7 +82,8 @@ export function adapterHubHeadConfig(h: HeadConfig, enc: Encoder, name: string):
     activation_function: h.layers === 2 ? 'tanh' : null,
     label2id: labels,
     dropout_prob: pyFloat(h.dropout),
-    ...(token ? {} : { use_pooler: enc.checkpointPrefix !== '' && enc.describe().pooler === true, bias: true }),
+    // AdapterHub's heads read the pooler output (use_pooler) or the first token; adapterkit's cls and mean poolings never read the pooler
+    ...(token ? {} : { use_pooler: h.pooling === undefined && enc.checkpointPrefix !== '' && enc.describe().pooler === true, bias: true }),
   };
   return fullConfig(enc, name, config, headInputWidth(h, enc));
 }

@@ -79,6 +79,7 @@ async function writeTaskFiles(tmp: string, enc: Encoder, f: TaskFiles): Promise<
     if (base.size && c.trainLayerNorms) notes.push(trainedNormsNote('this adapter'));
   }
   await writeHeadFiles(tmp, m.head, enc, name, head, meta);
+  if (m.head.pooling === 'mean') notes.push(`AdapterHub's heads have no mean pooling: its ${ADAPTERHUB_FILES.headConfig} for this head (pooling mean) says use_pooler false, which AdapterHub reads as the first token; adapterkit reads the pooling from adapterkit.json`);
   await writeTrainedBase(tmp, base, meta);
   await writeManifest(tmp, m, layouts);
   return notes;

@@ -26,7 +26,7 @@ export const PEFT_VERSION = '0.20.1.dev0@UNKNOWN';
  * (for sequence classification it adds its defaults `classifier` and `score`, peft_model.py).
  */
 export function peftHead(h: HeadConfig, enc: Encoder): { taskType: string; module: string; modulesToSave: string[] } | undefined {
-  if (h.layers !== 1) return undefined;
+  if (h.layers !== 1 || h.pooling !== undefined) return undefined;
   if (isTokenHead(h)) {
     if (!['bert', 'roberta', 'distilbert', 'electra', 'deberta-v2'].includes(enc.family)) return undefined;
     return h.kind === 'qa'

@@ -14,6 +14,7 @@ import {
 import { Rng } from '../util/random.js';
 import type { Encoder } from '../models/encoder.js';
 import { maskedTokenCrossEntropy, spanCrossEntropy } from './token-losses.js';
+import { HEAD_POOLINGS, pooledWidth, type HeadPooling } from './pooling.js';
 
 /** What a head predicts. */
 export type HeadKind = 'classification' | 'regression' | 'multilabel' | 'tagging' | 'qa';
@@ -64,12 +65,30 @@ export interface HeadConfig {
   readonly scheme?: 'BIO' | 'BIOES' | 'plain';
   /** QA: windowing and extraction settings. */
   readonly qa?: QaHeadOptions;
+  /**
+   * Sentence-level heads: what they read (heads/pooling.ts). Absent: `encoder`, the base's own
+   * pooled vector (kept absent so older task files read the same).
+   */
+  readonly pooling?: Exclude<HeadPooling, 'encoder'>;
+}
+
+/** The pooling of a head (`encoder` when it names none). */
+export function headPooling(c: Pick<HeadConfig, 'pooling'>): HeadPooling {
+  return c.pooling ?? 'encoder';
 }
 
 /** Validates and freezes a head config. */
-export function headConfig(c: Partial<HeadConfig> & Pick<HeadConfig, 'kind' | 'labels'>): HeadConfig {
-  let h: HeadConfig = { pair: false, layers: 1, dropout: 0.1, threshold: 0.5, ...c };
+export function headConfig(c: Partial<Omit<HeadConfig, 'pooling'>> & Pick<HeadConfig, 'kind' | 'labels'> & { readonly pooling?: HeadPooling }): HeadConfig {
+  const { pooling, ...rest } = c;
+  let h: HeadConfig = { pair: false, layers: 1, dropout: 0.1, threshold: 0.5, ...rest };
   if (!HEAD_KINDS.includes(h.kind)) fail('BAD_CONFIG', `head: unknown kind ${JSON.stringify(h.kind)}; known: ${HEAD_KINDS.join(', ')}`);
+  if (pooling !== undefined) {
+    if (!HEAD_POOLINGS.includes(pooling)) fail('BAD_CONFIG', `head: unknown pooling ${JSON.stringify(pooling)}; known: ${HEAD_POOLINGS.join(', ')}`);
+    if (pooling !== 'encoder') {
+      if (isTokenHead(h)) fail('BAD_CONFIG', `head: a ${h.kind} head reads every position; pooling ${pooling} is for sentence-level heads (classification, regression, multilabel)`);
+      h = { ...h, pooling };
+    }
+  }
   if (h.kind === 'regression' && h.labels.length > 1) fail('BAD_CONFIG', 'head: a regression head has no label names');
   if (h.kind === 'qa') {
     if (h.labels.length > 0) fail('BAD_CONFIG', `head: a qa head has no label names, got ${h.labels.join(', ')}`);
@@ -100,9 +119,9 @@ export function headOutputs(c: HeadConfig): number {
   return c.kind === 'regression' ? 1 : c.kind === 'qa' ? 2 : c.labels.length;
 }
 
-/** Width of a head's input on `enc`: the pooled size, or the last hidden state's width for token heads. */
-export function headInputWidth(c: Pick<HeadConfig, 'kind'>, enc: Encoder): number {
-  return isTokenHead(c) ? enc.outputWidth : enc.pooledSize;
+/** Width of a head's input on `enc`: what its pooling gives, or the last hidden state's width for token heads. */
+export function headInputWidth(c: Pick<HeadConfig, 'kind' | 'pooling'>, enc: Encoder): number {
+  return isTokenHead(c) ? enc.outputWidth : pooledWidth(headPooling(c), enc);
 }
 
 /** Shapes of the head's weights for an input of width `d`. */

@@ -149,6 +149,11 @@ export interface EncoderOutputs {
   readonly pooled: Value;
   /** How `pooled` was made, for reports. */
   readonly pooling: string;
+  /**
+   * The int64 attention mask [batch, seq] as the last layer saw it (batch-replicated where a
+   * parallel composition replicated `hidden`): what heads that pool `hidden` themselves read.
+   */
+  readonly attentionMask?: Value;
 }
 
 /** An encoder architecture instantiated for one configuration. */
@@ -175,6 +180,8 @@ export interface Encoder {
   readonly checkpointPrefix: string;
   /** AdapterHub's flexible-head model class of the family (`XLMRobertaAdapterModel`…), when AdapterHub has the family. */
   readonly adapterHubModelClass?: string;
+  /** Why AdapterHub cannot load adapters of this family at all (it has no model of it), when so. */
+  readonly adapterHubIssue?: string;
   /** Descriptive summary for `adapterkit info`. */
   describe(): Record<string, unknown>;
 }

@@ -17,11 +17,12 @@
  * Runtime session (and the base's frozen weights inside it) is built once for a given layout.
  */
 import { fail } from '../errors.js';
-import { Graph, Session, f32, gather, i64, type HostTensor, type Value } from '../engine/index.js';
+import { Graph, Session, add, f32, gather, i64, mul, type HostTensor, type Value } from '../engine/index.js';
 import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext } from '../adapters/method.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import { parseAdapterTensorName } from '../adapters/names.js';
-import { buildGatheredHead } from '../heads/head.js';
+import { buildGatheredHead, headPooling } from '../heads/head.js';
+import { HEAD_POOLINGS, pooledInput, pooledWidth, type HeadPooling } from '../heads/pooling.js';
 import type { BaseModel, TextInput } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
@@ -58,12 +59,14 @@ interface StackSpec {
 interface Layout {
   readonly outputs: number;
   readonly headLayers: 1 | 2;
+  /** The heads' poolings (several: each example's is selected by its task's `head.pool.<pooling>` gate). */
+  readonly poolings: readonly HeadPooling[];
   /** Base weight names some task trains (layer norms), stacked per task. */
   readonly perTask: readonly string[];
   readonly groups: readonly Group[];
 }
 
-const layoutKey = (l: Layout) => JSON.stringify([l.outputs, l.headLayers, l.perTask, l.groups.map((g) => [g.key, g.config.leave_out, g.tensors.map((t) => [t.name, t.shape])])]);
+const layoutKey = (l: Layout) => JSON.stringify([l.outputs, l.headLayers, l.poolings, l.perTask, l.groups.map((g) => [g.key, g.config.leave_out, g.tensors.map((t) => [t.name, t.shape])])]);
 
 /** The stack key of a task's adapter tensor: `<group>.<site>.<param>`. */
 function stackKey(group: number, tensorName: string): string {
@@ -167,12 +170,17 @@ export class MultiTaskModel {
     let outputs = 1;
     let headLayers: 1 | 2 = 1;
     const perTask = new Set<string>();
+    const poolings = new Set<HeadPooling>();
     for (const { model } of this.entries) {
       outputs = Math.max(outputs, model.head.kind === 'regression' ? 1 : model.head.labels.length);
       if (model.head.layers === 2) headLayers = 2;
+      poolings.add(headPooling(model.head));
       for (const t of model.trainable) if (t.origin === 'base') perTask.add(t.name);
     }
-    return { outputs, headLayers, perTask: [...perTask].sort(), groups: this.grouping().groups };
+    const enc = this.base.encoder;
+    const widths = new Set([...poolings].map((p) => pooledWidth(p, enc)));
+    if (widths.size > 1) fail('BAD_CONFIG', `tasks with head poolings ${[...poolings].join(' and ')} read vectors of different widths on the ${enc.family} base (${[...widths].join(' vs ')}); they cannot share a mixed-task batch`);
+    return { outputs, headLayers, poolings: HEAD_POOLINGS.filter((p) => poolings.has(p)), perTask: [...perTask].sort(), groups: this.grouping().groups };
   }
 
   /** The stacks a layout needs: name, shape of one task's row, and where a task's values come from. */
@@ -192,7 +200,12 @@ export class MultiTaskModel {
       const baseT = this.base.weights.get(name) as HostTensor<'float32'>;
       specs.push({ name, row: [1, ...baseT.shape], source: (m) => m.owned.get(name) ?? baseT, neutral: 0, bind: true });
     }
-    const D = this.base.encoder.pooledSize;
+    const D = pooledWidth(layout.poolings[0] ?? 'encoder', this.base.encoder);
+    if (layout.poolings.length > 1) {
+      // 1 for the task's pooling, 0 for the others: each example's head reads its task's pooling
+      const one = f32([1], new Float32Array([1]));
+      for (const p of layout.poolings) specs.push({ name: `head.pool.${p}`, row: [1], source: (m) => (headPooling(m.head) === p ? one : undefined), neutral: 0, bind: false });
+    }
     if (layout.headLayers === 2) {
       specs.push({ name: 'head.dense.weight', row: [D, D], source: own('head.dense.weight'), neutral: 0, bind: true });
       specs.push({ name: 'head.dense.bias', row: [1, D], source: own('head.dense.bias'), neutral: 0, bind: true });
@@ -301,7 +314,11 @@ export class MultiTaskModel {
       return perTask.has(w) ? perTaskNorm(x, w, `${prefix}.bias`, eps) : contextLayerNorm(weight, false, unit)(x, w, `${prefix}.bias`, eps);
     });
     const eg = buildEncoderGraph(this.base.encoder, this.base.weights, { graph: g, hooks });
-    const logits = g.scope('head', () => buildGatheredHead(eg.outputs.pooled, pick, layout.headLayers === 2)); // [B, C]
+    const logits = g.scope('head', () => {
+      const [first, ...more] = layout.poolings.map((p) => (layout.poolings.length > 1 ? mul(pick(`head.pool.${p}`), pooledInput(p, eg.outputs, eg.attentionMask)) : pooledInput(p, eg.outputs, eg.attentionMask)));
+      const pooled = more.reduce((a, b) => add(a, b), first as Value); // [B, D]
+      return buildGatheredHead(pooled, pick, layout.headLayers === 2); // [B, C]
+    });
     return { graph: g, logits };
   }
 

@@ -15,7 +15,8 @@ import { methodOf } from '../adapters/methods/index.js';
 import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
 import { Rng } from '../util/random.js';
 import type { EncoderHooks } from '../models/encoder.js';
-import { buildHead, headConfig, headInputWidth, headLoss, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
+import { buildHead, headConfig, headInputWidth, headLoss, headPooling, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
+import { pooledInput } from '../heads/pooling.js';
 import { baseParamCount, type BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
@@ -410,7 +411,7 @@ export class TaskModel {
       hiddenDropout: dropout,
       attentionDropout: dropout,
     });
-    const headInput = isTokenHead(this.head) ? eg.outputs.hidden : eg.outputs.pooled;
+    const headInput = isTokenHead(this.head) ? eg.outputs.hidden : pooledInput(headPooling(this.head), eg.outputs, eg.attentionMask);
     const logits = graph.scope('head', () =>
       buildHead(this.head, headInput, w, training && eg.training ? { flag: eg.training, seed: this.o.seed * 1000 + 7 + this.dropoutStep } : undefined),
     );

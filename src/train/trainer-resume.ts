@@ -8,6 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { fail } from '../errors.js';
 import { exists } from '../util/fs.js';
+import { headPooling } from '../heads/head.js';
 import { describeMode } from './modes.js';
 import type { AdamW } from './optim/index.js';
 import type { RunDir, TrainerState } from './run-dir.js';
@@ -20,6 +21,8 @@ export function runSignature(model: TaskModel, o: ResolvedTrainOptions, trainExa
     mode: describeMode(model.mode, model.base.encoder), head: model.head.kind, labels: model.head.labels, epochs: o.epochs, batchSize: o.batchSize,
     maxLength: o.maxLength, lr: o.peakLr, seed: o.seed, trainExamples, base: model.base.id,
     ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}), // it sizes the schedule
+    // the same head weights read another vector: a resumed run must keep it (absent: the encoder's, as before heads had a pooling)
+    ...(headPooling(model.head) !== 'encoder' ? { pooling: headPooling(model.head) } : {}),
   };
 }
 
@@ -53,8 +56,10 @@ export async function startOrResume(
   }
   if (!o.resume) fail('BAD_CONFIG', checkpointExistsMessage(o.outDir), { outDir: o.outDir, options: { resume: RESUME_OPTION_TERM } });
   const st = await run.readState();
-  const diff = Object.keys(signature).filter((k) => JSON.stringify(signature[k]) !== JSON.stringify(st.signature[k]));
-  if (diff.length) fail('BAD_CONFIG', `cannot resume ${o.outDir}: the run was started with different ${diff.map((k) => `${k} (${JSON.stringify(st.signature[k])} then, ${JSON.stringify(signature[k])} now)`).join(', ')}`);
+  const now: Record<string, unknown> = { pooling: 'encoder', ...signature };
+  const then: Record<string, unknown> = { pooling: 'encoder', ...st.signature };
+  const diff = Object.keys(now).filter((k) => JSON.stringify(now[k]) !== JSON.stringify(then[k]));
+  if (diff.length) fail('BAD_CONFIG', `cannot resume ${o.outDir}: the run was started with different ${diff.map((k) => `${k} (${JSON.stringify(then[k])} then, ${JSON.stringify(now[k])} now)`).join(', ')}`);
   await run.loadInto(model, opt);
   // Log lines written after the checkpoint (a kill after it): those steps run again.
   const dropped = await run.trimLog(st.step);

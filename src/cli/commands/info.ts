@@ -63,7 +63,7 @@ async function taskInfo(dir: string, flags: { base?: string; revision?: string; 
   out.write(keyValues([
     ['base', base.id],
     ['mode', info.mode],
-    ['head', `${m.head.kind}${m.head.labels.length ? ` (${m.head.labels.join(', ')})` : ''}, ${m.head.layers} layer${m.head.layers > 1 ? 's' : ''}`],
+    ['head', `${m.head.kind}${m.head.labels.length ? ` (${m.head.labels.join(', ')})` : ''}, ${m.head.layers} layer${m.head.layers > 1 ? 's' : ''}${m.head.pooling ? `, pooling ${m.head.pooling}` : ''}`],
     ['adapter parameters', formatInt(info.adapterParams)],
     ['trainable', `${formatInt(stats.trainableParams)} (${formatPercent(stats.share)} of the base), ${formatBytes(stats.bytesPerTask)} per task`],
     ['merges into the base', info.canMerge ? 'yes' : 'no'],

@@ -13,6 +13,7 @@ import { formatComposition } from '../../adapters/composition.js';
 import { isAdapterTensor, renameAdapterTensor } from '../../adapters/names.js';
 import type { HostTensor } from '../../engine/index.js';
 import { DEFAULT_QA_OPTIONS, type HeadConfig } from '../../heads/head.js';
+import { HEAD_POOLINGS, POOLING_HELP, type HeadPooling } from '../../heads/pooling.js';
 import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
 import { devSplitNames, loadTask, positiveLabelOf, type TaskData, type TaskSpec } from '../../train/data/index.js';
 import { describeMode, isAdapterSetup, MODE_NAMES, type AdapterSetupMode, type SingleTrainingMode, type TrainingMode } from '../../train/modes.js';
@@ -40,6 +41,7 @@ interface TrainFlags extends DataFlags, ModeFlags, SetupFlags {
   revision?: string;
   trainPooler?: boolean;
   headLayers?: number;
+  pooling?: HeadPooling;
   epochs: number;
   batchSize: number;
   maxLength?: number;
@@ -135,6 +137,7 @@ export function registerTrain(program: Command): void {
     .option('--top-k <k>', 'with --mode top-k: how many top layers train', intArg(1))
     .option('--train-pooler', 'train the base\'s pooler too (default: frozen except in full and top-k modes)')
     .option('--head-layers <n>', 'task head: 1 = linear, 2 = dense + tanh + linear (default: 1)', intArg(1, 2))
+    .addOption(new Option('--pooling <how>', `what a sentence-level head (classification, regression, multilabel) reads: ${HEAD_POOLINGS.map((p) => `${p} = ${POOLING_HELP[p]}`).join('; ')} (default: encoder)`).choices([...HEAD_POOLINGS]))
     .option('--epochs <n>', 'training epochs', intArg(1), 3)
     .option('--batch-size <n>', 'examples per batch', intArg(1), 32)
     .option('--max-length <n>', 'tokens per example, longer inputs are truncated (default: 128, capped at the base\'s limit)', intArg(2))
@@ -198,7 +201,10 @@ function reportSkipped(skipped: readonly { file: string; line: number; reason: s
 }
 
 function headFlags(f: TrainFlags): Partial<HeadConfig> {
-  return { ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}) };
+  return {
+    ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
+    ...(f.pooling !== undefined && f.pooling !== 'encoder' ? { pooling: f.pooling } : {}),
+  };
 }
 
 /** How a prepared task builds its head, trains and scores --test: the library's experiment view of the task. */

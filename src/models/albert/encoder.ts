@@ -60,8 +60,8 @@ export class AlbertEncoder implements Encoder {
       h = postNormLayer(ctx, c, this.sites, albertLayerNames(c, d), d, h, bias); // [B, T, D]
     }
     const cls = gather(h, ctx.graph.literal('int64', 0), 1); // [B, D]
-    if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state' };
-    return { hidden: h, pooled: tanh(dense(ctx, cls, ALBERT_NAMES.pooler)), pooling: 'pooler (dense + tanh over the first token)' };
+    if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state', attentionMask: mask };
+    return { hidden: h, pooled: tanh(dense(ctx, cls, ALBERT_NAMES.pooler)), pooling: 'pooler (dense + tanh over the first token)', attentionMask: mask };
   }
 
   describe(): Record<string, unknown> {

@@ -8,7 +8,7 @@
  * Shape legend: B batch, T sequence, E embedding width, D hidden, H heads, Dh = D / H, F feed-forward.
  */
 import {
-  add, cast, cumsum, dropout, equal, fill, gather, layerNorm, linear, matmul, mul, not, reshape, softmax,
+  add, cast, concat, cumsum, dropout, equal, fill, fillShape, gather, layerNorm, linear, matmul, mul, not, reshape, shapeOf, slice, softmax,
   sub, tanh, transpose, unsqueeze, type Value,
 } from '../../engine/index.js';
 import { runLinear, runSubLayer, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
@@ -73,21 +73,39 @@ export function maskBias(mask: Value): Value {
   return unsqueeze(mul(sub(1, m), MASK_VALUE), [1, 2]);
 }
 
-/** Self-attention sub-layer with its output projection, dropout, residual and LayerNorm (through the hooks). */
-function attentionBlock(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, x: Value, bias: Value, p: { hidden: number; attn: number }): Value {
+/**
+ * Self-attention sub-layer with its output projection, dropout, residual and LayerNorm (through the hooks).
+ * `positionBias` [1, H, T, T] (MPNet's relative position bias) is added to the scaled scores before the mask.
+ */
+function attentionBlock(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, x: Value, bias: Value, p: { hidden: number; attn: number }, positionBias?: Value): Value {
   const H = c.numHeads;
   const Dh = c.hiddenSize / H;
   const [B, T] = [x.shape[0] as string | number, x.shape[1] as string | number];
   const heads = (h: Value) => transpose(reshape(h, [B, T, H, Dh]), [0, 2, 1, 3]); // [B, H, T, Dh]
   const q = heads(projection(ctx, sites, layer, 'query', x)); // [B, H, T, Dh]
-  let kv = { keys: heads(projection(ctx, sites, layer, 'key', x)), values: heads(projection(ctx, sites, layer, 'value', x)), maskBias: bias };
+  const keys = heads(projection(ctx, sites, layer, 'key', x)); // [B, H, T, Dh]
+  let kv = { keys, values: heads(projection(ctx, sites, layer, 'value', x)), maskBias: bias };
   if (ctx.attention) kv = ctx.attention(sites.attention(layer), kv);
   const kT = transpose(kv.keys, [0, 1, 3, 2]); // [B, H, Dh, T]
-  const scores = add(matmul(mul(q, 1 / Math.sqrt(Dh)), kT), kv.maskBias); // [B, H, T, T]
+  const raw = matmul(mul(q, 1 / Math.sqrt(Dh)), kT); // [B, H, T, T]
+  // keys the hook put before the sequence's own (prefix methods, AdapterHub's order) get no position bias
+  const rel = positionBias && kv.keys !== keys ? leftPadKeys(positionBias, kv.keys) : positionBias;
+  const scores = add(rel ? add(raw, rel) : raw, kv.maskBias); // [B, H, T, T]
   const probs = maybeDropout(ctx, softmax(scores, -1), p.attn); // [B, H, T, T]
   const context = reshape(transpose(matmul(probs, kv.values), [0, 2, 1, 3]), [B, T, c.hiddenSize]); // [B, T, D]
   const o = maybeDropout(ctx, projection(ctx, sites, layer, 'attention_output', context), p.hidden); // [B, T, D]
   return runSubLayer(ctx, sites.sublayer(layer, 'attention'), { input: x, output: o, residual: x, norm: (v) => norm(ctx, v, n.attentionNorm, c.layerNormEps) });
+}
+
+/**
+ * `bias` [1, H, T, T] widened to the keys [B, H, P + T, Dh] with zeros for the first P (keys an
+ * attention hook prepended): [1, H, T, P + T].
+ */
+export function leftPadKeys(bias: Value, keys: Value): Value {
+  const own = shapeOf(bias); // [4]
+  const extra = sub(slice(shapeOf(keys), [2], [3], [0]), slice(own, [3], [4], [0])); // [1] P
+  const zeros = fillShape(concat([slice(own, [0], [3], [0]), extra], 0), [bias.shape[0] as number, bias.shape[1] as number, bias.shape[2] as string | number, 'prefix'], 0);
+  return concat([zeros, bias], 3);
 }
 
 /** Feed-forward sub-layer with dropout, residual and LayerNorm (through the hooks). */
@@ -114,10 +132,11 @@ export function bertLayer(ctx: BuildContext, c: BertConfig, layer: number, h: Va
 /**
  * A post-norm Transformer layer whose sub-modules are named by `n` (ALBERT passes the names of
  * the shared layer a depth runs): attention block then feed-forward block. [B, T, D] -> [B, T, D]
+ * `positionBias` [1, H, T, T], when given, is added to every head's attention scores (MPNet).
  */
-export function postNormLayer(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, h: Value, bias: Value): Value {
+export function postNormLayer(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n: LayerNames, layer: number, h: Value, bias: Value, positionBias?: Value): Value {
   const p = { hidden: ctx.hiddenDropout ?? c.hiddenDropout, attn: ctx.attentionDropout ?? c.attentionDropout };
-  return ctx.graph.scope(`layer${layer}`, () => feedForwardBlock(ctx, c, sites, n, layer, attentionBlock(ctx, c, sites, n, layer, h, bias, p), p.hidden));
+  return ctx.graph.scope(`layer${layer}`, () => feedForwardBlock(ctx, c, sites, n, layer, attentionBlock(ctx, c, sites, n, layer, h, bias, p, positionBias), p.hidden));
 }
 
 /** A BERT-family encoder for `config`; `pooler` says whether the checkpoint has a pooler. */
@@ -166,9 +185,9 @@ export class BertEncoder implements Encoder {
       h = bertLayer(ctx, c, i, h, bias, this.sites);
     }
     const cls = gather(h, ctx.graph.literal('int64', 0), 1); // [B, D]
-    if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state' };
+    if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state', attentionMask: mask };
     const pooled = tanh(dense(ctx, cls, EMBEDDINGS.pooler)); // [B, D]
-    return { hidden: h, pooled, pooling: 'pooler (dense + tanh over the first token)' };
+    return { hidden: h, pooled, pooling: 'pooler (dense + tanh over the first token)', attentionMask: mask };
   }
 
   describe(): Record<string, unknown> {

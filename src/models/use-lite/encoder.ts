@@ -77,7 +77,7 @@ function buildUseLite(ctx: BuildContext, x: EncoderInputs, specs: ReadonlyMap<st
   const hidden = h;
   const poolMask = mask;
   const pooled = g.scope('pooler', () => poolerHead(maskedMeanPool(hidden, poolMask), weight(names.poolerKernel), weight(names.poolerBias))); // [B, H]
-  return { hidden, pooled, pooling: USE_LITE_POOLING };
+  return { hidden, pooled, pooling: USE_LITE_POOLING, attentionMask: poolMask };
 }
 
 /**
