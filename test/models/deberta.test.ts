@@ -27,6 +27,7 @@ import { relativeBucket, relativeIndexTables } from '../../src/models/deberta-v2
 import { SUPPORTED_MODEL_TYPES, loadEncoderModel } from '../../src/models/registry.js';
 import { loadTokenizer } from '../../src/models/tokenizers/index.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
+import { MultiTaskModel } from '../../src/train/multi-task-model.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli } from '../cli/harness.js';
 import { batchOf } from '../adapters/reference.test.js';
@@ -320,4 +321,23 @@ test('training with dropout on (hidden, attention and relative-embedding dropout
     assert.deepEqual(Array.from(await m.predict(batch)), before, `${name}: inference has no dropout`);
     await m.dispose();
   }
+});
+
+test('mixed-task batches: LoRA and IA³ tasks on the shared position projections give each example its task\'s output', async () => {
+  const base = await loadBase(join(FIX, 'tiny-deberta-v3'));
+  const head = headConfig({ kind: 'classification', labels: ['x', 'y'] });
+  const make = (adapter: MethodConfig, seed: number) => TaskModel.create(base, { mode: { kind: 'adapters', adapter }, head, seed });
+  const tasks = { a: make(methodConfig('lora', { r: 2, attn_matrices: ['q', 'k', 'v'], init_weights: 'bert' }), 1), b: make(methodConfig('lora', { r: 3, attn_matrices: ['q', 'k'], init_weights: 'bert' }), 2), c: make(methodConfig('ia3'), 3) };
+  for (const t of tasks.c.trainable) t.data.forEach((v, i) => { t.data[i] = v + 0.3 * Math.sin(i + 1); });
+  const multi = new MultiTaskModel(base);
+  for (const [name, m] of Object.entries(tasks)) multi.add(name, m);
+  const texts = ['the cats sat.', 'hello, world!', 'is it on the mat?', 'a cat sat', 'the mat'];
+  const which = ['a', 'b', 'c', 'b', 'a'] as const;
+  const mixed = await multi.predict(multi.encode(texts, 24), [...which]);
+  for (const [i, name] of which.entries()) {
+    const solo = await tasks[name].predict(base.tokenizer.encode([texts[i]!], 24));
+    assert.ok(maxAbsDiff(mixed[i]!, Array.from(solo)) < 1e-4, `row ${i} (task ${name}): ${JSON.stringify(mixed[i])} vs ${JSON.stringify(Array.from(solo))}`);
+  }
+  await multi.dispose();
+  for (const m of Object.values(tasks)) await m.dispose();
 });

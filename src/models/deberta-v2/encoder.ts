@@ -101,22 +101,20 @@ function attentionBlock(
   if (c.relativeAttention && rel) {
     const k2 = 2 * c.attentionSpan;
     let r = maybeDropout(ctx, rel.embeddings, p.hidden); // [2k, D]
-    let rows: string | number = 1;
-    if (c.shareAttentionKey && ctx.linear) {
-      // one row block per example, so hooks that treat examples differently (BatchSplit, Parallel) see R per example
+    if (c.shareAttentionKey && ctx.linear && ctx.linearPerExample) {
+      // one row block per example, for hooks that cut the batch (BatchSplit, Parallel)
       r = mul(unsqueeze(r, [0]), fill(slice(x, [0, 0], [1, 1], [1, 2]), 1)); // [B, 2k, D]
-      rows = B;
-    } else r = unsqueeze(r, [0]); // [1, 2k, D]
+    } else r = unsqueeze(r, [0]); // [1, 2k, D]; per-example hooks (mixed-task batches) broadcast it to [B, 2k, D]
     const posProjection = (role: 'key' | 'query') => (c.shareAttentionKey
       ? projection(ctx, sites, layer, role, r)
-      : dense(ctx, r, role === 'key' ? n.posKey : n.posQuery)); // [rows, 2k, D]
+      : dense(ctx, r, role === 'key' ? n.posKey : n.posQuery)); // [1 or B, 2k, D]
     if (c.positionTerms.includes('c2p')) {
-      const kr = heads(posProjection('key'), k2, rows); // [rows, H, 2k, Dh]
+      const kr = heads(posProjection('key'), k2, -1); // [1 or B, H, 2k, Dh]
       const table = matmul(mul(q, s), transpose(kr, [0, 1, 3, 2])); // [B, H, T, 2k]
       scores = add(scores, gatherElements(table, expand(rel.c2p, scores), -1)); // [B, H, T, T]
     }
     if (c.positionTerms.includes('p2c')) {
-      const qr = heads(posProjection('query'), k2, rows); // [rows, H, 2k, Dh]
+      const qr = heads(posProjection('query'), k2, -1); // [1 or B, H, 2k, Dh]
       const table = matmul(mul(k, s), transpose(qr, [0, 1, 3, 2])); // [B, H, T(keys), 2k]
       const byKey = gatherElements(table, expand(rel.p2c, scores), -1); // [B, H, T(keys), T(queries)]
       scores = add(scores, transpose(byKey, [0, 1, 3, 2])); // [B, H, T, T]
