@@ -4,7 +4,7 @@
  * (scripts/fixtures/make_deberta_fixtures.py, reference_deberta.py) on two tiny checkpoints:
  * tiny-deberta-v3 (relative positions only, shared position projections, 8 log buckets, inputs
  * longer than the bucket range) and tiny-deberta-v2 (absolute positions too, embed_proj, separate
- * pos_key_proj / pos_query_proj, no buckets, token types, a ContextPooler). Hidden states and pooled
+ * pos_key_proj / pos_query_proj, no buckets, token types, the convolution after layer 0, a ContextPooler). Hidden states and pooled
  * output to 1e-4 from both checkpoint files and key variants; logits, loss and every gradient with a
  * Houlsby adapter and with LoRA; the relative-position tables against torch; tokenizer ids by hand.
  */
@@ -148,6 +148,7 @@ for (const name of MODELS) {
         ? 'p2c+c2p, span 8 (8 log buckets up to 8), shared position projections, layer-normed relative embeddings'
         : 'c2p+p2c, span 6, separate position projections');
       assert.equal(info.architecture.positions, name === 'tiny-deberta-v3' ? 'relative only' : 'absolute + relative');
+      assert.equal(info.architecture.convolution, name === 'tiny-deberta-v3' ? undefined : 'kernel 3, gelu, after layer 0');
     });
   });
 }
@@ -239,7 +240,10 @@ describe('DeBERTa-v2 hook sites and configs', () => {
   test('configs that adapterkit does not run are refused by field', () => {
     const base = { model_type: 'deberta-v2', vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 6, relative_attention: true, position_buckets: 4, max_relative_positions: 8 };
     assert.ok(parseDebertaV2Config(base));
-    assert.throws(() => parseDebertaV2Config({ ...base, conv_kernel_size: 3 }), /conv_kernel_size 3 .* is not supported; only conv_kernel_size 0 or absent/);
+    assert.equal(parseDebertaV2Config({ ...base, conv_kernel_size: 3 }).convKernelSize, 3);
+    assert.throws(() => parseDebertaV2Config({ ...base, conv_kernel_size: 4 }), /conv_kernel_size 4 is not supported; only odd kernel sizes .*, or 0 for none/);
+    assert.throws(() => parseDebertaV2Config({ ...base, conv_kernel_size: 3, conv_groups: 2 }), /conv_groups 2 is not supported; only 1/);
+    assert.throws(() => parseDebertaV2Config({ ...base, conv_kernel_size: 3, conv_act: 'mish' }), /conv_act "mish" is not supported/);
     assert.throws(() => parseDebertaV2Config({ ...base, pos_att_type: ['c2p', 'p2p'] }), /pos_att_type "p2p" is not supported \(supported: c2p, p2c\)/);
     assert.throws(() => parseDebertaV2Config({ ...base, attention_head_size: 3 }), /attention_head_size 3 is not supported; only hidden_size \/ num_attention_heads \(4\)/);
     assert.throws(() => parseDebertaV2Config({ ...base, norm_rel_ebd: 'batch_norm' }), /norm_rel_ebd "batch_norm" is not supported/);
@@ -340,4 +344,33 @@ test('mixed-task batches: LoRA and IA³ tasks on the shared position projections
   }
   await multi.dispose();
   for (const m of Object.values(tasks)) await m.dispose();
+});
+
+test('full fine-tuning: gradients of the convolution, relative embeddings and position projections match central differences', async () => {
+  const base = await loadBase(join(FIX, 'tiny-deberta-v2'));
+  const batch = base.tokenizer.encode(['the cats sat.', ['hello, world!', 'is it on the mat?'], 'a cat sat'], 24);
+  const labels = [0, 1, 1];
+  const m = TaskModel.create(base, { mode: { kind: 'full' }, head: headConfig({ kind: 'classification', labels: ['a', 'b'], dropout: 0 }), seed: 3, dropout: 0 });
+  const { grads } = await m.trainStep(batch, labels);
+  const names = ['encoder.conv.conv.weight', 'encoder.conv.LayerNorm.weight', 'encoder.rel_embeddings.weight', 'encoder.layer.1.attention.self.pos_key_proj.weight', 'encoder.layer.0.attention.self.pos_query_proj.bias', 'embeddings.embed_proj.weight'];
+  for (const name of names) {
+    const j = m.trainable.findIndex((t) => t.name.endsWith(name));
+    assert.ok(j >= 0, `${name} is trainable`);
+    const t = m.trainable[j]!;
+    const g = grads[j]!;
+    // the entry with the largest gradient, and one other
+    const big = g.reduce((best, v, i) => (Math.abs(v) > Math.abs(g[best]!) ? i : best), 0);
+    for (const i of [big, Math.floor(g.length / 3)]) {
+      const keep = t.data[i]!;
+      const eps = 1e-2;
+      t.data[i] = keep + eps;
+      const up = (await m.trainStep(batch, labels)).loss;
+      t.data[i] = keep - eps;
+      const down = (await m.trainStep(batch, labels)).loss;
+      t.data[i] = keep;
+      const fd = (up - down) / (2 * eps);
+      assert.ok(close(g[i]!, fd, 0.05, 2e-4), `${name}[${i}]: gradient ${g[i]} vs central difference ${fd}`);
+    }
+  }
+  await m.dispose();
 });

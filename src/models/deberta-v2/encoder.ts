@@ -24,7 +24,7 @@
  * feed-forward, k attention span (2k relative embeddings), L longest input.
  */
 import {
-  add, cast, cumsum, expand, fill, gather, gatherElements, linear, matmul, mul, reshape, slice, softmax,
+  add, cast, concat, cumsum, expand, fill, fillShape, gather, gatherElements, linear, matmul, mul, reshape, shapeOf, slice, softmax,
   sub, transpose, unsqueeze, type Value,
 } from '../../engine/index.js';
 import { fail } from '../../errors.js';
@@ -127,6 +127,35 @@ function attentionBlock(
   return runSubLayer(ctx, sites.sublayer(layer, 'attention'), { input: x, output: o, residual: x, norm: (v) => norm(ctx, v, n.attentionNorm, c.layerNormEps) });
 }
 
+/**
+ * The convolution after layer 0 (DeBERTa-v2-xlarge / xxlarge): `x` is what entered layer 0, `h`
+ * what it gave. With the Conv1d weight W [D, D, K] and p = (K - 1) / 2,
+ *     c_t = Σ_k W[:, :, k] x_{t + k - p} + b   (zero outside the sequence; zero at padding positions)
+ *     out = LN(h + act(dropout(c))) · mask
+ * The K shifted copies of x are gathered from x with p zero rows joined on each side. [B, T, D]
+ */
+function convLayer(ctx: BuildContext, c: DebertaV2Config, x: Value, h: Value, mask: Value, dropP: number): Value {
+  const g = ctx.graph;
+  const K = c.convKernelSize;
+  const pad = (K - 1) / 2;
+  const [B, D] = [x.shape[0] as string | number, c.hiddenSize];
+  const zeros = fillShape(concat([gather(shapeOf(x), g.literal('int64', [0]), 0), g.literal('int64', [pad, D])], 0), [B, pad, D], 0); // [B, p, D]
+  const padded = concat([zeros, x, zeros], 1); // [B, T + 2p, D]
+  const pos = gather(positions(mask), g.literal('int64', 0), 0); // [T]
+  const w = ctx.weight(`${DEBERTA_NAMES.conv}.weight`); // [D(out), D(in), K]
+  let conv: Value | undefined;
+  for (let k = 0; k < K; k++) {
+    const shifted = gather(padded, add(pos, k), 1); // [B, T, D]: x_{t + k - p}
+    const wk = transpose(gather(w, g.literal('int64', k), 2), [1, 0]); // [D(in), D(out)]
+    const term = matmul(shifted, wk); // [B, T, D]
+    conv = conv ? add(conv, term) : term;
+  }
+  const m = unsqueeze(cast(mask, 'float32'), [2]); // [B, T, 1]
+  const out = mul(add(conv as Value, ctx.weight(`${DEBERTA_NAMES.conv}.bias`)), m); // [B, T, D] zero at padding
+  const act = activate(maybeDropout(ctx, out, dropP), c.convActivation);
+  return mul(norm(ctx, add(h, act), DEBERTA_NAMES.convNorm, c.layerNormEps), m); // [B, T, D]
+}
+
 /** Feed-forward sub-layer with dropout, residual and LayerNorm (through the hooks). */
 function feedForwardBlock(ctx: BuildContext, c: DebertaV2Config, sites: HookSites, n: DebertaLayerNames, layer: number, h: Value, p: number): Value {
   const inner = activate(projection(ctx, sites, layer, 'intermediate', h), c.activation); // [B, T, F]
@@ -174,7 +203,8 @@ export class DebertaV2Encoder implements Encoder {
       if (ctx.layerInput) ({ hidden: h, maskBias: bias, attentionMask: mask } = ctx.layerInput(i, { hidden: h, maskBias: bias, attentionMask: mask }));
       const n = debertaLayerNames(i);
       const [hIn, bIn, mIn] = [h, bias, mask];
-      h = ctx.graph.scope(`layer${i}`, () => feedForwardBlock(ctx, c, this.sites, n, i, attentionBlock(ctx, c, this.sites, n, i, hIn, bIn, mIn, rel, p), p.hidden));
+      const out = ctx.graph.scope(`layer${i}`, () => feedForwardBlock(ctx, c, this.sites, n, i, attentionBlock(ctx, c, this.sites, n, i, hIn, bIn, mIn, rel, p), p.hidden));
+      h = i === 0 && c.convKernelSize > 0 ? ctx.graph.scope('conv', () => convLayer(ctx, c, hIn, out, mIn, p.hidden)) : out;
     }
     const cls = gather(h, ctx.graph.literal('int64', 0), 1); // [B, D]
     if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state' };
@@ -189,6 +219,7 @@ export class DebertaV2Encoder implements Encoder {
       embedding: c.embeddingSize, activation: c.activationName, layerNormEps: c.layerNormEps, maxPositions: c.maxPositions,
       typeVocab: c.typeVocabSize, vocab: c.vocabSize, pooler: this.hasPooler,
       positions: c.positionBiasedInput ? 'absolute + relative' : 'relative only',
+      ...(c.convKernelSize > 0 ? { convolution: `kernel ${c.convKernelSize}, ${c.convActivationName}, after layer 0` } : {}),
       relativeAttention: c.relativeAttention
         ? `${c.positionTerms.join('+') || 'no position terms'}, span ${c.attentionSpan}${c.positionBuckets > 0 ? ` (${c.positionBuckets} log buckets up to ${c.maxRelativePositions})` : ''}, ${c.shareAttentionKey ? 'shared' : 'separate'} position projections${c.normRelativeEmbeddings ? ', layer-normed relative embeddings' : ''}`
         : 'off',
