@@ -10,7 +10,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
@@ -26,6 +26,7 @@ import { parseDebertaV2Config } from '../../src/models/deberta-v2/config.js';
 import { relativeBucket, relativeIndexTables } from '../../src/models/deberta-v2/relative-positions.js';
 import { SUPPORTED_MODEL_TYPES, loadEncoderModel } from '../../src/models/registry.js';
 import { loadTokenizer } from '../../src/models/tokenizers/index.js';
+import { debertaV2TokenizerJson, parseSentencePieceModel } from '../../src/models/tokenizers/sentencepiece-model.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
 import { MultiTaskModel } from '../../src/train/multi-task-model.js';
 import { TaskModel } from '../../src/train/task-model.js';
@@ -161,13 +162,14 @@ test('the log buckets of DeBERTa-v3-base (256 buckets up to 512) equal torch flo
   assert.deepEqual([relativeBucket(128, 256, 512), relativeBucket(129, 256, 512), relativeBucket(-511, 256, 512), relativeBucket(3, 256, 512)], [128, 129, -255, 3]);
 });
 
-test('the hub path: the v3 fixture downloads (tokenizer.json, unprefixed .bin) and loads as from its directory', async () => {
+test('the hub path: the v3 fixture downloads (spm.model, unprefixed .bin) and loads as from its directory (whose tokenizer is tokenizer.json)', async () => {
   const commit = fakeCommit('deberta');
   const file = (name: string, lfs = false): FakeFile => ({ content: readFileSync(join(FIX, 'tiny-deberta-v3', name)), lfs });
   const hub = await startFakeHub({
     'org/tiny-deberta-v3': {
       refs: { main: commit },
-      commits: { [commit]: { 'config.json': file('config.json'), 'pytorch_model.bin': file('pytorch_model.bin', true), 'tokenizer.json': file('tokenizer.json'), 'tokenizer_config.json': file('tokenizer_config.json') } },
+      // as microsoft/deberta-v3-base: spm.model and no tokenizer.json
+      commits: { [commit]: { 'config.json': file('config.json'), 'pytorch_model.bin': file('pytorch_model.bin', true), 'spm.model': file('spm.model', true), 'tokenizer_config.json': file('tokenizer_config.json') } },
     },
   });
   const cacheDir = mkdtempSync(join(tmpdir(), 'adapterkit-deberta-cache-'));
@@ -178,7 +180,9 @@ test('the hub path: the v3 fixture downloads (tokenizer.json, unprefixed .bin) a
     assert.equal(fromHub.encoder.family, 'deberta-v2');
     assert.deepEqual([...fromHub.weights.keys()], [...fromDir.weights.keys()]);
     for (const [k, t] of fromDir.weights) assert.deepEqual(fromHub.weights.get(k)?.data, t.data, k);
-    assert.deepEqual(fromHub.tokenizer.encode(['the cats sat.'], 16).inputIds, fromDir.tokenizer.encode(['the cats sat.'], 16).inputIds);
+    const texts = ['the cats sat.', 'hello, world!', '  a cat  ©© sat ', 'is it on the mat?'];
+    assert.deepEqual(fromHub.tokenizer.encode(texts, 16).inputIds, fromDir.tokenizer.encode(texts, 16).inputIds);
+    assert.match(String(fromHub.tokenizer.summary().source), /spm\.model$/);
   } finally {
     await hub.close();
   }
@@ -210,6 +214,32 @@ describe('DeBERTa-v3\'s SentencePiece tokenizer.json (Unigram, Metaspace, [CLS] 
     }
     const base = await loadBase(join(FIX, 'tiny-deberta-v3'));
     assert.deepEqual(base.tokenizer.specialIds, { cls: 1, sep: 2, unk: 3 });
+  });
+
+  test('spm.model alone (as DeBERTa\'s hub repositories ship it) gives the same ids, which are real SentencePiece\'s', async () => {
+    // make_deberta_fixtures.py checks with SentencePiece 0.1.97 that it segments these texts into `want`
+    const dir = only('tiny-deberta-v3', ['spm.model', 'tokenizer_config.json']);
+    const tok = await loadTokenizer(dir);
+    assert.equal(tok.kind, 'hf-unigram');
+    assert.equal(tok.summary().source, join(dir, 'spm.model'));
+    const b = tok.encode(['the cats sat.', ['hello, world!', 'is it on the mat?'], '  a cat  ©© sat '], { maxLength: 24 });
+    assert.deepEqual(want.map((_, i) => Array.from(b.inputIds.subarray(i * b.seqLen, i * b.seqLen + b.lengths[i]!))), want);
+    assert.deepEqual(Array.from(b.tokenTypeIds.subarray(b.seqLen, 2 * b.seqLen)), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(tok.specialTokens, { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]', unk: '[UNK]', mask: '[MASK]', bos: '[CLS]', eos: '[SEP]' });
+    assert.equal(tok.vocabSize, 41, '[MASK] added after the 40 pieces');
+    // do_lower_case and split_by_punct as DebertaV2Tokenizer reads them
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true, split_by_punct: true }));
+    const lower = await loadTokenizer(dir);
+    assert.deepEqual(lower.tokenize('The CATS sat.'), ['\u2581the', '\u2581cat', 's', '\u2581sat', '\u2581', '.']);
+  });
+
+  test('a SentencePiece model that is cut short or not DeBERTa\'s is refused by name', async () => {
+    const bytes = readFileSync(join(FIX, 'tiny-deberta-v3', 'spm.model'));
+    const dir = only('tiny-deberta-v3', ['tokenizer_config.json']);
+    writeFileSync(join(dir, 'spm.model'), bytes.subarray(0, 100));
+    await assert.rejects(loadTokenizer(dir), /spm\.model: truncated SentencePiece model/);
+    assert.throws(() => debertaV2TokenizerJson({ ...parseSentencePieceModel(new Uint8Array(bytes), 'x'), pieces: [{ piece: '<unk>', score: 0, type: 'unknown' }] }, { dir, config: {}, specialTokensMap: {} }, 'x'), /x: no \[CLS\] piece: not a DeBERTa-v2 SentencePiece model/);
+    assert.throws(() => debertaV2TokenizerJson({ ...parseSentencePieceModel(new Uint8Array(bytes), 'x'), modelType: 2 }, { dir, config: {}, specialTokensMap: {} }, 'x'), /SentencePiece model_type 2 is not supported; only unigram \(1\)/);
   });
 });
 
