@@ -99,6 +99,8 @@ export interface ComposedAdapters {
   readonly batchSize?: number;
   /** Sequence length the composition requires (Split). */
   readonly seqLen?: number;
+  /** Whether a projection site runs a block that cuts the batch (BatchSplit, Parallel): see {@link BuildContext.linearPerExample}. */
+  readonly linearPerExample: boolean;
 }
 
 /** A composition restricted to the adapters at one site: absent children are `null` (blocks other than Stack keep them). */
@@ -477,8 +479,10 @@ export function composeAdapters(enc: Encoder, adapters: readonly NamedAdapter[],
     if (l !== at) return x;
     return x.hidden.graph.scope('parallel', () => ({ hidden: replicate(x.hidden, n), maskBias: replicate(x.maskBias, n), attentionMask: replicate(x.attentionMask, n) }));
   };
+  const cutsBatch = (r: Restricted): boolean => typeof r !== 'string' && (r.block.type === 'BatchSplit' || r.block.type === 'Parallel' || r.children.some((k) => k !== null && cutsBatch(k)));
   return {
     hooks: { deltas, sublayers, linears }, channels: n,
+    linearPerExample: p.sites.some(({ site, restricted }) => site.kind === 'linear' && cutsBatch(restricted)),
     ...(layerInput ? { layerInput, replicateAt: at } : {}),
     ...(p.needs.batchSize !== undefined ? { batchSize: p.needs.batchSize } : {}),
     ...(p.needs.seqLen !== undefined ? { seqLen: p.needs.seqLen } : {}),

@@ -65,6 +65,14 @@ export interface BuildContext {
    * projection of any input; returns the projection's output. Absent: `apply(x)`.
    */
   readonly linear?: (site: LinearSite, x: Value, apply: (x: Value) => Value) => Value;
+  /**
+   * Whether the linear hook gives an example an output that depends on the example's place in the
+   * batch (BatchSplit and Parallel compositions of LoRA / IA³ cut the batch). An encoder that runs a
+   * projection over rows that are not the batch's (DeBERTa's relative embeddings through shared
+   * query/key projections) must then give those rows one block per example; otherwise it may pass
+   * them once and let broadcasting do the rest.
+   */
+  readonly linearPerExample?: boolean;
   /** Attention hook: may change the keys, values and mask bias of a self-attention. */
   readonly attention?: (site: AttentionSite, parts: AttentionParts) => AttentionParts;
   /** Embeddings hook: may change the embedding output before layer 0. */
@@ -132,7 +140,7 @@ export function runLinear(ctx: BuildContext, site: LinearSite, x: Value, apply: 
 }
 
 /** The hooks a context may carry: what adapter methods plug into an encoder's build. */
-export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'attention' | 'embeddings' | 'layerNorm' | 'layerInput'>;
+export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'linearPerExample' | 'attention' | 'embeddings' | 'layerNorm' | 'layerInput'>;
 
 /** Int64 [batch, seq] inputs of an encoder. */
 export interface EncoderInputs {

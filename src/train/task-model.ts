@@ -349,7 +349,7 @@ export class TaskModel {
       const drop = m.adapterDrop;
       const c = composeAdapters(this.base.encoder, m.adapters, m.active, ctx, { ...(drop?.kind === 'static' ? { dropBelow: drop.layers } : {}), ...(dropInput ? { dropInput } : {}) });
       const hooks = composeHooks([c.hooks]);
-      return c.layerInput ? { ...hooks, layerInput: c.layerInput } : hooks;
+      return { ...hooks, ...(c.layerInput ? { layerInput: c.layerInput } : {}), ...(c.linearPerExample && hooks.linear ? { linearPerExample: true } : {}) };
     }
     return composeHooks([methodOf(m.adapter as NonNullable<typeof m.adapter>).hooks(m.adapter as never, this.base.encoder, this.adapterName, ctx)]);
   }

@@ -4,13 +4,13 @@
  * (scripts/fixtures/make_deberta_fixtures.py, reference_deberta.py) on two tiny checkpoints:
  * tiny-deberta-v3 (relative positions only, shared position projections, 8 log buckets, inputs
  * longer than the bucket range) and tiny-deberta-v2 (absolute positions too, embed_proj, separate
- * pos_key_proj / pos_query_proj, no buckets, token types, a ContextPooler). Hidden states and pooled
+ * pos_key_proj / pos_query_proj, no buckets, token types, the convolution after layer 0, a ContextPooler). Hidden states and pooled
  * output to 1e-4 from both checkpoint files and key variants; logits, loss and every gradient with a
  * Houlsby adapter and with LoRA; the relative-position tables against torch; tokenizer ids by hand.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
@@ -26,7 +26,9 @@ import { parseDebertaV2Config } from '../../src/models/deberta-v2/config.js';
 import { relativeBucket, relativeIndexTables } from '../../src/models/deberta-v2/relative-positions.js';
 import { SUPPORTED_MODEL_TYPES, loadEncoderModel } from '../../src/models/registry.js';
 import { loadTokenizer } from '../../src/models/tokenizers/index.js';
+import { debertaV2TokenizerJson, parseSentencePieceModel } from '../../src/models/tokenizers/sentencepiece-model.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
+import { MultiTaskModel } from '../../src/train/multi-task-model.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli } from '../cli/harness.js';
 import { batchOf } from '../adapters/reference.test.js';
@@ -147,6 +149,7 @@ for (const name of MODELS) {
         ? 'p2c+c2p, span 8 (8 log buckets up to 8), shared position projections, layer-normed relative embeddings'
         : 'c2p+p2c, span 6, separate position projections');
       assert.equal(info.architecture.positions, name === 'tiny-deberta-v3' ? 'relative only' : 'absolute + relative');
+      assert.equal(info.architecture.convolution, name === 'tiny-deberta-v3' ? undefined : 'kernel 3, gelu, after layer 0');
     });
   });
 }
@@ -159,13 +162,14 @@ test('the log buckets of DeBERTa-v3-base (256 buckets up to 512) equal torch flo
   assert.deepEqual([relativeBucket(128, 256, 512), relativeBucket(129, 256, 512), relativeBucket(-511, 256, 512), relativeBucket(3, 256, 512)], [128, 129, -255, 3]);
 });
 
-test('the hub path: the v3 fixture downloads (tokenizer.json, unprefixed .bin) and loads as from its directory', async () => {
+test('the hub path: the v3 fixture downloads (spm.model, unprefixed .bin) and loads as from its directory (whose tokenizer is tokenizer.json)', async () => {
   const commit = fakeCommit('deberta');
   const file = (name: string, lfs = false): FakeFile => ({ content: readFileSync(join(FIX, 'tiny-deberta-v3', name)), lfs });
   const hub = await startFakeHub({
     'org/tiny-deberta-v3': {
       refs: { main: commit },
-      commits: { [commit]: { 'config.json': file('config.json'), 'pytorch_model.bin': file('pytorch_model.bin', true), 'tokenizer.json': file('tokenizer.json'), 'tokenizer_config.json': file('tokenizer_config.json') } },
+      // as microsoft/deberta-v3-base: spm.model and no tokenizer.json
+      commits: { [commit]: { 'config.json': file('config.json'), 'pytorch_model.bin': file('pytorch_model.bin', true), 'spm.model': file('spm.model', true), 'tokenizer_config.json': file('tokenizer_config.json') } },
     },
   });
   const cacheDir = mkdtempSync(join(tmpdir(), 'adapterkit-deberta-cache-'));
@@ -176,7 +180,9 @@ test('the hub path: the v3 fixture downloads (tokenizer.json, unprefixed .bin) a
     assert.equal(fromHub.encoder.family, 'deberta-v2');
     assert.deepEqual([...fromHub.weights.keys()], [...fromDir.weights.keys()]);
     for (const [k, t] of fromDir.weights) assert.deepEqual(fromHub.weights.get(k)?.data, t.data, k);
-    assert.deepEqual(fromHub.tokenizer.encode(['the cats sat.'], 16).inputIds, fromDir.tokenizer.encode(['the cats sat.'], 16).inputIds);
+    const texts = ['the cats sat.', 'hello, world!', '  a cat  ©© sat ', 'is it on the mat?'];
+    assert.deepEqual(fromHub.tokenizer.encode(texts, 16).inputIds, fromDir.tokenizer.encode(texts, 16).inputIds);
+    assert.match(String(fromHub.tokenizer.summary().source), /spm\.model$/);
   } finally {
     await hub.close();
   }
@@ -209,6 +215,32 @@ describe('DeBERTa-v3\'s SentencePiece tokenizer.json (Unigram, Metaspace, [CLS] 
     const base = await loadBase(join(FIX, 'tiny-deberta-v3'));
     assert.deepEqual(base.tokenizer.specialIds, { cls: 1, sep: 2, unk: 3 });
   });
+
+  test('spm.model alone (as DeBERTa\'s hub repositories ship it) gives the same ids, which are real SentencePiece\'s', async () => {
+    // make_deberta_fixtures.py checks with SentencePiece 0.1.97 that it segments these texts into `want`
+    const dir = only('tiny-deberta-v3', ['spm.model', 'tokenizer_config.json']);
+    const tok = await loadTokenizer(dir);
+    assert.equal(tok.kind, 'hf-unigram');
+    assert.equal(tok.summary().source, join(dir, 'spm.model'));
+    const b = tok.encode(['the cats sat.', ['hello, world!', 'is it on the mat?'], '  a cat  ©© sat '], { maxLength: 24 });
+    assert.deepEqual(want.map((_, i) => Array.from(b.inputIds.subarray(i * b.seqLen, i * b.seqLen + b.lengths[i]!))), want);
+    assert.deepEqual(Array.from(b.tokenTypeIds.subarray(b.seqLen, 2 * b.seqLen)), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(tok.specialTokens, { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]', unk: '[UNK]', mask: '[MASK]', bos: '[CLS]', eos: '[SEP]' });
+    assert.equal(tok.vocabSize, 41, '[MASK] added after the 40 pieces');
+    // do_lower_case and split_by_punct as DebertaV2Tokenizer reads them
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true, split_by_punct: true }));
+    const lower = await loadTokenizer(dir);
+    assert.deepEqual(lower.tokenize('The CATS sat.'), ['\u2581the', '\u2581cat', 's', '\u2581sat', '\u2581', '.']);
+  });
+
+  test('a SentencePiece model that is cut short or not DeBERTa\'s is refused by name', async () => {
+    const bytes = readFileSync(join(FIX, 'tiny-deberta-v3', 'spm.model'));
+    const dir = only('tiny-deberta-v3', ['tokenizer_config.json']);
+    writeFileSync(join(dir, 'spm.model'), bytes.subarray(0, 100));
+    await assert.rejects(loadTokenizer(dir), /spm\.model: truncated SentencePiece model/);
+    assert.throws(() => debertaV2TokenizerJson({ ...parseSentencePieceModel(new Uint8Array(bytes), 'x'), pieces: [{ piece: '<unk>', score: 0, type: 'unknown' }] }, { dir, config: {}, specialTokensMap: {} }, 'x'), /x: no \[CLS\] piece: not a DeBERTa-v2 SentencePiece model/);
+    assert.throws(() => debertaV2TokenizerJson({ ...parseSentencePieceModel(new Uint8Array(bytes), 'x'), modelType: 2 }, { dir, config: {}, specialTokensMap: {} }, 'x'), /SentencePiece model_type 2 is not supported; only unigram \(1\)/);
+  });
 });
 
 describe('DeBERTa-v2 hook sites and configs', () => {
@@ -238,7 +270,10 @@ describe('DeBERTa-v2 hook sites and configs', () => {
   test('configs that adapterkit does not run are refused by field', () => {
     const base = { model_type: 'deberta-v2', vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 6, relative_attention: true, position_buckets: 4, max_relative_positions: 8 };
     assert.ok(parseDebertaV2Config(base));
-    assert.throws(() => parseDebertaV2Config({ ...base, conv_kernel_size: 3 }), /conv_kernel_size 3 .* is not supported; only conv_kernel_size 0 or absent/);
+    assert.equal(parseDebertaV2Config({ ...base, conv_kernel_size: 3 }).convKernelSize, 3);
+    assert.throws(() => parseDebertaV2Config({ ...base, conv_kernel_size: 4 }), /conv_kernel_size 4 is not supported; only odd kernel sizes .*, or 0 for none/);
+    assert.throws(() => parseDebertaV2Config({ ...base, conv_kernel_size: 3, conv_groups: 2 }), /conv_groups 2 is not supported; only 1/);
+    assert.throws(() => parseDebertaV2Config({ ...base, conv_kernel_size: 3, conv_act: 'mish' }), /conv_act "mish" is not supported/);
     assert.throws(() => parseDebertaV2Config({ ...base, pos_att_type: ['c2p', 'p2p'] }), /pos_att_type "p2p" is not supported \(supported: c2p, p2c\)/);
     assert.throws(() => parseDebertaV2Config({ ...base, attention_head_size: 3 }), /attention_head_size 3 is not supported; only hidden_size \/ num_attention_heads \(4\)/);
     assert.throws(() => parseDebertaV2Config({ ...base, norm_rel_ebd: 'batch_norm' }), /norm_rel_ebd "batch_norm" is not supported/);
@@ -320,4 +355,52 @@ test('training with dropout on (hidden, attention and relative-embedding dropout
     assert.deepEqual(Array.from(await m.predict(batch)), before, `${name}: inference has no dropout`);
     await m.dispose();
   }
+});
+
+test('mixed-task batches: LoRA and IA³ tasks on the shared position projections give each example its task\'s output', async () => {
+  const base = await loadBase(join(FIX, 'tiny-deberta-v3'));
+  const head = headConfig({ kind: 'classification', labels: ['x', 'y'] });
+  const make = (adapter: MethodConfig, seed: number) => TaskModel.create(base, { mode: { kind: 'adapters', adapter }, head, seed });
+  const tasks = { a: make(methodConfig('lora', { r: 2, attn_matrices: ['q', 'k', 'v'], init_weights: 'bert' }), 1), b: make(methodConfig('lora', { r: 3, attn_matrices: ['q', 'k'], init_weights: 'bert' }), 2), c: make(methodConfig('ia3'), 3) };
+  for (const t of tasks.c.trainable) t.data.forEach((v, i) => { t.data[i] = v + 0.3 * Math.sin(i + 1); });
+  const multi = new MultiTaskModel(base);
+  for (const [name, m] of Object.entries(tasks)) multi.add(name, m);
+  const texts = ['the cats sat.', 'hello, world!', 'is it on the mat?', 'a cat sat', 'the mat'];
+  const which = ['a', 'b', 'c', 'b', 'a'] as const;
+  const mixed = await multi.predict(multi.encode(texts, 24), [...which]);
+  for (const [i, name] of which.entries()) {
+    const solo = await tasks[name].predict(base.tokenizer.encode([texts[i]!], 24));
+    assert.ok(maxAbsDiff(mixed[i]!, Array.from(solo)) < 1e-4, `row ${i} (task ${name}): ${JSON.stringify(mixed[i])} vs ${JSON.stringify(Array.from(solo))}`);
+  }
+  await multi.dispose();
+  for (const m of Object.values(tasks)) await m.dispose();
+});
+
+test('full fine-tuning: gradients of the convolution, relative embeddings and position projections match central differences', async () => {
+  const base = await loadBase(join(FIX, 'tiny-deberta-v2'));
+  const batch = base.tokenizer.encode(['the cats sat.', ['hello, world!', 'is it on the mat?'], 'a cat sat'], 24);
+  const labels = [0, 1, 1];
+  const m = TaskModel.create(base, { mode: { kind: 'full' }, head: headConfig({ kind: 'classification', labels: ['a', 'b'], dropout: 0 }), seed: 3, dropout: 0 });
+  const { grads } = await m.trainStep(batch, labels);
+  const names = ['encoder.conv.conv.weight', 'encoder.conv.LayerNorm.weight', 'encoder.rel_embeddings.weight', 'encoder.layer.1.attention.self.pos_key_proj.weight', 'encoder.layer.0.attention.self.pos_query_proj.bias', 'embeddings.embed_proj.weight'];
+  for (const name of names) {
+    const j = m.trainable.findIndex((t) => t.name.endsWith(name));
+    assert.ok(j >= 0, `${name} is trainable`);
+    const t = m.trainable[j]!;
+    const g = grads[j]!;
+    // the entry with the largest gradient, and one other
+    const big = g.reduce((best, v, i) => (Math.abs(v) > Math.abs(g[best]!) ? i : best), 0);
+    for (const i of [big, Math.floor(g.length / 3)]) {
+      const keep = t.data[i]!;
+      const eps = 1e-2;
+      t.data[i] = keep + eps;
+      const up = (await m.trainStep(batch, labels)).loss;
+      t.data[i] = keep - eps;
+      const down = (await m.trainStep(batch, labels)).loss;
+      t.data[i] = keep;
+      const fd = (up - down) / (2 * eps);
+      assert.ok(close(g[i]!, fd, 0.05, 2e-4), `${name}[${i}]: gradient ${g[i]} vs central difference ${fd}`);
+    }
+  }
+  await m.dispose();
 });

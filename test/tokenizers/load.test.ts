@@ -31,7 +31,7 @@ test('a missing directory is named', async () => {
 
 test('a directory without tokenizer files says what was looked for', async () => {
   await withDir({ 'config.json': '{}' }, async (dir) => {
-    await assert.rejects(loadTokenizer(dir), new RegExp(`${dir}: no tokenizer found: looked for tokenizer.json and vocab.txt`));
+    await assert.rejects(loadTokenizer(dir), new RegExp(`${dir}: no tokenizer found: looked for tokenizer.json, vocab.txt and spm.model`));
   });
 });
 

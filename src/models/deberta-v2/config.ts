@@ -10,7 +10,8 @@
  * `norm_rel_ebd: "layer_norm"`.
  *
  * Fields and defaults as transformers' DebertaV2Config and modeling_deberta_v2.py read them.
- * Unsupported values (the ConvLayer of `conv_kernel_size` > 0, `p2p`, a head size other than
+ * DeBERTa-v2-xlarge / xxlarge add a convolution after layer 0 (`conv_kernel_size` > 0, `conv_act`).
+ * Unsupported values (an even kernel, `conv_groups` other than 1, `p2p`, a head size other than
  * hidden / heads) are errors naming the field.
  */
 import { fail } from '../../errors.js';
@@ -54,6 +55,11 @@ export interface DebertaV2Config {
   readonly shareAttentionKey: boolean;
   /** Whether the relative embeddings pass through `encoder.LayerNorm` (`norm_rel_ebd` contains "layer_norm"). */
   readonly normRelativeEmbeddings: boolean;
+  /** Width K of the convolution after layer 0 (`conv_kernel_size`; 0: none). */
+  readonly convKernelSize: number;
+  /** Its nonlinearity (`conv_act`, default tanh). */
+  readonly convActivation: Activation;
+  readonly convActivationName: string;
   readonly poolerHiddenSize: number;
   readonly poolerActivation: Activation;
   readonly poolerActivationName: string;
@@ -91,7 +97,10 @@ function positionTerms(v: unknown, file: string): PositionTerm[] {
 export function parseDebertaV2Config(c: Json, file = 'config.json'): DebertaV2Config {
   if (c.model_type !== 'deberta-v2') fail('UNSUPPORTED_MODEL', `${file}: model_type ${describeValue(c.model_type)} is not deberta-v2`);
   const conv = num(c, 'conv_kernel_size', file, 0);
-  if (conv > 0) fail('UNSUPPORTED_MODEL', `${file}: conv_kernel_size ${conv} (DeBERTa-v2's convolution after layer 0, as in deberta-v2-xlarge) is not supported; only conv_kernel_size 0 or absent`);
+  if (conv > 0 && (!Number.isInteger(conv) || conv % 2 === 0)) fail('UNSUPPORTED_MODEL', `${file}: conv_kernel_size ${conv} is not supported; only odd kernel sizes (the convolution keeps the sequence length), or 0 for none`);
+  const groups = num(c, 'conv_groups', file, 1);
+  if (conv > 0 && groups !== 1) fail('UNSUPPORTED_MODEL', `${file}: conv_groups ${groups} is not supported; only 1`);
+  const convAct = c.conv_act ?? 'tanh';
   const hidden = num(c, 'hidden_size', file);
   const heads = num(c, 'num_attention_heads', file);
   const headSize = c.attention_head_size;
@@ -117,6 +126,7 @@ export function parseDebertaV2Config(c: Json, file = 'config.json'): DebertaV2Co
     relativeAttention, positionTerms: positionTerms(c.pos_att_type, file), maxRelativePositions, positionBuckets,
     attentionSpan: positionBuckets > 0 ? positionBuckets : maxRelativePositions,
     shareAttentionKey: bool(c, 'share_att_key', file, false), normRelativeEmbeddings: norms.includes('layer_norm'),
+    convKernelSize: conv > 0 ? conv : 0, convActivation: activation(convAct, file, 'conv_act'), convActivationName: String(convAct),
     poolerHiddenSize: num(c, 'pooler_hidden_size', file, hidden),
     poolerActivation: activation(poolerAct, file, 'pooler_hidden_act'), poolerActivationName: String(poolerAct),
     poolerDropout: num(c, 'pooler_dropout', file, 0),

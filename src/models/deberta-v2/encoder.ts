@@ -24,7 +24,7 @@
  * feed-forward, k attention span (2k relative embeddings), L longest input.
  */
 import {
-  add, cast, cumsum, expand, fill, gather, gatherElements, linear, matmul, mul, reshape, slice, softmax,
+  add, cast, concat, cumsum, expand, fill, fillShape, gather, gatherElements, linear, matmul, mul, reshape, shapeOf, slice, softmax,
   sub, transpose, unsqueeze, type Value,
 } from '../../engine/index.js';
 import { fail } from '../../errors.js';
@@ -101,22 +101,20 @@ function attentionBlock(
   if (c.relativeAttention && rel) {
     const k2 = 2 * c.attentionSpan;
     let r = maybeDropout(ctx, rel.embeddings, p.hidden); // [2k, D]
-    let rows: string | number = 1;
-    if (c.shareAttentionKey && ctx.linear) {
-      // one row block per example, so hooks that treat examples differently (BatchSplit, Parallel) see R per example
+    if (c.shareAttentionKey && ctx.linear && ctx.linearPerExample) {
+      // one row block per example, for hooks that cut the batch (BatchSplit, Parallel)
       r = mul(unsqueeze(r, [0]), fill(slice(x, [0, 0], [1, 1], [1, 2]), 1)); // [B, 2k, D]
-      rows = B;
-    } else r = unsqueeze(r, [0]); // [1, 2k, D]
+    } else r = unsqueeze(r, [0]); // [1, 2k, D]; per-example hooks (mixed-task batches) broadcast it to [B, 2k, D]
     const posProjection = (role: 'key' | 'query') => (c.shareAttentionKey
       ? projection(ctx, sites, layer, role, r)
-      : dense(ctx, r, role === 'key' ? n.posKey : n.posQuery)); // [rows, 2k, D]
+      : dense(ctx, r, role === 'key' ? n.posKey : n.posQuery)); // [1 or B, 2k, D]
     if (c.positionTerms.includes('c2p')) {
-      const kr = heads(posProjection('key'), k2, rows); // [rows, H, 2k, Dh]
+      const kr = heads(posProjection('key'), k2, -1); // [1 or B, H, 2k, Dh]
       const table = matmul(mul(q, s), transpose(kr, [0, 1, 3, 2])); // [B, H, T, 2k]
       scores = add(scores, gatherElements(table, expand(rel.c2p, scores), -1)); // [B, H, T, T]
     }
     if (c.positionTerms.includes('p2c')) {
-      const qr = heads(posProjection('query'), k2, rows); // [rows, H, 2k, Dh]
+      const qr = heads(posProjection('query'), k2, -1); // [1 or B, H, 2k, Dh]
       const table = matmul(mul(k, s), transpose(qr, [0, 1, 3, 2])); // [B, H, T(keys), 2k]
       const byKey = gatherElements(table, expand(rel.p2c, scores), -1); // [B, H, T(keys), T(queries)]
       scores = add(scores, transpose(byKey, [0, 1, 3, 2])); // [B, H, T, T]
@@ -127,6 +125,35 @@ function attentionBlock(
   const context = reshape(transpose(matmul(probs, kv.values), [0, 2, 1, 3]), [B, T, D]); // [B, T, D]
   const o = maybeDropout(ctx, projection(ctx, sites, layer, 'attention_output', context), p.hidden); // [B, T, D]
   return runSubLayer(ctx, sites.sublayer(layer, 'attention'), { input: x, output: o, residual: x, norm: (v) => norm(ctx, v, n.attentionNorm, c.layerNormEps) });
+}
+
+/**
+ * The convolution after layer 0 (DeBERTa-v2-xlarge / xxlarge): `x` is what entered layer 0, `h`
+ * what it gave. With the Conv1d weight W [D, D, K] and p = (K - 1) / 2,
+ *     c_t = Σ_k W[:, :, k] x_{t + k - p} + b   (zero outside the sequence; zero at padding positions)
+ *     out = LN(h + act(dropout(c))) · mask
+ * The K shifted copies of x are gathered from x with p zero rows joined on each side. [B, T, D]
+ */
+function convLayer(ctx: BuildContext, c: DebertaV2Config, x: Value, h: Value, mask: Value, dropP: number): Value {
+  const g = ctx.graph;
+  const K = c.convKernelSize;
+  const pad = (K - 1) / 2;
+  const [B, D] = [x.shape[0] as string | number, c.hiddenSize];
+  const zeros = fillShape(concat([gather(shapeOf(x), g.literal('int64', [0]), 0), g.literal('int64', [pad, D])], 0), [B, pad, D], 0); // [B, p, D]
+  const padded = concat([zeros, x, zeros], 1); // [B, T + 2p, D]
+  const pos = gather(positions(mask), g.literal('int64', 0), 0); // [T]
+  const w = ctx.weight(`${DEBERTA_NAMES.conv}.weight`); // [D(out), D(in), K]
+  let conv: Value | undefined;
+  for (let k = 0; k < K; k++) {
+    const shifted = gather(padded, add(pos, k), 1); // [B, T, D]: x_{t + k - p}
+    const wk = transpose(gather(w, g.literal('int64', k), 2), [1, 0]); // [D(in), D(out)]
+    const term = matmul(shifted, wk); // [B, T, D]
+    conv = conv ? add(conv, term) : term;
+  }
+  const m = unsqueeze(cast(mask, 'float32'), [2]); // [B, T, 1]
+  const out = mul(add(conv as Value, ctx.weight(`${DEBERTA_NAMES.conv}.bias`)), m); // [B, T, D] zero at padding
+  const act = activate(maybeDropout(ctx, out, dropP), c.convActivation);
+  return mul(norm(ctx, add(h, act), DEBERTA_NAMES.convNorm, c.layerNormEps), m); // [B, T, D]
 }
 
 /** Feed-forward sub-layer with dropout, residual and LayerNorm (through the hooks). */
@@ -176,7 +203,8 @@ export class DebertaV2Encoder implements Encoder {
       if (ctx.layerInput) ({ hidden: h, maskBias: bias, attentionMask: mask } = ctx.layerInput(i, { hidden: h, maskBias: bias, attentionMask: mask }));
       const n = debertaLayerNames(i);
       const [hIn, bIn, mIn] = [h, bias, mask];
-      h = ctx.graph.scope(`layer${i}`, () => feedForwardBlock(ctx, c, this.sites, n, i, attentionBlock(ctx, c, this.sites, n, i, hIn, bIn, mIn, rel, p), p.hidden));
+      const out = ctx.graph.scope(`layer${i}`, () => feedForwardBlock(ctx, c, this.sites, n, i, attentionBlock(ctx, c, this.sites, n, i, hIn, bIn, mIn, rel, p), p.hidden));
+      h = i === 0 && c.convKernelSize > 0 ? ctx.graph.scope('conv', () => convLayer(ctx, c, hIn, out, mIn, p.hidden)) : out;
     }
     const cls = gather(h, ctx.graph.literal('int64', 0), 1); // [B, D]
     if (!this.hasPooler) return { hidden: h, pooled: cls, pooling: 'first token hidden state' };
@@ -191,6 +219,7 @@ export class DebertaV2Encoder implements Encoder {
       embedding: c.embeddingSize, activation: c.activationName, layerNormEps: c.layerNormEps, maxPositions: c.maxPositions,
       typeVocab: c.typeVocabSize, vocab: c.vocabSize, pooler: this.hasPooler,
       positions: c.positionBiasedInput ? 'absolute + relative' : 'relative only',
+      ...(c.convKernelSize > 0 ? { convolution: `kernel ${c.convKernelSize}, ${c.convActivationName}, after layer 0` } : {}),
       relativeAttention: c.relativeAttention
         ? `${c.positionTerms.join('+') || 'no position terms'}, span ${c.attentionSpan}${c.positionBuckets > 0 ? ` (${c.positionBuckets} log buckets up to ${c.maxRelativePositions})` : ''}, ${c.shareAttentionKey ? 'shared' : 'separate'} position projections${c.normRelativeEmbeddings ? ', layer-normed relative embeddings' : ''}`
         : 'off',

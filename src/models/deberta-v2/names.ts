@@ -26,6 +26,9 @@ export const DEBERTA_NAMES = {
   relative: 'encoder.rel_embeddings.weight',
   relativeNorm: 'encoder.LayerNorm',
   pooler: 'pooler.dense',
+  /** The convolution after layer 0 (conv_kernel_size > 0): weight [D, D, K] as PyTorch's Conv1d keeps it, bias [D]. */
+  conv: 'encoder.conv.conv',
+  convNorm: 'encoder.conv.LayerNorm',
 } as const;
 
 /** Key prefixes (without `.weight`/`.bias`) of layer `i`'s sub-modules. */
@@ -80,6 +83,13 @@ export function debertaWeightSpecs(c: DebertaV2Config, pooler: boolean): WeightS
     specs.push(
       ...linear(n.attentionOutput, D, D, i), ...norm(n.attentionNorm, D, i),
       ...linear(n.intermediate, D, F, i), ...linear(n.output, F, D, i), ...norm(n.outputNorm, D, i),
+    );
+  }
+  if (c.convKernelSize > 0) {
+    specs.push(
+      { name: `${DEBERTA_NAMES.conv}.weight`, shape: [D, D, c.convKernelSize], role: 'other', layer: 0 },
+      { name: `${DEBERTA_NAMES.conv}.bias`, shape: [D], role: 'bias', layer: 0 },
+      ...norm(DEBERTA_NAMES.convNorm, D, 0),
     );
   }
   if (c.relativeAttention) {

@@ -17,12 +17,22 @@ import { isOfflineEnv } from './settings.js';
 export interface ModelFileSet {
   required: readonly string[];
   optional: readonly string[];
+  /**
+   * Tokenizer files looked for only when the repo has none of {@link PRIMARY_TOKENIZER_FILES}
+   * (DeBERTa-v2/v3 repositories ship `spm.model` alone), so complete caches of other models need no
+   * extra probe.
+   */
+  fallbackTokenizer?: readonly string[];
 }
+
+/** The tokenizer files whose presence makes {@link ModelFileSet.fallbackTokenizer} unnecessary. */
+export const PRIMARY_TOKENIZER_FILES = Object.freeze(['tokenizer.json', 'vocab.txt']);
 
 /** Default files of a BERT-family model (weights are handled separately, see {@link WEIGHT_FILES}). */
 export const DEFAULT_MODEL_FILES: ModelFileSet = Object.freeze({
   required: Object.freeze(['config.json']),
   optional: Object.freeze(['tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'merges.txt', 'vocab.json']),
+  fallbackTokenizer: Object.freeze(['spm.model']),
 });
 
 /** Weight files in order of preference; the first that exists wins. `.index.json` files list shards. */
@@ -128,8 +138,10 @@ function inspectCache(cache: RepoCache, revision: string, files: ModelFileSet, w
   const commit = state.commit;
   if (commit === undefined) return state;
   for (const f of files.required) if (cache.cachedFile(commit, f) === undefined) state.missing.push(f);
-  for (const f of files.optional) {
-    if (cache.cachedFile(commit, f) === undefined && !cache.isKnownMissing(commit, f) && !lenient) state.unknown.push(f);
+  const unknown = (f: string) => cache.cachedFile(commit, f) === undefined && !cache.isKnownMissing(commit, f) && !lenient;
+  for (const f of files.optional) if (unknown(f)) state.unknown.push(f);
+  if (!PRIMARY_TOKENIZER_FILES.some((f) => cache.cachedFile(commit, f) !== undefined)) {
+    for (const f of files.fallbackTokenizer ?? []) if (unknown(f)) state.unknown.push(f);
   }
   if (!wantWeights) return state;
   for (const candidate of WEIGHT_FILES) {
@@ -216,7 +228,9 @@ async function downloadModel(cache: RepoCache, revision: string, files: ModelFil
       });
     }
   }
-  for (const f of files.optional) await tryGet(f);
+  let primary = false;
+  for (const f of files.optional) if ((await tryGet(f)) !== undefined && PRIMARY_TOKENIZER_FILES.includes(f)) primary = true;
+  if (!primary) for (const f of files.fallbackTokenizer ?? []) await tryGet(f);
 
   if (pinned === revision && !/^[0-9a-f]{40}$/.test(pinned)) {
     fail('BAD_CONFIG', `model '${cache.repoId}': no files requested, so revision '${revision}' could not be resolved`);

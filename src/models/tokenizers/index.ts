@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { readJsonObject, readSideFiles } from './config.js';
 import { HfJsonTokenizer } from './hf-json.js';
+import { debertaV2TokenizerJson, readSentencePieceModel } from './sentencepiece-model.js';
 import { loadWordPieceTokenizer } from './wordpiece.js';
 import type { Tokenizer } from './types.js';
 import { isFile } from '../../util/fs.js';
@@ -34,7 +35,8 @@ export interface LoadTokenizerOptions {
 
 /**
  * Loads the tokenizer of a model directory: tokenizer.json when present (run by
- * `@huggingface/tokenizers`), else vocab.txt (BERT WordPiece). tokenizer_config.json and
+ * `@huggingface/tokenizers`), else vocab.txt (BERT WordPiece), else DeBERTa-v2/v3's spm.model
+ * (converted to its fast tokenizer, see sentencepiece-model.ts). tokenizer_config.json and
  * special_tokens_map.json are read when present.
  */
 export async function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Promise<Tokenizer> {
@@ -53,6 +55,12 @@ export async function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}
     return new HfJsonTokenizer({ json, source: jsonPath, side, ...(opts.doLowerCase !== undefined ? { doLowerCase: opts.doLowerCase } : {}) });
   }
   if (await isFile(join(dir, 'vocab.txt'))) return loadWordPieceTokenizer(dir, side, opts);
+  const spmPath = join(dir, 'spm.model');
+  if (await isFile(spmPath)) {
+    // DeBERTa-v2/v3 (DebertaV2Tokenizer's file name): the fast tokenizer transformers converts it to
+    const json = debertaV2TokenizerJson(await readSentencePieceModel(spmPath), side, spmPath, opts.doLowerCase);
+    return new HfJsonTokenizer({ json, source: spmPath, side });
+  }
 
   if ((await isFile(join(dir, 'vocab.json'))) && (await isFile(join(dir, 'merges.txt')))) {
     fail('UNSUPPORTED_MODEL', `${dir}: has vocab.json and merges.txt (byte-level BPE, e.g. RoBERTa) but no tokenizer.json; adapterkit needs tokenizer.json for BPE tokenizers`);
@@ -62,5 +70,5 @@ export async function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}
       fail('UNSUPPORTED_MODEL', `${dir}: has ${sp} (SentencePiece) but no tokenizer.json; adapterkit needs tokenizer.json for SentencePiece tokenizers`);
     }
   }
-  fail('BAD_FILE', `${dir}: no tokenizer found: looked for tokenizer.json and vocab.txt`);
+  fail('BAD_FILE', `${dir}: no tokenizer found: looked for tokenizer.json, vocab.txt and spm.model`);
 }
