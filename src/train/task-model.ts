@@ -7,9 +7,10 @@
  * copied from the base first, so training never changes the shared base.
  */
 import { fail } from '../errors.js';
-import { Graph, Session, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
+import { Graph, Session, add, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
 import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, type AdapterDrop } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
+import { fusionIdentityStarts, fusionRegularization, setupFusionTensors } from '../adapters/fusion.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
 import { methodOf } from '../adapters/methods/index.js';
 import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
@@ -152,6 +153,12 @@ function startAdapters(owned: Map<string, HostTensor<'float32'>>, declared: read
   }
 }
 
+/** The base's attention dropout (its config's `attention_probs_dropout_prob`; 0.1, BERT's default, where the encoder does not say). */
+function attentionDropoutOf(base: BaseModel): number {
+  const p = (base.encoder as { config?: { attentionDropout?: unknown } }).config?.attentionDropout;
+  return typeof p === 'number' ? p : 0.1;
+}
+
 /** A base + adapters + head, ready to train and predict. */
 export class TaskModel {
   private trainSession?: Session;
@@ -207,8 +214,8 @@ export class TaskModel {
     if (!isAdapterSetup(m)) fail('BAD_CONFIG', `activate() needs a model created with several named adapters (mode { kind: 'adapters', adapters: [...], active }), this one is ${m.kind === 'adapters' ? 'a single adapter' : m.kind}`);
     const enc = this.base.encoder;
     const drop = o.adapterDrop === undefined ? m.adapterDrop : o.adapterDrop === null ? undefined : checkAdapterDrop(o.adapterDrop, enc);
-    const checked = checkSetup(enc, m.adapters, active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0 });
-    const next: AdapterSetupMode = { kind: 'adapters', adapters: m.adapters, active: checked, ...(drop ? { adapterDrop: drop } : {}) };
+    const checked = checkSetup(enc, m.adapters, active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0, ...(m.fusions ? { fusions: m.fusions } : {}) });
+    const next: AdapterSetupMode = { kind: 'adapters', adapters: m.adapters, active: checked, ...(drop ? { adapterDrop: drop } : {}), ...(m.fusions ? { fusions: m.fusions } : {}) };
     this.currentMode = next;
     this.dropSessions();
   }
@@ -232,6 +239,11 @@ export class TaskModel {
         const ts = methodOf(a.config).tensors(a.config as never, enc, a.name);
         adapterTensors.push(...ts);
         if (a.trainable === false) for (const t of ts) frozen.add(t.name);
+      }
+      for (const f of o.mode.fusions ?? []) { // AdapterFusion layers: tensors like an adapter's, after them
+        const ts = setupFusionTensors([f], new Map(o.mode.adapters.map((a) => [a.name, a.config])), enc);
+        adapterTensors.push(...ts);
+        if (f.trainable === false) for (const t of ts) frozen.add(t.name);
       }
     } else if (o.mode.kind === 'adapters') {
       const method = methodOf(o.mode.adapter);
@@ -259,6 +271,7 @@ export class TaskModel {
       }
     } else {
       for (const [k, v] of initTensors(adapterTensors, o.seed)) owned.set(k, v);
+      if (isAdapterSetup(o.mode) && o.mode.fusions) for (const [k, v] of fusionIdentityStarts(o.mode.fusions, adapterTensors)) owned.set(k, v);
       if (o.adapterWeights) startAdapters(owned, adapterTensors, o.adapterWeights);
       for (const [k, v] of initHeadWeights(head, headInputWidth(head, enc), o.seed + 1)) owned.set(k, v);
       for (const s of trainedBase) {
@@ -273,7 +286,7 @@ export class TaskModel {
       const origin = isAdapterTensor(name) ? 'adapter' : headNames.has(name) ? 'head' : 'base';
       trainable.push({ name, data: t.data, shape: t.shape, origin });
     }
-    const mode = isAdapterSetup(o.mode) ? { ...o.mode, active: checkSetup(enc, o.mode.adapters, o.mode.active, { dropBelow: o.mode.adapterDrop?.kind === 'static' ? o.mode.adapterDrop.layers : 0 }) } : o.mode;
+    const mode = isAdapterSetup(o.mode) ? { ...o.mode, active: checkSetup(enc, o.mode.adapters, o.mode.active, { dropBelow: o.mode.adapterDrop?.kind === 'static' ? o.mode.adapterDrop.layers : 0, ...(o.mode.fusions ? { fusions: o.mode.fusions } : {}) }) } : o.mode;
     return new TaskModel(mode, base, head, adapterName, adapterTensors, owned, trainable, { ...o, head, weights: undefined, adapterWeights: undefined }); // do not keep the loaded copies alive
   }
 
@@ -346,7 +359,10 @@ export class TaskModel {
     const m = this.mode;
     if (isAdapterSetup(m)) {
       const drop = m.adapterDrop;
-      const c = composeAdapters(this.base.encoder, m.adapters, m.active, ctx, { ...(drop?.kind === 'static' ? { dropBelow: drop.layers } : {}), ...(dropInput ? { dropInput } : {}) });
+      const c = composeAdapters(this.base.encoder, m.adapters, m.active, ctx, {
+        ...(drop?.kind === 'static' ? { dropBelow: drop.layers } : {}), ...(dropInput ? { dropInput } : {}),
+        ...(m.fusions ? { fusions: m.fusions, fusionDropout: this.o.dropout ?? attentionDropoutOf(this.base) } : {}),
+      });
       const hooks = composeHooks([c.hooks]);
       return c.layerInput ? { ...hooks, layerInput: c.layerInput } : hooks;
     }
@@ -417,7 +433,10 @@ export class TaskModel {
     if (!training) return { graph, logits };
     const labels = labelInput(this.head, graph);
     // Parallel: every channel is scored against the batch's labels (the loss is the mean over channels)
-    const loss = headLoss(this.head, logits, this.channels > 1 ? replicate(labels, this.channels) : labels);
+    let loss = headLoss(this.head, logits, this.channels > 1 ? replicate(labels, this.channels) : labels);
+    const m = this.mode;
+    const reg = isAdapterSetup(m) && m.fusions ? fusionRegularization(this.adapterTensors, m.fusions, w) : undefined;
+    if (reg) loss = add(loss, reg); // AdapterHub's fusion regularization (adapters/fusion.ts)
     const params = this.trainable.map((t) => (t.origin === 'base' ? (eg.values.get(t.name) as Value) : w(t.name)));
     const grads = gradients(loss, params);
     return { graph, logits, loss, grads };
