@@ -3,7 +3,8 @@
  * head (the fused adapters stay as they were), the task saves each fusion in a folder of its name
  * with `adapter_fusion_config.json`, `pytorch_model_adapter_fusion.bin` and
  * `model_adapter_fusion.safetensors` under AdapterHub's keys, and loads back to the same
- * predictions; a named Fuse keeps its name through `adapter_setup.json`.
+ * predictions; a named Fuse keeps its name through `adapter_setup.json`; the server answers a
+ * fused task as the library does.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +24,10 @@ import { TaskModel } from '../../src/train/task-model.js';
 import { train } from '../../src/train/trainer.js';
 import { tempDir, TINY_BERT } from '../cli/harness.js';
 import { toyExamples } from '../train/toy-task.js';
+import { ModelBackend } from '../../src/serve/model-backend.js';
+import { predictTexts } from '../../src/train/evaluate.js';
+import { Rng } from '../../src/util/random.js';
+import { call, classify, listen } from '../serve/helpers.js';
 
 const ADAPTERS: NamedAdapter[] = [
   { name: 'lang', config: methodConfig('pfeiffer', { reduction_factor: 8, init_weights: 'bert' }), trainable: false },
@@ -96,4 +101,39 @@ test('a saved task predicts what the model predicted, a named Fuse keeps its nam
   await rm(join(dir, 'mix', 'pytorch_model_adapter_fusion.bin'));
   await assert.rejects(loadSavedTask(base, dir), /missing mix\/model_adapter_fusion\.safetensors and mix\/pytorch_model_adapter_fusion\.bin \(fusion mix\)/);
   for (const x of [m, back.model]) await x.dispose();
+});
+
+test('a fused task served over HTTP answers as the library, batched with a single-adapter task', async () => {
+  const base = await loadBase(TINY_BERT);
+  const dir = tempDir('ak-fusion-serve-');
+  const fusions: NamedFusion[] = [{ name: 'lang,topic', adapters: ['lang', 'topic'], config: fusionConfig('dynamic') }];
+  const fused = TaskModel.create(base, { mode: { kind: 'adapters', adapters: ADAPTERS, active: parseComposition('Fuse(lang, topic)'), fusions }, head: headConfig({ kind: 'classification', labels: ['a', 'b', 'c'] }), seed: 6 });
+  const single = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('lora', { r: 2 }) }, head: headConfig({ kind: 'classification', labels: ['x', 'y'] }), seed: 7 });
+  const r = new Rng(6);
+  for (const m of [fused, single]) for (const t of m.owned.values()) for (let i = 0; i < t.data.length; i++) t.data[i] = (t.data[i] as number) + r.truncatedNormal(0.2);
+  const tasks = { fused, single };
+  for (const [name, m] of Object.entries(tasks)) await saveTask(m, join(dir, name), { name, maxLength: 16 });
+  const backend = new ModelBackend(base, { maxLength: 16 });
+  const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: 'sekrit' }, windowMs: 20 });
+  try {
+    for (const name of Object.keys(tasks)) {
+      const res = await call(`${server.url}/v1/adapters`, 'POST', { name, dir: join(dir, name) }, { authorization: 'Bearer sekrit' });
+      assert.equal(res.status, 201, res.text);
+    }
+    const texts = ['the cat sat on the mat', 'rain at night', 'a good book'];
+    const reqs = texts.flatMap((t) => (['fused', 'single'] as const).map((task) => ({ task, t })));
+    const answers = await Promise.all(reqs.map((q) => classify(server.url, q.task, [q.t])));
+    for (const [k, q] of reqs.entries()) {
+      const a = answers[k] as Awaited<ReturnType<typeof classify>>;
+      assert.equal(a.status, 200, a.text);
+      const got = (a.body as { results: { scores: Record<string, number> }[] }).results[0] as { scores: Record<string, number> };
+      const m = tasks[q.task];
+      const [want] = await predictTexts(m, [q.t], { maxLength: 16 });
+      m.head.labels.forEach((l, i) => assert.ok(Math.abs((got.scores[l] as number) - (want?.probs[i] as number)) < 1e-5, `${q.task} ${l}: ${got.scores[l]} vs ${want?.probs[i]}`));
+    }
+  } finally {
+    await server.close();
+    await backend.dispose();
+    for (const m of Object.values(tasks)) await m.dispose();
+  }
 });
