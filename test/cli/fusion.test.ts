@@ -73,6 +73,15 @@ describe('train --with … --fuse, then eval and predict', () => {
     assert.equal(one.code, 0, one.stderr);
   });
 
+  test('info lists the fusion with its preset, adapters, training and size', async () => {
+    const i = await cli('info', join(fused, 'best'));
+    assert.equal(i.code, 0, i.stderr);
+    // per block: query and key [32, 32] + [32], value [32, 32]; two layers' feed-forward blocks
+    assert.match(i.stdout, /fusion a,b\s+AdapterFusion \(dynamic\) over a, b\s+trained\s+6,272/);
+    const j = JSON.parse((await cli('info', join(fused, 'best'), '--json')).stdout);
+    assert.deepEqual(j.setup.fusions.map((f: { name: string; adapters: string[] }) => [f.name, f.adapters]), [['a,b', ['a', 'b']]]);
+  });
+
   test('--compose \'Fuse(b, a, name=mix)\' with --fusion-config static trains and saves the fusion under its name', async () => {
     const r = await cli('train', ...data, '--with', `a=${join(a, 'best')}`, '--with', `b=${join(b, 'best')}`, '--compose', 'Fuse(b, a, name=mix)', '--fusion-config', 'static', '--out', join(dir, 'static'), '--name', 'mix', '--json');
     assert.equal(r.code, 0, r.stderr);
