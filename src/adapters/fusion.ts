@@ -153,6 +153,11 @@ export function fusionTensorName(fusion: string, siteKey: string, param: string)
   return `${fusionPrefix(fusion)}${siteKey}.${param}`;
 }
 
+/** The fusion a tensor belongs to (`fusion[a:b]`, as its name spells it), or undefined for other names. */
+export function fusionOfTensor(name: string): string | undefined {
+  return /^adapters\.(fusion\[[^\]]+\])\./.exec(name)?.[1];
+}
+
 /** Whether a tensor name is a fusion tensor's. */
 export function isFusionTensor(name: string): boolean {
   return name.startsWith(`${ADAPTER_PREFIX}fusion[`);

@@ -10,7 +10,7 @@ import { fail } from '../errors.js';
 import { Graph, Session, add, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
 import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, type AdapterDrop } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
-import { fusionIdentityStarts, fusionRegularization, setupFusionTensors } from '../adapters/fusion.js';
+import { fusionIdentityStarts, fusionOfTensor, fusionRegularization, setupFusionTensors } from '../adapters/fusion.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
 import { methodOf } from '../adapters/methods/index.js';
 import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
@@ -139,16 +139,17 @@ function labelFeed(head: HeadConfig, labels: BatchLabels, n: number, t = 0): Hos
 function startAdapters(owned: Map<string, HostTensor<'float32'>>, declared: readonly AdapterTensor[], given: ReadonlyMap<string, HostTensor<'float32'>>): void {
   const shapes = new Map(declared.map((t) => [t.name, t.shape] as const));
   const named = new Set<string>();
+  const ownerOf = (k: string) => (parseAdapterTensorName(k)?.adapter ?? fusionOfTensor(k)) as string; // an adapter, or a fusion
   for (const [k, t] of given) {
     const shape = shapes.get(k);
     if (!shape) fail('ADAPTER_MISMATCH', `adapterWeights: ${k} is not an adapter tensor of this model`);
     if (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) fail('ADAPTER_MISMATCH', `adapterWeights: ${k} has shape [${t.shape.join(', ')}], the model expects [${shape.join(', ')}]`);
-    named.add(parseAdapterTensorName(k)?.adapter as string);
+    named.add(ownerOf(k));
   }
   for (const t of declared) {
-    if (!named.has(parseAdapterTensorName(t.name)?.adapter as string)) continue;
+    if (!named.has(ownerOf(t.name))) continue;
     const src = given.get(t.name);
-    if (!src) fail('ADAPTER_MISMATCH', `adapterWeights: adapter ${parseAdapterTensorName(t.name)?.adapter} lacks ${t.name}`);
+    if (!src) fail('ADAPTER_MISMATCH', `adapterWeights: ${fusionOfTensor(t.name) ?? `adapter ${ownerOf(t.name)}`} lacks ${t.name}`);
     owned.set(t.name, f32(src.shape, Float32Array.from(src.data)));
   }
 }

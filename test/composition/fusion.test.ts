@@ -149,7 +149,7 @@ test('fusion configs: the presets are AdapterHub\'s, objects override the dynami
   }
 });
 
-test('fresh fusion tensors start as AdapterHub\'s: N(0, 0.02) query/key, zero biases, Wv the identity (+1e-6) with value_initialized; only the fusion and the head train', async () => {
+test('fresh fusion tensors start as AdapterHub\'s: N(0, 0.02) query/key, zero biases, Wv the identity (+1e-6) with value_initialized; only the fusion and the head train; adapterWeights starts a fusion from trained tensors', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const pf = methodConfig('pfeiffer');
   const adapters: NamedAdapter[] = [{ name: 'a', config: pf, trainable: false }, { name: 'b', config: pf, trainable: false }];
@@ -165,7 +165,15 @@ test('fresh fusion tensors start as AdapterHub\'s: N(0, 0.02) query/key, zero bi
   const std = Math.sqrt(q.data.reduce((s, x) => s + x * x, 0) / q.data.length);
   assert.ok(std > 0.015 && std < 0.025, `query weight std ${std}`);
   assert.ok((model.owned.get('adapters.fusion[a:b].1.ffn.query.bias') as HostTensor<'float32'>).data.every((x) => x === 0));
+  // a new task can start a fusion from trained tensors (every tensor of it, as for an adapter)
+  const trained = new Map([...model.owned].filter(([k]) => k.startsWith('adapters.fusion[')).map(([k, t]) => [k, f32(t.shape, t.data.map((x) => x + 0.5))]));
+  const mode = { kind: 'adapters' as const, adapters, active: parseComposition('Fuse(a, b)'), fusions: [{ name: 'a,b', adapters: ['a', 'b'], config: fusionConfig('dynamic') }] };
+  const started = TaskModel.create(base, { mode, head: HEAD, seed: 4, adapterWeights: trained });
+  for (const [k, t] of trained) assert.deepEqual(Array.from(started.owned.get(k)?.data ?? []), Array.from(t.data), k);
+  const partial = new Map([...trained].slice(1));
+  assert.throws(() => TaskModel.create(base, { mode, head: HEAD, seed: 4, adapterWeights: partial }), /adapterWeights: fusion\[a:b\] lacks adapters\.fusion\[a:b\]\.0\.ffn\.query\.weight/);
   await model.dispose();
+  await started.dispose();
 });
 
 test('Fuse is refused clearly for what it cannot fuse: other methods, parallel or gated adapters, mixed placements, a missing fusion', async () => {
