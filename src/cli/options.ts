@@ -280,6 +280,11 @@ export function fusionConfigArg(text: string, where = '--fusion-config'): Fusion
   return fusionConfig(o && typeof o === 'object' && !Array.isArray(o) && 'config' in o ? o.config : o, where);
 }
 
+/** Collects a repeatable flag's values. */
+export function listArg(value: string, previous: readonly string[] = []): string[] {
+  return [...previous, value];
+}
+
 /** Parses a repeatable, comma-separated `--train-adapter a,b`. */
 export function namesArg(value: string, previous: readonly string[] = []): string[] {
   const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -363,6 +368,8 @@ export interface SetupFlags {
   fuse?: string[];
   /** `--fusion-config`: the config of every fusion the composition's Fuse blocks run (default dynamic). */
   fusionConfig?: FusionConfig;
+  /** `--fusion-from <dir>`: fusion folders to start fusions from (config and tensors). */
+  fusionFrom?: string[];
 }
 
 /** The Fuse blocks of a composition, outer first. */
@@ -373,7 +380,7 @@ function fuseBlocks(c: Block | string): Extract<Block, { type: 'Fuse' }>[] {
 
 /** Whether any setup flag is given. */
 export function hasSetupFlags(f: SetupFlags): boolean {
-  return f.adapter !== undefined || f.with !== undefined || f.compose !== undefined || f.trainAdapter !== undefined || f.adapterDrop !== undefined || f.fuse !== undefined || f.fusionConfig !== undefined;
+  return f.adapter !== undefined || f.with !== undefined || f.compose !== undefined || f.trainAdapter !== undefined || f.adapterDrop !== undefined || f.fuse !== undefined || f.fusionConfig !== undefined || f.fusionFrom !== undefined;
 }
 
 /** The single-adapter flags a setup cannot take (each adapter's options go in its --adapter spec). */
@@ -395,6 +402,10 @@ export interface SetupPlan {
   readonly adapterDrop?: AdapterDrop;
   /** The AdapterFusion layers the composition's Fuse blocks run (new, trained). */
   readonly fusions: readonly NamedFusion[];
+  /** Fusion folders to start fusions from (read once the base is loaded). */
+  readonly fusionFrom?: readonly string[];
+  /** Whether --fusion-config was given (a started fusion brings its own). */
+  readonly fusionConfigGiven?: boolean;
 }
 
 /**
@@ -449,7 +460,9 @@ export function setupFromFlags(f: SetupFlags, single: () => MethodConfig): Setup
   const issue = perInputIssue(active);
   if (issue) fail('BAD_CONFIG', `--compose ${formatComposition(active)}: ${issue}; a single-task run trains one head with one output per example (use Stack or Average)`);
   const fuses = fuseBlocks(active);
-  if (f.fusionConfig !== undefined && fuses.length === 0) fail('BAD_CONFIG', `--fusion-config configures AdapterFusion, but ${formatComposition(active)} has no Fuse block (use --fuse a,b or --compose 'Fuse(a, b)')`);
+  for (const [flag, given] of [['--fusion-config', f.fusionConfig], ['--fusion-from', f.fusionFrom]] as const) {
+    if (given !== undefined && fuses.length === 0) fail('BAD_CONFIG', `${flag} configures AdapterFusion, but ${formatComposition(active)} has no Fuse block (use --fuse a,b or --compose 'Fuse(a, b)')`);
+  }
   const fusions = new Map<string, NamedFusion>();
   for (const b of fuses) {
     const name = fuseName(b);
@@ -459,7 +472,7 @@ export function setupFromFlags(f: SetupFlags, single: () => MethodConfig): Setup
     fusions.set(name, { name, adapters, config: f.fusionConfig ?? fusionConfig(DEFAULT_FUSION_PRESET), trainable: true });
   }
   return {
-    fusions: [...fusions.values()],
+    fusions: [...fusions.values()], ...(f.fusionFrom ? { fusionFrom: f.fusionFrom } : {}), ...(f.fusionConfig ? { fusionConfigGiven: true } : {}),
     fresh: fresh.map((a) => ({ ...a, trainable: true })),
     loaded: (f.with ?? []).map((w) => ({ ...w, trainable: trains(w.name, false) })),
     active,

@@ -73,6 +73,37 @@ describe('train --with … --fuse, then eval and predict', () => {
     assert.equal(one.code, 0, one.stderr);
   });
 
+  test('--fusion-from starts the fusion from a trained one (config and tensors); mismatches are errors naming the flag', async () => {
+    const from = join(fused, 'best', 'a,b');
+    const out = join(dir, 'continued');
+    const r = await cli('train', ...data, '--with', `a=${join(a, 'best')}`, '--with', `b=${join(b, 'best')}`, '--fuse', 'a,b', '--fusion-from', from, '--lr', '1e-9', '--max-steps', '1', '--out', out, '--name', 'more');
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stderr.includes(`fusion a,b from ${from} (trains on)`), r.stderr);
+    const base = await loadBase(TINY_BERT);
+    const src = await loadSavedTask(base, join(fused, 'best'));
+    const got = await loadSavedTask(base, join(out, 'best'));
+    let worst = 0;
+    for (const [k, t] of src.model.owned) {
+      if (!k.startsWith('adapters.fusion[')) continue;
+      const g = got.model.owned.get(k)?.data as Float32Array;
+      t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - (g[i] as number)))));
+    }
+    assert.ok(worst < 1e-6, `one step at lr 1e-9 from the trained fusion moved it by ${worst}`);
+    await src.model.dispose();
+    await got.model.dispose();
+    const w = ['--with', `a=${join(a, 'best')}`, '--with', `b=${join(b, 'best')}`];
+    for (const [args, re, code] of [
+      [[...w, '--fuse', 'a,b', '--fusion-from', from, '--fusion-config', 'static'], /--fusion-from .*: the fusion brings its own config; give --fusion-config or --fusion-from, not both/, 2],
+      [[...w, '--fuse', 'b,a', '--fusion-from', from], /--fusion-from .*: fusion a,b is not one the composition runs \(it runs b,a\)/, 2],
+      [[...w, '--fuse', 'a,b', '--fusion-from', join(a, 'best')], /--fusion-from .*best: .*best: no adapter_fusion_config\.json; not an AdapterFusion folder/, 4],
+      [[...w, '--fuse', 'a,b', '--fusion-from', join(dir, 'nowhere')], /--fusion-from .*nowhere: fusion folder .*nowhere does not exist/, 4],
+    ] as const) {
+      const e = await cli('train', ...data, ...args, '--out', join(dir, 'never'));
+      assert.equal(e.code, code, e.stderr);
+      assert.match(e.stderr, re);
+    }
+  });
+
   test('info lists the fusion with its preset, adapters, training and size', async () => {
     const i = await cli('info', join(fused, 'best'));
     assert.equal(i.code, 0, i.stderr);
@@ -119,5 +150,5 @@ test('mistakes in the fusion flags are exit-2 errors naming the flag and what is
 
 test('--help of train documents --fuse and --fusion-config, with examples', async () => {
   const train = (await cli('train', '--help')).stdout;
-  for (const n of ['--fuse <names>', '--fusion-config <preset|json|file>', 'AdapterFusion (Pfeiffer et al. 2021)', '--fuse a,b,c', "--compose 'Stack(lang, Fuse(a, b))'"]) assert.ok(train.includes(n), `train --help lacks ${n}`);
+  for (const n of ['--fuse <names>', '--fusion-config <preset|json|file>', '--fusion-from <dir>', 'AdapterFusion (Pfeiffer et al. 2021)', '--fuse a,b,c', "--compose 'Stack(lang, Fuse(a, b))'"]) assert.ok(train.includes(n), `train --help lacks ${n}`);
 });

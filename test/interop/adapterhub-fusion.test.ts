@@ -4,13 +4,16 @@
  * AdapterHub's unchanged `BertFusion` (../shared/interop/adapterhub, run by
  * test/interop/adapterhub_fusion.py) is built from our `adapter_fusion_config.json`, loaded
  * strictly from our `pytorch_model_adapter_fusion.bin`, and must give at one site what adapterkit's
- * fusion gives on the same query, up-projections and residual.
+ * fusion gives on the same query, up-projections and residual. The other way round, a fusion folder
+ * holding AdapterHub's own BertFusion state dicts (torch.save) reads with readFusionDir into a fusion
+ * that computes what AdapterHub's module computes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { parseComposition } from '../../src/adapters/composition.js';
-import { fuseAt, fusionConfig, type FusionConfig } from '../../src/adapters/fusion.js';
+import { fuseAt, fusionConfig, type FusionConfig, type NamedFusion } from '../../src/adapters/fusion.js';
+import { readFusionDir } from '../../src/adapters/task-files/fusion-files.js';
 import type { MethodContext } from '../../src/adapters/method.js';
 import { methodConfig } from '../../src/adapters/methods/index.js';
 import { f32, Graph, Session, type HostTensor } from '../../src/engine/index.js';
@@ -82,6 +85,54 @@ test('AdapterHub\'s BertFusion, built from our adapter_fusion_config.json and lo
       let worst = 0;
       want.forEach((v, j) => (worst = Math.max(worst, Math.abs((got[j] as number) - v))));
       t.diagnostic(`${label}: AdapterHub parameters ${res.parameters?.join(', ')}; max |diff| ${worst.toExponential(2)}`);
+      assert.ok(worst < 1e-5, `${label}: max |diff| ${worst}`);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('a fusion folder of AdapterHub\'s own BertFusion state dicts reads with readFusionDir and computes what AdapterHub computes', async (t) => {
+  const why = await adapterHubMissing();
+  if (why) return t.skip(why);
+  const base = await tinyBase();
+  const { dir, cleanup } = tempDir('adapterkit-fusion-interop-read-');
+  try {
+    const rng = new Rng(12);
+    const rand = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+    const nest = (x: Float32Array) => Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, tt) => Array.from(x.subarray((b * T + tt) * D, (b * T + tt + 1) * D))));
+    const inputs = CONFIGS.map(() => ({ query: rand(B * T * D), ups: Array.from({ length: N }, () => rand(B * T * D)), residual: rand(B * T * D) }));
+    const writes = CONFIGS.map(([, config], i) => ({
+      dir: join(dir, `f${i}`), name: 'a,b,c', adapter_names: ['a', 'b', 'c'], config, hidden_size: D, seed: i,
+      prefixes: [0, 1].map((l) => `bert.encoder.layer.${l}.output.adapter_fusion_layer.a,b,c.`),
+      query: nest(inputs[i]!.query), ups: inputs[i]!.ups.map(nest), residual: nest(inputs[i]!.residual),
+    }));
+    const r = await runPython(['test/interop/adapterhub_fusion.py'], { input: JSON.stringify({ requests: [], writes }) });
+    assert.equal(r.code, 0, r.stderr);
+    const results = (JSON.parse(r.stdout) as { writes: { output?: number[][][]; error?: string }[] }).writes;
+    const configs = new Map(['a', 'b', 'c'].map((n) => [n, methodConfig('pfeiffer', { reduction_factor: 8 })]));
+    for (const [i, res] of results.entries()) {
+      const label = CONFIGS[i]?.[0] as string;
+      assert.equal(res.error, undefined, `${label}: ${res.error}`);
+      const { fusion, tensors } = await readFusionDir(join(dir, `f${i}`), configs, base.encoder);
+      assert.deepEqual(fusion.config, CONFIGS[i]?.[1], `${label}: the config read back`);
+      const g = new Graph(`read-${i}`);
+      const ctx: MethodContext = {
+        w: (name) => g.constant(name.replace(/[[\]:,]/g, '_'), tensors.get(name) as HostTensor<'float32'>), gathered: false, dropout: (x) => x, layerNorm: () => assert.fail('no layer norm'),
+      };
+      const shape = [B, T, D];
+      const inp = inputs[i]!;
+      const out = fuseAt(fusion as NamedFusion, '0.ffn', ctx, 0, {
+        query: g.constant('query', f32(shape, inp.query)), ups: inp.ups.map((u, j) => g.constant(`up${j}`, f32(shape, u))), residual: g.constant('residual', f32(shape, inp.residual)),
+      });
+      g.output(out);
+      const s = await Session.create(g, { outputs: [out] });
+      const got = (await s.run({}))[out.name]?.data as Float32Array;
+      await s.dispose();
+      const want = (res.output as number[][][]).flat(2);
+      let worst = 0;
+      want.forEach((v, j) => (worst = Math.max(worst, Math.abs((got[j] as number) - v))));
+      t.diagnostic(`${label}: max |diff| ${worst.toExponential(2)}`);
       assert.ok(worst < 1e-5, `${label}: max |diff| ${worst}`);
     }
   } finally {

@@ -8,8 +8,15 @@ file's ``config`` object, loads the site's tensors into it strictly (the keys af
 ``<prefix>`` must be exactly its parameters), and runs its forward in eval mode on the given inputs,
 the adapters' up-projections stacked as AdapterHub's ``compose_fuse`` stacks them ([B, T, N, d]).
 
-stdin: {"requests": [{"dir", "fusion", "prefix", "query": [B, T, d], "ups": [N, B, T, d], "residual": [B, T, d]}]}
-stdout: {"results": [{"output": [B, T, d], "parameters": [...]} | {"error": "..."}]}
+The other direction, "writes": AdapterHub's BertFusion with its own initialisation (then perturbed,
+seeded), its state dict saved with torch.save under the keys ``<prefix><parameter>`` of every site in
+``prefixes`` into ``<dir>/pytorch_model_adapter_fusion.bin``, beside an ``adapter_fusion_config.json``
+of the fields AdapterHub's ``build_full_config`` writes; the output of the first site's module on the
+given inputs comes back, for adapterkit to read the folder and compare.
+
+stdin: {"requests": [{"dir", "fusion", "prefix", "query": [B, T, d], "ups": [N, B, T, d], "residual": [B, T, d]}],
+        "writes": [{"dir", "name", "adapter_names", "config", "hidden_size", "prefixes", "seed", "query", "ups", "residual"}]}
+stdout: {"results": [{"output": [B, T, d], "parameters": [...]} | {"error": "..."}], "writes": [the same]}
 """
 from __future__ import annotations
 
@@ -43,6 +50,33 @@ def run(req: dict, modeling) -> dict:
     return {"output": out.tolist(), "parameters": sorted(n for n, _ in fusion.named_parameters()), "config": cfg["config"]}
 
 
+def write(req: dict, modeling) -> dict:
+    import torch
+
+    folder = Path(req["dir"])
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(req["seed"])
+    d = req["hidden_size"]
+    sd, first = {}, None
+    for prefix in req["prefixes"]:
+        fusion = modeling.BertFusion(req["config"], d, 0.0)
+        with torch.no_grad():
+            for p in fusion.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+        first = first or fusion
+        sd.update({prefix + k: v for k, v in fusion.state_dict().items()})
+    torch.save(sd, folder / "pytorch_model_adapter_fusion.bin")
+    cfg = {"adapter_names": req["adapter_names"], "config": req["config"], "hidden_size": d, "model_class": "BertAdapterModel",
+           "model_name": None, "model_type": "bert", "name": req["name"], "version": "adapters.1.2.0"}
+    with open(folder / "adapter_fusion_config.json", "w", encoding="utf-8") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+    first = first.double().eval()
+    ups = torch.stack([torch.tensor(u, dtype=torch.float64) for u in req["ups"]]).permute(1, 2, 0, 3)
+    with torch.no_grad():
+        out = first(torch.tensor(req["query"], dtype=torch.float64), ups, ups, torch.tensor(req["residual"], dtype=torch.float64))
+    return {"output": out.tolist(), "parameters": sorted(n for n, _ in first.named_parameters())}
+
+
 def main() -> int:
     adapterhub_env.require()
     ns = adapterhub_env.load()
@@ -53,7 +87,13 @@ def main() -> int:
             results.append(run(r, ns.modeling))
         except Exception as e:  # noqa: BLE001 (reported to the test)
             results.append({"error": f"{type(e).__name__}: {e}"})
-    json.dump({"results": results}, sys.stdout)
+    writes = []
+    for w in req.get("writes", []):
+        try:
+            writes.append(write(w, ns.modeling))
+        except Exception as e:  # noqa: BLE001 (reported to the test)
+            writes.append({"error": f"{type(e).__name__}: {e}"})
+    json.dump({"results": results, "writes": writes}, sys.stdout)
     return 0
 
 

@@ -11,6 +11,8 @@
  * (see fusion.ts). Reading takes the safetensors file first.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { readJsonObjectFile } from '../../util/json.js';
+import { exists } from '../../util/fs.js';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import type { HostTensor } from '../../engine/index.js';
@@ -78,6 +80,30 @@ export async function readFusionFiles(dir: string, fusions: readonly NamedFusion
       fail('ADAPTER_MISMATCH', `${read.file}: fusion ${f.name} lacks ${missing.length} tensor(s): ${missing.slice(0, 4).join(', ')}`);
     }
   }
+}
+
+/**
+ * Reads one fusion folder as AdapterHub's `save_adapter_fusion` writes it (or a fused task's
+ * `<dir>/<fusion name>/`): the fusion from `adapter_fusion_config.json` and its tensors under
+ * internal names, for the model's adapters `configs`.
+ *
+ * @throws AdapterkitError BAD_FILE / ADAPTER_MISMATCH naming the file, BAD_CONFIG naming the field.
+ */
+export async function readFusionDir(dir: string, configs: ReadonlyMap<string, MethodConfig>, enc: Encoder): Promise<{ fusion: NamedFusion; tensors: Map<string, HostTensor<'float32'>> }> {
+  if (!(await exists(dir))) fail('NOT_FOUND', `fusion folder ${dir} does not exist`);
+  const path = join(dir, FUSION_FILES.config);
+  if (!(await exists(path))) fail('BAD_FILE', `${dir}: no ${FUSION_FILES.config}; not an AdapterFusion folder (AdapterHub's save_adapter_fusion, or <task>/<fusion name>/ of a fused task)`);
+  const json = await readJsonObjectFile(path);
+  const fusion = fusionFromConfigFile(json, path);
+  if (typeof json.hidden_size === 'number' && json.hidden_size !== enc.hiddenSize) fail('ADAPTER_MISMATCH', `${path}: hidden_size ${json.hidden_size} does not match the ${enc.family} encoder's ${enc.hiddenSize}`);
+  const tensors = new Map<string, HostTensor<'float32'>>();
+  const read = await readFirst(dir, [FUSION_FILES.safeWeights, FUSION_FILES.weights]);
+  if (!read) fail('BAD_FILE', `${dir}: missing ${FUSION_FILES.safeWeights} and ${FUSION_FILES.weights}`);
+  const keys = fusionFileKeys(fusion, fusionSites(fusion, configs, enc), enc);
+  mapTensors(read, keys, new Map(keys.map((k) => [k.internal, k.transpose ? [...k.shape].reverse() : k.shape])), tensors, `fusion ${fusion.name} on a ${enc.family} encoder`);
+  const missing = keys.filter((k) => !tensors.has(k.internal)).map((k) => k.key);
+  if (missing.length) fail('ADAPTER_MISMATCH', `${read.file}: fusion ${fusion.name} lacks ${missing.length} tensor(s): ${missing.slice(0, 4).join(', ')}`);
+  return { fusion, tensors };
 }
 
 /**

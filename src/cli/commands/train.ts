@@ -11,6 +11,8 @@ import { checkMethodConfig, PRESET_NAMES } from '../../adapters/methods/index.js
 import { checkAdapterDrop, checkAdapters, checkSetup, type NamedAdapter } from '../../adapters/compose.js';
 import { formatComposition } from '../../adapters/composition.js';
 import { isAdapterTensor, renameAdapterTensor } from '../../adapters/names.js';
+import { readFusionDir } from '../../adapters/task-files/fusion-files.js';
+import type { NamedFusion } from '../../adapters/fusion.js';
 import type { HostTensor } from '../../engine/index.js';
 import { DEFAULT_QA_OPTIONS, type HeadConfig } from '../../heads/head.js';
 import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
@@ -26,7 +28,7 @@ import { loadTokenTask, type TokenTaskSpec } from '../../train/token-tasks/index
 import { addDataOptions, defaultTaskName, describeSpec, describeTokenSpec, TASK_NAME_HELP, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import {
-  adapterArg, adapterDropArg, fusionConfigArg, hasSetupFlags, intArg, intListArg, modeFromFlags, namesArg, numberArg, pointsArg, refuseSingleAdapterFlags, rolesArg, sanitizeTaskName,
+  adapterArg, adapterDropArg, fusionConfigArg, hasSetupFlags, intArg, intListArg, listArg, modeFromFlags, namesArg, numberArg, pointsArg, refuseSingleAdapterFlags, rolesArg, sanitizeTaskName,
   setupFromFlags, withArg, type ModeFlags, type SetupFlags, type SetupPlan,
 } from '../options.js';
 import { TrainProgress } from '../progress.js';
@@ -138,6 +140,7 @@ export function registerTrain(program: Command): void {
     .option('--train-adapter <names>', 'which adapters of the setup train, comma-separated (default: every --adapter; --with adapters stay frozen)', namesArg)
     .option('--fuse <names>', 'AdapterFusion (Pfeiffer et al. 2021) over these adapters of the setup, comma-separated (at least two bottleneck adapters, usually --with ones): short for --compose \'Fuse(a, b, c)\'; a new fusion layer trains with the head, the fused adapters stay frozen unless --train-adapter names them', namesArg)
     .option('--fusion-config <preset|json|file>', 'config of the fusion layers the composition\'s Fuse blocks run: dynamic (AdapterHub\'s default: value matrix started at the identity and regularised towards it) or static (no value matrix), AdapterHub\'s AdapterFusionConfig fields as JSON over dynamic (e.g. \'{"query_before_ln": true}\'), or an adapter_fusion_config.json (default: dynamic)', (v: string) => fusionConfigArg(v))
+    .option('--fusion-from <dir>', 'start a fusion from a trained one: a folder AdapterHub\'s save_adapter_fusion wrote, or <task>/<fusion name> of a fused task (its adapter_fusion_config.json and weights; the name and adapters must be those of a Fuse block); repeatable', listArg)
     .option('--adapter-drop <n|robust:n>', 'AdapterDrop (Rücklé et al. 2021): no adapters in the first n layers; robust:n draws 0..n per training batch (inference keeps every layer\'s adapters)', adapterDropArg)
     .option('--top-k <k>', 'with --mode top-k: how many top layers train', intArg(1))
     .option('--train-pooler', 'train the base\'s pooler too (default: frozen except in full and top-k modes)')
@@ -471,9 +474,26 @@ async function setupMode(plan: SetupPlan, base: BaseModel): Promise<{ mode: Adap
   };
   const drop = plan.adapterDrop;
   if (drop) flagged(`--adapter-drop ${drop.kind === 'static' ? drop.layers : `robust:${drop.maxLayers}`}`, () => checkAdapterDrop(drop, base.encoder));
-  const fusions = plan.fusions.length ? { fusions: plan.fusions } : {};
+  const started = new Map<string, NamedFusion>();
+  for (const dir of plan.fusionFrom ?? []) {
+    const flag = `--fusion-from ${dir}`;
+    const { fusion, tensors } = await readFusionDir(dir, new Map(adapters.map((a) => [a.name, a.config])), base.encoder).catch((e: unknown) => {
+      if (e instanceof AdapterkitError) fail(e.code, `${flag}: ${e.message}`);
+      throw e;
+    });
+    const planned = plan.fusions.find((x) => x.name === fusion.name);
+    if (!planned) fail('BAD_CONFIG', `${flag}: fusion ${fusion.name} is not one the composition runs (it runs ${plan.fusions.map((x) => x.name).join('; ')})`);
+    if (planned.adapters.join(',') !== fusion.adapters.join(',')) fail('BAD_CONFIG', `${flag}: fusion ${fusion.name} fuses ${fusion.adapters.join(', ')}, the composition's fuses ${planned.adapters.join(', ')}`);
+    if (plan.fusionConfigGiven) fail('BAD_CONFIG', `${flag}: the fusion brings its own config; give --fusion-config or --fusion-from, not both`);
+    if (started.has(fusion.name)) fail('BAD_CONFIG', `${flag}: fusion ${fusion.name} is started twice`);
+    started.set(fusion.name, { ...planned, config: fusion.config });
+    for (const [k, t] of tensors) adapterWeights.set(k, t);
+    loaded.push(`fusion ${fusion.name} from ${dir} (trains on)`);
+  }
+  const planFusions = plan.fusions.map((x) => started.get(x.name) ?? x);
+  const fusions = planFusions.length ? { fusions: planFusions } : {};
   flagged(`--compose ${formatComposition(plan.active)}`, () => {
-    checkAdapters(adapters, base.encoder, plan.fusions);
+    checkAdapters(adapters, base.encoder, planFusions);
     return checkSetup(base.encoder, adapters, plan.active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0, ...fusions });
   });
   const mode: AdapterSetupMode = { kind: 'adapters', adapters, active: plan.active, ...(plan.adapterDrop ? { adapterDrop: plan.adapterDrop } : {}), ...fusions };
