@@ -254,9 +254,10 @@ function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Compositi
       const m = methodOf((byName.get(n) as NamedAdapter).config);
       if (m.id !== 'bottleneck') fail('BAD_CONFIG', `${formatComposition(b)}: adapter ${n} is ${m.id}; AdapterFusion fuses bottleneck adapters only (as in AdapterHub), and a Stack inside a Fuse holds bottleneck adapters`);
     }
-    fusionSites(f, new Map(adapters.map((a) => [a.name, a.config])), enc);
     fusions.set(b, f);
   }
+  const configs = new Map(adapters.map((a) => [a.name, a.config]));
+  const fusionAt = new Map([...new Set(fusions.values())].map((f) => [f, new Set(fusionSites(f, configs, enc).map((x) => x.key))]));
   const needs = batchNeeds(composition);
   const units = new Map<string, MethodUnits>();
   for (const n of compositionNames(composition)) {
@@ -275,6 +276,12 @@ function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Compositi
     if (restricted === null) continue;
     if (site.kind === 'sublayer') checkSubLayerSite(site.key, restricted, units);
     else checkLinearSite(site.key, restricted, units);
+    for (const b of fuseBlocksIn(restricted)) {
+      const f = fusions.get(b) as NamedFusion;
+      if (!fusionAt.get(f)?.has(site.key)) {
+        fail('BAD_CONFIG', `sub-layer ${site.key}: ${formatComposition(b)} has adapters there (${namesOf(restricted).join(', ')}), but its fusion ${f.name} sits only at the blocks its fused adapters (${f.adapters.join(', ')}) share; a Stack inside a Fuse must sit where its last adapter does`);
+      }
+    }
     sites.push({ site, restricted });
   }
   const par = findBlock(composition, 'Parallel');
@@ -285,6 +292,12 @@ function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Compositi
     replicateAt = layers.length ? Math.min(...layers) : enc.numLayers - 1;
   }
   return { composition, units, sites, needs, channels: par ? par.children.length : 1, replicateAt, fusions };
+}
+
+/** The Fuse blocks of a restricted composition. */
+function fuseBlocksIn(r: Restricted | null): Block[] {
+  if (r === null || typeof r === 'string') return [];
+  return [...(r.block.type === 'Fuse' ? [r.block] : []), ...r.children.flatMap(fuseBlocksIn)];
 }
 
 const who = (r: Restricted | null): string => (r === null ? '(none)' : typeof r === 'string' ? r : formatComposition(r.block));

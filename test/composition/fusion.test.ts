@@ -193,4 +193,7 @@ test('Fuse is refused clearly for what it cannot fuse: other methods, parallel o
   assert.throws(() => make([{ name: 'a', config: pf }, { name: 'b', config: pf }], 'Fuse(a, b)', [fusion(['b', 'a'])]), /runs the fusion a,b, which the model does not hold \(it holds b,a\)/);
   assert.throws(() => make([{ name: 'a', config: pf }, { name: 'b', config: pf }], 'Fuse(a, b, name=ab)', [{ ...fusion(['a']), name: 'ab' }]), /Fuse\(a, b, name=ab\) fuses a, b, but the model's fusion ab fuses a/);
   assert.throws(() => make([{ name: 'a', config: pf }], 'a', [fusion(['a', 'c'])]), /fusion a,c fuses adapter c, which the model does not hold/);
+  // a Stack child whose first adapter sits at a block the fused (last) adapters do not
+  assert.throws(() => make([{ name: 'h', config: methodConfig('houlsby') }, { name: 'a', config: pf }, { name: 'b', config: pf }], 'Fuse(Stack(h, a), b)', [fusion(['a', 'b'])]),
+    /sub-layer 0\.attention: Fuse\(Stack\(h, a\), b\) has adapters there \(h\), but its fusion a,b sits only at the blocks its fused adapters \(a, b\) share/);
 });
