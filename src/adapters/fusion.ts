@@ -18,6 +18,10 @@
  *     c        = Σ_i p_i V_i, then c Wv (value, not value_before_softmax)      [B, T, d]
  *     out      = c + r              (not residual_before; else c)
  *
+ * computed as `Q·K_i = (Q Wkᵀ)·u_i + Q·bk` and `Σ_i p_i u_i Wv = (Σ_i p_i u_i) Wv`: three d x d
+ * products per token instead of 1 + 2N, the same function (Wv has no bias, so
+ * `value_before_softmax` changes only the rounding).
+ *
  * and the block ends with the adapters' `post_forward` (`LN(out + x)` with `original_ln_after`).
  * Wq, Wk, Wv are `[d, d]` (internal `[in, out]`), the biases `[d]`; Wq, Wk start N(0, 0.02) with zero
  * biases (`init_bert_weights`), Wv too, or (value_initialized) the identity with 1e-6 elsewhere.
@@ -48,7 +52,7 @@
  * them as its own; graph value names hold no commas).
  */
 import { fail } from '../errors.js';
-import { add, concat, f32, linear, mul, reduceSum, softmax, sub, unsqueeze, type HostTensor, type Value } from '../engine/index.js';
+import { add, concat, f32, linear, matmul, mul, reduceSum, softmax, sub, transpose, unsqueeze, type HostTensor, type Value } from '../engine/index.js';
 import type { Encoder } from '../models/encoder.js';
 import type { SubLayerSite } from '../models/sites.js';
 import { lastAdapter, type Block, type Composition } from './composition.js';
@@ -262,12 +266,16 @@ export function fuseAt(f: NamedFusion, siteKey: string, ctx: MethodContext, drop
   let U = x.ups.length === 1 ? unsqueeze(x.ups[0] as Value, [2]) : concat(x.ups.map((u) => unsqueeze(u, [2])), 2); // [B, T, N, d]
   if (c.residual_before) U = add(U, unsqueeze(x.residual, [2]));
   const Q = c.query ? linear(x.query, w('query.weight'), w('query.bias')) : x.query; // [B, T, d]
-  const K = c.key ? linear(U, w('key.weight'), w('key.bias')) : U; // [B, T, N, d]
-  const V = c.value && c.value_before_softmax ? linear(U, w('value.weight')) : U; // [B, T, N, d]
-  const scores = ctx.dropout(reduceSum(mul(unsqueeze(Q, [2]), K), [3]), dropout); // [B, T, N]
-  const probs = softmax(scores, -1); // T = 1 (temperature is refused)
-  let out = reduceSum(mul(unsqueeze(probs, [3]), V), [2]); // [B, T, d]
-  if (c.value && !c.value_before_softmax) out = linear(out, w('value.weight'));
+  // Q · (u_i Wk + bk) = (Q Wkᵀ) · u_i + Q · bk: one d x d product per token instead of N
+  let scores: Value; // [B, T, N]
+  if (c.key) {
+    const Qk = matmul(Q, transpose(w('key.weight'), [1, 0])); // [B, T, d]
+    scores = add(reduceSum(mul(unsqueeze(Qk, [2]), U), [3]), reduceSum(mul(Q, w('key.bias')), [2], true));
+  } else scores = reduceSum(mul(unsqueeze(Q, [2]), U), [3]);
+  const probs = softmax(ctx.dropout(scores, dropout), -1); // T = 1 (temperature is refused)
+  // Σ p_i (u_i Wv) = (Σ p_i u_i) Wv (Wv has no bias): value_before_softmax changes only the rounding
+  const mixed = reduceSum(mul(unsqueeze(probs, [3]), U), [2]); // [B, T, d]
+  const out = c.value ? linear(mixed, w('value.weight')) : mixed;
   return c.residual_before ? out : add(out, x.residual);
 }
 
