@@ -18,11 +18,10 @@
  *     c        = Σ_i p_i V_i, then c Wv (value, not value_before_softmax)      [B, T, d]
  *     out      = c + r              (not residual_before; else c)
  *
- * computed as `Q·K_i = (Q Wkᵀ)·u_i + Q·bk` and `Σ_i p_i u_i Wv = (Σ_i p_i u_i) Wv`: three d x d
- * products per token instead of 1 + 2N, the same function (Wv has no bias, so
- * `value_before_softmax` changes only the rounding).
- *
  * and the block ends with the adapters' `post_forward` (`LN(out + x)` with `original_ln_after`).
+ * adapterkit computes it as `Q·K_i = (Q Wkᵀ)·u_i + Q·bk` and `Σ_i p_i u_i Wv = (Σ_i p_i u_i) Wv`:
+ * three d x d products per token instead of 1 + 2N, the same function (Wv has no bias, so
+ * `value_before_softmax` changes only the rounding).
  * Wq, Wk, Wv are `[d, d]` (internal `[in, out]`), the biases `[d]`; Wq, Wk start N(0, 0.02) with zero
  * biases (`init_bert_weights`), Wv too, or (value_initialized) the identity with 1e-6 elsewhere.
  * Dropout on the scores uses `dropout_prob`, else the encoder's attention dropout. With
@@ -160,11 +159,6 @@ export function fusionTensorName(fusion: string, siteKey: string, param: string)
 /** The fusion a tensor belongs to (`fusion[a:b]`, as its name spells it), or undefined for other names. */
 export function fusionOfTensor(name: string): string | undefined {
   return /^adapters\.(fusion\[[^\]]+\])\./.exec(name)?.[1];
-}
-
-/** Whether a tensor name is a fusion tensor's. */
-export function isFusionTensor(name: string): boolean {
-  return name.startsWith(`${ADAPTER_PREFIX}fusion[`);
 }
 
 /** The per-site parameters of a config: [param, internal shape, file transpose]. */
