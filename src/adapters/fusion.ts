@@ -151,6 +151,18 @@ function fusionPrefix(fusion: string): string {
   return `${ADAPTER_PREFIX}fusion[${fusion.replaceAll(',', ':')}].`; // graph value names have no commas
 }
 
+/** The fusions an active composition runs (its Fuse blocks' names), in the model's order. */
+export function activeFusions(active: Composition, fusions: readonly NamedFusion[]): NamedFusion[] {
+  const names = new Set<string>();
+  const walk = (c: Composition) => {
+    if (typeof c === 'string') return;
+    if (c.type === 'Fuse') names.add(fuseName(c));
+    c.children.forEach(walk);
+  };
+  walk(active);
+  return fusions.filter((f) => names.has(f.name));
+}
+
 /** The internal name of a fusion tensor. */
 export function fusionTensorName(fusion: string, siteKey: string, param: string): string {
   return `${fusionPrefix(fusion)}${siteKey}.${param}`;
@@ -275,7 +287,8 @@ export function fuseAt(f: NamedFusion, siteKey: string, ctx: MethodContext, drop
 
 /**
  * AdapterHub's fusion regularization, `0.01 Σ ‖I − Wv‖²` over the value matrices of the fusions
- * that train with `regularization` and a value matrix; undefined when there are none.
+ * that train with `regularization` and a value matrix (give the active ones: AdapterHub's
+ * `train_adapter_fusion` unfreezes those only); undefined when there are none.
  */
 export function fusionRegularization(tensors: readonly AdapterTensor[], fusions: readonly NamedFusion[], w: (name: string) => Value): Value | undefined {
   const on = new Set(fusions.filter((f) => f.trainable !== false && f.config.regularization && f.config.value).map((f) => f.name));

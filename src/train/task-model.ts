@@ -10,7 +10,7 @@ import { fail } from '../errors.js';
 import { Graph, Session, add, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
 import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, type AdapterDrop } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
-import { fusionIdentityStarts, fusionOfTensor, fusionRegularization, setupFusionTensors } from '../adapters/fusion.js';
+import { activeFusions, fusionIdentityStarts, fusionOfTensor, fusionRegularization, setupFusionTensors } from '../adapters/fusion.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
 import { methodOf } from '../adapters/methods/index.js';
 import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
@@ -436,7 +436,7 @@ export class TaskModel {
     // Parallel: every channel is scored against the batch's labels (the loss is the mean over channels)
     let loss = headLoss(this.head, logits, this.channels > 1 ? replicate(labels, this.channels) : labels);
     const m = this.mode;
-    const reg = isAdapterSetup(m) && m.fusions ? fusionRegularization(this.adapterTensors, m.fusions, w) : undefined;
+    const reg = isAdapterSetup(m) && m.fusions ? fusionRegularization(this.adapterTensors, activeFusions(m.active, m.fusions), w) : undefined;
     if (reg) loss = add(loss, reg); // AdapterHub's fusion regularization (adapters/fusion.ts)
     const params = this.trainable.map((t) => (t.origin === 'base' ? (eg.values.get(t.name) as Value) : w(t.name)));
     const grads = gradients(loss, params);

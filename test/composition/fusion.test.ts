@@ -172,6 +172,21 @@ test('fresh fusion tensors start as AdapterHub\'s: N(0, 0.02) query/key, zero bi
   for (const [k, t] of trained) assert.deepEqual(Array.from(started.owned.get(k)?.data ?? []), Array.from(t.data), k);
   const partial = new Map([...trained].slice(1));
   assert.throws(() => TaskModel.create(base, { mode, head: HEAD, seed: 4, adapterWeights: partial }), /adapterWeights: fusion\[a:b\] lacks adapters\.fusion\[a:b\]\.0\.ffn\.query\.weight/);
+  // the regularization counts the active fusions only (AdapterHub unfreezes those): with Wv far from
+  // the identity, the loss of the same model is higher with Fuse(a, b) active than with a alone
+  const quiet = TaskModel.create(base, { mode, head: HEAD, seed: 4, dropout: 0 });
+  for (const [k, t] of quiet.owned) if (k.endsWith('.value.weight')) t.data.fill(0); // ‖I − 0‖² = 32 per block
+  const batch = base.tokenizer.encode(['a good book', 'the cat sat'], 8);
+  const crossEntropy = (logits: Float32Array) => [0, 1].reduce((sum, y, i) => {
+    const row = [logits[i * 3] as number, logits[i * 3 + 1] as number, logits[i * 3 + 2] as number];
+    const lse = Math.log(row.reduce((s2, v) => s2 + Math.exp(v), 0));
+    return sum + (lse - (row[y] as number)) / 2;
+  }, 0);
+  const regOf = async () => (await quiet.trainStep(batch, [0, 1])).loss - crossEntropy(await quiet.predict(batch));
+  assert.ok(Math.abs((await regOf()) - 0.01 * 32 * 2) < 1e-4, 'the active fusion adds 0.01 ‖I − Wv‖² over its two blocks');
+  quiet.activate('a');
+  assert.ok(Math.abs(await regOf()) < 1e-5, 'an inactive fusion adds nothing');
+  await quiet.dispose();
   await model.dispose();
   await started.dispose();
 });
