@@ -29,6 +29,7 @@ export {
   type Composition, type Block,
 } from './adapters/composition.js';
 export type { NamedAdapter, AdapterDrop } from './adapters/compose.js';
+export { fusionConfig, FUSION_PRESETS, DEFAULT_FUSION_PRESET, fuseName, type FusionConfig, type NamedFusion } from './adapters/fusion.js';
 export { mergeAdapters, MERGE_METHODS, type MergeMethod, type MergeOptions } from './adapters/merge.js';
 export { mergeTaskModels, type MergeTasksOptions } from './train/merge-tasks.js';
 export type { HookSites, SubLayerSite, LinearSite, AttentionSite, LinearRole, SubLayerName } from './models/sites.js';

@@ -39,7 +39,13 @@
  *   `is_parallel` / `original_ln_after` at one site (one `post_forward` ends the block), a parallel
  *   bottleneck stacked with another bottleneck (AdapterHub's `ParallelAdapter.pre_forward`
  *   discards the previous output), LoRA and IA³ at one projection, Split at a projection (as in
- *   AdapterHub), and Fuse (AdapterFusion is not implemented yet).
+ *   AdapterHub).
+ *
+ * Fuse (AdapterFusion) runs at sub-layer sites: the Fuse's last adapter prepares the query and the
+ * residual from the state, each child gives its adapter's up-projection (a Stack child: its
+ * adapters in order, then its last one's), and the model's fusion of that name attends over them
+ * (`fusion.ts` has the equations, the fields and what adapterkit chooses there). It takes the
+ * place of an adapter in the state: a Stack may hold a Fuse, and the block's `post_forward` ends it.
  *
  * Parallel replicates the batch at the lowest layer where one of its adapters acts, through the
  * encoder's layer hook: the layers below run once, the outputs come channel after channel.
@@ -53,6 +59,7 @@ import {
 import type { Encoder, EncoderHooks, LayerInput, SubLayerParts } from '../models/encoder.js';
 import type { HookSite } from '../models/sites.js';
 import { checkComposition, compositionNames, formatComposition, type Block, type Composition } from './composition.js';
+import { fuseAt, fuseName, fusedAdapters, fusionPresetOf, fusionSites, type NamedFusion } from './fusion.js';
 import type { LinearUnit, MethodContext, MethodHooks, MethodUnits, SubLayerUnit } from './method.js';
 import { methodOf, type MethodConfig } from './methods/index.js';
 import { checkAdapterName } from './names.js';
@@ -79,6 +86,10 @@ export function checkAdapterDrop(d: AdapterDrop, enc: Encoder): AdapterDrop {
 
 /** Options of {@link composeAdapters}. */
 export interface ComposeOptions {
+  /** The model's AdapterFusion layers, which its Fuse blocks run (by name). */
+  readonly fusions?: readonly NamedFusion[];
+  /** Dropout of a fusion's attention scores when its config gives none (the encoder's attention dropout; default 0.1, BERT's). */
+  readonly fusionDropout?: number;
   /** Static AdapterDrop: no adapter acts in layers below this one. */
   readonly dropBelow?: number;
   /** Robust AdapterDrop: an int64 scalar n; the adapters of layer l act when l >= n. */
@@ -163,7 +174,7 @@ export function compositionNeeds(c: Composition): { readonly batchSize?: number;
 /**
  * Why a composition cannot give one output per example for any batch, or undefined: Parallel
  * gives one per channel, BatchSplit routes rows and Split tokens by their position (so a batch
- * must have exactly their sizes). Stack and Average can (Fuse too, once implemented).
+ * must have exactly their sizes). Stack, Average and Fuse can.
  */
 export function perInputIssue(c: Composition): string | undefined {
   const par = findBlock(c, 'Parallel');
@@ -173,6 +184,12 @@ export function perInputIssue(c: Composition): string | undefined {
   const sp = findBlock(c, 'Split') as Extract<Block, { type: 'Split' }> | undefined;
   if (sp) return `${formatComposition(sp)} sends tokens to adapters by position (sequences of exactly ${sp.splits.reduce((a, b) => a + b, 0)} tokens)`;
   return undefined;
+}
+
+/** Every block of a type in a composition, outer first. */
+function findBlocks(c: Composition, type: Block['type']): Block[] {
+  if (typeof c === 'string') return [];
+  return [...(c.type === type ? [c] : []), ...c.children.flatMap((k) => findBlocks(k, type))];
 }
 
 function findBlock(c: Composition, type: Block['type']): Block | undefined {
@@ -185,8 +202,8 @@ function findBlock(c: Composition, type: Block['type']): Block | undefined {
   return undefined;
 }
 
-/** Checks a model's adapters: names valid and distinct, configs valid for the encoder. */
-export function checkAdapters(adapters: readonly NamedAdapter[], enc: Encoder): void {
+/** Checks a model's adapters: names valid and distinct, configs valid for the encoder; and its fusions (see {@link fusionSites}). */
+export function checkAdapters(adapters: readonly NamedAdapter[], enc: Encoder, fusions: readonly NamedFusion[] = []): void {
   if (adapters.length === 0) fail('BAD_CONFIG', 'an adapter setup needs at least one adapter');
   const seen = new Set<string>();
   for (const a of adapters) {
@@ -196,6 +213,13 @@ export function checkAdapters(adapters: readonly NamedAdapter[], enc: Encoder): 
     if (a.trainable !== undefined && typeof a.trainable !== 'boolean') fail('BAD_CONFIG', `adapter ${a.name}: trainable must be true or false`);
     methodOf(a.config).validateFor(a.config as never, enc);
   }
+  const fused = new Set<string>();
+  const configs = new Map(adapters.map((a) => [a.name, a.config]));
+  for (const f of fusions) {
+    fusionSites(f, configs, enc);
+    if (fused.has(f.name)) fail('BAD_CONFIG', `fusion ${f.name} is listed twice`);
+    fused.add(f.name);
+  }
 }
 
 /**
@@ -204,7 +228,7 @@ export function checkAdapters(adapters: readonly NamedAdapter[], enc: Encoder): 
  *
  * @throws AdapterkitError BAD_CONFIG naming the block, the site and the adapters.
  */
-export function checkSetup(enc: Encoder, adapters: readonly NamedAdapter[], active: Composition, o: { dropBelow?: number } = {}): Block {
+export function checkSetup(enc: Encoder, adapters: readonly NamedAdapter[], active: Composition, o: { dropBelow?: number; fusions?: readonly NamedFusion[] } = {}): Block {
   const noValue = (): never => fail('GRAPH_ERROR', 'checkSetup builds no graph');
   const ctx: MethodContext = { w: noValue, gathered: false, dropout: noValue, layerNorm: noValue };
   return plan(enc, adapters, active, ctx, o).composition;
@@ -215,14 +239,27 @@ interface SitePlan {
   readonly restricted: Restricted;
 }
 
-function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Composition, ctx: MethodContext, o: { dropBelow?: number }) {
+function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Composition, ctx: MethodContext, o: { dropBelow?: number; fusions?: readonly NamedFusion[] }) {
   const composition = checkComposition(active);
   const byName = new Map(adapters.map((a) => [a.name, a]));
   for (const n of compositionNames(composition)) {
     if (!byName.has(n)) fail('BAD_CONFIG', `${formatComposition(composition)} uses adapter ${n}, which the model does not hold (it holds ${[...byName.keys()].join(', ')})`);
   }
-  const fuse = findBlock(composition, 'Fuse');
-  if (fuse) fail('BAD_CONFIG', `${formatComposition(fuse)}: AdapterFusion (Fuse) is not implemented in adapterkit yet`);
+  const fusions = new Map<Block, NamedFusion>();
+  for (const b of findBlocks(composition, 'Fuse') as Extract<Block, { type: 'Fuse' }>[]) {
+    const name = fuseName(b);
+    const f = (o.fusions ?? []).find((x) => x.name === name);
+    if (!f) fail('BAD_CONFIG', `${formatComposition(b)} runs the fusion ${name}, which the model does not hold (${o.fusions?.length ? `it holds ${o.fusions.map((x) => x.name).join('; ')}` : 'it holds none'}); add it as a fusion of the setup (fusions: [{ name: ${JSON.stringify(name)}, adapters, config }], or --fuse on the command line)`);
+    const want = fusedAdapters(b);
+    if (want.join(',') !== f.adapters.join(',')) fail('BAD_CONFIG', `${formatComposition(b)} fuses ${want.join(', ')}, but the model's fusion ${name} fuses ${f.adapters.join(', ')}`);
+    for (const n of compositionNames(b)) {
+      const m = methodOf((byName.get(n) as NamedAdapter).config);
+      if (m.id !== 'bottleneck') fail('BAD_CONFIG', `${formatComposition(b)}: adapter ${n} is ${m.id}; AdapterFusion fuses bottleneck adapters only (as in AdapterHub), and a Stack inside a Fuse holds bottleneck adapters`);
+    }
+    fusions.set(b, f);
+  }
+  const configs = new Map(adapters.map((a) => [a.name, a.config]));
+  const fusionAt = new Map([...new Set(fusions.values())].map((f) => [f, new Set(fusionSites(f, configs, enc).map((x) => x.key))]));
   const needs = batchNeeds(composition);
   const units = new Map<string, MethodUnits>();
   for (const n of compositionNames(composition)) {
@@ -241,6 +278,12 @@ function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Compositi
     if (restricted === null) continue;
     if (site.kind === 'sublayer') checkSubLayerSite(site.key, restricted, units);
     else checkLinearSite(site.key, restricted, units);
+    for (const b of fuseBlocksIn(restricted)) {
+      const f = fusions.get(b) as NamedFusion;
+      if (!fusionAt.get(f)?.has(site.key)) {
+        fail('BAD_CONFIG', `sub-layer ${site.key}: ${formatComposition(b)} has adapters there (${namesOf(restricted).join(', ')}), but its fusion ${f.name} sits only at the blocks its fused adapters (${f.adapters.join(', ')}) share; a Stack inside a Fuse must sit where its last adapter does`);
+      }
+    }
     sites.push({ site, restricted });
   }
   const par = findBlock(composition, 'Parallel');
@@ -250,7 +293,13 @@ function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Compositi
     const layers = sites.filter((s) => namesOf(s.restricted).some((n) => inPar.has(n)) && s.site.kind !== 'embeddings').map((s) => (s.site as { layer: number }).layer);
     replicateAt = layers.length ? Math.min(...layers) : enc.numLayers - 1;
   }
-  return { composition, units, sites, needs, channels: par ? par.children.length : 1, replicateAt };
+  return { composition, units, sites, needs, channels: par ? par.children.length : 1, replicateAt, fusions };
+}
+
+/** The Fuse blocks of a restricted composition. */
+function fuseBlocksIn(r: Restricted | null): Block[] {
+  if (r === null || typeof r === 'string') return [];
+  return [...(r.block.type === 'Fuse' ? [r.block] : []), ...r.children.flatMap(fuseBlocksIn)];
 }
 
 const who = (r: Restricted | null): string => (r === null ? '(none)' : typeof r === 'string' ? r : formatComposition(r.block));
@@ -349,8 +398,21 @@ function cutOf(block: Block): Cut | undefined {
   return undefined;
 }
 
-function subLayerFunction(key: string, r: Restricted, units: ReadonlyMap<string, MethodUnits>): (p: SubLayerParts) => Value {
+/** Runs a Fuse block's fusion at a site (see fusion.ts). */
+type FuseRunner = (block: Block, x: { state: Value; hidden: Value; ups: readonly Value[]; residual: Value }) => Value;
+
+function subLayerFunction(key: string, r: Restricted, units: ReadonlyMap<string, MethodUnits>, fuse?: FuseRunner): (p: SubLayerParts) => Value {
   const unit = (n: string) => units.get(n)?.sublayers?.get(key) as SubLayerUnit;
+  /** A Fuse child's up-projection: its adapter's output without the residual (a Stack child: its adapters in order, then the last one's). */
+  const upOf = (k: Restricted, s: Value, p: SubLayerParts): Value => {
+    if (typeof k === 'string') {
+      const u = unit(k);
+      return u.forward(u.pre(s, p).hidden, fill(s, 0));
+    }
+    const kids = k.children as Restricted[]; // a Stack of names (nothing else may sit in a Fuse)
+    const before = kids.slice(0, -1).reduce<Value>((acc, c) => evaluate(c, acc, p), s);
+    return upOf(kids[kids.length - 1] as Restricted, before, p);
+  };
   const placement = unit(namesOf(r)[0] as string).placement;
   // A child absent at this site: the same kind of adapter with a zero output.
   const absent = (ref: SubLayerUnit, s: Value, p: SubLayerParts) => (placement.is_parallel ? fill(p.residual, 0) : ref.pre(s, p).residual);
@@ -362,6 +424,12 @@ function subLayerFunction(key: string, r: Restricted, units: ReadonlyMap<string,
     }
     const b = x.block;
     if (b.type === 'Stack') return x.children.reduce<Value>((acc, k) => evaluate(k as Restricted, acc, p), s);
+    if (b.type === 'Fuse') {
+      const present = x.children.filter((k): k is Restricted => k !== null);
+      const last = unit(namesOf(present[present.length - 1] as Restricted).at(-1) as string); // the Fuse's last adapter here prepares query and residual
+      const prepared = last.pre(s, p);
+      return (fuse as FuseRunner)(b, { state: s, hidden: prepared.hidden, ups: present.map((k) => upOf(k, s, p)), residual: prepared.residual });
+    }
     const ref = unit(namesOf(x)[0] as string);
     const child = (k: Restricted | null, sk: Value, pk: SubLayerParts) => (k === null ? absent(ref, sk, pk) : evaluate(k, sk, pk));
     if (b.type === 'Average') {
@@ -466,7 +534,15 @@ export function composeAdapters(enc: Encoder, adapters: readonly NamedAdapter[],
           continue;
         }
         f = d ? (q) => q.norm(add(q.residual, add(q.output, d(q)))) : s;
-      } else f = subLayerFunction(site.key, restricted, p.units);
+      } else {
+        const key = site.key;
+        const runFuse: FuseRunner = (block, x) => {
+          const fu = p.fusions.get(block) as NamedFusion;
+          const query = fu.config.query_before_ln ? x.state : x.hidden;
+          return x.state.graph.scope('fusion', () => fuseAt(fu, key, ctx, fu.config.dropout_prob ?? o.fusionDropout ?? 0.1, { query, ups: x.ups, residual: x.residual }));
+        };
+        f = subLayerFunction(key, restricted, p.units, runFuse);
+      }
       sublayers.set(site.key, dropN ? (q) => gate(layer, f(q), q.norm(add(q.residual, q.output))) : f);
     } else {
       const f = typeof restricted === 'string' ? (ownHooks(restricted).linears?.get(site.key) as (x: Value, apply: (x: Value) => Value) => Value) : linearFunction(site.key, restricted, p.units);
@@ -490,9 +566,10 @@ export function composeAdapters(enc: Encoder, adapters: readonly NamedAdapter[],
 }
 
 /** One line per setup for `info` and reports: `Stack(lang, task): lang = bottleneck (…) (frozen); task = lora (…)`. */
-export function describeSetup(adapters: readonly NamedAdapter[], active: Composition, drop: AdapterDrop | undefined, enc?: Encoder): string {
+export function describeSetup(adapters: readonly NamedAdapter[], active: Composition, drop: AdapterDrop | undefined, enc?: Encoder, fusions: readonly NamedFusion[] = []): string {
   const used = new Set(compositionNames(active));
   const parts = adapters.map((a) => `${a.name} = ${methodOf(a.config).describe(a.config as never, enc)}${a.trainable === false ? ' (frozen)' : ''}${used.has(a.name) ? '' : ' (inactive)'}`);
+  for (const f of fusions) parts.push(`fusion ${f.name} = AdapterFusion (${fusionPresetOf(f.config) ?? 'custom'})${f.trainable === false ? ' (frozen)' : ''}`);
   const d = drop ? (drop.kind === 'static' ? `, AdapterDrop first ${drop.layers} layer(s)` : `, robust AdapterDrop 0..${drop.maxLayers}`) : '';
   return `${formatComposition(active)}${d}: ${parts.join('; ')}`;
 }

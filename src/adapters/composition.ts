@@ -5,7 +5,7 @@
  * `validate_composition`); what each block computes for each method is in `compose.ts`.
  *
  *     Stack(a, b)                       a's output is b's input
- *     Fuse(a, b, c)                     AdapterFusion over the outputs (declared; not implemented yet)
+ *     Fuse(a, b, c)                     AdapterFusion over the adapters' outputs (fusion.ts)
  *     Split(a, b, { splits: [k, m] })   tokens 0..k-1 through a, the next m through b
  *     BatchSplit(a, b, { batch_sizes })  rows of the batch to each adapter
  *     Parallel(a, b)                    the batch replicated, one copy per adapter (outputs per adapter)
@@ -81,7 +81,7 @@ export function Stack(...children: Composition[]): Block {
   return checkComposition({ type: 'Stack', children });
 }
 
-/** `Fuse(a, b, …)`: AdapterFusion over the adapters' outputs (declared; not computed yet). */
+/** `Fuse(a, b, …, { name })`: the model's AdapterFusion layer `name` (default `a,b,…`) over the adapters' outputs (see fusion.ts). */
 export function Fuse(...args: [...Composition[], Options<{ name?: string }>] | Composition[]): Block {
   const { children, options } = splitArgs<{ name?: string }>(args, 'Fuse');
   return checkComposition({ type: 'Fuse', children, ...(options?.name !== undefined ? { name: options.name } : {}) });
@@ -365,10 +365,15 @@ class Parser {
   }
 }
 
-/** AdapterHub's `to_dict()` of a composition (the `adapter_setup` of its `adapter_setup.json`). */
+/**
+ * AdapterHub's `to_dict()` of a composition (the `adapter_setup` of its `adapter_setup.json`).
+ * A Fuse's own `name` goes in its `kwargs` (AdapterHub's `to_dict` drops it; its `from_dict`
+ * passes it back to `Fuse(name=…)`).
+ */
 export function compositionToDict(c: Composition): Record<string, unknown> {
   if (typeof c === 'string') return { type: 'single', children: [c] };
-  const kwargs = c.type === 'Split' ? { splits: [...c.splits] } : c.type === 'BatchSplit' ? { batch_sizes: [...c.batch_sizes] } : c.type === 'Average' ? { weights: [...c.weights] } : undefined;
+  const kwargs = c.type === 'Split' ? { splits: [...c.splits] } : c.type === 'BatchSplit' ? { batch_sizes: [...c.batch_sizes] } : c.type === 'Average' ? { weights: [...c.weights] }
+    : c.type === 'Fuse' && c.name !== undefined ? { name: c.name } : undefined;
   return { type: c.type, children: c.children.map(compositionToDict), ...(kwargs ? { kwargs } : {}) };
 }
 
@@ -393,6 +398,9 @@ export function compositionFromDict(d: unknown, where = 'composition'): Block {
         return { type, children, batch_sizes: perChild(kw.batch_sizes as number[], children.length, type, 'batch_sizes') };
       case 'Average':
         return { type, children, weights: averageWeights(children.length, kw.weights as number[] | undefined, false) };
+      case 'Fuse':
+        if (kw.name !== undefined && typeof kw.name !== 'string') fail('BAD_CONFIG', `${where}: a Fuse's kwargs.name must be a string, got ${JSON.stringify(kw.name)}`);
+        return { type, children, ...(kw.name !== undefined ? { name: kw.name } : {}) };
       default:
         return { type, children } as Block;
     }

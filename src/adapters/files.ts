@@ -12,8 +12,11 @@
  *
  * A task holding several named adapters (an adapter setup) keeps each adapter in a folder of its
  * name, `<name>/adapter_config.json`, `<name>/pytorch_adapter.bin`, `<name>/adapter.safetensors`
- * (keys with the adapter's name), and the composition in `adapter_setup.json` as AdapterHub's
- * `save_adapter_setup` writes them; the head and `trained_base.safetensors` stay at the top.
+ * (keys with the adapter's name), each AdapterFusion in a folder of its name
+ * (`a,b/adapter_fusion_config.json`, `a,b/pytorch_model_adapter_fusion.bin`,
+ * `a,b/model_adapter_fusion.safetensors`; task-files/fusion-files.ts), and the composition in
+ * `adapter_setup.json` as AdapterHub's `save_adapter_setup` writes them; the head and
+ * `trained_base.safetensors` stay at the top.
  *
  * Directories written by AdapterHub (`adapter_config.json` + head) or by PEFT (`adapter_config.json`
  * with `peft_type`) load too. A config value adapterkit does not implement is an error naming the
@@ -33,6 +36,7 @@ import { readJsonObjectFile } from '../util/json.js';
 import { ADAPTERHUB_FILES, headFromAdapterHub } from './adapterhub.js';
 import { fromAdapterHubConfig, methodOf } from './methods/index.js';
 import { readAdapterHubAdapter, writeAdapterHubAdapter, writeAdapterSetup } from './task-files/adapterhub-adapter.js';
+import { readFusionFiles } from './task-files/fusion-files.js';
 import { headFileTensors, headTensors, readHeadWeights, writeHeadFiles } from './task-files/head-files.js';
 import { MANIFEST_FILE, MANIFEST_VERSION, readManifest, writeManifest, type LoadedTaskFiles, type TaskFiles, type TaskManifest } from './task-files/manifest.js';
 import { loadPeftDir, writePeftLayout } from './task-files/peft-files.js';
@@ -61,7 +65,7 @@ async function writeTaskFiles(tmp: string, enc: Encoder, f: TaskFiles): Promise<
   const base = trainedBaseFileTensors(f.tensors, enc);
   const layouts = { adapterhub: false, peft: false };
   if (m.mode.adapters) {
-    const setup = await writeAdapterSetup(tmp, m.mode.adapters, m.mode.active, enc, name, f.tensors, meta);
+    const setup = await writeAdapterSetup(tmp, m.mode.adapters, m.mode.active, enc, name, f.tensors, meta, m.mode.fusions);
     layouts.adapterhub = setup.loadable;
     notes.push(...setup.notes);
     if (base.size && m.mode.adapters.some((a) => a.config.trainLayerNorms)) notes.push(trainedNormsNote('this task'));
@@ -109,6 +113,8 @@ async function loadAdapterkitDir(dir: string, enc: Encoder, manifestPath: string
       dir: join(dir, a.name), adapterName: a.name, fileName: a.name, label: `adapter ${a.name}`, missing: `${dir}: missing ${a.name}/${ADAPTERHUB_FILES.safeWeights}`,
     }, tensors);
   }
+  const setup = manifest.mode.adapters;
+  if (setup && manifest.mode.fusions) await readFusionFiles(dir, manifest.mode.fusions, new Map(setup.map((a) => [a.name, a.config])), enc, tensors);
   const c = manifest.mode.adapter;
   if (c && manifest.mode.kind === 'adapters') {
     await readAdapterHubAdapter(c, enc, { dir, adapterName, fileName: manifest.name, label: `task ${manifest.name}`, missing: `${dir}: missing ${ADAPTERHUB_FILES.safeWeights}` }, tensors);

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { AdapterkitError, fail } from '../errors.js';
 import { perInputIssue, type AdapterDrop, type NamedAdapter } from '../adapters/compose.js';
 import { checkComposition, compositionNames, formatComposition, parseComposition, type Block } from '../adapters/composition.js';
+import { DEFAULT_FUSION_PRESET, fusionConfig, fusedAdapters, fuseName, type FusionConfig, type NamedFusion } from '../adapters/fusion.js';
 import { ADAPTER_NAME } from '../adapters/names.js';
 import { checkMethodConfig, fromAdapterHubConfig, methodConfig, type MethodConfig } from '../adapters/methods/index.js';
 import { LINEAR_ROLES, SUBLAYER_NAMES, type LinearRole, type SubLayerName } from '../models/sites.js';
@@ -254,6 +255,36 @@ export function withArg(value: string, previous: readonly WithArg[] = []): WithA
   return [...previous, { name, dir: rest }];
 }
 
+/**
+ * Reads `--fusion-config`: a preset name (`dynamic`, `static`), JSON text of AdapterHub's
+ * AdapterFusionConfig fields (over the dynamic preset), or a JSON file (AdapterHub's
+ * `adapter_fusion_config.json` or its `config` object).
+ */
+export function fusionConfigArg(text: string, where = '--fusion-config'): FusionConfig {
+  const t = text.trim();
+  let json: unknown;
+  if (t.startsWith('{')) {
+    try {
+      json = JSON.parse(t);
+    } catch (e) {
+      fail('BAD_CONFIG', `${where}: not valid JSON (${(e as Error).message})`);
+    }
+  } else if (existsSync(t)) {
+    try {
+      json = JSON.parse(readFileSync(t, 'utf8'));
+    } catch (e) {
+      fail('BAD_FILE', `${where} ${t}: not a readable JSON file (${(e as Error).message})`);
+    }
+  } else return fusionConfig(t, where);
+  const o = json as Record<string, unknown> | null;
+  return fusionConfig(o && typeof o === 'object' && !Array.isArray(o) && 'config' in o ? o.config : o, where);
+}
+
+/** Collects a repeatable flag's values. */
+export function listArg(value: string, previous: readonly string[] = []): string[] {
+  return [...previous, value];
+}
+
 /** Parses a repeatable, comma-separated `--train-adapter a,b`. */
 export function namesArg(value: string, previous: readonly string[] = []): string[] {
   const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -333,11 +364,23 @@ export interface SetupFlags {
   compose?: string;
   trainAdapter?: string[];
   adapterDrop?: AdapterDrop;
+  /** `--fuse a,b,c`: the composition Fuse(a, b, c). */
+  fuse?: string[];
+  /** `--fusion-config`: the config of every fusion the composition's Fuse blocks run (default dynamic). */
+  fusionConfig?: FusionConfig;
+  /** `--fusion-from <dir>`: fusion folders to start fusions from (config and tensors). */
+  fusionFrom?: string[];
+}
+
+/** The Fuse blocks of a composition, outer first. */
+function fuseBlocks(c: Block | string): Extract<Block, { type: 'Fuse' }>[] {
+  if (typeof c === 'string') return [];
+  return [...(c.type === 'Fuse' ? [c] : []), ...c.children.flatMap(fuseBlocks)];
 }
 
 /** Whether any setup flag is given. */
 export function hasSetupFlags(f: SetupFlags): boolean {
-  return f.adapter !== undefined || f.with !== undefined || f.compose !== undefined || f.trainAdapter !== undefined || f.adapterDrop !== undefined;
+  return f.adapter !== undefined || f.with !== undefined || f.compose !== undefined || f.trainAdapter !== undefined || f.adapterDrop !== undefined || f.fuse !== undefined || f.fusionConfig !== undefined || f.fusionFrom !== undefined;
 }
 
 /** The single-adapter flags a setup cannot take (each adapter's options go in its --adapter spec). */
@@ -357,6 +400,12 @@ export interface SetupPlan {
   readonly loaded: readonly (WithArg & { readonly trainable: boolean })[];
   readonly active: Block;
   readonly adapterDrop?: AdapterDrop;
+  /** The AdapterFusion layers the composition's Fuse blocks run (new, trained). */
+  readonly fusions: readonly NamedFusion[];
+  /** Fusion folders to start fusions from (read once the base is loaded). */
+  readonly fusionFrom?: readonly string[];
+  /** Whether --fusion-config was given (a started fusion brings its own). */
+  readonly fusionConfigGiven?: boolean;
 }
 
 /**
@@ -369,7 +418,7 @@ export interface SetupPlan {
  */
 export function setupFromFlags(f: SetupFlags, single: () => MethodConfig): SetupPlan {
   if (f.adapter === undefined && f.with === undefined) {
-    const given = [...(f.compose !== undefined ? ['--compose'] : []), ...(f.trainAdapter !== undefined ? ['--train-adapter'] : [])];
+    const given = [...(f.compose !== undefined ? ['--compose'] : []), ...(f.trainAdapter !== undefined ? ['--train-adapter'] : []), ...(f.fuse !== undefined ? ['--fuse'] : [])];
     if (given.length) fail('BAD_CONFIG', `${given.join(' and ')} name${given.length > 1 ? '' : 's'} adapters: define them with --adapter <name>=<method> or --with <name>=<task-dir>`);
   }
   const fresh: NamedAdapter[] = [];
@@ -391,7 +440,11 @@ export function setupFromFlags(f: SetupFlags, single: () => MethodConfig): Setup
     if (!trains(a.name, true)) fail('BAD_CONFIG', `adapter ${a.name} is new (--adapter) but --train-adapter leaves it out: it would stay at its initialisation; train it, or load a trained one with --with ${a.name}=<task-dir>`);
   }
   let active: Block;
-  if (f.compose !== undefined) {
+  if (f.fuse !== undefined && f.compose !== undefined) fail('BAD_CONFIG', `--fuse ${f.fuse.join(',')} is short for --compose 'Fuse(${f.fuse.join(', ')})'; give one of them (a Fuse inside a Stack: --compose 'Stack(lang, Fuse(a, b))')`);
+  if (f.fuse !== undefined) {
+    if (f.fuse.length < 2) fail('BAD_CONFIG', `--fuse ${f.fuse.join(',')}: AdapterFusion fuses two or more adapters, e.g. --fuse a,b`);
+    active = checkComposition({ type: 'Fuse', children: f.fuse });
+  } else if (f.compose !== undefined) {
     try {
       active = parseComposition(f.compose);
     } catch (e) {
@@ -406,7 +459,20 @@ export function setupFromFlags(f: SetupFlags, single: () => MethodConfig): Setup
   }
   const issue = perInputIssue(active);
   if (issue) fail('BAD_CONFIG', `--compose ${formatComposition(active)}: ${issue}; a single-task run trains one head with one output per example (use Stack or Average)`);
+  const fuses = fuseBlocks(active);
+  for (const [flag, given] of [['--fusion-config', f.fusionConfig], ['--fusion-from', f.fusionFrom]] as const) {
+    if (given !== undefined && fuses.length === 0) fail('BAD_CONFIG', `${flag} configures AdapterFusion, but ${formatComposition(active)} has no Fuse block (use --fuse a,b or --compose 'Fuse(a, b)')`);
+  }
+  const fusions = new Map<string, NamedFusion>();
+  for (const b of fuses) {
+    const name = fuseName(b);
+    const adapters = fusedAdapters(b);
+    const seen = fusions.get(name);
+    if (seen && seen.adapters.join(',') !== adapters.join(',')) fail('BAD_CONFIG', `--compose ${formatComposition(active)}: two Fuse blocks named ${name} fuse different adapters`);
+    fusions.set(name, { name, adapters, config: f.fusionConfig ?? fusionConfig(DEFAULT_FUSION_PRESET), trainable: true });
+  }
   return {
+    fusions: [...fusions.values()], ...(f.fusionFrom ? { fusionFrom: f.fusionFrom } : {}), ...(f.fusionConfig ? { fusionConfigGiven: true } : {}),
     fresh: fresh.map((a) => ({ ...a, trainable: true })),
     loaded: (f.with ?? []).map((w) => ({ ...w, trainable: trains(w.name, false) })),
     active,

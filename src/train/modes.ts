@@ -7,6 +7,7 @@
 import { fail } from '../errors.js';
 import { checkAdapterDrop, checkAdapters, checkSetup, describeSetup, type AdapterDrop, type NamedAdapter } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
+import type { NamedFusion } from '../adapters/fusion.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
 
@@ -22,6 +23,8 @@ export interface AdapterSetupMode {
   readonly adapters: readonly NamedAdapter[];
   readonly active: Composition;
   readonly adapterDrop?: AdapterDrop;
+  /** AdapterFusion layers the setup's Fuse blocks run (see adapters/fusion.ts); trainable unless marked `trainable: false`. */
+  readonly fusions?: readonly NamedFusion[];
 }
 
 /** A training mode with at most one adapter (what the CLI's flags make). */
@@ -66,7 +69,7 @@ export const MODES: { readonly [K in ModeKind]: ModeSpec<K> } = {
   adapters: {
     lr: 1e-3, family: 'adapters',
     trains: (m, s) => (m.adapter === undefined ? m.adapters.some((a) => a.trainable !== false && a.config.trainLayerNorms) : m.adapter.trainLayerNorms) && s.role === 'norm',
-    describe: (m, enc) => (m.adapter === undefined ? describeSetup(m.adapters, m.active, m.adapterDrop, enc) : methodOf(m.adapter).describe(m.adapter, enc)),
+    describe: (m, enc) => (m.adapter === undefined ? describeSetup(m.adapters, m.active, m.adapterDrop, enc, m.fusions) : methodOf(m.adapter).describe(m.adapter, enc)),
   },
   'top-k': { lr: 1e-4, family: 'fine-tune top k', trains: (m, s, enc) => s.layer !== undefined && s.layer >= enc.numLayers - m.k, describe: (m) => `top-${m.k} layers` },
   'layer-norm': { lr: 3e-3, family: 'layer norm only', trains: (_m, s) => s.role === 'norm', describe: () => 'layer-norm' },
@@ -97,9 +100,9 @@ export function isTrainable(mode: TrainingMode, s: WeightSpec, enc: Encoder, o: 
 export function validateMode(mode: TrainingMode, enc: Encoder): void {
   spec(mode);
   if (isAdapterSetup(mode)) {
-    checkAdapters(mode.adapters, enc);
+    checkAdapters(mode.adapters, enc, mode.fusions);
     const drop = mode.adapterDrop ? checkAdapterDrop(mode.adapterDrop, enc) : undefined;
-    checkSetup(enc, mode.adapters, mode.active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0 });
+    checkSetup(enc, mode.adapters, mode.active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0, ...(mode.fusions ? { fusions: mode.fusions } : {}) });
   }
   if (mode.kind === 'top-k' && (!Number.isInteger(mode.k) || mode.k < 1 || mode.k > enc.numLayers)) {
     fail('BAD_CONFIG', `top-k: k must be an integer from 1 to ${enc.numLayers} (the encoder's layers), got ${mode.k}`);

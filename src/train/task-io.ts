@@ -39,6 +39,7 @@ export async function saveTask(model: TaskModel, dir: string, o: SaveTaskOptions
         ? {
           adapters: mode.adapters.map((a) => ({ name: a.name, config: a.config, trainable: a.trainable !== false })),
           active: compositionToDict(mode.active), ...(mode.adapterDrop ? { adapterDrop: mode.adapterDrop } : {}),
+          ...(mode.fusions?.length ? { fusions: mode.fusions.map((f) => ({ name: f.name, adapters: [...f.adapters], config: f.config, trainable: f.trainable !== false })) } : {}),
         }
         : {}),
       ...(mode.kind === 'top-k' ? { k: mode.k } : {}),
@@ -65,8 +66,8 @@ export interface SavedTask {
 function modeOf(m: TaskManifest, f: LoadedTaskFiles, dir: string): TrainingMode {
   const kind = m.mode.kind;
   if (kind === 'adapters' && m.mode.adapters) {
-    const { adapters, active, adapterDrop } = m.mode;
-    return { kind, adapters, active: compositionFromDict(active, `${dir}: mode.active`), ...(adapterDrop ? { adapterDrop } : {}) };
+    const { adapters, active, adapterDrop, fusions } = m.mode;
+    return { kind, adapters, active: compositionFromDict(active, `${dir}: mode.active`), ...(adapterDrop ? { adapterDrop } : {}), ...(fusions ? { fusions } : {}) };
   }
   if (kind === 'adapters') {
     const a = m.mode.adapter;

@@ -7,9 +7,10 @@
  * copied from the base first, so training never changes the shared base.
  */
 import { fail } from '../errors.js';
-import { Graph, Session, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
+import { Graph, Session, add, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
 import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, type AdapterDrop } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
+import { activeFusions, fusionIdentityStarts, fusionOfTensor, fusionRegularization, setupFusionTensors } from '../adapters/fusion.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
 import { methodOf } from '../adapters/methods/index.js';
 import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
@@ -139,18 +140,25 @@ function labelFeed(head: HeadConfig, labels: BatchLabels, n: number, t = 0): Hos
 function startAdapters(owned: Map<string, HostTensor<'float32'>>, declared: readonly AdapterTensor[], given: ReadonlyMap<string, HostTensor<'float32'>>): void {
   const shapes = new Map(declared.map((t) => [t.name, t.shape] as const));
   const named = new Set<string>();
+  const ownerOf = (k: string) => (parseAdapterTensorName(k)?.adapter ?? fusionOfTensor(k)) as string; // an adapter, or a fusion
   for (const [k, t] of given) {
     const shape = shapes.get(k);
     if (!shape) fail('ADAPTER_MISMATCH', `adapterWeights: ${k} is not an adapter tensor of this model`);
     if (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) fail('ADAPTER_MISMATCH', `adapterWeights: ${k} has shape [${t.shape.join(', ')}], the model expects [${shape.join(', ')}]`);
-    named.add(parseAdapterTensorName(k)?.adapter as string);
+    named.add(ownerOf(k));
   }
   for (const t of declared) {
-    if (!named.has(parseAdapterTensorName(t.name)?.adapter as string)) continue;
+    if (!named.has(ownerOf(t.name))) continue;
     const src = given.get(t.name);
-    if (!src) fail('ADAPTER_MISMATCH', `adapterWeights: adapter ${parseAdapterTensorName(t.name)?.adapter} lacks ${t.name}`);
+    if (!src) fail('ADAPTER_MISMATCH', `adapterWeights: ${fusionOfTensor(t.name) ?? `adapter ${ownerOf(t.name)}`} lacks ${t.name}`);
     owned.set(t.name, f32(src.shape, Float32Array.from(src.data)));
   }
+}
+
+/** The base's attention dropout (its config's `attention_probs_dropout_prob`; 0.1, BERT's default, where the encoder does not say). */
+function attentionDropoutOf(base: BaseModel): number {
+  const p = (base.encoder as { config?: { attentionDropout?: unknown } }).config?.attentionDropout;
+  return typeof p === 'number' ? p : 0.1;
 }
 
 /** A base + adapters + head, ready to train and predict. */
@@ -208,8 +216,8 @@ export class TaskModel {
     if (!isAdapterSetup(m)) fail('BAD_CONFIG', `activate() needs a model created with several named adapters (mode { kind: 'adapters', adapters: [...], active }), this one is ${m.kind === 'adapters' ? 'a single adapter' : m.kind}`);
     const enc = this.base.encoder;
     const drop = o.adapterDrop === undefined ? m.adapterDrop : o.adapterDrop === null ? undefined : checkAdapterDrop(o.adapterDrop, enc);
-    const checked = checkSetup(enc, m.adapters, active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0 });
-    const next: AdapterSetupMode = { kind: 'adapters', adapters: m.adapters, active: checked, ...(drop ? { adapterDrop: drop } : {}) };
+    const checked = checkSetup(enc, m.adapters, active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0, ...(m.fusions ? { fusions: m.fusions } : {}) });
+    const next: AdapterSetupMode = { kind: 'adapters', adapters: m.adapters, active: checked, ...(drop ? { adapterDrop: drop } : {}), ...(m.fusions ? { fusions: m.fusions } : {}) };
     this.currentMode = next;
     this.dropSessions();
   }
@@ -233,6 +241,11 @@ export class TaskModel {
         const ts = methodOf(a.config).tensors(a.config as never, enc, a.name);
         adapterTensors.push(...ts);
         if (a.trainable === false) for (const t of ts) frozen.add(t.name);
+      }
+      for (const f of o.mode.fusions ?? []) { // AdapterFusion layers: tensors like an adapter's, after them
+        const ts = setupFusionTensors([f], new Map(o.mode.adapters.map((a) => [a.name, a.config])), enc);
+        adapterTensors.push(...ts);
+        if (f.trainable === false) for (const t of ts) frozen.add(t.name);
       }
     } else if (o.mode.kind === 'adapters') {
       const method = methodOf(o.mode.adapter);
@@ -260,6 +273,7 @@ export class TaskModel {
       }
     } else {
       for (const [k, v] of initTensors(adapterTensors, o.seed)) owned.set(k, v);
+      if (isAdapterSetup(o.mode) && o.mode.fusions) for (const [k, v] of fusionIdentityStarts(o.mode.fusions, adapterTensors)) owned.set(k, v);
       if (o.adapterWeights) startAdapters(owned, adapterTensors, o.adapterWeights);
       for (const [k, v] of initHeadWeights(head, headInputWidth(head, enc), o.seed + 1)) owned.set(k, v);
       for (const s of trainedBase) {
@@ -274,7 +288,7 @@ export class TaskModel {
       const origin = isAdapterTensor(name) ? 'adapter' : headNames.has(name) ? 'head' : 'base';
       trainable.push({ name, data: t.data, shape: t.shape, origin });
     }
-    const mode = isAdapterSetup(o.mode) ? { ...o.mode, active: checkSetup(enc, o.mode.adapters, o.mode.active, { dropBelow: o.mode.adapterDrop?.kind === 'static' ? o.mode.adapterDrop.layers : 0 }) } : o.mode;
+    const mode = isAdapterSetup(o.mode) ? { ...o.mode, active: checkSetup(enc, o.mode.adapters, o.mode.active, { dropBelow: o.mode.adapterDrop?.kind === 'static' ? o.mode.adapterDrop.layers : 0, ...(o.mode.fusions ? { fusions: o.mode.fusions } : {}) }) } : o.mode;
     return new TaskModel(mode, base, head, adapterName, adapterTensors, owned, trainable, { ...o, head, weights: undefined, adapterWeights: undefined }); // do not keep the loaded copies alive
   }
 
@@ -347,7 +361,10 @@ export class TaskModel {
     const m = this.mode;
     if (isAdapterSetup(m)) {
       const drop = m.adapterDrop;
-      const c = composeAdapters(this.base.encoder, m.adapters, m.active, ctx, { ...(drop?.kind === 'static' ? { dropBelow: drop.layers } : {}), ...(dropInput ? { dropInput } : {}) });
+      const c = composeAdapters(this.base.encoder, m.adapters, m.active, ctx, {
+        ...(drop?.kind === 'static' ? { dropBelow: drop.layers } : {}), ...(dropInput ? { dropInput } : {}),
+        ...(m.fusions ? { fusions: m.fusions, fusionDropout: this.o.dropout ?? attentionDropoutOf(this.base) } : {}),
+      });
       const hooks = composeHooks([c.hooks]);
       return { ...hooks, ...(c.layerInput ? { layerInput: c.layerInput } : {}), ...(c.linearPerExample && hooks.linear ? { linearPerExample: true } : {}) };
     }
@@ -418,7 +435,10 @@ export class TaskModel {
     if (!training) return { graph, logits };
     const labels = labelInput(this.head, graph);
     // Parallel: every channel is scored against the batch's labels (the loss is the mean over channels)
-    const loss = headLoss(this.head, logits, this.channels > 1 ? replicate(labels, this.channels) : labels);
+    let loss = headLoss(this.head, logits, this.channels > 1 ? replicate(labels, this.channels) : labels);
+    const m = this.mode;
+    const reg = isAdapterSetup(m) && m.fusions ? fusionRegularization(this.adapterTensors, activeFusions(m.active, m.fusions), w) : undefined;
+    if (reg) loss = add(loss, reg); // AdapterHub's fusion regularization (adapters/fusion.ts)
     const params = this.trainable.map((t) => (t.origin === 'base' ? (eg.values.get(t.name) as Value) : w(t.name)));
     const grads = gradients(loss, params);
     return { graph, logits, loss, grads };

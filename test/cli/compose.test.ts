@@ -187,7 +187,7 @@ test('mistakes in the setup flags are exit-2 errors naming the flag and what is 
     [['--adapter', 'task'], /option '--adapter <name=method\[:options\]>' argument 'task' is invalid\. expected <name>=<method\[:options\]> such as task=lora:r=4,alpha=8/],
     [['--adapter', 'my.task=lora'], /adapter name "my\.task" may only contain letters, digits, _ and -/],
     [['--adapter', 'task=lora', '--lora-r', '4'], /--lora-r configures the single adapter of --method; with --adapter\/--with give each adapter's options in its spec/],
-    [['--adapter', 'task=lora', '--mode', 'full'], /--adapter, --with, --compose, --train-adapter and --adapter-drop apply to --mode adapters \(the mode is full\)/],
+    [['--adapter', 'task=lora', '--mode', 'full'], /--adapter, --with, --compose, --fuse, --fusion-config, --train-adapter and --adapter-drop apply to --mode adapters \(the mode is full\)/],
     [['--compose', 'Stack(a, b)'], /--compose names adapters: define them with --adapter <name>=<method> or --with <name>=<task-dir>/],
     [['--adapter-drop', 'some'], /expected n \(no adapters in the first n layers\) or robust:n/],
     [['--adapter', 'task=lora', '--adapter-drop', '9'], /--adapter-drop 9: AdapterDrop: layers must be an integer from 0 to 2 \(the encoder's layers\), got 9/],

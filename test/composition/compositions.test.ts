@@ -201,7 +201,7 @@ test('what adapters at one site cannot do together is an error naming the site a
     ['Stack(p1, p2)', /sub-layer 0\.ffn: Stack\(p1, p2\) stacks parallel bottleneck adapters \(p1, p2\)/],
     ['Stack(l, m)', /projection 0\.intermediate: in Stack\(l, m\), LoRA m follows a LoRA update 37 wide but its input is 32 wide/],
     ['Split(l, m, splits=[2, 2])', /Split is implemented for bottleneck adapters only/],
-    ['Fuse(lang, p1)', /AdapterFusion \(Fuse\) is not implemented in adapterkit yet/],
+    ['Fuse(lang, p1)', /Fuse\(lang, p1\) runs the fusion lang,p1, which the model does not hold \(it holds none\)/],
     ['Stack(lang, nope)', /uses adapter nope, which the model does not hold \(it holds lang, p1, p2, l, m, i\)/],
     ['BatchSplit(p1, BatchSplit(p2, lang, batch_sizes=[1, 1]), batch_sizes=[2, 3])', /BatchSplit\(p2, lang, batch_sizes=\[1, 1\]\) splits 2 rows but receives 3/],
   ];

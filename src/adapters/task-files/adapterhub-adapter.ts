@@ -4,8 +4,8 @@
  * `pytorch_adapter.bin` when AdapterHub can express the adapter.
  *
  * An adapter setup (several named adapters) keeps each adapter in a folder of its name, keys
- * carrying that name, and its composition in `adapter_setup.json`, as AdapterHub's
- * `save_adapter_setup` writes them.
+ * carrying that name, each AdapterFusion in a folder of its name (fusion-files.ts), and its
+ * composition in `adapter_setup.json`, as AdapterHub's `save_adapter_setup` writes them.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,10 +15,12 @@ import type { Encoder } from '../../models/encoder.js';
 import { writeSafetensors, writeTorchStateDict } from '../../models/weights/index.js';
 import { pythonJson } from '../../util/python-json.js';
 import { ADAPTERHUB_FILES, ADAPTERHUB_VERSION, adapterHubAdapterConfig, adapterHubKeys } from '../adapterhub.js';
+import type { NamedFusion } from '../fusion.js';
 import type { FileTensorKey } from '../method.js';
 import { methodOf, type MethodConfig } from '../methods/index.js';
 import { isAdapterTensor } from '../names.js';
 import type { TaskManifest } from './manifest.js';
+import { fusionInternalNames, writeFusionFiles } from './fusion-files.js';
 import { internalShapes, mapTensors, readFirst, toFile, type FileTensors } from './tensor-files.js';
 
 /** AdapterHub's file of an adapter setup (`utils.py` SETUP_CONFIG_NAME). */
@@ -82,9 +84,10 @@ export async function writeAdapterHubAdapter(
   return { loadable: false, notes: [`AdapterHub cannot load this adapter (${unsupported}); ${ADAPTERHUB_FILES.safeWeights} holds it under AdapterHub's key names for adapterkit`] };
 }
 
-/** Writes a setup's adapters, one folder each, and `adapter_setup.json` with its active composition. */
+/** Writes a setup's adapters and fusions, one folder each, and `adapter_setup.json` with its active composition. */
 export async function writeAdapterSetup(
   dir: string, adapters: SetupAdapters, active: Record<string, unknown> | undefined, enc: Encoder, taskName: string, tensors: Tensors, meta: Record<string, string>,
+  fusions: readonly NamedFusion[] = [],
 ): Promise<AdapterHubWrite> {
   let loadable = true;
   const notes: string[] = [];
@@ -98,7 +101,9 @@ export async function writeAdapterSetup(
       notes.push(`AdapterHub cannot load adapter ${a.name} (${unsupported}); ${a.name}/${ADAPTERHUB_FILES.safeWeights} holds it under AdapterHub's key names for adapterkit`);
     }
   }
-  const known = new Set(adapters.flatMap((a) => adapterHubKeys(a.config, enc, a.name, a.name).map((k) => k.internal)));
+  const configs = new Map(adapters.map((a) => [a.name, a.config]));
+  await writeFusionFiles(dir, fusions, configs, enc, tensors, meta, taskName);
+  const known = new Set([...adapters.flatMap((a) => adapterHubKeys(a.config, enc, a.name, a.name).map((k) => k.internal)), ...fusionInternalNames(fusions, configs, enc)]);
   checkNoExtraAdapterTensors(tensors, (k) => known.has(k), taskName);
   // AdapterHub's save_adapter_setup: {adapter_setup: to_dict(), head_setup, version}, json.dump(indent=2)
   await writeFile(join(dir, SETUP_FILE), JSON.stringify({ adapter_setup: active, head_setup: null, version: `adapters.${ADAPTERHUB_VERSION}` }, null, 2));

@@ -12,6 +12,7 @@ import { headConfig, type HeadConfig } from '../../heads/head.js';
 import { readJsonObjectFile } from '../../util/json.js';
 import { compositionFromDict, compositionToDict } from '../composition.js';
 import type { AdapterDrop } from '../compose.js';
+import { fusionConfig, type FusionConfig } from '../fusion.js';
 import { checkMethodConfig, fromLegacyConfig, type MethodConfig } from '../methods/index.js';
 
 /** The manifest's file name. */
@@ -33,6 +34,8 @@ export interface TaskManifest {
     adapters?: { name: string; config: MethodConfig; trainable: boolean }[];
     active?: Record<string, unknown>;
     adapterDrop?: AdapterDrop;
+    /** A setup's AdapterFusion layers (see adapters/fusion.ts). */
+    fusions?: { name: string; adapters: string[]; config: FusionConfig; trainable: boolean }[];
   };
   head: HeadConfig;
   maxLength: number;
@@ -84,6 +87,17 @@ export function checkManifest(raw: Record<string, unknown>, path: string): TaskM
   let adapters: TaskManifest['mode']['adapters'];
   let active: Record<string, unknown> | undefined;
   let adapterDrop: AdapterDrop | undefined;
+  let fusions: TaskManifest['mode']['fusions'];
+  if (mode.fusions !== undefined) {
+    if (mode.adapters === undefined || !Array.isArray(mode.fusions)) fail('BAD_FILE', `${path}: mode.fusions must be a list, in a setup (with mode.adapters)`);
+    fusions = mode.fusions.map((x, i) => {
+      const f = asObject(x, `${path}: mode.fusions[${i}]`);
+      if (typeof f.name !== 'string') fail('BAD_FILE', `${path}: mode.fusions[${i}].name must be a string`);
+      if (!Array.isArray(f.adapters) || !f.adapters.every((a) => typeof a === 'string')) fail('BAD_FILE', `${path}: mode.fusions[${i}].adapters must be a list of adapter names`);
+      if (f.trainable !== undefined && typeof f.trainable !== 'boolean') fail('BAD_FILE', `${path}: mode.fusions[${i}].trainable must be true or false`);
+      return { name: f.name, adapters: f.adapters as string[], config: fusionConfig(f.config, `${path}: mode.fusions[${i}].config`), trainable: f.trainable !== false };
+    });
+  }
   if (mode.adapters !== undefined) {
     if (!Array.isArray(mode.adapters) || mode.adapters.length === 0) fail('BAD_FILE', `${path}: mode.adapters must be a non-empty list`);
     adapters = mode.adapters.map((x, i) => {
@@ -110,7 +124,7 @@ export function checkManifest(raw: Record<string, unknown>, path: string): TaskM
     format: 'adapterkit-task', version, name: raw.name, base: base as TaskManifest['base'],
     mode: {
       kind: mode.kind, ...(mode.k !== undefined ? { k: mode.k as number } : {}), ...(adapter ? { adapter } : {}), ...(mode.trainPooler === true ? { trainPooler: true } : {}),
-      ...(adapters ? { adapters, active } : {}), ...(adapterDrop ? { adapterDrop } : {}),
+      ...(adapters ? { adapters, active } : {}), ...(adapterDrop ? { adapterDrop } : {}), ...(fusions ? { fusions } : {}),
     },
     head, maxLength, ...(raw.layouts ? { layouts: raw.layouts as TaskManifest['layouts'] } : {}), ...(raw.training ? { training: raw.training as Record<string, unknown> } : {}),
   };

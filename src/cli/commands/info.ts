@@ -9,6 +9,7 @@ import type { Encoder, WeightSpec } from '../../models/encoder.js';
 import { loadBase } from '../../models/base.js';
 import { compositionNames, formatComposition } from '../../adapters/composition.js';
 import { tensorParamCount } from '../../adapters/method.js';
+import { fusionPresetOf, setupFusionTensors } from '../../adapters/fusion.js';
 import { describeMode, isAdapterSetup } from '../../train/modes.js';
 import { exists } from '../../util/fs.js';
 import { formatBytes, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
@@ -42,7 +43,8 @@ async function taskInfo(dir: string, flags: { base?: string; revision?: string; 
   const stats = m.stats();
   const adapter = m.mode.kind === 'adapters' ? m.mode.adapter : undefined;
   const setup = isAdapterSetup(m.mode)
-    ? { adapters: m.mode.adapters.map((a) => ({ name: a.name, method: a.config.method, preset: a.config.preset ?? null, trainable: a.trainable !== false, config: a.config })), active: formatComposition(m.mode.active), adapterDrop: m.mode.adapterDrop ?? null }
+    ? { adapters: m.mode.adapters.map((a) => ({ name: a.name, method: a.config.method, preset: a.config.preset ?? null, trainable: a.trainable !== false, config: a.config })), active: formatComposition(m.mode.active), adapterDrop: m.mode.adapterDrop ?? null,
+      ...(m.mode.fusions?.length ? { fusions: m.mode.fusions.map((f) => ({ name: f.name, adapters: f.adapters, trainable: f.trainable !== false, config: f.config })) } : {}) }
     : undefined;
   const files = { adapterhub: await exists(join(dir, 'adapter_config.json')), peft: await exists(join(dir, 'peft', 'adapter_config.json')) };
   const info = {
@@ -78,10 +80,17 @@ async function taskInfo(dir: string, flags: { base?: string; revision?: string; 
       ['  composition', formatComposition(setupMode.active)],
       ['  AdapterDrop', d ? (d.kind === 'static' ? `no adapters in the first ${d.layers} layer(s)` : `robust, 0..${d.maxLayers} layers per training batch (inference keeps all)`) : 'none'],
     ])}`);
-    out.write(table(['adapter', 'method', 'training', 'parameters'], setupMode.adapters.map((a) => [
-      `${a.name}${used.has(a.name) ? '' : ' (inactive)'}`, methodOf(a.config).describe(a.config as never, base.encoder), a.trainable === false ? 'frozen' : 'trained',
-      tensorParamCount(methodOf(a.config).tensors(a.config as never, base.encoder, a.name)),
-    ])));
+    const configs = new Map(setupMode.adapters.map((a) => [a.name, a.config]));
+    out.write(table(['adapter', 'method', 'training', 'parameters'], [
+      ...setupMode.adapters.map((a) => [
+        `${a.name}${used.has(a.name) ? '' : ' (inactive)'}`, methodOf(a.config).describe(a.config as never, base.encoder), a.trainable === false ? 'frozen' : 'trained',
+        tensorParamCount(methodOf(a.config).tensors(a.config as never, base.encoder, a.name)),
+      ]),
+      ...(setupMode.fusions ?? []).map((f) => [
+        `fusion ${f.name}`, `AdapterFusion (${fusionPresetOf(f.config) ?? 'custom'}) over ${f.adapters.join(', ')}`, f.trainable === false ? 'frozen' : 'trained',
+        tensorParamCount(setupFusionTensors([f], configs, base.encoder)),
+      ]),
+    ]));
   }
   if (adapter) out.write(`
 config

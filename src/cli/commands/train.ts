@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { BOTTLENECK_ACTIVATIONS } from '../../adapters/methods/bottleneck.js';
 import { checkMethodConfig, PRESET_NAMES } from '../../adapters/methods/index.js';
-import { checkAdapterDrop, checkSetup, type NamedAdapter } from '../../adapters/compose.js';
+import { checkAdapterDrop, checkAdapters, checkSetup, type NamedAdapter } from '../../adapters/compose.js';
 import { formatComposition } from '../../adapters/composition.js';
 import { isAdapterTensor, renameAdapterTensor } from '../../adapters/names.js';
+import { readFusionDir } from '../../adapters/task-files/fusion-files.js';
+import type { NamedFusion } from '../../adapters/fusion.js';
 import type { HostTensor } from '../../engine/index.js';
 import { DEFAULT_QA_OPTIONS, type HeadConfig } from '../../heads/head.js';
 import { HEAD_POOLINGS, POOLING_HELP, type HeadPooling } from '../../heads/pooling.js';
@@ -27,7 +29,7 @@ import { loadTokenTask, type TokenTaskSpec } from '../../train/token-tasks/index
 import { addDataOptions, defaultTaskName, describeSpec, describeTokenSpec, TASK_NAME_HELP, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import {
-  adapterArg, adapterDropArg, hasSetupFlags, intArg, intListArg, modeFromFlags, namesArg, numberArg, pointsArg, refuseSingleAdapterFlags, rolesArg, sanitizeTaskName,
+  adapterArg, adapterDropArg, fusionConfigArg, hasSetupFlags, intArg, intListArg, listArg, modeFromFlags, namesArg, numberArg, pointsArg, refuseSingleAdapterFlags, rolesArg, sanitizeTaskName,
   setupFromFlags, withArg, type ModeFlags, type SetupFlags, type SetupPlan,
 } from '../options.js';
 import { TrainProgress } from '../progress.js';
@@ -82,6 +84,11 @@ Examples:
       --compose 'Stack(lang, task)'
   $ adapterkit train --dataset spam --adapter a=pfeiffer:reduction_factor=8 --adapter b=ia3 --compose 'Average(a, b, weights=[3, 1])'
   $ adapterkit train --dataset spam --with a=runs/x/best --with b=runs/y/best --compose 'Average(a, b)' --train-adapter a,b
+  # AdapterFusion (Pfeiffer et al. 2021): adapters trained on other tasks, loaded frozen, and a new
+  # fusion layer (AdapterHub's dynamic preset) that learns to combine them, trained with the head
+  $ adapterkit train --dataset spam --with a=runs/x/best --with b=runs/y/best --with c=runs/z/best --fuse a,b,c
+  $ adapterkit train --dataset spam --with a=runs/x/best --with b=runs/y/best --compose 'Fuse(a, b)' --fusion-config static
+  $ adapterkit train --dataset spam --with lang=runs/l/best --with a=runs/x/best --with b=runs/y/best --compose 'Stack(lang, Fuse(a, b))'
   # AdapterDrop: no adapters in the first layer; or robust: 0..2 layers dropped per training batch
   $ adapterkit train --dataset spam --method lora --adapter-drop 1
   $ adapterkit train --dataset spam --adapter task=houlsby --adapter-drop robust:2
@@ -133,6 +140,9 @@ export function registerTrain(program: Command): void {
     .option('--with <name=task-dir>', 'load the adapter of a saved task (an adapterkit, AdapterHub or setup directory; for a setup, its adapter called <name>) into the setup under <name>, frozen unless --train-adapter names it (repeatable)', withArg)
     .option('--compose <composition>', 'how the setup\'s adapters combine, AdapterHub\'s blocks as text: Stack(lang, task), Average(a, b, weights=[1, 3]) (default: Stack of the --with then --adapter adapters in order)')
     .option('--train-adapter <names>', 'which adapters of the setup train, comma-separated (default: every --adapter; --with adapters stay frozen)', namesArg)
+    .option('--fuse <names>', 'AdapterFusion (Pfeiffer et al. 2021) over these adapters of the setup, comma-separated (at least two bottleneck adapters, usually --with ones): short for --compose \'Fuse(a, b, c)\'; a new fusion layer trains with the head, the fused adapters stay frozen unless --train-adapter names them', namesArg)
+    .option('--fusion-config <preset|json|file>', 'config of the fusion layers the composition\'s Fuse blocks run: dynamic (AdapterHub\'s default: value matrix started at the identity and regularised towards it) or static (no value matrix), AdapterHub\'s AdapterFusionConfig fields as JSON over dynamic (e.g. \'{"query_before_ln": true}\'), or an adapter_fusion_config.json (default: dynamic)', (v: string) => fusionConfigArg(v))
+    .option('--fusion-from <dir>', 'start a fusion from a trained one: a folder AdapterHub\'s save_adapter_fusion wrote, or <task>/<fusion name> of a fused task (its adapter_fusion_config.json and weights; the name and adapters must be those of a Fuse block); repeatable', listArg)
     .option('--adapter-drop <n|robust:n>', 'AdapterDrop (Rücklé et al. 2021): no adapters in the first n layers; robust:n draws 0..n per training batch (inference keeps every layer\'s adapters)', adapterDropArg)
     .option('--top-k <k>', 'with --mode top-k: how many top layers train', intArg(1))
     .option('--train-pooler', 'train the base\'s pooler too (default: frozen except in full and top-k modes)')
@@ -411,7 +421,7 @@ function runSuffix(mode: SingleTrainingMode): string {
 /** The setup flags checked (before anything loads), or undefined without them. */
 function setupPlanOf(f: TrainFlags): SetupPlan | undefined {
   if (!hasSetupFlags(f)) return undefined;
-  if (f.mode !== 'adapters') fail('BAD_CONFIG', `--adapter, --with, --compose, --train-adapter and --adapter-drop apply to --mode adapters (the mode is ${f.mode})`);
+  if (f.mode !== 'adapters') fail('BAD_CONFIG', `--adapter, --with, --compose, --fuse, --fusion-config, --train-adapter and --adapter-drop apply to --mode adapters (the mode is ${f.mode})`);
   refuseSingleAdapterFlags(f);
   return setupFromFlags(f, () => (modeFromFlags(f) as { adapter: NamedAdapter['config'] }).adapter);
 }
@@ -470,8 +480,29 @@ async function setupMode(plan: SetupPlan, base: BaseModel): Promise<{ mode: Adap
   };
   const drop = plan.adapterDrop;
   if (drop) flagged(`--adapter-drop ${drop.kind === 'static' ? drop.layers : `robust:${drop.maxLayers}`}`, () => checkAdapterDrop(drop, base.encoder));
-  flagged(`--compose ${formatComposition(plan.active)}`, () => checkSetup(base.encoder, adapters, plan.active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0 }));
-  const mode: AdapterSetupMode = { kind: 'adapters', adapters, active: plan.active, ...(plan.adapterDrop ? { adapterDrop: plan.adapterDrop } : {}) };
+  const started = new Map<string, NamedFusion>();
+  for (const dir of plan.fusionFrom ?? []) {
+    const flag = `--fusion-from ${dir}`;
+    const { fusion, tensors } = await readFusionDir(dir, new Map(adapters.map((a) => [a.name, a.config])), base.encoder).catch((e: unknown) => {
+      if (e instanceof AdapterkitError) fail(e.code, `${flag}: ${e.message}`);
+      throw e;
+    });
+    const planned = plan.fusions.find((x) => x.name === fusion.name);
+    if (!planned) fail('BAD_CONFIG', `${flag}: fusion ${fusion.name} is not one the composition runs (it runs ${plan.fusions.map((x) => x.name).join('; ')})`);
+    if (planned.adapters.join(',') !== fusion.adapters.join(',')) fail('BAD_CONFIG', `${flag}: fusion ${fusion.name} fuses ${fusion.adapters.join(', ')}, the composition's fuses ${planned.adapters.join(', ')}`);
+    if (plan.fusionConfigGiven) fail('BAD_CONFIG', `${flag}: the fusion brings its own config; give --fusion-config or --fusion-from, not both`);
+    if (started.has(fusion.name)) fail('BAD_CONFIG', `${flag}: fusion ${fusion.name} is started twice`);
+    started.set(fusion.name, { ...planned, config: fusion.config });
+    for (const [k, t] of tensors) adapterWeights.set(k, t);
+    loaded.push(`fusion ${fusion.name} from ${dir} (trains on)`);
+  }
+  const planFusions = plan.fusions.map((x) => started.get(x.name) ?? x);
+  const fusions = planFusions.length ? { fusions: planFusions } : {};
+  flagged(`--compose ${formatComposition(plan.active)}`, () => {
+    checkAdapters(adapters, base.encoder, planFusions);
+    return checkSetup(base.encoder, adapters, plan.active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0, ...fusions });
+  });
+  const mode: AdapterSetupMode = { kind: 'adapters', adapters, active: plan.active, ...(plan.adapterDrop ? { adapterDrop: plan.adapterDrop } : {}), ...fusions };
   return { mode, adapterWeights, loaded, notes };
 }
 
@@ -481,5 +512,6 @@ function setupSummary(mode: AdapterSetupMode, plan: SetupPlan): Record<string, u
   return {
     active: formatComposition(mode.active), adapterDrop: mode.adapterDrop ?? null,
     adapters: mode.adapters.map((a) => ({ name: a.name, method: a.config.method, preset: a.config.preset ?? null, trainable: a.trainable !== false, from: from.get(a.name) ?? null })),
+    ...(mode.fusions?.length ? { fusions: mode.fusions.map((x) => ({ name: x.name, adapters: x.adapters, config: x.config, trainable: x.trainable !== false })) } : {}),
   };
 }
