@@ -7,7 +7,7 @@
  * copied from the base first, so training never changes the shared base.
  */
 import { fail } from '../errors.js';
-import { Graph, Session, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
+import { Graph, Session, bool, dropout as dropoutOp, f32, gradients, i64, installFrozenKernel, installFrozenProbe, type FrozenKernel, type HostTensor, type Value } from '../engine/index.js';
 import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, type AdapterDrop } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
@@ -20,6 +20,7 @@ import { baseParamCount, type BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
+import { checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, isQuantizable, planFrozen, type FrozenPlan, type FrozenPrecision } from './frozen-precision.js';
 import { isAdapterSetup, isTrainable, validateMode, type AdapterSetupMode, type TrainableOptions, type TrainingMode } from './modes.js';
 
 /** Options of {@link TaskModel.create}. */
@@ -44,6 +45,12 @@ export interface TaskModelOptions extends TrainableOptions {
   readonly threads?: number;
   /** Let idle ONNX Runtime threads spin between runs (see SessionOptions.spinning). */
   readonly spinning?: boolean;
+  /** Precision of the frozen base's matmuls in training and prediction (default fp32; see train/frozen-precision.ts). */
+  readonly frozenPrecision?: FrozenPrecision;
+  /** The int8 outlier guard's tolerance (default {@link DEFAULT_INT8_TOLERANCE}). */
+  readonly int8Tolerance?: number;
+  /** Called when the int8 outlier guard has chosen each frozen matmul's kernel (on the first batch). */
+  readonly onFrozenPlan?: (plan: FrozenPlan) => void;
 }
 
 /** A trainable tensor. */
@@ -152,6 +159,16 @@ function startAdapters(owned: Map<string, HostTensor<'float32'>>, declared: read
   }
 }
 
+/** What the encoder build does with each frozen weight: the guard's probe, or the plan's kernel. */
+function frozenWeightHook(f: { probe: Parameters<typeof installFrozenProbe>[1] } | FrozenPlan): (spec: WeightSpec, w: Value) => void {
+  if ('probe' in f) return (spec, w) => (isQuantizable(spec) ? installFrozenProbe(w, f.probe) : undefined);
+  const kernels = new Map(f.choices.map((c) => [c.weight, c.kernel] as const));
+  return (spec, w) => {
+    const k = kernels.get(spec.name);
+    if (k && k !== 'fp32') installFrozenKernel(w, k);
+  };
+}
+
 /** A base + adapters + head, ready to train and predict. */
 export class TaskModel {
   private trainSession?: Session;
@@ -165,6 +182,8 @@ export class TaskModel {
   private merged?: ReadonlyMap<string, HostTensor<'float32'>>;
   /** Draws robust AdapterDrop's n per training batch. */
   private readonly dropRng: Rng;
+  /** The int8 outlier guard's choices, once measured (see {@link frozenPlan}). */
+  private plan?: FrozenPlan;
 
   private constructor(
     private currentMode: TrainingMode,
@@ -222,6 +241,8 @@ export class TaskModel {
   static create(base: BaseModel, o: TaskModelOptions): TaskModel {
     const enc = base.encoder;
     validateMode(o.mode, enc);
+    if (o.frozenPrecision !== undefined) checkFrozenPrecision(o.frozenPrecision);
+    if (o.int8Tolerance !== undefined) checkInt8Tolerance(o.int8Tolerance);
     const head = headConfig(o.head);
     const adapterName = checkAdapterName(o.adapterName ?? 'adapter');
     let adapterTensors: AdapterTensor[] = [];
@@ -311,13 +332,61 @@ export class TaskModel {
     const weights = new Map(this.base.weights);
     for (const [k, v] of this.owned) if (weights.has(k)) weights.set(k, v);
     this.merged = method.merge(c, this.base.encoder, this.adapterName, this.owned, weights);
+    this.plan = undefined; // merged weights: measured again
     this.dropSessions();
   }
 
   /** Undoes {@link merge}. */
   unmerge(): void {
     this.merged = undefined;
+    this.plan = undefined;
     this.dropSessions();
+  }
+
+  /** Precision of the frozen base's matmuls. */
+  get frozenPrecision(): FrozenPrecision {
+    return this.o.frozenPrecision ?? 'fp32';
+  }
+
+  /**
+   * With an int8 frozen base: the kernel the outlier guard chose for each frozen matmul, with the
+   * errors it measured (undefined before the first batch, and with fp32).
+   */
+  get frozenPlan(): FrozenPlan | undefined {
+    return this.plan;
+  }
+
+  /**
+   * Runs the int8 outlier guard on `batch` (once; a later call returns the plan it made): the
+   * forward with every frozen matmul in fp32, each int8 kernel's product measured beside it.
+   * Training and prediction call this with their first batch; call it earlier to choose on a
+   * batch of your own. Undefined with an fp32 frozen base.
+   */
+  async guardFrozen(batch: EncodedBatch): Promise<FrozenPlan | undefined> {
+    if (this.frozenPrecision !== 'int8' || this.plan) return this.plan;
+    const probes: { weight: string; errors: Record<Exclude<FrozenKernel, 'fp32'>, Value> }[] = [];
+    const b = this.build(false, { frozen: { probe: (p) => probes.push(p) } });
+    const outs = probes.flatMap((p) => [p.errors.int8, p.errors['int8-block']]);
+    const measured = new Map<string, Record<Exclude<FrozenKernel, 'fp32'>, number>>();
+    if (outs.length) {
+      const s = await Session.create(b.graph, { outputs: outs, threads: this.o.threads, spinning: this.o.spinning });
+      try {
+        const r = await s.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));
+        const num = (v: Value) => (r[v.name]?.data as Float32Array)[0] as number;
+        for (const p of probes) {
+          const prev = measured.get(p.weight); // a weight used at several depths (ALBERT) keeps its worst
+          const e = { int8: num(p.errors.int8), 'int8-block': num(p.errors['int8-block']) };
+          measured.set(p.weight, prev ? { int8: Math.max(prev.int8, e.int8), 'int8-block': Math.max(prev['int8-block'], e['int8-block']) } : e);
+        }
+      } finally {
+        await s.dispose();
+      }
+    }
+    const owned = new Set(this.owned.keys());
+    const specs = frozenMatmulSpecs(this.base.encoder, (spec) => owned.has(spec.name)).filter((spec) => measured.has(spec.name));
+    this.plan = planFrozen(specs, measured, this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE);
+    this.o.onFrozenPlan?.(this.plan);
+    return this.plan;
   }
 
   private dropSessions(): void {
@@ -379,7 +448,11 @@ export class TaskModel {
     return { graph: b.graph, logits: b.logits };
   }
 
-  private build(training: boolean, o: { constants?: boolean } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
+  /**
+   * `o.frozen`: how the frozen matmuls run — the outlier guard's probe (fp32, int8 products
+   * measured beside) or the guard's plan; absent: fp32.
+   */
+  private build(training: boolean, o: { constants?: boolean; frozen?: { probe: Parameters<typeof installFrozenProbe>[1] } | FrozenPlan } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
     if (training && this.merged) fail('BAD_CONFIG', 'this task is merged into the frozen weights; unmerge() it before training');
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);
@@ -409,6 +482,7 @@ export class TaskModel {
       hooks: this.hooks(graph, w, trainingInput, dropInput),
       hiddenDropout: dropout,
       attentionDropout: dropout,
+      ...(o.frozen ? { frozenWeight: frozenWeightHook(o.frozen) } : {}),
     });
     const headInput = isTokenHead(this.head) ? eg.outputs.hidden : eg.outputs.pooled;
     const logits = graph.scope('head', () =>
@@ -423,9 +497,14 @@ export class TaskModel {
     return { graph, logits, loss, grads };
   }
 
+  /** The build option for the frozen matmuls: the guard's plan with an int8 base. */
+  private frozenOption(): { frozen?: FrozenPlan } {
+    return this.plan ? { frozen: this.plan } : {};
+  }
+
   private async trainSess(): Promise<Session> {
     if (!this.trainSession) {
-      const b = this.build(true);
+      const b = this.build(true, this.frozenOption());
       this.trainGraph = { graph: b.graph, loss: b.loss as Value, logits: b.logits, grads: b.grads as Value[] };
       this.trainSession = await Session.create(b.graph, { outputs: [b.loss as Value, b.logits, ...(b.grads as Value[])], threads: this.o.threads, spinning: this.o.spinning });
     }
@@ -434,7 +513,7 @@ export class TaskModel {
 
   private async predictSess(): Promise<Session> {
     if (!this.predictSession) {
-      const b = this.build(false);
+      const b = this.build(false, this.frozenOption());
       this.predictGraph = { graph: b.graph, logits: b.logits };
       this.predictSession = await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads, spinning: this.o.spinning });
     }
@@ -459,6 +538,7 @@ export class TaskModel {
       this.trainRuns = 0;
       this.dropoutStep = o.step;
     }
+    await this.guardFrozen(batch);
     const s = await this.trainSess();
     const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
     const feeds: Record<string, HostTensor> = {
@@ -478,6 +558,7 @@ export class TaskModel {
    */
   async predict(batch: EncodedBatch): Promise<Float32Array> {
     this.checkBatch(batch);
+    await this.guardFrozen(batch);
     const s = await this.predictSess();
     const out = await s.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));
     return out[(this.predictGraph as NonNullable<TaskModel['predictGraph']>).logits.name]?.data as Float32Array;

@@ -15,7 +15,7 @@ import { fail } from '../../errors.js';
 import type { Attr, Graph, Node, Value } from '../graph.js';
 import { isFloat, type HostTensor } from '../tensor.js';
 import { ONNX_DTYPE } from './dtype-codes.js';
-import { ATTR_TYPE, IR_VERSION, ONNX_SCHEMA, OPSET } from './schema.js';
+import { ATTR_TYPE, CONTRIB_OPSET, IR_VERSION, ONNX_SCHEMA, OPSET } from './schema.js';
 
 const root = protobuf.parse(ONNX_SCHEMA, { keepCase: true }).root;
 const ModelProto = root.lookupType('onnx.ModelProto');
@@ -192,7 +192,7 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
     ir_version: IR_VERSION,
     producer_name: 'adapterkit',
     producer_version: '0.1.0',
-    opset_import: [{ domain: '', version: OPSET }],
+    opset_import: [{ domain: '', version: OPSET }, ...[...new Set(nodes.map((n) => n.domain).filter((d) => d !== ''))].sort().map((domain) => ({ domain, version: CONTRIB_OPSET }))],
     metadata_props: Object.keys(o.metadata ?? {}).sort().map((key) => ({ key, value: (o.metadata ?? {})[key] })),
     graph: {
       name: graph.name,

@@ -5,4 +5,5 @@ export * from './reduce.js';
 export * from './nn.js';
 export * from './shape.js';
 export * from './losses.js';
+export * from './quantized.js';
 export type { Operand } from './check.js';

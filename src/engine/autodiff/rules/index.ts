@@ -4,3 +4,4 @@ import './reduce.js';
 import './matmul.js';
 import './normalization.js';
 import './shape.js';
+import './quantized.js';
