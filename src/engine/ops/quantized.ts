@@ -4,7 +4,8 @@
  * at accuracy level 4, activations quantised per block of {@link INT8_BLOCK} along the inner axis:
  * the finer kernel for inputs with outlier channels). Both run on the stock CPU build.
  *
- * A frozen weight W [K, N] is quantised once, with the transposed copy Wᵀ [N, K] the input
+ * A frozen weight W [K, N] is quantised once (the int8 copies are reused by every graph built on
+ * the same weight array), with the transposed copy Wᵀ [N, K] the input
  * gradient needs (dX = dY Wᵀ, dY quantised at run time too), each quantised for its own product.
  * The weight itself gets no gradient (it is frozen); the bias may (BitFit), and is fused into the
  * kernel. {@link installFrozenKernel} puts a kernel under every `linear(x, W, b)` of a frozen
@@ -50,17 +51,28 @@ export interface BlockQuantized {
 }
 
 /**
- * Symmetric int8 per output column of a row-major [rows, cols] matrix (`transpose`: of its
- * transpose [cols, rows], without materialising it in fp32).
+ * Symmetric int8 per output column of a row-major [rows, cols] matrix taken as W [K, N]
+ * (`transpose`: of its transpose, W = matrixᵀ, without materialising it in fp32).
  */
 export function quantizeColumns(w: Float32Array, rows: number, cols: number, transpose = false): ColumnQuantized {
   const [K, N] = transpose ? [cols, rows] : [rows, cols];
-  const at = transpose ? (k: number, n: number) => w[n * cols + k] as number : (k: number, n: number) => w[k * cols + n] as number;
   const scale = new Float32Array(N);
-  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) scale[n] = Math.max(scale[n] as number, Math.abs(at(k, n)));
+  // Source element (r, c) is W[k, n] with (k, n) = (r, c), or (c, r) when transposed.
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const n = transpose ? r : c;
+      const a = Math.abs(w[r * cols + c] as number);
+      if (a > (scale[n] as number)) scale[n] = a;
+    }
+  }
   for (let n = 0; n < N; n++) scale[n] = (scale[n] as number) / 127 || 1;
   const q = new Int8Array(K * N);
-  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) q[k * N + n] = Math.round(at(k, n) / (scale[n] as number));
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const [k, n] = transpose ? [c, r] : [r, c];
+      q[k * N + n] = Math.round((w[r * cols + c] as number) / (scale[n] as number));
+    }
+  }
   return { q: { dtype: 'int8', shape: [K, N], data: q }, scale: { dtype: 'float32', shape: [N], data: scale } };
 }
 
@@ -70,21 +82,40 @@ export function quantizeColumns(w: Float32Array, rows: number, cols: number, tra
  */
 export function quantizeBlocks(w: Float32Array, rows: number, cols: number, block = INT8_BLOCK, transpose = false): BlockQuantized {
   const [K, N] = transpose ? [cols, rows] : [rows, cols];
-  const at = transpose ? (k: number, n: number) => w[n * cols + k] as number : (k: number, n: number) => w[k * cols + n] as number;
+  // W's column n as a contiguous run over k: a column of the source, or a row when transposed.
+  const col = new Float32Array(K);
   const kb = Math.ceil(K / block);
   const q = new Uint8Array(N * kb * block).fill(128);
   const scale = new Float32Array(N * kb);
   for (let n = 0; n < N; n++) {
+    if (transpose) col.set(w.subarray(n * cols, (n + 1) * cols));
+    else for (let k = 0; k < K; k++) col[k] = w[k * cols + n] as number;
     for (let b = 0; b < kb; b++) {
       const end = Math.min(K, (b + 1) * block);
       let m = 0;
-      for (let k = b * block; k < end; k++) m = Math.max(m, Math.abs(at(k, n)));
+      for (let k = b * block; k < end; k++) m = Math.max(m, Math.abs(col[k] as number));
       const s = m / 127 || 1;
       scale[n * kb + b] = s;
-      for (let k = b * block; k < end; k++) q[(n * kb + b) * block + (k - b * block)] = 128 + Math.round(at(k, n) / s);
+      for (let k = b * block; k < end; k++) q[n * kb * block + k] = 128 + Math.round((col[k] as number) / s);
     }
   }
-  return { q: { dtype: 'uint8', shape: [N, kb, block], data: q }, scale: { dtype: 'float32', shape: [N, kb], data: scale }, k: K, n: N, block };
+  return { q: { dtype: 'uint8', shape: [N, kb, block], data: q }, scale: { dtype: 'float32', shape: [N, kb], data: scale } as HostTensor<'float32'>, k: K, n: N, block };
+}
+
+/**
+ * Int8 copies already made, per fp32 weight array: the guard's probe, the training and the
+ * prediction graphs share them (frozen weights do not change in place).
+ */
+const MADE = new WeakMap<Float32Array, Map<string, readonly HostTensor[]>>();
+
+function cached<T extends readonly HostTensor[]>(w: Float32Array, key: string, make: () => T): T {
+  let m = MADE.get(w);
+  if (!m) MADE.set(w, (m = new Map()));
+  const hit = m.get(key);
+  if (hit) return hit as T;
+  const made = make();
+  m.set(key, made);
+  return made;
 }
 
 function innerWidth(op: string, a: Value, k: number, what: string): void {
@@ -161,22 +192,27 @@ function quantisedPair(w: Value, kernel: Exclude<FrozenKernel, 'fp32'>): { bytes
   const [K, N] = t.shape as [number, number];
   const data = t.data as Float32Array;
   if (kernel === 'int8') {
-    const f = quantizeColumns(data, K, N);
-    const b = quantizeColumns(data, K, N, true);
-    const fq = g.constant(g.freshName(`${w.name}.int8`), f.q);
-    const fs = g.constant(g.freshName(`${w.name}.int8_scale`), f.scale);
-    const bq = g.constant(g.freshName(`${w.name}.int8_t`), b.q);
-    const bs = g.constant(g.freshName(`${w.name}.int8_t_scale`), b.scale);
-    return { bytes: bytesOf(f.q, f.scale, b.q, b.scale), key: fq, forward: (x, bias) => dynamicQuantizeMatMul(x, fq, fs, bias), backward: (dy) => dynamicQuantizeMatMul(dy, bq, bs) };
+    const [fqt, fst, bqt, bst] = cached(data, kernel, () => {
+      const f = quantizeColumns(data, K, N);
+      const b = quantizeColumns(data, K, N, true);
+      return [f.q, f.scale, b.q, b.scale] as const;
+    });
+    const fq = g.constant(g.freshName(`${w.name}.int8`), fqt);
+    const fs = g.constant(g.freshName(`${w.name}.int8_scale`), fst);
+    const bq = g.constant(g.freshName(`${w.name}.int8_t`), bqt);
+    const bs = g.constant(g.freshName(`${w.name}.int8_t_scale`), bst);
+    return { bytes: bytesOf(fqt, fst, bqt, bst), key: fq, forward: (x, bias) => dynamicQuantizeMatMul(x, fq, fs, bias), backward: (dy) => dynamicQuantizeMatMul(dy, bq, bs) };
   }
+  // Not cached: the guard's probe makes these for every matmul, few keep them.
   const f = quantizeBlocks(data, K, N);
   const b = quantizeBlocks(data, K, N, INT8_BLOCK, true);
-  const fq = g.constant(g.freshName(`${w.name}.q8b`), f.q);
-  const fs = g.constant(g.freshName(`${w.name}.q8b_scale`), f.scale);
-  const bq = g.constant(g.freshName(`${w.name}.q8b_t`), b.q);
-  const bs = g.constant(g.freshName(`${w.name}.q8b_t_scale`), b.scale);
+  const [fqt, fst, bqt, bst] = [f.q, f.scale, b.q, b.scale];
+  const fq = g.constant(g.freshName(`${w.name}.q8b`), fqt);
+  const fs = g.constant(g.freshName(`${w.name}.q8b_scale`), fst);
+  const bq = g.constant(g.freshName(`${w.name}.q8b_t`), bqt);
+  const bs = g.constant(g.freshName(`${w.name}.q8b_t_scale`), bst);
   return {
-    bytes: bytesOf(f.q, f.scale, b.q, b.scale), key: fq,
+    bytes: bytesOf(fqt, fst, bqt, bst), key: fq,
     forward: (x, bias) => matMulNBits(x, fq, fs, { k: K, n: N, block: INT8_BLOCK, bias }),
     backward: (dy) => matMulNBits(dy, bq, bs, { k: N, n: K, block: INT8_BLOCK }),
   };
