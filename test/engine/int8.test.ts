@@ -162,3 +162,12 @@ test('the probe measures each kernel against fp32: two outlier channels x30 of 7
   assert.ok(o.int8 > 0.05, `outlier int8 error ${o.int8}`);
   assert.ok(o.block < 0.03, `outlier block error ${o.block}`);
 });
+
+test('an all-zero column quantises to zeros with step 1, in both copies', () => {
+  const w = Float32Array.from([1, 0, -2, 0, 0.5, 0]); // [3, 2], column 1 all zero
+  const { q, scale } = E.quantizeColumns(w, 3, 2);
+  assert.deepEqual(Array.from(q.data), [64, 0, -127, 0, 32, 0]);
+  assert.deepEqual(Array.from(scale.data), [Math.fround(2 / 127), 1]);
+  const t = E.quantizeColumns(w, 3, 2, true); // Wᵀ [2, 3]: its columns are the rows of w
+  assert.deepEqual(Array.from(t.q.data), [127, -127, 127, 0, 0, 0]);
+});

@@ -57,22 +57,30 @@ export interface BlockQuantized {
 export function quantizeColumns(w: Float32Array, rows: number, cols: number, transpose = false): ColumnQuantized {
   const [K, N] = transpose ? [cols, rows] : [rows, cols];
   const scale = new Float32Array(N);
-  // Source element (r, c) is W[k, n] with (k, n) = (r, c), or (c, r) when transposed.
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const n = transpose ? r : c;
-      const a = Math.abs(w[r * cols + c] as number);
-      if (a > (scale[n] as number)) scale[n] = a;
-    }
-  }
-  for (let n = 0; n < N; n++) scale[n] = (scale[n] as number) / 127 || 1;
   const q = new Int8Array(K * N);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const [k, n] = transpose ? [c, r] : [r, c];
-      q[k * N + n] = Math.round((w[r * cols + c] as number) / (scale[n] as number));
+  if (!transpose) {
+    // W = the matrix: column n of W is column c of the source
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0, o = r * cols; c < cols; c++) {
+        const a = Math.abs(w[o + c] as number);
+        if (a > (scale[c] as number)) scale[c] = a;
+      }
+    }
+    for (let n = 0; n < N; n++) scale[n] = (scale[n] as number) > 0 ? 127 / (scale[n] as number) : 0;
+    for (let i = 0; i < rows * cols; i++) q[i] = Math.round((w[i] as number) * (scale[i % cols] as number));
+  } else {
+    // W = the matrixᵀ: column n of W is row r = n of the source, W[k, n] = source[n, k]
+    for (let r = 0; r < rows; r++) {
+      let m = 0;
+      for (let c = 0, o = r * cols; c < cols; c++) m = Math.max(m, Math.abs(w[o + c] as number));
+      scale[r] = m > 0 ? 127 / m : 0;
+    }
+    for (let r = 0; r < rows; r++) {
+      const s = scale[r] as number;
+      for (let c = 0, o = r * cols; c < cols; c++) q[c * N + r] = Math.round((w[o + c] as number) * s);
     }
   }
+  for (let n = 0; n < N; n++) scale[n] = (scale[n] as number) > 0 ? 1 / (scale[n] as number) : 1; // the step of one unit (1 for an all-zero column)
   return { q: { dtype: 'int8', shape: [K, N], data: q }, scale: { dtype: 'float32', shape: [N], data: scale } };
 }
 
@@ -185,7 +193,7 @@ function bytesOf(...ts: HostTensor[]): number {
 }
 
 /** The forward and transposed constants of `w` for `kernel` (not fp32), and the two products. */
-function quantisedPair(w: Value, kernel: Exclude<FrozenKernel, 'fp32'>): { bytes: number; forward: (x: Value, bias?: Value) => Value; backward: (dy: Value) => Value; key: Value } {
+function quantisedPair(w: Value, kernel: Exclude<FrozenKernel, 'fp32'>, o: { forwardOnly?: boolean } = {}): { bytes: number; forward: (x: Value, bias?: Value) => Value; backward: (dy: Value) => Value; key: Value } {
   const g: Graph = w.graph;
   const t = g.dataOf(w);
   if (t.dtype !== 'float32') fail('DTYPE_MISMATCH', `frozen kernel ${kernel}: ${w.describe()} must be float32`);
@@ -203,19 +211,16 @@ function quantisedPair(w: Value, kernel: Exclude<FrozenKernel, 'fp32'>): { bytes
     const bs = g.constant(g.freshName(`${w.name}.int8_t_scale`), bst);
     return { bytes: bytesOf(fqt, fst, bqt, bst), key: fq, forward: (x, bias) => dynamicQuantizeMatMul(x, fq, fs, bias), backward: (dy) => dynamicQuantizeMatMul(dy, bq, bs) };
   }
-  // Not cached: the guard's probe makes these for every matmul, few keep them.
+  // Not cached: the guard's probe makes these for every matmul (the forward copy only), few keep them.
   const f = quantizeBlocks(data, K, N);
+  const fq = g.constant(g.freshName(`${w.name}.q8b`), f.q);
+  const fs = g.constant(g.freshName(`${w.name}.q8b_scale`), f.scale);
+  const forward = (x: Value, bias?: Value) => matMulNBits(x, fq, fs, { k: K, n: N, block: INT8_BLOCK, bias });
+  if (o.forwardOnly) return { bytes: bytesOf(f.q, f.scale), key: fq, forward, backward: () => fail('GRAPH_ERROR', `${w.name}: a forward-only probe has no transposed copy`) };
   const b = quantizeBlocks(data, K, N, INT8_BLOCK, true);
-  const [fqt, fst, bqt, bst] = [f.q, f.scale, b.q, b.scale];
-  const fq = g.constant(g.freshName(`${w.name}.q8b`), fqt);
-  const fs = g.constant(g.freshName(`${w.name}.q8b_scale`), fst);
-  const bq = g.constant(g.freshName(`${w.name}.q8b_t`), bqt);
-  const bs = g.constant(g.freshName(`${w.name}.q8b_t_scale`), bst);
-  return {
-    bytes: bytesOf(fqt, fst, bqt, bst), key: fq,
-    forward: (x, bias) => matMulNBits(x, fq, fs, { k: K, n: N, block: INT8_BLOCK, bias }),
-    backward: (dy) => matMulNBits(dy, bq, bs, { k: N, n: K, block: INT8_BLOCK }),
-  };
+  const bq = g.constant(g.freshName(`${w.name}.q8b_t`), b.q);
+  const bs = g.constant(g.freshName(`${w.name}.q8b_t_scale`), b.scale);
+  return { bytes: bytesOf(f.q, f.scale, b.q, b.scale), key: fq, forward, backward: (dy) => matMulNBits(dy, bq, bs, { k: N, n: K, block: INT8_BLOCK }) };
 }
 
 /**
@@ -252,7 +257,7 @@ function relativeError(y: Value, ref: Value): Value {
  */
 export function installFrozenProbe(w: Value, onProbe: (p: FrozenProbe) => void): void {
   if (w.kind !== 'constant' || w.rank !== 2) fail('GRAPH_ERROR', `frozen probe: ${w.describe()} must be a frozen 2-D constant`);
-  const kernels = { int8: quantisedPair(w, 'int8'), 'int8-block': quantisedPair(w, 'int8-block') };
+  const kernels = { int8: quantisedPair(w, 'int8'), 'int8-block': quantisedPair(w, 'int8-block', { forwardOnly: true }) };
   w.graph.setLinearKernel(w, (x, bias) => {
     const y = matmul(x, w);
     onProbe({ weight: w.name, errors: { int8: relativeError(kernels.int8.forward(x), y), 'int8-block': relativeError(kernels['int8-block'].forward(x), y) } });
