@@ -9,10 +9,13 @@
  * runs the forward once on a real batch with every frozen matmul in fp32 and measures each int8
  * kernel's product against it (relative Frobenius error over the batch): a matmul within the
  * tolerance runs `int8`; above it, the 8-bit block kernel (activations quantised per block of 32,
- * which contains outlier channels) if that is within the tolerance, otherwise fp32.
+ * which contains outlier channels), measured in a second run, if that is within the tolerance,
+ * otherwise fp32.
  */
 import { fail } from '../errors.js';
-import { FROZEN_KERNELS, type FrozenKernel } from '../engine/index.js';
+import {
+  FROZEN_KERNELS, Session, installFrozenKernel, installFrozenProbe, type FrozenKernel, type FrozenProbe, type Graph, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
+} from '../engine/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
 
 /** Precisions of the frozen matmuls, as option values. */
@@ -50,12 +53,18 @@ export function frozenMatmulSpecs(encoder: Encoder, trains: (s: WeightSpec) => b
   return encoder.weightSpecs.filter((s) => isQuantizable(s) && !trains(s));
 }
 
+/** Relative errors the guard measured for one matmul: int8 always, the block kernel where int8 was over the tolerance. */
+export interface FrozenErrors {
+  readonly int8: number;
+  readonly 'int8-block'?: number;
+}
+
 /** What the guard measured and chose for one frozen matmul. */
 export interface FrozenMatmulChoice {
   readonly weight: string;
   readonly shape: readonly number[];
-  /** Relative error of each quantised kernel's product on the guard's batch. */
-  readonly errors: Readonly<Record<Exclude<FrozenKernel, 'fp32'>, number>>;
+  /** Relative error of each measured kernel's product on the guard's batch. */
+  readonly errors: FrozenErrors;
   readonly kernel: FrozenKernel;
 }
 
@@ -67,9 +76,9 @@ export interface FrozenPlan {
   readonly bytes: { readonly fp32: number; readonly planned: number };
 }
 
-/** The kernel for measured `errors`: the first of int8, int8-block within `tolerance`, else fp32. */
-export function chooseKernel(errors: Readonly<Record<Exclude<FrozenKernel, 'fp32'>, number>>, tolerance: number): FrozenKernel {
-  for (const k of FROZEN_KERNELS) if (k === 'fp32' || errors[k] <= tolerance) return k;
+/** The kernel for measured `errors`: the first of int8, int8-block measured within `tolerance`, else fp32. */
+export function chooseKernel(errors: FrozenErrors, tolerance: number): FrozenKernel {
+  for (const k of FROZEN_KERNELS) if (k === 'fp32' || (errors[k] ?? Infinity) <= tolerance) return k;
   return 'fp32';
 }
 
@@ -83,7 +92,7 @@ export function kernelBytes(shape: readonly number[], kernel: FrozenKernel): num
 }
 
 /** Builds the plan from the measured errors (weight name -> errors) of `specs`. */
-export function planFrozen(specs: readonly WeightSpec[], measured: ReadonlyMap<string, Readonly<Record<Exclude<FrozenKernel, 'fp32'>, number>>>, tolerance: number): FrozenPlan {
+export function planFrozen(specs: readonly WeightSpec[], measured: ReadonlyMap<string, FrozenErrors>, tolerance: number): FrozenPlan {
   const choices = specs.map((s) => {
     const errors = measured.get(s.name);
     if (!errors) fail('GRAPH_ERROR', `int8 guard: no measurement for frozen matmul ${s.name}`);
@@ -118,5 +127,65 @@ export function summarizeFrozenPlan(plan: FrozenPlan): string {
 export function describeFrozenPlan(plan: FrozenPlan, o: { onlyExceptions?: boolean } = {}): string[] {
   return plan.choices
     .filter((c) => !o.onlyExceptions || c.kernel !== 'int8')
-    .map((c) => `${c.weight} [${c.shape.join(', ')}]: int8 error ${c.errors.int8.toPrecision(2)}, int8-block ${c.errors['int8-block'].toPrecision(2)} -> ${c.kernel}`);
+    .map((c) => `${c.weight} [${c.shape.join(', ')}]: int8 error ${c.errors.int8.toPrecision(2)}${c.errors['int8-block'] !== undefined ? `, int8-block ${c.errors['int8-block'].toPrecision(2)}` : ''} -> ${c.kernel}`);
+}
+
+/**
+ * How a graph's frozen matmuls are built: the guard's probe (fp32, with the products of `kernels`
+ * of the weights it names measured beside and reported to `probe`) or a plan's kernels.
+ */
+export type FrozenBuild = { readonly probe: (p: FrozenProbe) => void; readonly kernels: (weight: string) => readonly ProbedKernel[] } | FrozenPlan;
+
+/** The encoder build's hook for each frozen weight (`EncoderGraphOptions.frozenWeight`) under `f`. */
+export function frozenWeightHook(f: FrozenBuild): (spec: WeightSpec, w: Value) => void {
+  if ('probe' in f) {
+    return (spec, w) => {
+      const kernels = isQuantizable(spec) ? f.kernels(spec.name) : [];
+      if (kernels.length) installFrozenProbe(w, f.probe, kernels);
+    };
+  }
+  const kernels = new Map(f.choices.map((c) => [c.weight, c.kernel] as const));
+  return (spec, w) => {
+    const k = kernels.get(spec.name);
+    if (k && k !== 'fp32') installFrozenKernel(w, k);
+  };
+}
+
+/** Runs a probe graph once and returns each weight's worst error per kernel (a weight used at several depths, ALBERT, keeps its worst). */
+async function probeOnce(graph: Graph, probes: readonly FrozenProbe[], feeds: Record<string, HostTensor>, session: SessionOptions): Promise<Map<string, Partial<Record<ProbedKernel, number>>>> {
+  const out = new Map<string, Partial<Record<ProbedKernel, number>>>();
+  if (probes.length === 0) return out;
+  const s = await Session.create(graph, { ...session, outputs: probes.flatMap((p) => Object.values(p.errors) as Value[]) });
+  try {
+    const r = await s.run(feeds);
+    for (const p of probes) {
+      const e = { ...out.get(p.weight) };
+      for (const [k, v] of Object.entries(p.errors) as [ProbedKernel, Value][]) e[k] = Math.max(e[k] ?? 0, (r[v.name]?.data as Float32Array)[0] as number);
+      out.set(p.weight, e);
+    }
+  } finally {
+    await s.dispose();
+  }
+  return out;
+}
+
+/**
+ * The outlier guard: builds a probe graph with `build` and runs it on `feeds`, measuring every
+ * frozen matmul among `specs` in int8; for those over the tolerance, a second probe measures the
+ * block kernel (slower, so only where needed). Returns the plan.
+ */
+export async function runFrozenGuard(o: {
+  build: (f: FrozenBuild) => Graph; feeds: Record<string, HostTensor>; session: SessionOptions; specs: readonly WeightSpec[]; tolerance: number;
+}): Promise<FrozenPlan> {
+  const probeWith = async (kernels: (weight: string) => readonly ProbedKernel[]) => {
+    const probes: FrozenProbe[] = [];
+    const graph = o.build({ probe: (p) => probes.push(p), kernels });
+    return probeOnce(graph, probes, o.feeds, o.session);
+  };
+  const first = await probeWith(() => ['int8']);
+  const over = new Set([...first].filter(([, e]) => (e.int8 as number) > o.tolerance).map(([w]) => w));
+  const second = over.size ? await probeWith((w) => (over.has(w) ? ['int8-block'] : [])) : new Map<string, Partial<Record<ProbedKernel, number>>>();
+  const measured = new Map<string, FrozenErrors>();
+  for (const [w, e] of first) measured.set(w, { int8: e.int8 as number, ...second.get(w) });
+  return planFrozen(o.specs.filter((s) => measured.has(s.name)), measured, o.tolerance);
 }

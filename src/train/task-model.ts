@@ -7,7 +7,7 @@
  * copied from the base first, so training never changes the shared base.
  */
 import { fail } from '../errors.js';
-import { Graph, Session, bool, dropout as dropoutOp, f32, gradients, i64, installFrozenKernel, installFrozenProbe, type FrozenKernel, type HostTensor, type Value } from '../engine/index.js';
+import { Graph, Session, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
 import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, type AdapterDrop } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
@@ -20,7 +20,9 @@ import { baseParamCount, type BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
-import { checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, isQuantizable, planFrozen, type FrozenPlan, type FrozenPrecision } from './frozen-precision.js';
+import {
+  checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenGuard, type FrozenBuild, type FrozenPlan, type FrozenPrecision,
+} from './frozen-precision.js';
 import { isAdapterSetup, isTrainable, validateMode, type AdapterSetupMode, type TrainableOptions, type TrainingMode } from './modes.js';
 
 /** Options of {@link TaskModel.create}. */
@@ -157,16 +159,6 @@ function startAdapters(owned: Map<string, HostTensor<'float32'>>, declared: read
     if (!src) fail('ADAPTER_MISMATCH', `adapterWeights: adapter ${parseAdapterTensorName(t.name)?.adapter} lacks ${t.name}`);
     owned.set(t.name, f32(src.shape, Float32Array.from(src.data)));
   }
-}
-
-/** What the encoder build does with each frozen weight: the guard's probe, or the plan's kernel. */
-function frozenWeightHook(f: { probe: Parameters<typeof installFrozenProbe>[1] } | FrozenPlan): (spec: WeightSpec, w: Value) => void {
-  if ('probe' in f) return (spec, w) => (isQuantizable(spec) ? installFrozenProbe(w, f.probe) : undefined);
-  const kernels = new Map(f.choices.map((c) => [c.weight, c.kernel] as const));
-  return (spec, w) => {
-    const k = kernels.get(spec.name);
-    if (k && k !== 'fp32') installFrozenKernel(w, k);
-  };
 }
 
 /** A base + adapters + head, ready to train and predict. */
@@ -364,27 +356,14 @@ export class TaskModel {
    */
   async guardFrozen(batch: EncodedBatch): Promise<FrozenPlan | undefined> {
     if (this.frozenPrecision !== 'int8' || this.plan) return this.plan;
-    const probes: { weight: string; errors: Record<Exclude<FrozenKernel, 'fp32'>, Value> }[] = [];
-    const b = this.build(false, { frozen: { probe: (p) => probes.push(p) } });
-    const outs = probes.flatMap((p) => [p.errors.int8, p.errors['int8-block']]);
-    const measured = new Map<string, Record<Exclude<FrozenKernel, 'fp32'>, number>>();
-    if (outs.length) {
-      const s = await Session.create(b.graph, { outputs: outs, threads: this.o.threads, spinning: this.o.spinning });
-      try {
-        const r = await s.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));
-        const num = (v: Value) => (r[v.name]?.data as Float32Array)[0] as number;
-        for (const p of probes) {
-          const prev = measured.get(p.weight); // a weight used at several depths (ALBERT) keeps its worst
-          const e = { int8: num(p.errors.int8), 'int8-block': num(p.errors['int8-block']) };
-          measured.set(p.weight, prev ? { int8: Math.max(prev.int8, e.int8), 'int8-block': Math.max(prev['int8-block'], e['int8-block']) } : e);
-        }
-      } finally {
-        await s.dispose();
-      }
-    }
     const owned = new Set(this.owned.keys());
-    const specs = frozenMatmulSpecs(this.base.encoder, (spec) => owned.has(spec.name)).filter((spec) => measured.has(spec.name));
-    this.plan = planFrozen(specs, measured, this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE);
+    this.plan = await runFrozenGuard({
+      build: (frozen) => this.build(false, { frozen }).graph,
+      feeds: encoderFeeds(batch, this.base.encoder.usesTokenTypes),
+      session: { threads: this.o.threads, spinning: this.o.spinning },
+      specs: frozenMatmulSpecs(this.base.encoder, (spec) => owned.has(spec.name)),
+      tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
+    });
     this.o.onFrozenPlan?.(this.plan);
     return this.plan;
   }
@@ -452,7 +431,7 @@ export class TaskModel {
    * `o.frozen`: how the frozen matmuls run — the outlier guard's probe (fp32, int8 products
    * measured beside) or the guard's plan; absent: fp32.
    */
-  private build(training: boolean, o: { constants?: boolean; frozen?: { probe: Parameters<typeof installFrozenProbe>[1] } | FrozenPlan } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
+  private build(training: boolean, o: { constants?: boolean; frozen?: FrozenBuild } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
     if (training && this.merged) fail('BAD_CONFIG', 'this task is merged into the frozen weights; unmerge() it before training');
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);

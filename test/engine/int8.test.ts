@@ -150,11 +150,12 @@ test('the probe measures each kernel against fp32: two outlier channels x30 of 7
     const y = E.linear(x, w);
     assert.equal(probes.length, 1);
     const p = probes[0] as E.FrozenProbe;
-    g.output(y, p.errors.int8, p.errors['int8-block']);
+    const [e8, eb] = [p.errors.int8, p.errors['int8-block']] as [E.Value, E.Value];
+    g.output(y, e8, eb);
     const s = await E.Session.create(g);
     const out = await s.run({ x: xt });
     assert.ok(relErr(out[y.name]?.data as Float32Array, matmulJs(xt.data, g.dataOf(w).data as Float32Array, M, K, N)) < 1e-6, 'the probe keeps the fp32 result');
-    errors[name] = { int8: (out[p.errors.int8.name]?.data as Float32Array)[0] as number, block: (out[p.errors['int8-block'].name]?.data as Float32Array)[0] as number };
+    errors[name] = { int8: (out[e8.name]?.data as Float32Array)[0] as number, block: (out[eb.name]?.data as Float32Array)[0] as number };
     await s.dispose();
   }
   const { clean: c, outlier: o } = errors as Record<'clean' | 'outlier', Record<'int8' | 'block', number>>;

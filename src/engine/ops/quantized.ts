@@ -238,10 +238,13 @@ export function installFrozenKernel(w: Value, kernel: FrozenKernel): FrozenMatmu
   return { weight: w.name, shape, kernel, bytes: p.bytes };
 }
 
-/** What {@link installFrozenProbe} adds for one weight: the relative error of each quantised kernel, scalars. */
+/** The quantised kernels a probe can measure. */
+export type ProbedKernel = Exclude<FrozenKernel, 'fp32'>;
+
+/** What {@link installFrozenProbe} adds for one weight: the relative error of each probed kernel, scalars. */
 export interface FrozenProbe {
   readonly weight: string;
-  readonly errors: Readonly<Record<Exclude<FrozenKernel, 'fp32'>, Value>>;
+  readonly errors: Readonly<Partial<Record<ProbedKernel, Value>>>;
 }
 
 /** ‖y − ref‖ / ‖ref‖ over all elements, a scalar. */
@@ -252,15 +255,15 @@ function relativeError(y: Value, ref: Value): Value {
 
 /**
  * The outlier guard's probe: `linear(x, w, b)` of the frozen constant `w` keeps running in fp32,
- * and each quantised kernel's product `x w` is computed beside it on the same input; `onProbe`
+ * and the product `x w` of each of `kernels` is computed beside it on the same input; `onProbe`
  * receives the scalar relative errors (Frobenius, over the batch) for the caller to fetch.
  */
-export function installFrozenProbe(w: Value, onProbe: (p: FrozenProbe) => void): void {
+export function installFrozenProbe(w: Value, onProbe: (p: FrozenProbe) => void, kernels: readonly ProbedKernel[] = ['int8', 'int8-block']): void {
   if (w.kind !== 'constant' || w.rank !== 2) fail('GRAPH_ERROR', `frozen probe: ${w.describe()} must be a frozen 2-D constant`);
-  const kernels = { int8: quantisedPair(w, 'int8'), 'int8-block': quantisedPair(w, 'int8-block', { forwardOnly: true }) };
+  const made = kernels.map((k) => [k, quantisedPair(w, k, { forwardOnly: k === 'int8-block' })] as const);
   w.graph.setLinearKernel(w, (x, bias) => {
     const y = matmul(x, w);
-    onProbe({ weight: w.name, errors: { int8: relativeError(kernels.int8.forward(x), y), 'int8-block': relativeError(kernels['int8-block'].forward(x), y) } });
+    onProbe({ weight: w.name, errors: Object.fromEntries(made.map(([k, p]) => [k, relativeError(p.forward(x), y)])) });
     return bias ? add(y, bias) : y;
   });
 }
