@@ -172,3 +172,22 @@ test('an all-zero column quantises to zeros with step 1, in both copies', () => 
   const t = E.quantizeColumns(w, 3, 2, true); // Wᵀ [2, 3]: its columns are the rows of w
   assert.deepEqual(Array.from(t.q.data), [127, -127, 127, 0, 0, 0]);
 });
+
+test('int8 weights go to the external data file like floats (models over 2 GB), with the same outputs', async () => {
+  const g = new E.Graph('int8-external');
+  const x = g.input('x', 'float32', ['m', K]);
+  const w = g.constant('w', randn([K, N], 21));
+  E.installFrozenKernel(w, 'int8');
+  const y = E.linear(x, w);
+  g.output(y);
+  const feeds = { x: randn([3, K], 22) };
+  const inline = await E.Session.create(g);
+  const ext = await E.Session.create(g, { externalDataThreshold: 0 });
+  assert.deepEqual(Array.from((await ext.run(feeds))[y.name]?.data as Float32Array), Array.from((await inline.run(feeds))[y.name]?.data as Float32Array));
+  assert.ok(ext.model.path, 'loaded from a file');
+  // A forward-only graph holds the forward int8 copy alone (the transposed one is pruned).
+  assert.ok(ext.model.bytes.byteLength < K * N, `the ${K * N} int8 values are not inline (model ${ext.model.bytes.byteLength} bytes)`);
+  assert.ok(inline.model.bytes.byteLength > K * N, `inline: ${inline.model.bytes.byteLength} bytes`);
+  await inline.dispose();
+  await ext.dispose();
+});
