@@ -10,6 +10,10 @@
  * (2) Load time of a BERT-base-sized model.safetensors (written once to a temp dir) in a fresh
  *     process, with that process's peak RSS against the size of the weights: loading should hold
  *     at most about one extra copy of the weights at peak.
+ * (3) Int8 frozen base (issue 13): BERT-base with the paper adapter, prediction (encoder, adapter
+ *     and head) with `frozenPrecision: 'int8'` against fp32, both models alive, BENCH_ROUNDS
+ *     interleaved batches after one warm-up each (the int8 warm-up runs the outlier guard); target
+ *     int8 throughput >= 1.8x fp32 at batch 32. BENCH_INT8=only runs just this part, 0 skips it.
  * BENCH_BATCH / BENCH_SEQ change the batch (default 32 x 128), BENCH_ROUNDS the timed inference
  * batches per pair (default 5), BENCH_TRAIN_ROUNDS the timed training steps per pair (default 1),
  * BENCH_FAMILIES a comma-separated choice of the families compared with BERT-base (default all,
@@ -26,6 +30,7 @@ import type { BaseModel } from '../src/models/base.js';
 import { buildEncoderGraph } from '../src/models/build.js';
 import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { writeSafetensors } from '../src/models/weights/index.js';
+import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
 import { TaskModel } from '../src/train/task-model.js';
 import {
   ALBERT_BASE_CONFIG, BERT_BASE_CONFIG, DEBERTA_V3_BASE_CONFIG, MPNET_BASE_CONFIG, XLMR_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBase, randomBertBase, stepRunner, syntheticBatch, type StepRunner,
@@ -36,6 +41,7 @@ const T = Number(process.env.BENCH_SEQ ?? 128);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** Timed training steps per pair: 1 by default (a base-size step takes tens of seconds under load). */
 const TRAIN_ROUNDS = Number(process.env.BENCH_TRAIN_ROUNDS ?? 1);
+const INT8 = process.env.BENCH_INT8 ?? '1';
 /** The adapter the training step trains. */
 const PRESET = 'paper';
 
@@ -145,8 +151,36 @@ async function writeModel(dir: string): Promise<number> {
   return statSync(file).size;
 }
 
+/** (3): the paper adapter's prediction with an int8 frozen base against fp32, interleaved. */
+async function int8Inference(): Promise<void> {
+  const base = randomBertBase();
+  const batch = syntheticBatch(B, T, 30522);
+  const head = headConfig({ kind: 'classification', labels: ['a', 'b'] });
+  const mode = { kind: 'adapters' as const, adapter: methodConfig(PRESET) };
+  const fp32 = TaskModel.create(base, { mode, head, seed: 1, spinning: false });
+  const int8 = TaskModel.create(base, { mode, head, seed: 1, spinning: false, frozenPrecision: 'int8' });
+  const timed = (m: TaskModel) => async () => {
+    const t = performance.now();
+    await m.predict(batch);
+    return performance.now() - t;
+  };
+  const warm = [await timed(fp32)(), await timed(int8)()];
+  const plan = int8.frozenPlan;
+  console.log(`\n(3) int8 frozen base, BERT-base + ${PRESET} adapter, prediction of batch ${B} x seq ${T}: ${ROUNDS} interleaved rounds (order alternating) after one warm-up each (fp32 ${(warm[0] as number).toFixed(0)} ms, int8 ${(warm[1] as number).toFixed(0)} ms with the guard), medians`);
+  if (plan) console.log(`  ${summarizeFrozenPlan(plan)}`);
+  const r = await alternating(timed(fp32), timed(int8), ROUNDS);
+  console.log(`  fp32 [${r.a.map((x) => x.toFixed(0)).join(', ')}] ms, int8 [${r.b.map((x) => x.toFixed(0)).join(', ')}] ms`);
+  console.log(`  throughput fp32 ${((B * 1000) / median(r.a)).toFixed(1)} sentences/s, int8 ${((B * 1000) / median(r.b)).toFixed(1)} sentences/s: int8 / fp32 = ${(median(r.a) / median(r.b)).toFixed(2)}x (target >= 1.8x)`);
+  await fp32.dispose();
+  await int8.dispose();
+}
+
 async function main(): Promise<void> {
   console.log(`models benchmark — ${machine()}`);
+  if (INT8 === 'only') {
+    await int8Inference();
+    return;
+  }
   const dir = join(tmpdir(), 'adapterkit-bench-bert-base');
   const bytes = await writeModel(dir);
   const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/load-child.ts', dir], { encoding: 'utf8' });
@@ -167,6 +201,7 @@ async function main(): Promise<void> {
   console.log(`\n(2) load model.safetensors (${weightsMiB.toFixed(0)} MiB) in a fresh process: ${load.seconds.toFixed(2)} s`);
   console.log(`peak RSS of that process: ${load.peakRssMiB.toFixed(0)} MiB; before loading: ${load.baselineRssMiB.toFixed(0)} MiB; growth ${(load.peakRssMiB - load.baselineRssMiB).toFixed(0)} MiB = ${((load.peakRssMiB - load.baselineRssMiB) / weightsMiB).toFixed(2)} x the weights (target <= ~2: the weights + at most one extra copy)`);
   console.log(`this process's peak RSS: ${peakRssMiB().toFixed(0)} MiB`);
+  if (INT8 !== '0') await int8Inference();
 }
 
 await main();

@@ -16,6 +16,11 @@
  *      TaskModel.predict calls of 4 inputs each, interleaved, medians;
  *  (5) mixed-method batching: a MultiTaskModel holding one task per method preset, one batch of 32
  *      inputs mixing them, vs the bare base on the same 32 inputs, interleaved, medians.
+ *  (6) int8 frozen base (issue 13): a MultiTaskModel of 8 Houlsby tasks (what serve runs) with
+ *      `frozenPrecision: 'int8'` vs fp32, one mixed batch of 32, and the adapter overhead in int8
+ *      (a Houlsby TaskModel vs a head-only one, both int8) at batch 32, interleaved, medians;
+ *      targets: int8 throughput >= 1.8x fp32, adapter overhead <= 4 %. BENCH_INT8=only runs just
+ *      (6), BENCH_INT8=0 skips it.
  * BENCH_DURATION (s per HTTP case, default 10), BENCH_CONNECTIONS (default 16) and BENCH_ROUNDS
  * (direct-forward rounds, default 40; 5x that at batch 1) change the sizes; BENCH_METHODS
  * (comma-separated presets, e.g. `compacter,compacter++`) limits (3) and (5) to those presets.
@@ -31,6 +36,7 @@ import { headConfig } from '../src/heads/head.js';
 import { baseParamCount, loadBase, type BaseModel } from '../src/models/base.js';
 import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { loadBuiltinDataset } from '../src/train/data/index.js';
+import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
 import { MultiTaskModel } from '../src/train/multi-task-model.js';
 import { loadSavedTask, saveTask } from '../src/train/task-io.js';
 import { TaskModel, type TaskModelOptions } from '../src/train/task-model.js';
@@ -40,6 +46,7 @@ import type { ChildCommand, ChildReply, MemoryReport } from './serve-child.js';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
+const INT8 = process.env.BENCH_INT8 ?? '1';
 const TASK_COUNTS = [1, 8, 32] as const;
 const INPUTS_PER_REQUEST = [1, 8] as const;
 const MAX_LENGTH = 128;
@@ -203,6 +210,39 @@ async function mixedBatching(base: BaseModel, texts: string[], tasks: { name: st
   for (const m of models) await m.dispose();
 }
 
+/** (6): the served mixed-batch model and the adapter overhead with an int8 frozen base. */
+async function int8Serving(base: BaseModel, texts: string[]): Promise<void> {
+  console.log('\n(6) int8 frozen base — MultiTaskModel of 8 Houlsby tasks, one mixed batch of 32: fp32 vs int8; adapter overhead in int8 (Houlsby vs head-only TaskModel, batch 32); interleaved, medians');
+  const plans: string[] = [];
+  const multis = (['fp32', 'int8'] as const).map((frozenPrecision) => {
+    const m = new MultiTaskModel(base, { frozenPrecision, onFrozenPlan: (p) => plans.push(summarizeFrozenPlan(p)) });
+    for (let k = 0; k < 8; k++) m.add(`t${k}`, randomTask(base, 100 + k));
+    return m;
+  });
+  const rows = texts.slice(0, 32);
+  const rowTask = rows.map((_, r) => `t${r % 8}`);
+  const batch = (multis[0] as MultiTaskModel).encode(rows, MAX_LENGTH);
+  const head = headConfig({ kind: 'classification', labels: ['ham', 'spam'] });
+  const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1, frozenPrecision: 'int8' });
+  const houlsby = randomTask(base, 7, adapterConfig({ size: 64 }), { frozenPrecision: 'int8' });
+  const [fp32Ms, int8Ms, bareMs, adapterMs] = (await interleaved([
+    () => (multis[0] as MultiTaskModel).predict(batch, rowTask),
+    () => (multis[1] as MultiTaskModel).predict(batch, rowTask),
+    () => bare.predict(batch),
+    () => houlsby.predict(batch),
+  ], ROUNDS)) as [number, number, number, number];
+  for (const p of plans) console.log(`  ${p}`);
+  const speed = fp32Ms / int8Ms;
+  const overhead = adapterMs / bareMs - 1;
+  console.log(`  mixed batch of 32: fp32 ${fp32Ms.toFixed(1)} ms, int8 ${int8Ms.toFixed(1)} ms: int8 throughput / fp32 = ${speed.toFixed(2)}x (target >= 1.8x)`);
+  console.log(`  int8, batch 32: bare ${bareMs.toFixed(1)} ms, Houlsby ${adapterMs.toFixed(1)} ms: adapter overhead ${(100 * overhead).toFixed(1)} % (target <= 4 %)`);
+  summary.push(['int8 / fp32 throughput, mixed batch of 32 (8 tasks)', `${speed.toFixed(2)}x (${fp32Ms.toFixed(1)} vs ${int8Ms.toFixed(1)} ms)`]);
+  summary.push(['adapter overhead with int8, batch 32', `${(100 * overhead).toFixed(1)} % (${adapterMs.toFixed(1)} vs bare ${bareMs.toFixed(1)} ms)`]);
+  for (const m of multis) await m.dispose();
+  await bare.dispose();
+  await houlsby.dispose();
+}
+
 async function mixedMethods(base: BaseModel, texts: string[]): Promise<void> {
   console.log(`\n(5) mixed-method batching — a MultiTaskModel with one task per method (${PRESETS.join(', ')}), 32 inputs mixing them (round robin), vs the bare base on the same 32 inputs, interleaved, medians`);
   // One ONNX Runtime thread each: MultiTaskModel's session spins (it has no option to stop), and a
@@ -352,6 +392,12 @@ async function main(): Promise<void> {
   const base = await loadBase('use-lite');
   const texts = await sentences();
   console.log(`texts: ${texts.length} State of the Union sentences (<= 300 characters), max ${MAX_LENGTH} tokens`);
+  if (INT8 === 'only') {
+    await int8Serving(base, texts);
+    for (const [k, v] of summary) console.log(`| ${k} | ${v} |`);
+    console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    return;
+  }
   const root = await mkdtemp(join(tmpdir(), 'adapterkit-serve-bench-'));
   try {
     const tasks = await saveTasks(base, root, Math.max(...TASK_COUNTS));
@@ -360,6 +406,7 @@ async function main(): Promise<void> {
     await mixedBatching(base, texts, tasks);
     await mixedMethods(base, texts);
     await serverBench(tasks, texts);
+    if (INT8 !== '0') await int8Serving(base, texts);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -16,13 +16,20 @@
  * MatMul. BENCH_BATCH / BENCH_SEQ / BENCH_ROUNDS (timed steps per method, each paired with one
  * full step; default 1, so a method's figure is one step unless it is raised) change the size;
  * BENCH_METHODS (comma-separated presets, e.g. `compacter,compacter++`) times only those.
+ *
+ * Int8 frozen base (issue 13): the paper adapter with `frozenPrecision: 'int8'` against the same
+ * adapter in fp32, both models alive, BENCH_INT8_ROUNDS (default 3) interleaved step pairs after
+ * one warm-up step each (the int8 warm-up runs the outlier guard); prints the step ratio (target
+ * <= 0.55) and the frozen matmul weights' bytes int8 / fp32 (target <= 0.55). BENCH_INT8=only runs
+ * just this part, BENCH_INT8=0 skips it; BENCH_LAYERS (default 12) sets the model's depth.
  */
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
 import { methodConfig } from '../src/adapters/methods/index.js';
 import { headConfig } from '../src/heads/head.js';
 import type { TrainingMode } from '../src/train/modes.js';
 import { TaskModel } from '../src/train/task-model.js';
-import { alternating, benchPresets, bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, stepRunner, syntheticBatch } from './common.js';
+import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
+import { BERT_BASE_CONFIG, alternating, benchPresets, bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, stepRunner, syntheticBatch } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
 const T = Number(process.env.BENCH_SEQ ?? 128);
@@ -37,6 +44,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
  * times it).
  */
 const PRESETS = benchPresets(['ia3-peft']);
+const INT8 = process.env.BENCH_INT8 ?? '1';
+const INT8_ROUNDS = Number(process.env.BENCH_INT8_ROUNDS ?? 3);
+const LAYERS = Number(process.env.BENCH_LAYERS ?? 12);
 
 async function matmulGflops(): Promise<number> {
   const g = new Graph('matmul');
@@ -74,13 +84,19 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   console.log(`training-step benchmark — ${machine()}; BERT-base-sized random model, batch ${B}, seq ${T}`);
   console.log(`each method: 1 warm-up step, then ${ROUNDS} timed step(s) interleaved with as many full fine-tuning steps (order alternating), medians; one method model alive at a time`);
-  const base = randomBertBase();
+  const base = randomBertBase({ ...BERT_BASE_CONFIG, num_hidden_layers: LAYERS });
+  if (LAYERS !== 12) console.log(`BENCH_LAYERS=${LAYERS}: ${LAYERS} layers instead of 12`);
   const head = headConfig({ kind: 'classification', labels: ['a', 'b'], dropout: 0.1 });
   const batch = syntheticBatch(B, T, 30522);
   const labels = Array.from({ length: B }, (_, i) => i % 2);
-  const fwd = bertForwardFlops({ hidden: 768, ffn: 3072, layers: 12, heads: 12 }, B, T);
+  const fwd = bertForwardFlops({ hidden: 768, ffn: 3072, layers: LAYERS, heads: 12 }, B, T);
   const create = (mode: TrainingMode) => TaskModel.create(base, { mode, head, seed: 1, spinning: false });
   console.log(`RSS with the base's weights in memory: ${currentRssMiB().toFixed(0)} MiB`);
+  if (INT8 !== '0') await int8Pair(base, head, batch, labels);
+  if (INT8 === 'only') {
+    console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    return;
+  }
 
   const full = stepRunner(create({ kind: 'full' }), batch, labels);
   await full.step(); // warm-up (builds the session)
@@ -126,6 +142,29 @@ async function main(): Promise<void> {
   console.log(`peak RSS: ${peakRssMiB().toFixed(0)} MiB (at most the full model and one method model alive at a time)`);
   console.log("FLOPs counted: the base's matrix products only (not the adapters' own); method step = 2x forward (input gradients down to layer 0), full step = 3x forward.");
   console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+/** The paper adapter's step with an int8 frozen base against fp32, interleaved, and the frozen weights' bytes. */
+async function int8Pair(base: ReturnType<typeof randomBertBase>, head: ReturnType<typeof headConfig>, batch: ReturnType<typeof syntheticBatch>, labels: number[]): Promise<void> {
+  const mode: TrainingMode = { kind: 'adapters', adapter: methodConfig('paper') };
+  const fp32 = stepRunner(TaskModel.create(base, { mode, head, seed: 1, spinning: false }), batch, labels);
+  const int8 = stepRunner(TaskModel.create(base, { mode, head, seed: 1, spinning: false, frozenPrecision: 'int8' }), batch, labels);
+  const warm = [await fp32.step(), await int8.step()];
+  const plan = int8.model.frozenPlan;
+  if (!plan) throw new Error('the int8 model made no frozen plan');
+  console.log(`int8 vs fp32 frozen base, paper adapter: warm-up steps fp32 ${secs(warm[0] as number)} s, int8 ${secs(warm[1] as number)} s (with the guard)`);
+  console.log(`  ${summarizeFrozenPlan(plan)}`);
+  const { a: f, b: q } = await alternating(() => fp32.step(), () => int8.step(), INT8_ROUNDS);
+  console.log(`  steps fp32 [${f.map(secs).join(', ')}] s, int8 [${q.map(secs).join(', ')}] s; peak RSS ${peakRssMiB().toFixed(0)} MiB`);
+  const owned = new Set(int8.model.owned.keys());
+  let frozenAll = 0;
+  for (const [k, t] of base.weights) if (!owned.has(k)) frozenAll += t.data.byteLength;
+  const int8All = frozenAll - plan.bytes.fp32 + plan.bytes.planned;
+  console.log(`  int8 / fp32 adapter step = ${(median(q) / median(f)).toFixed(2)} (medians of ${INT8_ROUNDS}; target <= 0.55)`);
+  console.log(`  frozen matmul weight bytes int8 / fp32 = ${(plan.bytes.planned / plan.bytes.fp32).toFixed(3)} (${(plan.bytes.planned / 2 ** 20).toFixed(0)} / ${(plan.bytes.fp32 / 2 ** 20).toFixed(0)} MiB; target <= 0.55)`);
+  console.log(`  all frozen base bytes (embeddings, norms, pooler stay fp32) int8 / fp32 = ${(int8All / frozenAll).toFixed(3)} (${(int8All / 2 ** 20).toFixed(0)} / ${(frozenAll / 2 ** 20).toFixed(0)} MiB)`);
+  await fp32.model.dispose();
+  await int8.model.dispose();
 }
 
 await main();

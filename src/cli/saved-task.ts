@@ -10,7 +10,7 @@ import { perInputIssue, type AdapterDrop } from '../adapters/compose.js';
 import { formatComposition, parseComposition, type Block, type Composition } from '../adapters/composition.js';
 import type { TaskManifest } from '../adapters/files.js';
 import { isAdapterSetup } from '../train/modes.js';
-import type { TaskModel } from '../train/task-model.js';
+import type { TaskModel, TaskModelOptions } from '../train/task-model.js';
 import { loadBase, type BaseModel } from '../models/base.js';
 import { loadSavedTask, type SavedTask } from '../train/task-io.js';
 import type { TaskSpec } from '../train/data/index.js';
@@ -87,7 +87,7 @@ export interface LoadedTaskDir {
 }
 
 /** Loads the base (recorded one unless `o.base`) and the task in `dir`. */
-export async function loadTaskDir(dir: string, o: { base?: string; revision?: string; threads?: number; maxLength?: number }): Promise<LoadedTaskDir> {
+export async function loadTaskDir(dir: string, o: { base?: string; revision?: string; threads?: number; maxLength?: number; model?: Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> }): Promise<LoadedTaskDir> {
   const manifest = await readManifest(dir);
   const source = o.base !== undefined ? await baseSource(o.base) : manifest?.base.id;
   if (source === undefined) fail('BAD_CONFIG', `${dir} has no adapterkit.json (an AdapterHub adapter?): give the base model with --base <source>`);
@@ -100,7 +100,7 @@ export async function loadTaskDir(dir: string, o: { base?: string; revision?: st
   }
   const base = await loadBase(id, cliBaseOptions(revision));
   resolveMaxLength(base.encoder.maxLength, o.maxLength, { over: 'fail', name: '--max-length' });
-  const saved = await loadSavedTask(base, dir, o.threads !== undefined ? { threads: o.threads } : {});
+  const saved = await loadSavedTask(base, dir, { ...(o.threads !== undefined ? { threads: o.threads } : {}), ...o.model });
   return { base, saved, maxLength: resolveMaxLength(base.encoder.maxLength, undefined, { fallback: manifest?.maxLength }) };
 }
 

@@ -81,6 +81,9 @@ export interface SymbolSource {
   axis: number;
 }
 
+/** What `linear(x, w, b)` runs for a weight with a kernel (see {@link Graph.setLinearKernel}). */
+export type LinearKernel = (x: Value, bias: Value | undefined) => Value;
+
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:/\-[\]]*$/;
 
 /**
@@ -99,6 +102,7 @@ export class Graph {
   private readonly _symbols = new Map<string, SymbolSource>();
   private readonly _scalars = new Map<string, Value>();
   private readonly _scopes: string[] = [];
+  private readonly _linearKernels = new Map<Value, LinearKernel>();
   private _counter = 0;
 
   constructor(name = 'adapterkit') {
@@ -140,6 +144,23 @@ export class Graph {
       fail('SHAPE_MISMATCH', `setData(${v.name}): expected ${old.dtype}${fmtShape(old.shape)}, got ${t.dtype}${fmtShape(t.shape)}`);
     }
     this._data.set(v, t);
+  }
+
+  /**
+   * Makes every `linear(x, w, b)` on the frozen constant `w` run `kernel(x, b)` instead of
+   * `x @ w + b` (how ops/quantized.ts puts int8 kernels under the frozen projections without
+   * the encoders knowing). Set once per weight, before the weight is used.
+   */
+  setLinearKernel(w: Value, kernel: LinearKernel): void {
+    this.own(w, 'setLinearKernel');
+    if (w.kind !== 'constant' || w.rank !== 2) fail('GRAPH_ERROR', `setLinearKernel: ${w.describe()} must be a frozen 2-D constant`);
+    if (this._linearKernels.has(w)) fail('GRAPH_ERROR', `setLinearKernel: ${w.name} has a kernel already`);
+    this._linearKernels.set(w, kernel);
+  }
+
+  /** The kernel {@link setLinearKernel} set for `w`, if any. */
+  linearKernel(w: Value): LinearKernel | undefined {
+    return this._linearKernels.get(w);
   }
 
   /** Where each symbolic dimension can be read at run time (from graph inputs). */

@@ -16,7 +16,7 @@
  * // out[loss.name].data -> Float32Array [-1.5]; out[dw.name].data -> Float32Array [1, 2]
  * ```
  */
-export { Graph, Value, attr, type Attr, type Node } from './graph.js';
+export { Graph, Value, attr, type Attr, type LinearKernel, type Node } from './graph.js';
 export * from './tensor.js';
 export * from './shape.js';
 export * from './ops/index.js';

@@ -22,6 +22,11 @@ export interface EncoderGraphOptions {
   hooks?: EncoderHooks;
   hiddenDropout?: number;
   attentionDropout?: number;
+  /**
+   * Called with each frozen weight's spec and constant before the encoder is built: where an int8
+   * frozen base puts its kernels under the frozen projections (train/frozen-precision.ts).
+   */
+  frozenWeight?: (spec: WeightSpec, w: Value) => void;
 }
 
 /** The graph of an encoder with its inputs, outputs and weight values. */
@@ -54,6 +59,7 @@ export function buildEncoderGraph(encoder: Encoder, weights: EncoderWeights, o: 
     const v = train ? g.param(s.name, t) : g.constant(s.name, t);
     values.set(s.name, v);
     if (train) params.push(v);
+    else o.frozenWeight?.(s, v);
   }
   const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
   const attentionMask = g.input('attention_mask', 'int64', ['batch', 'seq']);

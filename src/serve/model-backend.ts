@@ -15,7 +15,7 @@ import { toPrediction } from '../train/evaluate.js';
 import { isAdapterSetup } from '../train/modes.js';
 import { MultiTaskModel } from '../train/multi-task-model.js';
 import { loadSavedTask } from '../train/task-io.js';
-import type { TaskModel } from '../train/task-model.js';
+import type { TaskModel, TaskModelOptions } from '../train/task-model.js';
 import { predictTags, splitWords } from '../train/token-tasks/tagging.js';
 import { predictAnswers } from '../train/token-tasks/qa.js';
 import type { AnswerInput, AnswerOutput, ClassifierBackend, ClassifyItem, ClassifyOutput, TagInput, TagOutput, TaskInfo, TextInput } from './backend.js';
@@ -30,6 +30,8 @@ export interface ModelBackendOptions {
    * `maxLength`. Default {@link CHARS_PER_TOKEN}. See {@link capText}.
    */
   charsPerToken?: number;
+  /** Precision of the base's frozen matmuls for every task served (int8: under the outlier guard, measured on the first batch). */
+  frozen?: Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'>;
 }
 
 /**
@@ -71,10 +73,14 @@ export class ModelBackend implements ClassifierBackend {
   /** Sentence-level adapter setups (compositions), each with its own sessions. */
   private readonly setups = new Map<string, TaskModel>();
 
+  /** The frozen-precision options of tasks served on their own TaskModel (token tasks, setups). */
+  private readonly frozen: NonNullable<ModelBackendOptions['frozen']>;
+
   constructor(readonly base: BaseModel, o: ModelBackendOptions = {}) {
     this.maxLength = Math.min(o.maxLength ?? 128, base.encoder.maxLength);
     this.maxChars = this.maxLength * (o.charsPerToken ?? CHARS_PER_TOKEN);
-    this.multi = new MultiTaskModel(base, { threads: o.threads });
+    this.multi = new MultiTaskModel(base, { threads: o.threads, ...o.frozen });
+    this.frozen = o.frozen ?? {};
   }
 
   get baseInfo(): Record<string, unknown> {
@@ -107,7 +113,7 @@ export class ModelBackend implements ClassifierBackend {
 
   async load(name: string, dir: string): Promise<TaskInfo> {
     if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
-    const saved = await loadSavedTask(this.base, dir);
+    const saved = await loadSavedTask(this.base, dir, this.frozen);
     return this.attach(name, saved.model, dir);
   }
 

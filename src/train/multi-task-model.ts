@@ -27,7 +27,10 @@ import type { BaseModel, TextInput } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import { describeMode } from './modes.js';
-import { encoderFeeds, type TaskModel } from './task-model.js';
+import { encoderFeeds, type TaskModel, type TaskModelOptions } from './task-model.js';
+import {
+  checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenGuard, type FrozenBuild, type FrozenPlan,
+} from './frozen-precision.js';
 
 /** One loaded task. */
 interface Entry {
@@ -86,7 +89,22 @@ export class MultiTaskModel {
   /** Rows each stack has room for. */
   private capacity = 0;
 
-  constructor(readonly base: BaseModel, private readonly o: { threads?: number } = {}) {}
+  /** The int8 outlier guard's choices, once measured on the first batch (int8 only). */
+  private plan?: FrozenPlan;
+
+  /**
+   * `frozenPrecision: 'int8'` runs the base's frozen matmuls in int8 under the outlier guard, which
+   * measures them on the first batch (see train/frozen-precision.ts).
+   */
+  constructor(readonly base: BaseModel, private readonly o: { threads?: number } & Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> = {}) {
+    if (o.frozenPrecision !== undefined) checkFrozenPrecision(o.frozenPrecision);
+    if (o.int8Tolerance !== undefined) checkInt8Tolerance(o.int8Tolerance);
+  }
+
+  /** The int8 outlier guard's choices (undefined before the first batch, and with fp32). */
+  get frozenPlan(): FrozenPlan | undefined {
+    return this.plan;
+  }
 
   /** Names of loaded tasks. */
   get names(): string[] {
@@ -279,7 +297,7 @@ export class MultiTaskModel {
     }
   }
 
-  private build(): { graph: Graph; logits: Value } {
+  private build(frozen?: FrozenBuild): { graph: Graph; logits: Value } {
     const layout = this.layout as Layout;
     const g = new Graph('multi-task');
     const inputs = new Map<string, Value>();
@@ -313,7 +331,7 @@ export class MultiTaskModel {
       const w = `${prefix}.weight`;
       return perTask.has(w) ? perTaskNorm(x, w, `${prefix}.bias`, eps) : contextLayerNorm(weight, false, unit)(x, w, `${prefix}.bias`, eps);
     });
-    const eg = buildEncoderGraph(this.base.encoder, this.base.weights, { graph: g, hooks });
+    const eg = buildEncoderGraph(this.base.encoder, this.base.weights, { graph: g, hooks, ...(frozen ? { frozenWeight: frozenWeightHook(frozen) } : {}) });
     const logits = g.scope('head', () => {
       const [first, ...more] = layout.poolings.map((p) => (layout.poolings.length > 1 ? mul(pick(`head.pool.${p}`), pooledInput(p, eg.outputs, eg.attentionMask)) : pooledInput(p, eg.outputs, eg.attentionMask)));
       const pooled = more.reduce((a, b) => add(a, b), first as Value); // [B, D]
@@ -322,9 +340,16 @@ export class MultiTaskModel {
     return { graph: g, logits };
   }
 
-  private async sess(): Promise<Session> {
+  private async sess(feeds: Record<string, HostTensor>): Promise<Session> {
+    if (this.o.frozenPrecision === 'int8' && !this.plan) {
+      this.plan = await runFrozenGuard({
+        build: (frozen) => this.build(frozen).graph, feeds, session: { threads: this.o.threads },
+        specs: frozenMatmulSpecs(this.base.encoder, () => false), tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
+      });
+      this.o.onFrozenPlan?.(this.plan);
+    }
     if (!this.session) {
-      const b = this.build();
+      const b = this.build(this.plan);
       this.logits = b.logits;
       this.session = await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads });
     }
@@ -342,9 +367,9 @@ export class MultiTaskModel {
       if (i < 0) fail('NOT_FOUND', `task ${t} is not loaded (loaded: ${this.names.join(', ') || 'none'})`);
       return i;
     });
-    const s = await this.sess();
     const feeds: Record<string, HostTensor> = { ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), task_ids: i64([ids.length], ids) };
     for (const [name, t] of this.stacks) feeds[`stack.${name}`] = t;
+    const s = await this.sess(feeds);
     const out = (await s.run(feeds))[(this.logits as Value).name] as HostTensor;
     const C = (this.layout as Layout).outputs;
     const data = out.data as Float32Array;

@@ -8,7 +8,7 @@ import { compositionFromDict, compositionToDict } from '../adapters/composition.
 import { checkMethodConfig } from '../adapters/methods/index.js';
 import { isAdapterTensor } from '../adapters/names.js';
 import { baseFingerprint, type BaseModel } from '../models/base.js';
-import { TaskModel } from './task-model.js';
+import { TaskModel, type TaskModelOptions } from './task-model.js';
 import { MODE_NAMES, isAdapterSetup, type TrainingMode } from './modes.js';
 
 /** Options of {@link saveTask}. */
@@ -82,7 +82,7 @@ function modeOf(m: TaskManifest, f: LoadedTaskFiles, dir: string): TrainingMode 
 }
 
 /** Loads a task directory onto `base`. */
-export async function loadSavedTask(base: BaseModel, dir: string, o: { threads?: number; adapterName?: string } = {}): Promise<SavedTask> {
+export async function loadSavedTask(base: BaseModel, dir: string, o: { threads?: number; adapterName?: string } & Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> = {}): Promise<SavedTask> {
   const f = await loadTaskFiles(dir, base.encoder, o.adapterName);
   const m = f.manifest;
   if (f.origin === 'adapterkit') {
@@ -95,6 +95,9 @@ export async function loadSavedTask(base: BaseModel, dir: string, o: { threads?:
   }
   // Older manifests did not record a trained pooler: its tensors in trained_base tell.
   const trainPooler = m.mode.trainPooler ?? base.encoder.weightSpecs.some((s) => s.role === 'pooler' && f.tensors.has(s.name) && m.mode.kind !== 'full' && m.mode.kind !== 'top-k');
-  const model = TaskModel.create(base, { mode: modeOf(m, f, dir), head: m.head, seed: 0, weights: f.tensors, threads: o.threads, trainPooler, adapterName: o.adapterName });
+  const model = TaskModel.create(base, {
+    mode: modeOf(m, f, dir), head: m.head, seed: 0, weights: f.tensors, threads: o.threads, trainPooler, adapterName: o.adapterName,
+    frozenPrecision: o.frozenPrecision, int8Tolerance: o.int8Tolerance, onFrozenPlan: o.onFrozenPlan,
+  });
   return { model, manifest: m, foreign: f.origin !== 'adapterkit', origin: f.origin };
 }

@@ -22,6 +22,9 @@ import { baseParamCount, type BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
+import {
+  checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenGuard, type FrozenBuild, type FrozenPlan, type FrozenPrecision,
+} from './frozen-precision.js';
 import { isAdapterSetup, isTrainable, validateMode, type AdapterSetupMode, type TrainableOptions, type TrainingMode } from './modes.js';
 
 /** Options of {@link TaskModel.create}. */
@@ -46,6 +49,12 @@ export interface TaskModelOptions extends TrainableOptions {
   readonly threads?: number;
   /** Let idle ONNX Runtime threads spin between runs (see SessionOptions.spinning). */
   readonly spinning?: boolean;
+  /** Precision of the frozen base's matmuls in training and prediction (default fp32; see train/frozen-precision.ts). */
+  readonly frozenPrecision?: FrozenPrecision;
+  /** The int8 outlier guard's tolerance (default {@link DEFAULT_INT8_TOLERANCE}). */
+  readonly int8Tolerance?: number;
+  /** Called when the int8 outlier guard has chosen each frozen matmul's kernel (on the first batch). */
+  readonly onFrozenPlan?: (plan: FrozenPlan) => void;
 }
 
 /** A trainable tensor. */
@@ -174,6 +183,8 @@ export class TaskModel {
   private merged?: ReadonlyMap<string, HostTensor<'float32'>>;
   /** Draws robust AdapterDrop's n per training batch. */
   private readonly dropRng: Rng;
+  /** The int8 outlier guard's choices, once measured (see {@link frozenPlan}). */
+  private plan?: FrozenPlan;
 
   private constructor(
     private currentMode: TrainingMode,
@@ -231,6 +242,8 @@ export class TaskModel {
   static create(base: BaseModel, o: TaskModelOptions): TaskModel {
     const enc = base.encoder;
     validateMode(o.mode, enc);
+    if (o.frozenPrecision !== undefined) checkFrozenPrecision(o.frozenPrecision);
+    if (o.int8Tolerance !== undefined) checkInt8Tolerance(o.int8Tolerance);
     const head = headConfig(o.head);
     const adapterName = checkAdapterName(o.adapterName ?? 'adapter');
     let adapterTensors: AdapterTensor[] = [];
@@ -326,13 +339,48 @@ export class TaskModel {
     const weights = new Map(this.base.weights);
     for (const [k, v] of this.owned) if (weights.has(k)) weights.set(k, v);
     this.merged = method.merge(c, this.base.encoder, this.adapterName, this.owned, weights);
+    this.plan = undefined; // merged weights: measured again
     this.dropSessions();
   }
 
   /** Undoes {@link merge}. */
   unmerge(): void {
     this.merged = undefined;
+    this.plan = undefined;
     this.dropSessions();
+  }
+
+  /** Precision of the frozen base's matmuls. */
+  get frozenPrecision(): FrozenPrecision {
+    return this.o.frozenPrecision ?? 'fp32';
+  }
+
+  /**
+   * With an int8 frozen base: the kernel the outlier guard chose for each frozen matmul, with the
+   * errors it measured (undefined before the first batch, and with fp32).
+   */
+  get frozenPlan(): FrozenPlan | undefined {
+    return this.plan;
+  }
+
+  /**
+   * Runs the int8 outlier guard on `batch` (once; a later call returns the plan it made): the
+   * forward with every frozen matmul in fp32, each int8 kernel's product measured beside it.
+   * Training and prediction call this with their first batch; call it earlier to choose on a
+   * batch of your own. Undefined with an fp32 frozen base.
+   */
+  async guardFrozen(batch: EncodedBatch): Promise<FrozenPlan | undefined> {
+    if (this.frozenPrecision !== 'int8' || this.plan) return this.plan;
+    const owned = new Set(this.owned.keys());
+    this.plan = await runFrozenGuard({
+      build: (frozen) => this.build(false, { frozen }).graph,
+      feeds: encoderFeeds(batch, this.base.encoder.usesTokenTypes),
+      session: { threads: this.o.threads, spinning: this.o.spinning },
+      specs: frozenMatmulSpecs(this.base.encoder, (spec) => owned.has(spec.name)),
+      tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
+    });
+    this.o.onFrozenPlan?.(this.plan);
+    return this.plan;
   }
 
   private dropSessions(): void {
@@ -397,7 +445,11 @@ export class TaskModel {
     return { graph: b.graph, logits: b.logits };
   }
 
-  private build(training: boolean, o: { constants?: boolean } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
+  /**
+   * `o.frozen`: how the frozen matmuls run — the outlier guard's probe (fp32, int8 products
+   * measured beside) or the guard's plan; absent: fp32.
+   */
+  private build(training: boolean, o: { constants?: boolean; frozen?: FrozenBuild } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
     if (training && this.merged) fail('BAD_CONFIG', 'this task is merged into the frozen weights; unmerge() it before training');
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);
@@ -427,6 +479,7 @@ export class TaskModel {
       hooks: this.hooks(graph, w, trainingInput, dropInput),
       hiddenDropout: dropout,
       attentionDropout: dropout,
+      ...(o.frozen ? { frozenWeight: frozenWeightHook(o.frozen) } : {}),
     });
     const headInput = isTokenHead(this.head) ? eg.outputs.hidden : pooledInput(headPooling(this.head), eg.outputs, eg.attentionMask);
     const logits = graph.scope('head', () =>
@@ -444,9 +497,14 @@ export class TaskModel {
     return { graph, logits, loss, grads };
   }
 
+  /** The build option for the frozen matmuls: the guard's plan with an int8 base. */
+  private frozenOption(): { frozen?: FrozenPlan } {
+    return this.plan ? { frozen: this.plan } : {};
+  }
+
   private async trainSess(): Promise<Session> {
     if (!this.trainSession) {
-      const b = this.build(true);
+      const b = this.build(true, this.frozenOption());
       this.trainGraph = { graph: b.graph, loss: b.loss as Value, logits: b.logits, grads: b.grads as Value[] };
       this.trainSession = await Session.create(b.graph, { outputs: [b.loss as Value, b.logits, ...(b.grads as Value[])], threads: this.o.threads, spinning: this.o.spinning });
     }
@@ -455,7 +513,7 @@ export class TaskModel {
 
   private async predictSess(): Promise<Session> {
     if (!this.predictSession) {
-      const b = this.build(false);
+      const b = this.build(false, this.frozenOption());
       this.predictGraph = { graph: b.graph, logits: b.logits };
       this.predictSession = await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads, spinning: this.o.spinning });
     }
@@ -480,6 +538,7 @@ export class TaskModel {
       this.trainRuns = 0;
       this.dropoutStep = o.step;
     }
+    await this.guardFrozen(batch);
     const s = await this.trainSess();
     const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
     const feeds: Record<string, HostTensor> = {
@@ -499,6 +558,7 @@ export class TaskModel {
    */
   async predict(batch: EncodedBatch): Promise<Float32Array> {
     this.checkBatch(batch);
+    await this.guardFrozen(batch);
     const s = await this.predictSess();
     const out = await s.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));
     return out[(this.predictGraph as NonNullable<TaskModel['predictGraph']>).logits.name]?.data as Float32Array;

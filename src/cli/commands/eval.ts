@@ -12,9 +12,10 @@ import { evaluateQa, evaluateTagging, isTokenTaskSpec, loadTokenTask, taggingMet
 import { addDataOptions, describeSpec, describeTokenSpec, hasDataFlags, metricChoiceFromFlags, refuseMetricFlags, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatInt, printJson, table } from '../format.js';
 import { adapterDropArg, intArg } from '../options.js';
+import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { ACTIVE_HELP, applyActive, findRunRecord, loadTaskDir, readManifest, type ActiveFlags } from '../saved-task.js';
 
-interface EvalFlags extends DataFlags, ActiveFlags {
+interface EvalFlags extends DataFlags, ActiveFlags, FrozenPrecisionFlags {
   split?: string;
   base?: string;
   revision?: string;
@@ -56,7 +57,9 @@ export function registerEval(program: Command): void {
     .option('--revision <rev>', 'hub revision of --base')
     .option('--batch-size <n>', 'examples per batch', intArg(1), 64)
     .option('--max-length <n>', 'tokens per example (default: the length used in training)', intArg(2))
-    .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
+    .option('--threads <n>', 'ONNX Runtime threads', intArg(1));
+  addFrozenPrecisionOptions(cmd, 'scoring');
+  cmd
     .option('--active <composition>', ACTIVE_HELP)
     .option('--adapter-drop <n>', 'a task holding several adapters: no adapters in the first n layers (AdapterDrop at inference: faster, usually a little less accurate)', adapterDropArg)
     .option('--window-stride <n>', 'sentence-level single-text tasks: score texts longer than --max-length in strided windows overlapping by n tokens, their logits averaged, instead of truncating (default: truncate)', intArg(0))
@@ -116,7 +119,7 @@ async function evalTokenTask(dir: string, f: EvalFlags, spec: TokenTaskSpec): Pr
   const rows = splits[split];
   if (!rows) fail('NOT_FOUND', `${where} has no split "${split}" (splits: ${Object.keys(splits).join(', ')})`);
   if (rows.length === 0) fail('BAD_DATA', `${where}: split "${split}" is empty`);
-  const { saved, maxLength } = await loadTaskDir(dir, f);
+  const { saved, maxLength } = await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine) });
   const model: TaskModel = saved.model;
   try {
     applyActive(model, dir, f);
@@ -195,12 +198,12 @@ async function runEval(dir: string, f: EvalFlags): Promise<void> {
   }
   const scoringOnly = 'files' in spec && spec.files.train === undefined;
   // Without --train the labels come from the saved task: load it first. Otherwise the data first (its errors come fast).
-  const loadedFirst = scoringOnly ? await loadTaskDir(dir, f) : undefined;
+  const loadedFirst = scoringOnly ? await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine) }) : undefined;
   if (loadedFirst) spec = withSavedLabels(spec, loadedFirst.saved.model.head, dir);
   const data = await loadTask(spec);
   const where = describeSpec(spec);
   const [split, rows] = pickSplit(data, f.split ?? defaultSplit(spec), where);
-  const { saved, maxLength } = loadedFirst ?? await loadTaskDir(dir, f);
+  const { saved, maxLength } = loadedFirst ?? await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine) });
   const model = saved.model;
   try {
     applyActive(model, dir, f);
@@ -217,4 +220,9 @@ async function runEval(dir: string, f: EvalFlags): Promise<void> {
   } finally {
     await model.dispose();
   }
+}
+
+/** A log line on stderr (the int8 outlier guard's choices). */
+function logLine(line: string): void {
+  process.stderr.write(`${line}\n`);
 }

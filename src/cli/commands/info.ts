@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
+import { fail } from '../../errors.js';
 import { methodOf } from '../../adapters/methods/index.js';
 import type { Encoder, WeightSpec } from '../../models/encoder.js';
 import { loadBase } from '../../models/base.js';
@@ -15,6 +16,42 @@ import { exists } from '../../util/fs.js';
 import { formatBytes, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import { baseSource, loadTaskDir } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
+import { addFrozenPrecisionOptions, frozenPrecisionOptions, guardTexts, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
+import { TaskModel } from '../../train/task-model.js';
+import { headConfig } from '../../heads/head.js';
+import type { FrozenPlan } from '../../train/frozen-precision.js';
+import type { BaseModel } from '../../models/base.js';
+
+/** Flags of `adapterkit info`. */
+interface InfoFlags extends FrozenPrecisionFlags {
+  base?: string;
+  revision?: string;
+  json?: boolean;
+  guardInput?: string;
+}
+
+/**
+ * With --frozen-precision int8: the outlier guard on `model` for the --guard-input texts (or a
+ * built-in sample), the lines it logs going to `log`; undefined with fp32.
+ */
+async function frozenGuard(model: TaskModel, base: BaseModel, flags: InfoFlags): Promise<FrozenPlan | undefined> {
+  if (flags.frozenPrecision !== 'int8') {
+    if (flags.guardInput !== undefined) fail('BAD_CONFIG', '--guard-input applies to --frozen-precision int8 only');
+    return undefined;
+  }
+  const texts = await guardTexts(flags.guardInput);
+  return model.guardFrozen(base.tokenizer.encode(texts, Math.min(128, base.encoder.maxLength)));
+}
+
+/** The guard's lines for the text output. */
+function frozenLines(plan: FrozenPlan | undefined, flags: InfoFlags): string {
+  if (!plan) return '';
+  const lines: string[] = [];
+  frozenPrecisionOptions(flags, (l) => lines.push(l), { all: true }).onFrozenPlan?.(plan);
+  return `
+int8 outlier guard (${flags.guardInput ?? 'built-in sample sentences'})
+${lines.map((l) => `  ${l}`).join('\n')}\n`;
+}
 
 const EXAMPLES = `
 Examples:
@@ -37,9 +74,10 @@ async function isTaskDir(p: string): Promise<boolean> {
 }
 
 /** Prints a saved task: its mode and method, config, trainable sizes and which layouts it holds. */
-async function taskInfo(dir: string, flags: { base?: string; revision?: string; json?: boolean }): Promise<void> {
-  const { base, saved } = await loadTaskDir(dir, { base: flags.base, revision: flags.revision });
+async function taskInfo(dir: string, flags: InfoFlags): Promise<void> {
+  const { base, saved } = await loadTaskDir(dir, { base: flags.base, revision: flags.revision, model: frozenPrecisionOptions(flags, () => undefined) });
   const m = saved.model;
+  const plan = await frozenGuard(m, base, flags);
   const stats = m.stats();
   const adapter = m.mode.kind === 'adapters' ? m.mode.adapter : undefined;
   const setup = isAdapterSetup(m.mode)
@@ -51,7 +89,7 @@ async function taskInfo(dir: string, flags: { base?: string; revision?: string; 
     task: saved.manifest.name, origin: saved.origin, base: base.id, mode: describeMode(m.mode, base.encoder), method: adapter?.method ?? null,
     preset: adapter?.preset ?? null, config: adapter ?? null, head: m.head, adapterParams: m.adapterParams(), trainableParams: stats.trainableParams,
     share: stats.share, bytesPerTask: stats.bytesPerTask, canMerge: adapter ? methodOf(adapter).merge !== undefined : false, layouts: files,
-    training: saved.manifest.training ?? null, ...(setup ? { setup } : {}),
+    training: saved.manifest.training ?? null, ...(setup ? { setup } : {}), ...(plan ? { frozen: plan } : {}),
   };
   await m.dispose();
   if (flags.json) {
@@ -95,6 +133,7 @@ async function taskInfo(dir: string, flags: { base?: string; revision?: string; 
   if (adapter) out.write(`
 config
 ${keyValues(Object.entries(adapter).map(([k, v]) => [`  ${k}`, typeof v === 'string' ? v : JSON.stringify(v)]))}`);
+  out.write(frozenLines(plan, flags));
 }
 
 /** Sub-groups of a layer's weights. */
@@ -152,27 +191,37 @@ function plain(v: unknown): string {
 
 /** Registers `adapterkit info`. */
 export function registerInfo(program: Command): void {
-  program
+  const cmd = program
     .command('info')
     .description('Describe a base model (architecture, hook sites, parameter counts by group, tokenizer) or a saved task (method, config, sizes, files).')
     .argument('<model|task-dir>', 'base source: "use-lite" (embedded), a local model directory, or a Hugging Face hub id; or a task directory')
     .option('--base <source>', 'for a task directory: the base to load it on (default: the one it records; needed for AdapterHub and PEFT directories)')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
-    .option('--json', 'print everything as JSON')
+    .option('--json', 'print everything as JSON');
+  addFrozenPrecisionOptions(cmd, 'the outlier guard\'s report: int8 runs the guard and lists the kernel it picks for each frozen matmul');
+  cmd
+    .option('--guard-input <file>', 'with --frozen-precision int8: texts (one per line, at most 32) the guard runs on (default: a few built-in English sentences)')
     .addHelpText('after', EXAMPLES)
-    .action(async (model: string, flags: { base?: string; revision?: string; json?: boolean }) => {
+    .action(async (model: string, flags: InfoFlags) => {
       if (await isTaskDir(model)) {
         await taskInfo(model, flags);
         return;
       }
       const base = await loadBase(await baseSource(model), cliBaseOptions(flags.revision));
       const enc = base.encoder;
+      // The base alone: every matmul frozen, under a head-only task (the head is not measured).
+      const frozen = frozenPrecisionOptions(flags, () => undefined);
+      const probe = flags.frozenPrecision === 'int8' || flags.guardInput !== undefined
+        ? TaskModel.create(base, { mode: { kind: 'head-only' }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 0, ...frozen })
+        : undefined;
+      const plan = probe ? await frozenGuard(probe, base, flags) : undefined;
+      await probe?.dispose();
       const groups = paramGroups(enc.weightSpecs, enc.numLayers);
       const architecture = enc.describe();
       const tokenizer = base.tokenizer.summary();
       if (flags.json) {
         const sites = { sublayers: enc.sites.sublayers.map((x) => x.key), linears: enc.sites.linears.map((x) => x.key), attentions: enc.sites.attentions.map((x) => x.key) };
-        printJson({ id: base.id, family: enc.family, architecture, sites, parameters: groups, tokenizer, sources: base.sources });
+        printJson({ id: base.id, family: enc.family, architecture, sites, parameters: groups, tokenizer, sources: base.sources, ...(plan ? { frozen: plan } : {}) });
         return;
       }
       const out = process.stdout;
@@ -189,5 +238,6 @@ export function registerInfo(program: Command): void {
       out.write(table(['group', 'attention', 'feed-forward', 'norms', 'other', 'parameters'], rows));
       out.write(`\ntokenizer\n`);
       out.write(keyValues(Object.entries(tokenizer).map(([k, v]) => [`  ${k}`, plain(v)])));
+      out.write(frozenLines(plan, flags));
     });
 }

@@ -15,9 +15,10 @@ import type { TaskModel } from '../../train/task-model.js';
 import { predictAnswers, predictTags, splitWords, type QaInput } from '../../train/token-tasks/index.js';
 import { columnRef } from '../data-options.js';
 import { adapterDropArg, intArg } from '../options.js';
+import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { ACTIVE_HELP, applyActive, loadTaskDir, readManifest, type ActiveFlags } from '../saved-task.js';
 
-interface PredictFlags extends ActiveFlags {
+interface PredictFlags extends ActiveFlags, FrozenPrecisionFlags {
   input?: string;
   output?: string;
   format?: InputFormat;
@@ -73,7 +74,7 @@ Examples:
 
 /** Registers `adapterkit predict`. */
 export function registerPredict(program: Command): void {
-  program
+  const cmd = program
     .command('predict')
     .description('Predict labels for texts with a saved task; writes one JSON object per input line, with its id.')
     .argument('<task-dir>', 'task directory written by train (e.g. runs/<task>-<mode>/best)')
@@ -89,7 +90,9 @@ export function registerPredict(program: Command): void {
     .option('--window-stride <n>', 'texts longer than --max-length: score strided windows that overlap by n tokens (as QA\'s --doc-stride) and average their logits, instead of truncating (default: truncate)', intArg(0))
     .option('--base <source>', 'base model (default: the one recorded in the task\'s adapterkit.json)')
     .option('--revision <rev>', 'hub revision of --base')
-    .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
+    .option('--threads <n>', 'ONNX Runtime threads', intArg(1));
+  addFrozenPrecisionOptions(cmd, 'prediction');
+  cmd
     .option('--active <composition>', ACTIVE_HELP)
     .option('--adapter-drop <n>', 'a task holding several adapters: no adapters in the first n layers (AdapterDrop at inference: faster, usually a little less accurate)', adapterDropArg)
     .addHelpText('after', EXAMPLES)
@@ -317,7 +320,7 @@ async function runPredict(dir: string, f: PredictFlags): Promise<void> {
     text = await readStdin();
   }
   if (text.trim() === '') fail('BAD_DATA', `no input: ${where} is empty (give one text per line, or JSONL {"text": ...} lines)`);
-  const { saved, maxLength } = await loadTaskDir(dir, f);
+  const { saved, maxLength } = await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine) });
   const model = saved.model;
   try {
     applyActive(model, dir, f);
@@ -342,4 +345,9 @@ async function runPredict(dir: string, f: PredictFlags): Promise<void> {
   } finally {
     await model.dispose();
   }
+}
+
+/** A log line on stderr (the int8 outlier guard's choices). */
+function logLine(line: string): void {
+  process.stderr.write(`${line}\n`);
 }

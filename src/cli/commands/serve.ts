@@ -13,6 +13,7 @@ import { makeRedactor, secretsFromEnv, type Redactor } from '../../util/redact.j
 import { isDir } from '../../util/fs.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { baseSource, readManifest } from '../saved-task.js';
+import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 
 function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];
@@ -26,7 +27,7 @@ function int(name: string, min: number, max: number): (v: string) => number {
   };
 }
 
-interface ServeFlags {
+interface ServeFlags extends FrozenPrecisionFlags {
   base?: string; revision?: string; adapter?: string[]; adapterRoot?: string[]; host: string; port: number; maxLength: number; windowMs: number;
   maxBatch: number; maxInputs: number; maxQueue: number; requestTimeoutMs: number; threads?: number;
 }
@@ -80,7 +81,7 @@ async function serve(o: ServeFlags, redact: Redactor): Promise<void> {
   await AdapterSources.open({ roots }); // a bad --adapter-root fails before the base loads
   const chosen = await chooseBase(o, dirs);
   const base = await loadBase(chosen.id, cliBaseOptions(chosen.revision));
-  const backend = new ModelBackend(base, { maxLength: o.maxLength, threads: o.threads });
+  const backend = new ModelBackend(base, { maxLength: o.maxLength, threads: o.threads, frozen: frozenPrecisionOptions(o, (line) => process.stderr.write(`${line}\n`)) });
   for (const [name, dir] of dirs) {
     const t = await backend.load(name, dir);
     process.stderr.write(`loaded ${t.name} (${t.kind}, ${t.labels.length} labels, ${(t.bytes / 1024).toFixed(0)} KiB) from ${dir}\n`);
@@ -112,7 +113,7 @@ function redacted(e: unknown, redact: Redactor): unknown {
 
 /** Registers `serve`. */
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description('Serve saved adapters over HTTP: POST /v1/classify, /v1/tag, /v1/answer, GET /v1/adapters, /healthz, /metrics')
     .option('--base <source>', "base model: 'use-lite' (embedded), a model directory or a hub id (default: the base recorded in the --adapter tasks' adapterkit.json, else use-lite)")
@@ -127,7 +128,9 @@ export function registerServe(program: Command): void {
     .option('--max-inputs <n>', 'largest number of inputs in one request', int('max-inputs', 1, 10000), 64)
     .option('--max-queue <n>', 'most inputs waiting for the model; beyond it requests get 503 QUEUE_FULL with Retry-After', int('max-queue', 1, 1_000_000), DEFAULT_MAX_QUEUE)
     .option('--request-timeout-ms <ms>', 'longest time from a request\'s arrival to its answer; past it 503 DEADLINE_EXCEEDED with Retry-After (0: no limit)', int('request-timeout-ms', 0, 3_600_000), 10_000)
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', int('threads', 1, 256))
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', int('threads', 1, 256));
+  addFrozenPrecisionOptions(cmd, 'serving (the guard runs on the first batch of each model: the shared base\'s mixed batches, and each task served on its own)');
+  cmd
     .addHelpText('after', `
 Adapters can also be loaded and unloaded at run time with POST /v1/adapters and DELETE
 /v1/adapters/<name>; these need "Authorization: Bearer <token>" where the token is the value of

@@ -36,9 +36,10 @@ import { TrainProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { baseSource, readManifest, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
+import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 
 /** Flags of `adapterkit train`. */
-interface TrainFlags extends DataFlags, ModeFlags, SetupFlags {
+interface TrainFlags extends DataFlags, ModeFlags, SetupFlags, FrozenPrecisionFlags {
   base: string;
   revision?: string;
   trainPooler?: boolean;
@@ -160,7 +161,9 @@ export function registerTrain(program: Command): void {
     .option('--eval-every <steps>', 'evaluate on dev every N steps (default: after each epoch)', intArg(1))
     .option('--patience <evals>', 'stop after this many evaluations without dev improvement (default: never)', intArg(1))
     .option('--max-steps <n>', 'stop after this many optimizer steps (default: no limit)', intArg(1))
-    .option('--threads <n>', 'ONNX Runtime threads (default: ONNX Runtime\'s choice)', intArg(1))
+    .option('--threads <n>', 'ONNX Runtime threads (default: ONNX Runtime\'s choice)', intArg(1));
+  addFrozenPrecisionOptions(cmd, 'training and in scoring the test split');
+  cmd
     .option('--out <dir>', 'run directory (default: runs/<task>-<mode>)')
     .option('--name <task>', TASK_NAME_HELP)
     .option('--resume', 'continue the run in --out from its last checkpoint')
@@ -321,8 +324,9 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   const head = task.head(base);
   const built = setup ? await setupMode(setup, base) : undefined;
   const mode: TrainingMode = built?.mode ?? (single as SingleTrainingMode);
+  const frozen = frozenPrecisionOptions(f, say);
   const model = TaskModel.create(base, {
-    mode, head, seed: f.seed,
+    mode, head, seed: f.seed, ...frozen,
     ...(built ? { adapterWeights: built.adapterWeights } : {}),
     ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
     ...(f.threads !== undefined ? { threads: f.threads } : {}),
@@ -340,6 +344,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     ...(built?.loaded.length ? [['loaded', built.loaded.join('; ')] as [string, string]] : []),
     ['trainable', `${formatInt(stats.trainableParams)} parameters (${formatPercent(stats.share)} of the base)`],
     ['per task', formatBytes(stats.bytesPerTask)],
+    ...(f.frozenPrecision === 'int8' ? [['frozen base', 'int8 matmuls (outlier guard on the first batch)'] as [string, string]] : []),
     ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR[mode.kind]}, seed ${f.seed}`],
     ['dev', task.dev],
     ...(task.test ? [['test', 'unlabeled' in task.test ? task.test.unlabeled : `${formatInt(task.test.examples)} examples, scored with the best checkpoint at the end`] as [string, string]] : []),
@@ -374,7 +379,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   }
 
   for (const n of r.notes) say(`note: ${n}`);
-  const test = await scoreTest(task, base, r.bestDir, maxLength, f.threads);
+  const test = await scoreTest(task, base, r.bestDir, maxLength, f.threads, { ...frozen, onFrozenPlan: undefined });
   const summary = {
     task: taskName, base: base.id, mode: describeMode(mode, base.encoder), out, bestDir: r.bestDir,
     steps: r.steps, epochs: r.epochsRun, epochsCompleted: r.epochsCompleted, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
@@ -402,10 +407,10 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
 }
 
 /** Scores the --test file with the best checkpoint (reloaded from disk, as eval would); null without one or without labels. */
-async function scoreTest(task: PreparedTask, base: BaseModel, bestDir: string, maxLength: number, threads?: number): Promise<TaskMetricValues | null> {
+async function scoreTest(task: PreparedTask, base: BaseModel, bestDir: string, maxLength: number, threads: number | undefined, frozen: ReturnType<typeof frozenPrecisionOptions>): Promise<TaskMetricValues | null> {
   if (!task.test || 'unlabeled' in task.test) return null;
   say(`scoring the test split (${formatInt(task.test.examples)} examples) with ${bestDir}`);
-  const best = await loadSavedTask(base, bestDir, threads !== undefined ? { threads } : {});
+  const best = await loadSavedTask(base, bestDir, { ...(threads !== undefined ? { threads } : {}), ...frozen });
   try {
     return await task.test.score(best.model, maxLength);
   } finally {

@@ -78,5 +78,7 @@ export const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, IN
 
 /** The opset adapterkit emits (ai.onnx). Gelu needs 20. */
 export const OPSET = 21;
+/** The version of ONNX Runtime's `com.microsoft` contrib domain (int8 kernels: DynamicQuantizeMatMul, MatMulNBits). */
+export const CONTRIB_OPSET = 1;
 /** IR version matching {@link OPSET}. */
 export const IR_VERSION = 10;

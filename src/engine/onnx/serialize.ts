@@ -13,12 +13,15 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { fail } from '../../errors.js';
 import type { Attr, Graph, Node, Value } from '../graph.js';
-import { isFloat, type HostTensor } from '../tensor.js';
+import { isFloat, type DType, type HostTensor } from '../tensor.js';
 import { ONNX_DTYPE } from './dtype-codes.js';
-import { ATTR_TYPE, IR_VERSION, ONNX_SCHEMA, OPSET } from './schema.js';
+import { ATTR_TYPE, CONTRIB_OPSET, IR_VERSION, ONNX_SCHEMA, OPSET } from './schema.js';
 
 const root = protobuf.parse(ONNX_SCHEMA, { keepCase: true }).root;
 const ModelProto = root.lookupType('onnx.ModelProto');
+
+/** Integer dtypes of quantised weights (int8 frozen matmuls): large, never read by shape inference, so they may go to external data. */
+const QUANTISED = new Set<DType>(['int8', 'uint8']);
 
 /** Ops whose trailing outputs are optional and may be left unnamed when unused. */
 const OPTIONAL_OUTPUTS = new Set(['LayerNormalization', 'Dropout']);
@@ -39,7 +42,8 @@ export interface SerializeOptions {
    * Write floating-point initializers of at least `threshold` bytes (default 1024) to
    * `dir/<file>.data` and the model to `dir/<file>.onnx` instead of returning them in memory.
    * Integer and bool initializers (shapes, axes, indices) always stay inline: ONNX Runtime's
-   * shape inference reads them while loading the model and cannot read external data.
+   * shape inference reads them while loading the model and cannot read external data; int8 and
+   * uint8 ones (quantised weights) may go to the file like floats.
    * `dataFile` names the data file instead (e.g. `model.onnx_data`, the name transformers.js looks for).
    */
   externalData?: { dir: string; file?: string; dataFile?: string; threshold?: number };
@@ -159,7 +163,7 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
   try {
     initProtos = initializers.map((v) => {
       const t = graph.dataOf(v);
-      if (fd === undefined || t.data.byteLength < threshold || !isFloat(t.dtype)) return tensorProto(v.name, t);
+      if (fd === undefined || t.data.byteLength < threshold || !(isFloat(t.dtype) || QUANTISED.has(t.dtype))) return tensorProto(v.name, t);
       offset = Math.ceil(offset / 4096) * 4096;
       const at = offset;
       writeSync(fd, tensorBytes(t), 0, t.data.byteLength, at);
@@ -192,7 +196,7 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
     ir_version: IR_VERSION,
     producer_name: 'adapterkit',
     producer_version: '0.1.0',
-    opset_import: [{ domain: '', version: OPSET }],
+    opset_import: [{ domain: '', version: OPSET }, ...[...new Set(nodes.map((n) => n.domain).filter((d) => d !== ''))].sort().map((domain) => ({ domain, version: CONTRIB_OPSET }))],
     metadata_props: Object.keys(o.metadata ?? {}).sort().map((key) => ({ key, value: (o.metadata ?? {})[key] })),
     graph: {
       name: graph.name,

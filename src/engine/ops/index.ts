@@ -6,4 +6,5 @@ export * from './nn.js';
 export * from './shape.js';
 export * from './gather-elements.js';
 export * from './losses.js';
+export * from './quantized.js';
 export type { Operand } from './check.js';

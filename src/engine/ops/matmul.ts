@@ -58,8 +58,13 @@ export function gemm(a: Value, b: Value, c?: Value, o: GemmOptions = {}): Value 
   return a.graph.addNode('Gemm', c ? [a, b, c] : [a, b], attrs, [{ dtype: a.dtype, shape }])[0] as Value;
 }
 
-/** x @ W + b for x [..., K], W [K, N], b [N] (a dense layer). */
+/**
+ * x @ W + b for x [..., K], W [K, N], b [N] (a dense layer). A frozen W with a kernel set by
+ * `Graph.setLinearKernel` (an int8 frozen base, ops/quantized.ts) runs that kernel instead.
+ */
 export function linear(x: Value, w: Value, b?: Value): Value {
+  const kernel = w.graph.linearKernel(w);
+  if (kernel) return kernel(x, b);
   const y = matmul(x, w);
   return b ? add(y, b) : y;
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AdapterkitError, fail } from '../../errors.js';
 import type { Graph, Value } from '../graph.js';
-import { serializeGraph, type SerializedModel } from '../onnx/serialize.js';
+import { liveNodes, serializeGraph, type SerializedModel } from '../onnx/serialize.js';
 import { fmtShape } from '../shape.js';
 import type { DType, HostTensor, TensorData } from '../tensor.js';
 
@@ -43,9 +43,10 @@ export interface SessionOptions {
 
 const EXTERNAL_AUTO_BYTES = 1.5 * 2 ** 30;
 
-function totalBytes(graph: Graph, freezeParams: boolean): number {
+function totalBytes(graph: Graph, freezeParams: boolean, outputs: readonly Value[]): number {
+  const { used } = liveNodes(graph, outputs); // not fp32 weights an int8 kernel replaced
   let n = 0;
-  for (const v of graph.constants) n += graph.dataOf(v).data.byteLength;
+  for (const v of graph.constants) if (used.has(v)) n += graph.dataOf(v).data.byteLength;
   if (freezeParams) for (const v of graph.params) n += graph.dataOf(v).data.byteLength;
   return n;
 }
@@ -71,7 +72,7 @@ export class Session {
   /** Compiles `graph` into an ONNX Runtime session. */
   static async create(graph: Graph, o: SessionOptions = {}): Promise<Session> {
     const freeze = o.freezeParams ?? false;
-    const threshold = o.externalDataThreshold ?? (totalBytes(graph, freeze) > EXTERNAL_AUTO_BYTES ? 1024 : undefined);
+    const threshold = o.externalDataThreshold ?? (totalBytes(graph, freeze, o.outputs ?? graph.outputs) > EXTERNAL_AUTO_BYTES ? 1024 : undefined);
     const tmpDir = threshold !== undefined ? mkdtempSync(join(tmpdir(), 'adapterkit-model-')) : undefined;
     let model: SerializedModel;
     try {

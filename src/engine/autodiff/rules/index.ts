@@ -5,3 +5,4 @@ import './matmul.js';
 import './normalization.js';
 import './shape.js';
 import './gather-elements.js';
+import './quantized.js';

@@ -1,0 +1,191 @@
+/**
+ * The precision of the frozen base's matmuls ({@link FrozenPrecision}) and the outlier guard that
+ * picks a kernel per matmul.
+ *
+ * With `int8`, every frozen linear weight of the encoder (role `linear`, not trained by the task)
+ * is quantised once, per output column, with the transposed copy its input gradient needs
+ * (engine/ops/quantized.ts); trainable weights, the pooler, embeddings, softmax, layer norms,
+ * activations, the loss and the optimizer stay fp32. Before the first session is built, the guard
+ * runs the forward once on a real batch with every frozen matmul in fp32 and measures each int8
+ * kernel's product against it (relative Frobenius error over the batch): a matmul within the
+ * tolerance runs `int8`; above it, the 8-bit block kernel (activations quantised per block of 32,
+ * which contains outlier channels), measured in a second run, if that is within the tolerance,
+ * otherwise fp32.
+ */
+import { fail } from '../errors.js';
+import {
+  FROZEN_KERNELS, Session, installFrozenKernel, installFrozenProbe, type FrozenKernel, type FrozenProbe, type Graph, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
+} from '../engine/index.js';
+import type { Encoder, WeightSpec } from '../models/encoder.js';
+
+/** Precisions of the frozen matmuls, as option values. */
+export const FROZEN_PRECISIONS = ['fp32', 'int8'] as const;
+
+/** How the frozen base's matmuls run: fp32 (default) or int8 under the outlier guard. */
+export type FrozenPrecision = (typeof FROZEN_PRECISIONS)[number];
+
+/**
+ * Default tolerance of the outlier guard: the largest relative error of a matmul's product that
+ * keeps the per-tensor int8 kernel. Well-behaved inputs measure about 1e-2 (the embedded base and
+ * the tiny BERT fixture: 0.005-0.014); two outlier channels x30 among 768 measure about 0.07.
+ */
+export const DEFAULT_INT8_TOLERANCE = 0.03;
+
+/** Checks a precision option; BAD_CONFIG naming `what` and the allowed values. */
+export function checkFrozenPrecision(v: unknown, what = 'frozenPrecision'): FrozenPrecision {
+  if (typeof v === 'string' && (FROZEN_PRECISIONS as readonly string[]).includes(v)) return v as FrozenPrecision;
+  return fail('BAD_CONFIG', `${what} must be one of ${FROZEN_PRECISIONS.join(', ')}, got ${JSON.stringify(v)}`);
+}
+
+/** Checks a guard tolerance: a number in (0, 1]. */
+export function checkInt8Tolerance(v: unknown, what = 'int8Tolerance'): number {
+  if (typeof v === 'number' && v > 0 && v <= 1) return v;
+  return fail('BAD_CONFIG', `${what} must be a number in (0, 1] (the largest relative error a matmul may have in int8), got ${JSON.stringify(v)}`);
+}
+
+/** Whether a weight, when frozen, is one of the matmuls an int8 base quantises: the encoder's linear weights (not the pooler, embeddings or norms). */
+export function isQuantizable(s: WeightSpec): boolean {
+  return s.role === 'linear' && s.shape.length === 2;
+}
+
+/** The frozen matmul weights of `encoder` when `trains` says which weights the task trains. */
+export function frozenMatmulSpecs(encoder: Encoder, trains: (s: WeightSpec) => boolean): WeightSpec[] {
+  return encoder.weightSpecs.filter((s) => isQuantizable(s) && !trains(s));
+}
+
+/** Relative errors the guard measured for one matmul: int8 always, the block kernel where int8 was over the tolerance. */
+export interface FrozenErrors {
+  readonly int8: number;
+  readonly 'int8-block'?: number;
+}
+
+/** What the guard measured and chose for one frozen matmul. */
+export interface FrozenMatmulChoice {
+  readonly weight: string;
+  readonly shape: readonly number[];
+  /** Relative error of each measured kernel's product on the guard's batch. */
+  readonly errors: FrozenErrors;
+  readonly kernel: FrozenKernel;
+}
+
+/** The guard's result for a model: one choice per frozen matmul, in weight-spec order. */
+export interface FrozenPlan {
+  readonly tolerance: number;
+  readonly choices: readonly FrozenMatmulChoice[];
+  /** Bytes of the frozen matmul weights as fp32, and as the plan stores them (quantised copies and scales). */
+  readonly bytes: { readonly fp32: number; readonly planned: number };
+}
+
+/** The kernel for measured `errors`: the first of int8, int8-block measured within `tolerance`, else fp32. */
+export function chooseKernel(errors: FrozenErrors, tolerance: number): FrozenKernel {
+  for (const k of FROZEN_KERNELS) if (k === 'fp32' || (errors[k] ?? Infinity) <= tolerance) return k;
+  return 'fp32';
+}
+
+/** Bytes a [K, N] weight takes with `kernel`: fp32, or both quantised copies with their scales. */
+export function kernelBytes(shape: readonly number[], kernel: FrozenKernel): number {
+  const [K, N] = shape as [number, number];
+  if (kernel === 'fp32') return 4 * K * N;
+  if (kernel === 'int8') return 2 * K * N + 4 * (K + N);
+  const blocks = (k: number, n: number) => n * Math.ceil(k / 32);
+  return 32 * (blocks(K, N) + blocks(N, K)) + 4 * (blocks(K, N) + blocks(N, K));
+}
+
+/** Builds the plan from the measured errors (weight name -> errors) of `specs`. */
+export function planFrozen(specs: readonly WeightSpec[], measured: ReadonlyMap<string, FrozenErrors>, tolerance: number): FrozenPlan {
+  const choices = specs.map((s) => {
+    const errors = measured.get(s.name);
+    if (!errors) fail('GRAPH_ERROR', `int8 guard: no measurement for frozen matmul ${s.name}`);
+    return { weight: s.name, shape: s.shape, errors, kernel: chooseKernel(errors, tolerance) };
+  });
+  const fp32 = choices.reduce((n, c) => n + kernelBytes(c.shape, 'fp32'), 0);
+  const planned = choices.reduce((n, c) => n + kernelBytes(c.shape, c.kernel), 0);
+  return { tolerance, choices, bytes: { fp32, planned } };
+}
+
+/** Counts of each kernel in a plan. */
+export function kernelCounts(plan: FrozenPlan): Record<FrozenKernel, number> {
+  const n: Record<FrozenKernel, number> = { int8: 0, 'int8-block': 0, fp32: 0 };
+  for (const c of plan.choices) n[c.kernel]++;
+  return n;
+}
+
+/**
+ * One line for logs, e.g. on the embedded base: `int8 frozen base: 9 of 9 matmuls int8, 0 int8-block,
+ * 0 fp32 (tolerance 0.03, worst int8 error 0.014); frozen matmul weights 17.8 MB -> 8.9 MB`.
+ */
+export function summarizeFrozenPlan(plan: FrozenPlan): string {
+  const n = kernelCounts(plan);
+  const kept = plan.choices.filter((c) => c.kernel === 'int8');
+  const worst = kept.reduce((m, c) => Math.max(m, c.errors.int8), 0);
+  const mb = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MB` : `${(b / 1024).toFixed(1)} kB`);
+  return `int8 frozen base: ${n.int8} of ${plan.choices.length} matmuls int8, ${n['int8-block']} int8-block, ${n.fp32} fp32 `
+    + `(tolerance ${plan.tolerance}${kept.length ? `, worst int8 error ${worst.toPrecision(2)}` : ''}); frozen matmul weights ${mb(plan.bytes.fp32)} -> ${mb(plan.bytes.planned)}`;
+}
+
+/** One line per matmul: weight, shape, the errors measured and the kernel chosen. */
+export function describeFrozenPlan(plan: FrozenPlan, o: { onlyExceptions?: boolean } = {}): string[] {
+  return plan.choices
+    .filter((c) => !o.onlyExceptions || c.kernel !== 'int8')
+    .map((c) => `${c.weight} [${c.shape.join(', ')}]: int8 error ${c.errors.int8.toPrecision(2)}${c.errors['int8-block'] !== undefined ? `, int8-block ${c.errors['int8-block'].toPrecision(2)}` : ''} -> ${c.kernel}`);
+}
+
+/**
+ * How a graph's frozen matmuls are built: the guard's probe (fp32, with the products of `kernels`
+ * of the weights it names measured beside and reported to `probe`) or a plan's kernels.
+ */
+export type FrozenBuild = { readonly probe: (p: FrozenProbe) => void; readonly kernels: (weight: string) => readonly ProbedKernel[] } | FrozenPlan;
+
+/** The encoder build's hook for each frozen weight (`EncoderGraphOptions.frozenWeight`) under `f`. */
+export function frozenWeightHook(f: FrozenBuild): (spec: WeightSpec, w: Value) => void {
+  if ('probe' in f) {
+    return (spec, w) => {
+      const kernels = isQuantizable(spec) ? f.kernels(spec.name) : [];
+      if (kernels.length) installFrozenProbe(w, f.probe, kernels);
+    };
+  }
+  const kernels = new Map(f.choices.map((c) => [c.weight, c.kernel] as const));
+  return (spec, w) => {
+    const k = kernels.get(spec.name);
+    if (k && k !== 'fp32') installFrozenKernel(w, k);
+  };
+}
+
+/** Runs a probe graph once and returns each weight's worst error per kernel (a weight used at several depths, ALBERT, keeps its worst). */
+async function probeOnce(graph: Graph, probes: readonly FrozenProbe[], feeds: Record<string, HostTensor>, session: SessionOptions): Promise<Map<string, Partial<Record<ProbedKernel, number>>>> {
+  const out = new Map<string, Partial<Record<ProbedKernel, number>>>();
+  if (probes.length === 0) return out;
+  const s = await Session.create(graph, { ...session, outputs: probes.flatMap((p) => Object.values(p.errors) as Value[]) });
+  try {
+    const r = await s.run(feeds);
+    for (const p of probes) {
+      const e = { ...out.get(p.weight) };
+      for (const [k, v] of Object.entries(p.errors) as [ProbedKernel, Value][]) e[k] = Math.max(e[k] ?? 0, (r[v.name]?.data as Float32Array)[0] as number);
+      out.set(p.weight, e);
+    }
+  } finally {
+    await s.dispose();
+  }
+  return out;
+}
+
+/**
+ * The outlier guard: builds a probe graph with `build` and runs it on `feeds`, measuring every
+ * frozen matmul among `specs` in int8; for those over the tolerance, a second probe measures the
+ * block kernel (slower, so only where needed). Returns the plan.
+ */
+export async function runFrozenGuard(o: {
+  build: (f: FrozenBuild) => Graph; feeds: Record<string, HostTensor>; session: SessionOptions; specs: readonly WeightSpec[]; tolerance: number;
+}): Promise<FrozenPlan> {
+  const probeWith = async (kernels: (weight: string) => readonly ProbedKernel[]) => {
+    const probes: FrozenProbe[] = [];
+    const graph = o.build({ probe: (p) => probes.push(p), kernels });
+    return probeOnce(graph, probes, o.feeds, o.session);
+  };
+  const first = await probeWith(() => ['int8']);
+  const over = new Set([...first].filter(([, e]) => (e.int8 as number) > o.tolerance).map(([w]) => w));
+  const second = over.size ? await probeWith((w) => (over.has(w) ? ['int8-block'] : [])) : new Map<string, Partial<Record<ProbedKernel, number>>>();
+  const measured = new Map<string, FrozenErrors>();
+  for (const [w, e] of first) measured.set(w, { int8: e.int8 as number, ...second.get(w) });
+  return planFrozen(o.specs.filter((s) => measured.has(s.name)), measured, o.tolerance);
+}
