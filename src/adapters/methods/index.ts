@@ -13,6 +13,7 @@ import type { AdapterMethod, MethodConfigBase, MethodId } from '../method.js';
 import { ADAPTERHUB_BOTTLENECK_NAMES, BOTTLENECK_PRESETS, bottleneckFromAdapterHub, bottleneckMethod, checkBottleneckConfig, type BottleneckConfig } from './bottleneck.js';
 import { IA3_PRESETS, checkIa3Config, ia3FromAdapterHub, ia3FromPeft, ia3Method, type Ia3Config } from './ia3.js';
 import { LORA_PRESETS, checkLoraConfig, loraFromAdapterHub, loraFromPeft, loraMethod, type LoraConfig } from './lora.js';
+import { ADAPTERHUB_PREFIX_NAMES, PREFIX_PRESETS, checkPrefixConfig, prefixFromAdapterHub, prefixFromPeft, prefixMethod, type PrefixConfig } from './prefix.js';
 import type { Encoder } from '../../models/encoder.js';
 import type { LinearSite } from '../../models/sites.js';
 import type { RawConfig } from './config-checks.js';
@@ -20,19 +21,21 @@ import type { RawConfig } from './config-checks.js';
 export type { BottleneckConfig } from './bottleneck.js';
 export type { LoraConfig } from './lora.js';
 export type { Ia3Config } from './ia3.js';
+export type { PrefixConfig } from './prefix.js';
 
 /** Any method's config. */
-export type MethodConfig = BottleneckConfig | LoraConfig | Ia3Config;
+export type MethodConfig = BottleneckConfig | LoraConfig | Ia3Config | PrefixConfig;
 
 /** Every method, by id. */
 export const METHODS: { readonly [K in MethodId]: AdapterMethod<Extract<MethodConfig, { method: K }>> } = {
   bottleneck: bottleneckMethod,
   lora: loraMethod,
   ia3: ia3Method,
+  prefix_tuning: prefixMethod,
 };
 
 /** Every named preset (the names `train --method` takes). */
-export const METHOD_PRESETS: Readonly<Record<string, MethodConfig>> = { ...BOTTLENECK_PRESETS, ...LORA_PRESETS, ...IA3_PRESETS };
+export const METHOD_PRESETS: Readonly<Record<string, MethodConfig>> = { ...BOTTLENECK_PRESETS, ...LORA_PRESETS, ...IA3_PRESETS, ...PREFIX_PRESETS };
 
 /** Preset names, in the order help texts list them. */
 export const PRESET_NAMES = Object.keys(METHOD_PRESETS) as readonly string[];
@@ -53,19 +56,22 @@ export function checkMethodConfig(raw: RawConfig, where?: string): MethodConfig 
       return checkLoraConfig(raw, where);
     case 'ia3':
       return checkIa3Config(raw, where);
+    case 'prefix_tuning':
+      return checkPrefixConfig(raw, where);
     default:
       return fail('BAD_CONFIG', `${where ?? 'adapter config'}: method ${JSON.stringify(raw.method)} is not one of ${Object.keys(METHODS).join(', ')}`);
   }
 }
 
 /**
- * A config from a preset (adapterkit's names, or AdapterHub's `double_seq_bn`, `seq_bn`, `par_bn`)
+ * A config from a preset (adapterkit's names, or AdapterHub's `double_seq_bn`, `seq_bn`, `par_bn`,
+ * `prefix_tuning`, `prefix_tuning_flat`)
  * and overrides. A `size` override replaces a preset's `reduction_factor` and the other way round.
  */
 export function methodConfig(preset: string, overrides: RawConfig = {}): MethodConfig {
-  const name = ADAPTERHUB_BOTTLENECK_NAMES[preset] ?? preset;
+  const name = ADAPTERHUB_BOTTLENECK_NAMES[preset] ?? ADAPTERHUB_PREFIX_NAMES[preset] ?? preset;
   const base = METHOD_PRESETS[name];
-  if (!base) fail('BAD_CONFIG', `unknown adapter method preset ${JSON.stringify(preset)} (presets: ${PRESET_NAMES.join(', ')}, or AdapterHub's ${Object.keys(ADAPTERHUB_BOTTLENECK_NAMES).join(', ')})`);
+  if (!base) fail('BAD_CONFIG', `unknown adapter method preset ${JSON.stringify(preset)} (presets: ${PRESET_NAMES.join(', ')}, or AdapterHub's ${[...Object.keys(ADAPTERHUB_BOTTLENECK_NAMES), ...Object.keys(ADAPTERHUB_PREFIX_NAMES)].join(', ')})`);
   const merged: Record<string, unknown> = { ...base, ...overrides };
   if (base.method === 'bottleneck') {
     if (overrides.reduction_factor !== undefined && overrides.size === undefined) delete merged.size;
@@ -92,8 +98,9 @@ export function fromAdapterHubConfig(cfg: unknown, where: string, versioned = tr
     if (mode === 'scale') return ia3FromAdapterHub(c, where);
     return fail('BAD_CONFIG', `${where}: config.composition_mode ${JSON.stringify(mode)} is not one of "add" (LoRA), "scale" (IA³)`);
   }
-  const later: Record<string, string> = { prefix_tuning: 'prefix tuning', prompt_tuning: 'prompt tuning', union: 'ConfigUnion (MAM, UniPELT)', mtl_lora: 'MTL-LoRA', reft: 'ReFT' };
-  return fail('BAD_CONFIG', `${where}: config.architecture ${JSON.stringify(arch)}${later[String(arch)] ? ` (${later[String(arch)]})` : ''} is not implemented in adapterkit (it has bottleneck, lora, ia3)`);
+  if (arch === 'prefix_tuning') return prefixFromAdapterHub(c, where);
+  const later: Record<string, string> = { prompt_tuning: 'prompt tuning', union: 'ConfigUnion (MAM, UniPELT)', mtl_lora: 'MTL-LoRA', reft: 'ReFT' };
+  return fail('BAD_CONFIG', `${where}: config.architecture ${JSON.stringify(arch)}${later[String(arch)] ? ` (${later[String(arch)]})` : ''} is not implemented in adapterkit (it has bottleneck, lora, ia3, prefix_tuning)`);
 }
 
 /**
@@ -111,7 +118,8 @@ export function fromPeftConfigFields(
     const ff = isEmptyTarget(json.feedforward_modules) ? [] : select(json.feedforward_modules, json.layers_to_transform, 'feedforward').filter((s) => sites.some((t) => t.key === s.key));
     return ia3FromPeft(json, sites, ff, enc.numLayers, where);
   }
-  return fail('BAD_CONFIG', `${where}: peft_type ${JSON.stringify(type)} is not implemented in adapterkit (it reads LORA and IA3)`);
+  if (type === 'PREFIX_TUNING') return prefixFromPeft(json, enc, where);
+  return fail('BAD_CONFIG', `${where}: peft_type ${JSON.stringify(type)} is not implemented in adapterkit (it reads LORA, IA3 and PREFIX_TUNING)`);
 }
 
 function isEmptyTarget(v: unknown): boolean {
@@ -141,6 +149,7 @@ export function methodLabel(c: MethodConfig): string {
 export { bottleneckConfig } from './bottleneck.js';
 export { loraConfig } from './lora.js';
 export { ia3Config } from './ia3.js';
+export { ejectPrefix, prefixConfig } from './prefix.js';
 
 /** The paper's bottleneck adapter with overrides (kept for the README's examples): `adapterConfig({ size: 64 })`. */
 export { bottleneckConfig as adapterConfig } from './bottleneck.js';
