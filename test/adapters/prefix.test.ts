@@ -15,6 +15,7 @@ import { ejectPrefix, methodConfig, prefixConfig, type PrefixConfig } from '../.
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { readSafetensors } from '../../src/models/weights/index.js';
+import { ModelBackend } from '../../src/serve/model-backend.js';
 import { MultiTaskModel } from '../../src/train/multi-task-model.js';
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
@@ -193,11 +194,26 @@ test('whole-layer refusals: every layer left out, a mixed-task batch, a composit
   const m = prefixModel(base, prefixConfig({ prefix_length: 2 }));
   const multi = new MultiTaskModel(base);
   assert.throws(() => multi.add('p', m), /task p cannot share a mixed batch: prefix tuning joins keys to every attention, and in a mixed batch the rows of other tasks would attend to the neutral \(zero\) prefix keys of this one; serve it on its own TaskModel/);
-  await m.dispose();
   assert.throws(() => TaskModel.create(base, {
     mode: { kind: 'adapters', active: parseComposition('Stack(p, q)'), adapters: [{ name: 'p', config: prefixConfig({ prefix_length: 2 }) }, { name: 'q', config: methodConfig('lora') }] },
     head, seed: 1,
   }), /adapter p \(prefix_tuning\) cannot be composed: the method has no composition units/);
+  // the server gives such a task sessions of its own, in the same classify batch as the mixed tasks
+  const backend = new ModelBackend(base, { maxLength: 16 });
+  const lora = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('lora') }, head, seed: 3 });
+  backend.attach('p', m);
+  backend.attach('l', lora);
+  const out = await backend.classify([{ task: 'p', input: texts[0]! }, { task: 'l', input: texts[1]! }, { task: 'p', input: texts[2]! }]);
+  const want = await m.predict(base.tokenizer.encode([texts[0]!, texts[2]!], 16));
+  const probs = (l: ArrayLike<number>) => {
+    const e = Array.from(l, (v) => Math.exp(v));
+    const s = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / s);
+  };
+  assert.ok(maxAbs(Object.values(out[0]!.scores), probs(want.subarray(0, 3))) < 1e-5);
+  assert.ok(maxAbs(Object.values(out[2]!.scores), probs(want.subarray(3, 6))) < 1e-5);
+  assert.equal(Object.keys(out[1]!.scores).length, 3);
+  await backend.dispose(); // disposes the tasks attached to it
 });
 
 test('adapterkit train --method prefix trains, saves AdapterHub\'s and PEFT\'s files, and eval reads them back', async () => {

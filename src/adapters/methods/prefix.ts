@@ -172,6 +172,7 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
     for (const s of slotsOf(c, enc).slots) attentions.set(s.site.key, (parts) => joinPrefix(parts, prefixes(), s, c.prefix_length));
     return { attentions };
   },
+  size: { name: 'P', get: (c) => c.prefix_length, with: (c, n) => checkPrefixConfig({ ...c, prefix_length: n }) },
   structure: () => ({
     unsupported: 'prefix tuning joins keys to every attention, and in a mixed batch the rows of other tasks would attend to the neutral (zero) prefix keys of this one',
   }),
