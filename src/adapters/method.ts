@@ -15,19 +15,21 @@
  * - `linears`: wrappers of a projection, `y = f(x, apply)` where `apply` is the frozen projection
  *   (LoRA adds to `apply(x)`, IA³ scales its output or its input); wrappers chain;
  * - `attentions`: changes of a self-attention's keys, values and additive mask (prefix tuning
- *   joins its prefixes in front); they chain in list order.
+ *   joins its prefixes in front); they chain in list order;
+ * - `prompt`: vectors joined to the sequence that enters layer 0 (with its masks), and how to
+ *   take them out of the last hidden state again (prompt tuning); at most one per model.
  * The same hook code serves one task (tensors of their own shape) and mixed-task batches (each
  * example's tensors gathered to `[B, …]`, rank-1 tensors as `[B, 1, n]`), because it is written
  * with broadcasting ops only; {@link MethodContext.layerNorm} covers the one op that is not.
  */
 import { fail } from '../errors.js';
 import { add, f32, layerNorm as lnOp, mul, type HostTensor, type Value } from '../engine/index.js';
-import type { AttentionParts, Encoder, EncoderHooks, SubLayerParts } from '../models/encoder.js';
+import type { AttentionParts, Encoder, EncoderHooks, LayerInput, SubLayerParts } from '../models/encoder.js';
 import type { HookSite } from '../models/sites.js';
 import { Rng } from '../util/random.js';
 
 /** Method identifiers. */
-export type MethodId = 'bottleneck' | 'lora' | 'ia3' | 'prefix_tuning';
+export type MethodId = 'bottleneck' | 'lora' | 'ia3' | 'prefix_tuning' | 'prompt_tuning';
 
 /** Fields every method config has (adapterkit's own fields are camelCase; AdapterHub's keep its snake_case names). */
 export interface MethodConfigBase {
@@ -96,6 +98,8 @@ export interface MethodHooks {
   readonly linears?: ReadonlyMap<string, (x: Value, apply: (x: Value) => Value) => Value>;
   /** By attention site key: the attention's keys, values and mask bias, changed. */
   readonly attentions?: ReadonlyMap<string, (parts: AttentionParts) => AttentionParts>;
+  /** Prompt vectors: `insert` changes what enters layer 0 (hidden state [B, T', w], mask bias, mask); `strip` takes the last hidden state back to the input's T positions. */
+  readonly prompt?: { insert(x: LayerInput): LayerInput; strip(h: Value): Value };
 }
 
 /**
@@ -250,6 +254,8 @@ export function composeHooks(all: readonly MethodHooks[], layerNorm?: EncoderHoo
   const subs = new Map<string, (p: SubLayerParts) => Value>();
   const linears = new Map<string, ((x: Value, apply: (x: Value) => Value) => Value)[]>();
   const attentions = new Map<string, ((p: AttentionParts) => AttentionParts)[]>();
+  const prompts = all.flatMap((h) => (h.prompt ? [h.prompt] : []));
+  if (prompts.length > 1) fail('BAD_CONFIG', `${prompts.length} adapters join prompts to the input; one prompt-tuning adapter fits a model`);
   for (const h of all) {
     for (const [k, f] of h.deltas ?? []) deltas.set(k, [...(deltas.get(k) ?? []), f]);
     for (const [k, f] of h.sublayers ?? []) {
@@ -287,6 +293,11 @@ export function composeHooks(all: readonly MethodHooks[], layerNorm?: EncoderHoo
       if (!fs) return parts;
       return parts.keys.graph.scope(`adapter_${site.key}`, () => fs.reduce((p, f) => f(p), parts));
     };
+  }
+  const prompt = prompts[0];
+  if (prompt) {
+    hooks.layerInput = (layer, x) => (layer === 0 ? x.hidden.graph.scope('adapter_prompt', () => prompt.insert(x)) : x);
+    hooks.hiddenOutput = (h) => h.graph.scope('adapter_prompt_strip', () => prompt.strip(h));
   }
   if (layerNorm) hooks.layerNorm = layerNorm;
   return hooks;

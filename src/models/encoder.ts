@@ -80,6 +80,12 @@ export interface BuildContext {
    * `<prefix>.bias`); used to apply per-example (per-task) layer norms in mixed-task batches.
    */
   readonly layerNorm?: (x: Value, prefix: string, eps: number, weight: (name: string) => Value) => Value;
+  /**
+   * Output hook: maps the last hidden state (after the pooling has read it) to the `hidden` that
+   * {@link buildEncoderGraph} returns, the positions token-level heads read; prompt tuning drops
+   * its prompt positions here. Absent: the last hidden state itself.
+   */
+  readonly hiddenOutput?: (h: Value) => Value;
   /** Layers to run (default all); used to serve inputs below a cut-off. */
   readonly numLayers?: number;
 }
@@ -132,7 +138,7 @@ export function runLinear(ctx: BuildContext, site: LinearSite, x: Value, apply: 
 }
 
 /** The hooks a context may carry: what adapter methods plug into an encoder's build. */
-export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'attention' | 'embeddings' | 'layerNorm' | 'layerInput'>;
+export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'attention' | 'embeddings' | 'layerNorm' | 'layerInput' | 'hiddenOutput'>;
 
 /** Int64 [batch, seq] inputs of an encoder. */
 export interface EncoderInputs {

@@ -58,7 +58,7 @@ test('mode flags become a training mode', () => {
   const pt = modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning", "prefix_length": 4, "use_gating": false}' });
   assert.ok(pt.kind === 'adapters' && pt.adapter.method === 'prefix_tuning' && pt.adapter.prefix_length === 4 && pt.adapter.bottleneck_size === 512 && !pt.adapter.flat);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning", "use_gating": true}' }), /config: use_gating is true: gated prefixes \(UniPELT's gates\) are not implemented/);
-  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prompt_tuning"}' }), /config\.architecture "prompt_tuning" \(prompt tuning\) is not implemented/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "mtl_lora"}' }), /config\.architecture "mtl_lora" \(MTL-LoRA\) is not implemented/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"mh_adapter": true, "output_adapter": true, "reduction_factor": 16, "non_linearity": "relu", "use_gating": true, "is_parallel": false, "phm_layer": true, "learn_phm": false}' }), /learn_phm false/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{nope' }), /--adapter-config: not valid JSON/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'no-such-preset' }), /unknown adapter method preset "no-such-preset"/);

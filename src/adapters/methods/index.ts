@@ -13,6 +13,7 @@ import type { AdapterMethod, MethodConfigBase, MethodId } from '../method.js';
 import { ADAPTERHUB_BOTTLENECK_NAMES, BOTTLENECK_PRESETS, bottleneckFromAdapterHub, bottleneckMethod, checkBottleneckConfig, type BottleneckConfig } from './bottleneck.js';
 import { IA3_PRESETS, checkIa3Config, ia3FromAdapterHub, ia3FromPeft, ia3Method, type Ia3Config } from './ia3.js';
 import { LORA_PRESETS, checkLoraConfig, loraFromAdapterHub, loraFromPeft, loraMethod, type LoraConfig } from './lora.js';
+import { ADAPTERHUB_PROMPT_NAMES, PEFT_PROMPT_ISSUE, PROMPT_PRESETS, checkPromptConfig, promptFromAdapterHub, promptMethod, type PromptConfig } from './prompt.js';
 import { ADAPTERHUB_PREFIX_NAMES, PREFIX_PRESETS, checkPrefixConfig, prefixFromAdapterHub, prefixFromPeft, prefixMethod, type PrefixConfig } from './prefix.js';
 import type { Encoder } from '../../models/encoder.js';
 import type { LinearSite } from '../../models/sites.js';
@@ -22,9 +23,10 @@ export type { BottleneckConfig } from './bottleneck.js';
 export type { LoraConfig } from './lora.js';
 export type { Ia3Config } from './ia3.js';
 export type { PrefixConfig } from './prefix.js';
+export type { PromptConfig } from './prompt.js';
 
 /** Any method's config. */
-export type MethodConfig = BottleneckConfig | LoraConfig | Ia3Config | PrefixConfig;
+export type MethodConfig = BottleneckConfig | LoraConfig | Ia3Config | PrefixConfig | PromptConfig;
 
 /** Every method, by id. */
 export const METHODS: { readonly [K in MethodId]: AdapterMethod<Extract<MethodConfig, { method: K }>> } = {
@@ -32,10 +34,11 @@ export const METHODS: { readonly [K in MethodId]: AdapterMethod<Extract<MethodCo
   lora: loraMethod,
   ia3: ia3Method,
   prefix_tuning: prefixMethod,
+  prompt_tuning: promptMethod,
 };
 
 /** Every named preset (the names `train --method` takes). */
-export const METHOD_PRESETS: Readonly<Record<string, MethodConfig>> = { ...BOTTLENECK_PRESETS, ...LORA_PRESETS, ...IA3_PRESETS, ...PREFIX_PRESETS };
+export const METHOD_PRESETS: Readonly<Record<string, MethodConfig>> = { ...BOTTLENECK_PRESETS, ...LORA_PRESETS, ...IA3_PRESETS, ...PREFIX_PRESETS, ...PROMPT_PRESETS };
 
 /** Preset names, in the order help texts list them. */
 export const PRESET_NAMES = Object.keys(METHOD_PRESETS) as readonly string[];
@@ -58,6 +61,8 @@ export function checkMethodConfig(raw: RawConfig, where?: string): MethodConfig 
       return checkIa3Config(raw, where);
     case 'prefix_tuning':
       return checkPrefixConfig(raw, where);
+    case 'prompt_tuning':
+      return checkPromptConfig(raw, where);
     default:
       return fail('BAD_CONFIG', `${where ?? 'adapter config'}: method ${JSON.stringify(raw.method)} is not one of ${Object.keys(METHODS).join(', ')}`);
   }
@@ -65,13 +70,13 @@ export function checkMethodConfig(raw: RawConfig, where?: string): MethodConfig 
 
 /**
  * A config from a preset (adapterkit's names, or AdapterHub's `double_seq_bn`, `seq_bn`, `par_bn`,
- * `prefix_tuning`, `prefix_tuning_flat`)
+ * `prefix_tuning`, `prefix_tuning_flat`, `prompt_tuning`)
  * and overrides. A `size` override replaces a preset's `reduction_factor` and the other way round.
  */
 export function methodConfig(preset: string, overrides: RawConfig = {}): MethodConfig {
-  const name = ADAPTERHUB_BOTTLENECK_NAMES[preset] ?? ADAPTERHUB_PREFIX_NAMES[preset] ?? preset;
+  const name = ADAPTERHUB_BOTTLENECK_NAMES[preset] ?? ADAPTERHUB_PREFIX_NAMES[preset] ?? ADAPTERHUB_PROMPT_NAMES[preset] ?? preset;
   const base = METHOD_PRESETS[name];
-  if (!base) fail('BAD_CONFIG', `unknown adapter method preset ${JSON.stringify(preset)} (presets: ${PRESET_NAMES.join(', ')}, or AdapterHub's ${[...Object.keys(ADAPTERHUB_BOTTLENECK_NAMES), ...Object.keys(ADAPTERHUB_PREFIX_NAMES)].join(', ')})`);
+  if (!base) fail('BAD_CONFIG', `unknown adapter method preset ${JSON.stringify(preset)} (presets: ${PRESET_NAMES.join(', ')}, or AdapterHub's ${[...Object.keys(ADAPTERHUB_BOTTLENECK_NAMES), ...Object.keys(ADAPTERHUB_PREFIX_NAMES), ...Object.keys(ADAPTERHUB_PROMPT_NAMES)].join(', ')})`);
   const merged: Record<string, unknown> = { ...base, ...overrides };
   if (base.method === 'bottleneck') {
     if (overrides.reduction_factor !== undefined && overrides.size === undefined) delete merged.size;
@@ -99,8 +104,9 @@ export function fromAdapterHubConfig(cfg: unknown, where: string, versioned = tr
     return fail('BAD_CONFIG', `${where}: config.composition_mode ${JSON.stringify(mode)} is not one of "add" (LoRA), "scale" (IA³)`);
   }
   if (arch === 'prefix_tuning') return prefixFromAdapterHub(c, where);
-  const later: Record<string, string> = { prompt_tuning: 'prompt tuning', union: 'ConfigUnion (MAM, UniPELT)', mtl_lora: 'MTL-LoRA', reft: 'ReFT' };
-  return fail('BAD_CONFIG', `${where}: config.architecture ${JSON.stringify(arch)}${later[String(arch)] ? ` (${later[String(arch)]})` : ''} is not implemented in adapterkit (it has bottleneck, lora, ia3, prefix_tuning)`);
+  if (arch === 'prompt_tuning') return promptFromAdapterHub(c, where);
+  const later: Record<string, string> = { union: 'ConfigUnion (MAM, UniPELT)', mtl_lora: 'MTL-LoRA', reft: 'ReFT' };
+  return fail('BAD_CONFIG', `${where}: config.architecture ${JSON.stringify(arch)}${later[String(arch)] ? ` (${later[String(arch)]})` : ''} is not implemented in adapterkit (it has bottleneck, lora, ia3, prefix_tuning, prompt_tuning)`);
 }
 
 /**
@@ -119,6 +125,7 @@ export function fromPeftConfigFields(
     return ia3FromPeft(json, sites, ff, enc.numLayers, where);
   }
   if (type === 'PREFIX_TUNING') return prefixFromPeft(json, enc, where);
+  if (type === 'PROMPT_TUNING') return fail('BAD_CONFIG', `${where}: peft_type "PROMPT_TUNING" is not implemented in adapterkit: ${PEFT_PROMPT_ISSUE}`);
   return fail('BAD_CONFIG', `${where}: peft_type ${JSON.stringify(type)} is not implemented in adapterkit (it reads LORA, IA3 and PREFIX_TUNING)`);
 }
 
@@ -150,6 +157,7 @@ export { bottleneckConfig } from './bottleneck.js';
 export { loraConfig } from './lora.js';
 export { ia3Config } from './ia3.js';
 export { ejectPrefix, prefixConfig } from './prefix.js';
+export { promptConfig, promptFromText } from './prompt.js';
 
 /** The paper's bottleneck adapter with overrides (kept for the README's examples): `adapterConfig({ size: 64 })`. */
 export { bottleneckConfig as adapterConfig } from './bottleneck.js';
