@@ -100,6 +100,8 @@ export interface MethodHooks {
   readonly attentions?: ReadonlyMap<string, (parts: AttentionParts) => AttentionParts>;
   /** Prompt vectors: `insert` changes what enters layer 0 (hidden state [B, T', w], mask bias, mask); `strip` takes the last hidden state back to the input's T positions. */
   readonly prompt?: { insert(x: LayerInput): LayerInput; strip(h: Value): Value };
+  /** Prompt vectors [P, E] the encoder joins before the word embeddings (PEFT's prompt tuning; see `BuildContext.inputPrompt`); comes with `prompt` for the masks. */
+  readonly inputPrompt?: () => Value;
 }
 
 /**
@@ -299,6 +301,8 @@ export function composeHooks(all: readonly MethodHooks[], layerNorm?: EncoderHoo
     hooks.layerInput = (layer, x) => (layer === 0 ? x.hidden.graph.scope('adapter_prompt', () => prompt.insert(x)) : x);
     hooks.hiddenOutput = (h) => h.graph.scope('adapter_prompt_strip', () => prompt.strip(h));
   }
+  const inputPrompt = all.find((h) => h.inputPrompt)?.inputPrompt;
+  if (inputPrompt) hooks.inputPrompt = inputPrompt;
   if (layerNorm) hooks.layerNorm = layerNorm;
   return hooks;
 }

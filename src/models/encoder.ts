@@ -67,6 +67,14 @@ export interface BuildContext {
   readonly linear?: (site: LinearSite, x: Value, apply: (x: Value) => Value) => Value;
   /** Attention hook: may change the keys, values and mask bias of a self-attention. */
   readonly attention?: (site: AttentionSite, parts: AttentionParts) => AttentionParts;
+  /**
+   * Input-prompt hook (PEFT's prompt tuning): vectors [P, E] in the word-embedding space that the
+   * encoder joins before the input's word embeddings, so that positions (the prompt takes 0..P-1,
+   * the input is shifted by P), token types (0) and the embedding LayerNorm apply to them too.
+   * The masks are widened by the prompt method's `layerInput` at layer 0. Only the BERT family
+   * reads it.
+   */
+  readonly inputPrompt?: () => Value;
   /** Embeddings hook: may change the embedding output before layer 0. */
   readonly embeddings?: (site: EmbeddingsSite, e: Value) => Value;
   /**
@@ -138,7 +146,7 @@ export function runLinear(ctx: BuildContext, site: LinearSite, x: Value, apply: 
 }
 
 /** The hooks a context may carry: what adapter methods plug into an encoder's build. */
-export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'attention' | 'embeddings' | 'layerNorm' | 'layerInput' | 'hiddenOutput'>;
+export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'attention' | 'embeddings' | 'inputPrompt' | 'layerNorm' | 'layerInput' | 'hiddenOutput'>;
 
 /** Int64 [batch, seq] inputs of an encoder. */
 export interface EncoderInputs {

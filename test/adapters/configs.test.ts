@@ -39,7 +39,7 @@ test('reduction factors give back the width under AdapterHub\'s int(hidden // rf
 });
 
 test('presets are AdapterHub\'s and the paper\'s; overrides are validated with the field named', () => {
-  assert.deepEqual([...PRESET_NAMES], ['paper', 'houlsby', 'pfeiffer', 'parallel', 'compacter', 'compacter++', 'lora', 'ia3', 'ia3-peft', 'prefix', 'prefix-flat', 'prompt']);
+  assert.deepEqual([...PRESET_NAMES], ['paper', 'houlsby', 'pfeiffer', 'parallel', 'compacter', 'compacter++', 'lora', 'ia3', 'ia3-peft', 'prefix', 'prefix-flat', 'prompt', 'prompt-peft']);
   const p = METHOD_PRESETS.paper;
   assert.ok(p?.method === 'bottleneck' && p.size === 64 && p.non_linearity === 'gelu' && p.trainLayerNorms && p.mh_adapter && p.output_adapter);
   const h = methodConfig('double_seq_bn');

@@ -121,13 +121,64 @@ test('AdapterHub files: key, config, read back from .safetensors and from .bin a
   const hub = await loadSavedTask(base, dir);
   assert.equal(hub.origin, 'adapterhub');
   assert.ok(maxAbs(await hub.model.predict(batch), want) < 1e-6);
-  assert.throws(
-    () => fromPeftConfigFields({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 4 }, base.encoder, 'peft/adapter_config.json', () => []),
-    /peft\/adapter_config.json: peft_type "PROMPT_TUNING" is not implemented in adapterkit: PEFT's prompt tuning joins its prompt to the word embeddings/,
-  );
+  // PEFT's prompt tuning is the prompt-peft preset (placement "peft")
+  const fromPeft = fromPeftConfigFields({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 4, token_dim: 32 }, base.encoder, 'peft/adapter_config.json', () => []);
+  assert.deepEqual(fromPeft, promptConfig({ prompt_length: 4 }, 'prompt-peft'));
+  assert.throws(() => fromPeftConfigFields({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 4, token_dim: 64 }, base.encoder, 'p', () => []), /p: token_dim 64 does not fit the bert encoder \(32\)/);
   for (const x of [back, hub]) await x.model.dispose();
   await m.dispose();
   rmSync(root, { recursive: true, force: true });
+});
+
+test('PEFT\'s placement (before the word embeddings): padding and RoBERTa positions, finite differences, PEFT\'s files read back, AdapterHub\'s refused', async () => {
+  for (const dir of ['test/fixtures/models/tiny-bert', 'test/fixtures/models/tiny-xlmr', 'test/fixtures/models/tiny-distilbert']) {
+    const base = await loadBase(dir);
+    const c = promptConfig({ prompt_length: 3 }, 'prompt-peft');
+    const m = promptModel(base, c);
+    const batch = base.tokenizer.encode(texts, 16);
+    const all = await m.predict(batch);
+    for (let r = 0; r < texts.length; r++) {
+      const one = await m.predict(base.tokenizer.encode([texts[r]!], 16));
+      assert.ok(maxAbs(one, all.subarray(3 * r, 3 * r + 3)) < 1e-5, `${dir} row ${r}: alone vs in the padded batch`);
+    }
+    const { grads } = await m.trainStep(batch, [0, 2, 1]);
+    const k = m.trainable.findIndex((t) => t.origin === 'adapter');
+    const t = m.trainable[k]!;
+    const eps = 2e-3;
+    const orig = t.data[1]!;
+    t.data[1] = orig + eps;
+    const lp = (await m.trainStep(batch, [0, 2, 1])).loss;
+    t.data[1] = orig - eps;
+    const lm = (await m.trainStep(batch, [0, 2, 1])).loss;
+    t.data[1] = orig;
+    const numeric = (lp - lm) / (2 * eps);
+    assert.ok(Math.abs(numeric) > 1e-6 && Math.abs(grads[k]![1]! - numeric) <= 5e-4 + 5e-2 * Math.abs(numeric), `${dir}: analytic ${grads[k]![1]}, numeric ${numeric}`);
+    await m.dispose();
+  }
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const m = promptModel(base, promptConfig({ prompt_length: 3 }, 'prompt-peft'));
+  const root = mkdtempSync(join(tmpdir(), 'ak-prompt-'));
+  const dir = join(root, 'pp');
+  const notes = await saveTask(m, dir, { name: 'pp', maxLength: 16 });
+  assert.ok(notes.some((n) => /AdapterHub joins its prompt to the embeddings' output; this one \(placement "peft"\) is joined before the word embeddings/.test(n)), notes.join('\n'));
+  const peft = JSON.parse(readFileSync(join(dir, 'peft', 'adapter_config.json'), 'utf8'));
+  assert.deepEqual({ ...peft, base_model_name_or_path: undefined }, {
+    auto_mapping: null, base_model_name_or_path: undefined, inference_mode: true, modules_to_save: ['classifier', 'score'], num_attention_heads: 4, num_layers: 2,
+    num_transformer_submodules: 1, num_virtual_tokens: 3, peft_type: 'PROMPT_TUNING', peft_version: '0.20.1.dev0@UNKNOWN', prompt_tuning_init: 'RANDOM',
+    prompt_tuning_init_text: null, revision: null, task_type: 'SEQ_CLS', token_dim: 32, tokenizer_kwargs: null, tokenizer_name_or_path: null,
+  });
+  const pw = await readSafetensors(join(dir, 'peft', 'adapter_model.safetensors'));
+  assert.deepEqual(pw.get('prompt_embeddings')?.shape, [3, 32]);
+  const batch = base.tokenizer.encode(texts, 16);
+  const back = await loadSavedTask(base, join(dir, 'peft'));
+  assert.deepEqual(back.model.mode, m.mode);
+  assert.ok(maxAbs(await back.model.predict(batch), await m.predict(batch)) < 1e-6);
+  await back.model.dispose();
+  await m.dispose();
+  rmSync(root, { recursive: true, force: true });
+  assert.throws(() => promptConfig({ combine: 'prefix_after_bos' }, 'prompt-peft'), /combine "prefix_after_bos": PEFT's prompt \(placement "peft"\) always comes before every token/);
+  const albert = await loadBase('test/fixtures/models/tiny-albert');
+  assert.throws(() => promptModel(albert, promptConfig({}, 'prompt-peft')), /placement "peft" \(before the word embeddings\) is implemented for the BERT family encoders \(bert, roberta, xlm-roberta, distilbert, electra\), not albert/);
 });
 
 test('prompt_init "from_string": the word embeddings of the text\'s tokens (special tokens included), repeated to the prompt length', async () => {
@@ -164,7 +215,7 @@ test('refusals: fields, USE-lite without a sequence-start token, mixed-task batc
     mode: { kind: 'adapters', active: parseComposition('Stack(p, q)'), adapters: [{ name: 'p', config: promptConfig() }, { name: 'q', config: methodConfig('lora') }] },
     head, seed: 1,
   }), /adapter p \(prompt_tuning\) cannot be composed: the method has no composition units/);
-  const ctx = { w: () => { throw new Error('unused'); }, gathered: false, dropout: (x) => x, layerNorm: () => { throw new Error('unused'); } } as unknown as MethodContext;
+  const ctx = { w: () => { throw new Error('unused'); }, gathered: false, dropout: (x: unknown) => x, layerNorm: () => { throw new Error('unused'); } } as unknown as MethodContext;
   const one = methodOf(promptConfig()).hooks(promptConfig(), base.encoder, 'a', ctx);
   assert.throws(() => composeHooks([one, one]), /2 adapters join prompts to the input; one prompt-tuning adapter fits a model/);
   // the server runs such a task on sessions of its own

@@ -13,7 +13,7 @@ import type { AdapterMethod, MethodConfigBase, MethodId } from '../method.js';
 import { ADAPTERHUB_BOTTLENECK_NAMES, BOTTLENECK_PRESETS, bottleneckFromAdapterHub, bottleneckMethod, checkBottleneckConfig, type BottleneckConfig } from './bottleneck.js';
 import { IA3_PRESETS, checkIa3Config, ia3FromAdapterHub, ia3FromPeft, ia3Method, type Ia3Config } from './ia3.js';
 import { LORA_PRESETS, checkLoraConfig, loraFromAdapterHub, loraFromPeft, loraMethod, type LoraConfig } from './lora.js';
-import { ADAPTERHUB_PROMPT_NAMES, PEFT_PROMPT_ISSUE, PROMPT_PRESETS, checkPromptConfig, promptFromAdapterHub, promptMethod, type PromptConfig } from './prompt.js';
+import { ADAPTERHUB_PROMPT_NAMES, PROMPT_PRESETS, checkPromptConfig, promptFromAdapterHub, promptFromPeft, promptMethod, type PromptConfig } from './prompt.js';
 import { ADAPTERHUB_PREFIX_NAMES, PREFIX_PRESETS, checkPrefixConfig, prefixFromAdapterHub, prefixFromPeft, prefixMethod, type PrefixConfig } from './prefix.js';
 import type { Encoder } from '../../models/encoder.js';
 import type { LinearSite } from '../../models/sites.js';
@@ -125,8 +125,8 @@ export function fromPeftConfigFields(
     return ia3FromPeft(json, sites, ff, enc.numLayers, where);
   }
   if (type === 'PREFIX_TUNING') return prefixFromPeft(json, enc, where);
-  if (type === 'PROMPT_TUNING') return fail('BAD_CONFIG', `${where}: peft_type "PROMPT_TUNING" is not implemented in adapterkit: ${PEFT_PROMPT_ISSUE}`);
-  return fail('BAD_CONFIG', `${where}: peft_type ${JSON.stringify(type)} is not implemented in adapterkit (it reads LORA, IA3 and PREFIX_TUNING)`);
+  if (type === 'PROMPT_TUNING') return promptFromPeft(json, enc, where);
+  return fail('BAD_CONFIG', `${where}: peft_type ${JSON.stringify(type)} is not implemented in adapterkit (it reads LORA, IA3, PREFIX_TUNING and PROMPT_TUNING)`);
 }
 
 function isEmptyTarget(v: unknown): boolean {
