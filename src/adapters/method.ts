@@ -29,7 +29,7 @@ import type { HookSite } from '../models/sites.js';
 import { Rng } from '../util/random.js';
 
 /** Method identifiers. */
-export type MethodId = 'bottleneck' | 'lora' | 'ia3' | 'prefix_tuning' | 'prompt_tuning';
+export type MethodId = 'bottleneck' | 'lora' | 'ia3' | 'prefix_tuning' | 'prompt_tuning' | 'union';
 
 /** Fields every method config has (adapterkit's own fields are camelCase; AdapterHub's keep its snake_case names). */
 export interface MethodConfigBase {

@@ -14,6 +14,7 @@ import { ADAPTERHUB_BOTTLENECK_NAMES, BOTTLENECK_PRESETS, bottleneckFromAdapterH
 import { IA3_PRESETS, checkIa3Config, ia3FromAdapterHub, ia3FromPeft, ia3Method, type Ia3Config } from './ia3.js';
 import { LORA_PRESETS, checkLoraConfig, loraFromAdapterHub, loraFromPeft, loraMethod, type LoraConfig } from './lora.js';
 import { ADAPTERHUB_PROMPT_NAMES, PROMPT_PRESETS, checkPromptConfig, promptFromAdapterHub, promptFromPeft, promptMethod, type PromptConfig } from './prompt.js';
+import { checkUnionConfig, makeUnionMethod, type UnionConfig } from './union.js';
 import { ADAPTERHUB_PREFIX_NAMES, PREFIX_PRESETS, checkPrefixConfig, prefixFromAdapterHub, prefixFromPeft, prefixMethod, type PrefixConfig } from './prefix.js';
 import type { Encoder } from '../../models/encoder.js';
 import type { LinearSite } from '../../models/sites.js';
@@ -24,9 +25,13 @@ export type { LoraConfig } from './lora.js';
 export type { Ia3Config } from './ia3.js';
 export type { PrefixConfig } from './prefix.js';
 export type { PromptConfig } from './prompt.js';
+export type { UnionConfig } from './union.js';
+
+/** A config of one method (what a union holds). */
+export type SingleMethodConfig = BottleneckConfig | LoraConfig | Ia3Config | PrefixConfig | PromptConfig;
 
 /** Any method's config. */
-export type MethodConfig = BottleneckConfig | LoraConfig | Ia3Config | PrefixConfig | PromptConfig;
+export type MethodConfig = SingleMethodConfig | UnionConfig<SingleMethodConfig>;
 
 /** Every method, by id. */
 export const METHODS: { readonly [K in MethodId]: AdapterMethod<Extract<MethodConfig, { method: K }>> } = {
@@ -35,10 +40,16 @@ export const METHODS: { readonly [K in MethodId]: AdapterMethod<Extract<MethodCo
   ia3: ia3Method,
   prefix_tuning: prefixMethod,
   prompt_tuning: promptMethod,
+  union: makeUnionMethod<SingleMethodConfig>((c) => methodOf(c)),
+};
+
+/** The union presets: AdapterHub's `mam` (He et al. 2022: prefix tuning with bottleneck 800 + a parallel adapter). */
+export const UNION_PRESETS: Readonly<Record<string, UnionConfig<SingleMethodConfig>>> = {
+  mam: checkUnionConfig({ method: 'union', preset: 'mam', trainLayerNorms: false, leave_out: [], configs: [{ ...PREFIX_PRESETS.prefix, bottleneck_size: 800 }, BOTTLENECK_PRESETS.parallel] }, (r, w) => checkMethodConfig(r, w) as SingleMethodConfig, 'mam preset'),
 };
 
 /** Every named preset (the names `train --method` takes). */
-export const METHOD_PRESETS: Readonly<Record<string, MethodConfig>> = { ...BOTTLENECK_PRESETS, ...LORA_PRESETS, ...IA3_PRESETS, ...PREFIX_PRESETS, ...PROMPT_PRESETS };
+export const METHOD_PRESETS: Readonly<Record<string, MethodConfig>> = { ...BOTTLENECK_PRESETS, ...LORA_PRESETS, ...IA3_PRESETS, ...PREFIX_PRESETS, ...PROMPT_PRESETS, ...UNION_PRESETS };
 
 /** Preset names, in the order help texts list them. */
 export const PRESET_NAMES = Object.keys(METHOD_PRESETS) as readonly string[];
@@ -63,6 +74,8 @@ export function checkMethodConfig(raw: RawConfig, where?: string): MethodConfig 
       return checkPrefixConfig(raw, where);
     case 'prompt_tuning':
       return checkPromptConfig(raw, where);
+    case 'union':
+      return checkUnionConfig(raw, (r, w) => checkMethodConfig(r, w) as SingleMethodConfig, where);
     default:
       return fail('BAD_CONFIG', `${where ?? 'adapter config'}: method ${JSON.stringify(raw.method)} is not one of ${Object.keys(METHODS).join(', ')}`);
   }
@@ -105,8 +118,21 @@ export function fromAdapterHubConfig(cfg: unknown, where: string, versioned = tr
   }
   if (arch === 'prefix_tuning') return prefixFromAdapterHub(c, where);
   if (arch === 'prompt_tuning') return promptFromAdapterHub(c, where);
-  const later: Record<string, string> = { union: 'ConfigUnion (MAM, UniPELT)', mtl_lora: 'MTL-LoRA', reft: 'ReFT' };
-  return fail('BAD_CONFIG', `${where}: config.architecture ${JSON.stringify(arch)}${later[String(arch)] ? ` (${later[String(arch)]})` : ''} is not implemented in adapterkit (it has bottleneck, lora, ia3, prefix_tuning, prompt_tuning)`);
+  if (arch === 'union') return unionFromAdapterHub(c, where, versioned);
+  const later: Record<string, string> = { mtl_lora: 'MTL-LoRA', reft: 'ReFT' };
+  return fail('BAD_CONFIG', `${where}: config.architecture ${JSON.stringify(arch)}${later[String(arch)] ? ` (${later[String(arch)]})` : ''} is not implemented in adapterkit (it has bottleneck, lora, ia3, prefix_tuning, prompt_tuning, union)`);
+}
+
+/** Reads AdapterHub's `ConfigUnion` config (`{architecture: "union", configs}`): each component as AdapterHub's config of its method. */
+function unionFromAdapterHub(c: RawConfig, where: string, versioned: boolean): MethodConfig {
+  const list = c.configs;
+  if (!Array.isArray(list)) fail('BAD_CONFIG', `${where}: config.configs must be a list of configs, got ${JSON.stringify(list)}`);
+  for (const k of Object.keys(c)) if (k !== 'architecture' && k !== 'configs') fail('BAD_CONFIG', `${where}: config.${k} is not a field of AdapterHub's ConfigUnion`);
+  const parts = list.map((x, i) => fromAdapterHubConfig(x, `${where}: config.configs[${i}]`, versioned));
+  const strip = (x: MethodConfig) => JSON.stringify(Object.entries(x).filter(([k]) => k !== 'preset').sort(([a], [b]) => (a < b ? -1 : 1)));
+  const mam = UNION_PRESETS.mam as UnionConfig<SingleMethodConfig>;
+  const isMam = parts.length === 2 && parts.every((p, i) => strip(p) === strip(mam.configs[i] as MethodConfig));
+  return checkMethodConfig({ method: 'union', preset: isMam ? 'mam' : 'union', trainLayerNorms: false, leave_out: [], configs: parts }, where);
 }
 
 /**
