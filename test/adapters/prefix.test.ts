@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseComposition } from '../../src/adapters/composition.js';
-import { ejectPrefix, methodConfig, prefixConfig, type PrefixConfig } from '../../src/adapters/methods/index.js';
+import { ejectPrefix, methodConfig, methodOf, prefixConfig, type PrefixConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { readSafetensors } from '../../src/models/weights/index.js';
@@ -165,7 +165,7 @@ test('AdapterHub and PEFT files: key names, configs, shapes, and both read back 
   rmSync(root, { recursive: true, force: true });
 });
 
-test('DistilBERT keeps its prefixes under AdapterHub\'s location key "self"; PEFT cannot hold left-out layers', async () => {
+test('DistilBERT keeps its prefixes under AdapterHub\'s location key "self"; PEFT\'s layout refuses DistilBERT and left-out layers', async () => {
   const base = await loadBase('test/fixtures/models/tiny-distilbert');
   const m = prefixModel(base, prefixConfig({ prefix_length: 2, leave_out: [0] }, 'prefix-flat'));
   const root = mkdtempSync(join(tmpdir(), 'ak-prefix-'));
@@ -173,7 +173,10 @@ test('DistilBERT keeps its prefixes under AdapterHub\'s location key "self"; PEF
   const notes = await saveTask(m, dir, { name: 'd', maxLength: 16 });
   assert.deepEqual([...(await readSafetensors(join(dir, 'adapter.safetensors'))).keys()], ['distilbert.prefix_tuning.prefix_tunings.d.self.control_trans']);
   assert.ok(!readdirSync(dir).includes('peft'));
-  assert.ok(notes.some((n) => /PEFT cannot load this adapter \(PEFT's prefix tuning has a prefix in every layer \(this adapter leaves out 0\)\)/.test(n)), notes.join('\n'));
+  assert.ok(notes.some((n) => /PEFT cannot load this adapter \(PEFT passes prefixes as past_key_values, which Hugging Face's DistilBertModel does not take\)/.test(n)), notes.join('\n'));
+  const bert = await loadBase('test/fixtures/models/tiny-bert');
+  const lo = prefixConfig({ leave_out: [0] });
+  assert.deepEqual(methodOf(lo).peft?.config(lo, bert.encoder), { unsupported: 'PEFT\'s prefix tuning has a prefix in every layer (this adapter leaves out 0)' });
   await m.dispose();
   rmSync(root, { recursive: true, force: true });
 });

@@ -199,6 +199,8 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
   peft: {
     config(c, enc) {
       const { slots } = slotsOf(c, enc);
+      // PEFT hands the prefixes to the model as past_key_values, which Hugging Face's DistilBERT does not take
+      if (enc.family === 'distilbert') return { unsupported: 'PEFT passes prefixes as past_key_values, which Hugging Face\'s DistilBertModel does not take' };
       if (slots.length !== enc.numLayers) return { unsupported: `PEFT's prefix tuning has a prefix in every layer (this adapter leaves out ${c.leave_out.join(', ')})` };
       const first = slots[0]?.site as AttentionSite;
       if (slots.some((s) => s.site.heads !== first.heads || s.site.headDim !== first.headDim) || first.heads * first.headDim !== enc.hiddenSize) {
