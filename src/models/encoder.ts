@@ -128,6 +128,8 @@ export interface AttentionParts {
   readonly values: Value;
   /** [B, 1, 1, T] (0 for real keys, a large negative for padding). */
   readonly maskBias: Value;
+  /** What the query, key and value projections read [B, T, w] (gates of prefix tuning read it); hooks pass it on unchanged. */
+  readonly input?: Value;
 }
 
 /** A block's output without adapters: `norm(residual + h)`. */

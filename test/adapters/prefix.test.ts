@@ -60,11 +60,12 @@ test('prefixes keep the sequence length: padding, pair inputs and token-level he
   await bare.dispose();
 });
 
-test('finite differences through the prefixes on DistilBERT, ALBERT (shared layers) and USE-lite (two attention widths)', async () => {
+test('finite differences through the prefixes on DistilBERT, ALBERT (shared layers) and USE-lite (two attention widths; with gates)', async () => {
   const cases: [string, PrefixConfig][] = [
     ['test/fixtures/models/tiny-distilbert', prefixConfig({ prefix_length: 3, bottleneck_size: 6, non_linearity: 'relu' })],
     ['test/fixtures/models/tiny-albert', prefixConfig({ prefix_length: 2, bottleneck_size: 4 })],
     ['use-lite', prefixConfig({ prefix_length: 2 }, 'prefix-flat')],
+    ['use-lite', prefixConfig({ prefix_length: 2, use_gating: true }, 'prefix-flat')],
   ];
   for (const [dir, c] of cases) {
     const base = await loadBase(dir);
@@ -90,7 +91,7 @@ test('finite differences through the prefixes on DistilBERT, ALBERT (shared laye
       assert.ok(Math.abs(g[top]! - numeric) <= 5e-4 + 5e-2 * Math.abs(numeric), `${dir} ${t.name}[${top}]: analytic ${g[top]}, numeric ${numeric}`);
       checked++;
     }
-    assert.equal(checked, c.flat ? 1 : 5, dir);
+    assert.equal(checked, (c.flat ? 1 : 5) + (c.use_gating ? 2 * base.encoder.numLayers : 0), dir);
     await m.dispose();
   }
 });
@@ -181,9 +182,32 @@ test('DistilBERT keeps its prefixes under AdapterHub\'s location key "self"; PEF
   rmSync(root, { recursive: true, force: true });
 });
 
+test('gates (use_gating): one per attention on its input, AdapterHub\'s prefix_gates keys, shared or not; PEFT refuses them', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  for (const shared_gating of [true, false]) {
+    const c = prefixConfig({ prefix_length: 2, use_gating: true, shared_gating }, 'prefix-flat');
+    const keys = methodOf(c).adapterHub.keys(c, base.encoder, 'a', 'g').filter((k) => k.key.includes('prefix_gates'));
+    assert.deepEqual(keys.map((k) => [k.key, k.shape]), [0, 1].flatMap((l) => [
+      [`bert.encoder.layer.${l}.attention.self.prefix_tuning.prefix_gates.g.weight`, [shared_gating ? 1 : 2, 32]],
+      [`bert.encoder.layer.${l}.attention.self.prefix_tuning.prefix_gates.g.bias`, [shared_gating ? 1 : 2]],
+    ]));
+    assert.deepEqual(methodOf(c).peft?.config(c, base.encoder), { unsupported: 'PEFT\'s prefix tuning has no gates (use_gating)' });
+  }
+  // the gates read each example's own input: a row's output does not depend on the other rows
+  const c = prefixConfig({ prefix_length: 2, use_gating: true, shared_gating: false }, 'prefix-flat');
+  const m = prefixModel(base, c);
+  const batch = base.tokenizer.encode(texts, 16);
+  const all = await m.predict(batch);
+  const one = await m.predict(base.tokenizer.encode([texts[1]!], 16));
+  // AdapterHub's gate averages over every position, padding included: a padded row differs from the row alone
+  assert.ok(maxAbs(one, all.subarray(3, 6)) > 1e-6, 'the gate of a padded row averages over its padding too');
+  const full = await m.predict(base.tokenizer.encode([texts[0]!], 16)); // the longest row has no padding in the batch
+  assert.ok(maxAbs(full, all.subarray(0, 3)) < 1e-5);
+  await m.dispose();
+});
+
 test('config fields AdapterHub has but adapterkit cannot honour are refused by name', () => {
   assert.throws(() => prefixConfig({ encoder_prefix: false as never }), /encoder_prefix is false: adapterkit's encoders are encoder-only, so there would be no prefix anywhere/);
-  assert.throws(() => prefixConfig({ use_gating: true as never }), /use_gating is true: gated prefixes \(UniPELT's gates\) are not implemented/);
   assert.throws(() => methodConfig('prefix', { prefix_length: 0 }), /prefix config: prefix_length must be an integer >= 1, got 0/);
   assert.throws(() => methodConfig('prefix', { non_linearity: 'sigmoid' }), /non_linearity "sigmoid" is not one of/);
   assert.throws(() => methodConfig('prefix', { num_virtual_tokens: 4 }), /unknown field num_virtual_tokens/);

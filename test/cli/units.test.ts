@@ -57,7 +57,7 @@ test('mode flags become a training mode', () => {
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'seq_bn', adapterSize: 8 }), /--adapter-size cannot change an --adapter-config/);
   const pt = modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning", "prefix_length": 4, "use_gating": false}' });
   assert.ok(pt.kind === 'adapters' && pt.adapter.method === 'prefix_tuning' && pt.adapter.prefix_length === 4 && pt.adapter.bottleneck_size === 512 && !pt.adapter.flat);
-  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning", "use_gating": true}' }), /config: use_gating is true: gated prefixes \(UniPELT's gates\) are not implemented/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning", "encoder_prefix": false}' }), /config: encoder_prefix is false: adapterkit's encoders are encoder-only/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "mtl_lora"}' }), /config\.architecture "mtl_lora" \(MTL-LoRA\) is not implemented/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"mh_adapter": true, "output_adapter": true, "reduction_factor": 16, "non_linearity": "relu", "use_gating": true, "is_parallel": false, "phm_layer": true, "learn_phm": false}' }), /learn_phm false/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{nope' }), /--adapter-config: not valid JSON/);

@@ -26,12 +26,12 @@
  * control_trans.2.bias}` (matrices [in, out]).
  */
 import { fail } from '../../errors.js';
-import { add, concat, expand, f32, matmul, reshape, slice, transpose, unsqueeze, type HostTensor, type Value } from '../../engine/index.js';
+import { add, concat, expand, f32, matmul, mul, reduceMean, reshape, sigmoid, slice, transpose, unsqueeze, type HostTensor, type Value } from '../../engine/index.js';
 import { activate } from '../../models/activations.js';
 import type { AttentionParts, Encoder } from '../../models/encoder.js';
 import type { AttentionSite } from '../../models/sites.js';
 import { pyFloat } from '../../util/python-json.js';
-import { SHARED_SITE_KEY, sharedTensorName } from '../names.js';
+import { SHARED_SITE_KEY, adapterTensorName, sharedTensorName } from '../names.js';
 import type { AdapterMethod, AdapterTensor, FileTensorKey, MethodConfigBase, MethodHooks, TensorInit } from '../method.js';
 import { BOTTLENECK_ACTIVATIONS, GRAPH_ACTIVATION, type BottleneckActivation } from './bottleneck.js';
 import { checkBool, checkKnownFields, checkLayerList, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
@@ -54,9 +54,13 @@ export interface PrefixConfig extends MethodConfigBase {
   readonly non_linearity: BottleneckActivation;
   /** Dropout on the prefixes while training. */
   readonly dropout: number;
-  /** Gates beside the prefixes (UniPELT): not implemented, must be false. */
-  readonly use_gating: false;
-  /** One gate for keys and values (only with use_gating): the value changes nothing. */
+  /**
+   * Gates beside the prefixes (UniPELT; AdapterHub's `prefix_gates`): per attention
+   * `g = mean over tokens of sigmoid(x W_g + b_g)` [B, 1 or 2] from the attention's input x, the
+   * prefix keys scaled by `g[:, 0]`, the values by `g[:, -1]`.
+   */
+  readonly use_gating: boolean;
+  /** One gate for keys and values (true) or one each (only with use_gating). */
   readonly shared_gating: boolean;
 }
 
@@ -84,7 +88,6 @@ export function checkPrefixConfig(raw: RawConfig, where = 'prefix_tuning config'
   checkKnownFields(raw, FIELDS, where);
   for (const f of ['trainLayerNorms', 'encoder_prefix', 'cross_prefix', 'flat', 'use_gating', 'shared_gating'] as const) checkBool(raw, f, where);
   if (raw.encoder_prefix === false) fail('BAD_CONFIG', `${where}: encoder_prefix is false: adapterkit's encoders are encoder-only, so there would be no prefix anywhere`);
-  if (raw.use_gating === true) fail('BAD_CONFIG', `${where}: use_gating is true: gated prefixes (UniPELT's gates) are not implemented in adapterkit`);
   checkNumber(raw, 'prefix_length', where, { min: 1, integer: true });
   checkNumber(raw, 'bottleneck_size', where, { min: 1, integer: true });
   checkOneOf(raw, 'non_linearity', BOTTLENECK_ACTIVATIONS, where);
@@ -151,9 +154,10 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
     if (slotsOf(c, enc).slots.length === 0) fail('BAD_CONFIG', 'prefix_tuning config: every layer is left out; no prefix would be inserted');
   },
   tensors(c, enc, name) {
-    return params(c, enc).map((p): AdapterTensor => ({
+    const shared = params(c, enc).map((p): AdapterTensor => ({
       name: sharedTensorName(name, p.param), shape: p.shape, init: p.init, site: { kind: 'attention', key: SHARED_SITE_KEY, layer: -1 }, neutral: 0,
     }));
+    return [...shared, ...gateTensors(c, enc, name)];
   },
   hooks(c, enc, name, ctx): MethodHooks {
     const w = (p: string) => ctx.w(sharedTensorName(name, p));
@@ -169,7 +173,16 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
       return kv;
     };
     const attentions = new Map<string, (p: AttentionParts) => AttentionParts>();
-    for (const s of slotsOf(c, enc).slots) attentions.set(s.site.key, (parts) => joinPrefix(parts, prefixes(), s, c.prefix_length));
+    for (const s of slotsOf(c, enc).slots) {
+      const gate = c.use_gating
+        ? (parts: AttentionParts): Value => {
+          if (!parts.input) fail('GRAPH_ERROR', `prefix_tuning: attention ${s.site.key} does not hand its input to the hook, which the gate reads`);
+          const [wg, bg] = ['weight', 'bias'].map((p) => ctx.w(adapterTensorName(name, s.site.key, `gate.${p}`))) as [Value, Value];
+          return reduceMean(sigmoid(add(matmul(parts.input, wg), bg)), [1]); // [B, 1 or 2]: over every position, padding included, as AdapterHub's torch.mean(dim=1)
+        }
+        : undefined;
+      attentions.set(s.site.key, (parts) => joinPrefix(parts, prefixes(), s, c.prefix_length, gate?.(parts)));
+    }
     return { attentions };
   },
   size: { name: 'P', get: (c) => c.prefix_length, with: (c, n) => checkPrefixConfig({ ...c, prefix_length: n }) },
@@ -190,15 +203,24 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
     keys(c, enc, name, fileName) {
       // PrefixTuningPool on the base model: <prefix>prefix_tuning.prefix_tunings.<name>.<location>.<module param>
       const at = `${enc.checkpointPrefix}prefix_tuning.prefix_tunings.${fileName}.${locationOf(enc)}`;
-      return params(c, enc).map((p): FileTensorKey => ({
+      const pool = params(c, enc).map((p): FileTensorKey => ({
         internal: sharedTensorName(name, p.param), key: `${at}.${p.file}`, shape: p.file === 'control_trans' ? [p.shape.reduce((a, b) => a * b, 1)] : p.transpose ? [...p.shape].reverse() : p.shape,
         transpose: p.transpose,
       }));
+      // the gates live on each attention's PrefixTuningLayer: <attention module>.prefix_tuning.prefix_gates.<name>.{weight, bias}
+      const gates = gateTensors(c, enc, name).map((t): FileTensorKey => {
+        const site = enc.sites.linear(t.site.layer, 'query');
+        const module = site.module.slice(0, site.module.lastIndexOf('.'));
+        const param = t.name.endsWith('.weight') ? 'weight' : 'bias';
+        return { internal: t.name, key: `${enc.checkpointPrefix}${module}.prefix_tuning.prefix_gates.${fileName}.${param}`, shape: param === 'weight' ? [...t.shape].reverse() : t.shape, transpose: param === 'weight' };
+      });
+      return [...pool, ...gates];
     },
   },
   peft: {
     config(c, enc) {
       const { slots } = slotsOf(c, enc);
+      if (c.use_gating) return { unsupported: 'PEFT\'s prefix tuning has no gates (use_gating)' };
       // PEFT hands the prefixes to the model as past_key_values, which Hugging Face's DistilBERT does not take
       if (enc.family === 'distilbert') return { unsupported: 'PEFT passes prefixes as past_key_values, which Hugging Face\'s DistilBertModel does not take' };
       if (slots.length !== enc.numLayers) return { unsupported: `PEFT's prefix tuning has a prefix in every layer (this adapter leaves out ${c.leave_out.join(', ')})` };
@@ -224,8 +246,22 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
   },
 };
 
-/** Joins one attention's prefix (columns of `kv` [P, Σ 2·D]) in front of its keys and values, and zeros in front of its mask. */
-function joinPrefix(parts: AttentionParts, kv: Value, s: PrefixSlot, P: number): AttentionParts {
+/** The gate tensors of a config: per attention with a prefix, `gate.weight` [in, 1 or 2] (N(0, 0.02), as AdapterHub) and `gate.bias` (nn.Linear's). */
+function gateTensors(c: PrefixConfig, enc: Encoder, name: string): AdapterTensor[] {
+  if (!c.use_gating) return [];
+  const g = c.shared_gating ? 1 : 2;
+  return slotsOf(c, enc).slots.flatMap(({ site }): AdapterTensor[] => [
+    { name: adapterTensorName(name, site.key, 'gate.weight'), shape: [site.inputWidth, g], init: { kind: 'normal', std: 0.02 }, site: { kind: 'attention', key: site.key, layer: site.layer }, neutral: 0 },
+    { name: adapterTensorName(name, site.key, 'gate.bias'), shape: [g], init: { kind: 'uniform', bound: 1 / Math.sqrt(site.inputWidth) }, site: { kind: 'attention', key: site.key, layer: site.layer }, neutral: 0 },
+  ]);
+}
+
+/**
+ * Joins one attention's prefix (columns of `kv` [P, Σ 2·D]) in front of its keys and values, and
+ * zeros in front of its mask; with a gate [B, 1 or 2] the prefix keys are scaled by its first
+ * column and the values by its last.
+ */
+function joinPrefix(parts: AttentionParts, kv: Value, s: PrefixSlot, P: number, gate?: Value): AttentionParts {
   const { heads: H, headDim: Dh } = s.site;
   const B = parts.keys.shape[0] as string | number;
   // [P, D] -> [P, H, Dh] -> [H, P, Dh] -> [1, H, P, Dh] -> [B, H, P, Dh]
@@ -233,9 +269,12 @@ function joinPrefix(parts: AttentionParts, kv: Value, s: PrefixSlot, P: number):
   const g = parts.keys.graph;
   const mb = parts.maskBias; // [B, 1, 1, T]
   const zeros = expand(reshape(g.literal('float32', new Array<number>(P).fill(0)), [1, 1, 1, P]), [mb.shape[0] as string | number, 1, 1, P]); // [B, 1, 1, P]
+  const scaled = (v: Value, col: number) => (gate ? mul(v, unsqueeze(slice(gate, [col], [col + 1], [1]), [2, 3])) : v); // gate column [B, 1, 1, 1]
+  const last = gate ? (gate.shape[1] as number) - 1 : 0;
   return {
-    keys: concat([take(s.offset), parts.keys], 2), // [B, H, P + T, Dh]
-    values: concat([take(s.offset + s.width), parts.values], 2),
+    ...parts,
+    keys: concat([scaled(take(s.offset), 0), parts.keys], 2), // [B, H, P + T, Dh]
+    values: concat([scaled(take(s.offset + s.width), last), parts.values], 2),
     maskBias: concat([zeros, mb], 3), // [B, 1, 1, P + T]
   };
 }

@@ -11,7 +11,7 @@ import {
   add, cast, concat, cumsum, dropout, equal, expand, fill, gather, layerNorm, linear, matmul, mul, not, reshape, softmax,
   sub, tanh, transpose, unsqueeze, type Value,
 } from '../../engine/index.js';
-import { runLinear, runSubLayer, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
+import { runLinear, runSubLayer, type AttentionParts, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import { HookSites, type LinearRole } from '../sites.js';
 import { activate } from '../activations.js';
 import type { BertConfig } from './config.js';
@@ -100,7 +100,7 @@ function attentionBlock(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n
   const [B, T] = [x.shape[0] as string | number, x.shape[1] as string | number];
   const heads = (h: Value) => transpose(reshape(h, [B, T, H, Dh]), [0, 2, 1, 3]); // [B, H, T, Dh]
   const q = heads(projection(ctx, sites, layer, 'query', x)); // [B, H, T, Dh]
-  let kv = { keys: heads(projection(ctx, sites, layer, 'key', x)), values: heads(projection(ctx, sites, layer, 'value', x)), maskBias: bias };
+  let kv: AttentionParts = { keys: heads(projection(ctx, sites, layer, 'key', x)), values: heads(projection(ctx, sites, layer, 'value', x)), maskBias: bias, input: x };
   if (ctx.attention) kv = ctx.attention(sites.attention(layer), kv);
   const kT = transpose(kv.keys, [0, 1, 3, 2]); // [B, H, Dh, T]
   const scores = add(matmul(mul(q, 1 / Math.sqrt(Dh)), kT), kv.maskBias); // [B, H, T, T]
