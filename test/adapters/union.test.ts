@@ -58,6 +58,19 @@ test('a union of prefix tuning with LoRA and IA³-free parts trains (gradients r
   await m.dispose();
 });
 
+test('the unipelt preset is AdapterHub\'s UniPELTConfig(): gated prefix tuning (P 10), seq_bn and LoRA (r 8, alpha 2); gated LoRA cannot merge or compose', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const c = methodConfig('unipelt') as Extract<MethodConfig, { method: 'union' }>;
+  assert.deepEqual(c.configs.map((x) => [x.method, (x as { use_gating?: boolean }).use_gating]), [['prefix_tuning', true], ['bottleneck', true], ['lora', true]]);
+  const hub = methodOf(c).adapterHub.config(c, base.encoder) as { config: Record<string, unknown> };
+  assert.equal(fromAdapterHubConfig(JSON.parse(JSON.stringify(hub.config)), 'f').preset, 'unipelt');
+  const lora = c.configs[2]!;
+  const keys = methodOf(lora).adapterHub.keys(lora, base.encoder, 'a', 'u').map((k) => k.key);
+  assert.ok(keys.includes('bert.encoder.layer.0.attention.self.query.loras.u.gate.weight'), keys.join('\n'));
+  assert.throws(() => methodOf(lora).merge?.(lora, base.encoder, 'a', new Map(), base.weights), /a gated LoRA \(use_gating\) depends on its input through the gate, so it cannot be folded into the weights/);
+  assert.deepEqual(methodOf(lora).peft?.config(lora, base.encoder), { unsupported: 'PEFT\'s LoRA has no gate (use_gating)' });
+});
+
 test('adapterkit train --method mam', async () => {
   const dir = tempDir('ak-cli-mam-');
   writeToyCsv(join(dir, 'train.csv'), 32, 1);

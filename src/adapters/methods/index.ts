@@ -43,9 +43,17 @@ export const METHODS: { readonly [K in MethodId]: AdapterMethod<Extract<MethodCo
   union: makeUnionMethod<SingleMethodConfig>((c) => methodOf(c)),
 };
 
-/** The union presets: AdapterHub's `mam` (He et al. 2022: prefix tuning with bottleneck 800 + a parallel adapter). */
+/**
+ * The union presets: AdapterHub's `mam` (He et al. 2022: prefix tuning with bottleneck 800 + a
+ * parallel adapter) and `unipelt` (Mao et al. 2022: prefix tuning P 10, seq_bn and LoRA r 8
+ * alpha 2, each with its gate).
+ */
 export const UNION_PRESETS: Readonly<Record<string, UnionConfig<SingleMethodConfig>>> = {
   mam: checkUnionConfig({ method: 'union', preset: 'mam', trainLayerNorms: false, leave_out: [], configs: [{ ...PREFIX_PRESETS.prefix, bottleneck_size: 800 }, BOTTLENECK_PRESETS.parallel] }, (r, w) => checkMethodConfig(r, w) as SingleMethodConfig, 'mam preset'),
+  unipelt: checkUnionConfig({
+    method: 'union', preset: 'unipelt', trainLayerNorms: false, leave_out: [],
+    configs: [{ ...PREFIX_PRESETS.prefix, prefix_length: 10, use_gating: true }, { ...BOTTLENECK_PRESETS.pfeiffer, use_gating: true }, { ...LORA_PRESETS.lora, alpha: 2, use_gating: true }],
+  }, (r, w) => checkMethodConfig(r, w) as SingleMethodConfig, 'unipelt preset'),
 };
 
 /** Every named preset (the names `train --method` takes). */
@@ -130,9 +138,8 @@ function unionFromAdapterHub(c: RawConfig, where: string, versioned: boolean): M
   for (const k of Object.keys(c)) if (k !== 'architecture' && k !== 'configs') fail('BAD_CONFIG', `${where}: config.${k} is not a field of AdapterHub's ConfigUnion`);
   const parts = list.map((x, i) => fromAdapterHubConfig(x, `${where}: config.configs[${i}]`, versioned));
   const strip = (x: MethodConfig) => JSON.stringify(Object.entries(x).filter(([k]) => k !== 'preset').sort(([a], [b]) => (a < b ? -1 : 1)));
-  const mam = UNION_PRESETS.mam as UnionConfig<SingleMethodConfig>;
-  const isMam = parts.length === 2 && parts.every((p, i) => strip(p) === strip(mam.configs[i] as MethodConfig));
-  return checkMethodConfig({ method: 'union', preset: isMam ? 'mam' : 'union', trainLayerNorms: false, leave_out: [], configs: parts }, where);
+  const preset = Object.entries(UNION_PRESETS).find(([, u]) => u.configs.length === parts.length && parts.every((p, i) => strip(p) === strip(u.configs[i] as MethodConfig)))?.[0];
+  return checkMethodConfig({ method: 'union', preset: preset ?? 'union', trainLayerNorms: false, leave_out: [], configs: parts }, where);
 }
 
 /**
