@@ -56,6 +56,10 @@ const MiB = 2 ** 20;
 const PRESETS = benchPresets();
 /** The presets whose adapters merge() folds into the frozen weights (their method has a merge). */
 const MERGEABLE = PRESETS.filter((p) => methodOf(methodConfig(p)).merge !== undefined);
+const MIXABLE = PRESETS.filter((p) => {
+  const c = methodConfig(p);
+  return !('unsupported' in methodOf(c).structure(c));
+});
 
 /** Summary rows printed at the end. */
 const summary: [string, string][] = [];
@@ -244,6 +248,8 @@ async function int8Serving(base: BaseModel, texts: string[]): Promise<void> {
 }
 
 async function mixedMethods(base: BaseModel, texts: string[]): Promise<void> {
+  // presets whose adapters cannot share a mixed batch (prefix tuning) are served on their own sessions
+  const PRESETS = MIXABLE;
   console.log(`\n(5) mixed-method batching — a MultiTaskModel with one task per method (${PRESETS.join(', ')}), 32 inputs mixing them (round robin), vs the bare base on the same 32 inputs, interleaved, medians`);
   // One ONNX Runtime thread each: MultiTaskModel's session spins (it has no option to stop), and a
   // spinning session slows the next one on these 2 cores several-fold; with one thread there is no

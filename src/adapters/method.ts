@@ -13,19 +13,23 @@
  * - `sublayers`: a replacement of the block's residual connection, for configs that are not
  *   additive (at most one per site);
  * - `linears`: wrappers of a projection, `y = f(x, apply)` where `apply` is the frozen projection
- *   (LoRA adds to `apply(x)`, IA³ scales its output or its input); wrappers chain.
+ *   (LoRA adds to `apply(x)`, IA³ scales its output or its input); wrappers chain;
+ * - `attentions`: changes of a self-attention's keys, values and additive mask (prefix tuning
+ *   joins its prefixes in front); they chain in list order;
+ * - `prompt`: vectors joined to the sequence that enters layer 0 (with its masks), and how to
+ *   take them out of the last hidden state again (prompt tuning); at most one per model.
  * The same hook code serves one task (tensors of their own shape) and mixed-task batches (each
  * example's tensors gathered to `[B, …]`, rank-1 tensors as `[B, 1, n]`), because it is written
  * with broadcasting ops only; {@link MethodContext.layerNorm} covers the one op that is not.
  */
 import { fail } from '../errors.js';
 import { add, f32, layerNorm as lnOp, mul, type HostTensor, type Value } from '../engine/index.js';
-import type { Encoder, EncoderHooks, SubLayerParts } from '../models/encoder.js';
+import type { AttentionParts, Encoder, EncoderHooks, LayerInput, SubLayerParts } from '../models/encoder.js';
 import type { HookSite } from '../models/sites.js';
 import { Rng } from '../util/random.js';
 
 /** Method identifiers. */
-export type MethodId = 'bottleneck' | 'lora' | 'ia3';
+export type MethodId = 'bottleneck' | 'lora' | 'ia3' | 'prefix_tuning' | 'prompt_tuning' | 'union';
 
 /** Fields every method config has (adapterkit's own fields are camelCase; AdapterHub's keep its snake_case names). */
 export interface MethodConfigBase {
@@ -92,6 +96,12 @@ export interface MethodHooks {
   readonly deltas?: ReadonlyMap<string, (parts: SubLayerParts) => Value>;
   readonly sublayers?: ReadonlyMap<string, (parts: SubLayerParts) => Value>;
   readonly linears?: ReadonlyMap<string, (x: Value, apply: (x: Value) => Value) => Value>;
+  /** By attention site key: the attention's keys, values and mask bias, changed. */
+  readonly attentions?: ReadonlyMap<string, (parts: AttentionParts) => AttentionParts>;
+  /** Prompt vectors: `insert` changes what enters layer 0 (hidden state [B, T', w], mask bias, mask); `strip` takes the last hidden state back to the input's T positions. */
+  readonly prompt?: { insert(x: LayerInput): LayerInput; strip(h: Value): Value };
+  /** Prompt vectors [P, E] the encoder joins before the word embeddings (PEFT's prompt tuning; see `BuildContext.inputPrompt`); comes with `prompt` for the masks. */
+  readonly inputPrompt?: () => Value;
 }
 
 /**
@@ -173,6 +183,11 @@ export interface AdapterMethod<C extends MethodConfigBase = MethodConfigBase> {
   readonly peft?: {
     config(c: C, enc: Encoder): PeftConfig;
     keys(c: C, enc: Encoder, name: string): FileTensorKey[];
+    /**
+     * The tensors PEFT's file holds, from the adapter's own, when they differ (prefix tuning's
+     * file holds the evaluated prefix, not its MLP); `keys` then name these. Absent: the same.
+     */
+    fileTensors?(c: C, enc: Encoder, name: string, tensors: ReadonlyMap<string, HostTensor<'float32'>>): ReadonlyMap<string, HostTensor<'float32'>>;
   };
   /**
    * Folds the adapter into copies of the frozen weights it touches (LoRA, IA³): returns the new
@@ -230,7 +245,8 @@ export function contextLayerNorm(w: (name: string) => Value, gathered: boolean, 
 
 /**
  * Joins the hooks of several adapters (or, in a mixed batch, several groups of tasks) into the
- * encoder's hooks: additive deltas at a sub-layer add up, linear wrappers chain in list order.
+ * encoder's hooks: additive deltas at a sub-layer add up, linear wrappers and attention changes
+ * chain in list order.
  *
  * @throws AdapterkitError BAD_CONFIG when a site gets a replacement of its residual connection
  *   together with anything else at that site.
@@ -239,6 +255,9 @@ export function composeHooks(all: readonly MethodHooks[], layerNorm?: EncoderHoo
   const deltas = new Map<string, ((p: SubLayerParts) => Value)[]>();
   const subs = new Map<string, (p: SubLayerParts) => Value>();
   const linears = new Map<string, ((x: Value, apply: (x: Value) => Value) => Value)[]>();
+  const attentions = new Map<string, ((p: AttentionParts) => AttentionParts)[]>();
+  const prompts = all.flatMap((h) => (h.prompt ? [h.prompt] : []));
+  if (prompts.length > 1) fail('BAD_CONFIG', `${prompts.length} adapters join prompts to the input; one prompt-tuning adapter fits a model`);
   for (const h of all) {
     for (const [k, f] of h.deltas ?? []) deltas.set(k, [...(deltas.get(k) ?? []), f]);
     for (const [k, f] of h.sublayers ?? []) {
@@ -246,6 +265,7 @@ export function composeHooks(all: readonly MethodHooks[], layerNorm?: EncoderHoo
       subs.set(k, f);
     }
     for (const [k, f] of h.linears ?? []) linears.set(k, [...(linears.get(k) ?? []), f]);
+    for (const [k, f] of h.attentions ?? []) attentions.set(k, [...(attentions.get(k) ?? []), f]);
   }
   for (const k of subs.keys()) {
     if (deltas.has(k)) fail('BAD_CONFIG', `sub-layer ${k} has a non-additive bottleneck and another adapter; combine only additive configs at one site`);
@@ -269,6 +289,20 @@ export function composeHooks(all: readonly MethodHooks[], layerNorm?: EncoderHoo
       return x.graph.scope(`adapter_${site.key}`, () => chained(x));
     };
   }
+  if (attentions.size) {
+    hooks.attention = (site, parts) => {
+      const fs = attentions.get(site.key);
+      if (!fs) return parts;
+      return parts.keys.graph.scope(`adapter_${site.key}`, () => fs.reduce((p, f) => f(p), parts));
+    };
+  }
+  const prompt = prompts[0];
+  if (prompt) {
+    hooks.layerInput = (layer, x) => (layer === 0 ? x.hidden.graph.scope('adapter_prompt', () => prompt.insert(x)) : x);
+    hooks.hiddenOutput = (h) => h.graph.scope('adapter_prompt_strip', () => prompt.strip(h));
+  }
+  const inputPrompt = all.find((h) => h.inputPrompt)?.inputPrompt;
+  if (inputPrompt) hooks.inputPrompt = inputPrompt;
   if (layerNorm) hooks.layerNorm = layerNorm;
   return hooks;
 }

@@ -99,16 +99,24 @@ export interface ModeFlags {
   loraAlpha?: number;
   loraDropout?: number;
   targets?: LinearRole[];
+  /** `--prefix-length`: prefix tuning's P. */
+  prefixLength?: number;
+  /** `--prompt-length`, `--prompt-init-text`, `--prompt-combine`: prompt tuning's P, initial text, place. */
+  promptLength?: number;
+  promptInitText?: string;
+  promptCombine?: string;
   /** `--train-layer-norms` / `--no-train-layer-norms` (undefined: the method's default). */
   trainLayerNorms?: boolean;
   topK?: number;
 }
 
 /** Which method each adapter flag belongs to (`any`: every method). */
-const METHOD_FLAGS: readonly [keyof ModeFlags, string, 'bottleneck' | 'lora' | 'lora/ia3' | 'any'][] = [
+const METHOD_FLAGS: readonly [keyof ModeFlags, string, 'bottleneck' | 'lora' | 'lora/ia3' | 'prefix_tuning' | 'prompt_tuning' | 'any'][] = [
   ['adapterSize', '--adapter-size', 'bottleneck'], ['reductionFactor', '--reduction-factor', 'bottleneck'], ['adapterActivation', '--adapter-activation', 'bottleneck'],
   ['adapterInitStd', '--adapter-init-std', 'bottleneck'], ['adapterPoints', '--adapter-points', 'bottleneck'],
   ['loraR', '--lora-r', 'lora'], ['loraAlpha', '--lora-alpha', 'lora'], ['loraDropout', '--lora-dropout', 'lora'], ['targets', '--targets', 'lora/ia3'],
+  ['prefixLength', '--prefix-length', 'prefix_tuning'],
+  ['promptLength', '--prompt-length', 'prompt_tuning'], ['promptInitText', '--prompt-init-text', 'prompt_tuning'], ['promptCombine', '--prompt-combine', 'prompt_tuning'],
   ['leaveOut', '--leave-out', 'any'], ['trainLayerNorms', '--[no-]train-layer-norms', 'any'],
 ];
 
@@ -203,6 +211,12 @@ function adapterFromFlags(f: ModeFlags, given: typeof METHOD_FLAGS): MethodConfi
         intermediate_lora: f.targets.includes('intermediate'), output_lora: f.targets.includes('output'),
       });
     }
+  } else if (method === 'prefix_tuning') {
+    if (f.prefixLength !== undefined) o.prefix_length = f.prefixLength;
+  } else if (method === 'prompt_tuning') {
+    if (f.promptLength !== undefined) o.prompt_length = f.promptLength;
+    if (f.promptInitText !== undefined) Object.assign(o, { prompt_init: 'from_string', prompt_init_text: f.promptInitText });
+    if (f.promptCombine !== undefined) o.combine = f.promptCombine;
   } else if (f.targets !== undefined) {
     if (f.targets.includes('attention_output')) fail('BAD_CONFIG', '--targets: IA³ scales the attention output only at its input (--method ia3-peft)');
     const m = attnMatrices(f.targets);

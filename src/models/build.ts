@@ -79,6 +79,7 @@ export function buildEncoderGraph(encoder: Encoder, weights: EncoderWeights, o: 
     hiddenDropout: o.hiddenDropout,
     attentionDropout: o.attentionDropout,
   };
-  const outputs = encoder.build(ctx, { inputIds, attentionMask, tokenTypeIds });
+  const built = encoder.build(ctx, { inputIds, attentionMask, tokenTypeIds });
+  const outputs = o.hooks?.hiddenOutput ? { ...built, hidden: o.hooks.hiddenOutput(built.hidden) } : built;
   return { graph: g, inputIds, attentionMask, tokenTypeIds, training, outputs, values, params };
 }

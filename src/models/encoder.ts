@@ -75,6 +75,14 @@ export interface BuildContext {
   readonly linearPerExample?: boolean;
   /** Attention hook: may change the keys, values and mask bias of a self-attention. */
   readonly attention?: (site: AttentionSite, parts: AttentionParts) => AttentionParts;
+  /**
+   * Input-prompt hook (PEFT's prompt tuning): vectors [P, E] in the word-embedding space that the
+   * encoder joins before the input's word embeddings, so that positions (the prompt takes 0..P-1,
+   * the input is shifted by P), token types (0) and the embedding LayerNorm apply to them too.
+   * The masks are widened by the prompt method's `layerInput` at layer 0. Only the BERT family
+   * reads it.
+   */
+  readonly inputPrompt?: () => Value;
   /** Embeddings hook: may change the embedding output before layer 0. */
   readonly embeddings?: (site: EmbeddingsSite, e: Value) => Value;
   /**
@@ -88,6 +96,12 @@ export interface BuildContext {
    * `<prefix>.bias`); used to apply per-example (per-task) layer norms in mixed-task batches.
    */
   readonly layerNorm?: (x: Value, prefix: string, eps: number, weight: (name: string) => Value) => Value;
+  /**
+   * Output hook: maps the last hidden state (after the pooling has read it) to the `hidden` that
+   * {@link buildEncoderGraph} returns, the positions token-level heads read; prompt tuning drops
+   * its prompt positions here. Absent: the last hidden state itself.
+   */
+  readonly hiddenOutput?: (h: Value) => Value;
   /** Layers to run (default all); used to serve inputs below a cut-off. */
   readonly numLayers?: number;
 }
@@ -122,6 +136,8 @@ export interface AttentionParts {
   readonly values: Value;
   /** [B, 1, 1, T] (0 for real keys, a large negative for padding). */
   readonly maskBias: Value;
+  /** What the query, key and value projections read [B, T, w] (gates of prefix tuning read it); hooks pass it on unchanged. */
+  readonly input?: Value;
 }
 
 /** A block's output without adapters: `norm(residual + h)`. */
@@ -140,7 +156,7 @@ export function runLinear(ctx: BuildContext, site: LinearSite, x: Value, apply: 
 }
 
 /** The hooks a context may carry: what adapter methods plug into an encoder's build. */
-export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'linearPerExample' | 'attention' | 'embeddings' | 'layerNorm' | 'layerInput'>;
+export type EncoderHooks = Pick<BuildContext, 'sublayer' | 'linear' | 'linearPerExample' | 'attention' | 'embeddings' | 'inputPrompt' | 'layerNorm' | 'layerInput' | 'hiddenOutput'>;
 
 /** Int64 [batch, seq] inputs of an encoder. */
 export interface EncoderInputs {
@@ -190,6 +206,12 @@ export interface Encoder {
   readonly adapterHubModelClass?: string;
   /** Why AdapterHub cannot load adapters of this family at all (it has no model of it), when so. */
   readonly adapterHubIssue?: string;
+  /**
+   * What the encoder's relative-position terms cannot cover, each with the reason: keys that an
+   * attention hook puts before the sequence's own (`prefixKeys`: prefix tuning) and tokens joined to
+   * the sequence before layer 0 (`promptTokens`: prompt tuning). Absent: both work.
+   */
+  readonly positionLimits?: { readonly prefixKeys?: string; readonly promptTokens?: string };
   /** Descriptive summary for `adapterkit info`. */
   describe(): Record<string, unknown>;
 }

@@ -96,6 +96,12 @@ export interface AttentionSite {
   readonly headDim: number;
   /** Width of the attention's input. */
   readonly inputWidth: number;
+  /**
+   * AdapterHub's location key of this attention's prefixes (its `PrefixTuningLayer`): prefix
+   * tuning keys read `<model prefix>prefix_tuning.prefix_tunings.<name>.<prefixLocation>.…`.
+   * Absent: `self_prefix`, the key of the BERT-style attentions (ALBERT's too).
+   */
+  readonly prefixLocation?: string;
 }
 
 /** The embedding output that enters layer 0. */

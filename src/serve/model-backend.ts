@@ -2,7 +2,8 @@
  * The real backend of the server: one base model, any number of saved tasks attached to it,
  * and every batch — mixed tasks included — classified in one forward pass by a MultiTaskModel.
  * Token-level tasks (tagging, QA) run on their own task model's session (any training mode), and
- * so do tasks holding several adapters under a composition (adapter setups): each is a group of
+ * so do tasks holding several adapters under a composition (adapter setups) and tasks whose
+ * adapter cannot share a mixed batch (prefix tuning; see `AdapterMethod.structure`): each is a group of
  * its own in a classify batch, answering as the library's `predict` does. A setup whose outputs
  * depend on the batch's layout or come per channel (BatchSplit, Split, Parallel) is refused at load.
  */
@@ -10,6 +11,7 @@ import { fail } from '../errors.js';
 import { baseFingerprint, baseParamCount, type BaseModel } from '../models/base.js';
 import { formatComposition } from '../adapters/composition.js';
 import { perInputIssue } from '../adapters/compose.js';
+import { methodOf } from '../adapters/methods/index.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import { toPrediction } from '../train/evaluate.js';
 import { isAdapterSetup } from '../train/modes.js';
@@ -61,6 +63,12 @@ export function capText(text: string, limit: number): { text: string; cut: boole
   return { text: text.slice(0, end), cut: true };
 }
 
+/** Whether a task's adapter can share a mixed-task batch (its method's `structure` says so). */
+function sharesBatches(model: TaskModel): boolean {
+  const m = model.mode;
+  return m.kind !== 'adapters' || m.adapter === undefined || !('unsupported' in methodOf(m.adapter).structure(m.adapter));
+}
+
 /** Serves saved tasks on one shared base. */
 export class ModelBackend implements ClassifierBackend {
   readonly maxLength: number;
@@ -70,7 +78,7 @@ export class ModelBackend implements ClassifierBackend {
   private readonly info = new Map<string, TaskInfo>();
   /** Token-level tasks, each with its own sessions. */
   private readonly tokenTasks = new Map<string, TaskModel>();
-  /** Sentence-level adapter setups (compositions), each with its own sessions. */
+  /** Sentence-level adapter setups (compositions) and tasks that cannot share a mixed batch, each with its own sessions. */
   private readonly setups = new Map<string, TaskModel>();
 
   /** The frozen-precision options of tasks served on their own TaskModel (token tasks, setups). */
@@ -94,7 +102,7 @@ export class ModelBackend implements ClassifierBackend {
   /** Attaches an already built task model (used by tests and the library API). */
   attach(name: string, model: TaskModel, dir?: string): TaskInfo {
     const token = model.head.kind === 'tagging' || model.head.kind === 'qa';
-    const setup = !token && isAdapterSetup(model.mode);
+    const setup = !token && (isAdapterSetup(model.mode) || !sharesBatches(model));
     if (token || setup) {
       if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
       if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);

@@ -39,7 +39,7 @@ test('reduction factors give back the width under AdapterHub\'s int(hidden // rf
 });
 
 test('presets are AdapterHub\'s and the paper\'s; overrides are validated with the field named', () => {
-  assert.deepEqual([...PRESET_NAMES], ['paper', 'houlsby', 'pfeiffer', 'parallel', 'compacter', 'compacter++', 'lora', 'ia3', 'ia3-peft']);
+  assert.deepEqual([...PRESET_NAMES], ['paper', 'houlsby', 'pfeiffer', 'parallel', 'compacter', 'compacter++', 'lora', 'ia3', 'ia3-peft', 'prefix', 'prefix-flat', 'prompt', 'prompt-peft', 'mam', 'unipelt']);
   const p = METHOD_PRESETS.paper;
   assert.ok(p?.method === 'bottleneck' && p.size === 64 && p.non_linearity === 'gelu' && p.trainLayerNorms && p.mh_adapter && p.output_adapter);
   const h = methodConfig('double_seq_bn');
@@ -80,13 +80,16 @@ test('AdapterHub configs: its presets read back as adapterkit\'s presets; what a
     [{ ...bn, stochastic_depth: 0.1 }, /config\.stochastic_depth 0\.1 is not implemented/],
     [{ ...bn, non_linearity: 'leakyrelu' }, /config\.non_linearity "leakyrelu" is not implemented/],
     [{ ...bn, wings: 2 }, /config\.wings is not a field adapterkit knows for bottleneck adapters/],
-    [{ architecture: 'lora', use_gating: true }, /config\.use_gating is true: gated LoRA \(UniPELT\) is not implemented/],
+    [{ architecture: 'lora', use_dora: true }, /config\.use_dora is true: DoRA is not implemented/],
     [{ architecture: 'lora', use_dora: true }, /config\.use_dora is true: DoRA is not implemented/],
     [{ architecture: 'lora', vera_d: 0.1 }, /config\.vera_d is set: VeRA is not implemented/],
     [{ architecture: 'lora', composition_mode: 'scale', r: 2 }, /config\.r 2: AdapterHub's composition_mode "scale" needs r = 1/],
     [{ architecture: 'lora', composition_mode: 'blend' }, /config\.composition_mode "blend" is not one of/],
-    [{ architecture: 'union', configs: [] }, /config\.architecture "union" \(ConfigUnion \(MAM, UniPELT\)\) is not implemented/],
-    [{ architecture: 'prompt_tuning' }, /config\.architecture "prompt_tuning" \(prompt tuning\) is not implemented/],
+    [{ architecture: 'union', configs: [] }, /f: configs must list at least two method configs, got \[\]/],
+    [{ architecture: 'reft' }, /config\.architecture "reft" \(ReFT\) is not implemented/],
+    [{ architecture: 'prompt_tuning', prompt_tokens: 3 }, /config\.prompt_tokens is not a field adapterkit knows for prompt-tuning adapters/],
+    [{ architecture: 'prompt_tuning', combine: 'suffix' }, /config: combine "suffix" is not one of "prefix", "prefix_after_bos"/],
+    [{ architecture: 'prefix_tuning', encoder_prefix: false }, /config: encoder_prefix is false/],
   ];
   for (const [c, re] of refused) assert.throws(() => fromAdapterHubConfig(c, 'f'), re);
 });

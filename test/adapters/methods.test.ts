@@ -44,7 +44,8 @@ interface Ref {
 
 test('the fixtures cover every method and both libraries', () => {
   assert.deepEqual(CASES, [
-    'bn-options', 'bn-options2', 'compacter', 'compacter++', 'compacter-options', 'compacter-options2', 'houlsby', 'ia3', 'ia3-peft', 'lora', 'lora-peft', 'parallel', 'pfeiffer',
+    'bn-options', 'bn-options2', 'compacter', 'compacter++', 'compacter-options', 'compacter-options2', 'houlsby', 'ia3', 'ia3-peft', 'lora', 'lora-peft', 'mam', 'parallel', 'pfeiffer', 'prefix', 'prefix-flat', 'prefix-gated',
+    'prefix-peft', 'prompt', 'prompt-bos', 'prompt-peft', 'unipelt',
   ]);
 });
 

@@ -55,7 +55,10 @@ test('mode flags become a training mode', () => {
   assert.throws(() => modeFromFlags({ mode: 'adapters', method: 'paper', loraR: 8, targets: ['query'] }), /--lora-r, --targets do not apply to --method paper/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'seq_bn', method: 'lora' }), /either --method or --adapter-config/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'seq_bn', adapterSize: 8 }), /--adapter-size cannot change an --adapter-config/);
-  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning"}' }), /config\.architecture "prefix_tuning" \(prefix tuning\) is not implemented/);
+  const pt = modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning", "prefix_length": 4, "use_gating": false}' });
+  assert.ok(pt.kind === 'adapters' && pt.adapter.method === 'prefix_tuning' && pt.adapter.prefix_length === 4 && pt.adapter.bottleneck_size === 512 && !pt.adapter.flat);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "prefix_tuning", "encoder_prefix": false}' }), /config: encoder_prefix is false: adapterkit's encoders are encoder-only/);
+  assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"architecture": "mtl_lora"}' }), /config\.architecture "mtl_lora" \(MTL-LoRA\) is not implemented/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{"mh_adapter": true, "output_adapter": true, "reduction_factor": 16, "non_linearity": "relu", "use_gating": true, "is_parallel": false, "phm_layer": true, "learn_phm": false}' }), /learn_phm false/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: '{nope' }), /--adapter-config: not valid JSON/);
   assert.throws(() => modeFromFlags({ mode: 'adapters', adapterConfig: 'no-such-preset' }), /unknown adapter method preset "no-such-preset"/);

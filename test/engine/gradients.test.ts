@@ -81,6 +81,12 @@ describe('matrix products', () => {
   test('MatMul 3-D x 2-D (dense layer)', () => gradcheck({ params: { a: randn([2, 2, 3], 72), b: randn([3, 4], 73) }, build: (p) => E.matmul(p.a!, p.b!) }));
   test('MatMul batched 3-D x 3-D', () => gradcheck({ params: { a: randn([2, 2, 3], 74), b: randn([2, 3, 4], 75) }, build: (p) => E.matmul(p.a!, p.b!) }));
   test('MatMul with broadcast batch axes', () => gradcheck({ params: { a: randn([2, 1, 2, 3], 76), b: randn([3, 3, 2], 77) }, build: (p) => E.matmul(p.a!, p.b!) }));
+  test('MatMul 3-D x 2-D whose sequence axis is an expression (a prompt joined along a symbolic seq)', () =>
+    gradcheck({
+      params: { p: randn([1, 2, 3], 86), b: randn([3, 2], 87) }, feeds: { a: randn([2, 4, 3], 88) }, shapes: { a: ['batch', 'seq', 3] },
+      // [batch, 2+seq, 3] @ [3, 2], summed over the sequence so that the gradient keeps the symbolic 2+seq
+      build: (p, x) => E.reduceSum(E.matmul(E.concat([E.expand(p.p!, ['batch', 2, 3]), x.a!], 1), p.b!), [1]),
+    }));
   test('MatMul with a symbolic batch', () =>
     gradcheck({ params: { b: randn([3, 2], 78) }, feeds: { a: randn([2, 4, 3], 79) }, shapes: { a: ['batch', 'seq', 3] }, build: (p, x) => E.matmul(x.a!, p.b!) }));
   for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {

@@ -130,10 +130,10 @@ async function rejects(dir: string, field: RegExp, file = 'adapter_config.json')
   });
 }
 
-test('unsupported AdapterHub values fail with BAD_CONFIG naming the field: use_gating on LoRA, an unknown architecture, a frozen PHM rule', async () => {
-  const gated = copyFixture('lora', 'lora-gated');
-  editConfig(gated, (j) => (cfgOf(j).use_gating = true));
-  await rejects(gated, /config\.use_gating is true: gated LoRA/);
+test('unsupported AdapterHub values fail with BAD_CONFIG naming the field: use_dora on LoRA, an unknown architecture, a frozen PHM rule', async () => {
+  const dora = copyFixture('lora', 'lora-dora');
+  editConfig(dora, (j) => (cfgOf(j).use_dora = true));
+  await rejects(dora, /config\.use_dora is true: DoRA is not implemented/);
 
   const unknown = copyFixture('parallel', 'unknown-architecture');
   editConfig(unknown, (j) => (cfgOf(j).architecture = 'hyper_parallel'));

@@ -239,7 +239,7 @@ function nextDown(x: number): number {
 }
 
 /** The graph op of each of AdapterHub's nonlinearity names. */
-const GRAPH_ACTIVATION: Readonly<Record<BottleneckActivation, GraphActivation>> = {
+export const GRAPH_ACTIVATION: Readonly<Record<BottleneckActivation, GraphActivation>> = {
   gelu: 'gelu', gelu_new: 'gelu_tanh', relu: 'relu', swish: 'silu', silu: 'silu', tanh: 'tanh',
 };
 

@@ -14,7 +14,7 @@
  * Internal tensors per projection site: `adapters.<name>.<layer>.<role>.lora_A` [in, r] and `.lora_B` [r, out].
  */
 import { fail } from '../../errors.js';
-import { add, f32, matmul, mul, type HostTensor, type Value } from '../../engine/index.js';
+import { add, f32, matmul, mul, reduceMean, sigmoid, type HostTensor, type Value } from '../../engine/index.js';
 import type { Encoder } from '../../models/encoder.js';
 import type { LinearRole, LinearSite } from '../../models/sites.js';
 import { pyFloat } from '../../util/python-json.js';
@@ -38,6 +38,11 @@ export interface LoraConfig extends MethodConfigBase {
   readonly attentionOutputLora: boolean;
   /** "lora": A kaiming-uniform, B zero (the identity); "bert": both normal(0, 0.02). */
   readonly init_weights: 'lora' | 'bert';
+  /**
+   * UniPELT's gate (AdapterHub's LoRA `gate`, absent: false): the update is multiplied by
+   * `g = mean over positions of sigmoid(x W_g + b_g)` [B, 1, 1] instead of alpha / r.
+   */
+  readonly use_gating?: boolean;
 }
 
 /** The LoRA preset: AdapterHub's and PEFT's default (r 8, alpha 8, query and value). */
@@ -50,7 +55,7 @@ export const LORA_PRESETS = {
 
 const FIELDS = [
   'method', 'preset', 'trainLayerNorms', 'leave_out', 'r', 'alpha', 'dropout', 'selfattn_lora', 'attn_matrices', 'intermediate_lora', 'output_lora',
-  'attentionOutputLora', 'init_weights',
+  'attentionOutputLora', 'init_weights', 'use_gating',
 ] as const;
 
 /** Validates and freezes a LoRA config. */
@@ -66,6 +71,7 @@ export function checkLoraConfig(raw: RawConfig, where = 'lora config'): LoraConf
   }
   checkOneOf(raw, 'init_weights', ['lora', 'bert'], where);
   checkLayerList(raw, 'leave_out', where);
+  if (raw.use_gating !== undefined) checkBool(raw, 'use_gating', where);
   const c = raw as unknown as LoraConfig;
   if (loraRoles(c).length === 0) fail('BAD_CONFIG', `${where}: no projection is selected (selfattn_lora with attn_matrices, intermediate_lora, output_lora or attentionOutputLora)`);
   return Object.freeze({ ...c, attn_matrices: Object.freeze([...c.attn_matrices]), leave_out: Object.freeze([...c.leave_out]) });
@@ -108,6 +114,12 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
         { name: adapterTensorName(name, s.key, 'lora_A'), shape: [s.inWidth, c.r], init: c.init_weights === 'lora' ? { kind: 'uniform', bound: 1 / Math.sqrt(s.inWidth) } : { kind: 'normal', std: 0.02 }, site, neutral: 0 },
         { name: adapterTensorName(name, s.key, 'lora_B'), shape: [c.r, s.outWidth], init: c.init_weights === 'lora' ? { kind: 'zeros' } : { kind: 'normal', std: 0.02 }, site, neutral: 0 },
       );
+      if (c.use_gating) {
+        out.push(
+          { name: adapterTensorName(name, s.key, 'gate.weight'), shape: [s.inWidth, 1], init: { kind: 'normal', std: 0.02 }, site, neutral: 0 },
+          { name: adapterTensorName(name, s.key, 'gate.bias'), shape: [1], init: { kind: 'uniform', bound: 1 / Math.sqrt(s.inWidth) }, site, neutral: 0 },
+        );
+      }
     }
     return out;
   },
@@ -119,12 +131,18 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
       const b = adapterTensorName(name, site.key, 'lora_B');
       linears.set(site.key, (x, apply) => {
         const low = matmul(matmul(ctx.dropout(x, c.dropout), ctx.w(a)), ctx.w(b)); // [B, T, out]
+        if (c.use_gating) {
+          // AdapterHub's LoRA.forward with use_gating: the gate replaces the scaling; its mean runs over every position
+          const gate = reduceMean(sigmoid(add(matmul(x, ctx.w(adapterTensorName(name, site.key, 'gate.weight'))), ctx.w(adapterTensorName(name, site.key, 'gate.bias')))), [1], true); // [B, 1, 1]
+          return add(apply(x), mul(low, gate));
+        }
         return add(apply(x), s === 1 ? low : mul(low, s));
       });
     }
     return { linears };
   },
   units(c, enc, name, ctx) {
+    if (c.use_gating) fail('BAD_CONFIG', 'lora config: use_gating: a gated LoRA cannot be composed with other adapters in adapterkit yet');
     const s = scaleOf(c);
     return {
       linears: new Map(sitesOf(c, enc).map((site): [string, LinearUnit] => {
@@ -141,7 +159,7 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
       })),
     };
   },
-  structure: (c) => ({ key: JSON.stringify({ m: 'lora', roles: loraRoles(c), scale: scaleOf(c) }) }),
+  structure: (c) => ({ key: JSON.stringify({ m: 'lora', roles: loraRoles(c), scale: scaleOf(c), gated: c.use_gating === true }) }),
   size: { name: 'r', get: (c) => c.r, with: (c, n) => checkLoraConfig({ ...c, r: n, alpha: (c.alpha / c.r) * n }) },
   adapterHub: {
     config(c) {
@@ -150,7 +168,7 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
         config: {
           alpha: Number.isInteger(c.alpha) ? c.alpha : pyFloat(c.alpha), architecture: 'lora', attn_matrices: [...c.attn_matrices], composition_mode: 'add',
           dropout: pyFloat(c.dropout), dtype: null, init_weights: c.init_weights, init_weights_seed: null, intermediate_lora: c.intermediate_lora,
-          leave_out: [...c.leave_out], output_lora: c.output_lora, r: c.r, selfattn_lora: c.selfattn_lora, use_dora: false, use_gating: false,
+          leave_out: [...c.leave_out], output_lora: c.output_lora, r: c.r, selfattn_lora: c.selfattn_lora, use_dora: false, use_gating: c.use_gating === true,
           vera_b: null, vera_d: null,
         },
       };
@@ -161,12 +179,17 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
         return [
           { internal: adapterTensorName(name, s.key, 'lora_A'), key: `${p}lora_A`, shape: [c.r, s.inWidth], transpose: true },
           { internal: adapterTensorName(name, s.key, 'lora_B'), key: `${p}lora_B`, shape: [s.outWidth, c.r], transpose: true },
+          ...(c.use_gating ? [
+            { internal: adapterTensorName(name, s.key, 'gate.weight'), key: `${p}gate.weight`, shape: [1, s.inWidth], transpose: true },
+            { internal: adapterTensorName(name, s.key, 'gate.bias'), key: `${p}gate.bias`, shape: [1], transpose: false },
+          ] : []),
         ];
       });
     },
   },
   peft: {
     config(c, enc) {
+      if (c.use_gating) return { unsupported: 'PEFT\'s LoRA has no gate (use_gating)' };
       // every field of PEFT's LoraConfig (peft @ 5d602fd tuners/lora/config.py), defaults where adapterkit has no counterpart
       return {
         config: {
@@ -190,6 +213,7 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
     },
   },
   merge(c, enc, name, tensors, base) {
+    if (c.use_gating) fail('BAD_CONFIG', 'lora merge: a gated LoRA (use_gating) depends on its input through the gate, so it cannot be folded into the weights');
     const out = new Map<string, HostTensor<'float32'>>();
     const s = scaleOf(c);
     for (const site of sitesOf(c, enc)) {
@@ -225,7 +249,6 @@ export function loraFromAdapterHub(cfg: RawConfig, where: string): LoraConfig {
     'init_weights', 'init_weights_seed', 'use_gating', 'use_dora', 'vera_d', 'vera_b', 'dtype',
   ]);
   for (const k of Object.keys(cfg)) if (!known.has(k)) fail('BAD_CONFIG', `${where}: config.${k} is not a field adapterkit knows for LoRA adapters`);
-  if (cfg.use_gating === true) fail('BAD_CONFIG', `${where}: config.use_gating is true: gated LoRA (UniPELT) is not implemented in adapterkit yet`);
   if (cfg.use_dora === true) fail('BAD_CONFIG', `${where}: config.use_dora is true: DoRA is not implemented in adapterkit`);
   for (const k of ['vera_d', 'vera_b'] as const) if (cfg[k] !== undefined && cfg[k] !== null) fail('BAD_CONFIG', `${where}: config.${k} is set: VeRA is not implemented in adapterkit`);
   if (cfg.dtype !== undefined && cfg.dtype !== null && cfg.dtype !== 'float32') fail('BAD_CONFIG', `${where}: config.dtype ${JSON.stringify(cfg.dtype)} is not implemented (float32 only)`);
@@ -236,7 +259,7 @@ export function loraFromAdapterHub(cfg: RawConfig, where: string): LoraConfig {
   return checkLoraConfig({
     method: 'lora', preset: 'lora', trainLayerNorms: false, leave_out: cfg.leave_out ?? [], r: cfg.r ?? d.r, alpha: cfg.alpha ?? d.alpha, dropout: cfg.dropout ?? 0,
     selfattn_lora: cfg.selfattn_lora ?? true, attn_matrices: cfg.attn_matrices ?? d.attn_matrices, intermediate_lora: cfg.intermediate_lora ?? false,
-    output_lora: cfg.output_lora ?? false, attentionOutputLora: false, init_weights: cfg.init_weights ?? 'lora',
+    output_lora: cfg.output_lora ?? false, attentionOutputLora: false, init_weights: cfg.init_weights ?? 'lora', ...(cfg.use_gating === true ? { use_gating: true } : {}),
   }, where);
 }
 

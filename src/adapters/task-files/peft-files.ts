@@ -38,7 +38,8 @@ export async function writePeftLayout(
   if (!('json' in peft)) return { written: false, notes: [`PEFT cannot load this adapter (${peft.unsupported})`] };
   const notes: string[] = [];
   const files: FileTensors = new Map();
-  for (const k of peftKeys(c, enc, adapterName)) files.set(k.key, toFile(k, tensors.get(k.internal) as HostTensor<'float32'>));
+  const held = methodOf(c).peft?.fileTensors?.(c as never, enc, adapterName, tensors) ?? tensors;
+  for (const k of peftKeys(c, enc, adapterName)) files.set(k.key, toFile(k, held.get(k.internal) as HostTensor<'float32'>));
   const hm = peftHead(manifest.head, enc);
   if (hm) for (const [k, t] of tensors) {
     const key = k.startsWith('head.') ? peftHeadKey(hm.module, k) : undefined;

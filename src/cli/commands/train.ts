@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { BOTTLENECK_ACTIVATIONS } from '../../adapters/methods/bottleneck.js';
-import { checkMethodConfig, PRESET_NAMES } from '../../adapters/methods/index.js';
+import { checkMethodConfig, PRESET_NAMES, promptFromText } from '../../adapters/methods/index.js';
 import { checkAdapterDrop, checkAdapters, checkSetup, type NamedAdapter } from '../../adapters/compose.js';
 import { formatComposition } from '../../adapters/composition.js';
 import { isAdapterTensor, renameAdapterTensor } from '../../adapters/names.js';
@@ -123,7 +123,7 @@ export function registerTrain(program: Command): void {
     .option('--base <source>', `base model: "${DEFAULT_BASE}" (embedded), a local model directory, or a Hugging Face hub id`, DEFAULT_BASE)
     .option('--revision <rev>', 'hub revision (branch, tag or commit) of --base')
     .addOption(new Option('--mode <mode>', 'what trains').choices([...MODE_NAMES]).default('adapters'))
-    .addOption(new Option('--method <preset>', 'adapter method: paper (Houlsby et al. as published: m=64, GELU, layer norms trained), houlsby / pfeiffer / parallel (AdapterHub\'s double_seq_bn / seq_bn / par_bn), compacter / compacter++ (AdapterHub\'s Compacter presets: PHM layers on double_seq_bn / seq_bn), lora, ia3 (AdapterHub\'s placement), ia3-peft (PEFT\'s) (default: paper)').choices([...PRESET_NAMES]))
+    .addOption(new Option('--method <preset>', 'adapter method: paper (Houlsby et al. as published: m=64, GELU, layer norms trained), houlsby / pfeiffer / parallel (AdapterHub\'s double_seq_bn / seq_bn / par_bn), compacter / compacter++ (AdapterHub\'s Compacter presets: PHM layers on double_seq_bn / seq_bn), lora, ia3 (AdapterHub\'s placement), ia3-peft (PEFT\'s), prefix / prefix-flat (prefix tuning, Li & Liang 2021: AdapterHub\'s prefix_tuning with its MLP, prefix_tuning_flat), prompt (prompt tuning, Lester et al. 2021: AdapterHub\'s prompt_tuning, joined after the embeddings), prompt-peft (PEFT\'s PROMPT_TUNING: joined before the word embeddings), mam (AdapterHub\'s MAMConfig, He et al. 2022: prefix tuning + a parallel adapter as one adapter), unipelt (AdapterHub\'s UniPELTConfig, Mao et al. 2022: gated prefix tuning, seq_bn and LoRA) (default: paper)').choices([...PRESET_NAMES]))
     .option('--adapter-config <file|json>', 'adapter config in AdapterHub\'s format (an adapter_config.json, its "config" object, or a preset name such as seq_bn), or adapterkit\'s (with "method"); instead of --method')
     .option('--adapter-size <m>', 'bottleneck width m (paper preset: 64; AdapterHub presets use --reduction-factor)', intArg(1))
     .option('--reduction-factor <r>', 'bottleneck width = int(hidden width // r) as AdapterHub computes it, instead of --adapter-size', numberArg(0, Infinity, { exclusiveMin: true }))
@@ -134,6 +134,10 @@ export function registerTrain(program: Command): void {
     .option('--lora-alpha <a>', 'LoRA alpha: the update is scaled by alpha / r (default: 8)', numberArg(0, Infinity, { exclusiveMin: true }))
     .option('--lora-dropout <p>', 'dropout on LoRA\'s input while training (default: 0)', numberArg(0, 1, { exclusiveMax: true }))
     .option('--targets <projections>', 'projections LoRA adapts or IA3 rescales: query,key,value,attention_output,intermediate,output (LoRA default: query,value; IA3: key,value,intermediate)', rolesArg)
+    .option('--prefix-length <n>', 'prefix tuning: prefix vectors joined to the keys and values of every attention (default: 30, AdapterHub\'s)', intArg(1))
+    .option('--prompt-length <n>', 'prompt tuning: prompt vectors joined to the input (default: 10, AdapterHub\'s)', intArg(1))
+    .option('--prompt-init-text <text>', 'prompt tuning: start the prompt from the word embeddings of this text\'s tokens (AdapterHub\'s prompt_init from_string; default: uniform in [-0.5, 0.5])')
+    .addOption(new Option('--prompt-combine <where>', 'prompt tuning: prefix (before every token, [CLS] included: the pooler reads the first prompt vector) or prefix_after_bos (after [CLS] / <s>) (default: prefix)').choices(['prefix', 'prefix_after_bos']))
     .option('--leave-out <layers>', 'layers without adapters, e.g. 0,1 (default: none)', intListArg)
     .option('--train-layer-norms', 'train the base\'s layer norms with the adapter (default: only with --method paper)')
     .option('--no-train-layer-norms', 'keep the base\'s layer norms frozen')
@@ -303,6 +307,12 @@ async function prepareTokenTask(f: TrainFlags, spec: TokenTaskSpec): Promise<Pre
   };
 }
 
+/** A prompt-tuning adapter with `prompt_init: "from_string"` starts from its text's word embeddings. */
+function promptStart(mode: TrainingMode, base: BaseModel): { adapterWeights?: Map<string, HostTensor<'float32'>> } {
+  const c = mode.kind === 'adapters' ? mode.adapter : undefined;
+  return c?.method === 'prompt_tuning' && c.prompt_init === 'from_string' ? { adapterWeights: promptFromText(c, base, 'adapter') } : {};
+}
+
 async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   // Everything that can be checked without loading anything, first.
   const setup = setupPlanOf(f);
@@ -327,7 +337,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   const frozen = frozenPrecisionOptions(f, say);
   const model = TaskModel.create(base, {
     mode, head, seed: f.seed, ...frozen,
-    ...(built ? { adapterWeights: built.adapterWeights } : {}),
+    ...(built ? { adapterWeights: built.adapterWeights } : promptStart(mode, base)),
     ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
     ...(f.threads !== undefined ? { threads: f.threads } : {}),
     ...(f.trainPooler ? { trainPooler: true } : {}),

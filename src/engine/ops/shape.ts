@@ -97,6 +97,19 @@ export function reshapeLike(x: Value, like: Value): Value {
   return x.graph.addNode('Reshape', [x, shape], {}, [{ dtype: x.dtype, shape: like.shape }])[0] as Value;
 }
 
+/**
+ * Reshape `x` to `like`'s leading axes (all but its last) followed by `last`, read at run time
+ * when they are symbolic: what a gradient needs when a leading dim is an expression no graph
+ * input declares (`3+seq` after a Concat along the sequence).
+ */
+export function reshapeLeading(x: Value, like: Value, last: readonly number[]): Value {
+  const lead = like.shape.slice(0, -1);
+  const shape = isStatic(lead)
+    ? x.graph.literal('int64', [...(lead as number[]), ...last])
+    : concat([slice(shapeOf(like), [0], [like.rank - 1], [0]), x.graph.literal('int64', [...last])], 0);
+  return x.graph.addNode('Reshape', [x, shape], {}, [{ dtype: x.dtype, shape: [...lead, ...last] }])[0] as Value;
+}
+
 /** Permute axes. */
 export function transpose(x: Value, perm: readonly number[]): Value {
   if (perm.length !== x.rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {

@@ -8,10 +8,10 @@
  * Shape legend: B batch, T sequence, E embedding width, D hidden, H heads, Dh = D / H, F feed-forward.
  */
 import {
-  add, cast, concat, cumsum, dropout, equal, fill, fillShape, gather, layerNorm, linear, matmul, mul, not, reshape, shapeOf, slice, softmax,
+  add, cast, concat, cumsum, dropout, equal, expand, fill, fillShape, gather, layerNorm, linear, matmul, mul, not, reshape, shapeOf, slice, softmax,
   sub, tanh, transpose, unsqueeze, type Value,
 } from '../../engine/index.js';
-import { runLinear, runSubLayer, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
+import { runLinear, runSubLayer, type AttentionParts, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import { HookSites, type LinearRole } from '../sites.js';
 import { activate } from '../activations.js';
 import type { BertConfig } from './config.js';
@@ -54,17 +54,37 @@ function positionIds(c: BertConfig, ids: Value): Value {
   return add(mul(cumsum(real, 1), real), c.positions.paddingIdx);
 }
 
-/** Embeddings: word + position (+ token type) -> LayerNorm -> dropout (-> ELECTRA projection). [B, T, D] */
+/** Embeddings: word + position (+ token type) -> LayerNorm -> dropout (-> ELECTRA projection). [B, T, D] ([B, P + T, D] with an input prompt) */
 function embeddings(ctx: BuildContext, c: BertConfig, x: EncoderInputs, dropP: number): Value {
   let e = gather(ctx.weight(EMBEDDINGS.word), x.inputIds); // [B, T, E]
-  e = add(e, gather(ctx.weight(EMBEDDINGS.position), positionIds(c, x.inputIds))); // [B, T, E]
-  if (c.typeVocabSize > 0) {
-    const types = x.tokenTypeIds ?? fill(x.inputIds, 0, 'int64'); // [B, T]
-    e = add(e, gather(ctx.weight(EMBEDDINGS.tokenType), types));
-  }
+  let pos = positionIds(c, x.inputIds); // [B, T]
+  let types = c.typeVocabSize > 0 ? (x.tokenTypeIds ?? fill(x.inputIds, 0, 'int64')) : undefined; // [B, T]
+  const prompt = ctx.inputPrompt?.(); // [P, E]
+  if (prompt) ({ e, pos, types } = withInputPrompt(c, prompt, e, pos, types, x.inputIds));
+  e = add(e, gather(ctx.weight(EMBEDDINGS.position), pos)); // [B, T, E]
+  if (types) e = add(e, gather(ctx.weight(EMBEDDINGS.tokenType), types));
   e = maybeDropout(ctx, norm(ctx, e, EMBEDDINGS.norm, c.layerNormEps), dropP);
   if (c.embeddingSize !== c.hiddenSize) e = dense(ctx, e, EMBEDDINGS.project); // [B, T, D]
   return e;
+}
+
+/**
+ * Joins an input prompt [P, E] before the word embeddings, as Hugging Face models given
+ * `inputs_embeds` see it (PEFT's prompt tuning): the prompt takes positions 0..P-1 (RoBERTa's
+ * padding_idx + 1 …) and token type 0, the input's real tokens are shifted by P.
+ */
+function withInputPrompt(c: BertConfig, prompt: Value, e: Value, pos: Value, types: Value | undefined, ids: Value): { e: Value; pos: Value; types: Value | undefined } {
+  const g = e.graph;
+  const [P, E] = [prompt.shape[0] as number, prompt.shape[1] as number];
+  const B = e.shape[0] as string | number;
+  const first = c.positions.kind === 'absolute' ? 0 : c.positions.paddingIdx + 1;
+  const promptPos = expand(reshape(g.literal('int64', Array.from({ length: P }, (_, i) => first + i)), [1, P]), [B, P]); // [B, P]
+  const shift = c.positions.kind === 'absolute' ? P : mul(cast(not(equal(ids, c.positions.paddingIdx)), 'int64'), P); // padding keeps padding_idx
+  return {
+    e: concat([expand(unsqueeze(prompt, [0]), [B, P, E]), e], 1), // [B, P + T, E]
+    pos: concat([promptPos, add(pos, shift)], 1), // [B, P + T]
+    types: types ? concat([expand(reshape(g.literal('int64', new Array<number>(P).fill(0)), [1, P]), [B, P]), types], 1) : undefined,
+  };
 }
 
 /** Additive attention mask [B, 1, 1, T]: 0 for real tokens, float32 min for padding. */
@@ -84,7 +104,7 @@ function attentionBlock(ctx: BuildContext, c: LayerGeometry, sites: HookSites, n
   const heads = (h: Value) => transpose(reshape(h, [B, T, H, Dh]), [0, 2, 1, 3]); // [B, H, T, Dh]
   const q = heads(projection(ctx, sites, layer, 'query', x)); // [B, H, T, Dh]
   const keys = heads(projection(ctx, sites, layer, 'key', x)); // [B, H, T, Dh]
-  let kv = { keys, values: heads(projection(ctx, sites, layer, 'value', x)), maskBias: bias };
+  let kv: AttentionParts = { keys, values: heads(projection(ctx, sites, layer, 'value', x)), maskBias: bias, input: x };
   if (ctx.attention) kv = ctx.attention(sites.attention(layer), kv);
   const kT = transpose(kv.keys, [0, 1, 3, 2]); // [B, H, Dh, T]
   const raw = matmul(mul(q, 1 / Math.sqrt(Dh)), kT); // [B, H, T, T]

@@ -44,6 +44,8 @@ export interface FamilyRecord {
   readonly mayHavePooler: boolean;
   /** Whether config.json's `embedding_size` may differ from `hidden_size` (ELECTRA projects up). */
   readonly embeddingSize: boolean;
+  /** AdapterHub's location key of the self-attention's prefixes (`PrefixTuningLayer`: `self_prefix`; DistilBERT's `self`). */
+  readonly prefixLocation: string;
   /** Names of layer `i`'s sub-modules. */
   layer(i: number): LayerNames;
 }
@@ -66,7 +68,7 @@ function bertStyleLayer(i: number): LayerNames {
  * XLM-RoBERTa is RoBERTa's graph and checkpoint layout (its models' base prefix is `roberta.`)
  * under its own model_type and class names (adapters `models/xlm_roberta/`).
  */
-const BERT_STYLE = { configFields: 'bert', layer: bertStyleLayer } as const;
+const BERT_STYLE = { configFields: 'bert', prefixLocation: 'self_prefix', layer: bertStyleLayer } as const;
 const ROBERTA_STYLE = { ...BERT_STYLE, prefix: 'roberta.', positions: 'padding-offset', defaultPad: 1, mayHavePooler: true, embeddingSize: false } as const;
 
 export const FAMILIES = {
@@ -78,7 +80,7 @@ export const FAMILIES = {
   'xlm-roberta': { ...ROBERTA_STYLE, adapterModelClass: 'XLMRobertaAdapterModel', classificationClass: 'XLMRobertaForSequenceClassification' },
   distilbert: {
     prefix: 'distilbert.', adapterModelClass: 'DistilBertAdapterModel', classificationClass: 'DistilBertForSequenceClassification',
-    configFields: 'distilbert', positions: 'absolute', defaultPad: 0, mayHavePooler: false, embeddingSize: false,
+    configFields: 'distilbert', positions: 'absolute', defaultPad: 0, mayHavePooler: false, embeddingSize: false, prefixLocation: 'self',
     layer: (i: number): LayerNames => {
       const p = `transformer.layer.${i}`;
       return {
@@ -167,7 +169,7 @@ export function bertHookSites(c: BertConfig): HookSiteDeclaration {
     for (const [role, module, inWidth, outWidth] of proj) {
       linears.push(linearSite({ layer: i, role, weight: `${module}.weight`, bias: `${module}.bias`, inWidth, outWidth, module }));
     }
-    attentions.push(attentionSite({ layer: i, heads: c.numHeads, headDim: D / c.numHeads, inputWidth: D }));
+    attentions.push(attentionSite({ layer: i, heads: c.numHeads, headDim: D / c.numHeads, inputWidth: D, prefixLocation: familyRecord(c.modelType).prefixLocation }));
   }
   return { sublayers, linears, attentions, embeddings: { kind: 'embeddings', key: 'embeddings', width: D } };
 }

@@ -175,6 +175,10 @@ export class DebertaV2Encoder implements Encoder {
   readonly weightSpecs: readonly WeightSpec[];
   readonly sites: HookSites;
   readonly usesTokenTypes: boolean;
+  readonly positionLimits = {
+    prefixKeys: 'its disentangled attention scores every key by its relative position, and prefix keys have none',
+    promptTokens: 'its relative position tables are built for the input tokens only, and prompt tokens have no positions in them',
+  };
   readonly outputWidth: number;
   private tables: RelativeIndexTables | undefined;
 

@@ -65,6 +65,7 @@ export class MpnetEncoder implements Encoder {
   readonly sites: HookSites;
   /** AdapterHub (adapters 1.2) has no MPNet model: saved adapters carry AdapterHub-style keys for adapterkit only. */
   readonly adapterHubIssue = 'AdapterHub has no MPNet model';
+  readonly positionLimits = { promptTokens: 'its relative position bias is bucketed over the input tokens only, and prompt tokens have no positions in it' };
 
   /** `keys`: how the checkpoint spelled its keys (shown by `describe`). */
   constructor(readonly config: MpnetConfig, readonly hasPooler: boolean, readonly keys?: CheckpointKeys) {

@@ -11,7 +11,7 @@ import {
   add, cast, cumsum, dropout, fill, gather, layerNorm, linear, less, matmul, mul, reduceSum, relu, reshape, slice,
   softmax, sqrt, div, sub, tanh, transpose, unsqueeze, where, f32, type Dim, type Graph, type HostTensor, type Value,
 } from '../../engine/index.js';
-import { runLinear, runSubLayer, type BuildContext } from '../encoder.js';
+import { runLinear, runSubLayer, type AttentionParts, type BuildContext } from '../encoder.js';
 import type { HookSites, LinearRole } from '../sites.js';
 import { USE_LITE_CONFIG } from './architecture.js';
 import type { UseLiteLayerNames } from './encoder-weights.js';
@@ -119,7 +119,7 @@ export function selfAttention(ctx: BuildContext, sites: HookSites, layer: number
     return runLinear(ctx, site, n, apply);
   };
   const q = splitHeads(mul(block('query'), 1 / Math.sqrt(a.headDim)), B, T, a); // [B, Hh, T, Dh]
-  let kv = { keys: splitHeads(block('key'), B, T, a), values: splitHeads(block('value'), B, T, a), maskBias }; // [B, Hh, T, Dh] x 2
+  let kv: AttentionParts = { keys: splitHeads(block('key'), B, T, a), values: splitHeads(block('value'), B, T, a), maskBias, input: n }; // [B, Hh, T, Dh] x 2
   if (ctx.attention) kv = ctx.attention(sites.attention(layer), kv);
   const logits = add(matmul(q, transpose(kv.keys, [0, 1, 3, 2])), kv.maskBias); // [B, Hh, T, T]
   const probs = maybeDropout(ctx, softmax(logits, -1), ctx.attentionDropout ?? 0.1); // [B, Hh, T, T]

@@ -2,7 +2,7 @@
 import type { Value } from '../../graph.js';
 import { mul } from '../../ops/elementwise.js';
 import { gemm, matmul } from '../../ops/matmul.js';
-import { reshape, transpose } from '../../ops/shape.js';
+import { reshape, reshapeLeading, transpose } from '../../ops/shape.js';
 import { attrFloat, attrInt, defineGradient } from '../registry.js';
 
 const v = (x: Value | undefined) => x as Value;
@@ -26,7 +26,9 @@ defineGradient('MatMul', ({ x, dy, needs }) => {
       // dA = G @ B^T as one Gemm with transB over all rows: no transposed copy of a frozen B.
       const G2 = G.rank === 2 ? G : reshape(G, [-1, G.shape[G.rank - 1] as number | string]);
       const d2 = gemm(G2, B, undefined, { transB: true }); // [rows, K]
-      dA = G.rank === 2 ? d2 : reshape(d2, [...G.shape.slice(0, -1), B.shape[0] as number | string]);
+      // back to G's leading axes, read from G at run time (they may be expressions such as 3+seq)
+      const K = B.shape[0] as number | string;
+      dA = G.rank === 2 ? d2 : typeof K === 'number' ? reshapeLeading(d2, G, [K]) : reshape(d2, [...G.shape.slice(0, -1), K]);
     } else dA = matmul(G, swapLast(B)); // [..., M, K]; batch axes reduced by the driver
   }
   if (needs[1]) {

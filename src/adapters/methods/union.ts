@@ -1,0 +1,116 @@
+/**
+ * Several methods as one adapter: AdapterHub's `ConfigUnion` (adapters @ 88f18eb,
+ * `configuration/adapter_config.py`), whose components act together under one adapter name, as
+ * its MAM preset does (He et al. 2022: prefix tuning with bottleneck 800 and a parallel adapter).
+ *
+ * The union's tensors are its components' (their internal names never collide: at most one
+ * component per method), its hooks theirs side by side (additive deltas at one sub-layer add up,
+ * projection wrappers chain, attention changes chain), its files theirs under the one name, and
+ * `{architecture: "union", configs: [to_dict() …]}` as AdapterHub's `ConfigUnion.to_dict()` writes.
+ * A union is never a component of a union. `leave_out` given to a union goes to every component
+ * (AdapterHub's `ConfigUnion.replace`).
+ */
+import { fail } from '../../errors.js';
+import type { Value } from '../../engine/index.js';
+import type { AttentionParts, SubLayerParts } from '../../models/encoder.js';
+import { add } from '../../engine/index.js';
+import type { AdapterMethod, MethodConfigBase, MethodHooks } from '../method.js';
+import type { RawConfig } from './config-checks.js';
+
+/** A union of method configs. */
+export interface UnionConfig<C extends MethodConfigBase = MethodConfigBase> extends MethodConfigBase {
+  readonly method: 'union';
+  readonly configs: readonly C[];
+}
+
+/** Joins the hooks of a union's components into one: deltas at one site add up, wrappers chain in component order. */
+export function mergeMethodHooks(all: readonly MethodHooks[]): MethodHooks {
+  const deltas = new Map<string, (p: SubLayerParts) => Value>();
+  const sublayers = new Map<string, (p: SubLayerParts) => Value>();
+  const linears = new Map<string, (x: Value, apply: (x: Value) => Value) => Value>();
+  const attentions = new Map<string, (p: AttentionParts) => AttentionParts>();
+  let prompt: MethodHooks['prompt'];
+  let inputPrompt: MethodHooks['inputPrompt'];
+  for (const h of all) {
+    for (const [k, f] of h.deltas ?? []) {
+      const prev = deltas.get(k);
+      deltas.set(k, prev ? (p) => add(prev(p), f(p)) : f);
+    }
+    for (const [k, f] of h.sublayers ?? []) {
+      if (sublayers.has(k)) fail('BAD_CONFIG', `union: two components replace the residual connection of sub-layer ${k}`);
+      sublayers.set(k, f);
+    }
+    for (const [k, f] of h.linears ?? []) {
+      const prev = linears.get(k);
+      linears.set(k, prev ? (x, apply) => f(x, (z) => prev(z, apply)) : f);
+    }
+    for (const [k, f] of h.attentions ?? []) {
+      const prev = attentions.get(k);
+      attentions.set(k, prev ? (p) => f(prev(p)) : f);
+    }
+    if (h.prompt) prompt = h.prompt;
+    if (h.inputPrompt) inputPrompt = h.inputPrompt;
+  }
+  return { deltas, sublayers, linears, attentions, ...(prompt ? { prompt } : {}), ...(inputPrompt ? { inputPrompt } : {}) };
+}
+
+/**
+ * The union method, given the registry's dispatch (`methodOf`, `checkMethodConfig`) so that this
+ * module does not import the registry that lists it.
+ */
+export function makeUnionMethod<C extends MethodConfigBase>(methodOf: (c: C) => AdapterMethod<C>): AdapterMethod<UnionConfig<C>> {
+  const each = <R>(c: UnionConfig<C>, f: (m: AdapterMethod<C>, x: C) => R): R[] => c.configs.map((x) => f(methodOf(x), x));
+  return {
+    id: 'union',
+    describe: (c, enc) => `union (${each(c, (m, x) => m.describe(x, enc)).join(' + ')})`,
+    validateFor: (c, enc) => void each(c, (m, x) => m.validateFor(x, enc)),
+    tensors: (c, enc, name) => each(c, (m, x) => m.tensors(x, enc, name)).flat(),
+    hooks: (c, enc, name, ctx) => mergeMethodHooks(each(c, (m, x) => m.hooks(x, enc, name, ctx))),
+    structure(c) {
+      const parts = each(c, (m, x) => m.structure(x));
+      const no = parts.find((p): p is { unsupported: string } => 'unsupported' in p);
+      return no ?? { key: JSON.stringify({ m: 'union', parts: parts.map((p) => (p as { key: string }).key) }) };
+    },
+    adapterHub: {
+      config(c, enc) {
+        const parts = each(c, (m, x) => m.adapterHub.config(x, enc));
+        const no = parts.find((p): p is { unsupported: string } => 'unsupported' in p);
+        // ConfigUnion.to_dict(): {architecture, configs}
+        return no ?? { config: { architecture: 'union', configs: parts.map((p) => (p as { config: Record<string, unknown> }).config) } };
+      },
+      keys: (c, enc, name, fileName) => each(c, (m, x) => m.adapterHub.keys(x, enc, name, fileName)).flat(),
+    },
+    peft: {
+      config: () => ({ unsupported: 'PEFT has no union of methods in one adapter' }),
+      keys: () => [],
+    },
+  };
+}
+
+/**
+ * Validates a union: components checked by `check`, no union inside, at most one component per
+ * method (their tensors would share names; AdapterHub allows two bottlenecks only at different
+ * places, which one bottleneck config with both places covers). `leave_out` and `trainLayerNorms`
+ * given to the union go to every component.
+ */
+export function checkUnionConfig<C extends MethodConfigBase>(raw: RawConfig, check: (raw: RawConfig, where: string) => C, where = 'union config'): UnionConfig<C> {
+  for (const k of Object.keys(raw)) {
+    if (raw[k] !== undefined && !['method', 'preset', 'trainLayerNorms', 'leave_out', 'configs'].includes(k)) fail('BAD_CONFIG', `${where}: unknown field ${k} (fields: method, preset, trainLayerNorms, leave_out, configs)`);
+  }
+  const list = raw.configs;
+  if (!Array.isArray(list) || list.length < 2) fail('BAD_CONFIG', `${where}: configs must list at least two method configs, got ${JSON.stringify(list)}`);
+  const leave = Array.isArray(raw.leave_out) ? raw.leave_out : [];
+  const configs = list.map((x, i) => {
+    if (!x || typeof x !== 'object' || Array.isArray(x)) fail('BAD_CONFIG', `${where}: configs[${i}] must be a method config object`);
+    const r = x as RawConfig;
+    if (r.method === 'union') fail('BAD_CONFIG', `${where}: configs[${i}] is a union; a union is never a component of a union`);
+    return check({ ...r, ...(leave.length ? { leave_out: leave } : {}), ...(typeof raw.trainLayerNorms === 'boolean' ? { trainLayerNorms: raw.trainLayerNorms } : {}) }, `${where}: configs[${i}]`);
+  });
+  const methods = configs.map((c) => c.method);
+  const twice = methods.find((m, i) => methods.indexOf(m) !== i);
+  if (twice) fail('BAD_CONFIG', `${where}: two ${twice} components; a union holds at most one component per method`);
+  return Object.freeze({
+    method: 'union', ...(typeof raw.preset === 'string' ? { preset: raw.preset } : {}), trainLayerNorms: configs.some((c) => c.trainLayerNorms), leave_out: Object.freeze([]),
+    configs: Object.freeze(configs),
+  }) as UnionConfig<C>;
+}
