@@ -16,7 +16,7 @@ import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../ad
 import { Rng } from '../util/random.js';
 import type { EncoderHooks } from '../models/encoder.js';
 import { buildHead, headConfig, headInputWidth, headLoss, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
-import { baseParamCount, type BaseModel } from '../models/base.js';
+import { baseParamCount, type BaseModel } from '../models/base-model.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';

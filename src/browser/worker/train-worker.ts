@@ -1,0 +1,100 @@
+/**
+ * The ui page's training worker: loads the embedded base, trains a Houlsby adapter with
+ * {@link TabRun} on onnxruntime-web, reports every trainer event to the page, stops and resumes
+ * on request, and classifies texts with the model trained so far. Running in a worker keeps the
+ * page responsive while ONNX Runtime computes. Messages: protocol.ts.
+ */
+import { AdapterkitError } from '../../errors.js';
+import { configureWebRuntime, webRuntimeThreads, webThreadsAvailable } from '../../engine/runtime/ort-web.js';
+import { adapterConfig } from '../../adapters/methods/index.js';
+import { headConfig } from '../../heads/head.js';
+import type { BaseModel } from '../../models/base-model.js';
+import { predictTexts } from '../../train/evaluate.js';
+import { TaskModel } from '../../train/task-model.js';
+import { TabRun } from '../tab-run.js';
+import { fetchUseLiteBase } from '../use-lite-assets.js';
+import type { BrowserTask, BrowserTrainConfig, FromWorker, ToWorker } from '../protocol.js';
+
+interface WorkerScope {
+  postMessage(m: FromWorker): void;
+  addEventListener(type: 'message', cb: (e: { data: ToWorker }) => void): void;
+}
+const scope = globalThis as unknown as WorkerScope;
+const post = (m: FromWorker): void => scope.postMessage(m);
+
+let assetsUrl = '';
+let base: Promise<BaseModel> | undefined;
+let run: { tab: TabRun; labels: readonly string[] } | undefined;
+let abort: AbortController | undefined;
+
+function errorMessage(e: unknown, during: 'init' | 'train' | 'predict'): FromWorker {
+  return e instanceof AdapterkitError ? { type: 'error', code: e.code, message: e.message, during } : { type: 'error', code: 'INTERNAL', message: String((e as Error)?.message ?? e), during };
+}
+
+function loadBase(): Promise<BaseModel> {
+  if (!base) {
+    post({ type: 'status', text: 'loading the embedded base (USE-lite, 7M parameters)…' });
+    base = fetchUseLiteBase(assetsUrl);
+    base.catch(() => (base = undefined));
+  }
+  return base;
+}
+
+async function start(task: BrowserTask, c: BrowserTrainConfig): Promise<void> {
+  const b = await loadBase();
+  post({ type: 'status', text: 'building the training graph…' });
+  const model = TaskModel.create(b, {
+    mode: { kind: 'adapters', adapter: adapterConfig({ size: c.adapterSize }) },
+    head: headConfig({ kind: 'classification', labels: [...task.labels] }),
+    seed: c.seed,
+  });
+  const tab = new TabRun(model, task.train, task.dev, {
+    taskName: task.name, metrics: task.metrics, lr: c.lr, epochs: c.epochs, batchSize: c.batchSize, maxLength: c.maxLength,
+    seed: c.seed, ...(c.maxSteps !== undefined ? { maxSteps: c.maxSteps } : {}), ...(c.evalEvery !== undefined ? { evalEvery: c.evalEvery } : {}),
+    onEvent: (event) => post({ type: 'event', event }),
+  });
+  run = { tab, labels: task.labels };
+  await continueRun();
+}
+
+async function continueRun(): Promise<void> {
+  if (!run) return;
+  abort = new AbortController();
+  const { tab } = run;
+  const out = await tab.run(abort.signal);
+  abort = undefined;
+  if (out.kind === 'stopped') post({ type: 'stopped', step: out.step, totalSteps: tab.totalSteps });
+  else {
+    const best = tab.best;
+    post({ type: 'finished', step: out.step, reason: out.reason, ...(best ? { best: { step: best.step, metrics: Object.fromEntries(Object.entries(best.metrics).map(([k, v]) => [k, v ?? null])) } } : {}) });
+  }
+}
+
+async function predict(id: number, texts: readonly string[]): Promise<void> {
+  if (!run) {
+    post({ type: 'error', code: 'BAD_CONFIG', message: 'train a model first: there is nothing to predict with yet', during: 'predict' });
+    return;
+  }
+  const preds = await predictTexts(run.tab.model, texts, { maxLength: 128 });
+  post({ type: 'predictions', id, labels: run.labels, predictions: preds.map((p) => ({ label: String(p.label ?? p.value), probs: p.probs, logits: p.logits })) });
+}
+
+scope.addEventListener('message', (e) => {
+  const m = e.data;
+  const fail = (during: 'init' | 'train' | 'predict') => (err: unknown) => post(errorMessage(err, during));
+  if (m.type === 'init') {
+    try {
+      assetsUrl = m.assetsUrl;
+      configureWebRuntime({ ...(m.threads !== undefined ? { threads: m.threads } : {}), wasmPaths: m.ortUrl });
+      post({ type: 'ready', threads: webRuntimeThreads(), isolated: webThreadsAvailable(), runtime: 'onnxruntime-web (wasm)' });
+    } catch (err) {
+      post(errorMessage(err, 'init'));
+    }
+  } else if (m.type === 'train') {
+    if (abort) return post({ type: 'error', code: 'BAD_CONFIG', message: 'a run is training: stop it first', during: 'train' });
+    start(m.task, m.config).catch(fail('train'));
+  } else if (m.type === 'stop') abort?.abort();
+  else if (m.type === 'resume') {
+    if (!abort) continueRun().catch(fail('train'));
+  } else if (m.type === 'predict') predict(m.id, m.texts).catch(fail('predict'));
+});
