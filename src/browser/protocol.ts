@@ -5,6 +5,7 @@
 import type { Example } from '../train/data/types.js';
 import type { MetricName } from '../train/metrics/index.js';
 import type { TrainEvent } from '../train/trainer-events.js';
+import type { TaskUpload } from './task-upload.js';
 
 /** A task as the page hands it to the worker. */
 export interface BrowserTask {
@@ -36,7 +37,8 @@ export type ToWorker =
   | { readonly type: 'train'; readonly task: BrowserTask; readonly config: BrowserTrainConfig }
   | { readonly type: 'stop' }
   | { readonly type: 'resume' }
-  | { readonly type: 'predict'; readonly id: number; readonly texts: readonly string[] };
+  | { readonly type: 'predict'; readonly id: number; readonly texts: readonly string[] }
+  | { readonly type: 'export' };
 
 /** One text's prediction, as the page shows it. */
 export interface BrowserPrediction {
@@ -53,4 +55,5 @@ export type FromWorker =
   | { readonly type: 'stopped'; readonly step: number; readonly totalSteps: number }
   | { readonly type: 'finished'; readonly step: number; readonly reason: string; readonly best?: { readonly step: number; readonly metrics: Record<string, number | null> } }
   | { readonly type: 'predictions'; readonly id: number; readonly predictions: readonly BrowserPrediction[]; readonly labels: readonly string[] }
-  | { readonly type: 'error'; readonly code: string; readonly message: string; readonly during: 'init' | 'train' | 'predict' };
+  | { readonly type: 'exported'; readonly upload: TaskUpload }
+  | { readonly type: 'error'; readonly code: string; readonly message: string; readonly during: 'init' | 'train' | 'predict' | 'export' };

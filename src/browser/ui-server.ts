@@ -1,6 +1,7 @@
 /**
  * The server behind `adapterkit ui`: the page, its script and worker bundles (build.ts),
- * onnxruntime-web's files, the embedded base's files and the built-in datasets, on fastify.
+ * onnxruntime-web's files, the embedded base's files, the built-in datasets, and Download (the
+ * page's trained task written with saveTask and zipped, task-download.ts), on fastify.
  * Every response carries the cross-origin isolation headers (COOP same-origin, COEP
  * require-corp), so the page may use wasm threads.
  */
@@ -9,11 +10,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AdapterkitError, fail } from '../errors.js';
+import { DEFAULT_BASE, loadBase, type BaseModel } from '../models/base.js';
 import { useLitePackageDir } from '../models/use-lite/package-files.js';
 import { listBuiltinDatasets, loadBuiltinDataset } from '../train/data/builtin/index.js';
 import type { TaskData } from '../train/data/types.js';
 import { buildBrowserBundle, ORT_URL_PREFIX, type BrowserBuildOptions } from './build.js';
 import { UI_PAGE_HTML } from './page/index-html.js';
+import { taskZip } from './task-download.js';
 import type { BrowserTask } from './protocol.js';
 
 /** Options of {@link startUiServer}. */
@@ -88,7 +91,8 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const bundle = await buildBrowserBundle(o.build);
   const maxExamples = o.maxExamples ?? 5000;
   const datasets = new Map<string, Promise<TaskData>>();
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, bodyLimit: 512 * 1024 * 1024 });
+  let base: Promise<BaseModel> | undefined;
   app.addHook('onSend', async (_req, reply) => {
     for (const [k, v] of Object.entries(ISOLATION_HEADERS)) reply.header(k, v);
   });
@@ -119,6 +123,11 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       p.catch(() => datasets.delete(name));
     }
     return forPage(await p, train, dev);
+  });
+  app.post('/api/tasks/zip', async (req, reply) => {
+    base ??= loadBase(DEFAULT_BASE);
+    const { fileName, zip } = await taskZip(await base, req.body);
+    return reply.type('application/zip').header('content-disposition', `attachment; filename="${fileName}"`).send(zip);
   });
   const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port });
   return { url: address.replace('[::1]', 'localhost'), close: () => app.close() };

@@ -8,11 +8,42 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startUiServer, type UiServer } from '../../src/browser/ui-server.js';
+import { loadBase } from '../../src/models/base.js';
+import { predictTexts } from '../../src/train/evaluate.js';
+import { loadSavedTask } from '../../src/train/task-io.js';
+import { cli } from '../cli/harness.js';
 import { launchChromium, skipWithoutChromium as skip, type Cdp, type CdpPage } from './cdp.js';
+import yauzl from 'yauzl';
+import { dirname } from 'node:path';
+
+/** Extracts a zip into `out`; returns the entry names. */
+function unzip(zip: string, out: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(zip, { lazyEntries: true }, (err, z) => {
+      if (err || !z) return reject(err);
+      const names: string[] = [];
+      z.on('entry', (e: yauzl.Entry) => {
+        names.push(e.fileName);
+        z.openReadStream(e, (err2, stream) => {
+          if (err2 || !stream) return reject(err2);
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            mkdirSync(dirname(join(out, e.fileName)), { recursive: true });
+            writeFileSync(join(out, e.fileName), Buffer.concat(chunks));
+            z.readEntry();
+          });
+        });
+      });
+      z.on('end', () => resolve(names));
+      z.readEntry();
+    });
+  });
+}
 
 interface PageState { losses: [number, number][]; dev: [number, number][]; totalSteps: number; training: boolean; stopped: boolean; trained: boolean }
 
@@ -79,6 +110,44 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
     const first = mean(s.losses.slice(0, 2));
     const last = mean(s.losses.slice(-2));
     assert.ok(last < first * 0.7, `the loss went down: first two steps ${first.toFixed(4)}, last two ${last.toFixed(4)}`);
+  });
+
+  test('Download: the zipped task, loaded in Node, predicts what the page predicted; adapterkit eval gives the page\'s dev scores', { timeout: 90_000 }, async () => {
+    const texts = ['free money, claim your prize today', 'notes from the meeting on monday', 'the team won a free prize'];
+    await page.evaluate(`document.getElementById('predict-text').value = ${JSON.stringify(texts.join('\n'))}; document.getElementById('classify').click()`);
+    await page.waitFor(`document.querySelectorAll('#predictions tbody tr').length === ${texts.length}`, 20_000, 'the page\'s predictions');
+    const inPage = await page.evaluate<{ label: string; probs: number[] }[]>('window.adapterkitUi.predictions()');
+    const devText = await text(page, 'dev-now');
+    await page.evaluate("document.getElementById('download').click()");
+    await page.waitFor('window.adapterkitUi.lastZipBase64() !== undefined', 30_000, 'the zip');
+    assert.match(await text(page, 'message'), /^downloaded easy\.zip \(\d+ KiB\)/);
+    const zipPath = join(dir, 'easy.zip');
+    writeFileSync(zipPath, Buffer.from(await page.evaluate<string>('window.adapterkitUi.lastZipBase64()'), 'base64'));
+    const out = join(dir, 'unzipped');
+    const files = await unzip(zipPath, out);
+    assert.ok(files.includes('easy/adapterkit.json') && files.includes('easy/adapter_config.json') && files.includes('easy/head_config.json'), files.join(', '));
+
+    const base = await loadBase();
+    const task = await loadSavedTask(base, join(out, 'easy'));
+    assert.deepEqual(task.manifest.head.labels, ['ham', 'spam']);
+    const inNode = await predictTexts(task, texts);
+    inNode.forEach((p, i) => {
+      assert.equal(p.label, inPage[i]?.label, texts[i]);
+      p.probs.forEach((x, j) => assert.ok(Math.abs(x - (inPage[i]?.probs[j] as number)) < 1e-4, `${texts[i]}: p[${j}] ${x} in Node, ${inPage[i]?.probs[j]} in the page`));
+    });
+    await task.model.dispose();
+
+    // The page's dev split is every 10th row of the CSV; eval in Node scores the same rows.
+    const rows = readFileSync(join(dir, 'easy.csv'), 'utf8').trim().split('\n');
+    writeFileSync(join(dir, 'easy-dev.csv'), `${rows[0]}\n${rows.slice(1).filter((_, i) => i % 10 === 9).join('\n')}\n`);
+    const r = await cli('eval', join(out, 'easy'), '--train', join(dir, 'easy.csv'), '--dev', join(dir, 'easy-dev.csv'), '--text', 'text', '--label', 'label', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const scores = JSON.parse(r.stdout) as { metrics: Record<string, number> };
+    assert.deepEqual(Object.keys(scores.metrics).sort(), ['accuracy', 'macro_f1']);
+    for (const [k, v] of Object.entries(scores.metrics)) {
+      const shown = new RegExp(`${k} ([\\d.]+)`).exec(devText)?.[1];
+      assert.equal(v.toFixed(4), shown, `${k}: eval ${v}, the page showed ${devText}`);
+    }
   });
 
   test('Predict classifies texts with the model trained in the tab', { timeout: 30_000 }, async () => {

@@ -2,7 +2,8 @@
 /**
  * The ui page's script: the Train part (pick the embedded base and a built-in dataset or drop a
  * CSV, train a Houlsby adapter in a worker with live loss and dev-metric charts, a progress bar,
- * stop and resume) and the Predict part (classify texts with the model trained in the tab).
+ * stop and resume), the Predict part (classify texts with the model trained in the tab) and the
+ * Download part (the task directory as a zip, written by the ui server with saveTask).
  * It talks to the worker through the messages of protocol.ts and to the ui server for the
  * built-in datasets (`/api/datasets`).
  */
@@ -10,6 +11,7 @@ import { AdapterkitError } from '../../errors.js';
 import { tabularTaskFromTexts } from '../../train/data/tabular-task.js';
 import type { Example } from '../../train/data/types.js';
 import type { BrowserPrediction, BrowserTask, BrowserTrainConfig, FromWorker, ToWorker } from '../protocol.js';
+import type { TaskUpload } from '../task-upload.js';
 import { lineChart } from './chart.js';
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -46,6 +48,7 @@ function setButtons(): void {
   $<HTMLButtonElement>('stop').disabled = !state.training;
   $<HTMLButtonElement>('resume').disabled = state.training || !state.stopped;
   $<HTMLButtonElement>('classify').disabled = !state.trained && !state.stopped && !state.training;
+  $<HTMLButtonElement>('download').disabled = state.training || (!state.trained && !state.stopped);
 }
 
 function drawCharts(): void {
@@ -190,14 +193,38 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
     $('predictions').innerHTML = `<table><thead><tr><th>text</th><th>label</th>${m.labels.map((l) => `<th>p(${escapeHtml(l)})</th>`).join('')}</tr></thead><tbody>${m.predictions
       .map((p, i) => `<tr><td>${escapeHtml(texts[i] ?? '')}</td><td class="label">${escapeHtml(p.label)}</td>${p.probs.map((x) => `<td>${x.toFixed(4)}</td>`).join('')}</tr>`)
       .join('')}</tbody></table>`;
-  } else if (m.type === 'error') {
+  } else if (m.type === 'exported') void download(m.upload);
+  else if (m.type === 'error') {
     if (m.during === 'train') {
       state.training = false;
       setButtons();
     }
-    setMessage(`${m.during === 'predict' ? 'prediction' : m.during === 'init' ? 'start-up' : 'training'} failed (${m.code}): ${m.message}`, 'error');
+    setMessage(`${{ predict: 'prediction', init: 'start-up', train: 'training', export: 'download' }[m.during]} failed (${m.code}): ${m.message}`, 'error');
   }
 });
+
+let lastZip: Uint8Array | undefined;
+
+/** Has the ui server write the task with the library's saveTask, then saves the zip. */
+async function download(upload: TaskUpload): Promise<void> {
+  try {
+    setMessage('writing the task directory…');
+    const r = await fetch('/api/tasks/zip', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(upload) });
+    if (!r.ok) {
+      const body = (await r.json().catch(() => ({}))) as { code?: string; message?: string };
+      throw new AdapterkitError('BAD_DATA', `the server could not write the task (${body.code ?? r.status}): ${body.message ?? ''}`);
+    }
+    lastZip = new Uint8Array(await r.arrayBuffer());
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([lastZip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }));
+    a.download = `${upload.name}.zip`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+    setMessage(`downloaded ${upload.name}.zip (${(lastZip.byteLength / 1024).toFixed(0)} KiB): unzip it and run adapterkit eval ${upload.name} --dataset …, or adapterkit predict`);
+  } catch (e) {
+    setMessage((e as Error).message, 'error');
+  }
+}
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -218,6 +245,7 @@ async function init(): Promise<void> {
     setButtons();
     send({ type: 'resume' });
   });
+  $('download').addEventListener('click', () => send({ type: 'export' }));
   $('classify').addEventListener('click', () => {
     const texts = $<HTMLTextAreaElement>('predict-text').value.split('\n').filter((t) => t.trim() !== '');
     if (texts.length === 0) return setMessage('type one text per line to classify', 'error');
@@ -237,7 +265,10 @@ async function init(): Promise<void> {
   setButtons();
   drawCharts();
   // Read-only view of the page's run for scripts and the browser tests (the losses, the dev curve, the flags).
-  (window as unknown as { adapterkitUi: unknown }).adapterkitUi = { state, predictions: () => lastPredictions };
+  (window as unknown as { adapterkitUi: unknown }).adapterkitUi = {
+    state, predictions: () => lastPredictions,
+    lastZipBase64: () => (lastZip ? btoa(Array.from(lastZip, (b) => String.fromCharCode(b)).join('')) : undefined),
+  };
   document.body.dataset.ready = 'true';
 }
 

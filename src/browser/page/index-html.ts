@@ -85,6 +85,11 @@ Can we move tomorrow's meeting to 3 pm?</textarea>
   <div class="buttons"><button id="classify">Classify</button></div>
   <div id="predictions"></div>
 </section>
+<section id="download-section">
+  <h2>Download</h2>
+  <p class="now">The task directory (adapterkit.json, the AdapterHub and PEFT files, the head) of the model in this tab, as a zip: unzip it and <code>adapterkit eval</code> or <code>adapterkit predict</code> it in Node.</p>
+  <div class="buttons"><button id="download">Download the task (.zip)</button></div>
+</section>
 </main>
 <script type="module" src="/app/app.js"></script>
 </body>

@@ -6,12 +6,13 @@
  */
 import { AdapterkitError } from '../../errors.js';
 import { configureWebRuntime, webRuntimeThreads, webThreadsAvailable } from '../../engine/runtime/ort-web.js';
-import { adapterConfig } from '../../adapters/methods/index.js';
+import { adapterConfig, type MethodConfig } from '../../adapters/methods/index.js';
 import { headConfig } from '../../heads/head.js';
 import type { BaseModel } from '../../models/base-model.js';
 import { predictTexts } from '../../train/evaluate.js';
 import { TaskModel } from '../../train/task-model.js';
 import { TabRun } from '../tab-run.js';
+import { floatsToBase64, type TaskUpload } from '../task-upload.js';
 import { fetchUseLiteBase } from '../use-lite-assets.js';
 import type { BrowserTask, BrowserTrainConfig, FromWorker, ToWorker } from '../protocol.js';
 
@@ -24,10 +25,12 @@ const post = (m: FromWorker): void => scope.postMessage(m);
 
 let assetsUrl = '';
 let base: Promise<BaseModel> | undefined;
-let run: { tab: TabRun; labels: readonly string[] } | undefined;
+let run: { tab: TabRun; labels: readonly string[]; name: string; adapter: MethodConfig; maxLength: number } | undefined;
 let abort: AbortController | undefined;
 
-function errorMessage(e: unknown, during: 'init' | 'train' | 'predict'): FromWorker {
+type Phase = 'init' | 'train' | 'predict' | 'export';
+
+function errorMessage(e: unknown, during: Phase): FromWorker {
   return e instanceof AdapterkitError ? { type: 'error', code: e.code, message: e.message, during } : { type: 'error', code: 'INTERNAL', message: String((e as Error)?.message ?? e), during };
 }
 
@@ -43,8 +46,9 @@ function loadBase(): Promise<BaseModel> {
 async function start(task: BrowserTask, c: BrowserTrainConfig): Promise<void> {
   const b = await loadBase();
   post({ type: 'status', text: 'building the training graph…' });
+  const adapter = adapterConfig({ size: c.adapterSize });
   const model = TaskModel.create(b, {
-    mode: { kind: 'adapters', adapter: adapterConfig({ size: c.adapterSize }) },
+    mode: { kind: 'adapters', adapter },
     head: headConfig({ kind: 'classification', labels: [...task.labels] }),
     seed: c.seed,
   });
@@ -53,7 +57,7 @@ async function start(task: BrowserTask, c: BrowserTrainConfig): Promise<void> {
     seed: c.seed, ...(c.maxSteps !== undefined ? { maxSteps: c.maxSteps } : {}), ...(c.evalEvery !== undefined ? { evalEvery: c.evalEvery } : {}),
     onEvent: (event) => post({ type: 'event', event }),
   });
-  run = { tab, labels: task.labels };
+  run = { tab, labels: task.labels, name: taskName(task.name), adapter, maxLength: c.maxLength };
   await continueRun();
 }
 
@@ -70,6 +74,28 @@ async function continueRun(): Promise<void> {
   }
 }
 
+/** A task name saveTask accepts (letters, digits, _ and -), from a dataset or file name. */
+function taskName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'task';
+}
+
+/** The model in the tab (its weights as they are now, what Predict uses) for Download. */
+function exportTask(): void {
+  if (!run) {
+    post({ type: 'error', code: 'BAD_CONFIG', message: 'train a model first: there is nothing to download yet', during: 'export' });
+    return;
+  }
+  const { tab } = run;
+  const tensors: Record<string, { shape: readonly number[]; data: string }> = {};
+  for (const [name, t] of tab.model.owned) tensors[name] = { shape: t.shape, data: floatsToBase64(t.data) };
+  const best = tab.best;
+  const upload: TaskUpload = {
+    name: run.name, labels: run.labels, adapter: run.adapter, maxLength: run.maxLength, tensors,
+    training: { step: tab.step, ...(best ? { best: { step: best.step, dev: best.metrics } } : {}), where: 'a browser tab (adapterkit ui, onnxruntime-web)' },
+  };
+  post({ type: 'exported', upload });
+}
+
 async function predict(id: number, texts: readonly string[]): Promise<void> {
   if (!run) {
     post({ type: 'error', code: 'BAD_CONFIG', message: 'train a model first: there is nothing to predict with yet', during: 'predict' });
@@ -81,7 +107,7 @@ async function predict(id: number, texts: readonly string[]): Promise<void> {
 
 scope.addEventListener('message', (e) => {
   const m = e.data;
-  const fail = (during: 'init' | 'train' | 'predict') => (err: unknown) => post(errorMessage(err, during));
+  const fail = (during: Phase) => (err: unknown) => post(errorMessage(err, during));
   if (m.type === 'init') {
     try {
       assetsUrl = m.assetsUrl;
@@ -97,4 +123,11 @@ scope.addEventListener('message', (e) => {
   else if (m.type === 'resume') {
     if (!abort) continueRun().catch(fail('train'));
   } else if (m.type === 'predict') predict(m.id, m.texts).catch(fail('predict'));
+  else if (m.type === 'export') {
+    try {
+      exportTask();
+    } catch (err) {
+      fail('export')(err);
+    }
+  }
 });
