@@ -60,10 +60,9 @@ function newestSource(dir: string): number {
 }
 
 /** The shortest import chain from an entry point to `target` (paths as esbuild's metafile has them). */
-function importChain(inputs: Record<string, { imports: { path: string }[] }>, target: string): string {
+function importChain(inputs: Record<string, { imports: { path: string }[] }>, entryFiles: readonly string[], target: string): string {
   const parent = new Map<string, string>();
-  const entries = Object.values(BROWSER_ENTRIES).map((e) => relative(process.cwd(), join(SOURCE_DIR, e)));
-  const queue = entries.filter((e) => e in inputs);
+  const queue = entryFiles.map((e) => relative(process.cwd(), e)).filter((e) => e in inputs);
   const seen = new Set(queue);
   while (queue.length) {
     const f = queue.shift() as string;
@@ -100,6 +99,20 @@ export async function buildBrowserBundle(o: BrowserBuildOptions = {}): Promise<B
   if (o.cache !== false && names.every((n) => existsSync(join(cached, n)))) {
     return new Map(names.map((n) => [n, readFileSync(join(cached, n), 'utf8')]));
   }
+  const out = await bundleForBrowser(Object.fromEntries(Object.entries(BROWSER_ENTRIES).map(([k, v]) => [k, join(SOURCE_DIR, v)])), o.minify ?? true);
+  if (o.cache !== false) {
+    mkdirSync(cached, { recursive: true });
+    for (const [n, text] of out) writeFileSync(join(cached, n), text);
+  }
+  return out;
+}
+
+/**
+ * Bundles `entries` (name -> absolute path of a .ts file) for the browser with the rules of the
+ * module comment; returns `<name>.js` -> JavaScript. Used by {@link buildBrowserBundle} and by
+ * bench/browser.bench.ts for its own worker.
+ */
+export async function bundleForBrowser(entries: Readonly<Record<string, string>>, minify = true): Promise<Map<string, string>> {
   let esbuild: EsbuildLike;
   try {
     esbuild = (await import('esbuild')) as unknown as EsbuildLike;
@@ -108,9 +121,9 @@ export async function buildBrowserBundle(o: BrowserBuildOptions = {}): Promise<B
   }
   const nodeImports: { module: string; imports: string }[] = [];
   const result = await esbuild.build({
-    entryPoints: Object.fromEntries(Object.entries(BROWSER_ENTRIES).map(([k, v]) => [k, join(SOURCE_DIR, v)])),
+    entryPoints: entries,
     bundle: true, write: false, format: 'esm', platform: 'browser', target: 'es2022', outdir: '/out',
-    minify: o.minify ?? true, sourcemap: false, metafile: true, logLevel: 'silent', legalComments: 'none', alias: BROWSER_PACKAGE_ENTRIES,
+    minify, sourcemap: false, metafile: true, logLevel: 'silent', legalComments: 'none', alias: BROWSER_PACKAGE_ENTRIES,
     plugins: [{
       name: 'adapterkit-browser',
       setup(b: { onResolve(f: { filter: RegExp }, cb: (a: { path: string; resolveDir: string; importer: string }) => unknown): void }) {
@@ -126,13 +139,8 @@ export async function buildBrowserBundle(o: BrowserBuildOptions = {}): Promise<B
   }).catch((e: Error) => fail('BAD_CONFIG', `the browser build failed: ${e.message}`));
   if (nodeImports.length) {
     const inputs = result.metafile?.inputs ?? {};
-    const lines = [...new Set(nodeImports.map((n) => `${importChain(inputs, relative(process.cwd(), n.module))} imports ${n.imports}`))];
+    const lines = [...new Set(nodeImports.map((n) => `${importChain(inputs, Object.values(entries), relative(process.cwd(), n.module))} imports ${n.imports}`))];
     fail('BAD_CONFIG', `the browser build reaches Node-only modules (move the Node part behind an interface, or into a *-node.ts module with a *-web.ts sibling):\n  ${lines.join('\n  ')}`);
   }
-  const out = new Map((result.outputFiles ?? []).map((f) => [f.path.slice(f.path.lastIndexOf('/') + 1), f.text]));
-  if (o.cache !== false) {
-    mkdirSync(cached, { recursive: true });
-    for (const [n, text] of out) writeFileSync(join(cached, n), text);
-  }
-  return out;
+  return new Map((result.outputFiles ?? []).map((f) => [f.path.slice(f.path.lastIndexOf('/') + 1), f.text]));
 }

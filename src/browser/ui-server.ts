@@ -27,6 +27,8 @@ export interface UiServerOptions {
   readonly build?: BrowserBuildOptions;
   /** Most examples per split a dataset request may ask for (default 5000). */
   readonly maxExamples?: number;
+  /** More scripts to serve under `/app/` (file name -> JavaScript), e.g. a benchmark's worker. */
+  readonly extraScripts?: ReadonlyMap<string, string>;
 }
 
 /** A running ui server. */
@@ -84,11 +86,11 @@ function forPage(d: TaskData, train: number, dev: number): BrowserTask {
 /**
  * Builds the page bundle (or takes it from the cache) and starts the server.
  *
- * @throws AdapterkitError when the bundle cannot be built or a package is missing (see buildBrowserBundle);
- *   fastify's error when the port is taken.
+ * @throws AdapterkitError when the bundle cannot be built or a package is missing (see
+ *   buildBrowserBundle); BAD_CONFIG when the port is in use or the host is not this machine's.
  */
 export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
-  const bundle = await buildBrowserBundle(o.build);
+  const bundle = new Map([...(await buildBrowserBundle(o.build)), ...(o.extraScripts ?? [])]);
   const maxExamples = o.maxExamples ?? 5000;
   const datasets = new Map<string, Promise<TaskData>>();
   const app = Fastify({ logger: false, bodyLimit: 512 * 1024 * 1024 });
@@ -129,6 +131,16 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     const { fileName, zip } = await taskZip(await base, req.body);
     return reply.type('application/zip').header('content-disposition', `attachment; filename="${fileName}"`).send(zip);
   });
-  const address = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port });
+  const host = o.host ?? '127.0.0.1';
+  let address: string;
+  try {
+    address = await app.listen({ host, port: o.port });
+  } catch (e) {
+    await app.close();
+    const code = (e as { code?: string }).code;
+    if (code === 'EADDRINUSE') fail('BAD_CONFIG', `port ${o.port} on ${host} is in use: pick another port (0: any free port)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') fail('BAD_CONFIG', `cannot listen on host ${host}: not an address of this machine`);
+    throw e;
+  }
   return { url: address.replace('[::1]', 'localhost'), close: () => app.close() };
 }

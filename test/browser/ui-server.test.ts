@@ -57,6 +57,11 @@ describe('ui server', () => {
     assert.deepEqual(await missing.json(), { code: 'NOT_FOUND', message: 'no built-in dataset "imdb"; available: spam, sotu, brown' });
   });
 
+  test('a port in use is a clear error', async () => {
+    const port = Number(new URL(server.url).port);
+    await assert.rejects(startUiServer({ port, build: { cacheDir: join(dir, 'cache') } }), { code: 'BAD_CONFIG', message: `port ${port} on 127.0.0.1 is in use: pick another port (0: any free port)` });
+  });
+
   test('the bundle is cached: a second build reads the same files', async () => {
     const cache = join(dir, 'cache');
     assert.equal(readdirSync(cache).length, 1);

@@ -44,10 +44,9 @@ export function registerUi(program: Command): void {
     .option('--rebuild', 'build the page\'s script again even when the cached one is current')
     .addHelpText('after', EXAMPLES)
     .action(async (o: UiFlags) => {
-      process.stderr.write('building the page script… ');
       const t0 = performance.now();
       const server = await startUiServer({ host: o.host, port: o.port, build: { cacheDir: o.cacheDir, cache: !o.rebuild } });
-      process.stderr.write(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      process.stderr.write(`page script ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (built from the sources, cached in ${o.cacheDir})\n`);
       process.stdout.write(`adapterkit ui at ${server.url}/ (Ctrl-C to stop)\n`);
       await new Promise<void>((resolve) => {
         installShutdownSignals(server.close, {
