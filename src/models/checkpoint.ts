@@ -9,12 +9,15 @@
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { fail } from '../errors.js';
+import { canonicalName, type CheckpointKeys } from './checkpoint-keys.js';
 import { transposeMatrix, type HostTensor } from '../engine/index.js';
 import { describeValue } from '../util/describe.js';
 import { exists } from '../util/fs.js';
 import { jsonType, readJsonObjectFile } from '../util/json.js';
 import type { WeightSpec } from './encoder.js';
 import { readWeights, type WeightTensor } from './weights/index.js';
+
+export { canonicalName, describeCheckpointKeys, type CheckpointKeys } from './checkpoint-keys.js';
 
 /** Most shard files one index may list. */
 const MAX_SHARDS = 10_000;
@@ -92,13 +95,6 @@ async function confinedShard(dir: string, file: string, roots: readonly string[]
   return path;
 }
 
-/** Canonical name of a checkpoint key: without the model prefix, legacy `gamma`/`beta` LayerNorm names as `weight`/`bias`. */
-export function canonicalName(key: string, prefix: string): string {
-  let k = key.startsWith(prefix) ? key.slice(prefix.length) : key;
-  k = k.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
-  return k;
-}
-
 /** Converts one checkpoint tensor to the spec's layout, checking shape and dtype. */
 function convert(spec: WeightSpec, t: WeightTensor, file: string): HostTensor<'float32'> {
   if (t.dtype !== 'float32') fail('BAD_WEIGHTS', `${file}: tensor ${t.name} has dtype ${t.dtype}; expected a floating-point tensor`);
@@ -111,28 +107,6 @@ function convert(spec: WeightSpec, t: WeightTensor, file: string): HostTensor<'f
   return { dtype: 'float32', shape: [...spec.shape], data: transposeMatrix(t.data as Float32Array, want[0] as number, want[1] as number) };
 }
 
-
-/** How a checkpoint spelled its keys, for `adapterkit info`. */
-export interface CheckpointKeys {
-  /** Weight files read. */
-  readonly files: readonly string[];
-  /** `prefixed` (every used key carried the model prefix), `unprefixed`, or `mixed`. */
-  readonly form: 'prefixed' | 'unprefixed' | 'mixed';
-  /** The model prefix looked for, e.g. `albert.`. */
-  readonly prefix: string;
-  /** Whether LayerNorms were stored under the legacy `gamma`/`beta` names. */
-  readonly legacyNorms: boolean;
-  /** Checkpoint keys the encoder does not use (pre-training heads, buffers). */
-  readonly ignored: readonly string[];
-}
-
-/** One line for `adapterkit info`, e.g. `albert.-prefixed keys in model.safetensors (12 unused: predictions.*)`. */
-export function describeCheckpointKeys(k: CheckpointKeys): string {
-  const form = k.form === 'prefixed' ? `${k.prefix}-prefixed` : k.form === 'unprefixed' ? 'unprefixed' : `mixed (some ${k.prefix}-prefixed)`;
-  const files = k.files.map((f) => basename(f)).join(', ');
-  const unused = k.ignored.length ? `; ${k.ignored.length} unused: ${[...new Set(k.ignored.map((x) => x.split('.').slice(0, 2).join('.')))].slice(0, 4).join(', ')}` : '';
-  return `${form} keys${k.legacyNorms ? ' (legacy gamma/beta norms)' : ''} in ${files}${unused}`;
-}
 
 /** Tensors read from a checkpoint, by canonical name, in the file's layout. */
 export interface CheckpointTensors {
