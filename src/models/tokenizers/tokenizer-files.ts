@@ -6,9 +6,8 @@
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { jsonType, parseJsonText, readTextFile } from '../../util/json.js';
-import { extraSpecialTokens, MAX_TOKENIZER_FILE_BYTES, readBool, readModelMaxLength, resolveSpecialTokens, type TokenizerSideFiles } from './config.js';
-import { parseVocabTxt, WordPieceTokenizer } from './wordpiece.js';
-import { describeValue } from '../../util/describe.js';
+import { MAX_TOKENIZER_FILE_BYTES, type TokenizerSideFiles } from './config.js';
+import { wordPieceFromVocab, type WordPieceTokenizer } from './wordpiece.js';
 
 /**
  * Reads and parses a JSON object file; undefined when the file does not exist. Nesting, duplicate
@@ -36,22 +35,5 @@ export async function loadWordPieceTokenizer(dir: string, side: TokenizerSideFil
   const path = join(dir, 'vocab.txt');
   const text = await readTextFile(path, MAX_TOKENIZER_FILE_BYTES);
   if (text === undefined) fail('BAD_FILE', `${path}: cannot read: it does not exist`);
-  const doLowerCase = opts.doLowerCase ?? readBool(side, 'do_lower_case', true);
-  const rawStrip = side.config['strip_accents'];
-  if (rawStrip !== undefined && rawStrip !== null && typeof rawStrip !== 'boolean') {
-    fail('BAD_FILE', `${join(dir, 'tokenizer_config.json')}: "strip_accents" must be true, false or null, got ${describeValue(rawStrip)}`);
-  }
-  const neverSplitRaw = side.config['never_split'];
-  const neverSplit = Array.isArray(neverSplitRaw) ? neverSplitRaw.filter((t): t is string => typeof t === 'string') : [];
-  return new WordPieceTokenizer({
-    vocab: parseVocabTxt(text, path),
-    source: path,
-    doLowerCase,
-    stripAccents: (rawStrip as boolean | null | undefined) ?? null,
-    tokenizeChineseChars: readBool(side, 'tokenize_chinese_chars', true),
-    specialTokens: resolveSpecialTokens(side, { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]', unk: '[UNK]', mask: '[MASK]' }),
-    extraSpecialTokens: extraSpecialTokens(side),
-    neverSplit,
-    modelMaxLength: readModelMaxLength(side),
-  });
+  return wordPieceFromVocab(text, path, side, opts);
 }

@@ -7,6 +7,7 @@ import { fail } from '../../errors.js';
 import { describeValue } from '../../util/describe.js';
 import { BasicTokenizer } from './basic-tokenizer.js';
 import { encodeBatch } from './batch.js';
+import { extraSpecialTokens, readBool, readModelMaxLength, resolveSpecialTokens, sideFilePath, type TokenizerSideFiles } from './config.js';
 import { hasNonAscii } from './char-classes.js';
 import type { EncodedBatch, EncodeOptions, Tokenizer } from './types.js';
 
@@ -192,3 +193,28 @@ export function parseVocabTxt(text: string, path: string): string[] {
   return vocab;
 }
 
+/**
+ * A {@link WordPieceTokenizer} from the text of vocab.txt (named `path` in messages) and the side
+ * files: lower-casing, accents, Chinese characters, special tokens and the length limit as the
+ * tokenizer_config.json says.
+ */
+export function wordPieceFromVocab(text: string, path: string, side: TokenizerSideFiles, opts: { doLowerCase?: boolean } = {}): WordPieceTokenizer {
+  const doLowerCase = opts.doLowerCase ?? readBool(side, 'do_lower_case', true);
+  const rawStrip = side.config['strip_accents'];
+  if (rawStrip !== undefined && rawStrip !== null && typeof rawStrip !== 'boolean') {
+    fail('BAD_FILE', `${sideFilePath(side.dir, 'tokenizer_config.json')}: "strip_accents" must be true, false or null, got ${describeValue(rawStrip)}`);
+  }
+  const neverSplitRaw = side.config['never_split'];
+  const neverSplit = Array.isArray(neverSplitRaw) ? neverSplitRaw.filter((t): t is string => typeof t === 'string') : [];
+  return new WordPieceTokenizer({
+    vocab: parseVocabTxt(text, path),
+    source: path,
+    doLowerCase,
+    stripAccents: (rawStrip as boolean | null | undefined) ?? null,
+    tokenizeChineseChars: readBool(side, 'tokenize_chinese_chars', true),
+    specialTokens: resolveSpecialTokens(side, { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]', unk: '[UNK]', mask: '[MASK]' }),
+    extraSpecialTokens: extraSpecialTokens(side),
+    neverSplit,
+    modelMaxLength: readModelMaxLength(side),
+  });
+}
