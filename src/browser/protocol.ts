@@ -37,7 +37,8 @@ export type ToWorker =
   | { readonly type: 'train'; readonly task: BrowserTask; readonly config: BrowserTrainConfig }
   | { readonly type: 'stop' }
   | { readonly type: 'resume' }
-  | { readonly type: 'predict'; readonly id: number; readonly texts: readonly string[] }
+  | { readonly type: 'predict'; readonly id: number; readonly texts: readonly string[]; readonly model?: string }
+  | { readonly type: 'load-task'; readonly upload: TaskUpload }
   | { readonly type: 'export' };
 
 /** One text's prediction, as the page shows it. */
@@ -56,4 +57,5 @@ export type FromWorker =
   | { readonly type: 'finished'; readonly step: number; readonly reason: string; readonly best?: { readonly step: number; readonly metrics: Record<string, number | null> } }
   | { readonly type: 'predictions'; readonly id: number; readonly predictions: readonly BrowserPrediction[]; readonly labels: readonly string[] }
   | { readonly type: 'exported'; readonly upload: TaskUpload }
-  | { readonly type: 'error'; readonly code: string; readonly message: string; readonly during: 'init' | 'train' | 'predict' | 'export' };
+  | { readonly type: 'task-loaded'; readonly name: string; readonly labels: readonly string[] }
+  | { readonly type: 'error'; readonly code: string; readonly message: string; readonly during: 'init' | 'train' | 'predict' | 'export' | 'load' };

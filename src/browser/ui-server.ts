@@ -17,6 +17,7 @@ import type { TaskData } from '../train/data/types.js';
 import { buildBrowserBundle, ORT_URL_PREFIX, type BrowserBuildOptions } from './build.js';
 import { UI_PAGE_HTML } from './page/index-html.js';
 import { taskZip } from './task-download.js';
+import { openTaskDir, openTaskZip } from './task-open.js';
 import type { BrowserTask } from './protocol.js';
 
 /** Options of {@link startUiServer}. */
@@ -27,6 +28,8 @@ export interface UiServerOptions {
   readonly build?: BrowserBuildOptions;
   /** Most examples per split a dataset request may ask for (default 5000). */
   readonly maxExamples?: number;
+  /** Saved tasks the page may predict with (name -> task directory), from `adapterkit ui --task`. */
+  readonly tasks?: ReadonlyMap<string, string>;
   /** More scripts to serve under `/app/` (file name -> JavaScript), e.g. a benchmark's worker. */
   readonly extraScripts?: ReadonlyMap<string, string>;
 }
@@ -100,7 +103,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   });
   app.setErrorHandler((err, _req, reply) => {
     const code = err instanceof AdapterkitError ? err.code : 'INTERNAL';
-    const status = code === 'NOT_FOUND' ? 404 : code === 'BAD_CONFIG' || code === 'BAD_DATA' ? 400 : 500;
+    const status = code === 'NOT_FOUND' ? 404 : ['BAD_CONFIG', 'BAD_DATA', 'BAD_FILE', 'ADAPTER_MISMATCH', 'UNSUPPORTED_MODEL'].includes(code) ? 400 : 500;
     void reply.code(status).send({ code, message: (err as Error).message });
   });
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(UI_PAGE_HTML));
@@ -125,6 +128,22 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       p.catch(() => datasets.delete(name));
     }
     return forPage(await p, train, dev);
+  });
+  app.addContentTypeParser(['application/zip', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  const tasks = o.tasks ?? new Map<string, string>();
+  app.get('/api/tasks', async () => [...tasks.keys()]);
+  app.get('/api/tasks/:name', async (req) => {
+    const name = (req.params as { name: string }).name;
+    const dir = tasks.get(name);
+    if (!dir) fail('NOT_FOUND', `no task "${name}" (tasks: ${[...tasks.keys()].join(', ') || 'none; name them with --task name=dir'})`);
+    base ??= loadBase(DEFAULT_BASE);
+    return openTaskDir(await base, dir);
+  });
+  app.post('/api/tasks/open', async (req) => {
+    if (!Buffer.isBuffer(req.body)) fail('BAD_DATA', 'send the task as a zip (content-type application/zip)');
+    const name = String((req.query as Record<string, unknown>).name ?? 'task.zip');
+    base ??= loadBase(DEFAULT_BASE);
+    return openTaskZip(await base, new Uint8Array(req.body), name);
   });
   app.post('/api/tasks/zip', async (req, reply) => {
     base ??= loadBase(DEFAULT_BASE);

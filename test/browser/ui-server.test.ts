@@ -2,7 +2,8 @@
  * The server behind `adapterkit ui`, over HTTP without a browser: every response carries the
  * cross-origin isolation headers; the page, its bundles, onnxruntime-web's files and the base's
  * files are served, nothing else from those folders; the dataset API cuts the splits and says
- * what is wrong with a bad request. Also: the bundle is built once and then read from the cache.
+ * what is wrong with a bad request; a task named with --task is sent to the page. Also: the bundle
+ * is built once and then read from the cache.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBrowserBundle } from '../../src/browser/build.js';
 import { ISOLATION_HEADERS, startUiServer, type UiServer } from '../../src/browser/ui-server.js';
+import { base64ToFloats, type TaskUpload } from '../../src/browser/task-upload.js';
+import { adapterConfig } from '../../src/adapters/methods/index.js';
+import { headConfig } from '../../src/heads/head.js';
+import { loadBase } from '../../src/models/base.js';
+import { saveTask } from '../../src/train/task-io.js';
+import { TaskModel } from '../../src/train/task-model.js';
 
 describe('ui server', () => {
   let dir = '';
@@ -55,6 +62,27 @@ describe('ui server', () => {
     const missing = await fetch(`${server.url}/api/datasets/imdb`);
     assert.equal(missing.status, 404);
     assert.deepEqual(await missing.json(), { code: 'NOT_FOUND', message: 'no built-in dataset "imdb"; available: spam, sotu, brown' });
+  });
+
+  test('a saved task named with --task is served for Predict; an unknown name is a 404', async () => {
+    const base = await loadBase();
+    const model = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['no', 'yes'] }), seed: 1 });
+    const taskDir = join(dir, 'saved', 'yesno');
+    await saveTask(model, taskDir, { name: 'yesno', maxLength: 32 });
+    const other = await startUiServer({ port: 0, tasks: new Map([['yesno', taskDir]]), build: { cacheDir: join(dir, 'cache') } });
+    try {
+      assert.deepEqual(await (await fetch(`${other.url}/api/tasks`)).json(), ['yesno']);
+      const u = (await (await fetch(`${other.url}/api/tasks/yesno`)).json()) as TaskUpload;
+      assert.deepEqual([u.name, u.labels, u.maxLength], ['yesno', ['no', 'yes'], 32]);
+      assert.deepEqual(Object.keys(u.tensors).sort(), [...model.owned.keys()].sort());
+      for (const [name, t] of model.owned) assert.deepEqual(base64ToFloats(u.tensors[name]?.data ?? '', t.data.length, name), t.data, name);
+      const missing = await fetch(`${other.url}/api/tasks/nope`);
+      assert.equal(missing.status, 404);
+      assert.deepEqual(await missing.json(), { code: 'NOT_FOUND', message: 'no task "nope" (tasks: yesno)' });
+    } finally {
+      await other.close();
+      await model.dispose();
+    }
   });
 
   test('a port in use is a clear error', async () => {

@@ -47,6 +47,10 @@ function unzip(zip: string, out: string): Promise<string[]> {
 
 interface PageState { losses: [number, number][]; dev: [number, number][]; totalSteps: number; training: boolean; stopped: boolean; trained: boolean }
 
+const closeTo = (got: readonly number[], want: readonly number[], tol: number, what: string) => {
+  assert.equal(got.length, want.length, what);
+  got.forEach((x, i) => assert.ok(Math.abs(x - (want[i] as number)) <= tol, `${what}[${i}]: ${x} vs ${want[i]}`));
+};
 const state = (p: CdpPage) => p.evaluate<PageState>('window.adapterkitUi.state');
 const text = (p: CdpPage, id: string) => p.evaluate<string>(`document.getElementById(${JSON.stringify(id)}).textContent`);
 
@@ -136,6 +140,20 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
       p.probs.forEach((x, j) => assert.ok(Math.abs(x - (inPage[i]?.probs[j] as number)) < 1e-4, `${texts[i]}: p[${j}] ${x} in Node, ${inPage[i]?.probs[j]} in the page`));
     });
     await task.model.dispose();
+
+    // The zip opened again in the page for Predict: the same predictions as the model in the tab.
+    await page.setInputFiles('#task-zip', [zipPath]);
+    await page.waitFor("document.getElementById('predict-model').value === 'easy'", 30_000, 'the saved task to open');
+    await page.evaluate("document.getElementById('predictions').innerHTML = ''; document.getElementById('classify').click()");
+    await page.waitFor(`document.querySelectorAll('#predictions tbody tr').length === ${texts.length}`, 20_000, 'predictions of the opened task');
+    const reopened = await page.evaluate<{ label: string; probs: number[] }[]>('window.adapterkitUi.predictions()');
+    reopened.forEach((p, i) => closeTo(p.probs, inPage[i]?.probs ?? [], 1e-6, `reopened ${texts[i]}`));
+    const junk = join(dir, 'junk.zip');
+    writeFileSync(junk, 'not a zip at all');
+    await page.setInputFiles('#task-zip', [junk]);
+    await page.waitFor("document.getElementById('message').className === 'error'", 20_000, 'the bad zip message');
+    assert.match(await text(page, 'message'), /^junk\.zip was not opened \(BAD_FILE\): junk\.zip: /);
+    await page.evaluate("document.getElementById('predict-model').value = 'tab'");
 
     // The page's dev split is every 10th row of the CSV; eval in Node scores the same rows.
     const rows = readFileSync(join(dir, 'easy.csv'), 'utf8').trim().split('\n');

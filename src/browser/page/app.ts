@@ -2,7 +2,8 @@
 /**
  * The ui page's script: the Train part (pick the embedded base and a built-in dataset or drop a
  * CSV, train a Houlsby adapter in a worker with live loss and dev-metric charts, a progress bar,
- * stop and resume), the Predict part (classify texts with the model trained in the tab) and the
+ * stop and resume), the Predict part (classify texts with the model trained in the tab, or with a
+ * saved task: a dropped zip or one the server was started with) and the
  * Download part (the task directory as a zip, written by the ui server with saveTask).
  * It talks to the worker through the messages of protocol.ts and to the ui server for the
  * built-in datasets (`/api/datasets`).
@@ -47,7 +48,7 @@ function setButtons(): void {
   $<HTMLButtonElement>('train').disabled = state.training;
   $<HTMLButtonElement>('stop').disabled = !state.training;
   $<HTMLButtonElement>('resume').disabled = state.training || !state.stopped;
-  $<HTMLButtonElement>('classify').disabled = !state.trained && !state.stopped && !state.training;
+  $<HTMLButtonElement>('classify').disabled = !state.trained && !state.stopped && !state.training && $<HTMLSelectElement>('predict-model').value === 'tab';
   $<HTMLButtonElement>('download').disabled = state.training || (!state.trained && !state.stopped);
 }
 
@@ -194,16 +195,35 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
       .map((p, i) => `<tr><td>${escapeHtml(texts[i] ?? '')}</td><td class="label">${escapeHtml(p.label)}</td>${p.probs.map((x) => `<td>${x.toFixed(4)}</td>`).join('')}</tr>`)
       .join('')}</tbody></table>`;
   } else if (m.type === 'exported') void download(m.upload);
+  else if (m.type === 'task-loaded') {
+    const select = $<HTMLSelectElement>('predict-model');
+    if (![...select.options].some((o) => o.value === m.name)) select.add(new Option(`saved task ${m.name} (${m.labels.join(', ')})`, m.name));
+    select.value = m.name;
+    $<HTMLButtonElement>('classify').disabled = false;
+    setMessage(`opened the saved task ${m.name} for Predict`);
+  }
   else if (m.type === 'error') {
     if (m.during === 'train') {
       state.training = false;
       setButtons();
     }
-    setMessage(`${{ predict: 'prediction', init: 'start-up', train: 'training', export: 'download' }[m.during]} failed (${m.code}): ${m.message}`, 'error');
+    setMessage(`${{ predict: 'prediction', init: 'start-up', train: 'training', export: 'download', load: 'opening the task' }[m.during]} failed (${m.code}): ${m.message}`, 'error');
   }
 });
 
 let lastZip: Uint8Array | undefined;
+
+/** Asks the ui server to read a saved task (a dropped zip, or one named with --task) and opens it in the worker. */
+async function openTask(request: Promise<Response>, what: string): Promise<void> {
+  try {
+    const r = await request;
+    const body = (await r.json()) as TaskUpload & { code?: string; message?: string };
+    if (!r.ok) throw new AdapterkitError('BAD_FILE', `${what} was not opened (${body.code ?? r.status}): ${body.message ?? ''}`);
+    send({ type: 'load-task', upload: body });
+  } catch (e) {
+    setMessage((e as Error).message, 'error');
+  }
+}
 
 /** Has the ui server write the task with the library's saveTask, then saves the zip. */
 async function download(upload: TaskUpload): Promise<void> {
@@ -246,10 +266,16 @@ async function init(): Promise<void> {
     send({ type: 'resume' });
   });
   $('download').addEventListener('click', () => send({ type: 'export' }));
+  $<HTMLInputElement>('task-zip').addEventListener('change', (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (f) void openTask(fetch(`/api/tasks/open?name=${encodeURIComponent(f.name)}`, { method: 'POST', headers: { 'content-type': 'application/zip' }, body: f }), f.name);
+  });
+  for (const name of (await (await fetch('/api/tasks')).json()) as string[]) void openTask(fetch(`/api/tasks/${encodeURIComponent(name)}`), `task ${name}`);
   $('classify').addEventListener('click', () => {
     const texts = $<HTMLTextAreaElement>('predict-text').value.split('\n').filter((t) => t.trim() !== '');
     if (texts.length === 0) return setMessage('type one text per line to classify', 'error');
-    send({ type: 'predict', id: Date.now(), texts });
+    const model = $<HTMLSelectElement>('predict-model').value;
+    send({ type: 'predict', id: Date.now(), texts, ...(model === 'tab' ? {} : { model }) });
   });
   const drop = $('csv-drop');
   drop.addEventListener('dragover', (e) => e.preventDefault());

@@ -1,7 +1,8 @@
 /**
  * The ui page's training worker: loads the embedded base, trains a Houlsby adapter with
  * {@link TabRun} on onnxruntime-web, reports every trainer event to the page, stops and resumes
- * on request, and classifies texts with the model trained so far. Running in a worker keeps the
+ * on request, and classifies texts with the model trained so far or with a saved task opened
+ * for Predict. Running in a worker keeps the
  * page responsive while ONNX Runtime computes. Messages: protocol.ts.
  */
 import { AdapterkitError } from '../../errors.js';
@@ -12,7 +13,8 @@ import type { BaseModel } from '../../models/base-model.js';
 import { predictTexts } from '../../train/evaluate.js';
 import { TaskModel } from '../../train/task-model.js';
 import { TabRun } from '../tab-run.js';
-import { floatsToBase64, type TaskUpload } from '../task-upload.js';
+import { base64ToFloats, floatsToBase64, type TaskUpload } from '../task-upload.js';
+import { f32 } from '../../engine/tensor.js';
 import { fetchUseLiteBase } from '../use-lite-assets.js';
 import type { BrowserTask, BrowserTrainConfig, FromWorker, ToWorker } from '../protocol.js';
 
@@ -28,7 +30,19 @@ let base: Promise<BaseModel> | undefined;
 let run: { tab: TabRun; labels: readonly string[]; name: string; adapter: MethodConfig; maxLength: number } | undefined;
 let abort: AbortController | undefined;
 
-type Phase = 'init' | 'train' | 'predict' | 'export';
+type Phase = 'init' | 'train' | 'predict' | 'export' | 'load';
+
+/** Saved tasks opened for Predict, by name. */
+const loaded = new Map<string, { model: TaskModel; labels: readonly string[]; maxLength: number }>();
+
+async function loadTask(u: TaskUpload): Promise<void> {
+  const b = await loadBase();
+  const weights = new Map(Object.entries(u.tensors).map(([name, t]) => [name, f32([...t.shape], base64ToFloats(t.data, t.shape.reduce((x, y) => x * y, 1), `tensor ${name}`))]));
+  const model = TaskModel.create(b, { mode: { kind: 'adapters', adapter: u.adapter }, head: headConfig({ kind: 'classification', labels: [...u.labels] }), seed: 0, weights });
+  await loaded.get(u.name)?.model.dispose();
+  loaded.set(u.name, { model, labels: u.labels, maxLength: u.maxLength });
+  post({ type: 'task-loaded', name: u.name, labels: u.labels });
+}
 
 function errorMessage(e: unknown, during: Phase): FromWorker {
   return e instanceof AdapterkitError ? { type: 'error', code: e.code, message: e.message, during } : { type: 'error', code: 'INTERNAL', message: String((e as Error)?.message ?? e), during };
@@ -96,13 +110,14 @@ function exportTask(): void {
   post({ type: 'exported', upload });
 }
 
-async function predict(id: number, texts: readonly string[]): Promise<void> {
-  if (!run) {
-    post({ type: 'error', code: 'BAD_CONFIG', message: 'train a model first: there is nothing to predict with yet', during: 'predict' });
+async function predict(id: number, texts: readonly string[], name: string | undefined): Promise<void> {
+  const chosen = name === undefined ? (run ? { model: run.tab.model, labels: run.labels, maxLength: run.maxLength } : undefined) : loaded.get(name);
+  if (!chosen) {
+    post({ type: 'error', code: 'BAD_CONFIG', message: name === undefined ? 'train a model first: there is nothing to predict with yet' : `no task ${name} is open`, during: 'predict' });
     return;
   }
-  const preds = await predictTexts(run.tab.model, texts, { maxLength: 128 });
-  post({ type: 'predictions', id, labels: run.labels, predictions: preds.map((p) => ({ label: String(p.label ?? p.value), probs: p.probs, logits: p.logits })) });
+  const preds = await predictTexts(chosen.model, texts, { maxLength: chosen.maxLength });
+  post({ type: 'predictions', id, labels: chosen.labels, predictions: preds.map((p) => ({ label: String(p.label ?? p.value), probs: p.probs, logits: p.logits })) });
 }
 
 scope.addEventListener('message', (e) => {
@@ -122,7 +137,8 @@ scope.addEventListener('message', (e) => {
   } else if (m.type === 'stop') abort?.abort();
   else if (m.type === 'resume') {
     if (!abort) continueRun().catch(fail('train'));
-  } else if (m.type === 'predict') predict(m.id, m.texts).catch(fail('predict'));
+  } else if (m.type === 'predict') predict(m.id, m.texts, m.model).catch(fail('predict'));
+  else if (m.type === 'load-task') loadTask(m.upload).catch(fail('load'));
   else if (m.type === 'export') {
     try {
       exportTask();
