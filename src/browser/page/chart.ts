@@ -27,7 +27,7 @@ export function lineChart(series: readonly (readonly [number, number])[], o: Lin
   const ys = finite.map(([, y]) => y);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  if (y0 === y1) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  if (y0 === y1) [y0, y1] = [y0 - (Math.abs(y0) * 0.05 || 0.5), y1 + (Math.abs(y1) * 0.05 || 0.5)]; // a flat line, drawn mid-height
   const px = (x: number): number => m.left + ((x - x0) / Math.max(1e-12, x1 - x0)) * (w - m.left - m.right);
   const py = (y: number): number => h - m.bottom - ((y - y0) / (y1 - y0)) * (h - m.top - m.bottom);
   const pts = finite.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
