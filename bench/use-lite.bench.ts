@@ -9,7 +9,8 @@ import { availableParallelism } from 'node:os';
 
 import { Graph, Session, bool, gradients, i64, mul, reduceSum, type HostTensor, type Value } from '../src/engine/index.js';
 import type { BuildContext } from '../src/models/encoder.js';
-import { l2Normalize, loadUseLite, useLiteBatchTensors } from '../src/models/use-lite/encoder.js';
+import { l2Normalize, useLiteBatchTensors } from '../src/models/use-lite/encoder.js';
+import { loadUseLite } from '../src/models/use-lite/package-files.js';
 import { randn } from '../test/engine/gradcheck.js';
 
 const BATCH = 32;

@@ -20,7 +20,7 @@ import { writeFileAtomically } from '../models/weights/write-file.js';
 import { recoverDir, removeStaleTemps, writeDirAtomically, writerAlive } from '../util/atomic-dir.js';
 import { exists, isDir } from '../util/fs.js';
 import { jsonType, parseJsonText, readJsonObjectFile } from '../util/json.js';
-import { AdamW } from './optim/index.js';
+import { loadAdamWStateFile, saveAdamWState, type AdamW } from './optim/index.js';
 import { saveTask, type SaveTaskOptions } from './task-io.js';
 import type { TaskModel } from './task-model.js';
 import type { TaskMetricValues } from './training-data.js';
@@ -170,14 +170,14 @@ export class RunDir {
   /** Loads the checkpoint's weights into `model` and its moments into `opt`. */
   async loadInto(model: TaskModel, opt: AdamW): Promise<void> {
     model.setWeights((await loadTaskFiles(this.checkpointDir, model.base.encoder, model.adapterName)).tensors);
-    opt.loadState(await AdamW.loadStateFile(join(this.checkpointDir, OPTIMIZER_FILE)));
+    opt.loadState(await loadAdamWStateFile(join(this.checkpointDir, OPTIMIZER_FILE)));
   }
 
   /** Replaces `checkpoint/` with the current state (atomically; see the module comment). */
   async saveCheckpoint(model: TaskModel, opt: AdamW, st: TrainerState, save: SaveTaskOptions): Promise<void> {
     await writeDirAtomically(this.checkpointDir, async (tmp) => {
       await saveTask(model, tmp, save);
-      await opt.saveState(join(tmp, OPTIMIZER_FILE));
+      await saveAdamWState(opt, join(tmp, OPTIMIZER_FILE));
       // one key order however the state was built (fresh, or read back on resume)
       const { version, step, epoch, batch, best, evalsWithoutImprovement, epochLosses, epochLossSum, epochLossCount, signature } = st;
       const ordered = { version, step, epoch, batch, best, evalsWithoutImprovement, epochLosses, epochLossSum, epochLossCount, signature };

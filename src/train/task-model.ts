@@ -18,7 +18,7 @@ import { Rng } from '../util/random.js';
 import type { EncoderHooks } from '../models/encoder.js';
 import { buildHead, headConfig, headInputWidth, headLoss, headPooling, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
 import { pooledInput } from '../heads/pooling.js';
-import { baseParamCount, type BaseModel } from '../models/base.js';
+import { baseParamCount, type BaseModel } from '../models/base-model.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';

@@ -45,8 +45,8 @@ export class DevEvaluation {
   constructor(
     private readonly model: TaskModel,
     private readonly data: TrainingData,
-    private readonly run: RunDir,
-    private readonly checkpoints: TrainerCheckpoints,
+    private readonly run: Pick<RunDir, 'log'>,
+    private readonly checkpoints: Pick<TrainerCheckpoints, 'saveBest'>,
     private readonly selection: CheckpointSelection,
     private readonly onEvent: ((e: TrainEvent) => void) | undefined,
   ) {}

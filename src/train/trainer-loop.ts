@@ -6,7 +6,8 @@
  * INTERRUPTED).
  */
 import { AdapterkitError, fail } from '../errors.js';
-import { clipByGlobalNorm, type AdamW } from './optim/index.js';
+import type { AdamW } from './optim/adamw.js';
+import { clipByGlobalNorm } from './optim/clip.js';
 import { collate, epochBatches, type TokenizedRow } from './batching.js';
 import type { RunDir, TrainerState } from './run-dir.js';
 import type { TaskModel } from './task-model.js';
@@ -16,19 +17,23 @@ import { patienceExhausted, type DevEvaluation } from './trainer-evaluation.js';
 import type { StopReason } from './trainer-events.js';
 import { RESUME_OPTION_TERM, type ResolvedTrainOptions } from './trainer-options.js';
 
-/** What the loop needs; `st` is advanced in place. */
+/**
+ * What the loop needs; `st` is advanced in place. The run's log, checkpoints and evaluation are
+ * interfaces: {@link RunDir} and {@link TrainerCheckpoints} keep them on disk (trainer.ts), the
+ * browser build keeps them in memory (src/browser/).
+ */
 export interface StepLoopContext {
   readonly model: TaskModel;
   readonly data: TrainingData;
-  readonly o: ResolvedTrainOptions;
+  readonly o: Pick<ResolvedTrainOptions, 'epochs' | 'batchSize' | 'seed' | 'signal' | 'clipNorm' | 'evalEvery' | 'patience' | 'onEvent'>;
   readonly st: TrainerState;
-  readonly run: RunDir;
+  readonly run: Pick<RunDir, 'log'>;
   readonly opt: AdamW;
   /** Learning rate at an optimizer step count. */
   readonly lrAt: (step: number) => number;
   readonly totalSteps: number;
-  readonly checkpoints: TrainerCheckpoints;
-  readonly evaluation: DevEvaluation;
+  readonly checkpoints: Pick<TrainerCheckpoints, 'save' | 'lastGood' | 'dir'>;
+  readonly evaluation: Pick<DevEvaluation, 'evaluate'>;
 }
 
 /** How the loop ended. */

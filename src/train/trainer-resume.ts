@@ -8,28 +8,14 @@
 import { mkdir } from 'node:fs/promises';
 import { fail } from '../errors.js';
 import { exists } from '../util/fs.js';
-import { headPooling } from '../heads/head.js';
-import { describeMode } from './modes.js';
 import type { AdamW } from './optim/index.js';
 import type { RunDir, TrainerState } from './run-dir.js';
+import { freshTrainerState } from './trainer-state.js';
 import type { TaskModel } from './task-model.js';
 import { RESUME_OPTION_TERM, type ResolvedTrainOptions } from './trainer-options.js';
 
-/** The settings a resumed run must share with the run it continues (saved in `trainer.json`). */
-export function runSignature(model: TaskModel, o: ResolvedTrainOptions, trainExamples: number): Record<string, unknown> {
-  return {
-    mode: describeMode(model.mode, model.base.encoder), head: model.head.kind, labels: model.head.labels, epochs: o.epochs, batchSize: o.batchSize,
-    maxLength: o.maxLength, lr: o.peakLr, seed: o.seed, trainExamples, base: model.base.id,
-    ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}), // it sizes the schedule
-    // the same head weights read another vector: a resumed run must keep it (absent: the encoder's, as before heads had a pooling)
-    ...(headPooling(model.head) !== 'encoder' ? { pooling: headPooling(model.head) } : {}),
-  };
-}
+export { freshTrainerState, runSignature } from './trainer-state.js';
 
-/** The state of a run at step 0. */
-export function freshTrainerState(signature: Record<string, unknown>): TrainerState {
-  return { version: 1, step: 0, epoch: 0, batch: 0, evalsWithoutImprovement: 0, epochLosses: [], epochLossSum: 0, epochLossCount: 0, signature };
-}
 
 /** The BAD_CONFIG message for a run directory that holds a checkpoint while `resume` is off. */
 export function checkpointExistsMessage(outDir: string): string {

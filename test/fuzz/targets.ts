@@ -10,7 +10,7 @@ import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { loadBertModel } from '../../src/models/bert/load.js';
 import { loadEncoderModel } from '../../src/models/registry.js';
 import { loadTokenizer } from '../../src/models/tokenizers/index.js';
-import { readTfjsWeights } from '../../src/models/use-lite/tfjs-weights.js';
+import { readTfjsWeights } from '../../src/models/use-lite/package-files.js';
 import { readSafetensors, readSafetensorsHeader, readWeights } from '../../src/models/weights/index.js';
 import { withFile } from '../../src/models/weights/file-io.js';
 import { readZipDirectory, readZipEntry } from '../../src/models/weights/zip.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeSafetensors } from '../../src/models/weights/index.js';
-import { ADAMW_STATE_FORMAT, AdamW, clipByGlobalNorm, linearWarmupDecay, type AdamWState } from '../../src/train/optim/index.js';
+import { ADAMW_STATE_FORMAT, AdamW, clipByGlobalNorm, linearWarmupDecay, loadAdamWStateFile, saveAdamWState, type AdamWState } from '../../src/train/optim/index.js';
 import { fixture, gradsOf, initialParams, rejectsCoded, throwsCoded, withTempDir } from './helpers.js';
 
 const s = fixture.settings;
@@ -46,17 +46,17 @@ test('state() / loadState() round trip continues bit-identically', () => {
   saved.forEach((p, i) => assert.deepEqual(bits(p.data), want[i], `parameter ${p.name}`));
 });
 
-test('saveState / loadStateFile round trip continues bit-identically', async () => {
+test('saveAdamWState / loadAdamWStateFile round trip continues bit-identically', async () => {
   await withTempDir(async (dir) => {
     const want = uninterrupted();
     const params = initialParams();
     const first = new AdamW(params, options);
     runSteps(first, 0, 3);
     const path = join(dir, 'optimizer.safetensors');
-    await first.saveState(path);
+    await saveAdamWState(first, path);
     const saved = snapshot(params);
 
-    const loaded = await AdamW.loadStateFile(path);
+    const loaded = await loadAdamWStateFile(path);
     assert.equal(loaded.step, 3);
     assert.deepEqual([...loaded.m.keys()].sort(), [...fixture.names].sort());
     const inMemory = first.state();
@@ -75,8 +75,8 @@ test('saveState / loadStateFile round trip continues bit-identically', async () 
 test('hyper-parameters survive the file exactly', async () => {
   await withTempDir(async (dir) => {
     const opt = new AdamW([{ name: 'w', data: new Float32Array(2) }], { lr: 0.1 + 0.2, betas: [1 / 3, 0.999], eps: 1e-12, weightDecay: 0.07 });
-    await opt.saveState(join(dir, 's.safetensors'));
-    const st = await AdamW.loadStateFile(join(dir, 's.safetensors'));
+    await saveAdamWState(opt, join(dir, 's.safetensors'));
+    const st = await loadAdamWStateFile(join(dir, 's.safetensors'));
     assert.deepEqual(st.hyper, { lr: 0.1 + 0.2, betas: [1 / 3, 0.999], eps: 1e-12, weightDecay: 0.07 });
     assert.equal(st.step, 0);
   });
@@ -105,7 +105,7 @@ test('loadState rejects a state that does not fit, and changes nothing', () => {
   assert.deepEqual(opt.state(), before);
 });
 
-test('loadStateFile explains what is wrong with a file', async () => {
+test('loadAdamWStateFile explains what is wrong with a file', async () => {
   await withTempDir(async (dir) => {
     const t = (n: number) => ({ dtype: 'float32' as const, shape: [n], data: new Float32Array(n) });
     const meta = { format: ADAMW_STATE_FORMAT, step: '2', lr: '0.1', beta1: '0.9', beta2: '0.999', eps: '1e-8', weight_decay: '0' };
@@ -115,21 +115,21 @@ test('loadStateFile explains what is wrong with a file', async () => {
       return path;
     };
     const plain = await file('plain.safetensors', { w: t(2) });
-    await rejectsCoded(() => AdamW.loadStateFile(plain), 'BAD_FILE', /plain\.safetensors: not an AdamW state file \(metadata format is null/);
+    await rejectsCoded(() => loadAdamWStateFile(plain), 'BAD_FILE', /plain\.safetensors: not an AdamW state file \(metadata format is null/);
     const stray = await file('stray.safetensors', { 'm.w': t(2), 'v.w': t(2), 'x.w': t(2) }, meta);
-    await rejectsCoded(() => AdamW.loadStateFile(stray), 'BAD_FILE', /stray\.safetensors: tensor x\.w is neither/);
+    await rejectsCoded(() => loadAdamWStateFile(stray), 'BAD_FILE', /stray\.safetensors: tensor x\.w is neither/);
     const unpaired = await file('unpaired.safetensors', { 'm.w': t(2) }, meta);
-    await rejectsCoded(() => AdamW.loadStateFile(unpaired), 'BAD_FILE', /tensor m\.w has no matching v\.w/);
+    await rejectsCoded(() => loadAdamWStateFile(unpaired), 'BAD_FILE', /tensor m\.w has no matching v\.w/);
     const uneven = await file('uneven.safetensors', { 'm.w': t(2), 'v.w': t(3) }, meta);
-    await rejectsCoded(() => AdamW.loadStateFile(uneven), 'BAD_FILE', /m\.w has 2 elements but v\.w has 3/);
+    await rejectsCoded(() => loadAdamWStateFile(uneven), 'BAD_FILE', /m\.w has 2 elements but v\.w has 3/);
     const badStep = await file('step.safetensors', { 'm.w': t(2), 'v.w': t(2) }, { ...meta, step: 'two' });
-    await rejectsCoded(() => AdamW.loadStateFile(badStep), 'BAD_FILE', /metadata "step" must be a number, got "two"/);
+    await rejectsCoded(() => loadAdamWStateFile(badStep), 'BAD_FILE', /metadata "step" must be a number, got "two"/);
     const badBeta = await file('beta.safetensors', { 'm.w': t(2), 'v.w': t(2) }, { ...meta, beta1: '1.5' });
-    await rejectsCoded(() => AdamW.loadStateFile(badBeta), 'BAD_FILE', /beta\.safetensors: beta1 must be in \[0, 1\), got 1\.5/);
-    await rejectsCoded(() => AdamW.loadStateFile(join(dir, 'missing.safetensors')), 'BAD_FILE', /missing\.safetensors/);
+    await rejectsCoded(() => loadAdamWStateFile(badBeta), 'BAD_FILE', /beta\.safetensors: beta1 must be in \[0, 1\), got 1\.5/);
+    await rejectsCoded(() => loadAdamWStateFile(join(dir, 'missing.safetensors')), 'BAD_FILE', /missing\.safetensors/);
     // a good file loads, and then fits only an optimiser with the same parameters
     const good = await file('good.safetensors', { 'm.w': t(2), 'v.w': t(2) }, meta);
-    const st = await AdamW.loadStateFile(good);
+    const st = await loadAdamWStateFile(good);
     throwsCoded(() => new AdamW([{ name: 'w', data: new Float32Array(3) }], { lr: 1 }).loadState(st), 'SHAPE_MISMATCH', /parameter 'w' has 2 elements but the parameter has 3/);
     new AdamW([{ name: 'w', data: new Float32Array(2) }], { lr: 1 }).loadState(st);
   });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { alignWords, IGNORE_LABEL, wordPredictions } from '../../src/train/tokens/align.js';
 import { WordPieceTokenizer } from '../../src/models/tokenizers/wordpiece.js';
-import { SentencePieceTokenizer } from '../../src/models/use-lite/sentencepiece.js';
+import { loadSentencePieceTokenizer } from '../../src/models/use-lite/package-files.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'jo', '##han', '##son', 'lives', 'in', 'troms', '##ø', '.', 'un', '##break', '##able'];
 
@@ -68,7 +68,7 @@ test('alignWords: without labels every position is ignored; inputs are checked',
 });
 
 test('alignWords works with SentencePiece (USE-lite, no specials)', async () => {
-  const sp = await SentencePieceTokenizer.load();
+  const sp = await loadSentencePieceTokenizer();
   const words = ['Hello', 'world.'];
   const row = alignWords(words, [7, 8], { pieces: (w) => sp.encode(w), unkId: 0, maxLength: 128 });
   // per-word encoding gives the same ids as encoding the whole text: ▁H ello | ▁world .

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import {
   USE_LITE_CONFIG,
   USE_LITE_GLOBAL_SPECS,
-  loadUseLiteWeights,
   useLiteLayerSpecs,
   useLiteWeightsFrom,
   type UseLiteWeights,
 } from '../../src/models/use-lite/architecture.js';
-import { readTfjsWeights, useLitePackageDir, type TfjsWeightMap } from '../../src/models/use-lite/tfjs-weights.js';
+import type { TfjsWeightMap } from '../../src/models/use-lite/tfjs-weights.js';
+import { loadUseLiteWeights, readTfjsWeights, useLitePackageDir } from '../../src/models/use-lite/package-files.js';
 import { embed, layer, layer0Input } from './reference-forward.js';
 
 interface RefSentence {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 
-import { loadUseLiteBase } from '../../src/models/use-lite/base.js';
+import { loadUseLiteBase } from '../../src/models/use-lite/package-files.js';
 
 test('loadUseLiteBase gives the encoder, its weights and a base tokenizer', async () => {
   const base = await loadUseLiteBase();

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 
 import { Graph, Session, type HostTensor, type Value } from '../../src/engine/index.js';
 import type { BuildContext, Encoder, EncoderHooks, EncoderOutputs, EncoderWeights } from '../../src/models/encoder.js';
-import { l2Normalize, loadUseLite, useLiteBatchTensors } from '../../src/models/use-lite/encoder.js';
+import { l2Normalize, useLiteBatchTensors } from '../../src/models/use-lite/encoder.js';
+import { loadUseLite } from '../../src/models/use-lite/package-files.js';
 import type { SentencePieceTokenizer } from '../../src/models/use-lite/sentencepiece.js';
 
 /** One reference sentence recorded from the TF.js graph. */

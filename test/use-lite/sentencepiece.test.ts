@@ -9,6 +9,7 @@ import {
   parseSentencePieceVocabulary,
   type SentencePieceVocabulary,
 } from '../../src/models/use-lite/sentencepiece.js';
+import { loadSentencePieceTokenizer } from '../../src/models/use-lite/package-files.js';
 
 interface RefSentence {
   text: string;
@@ -26,7 +27,7 @@ function toy(pieces: Array<[string, number | null]>): SentencePieceTokenizer {
 }
 
 test('ids equal the reference ids for every recorded sentence', async () => {
-  const tok = await SentencePieceTokenizer.load();
+  const tok = await loadSentencePieceTokenizer();
   assert.equal(tok.vocabSize, 8000);
   assert.ok(reference.sentences.length >= 36);
   for (const s of reference.sentences) assert.deepEqual(tok.encode(s.text), s.ids, `ids of ${JSON.stringify(s.text)}`);
@@ -66,7 +67,7 @@ test('null scores count as 0, duplicates resolve to the later id, ties go to the
 });
 
 test('encodeBatch pads, masks and truncates to 128 tokens', async () => {
-  const tok = await SentencePieceTokenizer.load();
+  const tok = await loadSentencePieceTokenizer();
   const long = reference.sentences.find((s) => s.ids.length > 128);
   assert.ok(long, 'the fixture has a sentence longer than 128 tokens');
   const texts = ['Hello world.', '', long.text];
@@ -93,7 +94,7 @@ test('malformed vocabularies are rejected with the entry named', async () => {
   assert.throws(() => parseSentencePieceVocabulary({}, 'v.json'), /v\.json: expected an array of more than 6/);
   const bad: unknown[] = [...RESERVED, ['a', 'x']];
   assert.throws(() => parseSentencePieceVocabulary(bad, 'v.json'), /v\.json: entry 6 must be \[non-empty string, finite number or null\], got \["a","x"\]/);
-  await assert.rejects(SentencePieceTokenizer.load('/nonexistent/vocab.json'), /\/nonexistent\/vocab\.json: cannot read vocabulary/);
+  await assert.rejects(loadSentencePieceTokenizer('/nonexistent/vocab.json'), /\/nonexistent\/vocab\.json: cannot read vocabulary/);
   const tok = toy([['a', -1]]);
   assert.throws(() => tok.piece(99), /token id 99 is outside the vocabulary of 7 pieces/);
   const v: SentencePieceVocabulary = parseSentencePieceVocabulary([...RESERVED, ['a', null]], 'v');

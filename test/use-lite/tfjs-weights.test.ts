@@ -4,7 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { readTfjsWeights, useLitePackageDir } from '../../src/models/use-lite/tfjs-weights.js';
+import { readTfjsWeights, useLitePackageDir } from '../../src/models/use-lite/package-files.js';
 
 const pkg = useLitePackageDir();
 

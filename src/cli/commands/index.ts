@@ -12,10 +12,11 @@ import { registerReport } from './report.js';
 import { registerServe } from './serve.js';
 import { registerSweep } from './sweep.js';
 import { registerTrain } from './train.js';
+import { registerUi } from './ui.js';
 import { registerWorker } from './worker.js';
 
 /** A function that adds one sub-command to the program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** The sub-commands, in help order. */
-export const COMMANDS: RegisterCommand[] = [registerDemo, registerTrain, registerEval, registerPredict, registerExport, registerMerge, registerSweep, registerWorker, registerAblate, registerReport, registerServe, registerDatasets, registerInfo];
+export const COMMANDS: RegisterCommand[] = [registerDemo, registerTrain, registerEval, registerPredict, registerExport, registerMerge, registerSweep, registerWorker, registerAblate, registerReport, registerServe, registerUi, registerDatasets, registerInfo];

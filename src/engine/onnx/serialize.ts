@@ -8,14 +8,13 @@
  * choice (`logits`) in place of the generated ones. The same graph always serialises to the same
  * bytes.
  */
-import { closeSync, openSync, writeSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { fail } from '../../errors.js';
 import type { Attr, Graph, Node, Value } from '../graph.js';
 import { isFloat, type DType, type HostTensor } from '../tensor.js';
 import { ONNX_DTYPE } from './dtype-codes.js';
 import { ATTR_TYPE, CONTRIB_OPSET, IR_VERSION, ONNX_SCHEMA, OPSET } from './schema.js';
+import { externalDataFiles, type ExternalDataFile } from './external-data-node.js';
 
 const root = protobuf.parse(ONNX_SCHEMA, { keepCase: true }).root;
 const ModelProto = root.lookupType('onnx.ModelProto');
@@ -153,25 +152,24 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
   const ext = o.externalData;
   const threshold = ext?.threshold ?? 1024;
   const file = ext?.file ?? graph.name;
-  let fd: number | undefined;
+  let data: ExternalDataFile | undefined;
   let offset = 0;
   const dataName = ext?.dataFile ?? `${file}.data`;
   if (ext && !/^[\w.-]+$/.test(dataName)) fail('GRAPH_ERROR', `serialize ${graph.name}: external data file name ${JSON.stringify(dataName)} must be a plain file name`);
-  const dataTmp = ext ? join(ext.dir, `${dataName}.tmp-${process.pid}`) : '';
-  if (ext) fd = openSync(dataTmp, 'w');
+  if (ext) data = externalDataFiles.open(ext.dir, dataName);
   let initProtos: object[];
   try {
     initProtos = initializers.map((v) => {
       const t = graph.dataOf(v);
-      if (fd === undefined || t.data.byteLength < threshold || !(isFloat(t.dtype) || QUANTISED.has(t.dtype))) return tensorProto(v.name, t);
+      if (data === undefined || t.data.byteLength < threshold || !(isFloat(t.dtype) || QUANTISED.has(t.dtype))) return tensorProto(v.name, t);
       offset = Math.ceil(offset / 4096) * 4096;
       const at = offset;
-      writeSync(fd, tensorBytes(t), 0, t.data.byteLength, at);
+      data.write(tensorBytes(t), at);
       offset += t.data.byteLength;
       return tensorProto(v.name, t, { location: dataName, offset: at });
     });
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    data?.close();
   }
 
   // ONNX Runtime's optimizer deletes a Dropout whose mask nobody reads, even when its training
@@ -214,9 +212,7 @@ export function serializeGraph(graph: Graph, o: SerializeOptions = {}): Serializ
   }
   let path: string | undefined;
   if (ext) {
-    path = join(ext.dir, `${file}.onnx`);
-    renameSync(dataTmp, join(ext.dir, dataName));
-    writeFileSync(path, bytes);
+    path = (data as ExternalDataFile).commit(`${file}.onnx`, bytes);
   }
   return { bytes, path, inputs, outputs, outputNames: outputs.map(nameOf), initializers };
 }

@@ -1,14 +1,13 @@
 /**
- * The one module that talks to ONNX Runtime. A {@link Session} is built once from a graph and
+ * The one module that runs graphs on ONNX Runtime, through the {@link RuntimeBackend} seam
+ * (onnxruntime-node in Node, onnxruntime-web in the browser build; see backend.ts). A {@link Session} is built once from a graph and
  * reused for every step: frozen constants live inside it as initializers; trainable parameters
  * are fed from the graph's current parameter data at each run (no copy: ONNX Runtime reads the
  * typed arrays in place). Feeds are checked before they reach ONNX Runtime, and every error names
  * the input, the dtype and shape it expected, and what it got.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { currentRuntimeBackend, type OrtSession, type OrtSessionOptions, type OrtTensor, type RuntimeBackend } from './backend.js';
+import { defaultRuntimeBackend } from './ort-node.js';
 import { AdapterkitError, fail } from '../../errors.js';
 import type { Graph, Value } from '../graph.js';
 import { liveNodes, serializeGraph, type SerializedModel } from '../onnx/serialize.js';
@@ -51,19 +50,16 @@ function totalBytes(graph: Graph, freezeParams: boolean, outputs: readonly Value
   return n;
 }
 
-function toOrt(t: HostTensor): ort.Tensor {
-  return new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as never, [...t.shape]);
-}
-
-function fromOrt(t: ort.Tensor): HostTensor {
+function fromOrt(t: OrtTensor): HostTensor {
   return { dtype: t.type as DType, shape: [...t.dims], data: t.data as TensorData };
 }
 
-/** A compiled graph, ready to run many times. */
+/** A compiled graph, ready to run many times, on the runtime backend current when it was created (see backend.ts). */
 export class Session {
   private constructor(
     readonly graph: Graph,
-    private readonly ort: ort.InferenceSession,
+    private readonly ort: OrtSession,
+    private readonly backend: RuntimeBackend,
     readonly model: SerializedModel,
     private readonly feedsParams: boolean,
     private readonly tmpDir: string | undefined,
@@ -73,7 +69,10 @@ export class Session {
   static async create(graph: Graph, o: SessionOptions = {}): Promise<Session> {
     const freeze = o.freezeParams ?? false;
     const threshold = o.externalDataThreshold ?? (totalBytes(graph, freeze, o.outputs ?? graph.outputs) > EXTERNAL_AUTO_BYTES ? 1024 : undefined);
-    const tmpDir = threshold !== undefined ? mkdtempSync(join(tmpdir(), 'adapterkit-model-')) : undefined;
+    const backend = currentRuntimeBackend(defaultRuntimeBackend);
+    const files = backend.files;
+    if (threshold !== undefined && !files) fail('GRAPH_ERROR', `graph ${graph.name} needs external data (over 1.5 GB, or externalDataThreshold set), which ${backend.name} cannot load`);
+    const tmpDir = threshold !== undefined ? files?.makeTempDir() : undefined;
     let model: SerializedModel;
     try {
       model = serializeGraph(graph, {
@@ -82,11 +81,12 @@ export class Session {
         externalData: tmpDir ? { dir: tmpDir, file: 'model', threshold } : undefined,
       });
     } catch (e) {
-      if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+      if (tmpDir) files?.removeDir(tmpDir);
       throw e;
     }
-    const opts: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: o.threads ?? availableParallelism(),
+    const opts: OrtSessionOptions = {
+      ...backend.sessionDefaults(),
+      intraOpNumThreads: o.threads ?? backend.defaultThreads(),
       interOpNumThreads: 1,
       graphOptimizationLevel: o.optimization ?? 'all',
       executionMode: 'sequential',
@@ -96,10 +96,10 @@ export class Session {
       ...(o.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
     };
     try {
-      const s = model.path ? await ort.InferenceSession.create(model.path, opts) : await ort.InferenceSession.create(model.bytes, opts);
-      return new Session(graph, s, model, !freeze, tmpDir);
+      const s = await backend.createSession(model.path ?? model.bytes, opts);
+      return new Session(graph, s, backend, model, !freeze, tmpDir);
     } catch (e) {
-      if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+      if (tmpDir) files?.removeDir(tmpDir);
       throw new AdapterkitError('RUNTIME_ERROR', `ONNX Runtime could not load graph ${graph.name}: ${(e as Error).message}`, undefined, { cause: e });
     }
   }
@@ -157,29 +157,29 @@ export class Session {
    */
   async run(feeds: Record<string, HostTensor>, fetch?: readonly (Value | string)[]): Promise<Record<string, HostTensor>> {
     this.check(feeds);
-    const inputs: Record<string, ort.Tensor> = {};
+    const inputs: Record<string, OrtTensor> = {};
     for (const v of this.model.inputs) {
       const t = feeds[v.name] ?? (v.kind === 'param' && this.feedsParams ? this.graph.dataOf(v) : undefined);
-      if (t) inputs[v.name] = toOrt(t);
+      if (t) inputs[v.name] = this.backend.tensor(t.dtype, t.data, t.shape);
     }
     const names = (fetch ?? this.model.outputs).map((f) => (typeof f === 'string' ? f : f.name));
     for (const n of names) {
       if (!this.outputNames.includes(n)) fail('BAD_FEED', `graph ${this.graph.name}: '${n}' is not an output of this session (outputs: ${this.outputNames.join(', ')})`);
     }
-    let res: ort.InferenceSession.ReturnType;
+    let res: Record<string, OrtTensor>;
     try {
       res = await this.ort.run(inputs, names);
     } catch (e) {
       throw new AdapterkitError('RUNTIME_ERROR', `ONNX Runtime failed running graph ${this.graph.name}: ${(e as Error).message}`, undefined, { cause: e });
     }
     const out: Record<string, HostTensor> = {};
-    for (const n of names) out[n] = fromOrt(res[n] as ort.Tensor);
+    for (const n of names) out[n] = fromOrt(res[n] as OrtTensor);
     return out;
   }
 
   /** Releases the native session and any temporary model files. */
   async dispose(): Promise<void> {
     await this.ort.release();
-    if (this.tmpDir) rmSync(this.tmpDir, { recursive: true, force: true });
+    if (this.tmpDir) this.backend.files?.removeDir(this.tmpDir);
   }
 }

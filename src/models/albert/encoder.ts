@@ -6,7 +6,7 @@
  * Shape legend: B batch, T sequence, E embedding width, D hidden.
  */
 import { add, cumsum, fill, gather, sub, tanh, type Value } from '../../engine/index.js';
-import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint.js';
+import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint-tensors.js';
 import type { BuildContext, Encoder, EncoderInputs, EncoderOutputs, WeightSpec } from '../encoder.js';
 import { HookSites } from '../sites.js';
 import { dense, maskBias, maybeDropout, norm, postNormLayer } from '../bert/encoder.js';

@@ -15,7 +15,7 @@ import { runLinear, runSubLayer, type AttentionParts, type BuildContext, type En
 import { HookSites, type LinearRole } from '../sites.js';
 import { activate } from '../activations.js';
 import type { BertConfig } from './config.js';
-import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint.js';
+import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint-tensors.js';
 import { EMBEDDINGS, bertHookSites, bertWeightSpecs, familyRecord, layerNames, type LayerNames } from './names.js';
 
 /** What a post-norm layer needs of a configuration (the BERT family's and ALBERT's configs have it). */

@@ -1,11 +1,10 @@
 /**
- * Reading the side files of a tokenizer directory: tokenizer_config.json and
- * special_tokens_map.json (both optional), and resolving special tokens from them.
+ * The side files of a tokenizer directory, tokenizer_config.json and special_tokens_map.json
+ * (both optional), as parsed records, and resolving special tokens from them. Reading them from
+ * a directory is tokenizer-files.ts.
  */
-import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { describeValue } from '../../util/describe.js';
-import { jsonType, parseJsonText, readTextFile } from '../../util/json.js';
 
 /** Roles a special token can have. */
 export const SPECIAL_TOKEN_ROLES = ['cls', 'sep', 'pad', 'unk', 'mask', 'bos', 'eos'] as const;
@@ -24,25 +23,9 @@ export interface TokenizerSideFiles {
 /** Largest tokenizer file read (multilingual tokenizer.json files reach tens of MB). */
 export const MAX_TOKENIZER_FILE_BYTES = 256 * 1024 * 1024;
 
-/**
- * Reads and parses a JSON object file; undefined when the file does not exist. Nesting, duplicate
- * keys and size are bounded as {@link parseJsonText} describes; messages never quote the file.
- */
-export async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
-  const text = await readTextFile(path, MAX_TOKENIZER_FILE_BYTES);
-  if (text === undefined) return undefined;
-  const value = parseJsonText(text, `${path}: not valid JSON`);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('BAD_FILE', `${path}: expected a JSON object, got ${jsonType(value)}`);
-  return value as Record<string, unknown>;
-}
-
-/** Reads tokenizer_config.json and special_tokens_map.json from `dir` when present. */
-export async function readSideFiles(dir: string): Promise<TokenizerSideFiles> {
-  const [config, specialTokensMap] = await Promise.all([
-    readJsonObject(join(dir, 'tokenizer_config.json')),
-    readJsonObject(join(dir, 'special_tokens_map.json')),
-  ]);
-  return { dir, config: config ?? {}, specialTokensMap: specialTokensMap ?? {} };
+/** `dir/name` for messages, as path.join spells it for the directories tokenizers come from. */
+export function sideFilePath(dir: string, name: string): string {
+  return `${dir.replace(/\/+$/, '') || '.'}/${name}`;
 }
 
 /** A special token entry is either a string or an AddedToken object `{ content: string, ... }`. */
@@ -102,6 +85,6 @@ export function readModelMaxLength(side: TokenizerSideFiles): number | undefined
 export function readBool(side: TokenizerSideFiles, key: string, fallback: boolean): boolean {
   const v = side.config[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') fail('BAD_FILE', `${join(side.dir, 'tokenizer_config.json')}: "${key}" must be true or false, got ${describeValue(v)}`);
+  if (typeof v !== 'boolean') fail('BAD_FILE', `${sideFilePath(side.dir, 'tokenizer_config.json')}: "${key}" must be true or false, got ${describeValue(v)}`);
   return v;
 }

@@ -9,7 +9,7 @@
  */
 import { fail } from '../../errors.js';
 import { describeValue } from '../../util/describe.js';
-import { jsonType } from '../../util/json.js';
+import { jsonType } from '../../util/json-text.js';
 
 type Json = Record<string, unknown>;
 

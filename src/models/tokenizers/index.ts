@@ -13,10 +13,9 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
-import { readJsonObject, readSideFiles } from './config.js';
+import { loadWordPieceTokenizer, readJsonObject, readSideFiles } from './tokenizer-files.js';
 import { HfJsonTokenizer } from './hf-json.js';
 import { debertaV2TokenizerJson, readSentencePieceModel } from './sentencepiece-model.js';
-import { loadWordPieceTokenizer } from './wordpiece.js';
 import type { Tokenizer } from './types.js';
 import { isFile } from '../../util/fs.js';
 

@@ -3,13 +3,11 @@
  * longest-match-first WordPiece with '##' continuations. Used for BERT, DistilBERT and ELECTRA
  * checkpoints that ship no tokenizer.json.
  */
-import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { describeValue } from '../../util/describe.js';
-import { readTextFile } from '../../util/json.js';
 import { BasicTokenizer } from './basic-tokenizer.js';
 import { encodeBatch } from './batch.js';
-import { extraSpecialTokens, MAX_TOKENIZER_FILE_BYTES, readBool, readModelMaxLength, resolveSpecialTokens, type TokenizerSideFiles } from './config.js';
+import { extraSpecialTokens, readBool, readModelMaxLength, resolveSpecialTokens, sideFilePath, type TokenizerSideFiles } from './config.js';
 import { hasNonAscii } from './char-classes.js';
 import type { EncodedBatch, EncodeOptions, Tokenizer } from './types.js';
 
@@ -195,15 +193,16 @@ export function parseVocabTxt(text: string, path: string): string[] {
   return vocab;
 }
 
-/** Builds a {@link WordPieceTokenizer} from `dir/vocab.txt` and the already-read side files. */
-export async function loadWordPieceTokenizer(dir: string, side: TokenizerSideFiles, opts: { doLowerCase?: boolean } = {}): Promise<WordPieceTokenizer> {
-  const path = join(dir, 'vocab.txt');
-  const text = await readTextFile(path, MAX_TOKENIZER_FILE_BYTES);
-  if (text === undefined) fail('BAD_FILE', `${path}: cannot read: it does not exist`);
+/**
+ * A {@link WordPieceTokenizer} from the text of vocab.txt (named `path` in messages) and the side
+ * files: lower-casing, accents, Chinese characters, special tokens and the length limit as the
+ * tokenizer_config.json says.
+ */
+export function wordPieceFromVocab(text: string, path: string, side: TokenizerSideFiles, opts: { doLowerCase?: boolean } = {}): WordPieceTokenizer {
   const doLowerCase = opts.doLowerCase ?? readBool(side, 'do_lower_case', true);
   const rawStrip = side.config['strip_accents'];
   if (rawStrip !== undefined && rawStrip !== null && typeof rawStrip !== 'boolean') {
-    fail('BAD_FILE', `${join(dir, 'tokenizer_config.json')}: "strip_accents" must be true, false or null, got ${describeValue(rawStrip)}`);
+    fail('BAD_FILE', `${sideFilePath(side.dir, 'tokenizer_config.json')}: "strip_accents" must be true, false or null, got ${describeValue(rawStrip)}`);
   }
   const neverSplitRaw = side.config['never_split'];
   const neverSplit = Array.isArray(neverSplitRaw) ? neverSplitRaw.filter((t): t is string => typeof t === 'string') : [];

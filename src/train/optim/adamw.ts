@@ -17,11 +17,10 @@
  * const opt = new AdamW([{ name: 'classifier.weight', data: w }, { name: 'classifier.bias', data: b }], { lr: 2e-5 });
  * opt.step([gw, gb]);            // w decays and moves; b only moves (name ends in 'bias')
  * opt.stepCount;                 // 1
- * await opt.saveState('optimizer.safetensors');
+ * await saveAdamWState(opt, 'optimizer.safetensors'); // adamw-state-file.ts
  * ```
  */
 import { fail } from '../../errors.js';
-import { readAdamWStateFile, writeAdamWStateFile } from './adamw-state-file.js';
 
 /** One trainable parameter: a stable name and its values, updated in place by {@link AdamW.step}. */
 export interface NamedParameter {
@@ -172,7 +171,7 @@ export class AdamW {
   }
 
   /**
-   * Restores a state from {@link state} or {@link AdamW.loadStateFile}: step, moments (copied in)
+   * Restores a state from {@link state} or `loadAdamWStateFile` (adamw-state-file.ts): step, moments (copied in)
    * and hyper-parameters. The state must name exactly this optimiser's parameters with the same
    * sizes. Throws BAD_CONFIG (naming the parameter or field) or SHAPE_MISMATCH; on error nothing changes.
    */
@@ -187,22 +186,6 @@ export class AdamW {
     }
     this.t = s.step;
     this.hyper = { ...hyper, betas: [...hyper.betas] };
-  }
-
-  /**
-   * Writes the state as safetensors: tensors `m.<name>` and `v.<name>` (float32, 1-D) and string
-   * metadata `format`, `step`, `lr`, `beta1`, `beta2`, `eps`, `weight_decay` (numbers written so that
-   * they read back exactly). Throws BAD_FILE when the file cannot be written.
-   */
-  async saveState(path: string): Promise<void> {
-    await writeAdamWStateFile(path, { step: this.t, hyper: this.hyper, m: new Map(this.names.map((n, i) => [n, this.m[i]!])), v: new Map(this.names.map((n, i) => [n, this.v[i]!])) });
-  }
-
-  /** Reads a state written by {@link saveState}, for {@link loadState}. Throws BAD_FILE naming the file and what is wrong. */
-  static async loadStateFile(path: string): Promise<AdamWState> {
-    const s = await readAdamWStateFile(path);
-    checkHyper(s.hyper, path, 'BAD_FILE');
-    return s;
   }
 
   private orderGradients(grads: Gradients): Float32Array[] {
@@ -251,7 +234,7 @@ export class AdamW {
 }
 
 /** Validates hyper-parameters with PyTorch's rules; `where` prefixes the message. */
-function checkHyper(h: AdamWHyper, where: string, code: 'BAD_CONFIG' | 'BAD_FILE' = 'BAD_CONFIG'): AdamWHyper {
+export function checkHyper(h: AdamWHyper, where: string, code: 'BAD_CONFIG' | 'BAD_FILE' = 'BAD_CONFIG'): AdamWHyper {
   const bad = (what: string, value: unknown): never => fail(code, `${where}: ${what}, got ${String(value)}`);
   if (typeof h.lr !== 'number' || !Number.isFinite(h.lr) || h.lr < 0) bad('lr must be a finite number >= 0', h.lr);
   if (!Array.isArray(h.betas) || h.betas.length !== 2) bad('betas must be a pair [beta1, beta2]', JSON.stringify(h.betas));

@@ -12,6 +12,6 @@
  * ```
  */
 export { AdamW, defaultDecayRule, type AdamWHyper, type AdamWOptions, type AdamWState, type Gradients, type NamedParameter } from './adamw.js';
-export { ADAMW_STATE_FORMAT } from './adamw-state-file.js';
+export { ADAMW_STATE_FORMAT, loadAdamWStateFile, saveAdamWState } from './adamw-state-file.js';
 export { clipByGlobalNorm, globalNorm, type ClipResult } from './clip.js';
 export { constantSchedule, linearWarmupDecay, type LinearWarmupDecayOptions, type LrSchedule } from './schedule.js';

@@ -1,0 +1,81 @@
+/**
+ * `npm run bench:browser`: the training step and inference of the same small model (a Houlsby
+ * adapter, m = 64, on the embedded USE-lite base; one fixed batch of SpamAssassin texts) on
+ * onnxruntime-web in headless Chromium (wasm, 1 and 2 threads, in a worker of a cross-origin
+ * isolated page served by the ui server) and on onnxruntime-node (1 and 2 threads), as times
+ * and ratios. The losses of the first steps are printed: equal across thread counts of one
+ * runtime, not across runtimes, since ONNX Runtime's Dropout draws its masks with the C++
+ * library's generator, which differs between the native and the wasm build (inference, without
+ * dropout, agrees to 1e-4: test/browser/ui.test.ts).
+ *
+ * BENCH_BATCH (16), BENCH_SEQ (64), BENCH_STEPS (timed training steps, 6), BENCH_INFER (timed
+ * inference batches, 6). Runs in about 1-2 minutes on 2 cores.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleForBrowser } from '../src/browser/build.js';
+import { startUiServer } from '../src/browser/ui-server.js';
+import { loadBase } from '../src/models/base.js';
+import { loadBuiltinDataset } from '../src/train/data/builtin/index.js';
+import { launchChromium, skipWithoutChromium } from '../test/browser/cdp.js';
+import { machine, median } from './common.js';
+import { timeSteps, type StepBenchConfig, type StepBenchResult } from './browser/steps.js';
+
+const B = Number(process.env.BENCH_BATCH ?? 16);
+const T = Number(process.env.BENCH_SEQ ?? 64);
+const STEPS = Number(process.env.BENCH_STEPS ?? 6);
+const INFER = Number(process.env.BENCH_INFER ?? 6);
+
+interface Row { readonly runtime: string; readonly threads: number; readonly r: StepBenchResult }
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  if (skipWithoutChromium) throw new Error(skipWithoutChromium);
+  console.log(`browser benchmark — ${machine()}; Houlsby adapter m=64 on use-lite, batch ${B}, seq ${T}, ${STEPS} training steps and ${INFER} inference batches after 2 warm-up runs each`);
+  const spam = await loadBuiltinDataset('spam');
+  const train = spam.splits.train ?? [];
+  const picked = Array.from({ length: B }, (_, i) => train[Math.floor((i * train.length) / B)] as (typeof train)[number]);
+  const config: StepBenchConfig = { texts: picked.map((e) => e.textA), labels: picked.map((e) => e.label as number), batch: B, seq: T, adapterSize: 64, steps: STEPS, inferBatches: INFER, warmup: 2 };
+
+  const rows: Row[] = [];
+  const base = await loadBase();
+  for (const threads of [1, 2]) rows.push({ runtime: 'onnxruntime-node', threads, r: await timeSteps(base, { ...config, threads }) });
+
+  const here = dirname(fileURLToPath(import.meta.url));
+  const scripts = await bundleForBrowser({ 'bench-worker': join(here, 'browser', 'bench-worker.ts') });
+  const server = await startUiServer({ port: 0, extraScripts: scripts });
+  const chromium = await launchChromium();
+  try {
+    const page = await chromium.open(`${server.url}/`);
+    for (const threads of [1, 2]) {
+      const r = await page.evaluate<{ ok: boolean; message?: string; threads: number } & StepBenchResult>(`new Promise((resolve) => {
+        const w = new Worker('/app/bench-worker.js', { type: 'module' });
+        w.onmessage = (e) => { resolve(e.data); w.terminate(); };
+        w.onerror = (e) => resolve({ ok: false, message: e.message });
+        w.postMessage({ threads: ${threads}, origin: location.origin, config: ${JSON.stringify(config)} });
+      })`, 170_000);
+      if (!r.ok) throw new Error(`the browser run failed: ${r.message}`);
+      rows.push({ runtime: 'onnxruntime-web (wasm)', threads: r.threads, r });
+    }
+  } finally {
+    await chromium.close();
+    await server.close();
+  }
+
+  const node1 = rows[0] as Row;
+  const pad = (s: string, n: number) => s.padEnd(n);
+  console.log(`\n${pad('runtime', 24)}${pad('threads', 9)}${pad('train step', 13)}${pad('examples/s', 12)}${pad('inference', 12)}${pad('sentences/s', 13)}train / node 1t  infer / node 1t`);
+  for (const { runtime, threads, r } of rows) {
+    const tr = median(r.trainMs);
+    const inf = median(r.inferMs);
+    console.log(`${pad(runtime, 24)}${pad(String(threads), 9)}${pad(`${tr.toFixed(0)} ms`, 13)}${pad((B / (tr / 1000)).toFixed(1), 12)}${pad(`${inf.toFixed(0)} ms`, 12)}${pad((B / (inf / 1000)).toFixed(1), 13)}${pad(`${(tr / median(node1.r.trainMs)).toFixed(2)} x`, 17)}${(inf / median(node1.r.inferMs)).toFixed(2)} x`);
+  }
+  const web2 = rows[3] as Row;
+  const node2 = rows[1] as Row;
+  console.log(`\nwasm 2 threads vs node 2 threads: training step ${(median(web2.r.trainMs) / median(node2.r.trainMs)).toFixed(2)} x the time, inference ${(median(web2.r.inferMs) / median(node2.r.inferMs)).toFixed(2)} x`);
+  console.log(`wasm 2 threads vs wasm 1 thread: training step ${(median((rows[2] as Row).r.trainMs) / median(web2.r.trainMs)).toFixed(2)} x faster`);
+  for (const row of rows) console.log(`losses, ${row.runtime} ${row.threads}t: ${row.r.losses.slice(0, 4).map((l) => l.toFixed(6)).join(', ')}`);
+  console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+await main();

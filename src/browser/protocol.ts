@@ -1,0 +1,61 @@
+/**
+ * The messages between the ui page and its training worker (train-worker.ts). One declaration,
+ * used by both sides.
+ */
+import type { Example } from '../train/data/types.js';
+import type { MetricName } from '../train/metrics/index.js';
+import type { TrainEvent } from '../train/trainer-events.js';
+import type { TaskUpload } from './task-upload.js';
+
+/** A task as the page hands it to the worker. */
+export interface BrowserTask {
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly train: readonly Example[];
+  readonly dev: readonly Example[];
+  readonly metrics: readonly MetricName[];
+}
+
+/** Training settings the page sets. */
+export interface BrowserTrainConfig {
+  /** Bottleneck size m of the Houlsby adapter. */
+  readonly adapterSize: number;
+  readonly lr: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly maxLength: number;
+  /** Stop after this many steps (undefined: the epochs' end). */
+  readonly maxSteps?: number;
+  /** Evaluate on the dev split every N steps (undefined: every epoch). */
+  readonly evalEvery?: number;
+  readonly seed: number;
+}
+
+/** Page -> worker. */
+export type ToWorker =
+  | { readonly type: 'init'; readonly threads?: number; readonly assetsUrl: string; readonly ortUrl: string }
+  | { readonly type: 'train'; readonly task: BrowserTask; readonly config: BrowserTrainConfig }
+  | { readonly type: 'stop' }
+  | { readonly type: 'resume' }
+  | { readonly type: 'predict'; readonly id: number; readonly texts: readonly string[]; readonly model?: string }
+  | { readonly type: 'load-task'; readonly upload: TaskUpload }
+  | { readonly type: 'export' };
+
+/** One text's prediction, as the page shows it. */
+export interface BrowserPrediction {
+  readonly label: string;
+  readonly probs: readonly number[];
+  readonly logits: readonly number[];
+}
+
+/** Worker -> page. */
+export type FromWorker =
+  | { readonly type: 'ready'; readonly threads: number; readonly isolated: boolean; readonly runtime: string }
+  | { readonly type: 'status'; readonly text: string }
+  | { readonly type: 'event'; readonly event: TrainEvent }
+  | { readonly type: 'stopped'; readonly step: number; readonly totalSteps: number }
+  | { readonly type: 'finished'; readonly step: number; readonly reason: string; readonly best?: { readonly step: number; readonly metrics: Record<string, number | null> } }
+  | { readonly type: 'predictions'; readonly id: number; readonly predictions: readonly BrowserPrediction[]; readonly labels: readonly string[] }
+  | { readonly type: 'exported'; readonly upload: TaskUpload }
+  | { readonly type: 'task-loaded'; readonly name: string; readonly labels: readonly string[] }
+  | { readonly type: 'error'; readonly code: string; readonly message: string; readonly during: 'init' | 'train' | 'predict' | 'export' | 'load' };
