@@ -6,12 +6,19 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { adapterConfig, loraConfig } from '../../src/adapters/methods/index.js';
 import { headConfig, type HeadConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { collate, tokenizeAll } from '../../src/train/batching.js';
 import type { Example } from '../../src/train/data/types.js';
+import { predictExamples, scorePredictions } from '../../src/train/evaluate.js';
 import { MixedTaskTrainer } from '../../src/train/multi-task-train-model.js';
+import { mixedEpoch, parseSampling, taskProbabilities } from '../../src/train/multi-task-sampling.js';
+import { trainMultiTask, type MultiTaskEvent } from '../../src/train/multi-task-trainer.js';
+import { loadSavedTask } from '../../src/train/task-io.js';
 import { AdamW, clipByGlobalNorm } from '../../src/train/optim/index.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import type { TrainingMode } from '../../src/train/modes.js';
@@ -139,5 +146,74 @@ describe('mixed-task training on tiny-bert', async () => {
     const mean = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['n', 'p'], pooling: 'mean', dropout: 0 }), seed: 1 });
     assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'm', model: mean }]), /task m's head reads mean pooling, task a's encoder: tasks of one mixed-task run share the head pooling/);
     assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'a', model: a }]), /task a is given twice/);
+  });
+});
+
+describe('trainMultiTask and its sampling', async () => {
+  const base = await loadBase(TINY);
+  const tmp = () => mkdtempSync(join(tmpdir(), 'adapterkit-mt-'));
+  // a second task on the same sentences: which kind of subject (animals, things read or built, other), 3 classes
+  const third = (e: Example): Example => ({ ...e, label: /the (cat|dog)/.test(e.textA) ? 0 : /(this model|that book|the house)/.test(e.textA) ? 1 : 2 });
+
+  test('proportional sampling draws every example once an epoch; temperature follows n^(1/T)', () => {
+    const sizes = [30, 10, 5];
+    const d = mixedEpoch(sizes, 'proportional', 1, 0);
+    assert.equal(d.length, 45);
+    assert.equal(new Set(d.map((x) => `${x.task}:${x.example}`)).size, 45);
+    assert.notDeepEqual(d, mixedEpoch(sizes, 'proportional', 1, 1)); // another order next epoch
+    assert.deepEqual(d, mixedEpoch(sizes, 'proportional', 1, 0)); // deterministic
+    const p = taskProbabilities(sizes, { temperature: 2 });
+    const z = Math.sqrt(30) + Math.sqrt(10) + Math.sqrt(5);
+    p.forEach((x, i) => assert.ok(Math.abs(x - Math.sqrt(sizes[i]!) / z) < 1e-12));
+    const many = Array.from({ length: 40 }, (_, e) => mixedEpoch(sizes, { temperature: 2 }, 3, e)).flat();
+    const share = sizes.map((_, t) => many.filter((x) => x.task === t).length / many.length);
+    share.forEach((s, i) => assert.ok(Math.abs(s - p[i]!) < 0.03, `task ${i}: drawn ${s}, expected ${p[i]}`));
+    assert.deepEqual(parseSampling('temperature=2'), { temperature: 2 });
+    assert.equal(parseSampling('proportional'), 'proportional');
+    assert.throws(() => parseSampling('temperature=0'), /sampling temperature must be a positive number, got 0/);
+    assert.throws(() => parseSampling('uniform'), /sampling "uniform": use proportional or temperature=<T>/);
+  });
+
+  test('a tiny run: every task learns, keeps its own best checkpoint, which reloads as an ordinary task', async () => {
+    const out = tmp();
+    const trainA = toyExamples(128, 21);
+    const trainB = toyExamples(48, 22).map(third);
+    const tasks = [
+      { name: 'sent', model: TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 1 }), train: trainA, dev: toyExamples(24, 23), metrics: ['accuracy'] as const },
+      { name: 'subj', model: TaskModel.create(base, { mode: specs[1]!.mode, head: headConfig({ kind: 'classification', labels: ['t', 'd', 'h'] }), seed: 2 }), train: trainB, dev: toyExamples(24, 24).map(third), metrics: ['accuracy'] as const },
+    ];
+    const events: MultiTaskEvent[] = [];
+    const r = await trainMultiTask({ outDir: out, tasks, sampling: { temperature: 2 }, epochs: 3, batchSize: 16, maxLength: 16, lr: 1e-2, onEvent: (e) => events.push(e) });
+    assert.equal(r.steps, 3 * Math.ceil(176 / 16));
+    assert.equal(events.filter((e) => e.type === 'eval').length, 6); // two tasks, three epochs
+    const start = events[0] as Extract<MultiTaskEvent, { type: 'start' }>;
+    assert.deepEqual(start.tasks.map((t) => t.name), ['sent', 'subj']);
+    for (const [i, t] of r.tasks.entries()) {
+      assert.equal(t.bestDir, join(out, t.name, 'best'));
+      assert.ok(t.best, `${t.name} has a best checkpoint`);
+      assert.ok(t.seen > 0 && t.steps > 0 && t.steps <= r.steps);
+      const loaded = await loadSavedTask(base, t.bestDir);
+      const preds = await predictExamples(loaded.model, tasks[i]!.dev, { maxLength: 16 });
+      const scores = scorePredictions(['accuracy'], preds, tasks[i]!.dev);
+      assert.ok(Math.abs((scores.accuracy as number) - (t.best?.metrics.accuracy as number)) < 1e-9, `${t.name}: reloaded best scores ${scores.accuracy}, the run said ${t.best?.metrics.accuracy}`);
+      const log = readFileSync(join(out, t.name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+      assert.equal(log.filter((x) => x.type === 'eval').length, 3);
+      await loaded.model.dispose();
+    }
+    const dev = tasks[0]!.dev;
+    const majority = Math.max(...[0, 1].map((c) => dev.filter((e) => e.label === c).length)) / dev.length;
+    assert.ok((r.tasks[0]?.best?.metrics.accuracy as number) > majority + 0.1, `the sentiment task learned: ${r.tasks[0]?.best?.metrics.accuracy} vs majority ${majority}`);
+    const counts = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; counts?: Record<string, number> }).filter((x) => x.type === 'train');
+    assert.equal(counts.length, r.steps);
+    assert.ok(counts.some((c) => (c.counts?.sent ?? 0) > 0 && (c.counts?.subj ?? 0) > 0), 'batches mix the tasks');
+  });
+
+  test('bad runs are refused before training', async () => {
+    const a = { name: 'a', model: create(base, specs[0]!), train: toyExamples(8, 1), dev: toyExamples(4, 2), metrics: ['accuracy'] as const };
+    const b = { name: 'b', model: create(base, specs[2]!), train: toyExamples(8, 3), dev: toyExamples(4, 4), metrics: ['accuracy'] as const };
+    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, b], resume: true }), /mixed-task runs cannot be resumed yet/);
+    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a] }), /mixed-task training needs at least two tasks, got 1/);
+    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, { ...b, dev: [] }] }), /task b has no dev examples; each task of a mixed-task run is evaluated on its own dev split/);
+    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, b], sampling: { temperature: -1 } }), /sampling temperature must be a positive number, got -1/);
   });
 });
