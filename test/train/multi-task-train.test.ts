@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterConfig, loraConfig } from '../../src/adapters/methods/index.js';
+import { adapterConfig, ia3Config, loraConfig } from '../../src/adapters/methods/index.js';
 import { headConfig, type HeadConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { collate, tokenizeAll } from '../../src/train/batching.js';
@@ -40,6 +40,8 @@ const specs: Spec[] = [
   { name: 'b', mode: { kind: 'adapters', adapter: loraConfig({ r: 4, alpha: 8 }) }, head: headConfig({ kind: 'classification', labels: ['x', 'y', 'z'], layers: 2, dropout: 0 }), seed: 5 },
   // a second bottleneck of another size: same group as a, padded rows
   { name: 'c', mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, trainLayerNorms: false }) }, head: headConfig({ kind: 'classification', labels: ['n', 'p'], dropout: 0 }), seed: 7 },
+  // IA³: scales whose neutral fill (for the other tasks' examples) is 1, not 0
+  { name: 'd', mode: { kind: 'adapters', adapter: ia3Config() }, head: headConfig({ kind: 'classification', labels: ['n', 'p'], dropout: 0 }), seed: 9 },
 ];
 
 const create = (base: BaseModel, s: Spec) => TaskModel.create(base, { mode: s.mode, head: s.head, seed: s.seed, dropout: 0 });
@@ -59,7 +61,7 @@ describe('mixed-task training on tiny-bert', async () => {
   const examples: Example[] = toyExamples(24, 11);
   const rows = tokenizeAll(base.tokenizer, examples, false, 32);
   // row i belongs to task taskOf[i]; task b's labels use its three classes
-  const taskOf = [0, 1, 2, 0, 1, 1, 2, 0, 1, 0, 2, 1];
+  const taskOf = [0, 1, 2, 0, 1, 3, 2, 0, 1, 0, 2, 3];
   const labelOf = (i: number) => (taskOf[i] === 1 ? i % 3 : (examples[i]?.label as number));
 
   function batchOf(idx: readonly number[]) {
@@ -102,7 +104,7 @@ describe('mixed-task training on tiny-bert', async () => {
     const optsOf = (ms: TaskModel[]) => ms.map((m) => new AdamW(m.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: 1e-2, weightDecay: 0.01 }));
     const mixedOpt = optsOf(mixedModels);
     const sepOpt = optsOf(separate);
-    // three batches; task c sits out the second one (its tensors and moments must not move there)
+    // three batches; task c sits out the second one (its tensors and moments must not move there), d is in all three
     const batches = [[0, 1, 2, 3, 4, 5], [1, 3, 4, 5, 8, 9], [6, 7, 8, 9, 10, 11]];
     const lrs = [1e-2, 5e-3, 2e-3];
     for (let s = 0; s < batches.length; s++) {
@@ -134,6 +136,7 @@ describe('mixed-task training on tiny-bert', async () => {
       assert.ok(Math.max(...m.trainable.map((x, k) => maxDiff(x.data, fresh.trainable[k]!.data))) > 1e-3, `task ${specs[t]!.name} did not train`);
     }
     assert.equal(mixedOpt[2]!.stepCount, 2);
+    assert.equal(mixedOpt[3]!.stepCount, 3);
     await trainer.dispose();
   });
 
