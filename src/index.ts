@@ -56,4 +56,7 @@ export { trainOn, type TrainDataOptions } from './train/trainer.js';
 export type { TrainingData } from './train/training-data.js';
 export { listTokenDatasets, loadTokenDataset } from './train/data/builtin/index.js';
 export { MultiTaskModel } from './train/multi-task-model.js';
+export { trainMultiTask, type MultiTaskTask, type MultiTaskOptions, type MultiTaskResult, type MultiTaskEvent } from './train/multi-task-trainer.js';
+export { MixedTaskTrainer, type MixedStepResult } from './train/multi-task-train-model.js';
+export { mixedEpoch, taskProbabilities, parseSampling, type MultiTaskSampling } from './train/multi-task-sampling.js';
 export { exportTask, type ExportOptions, type ExportResult, type ExportedFile } from './export/index.js';

@@ -9,6 +9,7 @@ const KEY_OPTIONS: Record<string, string[]> = {
     '--base', '--mode', '--adapter-size', '--reduction-factor', '--adapter-activation', '--leave-out', '--adapter-points',
     '--no-train-layer-norms', '--top-k', '--epochs', '--batch-size', '--max-length', '--lr', '--eval-every', '--patience',
     '--out', '--resume', '--json', '--metrics <list>', '--select-on <metric>', '--positive-label <label>', '(default: 3)', '(default: 32)', 'paper preset: 64', '--method', '--adapter-config', '--lora-r', '--targets', 'Examples:',
+    '--multi-task <tasks>', '--sampling <how>', 'temperature=<T>',
   ],
   eval: ['<task-dir>', '--split', '--base', '--dataset', '--glue', '--train', '--json', '(default: dev;', '--metrics', '--select-on', '--positive-label', 'Examples:'],
   predict: ['<task-dir>', '--input', '--output', '--format', '--batch-size', '(default: 32)', 'text_pair', 'stdin', '--text <column>', '--text-pair <column>', '--id <column>', 'Examples:'],

@@ -37,6 +37,7 @@ import { withInterrupt } from '../interrupt.js';
 import { baseSource, readManifest, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
+import { MULTI_TASK_HELP, runMultiTaskTrain, SAMPLING_HELP, type MultiTaskFlags } from './train-multi-task.js';
 
 /** Flags of `adapterkit train`. */
 interface TrainFlags extends DataFlags, ModeFlags, SetupFlags, FrozenPrecisionFlags {
@@ -101,6 +102,11 @@ Examples:
   # your own CSV files, a baseline that trains only the top 2 layers, JSON summary
   $ adapterkit train --train train.csv --dev dev.csv --text review --label stars \\
       --mode top-k --top-k 2 --json
+
+  # several tasks in one run, mixed batches (each example its own adapter and head); each task's
+  # best checkpoint in <out>/<task>/best; CSV tasks as name=<dir> with train.csv and dev.csv
+  $ adapterkit train --multi-task spam,sotu --method lora --sampling temperature=2 --out runs/mt
+  $ adapterkit train --multi-task reviews=data/reviews,topics=data/topics --text text --label label
 
   # token-level tasks: part-of-speech tagging on the built-in Brown corpus, NER from CoNLL
   # files, extractive QA from SQuAD files
@@ -171,13 +177,17 @@ export function registerTrain(program: Command): void {
     .option('--out <dir>', 'run directory (default: runs/<task>-<mode>)')
     .option('--name <task>', TASK_NAME_HELP)
     .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--multi-task <tasks>', MULTI_TASK_HELP)
+    .option('--sampling <how>', SAMPLING_HELP)
     .option('--json', 'print the final summary as JSON on stdout (epochs count from 1, as in the text summary)')
     .option('--doc-stride <n>', `QA: overlap in tokens between context windows (default: ${DEFAULT_QA_OPTIONS.stride}, capped at half a window)`, intArg(0))
     .option('--max-answer-length <n>', `QA: longest answer in tokens (default: ${DEFAULT_QA_OPTIONS.maxAnswerLength})`, intArg(1))
     .option('--n-best <n>', `QA: start and end candidates per window (default: ${DEFAULT_QA_OPTIONS.nBest})`, intArg(1))
     .option('--null-threshold <t>', 'QA, SQuAD v2: answer "" when null score - best span score exceeds this (default: 0)', numberArg(-Infinity, Infinity))
     .addHelpText('after', EXAMPLES)
-    .action(async (flags: TrainFlags, command: Command) => {
+    .action(async (flags: TrainFlags & { multiTask?: string; sampling?: string }, command: Command) => {
+      if (flags.multiTask !== undefined) return runMultiTaskTrain(flags as unknown as MultiTaskFlags);
+      if (flags.sampling !== undefined) fail('BAD_CONFIG', '--sampling applies to --multi-task runs only');
       await runTrain(flags, command);
     });
 }

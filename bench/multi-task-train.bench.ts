@@ -1,0 +1,54 @@
+/**
+ * Mixed-task training's step against separate runs on the same examples: one mixed batch of B
+ * examples spread over N tasks (MixedTaskTrainer.step) vs each task's own model stepping on its
+ * sub-batch (TaskModel.trainStep, N sessions). Prints the median milliseconds of each and the ratio
+ * (what a multi-task run costs per example against single-task runs of the same data).
+ *
+ *     node --import tsx bench/multi-task-train.bench.ts
+ *     BENCH_BASE=test/fixtures/models/tiny-bert BENCH_TASKS=2 BENCH_RUNS=3 node --import tsx bench/multi-task-train.bench.ts
+ *
+ * Environment: BENCH_BASE (default use-lite), BENCH_TASKS (3), BENCH_METHOD preset (pfeiffer),
+ * BENCH_BATCH (32), BENCH_LEN tokens (64, capped at the base's limit), BENCH_RUNS timed steps after two warm-up steps (5),
+ * BENCH_THREADS (2).
+ */
+import { methodConfig } from '../src/adapters/methods/index.js';
+import { headConfig } from '../src/heads/head.js';
+import { loadBase } from '../src/models/base.js';
+import { collate, tokenizeAll } from '../src/train/batching.js';
+import { MixedTaskTrainer } from '../src/train/multi-task-train-model.js';
+import { TaskModel } from '../src/train/task-model.js';
+import { machine, median, timeRuns } from './common.js';
+
+const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+const N = env('BENCH_TASKS', 3);
+const B = env('BENCH_BATCH', 32);
+const LEN = env('BENCH_LEN', 64);
+const RUNS = env('BENCH_RUNS', 5);
+const THREADS = env('BENCH_THREADS', 2);
+const source = process.env.BENCH_BASE ?? 'use-lite';
+const preset = process.env.BENCH_METHOD ?? 'pfeiffer';
+
+const base = await loadBase(source);
+const T = Math.min(LEN, base.encoder.maxLength); // capped at the base's limit
+const words = 'the cat sat on a mat while dogs ran through the rain and the weather was fine today'.split(' ');
+const examples = Array.from({ length: B }, (_, i) => ({ id: `${i}`, textA: Array.from({ length: T }, (_, j) => words[(i * 7 + j) % words.length]).join(' '), label: i % 2 }));
+const rows = tokenizeAll(base.tokenizer, examples, false, T);
+const taskOf = examples.map((_, i) => i % N);
+const head = headConfig({ kind: 'classification', labels: ['x', 'y'] });
+const models = Array.from({ length: N }, (_, t) => TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig(preset) }, head, seed: t + 1, threads: THREADS }));
+const mixed = new MixedTaskTrainer(base, models.map((model, t) => ({ name: `t${t}`, model })), { threads: THREADS });
+const all = collate(rows, base.tokenizer.padId);
+const subs = models.map((_, t) => {
+  const idx = examples.map((_, i) => i).filter((i) => taskOf[i] === t);
+  return { batch: collate(idx.map((i) => rows[i]!), base.tokenizer.padId), labels: idx.map((i) => examples[i]!.label) };
+});
+
+console.log(`mixed-task training step on ${base.id}: ${N} ${preset} tasks, batch ${B} x ${all.seqLen} tokens, ${RUNS} timed steps, ${THREADS} threads; ${machine()}`);
+const mixedMs = median(await timeRuns(() => mixed.step(all, taskOf, examples.map((e) => e.label)), RUNS));
+const separateMs = median(await timeRuns(async () => {
+  for (const [t, m] of models.entries()) await m.trainStep(subs[t]!.batch, subs[t]!.labels);
+}, RUNS));
+console.log(`${'one mixed batch (MixedTaskTrainer.step)'.padEnd(52)} ${mixedMs.toFixed(0).padStart(6)} ms/step`);
+console.log(`${`${N} separate sub-batches (TaskModel.trainStep each)`.padEnd(52)} ${separateMs.toFixed(0).padStart(6)} ms/step  mixed / separate ${(mixedMs / separateMs).toFixed(2)}`);
+await mixed.dispose();
+for (const m of models) await m.dispose();

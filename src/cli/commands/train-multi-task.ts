@@ -1,0 +1,206 @@
+/**
+ * `adapterkit train --multi-task a,b,...`: one run over several sentence-classification tasks in
+ * mixed batches (library: trainMultiTask, src/train/multi-task-trainer.ts). Every task gets the
+ * adapter the method flags describe and its own head; its best dev checkpoint is saved in
+ * `<out>/<task>/best`, an ordinary task directory for eval, predict and serve.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fail } from '../../errors.js';
+import type { HeadConfig } from '../../heads/head.js';
+import type { HeadPooling } from '../../heads/pooling.js';
+import { loadBase } from '../../models/base.js';
+import { devSplitNames, loadTask, type TaskSpec } from '../../train/data/index.js';
+import { isTokenDatasetName } from '../../train/token-tasks/data.js';
+import { describeMode, type SingleTrainingMode } from '../../train/modes.js';
+import { resolveMaxLength } from '../../train/max-length.js';
+import { parseSampling, type MultiTaskSampling } from '../../train/multi-task-sampling.js';
+import { trainMultiTask, type MultiTaskEvent, type MultiTaskTask } from '../../train/multi-task-trainer.js';
+import { TaskModel } from '../../train/task-model.js';
+import { DEFAULT_LR } from '../../train/trainer.js';
+import { columnRef } from '../data-options.js';
+import { formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
+import { modeFromFlags, sanitizeTaskName, type ModeFlags } from '../options.js';
+import { withInterrupt } from '../interrupt.js';
+import { baseSource, writeRunRecord } from '../saved-task.js';
+import { cliBaseOptions } from '../download-progress.js';
+
+/** Help of --multi-task. */
+export const MULTI_TASK_HELP = 'train several sentence-classification tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown) or name=<dir> with train.csv and dev.csv (columns from --text and --label, default text and label), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; no --resume yet)';
+
+/** Help of --sampling. */
+export const SAMPLING_HELP = 'with --multi-task: proportional (every example once an epoch, tasks in proportion to their size) or temperature=<T> (task i drawn with p ∝ n_i^(1/T); T > 1 favours small tasks)';
+
+/** The flags a mixed-task run reads (a subset of train's). */
+export interface MultiTaskFlags extends ModeFlags {
+  multiTask: string;
+  sampling?: string;
+  base: string;
+  revision?: string;
+  headLayers?: number;
+  pooling?: HeadPooling;
+  epochs: number;
+  batchSize: number;
+  maxLength?: number;
+  lr?: number;
+  weightDecay: number;
+  warmupRatio: number;
+  clipNorm: number;
+  dropout?: number;
+  seed: number;
+  evalEvery?: number;
+  maxSteps?: number;
+  threads?: number;
+  out?: string;
+  json?: boolean;
+  text?: string;
+  label?: string;
+  [flag: string]: unknown;
+}
+
+/** Train flags a mixed-task run does not take, with what to do instead. */
+const REFUSED: readonly [string, string, string][] = [
+  ['resume', '--resume', 'mixed-task runs write no checkpoint/ yet and cannot be resumed; start the run again'],
+  ['dataset', '--dataset', 'name the tasks in --multi-task'],
+  ['glue', '--glue', 'name the tasks in --multi-task'],
+  ['data', '--data', 'name the tasks in --multi-task'],
+  ['train', '--train', 'give CSV tasks as name=<dir> holding train.csv and dev.csv'],
+  ['dev', '--dev', 'give CSV tasks as name=<dir> holding train.csv and dev.csv'],
+  ['test', '--test', 'score each task afterwards with adapterkit eval <out>/<task>/best'],
+  ['taskKind', '--task-kind', 'mixed-task runs train classification tasks'],
+  ['name', '--name', 'the tasks are named in --multi-task'],
+  ['patience', '--patience', 'mixed-task runs do not stop early yet'],
+  ['adapter', '--adapter', 'one adapter per task, from the method flags'],
+  ['with', '--with', 'one adapter per task, from the method flags'],
+  ['compose', '--compose', 'one adapter per task, from the method flags'],
+  ['fuse', '--fuse', 'one adapter per task, from the method flags'],
+  ['adapterDrop', '--adapter-drop', 'not in mixed-task runs yet'],
+  ['trainPooler', '--train-pooler', 'only adapters, layer norms and heads train per task in a mixed batch'],
+];
+
+/** One entry of --multi-task: a built-in dataset, or name=<dir>. */
+function specOf(entry: string, f: MultiTaskFlags): { name: string; spec: TaskSpec } {
+  const eq = entry.indexOf('=');
+  if (eq < 0) {
+    if (isTokenDatasetName(entry)) fail('BAD_CONFIG', `--multi-task: ${entry} is a token-level (tagging) task; mixed-task training takes sentence-classification tasks only (train ${entry} on its own: adapterkit train --dataset ${entry})`);
+    return { name: sanitizeTaskName(entry), spec: { builtin: entry } };
+  }
+  const name = entry.slice(0, eq);
+  const dir = entry.slice(eq + 1);
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) fail('BAD_CONFIG', `--multi-task ${entry}: the task name ${JSON.stringify(name)} may only contain letters, digits, _ and -`);
+  if (!dir) fail('BAD_CONFIG', `--multi-task ${entry}: give the directory holding train.csv and dev.csv after the =`);
+  if (!existsSync(join(dir, 'train.csv'))) fail('BAD_CONFIG', `--multi-task ${entry}: ${join(dir, 'train.csv')} does not exist (a CSV task is a directory holding train.csv and dev.csv)`);
+  if (!existsSync(join(dir, 'dev.csv'))) fail('BAD_DATA', `--multi-task ${name} has no dev split (${join(dir, 'dev.csv')} does not exist); each task of a mixed-task run is evaluated on its own dev split`);
+  return {
+    name,
+    spec: {
+      files: { train: resolve(dir, 'train.csv'), dev: resolve(dir, 'dev.csv') },
+      columns: { text: columnRef(f.text ?? 'text'), label: columnRef(f.label ?? 'label') },
+      kind: 'classification', name, onBadRow: f.skipBadRows ? 'skip' : 'fail',
+    } as TaskSpec,
+  };
+}
+
+function say(line = ''): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Runs `train --multi-task`. */
+export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
+  for (const [key, flag, instead] of REFUSED) if (f[key] !== undefined && f[key] !== false) fail('BAD_CONFIG', `${flag} does not apply with --multi-task: ${instead}`);
+  if (f.mode !== undefined && f.mode !== 'adapters') fail('BAD_CONFIG', `--multi-task trains adapters (--mode adapters); the mode is ${String(f.mode)}`);
+  const entries = f.multiTask.split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.length < 2) fail('BAD_CONFIG', `--multi-task needs at least two tasks, comma-separated (got ${JSON.stringify(f.multiTask)})`);
+  const sampling: MultiTaskSampling = parseSampling(f.sampling ?? 'proportional');
+  const mode = modeFromFlags(f) as SingleTrainingMode;
+  const specs = entries.map((e) => specOf(e, f));
+  const dup = specs.find((s, i) => specs.findIndex((x) => x.name === s.name) !== i);
+  if (dup) fail('BAD_CONFIG', `--multi-task names task ${dup.name} twice`);
+
+  const loaded = [];
+  for (const { name, spec } of specs) {
+    const data = await loadTask(spec).catch((e: unknown) => {
+      if (e instanceof Error && 'code' in e) fail((e as { code: 'BAD_CONFIG' }).code, `--multi-task ${name}: ${e.message}`);
+      throw e;
+    });
+    if (data.kind !== 'classification') fail('BAD_CONFIG', `--multi-task ${name}: a ${data.kind} task; mixed-task training takes single-label classification tasks only`);
+    const devName = devSplitNames(data)[0];
+    const dev = devName ? data.splits[devName] : undefined;
+    if (!dev?.length) fail('BAD_DATA', `--multi-task ${name} has no dev split; each task of a mixed-task run is evaluated on its own dev split`);
+    const train = data.splits.train;
+    if (!train?.length) fail('BAD_DATA', `--multi-task ${name}: the training split is empty`);
+    loaded.push({ name, spec, data, train, dev });
+  }
+
+  const out = f.out ?? join('runs', `multi-${specs.map((s) => s.name).join('-')}`);
+  const base = await loadBase(await baseSource(f.base), cliBaseOptions(f.revision));
+  const maxLength = resolveMaxLength(base.encoder.maxLength, f.maxLength, { fallback: 128, over: 'fail', name: '--max-length' });
+  const headExtra: Partial<HeadConfig> = {
+    ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
+    ...(f.pooling !== undefined && f.pooling !== 'encoder' ? { pooling: f.pooling } : {}),
+  };
+  const tasks: MultiTaskTask[] = loaded.map((t, i) => ({
+    name: t.name,
+    model: TaskModel.create(base, {
+      mode, head: { ...headExtra, kind: 'classification', labels: t.data.labels, pair: t.data.pair } as HeadConfig, seed: f.seed + i,
+      ...(f.dropout !== undefined ? { dropout: f.dropout } : {}), ...(f.threads !== undefined ? { threads: f.threads } : {}),
+    }),
+    train: t.train, dev: t.dev, metrics: t.data.metrics,
+    ...(t.data.positive !== undefined ? { positive: t.data.positive } : {}),
+  }));
+  const stats = tasks[0]?.model.stats();
+  say(`adapterkit train --multi-task: ${specs.map((s) => s.name).join(', ')} -> ${out}`);
+  say(keyValues([
+    ['tasks', loaded.map((t) => `${t.name} (${t.data.labels.length} classes; train ${formatInt(t.train.length)}, dev ${formatInt(t.dev.length)}, selection on ${t.data.metrics[0]})`).join('; ')],
+    ['base', `${base.id} (${base.encoder.family})`],
+    ['mode', `${describeMode(mode, base.encoder)}, one per task`],
+    ['trainable', `${formatInt(stats?.trainableParams ?? 0)} parameters per task (${formatPercent(stats?.share ?? 0)} of the base)`],
+    ['sampling', sampling === 'proportional' ? 'proportional to task size' : `temperature ${sampling.temperature} (p ∝ n^(1/${sampling.temperature}))`],
+    ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR.adapters}, seed ${f.seed}`],
+  ]).trimEnd());
+
+  await mkdir(out, { recursive: true });
+  for (const t of loaded) {
+    await mkdir(join(out, t.name), { recursive: true });
+    await writeRunRecord(join(out, t.name), { data: t.spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: t.name, maxLength });
+  }
+  let every = 1;
+  const onEvent = (e: MultiTaskEvent) => {
+    if (e.type === 'start') {
+      every = Math.max(1, Math.floor(e.totalSteps / 20));
+      say(`${e.totalSteps} steps; task shares: ${e.tasks.map((t) => `${t.name} ${formatPercent(t.probability)}`).join(', ')}`);
+    } else if (e.type === 'step' && (e.step % every === 0 || e.step === e.totalSteps)) {
+      say(`step ${e.step}/${e.totalSteps} epoch ${e.epoch + 1} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.examplesPerSec.toFixed(1)} ex/s (${tasks.map((t, i) => `${t.name} ${e.counts[i]}`).join(', ')})`);
+    } else if (e.type === 'eval') {
+      say(`eval ${e.task} at step ${e.step}: ${Object.entries(e.metrics).map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join(', ')}${e.best ? ' (best so far, saved)' : ''}`);
+    }
+  };
+  let r;
+  try {
+    r = await withInterrupt({
+      message: 'interrupt: stopping after this step (mixed-task runs keep each task\'s best checkpoint so far; they do not resume yet)',
+      exitMessage: 'adapterkit: interrupted twice, exiting', log: say,
+    }, (signal) => trainMultiTask({
+      outDir: out, tasks, sampling, epochs: f.epochs, batchSize: f.batchSize, maxLength,
+      ...(f.lr !== undefined ? { lr: f.lr } : {}), weightDecay: f.weightDecay, warmupRatio: f.warmupRatio, clipNorm: f.clipNorm, seed: f.seed,
+      ...(f.dropout !== undefined ? { dropout: f.dropout } : {}), ...(f.evalEvery !== undefined ? { evalEvery: f.evalEvery } : {}),
+      ...(f.maxSteps !== undefined ? { maxSteps: f.maxSteps } : {}), ...(f.threads !== undefined ? { threads: f.threads } : {}), signal, onEvent,
+    }));
+  } finally {
+    for (const t of tasks) await t.model.dispose();
+  }
+  const summary = {
+    out, base: base.id, mode: describeMode(mode, base.encoder), sampling, steps: r.steps, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
+    tasks: r.tasks.map((t) => ({ ...t, best: t.best ? { ...t.best, epoch: t.best.epoch + 1 } : null })),
+  };
+  if (f.json) {
+    printJson(summary);
+    return;
+  }
+  const rows: [string, string | number][] = r.tasks.map((t) => [
+    t.name, `${Object.entries(t.best?.metrics ?? {}).map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join(', ')}${t.best ? ` at step ${t.best.step}` : ''}; ${t.steps} steps, ${formatInt(t.seen)} examples; ${t.bestDir}`,
+  ]);
+  rows.push(['steps', r.steps], ['time', `${formatDuration(r.seconds)} (${r.examplesPerSec.toFixed(1)} examples/s)`]);
+  process.stdout.write(`\n${table(['task', 'dev (best)'], rows)}`);
+}

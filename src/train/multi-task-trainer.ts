@@ -1,0 +1,254 @@
+/**
+ * One training run over several tasks on one frozen base, every batch mixing them
+ * ({@link trainMultiTask}). Each example runs its own task's adapter and head
+ * ({@link MixedTaskTrainer}); the batches come from {@link mixedEpoch} (proportional or
+ * temperature-scaled sampling); each task is evaluated on its own dev split and keeps its own best
+ * checkpoint, saved as an ordinary task directory `outDir/<task>/best` (what `adapterkit eval`,
+ * `predict` and `serve` load), with its dev scores in `outDir/<task>/metrics.jsonl`.
+ *
+ * What separate runs would do, per step: the loss of a batch of B examples is
+ * `(1/B) Σ_i ℓ_task(i)`, so task t receives `n_t/B` times the gradient its own model computes on
+ * its n_t examples of the batch; each task clips its own gradient (its own global norm) and has its
+ * own AdamW moments, stepped only in batches that hold some of its examples, at the run's
+ * learning rate for the step. A task's trajectory therefore depends only on its own examples and
+ * on how many examples the batches hold (test/train/multi-task-train.test.ts checks it against
+ * single-task models step by step).
+ *
+ * Not in this slice: resuming (no `checkpoint/` is written; an interrupted run keeps each task's
+ * best so far), early stopping, length bucketing of the mixed batches, and heads other than
+ * single-label classification (see multi-task-train-model.ts).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AdapterkitError, fail } from '../errors.js';
+import type { Example } from './data/types.js';
+import type { MetricName } from './metrics/index.js';
+import { AdamW, clipByGlobalNorm, linearWarmupDecay } from './optim/index.js';
+import { collate } from './batching.js';
+import { DEFAULT_LR } from './modes.js';
+import { resolveMaxLength } from './max-length.js';
+import { MixedTaskTrainer, mixedTrainingRefusal } from './multi-task-train-model.js';
+import { checkSampling, mixedEpoch, taskProbabilities, type MultiTaskSampling } from './multi-task-sampling.js';
+import { RunDir, type TrainerState } from './run-dir.js';
+import type { TaskModel } from './task-model.js';
+import { sentenceTrainingData, type TaskMetricValues, type TrainingData } from './training-data.js';
+import { TrainerCheckpoints } from './trainer-checkpoints.js';
+import { checkpointSelection, DevEvaluation } from './trainer-evaluation.js';
+import type { TrainEvent } from './trainer-events.js';
+
+/** One task of a mixed-task run. */
+export interface MultiTaskTask {
+  /** The task's name: its directory under `outDir` and the name in its saved files. */
+  readonly name: string;
+  /** A single-adapter classification task on the run's base (TaskModel.create). */
+  readonly model: TaskModel;
+  readonly train: readonly Example[];
+  /** Its dev split (required: each task keeps the checkpoint that scores best on it). */
+  readonly dev: readonly Example[];
+  /** Metrics, main first (the main one picks the task's best checkpoint). */
+  readonly metrics: readonly MetricName[];
+  /** Class index of the positive class for F1-style metrics (TaskData.positive). */
+  readonly positive?: number;
+}
+
+/** Progress events: the single-task trainer's, with the task they concern. */
+export type MultiTaskEvent =
+  | { type: 'start'; totalSteps: number; tasks: readonly { name: string; examples: number; probability: number }[] }
+  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; examplesPerSec: number; counts: readonly number[] }
+  | (Extract<TrainEvent, { type: 'eval' | 'eval-progress' }> & { task: string })
+  | { type: 'stop'; reason: 'done' | 'max-steps' | 'interrupted'; step: number };
+
+/** Options of {@link trainMultiTask}. */
+export interface MultiTaskOptions {
+  /** Run directory: one sub-directory per task, and the run's own `metrics.jsonl`. */
+  readonly outDir: string;
+  readonly tasks: readonly MultiTaskTask[];
+  /** Default `proportional`. */
+  readonly sampling?: MultiTaskSampling;
+  readonly epochs?: number;
+  readonly batchSize?: number;
+  readonly maxLength?: number;
+  /** Peak learning rate (default: the adapters mode's). */
+  readonly lr?: number;
+  readonly weightDecay?: number;
+  readonly warmupRatio?: number;
+  /** Each task's gradient is clipped at this global norm (its own). */
+  readonly clipNorm?: number;
+  /** Seed of the data order and of the dropout masks. */
+  readonly seed?: number;
+  /** Hidden and attention dropout (default: the base's configuration); heads use their own (they must agree). */
+  readonly dropout?: number;
+  /** Evaluate every task every N steps (default: at the end of each epoch). */
+  readonly evalEvery?: number;
+  readonly maxSteps?: number;
+  /** Refused: mixed-task runs do not resume yet. */
+  readonly resume?: boolean;
+  readonly threads?: number;
+  /** Abort: the run stops after the current step and throws INTERRUPTED (each task's best so far is kept). */
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: MultiTaskEvent) => void;
+}
+
+/** What a mixed-task run reports. */
+export interface MultiTaskResult {
+  readonly steps: number;
+  readonly stopReason: 'done' | 'max-steps';
+  readonly seconds: number;
+  readonly examplesPerSec: number;
+  readonly tasks: readonly {
+    readonly name: string;
+    readonly bestDir: string;
+    readonly best?: { readonly step: number; readonly epoch: number; readonly metrics: TaskMetricValues };
+    /** Optimizer steps the task took (batches that held its examples). */
+    readonly steps: number;
+    /** Training examples of the task seen. */
+    readonly seen: number;
+  }[];
+}
+
+/** Per task: its data, run directory, optimizer, checkpoints and evaluation state. */
+interface TaskRun {
+  readonly task: MultiTaskTask;
+  readonly data: TrainingData;
+  readonly run: RunDir;
+  readonly opt: AdamW;
+  readonly evaluation: DevEvaluation;
+  readonly st: TrainerState;
+  seen: number;
+}
+
+const freshState = (): TrainerState => ({ version: 1, step: 0, epoch: 0, batch: 0, evalsWithoutImprovement: 0, epochLosses: [], epochLossSum: 0, epochLossCount: 0, signature: {} });
+
+/**
+ * Trains several tasks in mixed batches; see the module comment.
+ *
+ * @example
+ * ```ts
+ * const r = await trainMultiTask({ outDir: 'runs/mt', sampling: { temperature: 2 }, tasks: [
+ *   { name: 'spam', model: spamModel, train: spam.splits.train, dev: spam.splits.dev, metrics: ['f1', 'accuracy'] },
+ *   { name: 'sotu', model: sotuModel, train: sotu.splits.train, dev: sotu.splits.dev, metrics: ['accuracy'] },
+ * ] });
+ * r.tasks[0].bestDir; // runs/mt/spam/best
+ * ```
+ *
+ * @throws AdapterkitError BAD_CONFIG for bad options, tasks that cannot share a batch (named),
+ *   duplicate task names, or `resume`; BAD_DATA for a task without training or dev examples.
+ */
+export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResult> {
+  const t0 = performance.now();
+  if (o.resume) fail('BAD_CONFIG', 'mixed-task runs cannot be resumed yet (they write no checkpoint/): start the run again, or train the tasks one by one to resume');
+  if (o.tasks.length < 2) fail('BAD_CONFIG', `mixed-task training needs at least two tasks, got ${o.tasks.length}`);
+  const first = o.tasks[0] as MultiTaskTask;
+  const base = first.model.base;
+  for (const t of o.tasks) {
+    if (!/^[A-Za-z0-9_-]+$/.test(t.name)) fail('BAD_CONFIG', `task name ${JSON.stringify(t.name)} may only contain letters, digits, _ and - (it names a directory)`);
+    const why = mixedTrainingRefusal(t.name, t.model, base);
+    if (why) fail('BAD_CONFIG', why);
+    if (t.train.length === 0) fail('BAD_DATA', `task ${t.name}: the training split is empty`);
+    if (t.dev.length === 0) fail('BAD_DATA', `task ${t.name} has no dev examples; each task of a mixed-task run is evaluated on its own dev split`);
+    if (t.metrics.length === 0) fail('BAD_CONFIG', `task ${t.name}: no metrics to evaluate`);
+  }
+  const sampling = checkSampling(o.sampling ?? 'proportional');
+  const epochs = o.epochs ?? 3;
+  const batchSize = o.batchSize ?? 32;
+  const peakLr = o.lr ?? (DEFAULT_LR.adapters as number);
+  const clipNorm = o.clipNorm ?? 1;
+  const seed = o.seed ?? 42;
+  if (!(Number.isInteger(epochs) && epochs >= 1)) fail('BAD_CONFIG', `epochs must be a positive integer, got ${epochs}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) fail('BAD_CONFIG', `batch size must be a positive integer, got ${batchSize}`);
+  if (!(peakLr > 0)) fail('BAD_CONFIG', `learning rate must be positive, got ${peakLr}`);
+  const maxLength = resolveMaxLength(base.encoder.maxLength, o.maxLength, { over: 'fail', name: 'max length' });
+
+  const mixed = new MixedTaskTrainer(base, o.tasks.map((t) => ({ name: t.name, model: t.model })), { ...(o.dropout !== undefined ? { dropout: o.dropout } : {}), seed, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
+  await mkdir(o.outDir, { recursive: true });
+  const top = new RunDir(o.outDir);
+  await top.resetLog();
+  const runs: TaskRun[] = [];
+  for (const task of o.tasks) {
+    const data = sentenceTrainingData(task.model, task.train, task.dev, { maxLength, metrics: task.metrics, ...(task.positive !== undefined ? { positive: task.positive } : {}) });
+    const run = new RunDir(join(o.outDir, task.name));
+    await mkdir(run.outDir, { recursive: true });
+    await run.resetLog();
+    const opt = new AdamW(task.model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: peakLr, weightDecay: o.weightDecay ?? 0.01 });
+    const checkpoints = new TrainerCheckpoints(run, task.model, opt, { name: task.name, maxLength }, undefined);
+    const onEvent = (e: TrainEvent) => {
+      if (e.type === 'eval' || e.type === 'eval-progress') o.onEvent?.({ ...e, task: task.name });
+    };
+    const evaluation = new DevEvaluation(task.model, data, run, checkpoints, checkpointSelection(data), onEvent);
+    runs.push({ task, data, run, opt, evaluation, st: freshState(), seen: 0 });
+  }
+
+  const sizes = runs.map((r) => r.data.rows.length);
+  const stepsPerEpoch = Math.ceil(sizes.reduce((a, b) => a + b, 0) / batchSize);
+  const totalSteps = Math.min(o.maxSteps ?? Infinity, stepsPerEpoch * epochs);
+  const lrAt = linearWarmupDecay({ peakLr, totalSteps, warmupRatio: o.warmupRatio ?? 0.1 });
+  const probabilities = taskProbabilities(sizes, sampling);
+  o.onEvent?.({ type: 'start', totalSteps, tasks: runs.map((r, i) => ({ name: r.task.name, examples: sizes[i] as number, probability: probabilities[i] as number })) });
+  await top.log({ type: 'start', sampling, totalSteps, tasks: runs.map((r, i) => ({ name: r.task.name, examples: sizes[i], probability: probabilities[i] })) });
+
+  let step = 0;
+  let seen = 0;
+  let stopReason: 'done' | 'max-steps' = 'done';
+  let lastEval = -1;
+  const startedAt = performance.now();
+  const evaluateAll = async (epoch: number) => {
+    lastEval = step;
+    for (const r of runs) {
+      r.st.step = step;
+      r.st.epoch = epoch;
+      await r.evaluation.evaluate(r.st);
+    }
+  };
+  try {
+    outer: for (let epoch = 0; epoch < epochs; epoch++) {
+      const draws = mixedEpoch(sizes, sampling, seed, epoch);
+      for (let at = 0; at < draws.length; at += batchSize) {
+        if (o.signal?.aborted) {
+          o.onEvent?.({ type: 'stop', reason: 'interrupted', step });
+          throw new AdapterkitError('INTERRUPTED', `mixed-task training interrupted at step ${step}; each task's best checkpoint so far is in ${join(o.outDir, '<task>', 'best')} (mixed-task runs do not resume yet)`, { step });
+        }
+        if (step >= totalSteps) {
+          stopReason = 'max-steps';
+          break outer;
+        }
+        const part = draws.slice(at, at + batchSize);
+        const batch = collate(part.map((d) => (runs[d.task] as TaskRun).data.rows[d.example] as NonNullable<TrainingData['rows'][number]>), base.tokenizer.padId);
+        const labels = part.map((d) => ((runs[d.task] as TaskRun).data.labels([d.example]) as readonly number[])[0] as number);
+        const out = await mixed.step(batch, part.map((d) => d.task), labels);
+        if (!Number.isFinite(out.loss)) fail('TRAINING_DIVERGED', `the loss became ${out.loss} at step ${step + 1} (learning rate ${lrAt(step)}): training diverged; start again with a lower learning rate (option lr) or a smaller clip norm (option clipNorm)`, { step: step + 1 });
+        const lr = lrAt(step);
+        const norms: Record<string, number> = {};
+        runs.forEach((r, t) => {
+          const n = out.taskCounts[t] as number;
+          if (n === 0) return; // a task without examples in this batch does not step (as its own run would not)
+          const grads = out.grads[t] as Float32Array[];
+          norms[r.task.name] = clipByGlobalNorm(grads, clipNorm).norm;
+          r.opt.step(grads, lr);
+          r.seen += n;
+        });
+        step++;
+        seen += part.length;
+        await top.log({ type: 'train', step, epoch, loss: out.loss, lr, batch: part.length, seq: batch.seqLen, counts: Object.fromEntries(runs.map((r, t) => [r.task.name, out.taskCounts[t]])) });
+        for (const [t, r] of runs.entries()) {
+          const n = out.taskCounts[t] as number;
+          if (n > 0) await r.run.log({ type: 'train', step, epoch, loss: (out.taskLossSums[t] as number) / n, lr, grad_norm: norms[r.task.name], batch: n });
+        }
+        o.onEvent?.({ type: 'step', step, totalSteps, epoch, loss: out.loss, lr, examplesPerSec: seen / ((performance.now() - startedAt) / 1000), counts: out.taskCounts });
+        if (o.evalEvery && step % o.evalEvery === 0) await evaluateAll(epoch);
+      }
+      if (!o.evalEvery) await evaluateAll(epoch);
+    }
+    if (lastEval !== step && step > 0) await evaluateAll(Math.min(epochs - 1, Math.floor((step - 1) / stepsPerEpoch)));
+  } finally {
+    await mixed.dispose();
+  }
+  o.onEvent?.({ type: 'stop', reason: stopReason, step });
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    steps: step, stopReason, seconds, examplesPerSec: seen / Math.max(1e-9, (performance.now() - startedAt) / 1000),
+    tasks: runs.map((r) => ({
+      name: r.task.name, bestDir: r.run.bestDir, steps: r.opt.stepCount, seen: r.seen,
+      ...(r.st.best ? { best: { step: r.st.best.step, epoch: r.st.best.epoch, metrics: r.st.best.metrics } } : {}),
+    })),
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * `train --multi-task` (issue 14): two CSV tasks trained in one mixed-batch run on the tiny BERT,
+ * each task's best checkpoint in <out>/<task>/best scored by `eval` as the run reported it; the
+ * mistakes (a token-level task, an unknown dataset, a task without dev data, --resume, --sampling
+ * alone, a bad temperature) are exit-2 errors that say what is wrong.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, tempDir, TINY_BERT, writeToyCsv, type CliRun } from './harness.js';
+
+describe('train --multi-task', () => {
+  const dir = tempDir('ak-cli-mt-');
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const out = join(dir, 'run');
+  const common = ['--text', 'sentence', '--label', 'sentiment', '--base', TINY_BERT, '--epochs', '2', '--batch-size', '16', '--max-length', '16', '--lr', '1e-2'];
+  let run: CliRun;
+
+  before(async () => {
+    mkdirSync(a);
+    mkdirSync(b);
+    writeToyCsv(join(a, 'train.csv'), 96, 1);
+    writeToyCsv(join(a, 'dev.csv'), 32, 2);
+    writeToyCsv(join(b, 'train.csv'), 48, 3);
+    writeToyCsv(join(b, 'dev.csv'), 32, 4);
+    run = await cli('train', '--multi-task', `first=${a},second=${b}`, ...common, '--method', 'lora', '--sampling', 'temperature=2', '--out', out, '--json');
+  });
+
+  test('trains both tasks in one run; each best checkpoint is an ordinary task that eval scores as the run said', async () => {
+    assert.equal(run.code, 0, run.stderr);
+    const s = JSON.parse(run.stdout) as { steps: number; tasks: { name: string; bestDir: string; best: { metrics: { accuracy: number } } }[] };
+    assert.equal(s.steps, 2 * Math.ceil(144 / 16));
+    assert.deepEqual(s.tasks.map((t) => t.name), ['first', 'second']);
+    assert.match(run.stderr, /sampling: +temperature 2/);
+    assert.match(run.stderr, /eval first at step 9: accuracy/);
+    assert.match(run.stderr, /eval second at step 9: accuracy/);
+    for (const t of s.tasks) {
+      assert.ok(existsSync(join(out, t.name, 'best', 'adapterkit.json')));
+      const e = await cli('eval', t.bestDir, '--base', TINY_BERT, '--json');
+      assert.equal(e.code, 0, e.stderr);
+      const scored = JSON.parse(e.stdout) as { metrics: { accuracy: number } };
+      assert.ok(Math.abs(scored.metrics.accuracy - t.best.metrics.accuracy) < 1e-9, `${t.name}: eval ${scored.metrics.accuracy} vs run ${t.best.metrics.accuracy}`);
+    }
+  });
+
+  test('mistakes are exit-2 errors that name the task or flag', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--multi-task', `first=${a},brown-pos`], /--multi-task: brown-pos is a token-level \(tagging\) task; mixed-task training takes sentence-classification tasks only/],
+      [['--multi-task', `first=${a},empty=${dir}`], /--multi-task empty=.*train\.csv does not exist/],
+      [['--multi-task', `first=${a}`], /--multi-task needs at least two tasks/],
+      [['--multi-task', `first=${a},second=${b}`, '--resume'], /--resume does not apply with --multi-task: mixed-task runs write no checkpoint\/ yet and cannot be resumed/],
+      [['--multi-task', `first=${a},second=${b}`, '--sampling', 'temperature=-1'], /sampling temperature must be a positive number/],
+      [['--multi-task', `first=${a},second=${b}`, '--mode', 'full'], /--multi-task trains adapters \(--mode adapters\); the mode is full/],
+      [['--dataset', 'spam', '--sampling', 'proportional'], /--sampling applies to --multi-task runs only/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await cli('train', ...args, ...common, '--out', join(dir, 'bad'));
+      assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, re, args.join(' '));
+    }
+    const unknown = await cli('train', '--multi-task', `first=${a},nosuch`, ...common, '--out', join(dir, 'bad'));
+    assert.equal(unknown.code, 4); // NOT_FOUND, as for train --dataset nosuch
+    assert.match(unknown.stderr, /--multi-task nosuch: no built-in dataset "nosuch"; available: spam, sotu, brown, brown-pos/);
+    const nodev = join(dir, 'nodev');
+    mkdirSync(nodev);
+    writeToyCsv(join(nodev, 'train.csv'), 16, 5);
+    const r = await cli('train', '--multi-task', `first=${a},nodev=${nodev}`, ...common, '--out', join(dir, 'bad'));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--multi-task nodev has no dev split .*each task of a mixed-task run is evaluated on its own dev split/);
+  });
+});

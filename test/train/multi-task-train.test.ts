@@ -1,0 +1,222 @@
+/**
+ * Mixed-task training equals separate runs: on the tiny BERT, with dropout off, the gradient of
+ * each task's tensors from one mixed batch is n_t/B times the gradient of that task's own model on
+ * its sub-batch (the loss is the per-example sum over the shared batch size B), and a few AdamW
+ * steps from mixed batches give the tensors separate runs give on the same sub-batches.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adapterConfig, ia3Config, loraConfig } from '../../src/adapters/methods/index.js';
+import { headConfig, type HeadConfig } from '../../src/heads/head.js';
+import { loadBase, type BaseModel } from '../../src/models/base.js';
+import { collate, tokenizeAll } from '../../src/train/batching.js';
+import type { Example } from '../../src/train/data/types.js';
+import { predictExamples, scorePredictions } from '../../src/train/evaluate.js';
+import { MixedTaskTrainer } from '../../src/train/multi-task-train-model.js';
+import { mixedEpoch, parseSampling, taskProbabilities } from '../../src/train/multi-task-sampling.js';
+import { trainMultiTask, type MultiTaskEvent } from '../../src/train/multi-task-trainer.js';
+import { loadSavedTask } from '../../src/train/task-io.js';
+import { AdamW, clipByGlobalNorm } from '../../src/train/optim/index.js';
+import { TaskModel } from '../../src/train/task-model.js';
+import type { TrainingMode } from '../../src/train/modes.js';
+import { toyExamples } from './toy-task.js';
+
+const TINY = 'test/fixtures/models/tiny-bert';
+
+interface Spec {
+  name: string;
+  mode: TrainingMode;
+  head: HeadConfig;
+  seed: number;
+}
+
+const specs: Spec[] = [
+  // a bottleneck with the base's layer norms trained per task (a per-task layer-norm stack)
+  { name: 'a', mode: { kind: 'adapters', adapter: adapterConfig({ size: 8, trainLayerNorms: true }) }, head: headConfig({ kind: 'classification', labels: ['n', 'p'], dropout: 0 }), seed: 3 },
+  // LoRA, three classes and a two-layer head (the padded classes and the head gate)
+  { name: 'b', mode: { kind: 'adapters', adapter: loraConfig({ r: 4, alpha: 8 }) }, head: headConfig({ kind: 'classification', labels: ['x', 'y', 'z'], layers: 2, dropout: 0 }), seed: 5 },
+  // a second bottleneck of another size: same group as a, padded rows
+  { name: 'c', mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, trainLayerNorms: false }) }, head: headConfig({ kind: 'classification', labels: ['n', 'p'], dropout: 0 }), seed: 7 },
+  // IA³: scales whose neutral fill (for the other tasks' examples) is 1, not 0
+  { name: 'd', mode: { kind: 'adapters', adapter: ia3Config() }, head: headConfig({ kind: 'classification', labels: ['n', 'p'], dropout: 0 }), seed: 9 },
+];
+
+const create = (base: BaseModel, s: Spec) => TaskModel.create(base, { mode: s.mode, head: s.head, seed: s.seed, dropout: 0 });
+
+function maxDiff(a: Float32Array, b: Float32Array, scale = 1): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) * scale - (b[i] as number)));
+  return m;
+}
+
+function maxAbs(a: Float32Array): number {
+  return a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+}
+
+describe('mixed-task training on tiny-bert', async () => {
+  const base = await loadBase(TINY);
+  const examples: Example[] = toyExamples(24, 11);
+  const rows = tokenizeAll(base.tokenizer, examples, false, 32);
+  // row i belongs to task taskOf[i]; task b's labels use its three classes
+  const taskOf = [0, 1, 2, 0, 1, 3, 2, 0, 1, 0, 2, 3];
+  const labelOf = (i: number) => (taskOf[i] === 1 ? i % 3 : (examples[i]?.label as number));
+
+  function batchOf(idx: readonly number[]) {
+    return collate(idx.map((i) => rows[i]!), base.tokenizer.padId);
+  }
+
+  test('each task\'s gradient from a mixed batch is n_t/B times its own model\'s on its sub-batch', async () => {
+    const mixedModels = specs.map((s) => create(base, s));
+    const trainer = new MixedTaskTrainer(base, specs.map((s, i) => ({ name: s.name, model: mixedModels[i]! })), { dropout: 0 });
+    const idx = taskOf.map((_, i) => i);
+    const B = idx.length;
+    const r = await trainer.step(batchOf(idx), taskOf, idx.map(labelOf));
+    for (let t = 0; t < specs.length; t++) {
+      const own = create(base, specs[t]!);
+      const sub = idx.filter((i) => taskOf[i] === t);
+      const single = await own.trainStep(batchOf(sub), sub.map(labelOf));
+      const n = sub.length;
+      assert.equal(r.taskCounts[t], n);
+      assert.ok(Math.abs((r.taskLossSums[t] as number) / n - single.loss) < 1e-5, `task ${specs[t]!.name}: loss ${(r.taskLossSums[t] as number) / n} vs ${single.loss}`);
+      own.trainable.forEach((x, k) => {
+        const g = r.grads[t]![k]!;
+        const ref = single.grads[k]!;
+        const d = maxDiff(g, ref, B / n);
+        assert.ok(d <= 1e-5 + 1e-4 * maxAbs(ref), `task ${specs[t]!.name} ${x.name}: mixed x B/n_t differs from the single-task gradient by ${d} (max |g| ${maxAbs(ref)})`);
+      });
+      // not vacuous: most tensors have a gradient (LoRA's A has none while B is still zero)
+      const nonzero = single.grads.filter((x) => maxAbs(x) > 1e-7).length;
+      assert.ok(nonzero >= single.grads.length / 2, `task ${specs[t]!.name}: only ${nonzero} of ${single.grads.length} gradients are non-zero`);
+      await own.dispose();
+    }
+    // the total is the mean over the batch of the per-example losses
+    assert.ok(Math.abs(r.loss - r.taskLossSums.reduce((a, b) => a + b, 0) / B) < 1e-6);
+    await trainer.dispose();
+  });
+
+  test('three AdamW steps from mixed batches give the tensors of separate runs on the same sub-batches', async () => {
+    const mixedModels = specs.map((s) => create(base, s));
+    const separate = specs.map((s) => create(base, s));
+    const trainer = new MixedTaskTrainer(base, specs.map((s, i) => ({ name: s.name, model: mixedModels[i]! })), { dropout: 0 });
+    const optsOf = (ms: TaskModel[]) => ms.map((m) => new AdamW(m.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: 1e-2, weightDecay: 0.01 }));
+    const mixedOpt = optsOf(mixedModels);
+    const sepOpt = optsOf(separate);
+    // three batches; task c sits out the second one (its tensors and moments must not move there), d is in all three
+    const batches = [[0, 1, 2, 3, 4, 5], [1, 3, 4, 5, 8, 9], [6, 7, 8, 9, 10, 11]];
+    const lrs = [1e-2, 5e-3, 2e-3];
+    for (let s = 0; s < batches.length; s++) {
+      const idx = batches[s]!;
+      const B = idx.length;
+      const r = await trainer.step(batchOf(idx), idx.map((i) => taskOf[i]!), idx.map(labelOf));
+      for (let t = 0; t < specs.length; t++) {
+        const sub = idx.filter((i) => taskOf[i] === t);
+        if (sub.length === 0) continue;
+        const g = r.grads[t]!;
+        clipByGlobalNorm(g, 0.05); // small enough to clip: per-task clipping, as separate runs do
+        mixedOpt[t]!.step(g, lrs[s]);
+        const single = await separate[t]!.trainStep(batchOf(sub), sub.map(labelOf));
+        const scaled = single.grads.map((x) => x.map((v) => (v * sub.length) / B));
+        clipByGlobalNorm(scaled, 0.05);
+        sepOpt[t]!.step(scaled, lrs[s]);
+      }
+    }
+    for (let t = 0; t < specs.length; t++) {
+      const m = mixedModels[t]!;
+      const sep = separate[t]!;
+      m.trainable.forEach((x, k) => {
+        const y = sep.trainable[k]!;
+        const d = maxDiff(x.data, y.data);
+        assert.ok(d < 2e-5, `task ${specs[t]!.name} ${x.name}: tensors differ by ${d} after 3 steps`);
+      });
+      // they did move
+      const fresh = create(base, specs[t]!);
+      assert.ok(Math.max(...m.trainable.map((x, k) => maxDiff(x.data, fresh.trainable[k]!.data))) > 1e-3, `task ${specs[t]!.name} did not train`);
+    }
+    assert.equal(mixedOpt[2]!.stepCount, 2);
+    assert.equal(mixedOpt[3]!.stepCount, 3);
+    await trainer.dispose();
+  });
+
+  test('tasks that cannot join a mixed batch are refused by name', () => {
+    const tag = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'tagging', labels: ['O', 'A'], scheme: 'plain' }), seed: 1 });
+    const a = create(base, specs[0]!);
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'pos', model: tag }]), /task pos has a tagging head; mixed-task training takes single-label classification heads only \(train token-level tasks on their own\)/);
+    const full = TaskModel.create(base, { mode: { kind: 'full' }, head: specs[0]!.head, seed: 1 });
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'f', model: full }]), /task f trains in mode full; mixed-task training takes adapter tasks \(mode adapters\) only/);
+    const mean = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['n', 'p'], pooling: 'mean', dropout: 0 }), seed: 1 });
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'm', model: mean }]), /task m's head reads mean pooling, task a's encoder: tasks of one mixed-task run share the head pooling/);
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'a', model: a }]), /task a is given twice/);
+  });
+});
+
+describe('trainMultiTask and its sampling', async () => {
+  const base = await loadBase(TINY);
+  const tmp = () => mkdtempSync(join(tmpdir(), 'adapterkit-mt-'));
+  // a second task on the same sentences: which kind of subject (animals, things read or built, other), 3 classes
+  const third = (e: Example): Example => ({ ...e, label: /the (cat|dog)/.test(e.textA) ? 0 : /(this model|that book|the house)/.test(e.textA) ? 1 : 2 });
+
+  test('proportional sampling draws every example once an epoch; temperature follows n^(1/T)', () => {
+    const sizes = [30, 10, 5];
+    const d = mixedEpoch(sizes, 'proportional', 1, 0);
+    assert.equal(d.length, 45);
+    assert.equal(new Set(d.map((x) => `${x.task}:${x.example}`)).size, 45);
+    assert.notDeepEqual(d, mixedEpoch(sizes, 'proportional', 1, 1)); // another order next epoch
+    assert.deepEqual(d, mixedEpoch(sizes, 'proportional', 1, 0)); // deterministic
+    const p = taskProbabilities(sizes, { temperature: 2 });
+    const z = Math.sqrt(30) + Math.sqrt(10) + Math.sqrt(5);
+    p.forEach((x, i) => assert.ok(Math.abs(x - Math.sqrt(sizes[i]!) / z) < 1e-12));
+    const many = Array.from({ length: 40 }, (_, e) => mixedEpoch(sizes, { temperature: 2 }, 3, e)).flat();
+    const share = sizes.map((_, t) => many.filter((x) => x.task === t).length / many.length);
+    share.forEach((s, i) => assert.ok(Math.abs(s - p[i]!) < 0.03, `task ${i}: drawn ${s}, expected ${p[i]}`));
+    assert.deepEqual(parseSampling('temperature=2'), { temperature: 2 });
+    assert.equal(parseSampling('proportional'), 'proportional');
+    assert.throws(() => parseSampling('temperature=0'), /sampling temperature must be a positive number, got 0/);
+    assert.throws(() => parseSampling('uniform'), /sampling "uniform": use proportional or temperature=<T>/);
+  });
+
+  test('a tiny run: every task learns, keeps its own best checkpoint, which reloads as an ordinary task', async () => {
+    const out = tmp();
+    const trainA = toyExamples(128, 21);
+    const trainB = toyExamples(48, 22).map(third);
+    const tasks = [
+      { name: 'sent', model: TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 1 }), train: trainA, dev: toyExamples(24, 23), metrics: ['accuracy'] as const },
+      { name: 'subj', model: TaskModel.create(base, { mode: specs[1]!.mode, head: headConfig({ kind: 'classification', labels: ['t', 'd', 'h'] }), seed: 2 }), train: trainB, dev: toyExamples(24, 24).map(third), metrics: ['accuracy'] as const },
+    ];
+    const events: MultiTaskEvent[] = [];
+    const r = await trainMultiTask({ outDir: out, tasks, sampling: { temperature: 2 }, epochs: 3, batchSize: 16, maxLength: 16, lr: 1e-2, onEvent: (e) => events.push(e) });
+    assert.equal(r.steps, 3 * Math.ceil(176 / 16));
+    assert.equal(events.filter((e) => e.type === 'eval').length, 6); // two tasks, three epochs
+    const start = events[0] as Extract<MultiTaskEvent, { type: 'start' }>;
+    assert.deepEqual(start.tasks.map((t) => t.name), ['sent', 'subj']);
+    for (const [i, t] of r.tasks.entries()) {
+      assert.equal(t.bestDir, join(out, t.name, 'best'));
+      assert.ok(t.best, `${t.name} has a best checkpoint`);
+      assert.ok(t.seen > 0 && t.steps > 0 && t.steps <= r.steps);
+      const loaded = await loadSavedTask(base, t.bestDir);
+      const preds = await predictExamples(loaded.model, tasks[i]!.dev, { maxLength: 16 });
+      const scores = scorePredictions(['accuracy'], preds, tasks[i]!.dev);
+      assert.ok(Math.abs((scores.accuracy as number) - (t.best?.metrics.accuracy as number)) < 1e-9, `${t.name}: reloaded best scores ${scores.accuracy}, the run said ${t.best?.metrics.accuracy}`);
+      const log = readFileSync(join(out, t.name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+      assert.equal(log.filter((x) => x.type === 'eval').length, 3);
+      await loaded.model.dispose();
+    }
+    const dev = tasks[0]!.dev;
+    const majority = Math.max(...[0, 1].map((c) => dev.filter((e) => e.label === c).length)) / dev.length;
+    assert.ok((r.tasks[0]?.best?.metrics.accuracy as number) > majority + 0.1, `the sentiment task learned: ${r.tasks[0]?.best?.metrics.accuracy} vs majority ${majority}`);
+    const counts = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; counts?: Record<string, number> }).filter((x) => x.type === 'train');
+    assert.equal(counts.length, r.steps);
+    assert.ok(counts.some((c) => (c.counts?.sent ?? 0) > 0 && (c.counts?.subj ?? 0) > 0), 'batches mix the tasks');
+  });
+
+  test('bad runs are refused before training', async () => {
+    const a = { name: 'a', model: create(base, specs[0]!), train: toyExamples(8, 1), dev: toyExamples(4, 2), metrics: ['accuracy'] as const };
+    const b = { name: 'b', model: create(base, specs[2]!), train: toyExamples(8, 3), dev: toyExamples(4, 4), metrics: ['accuracy'] as const };
+    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, b], resume: true }), /mixed-task runs cannot be resumed yet/);
+    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a] }), /mixed-task training needs at least two tasks, got 1/);
+    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, { ...b, dev: [] }] }), /task b has no dev examples; each task of a mixed-task run is evaluated on its own dev split/);
+    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, b], sampling: { temperature: -1 } }), /sampling temperature must be a positive number, got -1/);
+  });
+});
