@@ -17,7 +17,7 @@ import { bundleForBrowser } from '../src/browser/build.js';
 import { startUiServer } from '../src/browser/ui-server.js';
 import { loadBase } from '../src/models/base.js';
 import { loadBuiltinDataset } from '../src/train/data/builtin/index.js';
-import { launchChromium, skipWithoutChromium } from '../test/browser/cdp.js';
+import { launchChromium, openPage, skipWithoutChromium } from '../test/browser/chromium.js';
 import { machine, median } from './common.js';
 import { timeSteps, type StepBenchConfig, type StepBenchResult } from './browser/steps.js';
 
@@ -46,14 +46,15 @@ async function main(): Promise<void> {
   const server = await startUiServer({ port: 0, extraScripts: scripts });
   const chromium = await launchChromium();
   try {
-    const page = await chromium.open(`${server.url}/`);
+    const page = await openPage(chromium, `${server.url}/`);
     for (const threads of [1, 2]) {
       const r = await page.evaluate<{ ok: boolean; message?: string; threads: number } & StepBenchResult>(`new Promise((resolve) => {
         const w = new Worker('/app/bench-worker.js', { type: 'module' });
         w.onmessage = (e) => { resolve(e.data); w.terminate(); };
         w.onerror = (e) => resolve({ ok: false, message: e.message });
+        setTimeout(() => resolve({ ok: false, message: 'no answer from the worker in 170 s' }), 170000);
         w.postMessage({ threads: ${threads}, origin: location.origin, config: ${JSON.stringify(config)} });
-      })`, 170_000);
+      })`);
       if (!r.ok) throw new Error(`the browser run failed: ${r.message}`);
       rows.push({ runtime: 'onnxruntime-web (wasm)', threads: r.threads, r });
     }

@@ -16,7 +16,8 @@ import { startUiServer, type UiServer } from '../../src/browser/ui-server.js';
 import { headConfig } from '../../src/heads/head.js';
 import { baseFingerprint, loadBase, type BaseModel } from '../../src/models/base.js';
 import { TaskModel } from '../../src/train/task-model.js';
-import { launchChromium, skipWithoutChromium, type Cdp } from './cdp.js';
+import type { Browser } from 'playwright-core';
+import { launchChromium, openPage, skipWithoutChromium } from './chromium.js';
 import type { BertPageInput } from './bert-page.js';
 
 const DIR = 'test/fixtures/models/tiny-bert';
@@ -51,7 +52,7 @@ describe('a BERT base from bytes (browser build)', () => {
 
   describe('in headless Chromium', { skip: skipWithoutChromium }, () => {
     let server: UiServer;
-    let chromium: Cdp;
+    let chromium: Browser;
     before(async () => {
       const here = dirname(fileURLToPath(import.meta.url));
       server = await startUiServer({ port: 0, extraScripts: await bundleForBrowser({ 'bert-page': join(here, 'bert-page.ts') }) });
@@ -63,12 +64,12 @@ describe('a BERT base from bytes (browser build)', () => {
     });
 
     test('same fingerprint, Node\'s logits to 1e-4, and a training step', { timeout: 60_000 }, async () => {
-      const page = await chromium.open(`${server.url}/`);
+      const page = await openPage(chromium, `${server.url}/`);
       const input: BertPageInput = {
         config: file('config.json').toString(), safetensors: file('model.safetensors').toString('base64'), vocab: file('vocab.txt').toString(),
         tokenizerConfig: file('tokenizer_config.json').toString(), texts: TEXTS,
       };
-      const r = await page.evaluate<{ fingerprint: string; logits: number[]; loss: number }>(`import('/app/bert-page.js').then((m) => m.run(${JSON.stringify(input)}))`, 50_000);
+      const r = await page.evaluate<{ fingerprint: string; logits: number[]; loss: number }>(`import('/app/bert-page.js').then((m) => m.run(${JSON.stringify(input)}))`);
       const base = await loadBase(DIR);
       assert.equal(r.fingerprint, baseFingerprint(base));
       closeTo(r.logits, await nodeLogits(base), 1e-4, 'logits');

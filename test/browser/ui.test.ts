@@ -16,7 +16,8 @@ import { loadBase } from '../../src/models/base.js';
 import { predictTexts } from '../../src/train/evaluate.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
 import { cli } from '../cli/harness.js';
-import { launchChromium, skipWithoutChromium as skip, type Cdp, type CdpPage } from './cdp.js';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, openPage, skipWithoutChromium as skip, waitFor } from './chromium.js';
 import yauzl from 'yauzl';
 import { dirname } from 'node:path';
 
@@ -51,11 +52,11 @@ const closeTo = (got: readonly number[], want: readonly number[], tol: number, w
   assert.equal(got.length, want.length, what);
   got.forEach((x, i) => assert.ok(Math.abs(x - (want[i] as number)) <= tol, `${what}[${i}]: ${x} vs ${want[i]}`));
 };
-const state = (p: CdpPage) => p.evaluate<PageState>('window.adapterkitUi.state');
-const text = (p: CdpPage, id: string) => p.evaluate<string>(`document.getElementById(${JSON.stringify(id)}).textContent`);
+const state = (p: Page) => p.evaluate<PageState>('window.adapterkitUi.state');
+const text = (p: Page, id: string) => p.evaluate<string>(`document.getElementById(${JSON.stringify(id)}).textContent`);
 
 /** Fills the training form with tiny settings and presses Train. */
-async function startTraining(p: CdpPage, fields: Record<string, string>): Promise<void> {
+async function startTraining(p: Page, fields: Record<string, string>): Promise<void> {
   const set = Object.entries({ 'train-examples': '96', 'dev-examples': '16', 'adapter-size': '8', 'batch-size': '8', 'max-length': '24', 'eval-every': '3', lr: '0.003', ...fields })
     .map(([id, v]) => `document.getElementById(${JSON.stringify(id)}).value = ${JSON.stringify(v)};`).join('');
   await p.evaluate(`${set} document.getElementById('train').click()`);
@@ -64,15 +65,15 @@ async function startTraining(p: CdpPage, fields: Record<string, string>): Promis
 describe('adapterkit ui in headless Chromium', { skip }, () => {
   let dir = '';
   let server: UiServer;
-  let chromium: Cdp;
-  let page: CdpPage;
+  let chromium: Browser;
+  let page: Page;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'adapterkit-ui-test-'));
     server = await startUiServer({ port: 0, build: { cacheDir: join(dir, 'cache') } });
     chromium = await launchChromium();
-    page = await chromium.open(`${server.url}/`, { width: 1200, height: 900 });
-    await page.waitFor("document.body.dataset.ready === 'true' && document.getElementById('runtime').textContent.includes('thread')", 30_000, 'the page and its worker to start');
+    page = await openPage(chromium, `${server.url}/`, { width: 1200, height: 900 });
+    await waitFor(page, "document.body.dataset.ready === 'true' && document.getElementById('runtime').textContent.includes('thread')", 30_000, 'the page and its worker to start');
   });
 
   after(async () => {
@@ -89,7 +90,7 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
   test('a built-in dataset trains in the tab: steps, evaluations, progress bar and both charts', { timeout: 120_000 }, async () => {
     await page.evaluate("document.getElementById('dataset').value = 'spam'");
     await startTraining(page, { 'max-steps': '6' });
-    await page.waitFor("window.adapterkitUi.state.trained || document.getElementById('message').className === 'error'", 100_000, 'training to finish');
+    await waitFor(page, "window.adapterkitUi.state.trained || document.getElementById('message').className === 'error'", 100_000, 'training to finish');
     const s = await state(page);
     assert.match(await text(page, 'message'), /^finished after 6 steps \(max-steps\); best dev f1 [\d.]+, accuracy [\d.]+ at step \d$/);
     assert.deepEqual(s.losses.map(([step]) => step), [1, 2, 3, 4, 5, 6]);
@@ -105,9 +106,9 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
     const rows = Array.from({ length: 120 }, (_, i) => (i % 2 ? `"free money, claim your prize ${i}",spam` : `"notes from the team meeting ${i}",ham`));
     writeFileSync(csv, `text,label\n${rows.join('\n')}\n`);
     await page.setInputFiles('#csv-file', [csv]);
-    await page.waitFor("document.getElementById('csv-info').textContent !== ''", 20_000, 'the CSV to load');
+    await waitFor(page, "document.getElementById('csv-info').textContent !== ''", 20_000, 'the CSV to load');
     await startTraining(page, { 'max-steps': '10', 'eval-every': '5', lr: '0.005' });
-    await page.waitFor("window.adapterkitUi.state.trained && !window.adapterkitUi.state.training", 100_000, 'training to finish');
+    await waitFor(page, "window.adapterkitUi.state.trained && !window.adapterkitUi.state.training", 100_000, 'training to finish');
     const s = await state(page);
     assert.deepEqual(s.losses.map(([step]) => step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const mean = (xs: [number, number][]) => xs.reduce((a, [, y]) => a + y, 0) / xs.length;
@@ -119,14 +120,17 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
   test('Download: the zipped task, loaded in Node, predicts what the page predicted; adapterkit eval gives the page\'s dev scores', { timeout: 90_000 }, async () => {
     const texts = ['free money, claim your prize today', 'notes from the meeting on monday', 'the team won a free prize'];
     await page.evaluate(`document.getElementById('predict-text').value = ${JSON.stringify(texts.join('\n'))}; document.getElementById('classify').click()`);
-    await page.waitFor(`document.querySelectorAll('#predictions tbody tr').length === ${texts.length}`, 20_000, 'the page\'s predictions');
+    await waitFor(page, `document.querySelectorAll('#predictions tbody tr').length === ${texts.length}`, 20_000, 'the page\'s predictions');
     const inPage = await page.evaluate<{ label: string; probs: number[] }[]>('window.adapterkitUi.predictions()');
     const devText = await text(page, 'dev-now');
-    await page.evaluate("document.getElementById('download').click()");
-    await page.waitFor('window.adapterkitUi.lastZipBase64() !== undefined', 30_000, 'the zip');
-    assert.match(await text(page, 'message'), /^downloaded easy\.zip \(\d+ KiB\)/);
+    const downloaded = page.waitForEvent('download', { timeout: 30_000 });
+    await page.click('#download');
+    const download = await downloaded;
+    assert.equal(download.suggestedFilename(), 'easy.zip');
     const zipPath = join(dir, 'easy.zip');
-    writeFileSync(zipPath, Buffer.from(await page.evaluate<string>('window.adapterkitUi.lastZipBase64()'), 'base64'));
+    await download.saveAs(zipPath);
+    assert.match(await text(page, 'message'), /^downloaded easy\.zip \(\d+ KiB\)/);
+    assert.ok(readFileSync(zipPath).equals(Buffer.from(await page.evaluate<string>('window.adapterkitUi.lastZipBase64()'), 'base64')), 'the downloaded file is the zip the page made');
     const out = join(dir, 'unzipped');
     const files = await unzip(zipPath, out);
     assert.ok(files.includes('easy/adapterkit.json') && files.includes('easy/adapter_config.json') && files.includes('easy/head_config.json'), files.join(', '));
@@ -143,15 +147,15 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
 
     // The zip opened again in the page for Predict: the same predictions as the model in the tab.
     await page.setInputFiles('#task-zip', [zipPath]);
-    await page.waitFor("document.getElementById('predict-model').value === 'easy'", 30_000, 'the saved task to open');
+    await waitFor(page, "document.getElementById('predict-model').value === 'easy'", 30_000, 'the saved task to open');
     await page.evaluate("document.getElementById('predictions').innerHTML = ''; document.getElementById('classify').click()");
-    await page.waitFor(`document.querySelectorAll('#predictions tbody tr').length === ${texts.length}`, 20_000, 'predictions of the opened task');
+    await waitFor(page, `document.querySelectorAll('#predictions tbody tr').length === ${texts.length}`, 20_000, 'predictions of the opened task');
     const reopened = await page.evaluate<{ label: string; probs: number[] }[]>('window.adapterkitUi.predictions()');
     reopened.forEach((p, i) => closeTo(p.probs, inPage[i]?.probs ?? [], 1e-6, `reopened ${texts[i]}`));
     const junk = join(dir, 'junk.zip');
     writeFileSync(junk, 'not a zip at all');
     await page.setInputFiles('#task-zip', [junk]);
-    await page.waitFor("document.getElementById('message').className === 'error'", 20_000, 'the bad zip message');
+    await waitFor(page, "document.getElementById('message').className === 'error'", 20_000, 'the bad zip message');
     assert.match(await text(page, 'message'), /^junk\.zip was not opened \(BAD_FILE\): junk\.zip: /);
     await page.evaluate("document.getElementById('predict-model').value = 'tab'");
 
@@ -170,7 +174,7 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
 
   test('Predict classifies texts with the model trained in the tab', { timeout: 30_000 }, async () => {
     await page.evaluate("document.getElementById('predict-text').value = 'WIN a FREE prize now!!! click here\\nsee you at lunch tomorrow'; document.getElementById('classify').click()");
-    await page.waitFor("document.querySelectorAll('#predictions tbody tr').length === 2", 20_000, 'two predictions');
+    await waitFor(page, "document.querySelectorAll('#predictions tbody tr').length === 2", 20_000, 'two predictions');
     const preds = await page.evaluate<{ label: string; probs: number[] }[]>('window.adapterkitUi.predictions()');
     for (const p of preds) {
       assert.ok(['ham', 'spam'].includes(p.label));
@@ -181,9 +185,9 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
 
   test('Stop keeps the run and Resume continues it step by step to the end', { timeout: 120_000 }, async () => {
     await startTraining(page, { 'max-steps': '10', 'eval-every': '5' });
-    await page.waitFor('window.adapterkitUi.state.losses.length >= 2', 60_000, 'two steps');
+    await waitFor(page, 'window.adapterkitUi.state.losses.length >= 2', 60_000, 'two steps');
     await page.evaluate("document.getElementById('stop').click()");
-    await page.waitFor('window.adapterkitUi.state.stopped', 30_000, 'the run to stop');
+    await waitFor(page, 'window.adapterkitUi.state.stopped', 30_000, 'the run to stop');
     const stopped = await state(page);
     const at = stopped.losses.length;
     assert.ok(at >= 2 && at < 10, `stopped within the run (at step ${at})`);
@@ -192,7 +196,7 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await state(page)).losses.length, at, 'no step runs while stopped');
     await page.evaluate("document.getElementById('resume').click()");
-    await page.waitFor("window.adapterkitUi.state.trained && !window.adapterkitUi.state.training", 100_000, 'the resumed run to finish');
+    await waitFor(page, "window.adapterkitUi.state.trained && !window.adapterkitUi.state.training", 100_000, 'the resumed run to finish');
     const done = await state(page);
     assert.deepEqual(done.losses.map(([step]) => step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'every step once, none repeated or skipped');
     assert.match(await text(page, 'message'), /^finished after 10 steps \(max-steps\)/);
@@ -203,7 +207,7 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
     const bad = join(dir, 'reviews.csv');
     writeFileSync(bad, 'review,stars\ngreat film,5\nawful,1\n');
     await page.setInputFiles('#csv-file', [bad]);
-    await page.waitFor("document.getElementById('message').className === 'error'", 20_000, 'the error message');
+    await waitFor(page, "document.getElementById('message').className === 'error'", 20_000, 'the error message');
     const msg = await text(page, 'message');
     assert.match(msg, /^reviews\.csv was not loaded: .*reviews\.csv.*"text"/);
     assert.match(msg, /\(the model trained so far is kept\)$/);
@@ -212,17 +216,17 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
     assert.equal(after.trained, true);
     // the trained model still answers
     await page.evaluate("window.adapterkitUi.predictions().length = 0; document.getElementById('predictions').innerHTML = ''; document.getElementById('classify').click()");
-    await page.waitFor("document.querySelectorAll('#predictions tbody tr').length === 2", 20_000, 'predictions after the bad CSV');
+    await waitFor(page, "document.querySelectorAll('#predictions tbody tr').length === 2", 20_000, 'predictions after the bad CSV');
 
     const good = join(dir, 'good.csv');
     writeFileSync(good, `text,label\n${Array.from({ length: 20 }, (_, i) => `${i % 2 ? 'free money now' : 'meeting notes'} ${i},${i % 2 ? 'spam' : 'ham'}`).join('\n')}\n`);
     await page.setInputFiles('#csv-file', [good]);
-    await page.waitFor("document.getElementById('csv-info').textContent !== ''", 20_000, 'the CSV summary');
+    await waitFor(page, "document.getElementById('csv-info').textContent !== ''", 20_000, 'the CSV summary');
     assert.equal(await text(page, 'csv-info'), 'good.csv: 18 training and 2 dev rows, labels ham, spam');
   });
 
   test('screenshot of the page after training', { timeout: 30_000 }, async () => {
-    const png = await page.screenshot();
+    const png = await page.screenshot({ fullPage: true });
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
     assert.ok(png.length > 40_000, `the screenshot has content (${png.length} bytes)`);
     const shot = join(dir, 'ui.png');
