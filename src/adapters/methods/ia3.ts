@@ -204,11 +204,11 @@ export const ia3Method: AdapterMethod<Ia3Config> = {
       if (side === 'in') {
         for (let i = 0; i < site.inWidth; i++) for (let j = 0; j < site.outWidth; j++) W.data[i * cols + from + j] = (W.data[i * cols + from + j] as number) * (l.data[i] as number);
       } else {
-        const b = copy(site.bias);
+        const b = site.bias === undefined ? undefined : copy(site.bias);
         for (let j = 0; j < site.outWidth; j++) {
           const s = c.alpha * (l.data[j] as number);
           for (let i = 0; i < site.inWidth; i++) W.data[i * cols + from + j] = (W.data[i * cols + from + j] as number) * s;
-          b.data[from + j] = (b.data[from + j] as number) * s;
+          if (b) b.data[from + j] = (b.data[from + j] as number) * s;
         }
       }
     }
