@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
-import type { MethodConfig } from '../../src/adapters/methods/index.js';
+import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
 import { Session, f32, i64, type HostTensor, type Value } from '../../src/engine/index.js';
 import { AdapterkitError } from '../../src/errors.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -27,6 +27,7 @@ import { ModernBertEncoder, rotaryTables } from '../../src/models/modernbert/enc
 import { loadEncoderModel } from '../../src/models/registry.js';
 import { loadTokenizer, type EncodedBatch } from '../../src/models/tokenizers/index.js';
 import { readWeights, writeSafetensors } from '../../src/models/weights/index.js';
+import { MultiTaskModel } from '../../src/train/multi-task-model.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli } from '../cli/harness.js';
@@ -273,3 +274,27 @@ for (const method of ['houlsby', 'lora']) {
     await model.dispose();
   });
 }
+
+test('a mixed-task batch (two LoRA tasks and a layer-norm task) gives each example its task\'s scores', async () => {
+  const base = await loadBase(DIR);
+  const ref = readJson<ModelRef>(join(DIR, 'reference.json'));
+  const head = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'] });
+  const lora = methodConfig('lora');
+  const models = {
+    x: TaskModel.create(base, { mode: { kind: 'adapters', adapter: lora }, head, seed: 1 }),
+    y: TaskModel.create(base, { mode: { kind: 'adapters', adapter: lora }, head, seed: 2 }),
+    z: TaskModel.create(base, { mode: { kind: 'layer-norm' }, head, seed: 3 }),
+  };
+  const batch = batchOf(ref.inputs);
+  // LoRA's B starts at zero and layer norms at their pretrained values: one step each makes the tasks differ
+  for (const m of Object.values(models)) await m.trainStep(batch, [2, 0, 1]);
+  const alone = new Map<string, Float32Array>();
+  for (const [k, m] of Object.entries(models)) alone.set(k, await m.predict(batch));
+  const mixed = new MultiTaskModel(base);
+  for (const [k, m] of Object.entries(models)) mixed.add(k, m);
+  const tasks = ['y', 'z', 'x'];
+  const out = await mixed.predict(batch, tasks);
+  tasks.forEach((t, i) => assert.ok(maxAbsDiff(out[i]!, Array.from(alone.get(t)!.subarray(i * 3, i * 3 + 3))) <= 1e-5, t));
+  await mixed.dispose();
+  for (const m of Object.values(models)) await m.dispose();
+});
