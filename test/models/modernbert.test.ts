@@ -298,3 +298,12 @@ test('a mixed-task batch (two LoRA tasks and a layer-norm task) gives each examp
   await mixed.dispose();
   for (const m of Object.values(models)) await m.dispose();
 });
+
+test('train --max-length is capped by max_position_embeddings (64 in the fixture), named in the error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-modernbert-cli-'));
+  temps.push(dir);
+  writeFileSync(join(dir, 'train.csv'), 'sentence,sentiment\nthe cat sat.,pos\nthe mat.,neg\nHello world!,pos\nthe cat?,neg\n');
+  const r = await cli('train', '--train', join(dir, 'train.csv'), '--text', 'sentence', '--label', 'sentiment', '--base', DIR, '--method', 'lora', '--epochs', '1', '--batch-size', '2', '--max-length', '65', '--out', join(dir, 'run'));
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--max-length 65 exceeds the base's limit of 64 tokens/);
+});
