@@ -299,11 +299,30 @@ test('a mixed-task batch (two LoRA tasks and a layer-norm task) gives each examp
   for (const m of Object.values(models)) await m.dispose();
 });
 
-test('train --max-length is capped by max_position_embeddings (64 in the fixture), named in the error', async () => {
+describe('the CLI on a ModernBERT base', () => {
   const dir = mkdtempSync(join(tmpdir(), 'adapterkit-modernbert-cli-'));
   temps.push(dir);
   writeFileSync(join(dir, 'train.csv'), 'sentence,sentiment\nthe cat sat.,pos\nthe mat.,neg\nHello world!,pos\nthe cat?,neg\n');
-  const r = await cli('train', '--train', join(dir, 'train.csv'), '--text', 'sentence', '--label', 'sentiment', '--base', DIR, '--method', 'lora', '--epochs', '1', '--batch-size', '2', '--max-length', '65', '--out', join(dir, 'run'));
-  assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /--max-length 65 exceeds the base's limit of 64 tokens/);
+  const train = (...more: string[]) => cli('train', '--train', join(dir, 'train.csv'), '--text', 'sentence', '--label', 'sentiment', '--base', DIR, '--method', 'lora', '--epochs', '1', '--batch-size', '2', ...more);
+
+  test('--max-length is capped by max_position_embeddings (64 in the fixture), named in the error', async () => {
+    const r = await train('--max-length', '65', '--out', join(dir, 'long'));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--max-length 65 exceeds the base's limit of 64 tokens/);
+  });
+
+  test('train, info and predict run; export refuses the family by name', async () => {
+    const r = await train('--max-length', '64', '--out', join(dir, 'run'));
+    assert.equal(r.code, 0, r.stderr);
+    const info = await cli('info', join(dir, 'run', 'best'));
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /modernbert/);
+    writeFileSync(join(dir, 'texts.txt'), 'the cat sat\nHello world\n');
+    const p = await cli('predict', join(dir, 'run', 'best'), '--input', join(dir, 'texts.txt'));
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal(p.stdout.trim().split('\n').length, 2, p.stdout);
+    const ex = await cli('export', join(dir, 'run', 'best'), '--out', join(dir, 'export'));
+    assert.notEqual(ex.code, 0);
+    assert.match(ex.stderr, /cannot export a modernbert encoder: export knows the bert, roberta, xlm-roberta, distilbert, electra families and the embedded use-lite/);
+  });
 });
