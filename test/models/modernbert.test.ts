@@ -187,6 +187,19 @@ describe('tiny-modernbert: parity with the PyTorch reference (max abs error <= 1
     assert.throws(() => parseModernBertConfig({ ...base, norm_bias: 'no' }), (e: unknown) => e instanceof AdapterkitError && e.code === 'UNSUPPORTED_MODEL' && /"norm_bias" must be true or false/.test(e.message));
   });
 
+  test('PEFT\'s layout is refused for LoRA and IA³ on the column blocks of Wqkv, and written for LoRA on the MLP only', async () => {
+    const { peftAdapterConfig } = await import('../../src/adapters/peft.js');
+    const m = await loadEncoderModel(DIR);
+    const cls = headConfig({ kind: 'classification', labels: ['a', 'b'] });
+    for (const c of [methodConfig('lora'), methodConfig('ia3')]) {
+      const r = peftAdapterConfig(c, m.encoder, cls, 'tiny-modernbert');
+      assert.ok('unsupported' in r && /(query|key) projection is columns \d+\.\.\d+ of the fused layers\.0\.attn\.Wqkv; PEFT adapts whole modules/.test(r.unsupported), JSON.stringify(r));
+    }
+    const mlp = peftAdapterConfig(methodConfig('lora', { selfattn_lora: false, intermediate_lora: true, output_lora: true }), m.encoder, cls, 'tiny-modernbert');
+    assert.ok('json' in mlp, JSON.stringify(mlp));
+    assert.deepEqual(mlp.json.target_modules, ['Wi', 'mlp.Wo']);
+  });
+
   test('norm, attention and MLP biases are declared and used when the config has them', () => {
     const c = parseModernBertConfig({ model_type: 'modernbert', vocab_size: 10, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 6, pad_token_id: 0, norm_bias: true, attention_bias: true, mlp_bias: true });
     const e = new ModernBertEncoder(c, false);
