@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
-import { Session, f32, i64, type HostTensor, type Value } from '../../src/engine/index.js';
+import { Session, concat, f32, i64, type HostTensor, type Value } from '../../src/engine/index.js';
 import { AdapterkitError } from '../../src/errors.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
@@ -122,6 +122,37 @@ describe('tiny-modernbert: parity with the PyTorch reference (max abs error <= 1
     const [B, T, D] = ref.last_hidden_state.shape as [number, number, number];
     const first = Array.from({ length: B * D }, (_, i) => ref.last_hidden_state.data[Math.floor(i / D) * T * D + (i % D)]!);
     assert.ok(maxAbsDiff(r.pooled, first) <= 1e-4);
+  });
+
+  test('keys an attention hook prepends lie inside every window: masked out, they leave the outputs as they were', async () => {
+    const m = await loadEncoderModel(DIR);
+    const [B, T, D] = ref.last_hidden_state.shape as [number, number, number];
+    const H = 4;
+    const P = 3;
+    const run = async (prefixMask: number): Promise<Float32Array> => {
+      const eg = buildEncoderGraph(m.encoder, m.weights, {
+        hooks: {
+          attention: (site, kv) => {
+            const g = kv.keys.graph;
+            const keys = g.constant(`prefix_k_${site.layer}`, f32([B, H, P, D / H], Float32Array.from({ length: B * H * P * (D / H) }, (_, i) => Math.sin(i + site.layer))));
+            const values = g.constant(`prefix_v_${site.layer}`, f32([B, H, P, D / H], Float32Array.from({ length: B * H * P * (D / H) }, (_, i) => Math.cos(i * 3 + site.layer))));
+            const mask = g.constant(`prefix_m_${site.layer}`, f32([B, 1, 1, P], new Float32Array(B * P).fill(prefixMask)));
+            return { keys: concat([keys, kv.keys], 2), values: concat([values, kv.values], 2), maskBias: concat([mask, kv.maskBias], 3) };
+          },
+        },
+      });
+      eg.graph.output(eg.outputs.hidden);
+      const s = await Session.create(eg.graph);
+      const out = await s.run({ input_ids: ids(ref.inputs.input_ids), attention_mask: ids(ref.inputs.attention_mask) });
+      await s.dispose();
+      assert.deepEqual(out[eg.outputs.hidden.name]!.shape, [B, T, D]);
+      return out[eg.outputs.hidden.name]!.data as Float32Array;
+    };
+    // real tokens only: a padding query of a local layer far from every real token sees nothing but
+    // masked keys, so its softmax is uniform over all of them, the prepended ones included
+    const real = (x: ArrayLike<number>) => Array.from(x).filter((_, i) => ref.inputs.attention_mask.flat()[Math.floor(i / D)] === 1);
+    assert.ok(maxAbsDiff(real(await run(-3.4028234663852886e38)), real(ref.last_hidden_state.data)) <= 1e-4, 'masked prefix keys change nothing');
+    assert.ok(maxAbsDiff(real(await run(0)), real(ref.last_hidden_state.data)) > 1e-2, 'attended prefix keys do change the outputs');
   });
 
   test('rotary tables: cos/sin of p / theta^(2j/Dh), repeated over both halves of the head', () => {
