@@ -9,6 +9,8 @@ import { BertEncoder } from '../src/models/bert/encoder.js';
 import { parseDebertaV2Config } from '../src/models/deberta-v2/config.js';
 import { DebertaV2Encoder } from '../src/models/deberta-v2/encoder.js';
 import type { Encoder } from '../src/models/encoder.js';
+import { parseModernBertConfig } from '../src/models/modernbert/config.js';
+import { ModernBertEncoder } from '../src/models/modernbert/encoder.js';
 import { parseMpnetConfig } from '../src/models/mpnet/config.js';
 import { MpnetEncoder } from '../src/models/mpnet/encoder.js';
 import type { EncodedBatch } from '../src/models/tokenizers/index.js';
@@ -96,11 +98,22 @@ export const MPNET_BASE_CONFIG = {
   max_position_embeddings: 514, relative_attention_num_buckets: 32, hidden_act: 'gelu', layer_norm_eps: 1e-5, pad_token_id: 1,
 };
 
-/** The encoder of a config.json object: ALBERT's, DeBERTa's, MPNet's by model_type, else the BERT family's (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA). */
+/**
+ * ModernBERT-base's configuration (answerdotai/ModernBERT-base): 22 pre-norm layers, GeGLU 1152, rotary positions,
+ * global attention every 3rd layer and a ±64 window otherwise, no biases, up to 8192 tokens.
+ */
+export const MODERNBERT_BASE_CONFIG = {
+  model_type: 'modernbert', vocab_size: 50368, hidden_size: 768, num_hidden_layers: 22, num_attention_heads: 12, intermediate_size: 1152,
+  max_position_embeddings: 8192, global_attn_every_n_layers: 3, local_attention: 128, global_rope_theta: 160000, local_rope_theta: 10000,
+  hidden_activation: 'gelu', norm_eps: 1e-5, norm_bias: false, attention_bias: false, mlp_bias: false, classifier_pooling: 'mean', pad_token_id: 50283,
+};
+
+/** The encoder of a config.json object: ALBERT's, DeBERTa's, MPNet's, ModernBERT's by model_type, else the BERT family's (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA). */
 function encoderOf(config: Record<string, unknown>): Encoder {
   if (config.model_type === 'albert') return new AlbertEncoder(parseAlbertConfig(config), true);
   if (config.model_type === 'deberta-v2') return new DebertaV2Encoder(parseDebertaV2Config(config), false);
   if (config.model_type === 'mpnet') return new MpnetEncoder(parseMpnetConfig(config), true);
+  if (config.model_type === 'modernbert') return new ModernBertEncoder(parseModernBertConfig(config), true);
   return new BertEncoder(parseBertConfig(config), true);
 }
 

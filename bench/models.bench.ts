@@ -1,7 +1,7 @@
 /**
  * Model benchmark (npm run bench:models).
  * (1) Each encoder family at base size with random weights (BERT-base, XLM-RoBERTa-base,
- *     ALBERT-base-v2, DeBERTa-v3-base, MPNet-base as all-mpnet-base-v2), batch 32 x seq 128: inference throughput (sentences/s, encoder to the
+ *     ALBERT-base-v2, DeBERTa-v3-base, MPNet-base as all-mpnet-base-v2, ModernBERT-base), batch 32 x seq 128: inference throughput (sentences/s, encoder to the
  *     pooled output) and one adapter training step (the paper preset: forward, loss, backward,
  *     clipping, AdamW), each relative to BERT-base in the same run. BERT-base stays built for the
  *     whole run; every other family is built, timed in rounds interleaved with BERT-base (order
@@ -18,6 +18,10 @@
  * batches per pair (default 5), BENCH_TRAIN_ROUNDS the timed training steps per pair (default 1),
  * BENCH_FAMILIES a comma-separated choice of the families compared with BERT-base (default all,
  * e.g. `BENCH_FAMILIES=deberta-v3-base`).
+ * (1b) With ModernBERT-base among the families: its inference alone on long inputs, batch 4 x seq 2048
+ *     (BENCH_LONG_BATCH / BENCH_LONG_SEQ; BENCH_LONG=0 skips it), where BERT-base (512 positions) has no row.
+ * BENCH_TINY=1 shrinks every family to 3 layers of width 64 (4 heads, feed-forward 128), the long row to
+ * 4 x 256, and skips (2): a smoke run of the code paths, not a measurement.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -33,7 +37,7 @@ import { writeSafetensors } from '../src/models/weights/index.js';
 import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
 import { TaskModel } from '../src/train/task-model.js';
 import {
-  ALBERT_BASE_CONFIG, BERT_BASE_CONFIG, DEBERTA_V3_BASE_CONFIG, MPNET_BASE_CONFIG, XLMR_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBase, randomBertBase, stepRunner, syntheticBatch, type StepRunner,
+  ALBERT_BASE_CONFIG, BERT_BASE_CONFIG, DEBERTA_V3_BASE_CONFIG, MODERNBERT_BASE_CONFIG, MPNET_BASE_CONFIG, XLMR_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBase, randomBertBase, stepRunner, syntheticBatch, type StepRunner,
 } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
@@ -45,13 +49,20 @@ const INT8 = process.env.BENCH_INT8 ?? '1';
 /** The adapter the training step trains. */
 const PRESET = 'paper';
 
+/** BENCH_TINY=1: every family at 3 layers of width 64, for a smoke run. */
+const TINY = process.env.BENCH_TINY === '1';
+const sized = (c: Record<string, unknown>): Record<string, unknown> => (TINY ? { ...c, hidden_size: 64, num_hidden_layers: 3, num_attention_heads: 4, intermediate_size: 128 } : c);
+/** The long-input row of ModernBERT (1b). */
+const LONG = { on: process.env.BENCH_LONG !== '0', batch: Number(process.env.BENCH_LONG_BATCH ?? 4), seq: Number(process.env.BENCH_LONG_SEQ ?? (TINY ? 256 : 2048)) };
+
 /** Every family timed, at base size; the first is the one the others are compared with. */
 const ALL_FAMILIES: readonly { name: string; config: Record<string, unknown> }[] = [
-  { name: 'bert-base', config: BERT_BASE_CONFIG },
-  { name: 'xlm-roberta-base', config: XLMR_BASE_CONFIG },
-  { name: 'albert-base-v2', config: ALBERT_BASE_CONFIG },
-  { name: 'deberta-v3-base', config: DEBERTA_V3_BASE_CONFIG },
-  { name: 'mpnet-base', config: MPNET_BASE_CONFIG },
+  { name: 'bert-base', config: sized(BERT_BASE_CONFIG) },
+  { name: 'xlm-roberta-base', config: sized(XLMR_BASE_CONFIG) },
+  { name: 'albert-base-v2', config: sized(ALBERT_BASE_CONFIG) },
+  { name: 'deberta-v3-base', config: sized(DEBERTA_V3_BASE_CONFIG) },
+  { name: 'mpnet-base', config: sized(MPNET_BASE_CONFIG) },
+  { name: 'modernbert-base', config: sized(MODERNBERT_BASE_CONFIG) },
 ];
 /** The families of this run: BERT-base and those BENCH_FAMILIES names (default all). */
 const FAMILIES = (() => {
@@ -72,10 +83,11 @@ interface Inference {
 async function inference(base: BaseModel, batch: EncodedBatch): Promise<Inference> {
   const eg = buildEncoderGraph(base.encoder, base.weights);
   const s = await Session.create(eg.graph, { outputs: [eg.outputs.pooled], spinning: false });
+  const [b, t] = [batch.batchSize, batch.seqLen];
   const feeds = {
-    input_ids: i64([B, T], BigInt64Array.from(batch.inputIds, (x) => BigInt(x))),
-    attention_mask: i64([B, T], BigInt64Array.from(batch.attentionMask, (x) => BigInt(x))),
-    ...(base.encoder.usesTokenTypes ? { token_type_ids: i64([B, T], new BigInt64Array(B * T)) } : {}),
+    input_ids: i64([b, t], BigInt64Array.from(batch.inputIds, (x) => BigInt(x))),
+    attention_mask: i64([b, t], BigInt64Array.from(batch.attentionMask, (x) => BigInt(x))),
+    ...(base.encoder.usesTokenTypes ? { token_type_ids: i64([b, t], new BigInt64Array(b * t)) } : {}),
   };
   const run = async (): Promise<number> => {
     const t = performance.now();
@@ -175,19 +187,35 @@ async function int8Inference(): Promise<void> {
   await int8.dispose();
 }
 
+/** (1b): ModernBERT-base's inference alone on long inputs (median of ROUNDS batches). */
+async function longRow(): Promise<void> {
+  const f = FAMILIES.find((x) => x.name === 'modernbert-base');
+  if (!f || !LONG.on) return;
+  const base = randomBase(f.config, f.name);
+  const inf = await inference(base, syntheticBatch(LONG.batch, LONG.seq, f.config.vocab_size as number));
+  const times: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) times.push(await inf.run());
+  await inf.dispose();
+  const ms = median(times);
+  console.log(`\n(1b) ${f.name}${TINY ? ' (BENCH_TINY: 3 x 64)' : ''}, batch ${LONG.batch} x seq ${LONG.seq}, inference (encoder to pooled), median of ${ROUNDS}: ${ms.toFixed(0)} ms/batch, ${((LONG.batch * LONG.seq * 1000) / ms).toFixed(0)} tokens/s, ${((LONG.batch * 1000) / ms).toFixed(2)} sequences/s; peak RSS ${peakRssMiB().toFixed(0)} MiB`);
+}
+
 async function main(): Promise<void> {
-  console.log(`models benchmark — ${machine()}`);
+  console.log(`models benchmark — ${machine()}${TINY ? ' — BENCH_TINY=1: every family at 3 layers of width 64, a smoke run' : ''}`);
   if (INT8 === 'only') {
     await int8Inference();
     return;
   }
-  const dir = join(tmpdir(), 'adapterkit-bench-bert-base');
-  const bytes = await writeModel(dir);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/load-child.ts', dir], { encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`load child failed: ${child.stderr}`);
-  const load = JSON.parse(child.stdout.trim().split('\n').pop() as string) as { seconds: number; peakRssMiB: number; baselineRssMiB: number };
+  let load: { seconds: number; peakRssMiB: number; baselineRssMiB: number; bytes: number } | undefined;
+  if (!TINY) {
+    const dir = join(tmpdir(), 'adapterkit-bench-bert-base');
+    const bytes = await writeModel(dir);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/load-child.ts', dir], { encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`load child failed: ${child.stderr}`);
+    load = { ...(JSON.parse(child.stdout.trim().split('\n').pop() as string) as { seconds: number; peakRssMiB: number; baselineRssMiB: number }), bytes };
+  }
 
-  console.log(`\n(1) families at base size, random weights, batch ${B} x seq ${T}: inference (encoder to pooled) and one ${PRESET} adapter training step; each family interleaved with ${FAMILIES[0]?.name} (${ROUNDS} inference round(s), ${TRAIN_ROUNDS} step round(s) per pair, order alternating), medians`);
+  console.log(`\n(1) families at ${TINY ? 'BENCH_TINY size (3 x 64)' : 'base size'}, random weights, batch ${B} x seq ${T}: inference (encoder to pooled) and one ${PRESET} adapter training step; each family interleaved with ${FAMILIES[0]?.name} (${ROUNDS} inference round(s), ${TRAIN_ROUNDS} step round(s) per pair, order alternating), medians`);
   const rows = await familyRows();
   const header = `${'family'.padEnd(18)} ${'params'.padStart(8)}  ${'ms/batch'.padStart(9)}  ${'sentences/s'.padStart(11)}  ${'vs BERT'.padStart(7)}  ${'s/step'.padStart(7)}  ${'step / BERT step'.padStart(16)}  ${'trainable'.padStart(10)}`;
   console.log(header);
@@ -197,7 +225,12 @@ async function main(): Promise<void> {
   }
   console.log('vs BERT: throughput / BERT-base throughput of the same pair; step / BERT step: this family\'s step time / BERT-base\'s in the same pair');
 
-  const weightsMiB = bytes / 2 ** 20;
+  await longRow();
+  if (!load) {
+    console.log(`\n(2) skipped (BENCH_TINY)\nthis process's peak RSS: ${peakRssMiB().toFixed(0)} MiB`);
+    return;
+  }
+  const weightsMiB = load.bytes / 2 ** 20;
   console.log(`\n(2) load model.safetensors (${weightsMiB.toFixed(0)} MiB) in a fresh process: ${load.seconds.toFixed(2)} s`);
   console.log(`peak RSS of that process: ${load.peakRssMiB.toFixed(0)} MiB; before loading: ${load.baselineRssMiB.toFixed(0)} MiB; growth ${(load.peakRssMiB - load.baselineRssMiB).toFixed(0)} MiB = ${((load.peakRssMiB - load.baselineRssMiB) / weightsMiB).toFixed(2)} x the weights (target <= ~2: the weights + at most one extra copy)`);
   console.log(`this process's peak RSS: ${peakRssMiB().toFixed(0)} MiB`);

@@ -87,8 +87,8 @@ export interface MethodContext {
   readonly gathered: boolean;
   /** Dropout with probability p while training; the input itself otherwise. */
   dropout(x: Value, p: number): Value;
-  /** Layer normalisation with the adapter's own gain and bias tensors (works for gathered ones too). */
-  layerNorm(x: Value, weight: string, bias: string, eps: number): Value;
+  /** Layer normalisation with the gain and (unless `bias` is undefined: ModernBERT's gain-only norms) bias tensors named (works for gathered ones too). */
+  layerNorm(x: Value, weight: string, bias: string | undefined, eps: number): Value;
 }
 
 /** What a method does at the encoder's sites, by site key. */
@@ -237,9 +237,10 @@ export function tensorParamCount(tensors: readonly AdapterTensor[]): number {
 /** A {@link MethodContext.layerNorm} for tensors of their own shape, or gathered `[B, 1, d]` ones. */
 export function contextLayerNorm(w: (name: string) => Value, gathered: boolean, unit: (d: number) => Value): MethodContext['layerNorm'] {
   return (x, weight, bias, eps) => {
-    if (!gathered) return lnOp(x, w(weight), w(bias), eps);
+    if (!gathered) return lnOp(x, w(weight), bias === undefined ? undefined : w(bias), eps);
     const d = x.shape[x.rank - 1] as number;
-    return add(mul(lnOp(x, unit(d), undefined, eps), w(weight)), w(bias)); // per-example gain and shift
+    const scaled = mul(lnOp(x, unit(d), undefined, eps), w(weight)); // per-example gain
+    return bias === undefined ? scaled : add(scaled, w(bias)); // and shift, where the norm has one
   };
 }
 

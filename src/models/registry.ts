@@ -15,6 +15,7 @@ import { loadBertWeights } from './bert/load.js';
 import type { CheckpointKeys } from './checkpoint.js';
 import { loadDebertaV2Model } from './deberta-v2/load.js';
 import type { Encoder } from './encoder.js';
+import { loadModernBertModel } from './modernbert/load.js';
 import { loadMpnetModel } from './mpnet/load.js';
 
 /** An encoder with its weights, as a family's loader returns it. */
@@ -43,6 +44,7 @@ export const ENCODER_FAMILIES: readonly EncoderFamily[] = [
   { modelType: 'albert', module: 'models/albert', load: loadAlbertModel },
   { modelType: 'deberta-v2', module: 'models/deberta-v2', load: loadDebertaV2Model },
   { modelType: 'mpnet', module: 'models/mpnet', load: loadMpnetModel },
+  { modelType: 'modernbert', module: 'models/modernbert', load: loadModernBertModel },
 ];
 
 const BY_TYPE: ReadonlyMap<string, EncoderFamily> = new Map(ENCODER_FAMILIES.map((f) => [f.modelType, f]));

@@ -40,8 +40,13 @@ export interface SubLayerSite {
    * first and computes `h + residual` (USE-lite).
    */
   readonly norm: 'post' | 'pre';
-  /** Prefix of the block's layer-norm weights (`<prefix>.weight`, `<prefix>.bias`). */
-  readonly normPrefix: string;
+  /**
+   * Prefix of the block's layer-norm weights (`<prefix>.weight`, `<prefix>.bias`). Absent: the
+   * block normalises nothing (ModernBERT's layer 0 attention, whose `attn_norm` is the identity).
+   */
+  readonly normPrefix?: string;
+  /** False when the block's layer norm has a gain only (no `<prefix>.bias`: ModernBERT's `norm_bias: false`). */
+  readonly normBias?: boolean;
   /**
    * Module path (without the model prefix) where AdapterHub keeps bottleneck adapters of this
    * block, e.g. `encoder.layer.0.attention.output`; keys continue with `.adapters.<name>.…`.
@@ -70,8 +75,8 @@ export interface LinearSite {
   readonly role: LinearRole;
   /** Weight name ([in, out], possibly fused: see `columns`). */
   readonly weight: string;
-  /** Bias name. */
-  readonly bias: string;
+  /** Bias name; absent for a projection without bias (ModernBERT's `attention_bias` / `mlp_bias` false). */
+  readonly bias?: string;
   readonly inWidth: number;
   readonly outWidth: number;
   /** For a block of a fused weight: the columns `[from, to)` of `weight` and `bias` this projection is. */
@@ -169,18 +174,22 @@ export class HookSites {
       }
     }
     for (const s of d.sublayers) {
+      if (s.normPrefix === undefined) {
+        if (s.norm === 'post') bad(s, 'a post-norm block needs a layer norm');
+        continue;
+      }
       const w = shapeOf(s, `${s.normPrefix}.weight`);
-      shapeOf(s, `${s.normPrefix}.bias`);
+      if (s.normBias !== false) shapeOf(s, `${s.normPrefix}.bias`);
       const normWidth = s.norm === 'post' ? s.width : s.inputWidth;
       if (w.length !== 1 || w[0] !== normWidth) bad(s, `layer norm ${s.normPrefix} has shape [${w.join(', ')}], expected [${normWidth}]`);
     }
     for (const s of d.linears) {
       const w = shapeOf(s, s.weight);
-      const b = shapeOf(s, s.bias);
+      const b = s.bias === undefined ? undefined : shapeOf(s, s.bias);
       const [from, to] = s.columns ?? [0, s.outWidth];
       if (w.length !== 2 || w[0] !== s.inWidth) bad(s, `weight ${s.weight} has shape [${w.join(', ')}], expected [${s.inWidth}, …]`);
       if (!(from >= 0 && to - from === s.outWidth && to <= (w[1] as number))) bad(s, `columns ${from}..${to} do not give ${s.outWidth} outputs of ${s.weight} [${w.join(', ')}]`);
-      if (b.length !== 1 || b[0] !== w[1]) bad(s, `bias ${s.bias} has shape [${b.join(', ')}], expected [${w[1]}]`);
+      if (b && (b.length !== 1 || b[0] !== w[1])) bad(s, `bias ${s.bias} has shape [${b.join(', ')}], expected [${w[1]}]`);
     }
     for (const s of d.attentions) {
       if (!(s.heads >= 1 && s.headDim >= 1)) bad(s, `heads ${s.heads} x ${s.headDim} is not a valid geometry`);

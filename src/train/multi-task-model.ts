@@ -329,7 +329,8 @@ export class MultiTaskModel {
     const perTaskNorm = contextLayerNorm(pick, true, unit);
     const hooks = composeHooks(groupHooks, (x, prefix, eps, weight) => {
       const w = `${prefix}.weight`;
-      return perTask.has(w) ? perTaskNorm(x, w, `${prefix}.bias`, eps) : contextLayerNorm(weight, false, unit)(x, w, `${prefix}.bias`, eps);
+      const b = this.base.weights.has(`${prefix}.bias`) ? `${prefix}.bias` : undefined; // ModernBERT's norms have a gain only
+      return perTask.has(w) ? perTaskNorm(x, w, b, eps) : contextLayerNorm(weight, false, unit)(x, w, b, eps);
     });
     const eg = buildEncoderGraph(this.base.encoder, this.base.weights, { graph: g, hooks, ...(frozen ? { frozenWeight: frozenWeightHook(frozen) } : {}) });
     const logits = g.scope('head', () => {

@@ -271,6 +271,10 @@ test('prefix and prompt tuning are refused, with the reason, on encoders whose r
   assert.throws(make(deberta, 'prompt'), /prompt_tuning config: prompt tuning does not work on the deberta-v2 encoder: its relative position tables/);
   const mpnet = await loadBase('test/fixtures/models/tiny-mpnet');
   assert.throws(make(mpnet, 'prompt'), /prompt_tuning config: prompt tuning does not work on the mpnet encoder: its relative position bias is bucketed over the input tokens only/);
+  const modern = await loadBase('test/fixtures/models/tiny-modernbert');
+  assert.throws(make(modern, 'prompt'), /prompt_tuning config: prompt tuning does not work on the modernbert encoder: its rotary tables and local attention windows/);
+  const gated = await make(modern, 'unipelt')().predict(modern.tokenizer.encode(['a b', 'c d e f'], 8)); // the prefix gate reads the attention's (pre-normed) input
+  assert.ok([...gated].every(Number.isFinite));
   const batch = mpnet.tokenizer.encode(['a b', 'c d e f'], 8);
   const logits = await make(mpnet, 'prefix')().predict(batch); // MPNet's bias gives prefix keys no position term (bert/encoder.ts leftPadKeys)
   assert.equal(logits.length, 4);

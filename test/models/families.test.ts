@@ -95,7 +95,7 @@ async function parity(dir: string, ref: ModelRef): Promise<{ hidden: number; poo
 
 describe('the encoder registry', () => {
   test('one entry per model_type; the supported list is derived from it', () => {
-    assert.deepEqual([...SUPPORTED_MODEL_TYPES], ['bert', 'roberta', 'xlm-roberta', 'distilbert', 'electra', 'albert', 'deberta-v2', 'mpnet']);
+    assert.deepEqual([...SUPPORTED_MODEL_TYPES], ['bert', 'roberta', 'xlm-roberta', 'distilbert', 'electra', 'albert', 'deberta-v2', 'mpnet', 'modernbert']);
     assert.deepEqual(ENCODER_FAMILIES.map((f) => f.modelType), [...SUPPORTED_MODEL_TYPES]);
   });
 
@@ -105,7 +105,7 @@ describe('the encoder registry', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...c, model_type: 'gpt2' }));
     await assert.rejects(loadBase(dir), (e: unknown) => {
       assert.ok(e instanceof AdapterkitError && e.code === 'UNSUPPORTED_MODEL', String(e));
-      assert.match(e.message, /model_type "gpt2" is not supported; supported model types: bert, roberta, xlm-roberta, distilbert, electra, albert, deberta-v2, mpnet$/);
+      assert.match(e.message, /model_type "gpt2" is not supported; supported model types: bert, roberta, xlm-roberta, distilbert, electra, albert, deberta-v2, mpnet, modernbert$/);
       return true;
     });
   });

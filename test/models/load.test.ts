@@ -80,7 +80,7 @@ describe('loadBertModel errors', () => {
     });
     await rejectsLoad(dir, 'UNSUPPORTED_MODEL', join(dir, 'config.json'), 'model_type "gpt2" is not supported', 'supported model types: bert, roberta, xlm-roberta, distilbert, electra');
     // through the registry (what loadBase uses), every family is listed
-    await assert.rejects(loadEncoderModel(dir), /model_type "gpt2" is not supported; supported model types: bert, roberta, xlm-roberta, distilbert, electra, albert, deberta-v2, mpnet$/);
+    await assert.rejects(loadEncoderModel(dir), /model_type "gpt2" is not supported; supported model types: bert, roberta, xlm-roberta, distilbert, electra, albert, deberta-v2, mpnet, modernbert$/);
   });
 
   test('missing config.json', async () => {

@@ -22,7 +22,7 @@ import { pyFloat } from '../../util/python-json.js';
 import { adapterTensorName } from '../names.js';
 import type { AdapterMethod, AdapterTensor, FileTensorKey, LinearUnit, MethodConfigBase, MethodHooks } from '../method.js';
 import { checkBool, checkKnownFields, checkLayerList, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
-import { attentionRoles, isUnset, peftFeedforward, peftTargets, rolesByLayer, type AttnMatrix } from './linear-targets.js';
+import { attentionRoles, fusedSitesIssue, isUnset, peftFeedforward, peftTargets, rolesByLayer, type AttnMatrix } from './linear-targets.js';
 
 /** An IA³ configuration: AdapterHub's `IA3Config` fields plus adapterkit's `feedforward`. */
 export interface Ia3Config extends MethodConfigBase {
@@ -167,6 +167,8 @@ export const ia3Method: AdapterMethod<Ia3Config> = {
       if (c.alpha !== 1) return { unsupported: `PEFT's IA³ has no alpha (this adapter's is ${c.alpha})` };
       const targets = targetsOf(c, enc);
       const sites = targets.map((t) => t.site);
+      const fused = fusedSitesIssue(enc, sites);
+      if (fused !== undefined) return { unsupported: fused };
       const target = peftTargets(enc, sites, { layersField: false }).target_modules;
       // every field of PEFT's IA3Config (peft @ 5d602fd tuners/ia3/config.py)
       return {
@@ -204,11 +206,11 @@ export const ia3Method: AdapterMethod<Ia3Config> = {
       if (side === 'in') {
         for (let i = 0; i < site.inWidth; i++) for (let j = 0; j < site.outWidth; j++) W.data[i * cols + from + j] = (W.data[i * cols + from + j] as number) * (l.data[i] as number);
       } else {
-        const b = copy(site.bias);
+        const b = site.bias === undefined ? undefined : copy(site.bias);
         for (let j = 0; j < site.outWidth; j++) {
           const s = c.alpha * (l.data[j] as number);
           for (let i = 0; i < site.inWidth; i++) W.data[i * cols + from + j] = (W.data[i * cols + from + j] as number) * s;
-          b.data[from + j] = (b.data[from + j] as number) * s;
+          if (b) b.data[from + j] = (b.data[from + j] as number) * s;
         }
       }
     }

@@ -60,6 +60,18 @@ function suffixList(rule: SuffixRule, candidates: readonly string[], wanted: Rea
 }
 
 /**
+ * Why PEFT cannot hold adapters on `sites`, when one is a column block of a fused weight
+ * (ModernBERT's `attn.Wqkv`): PEFT adapts whole modules, so its LoRA on `Wqkv` is one pair over all
+ * three blocks, and the per-block modules adapterkit names do not exist in the model. Undefined otherwise.
+ */
+export function fusedSitesIssue(enc: Encoder, sites: readonly LinearSite[]): string | undefined {
+  const s = sites.find((x) => x.columns !== undefined);
+  if (!s) return undefined;
+  const [from, to] = s.columns as readonly [number, number];
+  return `the ${enc.family} encoder's ${s.role} projection is columns ${from}..${to} of the fused ${s.weight.replace(/\.weight$/, '')}; PEFT adapts whole modules, so it has no module for this adapter's per-projection tensors`;
+}
+
+/**
  * PEFT's `target_modules` selecting exactly `sites`: the suffix list PEFT users write
  * (`["query", "value"]`) with `layers_to_transform` for left-out layers when the config has that
  * field, else one full-match regular expression over the module names.

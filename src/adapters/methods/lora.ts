@@ -21,7 +21,7 @@ import { pyFloat } from '../../util/python-json.js';
 import { adapterTensorName } from '../names.js';
 import type { AdapterMethod, AdapterTensor, FileTensorKey, LinearUnit, MethodConfigBase, MethodHooks } from '../method.js';
 import { checkBool, checkKnownFields, checkLayerList, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
-import { attentionRoles, isUnset, matrixOf, peftTargets, rolesByLayer, type AttnMatrix } from './linear-targets.js';
+import { attentionRoles, fusedSitesIssue, isUnset, matrixOf, peftTargets, rolesByLayer, type AttnMatrix } from './linear-targets.js';
 
 /** A LoRA configuration: AdapterHub's `LoRAConfig` fields plus adapterkit's camelCase ones. */
 export interface LoraConfig extends MethodConfigBase {
@@ -190,6 +190,8 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
   peft: {
     config(c, enc) {
       if (c.use_gating) return { unsupported: 'PEFT\'s LoRA has no gate (use_gating)' };
+      const fused = fusedSitesIssue(enc, sitesOf(c, enc));
+      if (fused !== undefined) return { unsupported: fused };
       // every field of PEFT's LoraConfig (peft @ 5d602fd tuners/lora/config.py), defaults where adapterkit has no counterpart
       return {
         config: {

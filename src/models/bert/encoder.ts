@@ -38,7 +38,7 @@ export function dense(ctx: BuildContext, x: Value, prefix: string): Value {
 /** A layer's projection with `role`, through the linear hook. */
 function projection(ctx: BuildContext, sites: HookSites, layer: number, role: LinearRole, x: Value): Value {
   const site = sites.linear(layer, role);
-  return runLinear(ctx, site, x, (z) => linear(z, ctx.weight(site.weight), ctx.weight(site.bias)));
+  return runLinear(ctx, site, x, (z) => linear(z, ctx.weight(site.weight), site.bias === undefined ? undefined : ctx.weight(site.bias)));
 }
 
 /** LayerNorm with `<prefix>.weight` and `<prefix>.bias` (through the context's override when it has one). */

@@ -76,7 +76,7 @@ function relativeInputs(ctx: BuildContext, c: DebertaV2Config, tables: RelativeI
 /** A layer's projection with `role`, through the linear hook. */
 function projection(ctx: BuildContext, sites: HookSites, layer: number, role: LinearRole, x: Value): Value {
   const site = sites.linear(layer, role);
-  return runLinear(ctx, site, x, (z) => linear(z, ctx.weight(site.weight), ctx.weight(site.bias)));
+  return runLinear(ctx, site, x, (z) => linear(z, ctx.weight(site.weight), site.bias === undefined ? undefined : ctx.weight(site.bias)));
 }
 
 /** Disentangled self-attention with its output projection, dropout, residual and LayerNorm (through the hooks). */

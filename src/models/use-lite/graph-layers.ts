@@ -111,7 +111,7 @@ export function selfAttention(ctx: BuildContext, sites: HookSites, layer: number
     const apply = (z: Value): Value => {
       let qkv = fused.get(z);
       if (!qkv) {
-        qkv = linear(z, weight(site.weight), weight(site.bias)); // [B, T, 3A]
+        qkv = linear(z, weight(site.weight), site.bias === undefined ? undefined : weight(site.bias)); // [B, T, 3A]
         fused.set(z, qkv);
       }
       return slice(qkv, [from], [to], [2]); // [B, T, A]
@@ -142,7 +142,7 @@ export function transformerLayer(
   const hiddenDropout = ctx.hiddenDropout ?? 0.1;
   const dense = (role: LinearRole, z: Value): Value => {
     const site = sites.linear(layer, role);
-    return runLinear(ctx, site, z, (v) => linear(v, weight(site.weight), weight(site.bias)));
+    return runLinear(ctx, site, z, (v) => linear(v, weight(site.weight), site.bias === undefined ? undefined : weight(site.bias)));
   };
   const n = prenorm(ctx, x, names.attentionNorm, weight); // [B, T, I]
   const c = selfAttention(ctx, sites, layer, n, maskBias, weight, a); // [B, T, A]
