@@ -34,6 +34,7 @@ export { mergeAdapters, MERGE_METHODS, type MergeMethod, type MergeOptions } fro
 export { mergeTaskModels, type MergeTasksOptions } from './train/merge-tasks.js';
 export type { HookSites, SubLayerSite, LinearSite, AttentionSite, LinearRole, SubLayerName } from './models/sites.js';
 export { headConfig, type HeadConfig, type HeadKind } from './heads/head.js';
+export { HEAD_POOLINGS, type HeadPooling } from './heads/pooling.js';
 export { TaskModel, type TaskModelOptions, type TaskModelStats } from './train/task-model.js';
 export { describeMode, isAdapterSetup, MODE_NAMES, MODES, type TrainingMode, type AdapterSetupMode } from './train/modes.js';
 export { train, DEFAULT_LR, type TrainOptions, type TrainResult, type TrainEvent } from './train/trainer.js';

@@ -150,7 +150,11 @@ async function loadAdapterHubDir(dir: string, enc: Encoder, config: Record<strin
     }, tensors);
     mode = { kind: 'adapters', adapter: c };
   }
-  const head = headConfig({ kind: hf.kind, labels: hf.labels, layers: hf.layers, dropout: hf.dropout });
+  // AdapterHub's sentence heads read the pooler output with use_pooler true and the first token's hidden state without it
+  const token = hf.kind === 'tagging' || hf.kind === 'qa';
+  const usePooler = (hc.config as Record<string, unknown>).use_pooler;
+  const firstToken = !token && usePooler === false && enc.describe().pooler === true;
+  const head = headConfig({ kind: hf.kind, labels: hf.labels, layers: hf.layers, dropout: hf.dropout, ...(firstToken ? { pooling: 'cls' as const } : {}) });
   headTensors(headRead, name, head.layers, tensors);
   await readTrainedBase(dir, enc, tensors);
   return {

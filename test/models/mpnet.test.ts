@@ -318,6 +318,14 @@ async function fixtureModel(baseDir: string, dir: string, ref: MethodRef) {
   return { base, model, keyOf };
 }
 
+test('an AdapterHub head with use_pooler false reads the first token (pooling cls) on a base with a pooler, the pooler with use_pooler true', async () => {
+  const base = await loadBase(DIR);
+  const [lora, houlsby] = [await loadSavedTask(base, join(DIR, 'adapters', 'lora')), await loadSavedTask(base, join(DIR, 'adapters', 'houlsby'))];
+  assert.equal(lora.model.head.pooling, 'cls');
+  assert.equal(houlsby.model.head.pooling, undefined);
+  await Promise.all([lora.model.dispose(), houlsby.model.dispose()]);
+});
+
 for (const method of ['houlsby', 'lora']) {
   test(`tiny-mpnet + ${method} (${method === 'lora' ? 'mean-pooling' : 'pooler'} head): logits, loss and every gradient match PyTorch`, async () => {
     const dir = join(DIR, 'adapters', method);
