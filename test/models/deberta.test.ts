@@ -10,7 +10,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
@@ -18,10 +18,8 @@ import { peftAdapterConfig, peftKeys } from '../../src/adapters/peft.js';
 import { parseComposition } from '../../src/adapters/composition.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
-import { Session, i64, type HostTensor } from '../../src/engine/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
-import { buildEncoderGraph } from '../../src/models/build.js';
 import { parseDebertaV2Config } from '../../src/models/deberta-v2/config.js';
 import { relativeBucket, relativeIndexTables } from '../../src/models/deberta-v2/relative-positions.js';
 import { SUPPORTED_MODEL_TYPES, loadEncoderModel } from '../../src/models/registry.js';
@@ -34,17 +32,13 @@ import { cli } from '../cli/harness.js';
 import { batchOf } from '../adapters/reference.test.js';
 import { fakeCommit, startFakeHub, type FakeFile } from '../hub/fake-hub.js';
 import { close, fileIndex } from '../util/reference-compare.js';
+import { encoderParity, FIX, fixtureCopy, maxAbsDiff, type EncoderRef, type Rec } from './encoder-parity.js';
 
-const FIX = 'test/fixtures/models';
 const MODELS = ['tiny-deberta-v3', 'tiny-deberta-v2'] as const;
 
-interface Rec { shape: number[]; data: number[] }
-interface ModelRef {
-  inputs: { texts: string[][]; input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] };
+interface ModelRef extends EncoderRef {
   c2p_rows: number[][];
   p2c_rows: number[][];
-  last_hidden_state: Rec;
-  pooler_output: Rec;
 }
 interface MethodRef {
   inputs: ModelRef['inputs'];
@@ -62,38 +56,8 @@ after(() => {
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 
-function only(fixture: string, files: readonly string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-deberta-'));
-  temps.push(dir);
-  for (const f of files) copyFileSync(join(FIX, fixture, f), join(dir, f));
-  return dir;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: readonly number[]): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
-
-const ids = (rows: number[][]): HostTensor<'int64'> => i64([rows.length, rows[0]!.length], rows.flat());
-
-async function parity(dir: string, ref: ModelRef): Promise<{ hidden: number; pooled: number; describe: Record<string, unknown> }> {
-  const m = await loadEncoderModel(dir);
-  const eg = buildEncoderGraph(m.encoder, m.weights);
-  eg.graph.output(eg.outputs.hidden, eg.outputs.pooled);
-  const s = await Session.create(eg.graph);
-  const feeds: Record<string, HostTensor> = { input_ids: ids(ref.inputs.input_ids), attention_mask: ids(ref.inputs.attention_mask) };
-  if (eg.tokenTypeIds) feeds.token_type_ids = ids(ref.inputs.token_type_ids ?? ref.inputs.input_ids.map((r) => r.map(() => 0)));
-  const out = await s.run(feeds);
-  await s.dispose();
-  assert.deepEqual(out[eg.outputs.hidden.name]!.shape, ref.last_hidden_state.shape);
-  return {
-    hidden: maxAbsDiff(out[eg.outputs.hidden.name]!.data as Float32Array, ref.last_hidden_state.data),
-    pooled: maxAbsDiff(out[eg.outputs.pooled.name]!.data as Float32Array, ref.pooler_output.data),
-    describe: m.encoder.describe(),
-  };
-}
+const only = (fixture: string, files: readonly string[]): string => fixtureCopy(fixture, files, temps);
+const parity = encoderParity;
 
 test('the registry lists deberta-v2', () => {
   assert.ok(SUPPORTED_MODEL_TYPES.includes('deberta-v2'));

@@ -8,20 +8,18 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterHubAdapterConfig, adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
 import { peftAdapterConfig } from '../../src/adapters/peft.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
-import { Session, i64, type HostTensor } from '../../src/engine/index.js';
 import { AdapterkitError } from '../../src/errors.js';
 import { headConfig } from '../../src/heads/head.js';
 import { parseAlbertConfig } from '../../src/models/albert/config.js';
 import { AlbertEncoder } from '../../src/models/albert/encoder.js';
 import { loadBase } from '../../src/models/base.js';
-import { buildEncoderGraph } from '../../src/models/build.js';
 import { ENCODER_FAMILIES, SUPPORTED_MODEL_TYPES, loadEncoderModel } from '../../src/models/registry.js';
 import { loadTokenizer } from '../../src/models/tokenizers/index.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
@@ -30,16 +28,11 @@ import { cli } from '../cli/harness.js';
 import { batchOf } from '../adapters/reference.test.js';
 import { fakeCommit, startFakeHub, type FakeFile } from '../hub/fake-hub.js';
 import { close, fileIndex } from '../util/reference-compare.js';
+import { encoderParity, FIX, fixtureCopy, maxAbsDiff, type EncoderRef, type Rec } from './encoder-parity.js';
 
-const FIX = 'test/fixtures/models';
 const FAMILIES = ['tiny-xlmr', 'tiny-albert'] as const;
 
-interface Rec { shape: number[]; data: number[] }
-interface ModelRef {
-  inputs: { texts: string[][]; input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] };
-  last_hidden_state: Rec;
-  pooler_output: Rec;
-}
+type ModelRef = EncoderRef;
 interface MethodRef {
   inputs: ModelRef['inputs'];
   labels: number[];
@@ -58,40 +51,8 @@ function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
 }
 
-/** A temp model directory with `files` of `fixture` (e.g. config.json and pytorch_model.bin only). */
-function only(fixture: string, files: readonly string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-family-'));
-  temps.push(dir);
-  for (const f of files) copyFileSync(join(FIX, fixture, f), join(dir, f));
-  return dir;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: readonly number[]): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
-
-const ids = (rows: number[][]): HostTensor<'int64'> => i64([rows.length, rows[0]!.length], rows.flat());
-
-/** Runs the bare encoder of `dir` on the reference inputs; max abs errors of hidden and pooled. */
-async function parity(dir: string, ref: ModelRef): Promise<{ hidden: number; pooled: number; describe: Record<string, unknown> }> {
-  const m = await loadEncoderModel(dir);
-  const eg = buildEncoderGraph(m.encoder, m.weights);
-  eg.graph.output(eg.outputs.hidden, eg.outputs.pooled);
-  const s = await Session.create(eg.graph);
-  const feeds: Record<string, HostTensor> = { input_ids: ids(ref.inputs.input_ids), attention_mask: ids(ref.inputs.attention_mask) };
-  if (eg.tokenTypeIds) feeds.token_type_ids = ids(ref.inputs.token_type_ids ?? ref.inputs.input_ids.map((r) => r.map(() => 0)));
-  const out = await s.run(feeds);
-  await s.dispose();
-  assert.deepEqual(out[eg.outputs.hidden.name]!.shape, ref.last_hidden_state.shape);
-  return {
-    hidden: maxAbsDiff(out[eg.outputs.hidden.name]!.data as Float32Array, ref.last_hidden_state.data),
-    pooled: maxAbsDiff(out[eg.outputs.pooled.name]!.data as Float32Array, ref.pooler_output.data),
-    describe: m.encoder.describe(),
-  };
-}
+const only = (fixture: string, files: readonly string[]): string => fixtureCopy(fixture, files, temps);
+const parity = encoderParity;
 
 describe('the encoder registry', () => {
   test('one entry per model_type; the supported list is derived from it', () => {

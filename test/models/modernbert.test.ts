@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
-import { Session, concat, f32, i64, type HostTensor, type Value } from '../../src/engine/index.js';
+import { Session, concat, f32, type Value } from '../../src/engine/index.js';
 import { AdapterkitError } from '../../src/errors.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
@@ -33,6 +33,7 @@ import { TaskModel } from '../../src/train/task-model.js';
 import { cli } from '../cli/harness.js';
 import { gradcheck } from '../engine/gradcheck.js';
 import { close, fileIndex } from '../util/reference-compare.js';
+import { ids, maxAbsDiff } from './encoder-parity.js';
 
 const DIR = 'test/fixtures/models/tiny-modernbert';
 
@@ -48,14 +49,6 @@ after(() => {
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 
-function maxAbsDiff(a: ArrayLike<number>, b: readonly number[]): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
-
-const ids = (rows: number[][]): HostTensor<'int64'> => i64([rows.length, rows[0]!.length], rows.flat());
 
 /** A temp copy of the fixture with config.json fields replaced by `patch`. */
 function patched(patch: Record<string, unknown>): string {

@@ -15,7 +15,7 @@ import { adapterHubAdapterConfig, adapterHubKeys, headKey } from '../../src/adap
 import { peftAdapterConfig } from '../../src/adapters/peft.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
-import { Session, concat, f32, i64, type HostTensor, type Value } from '../../src/engine/index.js';
+import { Session, concat, f32, type Value } from '../../src/engine/index.js';
 import { AdapterkitError } from '../../src/errors.js';
 import { headConfig } from '../../src/heads/head.js';
 import { pooledInput } from '../../src/heads/pooling.js';
@@ -33,6 +33,7 @@ import { cli, tempDir, TINY_BERT, writeToyCsv } from '../cli/harness.js';
 import { gradcheck } from '../engine/gradcheck.js';
 import { fakeCommit, startFakeHub, type FakeFile } from '../hub/fake-hub.js';
 import { close, fileIndex } from '../util/reference-compare.js';
+import { ids, maxAbsDiff } from './encoder-parity.js';
 
 const DIR = 'test/fixtures/models/tiny-mpnet';
 
@@ -72,14 +73,6 @@ function only(files: readonly string[]): string {
   return dir;
 }
 
-function maxAbsDiff(a: ArrayLike<number>, b: readonly number[]): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
-
-const ids = (rows: number[][]): HostTensor<'int64'> => i64([rows.length, rows[0]!.length], rows.flat());
 
 function batchOf(inp: Inputs): EncodedBatch {
   const B = inp.input_ids.length;
