@@ -106,6 +106,8 @@ export function headConfig(c: Partial<Omit<HeadConfig, 'pooling'>> & Pick<HeadCo
   if (new Set(h.labels).size !== h.labels.length) fail('BAD_CONFIG', `head: duplicate label names in ${h.labels.join(', ')}`);
   if (h.layers !== 1 && h.layers !== 2) fail('BAD_CONFIG', `head: layers must be 1 or 2, got ${h.layers}`);
   if (!(h.dropout >= 0 && h.dropout < 1)) fail('BAD_CONFIG', `head: dropout must be in [0, 1), got ${h.dropout}`);
+  if (typeof h.pair !== 'boolean') fail('BAD_CONFIG', `head: pair must be true or false, got ${JSON.stringify(h.pair)}`);
+  if (!(typeof h.threshold === 'number' && h.threshold > 0 && h.threshold < 1)) fail('BAD_CONFIG', `head: threshold must be a number in (0, 1), got ${JSON.stringify(h.threshold)}`);
   if (h.kind === 'tagging') {
     const scheme = h.scheme ?? 'plain';
     if (!['BIO', 'BIOES', 'plain'].includes(scheme)) fail('BAD_CONFIG', `head: tagging scheme must be BIO, BIOES or plain, got ${JSON.stringify(scheme)}`);

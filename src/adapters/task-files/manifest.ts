@@ -110,6 +110,9 @@ export function checkManifest(raw: Record<string, unknown>, path: string): TaskM
     if (mode.adapterDrop !== undefined) {
       const d = asObject(mode.adapterDrop, `${path}: mode.adapterDrop`);
       if (d.kind !== 'static' && d.kind !== 'robust') fail('BAD_FILE', `${path}: mode.adapterDrop.kind must be "static" or "robust"`);
+      const field = d.kind === 'static' ? 'layers' : 'maxLayers';
+      const n = d[field];
+      if (!(typeof n === 'number' && Number.isInteger(n) && n >= 0)) fail('BAD_FILE', `${path}: mode.adapterDrop.${field} must be a non-negative integer (the number of lowest layers without adapters), got ${JSON.stringify(n)}`);
       adapterDrop = d as unknown as AdapterDrop;
     }
   }
