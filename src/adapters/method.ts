@@ -173,8 +173,11 @@ export interface AdapterMethod<C extends MethodConfigBase = MethodConfigBase> {
    * be mixed at all.
    */
   structure(c: C): { readonly key: string } | { readonly unsupported: string };
-  /** The method's size knob for sweeps: bottleneck m, LoRA r (undefined: none). */
-  readonly size?: { readonly name: string; get(c: C, enc: Encoder): number; with(c: C, n: number): C };
+  /**
+   * The method's size knob for sweeps: bottleneck m, LoRA r, prefix or prompt length P (undefined:
+   * none). `name` goes into sweep method ids (`lora-r8`), `what` into help texts.
+   */
+  readonly size?: { readonly name: string; readonly what: string; get(c: C, enc: Encoder): number; with(c: C, n: number): C };
   readonly adapterHub: {
     config(c: C, enc: Encoder): AdapterHubConfig;
     /** File keys of the tensors, with `fileName` as the adapter's name in the keys. */

@@ -9,7 +9,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBase } from '../../src/models/base.js';
 import { AdapterkitError } from '../../src/errors.js';
-import { planRuns, PAPER_GRID, runCost, runMode } from '../../src/train/experiments/sweep-grid.js';
+import { InvalidArgumentError } from 'commander';
+import { PRESET_NAMES } from '../../src/adapters/methods/index.js';
+import { adapterMethodsArg } from '../../src/cli/commands/sweep.js';
+import { planRuns, PAPER_GRID, runCost, runMode, sizeName } from '../../src/train/experiments/sweep-grid.js';
 import { readSweepResults, summarizeSweep, type SweepResult } from '../../src/train/experiments/sweep-results.js';
 import { runSweep } from '../../src/train/experiments/sweep.js';
 import { TINY_BERT, tempDir, toyTask } from './helpers.js';
@@ -59,6 +62,86 @@ describe('sweep grid', () => {
     assert.throws(() => planRuns({ ...PAPER_GRID, methods: ['adapters'], adapterMethods: [{ preset: 'ia3', sizes: [4] }] }), /ia3 has no size to sweep/);
     assert.throws(() => planRuns({ ...PAPER_GRID, methods: ['adapters'], adapterMethods: [{ preset: 'nope' }] }), /unknown adapter method "nope"/);
     assert.throws(() => planRuns({ ...PAPER_GRID, methods: ['adapters'], initStds: [1e-3], adapterMethods: [{ preset: 'lora' }] }), /init stds apply to bottleneck adapters, not lora/);
+  });
+});
+
+describe('sweep over every method preset', () => {
+  test('every preset train --method takes sweeps at its own sizes: ids name the preset and its knob, the config gets the size', async () => {
+    const enc = (await loadBase(TINY_BERT)).encoder;
+    const sized = PRESET_NAMES.filter((p) => sizeName(p) !== undefined);
+    assert.deepEqual(PRESET_NAMES.filter((p) => !sized.includes(p)).sort(), ['ia3', 'ia3-peft'], 'only IA³ has no size');
+    const runs = planRuns({
+      ...PAPER_GRID, methods: ['adapters'], lrs: [1e-3], epochs: [1], seeds: [1], sizes: [8],
+      adapterMethods: PRESET_NAMES.map((preset) => (sized.includes(preset) ? { preset, sizes: [4, 12] } : { preset })),
+    }, enc);
+    const knob = (p: string) => ({ paper: 'm', houlsby: 'm', pfeiffer: 'm', parallel: 'm', compacter: 'm', 'compacter++': 'm', lora: 'r', prefix: 'P', 'prefix-flat': 'P', prompt: 'P', 'prompt-peft': 'P', mam: 'm', unipelt: 'm' })[p];
+    const want = PRESET_NAMES.flatMap((p) => (!sized.includes(p) ? [p] : [4, 12].map((n) => (p === 'paper' ? `adapters-m${n}` : `${p}-${knob(p)}${n}`))));
+    assert.deepEqual(runs.map((r) => r.method).sort(), want.sort());
+    for (const r of runs.filter((x) => x.size !== undefined)) {
+      const m = runMode(r);
+      assert.ok(m.kind === 'adapters');
+      const c = m.adapter;
+      assert.equal(c.preset ?? 'paper', r.preset ?? 'paper', r.method);
+      const part = (method: string) => (c.method === 'union' ? c.configs.find((x) => x.method === method) : c);
+      const got = c.method === 'prefix_tuning' ? c.prefix_length : c.method === 'prompt_tuning' ? c.prompt_length : c.method === 'lora' ? c.r : (part('bottleneck') as { size?: number }).size;
+      assert.equal(got, r.size, r.method);
+    }
+    // a union's other parts keep the preset's sizes
+    const uni = runMode(runs.find((r) => r.method === 'unipelt-m4')!);
+    assert.ok(uni.kind === 'adapters' && uni.adapter.method === 'union');
+    assert.deepEqual(uni.adapter.configs.map((x) => (x.method === 'prefix_tuning' ? x.prefix_length : x.method === 'lora' ? x.r : x.method === 'bottleneck' ? x.size : -1)), [10, 4, 8]);
+    const mam = runMode(runs.find((r) => r.method === 'mam-m12')!);
+    assert.ok(mam.kind === 'adapters' && mam.adapter.method === 'union');
+    assert.deepEqual(mam.adapter.configs.map((x) => (x.method === 'prefix_tuning' ? [x.prefix_length, x.bottleneck_size] : x.method === 'bottleneck' ? [x.size, x.is_parallel] : -1)), [[30, 800], [12, true]]);
+  });
+
+  test('bad presets and sizes are refused with the preset, the size and what is allowed named', async () => {
+    const enc = (await loadBase(TINY_BERT)).encoder;
+    const arg = (v: string) => {
+      try {
+        adapterMethodsArg(v);
+      } catch (e) {
+        assert.ok(e instanceof InvalidArgumentError);
+        return e.message;
+      }
+      return assert.fail(`${v} was accepted`);
+    };
+    assert.match(arg('prefix:10,nope:3'), /unknown adapter method "nope" \(the presets of train --method: paper, .*prefix, prefix-flat, prompt, .*mam, unipelt\)/);
+    assert.match(arg('prefix:0'), /"prefix:0": sizes after ":" must be positive integers separated by "\/", e.g. lora:4\/16 or prefix:10\/30/);
+    assert.match(arg('prompt:10/'), /"prompt:10\/": sizes after ":" must be positive integers/);
+    assert.match(arg('prompt:2.5'), /"prompt:2.5": sizes after ":" must be positive integers/);
+    assert.match(arg('ia3:4'), /"ia3:4": ia3 has no size to sweep \(presets with a size: paper, .*prompt, .*unipelt\)/);
+    assert.deepEqual(adapterMethodsArg('prefix:10/30,prompt:10/50,compacter++:8,mam:64,unipelt,ia3'), [
+      { preset: 'prefix', sizes: [10, 30] }, { preset: 'prompt', sizes: [10, 50] }, { preset: 'compacter++', sizes: [8] }, { preset: 'mam', sizes: [64] }, { preset: 'unipelt' }, { preset: 'ia3' },
+    ]);
+    // sizes the encoder cannot take are refused when the sweep is planned, naming the run
+    const g = { ...PAPER_GRID, methods: ['adapters'] as const, lrs: [1e-3], epochs: [1], seeds: [1] };
+    assert.throws(() => planRuns({ ...g, adapterMethods: [{ preset: 'compacter', sizes: [8, 10] }] }, enc), /sweep grid: compacter-m10 \(compacter with m = 10\): .*phm_dim 4 does not divide the PHM layer's output width 10/);
+    assert.throws(() => planRuns({ ...g, sizes: [0], adapterMethods: [{ preset: 'prompt' }] }, enc), /sizes of prompt holds 0; each must be a positive integer \(P: prompt_length\)/);
+  });
+
+  test('prefix, prompt and MAM runs train; their rows carry the method, its size and the trained parameters', async () => {
+    const base = await loadBase(TINY_BERT);
+    const out = tempDir('sweep-methods');
+    const r = await runSweep({
+      base, task: toyTask(), outDir: out, ...opts,
+      grid: { methods: ['adapters'], lrs: [1e-2], epochs: [1], sizes: [8], seeds: [1], adapterMethods: [{ preset: 'prefix-flat', sizes: [2, 5] }, { preset: 'prompt', sizes: [3] }, { preset: 'mam', sizes: [4] }] },
+    });
+    const rows = await readSweepResults(join(out, 'results.jsonl'));
+    assert.equal(r.trained, 4);
+    assert.deepEqual(rows.map((x) => [x.method, x.preset, x.size]).sort(), [['mam-m4', 'mam', 4], ['prefix-flat-P2', 'prefix-flat', 2], ['prefix-flat-P5', 'prefix-flat', 5], ['prompt-P3', 'prompt', 3]]);
+    const enc = base.encoder;
+    const byMethod = new Map(rows.map((x) => [x.method, x]));
+    const p2 = byMethod.get('prefix-flat-P2')!;
+    const p5 = byMethod.get('prefix-flat-P5')!;
+    // a flat prefix is P x (keys and values of every layer): 3 more positions add 3 x layers x 2 x hidden parameters
+    assert.equal(p5.trainableParams - p2.trainableParams, 3 * enc.numLayers * 2 * enc.hiddenSize);
+    for (const x of rows) {
+      assert.ok(x.trainableParams > 0 && x.bytes === 4 * x.trainableParams, x.method);
+      assert.equal(x.share, x.trainableParams / x.baseParams, x.method);
+      assert.ok(x.devScore !== null && x.testScore !== null, x.method);
+    }
+    assert.ok(byMethod.get('mam-m4')!.trainableParams > p5.trainableParams, 'MAM holds the prefix MLP (bottleneck 800) and a parallel adapter');
   });
 });
 

@@ -455,6 +455,7 @@ export const bottleneckMethod: AdapterMethod<BottleneckConfig> = {
   },
   size: {
     name: 'm',
+    what: 'the bottleneck width m',
     get: (c, enc) => bottleneckWidth(c, sitesOf(c, enc)[0] as SubLayerSite),
     with: (c, n) => checkBottleneckConfig({ ...c, size: n, reduction_factor: undefined } as unknown as RawConfig),
   },

@@ -33,6 +33,8 @@ export type SingleMethodConfig = BottleneckConfig | LoraConfig | Ia3Config | Pre
 /** Any method's config. */
 export type MethodConfig = SingleMethodConfig | UnionConfig<SingleMethodConfig>;
 
+const bottleneckSizeName = (bottleneckMethod.size as NonNullable<typeof bottleneckMethod.size>).name;
+
 /** Every method, by id. */
 export const METHODS: { readonly [K in MethodId]: AdapterMethod<Extract<MethodConfig, { method: K }>> } = {
   bottleneck: bottleneckMethod,
@@ -40,7 +42,8 @@ export const METHODS: { readonly [K in MethodId]: AdapterMethod<Extract<MethodCo
   ia3: ia3Method,
   prefix_tuning: prefixMethod,
   prompt_tuning: promptMethod,
-  union: makeUnionMethod<SingleMethodConfig>((c) => methodOf(c)),
+  // MAM and UniPELT are sized by their bottleneck adapter (MAM's parallel adapter, UniPELT's seq_bn)
+  union: makeUnionMethod<SingleMethodConfig>((c) => methodOf(c), { method: 'bottleneck', name: bottleneckSizeName, what: 'the width m of its bottleneck adapter (MAM\'s parallel adapter, UniPELT\'s seq_bn; the other parts as in the preset)' }),
 };
 
 /**

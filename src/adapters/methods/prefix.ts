@@ -187,7 +187,7 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
     }
     return { attentions };
   },
-  size: { name: 'P', get: (c) => c.prefix_length, with: (c, n) => checkPrefixConfig({ ...c, prefix_length: n }) },
+  size: { name: 'P', what: 'prefix_length', get: (c) => c.prefix_length, with: (c, n) => checkPrefixConfig({ ...c, prefix_length: n }) },
   structure: () => ({
     unsupported: 'prefix tuning joins keys to every attention, and in a mixed batch the rows of other tasks would attend to the neutral (zero) prefix keys of this one',
   }),

@@ -185,7 +185,7 @@ export const promptMethod: AdapterMethod<PromptConfig> = {
       },
     };
   },
-  size: { name: 'P', get: (c) => c.prompt_length, with: (c, n) => checkPromptConfig({ ...c, prompt_length: n }) },
+  size: { name: 'P', what: 'prompt_length', get: (c) => c.prompt_length, with: (c, n) => checkPromptConfig({ ...c, prompt_length: n }) },
   structure: () => ({ unsupported: 'prompt tuning lengthens every row of a batch by its prompt, and the rows of other tasks would attend to the neutral (zero) prompt vectors of this one' }),
   adapterHub: {
     config(c, enc) {

@@ -54,13 +54,44 @@ export function mergeMethodHooks(all: readonly MethodHooks[]): MethodHooks {
   return { deltas, sublayers, linears, attentions, ...(prompt ? { prompt } : {}), ...(inputPrompt ? { inputPrompt } : {}) };
 }
 
+/** Which component's size knob is a union's (see {@link makeUnionMethod}). */
+export interface UnionSizeKnob {
+  /** The method of the sized component. */
+  readonly method: string;
+  /** The knob's name in sweep method ids (the component's). */
+  readonly name: string;
+  /** What it sizes, for help texts. */
+  readonly what: string;
+}
+
 /**
- * The union method, given the registry's dispatch (`methodOf`, `checkMethodConfig`) so that this
- * module does not import the registry that lists it.
+ * The union method, given the registry's dispatch (`methodOf`) so that this module does not import
+ * the registry that lists it. `sizedBy`: the component whose size knob is the union's (the other
+ * components keep their sizes); without it a union has no size.
  */
-export function makeUnionMethod<C extends MethodConfigBase>(methodOf: (c: C) => AdapterMethod<C>): AdapterMethod<UnionConfig<C>> {
+export function makeUnionMethod<C extends MethodConfigBase>(methodOf: (c: C) => AdapterMethod<C>, sizedBy?: UnionSizeKnob): AdapterMethod<UnionConfig<C>> {
   const each = <R>(c: UnionConfig<C>, f: (m: AdapterMethod<C>, x: C) => R): R[] => c.configs.map((x) => f(methodOf(x), x));
+  const sizedPart = (c: UnionConfig<C>, k: UnionSizeKnob) => {
+    const i = c.configs.findIndex((x) => x.method === k.method);
+    const x = c.configs[i];
+    const knob = x ? methodOf(x).size : undefined;
+    if (!x || !knob) fail('BAD_CONFIG', `union${c.preset !== undefined ? ` ${c.preset}` : ''}: no ${k.method} component (it has ${c.configs.map((y) => y.method).join(', ')}), so it has no size ${k.name} to set`);
+    return { i, x, knob };
+  };
+  const size: AdapterMethod<UnionConfig<C>>['size'] = sizedBy && {
+    name: sizedBy.name,
+    what: sizedBy.what,
+    get: (c, enc) => {
+      const { x, knob } = sizedPart(c, sizedBy);
+      return knob.get(x, enc);
+    },
+    with: (c, n) => {
+      const { i, x, knob } = sizedPart(c, sizedBy);
+      return Object.freeze({ ...c, configs: Object.freeze(c.configs.map((y, j) => (j === i ? knob.with(x, n) : y))) });
+    },
+  };
   return {
+    ...(size ? { size } : {}),
     id: 'union',
     describe: (c, enc) => `union (${each(c, (m, x) => m.describe(x, enc)).join(' + ')})`,
     validateFor: (c, enc) => void each(c, (m, x) => m.validateFor(x, enc)),

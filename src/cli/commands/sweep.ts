@@ -13,7 +13,7 @@ import { DEFAULT_BASE, loadBase } from '../../models/base.js';
 import type { TaskSpec } from '../../train/data/index.js';
 import { loadExperimentTask } from '../../train/experiments/experiment-task.js';
 import type { TokenTaskSpec } from '../../train/token-tasks/index.js';
-import { PAPER_GRID, SWEEP_METHODS, shortNumber, type SweepAdapterMethod, type SweepGrid, type SweepMethodKind } from '../../train/experiments/sweep-grid.js';
+import { PAPER_GRID, SWEEP_METHODS, checkAdapterMethod, presetSizesHelp, shortNumber, type SweepAdapterMethod, type SweepGrid, type SweepMethodKind } from '../../train/experiments/sweep-grid.js';
 import { PRESET_NAMES } from '../../adapters/methods/index.js';
 import { summarizeSweep, type SweepResult, type SweepSummaryRow } from '../../train/experiments/sweep-results.js';
 import { runSweep, type SweepOptions } from '../../train/experiments/sweep.js';
@@ -108,11 +108,18 @@ const list = (xs: readonly number[]) => xs.join(',');
 export function adapterMethodsArg(value: string): SweepAdapterMethod[] {
   return splitList(value, 'adapter methods').map((part) => {
     const [preset, sizes] = part.split(':') as [string, string | undefined];
-    if (!PRESET_NAMES.includes(preset)) throw new InvalidArgumentError(`unknown adapter method "${preset}" (methods: ${PRESET_NAMES.join(', ')}).`);
+    if (!PRESET_NAMES.includes(preset)) throw new InvalidArgumentError(`unknown adapter method "${preset}" (the presets of train --method: ${PRESET_NAMES.join(', ')}).`);
     if (sizes === undefined) return { preset };
-    const ns = sizes.split('/').map((x) => Number(x));
-    if (!ns.length || ns.some((n) => !Number.isInteger(n) || n < 1)) throw new InvalidArgumentError(`"${part}": sizes after ":" must be positive integers separated by "/", e.g. lora:4/16.`);
-    return { preset, sizes: ns };
+    const ns = sizes.split('/').map((x) => (x.trim() === '' ? NaN : Number(x)));
+    if (ns.some((n) => !Number.isInteger(n) || n < 1)) throw new InvalidArgumentError(`"${part}": sizes after ":" must be positive integers separated by "/", e.g. lora:4/16 or prefix:10/30.`);
+    const m = { preset, sizes: ns };
+    try {
+      checkAdapterMethod(m);
+    } catch (e) {
+      if (e instanceof AdapterkitError) throw new InvalidArgumentError(`"${part}": ${e.message.replace(/^sweep grid: /, '')}.`);
+      throw e;
+    }
+    return m;
   });
 }
 
@@ -123,6 +130,9 @@ Examples:
 
   # several adapter methods at matched budgets (each with its own sizes) against full fine-tuning
   $ adapterkit sweep --dataset spam --methods adapters,full --adapter-methods paper:8/64,pfeiffer:16/128,lora:4/32,ia3
+
+  # prefix and prompt tuning (P = prefix_length / prompt_length), Compacter and MAM (m = bottleneck width)
+  $ adapterkit sweep --dataset spam --methods adapters --adapter-methods prefix:10/30,prompt:10/50,compacter:16/64,mam:32
 
   # a token-level task: POS tagging on the built-in Brown corpus (token accuracy)
   $ adapterkit sweep --dataset brown-pos --methods adapters,full,layer-norm --epochs-grid 1 --seeds 1
@@ -160,8 +170,8 @@ export function registerSweep(program: Command): void {
     .option('--lrs <list>', `learning rates of the adapters (default: ${list(PAPER_GRID.lrs)})`, positiveListArg)
     .option('--baseline-lrs <list>', 'learning rates of the baselines (default: --lrs)', positiveListArg)
     .option('--epochs-grid <list>', `epochs to try (default: ${list(PAPER_GRID.epochs)})`, intListFrom(1))
-    .option('--adapter-methods <list>', `adapter methods (presets: ${PRESET_NAMES.join(', ')}), each optionally with its own sizes: paper:8/64,lora:4/16,ia3 (default: paper)`, adapterMethodsArg)
-    .option('--sizes <list>', `adapter sizes: bottleneck m, LoRA r (default: ${list(PAPER_GRID.sizes)})`, intListFrom(1))
+    .option('--adapter-methods <list>', `adapter methods (the presets of train --method), each optionally with its own sizes after ":" (else --sizes), e.g. paper:8/64,lora:4/16,prefix:10/30,prompt:10/50,ia3; each size is its own method in the results (lora-r4, prefix-P10). What a size sets, per preset: ${presetSizesHelp()} (default: paper)`, adapterMethodsArg)
+    .option('--sizes <list>', `sizes of the adapter methods given without their own (bottleneck m, LoRA r, prefix/prompt length P, ...: see --adapter-methods) (default: ${list(PAPER_GRID.sizes)})`, intListFrom(1))
     .option('--top-k <list>', `k values of the top-k baseline (default: ${list(PAPER_GRID.topK)})`, intListFrom(1))
     .option('--seeds <list>', `random restarts (default: ${list(PAPER_GRID.seeds)})`, intListFrom(0))
     .option('--budget-minutes <m>', 'stop starting new runs after this many minutes (default: no limit)', numberArg(0, Infinity, { exclusiveMin: true }))

@@ -4,7 +4,7 @@
  * the top k layers, layer norms only, the head only) with their own learning-rate grid. Expands a
  * grid into concrete runs, cheapest first.
  */
-import { fail } from '../../errors.js';
+import { AdapterkitError, fail } from '../../errors.js';
 import { METHOD_PRESETS, methodConfig, methodOf, type MethodConfig } from '../../adapters/methods/index.js';
 import type { Encoder } from '../../models/encoder.js';
 import { MODE_NAMES, type ModeKind, type SingleTrainingMode } from '../modes.js';
@@ -71,11 +71,64 @@ export function shortNumber(x: number): string {
   return x.toExponential().replace('e+', 'e');
 }
 
-/** The name of a preset's size knob (`m`, `r`), or undefined when it has none. */
-export function sizeName(preset = 'paper'): string | undefined {
+/** A preset's size knob as sweeps see it: its name in method ids and what it sets. */
+export interface SweepSizeKnob {
+  readonly name: string;
+  readonly what: string;
+}
+
+/** The size knob of a preset (`m` of the bottleneck presets, `r` of LoRA, `P` of prefix and prompt tuning), or undefined when it has none (IA³). */
+export function sizeKnob(preset = 'paper'): SweepSizeKnob | undefined {
   const c = METHOD_PRESETS[preset];
   if (!c) fail('BAD_CONFIG', `sweep grid: unknown adapter method ${JSON.stringify(preset)} (methods: ${Object.keys(METHOD_PRESETS).join(', ')})`);
-  return (methodOf(c).size as { name: string } | undefined)?.name;
+  const k = methodOf(c).size as SweepSizeKnob | undefined;
+  return k && { name: k.name, what: k.what };
+}
+
+/** The name of a preset's size knob (`m`, `r`, `P`), or undefined when it has none. */
+export function sizeName(preset = 'paper'): string | undefined {
+  return sizeKnob(preset)?.name;
+}
+
+/**
+ * What a size means for each preset, from the registry, for help texts:
+ * `paper, houlsby, …: m = the bottleneck width m; lora: r = the rank r; …; ia3, ia3-peft: no size`.
+ */
+export function presetSizesHelp(): string {
+  const groups = new Map<string, string[]>();
+  for (const p of Object.keys(METHOD_PRESETS)) {
+    const k = sizeKnob(p);
+    const key = k ? `${k.name} = ${k.what}` : 'no size';
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  }
+  return [...groups].map(([what, ps]) => `${ps.join(', ')}: ${what}`).join('; ');
+}
+
+/**
+ * Checks one adapter method of a sweep: a known preset; sizes only for a preset with a size knob,
+ * each giving a valid config (and, given the encoder, one the encoder takes: e.g. a Compacter width
+ * that its phm_dim divides). `sizes`: the grid's sizes, for a method without its own.
+ */
+export function checkAdapterMethod(m: SweepAdapterMethod, sizes?: readonly number[], enc?: Encoder): void {
+  const knob = sizeKnob(m.preset);
+  if (!knob) {
+    if (m.sizes?.length) fail('BAD_CONFIG', `sweep grid: ${m.preset} has no size to sweep (presets with a size: ${Object.keys(METHOD_PRESETS).filter((p) => sizeKnob(p)).join(', ')})`);
+    return;
+  }
+  const own = m.sizes ?? sizes;
+  if (own === undefined) return; // the grid's sizes are not known yet (command-line parsing)
+  checkList(`sizes of ${m.preset}`, own, (x) => Number.isInteger(x) && x >= 1, `a positive integer (${knob.name}: ${knob.what})`);
+  for (const size of own) {
+    const id = methodId('adapters', { preset: m.preset, size });
+    let c: MethodConfig;
+    try {
+      c = runAdapterConfig({ ...(m.preset === 'paper' ? {} : { preset: m.preset }), size });
+      if (enc) methodOf(c).validateFor(c, enc);
+    } catch (e) {
+      if (e instanceof AdapterkitError) fail(e.code, `sweep grid: ${id} (${m.preset} with ${knob.name} = ${size}): ${e.message}`);
+      throw e;
+    }
+  }
 }
 
 /** The method id of a run (see {@link SweepRunSpec.method}). */
@@ -157,9 +210,7 @@ export function validateGrid(g: SweepGrid, enc?: Encoder): void {
     const ms = g.adapterMethods ?? [{ preset: 'paper' }];
     if (ms.length === 0) fail('BAD_CONFIG', 'sweep grid: no adapter methods');
     for (const m of ms) {
-      const n = sizeName(m.preset);
-      if (n) checkList(`sizes of ${m.preset}`, m.sizes ?? g.sizes, posInt, 'a positive integer');
-      else if (m.sizes?.length) fail('BAD_CONFIG', `sweep grid: ${m.preset} has no size to sweep`);
+      checkAdapterMethod(m, g.sizes, enc);
       if (g.initStds && METHOD_PRESETS[m.preset]?.method !== 'bottleneck') fail('BAD_CONFIG', `sweep grid: init stds apply to bottleneck adapters, not ${m.preset}`);
     }
     if (g.initStds) checkList('init stds', g.initStds, (x) => x > 0 && x < 1, 'in (0, 1)');
