@@ -28,6 +28,8 @@
  *   xlm-roberta-base, albert-base-v2, deberta-v3-base, mpnet-base, modernbert-base), e.g.
  *   `BENCH_FAMILIES=deberta-v3-base`.
  * - BENCH_BATCH / BENCH_SEQ: batch and sequence length of (1) and (3) (default 32 x 128).
+ * - BENCH_FAMILY_BATCH: per-family batches over BENCH_BATCH, e.g. `deberta-v3-base:16,modernbert-base:16`
+ *   (BERT-base runs at that batch in the family's child, so the ratios compare like with like).
  * - BENCH_ROUNDS: timed inference batches per child (default 5; also (1b)'s batches and (3)'s rounds).
  * - BENCH_TRAIN_ROUNDS: timed training steps per child (default 1).
  * - BENCH_LONG=0 skips (1b); BENCH_LONG_BATCH / BENCH_LONG_SEQ set its size (default 4 x 2048).
@@ -45,11 +47,12 @@ import { writeSafetensors } from '../src/models/weights/index.js';
 import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
 import { TaskModel } from '../src/train/task-model.js';
 import { BERT_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBertBase, syntheticBatch } from './common.js';
-import { B, LONG, PRESET, REFERENCE, ROUNDS, T, TINY, TRAIN_ROUNDS, chosenFamilies } from './models/families.js';
+import { B, LONG, PRESET, REFERENCE, ROUNDS, T, TINY, TRAIN_ROUNDS, batchFor, chosenFamilies } from './models/families.js';
 import { spawnChild, type ChildOutcome, type LongResult, type PairResult } from './models/protocol.js';
 
 const INT8 = process.env.BENCH_INT8 ?? '1';
 const FAMILIES = chosenFamilies();
+for (const f of FAMILIES) batchFor(f.name); // a bad BENCH_FAMILY_BATCH fails here, before any child
 
 const ms = (xs: readonly number[]) => `[${xs.map((x) => x.toFixed(0)).join(', ')}] ms`;
 const gib = (mib: number) => `${(mib / 1024).toFixed(1)} GiB`;
@@ -67,7 +70,7 @@ function pairOf(name: string, o: ChildOutcome): PairResult | undefined {
 
 /** (1): one child per family, one after the other; then the table. */
 async function familyRows(): Promise<void> {
-  console.log(`\n(1) families at ${TINY ? 'BENCH_TINY size (3 x 64)' : 'base size'}, random weights, batch ${B} x seq ${T}: inference (encoder to pooled) and one ${PRESET} adapter training step; each family in its own child process with ${REFERENCE.name} (${ROUNDS} inference round(s), ${TRAIN_ROUNDS} step round(s), order alternating), medians`);
+  console.log(`\n(1) families at ${TINY ? 'BENCH_TINY size (3 x 64)' : 'base size'}, random weights, batch ${B} x seq ${T}${process.env.BENCH_FAMILY_BATCH ? ` (BENCH_FAMILY_BATCH ${process.env.BENCH_FAMILY_BATCH})` : ''}: inference (encoder to pooled) and one ${PRESET} adapter training step; each family in its own child process with ${REFERENCE.name} (${ROUNDS} inference round(s), ${TRAIN_ROUNDS} step round(s), order alternating), medians`);
   const results: { name: string; r?: PairResult; why?: string }[] = [];
   for (const f of FAMILIES) {
     const o = await spawnChild('bench/models/pair-child.ts', [f.name]);
@@ -78,11 +81,12 @@ async function familyRows(): Promise<void> {
   const header = `${'family'.padEnd(18)} ${'params'.padStart(7)}  ${'batch'.padStart(8)}  ${'ms/batch'.padStart(9)}  ${'sentences/s'.padStart(11)}  ${'vs BERT'.padStart(7)}  ${'s/step'.padStart(7)}  ${'step / BERT step'.padStart(16)}  ${'trainable'.padStart(10)}  ${'child peak RSS'.padStart(14)}`;
   console.log(header);
   console.log('-'.repeat(header.length));
-  const size = `${B} x ${T}`;
-  if (done.length) {
-    const [inferMs, stepMs] = [median(done.flatMap((r) => r.refInfer)), median(done.flatMap((r) => r.refStep))];
-    const first = done[0] as PairResult;
-    console.log(`${REFERENCE.name.padEnd(18)} ${`${(first.refParams / 1e6).toFixed(0)}M`.padStart(7)}  ${size.padStart(8)}  ${inferMs.toFixed(0).padStart(9)}  ${((B * 1000) / inferMs).toFixed(1).padStart(11)}  ${'1.00'.padStart(7)}  ${(stepMs / 1000).toFixed(2).padStart(7)}  ${'1.00'.padStart(16)}  ${first.refTrainable.toLocaleString('en-US').padStart(10)}  ${'(in each)'.padStart(14)}`);
+  // one BERT-base row per batch size among the children: the median over those children's BERT-base runs
+  for (const batch of [...new Set(done.map((r) => r.batch))]) {
+    const at = done.filter((r) => r.batch === batch);
+    const [inferMs, stepMs] = [median(at.flatMap((r) => r.refInfer)), median(at.flatMap((r) => r.refStep))];
+    const first = at[0] as PairResult;
+    console.log(`${REFERENCE.name.padEnd(18)} ${`${(first.refParams / 1e6).toFixed(0)}M`.padStart(7)}  ${`${batch} x ${first.seq}`.padStart(8)}  ${inferMs.toFixed(0).padStart(9)}  ${((batch * 1000) / inferMs).toFixed(1).padStart(11)}  ${'1.00'.padStart(7)}  ${(stepMs / 1000).toFixed(2).padStart(7)}  ${'1.00'.padStart(16)}  ${first.refTrainable.toLocaleString('en-US').padStart(10)}  ${'(in each)'.padStart(14)}`);
   }
   for (const { name, r, why } of results) {
     if (!r) {
@@ -90,7 +94,7 @@ async function familyRows(): Promise<void> {
       continue;
     }
     const [inferMs, stepMs, refInferMs, refStepMs] = [median(r.infer), median(r.step), median(r.refInfer), median(r.refStep)];
-    console.log(`${name.padEnd(18)} ${`${(r.params / 1e6).toFixed(0)}M`.padStart(7)}  ${size.padStart(8)}  ${inferMs.toFixed(0).padStart(9)}  ${((B * 1000) / inferMs).toFixed(1).padStart(11)}  ${(refInferMs / inferMs).toFixed(2).padStart(7)}  ${(stepMs / 1000).toFixed(2).padStart(7)}  ${(stepMs / refStepMs).toFixed(2).padStart(16)}  ${r.trainable.toLocaleString('en-US').padStart(10)}  ${gib(r.peakRssMiB).padStart(14)}`);
+    console.log(`${name.padEnd(18)} ${`${(r.params / 1e6).toFixed(0)}M`.padStart(7)}  ${`${r.batch} x ${r.seq}`.padStart(8)}  ${inferMs.toFixed(0).padStart(9)}  ${((r.batch * 1000) / inferMs).toFixed(1).padStart(11)}  ${(refInferMs / inferMs).toFixed(2).padStart(7)}  ${(stepMs / 1000).toFixed(2).padStart(7)}  ${(stepMs / refStepMs).toFixed(2).padStart(16)}  ${r.trainable.toLocaleString('en-US').padStart(10)}  ${gib(r.peakRssMiB).padStart(14)}`);
   }
   console.log(`vs BERT: throughput / ${REFERENCE.name} throughput in the same child; step / BERT step: this family's step time / ${REFERENCE.name}'s in the same child; child peak RSS: process.resourceUsage().maxRSS of the child (BERT-base and the family)`);
 }

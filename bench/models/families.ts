@@ -20,6 +20,23 @@ function positiveInt(name: string, fallback: number): number {
 
 /** Batch size and sequence length of the family rows (default 32 x 128). */
 export const B = positiveInt('BENCH_BATCH', 32);
+
+/**
+ * BENCH_FAMILY_BATCH: per-family batch sizes over BENCH_BATCH, `name:batch` comma-separated (e.g.
+ * `deberta-v3-base:16,modernbert-base:16` for the families whose pair does not fit at 32 x 128);
+ * BERT-base runs at the same batch in that family's child, so the ratios stay like for like.
+ */
+export function batchFor(name: string): number {
+  const raw = process.env.BENCH_FAMILY_BATCH?.trim();
+  if (!raw) return B;
+  for (const item of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([\w.-]+):(\d+)$/.exec(item);
+    if (!m || Number(m[2]) < 1) throw new Error(`BENCH_FAMILY_BATCH: "${item}" is not <family>:<positive batch>, e.g. deberta-v3-base:16`);
+    if (!ALL_FAMILIES.some((f) => f.name === m[1])) throw new Error(`BENCH_FAMILY_BATCH: unknown ${m[1]}; choose from ${ALL_FAMILIES.map((x) => x.name).join(', ')}`);
+    if (m[1] === name) return Number(m[2]);
+  }
+  return B;
+}
 export const T = positiveInt('BENCH_SEQ', 128);
 /** Timed inference batches per pair (default 5). */
 export const ROUNDS = positiveInt('BENCH_ROUNDS', 5);

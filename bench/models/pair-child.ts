@@ -8,12 +8,13 @@
  */
 import type { BaseModel } from '../../src/models/base.js';
 import { alternating, peakRssMiB, randomBase, syntheticBatch } from '../common.js';
-import { B, REFERENCE, ROUNDS, T, TRAIN_ROUNDS, familyNamed, type Family } from './families.js';
+import { REFERENCE, ROUNDS, T, TRAIN_ROUNDS, batchFor, familyNamed, type Family } from './families.js';
 import { MemoryLog, inference, training } from './measure.js';
 import type { PairResult } from './protocol.js';
 
 const family = familyNamed(process.argv[2] ?? '', 'pair-child');
-const mem = new MemoryLog(family.name);
+const B = batchFor(family.name); // BERT-base runs at this family's batch too
+const mem = new MemoryLog(`${family.name} ${B} x ${T}`);
 const batchOf = (f: Family) => syntheticBatch(B, T, f.config.vocab_size as number);
 
 mem.mark('started');
