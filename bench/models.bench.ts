@@ -1,149 +1,116 @@
 /**
  * Model benchmark (npm run bench:models).
- * (1) Each encoder family at base size with random weights (BERT-base, XLM-RoBERTa-base,
- *     ALBERT-base-v2, DeBERTa-v3-base, MPNet-base as all-mpnet-base-v2, ModernBERT-base), batch 32 x seq 128: inference throughput (sentences/s, encoder to the
- *     pooled output) and one adapter training step (the paper preset: forward, loss, backward,
- *     clipping, AdamW), each relative to BERT-base in the same run. BERT-base stays built for the
- *     whole run; every other family is built, timed in rounds interleaved with BERT-base (order
- *     alternating), and disposed, so each ratio is against the BERT-base runs of its own pair and
- *     slow drift of the machine's load cancels in it. The BERT-base row is the median over all pairs.
+ * (1) Each encoder family at base size with random weights (XLM-RoBERTa-base, ALBERT-base-v2,
+ *     DeBERTa-v3-base, MPNet-base as all-mpnet-base-v2, ModernBERT-base), batch 32 x seq 128:
+ *     inference throughput (sentences/s, encoder to the pooled output) and one adapter training
+ *     step (the paper preset: forward, loss, backward, clipping, AdamW), each relative to BERT-base.
+ *     Every family runs in its own child process (bench/models/pair-child.ts), one after the
+ *     other: ONNX Runtime does not return a disposed session's memory to the OS, so the peaks of
+ *     several families in one process add up past 24 GiB. A child builds BERT-base and its one
+ *     family, times both inference sessions in rounds interleaved with each other (order
+ *     alternating), disposes them, then builds both training models and times them the same way;
+ *     so each ratio is against the BERT-base runs of its own child, and slow drift of the
+ *     machine's load cancels in it. The BERT-base row is the median over all children. The table
+ *     shows each child's peak RSS; every child prints memory checkpoints to stderr as it goes, and
+ *     a child that is killed (out of memory) gets a row saying so and where it was.
+ * (1b) With ModernBERT-base among the families: its inference alone on long inputs, batch 4 x seq
+ *     2048, in a child of its own (bench/models/long-child.ts), where BERT-base (512 positions) has no row.
  * (2) Load time of a BERT-base-sized model.safetensors (written once to a temp dir) in a fresh
- *     process, with that process's peak RSS against the size of the weights: loading should hold
- *     at most about one extra copy of the weights at peak.
+ *     process (bench/load-child.ts), with that process's peak RSS against the size of the weights:
+ *     loading should hold at most about one extra copy of the weights at peak.
  * (3) Int8 frozen base (issue 13): BERT-base with the paper adapter, prediction (encoder, adapter
  *     and head) with `frozenPrecision: 'int8'` against fp32, both models alive, BENCH_ROUNDS
  *     interleaved batches after one warm-up each (the int8 warm-up runs the outlier guard); target
- *     int8 throughput >= 1.8x fp32 at batch 32. BENCH_INT8=only runs just this part, 0 skips it.
- * BENCH_BATCH / BENCH_SEQ change the batch (default 32 x 128), BENCH_ROUNDS the timed inference
- * batches per pair (default 5), BENCH_TRAIN_ROUNDS the timed training steps per pair (default 1),
- * BENCH_FAMILIES a comma-separated choice of the families compared with BERT-base (default all,
- * e.g. `BENCH_FAMILIES=deberta-v3-base`).
- * (1b) With ModernBERT-base among the families: its inference alone on long inputs, batch 4 x seq 2048
- *     (BENCH_LONG_BATCH / BENCH_LONG_SEQ; BENCH_LONG=0 skips it), where BERT-base (512 positions) has no row.
- * BENCH_TINY=1 shrinks every family to 3 layers of width 64 (4 heads, feed-forward 128), the long row to
- * 4 x 256, and skips (2): a smoke run of the code paths, not a measurement.
+ *     int8 throughput >= 1.8x fp32 at batch 32. Runs in this (parent) process, after the children.
+ *
+ * Knobs (environment variables):
+ * - BENCH_FAMILIES: comma-separated families compared with BERT-base (default all:
+ *   xlm-roberta-base, albert-base-v2, deberta-v3-base, mpnet-base, modernbert-base), e.g.
+ *   `BENCH_FAMILIES=deberta-v3-base`.
+ * - BENCH_BATCH / BENCH_SEQ: batch and sequence length of (1) and (3) (default 32 x 128).
+ * - BENCH_FAMILY_BATCH: per-family batches over BENCH_BATCH, e.g. `deberta-v3-base:16,modernbert-base:16`
+ *   (BERT-base runs at that batch in the family's child, so the ratios compare like with like).
+ * - BENCH_ROUNDS: timed inference batches per child (default 5; also (1b)'s batches and (3)'s rounds).
+ * - BENCH_TRAIN_ROUNDS: timed training steps per child (default 1).
+ * - BENCH_LONG=0 skips (1b); BENCH_LONG_BATCH / BENCH_LONG_SEQ set its size (default 4 x 2048).
+ * - BENCH_INT8=0 skips (3); BENCH_INT8=only runs just (3).
+ * - BENCH_TINY=1 shrinks every family to 3 layers of width 64 (4 heads, feed-forward 128), the long
+ *   row to 4 x 256, and skips (2): a smoke run of the code paths, not a measurement.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { methodConfig } from '../src/adapters/methods/index.js';
-import { Session, i64 } from '../src/engine/index.js';
 import { headConfig } from '../src/heads/head.js';
-import type { BaseModel } from '../src/models/base.js';
-import { buildEncoderGraph } from '../src/models/build.js';
-import type { EncodedBatch } from '../src/models/tokenizers/index.js';
 import { writeSafetensors } from '../src/models/weights/index.js';
 import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
 import { TaskModel } from '../src/train/task-model.js';
-import {
-  ALBERT_BASE_CONFIG, BERT_BASE_CONFIG, DEBERTA_V3_BASE_CONFIG, MODERNBERT_BASE_CONFIG, MPNET_BASE_CONFIG, XLMR_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBase, randomBertBase, stepRunner, syntheticBatch, type StepRunner,
-} from './common.js';
+import { BERT_BASE_CONFIG, alternating, machine, median, peakRssMiB, randomBertBase, syntheticBatch } from './common.js';
+import { B, LONG, PRESET, REFERENCE, ROUNDS, T, TINY, TRAIN_ROUNDS, batchFor, chosenFamilies } from './models/families.js';
+import { spawnChild, type ChildOutcome, type LongResult, type PairResult } from './models/protocol.js';
 
-const B = Number(process.env.BENCH_BATCH ?? 32);
-const T = Number(process.env.BENCH_SEQ ?? 128);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-/** Timed training steps per pair: 1 by default (a base-size step takes tens of seconds under load). */
-const TRAIN_ROUNDS = Number(process.env.BENCH_TRAIN_ROUNDS ?? 1);
 const INT8 = process.env.BENCH_INT8 ?? '1';
-/** The adapter the training step trains. */
-const PRESET = 'paper';
+const FAMILIES = chosenFamilies();
+for (const f of FAMILIES) batchFor(f.name); // a bad BENCH_FAMILY_BATCH fails here, before any child
 
-/** BENCH_TINY=1: every family at 3 layers of width 64, for a smoke run. */
-const TINY = process.env.BENCH_TINY === '1';
-const sized = (c: Record<string, unknown>): Record<string, unknown> => (TINY ? { ...c, hidden_size: 64, num_hidden_layers: 3, num_attention_heads: 4, intermediate_size: 128 } : c);
-/** The long-input row of ModernBERT (1b). */
-const LONG = { on: process.env.BENCH_LONG !== '0', batch: Number(process.env.BENCH_LONG_BATCH ?? 4), seq: Number(process.env.BENCH_LONG_SEQ ?? (TINY ? 256 : 2048)) };
+const ms = (xs: readonly number[]) => `[${xs.map((x) => x.toFixed(0)).join(', ')}] ms`;
+const gib = (mib: number) => `${(mib / 1024).toFixed(1)} GiB`;
 
-/** Every family timed, at base size; the first is the one the others are compared with. */
-const ALL_FAMILIES: readonly { name: string; config: Record<string, unknown> }[] = [
-  { name: 'bert-base', config: sized(BERT_BASE_CONFIG) },
-  { name: 'xlm-roberta-base', config: sized(XLMR_BASE_CONFIG) },
-  { name: 'albert-base-v2', config: sized(ALBERT_BASE_CONFIG) },
-  { name: 'deberta-v3-base', config: sized(DEBERTA_V3_BASE_CONFIG) },
-  { name: 'mpnet-base', config: sized(MPNET_BASE_CONFIG) },
-  { name: 'modernbert-base', config: sized(MODERNBERT_BASE_CONFIG) },
-];
-/** The families of this run: BERT-base and those BENCH_FAMILIES names (default all). */
-const FAMILIES = (() => {
-  const chosen = process.env.BENCH_FAMILIES?.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!chosen) return ALL_FAMILIES;
-  const unknown = chosen.filter((n) => !ALL_FAMILIES.slice(1).some((f) => f.name === n));
-  if (unknown.length) throw new Error(`BENCH_FAMILIES: unknown ${unknown.join(', ')}; choose from ${ALL_FAMILIES.slice(1).map((f) => f.name).join(', ')}`);
-  return [ALL_FAMILIES[0]!, ...ALL_FAMILIES.slice(1).filter((f) => chosen.includes(f.name))];
-})();
-
-/** An inference session over one fixed batch; `run` times one batch (encoder to the pooled output). */
-interface Inference {
-  run(): Promise<number>;
-  dispose(): Promise<void>;
-}
-
-/** `base`'s inference session, warmed up once. */
-async function inference(base: BaseModel, batch: EncodedBatch): Promise<Inference> {
-  const eg = buildEncoderGraph(base.encoder, base.weights);
-  const s = await Session.create(eg.graph, { outputs: [eg.outputs.pooled], spinning: false });
-  const [b, t] = [batch.batchSize, batch.seqLen];
-  const feeds = {
-    input_ids: i64([b, t], BigInt64Array.from(batch.inputIds, (x) => BigInt(x))),
-    attention_mask: i64([b, t], BigInt64Array.from(batch.attentionMask, (x) => BigInt(x))),
-    ...(base.encoder.usesTokenTypes ? { token_type_ids: i64([b, t], new BigInt64Array(b * t)) } : {}),
-  };
-  const run = async (): Promise<number> => {
-    const t = performance.now();
-    await s.run(feeds);
-    return performance.now() - t;
-  };
-  await run(); // warm-up
-  return { run, dispose: () => s.dispose() };
-}
-
-/** `base`'s adapter training model with its optimizer, warmed up once (the step builds the session). */
-async function training(base: BaseModel, batch: EncodedBatch): Promise<StepRunner> {
-  const head = headConfig({ kind: 'classification', labels: ['a', 'b'], dropout: 0.1 });
-  const model = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig(PRESET) }, head, seed: 1, spinning: false });
-  const r = stepRunner(model, batch, Array.from({ length: B }, (_, i) => i % 2));
-  await r.step();
-  return r;
-}
-
-interface Row { name: string; inferMs: number; stepMs: number; refInferMs: number; refStepMs: number; params: number; trainable: number }
-
-/**
- * Each family against the first. The first's inference session and training model live for the
- * whole run; of every other family only one of the two exists at a time (XLM-R's embeddings alone
- * are 0.7 GiB, and each session holds its own copy).
- */
-async function familyRows(): Promise<Row[]> {
-  const [ref, ...others] = FAMILIES as [(typeof FAMILIES)[number], ...(typeof FAMILIES)[number][]];
-  const batchOf = (f: (typeof FAMILIES)[number]) => syntheticBatch(B, T, f.config.vocab_size as number);
-  const refBase = randomBase(ref.config, ref.name);
-  const refInfer = await inference(refBase, batchOf(ref));
-  const refTrain = await training(refBase, batchOf(ref));
-  const refStats = refTrain.model.stats();
-  const rows: Row[] = [];
-  const all = { infer: [] as number[], step: [] as number[] };
-  let pairs = { infer: 0, step: 0 }; // so that the order keeps alternating across families
-  const ms = (xs: number[]) => `[${xs.map((x) => x.toFixed(0)).join(', ')}] ms`;
-  for (const f of others) {
-    const base = randomBase(f.config, f.name);
-    const inf = await inference(base, batchOf(f));
-    const i = await alternating(() => refInfer.run(), () => inf.run(), ROUNDS, pairs.infer);
-    await inf.dispose();
-    const train = await training(base, batchOf(f));
-    const st = await alternating(() => refTrain.step(), () => train.step(), TRAIN_ROUNDS, pairs.step);
-    const stats = train.model.stats();
-    await train.model.dispose();
-    pairs = { infer: pairs.infer + ROUNDS, step: pairs.step + TRAIN_ROUNDS };
-    all.infer.push(...i.a);
-    all.step.push(...st.a);
-    rows.push({ name: f.name, inferMs: median(i.b), stepMs: median(st.b), refInferMs: median(i.a), refStepMs: median(st.a), params: stats.baseParams, trainable: stats.trainableParams });
-    console.log(`  ${f.name}: inference ${ms(i.b)}, ${ref.name} ${ms(i.a)}; step ${ms(st.b)}, ${ref.name} ${ms(st.a)}; peak RSS ${peakRssMiB().toFixed(0)} MiB`);
+/** A child's outcome as a pair result, or undefined with its failure printed. */
+function pairOf(name: string, o: ChildOutcome): PairResult | undefined {
+  if (o.ok && o.result.kind === 'pair') {
+    const r = o.result;
+    console.log(`  ${name} (child, ${o.seconds.toFixed(0)} s): inference ${ms(r.infer)}, ${REFERENCE.name} ${ms(r.refInfer)}; step ${ms(r.step)}, ${REFERENCE.name} ${ms(r.refStep)}; peak RSS ${r.peakRssMiB} MiB`);
+    return r;
   }
-  await Promise.all([refInfer.dispose(), refTrain.model.dispose()]);
-  const inferMs = median(all.infer);
-  const stepMs = median(all.step);
-  return [{ name: ref.name, inferMs, stepMs, refInferMs: inferMs, refStepMs: stepMs, params: refStats.baseParams, trainable: refStats.trainableParams }, ...rows];
+  console.log(`  ${name}: no result, child ${o.ok ? 'reported something else' : `${o.reason} after ${o.seconds.toFixed(0)} s; its last progress line: ${o.lastProgress || '(none)'}`}`);
+  return undefined;
+}
+
+/** (1): one child per family, one after the other; then the table. */
+async function familyRows(): Promise<void> {
+  console.log(`\n(1) families at ${TINY ? 'BENCH_TINY size (3 x 64)' : 'base size'}, random weights, batch ${B} x seq ${T}${process.env.BENCH_FAMILY_BATCH ? ` (BENCH_FAMILY_BATCH ${process.env.BENCH_FAMILY_BATCH})` : ''}: inference (encoder to pooled) and one ${PRESET} adapter training step; each family in its own child process with ${REFERENCE.name} (${ROUNDS} inference round(s), ${TRAIN_ROUNDS} step round(s), order alternating), medians`);
+  const results: { name: string; r?: PairResult; why?: string }[] = [];
+  for (const f of FAMILIES) {
+    const o = await spawnChild('bench/models/pair-child.ts', [f.name]);
+    const r = pairOf(f.name, o);
+    results.push({ name: f.name, r, why: o.ok ? undefined : `${o.reason}; last: ${o.lastProgress}` });
+  }
+  const done = results.flatMap((x) => (x.r ? [x.r] : []));
+  const header = `${'family'.padEnd(18)} ${'params'.padStart(7)}  ${'batch'.padStart(8)}  ${'ms/batch'.padStart(9)}  ${'sentences/s'.padStart(11)}  ${'vs BERT'.padStart(7)}  ${'s/step'.padStart(7)}  ${'step / BERT step'.padStart(16)}  ${'trainable'.padStart(10)}  ${'child peak RSS'.padStart(14)}`;
+  console.log(header);
+  console.log('-'.repeat(header.length));
+  // one BERT-base row per batch size among the children: the median over those children's BERT-base runs
+  for (const batch of [...new Set(done.map((r) => r.batch))]) {
+    const at = done.filter((r) => r.batch === batch);
+    const [inferMs, stepMs] = [median(at.flatMap((r) => r.refInfer)), median(at.flatMap((r) => r.refStep))];
+    const first = at[0] as PairResult;
+    console.log(`${REFERENCE.name.padEnd(18)} ${`${(first.refParams / 1e6).toFixed(0)}M`.padStart(7)}  ${`${batch} x ${first.seq}`.padStart(8)}  ${inferMs.toFixed(0).padStart(9)}  ${((batch * 1000) / inferMs).toFixed(1).padStart(11)}  ${'1.00'.padStart(7)}  ${(stepMs / 1000).toFixed(2).padStart(7)}  ${'1.00'.padStart(16)}  ${first.refTrainable.toLocaleString('en-US').padStart(10)}  ${'(in each)'.padStart(14)}`);
+  }
+  for (const { name, r, why } of results) {
+    if (!r) {
+      console.log(`${name.padEnd(18)} no result: ${why ?? 'unknown'}`);
+      continue;
+    }
+    const [inferMs, stepMs, refInferMs, refStepMs] = [median(r.infer), median(r.step), median(r.refInfer), median(r.refStep)];
+    console.log(`${name.padEnd(18)} ${`${(r.params / 1e6).toFixed(0)}M`.padStart(7)}  ${`${r.batch} x ${r.seq}`.padStart(8)}  ${inferMs.toFixed(0).padStart(9)}  ${((r.batch * 1000) / inferMs).toFixed(1).padStart(11)}  ${(refInferMs / inferMs).toFixed(2).padStart(7)}  ${(stepMs / 1000).toFixed(2).padStart(7)}  ${(stepMs / refStepMs).toFixed(2).padStart(16)}  ${r.trainable.toLocaleString('en-US').padStart(10)}  ${gib(r.peakRssMiB).padStart(14)}`);
+  }
+  console.log(`vs BERT: throughput / ${REFERENCE.name} throughput in the same child; step / BERT step: this family's step time / ${REFERENCE.name}'s in the same child; child peak RSS: process.resourceUsage().maxRSS of the child (BERT-base and the family)`);
+}
+
+/** (1b): ModernBERT-base's inference alone on long inputs, in its own child. */
+async function longRow(): Promise<void> {
+  if (!LONG.on || !FAMILIES.some((f) => f.name === 'modernbert-base')) return;
+  const o = await spawnChild('bench/models/long-child.ts', []);
+  const label = `(1b) modernbert-base${TINY ? ' (BENCH_TINY: 3 x 64)' : ''}, batch ${LONG.batch} x seq ${LONG.seq}, inference (encoder to pooled), its own child`;
+  if (!o.ok || o.result.kind !== 'long') {
+    console.log(`\n${label}: no result, child ${o.ok ? 'reported something else' : `${o.reason} after ${o.seconds.toFixed(0)} s; its last progress line: ${o.lastProgress || '(none)'}`}`);
+    return;
+  }
+  const r: LongResult = o.result;
+  const m = median(r.infer);
+  console.log(`\n${label}, median of ${r.infer.length} (${ms(r.infer)}): ${m.toFixed(0)} ms/batch, ${((r.batch * r.seq * 1000) / m).toFixed(0)} tokens/s, ${((r.batch * 1000) / m).toFixed(2)} sequences/s; child peak RSS ${r.peakRssMiB} MiB`);
 }
 
 async function writeModel(dir: string): Promise<number> {
@@ -187,19 +154,6 @@ async function int8Inference(): Promise<void> {
   await int8.dispose();
 }
 
-/** (1b): ModernBERT-base's inference alone on long inputs (median of ROUNDS batches). */
-async function longRow(): Promise<void> {
-  const f = FAMILIES.find((x) => x.name === 'modernbert-base');
-  if (!f || !LONG.on) return;
-  const base = randomBase(f.config, f.name);
-  const inf = await inference(base, syntheticBatch(LONG.batch, LONG.seq, f.config.vocab_size as number));
-  const times: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) times.push(await inf.run());
-  await inf.dispose();
-  const ms = median(times);
-  console.log(`\n(1b) ${f.name}${TINY ? ' (BENCH_TINY: 3 x 64)' : ''}, batch ${LONG.batch} x seq ${LONG.seq}, inference (encoder to pooled), median of ${ROUNDS}: ${ms.toFixed(0)} ms/batch, ${((LONG.batch * LONG.seq * 1000) / ms).toFixed(0)} tokens/s, ${((LONG.batch * 1000) / ms).toFixed(2)} sequences/s; peak RSS ${peakRssMiB().toFixed(0)} MiB`);
-}
-
 async function main(): Promise<void> {
   console.log(`models benchmark — ${machine()}${TINY ? ' — BENCH_TINY=1: every family at 3 layers of width 64, a smoke run' : ''}`);
   if (INT8 === 'only') {
@@ -215,26 +169,17 @@ async function main(): Promise<void> {
     load = { ...(JSON.parse(child.stdout.trim().split('\n').pop() as string) as { seconds: number; peakRssMiB: number; baselineRssMiB: number }), bytes };
   }
 
-  console.log(`\n(1) families at ${TINY ? 'BENCH_TINY size (3 x 64)' : 'base size'}, random weights, batch ${B} x seq ${T}: inference (encoder to pooled) and one ${PRESET} adapter training step; each family interleaved with ${FAMILIES[0]?.name} (${ROUNDS} inference round(s), ${TRAIN_ROUNDS} step round(s) per pair, order alternating), medians`);
-  const rows = await familyRows();
-  const header = `${'family'.padEnd(18)} ${'params'.padStart(8)}  ${'ms/batch'.padStart(9)}  ${'sentences/s'.padStart(11)}  ${'vs BERT'.padStart(7)}  ${'s/step'.padStart(7)}  ${'step / BERT step'.padStart(16)}  ${'trainable'.padStart(10)}`;
-  console.log(header);
-  console.log('-'.repeat(header.length));
-  for (const r of rows) {
-    console.log(`${r.name.padEnd(18)} ${`${(r.params / 1e6).toFixed(0)}M`.padStart(8)}  ${r.inferMs.toFixed(0).padStart(9)}  ${((B * 1000) / r.inferMs).toFixed(1).padStart(11)}  ${(r.refInferMs / r.inferMs).toFixed(2).padStart(7)}  ${(r.stepMs / 1000).toFixed(2).padStart(7)}  ${(r.stepMs / r.refStepMs).toFixed(2).padStart(16)}  ${r.trainable.toLocaleString('en-US').padStart(10)}`);
-  }
-  console.log('vs BERT: throughput / BERT-base throughput of the same pair; step / BERT step: this family\'s step time / BERT-base\'s in the same pair');
-
+  await familyRows();
   await longRow();
   if (!load) {
-    console.log(`\n(2) skipped (BENCH_TINY)\nthis process's peak RSS: ${peakRssMiB().toFixed(0)} MiB`);
+    console.log(`\n(2) skipped (BENCH_TINY)\nthis (parent) process's peak RSS: ${peakRssMiB().toFixed(0)} MiB`);
     return;
   }
   const weightsMiB = load.bytes / 2 ** 20;
   console.log(`\n(2) load model.safetensors (${weightsMiB.toFixed(0)} MiB) in a fresh process: ${load.seconds.toFixed(2)} s`);
   console.log(`peak RSS of that process: ${load.peakRssMiB.toFixed(0)} MiB; before loading: ${load.baselineRssMiB.toFixed(0)} MiB; growth ${(load.peakRssMiB - load.baselineRssMiB).toFixed(0)} MiB = ${((load.peakRssMiB - load.baselineRssMiB) / weightsMiB).toFixed(2)} x the weights (target <= ~2: the weights + at most one extra copy)`);
-  console.log(`this process's peak RSS: ${peakRssMiB().toFixed(0)} MiB`);
   if (INT8 !== '0') await int8Inference();
+  console.log(`this (parent) process's peak RSS: ${peakRssMiB().toFixed(0)} MiB`);
 }
 
 await main();

@@ -8,9 +8,16 @@
  * - `cls`: the first token's last hidden state (no pooler).
  * - `mean`: the mean of the last hidden state over the real tokens of the attention mask, as
  *   sentence-transformers pool (all-mpnet-base-v2, all-MiniLM-L6-v2).
+ *
+ * Which one a sentence-level head reads ({@link headPoolingFor}): the one asked for (`--pooling`,
+ * `HeadConfig.pooling`), else the one a sentence-transformers checkpoint declares in its Pooling
+ * module's config.json (models/sentence-transformers.ts: cls or mean; other modes are refused),
+ * else `encoder`.
  */
 import { cast, div, gather, less, mul, reduceSum, unsqueeze, where, type Value } from '../engine/index.js';
+import type { BaseModel } from '../models/base-model.js';
 import type { Encoder, EncoderOutputs } from '../models/encoder.js';
+import { sentencePooling } from '../models/sentence-transformers/config.js';
 
 /** How a sentence-level head pools the encoder's output. */
 export type HeadPooling = 'encoder' | 'cls' | 'mean';
@@ -46,4 +53,23 @@ export function pooledInput(pooling: HeadPooling, out: EncoderOutputs, inputMask
 /** Width of what a sentence-level head with `pooling` reads on `enc`. */
 export function pooledWidth(pooling: HeadPooling, enc: Encoder): number {
   return pooling === 'encoder' ? enc.pooledSize : enc.outputWidth;
+}
+
+/** A head pooling and where it was decided, for plans. */
+export interface ChosenPooling {
+  readonly pooling: HeadPooling;
+  /** `--pooling`, the checkpoint's file and field (`1_Pooling/config.json: pooling_mode_mean_tokens`), or `default`. */
+  readonly from: string;
+}
+
+/**
+ * The pooling of a sentence-level head on `base`: `asked` (the --pooling flag) when given, else
+ * the pooling the base's sentence-transformers config declares, else `encoder`. A declared mode
+ * adapterkit does not have (max, weightedmean, lasttoken, ...) is an UNSUPPORTED_MODEL error that
+ * names the field, unless `asked` overrides it.
+ */
+export function headPoolingFor(asked: HeadPooling | undefined, base: Pick<BaseModel, 'encoder' | 'sentenceTransformers'>): ChosenPooling {
+  if (asked !== undefined) return { pooling: asked, from: '--pooling' };
+  const declared = sentencePooling(base.sentenceTransformers, base.encoder.outputWidth);
+  return declared ?? { pooling: 'encoder', from: 'default' };
 }

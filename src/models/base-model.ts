@@ -6,6 +6,7 @@
  */
 import { sha256 } from '../util/sha256-node.js';
 import type { EncoderWeights, Encoder } from './encoder.js';
+import type { SentenceTransformersConfig } from './sentence-transformers/config.js';
 import type { EncodedBatch, Tokenizer } from './tokenizers/types.js';
 
 /** One input: a text or a text pair. */
@@ -49,6 +50,12 @@ export interface BaseModel {
   readonly tokenizer: BaseTokenizer;
   /** Files or packages read. */
   readonly sources: readonly string[];
+  /**
+   * The sentence-transformers pipeline of a checkpoint directory with a modules.json (its Pooling
+   * and Normalize modules); absent for plain checkpoints. Sentence-level heads take their pooling
+   * from it when none is chosen (heads/pooling.ts).
+   */
+  readonly sentenceTransformers?: SentenceTransformersConfig;
 }
 
 /** Ids of one text encoded alone, specials included (cut to the tokenizer's model_max_length). */

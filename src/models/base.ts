@@ -8,6 +8,7 @@ import { fail } from '../errors.js';
 import { hfBaseTokenizer, type BaseModel } from './base-model.js';
 import { resolveModel, type HubOptions } from './hub/index.js';
 import { loadEncoderModel } from './registry.js';
+import { readSentenceTransformersConfig } from './sentence-transformers/read.js';
 import { loadTokenizer, type Tokenizer } from './tokenizers/index.js';
 import { isDir } from '../util/fs.js';
 
@@ -39,6 +40,7 @@ export async function loadBase(source: string = DEFAULT_BASE, o: LoadBaseOptions
   const local = await isDir(source);
   const dir = local ? source : (await resolveModel(source, o)).dir;
   const m = await loadEncoderModel(dir);
+  const st = await readSentenceTransformersConfig(dir);
   let tok: Tokenizer;
   try {
     tok = await loadTokenizer(dir);
@@ -51,5 +53,6 @@ export async function loadBase(source: string = DEFAULT_BASE, o: LoadBaseOptions
     weights: m.weights,
     tokenizer: hfBaseTokenizer(tok),
     sources: m.files,
+    ...(st ? { sentenceTransformers: st } : {}),
   };
 }

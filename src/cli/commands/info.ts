@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { fail } from '../../errors.js';
+import { AdapterkitError, fail } from '../../errors.js';
 import { methodOf } from '../../adapters/methods/index.js';
 import type { Encoder, WeightSpec } from '../../models/encoder.js';
 import { loadBase } from '../../models/base.js';
@@ -19,6 +19,7 @@ import { cliBaseOptions } from '../download-progress.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, guardTexts, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { TaskModel } from '../../train/task-model.js';
 import { headConfig } from '../../heads/head.js';
+import { headPoolingFor } from '../../heads/pooling.js';
 import type { FrozenPlan } from '../../train/frozen-precision.js';
 import type { BaseModel } from '../../models/base.js';
 
@@ -189,6 +190,35 @@ function plain(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/** The sentence-transformers pipeline of a base, for `info`: its modules and the pooling a sentence-level head takes from it (or why it cannot). */
+function sentenceTransformersInfo(base: BaseModel): Record<string, unknown> | undefined {
+  const st = base.sentenceTransformers;
+  if (!st) return undefined;
+  let headPooling: Record<string, unknown>;
+  try {
+    const chosen = headPoolingFor(undefined, base);
+    headPooling = { pooling: chosen.pooling, from: chosen.from };
+  } catch (e) {
+    if (!(e instanceof AdapterkitError)) throw e;
+    headPooling = { error: e.message };
+  }
+  return { modules: st.modules, pooling: st.pooling ?? null, normalize: st.normalize, ignored: st.ignored.map((m) => m.type), headPooling };
+}
+
+/** The text lines of {@link sentenceTransformersInfo}. */
+function sentenceTransformersLines(base: BaseModel, info: Record<string, unknown>): string {
+  const st = base.sentenceTransformers;
+  if (!st) return '';
+  const hp = info.headPooling as { pooling?: string; from?: string; error?: string };
+  const short = (type: string) => type.replace(/^sentence_transformers\.models\./, '');
+  return `\nsentence-transformers (modules.json)\n${keyValues([
+    ['  modules', st.modules.map((m) => `${short(m.type)}${m.path ? ` (${m.path})` : ''}`).join(', ')],
+    ['  head pooling', hp.error !== undefined ? `none: ${hp.error}` : hp.from === 'default' ? 'no Pooling module: encoder (--pooling to choose)' : `${hp.pooling ?? ''} (${hp.from ?? ''}), unless --pooling says otherwise`],
+    ...(st.normalize ? [['  normalize', 'a Normalize module follows (L2 normalisation of the sentence vector); heads read the pooled vector unnormalised'] as [string, string]] : []),
+    ...(st.ignored.length ? [['  not run', st.ignored.map((m) => short(m.type)).join(', ')] as [string, string]] : []),
+  ])}`;
+}
+
 /** Registers `adapterkit info`. */
 export function registerInfo(program: Command): void {
   const cmd = program
@@ -219,9 +249,10 @@ export function registerInfo(program: Command): void {
       const groups = paramGroups(enc.weightSpecs, enc.numLayers);
       const architecture = enc.describe();
       const tokenizer = base.tokenizer.summary();
+      const st = sentenceTransformersInfo(base);
       if (flags.json) {
         const sites = { sublayers: enc.sites.sublayers.map((x) => x.key), linears: enc.sites.linears.map((x) => x.key), attentions: enc.sites.attentions.map((x) => x.key) };
-        printJson({ id: base.id, family: enc.family, architecture, sites, parameters: groups, tokenizer, sources: base.sources, ...(plan ? { frozen: plan } : {}) });
+        printJson({ id: base.id, family: enc.family, architecture, sites, parameters: groups, tokenizer, sources: base.sources, ...(st ? { sentenceTransformers: st } : {}), ...(plan ? { frozen: plan } : {}) });
         return;
       }
       const out = process.stdout;
@@ -238,6 +269,7 @@ export function registerInfo(program: Command): void {
       out.write(table(['group', 'attention', 'feed-forward', 'norms', 'other', 'parameters'], rows));
       out.write(`\ntokenizer\n`);
       out.write(keyValues(Object.entries(tokenizer).map(([k, v]) => [`  ${k}`, plain(v)])));
+      if (st) out.write(sentenceTransformersLines(base, st));
       out.write(frozenLines(plan, flags));
     });
 }

@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fail } from '../../errors.js';
 import type { HeadConfig } from '../../heads/head.js';
-import type { HeadPooling } from '../../heads/pooling.js';
+import { headPoolingFor, type HeadPooling } from '../../heads/pooling.js';
 import { loadBase } from '../../models/base.js';
 import { devSplitNames, loadTask, type TaskSpec } from '../../train/data/index.js';
 import { isTokenDatasetName } from '../../train/token-tasks/data.js';
@@ -136,9 +136,10 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
   const out = f.out ?? join('runs', `multi-${specs.map((s) => s.name).join('-')}`);
   const base = await loadBase(await baseSource(f.base), cliBaseOptions(f.revision));
   const maxLength = resolveMaxLength(base.encoder.maxLength, f.maxLength, { fallback: 128, over: 'fail', name: '--max-length' });
+  const pooling = headPoolingFor(f.pooling, base).pooling; // --pooling, else the base's sentence-transformers pooling
   const headExtra: Partial<HeadConfig> = {
     ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
-    ...(f.pooling !== undefined && f.pooling !== 'encoder' ? { pooling: f.pooling } : {}),
+    ...(pooling !== 'encoder' ? { pooling } : {}),
   };
   const tasks: MultiTaskTask[] = loaded.map((t, i) => ({
     name: t.name,

@@ -14,8 +14,8 @@ import { isAdapterTensor, renameAdapterTensor } from '../../adapters/names.js';
 import { readFusionDir } from '../../adapters/task-files/fusion-files.js';
 import type { NamedFusion } from '../../adapters/fusion.js';
 import type { HostTensor } from '../../engine/index.js';
-import { DEFAULT_QA_OPTIONS, type HeadConfig } from '../../heads/head.js';
-import { HEAD_POOLINGS, POOLING_HELP, type HeadPooling } from '../../heads/pooling.js';
+import { DEFAULT_QA_OPTIONS, isTokenHead, type HeadConfig } from '../../heads/head.js';
+import { HEAD_POOLINGS, POOLING_HELP, headPoolingFor, type HeadPooling } from '../../heads/pooling.js';
 import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
 import { devSplitNames, loadTask, positiveLabelOf, type TaskData, type TaskSpec } from '../../train/data/index.js';
 import { describeMode, isAdapterSetup, MODE_NAMES, type AdapterSetupMode, type SingleTrainingMode, type TrainingMode } from '../../train/modes.js';
@@ -158,7 +158,7 @@ export function registerTrain(program: Command): void {
     .option('--top-k <k>', 'with --mode top-k: how many top layers train', intArg(1))
     .option('--train-pooler', 'train the base\'s pooler too (default: frozen except in full and top-k modes)')
     .option('--head-layers <n>', 'task head: 1 = linear, 2 = dense + tanh + linear (default: 1)', intArg(1, 2))
-    .addOption(new Option('--pooling <how>', `what a sentence-level head (classification, regression, multilabel) reads: ${HEAD_POOLINGS.map((p) => `${p} = ${POOLING_HELP[p]}`).join('; ')} (default: encoder)`).choices([...HEAD_POOLINGS]))
+    .addOption(new Option('--pooling <how>', `what a sentence-level head (classification, regression, multilabel) reads: ${HEAD_POOLINGS.map((p) => `${p} = ${POOLING_HELP[p]}`).join('; ')} (default: the base's sentence-transformers pooling, from modules.json and 1_Pooling/config.json, where it has one (cls or mean); else encoder)`).choices([...HEAD_POOLINGS]))
     .option('--epochs <n>', 'training epochs', intArg(1), 3)
     .option('--batch-size <n>', 'examples per batch', intArg(1), 32)
     .option('--max-length <n>', 'tokens per example, longer inputs are truncated (default: 128, capped at the base\'s limit)', intArg(2))
@@ -227,10 +227,12 @@ function reportSkipped(skipped: readonly { file: string; line: number; reason: s
   say(`skipped ${skipped.length} bad row(s): ${first}${skipped.length > 3 ? '; ...' : ''}`);
 }
 
-function headFlags(f: TrainFlags): Partial<HeadConfig> {
+/** The head flags; a sentence-level head's pooling is --pooling, else the base's sentence-transformers pooling (heads/pooling.ts). */
+function headFlags(f: TrainFlags, kind: HeadConfig['kind'], base: BaseModel): Partial<HeadConfig> {
+  const pooling = isTokenHead({ kind }) ? f.pooling : headPoolingFor(f.pooling, base).pooling;
   return {
     ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
-    ...(f.pooling !== undefined && f.pooling !== 'encoder' ? { pooling: f.pooling } : {}),
+    ...(pooling !== undefined && pooling !== 'encoder' ? { pooling } : {}),
   };
 }
 
@@ -239,7 +241,14 @@ function fromExperimentTask(t: ExperimentTask, f: TrainFlags): Pick<PreparedTask
   const test: PreparedTask['test'] = f.test === undefined ? undefined
     : t.scoredSplits.includes('test') ? { examples: t.sizes.test ?? 0, score: (model, maxLength) => t.score(model, 'test', { maxLength, batchSize: 64 }) }
       : { unlabeled: `${f.test} has no labels: not scored (adapterkit predict gives its predictions)` };
-  return { head: () => t.head(headFlags(f)), run: (model, o) => t.train(model, o), ...(test ? { test } : {}) };
+  return { head: (base) => t.head(headFlags(f, t.kind, base)), run: (model, o) => t.train(model, o), ...(test ? { test } : {}) };
+}
+
+/** The plan's pooling line of a sentence-level head, when --pooling or the base's sentence-transformers config chose it. */
+function poolingLine(head: HeadConfig, f: TrainFlags, base: BaseModel): [string, string][] {
+  if (isTokenHead(head)) return [];
+  const chosen = headPoolingFor(f.pooling, base);
+  return chosen.from === 'default' ? [] : [['pooling', `${chosen.pooling} (${chosen.from === '--pooling' ? '--pooling' : `from the base's ${chosen.from}; --pooling to choose`})`]];
 }
 
 /** Where the task name comes from (the plan's "task" line). */
@@ -361,6 +370,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     ['examples', task.examples],
     ['base', `${base.id} (${base.encoder.family}, ${formatInt(stats.baseParams)} parameters, max ${base.encoder.maxLength} tokens)`],
     ['mode', describeMode(mode, base.encoder)],
+    ...poolingLine(head, f, base),
     ...(built?.loaded.length ? [['loaded', built.loaded.join('; ')] as [string, string]] : []),
     ['trainable', `${formatInt(stats.trainableParams)} parameters (${formatPercent(stats.share)} of the base)`],
     ['per task', formatBytes(stats.bytesPerTask)],

@@ -12,6 +12,7 @@ import { validateRepoId } from './repo-id.js';
 import { describeValue } from '../../util/describe.js';
 import { readJsonObjectFileSync } from '../../util/json.js';
 import { isOfflineEnv } from './settings.js';
+import { ST_MODULES_FILE, ST_POOLING_CONFIG } from '../sentence-transformers/config.js';
 
 /** Files to fetch besides the weights: `required` must exist, `optional` may be absent from the repo. */
 export interface ModelFileSet {
@@ -23,6 +24,13 @@ export interface ModelFileSet {
    * extra probe.
    */
   fallbackTokenizer?: readonly string[];
+  /**
+   * Files fetched with the model when it is downloaded, whose absence from a cached snapshot (with
+   * no record of it) does not make that snapshot incomplete: files only some repos have, which a
+   * cache written by other tools never probed (sentence-transformers' modules.json and Pooling
+   * config), so that such caches keep working without network.
+   */
+  extras?: readonly string[];
 }
 
 /** The tokenizer files whose presence makes {@link ModelFileSet.fallbackTokenizer} unnecessary. */
@@ -33,6 +41,7 @@ export const DEFAULT_MODEL_FILES: ModelFileSet = Object.freeze({
   required: Object.freeze(['config.json']),
   optional: Object.freeze(['tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'merges.txt', 'vocab.json']),
   fallbackTokenizer: Object.freeze(['spm.model']),
+  extras: Object.freeze([ST_MODULES_FILE, ST_POOLING_CONFIG]),
 });
 
 /** Weight files in order of preference; the first that exists wins. `.index.json` files list shards. */
@@ -231,6 +240,7 @@ async function downloadModel(cache: RepoCache, revision: string, files: ModelFil
   let primary = false;
   for (const f of files.optional) if ((await tryGet(f)) !== undefined && PRIMARY_TOKENIZER_FILES.includes(f)) primary = true;
   if (!primary) for (const f of files.fallbackTokenizer ?? []) await tryGet(f);
+  for (const f of files.extras ?? []) await tryGet(f);
 
   if (pinned === revision && !/^[0-9a-f]{40}$/.test(pinned)) {
     fail('BAD_CONFIG', `model '${cache.repoId}': no files requested, so revision '${revision}' could not be resolved`);
