@@ -30,7 +30,7 @@ import { checkWritableDir, writeDirAtomically } from '../util/atomic-dir.js';
 import { isFile } from '../util/fs.js';
 import { readJsonObjectFile } from '../util/json.js';
 import { VERSION } from '../version.js';
-import { architectureOf, checkExportable, exportConfig, isTransformersJsFamily, pipelineTask } from './hf-config.js';
+import { architectureOf, checkExportable, exportConfig, hfFamily, pipelineTask, runsInTransformersJs } from './hf-config.js';
 import { exportTokenizerFiles } from './tokenizer-files.js';
 
 /** Options of {@link exportTask}. */
@@ -78,9 +78,13 @@ export interface ExportResult {
   /** Whether the adapter was merged into the frozen weights (LoRA, IA³). */
   readonly merged: boolean;
   /** How tokenizer.json was made; `none` for a base without a Hugging Face tokenizer (USE-lite). */
-  readonly tokenizer: 'copied' | 'written from vocab.txt' | 'none';
-  /** What runs it: transformers.js, or onnxruntime with adapterkit's tokenizer (USE-lite). */
-  readonly runsWith: 'transformers.js' | 'onnxruntime + adapterkit tokenizer';
+  readonly tokenizer: 'copied' | 'written from vocab.txt' | 'written from spm.model' | 'none';
+  /**
+   * What runs it: transformers.js; onnxruntime fed by the exported tokenizer.json, for a head
+   * transformers.js has no class for on that family (ALBERT tagging, ModernBERT QA); or onnxruntime
+   * with adapterkit's tokenizer (USE-lite).
+   */
+  readonly runsWith: 'transformers.js' | 'onnxruntime + tokenizer.json' | 'onnxruntime + adapterkit tokenizer';
   /** One-line notes on what the layout could not hold or what was adjusted. */
   readonly notes: readonly string[];
 }
@@ -102,7 +106,7 @@ function namedOutputs(model: TaskModel, logits: Value): { values: Value[]; names
   return { values: [channel(0), channel(1)], names: ['start_logits', 'end_logits'] };
 }
 
-/** config.json of a BERT-family base (next to its weights). */
+/** config.json of a Hugging Face base (next to its weights). */
 async function baseConfigJson(base: BaseModel): Promise<Record<string, unknown>> {
   const first = base.sources[0];
   const p = first === undefined ? undefined : join(dirname(first), 'config.json');
@@ -145,12 +149,14 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
   await checkWritableDir(outDir, o); // refuse before the work
   const step = o.onStep ?? (() => undefined);
   const family = enc.family;
-  const hf = isTransformersJsFamily(family);
+  const hf = hfFamily(family);
   const notes: string[] = [];
 
-  const tokenizer = hf ? await exportTokenizerFiles(base, family, maxLength) : undefined;
+  const tokenizer = hf ? await exportTokenizerFiles(base, hf, maxLength) : undefined;
   const baseConfig = hf ? await baseConfigJson(base) : undefined;
   if (!hf) notes.push(`${family} has no transformers.js tokenizer: run onnx/model.onnx with onnxruntime (node or web) and adapterkit's tokenizer`);
+  const inTransformersJs = runsInTransformersJs(model.head, enc);
+  if (hf && !inTransformersJs) notes.push(`transformers.js has no ${architectureOf(model.head, enc) ?? ''} class: run onnx/model.onnx with onnxruntime (node or web); its tokenizer.json loads in transformers.js's AutoTokenizer`);
   notes.push(...(tokenizer?.notes ?? []));
   if (model.head.kind === 'multilabel') notes.push(`transformers.js gives the sigmoid scores; adapterkit's decision threshold (${model.head.threshold}) is recorded in config.json (adapterkit.threshold)`);
   if (model.head.kind === 'qa') notes.push('transformers.js\'s question-answering pipeline decodes spans its own way (one window, no maximum answer length); the logits are adapterkit\'s');
@@ -221,7 +227,7 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
     outputs: io.outputs,
     merged: provenance.merged,
     tokenizer: tokenizer?.tokenizerJson ?? 'none',
-    runsWith: hf ? 'transformers.js' : 'onnxruntime + adapterkit tokenizer',
+    runsWith: inTransformersJs ? 'transformers.js' : hf ? 'onnxruntime + tokenizer.json' : 'onnxruntime + adapterkit tokenizer',
     notes,
   };
 }

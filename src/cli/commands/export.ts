@@ -80,6 +80,7 @@ function printSummary(r: ExportResult, task: string, seconds: number): void {
     out.write(`runs with transformers.js: env.allowRemoteModels = false; await pipeline('${r.pipeline}', '${resolve(r.dir)}')\n`);
     out.write('  or with onnxruntime (node or web) directly on onnx/model.onnx\n');
   }
+  else if (r.runsWith === 'onnxruntime + tokenizer.json') out.write('runs with onnxruntime (node or web) on onnx/model.onnx, fed by tokenizer.json (transformers.js\'s AutoTokenizer or adapterkit\'s): transformers.js has no model class for this head on this family\n');
   else out.write('runs with onnxruntime (node or web) on onnx/model.onnx, fed by adapterkit\'s tokenizer: this base has no transformers.js tokenizer\n');
   for (const n of r.notes) out.write(`note: ${n}\n`);
 }
