@@ -139,7 +139,7 @@ export interface ExportProvenance {
 export function exportConfig(
   head: HeadConfig,
   enc: Encoder,
-  o: { baseConfig?: Readonly<Record<string, unknown>>; externalData: boolean; provenance: ExportProvenance },
+  o: { baseConfig?: Readonly<Record<string, unknown>>; externalData: boolean; provenance: ExportProvenance; int8?: string },
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(o.baseConfig ?? {}) };
   const arch = architectureOf(head, enc);
@@ -165,6 +165,7 @@ export function exportConfig(
     head: head.kind,
     ...(head.kind === 'multilabel' ? { threshold: head.threshold } : {}),
     ...(head.kind === 'tagging' ? { scheme: head.scheme } : {}),
+    ...(o.int8 !== undefined ? { int8: { file: 'onnx/model_quantized.onnx', dtype: 'q8', plan: o.int8 } } : {}),
     ...(hf ? {} : { tokenizer: 'adapterkit: this base has no transformers.js tokenizer; run onnx/model.onnx with onnxruntime and adapterkit\'s tokenizer' }),
   };
   return out;
