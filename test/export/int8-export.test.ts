@@ -3,7 +3,8 @@
  * kernels of the task's int8 outlier guard, and gives, in plain onnxruntime-node and in
  * transformers.js (`dtype: 'q8'`), what adapterkit's own int8 path predicts (to 1e-4), within
  * int8 error of the fp32 export; the per-tensor, block (MatMulNBits) and fp32 choices of the
- * guard, ALBERT's shared weights, an unmerged LoRA beside the int8 base, and the refusals.
+ * guard, ALBERT's shared weights, every family's fixture, an unmerged LoRA beside the int8 base,
+ * and the refusals.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -178,4 +179,22 @@ test('int8 refusals: a task model without an int8 base, no plan and no guard bat
   await assert.rejects(exportTask(int8, join(root, 'r4'), { frozenPrecision: 'fp16' as 'int8' }), /unknown frozen precision "fp16" \(fp32, int8\)/);
   await int8.dispose();
   await fp32.dispose();
+});
+
+test('every family: model_quantized.onnx gives adapterkit\'s int8 logits (DeBERTa\'s relative projections through the shared query and key weights quantised as adapterkit does)', async (t) => {
+  const lines: string[] = [];
+  for (const [fixture, nodes] of [['tiny-xlmr', 12], ['tiny-distilbert', 12], ['tiny-electra', 13], ['tiny-deberta-v2', 16], ['tiny-deberta-v3', 16], ['tiny-modernbert', 12], ['tiny-mpnet', 12]] as const) {
+    const base = await loadBase(`test/fixtures/models/${fixture}`);
+    const { int8, fp32 } = twins(base, methodConfig('lora', { r: 2 }), 16);
+    const batch = base.tokenizer.encode(TEXTS, MAX_LENGTH);
+    const dir = join(root, `family-${fixture}`);
+    const r = await exportTask(int8, dir, { maxLength: MAX_LENGTH, frozenPrecision: 'int8', guardBatch: batch });
+    assert.equal(r.quantized?.nodes.int8, nodes, `${fixture}: ${r.quantized?.plan}`);
+    const d = maxDiff(await runQuantized(dir, batch), await int8.predict(batch));
+    lines.push(`${fixture} ${d.toExponential(1)}`);
+    assert.ok(d < TOL, `${fixture}: ${d}`);
+    await int8.dispose();
+    await fp32.dispose();
+  }
+  t.diagnostic(`model_quantized.onnx vs adapterkit int8, max |diff|: ${lines.join(', ')}`);
 });
