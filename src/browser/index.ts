@@ -33,5 +33,5 @@ export { linearWarmupDecay } from '../train/optim/schedule.js';
 export { clipByGlobalNorm } from '../train/optim/clip.js';
 export { runStepLoop } from '../train/trainer-loop.js';
 export { TabRun, type TabRunOptions, type TabRunOutcome } from './tab-run.js';
-export { fetchUseLiteBase } from './use-lite-assets.js';
+export { fetchUseLiteBase, fetchUseLiteTokenizer } from './use-lite-assets.js';
 export { bertBaseFrom, type BertFiles } from './bert-assets.js';

@@ -7,6 +7,19 @@ import type { MetricName } from '../train/metrics/index.js';
 import type { TrainEvent } from '../train/trainer-events.js';
 import type { TaskUpload } from './task-upload.js';
 
+/** The name the embedded base (USE-lite) goes by in the page's base picker and in task uploads. */
+export const EMBEDDED_BASE_NAME = 'use-lite';
+
+/** A local BERT-family base the ui server offers (`GET /api/bases`; see served-bases.ts). */
+export interface ServedBase {
+  /** What the page's base picker and the task upload call it. */
+  readonly name: string;
+  /** config.json's model_type. */
+  readonly family: string;
+  /** The files the worker fetches from `/assets/bases/<name>/`. */
+  readonly files: readonly string[];
+}
+
 /** A task as the page hands it to the worker. */
 export interface BrowserTask {
   readonly name: string;
@@ -29,11 +42,13 @@ export interface BrowserTrainConfig {
   /** Evaluate on the dev split every N steps (undefined: every epoch). */
   readonly evalEvery?: number;
   readonly seed: number;
+  /** The base to train on: {@link EMBEDDED_BASE_NAME} (default) or a served base's name. */
+  readonly base?: string;
 }
 
 /** Page -> worker. */
 export type ToWorker =
-  | { readonly type: 'init'; readonly threads?: number; readonly assetsUrl: string; readonly ortUrl: string }
+  | { readonly type: 'init'; readonly threads?: number; readonly assetsUrl: string; readonly ortUrl: string; readonly basesUrl?: string; readonly bases?: readonly ServedBase[] }
   | { readonly type: 'train'; readonly task: BrowserTask; readonly config: BrowserTrainConfig }
   | { readonly type: 'stop' }
   | { readonly type: 'resume' }

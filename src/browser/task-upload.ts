@@ -12,6 +12,8 @@ export interface TaskUpload {
   readonly labels: readonly string[];
   readonly adapter: MethodConfig;
   readonly maxLength: number;
+  /** The base it was trained on: a served base's name; absent: the embedded USE-lite. */
+  readonly base?: string;
   /** Step and dev scores, stored as the manifest's `training`. */
   readonly training: Record<string, unknown>;
   readonly tensors: Readonly<Record<string, { readonly shape: readonly number[]; readonly data: string }>>;

@@ -18,7 +18,8 @@ import { buildBrowserBundle, ORT_URL_PREFIX, type BrowserBuildOptions } from './
 import { UI_PAGE_HTML } from './page/index-html.js';
 import { taskZip } from './task-download.js';
 import { openTaskDir, openTaskZip } from './task-open.js';
-import type { BrowserTask } from './protocol.js';
+import { EMBEDDED_BASE_NAME, type BrowserTask, type ServedBase } from './protocol.js';
+import { SERVED_BASE_FILE, servedBase } from './served-bases.js';
 
 /** Options of {@link startUiServer}. */
 export interface UiServerOptions {
@@ -30,6 +31,11 @@ export interface UiServerOptions {
   readonly maxExamples?: number;
   /** Saved tasks the page may predict with (name -> task directory), from `adapterkit ui --task`. */
   readonly tasks?: ReadonlyMap<string, string>;
+  /**
+   * BERT-family bases the page's base picker offers besides the embedded one (name -> model
+   * directory with safetensors weights; see served-bases.ts). Checked when the server starts.
+   */
+  readonly bases?: ReadonlyMap<string, string>;
   /** More scripts to serve under `/app/` (file name -> JavaScript), e.g. a benchmark's worker. */
   readonly extraScripts?: ReadonlyMap<string, string>;
 }
@@ -93,6 +99,8 @@ function forPage(d: TaskData, train: number, dev: number): BrowserTask {
  *   buildBrowserBundle); BAD_CONFIG when the port is in use or the host is not this machine's.
  */
 export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
+  const served = new Map<string, { dir: string; info: ServedBase; base?: Promise<BaseModel> }>();
+  for (const [name, dir] of o.bases ?? []) served.set(name, { dir, info: await servedBase(name, dir) });
   const bundle = new Map([...(await buildBrowserBundle(o.build)), ...(o.extraScripts ?? [])]);
   const maxExamples = o.maxExamples ?? 5000;
   const datasets = new Map<string, Promise<TaskData>>();
@@ -114,6 +122,14 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   });
   serveDir(app, ORT_URL_PREFIX, ortDistDir(), /^ort[\w.-]*\.(mjs|wasm)$/);
   serveDir(app, '/assets/use-lite/', useLitePackageDir(), /^(model\.json|vocab\.json|group\d+-shard\d+of\d+)$/);
+  app.get('/api/bases', async () => [...served.values()].map((b) => b.info));
+  app.get('/assets/bases/:name/:file', async (req, reply) => {
+    const { name, file } = req.params as { name: string; file: string };
+    const b = served.get(name);
+    const full = b ? join(b.dir, file) : '';
+    if (!b || !SERVED_BASE_FILE.test(file) || !existsSync(full)) return reply.code(404).send({ code: 'NOT_FOUND', message: `no file /assets/bases/${name}/${file}` });
+    return reply.type(TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream').send(createReadStream(full));
+  });
   app.get('/api/datasets', async () => listBuiltinDatasets());
   app.get('/api/datasets/:name', async (req) => {
     const name = (req.params as { name: string }).name;
@@ -145,9 +161,17 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     base ??= loadBase(DEFAULT_BASE);
     return openTaskZip(await base, new Uint8Array(req.body), name);
   });
+  /** The server's copy of the base a task upload names (the embedded one when it names none). */
+  const baseOf = (body: unknown): Promise<BaseModel> => {
+    const name = (body as { base?: unknown } | null)?.base;
+    if (name === undefined || name === EMBEDDED_BASE_NAME) return (base ??= loadBase(DEFAULT_BASE));
+    const b = typeof name === 'string' ? served.get(name) : undefined;
+    if (!b) fail('BAD_DATA', `the task was trained on base ${JSON.stringify(name)}, which this server does not serve (bases: ${[EMBEDDED_BASE_NAME, ...served.keys()].join(', ')})`);
+    b.base ??= loadBase(b.dir);
+    return b.base;
+  };
   app.post('/api/tasks/zip', async (req, reply) => {
-    base ??= loadBase(DEFAULT_BASE);
-    const { fileName, zip } = await taskZip(await base, req.body);
+    const { fileName, zip } = await taskZip(await baseOf(req.body), req.body);
     return reply.type('application/zip').header('content-disposition', `attachment; filename="${fileName}"`).send(zip);
   });
   const host = o.host ?? '127.0.0.1';

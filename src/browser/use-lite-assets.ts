@@ -4,9 +4,9 @@
  * {@link BaseModel} as `loadBase('use-lite')` gives in Node.
  */
 import { fail } from '../errors.js';
-import type { BaseModel } from '../models/base-model.js';
-import { useLiteBaseFrom } from '../models/use-lite/base.js';
-import { parseSentencePieceVocabulary } from '../models/use-lite/sentencepiece.js';
+import type { BaseModel, BaseTokenizer } from '../models/base-model.js';
+import { useLiteBaseFrom, useLiteBaseTokenizer } from '../models/use-lite/base.js';
+import { parseSentencePieceVocabulary, SentencePieceTokenizer } from '../models/use-lite/sentencepiece.js';
 import type { ShardReader } from '../models/use-lite/tfjs-weights.js';
 
 async function fetchOk(url: string): Promise<Response> {
@@ -57,4 +57,17 @@ export async function fetchUseLiteBase(baseUrl: string): Promise<BaseModel> {
     modelJson: modelJson as Record<string, unknown>, modelJsonName: modelJsonUrl, shards: fetchedShards(baseUrl),
     vocabulary: parseSentencePieceVocabulary(vocabJson, vocabUrl), sources: [modelJsonUrl, vocabUrl],
   });
+}
+
+/**
+ * The USE-lite tokenizer alone, from `baseUrl` (ending in `/`): `vocab.json` only, no weights.
+ * What runs an `adapterkit export` of a USE-lite task in onnxruntime-web (transformers.js has no
+ * tokenizer for it): `encode(texts, maxLength)` gives the `input_ids` and `attention_mask` the
+ * exported `onnx/model.onnx` reads, as `loadBase('use-lite').tokenizer` gives them in Node.
+ *
+ * @throws AdapterkitError BAD_FILE when vocab.json cannot be fetched or parsed.
+ */
+export async function fetchUseLiteTokenizer(baseUrl: string): Promise<BaseTokenizer> {
+  const vocabUrl = `${baseUrl}vocab.json`;
+  return useLiteBaseTokenizer(new SentencePieceTokenizer(parseSentencePieceVocabulary(await fetchJson(vocabUrl), vocabUrl)));
 }

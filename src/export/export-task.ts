@@ -1,7 +1,8 @@
 /**
  * Exports a task as one standalone ONNX inference graph in the directory layout transformers.js
  * loads: `onnx/model.onnx` (fp32; `onnx/model.onnx_data` beside it above protobuf's 2 GB limit),
- * `config.json`, `tokenizer.json` and `tokenizer_config.json`. The graph holds the base, the
+ * `config.json`, `tokenizer.json` and `tokenizer_config.json`; with `frozenPrecision: 'int8'` also
+ * `onnx/model_quantized.onnx` (see `quantize.ts`). The graph holds the base, the
  * task's adapter (LoRA and IA³ merged into the frozen weights, bottleneck adapters as they are)
  * and the head; its inputs are `input_ids`, `attention_mask` (and `token_type_ids` where the
  * family reads them), int64 [batch, seq]; its outputs `logits` ([batch, labels], or
@@ -21,16 +22,19 @@
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fail } from '../errors.js';
-import { serializeGraph, slice, squeeze, type Graph, type Value } from '../engine/index.js';
+import { serializeGraph, slice, squeeze, type FrozenKernel, type Graph, type Value } from '../engine/index.js';
 import { methodOf } from '../adapters/methods/index.js';
 import { baseFingerprint, type BaseModel } from '../models/base.js';
+import type { EncodedBatch } from '../models/tokenizers/index.js';
+import { summarizeFrozenPlan, type FrozenPlan } from '../train/frozen-precision.js';
 import { describeMode } from '../train/modes.js';
 import type { TaskModel } from '../train/task-model.js';
 import { checkWritableDir, writeDirAtomically } from '../util/atomic-dir.js';
 import { isFile } from '../util/fs.js';
 import { readJsonObjectFile } from '../util/json.js';
 import { VERSION } from '../version.js';
-import { architectureOf, checkExportable, exportConfig, isTransformersJsFamily, pipelineTask } from './hf-config.js';
+import { architectureOf, checkExportable, exportConfig, hfFamily, pipelineTask, runsInTransformersJs } from './hf-config.js';
+import { quantizeExportedModel } from './quantize.js';
 import { exportTokenizerFiles } from './tokenizer-files.js';
 
 /** Options of {@link exportTask}. */
@@ -51,8 +55,15 @@ export interface ExportOptions {
    * approach protobuf's 2 GB limit.
    */
   readonly externalData?: boolean | 'auto';
-  /** Precision of the frozen weights; only `fp32` is implemented (int8 is planned). */
+  /**
+   * `int8` also writes `onnx/model_quantized.onnx` (transformers.js: `dtype: 'q8'`): the frozen
+   * matmuls with the kernels of the model's int8 outlier guard (see `quantize.ts`). Needs a task
+   * model created with `frozenPrecision: 'int8'`; its plan is used when the guard has run,
+   * otherwise the guard runs on {@link guardBatch}. Default `fp32`: model.onnx only.
+   */
   readonly frozenPrecision?: 'fp32' | 'int8';
+  /** With `frozenPrecision: 'int8'`: the batch the outlier guard runs on when the model has no plan yet (real text: outlier channels show on real activations). */
+  readonly guardBatch?: EncodedBatch;
   /** Called with a short line as each step starts. */
   readonly onStep?: (line: string) => void;
 }
@@ -78,11 +89,26 @@ export interface ExportResult {
   /** Whether the adapter was merged into the frozen weights (LoRA, IA³). */
   readonly merged: boolean;
   /** How tokenizer.json was made; `none` for a base without a Hugging Face tokenizer (USE-lite). */
-  readonly tokenizer: 'copied' | 'written from vocab.txt' | 'none';
-  /** What runs it: transformers.js, or onnxruntime with adapterkit's tokenizer (USE-lite). */
-  readonly runsWith: 'transformers.js' | 'onnxruntime + adapterkit tokenizer';
+  readonly tokenizer: 'copied' | 'written from vocab.txt' | 'written from spm.model' | 'none';
+  /**
+   * What runs it: transformers.js; onnxruntime fed by the exported tokenizer.json, for a head
+   * transformers.js has no class for on that family (ALBERT tagging, ModernBERT QA); or onnxruntime
+   * with adapterkit's tokenizer (USE-lite).
+   */
+  readonly runsWith: 'transformers.js' | 'onnxruntime + tokenizer.json' | 'onnxruntime + adapterkit tokenizer';
   /** One-line notes on what the layout could not hold or what was adjusted. */
   readonly notes: readonly string[];
+  /** With `frozenPrecision: 'int8'`: what `onnx/model_quantized.onnx` holds. */
+  readonly quantized?: {
+    /** The guard's plan in one line (kernels chosen, tolerance, worst error). */
+    readonly plan: string;
+    /** Matmul nodes per quantised kernel in the file (a weight ALBERT shares across layers counts once per node). */
+    readonly nodes: Readonly<Record<Exclude<FrozenKernel, 'fp32'>, number>>;
+    /** Frozen matmul weights the guard kept in fp32. */
+    readonly fp32Weights: readonly string[];
+    /** Size of model_quantized.onnx over model.onnx. */
+    readonly sizeRatio: number;
+  };
 }
 
 /** Above this many bytes of weights, `externalData: 'auto'` moves them out of the model file. */
@@ -102,7 +128,7 @@ function namedOutputs(model: TaskModel, logits: Value): { values: Value[]; names
   return { values: [channel(0), channel(1)], names: ['start_logits', 'end_logits'] };
 }
 
-/** config.json of a BERT-family base (next to its weights). */
+/** config.json of a Hugging Face base (next to its weights). */
 async function baseConfigJson(base: BaseModel): Promise<Record<string, unknown>> {
   const first = base.sources[0];
   const p = first === undefined ? undefined : join(dirname(first), 'config.json');
@@ -127,12 +153,14 @@ async function listFiles(root: string, dir = root): Promise<ExportedFile[]> {
  * was merged before stays merged).
  *
  * @throws AdapterkitError UNSUPPORTED_MODEL for a head transformers.js cannot express (regression)
- *   or an unknown family; BAD_CONFIG for `frozenPrecision: 'int8'`, an invalid max length or an
- *   existing `outDir` without `overwrite`.
+ *   or an unknown family; BAD_CONFIG for `frozenPrecision: 'int8'` on a model without an int8
+ *   base (or without a plan and a guard batch, or with external data), an invalid max length or
+ *   an existing `outDir` without `overwrite`.
  */
 export async function exportTask(model: TaskModel, outDir: string, o: ExportOptions = {}): Promise<ExportResult> {
-  if (o.frozenPrecision === 'int8') fail('BAD_CONFIG', 'frozen precision int8 (onnx/model_quantized.onnx) is not implemented yet; export writes fp32 only');
-  if (o.frozenPrecision !== undefined && o.frozenPrecision !== 'fp32') fail('BAD_CONFIG', `unknown frozen precision ${JSON.stringify(o.frozenPrecision)} (fp32)`);
+  if (o.frozenPrecision !== undefined && o.frozenPrecision !== 'fp32' && o.frozenPrecision !== 'int8') fail('BAD_CONFIG', `unknown frozen precision ${JSON.stringify(o.frozenPrecision)} (fp32, int8)`);
+  const int8 = o.frozenPrecision === 'int8';
+  if (int8 && model.frozenPrecision !== 'int8') fail('BAD_CONFIG', 'frozen precision int8 (onnx/model_quantized.onnx) needs the task model created with frozenPrecision: \'int8\' (its outlier guard picks each matmul\'s kernel)');
   const base = model.base;
   const enc = base.encoder;
   checkExportable(model.head, enc);
@@ -143,14 +171,21 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
     fail('BAD_CONFIG', `max length must be an integer from 2 to the base's limit of ${enc.maxLength} tokens, got ${maxLength}`);
   }
   await checkWritableDir(outDir, o); // refuse before the work
+  let plan: FrozenPlan | undefined;
+  if (int8) {
+    plan = model.frozenPlan ?? (o.guardBatch ? await model.guardFrozen(o.guardBatch) : undefined);
+    if (!plan) fail('BAD_CONFIG', 'frozen precision int8: the task model has no int8 plan yet; pass guardBatch (a batch of real text for the outlier guard) or run model.guardFrozen(batch) first');
+  }
   const step = o.onStep ?? (() => undefined);
   const family = enc.family;
-  const hf = isTransformersJsFamily(family);
+  const hf = hfFamily(family);
   const notes: string[] = [];
 
-  const tokenizer = hf ? await exportTokenizerFiles(base, family, maxLength) : undefined;
+  const tokenizer = hf ? await exportTokenizerFiles(base, hf, maxLength) : undefined;
   const baseConfig = hf ? await baseConfigJson(base) : undefined;
   if (!hf) notes.push(`${family} has no transformers.js tokenizer: run onnx/model.onnx with onnxruntime (node or web) and adapterkit's tokenizer`);
+  const inTransformersJs = runsInTransformersJs(model.head, enc);
+  if (hf && !inTransformersJs) notes.push(`transformers.js has no ${architectureOf(model.head, enc) ?? ''} class: run onnx/model.onnx with onnxruntime (node or web); its tokenizer.json loads in transformers.js's AutoTokenizer`);
   notes.push(...(tokenizer?.notes ?? []));
   if (model.head.kind === 'multilabel') notes.push(`transformers.js gives the sigmoid scores; adapterkit's decision threshold (${model.head.threshold}) is recorded in config.json (adapterkit.threshold)`);
   if (model.head.kind === 'qa') notes.push('transformers.js\'s question-answering pipeline decodes spans its own way (one window, no maximum answer length); the logits are adapterkit\'s');
@@ -171,6 +206,10 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
   const outputs = namedOutputs(model, logits);
   const weightBytes = constantBytes(graph);
   const external = o.externalData === true || ((o.externalData ?? 'auto') === 'auto' && weightBytes > EXTERNAL_AUTO_BYTES);
+  if (int8 && external) fail('BAD_CONFIG', 'frozen precision int8 with the weights in onnx/model.onnx_data is not implemented: export int8 with external data off (weights under 2 GB)');
+  // The int8 file runs what adapterkit's int8 path runs: a LoRA / IA³ adapter beside the int8 base, unmerged.
+  const int8Built = int8 ? (canMerge && !mergedBefore ? model.inferenceGraph() : built) : undefined;
+  if (int8 && canMerge && !mergedBefore) notes.push('onnx/model_quantized.onnx keeps the adapter unmerged, in fp32 beside the int8 frozen matmuls, as adapterkit\'s int8 path runs it (model.onnx has it merged)');
   const provenance = {
     version: VERSION,
     ...(o.name !== undefined ? { task: o.name } : {}),
@@ -179,7 +218,8 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
     fingerprint: baseFingerprint(base),
     merged: canMerge || mergedBefore,
   };
-  const config = exportConfig(model.head, enc, { baseConfig, externalData: external, provenance });
+  const planLine = plan ? summarizeFrozenPlan(plan) : undefined;
+  const config = exportConfig(model.head, enc, { baseConfig, externalData: external, provenance, ...(planLine ? { int8: planLine } : {}) });
   const metadata: Record<string, string> = {
     'adapterkit.version': VERSION,
     'adapterkit.head': model.head.kind,
@@ -191,6 +231,7 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
   };
 
   let io: { inputs: string[]; outputs: string[] } = { inputs: [], outputs: [] };
+  let quantized: ExportResult['quantized'];
   const files = await writeDirAtomically(outDir, async (tmp) => {
     const onnxDir = join(tmp, 'onnx');
     await mkdir(onnxDir);
@@ -204,6 +245,15 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
     });
     if (!external) await writeFile(join(onnxDir, 'model.onnx'), s.bytes);
     io = { inputs: s.inputs.map((v) => v.name), outputs: s.outputNames };
+    if (int8Built && plan && planLine) {
+      step(`writing onnx/model_quantized.onnx (${planLine})`);
+      const q8 = int8Built === built ? s : serializeGraph(int8Built.graph, {
+        outputs: namedOutputs(model, int8Built.logits).values, outputNames: outputs.names, paramsAs: 'initializers', metadata,
+      });
+      const q = quantizeExportedModel(q8.bytes, plan, { 'adapterkit.frozen_precision': 'int8', 'adapterkit.int8_plan': planLine });
+      await writeFile(join(onnxDir, 'model_quantized.onnx'), q.bytes);
+      quantized = { plan: planLine, nodes: q.nodes, fp32Weights: q.fp32Weights, sizeRatio: q.bytes.byteLength / s.bytes.byteLength };
+    }
     step('writing config.json');
     await writeFile(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     if (tokenizer) {
@@ -221,7 +271,8 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
     outputs: io.outputs,
     merged: provenance.merged,
     tokenizer: tokenizer?.tokenizerJson ?? 'none',
-    runsWith: hf ? 'transformers.js' : 'onnxruntime + adapterkit tokenizer',
+    runsWith: inTransformersJs ? 'transformers.js' : hf ? 'onnxruntime + tokenizer.json' : 'onnxruntime + adapterkit tokenizer',
     notes,
+    ...(quantized ? { quantized } : {}),
   };
 }

@@ -7,13 +7,16 @@
  * `vocab.txt` (BERT WordPiece, e.g. Google's small BERTs) gets the tokenizer.json Hugging Face's
  * own converter writes for it (transformers' `convert_slow_tokenizer.BertConverter`: BertNormalizer,
  * BertPreTokenizer, WordPiece, `[CLS] $A [SEP]` / `[CLS] $A [SEP] $B [SEP]` with type ids 0/1),
- * from the settings adapterkit's own WordPiece tokenizer runs with.
+ * from the settings adapterkit's own WordPiece tokenizer runs with; a DeBERTa-v2/v3 base with only
+ * `spm.model` gets the tokenizer.json adapterkit converts it to and runs itself
+ * (`models/tokenizers/sentencepiece-model.ts`, as `DebertaV2Converter`).
  *
  * `tokenizer_config.json` is the base's, with what transformers.js reads from it set so that it
  * encodes as adapterkit does (`tokenization_utils.js`, `models/auto/tokenization_auto.js`):
  * - `model_max_length`: transformers.js truncates every input to it (and reads no other length),
  *   so it is the task's max length;
- * - `tokenizer_class` when absent (`BertTokenizer`, `ElectraTokenizer` return token type ids,
+ * - `tokenizer_class` when absent, the family's ({@link HfFamily.tokenizerClass}: `BertTokenizer`,
+ *   `ElectraTokenizer`, `AlbertTokenizer`, `DebertaV2Tokenizer` return token type ids, e.g.
  *   `models/bert/tokenization_bert.js`; the base class gives none, which breaks sentence pairs);
  * - the special tokens (`pad_token`…) when only special_tokens_map.json had them: transformers.js
  *   reads them from tokenizer_config.json alone;
@@ -23,18 +26,19 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fail } from '../errors.js';
 import type { BaseModel } from '../models/base.js';
-import type { BertFamily } from '../models/bert/config.js';
-import { FAMILIES } from '../models/bert/names.js';
 import { parseVocabTxt } from '../models/tokenizers/index.js';
+import { debertaV2TokenizerJson, readSentencePieceModel } from '../models/tokenizers/sentencepiece-model.js';
+import { readSideFiles } from '../models/tokenizers/tokenizer-files.js';
 import { isFile } from '../util/fs.js';
 import { readJsonObjectFile } from '../util/json.js';
+import type { HfFamily } from './hf-config.js';
 
 /** The tokenizer files of an export, ready to write. */
 export interface ExportTokenizerFiles {
   /** File name -> contents. */
   readonly files: ReadonlyMap<string, string | Uint8Array>;
   /** How tokenizer.json came to be. */
-  readonly tokenizerJson: 'copied' | 'written from vocab.txt';
+  readonly tokenizerJson: 'copied' | 'written from vocab.txt' | 'written from spm.model';
   /** The directory the tokenizer was read from. */
   readonly dir: string;
   /** One-line notes on what was changed for transformers.js. */
@@ -126,7 +130,7 @@ function wordPieceTokenizerJson(vocab: readonly string[], f: TokenizerFacts, con
  * The tokenizer files for an export of a task on `base`, or undefined when the base has no
  * Hugging Face tokenizer (the embedded USE-lite).
  */
-export async function exportTokenizerFiles(base: BaseModel, family: BertFamily, maxLength: number): Promise<ExportTokenizerFiles | undefined> {
+export async function exportTokenizerFiles(base: BaseModel, family: HfFamily, maxLength: number): Promise<ExportTokenizerFiles | undefined> {
   const f = facts(base);
   if (!f) return undefined;
   const dir = dirname(f.source);
@@ -143,15 +147,21 @@ export async function exportTokenizerFiles(base: BaseModel, family: BertFamily, 
     files.set('tokenizer.json', `${JSON.stringify(wordPieceTokenizerJson(vocab, f, baseConfig, dir), null, 2)}\n`);
     tokenizerJson = 'written from vocab.txt';
     notes.push(`tokenizer.json written from ${f.source} (the base directory has none), as Hugging Face's BertConverter would`);
+  } else if (basename(f.source) === 'spm.model') {
+    // The fast tokenizer adapterkit itself runs for DeBERTa-v2/v3's SentencePiece model.
+    const json = debertaV2TokenizerJson(await readSentencePieceModel(f.source), await readSideFiles(dir), f.source);
+    files.set('tokenizer.json', `${JSON.stringify(json)}\n`);
+    tokenizerJson = 'written from spm.model';
+    notes.push(`tokenizer.json written from ${f.source} (the base directory has none), as Hugging Face's DebertaV2Converter would`);
   } else {
-    return fail('UNSUPPORTED_MODEL', `${f.source}: export knows tokenizer.json and vocab.txt tokenizers, not ${f.kind || basename(f.source)}`);
+    return fail('UNSUPPORTED_MODEL', `${f.source}: export knows tokenizer.json, vocab.txt and spm.model tokenizers, not ${f.kind || basename(f.source)}`);
   }
 
   const config: Record<string, unknown> = { ...baseConfig };
   const before = config['model_max_length'];
   config['model_max_length'] = maxLength;
   if (before !== maxLength) notes.push(`tokenizer_config.json: model_max_length ${before === undefined ? 'set' : `${JSON.stringify(before)} ->`} ${maxLength} (the task's max length: transformers.js truncates inputs to it)`);
-  if (typeof config['tokenizer_class'] !== 'string') config['tokenizer_class'] = `${FAMILIES[family].classificationClass.replace(/ForSequenceClassification$/, '')}Tokenizer`;
+  if (typeof config['tokenizer_class'] !== 'string') config['tokenizer_class'] = family.tokenizerClass;
   for (const role of ROLES) {
     const token = f.specialTokens[role];
     if (token !== undefined && config[`${role}_token`] === undefined) config[`${role}_token`] = token;

@@ -1,7 +1,8 @@
 /**
- * `adapterkit export`: help, summary and steps, coded refusals (an unsupported head, int8, an
- * existing --out), and the atomic output directory: a refused or failed export leaves nothing
- * half-written (no directory, or the old one untouched, and no temporary sibling).
+ * `adapterkit export`: help, summary and steps, int8 (model_quantized.onnx, the guard's flags),
+ * coded refusals (an unsupported head, stray int8 flags, an existing --out), and the atomic
+ * output directory: a refused or failed export leaves nothing half-written (no directory, or the
+ * old one untouched, and no temporary sibling).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,11 +85,30 @@ test('a regression head is refused with what transformers.js cannot express; not
   assert.deepEqual(leftovers(), []);
 });
 
-test('--frozen-precision int8 is refused for now; a missing task directory is NOT_FOUND', async () => {
-  const r = await cli('export', taskDir, '--out', join(root, 'int8'), '--frozen-precision', 'int8');
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /error \[BAD_CONFIG\]: --frozen-precision int8 \(onnx\/model_quantized\.onnx\) is not implemented yet/);
-  assert.ok(!existsSync(join(root, 'int8')));
+test('--frozen-precision int8 writes onnx/model_quantized.onnx and prints the guard\'s plan and the size; --guard-input; bad values; a missing task directory is NOT_FOUND', async () => {
+  const texts = join(root, 'guard.txt');
+  writeFileSync(texts, 'the cat sat on the mat .\na good book\n\nrain at night\n');
+  const out = join(root, 'int8');
+  const r = await cli('export', taskDir, '--out', out, '--frozen-precision', 'int8', '--guard-input', texts, '--int8-tolerance', '0.05');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /int8 frozen base: 12 of 12 matmuls int8, 0 int8-block, 0 fp32 \(tolerance 0\.05, worst int8 error [\d.]+\)/);
+  assert.match(r.stderr, /writing onnx\/model_quantized\.onnx/);
+  assert.match(r.stdout, /onnx\/model_quantized\.onnx is \d+ % of model\.onnx; 12 DynamicQuantizeMatMul, 0 MatMulNBits nodes, 0 frozen matmuls kept fp32/);
+  assert.ok(r.stdout.includes("{ dtype: 'q8' })"), r.stdout);
+  assert.deepEqual(readdirSync(join(out, 'onnx')).sort(), ['model.onnx', 'model_quantized.onnx']);
+  const help = await cli('export', '--help');
+  for (const s of ['--int8-tolerance', '--guard-input', 'model_quantized.onnx', "dtype: 'q8'"]) assert.ok(help.stdout.includes(s), `export --help lacks ${s}`);
+
+  const stray = await cli('export', taskDir, '--out', join(root, 'z'), '--guard-input', texts);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /error \[BAD_CONFIG\]: --guard-input applies to --frozen-precision int8 only/);
+  const tol = await cli('export', taskDir, '--out', join(root, 'z'), '--int8-tolerance', '0.1');
+  assert.equal(tol.code, 2);
+  assert.match(tol.stderr, /--int8-tolerance 0\.1 applies to --frozen-precision int8 only/);
+  const external = await cli('export', taskDir, '--out', join(root, 'z'), '--frozen-precision', 'int8', '--external-data', 'always');
+  assert.equal(external.code, 2);
+  assert.match(external.stderr, /int8 with the weights in onnx\/model\.onnx_data is not implemented/);
+  assert.ok(!existsSync(join(root, 'z')));
   const bad = await cli('export', taskDir, '--out', join(root, 'x'), '--frozen-precision', 'fp16');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Allowed choices are fp32, int8/);
@@ -116,7 +136,7 @@ test('an export that fails while writing leaves no directory, and an overwrite t
   assert.deepEqual(readdirSync(old).sort(), ['config.json', 'onnx', 'tokenizer.json', 'tokenizer_config.json']);
   assert.equal(r.merged, false);
   assert.deepEqual(leftovers(), []);
-  await assert.rejects(exportTask(m, join(root, 'q8'), { frozenPrecision: 'int8' }), /frozen precision int8 \(onnx\/model_quantized\.onnx\) is not implemented yet/);
+  await assert.rejects(exportTask(m, join(root, 'q8'), { frozenPrecision: 'int8' }), /frozen precision int8 \(onnx\/model_quantized\.onnx\) needs the task model created with frozenPrecision: 'int8'/);
   await assert.rejects(exportTask(m, join(root, 'long'), { maxLength: 41 }), /max length must be an integer from 2 to the base's limit of 40 tokens, got 41/);
   await m.dispose();
 });

@@ -90,9 +90,9 @@ export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 const ModelProto = protobuf.parse(ONNX_SCHEMA, { keepCase: true }).root.lookupType('onnx.ModelProto');
 
-/** The op types of an exported model's nodes, in order, and its metadata. */
-export function onnxSummary(dir: string): { ops: string[]; metadata: Record<string, string> } {
-  const m = ModelProto.toObject(ModelProto.decode(readFileSync(join(dir, 'onnx', 'model.onnx'))), { defaults: false, arrays: true }) as {
+/** The op types of an exported model's nodes, in order, and its metadata (`file` in onnx/, default model.onnx). */
+export function onnxSummary(dir: string, file = 'model.onnx'): { ops: string[]; metadata: Record<string, string> } {
+  const m = ModelProto.toObject(ModelProto.decode(readFileSync(join(dir, 'onnx', file))), { defaults: false, arrays: true }) as {
     graph: { node: { op_type: string }[] };
     metadata_props: { key: string; value: string }[];
   };

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 /**
- * The ui page's script: the Train part (pick the embedded base and a built-in dataset or drop a
+ * The ui page's script: the Train part (pick the embedded base or a BERT-family base the server
+ * offers (`/api/bases`), and a built-in dataset or drop a
  * CSV, train a Houlsby adapter in a worker with live loss and dev-metric charts, a progress bar,
  * stop and resume), the Predict part (classify texts with the model trained in the tab, or with a
  * saved task: a dropped zip or one the server was started with) and the
@@ -11,7 +12,7 @@
 import { AdapterkitError } from '../../errors.js';
 import { tabularTaskFromTexts } from '../../train/data/tabular-task.js';
 import type { Example } from '../../train/data/types.js';
-import type { BrowserPrediction, BrowserTask, BrowserTrainConfig, FromWorker, ToWorker } from '../protocol.js';
+import type { BrowserPrediction, BrowserTask, BrowserTrainConfig, FromWorker, ServedBase, ToWorker } from '../protocol.js';
 import type { TaskUpload } from '../task-upload.js';
 import { lineChart } from './chart.js';
 
@@ -84,6 +85,7 @@ function readConfig(): BrowserTrainConfig {
     batchSize: num('batch-size', 'batch size', { integer: true, min: 1 }) as number,
     maxLength: num('max-length', 'max length', { integer: true, min: 2 }) as number,
     seed: num('seed', 'seed', { integer: true, min: 0 }) as number,
+    base: $<HTMLSelectElement>('base').value,
     ...(maxSteps !== undefined ? { maxSteps } : {}),
     ...(evalEvery !== undefined ? { evalEvery } : {}),
   };
@@ -252,7 +254,10 @@ function escapeHtml(s: string): string {
 
 async function init(): Promise<void> {
   const threadsParam = new URLSearchParams(location.search).get('threads');
-  send({ type: 'init', assetsUrl: `${location.origin}/assets/use-lite/`, ortUrl: `${location.origin}/ort/`, ...(threadsParam ? { threads: Number(threadsParam) } : {}) });
+  const bases = (await (await fetch('/api/bases')).json()) as ServedBase[];
+  const baseSelect = $<HTMLSelectElement>('base');
+  for (const b of bases) baseSelect.add(new Option(`${b.name} — a ${b.family} base served by adapterkit ui (${b.files.filter((f) => f.endsWith('.safetensors')).join(', ')})`, b.name));
+  send({ type: 'init', assetsUrl: `${location.origin}/assets/use-lite/`, ortUrl: `${location.origin}/ort/`, basesUrl: `${location.origin}/assets/bases/`, bases, ...(threadsParam ? { threads: Number(threadsParam) } : {}) });
   const r = await fetch('/api/datasets');
   const list = (await r.json()) as { name: string; description: string; sizes: { train: number } }[];
   const select = $<HTMLSelectElement>('dataset');

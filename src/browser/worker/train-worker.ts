@@ -1,5 +1,6 @@
 /**
- * The ui page's training worker: loads the embedded base, trains a Houlsby adapter with
+ * The ui page's training worker: loads the chosen base (the embedded one, or a BERT-family base
+ * the ui server serves), trains a Houlsby adapter with
  * {@link TabRun} on onnxruntime-web, reports every trainer event to the page, stops and resumes
  * on request, and classifies texts with the model trained so far or with a saved task opened
  * for Predict. Running in a worker keeps the
@@ -16,7 +17,8 @@ import { TabRun } from '../tab-run.js';
 import { base64ToFloats, floatsToBase64, type TaskUpload } from '../task-upload.js';
 import { f32 } from '../../engine/tensor.js';
 import { fetchUseLiteBase } from '../use-lite-assets.js';
-import type { BrowserTask, BrowserTrainConfig, FromWorker, ToWorker } from '../protocol.js';
+import { bertBaseFrom } from '../bert-assets.js';
+import { EMBEDDED_BASE_NAME, type BrowserTask, type BrowserTrainConfig, type FromWorker, type ServedBase, type ToWorker } from '../protocol.js';
 
 interface WorkerScope {
   postMessage(m: FromWorker): void;
@@ -26,8 +28,11 @@ const scope = globalThis as unknown as WorkerScope;
 const post = (m: FromWorker): void => scope.postMessage(m);
 
 let assetsUrl = '';
-let base: Promise<BaseModel> | undefined;
-let run: { tab: TabRun; labels: readonly string[]; name: string; adapter: MethodConfig; maxLength: number } | undefined;
+let basesUrl = '';
+let served: readonly ServedBase[] = [];
+/** Bases loaded so far, by name (the embedded one under {@link EMBEDDED_BASE_NAME}). */
+const bases = new Map<string, Promise<BaseModel>>();
+let run: { tab: TabRun; labels: readonly string[]; name: string; adapter: MethodConfig; maxLength: number; base: string } | undefined;
 let abort: AbortController | undefined;
 
 type Phase = 'init' | 'train' | 'predict' | 'export' | 'load';
@@ -48,17 +53,52 @@ function errorMessage(e: unknown, during: Phase): FromWorker {
   return e instanceof AdapterkitError ? { type: 'error', code: e.code, message: e.message, during } : { type: 'error', code: 'INTERNAL', message: String((e as Error)?.message ?? e), during };
 }
 
-function loadBase(): Promise<BaseModel> {
-  if (!base) {
-    post({ type: 'status', text: 'loading the embedded base (USE-lite, 7M parameters)…' });
-    base = fetchUseLiteBase(assetsUrl);
-    base.catch(() => (base = undefined));
+async function fetchOk(url: string): Promise<Response> {
+  const r = await fetch(url);
+  if (!r.ok) throw new AdapterkitError('BAD_FILE', `cannot fetch ${url}: HTTP ${r.status}`);
+  return r;
+}
+
+/** A served BERT-family base, its files fetched from the ui server (see served-bases.ts). */
+async function fetchServedBase(b: ServedBase): Promise<BaseModel> {
+  const url = (f: string) => `${basesUrl}${encodeURIComponent(b.name)}/${f}`;
+  const text = async (f: string) => (b.files.includes(f) ? (await fetchOk(url(f))).text() : undefined);
+  const json = async (f: string) => {
+    const t = await text(f);
+    return t === undefined ? undefined : (JSON.parse(t) as Record<string, unknown>);
+  };
+  const weights = new Map<string, Uint8Array>();
+  for (const f of b.files.filter((x) => x.endsWith('.safetensors'))) weights.set(f, new Uint8Array(await (await fetchOk(url(f))).arrayBuffer()));
+  const [config, tokenizerJson, vocabTxt, tokenizerConfig, specialTokensMap] = await Promise.all([json('config.json'), json('tokenizer.json'), text('vocab.txt'), json('tokenizer_config.json'), json('special_tokens_map.json')]);
+  return bertBaseFrom({
+    id: b.name, config: config ?? {}, weights,
+    ...(tokenizerJson ? { tokenizerJson } : {}), ...(vocabTxt !== undefined ? { vocabTxt } : {}),
+    ...(tokenizerConfig ? { tokenizerConfig } : {}), ...(specialTokensMap ? { specialTokensMap } : {}),
+  });
+}
+
+/** The base named `name` (the embedded one by default), loaded once. */
+function loadBase(name: string = EMBEDDED_BASE_NAME): Promise<BaseModel> {
+  let p = bases.get(name);
+  if (!p) {
+    if (name === EMBEDDED_BASE_NAME) {
+      post({ type: 'status', text: 'loading the embedded base (USE-lite, 7M parameters)…' });
+      p = fetchUseLiteBase(assetsUrl);
+    } else {
+      const b = served.find((x) => x.name === name);
+      if (!b) return Promise.reject(new AdapterkitError('BAD_CONFIG', `no base ${JSON.stringify(name)} (bases: ${[EMBEDDED_BASE_NAME, ...served.map((x) => x.name)].join(', ')})`));
+      post({ type: 'status', text: `loading the base ${b.name} (${b.family}) from the server…` });
+      p = fetchServedBase(b);
+    }
+    bases.set(name, p);
+    p.catch(() => bases.delete(name));
   }
-  return base;
+  return p;
 }
 
 async function start(task: BrowserTask, c: BrowserTrainConfig): Promise<void> {
-  const b = await loadBase();
+  const baseName = c.base ?? EMBEDDED_BASE_NAME;
+  const b = await loadBase(baseName);
   post({ type: 'status', text: 'building the training graph…' });
   const adapter = adapterConfig({ size: c.adapterSize });
   const model = TaskModel.create(b, {
@@ -71,7 +111,7 @@ async function start(task: BrowserTask, c: BrowserTrainConfig): Promise<void> {
     seed: c.seed, ...(c.maxSteps !== undefined ? { maxSteps: c.maxSteps } : {}), ...(c.evalEvery !== undefined ? { evalEvery: c.evalEvery } : {}),
     onEvent: (event) => post({ type: 'event', event }),
   });
-  run = { tab, labels: task.labels, name: taskName(task.name), adapter, maxLength: c.maxLength };
+  run = { tab, labels: task.labels, name: taskName(task.name), adapter, maxLength: c.maxLength, base: baseName };
   await continueRun();
 }
 
@@ -105,6 +145,7 @@ function exportTask(): void {
   const best = tab.best;
   const upload: TaskUpload = {
     name: run.name, labels: run.labels, adapter: run.adapter, maxLength: run.maxLength, tensors,
+    ...(run.base !== EMBEDDED_BASE_NAME ? { base: run.base } : {}),
     training: { step: tab.step, ...(best ? { best: { step: best.step, dev: best.metrics } } : {}), where: 'a browser tab (adapterkit ui, onnxruntime-web)' },
   };
   post({ type: 'exported', upload });
@@ -126,6 +167,8 @@ scope.addEventListener('message', (e) => {
   if (m.type === 'init') {
     try {
       assetsUrl = m.assetsUrl;
+      basesUrl = m.basesUrl ?? '';
+      served = m.bases ?? [];
       configureWebRuntime({ ...(m.threads !== undefined ? { threads: m.threads } : {}), wasmPaths: m.ortUrl });
       post({ type: 'ready', threads: webRuntimeThreads(), isolated: webThreadsAvailable(), runtime: 'onnxruntime-web (wasm)' });
     } catch (err) {

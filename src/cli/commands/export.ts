@@ -11,6 +11,9 @@ import { formatBytes, formatDuration, keyValues, printJson, table } from '../for
 import { intArg } from '../options.js';
 import { checkWritableDir } from '../../util/atomic-dir.js';
 import { loadTaskDir, readManifest } from '../saved-task.js';
+import { frozenPrecisionOptions, guardTexts } from '../frozen-precision-options.js';
+import { DEFAULT_INT8_TOLERANCE, FROZEN_PRECISIONS } from '../../train/frozen-precision.js';
+import { numberArg } from '../options.js';
 
 interface ExportFlags {
   out: string;
@@ -20,6 +23,8 @@ interface ExportFlags {
   force?: boolean;
   externalData: 'auto' | 'always' | 'never';
   frozenPrecision: 'fp32' | 'int8';
+  int8Tolerance?: number;
+  guardInput?: string;
   json?: boolean;
 }
 
@@ -28,6 +33,8 @@ Layout written (what transformers.js loads):
   <out>/onnx/model.onnx          the base, the adapter (LoRA/IA3 merged) and the head, fp32;
                                  inputs input_ids, attention_mask (, token_type_ids), outputs
                                  logits (start_logits, end_logits for QA)
+  <out>/onnx/model_quantized.onnx  with --frozen-precision int8: the same graph with the frozen
+                                 matmuls in int8 (transformers.js: { dtype: 'q8' })
   <out>/config.json              model_type, architectures, id2label/label2id, problem_type
   <out>/tokenizer.json, tokenizer_config.json   from the base (model_max_length = the task's)
 The embedded use-lite base has no transformers.js tokenizer: its export (onnx/model.onnx and
@@ -41,6 +48,10 @@ Examples:
 
   # a LoRA task: merged into the frozen weights, the graph costs what the bare base costs
   $ adapterkit export runs/sst2-lora/best --out exports/sst2-lora --force
+
+  # also onnx/model_quantized.onnx, the outlier guard run on your own texts (one per line)
+  $ adapterkit export runs/sst2/best --out exports/sst2 --frozen-precision int8 --guard-input dev.txt
+  #   then in JS: await pipeline('text-classification', '/abs/path/to/exports/sst2', { dtype: 'q8' })
 
   # an AdapterHub directory (no adapterkit.json): name the base
   $ adapterkit export my-adapter --base bert-base-uncased --out exports/my-adapter --json`;
@@ -57,7 +68,9 @@ export function registerExport(program: Command): void {
     .option('--max-length <n>', 'longest input in tokens, written as model_max_length (default: the length used in training)', intArg(2))
     .option('--force', 'replace --out if it exists')
     .addOption(new Option('--external-data <when>', 'weights in onnx/model.onnx_data: auto (near protobuf\'s 2 GB limit), always, never').choices(['auto', 'always', 'never']).default('auto'))
-    .addOption(new Option('--frozen-precision <p>', 'precision of the frozen weights (int8 is not implemented yet)').choices(['fp32', 'int8']).default('fp32'))
+    .addOption(new Option('--frozen-precision <p>', 'int8 also writes onnx/model_quantized.onnx: each frozen linear weight of the base quantised per output column and run by ONNX Runtime\'s DynamicQuantizeMatMul, as adapterkit\'s --frozen-precision int8 runs it (the adapter, head, embeddings and norms stay fp32); an outlier guard measures every matmul\'s int8 output against fp32 on the --guard-input texts and keeps 8-bit blocks (MatMulNBits) or fp32 where it is off').choices([...FROZEN_PRECISIONS]).default('fp32'))
+    .option('--int8-tolerance <e>', `with --frozen-precision int8: the largest relative error of a matmul's int8 output the guard accepts (default: ${DEFAULT_INT8_TOLERANCE})`, numberArg(0, 1, { exclusiveMin: true }))
+    .option('--guard-input <file>', 'with --frozen-precision int8: texts (one per line, at most 32) the outlier guard runs on (default: a few built-in English sentences)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (dir: string, flags: ExportFlags) => {
@@ -75,17 +88,25 @@ function printSummary(r: ExportResult, task: string, seconds: number): void {
     ['outputs', r.outputs.join(', ')],
     ['adapter', r.merged ? 'merged into the frozen weights' : 'in the graph as trained'],
     ['tokenizer.json', r.tokenizer],
+    ...(r.quantized ? [['int8', `onnx/model_quantized.onnx is ${(100 * r.quantized.sizeRatio).toFixed(0)} % of model.onnx; ${r.quantized.nodes.int8} DynamicQuantizeMatMul, ${r.quantized.nodes['int8-block']} MatMulNBits nodes, ${r.quantized.fp32Weights.length} frozen matmuls kept fp32`] as [string, string]] : []),
   ]));
   if (r.runsWith === 'transformers.js') {
     out.write(`runs with transformers.js: env.allowRemoteModels = false; await pipeline('${r.pipeline}', '${resolve(r.dir)}')\n`);
+    if (r.quantized) out.write(`  the int8 file: await pipeline('${r.pipeline}', '${resolve(r.dir)}', { dtype: 'q8' })\n`);
     out.write('  or with onnxruntime (node or web) directly on onnx/model.onnx\n');
   }
+  else if (r.runsWith === 'onnxruntime + tokenizer.json') out.write('runs with onnxruntime (node or web) on onnx/model.onnx, fed by tokenizer.json (transformers.js\'s AutoTokenizer or adapterkit\'s): transformers.js has no model class for this head on this family\n');
   else out.write('runs with onnxruntime (node or web) on onnx/model.onnx, fed by adapterkit\'s tokenizer: this base has no transformers.js tokenizer\n');
   for (const n of r.notes) out.write(`note: ${n}\n`);
 }
 
 async function runExport(dir: string, f: ExportFlags): Promise<void> {
-  if (f.frozenPrecision === 'int8') fail('BAD_CONFIG', '--frozen-precision int8 (onnx/model_quantized.onnx) is not implemented yet; export writes fp32 only');
+  const int8 = f.frozenPrecision === 'int8';
+  if (!int8 && f.guardInput !== undefined) fail('BAD_CONFIG', '--guard-input applies to --frozen-precision int8 only');
+  const frozen = frozenPrecisionOptions(f, (line) => {
+    if (!f.json) process.stderr.write(`${line}\n`);
+  });
+  const texts = int8 ? await guardTexts(f.guardInput) : undefined;
   const manifest = await readManifest(dir); // fails early on a missing task directory
   await checkWritableDir(f.out, { overwrite: !!f.force, overwriteHint: '--force' }); // and on an existing --out
   const t0 = performance.now();
@@ -93,16 +114,18 @@ async function runExport(dir: string, f: ExportFlags): Promise<void> {
     if (!f.json) process.stderr.write(`${line}...\n`);
   };
   step(`loading ${dir}`);
-  const { saved, maxLength } = await loadTaskDir(dir, { base: f.base, revision: f.revision, maxLength: f.maxLength });
+  const { saved, maxLength } = await loadTaskDir(dir, { base: f.base, revision: f.revision, maxLength: f.maxLength, model: frozen });
   const model = saved.model;
+  const exportLength = f.maxLength ?? maxLength;
   try {
     const r = await exportTask(model, f.out, {
-      maxLength: f.maxLength ?? maxLength,
+      maxLength: exportLength,
       name: manifest?.name ?? saved.manifest.name,
       overwrite: !!f.force,
       overwriteHint: '--force',
       externalData: f.externalData === 'always' ? true : f.externalData === 'never' ? false : 'auto',
       frozenPrecision: f.frozenPrecision,
+      ...(texts ? { guardBatch: model.base.tokenizer.encode(texts, Math.min(128, exportLength)) } : {}),
       onStep: step,
     });
     const seconds = (performance.now() - t0) / 1000;
