@@ -189,7 +189,7 @@ export class FrozenLayerCache {
  */
 export function frozenCacheLayer(model: TaskModel): number {
   const f = model.frozenLayers();
-  if (f.layers === 0) fail('BAD_CONFIG', `cacheFrozenLayers: no layer's input can be cached, since ${f.why}; it needs the lowest layers frozen (AdapterDrop's n, leave_out of layers 0.., top-k) and nothing trained in the embeddings`, { options: { cacheFrozenLayers: 'cacheFrozenLayers' } });
+  if (f.layers === 0) fail('BAD_CONFIG', `cacheFrozenLayers: no layer's input can be cached, since ${f.why}; it needs the lowest layers frozen (AdapterDrop's n, leave_out of layers 0.., top-k; trained layer norms count as training) and nothing trained in the embeddings`, { options: { cacheFrozenLayers: 'cacheFrozenLayers' } });
   return f.layers;
 }
 
