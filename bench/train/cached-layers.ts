@@ -9,7 +9,8 @@
  *
  * Storage: the batch's rows are kept in memory and in a file (a budget of 0 forces the file);
  * the time to assemble one batch from each is printed, and the steps use the memory copy.
- * Target: cached n = 5 step <= 0.5x the n = 0 step (12 layers).
+ * Target: cached n = 5 step <= 0.5x the n = 0 step (12 layers). BENCH_CACHED_INT8=1 adds the
+ * cached step with an int8 frozen base.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,8 @@ import { median, peakRssMiB } from '../common.js';
 const ROUNDS = Number(process.env.BENCH_CACHED_ROUNDS ?? 3);
 /** AdapterDrop's n: the cache holds the input of this layer. */
 const DROP = Number(process.env.BENCH_CACHED_DROP ?? 5);
+/** BENCH_CACHED_INT8=1 adds a fourth model: the cached n = 5 step with an int8 frozen base. */
+const WITH_INT8 = process.env.BENCH_CACHED_INT8 === '1';
 
 const secs = (ms: number) => (ms / 1000).toFixed(2);
 
@@ -63,16 +66,22 @@ export async function cachedLayersPart(base: BaseModel, head: HeadConfig, batch:
   const none = TaskModel.create(base, { mode: setup(0), head, seed: 1, spinning: false });
   const drop = TaskModel.create(base, { mode: setup(n), head, seed: 1, spinning: false });
   const cachedModel = TaskModel.create(base, { mode: setup(n), head, seed: 1, spinning: false });
+  const int8 = WITH_INT8 ? TaskModel.create(base, { mode: setup(n), head, seed: 1, spinning: false, frozenPrecision: 'int8' }) : undefined;
   const layer = cachedModel.frozenLayers().layers;
   if (layer !== n) throw new Error(`expected the cache at layer ${n}, the model allows ${layer}`);
   const rows = rowsOf(batch);
   const idx = rows.map((_, i) => i);
   const dir = mkdtempSync(join(tmpdir(), 'ak-bench-cache-'));
   try {
-    const cache = await FrozenLayerCache.build(cachedModel, rows, n, { dir, batchSize: batch.batchSize }); // builds the pre-pass session
     let t = performance.now();
+    const cache = await FrozenLayerCache.build(cachedModel, rows, n, { dir, batchSize: batch.batchSize });
+    const prepass = performance.now() - t; // one batch, its session built (and released) inside
+    await cachedModel.layerInputs(batch, n); // the same pre-pass batch with its session built
+    t = performance.now();
+    await cachedModel.layerInputs(batch, n);
+    const prepassRun = performance.now() - t;
+    await cachedModel.disposeLayerInputs();
     const file = await FrozenLayerCache.build(cachedModel, rows, n, { dir, batchSize: batch.batchSize, memoryBytes: 0 });
-    const prepass = performance.now() - t;
     const assemble = (c: FrozenLayerCache) => {
       const times: number[] = [];
       for (let i = 0; i < 5; i++) {
@@ -82,29 +91,41 @@ export async function cachedLayersPart(base: BaseModel, head: HeadConfig, batch:
       }
       return median(times);
     };
-    console.log(`  pre-pass (layers 0-${n - 1}, no dropout; the first epoch's extra cost): ${secs(prepass)} s per batch of ${batch.batchSize} (session built); ${(cache.bytes / batch.batchSize / 1024).toFixed(0)} KiB per example`);
-    console.log(`  assembling a ${batch.batchSize} x ${batch.seqLen} batch from the cache: memory ${assemble(cache).toFixed(1)} ms, file (${file.storage}) ${assemble(file).toFixed(1)} ms`);
+    console.log(`  pre-pass (layers 0-${n - 1}, no dropout; the first epoch's extra cost): ${secs(prepassRun)} s per batch of ${batch.batchSize} (${secs(prepass)} s for the first, building its session); ${(cache.bytes / batch.batchSize / 1024).toFixed(0)} KiB per example`);
+    console.log(`  assembling a ${batch.batchSize} x ${batch.seqLen} batch from the cache: memory ${assemble(cache).toFixed(1)} ms, file ${assemble(file).toFixed(1)} ms (median of 5)`);
     file.close();
+    const names = ['n = 0', `n = ${n}`, `n = ${n} cached`];
     const steps = [stepper(none, batch, labels), stepper(drop, batch, labels), stepper(cachedModel, batch, labels, () => cache.batch(idx, batch.seqLen))];
+    let int8Cache: FrozenLayerCache | undefined;
+    if (int8) {
+      int8Cache = await FrozenLayerCache.build(int8, rows, n, { dir, batchSize: batch.batchSize }); // runs the outlier guard on the batch
+      const c = int8Cache;
+      names.push(`n = ${n} cached int8`);
+      steps.push(stepper(int8, batch, labels, () => c.batch(idx, batch.seqLen)));
+    }
     const warm: number[] = [];
     for (const s of steps) warm.push(await s());
-    console.log(`  warm-up steps: n = 0 ${secs(warm[0] as number)} s, n = ${n} ${secs(warm[1] as number)} s, n = ${n} cached ${secs(warm[2] as number)} s`);
-    const times: number[][] = [[], [], []];
+    console.log(`  warm-up steps: ${names.map((x, i) => `${x} ${secs(warm[i] as number)} s`).join(', ')}`);
+    const times: number[][] = steps.map(() => []);
     for (let r = 0; r < ROUNDS; r++) {
-      for (let k = 0; k < 3; k++) {
-        const i = (r + k) % 3;
+      for (let k = 0; k < steps.length; k++) {
+        const i = (r + k) % steps.length;
         t = await (steps[i] as () => Promise<number>)();
         (times[i] as number[]).push(t);
       }
     }
-    const [m0, m1, m2] = times.map(median) as [number, number, number];
-    console.log(`  steps n = 0 [${(times[0] as number[]).map(secs).join(', ')}] s, n = ${n} [${(times[1] as number[]).map(secs).join(', ')}] s, n = ${n} cached [${(times[2] as number[]).map(secs).join(', ')}] s; peak RSS ${peakRssMiB().toFixed(0)} MiB`);
-    console.log(`  AdapterDrop n = ${n} / n = 0 step = ${(m1 / m0).toFixed(2)} without the cache, ${(m2 / m0).toFixed(2)} with it (medians of ${ROUNDS}; target with the cache <= 0.5)`);
+    const m = times.map(median);
+    const m0 = m[0] as number;
+    console.log(`  steps ${names.map((x, i) => `${x} [${(times[i] as number[]).map(secs).join(', ')}] s`).join(', ')}; peak RSS ${peakRssMiB().toFixed(0)} MiB`);
+    console.log(`  AdapterDrop n = ${n} / n = 0 step = ${((m[1] as number) / m0).toFixed(2)} without the cache, ${((m[2] as number) / m0).toFixed(2)} with it (medians of ${ROUNDS}; target with the cache <= 0.5)${int8 ? `; with the cache and an int8 frozen base ${((m[3] as number) / m0).toFixed(2)}` : ''}`);
+    console.log(`  bound if a layer's backward costs its forward: (${L - n} forward + ${L - n} backward) / (${L} + ${L}) = ${((L - n) / L).toFixed(2)}`);
     cache.close();
+    int8Cache?.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await none.dispose();
     await drop.dispose();
     await cachedModel.dispose();
+    await int8?.dispose();
   }
 }

@@ -149,6 +149,8 @@ export class FrozenLayerCache {
     } catch (e) {
       store?.close();
       throw e;
+    } finally {
+      await model.disposeLayerInputs(); // its weights are not needed again
     }
     return new FrozenLayerCache(layer, width, lengths, store ?? new MemoryStore(), path ? 'file' : 'memory', tokens * width * 4, path, done === rows.length);
   }
@@ -204,6 +206,7 @@ export async function openFrozenCache(
 ): Promise<FrozenLayerCache> {
   const first = epochBatches(rows, o.batchSize, o.seed, o.st.epoch)[o.st.batch];
   if (first) await model.guardFrozen(collate(first.map((i) => rows[i] as TokenizedRow), model.base.tokenizer.padId));
+  o.note(`frozen-layer cache: computing the input of layer ${layer} for ${rows.length} rows (the layers below run once, here)`);
   const t0 = performance.now();
   const cache = await FrozenLayerCache.build(model, rows, layer, { dir: o.outDir, batchSize: o.batchSize, ...(o.cacheMemoryBytes !== undefined ? { memoryBytes: o.cacheMemoryBytes } : {}), ...(o.signal ? { signal: o.signal } : {}) });
   o.note(`${cache.describe(o.cacheMemoryBytes)} (computed in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);

@@ -438,6 +438,12 @@ export class TaskModel {
     return { data: out[v.name]?.data as Float32Array, width: v.shape[2] as number };
   }
 
+  /** Releases the session of {@link layerInputs} (a cache calls this once its pre-pass is done). */
+  async disposeLayerInputs(): Promise<void> {
+    await this.bottomSession?.dispose();
+    this.bottomSession = undefined;
+  }
+
   /** The encoder hooks of this task's adapter (none outside adapter mode, or while merged). */
   private hooks(graph: Graph, w: (name: string) => Value, training?: Value, dropInput?: Value): EncoderHooks | undefined {
     if (this.mode.kind !== 'adapters' || this.merged) return undefined;
