@@ -133,6 +133,29 @@ describe('frozen-layer cache', () => {
     await m.dispose();
   });
 
+  test('every family: a step from the cached rows (zero-padded) gives the loss and gradients of the full step', async () => {
+    const families = ['tiny-distilbert', 'tiny-electra', 'tiny-xlmr', 'tiny-albert', 'tiny-deberta-v2', 'tiny-deberta-v3', 'tiny-mpnet', 'tiny-modernbert'];
+    for (const name of families) {
+      const base = await loadBase(`test/fixtures/models/${name}`);
+      const k = base.encoder.numLayers - 1;
+      const mode: TrainingMode = { kind: 'adapters', adapters: [{ name: 'a', config: adapter }], active: 'a', adapterDrop: { kind: 'static', layers: k } };
+      const [full, cut] = [0, 1].map(() => TaskModel.create(base, { mode, head, seed: 7, threads: 1, dropout: 0 })) as [TaskModel, TaskModel];
+      assert.equal(cut.frozenLayers().layers, k, name);
+      const rows = tokenizeAll(base.tokenizer, trainSet.slice(0, 6), false, 16);
+      const cache = await FrozenLayerCache.build(cut, rows, k, { dir: tmpdir(), batchSize: 2 }); // other batches than the step's: other padding
+      const idx = [5, 0, 3, 1];
+      const batch = collate(idx.map((i) => rows[i] as (typeof rows)[number]), base.tokenizer.padId);
+      const labels = idx.map((i) => trainSet[i]?.label as number);
+      const a = await full.trainStep(batch, labels, { step: 0 });
+      const b = await cut.trainStep(batch, labels, { step: 0, layerInput: cache.batch(idx, batch.seqLen) });
+      assert.ok(Math.abs(a.loss - b.loss) <= 1e-5, `${name}: loss ${a.loss} vs ${b.loss}`);
+      a.grads.forEach((g, i) => g.forEach((x, j) => assert.ok(Math.abs(x - ((b.grads[i] as Float32Array)[j] as number)) <= 1e-5, `${name}: ${full.trainable[i]?.name}[${j}]`)));
+      cache.close();
+      await full.dispose();
+      await cut.dispose();
+    }
+  });
+
   test('refused when layer 0 or the embeddings train, naming the tensor; a budget without the cache is refused', async () => {
     const everywhere: TrainingMode = { kind: 'adapters', adapter: adapterConfig({ size: 8 }) };
     const r = await run(bert, everywhere, { cacheFrozenLayers: true });
