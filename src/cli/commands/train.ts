@@ -177,7 +177,7 @@ export function registerTrain(program: Command): void {
     .option('--patience <evals>', 'stop after this many evaluations without dev improvement (default: never)', intArg(1))
     .option('--max-steps <n>', 'stop after this many optimizer steps (default: no limit)', intArg(1))
     .option('--threads <n>', 'ONNX Runtime threads (default: ONNX Runtime\'s choice)', intArg(1))
-    .option('--cache-frozen-layers', 'when the lowest layers train nothing (--adapter-drop n, --leave-out 0,1,..., --mode top-k; trained layer norms count as training), compute the input of the lowest layer that trains once per training example and train from it: later steps run only the layers above. Dropout is off in the frozen layers and the embeddings (it changes the training, hence opt-in); with --dropout 0 the losses are those of the run without it')
+    .option('--cache-frozen-layers', 'when the lowest layers train nothing (--adapter-drop n, --leave-out 0,1,..., --mode top-k; trained layer norms count as training), compute the input of the lowest layer that trains once per training example (a pre-pass before the first step) and run every step from that layer up. Dropout is off in the frozen layers and the embeddings (it changes the training, hence opt-in); with --dropout 0 the losses are those of the run without it')
     .option('--cache-memory <MiB>', `with --cache-frozen-layers: memory the cached inputs may take (default: ${DEFAULT_CACHE_MEMORY_BYTES / 1024 ** 2}); beyond it they go to a file in --out, read back each batch`, numberArg(0));
   addFrozenPrecisionOptions(cmd, 'training and in scoring the test split');
   cmd
