@@ -7,7 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterkitError } from '../../src/errors.js';
@@ -47,7 +47,7 @@ async function run(base: BaseModel, mode: TrainingMode, extra: Partial<TrainOpti
     await m.dispose();
   }
   const log = join(dir, 'metrics.jsonl');
-  const losses = !existsSync(log) ? [] : readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; loss?: number }).filter((l) => l.type === 'train').map((l) => l.loss as number);
+  const losses = !existsSync(log) ? [] : readFileSync(log, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string; loss?: number }).filter((l) => l.type === 'train').map((l) => l.loss as number);
   return { losses, notes: events.flatMap((e) => (e.type === 'note' ? [e.message] : [])), error, dir };
 }
 
@@ -101,6 +101,20 @@ describe('frozen-layer cache', () => {
     // the signature keeps the setting: a cached run does not resume without the cache (its dropout differs)
     const again = await run(bert, dropTwo, { resume: true, epochs: 2 }, {}, dir);
     assert.match(String((again.error as Error).message), /cannot resume .*: the run was started with different cacheFrozenLayers \(true then, undefined now\)/);
+  });
+
+  test('interrupted while the cache is computed, or killed leaving half a file: the resumed run recomputes it and logs the uninterrupted losses', async () => {
+    const whole = await run(bert, dropTwo, { cacheFrozenLayers: true, cacheMemoryBytes: 1000 });
+    const ac = new AbortController();
+    const dir = mkdtempSync(join(tmpdir(), 'ak-cache-prepass-'));
+    const cut = await run(bert, dropTwo, { cacheFrozenLayers: true, cacheMemoryBytes: 1000, signal: ac.signal, onEvent: (e) => { if (e.type === 'note' && /computing the input/.test(e.message)) ac.abort(); } }, {}, dir);
+    assert.equal((cut.error as AdapterkitError).code, 'INTERRUPTED');
+    assert.deepEqual(cut.losses, []);
+    mkdirSync(join(dir, 'frozen-cache'), { recursive: true });
+    writeFileSync(join(dir, 'frozen-cache', 'layer-1.f32'), Buffer.alloc(1000, 7)); // what a kill in the middle of writing leaves
+    const resumed = await run(bert, dropTwo, { cacheFrozenLayers: true, cacheMemoryBytes: 1000, resume: true }, {}, dir);
+    assert.equal(resumed.error, undefined);
+    assert.deepEqual(resumed.losses, whole.losses);
   });
 
   test('USE-lite, leave_out [0]: the cached run logs the uncached losses', async () => {
