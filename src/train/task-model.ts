@@ -401,6 +401,7 @@ export class TaskModel {
     this.predictSession = undefined;
     this.bottomSession = undefined;
     this.trainRuns = 0;
+    this.trainFrom = 0; // a cached step checks its layer against the (possibly new) setup again
   }
 
   /**

@@ -178,6 +178,16 @@ describe('frozen-layer cache', () => {
     const noLn: TrainingMode = { kind: 'adapters', adapter };
     const r2 = await run(bert, noLn, { cacheFrozenLayers: true });
     assert.match((r2.error as Error).message, /since adapters\.adapter\.0\.attention\.down\.weight \(and 7 more\) trains in layer 0, so the input of layer 1 changes as training goes/);
+    // a setup changed after a cached step: the next one checks its layer again
+    const m = TaskModel.create(bert, { mode: dropTwo, head, seed: 7, threads: 1 });
+    const rows = tokenizeAll(bert.tokenizer, trainSet.slice(0, 4), false, 16);
+    const batch = collate(rows, bert.tokenizer.padId);
+    const labels = trainSet.slice(0, 4).map((e) => e.label as number);
+    const li = { layer: 1, data: (await m.layerInputs(batch, 1)).data };
+    await m.trainStep(batch, labels, { layerInput: li });
+    m.activate('a', { adapterDrop: null });
+    await assert.rejects(m.trainStep(batch, labels, { layerInput: li }), /trainStep: cannot start at layer 1: adapters\.a\.0\.attention\.down\.weight \(and 7 more\) trains in layer 0/);
+    await m.dispose();
     await assert.rejects(run(bert, dropTwo, { cacheMemoryBytes: 1e6 }).then((x) => { throw x.error; }), /cacheMemoryBytes is the budget of the frozen-layer cache: it needs cacheFrozenLayers: true/);
   });
 });
