@@ -22,6 +22,10 @@
  * one warm-up step each (the int8 warm-up runs the outlier guard); prints the step ratio (target
  * <= 0.55) and the frozen matmul weights' bytes int8 / fp32 (target <= 0.55). BENCH_INT8=only runs
  * just this part, BENCH_INT8=0 skips it; BENCH_LAYERS (default 12) sets the model's depth.
+ *
+ * Cached frozen layers (issue 13): AdapterDrop n = 5 trained from the cached input of layer 5
+ * against n = 0 (bench/train/cached-layers.ts; target <= 0.5); BENCH_CACHED=only / 0,
+ * BENCH_CACHED_ROUNDS (default 3), BENCH_CACHED_DROP (default 5).
  */
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
 import { methodConfig } from '../src/adapters/methods/index.js';
@@ -29,6 +33,7 @@ import { headConfig } from '../src/heads/head.js';
 import type { TrainingMode } from '../src/train/modes.js';
 import { TaskModel } from '../src/train/task-model.js';
 import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
+import { cachedLayersPart } from './train/cached-layers.js';
 import { BERT_BASE_CONFIG, alternating, benchPresets, bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, stepRunner, syntheticBatch } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
@@ -47,6 +52,8 @@ const PRESETS = benchPresets(['ia3-peft']);
 const INT8 = process.env.BENCH_INT8 ?? '1';
 const INT8_ROUNDS = Number(process.env.BENCH_INT8_ROUNDS ?? 3);
 const LAYERS = Number(process.env.BENCH_LAYERS ?? 12);
+/** Cached frozen layers (bench/train/cached-layers.ts): BENCH_CACHED=only runs just that part, 0 skips it. */
+const CACHED = process.env.BENCH_CACHED ?? '1';
 
 async function matmulGflops(): Promise<number> {
   const g = new Graph('matmul');
@@ -92,8 +99,9 @@ async function main(): Promise<void> {
   const fwd = bertForwardFlops({ hidden: 768, ffn: 3072, layers: LAYERS, heads: 12 }, B, T);
   const create = (mode: TrainingMode) => TaskModel.create(base, { mode, head, seed: 1, spinning: false });
   console.log(`RSS with the base's weights in memory: ${currentRssMiB().toFixed(0)} MiB`);
-  if (INT8 !== '0') await int8Pair(base, head, batch, labels);
-  if (INT8 === 'only') {
+  if (INT8 !== '0' && CACHED !== 'only') await int8Pair(base, head, batch, labels);
+  if (CACHED !== '0' && INT8 !== 'only') await cachedLayersPart(base, head, batch, labels);
+  if (INT8 === 'only' || CACHED === 'only') {
     console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     return;
   }

@@ -8,6 +8,7 @@
  */
 import { fail } from '../errors.js';
 import { Graph, Session, add, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
+import { checkCutGraph, frozenLayersOf, LAYER_INPUT_NAME, type FrozenLayers } from './frozen-layers.js';
 import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, type AdapterDrop } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
 import { activeFusions, fusionIdentityStarts, fusionOfTensor, fusionRegularization, setupFusionTensors } from '../adapters/fusion.js';
@@ -15,7 +16,7 @@ import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type Ada
 import { methodOf } from '../adapters/methods/index.js';
 import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
 import { Rng } from '../util/random.js';
-import type { EncoderHooks } from '../models/encoder.js';
+import type { EncoderHooks, LayerInput } from '../models/encoder.js';
 import { buildHead, headConfig, headInputWidth, headLoss, headPooling, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
 import { pooledInput } from '../heads/pooling.js';
 import { baseParamCount, type BaseModel } from '../models/base-model.js';
@@ -170,10 +171,19 @@ function attentionDropoutOf(base: BaseModel): number {
   return typeof p === 'number' ? p : 0.1;
 }
 
+/** Where a build cuts the encoder: at the input of `layer`, computed (`output`, the graph ends there) or fed (`input`, the graph starts there). */
+type LayerCut = { readonly layer: number; readonly at: 'output' | 'input' };
+
 /** A base + adapters + head, ready to train and predict. */
 export class TaskModel {
   private trainSession?: Session;
   private predictSession?: Session;
+  /** The layer the train session starts at (0: the whole encoder; k: from cached inputs of layer k, see {@link trainStep}). */
+  private trainFrom = 0;
+  /** The session that computes the input of layer {@link bottomLayer} (see {@link layerInputs}). */
+  private bottomSession?: Session;
+  private bottomLayer = 0;
+  private bottomOutput?: Value;
   private trainGraph?: { graph: Graph; loss: Value; logits: Value; grads: Value[] };
   private predictGraph?: { graph: Graph; logits: Value };
   /** The step the train session's dropout seeds start at (see {@link trainStep}), and its runs since. */
@@ -386,9 +396,53 @@ export class TaskModel {
   private dropSessions(): void {
     void this.trainSession?.dispose();
     void this.predictSession?.dispose();
+    void this.bottomSession?.dispose();
     this.trainSession = undefined;
     this.predictSession = undefined;
+    this.bottomSession = undefined;
     this.trainRuns = 0;
+    this.trainFrom = 0; // a cached step checks its layer against the (possibly new) setup again
+  }
+
+  /**
+   * How many of the encoder's lowest layers nothing trains in: the largest k such that the input of
+   * layer k depends on no trainable tensor (no adapter, trained base weight or prompt below it),
+   * found on the graph itself, so every method, composition and mode is judged the same way. With
+   * k >= 1 that input is the same in every epoch once dropout is off below k, and
+   * {@link layerInputs} and `trainStep(…, { layerInput })` can train from layer k on cached inputs.
+   */
+  frozenLayers(): FrozenLayers {
+    const seen: LayerInput[] = [];
+    const b = this.build(false, { probe: (_, x) => seen.push(x) });
+    return frozenLayersOf(b.graph, seen.map((x) => x.hidden), new Set(this.trainable.map((t) => t.name)));
+  }
+
+  /**
+   * The input of layer `layer` [batch, seq, width] for a batch, as the layers below compute it
+   * without dropout (the frozen base, and any frozen adapters there; int8 kernels with an int8
+   * frozen base): what a frozen-layer cache keeps per example (train/frozen-cache.ts).
+   */
+  async layerInputs(batch: EncodedBatch, layer: number): Promise<{ data: Float32Array; width: number }> {
+    this.checkBatch(batch);
+    await this.guardFrozen(batch);
+    if (!this.bottomSession || this.bottomLayer !== layer) {
+      void this.bottomSession?.dispose();
+      this.bottomSession = undefined;
+      const b = this.build(false, { ...this.frozenOption(), cut: { layer, at: 'output' } });
+      const out = b.layerInput as Value;
+      this.bottomSession = await Session.create(b.graph, { outputs: [out], threads: this.o.threads, spinning: this.o.spinning });
+      this.bottomLayer = layer;
+      this.bottomOutput = out;
+    }
+    const out = await this.bottomSession.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));
+    const v = this.bottomOutput as Value;
+    return { data: out[v.name]?.data as Float32Array, width: v.shape[2] as number };
+  }
+
+  /** Releases the session of {@link layerInputs} (a cache calls this once its pre-pass is done). */
+  async disposeLayerInputs(): Promise<void> {
+    await this.bottomSession?.dispose();
+    this.bottomSession = undefined;
   }
 
   /** The encoder hooks of this task's adapter (none outside adapter mode, or while merged). */
@@ -449,7 +503,7 @@ export class TaskModel {
    * `o.frozen`: how the frozen matmuls run — the outlier guard's probe (fp32, int8 products
    * measured beside) or the guard's plan; absent: fp32.
    */
-  private build(training: boolean, o: { constants?: boolean; frozen?: FrozenBuild } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
+  private build(training: boolean, o: { constants?: boolean; frozen?: FrozenBuild; cut?: LayerCut; probe?: (layer: number, x: LayerInput) => void } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[]; layerInput?: Value } {
     if (training && this.merged) fail('BAD_CONFIG', 'this task is merged into the frozen weights; unmerge() it before training');
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);
@@ -471,16 +525,32 @@ export class TaskModel {
     const dropout = this.o.dropout;
     const trainingInput = training ? graph.input('training', 'bool', []) : undefined;
     const dropInput = training && this.robustDrop !== undefined ? graph.input('adapter_drop', 'int64', []) : undefined;
+    const hooks = this.hooks(graph, w, trainingInput, dropInput);
+    const cut = o.cut;
+    let first: Value | undefined; // the input of layer 0
+    let below: LayerInput | undefined; // the original input of layer cut.layer
+    const layerInput = (l: number, x: LayerInput): LayerInput => {
+      o.probe?.(l, x);
+      first ??= x.hidden;
+      let y = x;
+      if (cut && l === cut.layer) {
+        below = x;
+        if (cut.at === 'input') y = { ...x, hidden: graph.input(LAYER_INPUT_NAME, 'float32', x.hidden.shape) }; // the layers below are left dead
+      }
+      return hooks?.layerInput ? hooks.layerInput(l, y) : y;
+    };
     const eg = buildEncoderGraph(enc, weights, {
       graph,
       trainable: (s: WeightSpec) => !o.constants && ownedNames.has(s.name),
       trainingInput,
       seed: this.o.seed * 1000 + 17 + (training ? this.dropoutStep : 0),
-      hooks: this.hooks(graph, w, trainingInput, dropInput),
+      hooks: cut || o.probe ? { ...hooks, layerInput } : hooks,
       hiddenDropout: dropout,
       attentionDropout: dropout,
       ...(o.frozen ? { frozenWeight: frozenWeightHook(o.frozen) } : {}),
     });
+    if (cut && !below) fail('BAD_CONFIG', `the ${enc.family} encoder has no layer ${cut.layer} to start at (it has ${enc.numLayers})`);
+    if (cut?.at === 'output') return { graph, logits: (below as LayerInput).hidden, layerInput: (below as LayerInput).hidden };
     const headInput = isTokenHead(this.head) ? eg.outputs.hidden : pooledInput(headPooling(this.head), eg.outputs, eg.attentionMask);
     const logits = graph.scope('head', () =>
       buildHead(this.head, headInput, w, training && eg.training ? { flag: eg.training, seed: this.o.seed * 1000 + 7 + this.dropoutStep } : undefined),
@@ -494,6 +564,7 @@ export class TaskModel {
     if (reg) loss = add(loss, reg); // AdapterHub's fusion regularization (adapters/fusion.ts)
     const params = this.trainable.map((t) => (t.origin === 'base' ? (eg.values.get(t.name) as Value) : w(t.name)));
     const grads = gradients(loss, params);
+    if (cut && below) checkCutGraph(graph, [loss, logits, ...grads], first as Value, below.hidden, cut.layer);
     return { graph, logits, loss, grads };
   }
 
@@ -504,7 +575,7 @@ export class TaskModel {
 
   private async trainSess(): Promise<Session> {
     if (!this.trainSession) {
-      const b = this.build(true, this.frozenOption());
+      const b = this.build(true, { ...this.frozenOption(), ...(this.trainFrom > 0 ? { cut: { layer: this.trainFrom, at: 'input' } as const } : {}) });
       this.trainGraph = { graph: b.graph, loss: b.loss as Value, logits: b.logits, grads: b.grads as Value[] };
       this.trainSession = await Session.create(b.graph, { outputs: [b.loss as Value, b.logits, ...(b.grads as Value[])], threads: this.o.threads, spinning: this.o.spinning });
     }
@@ -528,15 +599,27 @@ export class TaskModel {
    * its node's seed + j, so the masks of step k depend on how many runs came before. Given the
    * step, a session whose run count does not match (a run resumed from step k) is rebuilt with
    * every dropout seed moved by k, and step k draws the masks an uninterrupted run draws there.
+   *
+   * `o.layerInput`: the batch's input of layer `layer` [batch, seq, width] (from {@link layerInputs},
+   * padded to the batch's length): the step runs layers `layer`.. and the head only. The layers
+   * below must train nothing ({@link frozenLayers}); their dropout is off, since they do not run.
+   * The dropout sites above keep their seeds, so a step draws the masks it draws without the cut.
    */
-  async trainStep(batch: EncodedBatch, labels: BatchLabels, o: { step?: number } = {}): Promise<{ loss: number; grads: Float32Array[]; logits: Float32Array }> {
+  async trainStep(batch: EncodedBatch, labels: BatchLabels, o: { step?: number; layerInput?: { layer: number; data: Float32Array } } = {}): Promise<{ loss: number; grads: Float32Array[]; logits: Float32Array }> {
     this.checkBatch(batch);
-    if (o.step !== undefined && o.step !== this.dropoutStep + this.trainRuns) {
-      if (!(Number.isSafeInteger(o.step) && o.step >= 0)) fail('BAD_CONFIG', `trainStep: step must be a non-negative integer, got ${o.step}`);
+    const from = o.layerInput?.layer ?? 0;
+    if (o.step !== undefined && !(Number.isSafeInteger(o.step) && o.step >= 0)) fail('BAD_CONFIG', `trainStep: step must be a non-negative integer, got ${o.step}`);
+    if ((o.step !== undefined && o.step !== this.dropoutStep + this.trainRuns) || from !== this.trainFrom) {
+      if (from !== this.trainFrom && from > 0) {
+        const f = this.frozenLayers();
+        if (!(Number.isInteger(from) && from <= f.layers)) fail('BAD_CONFIG', `trainStep: cannot start at layer ${from}: ${f.why}`);
+      }
+      const next = o.step ?? this.dropoutStep + this.trainRuns;
       void this.trainSession?.dispose();
       this.trainSession = undefined;
       this.trainRuns = 0;
-      this.dropoutStep = o.step;
+      this.dropoutStep = next;
+      this.trainFrom = from;
     }
     await this.guardFrozen(batch);
     const s = await this.trainSess();
@@ -544,6 +627,11 @@ export class TaskModel {
     const feeds: Record<string, HostTensor> = {
       ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize, batch.seqLen), training: bool([], [true]),
     };
+    if (o.layerInput) {
+      const n = batch.batchSize * batch.seqLen;
+      if (o.layerInput.data.length % n !== 0) fail('BAD_DATA', `trainStep: layerInput has ${o.layerInput.data.length} values, not a multiple of batch x seq = ${n}`);
+      feeds[LAYER_INPUT_NAME] = f32([batch.batchSize, batch.seqLen, o.layerInput.data.length / n], o.layerInput.data);
+    }
     const maxDrop = this.robustDrop;
     if (maxDrop !== undefined) feeds.adapter_drop = i64([], [Math.floor(this.dropRng.next() * (maxDrop + 1))]);
     const out = await s.run(feeds);
@@ -601,7 +689,9 @@ export class TaskModel {
   async dispose(): Promise<void> {
     await this.trainSession?.dispose();
     await this.predictSession?.dispose();
+    await this.bottomSession?.dispose();
     this.trainSession = undefined;
     this.predictSession = undefined;
+    this.bottomSession = undefined;
   }
 }

@@ -13,6 +13,7 @@ import type { RunDir, TrainerState } from './run-dir.js';
 import type { TaskModel } from './task-model.js';
 import type { TrainingData } from './training-data.js';
 import type { TrainerCheckpoints } from './trainer-checkpoints.js';
+import type { FrozenLayerCache } from './frozen-cache.js';
 import { patienceExhausted, type DevEvaluation } from './trainer-evaluation.js';
 import type { StopReason } from './trainer-events.js';
 import { RESUME_OPTION_TERM, type ResolvedTrainOptions } from './trainer-options.js';
@@ -34,6 +35,8 @@ export interface StepLoopContext {
   readonly totalSteps: number;
   readonly checkpoints: Pick<TrainerCheckpoints, 'save' | 'lastGood' | 'dir'>;
   readonly evaluation: Pick<DevEvaluation, 'evaluate'>;
+  /** The cached input of the lowest layer that trains, when the run trains from it (train/frozen-cache.ts). */
+  readonly frozenCache?: Pick<FrozenLayerCache, 'batch'>;
 }
 
 /** How the loop ended. */
@@ -72,7 +75,8 @@ export async function runStepLoop(c: StepLoopContext): Promise<StepLoopOutcome> 
       }
       const idx = batches[st.batch] as number[];
       const batch = collate(idx.map((i) => rows[i] as TokenizedRow), model.base.tokenizer.padId);
-      const out = await model.trainStep(batch, data.labels(idx), { step: st.step }); // the step places its dropout masks
+      const layerInput = c.frozenCache?.batch(idx, batch.seqLen);
+      const out = await model.trainStep(batch, data.labels(idx), { step: st.step, ...(layerInput ? { layerInput } : {}) }); // the step places its dropout masks
       if (!Number.isFinite(out.loss)) {
         const last = await checkpoints.lastGood();
         fail(

@@ -8,6 +8,7 @@ import { fail } from '../errors.js';
 import type { MetricName } from './metrics/index.js';
 import { DEFAULT_LR } from './modes.js';
 import { DEFAULT_MAX_LENGTH, resolveMaxLength } from './max-length.js';
+import { checkCacheMemory } from './frozen-cache.js';
 import type { TaskModel } from './task-model.js';
 import type { TrainingData } from './training-data.js';
 import type { TrainEvent } from './trainer-events.js';
@@ -42,6 +43,15 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Progress events. */
   onEvent?: (e: TrainEvent) => void;
+  /**
+   * Compute the input of the lowest layer that trains once per training row and train from it
+   * (train/frozen-cache.ts): for AdapterDrop, `leave_out` of the lowest layers, top-k. Dropout below
+   * that layer is off (it changes the training, hence opt-in). BAD_CONFIG when something trains in
+   * the embeddings or layer 0 (nothing to cache).
+   */
+  cacheFrozenLayers?: boolean;
+  /** The cache's memory budget in bytes (default 2 GiB); rows over it go to a file in `outDir`. */
+  cacheMemoryBytes?: number;
 }
 
 /** Options of {@link trainOn}: those of {@link train} except the metrics, which the data names. */
@@ -76,6 +86,8 @@ export interface ResolvedTrainOptions {
   readonly resume: boolean;
   readonly signal: AbortSignal | undefined;
   readonly onEvent: ((e: TrainEvent) => void) | undefined;
+  readonly cacheFrozenLayers: boolean;
+  readonly cacheMemoryBytes: number | undefined;
 }
 
 /**
@@ -101,9 +113,14 @@ export function resolveTrainOptions(model: TaskModel, data: TrainingData, o: Tra
   if (!(peakLr > 0)) fail('BAD_CONFIG', `learning rate must be positive, got ${peakLr}`);
   if (data.rows.length === 0) fail('BAD_DATA', 'the training split is empty');
   if (data.metrics.length === 0) fail('BAD_CONFIG', 'no metrics to evaluate');
+  if (o.cacheMemoryBytes !== undefined) {
+    if (!o.cacheFrozenLayers) fail('BAD_CONFIG', 'cacheMemoryBytes is the budget of the frozen-layer cache: it needs cacheFrozenLayers: true');
+    checkCacheMemory(o.cacheMemoryBytes);
+  }
   return {
     outDir: o.outDir, taskName: o.taskName, epochs, batchSize, maxLength, peakLr,
     weightDecay: o.weightDecay ?? 0.01, warmupRatio: o.warmupRatio ?? 0.1, clipNorm: o.clipNorm ?? 1.0, seed: o.seed ?? 42,
     evalEvery: o.evalEvery, patience: o.patience, maxSteps: o.maxSteps, resume: Boolean(o.resume), signal: o.signal, onEvent: o.onEvent,
+    cacheFrozenLayers: Boolean(o.cacheFrozenLayers), cacheMemoryBytes: o.cacheMemoryBytes,
   };
 }

@@ -17,6 +17,9 @@ import { RESUME_OPTION_TERM, type ResolvedTrainOptions } from './trainer-options
 export { freshTrainerState, runSignature } from './trainer-state.js';
 
 
+/** Signature keys present only when their setting is on, whose absence on resume is a difference too. */
+const BOTH_WAYS = ['cacheFrozenLayers'];
+
 /** The BAD_CONFIG message for a run directory that holds a checkpoint while `resume` is off. */
 export function checkpointExistsMessage(outDir: string): string {
   return `${outDir} already holds a checkpoint of an earlier run: continue it with ${RESUME_OPTION_TERM}, or choose another output directory`;
@@ -44,7 +47,9 @@ export async function startOrResume(
   const st = await run.readState();
   const now: Record<string, unknown> = { pooling: 'encoder', ...signature };
   const then: Record<string, unknown> = { pooling: 'encoder', ...st.signature };
-  const diff = Object.keys(now).filter((k) => JSON.stringify(now[k]) !== JSON.stringify(then[k]));
+  // a key only written when a setting is on is compared both ways (a run does not resume with it switched off)
+  const keys = [...Object.keys(now), ...BOTH_WAYS.filter((k) => k in then && !(k in now))];
+  const diff = keys.filter((k) => JSON.stringify(now[k]) !== JSON.stringify(then[k]));
   if (diff.length) fail('BAD_CONFIG', `cannot resume ${o.outDir}: the run was started with different ${diff.map((k) => `${k} (${JSON.stringify(then[k])} then, ${JSON.stringify(now[k])} now)`).join(', ')}`);
   await run.loadInto(model, opt);
   // Log lines written after the checkpoint (a kill after it): those steps run again.

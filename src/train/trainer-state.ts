@@ -15,6 +15,7 @@ export function runSignature(model: TaskModel, o: ResolvedTrainOptions, trainExa
     mode: describeMode(model.mode, model.base.encoder), head: model.head.kind, labels: model.head.labels, epochs: o.epochs, batchSize: o.batchSize,
     maxLength: o.maxLength, lr: o.peakLr, seed: o.seed, trainExamples, base: model.base.id,
     ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}), // it sizes the schedule
+    ...(o.cacheFrozenLayers ? { cacheFrozenLayers: true } : {}), // dropout below the cached layer is off
     // the same head weights read another vector: a resumed run must keep it (absent: the encoder's, as before heads had a pooling)
     ...(headPooling(model.head) !== 'encoder' ? { pooling: headPooling(model.head) } : {}),
   };

@@ -16,7 +16,8 @@ import { epochBatches } from './batching.js';
 import { sentenceTrainingData, type TrainingData } from './training-data.js';
 import type { TaskModel } from './task-model.js';
 import { DEFAULT_LR, describeMode } from './modes.js';
-import { RunDir } from './run-dir.js';
+import { RunDir, type TrainerState } from './run-dir.js';
+import { frozenCacheLayer, openFrozenCache, type FrozenLayerCache } from './frozen-cache.js';
 import { TrainerCheckpoints } from './trainer-checkpoints.js';
 import { checkpointSelection, DevEvaluation } from './trainer-evaluation.js';
 import type { TrainResult } from './trainer-events.js';
@@ -65,12 +66,26 @@ export async function trainOn(model: TaskModel, data: TrainingData, options: Tra
   const lrAt = linearWarmupDecay({ peakLr: o.peakLr, totalSteps, warmupRatio: o.warmupRatio });
   const opt = new AdamW(model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: o.peakLr, weightDecay: o.weightDecay });
   const note = (message: string) => o.onEvent?.({ type: 'note', message });
+  const cacheLayer = o.cacheFrozenLayers ? frozenCacheLayer(model) : undefined; // refused before any file is touched
   const st = await startOrResume(run, model, opt, o, runSignature(model, o, data.examples), note);
-  o.onEvent?.({ type: 'start', totalSteps, examples: data.examples, resumedAt: st.step, description: describeMode(model.mode, model.base.encoder) });
+  const frozenCache = cacheLayer !== undefined ? await openFrozenCache(model, data.rows, cacheLayer, { ...o, st, note }) : undefined;
+  try {
+    o.onEvent?.({ type: 'start', totalSteps, examples: data.examples, resumedAt: st.step, description: describeMode(model.mode, model.base.encoder) });
+    return await finishRun(model, data, o, { run, st, opt, lrAt, totalSteps, t0, ...(frozenCache ? { frozenCache } : {}) });
+  } finally {
+    frozenCache?.close();
+  }
+}
 
+/** The step loop, the last evaluation and checkpoint, and the summary of {@link trainOn}. */
+async function finishRun(
+  model: TaskModel, data: TrainingData, o: ReturnType<typeof resolveTrainOptions>,
+  c: { run: RunDir; st: TrainerState; opt: AdamW; lrAt: (step: number) => number; totalSteps: number; t0: number; frozenCache?: FrozenLayerCache },
+): Promise<TrainResult> {
+  const { run, st, opt, lrAt, totalSteps, t0 } = c;
   const checkpoints = new TrainerCheckpoints(run, model, opt, { name: o.taskName, maxLength: o.maxLength }, o.onEvent);
   const evaluation = new DevEvaluation(model, data, run, checkpoints, checkpointSelection(data), o.onEvent);
-  const { stopReason, lastLoss, seen, startedAt } = await runStepLoop({ model, data, o, st, run, opt, lrAt, totalSteps, checkpoints, evaluation });
+  const { stopReason, lastLoss, seen, startedAt } = await runStepLoop({ model, data, o, st, run, opt, lrAt, totalSteps, checkpoints, evaluation, ...(c.frozenCache ? { frozenCache: c.frozenCache } : {}) });
 
   if (!evaluation.enabled) await checkpoints.saveBest({ step: st.step });
   else if (seen > 0 && !evaluation.evaluatedAtStep(st.step)) await evaluation.evaluate(st); // the last steps (e.g. cut by maxSteps) were not evaluated yet

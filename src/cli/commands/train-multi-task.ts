@@ -76,6 +76,8 @@ const REFUSED: readonly [string, string, string][] = [
   ['compose', '--compose', 'one adapter per task, from the method flags'],
   ['fuse', '--fuse', 'one adapter per task, from the method flags'],
   ['adapterDrop', '--adapter-drop', 'not in mixed-task runs yet'],
+  ['cacheFrozenLayers', '--cache-frozen-layers', 'not in mixed-task runs yet (every task\'s adapters run in every layer)'],
+  ['cacheMemory', '--cache-memory', 'not in mixed-task runs yet'],
   ['trainPooler', '--train-pooler', 'only adapters, layer norms and heads train per task in a mixed batch'],
 ];
 

@@ -37,6 +37,7 @@ import { withInterrupt } from '../interrupt.js';
 import { baseSource, readManifest, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
+import { DEFAULT_CACHE_MEMORY_BYTES } from '../../train/frozen-cache.js';
 import { MULTI_TASK_HELP, runMultiTaskTrain, SAMPLING_HELP, type MultiTaskFlags } from './train-multi-task.js';
 
 /** Flags of `adapterkit train`. */
@@ -59,6 +60,8 @@ interface TrainFlags extends DataFlags, ModeFlags, SetupFlags, FrozenPrecisionFl
   patience?: number;
   maxSteps?: number;
   threads?: number;
+  cacheFrozenLayers?: boolean;
+  cacheMemory?: number;
   out?: string;
   name?: string;
   resume?: boolean;
@@ -93,6 +96,8 @@ Examples:
   $ adapterkit train --dataset spam --with lang=runs/l/best --with a=runs/x/best --with b=runs/y/best --compose 'Stack(lang, Fuse(a, b))'
   # AdapterDrop: no adapters in the first layer; or robust: 0..2 layers dropped per training batch
   $ adapterkit train --dataset spam --method lora --adapter-drop 1
+  # ... computing layer 0 once per example and training layer 1 from it (dropout off in layer 0)
+  $ adapterkit train --dataset spam --method lora --adapter-drop 1 --cache-frozen-layers
   $ adapterkit train --dataset spam --adapter task=houlsby --adapter-drop robust:2
 
   # a GLUE task on a local BERT checkpoint, smaller adapters, early stopping
@@ -171,7 +176,9 @@ export function registerTrain(program: Command): void {
     .option('--eval-every <steps>', 'evaluate on dev every N steps (default: after each epoch)', intArg(1))
     .option('--patience <evals>', 'stop after this many evaluations without dev improvement (default: never)', intArg(1))
     .option('--max-steps <n>', 'stop after this many optimizer steps (default: no limit)', intArg(1))
-    .option('--threads <n>', 'ONNX Runtime threads (default: ONNX Runtime\'s choice)', intArg(1));
+    .option('--threads <n>', 'ONNX Runtime threads (default: ONNX Runtime\'s choice)', intArg(1))
+    .option('--cache-frozen-layers', 'when the lowest layers train nothing (--adapter-drop n, --leave-out 0,1,..., --mode top-k; trained layer norms count as training), compute the input of the lowest layer that trains once per training example (a pre-pass before the first step) and run every step from that layer up. Dropout is off in the frozen layers and the embeddings (it changes the training, hence opt-in); with --dropout 0 the losses are those of the run without it')
+    .option('--cache-memory <MiB>', `with --cache-frozen-layers: memory the cached inputs may take (default: ${DEFAULT_CACHE_MEMORY_BYTES / 1024 ** 2}); beyond it they go to a file in --out, read back each batch`, numberArg(0));
   addFrozenPrecisionOptions(cmd, 'training and in scoring the test split');
   cmd
     .option('--out <dir>', 'run directory (default: runs/<task>-<mode>)')
@@ -336,6 +343,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   // Everything that can be checked without loading anything, first.
   const setup = setupPlanOf(f);
   const single = setup ? undefined : modeFromFlags(f);
+  if (f.cacheMemory !== undefined && !f.cacheFrozenLayers) fail('BAD_CONFIG', `--cache-memory ${f.cacheMemory} is the budget of --cache-frozen-layers: give that flag too`);
   const tokenSpec = tokenTaskSpecFromFlags(f);
   const spec = tokenSpec ? undefined : taskSpecFromFlags(f);
   if (f.name !== undefined && !/^[A-Za-z0-9_-]+$/.test(f.name)) fail('BAD_CONFIG', `--name ${JSON.stringify(f.name)} may only contain letters, digits, _ and -`);
@@ -399,6 +407,8 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
       ...(f.patience !== undefined ? { patience: f.patience } : {}),
       ...(f.maxSteps !== undefined ? { maxSteps: f.maxSteps } : {}),
       resume: !!f.resume, signal, onEvent: progress.onEvent,
+      ...(f.cacheFrozenLayers ? { cacheFrozenLayers: true } : {}),
+      ...(f.cacheMemory !== undefined ? { cacheMemoryBytes: Math.round(f.cacheMemory * 1024 ** 2) } : {}),
     }));
   } catch (e) {
     progress.stop();
