@@ -22,6 +22,9 @@
  * one warm-up step each (the int8 warm-up runs the outlier guard); prints the step ratio (target
  * <= 0.55) and the frozen matmul weights' bytes int8 / fp32 (target <= 0.55). BENCH_INT8=only runs
  * just this part, BENCH_INT8=0 skips it; BENCH_LAYERS (default 12) sets the model's depth.
+ *
+ * BENCH_ONLY=adapter-drop runs just the AdapterDrop step-time curve (bench/train/adapter-drop.ts:
+ * the uncached step with no adapters in the lowest n layers, n = 0 .. layers - 1, as ratios to n = 0).
  */
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
 import { methodConfig } from '../src/adapters/methods/index.js';
@@ -29,6 +32,7 @@ import { headConfig } from '../src/heads/head.js';
 import type { TrainingMode } from '../src/train/modes.js';
 import { TaskModel } from '../src/train/task-model.js';
 import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
+import { adapterDropCurve } from './train/adapter-drop.js';
 import { BERT_BASE_CONFIG, alternating, benchPresets, bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, stepRunner, syntheticBatch } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
@@ -92,6 +96,11 @@ async function main(): Promise<void> {
   const fwd = bertForwardFlops({ hidden: 768, ffn: 3072, layers: LAYERS, heads: 12 }, B, T);
   const create = (mode: TrainingMode) => TaskModel.create(base, { mode, head, seed: 1, spinning: false });
   console.log(`RSS with the base's weights in memory: ${currentRssMiB().toFixed(0)} MiB`);
+  if (process.env.BENCH_ONLY === 'adapter-drop') {
+    await adapterDropCurve({ base, head, batch, labels, rounds: Math.max(ROUNDS, Number(process.env.BENCH_DROP_ROUNDS ?? 3)) });
+    console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    return;
+  }
   if (INT8 !== '0') await int8Pair(base, head, batch, labels);
   if (INT8 === 'only') {
     console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
