@@ -21,6 +21,8 @@
  *      (a Houlsby TaskModel vs a head-only one, both int8) at batch 32, interleaved, medians;
  *      targets: int8 throughput >= 1.8x fp32, adapter overhead <= 4 %. BENCH_INT8=only runs just
  *      (6), BENCH_INT8=0 skips it.
+ *  (7) one input for N tasks (bench/serve-parallel.ts): the fan-out vs N one-task calls, with and
+ *      without AdapterDrop; BENCH_ONLY=parallel runs just (7).
  * BENCH_DURATION (s per HTTP case, default 10), BENCH_CONNECTIONS (default 16) and BENCH_ROUNDS
  * (direct-forward rounds, default 40; 5x that at batch 1) change the sizes; BENCH_METHODS
  * (comma-separated presets, e.g. `compacter,compacter++`) limits (3) and (5) to those presets.
@@ -42,6 +44,7 @@ import { loadSavedTask, saveTask } from '../src/train/task-io.js';
 import { TaskModel, type TaskModelOptions } from '../src/train/task-model.js';
 import { benchPresets, machine, median, randomData } from './common.js';
 import type { ChildCommand, ChildReply, MemoryReport } from './serve-child.js';
+import { parallelTasks } from './serve-parallel.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -398,8 +401,9 @@ async function main(): Promise<void> {
   const base = await loadBase('use-lite');
   const texts = await sentences();
   console.log(`texts: ${texts.length} State of the Union sentences (<= 300 characters), max ${MAX_LENGTH} tokens`);
-  if (INT8 === 'only') {
-    await int8Serving(base, texts);
+  if (process.env.BENCH_ONLY === 'parallel') await parallelTasks(base, texts, MAX_LENGTH, ROUNDS, interleaved, summary);
+  if (INT8 === 'only' || process.env.BENCH_ONLY === 'parallel') {
+    if (INT8 === 'only') await int8Serving(base, texts);
     for (const [k, v] of summary) console.log(`| ${k} | ${v} |`);
     console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     return;
@@ -411,6 +415,7 @@ async function main(): Promise<void> {
     await methodOverhead(base, texts);
     await mixedBatching(base, texts, tasks);
     await mixedMethods(base, texts);
+    await parallelTasks(base, texts, MAX_LENGTH, ROUNDS, interleaved, summary);
     await serverBench(tasks, texts);
     if (INT8 !== '0') await int8Serving(base, texts);
   } finally {

@@ -26,6 +26,8 @@
  * Cached frozen layers (issue 13): AdapterDrop n = 5 trained from the cached input of layer 5
  * against n = 0 (bench/train/cached-layers.ts; target <= 0.5); BENCH_CACHED=only / 0,
  * BENCH_CACHED_ROUNDS (default 3), BENCH_CACHED_DROP (default 5).
+ * BENCH_ONLY=adapter-drop runs just the AdapterDrop step-time curve (bench/train/adapter-drop.ts:
+ * the uncached step with no adapters in the lowest n layers, n = 0 .. layers - 1, as ratios to n = 0).
  */
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
 import { methodConfig } from '../src/adapters/methods/index.js';
@@ -34,6 +36,7 @@ import type { TrainingMode } from '../src/train/modes.js';
 import { TaskModel } from '../src/train/task-model.js';
 import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
 import { cachedLayersPart } from './train/cached-layers.js';
+import { adapterDropCurve } from './train/adapter-drop.js';
 import { BERT_BASE_CONFIG, alternating, benchPresets, bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, stepRunner, syntheticBatch } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
@@ -99,6 +102,11 @@ async function main(): Promise<void> {
   const fwd = bertForwardFlops({ hidden: 768, ffn: 3072, layers: LAYERS, heads: 12 }, B, T);
   const create = (mode: TrainingMode) => TaskModel.create(base, { mode, head, seed: 1, spinning: false });
   console.log(`RSS with the base's weights in memory: ${currentRssMiB().toFixed(0)} MiB`);
+  if (process.env.BENCH_ONLY === 'adapter-drop') {
+    await adapterDropCurve({ base, head, batch, labels, rounds: Math.max(ROUNDS, Number(process.env.BENCH_DROP_ROUNDS ?? 3)) });
+    console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    return;
+  }
   if (INT8 !== '0' && CACHED !== 'only') await int8Pair(base, head, batch, labels);
   if (CACHED !== '0' && INT8 !== 'only') await cachedLayersPart(base, head, batch, labels);
   if (INT8 === 'only' || CACHED === 'only') {

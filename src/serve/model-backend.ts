@@ -6,20 +6,23 @@
  * adapter cannot share a mixed batch (prefix tuning; see `AdapterMethod.structure`): each is a group of
  * its own in a classify batch, answering as the library's `predict` does. A setup whose outputs
  * depend on the batch's layout or come per channel (BatchSplit, Split, Parallel) is refused at load.
+ * A setup of one active adapter (with static AdapterDrop, say) joins the shared graph. In the shared
+ * graph an input that a batch holds for several tasks runs once below the graph's fan-out layer
+ * (`MultiTaskModel.fanoutLayer`): one input asked of N tasks is a Parallel over their adapters.
  */
 import { fail } from '../errors.js';
 import { baseFingerprint, baseParamCount, type BaseModel } from '../models/base.js';
 import { formatComposition } from '../adapters/composition.js';
 import { perInputIssue } from '../adapters/compose.js';
-import { methodOf } from '../adapters/methods/index.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import { toPrediction } from '../train/evaluate.js';
 import { isAdapterSetup } from '../train/modes.js';
-import { MultiTaskModel } from '../train/multi-task-model.js';
+import { MultiTaskModel, sharedAdapterOf } from '../train/multi-task-model.js';
 import { loadSavedTask } from '../train/task-io.js';
 import type { TaskModel, TaskModelOptions } from '../train/task-model.js';
 import { predictTags, splitWords } from '../train/token-tasks/tagging.js';
 import { predictAnswers } from '../train/token-tasks/qa.js';
+import { distinctInputs } from './fanout.js';
 import type { AnswerInput, AnswerOutput, ClassifierBackend, ClassifyItem, ClassifyOutput, TagInput, TagOutput, TaskInfo, TextInput } from './backend.js';
 
 /** Options of {@link ModelBackend}. */
@@ -63,12 +66,6 @@ export function capText(text: string, limit: number): { text: string; cut: boole
   return { text: text.slice(0, end), cut: true };
 }
 
-/** Whether a task's adapter can share a mixed-task batch (its method's `structure` says so). */
-function sharesBatches(model: TaskModel): boolean {
-  const m = model.mode;
-  return m.kind !== 'adapters' || m.adapter === undefined || !('unsupported' in methodOf(m.adapter).structure(m.adapter));
-}
-
 /** Serves saved tasks on one shared base. */
 export class ModelBackend implements ClassifierBackend {
   readonly maxLength: number;
@@ -102,7 +99,7 @@ export class ModelBackend implements ClassifierBackend {
   /** Attaches an already built task model (used by tests and the library API). */
   attach(name: string, model: TaskModel, dir?: string): TaskInfo {
     const token = model.head.kind === 'tagging' || model.head.kind === 'qa';
-    const setup = !token && (isAdapterSetup(model.mode) || !sharesBatches(model));
+    const setup = !token && typeof sharedAdapterOf(name, model) === 'string';
     if (token || setup) {
       if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
       if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);
@@ -193,16 +190,18 @@ export class ModelBackend implements ClassifierBackend {
     const logits = new Array<Float32Array>(items.length);
     const truncated = new Array<boolean>(items.length);
     for (const [setup, rows] of groups) {
-      const batch: EncodedBatch = this.multi.encode(rows.map((r) => inputs[r] as TextInput), this.maxLength);
+      // the shared graph runs each distinct input once below its fan-out layer
+      const distinct = setup ? { inputs: rows.map((r) => inputs[r] as TextInput), rows: rows.map((_, k) => k) } : distinctInputs(rows.map((r) => inputs[r] as TextInput));
+      const batch: EncodedBatch = this.multi.encode(distinct.inputs, this.maxLength);
       let out: Float32Array[];
       if (setup) {
         const flat = await setup.predict(batch);
         const n = flat.length / rows.length;
         out = rows.map((_, k) => flat.subarray(k * n, (k + 1) * n));
-      } else out = await this.multi.predict(batch, rows.map((r) => (items[r] as ClassifyItem).task));
+      } else out = await this.multi.predict(batch, rows.map((r) => (items[r] as ClassifyItem).task), { rows: distinct.rows });
       rows.forEach((r, k) => {
         logits[r] = out[k] as Float32Array;
-        truncated[r] = batch.truncated[k] ?? false;
+        truncated[r] = batch.truncated[distinct.rows[k] as number] ?? false;
       });
     }
     return items.map((item, r) => {

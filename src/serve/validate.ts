@@ -75,6 +75,51 @@ export function parseClassifyRequest(body: unknown, tasks: readonly TaskInfo[], 
   return { task, inputs: inputs as TextInput[] };
 }
 
+/** A classify request for several tasks (`"tasks"` instead of `"task"`) that passed validation. */
+export interface ManyTasksRequest {
+  tasks: TaskInfo[];
+  inputs: TextInput[];
+}
+
+/** Whether a classify body asks several tasks (it has a `tasks` field). */
+export function asksManyTasks(body: unknown): boolean {
+  return isObject(body) && body.tasks !== undefined;
+}
+
+/**
+ * Checks `{ tasks: [name, ...], inputs }`: every input answered by every task. The tasks are
+ * distinct loaded sentence-level tasks that all take single texts or all take pairs; the
+ * answers (inputs x tasks) are at most `maxInputs`.
+ * @throws HttpError BAD_REQUEST / INPUT_KIND_MISMATCH / TOO_MANY_INPUTS, or AdapterkitError NOT_FOUND.
+ */
+export function parseManyTasksRequest(body: unknown, tasks: readonly TaskInfo[], maxInputs: number): ManyTasksRequest {
+  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "tasks": [string, ...], "inputs": [...] }, got ${describe(body)}`);
+  const { task, tasks: names, inputs } = body;
+  if (task !== undefined) throw new HttpError('BAD_REQUEST', 'send either "task" (one task) or "tasks" (several), not both');
+  if (!Array.isArray(names)) throw new HttpError('BAD_REQUEST', `field "tasks" must be an array of task names, got ${describe(names)}`);
+  if (names.length === 0) throw new HttpError('BAD_REQUEST', 'field "tasks" is empty: name at least one task');
+  const picked: TaskInfo[] = [];
+  names.forEach((n: unknown, k) => {
+    if (typeof n !== 'string' || n.length === 0) throw new HttpError('BAD_REQUEST', `tasks[${k}] must be a non-empty string, got ${describe(n)}`);
+    if (names.indexOf(n) !== k) throw new HttpError('BAD_REQUEST', `tasks[${k}] '${quoted(n)}' is listed twice (at ${names.indexOf(n)} and ${k})`);
+    const t = tasks.find((x) => x.name === n);
+    if (t === undefined) throw unknownTask(n, tasks);
+    if (t.kind === 'tagging' || t.kind === 'qa') throw new HttpError('INPUT_KIND_MISMATCH', `task '${t.name}' is a ${t.kind} task; "tasks" takes sentence-level tasks (classification, regression, multilabel): send it to POST ${routeOf(t.kind)} on its own`);
+    picked.push(t);
+  });
+  const pair = picked.find((t) => t.pair);
+  const single = picked.find((t) => !t.pair);
+  if (pair && single) throw new HttpError('INPUT_KIND_MISMATCH', `tasks '${pair.name}' (sentence pairs) and '${single.name}' (single texts) take different inputs; ask them in separate requests`);
+  if (inputs === undefined) throw new HttpError('BAD_REQUEST', 'field "inputs" is missing: send an array of texts or [text, text] pairs');
+  if (!Array.isArray(inputs)) throw new HttpError('BAD_REQUEST', `field "inputs" must be an array of texts or [text, text] pairs, got ${describe(inputs)}`);
+  if (inputs.length === 0) throw new HttpError('BAD_REQUEST', 'field "inputs" is empty: send at least one input');
+  if (inputs.length * picked.length > maxInputs) {
+    throw new HttpError('TOO_MANY_INPUTS', `${inputs.length} inputs x ${picked.length} tasks ask ${inputs.length * picked.length} answers; at most ${maxInputs} are allowed per request (split it into several requests)`);
+  }
+  const { inputs: checked } = parseClassifyRequest({ task: (picked[0] as TaskInfo).name, inputs }, tasks, maxInputs);
+  return { tasks: picked, inputs: checked };
+}
+
 /** Route of each task kind. */
 function routeOf(kind: TaskInfo['kind']): string {
   return kind === 'tagging' ? '/v1/tag' : kind === 'qa' ? '/v1/answer' : '/v1/classify';

@@ -15,10 +15,21 @@
  * The stacks hold the only copy of each task's tensors (the task's own tensors are views of its
  * rows) and have spare rows, so adding or removing a task writes rows in JavaScript; the ONNX
  * Runtime session (and the base's frozen weights inside it) is built once for a given layout.
+ *
+ * **Fan-out** (Parallel over tasks): `predict(batch, tasks, { rows })` runs the distinct inputs of
+ * `batch` once through the layers below the lowest layer where any loaded task acts (its adapters,
+ * or a layer norm it trained) and copies row `rows[i]` there for output row i, as a Parallel
+ * composition replicates its batch (the encoder's `layerInput` hook). One input asked of N tasks
+ * thus costs the shared lower layers once. Tasks with static AdapterDrop (no adapters in the first
+ * n layers) join as their adapter with those layers left out, so with every task dropping n layers
+ * the copy happens at layer n. A task acting at the embeddings makes the copy happen before the
+ * encoder (the inputs are repeated: correct, without the saving).
  */
 import { fail } from '../errors.js';
 import { Graph, Session, add, f32, gather, i64, mul, type HostTensor, type Value } from '../engine/index.js';
 import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext } from '../adapters/method.js';
+import type { Composition } from '../adapters/composition.js';
+import type { LayerInput } from '../models/encoder.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import { parseAdapterTensorName } from '../adapters/names.js';
 import { buildGatheredHead, headPooling } from '../heads/head.js';
@@ -26,7 +37,7 @@ import { HEAD_POOLINGS, pooledInput, pooledWidth, type HeadPooling } from '../he
 import type { BaseModel, TextInput } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
-import { describeMode } from './modes.js';
+import { describeMode, isAdapterSetup } from './modes.js';
 import { encoderFeeds, type TaskModel, type TaskModelOptions } from './task-model.js';
 import {
   checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenGuard, type FrozenBuild, type FrozenPlan,
@@ -36,6 +47,63 @@ import {
 interface Entry {
   readonly name: string;
   readonly model: TaskModel;
+  /** The adapter it runs in the shared graph (none for head-only and layer-norm tasks). */
+  readonly adapter?: SharedAdapter;
+}
+
+/** The one adapter a task runs in a mixed batch: its config (static AdapterDrop folded into `leave_out`), its name in the task's tensor names, and its tensors. */
+export interface SharedAdapter {
+  readonly config: MethodConfig;
+  readonly name: string;
+  readonly tensors: readonly AdapterTensor[];
+}
+
+/**
+ * The adapter a task runs in a mixed batch, undefined for a task without one (head-only,
+ * layer-norm), or why it cannot share a batch. A setup qualifies when its active composition is
+ * one adapter: with static AdapterDrop, it is that adapter with the first n layers left out,
+ * when the method's `leave_out` removes exactly the tensors of those layers (it does for
+ * bottleneck adapters, LoRA and IA³).
+ */
+export function sharedAdapterOf(name: string, model: TaskModel): SharedAdapter | string | undefined {
+  const m = model.mode;
+  if (m.kind !== 'adapters') return undefined;
+  const enc = model.base.encoder;
+  let config: MethodConfig;
+  let adapterName = model.adapterName;
+  if (isAdapterSetup(m)) {
+    const active = singleAdapter(m.active);
+    if (active === undefined) return `task ${name} holds several adapters (${describeMode(m, enc)}); compositions are served on their own TaskModel, not in mixed batches yet`;
+    const named = m.adapters.find((a) => a.name === active);
+    if (!named) return `task ${name} activates ${active}, which it does not hold`;
+    adapterName = named.name;
+    const n = m.adapterDrop?.kind === 'static' ? m.adapterDrop.layers : 0; // robust AdapterDrop keeps every layer at inference
+    const own = methodOf(named.config).tensors(named.config as never, enc, adapterName);
+    const layers = siteLayers(enc);
+    if (own.some((t) => (layers.get(parseAdapterTensorName(t.name)?.siteKey ?? '') ?? -1) < 0)) return `task ${name}: its adapter ${adapterName} acts outside the Transformer layers' sites, which a composition does not run; serve it on its own TaskModel`;
+    config = named.config;
+    if (n > 0) {
+      const dropped = { ...named.config, leave_out: [...new Set([...named.config.leave_out, ...Array.from({ length: n }, (_, i) => i)])].sort((a, b) => a - b) } as MethodConfig;
+      const kept = own.filter((t) => (layers.get(parseAdapterTensorName(t.name)?.siteKey ?? '') as number) >= n).map((t) => t.name);
+      const left = methodOf(dropped).tensors(dropped as never, enc, adapterName).map((t) => t.name);
+      if (kept.join(',') !== left.join(',')) return `task ${name}: AdapterDrop of its ${methodOf(named.config).id} adapter is not the same adapter with layers 0..${n - 1} left out; serve it on its own TaskModel`;
+      config = dropped;
+    }
+  } else config = m.adapter;
+  const s = methodOf(config).structure(config as never);
+  if ('unsupported' in s) return `task ${name} cannot share a mixed batch: ${s.unsupported}; serve it on its own TaskModel`;
+  return { config, name: adapterName, tensors: methodOf(config).tensors(config as never, enc, adapterName) };
+}
+
+/** The adapter a composition runs when it is one adapter (a name, or a Stack of one), else undefined. */
+function singleAdapter(c: Composition): string | undefined {
+  if (typeof c === 'string') return c;
+  return c.type === 'Stack' && c.children.length === 1 ? singleAdapter(c.children[0] as Composition) : undefined;
+}
+
+/** The layer of every sub-layer and projection site, by key. */
+function siteLayers(enc: BaseModel['encoder']): Map<string, number> {
+  return new Map([...enc.sites.sublayers, ...enc.sites.linears].map((s) => [s.key, s.layer]));
 }
 
 /** Tasks that share stacks: same method structure. */
@@ -67,9 +135,11 @@ interface Layout {
   /** Base weight names some task trains (layer norms), stacked per task. */
   readonly perTask: readonly string[];
   readonly groups: readonly Group[];
+  /** Layer where the fan-out copies rows (the lowest layer any task acts in); undefined: some task acts before layer 0. */
+  readonly fanoutLayer: number | undefined;
 }
 
-const layoutKey = (l: Layout) => JSON.stringify([l.outputs, l.headLayers, l.poolings, l.perTask, l.groups.map((g) => [g.key, g.config.leave_out, g.tensors.map((t) => [t.name, t.shape])])]);
+const layoutKey = (l: Layout) => JSON.stringify([l.outputs, l.headLayers, l.poolings, l.perTask, l.fanoutLayer ?? null, l.groups.map((g) => [g.key, g.config.leave_out, g.tensors.map((t) => [t.name, t.shape])])]);
 
 /** The stack key of a task's adapter tensor: `<group>.<site>.<param>`. */
 function stackKey(group: number, tensorName: string): string {
@@ -106,6 +176,14 @@ export class MultiTaskModel {
     return this.plan;
   }
 
+  /**
+   * Layer where {@link predict}'s fan-out copies rows: below it every distinct input runs once.
+   * Undefined with no task loaded, or when a task acts before layer 0 (the inputs are then repeated).
+   */
+  get fanoutLayer(): number | undefined {
+    return this.layout?.fanoutLayer;
+  }
+
   /** Names of loaded tasks. */
   get names(): string[] {
     return this.entries.map((e) => e.name);
@@ -129,14 +207,9 @@ export class MultiTaskModel {
     if (big.length) {
       fail('BAD_CONFIG', `task ${name} trained base weights other than layer norms (${big[0]?.name} ...); only adapter, layer-norm and head-only tasks share one base`);
     }
-    if (model.mode.kind === 'adapters' && model.mode.adapter === undefined) {
-      fail('BAD_CONFIG', `task ${name} holds several adapters (${describeMode(model.mode, this.base.encoder)}); compositions are served on their own TaskModel, not in mixed batches yet`);
-    }
-    if (model.mode.kind === 'adapters') {
-      const s = methodOf(model.mode.adapter).structure(model.mode.adapter);
-      if ('unsupported' in s) fail('BAD_CONFIG', `task ${name} cannot share a mixed batch: ${s.unsupported}; serve it on its own TaskModel`);
-    }
-    this.entries.push({ name, model });
+    const adapter = sharedAdapterOf(name, model);
+    if (typeof adapter === 'string') fail('BAD_CONFIG', adapter);
+    this.entries.push({ name, model, ...(adapter ? { adapter } : {}) });
     this.restack();
   }
 
@@ -152,26 +225,27 @@ export class MultiTaskModel {
 
   /** The group index of each task (undefined outside adapter mode), and the groups. */
   private grouping(): { groups: Group[]; of: (m: TaskModel) => number | undefined } {
-    const byKey = new Map<string, { configs: MethodConfig[]; models: TaskModel[] }>();
-    for (const { model } of this.entries) {
-      if (model.mode.kind !== 'adapters' || model.mode.adapter === undefined) continue;
-      const s = methodOf(model.mode.adapter).structure(model.mode.adapter) as { key: string };
-      const g = byKey.get(s.key) ?? { configs: [], models: [] };
-      g.configs.push(model.mode.adapter);
+    const byKey = new Map<string, { configs: MethodConfig[]; models: TaskModel[]; tensors: (readonly AdapterTensor[])[] }>();
+    for (const { model, adapter } of this.entries) {
+      if (!adapter) continue;
+      const s = methodOf(adapter.config).structure(adapter.config as never) as { key: string };
+      const g = byKey.get(s.key) ?? { configs: [], models: [], tensors: [] };
+      g.configs.push(adapter.config);
       g.models.push(model);
+      g.tensors.push(adapter.tensors);
       byKey.set(s.key, g);
     }
     const groups: Group[] = [];
     const index = new Map<TaskModel, number>();
-    for (const [key, { configs, models }] of byKey) {
+    for (const [key, { configs, models, tensors: own }] of byKey) {
       const first = configs[0] as MethodConfig;
       const leaveOut = first.leave_out.filter((l) => configs.every((c) => c.leave_out.includes(l)));
       const config = { ...first, leave_out: leaveOut } as MethodConfig;
       const method = methodOf(config);
       // The group's tensors, each as large as the largest task's (per tensor: sizes may differ per site).
       const largest = new Map<string, number[]>();
-      for (const m of models) {
-        for (const t of m.adapterTensors) {
+      for (const ts of own) {
+        for (const t of ts) {
           const k = stackKey(0, t.name);
           const cur = largest.get(k);
           largest.set(k, cur ? cur.map((d, i) => Math.max(d, t.shape[i] as number)) : [...t.shape]);
@@ -198,7 +272,18 @@ export class MultiTaskModel {
     const enc = this.base.encoder;
     const widths = new Set([...poolings].map((p) => pooledWidth(p, enc)));
     if (widths.size > 1) fail('BAD_CONFIG', `tasks with head poolings ${[...poolings].join(' and ')} read vectors of different widths on the ${enc.family} base (${[...widths].join(' vs ')}); they cannot share a mixed-task batch`);
-    return { outputs, headLayers, poolings: HEAD_POOLINGS.filter((p) => poolings.has(p)), perTask: [...perTask].sort(), groups: this.grouping().groups };
+    const groups = this.grouping().groups;
+    return { outputs, headLayers, poolings: HEAD_POOLINGS.filter((p) => poolings.has(p)), perTask: [...perTask].sort(), groups, fanoutLayer: this.lowestLayer(groups, perTask) };
+  }
+
+  /** The lowest layer where a group's tensors or a per-task layer norm act (capped at the last layer); undefined when one acts before layer 0. */
+  private lowestLayer(groups: readonly Group[], perTask: ReadonlySet<string>): number | undefined {
+    const enc = this.base.encoder;
+    const layers = siteLayers(enc);
+    let lowest = enc.numLayers - 1;
+    for (const g of groups) for (const t of g.tensors) lowest = Math.min(lowest, layers.get(parseAdapterTensorName(t.name)?.siteKey ?? '') ?? -1);
+    for (const name of perTask) lowest = Math.min(lowest, enc.weightSpecs.find((s) => s.name === name)?.layer ?? -1);
+    return lowest < 0 ? undefined : lowest;
   }
 
   /** The stacks a layout needs: name, shape of one task's row, and where a task's values come from. */
@@ -206,11 +291,17 @@ export class MultiTaskModel {
     const specs: StackSpec[] = [];
     const own = (n: string) => (m: TaskModel) => m.owned.get(n);
     const { of } = this.grouping();
+    // each task's adapter tensors by name (a task with AdapterDrop has none in the dropped layers)
+    const mine = new Map(this.entries.map((e) => [e.model, new Set(e.adapter?.tensors.map((t) => t.name))]));
+    const adapterName = new Map(this.entries.map((e) => [e.model, e.adapter?.name]));
     layout.groups.forEach((g, gi) => {
       for (const t of g.tensors) {
         const key = stackKey(gi, t.name);
         const p = parseAdapterTensorName(t.name) as NonNullable<ReturnType<typeof parseAdapterTensorName>>;
-        const source = (m: TaskModel) => (of(m) === gi ? m.owned.get(`adapters.${m.adapterName}.${p.siteKey}.${p.param}`) : undefined);
+        const source = (m: TaskModel) => {
+          const own = `adapters.${adapterName.get(m) ?? ''}.${p.siteKey}.${p.param}`;
+          return of(m) === gi && mine.get(m)?.has(own) ? m.owned.get(own) : undefined;
+        };
         specs.push({ name: key, row: t.shape.length === 1 ? [1, ...t.shape] : [...t.shape], source, neutral: t.neutral, bind: true });
       }
     });
@@ -302,7 +393,9 @@ export class MultiTaskModel {
     const g = new Graph('multi-task');
     const inputs = new Map<string, Value>();
     for (const [name, t] of this.stacks) inputs.set(name, g.input(`stack.${name}`, 'float32', ['tasks', ...t.shape.slice(1)]));
-    const taskIds = g.input('task_ids', 'int64', ['batch']);
+    const at = layout.fanoutLayer;
+    const fanRows = at === undefined ? undefined : g.input('fanout_rows', 'int64', ['rows']);
+    const taskIds = g.input('task_ids', 'int64', [fanRows ? 'rows' : 'batch']);
     const picked = new Map<string, Value>();
     const pick = (name: string) => {
       let v = picked.get(name);
@@ -332,7 +425,11 @@ export class MultiTaskModel {
       const b = this.base.weights.has(`${prefix}.bias`) ? `${prefix}.bias` : undefined; // ModernBERT's norms have a gain only
       return perTask.has(w) ? perTaskNorm(x, w, b, eps) : contextLayerNorm(weight, false, unit)(x, w, b, eps);
     });
-    const eg = buildEncoderGraph(this.base.encoder, this.base.weights, { graph: g, hooks, ...(frozen ? { frozenWeight: frozenWeightHook(frozen) } : {}) });
+    // the fan-out: output row i continues from row fanout_rows[i] of the layer's input (a Parallel over tasks)
+    const layerInput = fanRows && ((l: number, x: LayerInput): LayerInput => (l !== at ? x : g.scope('fanout', () => ({
+      hidden: gather(x.hidden, fanRows, 0), maskBias: gather(x.maskBias, fanRows, 0), attentionMask: gather(x.attentionMask, fanRows, 0),
+    }))));
+    const eg = buildEncoderGraph(this.base.encoder, this.base.weights, { graph: g, hooks: layerInput ? { ...hooks, layerInput } : hooks, ...(frozen ? { frozenWeight: frozenWeightHook(frozen) } : {}) });
     const logits = g.scope('head', () => {
       const [first, ...more] = layout.poolings.map((p) => (layout.poolings.length > 1 ? mul(pick(`head.pool.${p}`), pooledInput(p, eg.outputs, eg.attentionMask)) : pooledInput(p, eg.outputs, eg.attentionMask)));
       const pooled = more.reduce((a, b) => add(a, b), first as Value); // [B, D]
@@ -358,17 +455,30 @@ export class MultiTaskModel {
   }
 
   /**
-   * Logits for a mixed batch: `tasks[i]` names the task of row i. Returns one row of
-   * `outputs` logits per example (only the task's own outputs).
+   * Logits for a mixed batch: `tasks[i]` names the task of output row i, which reads input row
+   * `o.rows[i]` of `batch` (default: row i). Rows asked of several tasks run once below
+   * {@link fanoutLayer} (see the module comment). Returns one row of logits per output row (only
+   * the task's own outputs).
    */
-  async predict(batch: EncodedBatch, tasks: readonly string[]): Promise<Float32Array[]> {
-    if (tasks.length !== batch.batchSize) fail('BAD_DATA', `batch has ${batch.batchSize} rows but ${tasks.length} task names`);
+  async predict(batch: EncodedBatch, tasks: readonly string[], o: { rows?: readonly number[] } = {}): Promise<Float32Array[]> {
+    let rows = o.rows ?? tasks.map((_, i) => i);
+    if (o.rows === undefined && tasks.length !== batch.batchSize) fail('BAD_DATA', `batch has ${batch.batchSize} rows but ${tasks.length} task names`);
+    if (rows.length !== tasks.length) fail('BAD_DATA', `${tasks.length} task names but ${rows.length} input rows to read (one per output row)`);
+    rows.forEach((r, i) => {
+      if (!Number.isInteger(r) || r < 0 || r >= batch.batchSize) fail('BAD_DATA', `rows[${i}] = ${r} is not a row of the batch (0 to ${batch.batchSize - 1})`);
+    });
     const ids = tasks.map((t) => {
       const i = this.entries.findIndex((e) => e.name === t);
       if (i < 0) fail('NOT_FOUND', `task ${t} is not loaded (loaded: ${this.names.join(', ') || 'none'})`);
       return i;
     });
+    const inGraph = (this.layout as Layout).fanoutLayer !== undefined;
+    if (!inGraph && o.rows !== undefined) {
+      batch = selectRows(batch, rows); // a task acts before layer 0: every output row runs the whole encoder
+      rows = ids.map((_, i) => i);
+    }
     const feeds: Record<string, HostTensor> = { ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), task_ids: i64([ids.length], ids) };
+    if (inGraph) feeds.fanout_rows = i64([rows.length], [...rows]);
     for (const [name, t] of this.stacks) feeds[`stack.${name}`] = t;
     const s = await this.sess(feeds);
     const out = (await s.run(feeds))[(this.logits as Value).name] as HostTensor;
@@ -391,6 +501,20 @@ export class MultiTaskModel {
     await this.session?.dispose();
     this.session = undefined;
   }
+}
+
+/** The rows `rows` of an encoded batch (repeats allowed), padded to the batch's length. */
+function selectRows(b: EncodedBatch, rows: readonly number[]): EncodedBatch {
+  const T = b.seqLen;
+  const pick = (a: Int32Array) => {
+    const out = new Int32Array(rows.length * T);
+    rows.forEach((r, i) => out.set(a.subarray(r * T, (r + 1) * T), i * T));
+    return out;
+  };
+  return {
+    batchSize: rows.length, seqLen: T, inputIds: pick(b.inputIds), attentionMask: pick(b.attentionMask), tokenTypeIds: pick(b.tokenTypeIds),
+    lengths: rows.map((r) => b.lengths[r] as number), truncated: rows.map((r) => b.truncated[r] ?? false),
+  };
 }
 
 /** Copies a [rows, cols'] tensor into a zero [rows, cols] buffer (cols' <= cols) or [rows', cols] (rows' <= rows). */

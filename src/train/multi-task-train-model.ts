@@ -129,6 +129,8 @@ export class MixedTaskTrainer {
   private readonly twoLayers: boolean;
   private readonly headDropout: number;
   private runs = 0;
+  /** The step the session's dropout seeds start at (see {@link step}'s `o.step`). */
+  private dropoutStep = 0;
 
   /**
    * @throws AdapterkitError BAD_CONFIG naming the task that cannot join (see {@link mixedTrainingRefusal}),
@@ -251,7 +253,7 @@ export class MixedTaskTrainer {
       return v;
     };
     const seed0 = (this.o.seed ?? 42) * 1000;
-    let seed = seed0 + 500;
+    let seed = seed0 + 500 + this.dropoutStep;
     const drop = (x: Value, p: number) => (p > 0 ? dropoutOp(x, { ratio: p, seed: seed++, training }) : x);
     const groupHooks = this.groupConfigs.map((config, gi) => {
       const w = (name: string) => pick(stackKey(gi, name));
@@ -265,7 +267,7 @@ export class MixedTaskTrainer {
       return perTask.has(w) ? perTaskNorm(x, w, `${prefix}.bias`, eps) : contextLayerNorm(weight, false, unit)(x, w, `${prefix}.bias`, eps);
     });
     const eg = buildEncoderGraph(this.base.encoder, this.base.weights, {
-      graph: g, hooks, trainingInput: training, seed: seed0 + 17, hiddenDropout: this.o.dropout, attentionDropout: this.o.dropout,
+      graph: g, hooks, trainingInput: training, seed: seed0 + 17 + this.dropoutStep, hiddenDropout: this.o.dropout, attentionDropout: this.o.dropout,
     });
     const logits = g.scope('head', () => {
       let x = unsqueeze(drop(pooledInput(this.pooling, eg.outputs, eg.attentionMask), this.headDropout), [1]); // [B, 1, D]
@@ -290,9 +292,20 @@ export class MixedTaskTrainer {
    * One mixed batch: row i of `batch` belongs to task `taskOf[i]` (an index into `tasks`) and has
    * class index `labels[i]` of that task's head. Reads the tasks' current tensors; changes nothing.
    *
+   * `o.step` is the step's index in the run: as TaskModel.trainStep, a session whose run count
+   * does not match (a resumed run) is rebuilt with its dropout seeds moved by the step, so that
+   * step k draws the masks an uninterrupted run draws there.
+   *
    * @throws AdapterkitError BAD_DATA for a bad task index or label.
    */
-  async step(batch: EncodedBatch, taskOf: readonly number[], labels: readonly number[], o: { training?: boolean } = {}): Promise<MixedStepResult> {
+  async step(batch: EncodedBatch, taskOf: readonly number[], labels: readonly number[], o: { training?: boolean; step?: number } = {}): Promise<MixedStepResult> {
+    if (o.step !== undefined && o.step !== this.dropoutStep + this.runs) {
+      if (!(Number.isSafeInteger(o.step) && o.step >= 0)) fail('BAD_CONFIG', `step must be a non-negative integer, got ${o.step}`);
+      void this.session?.dispose();
+      this.session = undefined;
+      this.runs = 0;
+      this.dropoutStep = o.step;
+    }
     const B = batch.batchSize;
     const T = this.tasks.length;
     const C = this.outputs;

@@ -14,9 +14,19 @@
  * on how many examples the batches hold (test/train/multi-task-train.test.ts checks it against
  * single-task models step by step).
  *
- * Not in this slice: resuming (no `checkpoint/` is written; an interrupted run keeps each task's
- * best so far), early stopping, length bucketing of the mixed batches, and heads other than
- * single-label classification (see multi-task-train-model.ts).
+ * Checkpoints and resuming (multi-task-resume.ts): every task's `checkpoint/` and the run's
+ * position are saved after each evaluation and when the run is interrupted; `resume: true`
+ * continues from there with the same example order, dropout masks and optimizer moments, so a
+ * resumed run ends where the uninterrupted one does.
+ *
+ * Early stopping (`patience`), per task: a task whose main dev metric has not improved for
+ * `patience` evaluations in a row stops. Its examples leave the batches (the rest of the epoch's
+ * draws and later epochs' skip it; batches fill up from the other tasks'), it takes no more
+ * optimizer steps and keeps its best checkpoint; the other tasks go on, and the run stops when
+ * every task has stopped. The learning-rate schedule is the one the full run would have.
+ *
+ * Not in this slice: length bucketing of the mixed batches, and heads other than single-label
+ * classification (see multi-task-train-model.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,12 +38,14 @@ import { collate } from './batching.js';
 import { DEFAULT_LR } from './modes.js';
 import { resolveMaxLength } from './max-length.js';
 import { MixedTaskTrainer, mixedTrainingRefusal } from './multi-task-train-model.js';
-import { checkSampling, mixedEpoch, taskProbabilities, type MultiTaskSampling } from './multi-task-sampling.js';
+import { saveMixedCheckpoint, startOrResumeMixed, type CheckpointedTask, type MixedPosition } from './multi-task-resume.js';
+import { checkSampling, mixedEpoch, taskProbabilities, type MixedDraw, type MultiTaskSampling } from './multi-task-sampling.js';
 import { RunDir, type TrainerState } from './run-dir.js';
 import type { TaskModel } from './task-model.js';
 import { sentenceTrainingData, type TaskMetricValues, type TrainingData } from './training-data.js';
 import { TrainerCheckpoints } from './trainer-checkpoints.js';
-import { checkpointSelection, DevEvaluation } from './trainer-evaluation.js';
+import { checkpointSelection, DevEvaluation, patienceExhausted } from './trainer-evaluation.js';
+import { RESUME_OPTION_TERM } from './trainer-options.js';
 import type { TrainEvent } from './trainer-events.js';
 
 /** One task of a mixed-task run. */
@@ -56,7 +68,12 @@ export type MultiTaskEvent =
   | { type: 'start'; totalSteps: number; tasks: readonly { name: string; examples: number; probability: number }[] }
   | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; examplesPerSec: number; counts: readonly number[] }
   | (Extract<TrainEvent, { type: 'eval' | 'eval-progress' }> & { task: string })
-  | { type: 'stop'; reason: 'done' | 'max-steps' | 'interrupted'; step: number };
+  | { type: 'task-stopped'; task: string; step: number; evals: number }
+  | { type: 'note'; message: string }
+  | { type: 'stop'; reason: MultiTaskStopReason | 'interrupted'; step: number };
+
+/** Why a mixed-task run ended: its epochs, `maxSteps`, or every task stopped early (`patience`). */
+export type MultiTaskStopReason = 'done' | 'max-steps' | 'early-stop';
 
 /** Options of {@link trainMultiTask}. */
 export interface MultiTaskOptions {
@@ -81,7 +98,9 @@ export interface MultiTaskOptions {
   /** Evaluate every task every N steps (default: at the end of each epoch). */
   readonly evalEvery?: number;
   readonly maxSteps?: number;
-  /** Refused: mixed-task runs do not resume yet. */
+  /** Per task: stop it after this many evaluations in a row without improvement of its main dev metric (see the module comment). */
+  readonly patience?: number;
+  /** Continue from the run's last checkpoint (with the same settings). */
   readonly resume?: boolean;
   readonly threads?: number;
   /** Abort: the run stops after the current step and throws INTERRUPTED (each task's best so far is kept). */
@@ -92,7 +111,7 @@ export interface MultiTaskOptions {
 /** What a mixed-task run reports. */
 export interface MultiTaskResult {
   readonly steps: number;
-  readonly stopReason: 'done' | 'max-steps';
+  readonly stopReason: MultiTaskStopReason;
   readonly seconds: number;
   readonly examplesPerSec: number;
   readonly tasks: readonly {
@@ -103,21 +122,28 @@ export interface MultiTaskResult {
     readonly steps: number;
     /** Training examples of the task seen. */
     readonly seen: number;
+    /** The run's step at which the task stopped early (patience), if it did. */
+    readonly stoppedAt?: number;
   }[];
 }
 
 /** Per task: its data, run directory, optimizer, checkpoints and evaluation state. */
-interface TaskRun {
+interface TaskRun extends CheckpointedTask {
   readonly task: MultiTaskTask;
   readonly data: TrainingData;
-  readonly run: RunDir;
-  readonly opt: AdamW;
   readonly evaluation: DevEvaluation;
-  readonly st: TrainerState;
-  seen: number;
 }
 
-const freshState = (): TrainerState => ({ version: 1, step: 0, epoch: 0, batch: 0, evalsWithoutImprovement: 0, epochLosses: [], epochLossSum: 0, epochLossCount: 0, signature: {} });
+/** The next batch of an epoch's draws from `at`, skipping stopped tasks; and where the one after starts. */
+function nextBatch(draws: readonly MixedDraw[], at: number, size: number, stopped: ReadonlySet<number>): { part: MixedDraw[]; next: number } {
+  const part: MixedDraw[] = [];
+  let next = at;
+  while (part.length < size && next < draws.length) {
+    const d = draws[next++] as MixedDraw;
+    if (!stopped.has(d.task)) part.push(d);
+  }
+  return { part, next };
+}
 
 /**
  * Trains several tasks in mixed batches; see the module comment.
@@ -136,7 +162,6 @@ const freshState = (): TrainerState => ({ version: 1, step: 0, epoch: 0, batch: 
  */
 export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResult> {
   const t0 = performance.now();
-  if (o.resume) fail('BAD_CONFIG', 'mixed-task runs cannot be resumed yet (they write no checkpoint/): start the run again, or train the tasks one by one to resume');
   if (o.tasks.length < 2) fail('BAD_CONFIG', `mixed-task training needs at least two tasks, got ${o.tasks.length}`);
   const first = o.tasks[0] as MultiTaskTask;
   const base = first.model.base;
@@ -157,26 +182,46 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
   if (!(Number.isInteger(epochs) && epochs >= 1)) fail('BAD_CONFIG', `epochs must be a positive integer, got ${epochs}`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) fail('BAD_CONFIG', `batch size must be a positive integer, got ${batchSize}`);
   if (!(peakLr > 0)) fail('BAD_CONFIG', `learning rate must be positive, got ${peakLr}`);
+  if (o.patience !== undefined && !(Number.isInteger(o.patience) && o.patience >= 1)) fail('BAD_CONFIG', `patience must be a positive integer (evaluations without improvement before a task stops), got ${o.patience}`);
   const maxLength = resolveMaxLength(base.encoder.maxLength, o.maxLength, { over: 'fail', name: 'max length' });
 
   const mixed = new MixedTaskTrainer(base, o.tasks.map((t) => ({ name: t.name, model: t.model })), { ...(o.dropout !== undefined ? { dropout: o.dropout } : {}), seed, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
   await mkdir(o.outDir, { recursive: true });
   const top = new RunDir(o.outDir);
-  await top.resetLog();
-  const runs: TaskRun[] = [];
-  for (const task of o.tasks) {
-    const data = sentenceTrainingData(task.model, task.train, task.dev, { maxLength, metrics: task.metrics, ...(task.positive !== undefined ? { positive: task.positive } : {}) });
+  const parts = o.tasks.map((task) => {
     const run = new RunDir(join(o.outDir, task.name));
-    await mkdir(run.outDir, { recursive: true });
-    await run.resetLog();
     const opt = new AdamW(task.model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: peakLr, weightDecay: o.weightDecay ?? 0.01 });
+    return { task, run, opt };
+  });
+  const signature = {
+    multiTask: o.tasks.map((t) => t.name), sampling, epochs, batchSize, lr: peakLr, weightDecay: o.weightDecay ?? 0.01, warmupRatio: o.warmupRatio ?? 0.1, clipNorm, seed, maxLength,
+    dropout: o.dropout ?? null, evalEvery: o.evalEvery ?? null, maxSteps: o.maxSteps ?? null, patience: o.patience ?? null,
+  };
+  const note = (message: string) => o.onEvent?.({ type: 'note', message });
+  const started = await startOrResumeMixed(o.outDir, parts.map((p) => ({ name: p.task.name, run: p.run, model: p.task.model, opt: p.opt })), !!o.resume, signature, note);
+  const start: MixedPosition = started.position ?? { step: 0, epoch: 0, batch: 0, draw: 0, evaluated: false };
+  if (started.position) await top.trimLog(start.step);
+  else await top.resetLog();
+  const runs: TaskRun[] = [];
+  for (const [i, { task, run, opt }] of parts.entries()) {
+    const data = sentenceTrainingData(task.model, task.train, task.dev, { maxLength, metrics: task.metrics, ...(task.positive !== undefined ? { positive: task.positive } : {}) });
     const checkpoints = new TrainerCheckpoints(run, task.model, opt, { name: task.name, maxLength }, undefined);
     const onEvent = (e: TrainEvent) => {
       if (e.type === 'eval' || e.type === 'eval-progress') o.onEvent?.({ ...e, task: task.name });
     };
     const evaluation = new DevEvaluation(task.model, data, run, checkpoints, checkpointSelection(data), onEvent);
-    runs.push({ task, data, run, opt, evaluation, st: freshState(), seen: 0 });
+    const st = started.states[i] as TrainerState;
+    runs.push({ name: task.name, model: task.model, task, data, run, opt, evaluation, st, seen: started.seen?.[i] ?? 0 });
   }
+  // tasks that had stopped before the checkpoint stay stopped
+  const stopped = new Set<number>();
+  runs.forEach((r, t) => {
+    const at = started.stoppedAt?.[t];
+    if (at !== undefined) {
+      stopped.add(t);
+      r.stoppedAt = at;
+    }
+  });
 
   const sizes = runs.map((r) => r.data.rows.length);
   const stepsPerEpoch = Math.ceil(sizes.reduce((a, b) => a + b, 0) / batchSize);
@@ -186,35 +231,48 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
   o.onEvent?.({ type: 'start', totalSteps, tasks: runs.map((r, i) => ({ name: r.task.name, examples: sizes[i] as number, probability: probabilities[i] as number })) });
   await top.log({ type: 'start', sampling, totalSteps, tasks: runs.map((r, i) => ({ name: r.task.name, examples: sizes[i], probability: probabilities[i] })) });
 
-  let step = 0;
+  let step = start.step;
   let seen = 0;
-  let stopReason: 'done' | 'max-steps' = 'done';
-  let lastEval = -1;
+  let stopReason: MultiTaskStopReason = 'done';
+  let lastEval = start.evaluated ? start.step : -1;
   const startedAt = performance.now();
+  /** Evaluates every task still training; stops those out of patience. */
   const evaluateAll = async (epoch: number) => {
     lastEval = step;
-    for (const r of runs) {
+    for (const [t, r] of runs.entries()) {
+      if (stopped.has(t)) continue;
       r.st.step = step;
       r.st.epoch = epoch;
       await r.evaluation.evaluate(r.st);
+      if (patienceExhausted(r.st, o.patience)) {
+        stopped.add(t);
+        r.stoppedAt = step;
+        await top.log({ type: 'task-stopped', task: r.task.name, step, evals: r.st.evalsWithoutImprovement });
+        o.onEvent?.({ type: 'task-stopped', task: r.task.name, step, evals: r.st.evalsWithoutImprovement });
+      }
     }
   };
+  const save = (epoch: number, batch: number, draw: number) => saveMixedCheckpoint(o.outDir, runs, { step, epoch, batch, draw, evaluated: lastEval === step }, maxLength);
   try {
-    outer: for (let epoch = 0; epoch < epochs; epoch++) {
+    outer: for (let epoch = start.epoch; epoch < epochs; epoch++) {
       const draws = mixedEpoch(sizes, sampling, seed, epoch);
-      for (let at = 0; at < draws.length; at += batchSize) {
+      let at = epoch === start.epoch ? start.draw : 0;
+      for (let b = epoch === start.epoch ? start.batch : 0; ; b++) {
+        const { part, next } = nextBatch(draws, at, batchSize, stopped);
+        if (part.length === 0) break;
         if (o.signal?.aborted) {
+          await save(epoch, b, at);
           o.onEvent?.({ type: 'stop', reason: 'interrupted', step });
-          throw new AdapterkitError('INTERRUPTED', `mixed-task training interrupted at step ${step}; each task's best checkpoint so far is in ${join(o.outDir, '<task>', 'best')} (mixed-task runs do not resume yet)`, { step });
+          throw new AdapterkitError('INTERRUPTED', `mixed-task training interrupted at step ${step}; a checkpoint of every task is saved: continue with ${RESUME_OPTION_TERM} (each task's best so far is in ${join(o.outDir, '<task>', 'best')})`, { step, options: { resume: RESUME_OPTION_TERM } });
         }
         if (step >= totalSteps) {
           stopReason = 'max-steps';
           break outer;
         }
-        const part = draws.slice(at, at + batchSize);
+        at = next;
         const batch = collate(part.map((d) => (runs[d.task] as TaskRun).data.rows[d.example] as NonNullable<TrainingData['rows'][number]>), base.tokenizer.padId);
         const labels = part.map((d) => ((runs[d.task] as TaskRun).data.labels([d.example]) as readonly number[])[0] as number);
-        const out = await mixed.step(batch, part.map((d) => d.task), labels);
+        const out = await mixed.step(batch, part.map((d) => d.task), labels, { step });
         if (!Number.isFinite(out.loss)) fail('TRAINING_DIVERGED', `the loss became ${out.loss} at step ${step + 1} (learning rate ${lrAt(step)}): training diverged; start again with a lower learning rate (option lr) or a smaller clip norm (option clipNorm)`, { step: step + 1 });
         const lr = lrAt(step);
         const norms: Record<string, number> = {};
@@ -234,9 +292,21 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
           if (n > 0) await r.run.log({ type: 'train', step, epoch, loss: (out.taskLossSums[t] as number) / n, lr, grad_norm: norms[r.task.name], batch: n });
         }
         o.onEvent?.({ type: 'step', step, totalSteps, epoch, loss: out.loss, lr, examplesPerSec: seen / ((performance.now() - startedAt) / 1000), counts: out.taskCounts });
-        if (o.evalEvery && step % o.evalEvery === 0) await evaluateAll(epoch);
+        if (o.evalEvery && step % o.evalEvery === 0) {
+          await evaluateAll(epoch);
+          await save(epoch, b + 1, at);
+          if (stopped.size === runs.length) {
+            stopReason = 'early-stop';
+            break outer;
+          }
+        }
       }
       if (!o.evalEvery) await evaluateAll(epoch);
+      await save(epoch + 1, 0, 0);
+      if (stopped.size === runs.length) {
+        stopReason = 'early-stop';
+        break;
+      }
     }
     if (lastEval !== step && step > 0) await evaluateAll(Math.min(epochs - 1, Math.floor((step - 1) / stepsPerEpoch)));
   } finally {
@@ -247,7 +317,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
   return {
     steps: step, stopReason, seconds, examplesPerSec: seen / Math.max(1e-9, (performance.now() - startedAt) / 1000),
     tasks: runs.map((r) => ({
-      name: r.task.name, bestDir: r.run.bestDir, steps: r.opt.stepCount, seen: r.seen,
+      name: r.task.name, bestDir: r.run.bestDir, steps: r.opt.stepCount, seen: r.seen, ...(r.stoppedAt !== undefined ? { stoppedAt: r.stoppedAt } : {}),
       ...(r.st.best ? { best: { step: r.st.best.step, epoch: r.st.best.epoch, metrics: r.st.best.metrics } } : {}),
     })),
   };

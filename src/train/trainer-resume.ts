@@ -34,7 +34,7 @@ export function checkpointExistsMessage(outDir: string): string {
  *   checkpoint was written with other settings (naming each); BAD_FILE for a corrupt checkpoint or log.
  */
 export async function startOrResume(
-  run: RunDir, model: TaskModel, opt: AdamW, o: ResolvedTrainOptions, signature: Record<string, unknown>, note: (message: string) => void,
+  run: RunDir, model: TaskModel, opt: AdamW, o: Pick<ResolvedTrainOptions, 'outDir' | 'resume'>, signature: Record<string, unknown>, note: (message: string) => void,
 ): Promise<TrainerState> {
   await mkdir(o.outDir, { recursive: true });
   for (const n of await run.recover()) note(n);

@@ -12,7 +12,7 @@ const KEY_OPTIONS: Record<string, string[]> = {
     '--multi-task <tasks>', '--sampling <how>', 'temperature=<T>',
   ],
   eval: ['<task-dir>', '--split', '--base', '--dataset', '--glue', '--train', '--json', '(default: dev;', '--metrics', '--select-on', '--positive-label', 'Examples:'],
-  predict: ['<task-dir>', '--input', '--output', '--format', '--batch-size', '(default: 32)', 'text_pair', 'stdin', '--text <column>', '--text-pair <column>', '--id <column>', 'Examples:'],
+  predict: ['<task-dir...>', 'in one pass', '--input', '--output', '--format', '--batch-size', '(default: 32)', 'text_pair', 'stdin', '--text <column>', '--text-pair <column>', '--id <column>', 'Examples:'],
   datasets: ['--json', 'Examples:'],
   info: ['<model|task-dir>', '--base', '--revision', '--json', 'use-lite', 'Examples:'],
   merge: ['<task-dirs...>', '--out', '--method', '"linear", "ties", "dare"', '--weights', '--density', '--rank', '--heads', 'Examples:'],

@@ -1,7 +1,7 @@
 /**
  * `train --multi-task` (issue 14): two CSV tasks trained in one mixed-batch run on the tiny BERT,
  * each task's best checkpoint in <out>/<task>/best scored by `eval` as the run reported it; the
- * mistakes (a token-level task, an unknown dataset, a task without dev data, --resume, --sampling
+ * mistakes (a token-level task, an unknown dataset, a task without dev data, --adapter-drop, --sampling
  * alone, a bad temperature) are exit-2 errors that say what is wrong.
  */
 import { before, describe, test } from 'node:test';
@@ -50,7 +50,7 @@ describe('train --multi-task', () => {
       [['--multi-task', `first=${a},brown-pos`], /--multi-task: brown-pos is a token-level \(tagging\) task; mixed-task training takes sentence-classification tasks only/],
       [['--multi-task', `first=${a},empty=${dir}`], /--multi-task empty=.*train\.csv does not exist/],
       [['--multi-task', `first=${a}`], /--multi-task needs at least two tasks/],
-      [['--multi-task', `first=${a},second=${b}`, '--resume'], /--resume does not apply with --multi-task: mixed-task runs write no checkpoint\/ yet and cannot be resumed/],
+      [['--multi-task', `first=${a},second=${b}`, '--adapter-drop', '1'], /--adapter-drop does not apply with --multi-task: not in mixed-task runs yet/],
       [['--multi-task', `first=${a},second=${b}`, '--sampling', 'temperature=-1'], /sampling temperature must be a positive number/],
       [['--multi-task', `first=${a},second=${b}`, '--mode', 'full'], /--multi-task trains adapters \(--mode adapters\); the mode is full/],
       [['--dataset', 'spam', '--sampling', 'proportional'], /--sampling applies to --multi-task runs only/],

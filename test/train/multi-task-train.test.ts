@@ -214,7 +214,7 @@ describe('trainMultiTask and its sampling', async () => {
   test('bad runs are refused before training', async () => {
     const a = { name: 'a', model: create(base, specs[0]!), train: toyExamples(8, 1), dev: toyExamples(4, 2), metrics: ['accuracy'] as const };
     const b = { name: 'b', model: create(base, specs[2]!), train: toyExamples(8, 3), dev: toyExamples(4, 4), metrics: ['accuracy'] as const };
-    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, b], resume: true }), /mixed-task runs cannot be resumed yet/);
+    await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, b], patience: 0 }), /patience must be a positive integer \(evaluations without improvement before a task stops\), got 0/);
     await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a] }), /mixed-task training needs at least two tasks, got 1/);
     await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, { ...b, dev: [] }] }), /task b has no dev examples; each task of a mixed-task run is evaluated on its own dev split/);
     await assert.rejects(trainMultiTask({ outDir: tmp(), tasks: [a, b], sampling: { temperature: -1 } }), /sampling temperature must be a positive number, got -1/);

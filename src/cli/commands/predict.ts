@@ -17,6 +17,7 @@ import { columnRef } from '../data-options.js';
 import { adapterDropArg, intArg } from '../options.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { ACTIVE_HELP, applyActive, loadTaskDir, readManifest, type ActiveFlags } from '../saved-task.js';
+import { predictMany } from './predict-many.js';
 
 interface PredictFlags extends ActiveFlags, FrozenPrecisionFlags {
   input?: string;
@@ -70,14 +71,19 @@ Examples:
   $ adapterkit predict runs/mrpc/best --input pairs.jsonl --output predictions.jsonl --all-scores
   $ adapterkit predict runs/reviews/best --input test.csv --text review --id review_id
   $ echo "The jury praised the city" | adapterkit predict runs/brown-pos-adapters/best
-  $ adapterkit predict runs/squad-adapters/best --input dev-v2.0.json`;
+  $ adapterkit predict runs/squad-adapters/best --input dev-v2.0.json
+
+Several task directories (sentence-level tasks on one base): every input answered by every task
+in one pass, the base's layers below the tasks' lowest adapter layer run once per input; output
+{"id", "tasks": {"spam": {"label": ..., "score": ...}, "sotu": {...}}} per line:
+  $ adapterkit predict runs/spam-adapters/best runs/sotu-adapters/best --input mails.txt`;
 
 /** Registers `adapterkit predict`. */
 export function registerPredict(program: Command): void {
   const cmd = program
     .command('predict')
-    .description('Predict labels for texts with a saved task; writes one JSON object per input line, with its id.')
-    .argument('<task-dir>', 'task directory written by train (e.g. runs/<task>-<mode>/best)')
+    .description('Predict labels for texts with a saved task (or several at once); writes one JSON object per input line, with its id.')
+    .argument('<task-dir...>', 'task directory written by train (e.g. runs/<task>-<mode>/best); several: each input answered by every task in one pass')
     .option('--input <file>', 'input file (default: stdin)')
     .option('--output <file>', 'write predictions to this file (default: stdout)')
     .addOption(new Option('--format <format>', 'input format (default: jsonl for .jsonl/.ndjson files, csv for .csv, tsv for .tsv/.tab, squad for .json, else text)').choices(['text', 'jsonl', 'csv', 'tsv', 'squad']))
@@ -96,8 +102,8 @@ export function registerPredict(program: Command): void {
     .option('--active <composition>', ACTIVE_HELP)
     .option('--adapter-drop <n>', 'a task holding several adapters: no adapters in the first n layers (AdapterDrop at inference: faster, usually a little less accurate)', adapterDropArg)
     .addHelpText('after', EXAMPLES)
-    .action(async (dir: string, flags: PredictFlags) => {
-      await runPredict(dir, flags);
+    .action(async (dirs: string[], flags: PredictFlags) => {
+      await runPredict(dirs, flags);
     });
 }
 
@@ -302,8 +308,9 @@ async function predictTokenTask(model: TaskModel, text: string, f: PredictFlags,
 /** Input formats by file extension. */
 const FORMAT_OF_EXTENSION: Readonly<Record<string, InputFormat>> = { '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.json': 'squad', '.csv': 'csv', '.tsv': 'tsv', '.tab': 'tsv' };
 
-async function runPredict(dir: string, f: PredictFlags): Promise<void> {
-  await readManifest(dir); // fails early on a missing task directory
+async function runPredict(dirs: readonly string[], f: PredictFlags): Promise<void> {
+  for (const d of dirs) await readManifest(d); // fails early on a missing task directory
+  const dir = dirs[0] as string;
   const where = f.input ?? 'stdin';
   const ext = f.input ? extname(f.input).toLowerCase() : '';
   const format: InputFormat = f.format ?? FORMAT_OF_EXTENSION[ext] ?? 'text';
@@ -320,6 +327,12 @@ async function runPredict(dir: string, f: PredictFlags): Promise<void> {
     text = await readStdin();
   }
   if (text.trim() === '') fail('BAD_DATA', `no input: ${where} is empty (give one text per line, or JSONL {"text": ...} lines)`);
+  if (dirs.length > 1) {
+    if (format === 'squad') fail('BAD_CONFIG', '--format squad is for one QA task; several task directories take sentence-level tasks');
+    const singleTaskFlags = [['--active', f.active], ['--adapter-drop', f.adapterDrop], ['--window-stride', f.windowStride]].filter(([, v]) => v !== undefined).map(([k]) => k as string);
+    await predictMany(dirs, text, format, where, columns, { ...f, singleTaskFlags, model: frozenPrecisionOptions(f, logLine) });
+    return;
+  }
   const { saved, maxLength } = await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine) });
   const model = saved.model;
   try {

@@ -27,7 +27,7 @@ import { baseSource, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
 
 /** Help of --multi-task. */
-export const MULTI_TASK_HELP = 'train several sentence-classification tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown) or name=<dir> with train.csv and dev.csv (columns from --text and --label, default text and label), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; no --resume yet)';
+export const MULTI_TASK_HELP = 'train several sentence-classification tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown) or name=<dir> with train.csv and dev.csv (columns from --text and --label, default text and label), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)';
 
 /** Help of --sampling. */
 export const SAMPLING_HELP = 'with --multi-task: proportional (every example once an epoch, tasks in proportion to their size) or temperature=<T> (task i drawn with p ∝ n_i^(1/T); T > 1 favours small tasks)';
@@ -51,6 +51,8 @@ export interface MultiTaskFlags extends ModeFlags {
   seed: number;
   evalEvery?: number;
   maxSteps?: number;
+  patience?: number;
+  resume?: boolean;
   threads?: number;
   out?: string;
   json?: boolean;
@@ -61,7 +63,6 @@ export interface MultiTaskFlags extends ModeFlags {
 
 /** Train flags a mixed-task run does not take, with what to do instead. */
 const REFUSED: readonly [string, string, string][] = [
-  ['resume', '--resume', 'mixed-task runs write no checkpoint/ yet and cannot be resumed; start the run again'],
   ['dataset', '--dataset', 'name the tasks in --multi-task'],
   ['glue', '--glue', 'name the tasks in --multi-task'],
   ['data', '--data', 'name the tasks in --multi-task'],
@@ -70,7 +71,6 @@ const REFUSED: readonly [string, string, string][] = [
   ['test', '--test', 'score each task afterwards with adapterkit eval <out>/<task>/best'],
   ['taskKind', '--task-kind', 'mixed-task runs train classification tasks'],
   ['name', '--name', 'the tasks are named in --multi-task'],
-  ['patience', '--patience', 'mixed-task runs do not stop early yet'],
   ['adapter', '--adapter', 'one adapter per task, from the method flags'],
   ['with', '--with', 'one adapter per task, from the method flags'],
   ['compose', '--compose', 'one adapter per task, from the method flags'],
@@ -175,6 +175,10 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
       say(`${e.totalSteps} steps; task shares: ${e.tasks.map((t) => `${t.name} ${formatPercent(t.probability)}`).join(', ')}`);
     } else if (e.type === 'step' && (e.step % every === 0 || e.step === e.totalSteps)) {
       say(`step ${e.step}/${e.totalSteps} epoch ${e.epoch + 1} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.examplesPerSec.toFixed(1)} ex/s (${tasks.map((t, i) => `${t.name} ${e.counts[i]}`).join(', ')})`);
+    } else if (e.type === 'note') {
+      say(`note: ${e.message}`);
+    } else if (e.type === 'task-stopped') {
+      say(`task ${e.task} stops at step ${e.step}: ${e.evals} evaluations without dev improvement (--patience); the other tasks go on`);
     } else if (e.type === 'eval') {
       say(`eval ${e.task} at step ${e.step}: ${Object.entries(e.metrics).map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join(', ')}${e.best ? ' (best so far, saved)' : ''}`);
     }
@@ -182,13 +186,14 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
   let r;
   try {
     r = await withInterrupt({
-      message: 'interrupt: stopping after this step (mixed-task runs keep each task\'s best checkpoint so far; they do not resume yet)',
+      message: `interrupt: stopping after this step and saving a checkpoint of every task (continue with --out ${out} --resume)`,
       exitMessage: 'adapterkit: interrupted twice, exiting', log: say,
     }, (signal) => trainMultiTask({
       outDir: out, tasks, sampling, epochs: f.epochs, batchSize: f.batchSize, maxLength,
       ...(f.lr !== undefined ? { lr: f.lr } : {}), weightDecay: f.weightDecay, warmupRatio: f.warmupRatio, clipNorm: f.clipNorm, seed: f.seed,
       ...(f.dropout !== undefined ? { dropout: f.dropout } : {}), ...(f.evalEvery !== undefined ? { evalEvery: f.evalEvery } : {}),
       ...(f.maxSteps !== undefined ? { maxSteps: f.maxSteps } : {}), ...(f.threads !== undefined ? { threads: f.threads } : {}), signal, onEvent,
+      ...(f.patience !== undefined ? { patience: f.patience } : {}), ...(f.resume ? { resume: true } : {}),
     }));
   } finally {
     for (const t of tasks) await t.model.dispose();
@@ -202,7 +207,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
     return;
   }
   const rows: [string, string | number][] = r.tasks.map((t) => [
-    t.name, `${Object.entries(t.best?.metrics ?? {}).map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join(', ')}${t.best ? ` at step ${t.best.step}` : ''}; ${t.steps} steps, ${formatInt(t.seen)} examples; ${t.bestDir}`,
+    t.name, `${Object.entries(t.best?.metrics ?? {}).map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join(', ')}${t.best ? ` at step ${t.best.step}` : ''}; ${t.steps} steps, ${formatInt(t.seen)} examples${t.stoppedAt !== undefined ? `, stopped at step ${t.stoppedAt} (patience)` : ''}; ${t.bestDir}`,
   ]);
   rows.push(['steps', r.steps], ['time', `${formatDuration(r.seconds)} (${r.examplesPerSec.toFixed(1)} examples/s)`]);
   process.stdout.write(`\n${table(['task', 'dev (best)'], rows)}`);

@@ -8,12 +8,20 @@ import { AdapterkitError } from '../../errors.js';
 import type { AnswerOutput, ClassifyOutput, TagOutput } from '../backend.js';
 import { isLoaded, type PluginOptions, type ServeContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
-import { parseAnswerRequest, parseClassifyRequest, parseTagRequest, unknownTask } from '../validate.js';
+import { asksManyTasks, parseAnswerRequest, parseClassifyRequest, parseManyTasksRequest, parseTagRequest, unknownTask } from '../validate.js';
 
 /** Response of POST /v1/classify. */
 export interface ClassifyResponse {
   task: string;
   results: ClassifyOutput[];
+  /** How many inputs were truncated to the backend's maximum length. */
+  truncated: number;
+}
+
+/** Response of POST /v1/classify with `"tasks"`: per input, each task's answer by task name. */
+export interface ManyTasksResponse {
+  tasks: string[];
+  results: Record<string, ClassifyOutput>[];
   /** How many inputs were truncated to the backend's maximum length. */
   truncated: number;
 }
@@ -52,7 +60,17 @@ export const inferenceRoutes: FastifyPluginAsync<PluginOptions> = async (app, { 
   const { backend, queue, metrics } = ctx;
   const { maxInputs } = ctx.limits;
 
-  app.post('/v1/classify', async (req): Promise<ClassifyResponse> => {
+  app.post('/v1/classify', async (req): Promise<ClassifyResponse | ManyTasksResponse> => {
+    if (asksManyTasks(req.body)) {
+      // input after input, each asked of every task: the backend runs an input once below its fan-out layer
+      const { tasks, inputs } = parseManyTasksRequest(req.body, backend.tasks(), maxInputs);
+      const flat = await queue.submit(inputs.flatMap((input) => tasks.map((t) => ({ task: t.name, input }))), req.deadline);
+      const k = tasks.length;
+      const results = inputs.map((_, i) => Object.fromEntries(tasks.map((t, j) => [t.name, flat[i * k + j] as ClassifyOutput])));
+      const truncated = inputs.reduce<number>((n, _, i) => n + (flat.slice(i * k, (i + 1) * k).some((r) => r.truncated) ? 1 : 0), 0);
+      tasks.forEach((t, j) => metrics.observeClassified(t.name, inputs.length, inputs.reduce<number>((n, _, i) => n + (flat[i * k + j]?.truncated ? 1 : 0), 0)));
+      return { tasks: tasks.map((t) => t.name), results, truncated };
+    }
     const { task, inputs } = parseClassifyRequest(req.body, backend.tasks(), maxInputs);
     const results = await queue.submit(inputs.map((input) => ({ task: task.name, input })), req.deadline);
     const truncated = results.reduce((n, r) => n + (r.truncated ? 1 : 0), 0);

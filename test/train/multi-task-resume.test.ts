@@ -1,0 +1,102 @@
+/**
+ * Mixed-task runs interrupted and resumed end where an uninterrupted run ends (weights, optimizer
+ * steps, best checkpoints, logs; dropout on), and per-task early stopping (patience) takes a
+ * stalled task out of the batches while the others train on.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adapterConfig, loraConfig } from '../../src/adapters/methods/index.js';
+import { headConfig } from '../../src/heads/head.js';
+import { loadBase, type BaseModel } from '../../src/models/base.js';
+import type { Example } from '../../src/train/data/types.js';
+import { trainMultiTask, type MultiTaskEvent, type MultiTaskOptions, type MultiTaskTask } from '../../src/train/multi-task-trainer.js';
+import { TaskModel } from '../../src/train/task-model.js';
+import { toyExamples } from './toy-task.js';
+
+const TINY = 'test/fixtures/models/tiny-bert';
+const tmp = () => mkdtempSync(join(tmpdir(), 'adapterkit-mt-resume-'));
+const third = (e: Example): Example => ({ ...e, label: /the (cat|dog)/.test(e.textA) ? 0 : /(this model|that book|the house)/.test(e.textA) ? 1 : 2 });
+
+/**
+ * Two fresh tasks (same seeds every call): a bottleneck sentiment task selected on ROC AUC and a
+ * LoRA subject task whose dev set is one example (its accuracy can improve once at most). With
+ * the settings below the subject task stops at step 10 and the sentiment task at step 12.
+ */
+function tasks(base: BaseModel): MultiTaskTask[] {
+  return [
+    { name: 'sent', model: TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 8, trainLayerNorms: true }) }, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 1 }), train: toyExamples(64, 21), dev: toyExamples(48, 23), metrics: ['roc_auc', 'accuracy'], positive: 1 },
+    { name: 'subj', model: TaskModel.create(base, { mode: { kind: 'adapters', adapter: loraConfig({ r: 4, alpha: 8 }) }, head: headConfig({ kind: 'classification', labels: ['t', 'd', 'h'] }), seed: 2 }), train: toyExamples(32, 22).map(third), dev: toyExamples(1, 24).map(third), metrics: ['accuracy'] },
+  ];
+}
+
+const lines = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number; counts?: Record<string, number>; time?: string });
+const withoutTime = (xs: ReturnType<typeof lines>) => xs.map(({ time: _, ...rest }) => rest);
+
+describe('mixed-task resume and patience on tiny-bert', async () => {
+  const base = await loadBase(TINY);
+  const settings = (outDir: string): Omit<MultiTaskOptions, 'tasks'> => ({ outDir, epochs: 3, batchSize: 8, maxLength: 16, lr: 3e-3, seed: 6, evalEvery: 2, patience: 3 });
+
+  test('interrupted at step 11 and resumed: the same weights, optimizer steps, stops, best checkpoints and logs as one uninterrupted run', async () => {
+    const whole = tasks(base);
+    const outA = tmp();
+    const events: MultiTaskEvent[] = [];
+    const a = await trainMultiTask({ ...settings(outA), tasks: whole, onEvent: (e) => events.push(e) });
+    const stoppedSubj = a.tasks[1]?.stoppedAt;
+    assert.ok(stoppedSubj !== undefined && stoppedSubj < 11, `the subject task stops early, before the interruption (at ${stoppedSubj})`);
+    assert.ok(a.steps > 11, `the sentiment task trains past the interruption (${a.steps} steps)`);
+    assert.ok(events.some((e) => e.type === 'task-stopped' && e.task === 'subj'));
+
+    const outB = tmp();
+    const first = tasks(base);
+    const ctl = new AbortController();
+    await assert.rejects(trainMultiTask({ ...settings(outB), tasks: first, signal: ctl.signal, onEvent: (e) => { if (e.type === 'step' && e.step === 11) ctl.abort(); } }),
+      /mixed-task training interrupted at step 11; a checkpoint of every task is saved: continue with the option resume: true/);
+    await assert.rejects(trainMultiTask({ ...settings(outB), tasks: tasks(base) }), /already holds a checkpoint of an earlier run: continue it with the option resume: true/);
+    await assert.rejects(trainMultiTask({ ...settings(outB), lr: 2e-2, tasks: tasks(base), resume: true }), /cannot resume .*: the run was started with different lr \(0\.003 then, 0\.02 now\)/);
+    const second = tasks(base);
+    const notes: string[] = [];
+    const b = await trainMultiTask({ ...settings(outB), tasks: second, resume: true, onEvent: (e) => { if (e.type === 'note') notes.push(e.message); } });
+    assert.ok(notes.some((n) => /resuming .* at step 11/.test(n)), notes.join('; '));
+
+    assert.equal(b.steps, a.steps);
+    assert.equal(b.stopReason, a.stopReason);
+    for (const [i, t] of a.tasks.entries()) {
+      const u = b.tasks[i];
+      assert.equal(u?.steps, t.steps, `${t.name}: optimizer steps`);
+      assert.equal(u?.seen, t.seen, `${t.name}: examples seen`);
+      assert.equal(u?.stoppedAt, t.stoppedAt, `${t.name}: stopped at`);
+      assert.deepEqual(u?.best, t.best, `${t.name}: best`);
+      const wa = whole[i]?.model.trainable ?? [];
+      const wb = second[i]?.model.trainable ?? [];
+      wa.forEach((x, k) => assert.deepEqual(Array.from(wb[k]?.data ?? []), Array.from(x.data), `${t.name}: ${x.name} after the resumed run`));
+      assert.deepEqual(withoutTime(lines(join(outB, t.name, 'metrics.jsonl'))), withoutTime(lines(join(outA, t.name, 'metrics.jsonl'))), `${t.name}: metrics.jsonl`);
+    }
+    assert.deepEqual(withoutTime(lines(join(outB, 'metrics.jsonl'))).filter((x) => x.type === 'train'), withoutTime(lines(join(outA, 'metrics.jsonl'))).filter((x) => x.type === 'train'));
+    for (const t of [...whole, ...first, ...second]) await t.model.dispose();
+  });
+
+  test('patience: a stalled task leaves the batches and takes no more steps; the other fills the batches; all stalled ends the run', async () => {
+    const out = tmp();
+    const ts = tasks(base);
+    const r = await trainMultiTask({ ...settings(out), tasks: ts });
+    const subj = r.tasks[1];
+    assert.ok(subj?.stoppedAt !== undefined);
+    const log = lines(join(out, 'metrics.jsonl')).filter((x) => x.type === 'train');
+    const after = log.filter((x) => (x.step as number) > (subj.stoppedAt as number));
+    assert.ok(after.length > 0, 'the run goes on after the subject task stopped');
+    for (const x of after) {
+      assert.equal(x.counts?.subj, 0, `step ${x.step}: no subject examples after the stop`);
+      if ((x.step as number) < r.steps) assert.equal(x.counts?.sent, 8, `step ${x.step}: the batch is full of the other task`);
+    }
+    assert.ok(lines(join(out, 'subj', 'metrics.jsonl')).every((x) => x.type !== 'train' || (x.step as number) <= (subj.stoppedAt as number)));
+    assert.ok(lines(join(out, 'metrics.jsonl')).some((x) => x.type === 'task-stopped'));
+    // then the sentiment task stalls too, and the run ends before its epochs
+    assert.equal(r.stopReason, 'early-stop');
+    assert.ok(r.steps < 3 * Math.ceil(96 / 8), `stopped early at step ${r.steps}`);
+    assert.ok(r.tasks.every((t) => t.stoppedAt !== undefined));
+    for (const t of ts) await t.model.dispose();
+  });
+});
