@@ -1,8 +1,9 @@
 /** Gradient rules of element-wise ops. y: output, g: incoming gradient. */
 import type { Value } from '../../graph.js';
-import { add, div, erf, exp, greater, log, mul, neg, pow, sign, sub, tanh, where } from '../../ops/elementwise.js';
+import { add, div, equal, erf, exp, greater, log, mul, neg, pow, sign, sub, tanh, where } from '../../ops/elementwise.js';
 import { cast } from '../../ops/shape.js';
 import { isFloat } from '../../tensor.js';
+import { buildVariants } from '../../variants.js';
 import { attrStr, defineGradient, markNonDifferentiable } from '../registry.js';
 
 const v = (x: Value | undefined) => x as Value;
@@ -34,20 +35,28 @@ defineGradient('Erf', ({ x, dy }) => [mul(v(dy[0]), mul(exp(neg(mul(v(x[0]), v(x
 defineGradient('Tanh', ({ y, dy }) => [mul(v(dy[0]), sub(1, mul(v(y[0]), v(y[0]))))]);
 defineGradient('Sigmoid', ({ y, dy }) => [mul(v(dy[0]), mul(v(y[0]), sub(1, v(y[0]))))]);
 defineGradient('Relu', ({ x, dy }) => [where(greater(v(x[0]), 0), v(dy[0]), 0)]);
-defineGradient('Gelu', ({ node, x, dy }) => {
+defineGradient('Gelu', ({ node, x, y, dy }) => {
   const X = v(x[0]);
+  const G = v(dy[0]);
   if (attrStr(node, 'approximate', 'none') === 'tanh') {
     // y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
     const x2 = mul(X, X);
     const t = tanh(mul(add(X, mul(mul(x2, X), 0.044715)), SQRT_2_OVER_PI));
     const du = mul(add(mul(x2, 3 * 0.044715), 1), SQRT_2_OVER_PI);
     const d = add(mul(add(t, 1), 0.5), mul(mul(mul(X, 0.5), sub(1, mul(t, t))), du));
-    return [mul(v(dy[0]), d)];
+    return [mul(G, d)];
   }
   // dy/dx = Phi(x) + x phi(x)
-  const cdf = mul(add(erf(mul(X, Math.SQRT1_2)), 1), 0.5);
-  const pdf = mul(exp(mul(mul(X, X), -0.5)), INV_SQRT_2PI);
-  return [mul(v(dy[0]), add(cdf, mul(X, pdf)))];
+  if (!buildVariants().leanGradients) {
+    const cdf = mul(add(erf(mul(X, Math.SQRT1_2)), 1), 0.5);
+    const pdf = mul(exp(mul(mul(X, X), -0.5)), INV_SQRT_2PI);
+    return [mul(G, add(cdf, mul(X, pdf)))];
+  }
+  // Phi(x) read off the forward's output y = x Phi(x) (0.5 at x = 0) instead of a second erf:
+  // no Erf pass, and the x phi(x) term with its constant folded into one multiply.
+  const cdf = where(equal(X, 0), 0.5, div(v(y[0]), X));
+  const xpdf = mul(mul(X, exp(mul(mul(X, X), -0.5))), INV_SQRT_2PI);
+  return [mul(G, add(cdf, xpdf))];
 });
 defineGradient('Where', ({ x, dy, needs }) => [
   undefined,
