@@ -19,13 +19,15 @@
  *     BENCH_OPTIMIZED=/tmp/opt.onnx node --import tsx bench/profile.bench.ts   # also dump the optimised model
  *
  * BENCH_KEEP=1 keeps the raw profile JSON (its path is printed); BENCH_THREADS sets intra-op
- * threads (default: all cores).
+ * threads (default: all cores); BENCH_ENGINE=previous builds the graph with the engine's previous
+ * forms (src/engine/variants.ts: MatMul + Add, the GELU and layer-norm gradients as before).
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { methodConfig } from '../src/adapters/methods/index.js';
 import { setRuntimeBackend, type OrtSessionOptions, type RuntimeBackend } from '../src/engine/runtime/backend.js';
+import { PREVIOUS_VARIANTS, setBuildVariants } from '../src/engine/variants.js';
 import { defaultRuntimeBackend } from '../src/engine/runtime/ort-node.js';
 import { headConfig } from '../src/heads/head.js';
 import type { TrainingMode } from '../src/train/modes.js';
@@ -119,8 +121,15 @@ async function main(): Promise<void> {
   const mode: TrainingMode = MODE === 'full' ? { kind: 'full' } : { kind: 'adapters', adapter: methodConfig(MODE) };
   const head = headConfig({ kind: 'classification', labels: ['a', 'b'], dropout: 0.1 });
   const runner = stepRunner(TaskModel.create(base, { mode, head, seed: 1, spinning: false, threads: THREADS }), syntheticBatch(B, T, 30522), Array.from({ length: B }, (_, i) => i % 2));
+  const previous = process.env.BENCH_ENGINE === 'previous';
+  if (previous) console.log("BENCH_ENGINE=previous: the engine's previous graph forms (src/engine/variants.ts)");
+  const was = setBuildVariants(previous ? PREVIOUS_VARIANTS : 'current');
   const wall: number[] = [];
-  for (let i = 0; i < WARMUP + RUNS; i++) wall.push(await runner.step());
+  try {
+    for (let i = 0; i < WARMUP + RUNS; i++) wall.push(await runner.step()); // the first step builds the graph
+  } finally {
+    setBuildVariants(was);
+  }
   for (const s of sessions) s.endProfiling();
   await runner.model.dispose();
   setRuntimeBackend(undefined);
