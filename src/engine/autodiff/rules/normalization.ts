@@ -1,7 +1,9 @@
 /** Gradient rules of LayerNormalization and Dropout. */
 import type { Value } from '../../graph.js';
 import { add, mul, sub, where } from '../../ops/elementwise.js';
+import { matmul } from '../../ops/matmul.js';
 import { reduceMean } from '../../ops/reduce.js';
+import { reshape } from '../../ops/shape.js';
 import { buildVariants } from '../../variants.js';
 import { attrInt, constValues, defineGradient } from '../registry.js';
 
@@ -21,12 +23,18 @@ defineGradient('LayerNormalization', ({ node, x, y, dy, needs }) => {
   // xhat is a pass of its own (two): built only when the scale's gradient needs it, or by the previous form
   const lean = buildVariants().leanGradients;
   const xhat = needs[1] || !lean ? mul(sub(X, mean), invstd) : undefined;
+  const S = v(x[1]);
+  // g * xhat: the scale's gradient (the driver sums it over the rows)
+  const gx = needs[1] ? mul(G, v(xhat)) : undefined;
   let dx: Value | undefined;
   if (needs[0]) {
-    const gs = mul(G, v(x[1]));
+    const gs = mul(G, S);
     const m1 = reduceMean(gs, axes, true);
     if (xhat) {
-      const m2 = reduceMean(mul(gs, xhat), axes, true);
+      // mean(gs * xhat) over one axis of width n: with g * xhat built anyway, (g * xhat) @ scale / n reads it once, writes nothing
+      const n = X.shape[a];
+      const gemv = lean && gx && axes.length === 1 && S.rank === 1 && typeof n === 'number' && S.shape[0] === n;
+      const m2 = gemv ? mul(matmul(v(gx), reshape(S, [n, 1])), 1 / n) : reduceMean(mul(gs, xhat), axes, true);
       dx = mul(invstd, sub(sub(gs, m1), mul(xhat, m2)));
     } else {
       // Without xhat: mean(gs * xhat) = invstd * (mean(gs * x) - mean * m1), so
@@ -37,7 +45,7 @@ defineGradient('LayerNormalization', ({ node, x, y, dy, needs }) => {
       dx = add(sub(mul(gs, invstd), mul(X, k)), c);
     }
   }
-  return [dx, needs[1] ? mul(G, v(xhat)) : undefined, needs[2] ? G : undefined];
+  return [dx, gx, needs[2] ? G : undefined];
 });
 
 // y = x * mask / (1 - ratio) while training, x otherwise
