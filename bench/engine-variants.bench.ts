@@ -7,7 +7,8 @@
  * the same random BERT-base-sized base are built, one with src/engine/variants.ts set to the
  * previous forms while its training graph is built, one with the current forms; after one warm-up
  * step each they take BENCH_ROUNDS (3) step pairs, the order alternating, and the median step
- * ratio current / previous is printed. Only one pair of models is alive at a time.
+ * ratio current / previous is printed, of wall time and of the process's CPU time (which moves
+ * less with other jobs' load on a shared machine). Only one pair of models is alive at a time.
  *
  * BENCH_LAYERS (2: a whole 12-layer pair takes minutes on a loaded machine), BENCH_BATCH (32),
  * BENCH_SEQ (128), BENCH_MODES (`paper,full`; any adapter preset or `full`).
@@ -38,6 +39,18 @@ async function warmed(r: StepRunner, previous: boolean): Promise<number> {
   }
 }
 
+/**
+ * One step; pushes the process's CPU time (user + system, all threads) it took to `cpu` and
+ * returns its wall ms. On a machine shared with other jobs the CPU time moves less with their load.
+ */
+async function cpuTimed(r: StepRunner, cpu: number[]): Promise<number> {
+  const c = process.cpuUsage();
+  const ms = await r.step();
+  const d = process.cpuUsage(c);
+  cpu.push((d.user + d.system) / 1000);
+  return ms;
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   console.log(`engine forms, current vs previous — ${machine()}`);
@@ -53,11 +66,13 @@ async function main(): Promise<void> {
     const previous = make();
     const current = make();
     const warm = [await warmed(previous, true), await warmed(current, false)];
-    const { a: before, b: now } = await alternating(() => previous.step(), () => current.step(), ROUNDS, round);
+    const cpu = { previous: [] as number[], current: [] as number[] };
+    const { a: before, b: now } = await alternating(() => cpuTimed(previous, cpu.previous), () => cpuTimed(current, cpu.current), ROUNDS, round);
     round += ROUNDS;
     const label = name === 'full' ? 'full fine-tuning' : `adapter ${name}`;
     console.log(`${label}: warm-up previous ${secs(warm[0] as number)} s, current ${secs(warm[1] as number)} s; steps previous [${before.map(secs).join(', ')}] s, current [${now.map(secs).join(', ')}] s`);
-    console.log(`  current / previous step = ${(median(now) / median(before)).toFixed(3)} (medians ${secs(median(now))} / ${secs(median(before))} s); peak RSS ${peakRssMiB().toFixed(0)} MiB`);
+    console.log(`  CPU time per step previous [${cpu.previous.map(secs).join(', ')}] s, current [${cpu.current.map(secs).join(', ')}] s`);
+    console.log(`  current / previous step = ${(median(now) / median(before)).toFixed(3)} wall, ${(median(cpu.current) / median(cpu.previous)).toFixed(3)} CPU time (medians ${secs(median(now))} / ${secs(median(before))} s wall); peak RSS ${peakRssMiB().toFixed(0)} MiB`);
     await previous.model.dispose();
     await current.model.dispose();
   }
