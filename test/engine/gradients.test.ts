@@ -47,7 +47,7 @@ describe('element-wise unary ops', () => {
   cases.forEach(([name, f, init], k) => {
     test(name, () => gradcheck({ params: { x: init([2, 3], 20 + k) }, build: (p) => f(p.x!) }));
   });
-  test('Gelu (exact) at 0, at large |x| and near 0 (its Phi read off the forward output)', () =>
+  test('Gelu (exact) at 0, near 0 and at large |x|', () =>
     gradcheck({ params: { x: f32([8], [0, -0, 1e-6, -1e-6, -9, 9, -4.5, 3.25]) }, build: (p) => E.gelu(p.x!), eps: 1e-3 }));
   test('Sign has zero gradient', () => gradcheck({ params: { x: away([3], 40), w: randn([3], 41) }, build: (p) => E.mul(E.sign(p.x!), p.w!) }));
 });
@@ -306,13 +306,12 @@ describe('fewer passes (issue 13): the current forms against the previous ones',
     assert.deepEqual(ops(before.forward).filter((o) => ['MatMul', 'Gemm', 'Add'].includes(o)).sort(), ['Add', 'Add', 'MatMul']);
   });
 
-  test('the GELU gradient has no Erf, the frozen-scale layer norm gradient no (x - mean); gradients equal the previous forms', async () => {
+  test('the GELU and layer-norm gradients make fewer passes over activations (GELU one, frozen-scale layer norm two, trained-scale one); gradients equal the previous forms', async () => {
     const now = build('current');
     const before = build(PREVIOUS_VARIANTS);
-    assert.ok(!ops(now.backward).includes('Erf') && ops(before.backward).includes('Erf'));
     // passes over whole activations [batch, seq, 5] (not per-row statistics [batch, seq, 1])
     const passes = (b: ReturnType<typeof build>) => b.backward.filter((n) => n.opType !== 'Reshape' && n.outputs[0]?.rank === 3 && n.outputs[0].shape[2] === 5).length;
-    assert.ok(passes(now) <= passes(before) - 3, `${passes(now)} passes over activations in the backward, previously ${passes(before)}`);
+    assert.equal(passes(now), passes(before) - 4, `${passes(now)} passes over activations in the backward, previously ${passes(before)}`);
     const feeds = { x: randn([2, 4, 3], 195) };
     const run = async (b: ReturnType<typeof build>) => {
       const sess = await E.Session.create(b.g);

@@ -1,6 +1,6 @@
 /** Gradient rules of element-wise ops. y: output, g: incoming gradient. */
 import type { Value } from '../../graph.js';
-import { add, div, equal, erf, exp, greater, log, mul, neg, pow, sign, sub, tanh, where } from '../../ops/elementwise.js';
+import { add, div, erf, exp, greater, log, mul, neg, pow, sign, sub, tanh, where } from '../../ops/elementwise.js';
 import { cast } from '../../ops/shape.js';
 import { isFloat } from '../../tensor.js';
 import { buildVariants } from '../../variants.js';
@@ -9,6 +9,7 @@ import { attrStr, defineGradient, markNonDifferentiable } from '../registry.js';
 const v = (x: Value | undefined) => x as Value;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const LN_INV_SQRT_2PI = Math.log(INV_SQRT_2PI);
 
 defineGradient('Add', ({ dy }) => [dy[0], dy[0]]);
 defineGradient('Sub', ({ dy, needs }) => [dy[0], needs[1] ? neg(v(dy[0])) : undefined]);
@@ -35,7 +36,7 @@ defineGradient('Erf', ({ x, dy }) => [mul(v(dy[0]), mul(exp(neg(mul(v(x[0]), v(x
 defineGradient('Tanh', ({ y, dy }) => [mul(v(dy[0]), sub(1, mul(v(y[0]), v(y[0]))))]);
 defineGradient('Sigmoid', ({ y, dy }) => [mul(v(dy[0]), mul(v(y[0]), sub(1, v(y[0]))))]);
 defineGradient('Relu', ({ x, dy }) => [where(greater(v(x[0]), 0), v(dy[0]), 0)]);
-defineGradient('Gelu', ({ node, x, y, dy }) => {
+defineGradient('Gelu', ({ node, x, dy }) => {
   const X = v(x[0]);
   const G = v(dy[0]);
   if (attrStr(node, 'approximate', 'none') === 'tanh') {
@@ -52,10 +53,11 @@ defineGradient('Gelu', ({ node, x, y, dy }) => {
     const pdf = mul(exp(mul(mul(X, X), -0.5)), INV_SQRT_2PI);
     return [mul(G, add(cdf, mul(X, pdf)))];
   }
-  // Phi(x) read off the forward's output y = x Phi(x) (0.5 at x = 0) instead of a second erf:
-  // no Erf pass, and the x phi(x) term with its constant folded into one multiply.
-  const cdf = where(equal(X, 0), 0.5, div(v(y[0]), X));
-  const xpdf = mul(mul(X, exp(mul(mul(X, X), -0.5))), INV_SQRT_2PI);
+  // The same with u = x / sqrt(2) shared by erf and the density, and phi's constant folded into the
+  // exponent: x phi(x) = x exp(ln(1/sqrt(2 pi)) - u^2). 10 passes instead of 11.
+  const u = mul(X, Math.SQRT1_2);
+  const cdf = mul(add(erf(u), 1), 0.5);
+  const xpdf = mul(X, exp(sub(LN_INV_SQRT_2PI, mul(u, u))));
   return [mul(G, add(cdf, xpdf))];
 });
 defineGradient('Where', ({ x, dy, needs }) => [
