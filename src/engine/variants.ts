@@ -1,8 +1,10 @@
 /**
  * @internal Switches between the current and the previous form of a few graph patterns, for
- * benchmarks that time both in one process (bench/profile.bench.ts, bench/train.bench.ts with
- * BENCH_ENGINE_OLD). Not for applications: every switch defaults to the current form, and graphs
- * already built keep the form they were built with.
+ * benchmarks that time both in one process (bench/engine-variants.bench.ts) or profile the previous
+ * one (bench/profile.bench.ts with BENCH_ENGINE=previous), and for the test that checks both give
+ * the same gradients. Not for applications: module state, not exported from the engine's index;
+ * every switch defaults to the current form, and graphs already built keep the form they were
+ * built with.
  */
 
 /** The patterns that have an older form. */
