@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from '../../src/engine/index.js';
 import { i64, bool, f32 } from '../../src/engine/index.js';
+import { PREVIOUS_VARIANTS, setBuildVariants, type BuildVariants } from '../../src/engine/variants.js';
 import { gradcheck, randn } from './gradcheck.js';
 
 const away = (shape: number[], seed: number) => {
@@ -46,6 +47,8 @@ describe('element-wise unary ops', () => {
   cases.forEach(([name, f, init], k) => {
     test(name, () => gradcheck({ params: { x: init([2, 3], 20 + k) }, build: (p) => f(p.x!) }));
   });
+  test('Gelu (exact) at 0, near 0 and at large |x|', () =>
+    gradcheck({ params: { x: f32([8], [0, -0, 1e-6, -1e-6, -9, 9, -4.5, 3.25]) }, build: (p) => E.gelu(p.x!), eps: 1e-3 }));
   test('Sign has zero gradient', () => gradcheck({ params: { x: away([3], 40), w: randn([3], 41) }, build: (p) => E.mul(E.sign(p.x!), p.w!) }));
 });
 
@@ -96,7 +99,16 @@ describe('matrix products', () => {
         build: (p) => E.gemm(p.a!, p.b!, p.c!, { transA: ta, transB: tb, alpha: 0.7, beta: 1.3 }),
       }));
   }
-  test('linear (MatMul + Add)', () => gradcheck({ params: { x: randn([2, 3], 83), w: randn([3, 2], 84), b: randn([2], 85) }, build: (p) => E.linear(p.x!, p.w!, p.b!) }));
+  test('linear (one Gemm with the bias)', () => gradcheck({ params: { x: randn([2, 3], 83), w: randn([3, 2], 84), b: randn([2], 85) }, build: (p) => E.linear(p.x!, p.w!, p.b!) }));
+  test('linear over symbolic batch and sequence axes (rows folded into one Gemm with the bias)', () =>
+    gradcheck({
+      params: { w: randn([3, 2], 86), b: randn([2], 87) },
+      feeds: { x: randn([2, 4, 3], 88) },
+      shapes: { x: ['batch', 'seq', 3] },
+      build: (p, x) => E.mul(E.linear(x.x!, p.w!, p.b!), E.linear(x.x!, p.w!, p.b!)),
+    }));
+  test('linear over a rank-3 parameter input: the input gradient through the row reshape', () =>
+    gradcheck({ params: { x: randn([2, 2, 3], 89), w: randn([3, 4], 180), b: randn([4], 181) }, build: (p) => E.linear(p.x!, p.w!, p.b!) }));
 });
 
 describe('layer normalisation', () => {
@@ -107,6 +119,14 @@ describe('layer normalisation', () => {
     }));
   test('over the last two axes', () =>
     gradcheck({ params: { x: randn([2, 3, 4], 93), s: pos([3, 4], 94), b: randn([3, 4], 95) }, build: (p) => E.layerNorm(p.x!, p.s!, p.b!, 1e-6, -2) }));
+  test('frozen scale, rows with a large mean against their spread (the form without xhat)', () =>
+    gradcheck({
+      params: { x: f32([2, 4], [40.1, 39.7, 40.6, 39.2, -25.3, -24.1, -25.9, -24.8]) },
+      build: (p, _x, g) => E.layerNorm(p.x!, g.constant('s', pos([4], 182)), g.constant('b', randn([4], 183)), 1e-5),
+      eps: 1e-2, atol: 2e-3, rtol: 1e-2,
+    }));
+  test('frozen scale and no bias, over the last two axes', () =>
+    gradcheck({ params: { x: randn([2, 3, 4], 184) }, build: (p, _x, g) => E.layerNorm(p.x!, g.constant('s', pos([3, 4], 185)), undefined, 1e-5, -2) }));
   test('with a symbolic batch and frozen scale', () =>
     gradcheck({
       params: { b: randn([4], 96) },
@@ -250,5 +270,56 @@ describe('dropout inside a graph', () => {
     assert.ok(off.every((v) => v === 2));
     assert.deepEqual(s.outputNames, [y.name]);
     await s.dispose();
+  });
+});
+
+describe('fewer passes (issue 13): the current forms against the previous ones', () => {
+  /** A dense layer, GELU, and a layer norm with a frozen and one with a trainable scale, over symbolic [batch, seq]; its loss and gradients. */
+  const build = (variants: Partial<BuildVariants> | 'current') => {
+    const was = setBuildVariants(variants);
+    try {
+      const g = new E.Graph('variants');
+      const x = g.input('x', 'float32', ['batch', 'seq', 3]);
+      const w = g.param('w', randn([3, 5], 190));
+      const b = g.param('b', randn([5], 191));
+      const s = g.param('s', pos([5], 192));
+      const h = E.gelu(E.linear(x, w, b));
+      const y = E.layerNorm(E.layerNorm(E.add(h, 3), g.constant('s0', pos([5], 193)), undefined, 1e-5), s, b, 1e-5);
+      const loss = E.reduceSum(E.mul(y, g.constant('r', randn([2, 4, 5], 194))));
+      const grads = E.gradients(loss, [w, b, s]);
+      g.output(loss, ...grads);
+      return { g, grads, forward: g.nodes.filter((n) => !n.name.startsWith('grad/')), backward: g.nodes.filter((n) => n.name.startsWith('grad/')) };
+    } finally {
+      setBuildVariants(was);
+    }
+  };
+  const ops = (nodes: readonly { opType: string }[]) => nodes.map((n) => n.opType);
+
+  test('linear with a bias over [batch, seq, K] is one Gemm with the bias as C (no MatMul, no Add); the previous form is MatMul + Add', () => {
+    const now = build('current');
+    const gemms = now.forward.filter((n) => n.opType === 'Gemm');
+    assert.equal(gemms.length, 1);
+    assert.equal(gemms[0]?.inputs.length, 3, 'the bias is the Gemm C input');
+    assert.ok(!ops(now.forward).includes('MatMul'));
+    assert.equal(ops(now.forward).filter((o) => o === 'Add').length, 1, 'only the model add (h + 3) is left');
+    const before = build(PREVIOUS_VARIANTS);
+    assert.deepEqual(ops(before.forward).filter((o) => ['MatMul', 'Gemm', 'Add'].includes(o)).sort(), ['Add', 'Add', 'MatMul']);
+  });
+
+  test('the GELU and layer-norm gradients make fewer passes over activations (GELU one, frozen-scale layer norm two, trained-scale one); gradients equal the previous forms', async () => {
+    const now = build('current');
+    const before = build(PREVIOUS_VARIANTS);
+    // passes over whole activations [batch, seq, 5] (not per-row statistics [batch, seq, 1])
+    const passes = (b: ReturnType<typeof build>) => b.backward.filter((n) => n.opType !== 'Reshape' && n.outputs[0]?.rank === 3 && n.outputs[0].shape[2] === 5).length;
+    assert.equal(passes(now), passes(before) - 4, `${passes(now)} passes over activations in the backward, previously ${passes(before)}`);
+    const feeds = { x: randn([2, 4, 3], 195) };
+    const run = async (b: ReturnType<typeof build>) => {
+      const sess = await E.Session.create(b.g);
+      const out = await sess.run(feeds);
+      await sess.dispose();
+      return b.grads.map((d) => Array.from(out[d.name]?.data as Float32Array));
+    };
+    const [a, c] = [await run(now), await run(before)];
+    a.forEach((grad, k) => grad.forEach((v, i) => assert.ok(Math.abs(v - (c[k]?.[i] as number)) <= 1e-5 * (1 + Math.abs(v)), `gradient ${k} [${i}]: ${v} now, ${c[k]?.[i]} before`)));
   });
 });

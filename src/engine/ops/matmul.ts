@@ -4,6 +4,8 @@ import { attr, type Value } from '../graph.js';
 import { broadcastShapes, fmtShape, type Dim } from '../shape.js';
 import { expectFloat, expectRank, expectSameDtype } from './check.js';
 import { add } from './elementwise.js';
+import { reshape, reshapeLeading } from './shape.js';
+import { buildVariants } from '../variants.js';
 
 /** a @ b for rank >= 2 inputs; leading (batch) axes broadcast. [..., M, K] x [..., K, N] -> [..., M, N] */
 export function matmul(a: Value, b: Value): Value {
@@ -61,10 +63,21 @@ export function gemm(a: Value, b: Value, c?: Value, o: GemmOptions = {}): Value 
 /**
  * x @ W + b for x [..., K], W [K, N], b [N] (a dense layer). A frozen W with a kernel set by
  * `Graph.setLinearKernel` (an int8 frozen base, ops/quantized.ts) runs that kernel instead.
+ *
+ * With a bias, the product and the bias add are one Gemm (the bias is its C input) over x's
+ * leading axes folded into rows, [rows, K] @ [K, N] + b, reshaped back to x's leading axes: ONNX
+ * Runtime does not fuse a MatMul and an Add when the leading axes are symbolic (batch, sequence),
+ * and the Gemm saves the add's pass over the output. In the backward the bias gradient is then one
+ * ReduceSum over the rows.
  */
 export function linear(x: Value, w: Value, b?: Value): Value {
   const kernel = w.graph.linearKernel(w);
   if (kernel) return kernel(x, b);
-  const y = matmul(x, w);
-  return b ? add(y, b) : y;
+  if (!b) return matmul(x, w);
+  if (w.rank !== 2 || b.rank !== 1 || x.rank < 2 || !buildVariants().fusedBias) return add(matmul(x, w), b);
+  if (x.rank === 2) return gemm(x, w, b);
+  const [K, N] = w.shape as [Dim, Dim];
+  if (typeof N !== 'number') return add(matmul(x, w), b);
+  return reshapeLeading(gemm(reshape(x, [-1, K]), w, b), x, [N]);
 }
+

@@ -1,7 +1,10 @@
 /** Gradient rules of LayerNormalization and Dropout. */
 import type { Value } from '../../graph.js';
-import { mul, sub, where } from '../../ops/elementwise.js';
+import { add, mul, sub, where } from '../../ops/elementwise.js';
+import { matmul } from '../../ops/matmul.js';
 import { reduceMean } from '../../ops/reduce.js';
+import { reshape } from '../../ops/shape.js';
+import { buildVariants } from '../../variants.js';
 import { attrInt, constValues, defineGradient } from '../registry.js';
 
 const v = (x: Value | undefined) => x as Value;
@@ -17,15 +20,32 @@ defineGradient('LayerNormalization', ({ node, x, y, dy, needs }) => {
   const axes = X.shape.map((_, i) => i).filter((i) => i >= a);
   const mean = v(y[1]);
   const invstd = v(y[2]);
-  const xhat = mul(sub(X, mean), invstd);
+  // xhat is a pass of its own (two): built only when the scale's gradient needs it, or by the previous form
+  const lean = buildVariants().leanGradients;
+  const xhat = needs[1] || !lean ? mul(sub(X, mean), invstd) : undefined;
+  const S = v(x[1]);
+  // g * xhat: the scale's gradient (the driver sums it over the rows)
+  const gx = needs[1] ? mul(G, v(xhat)) : undefined;
   let dx: Value | undefined;
   if (needs[0]) {
-    const gs = mul(G, v(x[1]));
+    const gs = mul(G, S);
     const m1 = reduceMean(gs, axes, true);
-    const m2 = reduceMean(mul(gs, xhat), axes, true);
-    dx = mul(invstd, sub(sub(gs, m1), mul(xhat, m2)));
+    if (xhat) {
+      // mean(gs * xhat) over one axis of width n: with g * xhat built anyway, (g * xhat) @ scale / n reads it once, writes nothing
+      const n = X.shape[a];
+      const gemv = lean && gx && axes.length === 1 && S.rank === 1 && typeof n === 'number' && S.shape[0] === n;
+      const m2 = gemv ? mul(matmul(v(gx), reshape(S, [n, 1])), 1 / n) : reduceMean(mul(gs, xhat), axes, true);
+      dx = mul(invstd, sub(sub(gs, m1), mul(xhat, m2)));
+    } else {
+      // Without xhat: mean(gs * xhat) = invstd * (mean(gs * x) - mean * m1), so
+      // dx = invstd * gs - x * k + c with the per-row k = invstd^2 * mean(gs * xhat), c = mean * k - invstd * m1.
+      const m2 = mul(invstd, sub(reduceMean(mul(gs, X), axes, true), mul(mean, m1))); // [rows, 1]
+      const k = mul(mul(invstd, invstd), m2);
+      const c = sub(mul(mean, k), mul(invstd, m1));
+      dx = add(sub(mul(gs, invstd), mul(X, k)), c);
+    }
   }
-  return [dx, needs[1] ? mul(G, xhat) : undefined, needs[2] ? G : undefined];
+  return [dx, gx, needs[2] ? G : undefined];
 });
 
 // y = x * mask / (1 - ratio) while training, x otherwise
