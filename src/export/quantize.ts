@@ -56,10 +56,15 @@ function tensorObj(name: string, t: HostTensor): TensorObj {
 
 const intAttr = (name: string, i: number): AttrObj => ({ name, type: ATTR_TYPE.INT, i });
 
+/** A Gemm that is A @ B + C: no transposes, alpha and beta 1 (what engine/ops/matmul.ts `linear` writes). */
+function isPlainGemm(n: NodeObj): boolean {
+  return (n.attribute ?? []).every((a) => ((a.name === 'transA' || a.name === 'transB') && !Number(a.i ?? 0)) || ((a.name === 'alpha' || a.name === 'beta') && (a.f ?? 1) === 1));
+}
+
 /**
  * Rewrites the fp32 model `bytes` (an export with inline weights, initializers named by the
  * encoder's weight names) so that each weight of `plan` runs with its kernel. Fails when a
- * planned int8 weight is not read by any MatMul (the plan is not this model's).
+ * planned int8 weight is not read by any MatMul or Gemm (the plan is not this model's).
  */
 export function quantizeExportedModel(bytes: Uint8Array, plan: FrozenPlan, metadata: Readonly<Record<string, string>> = {}): QuantizedModel {
   const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, arrays: true, defaults: false }) as ModelObj;
@@ -95,20 +100,27 @@ export function quantizeExportedModel(bytes: Uint8Array, plan: FrozenPlan, metad
   const removed = new Set<NodeObj>();
   const count = { int8: 0, 'int8-block': 0 };
   for (const n of nodes) {
-    const [a, w] = n.input ?? [];
-    if (n.op_type !== 'MatMul' || (n.domain ?? '') !== '' || a === undefined || w === undefined) continue;
+    const [a, w, c] = n.input ?? [];
+    // x @ W (+ b) is a MatMul (its bias an Add after it) or, for a dense layer with a bias over folded rows, a Gemm with the bias as C
+    const gemm = n.op_type === 'Gemm' && isPlainGemm(n);
+    if ((n.op_type !== 'MatMul' && !gemm) || (n.domain ?? '') !== '' || a === undefined || w === undefined) continue;
     const kernel = kernelOf.get(w);
     if (!kernel) continue;
     const q = quantized(w, kernel);
-    // Fuse the bias, as adapterkit's kernel does: the MatMul's only reader is Add(·, b [N]).
+    const isBias = (name: string | undefined): name is string => {
+      const b = name === undefined || name === '' ? undefined : inits.get(name);
+      return b !== undefined && b.data_type === ONNX_DTYPE.float32 && b.dims?.length === 1 && b.dims[0] === q.n;
+    };
+    if (gemm && c !== undefined && c !== '' && !isBias(c)) fail('GRAPH_ERROR', `int8 export: the Gemm reading ${w} adds ${c}, not a [${q.n}] bias initializer`);
+    // Fuse the bias, as adapterkit's kernel does: the Gemm's C, or the MatMul's only reader Add(·, b [N]).
     const out = (n.output ?? [])[0] as string;
     const readers = consumers.get(out) ?? [];
-    const add = readers.length === 1 && !graphOutputs.has(out) ? readers[0] : undefined;
-    const bias = add && add.op_type === 'Add' && (add.domain ?? '') === '' && add.input?.[0] === out ? add.input[1] : undefined;
-    const b = bias === undefined ? undefined : inits.get(bias);
-    const fuse = add !== undefined && b !== undefined && b.data_type === ONNX_DTYPE.float32 && b.dims?.length === 1 && b.dims[0] === q.n;
-    const output = fuse ? (add.output as string[]) : (n.output as string[]);
-    if (fuse) removed.add(add);
+    const add = !gemm && readers.length === 1 && !graphOutputs.has(out) ? readers[0] : undefined;
+    const addBias = add && add.op_type === 'Add' && (add.domain ?? '') === '' && add.input?.[0] === out ? add.input[1] : undefined;
+    const bias = gemm ? (c || undefined) : isBias(addBias) ? addBias : undefined;
+    const fuse = bias !== undefined;
+    const output = fuse && add ? (add.output as string[]) : (n.output as string[]);
+    if (fuse && add) removed.add(add);
     n.domain = MS;
     n.output = output;
     if (kernel === 'int8') {
@@ -122,7 +134,7 @@ export function quantizeExportedModel(bytes: Uint8Array, plan: FrozenPlan, metad
     }
     count[kernel]++;
   }
-  for (const w of kernelOf.keys()) if (!made.has(w)) fail('GRAPH_ERROR', `int8 export: no MatMul of the exported model reads the planned weight ${w}`);
+  for (const w of kernelOf.keys()) if (!made.has(w)) fail('GRAPH_ERROR', `int8 export: no MatMul or Gemm of the exported model reads the planned weight ${w}`);
 
   g.node = nodes.filter((n) => !removed.has(n));
   const read = new Set(g.node.flatMap((n) => n.input ?? []));

@@ -19,11 +19,12 @@
 import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
+import { DEFAULT_CACHE_MEMORY_BYTES } from './frozen-cache-options.js';
+
+export { DEFAULT_CACHE_MEMORY_BYTES, checkCacheMemory } from './frozen-cache-options.js';
 import { collate, epochBatches, evalBatches, type TokenizedRow } from './batching.js';
 import type { TaskModel } from './task-model.js';
 
-/** The default memory budget of the cache: 2 GiB (BERT-base, 128 tokens: about 5,400 rows). */
-export const DEFAULT_CACHE_MEMORY_BYTES = 2 * 1024 ** 3;
 
 /** Where the file store lives inside a run directory. */
 export const CACHE_DIR = 'frozen-cache';
@@ -40,12 +41,6 @@ export interface FrozenCacheOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Stops the pre-pass (INTERRUPTED is the trainer's to throw; the pre-pass just ends early and closes). */
   readonly signal?: AbortSignal;
-}
-
-/** BAD_CONFIG unless `bytes` is a usable memory budget (a non-negative number of bytes). */
-export function checkCacheMemory(bytes: number): number {
-  if (!(Number.isFinite(bytes) && bytes >= 0)) fail('BAD_CONFIG', `the frozen-layer cache's memory budget must be a non-negative number of bytes, got ${bytes}`);
-  return bytes;
 }
 
 /** Where the rows are kept. */

@@ -8,7 +8,7 @@ import { fail } from '../errors.js';
 import type { MetricName } from './metrics/index.js';
 import { DEFAULT_LR } from './modes.js';
 import { DEFAULT_MAX_LENGTH, resolveMaxLength } from './max-length.js';
-import { checkCacheMemory } from './frozen-cache.js';
+import { checkCacheMemory } from './frozen-cache-options.js';
 import type { TaskModel } from './task-model.js';
 import type { TrainingData } from './training-data.js';
 import type { TrainEvent } from './trainer-events.js';
