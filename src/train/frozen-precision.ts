@@ -17,6 +17,7 @@ import {
   FROZEN_KERNELS, Session, installFrozenKernel, installFrozenProbe, type FrozenKernel, type FrozenProbe, type Graph, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
 } from '../engine/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
+import type { TaskModelOptions } from './task-model.js';
 
 /** Precisions of the frozen matmuls, as option values. */
 export const FROZEN_PRECISIONS = ['fp32', 'int8'] as const;
@@ -30,6 +31,20 @@ export type FrozenPrecision = (typeof FROZEN_PRECISIONS)[number];
  * the tiny BERT fixture: 0.005-0.014); two outlier channels x30 among 768 measure about 0.07.
  */
 export const DEFAULT_INT8_TOLERANCE = 0.03;
+
+/** The frozen-precision options of a {@link TaskModelOptions}, as the commands and experiment runners pass them on. */
+export type FrozenOptions = Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'>;
+
+/** What a run records of its frozen precision (run.json, results rows, summaries): nothing for fp32, so fp32 records read as before. */
+export interface FrozenRecord {
+  readonly frozenPrecision?: 'int8';
+  readonly int8Tolerance?: number;
+}
+
+/** The record of `o`: `{ frozenPrecision: 'int8', int8Tolerance }` (the tolerance in effect) with int8, `{}` with fp32. */
+export function frozenRecord(o: FrozenOptions | undefined): FrozenRecord {
+  return o?.frozenPrecision === 'int8' ? { frozenPrecision: 'int8', int8Tolerance: o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE } : {};
+}
 
 /** Checks a precision option; BAD_CONFIG naming `what` and the allowed values. */
 export function checkFrozenPrecision(v: unknown, what = 'frozenPrecision'): FrozenPrecision {

@@ -28,6 +28,7 @@ import { collate } from './batching.js';
 import { DEFAULT_LR } from './modes.js';
 import { resolveMaxLength } from './max-length.js';
 import { MixedTaskTrainer, mixedTrainingRefusal } from './multi-task-train-model.js';
+import type { FrozenOptions } from './frozen-precision.js';
 import { checkSampling, mixedEpoch, taskProbabilities, type MultiTaskSampling } from './multi-task-sampling.js';
 import { RunDir, type TrainerState } from './run-dir.js';
 import type { TaskModel } from './task-model.js';
@@ -84,6 +85,8 @@ export interface MultiTaskOptions {
   /** Refused: mixed-task runs do not resume yet. */
   readonly resume?: boolean;
   readonly threads?: number;
+  /** Precision of the frozen base's matmuls in training (see {@link MixedTaskTrainerOptions.frozen}): every task's model must have the same. */
+  readonly frozen?: FrozenOptions;
   /** Abort: the run stops after the current step and throws INTERRUPTED (each task's best so far is kept). */
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: MultiTaskEvent) => void;
@@ -159,7 +162,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
   if (!(peakLr > 0)) fail('BAD_CONFIG', `learning rate must be positive, got ${peakLr}`);
   const maxLength = resolveMaxLength(base.encoder.maxLength, o.maxLength, { over: 'fail', name: 'max length' });
 
-  const mixed = new MixedTaskTrainer(base, o.tasks.map((t) => ({ name: t.name, model: t.model })), { ...(o.dropout !== undefined ? { dropout: o.dropout } : {}), seed, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
+  const mixed = new MixedTaskTrainer(base, o.tasks.map((t) => ({ name: t.name, model: t.model })), { ...(o.dropout !== undefined ? { dropout: o.dropout } : {}), seed, ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.frozen ? { frozen: o.frozen } : {}) });
   await mkdir(o.outDir, { recursive: true });
   const top = new RunDir(o.outDir);
   await top.resetLog();
