@@ -245,8 +245,8 @@ export class MixedTaskTrainer {
     return this.plan;
   }
 
-  /** `frozen`: the guard's probe or plan (absent: fp32); `grads: false` for the probe, which needs the forward only. */
-  private build(frozen?: FrozenBuild, o: { grads?: boolean } = {}): { graph: Graph; loss: Value; taskLoss: Value; grads: Value[] } {
+  /** `frozen`: the guard's probe or plan (absent: fp32); `grads: false` for the probe, which differentiates only what it measures. */
+  private build(frozen?: FrozenBuild, o: { grads?: boolean } = {}): { graph: Graph; loss: Value; taskLoss: Value; grads: Value[]; params: Value[] } {
     const g = new Graph('multi-task-train');
     const params = new Map<string, Value>();
     for (const s of this.stacks) params.set(s.name, g.param(`stack.${s.name}`, s.tensor));
@@ -303,7 +303,7 @@ export class MixedTaskTrainer {
     const taskOneHot = g.input('task_one_hot', 'float32', ['batch', this.tasks.length]);
     const taskLoss = reduceSum(mul(unsqueeze(perExample, [1]), taskOneHot), [0]); // [T]: Σ_{i∈t} ℓ_i / B
     const stackParams = this.stacks.map((s) => params.get(s.name) as Value);
-    return { graph: g, loss, taskLoss, grads: o.grads === false ? [] : gradients(loss, stackParams) };
+    return { graph: g, loss, taskLoss, grads: o.grads === false ? [] : gradients(loss, stackParams), params: stackParams };
   }
 
   /**
@@ -345,7 +345,11 @@ export class MixedTaskTrainer {
     if (this.o.frozen?.frozenPrecision === 'int8' && !this.plan) {
       const perTask = new Set(this.stacks.filter((s) => s.fromBase).map((s) => s.name));
       this.plan = await runFrozenGuard({
-        build: (f) => this.build(f, { grads: false }).graph, feeds: { ...feeds, training: bool([], [false]) }, session: { threads: this.o.threads },
+        build: (f) => {
+          const b = this.build(f, { grads: false });
+          return { graph: b.graph, loss: b.loss, params: b.params }; // the input gradients are checked too, on this batch's dY
+        },
+        feeds: { ...feeds, training: bool([], [false]) }, session: { threads: this.o.threads },
         specs: frozenMatmulSpecs(this.base.encoder, (s) => perTask.has(s.name)), tolerance: this.o.frozen.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
       });
       this.o.frozen.onFrozenPlan?.(this.plan);

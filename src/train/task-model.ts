@@ -366,15 +366,27 @@ export class TaskModel {
   /**
    * Runs the int8 outlier guard on `batch` (once; a later call returns the plan it made): the
    * forward with every frozen matmul in fp32, each int8 kernel's product measured beside it.
-   * Training and prediction call this with their first batch; call it earlier to choose on a
-   * batch of your own. Undefined with an fp32 frozen base.
+   * With `labels` (what training passes), the training graph without dropout: the input gradients
+   * training needs are measured too, on the batch's dY. Training and prediction call this with
+   * their first batch; call it earlier to choose on a batch of your own. Undefined with an fp32
+   * frozen base.
    */
-  async guardFrozen(batch: EncodedBatch): Promise<FrozenPlan | undefined> {
+  async guardFrozen(batch: EncodedBatch, labels?: BatchLabels): Promise<FrozenPlan | undefined> {
     if (this.frozenPrecision !== 'int8' || this.plan) return this.plan;
     const owned = new Set(this.owned.keys());
+    const feeds = encoderFeeds(batch, this.base.encoder.usesTokenTypes);
+    if (labels) {
+      feeds.labels = labelFeed(this.head, labels, batch.batchSize, batch.seqLen);
+      feeds.training = bool([], [false]);
+      if (this.robustDrop !== undefined) feeds.adapter_drop = i64([], [0]);
+    }
     this.plan = await runFrozenGuard({
-      build: (frozen) => this.build(false, { frozen }).graph,
-      feeds: encoderFeeds(batch, this.base.encoder.usesTokenTypes),
+      build: (frozen) => {
+        if (!labels) return this.build(false, { frozen }).graph;
+        const b = this.build(true, { frozen });
+        return { graph: b.graph, loss: b.loss as Value, params: b.params as Value[] };
+      },
+      feeds,
       session: { threads: this.o.threads, spinning: this.o.spinning },
       specs: frozenMatmulSpecs(this.base.encoder, (spec) => owned.has(spec.name)),
       tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
@@ -449,7 +461,7 @@ export class TaskModel {
    * `o.frozen`: how the frozen matmuls run — the outlier guard's probe (fp32, int8 products
    * measured beside) or the guard's plan; absent: fp32.
    */
-  private build(training: boolean, o: { constants?: boolean; frozen?: FrozenBuild } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[] } {
+  private build(training: boolean, o: { constants?: boolean; frozen?: FrozenBuild } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[]; params?: Value[] } {
     if (training && this.merged) fail('BAD_CONFIG', 'this task is merged into the frozen weights; unmerge() it before training');
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);
@@ -494,7 +506,7 @@ export class TaskModel {
     if (reg) loss = add(loss, reg); // AdapterHub's fusion regularization (adapters/fusion.ts)
     const params = this.trainable.map((t) => (t.origin === 'base' ? (eg.values.get(t.name) as Value) : w(t.name)));
     const grads = gradients(loss, params);
-    return { graph, logits, loss, grads };
+    return { graph, logits, loss, grads, params };
   }
 
   /** The build option for the frozen matmuls: the guard's plan with an int8 base. */
@@ -538,7 +550,7 @@ export class TaskModel {
       this.trainRuns = 0;
       this.dropoutStep = o.step;
     }
-    await this.guardFrozen(batch);
+    await this.guardFrozen(batch, labels);
     const s = await this.trainSess();
     const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
     const feeds: Record<string, HostTensor> = {
