@@ -21,6 +21,7 @@ import {
   FROZEN_KERNELS, Graph, Session, gradients, installFrozenKernel, installFrozenProbe, type FrozenKernel, type FrozenProbe, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
 } from '../engine/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
+import type { EncodedBatch } from '../models/tokenizers/index.js';
 import type { TaskModelOptions } from './task-model.js';
 
 /** Precisions of the frozen matmuls, as option values. */
@@ -48,6 +49,34 @@ export interface FrozenRecord {
 /** The record of `o`: `{ frozenPrecision: 'int8', int8Tolerance }` (the tolerance in effect) with int8, `{}` with fp32. */
 export function frozenRecord(o: FrozenOptions | undefined): FrozenRecord {
   return o?.frozenPrecision === 'int8' ? { frozenPrecision: 'int8', int8Tolerance: o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE } : {};
+}
+
+/**
+ * Rows of a batch the guard measures on (the first ones): the probe runs the step in fp32 with
+ * every quantised product beside it, so on a whole training batch its activations would make the
+ * int8 run's peak memory the fp32 step's; 8 rows of a batch's length are thousands of token rows,
+ * plenty to show a matmul's outlier channels.
+ */
+export const GUARD_ROWS = 8;
+
+/**
+ * The first `rows` rows of `batch` and of its `labels` (per-row entries, or a flat typed array of
+ * an equal share per row), for the guard; the batch itself when it has no more rows.
+ */
+export function guardSlice<L extends ArrayLike<unknown> | undefined>(batch: EncodedBatch, labels: L, rows = GUARD_ROWS): { batch: EncodedBatch; labels: L } {
+  const B = batch.batchSize;
+  if (B <= rows) return { batch, labels };
+  const T = batch.seqLen;
+  const cut = (a: Int32Array) => a.slice(0, rows * T);
+  const sliced: EncodedBatch = {
+    ...batch, batchSize: rows, inputIds: cut(batch.inputIds), attentionMask: cut(batch.attentionMask), tokenTypeIds: cut(batch.tokenTypeIds),
+    lengths: batch.lengths.slice(0, rows), truncated: batch.truncated.slice(0, rows),
+  };
+  if (labels === undefined) return { batch: sliced, labels };
+  const per = labels.length / B;
+  if (!Number.isInteger(per)) fail('BAD_DATA', `int8 guard: ${labels.length} labels for a batch of ${B} rows`);
+  const l = labels as unknown as { slice(a: number, b: number): unknown };
+  return { batch: sliced, labels: l.slice(0, rows * per) as L };
 }
 
 /** Checks a precision option; BAD_CONFIG naming `what` and the allowed values. */

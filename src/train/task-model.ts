@@ -23,7 +23,7 @@ import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import {
-  checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenGuard, type FrozenBuild, type FrozenPlan, type FrozenPrecision,
+  checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, guardSlice, runFrozenGuard, type FrozenBuild, type FrozenPlan, type FrozenPrecision,
 } from './frozen-precision.js';
 import { isAdapterSetup, isTrainable, validateMode, type AdapterSetupMode, type TrainableOptions, type TrainingMode } from './modes.js';
 
@@ -367,12 +367,15 @@ export class TaskModel {
    * Runs the int8 outlier guard on `batch` (once; a later call returns the plan it made): the
    * forward with every frozen matmul in fp32, each int8 kernel's product measured beside it.
    * With `labels` (what training passes), the training graph without dropout: the input gradients
-   * training needs are measured too, on the batch's dY. Training and prediction call this with
-   * their first batch; call it earlier to choose on a batch of your own. Undefined with an fp32
-   * frozen base.
+   * training needs are measured too, on the batch's dY. Measured on the batch's first
+   * {@link GUARD_ROWS} rows (all of them when a composition needs the exact batch size).
+   * Training and prediction call this with their first batch; call it earlier to choose on a
+   * batch of your own. Undefined with an fp32 frozen base.
    */
-  async guardFrozen(batch: EncodedBatch, labels?: BatchLabels): Promise<FrozenPlan | undefined> {
+  async guardFrozen(whole: EncodedBatch, allLabels?: BatchLabels): Promise<FrozenPlan | undefined> {
     if (this.frozenPrecision !== 'int8' || this.plan) return this.plan;
+    const exact = isAdapterSetup(this.mode) && compositionNeeds(this.mode.active).batchSize !== undefined;
+    const { batch, labels } = exact ? { batch: whole, labels: allLabels } : guardSlice(whole, allLabels);
     const owned = new Set(this.owned.keys());
     const feeds = encoderFeeds(batch, this.base.encoder.usesTokenTypes);
     if (labels) {

@@ -11,7 +11,7 @@ import * as E from '../../src/engine/index.js';
 import { f32 } from '../../src/engine/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
-import { chooseKernel, describeFrozenPlan, frozenWeightHook, kernelBytes, runFrozenGuard, summarizeFrozenPlan, type FrozenBuild, type FrozenPlan } from '../../src/train/frozen-precision.js';
+import { chooseKernel, describeFrozenPlan, frozenWeightHook, GUARD_ROWS, guardSlice, kernelBytes, runFrozenGuard, summarizeFrozenPlan, type FrozenBuild, type FrozenPlan } from '../../src/train/frozen-precision.js';
 import type { WeightSpec } from '../../src/models/encoder.js';
 import { randn } from '../engine/gradcheck.js';
 import { TaskModel } from '../../src/train/task-model.js';
@@ -235,4 +235,18 @@ test('a product whose input does not depend on a trained tensor gets no input-gr
   const plan = await runFrozenGuard({ build: (f) => ({ ...build(f), params: [] }), feeds: {}, session: {}, specs, tolerance: 0.03 });
   assert.ok(plan.choices.every((c) => c.backward === undefined), JSON.stringify(plan.choices));
   assert.doesNotMatch(summarizeFrozenPlan(plan), /input gradients/);
+});
+
+test('the guard measures on the first GUARD_ROWS rows of a batch and of its labels (per row, or a flat share per row)', () => {
+  const big = base.tokenizer.encode(toyExamples(GUARD_ROWS + 4, 2).map((e) => e.textA), 12);
+  const perRow = Array.from({ length: big.batchSize }, (_, i) => i % 2);
+  const s = guardSlice(big, perRow);
+  assert.equal(s.batch.batchSize, GUARD_ROWS);
+  assert.deepEqual(Array.from(s.batch.inputIds), Array.from(big.inputIds.subarray(0, GUARD_ROWS * big.seqLen)));
+  assert.deepEqual(s.batch.lengths, big.lengths.slice(0, GUARD_ROWS));
+  assert.deepEqual(s.labels, perRow.slice(0, GUARD_ROWS));
+  const flat = Float32Array.from({ length: big.batchSize * 3 }, (_, i) => i);
+  assert.deepEqual(Array.from(guardSlice(big, flat).labels), Array.from(flat.subarray(0, GUARD_ROWS * 3)));
+  assert.equal(guardSlice(batch, labels, 16).batch, batch, 'a batch of no more rows is measured whole');
+  assert.throws(() => guardSlice(big, [1, 0, 1]), /int8 guard: 3 labels for a batch of 12 rows/);
 });

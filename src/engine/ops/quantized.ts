@@ -22,7 +22,7 @@ import { expectDtype, expectFloat, expectRank } from './check.js';
 import { add, div, mul, sqrt, sub } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { reduceSum } from './reduce.js';
-import { transpose } from './shape.js';
+import { reshape, transpose } from './shape.js';
 
 /** How a frozen matmul runs: fp32 MatMul, int8 per column (per-tensor activations), or 8-bit blocks. */
 export type FrozenKernel = 'fp32' | 'int8' | 'int8-block';
@@ -306,8 +306,12 @@ export function installFrozenProbe(w: Value, onProbe: (p: FrozenProbe) => void, 
       errors: Object.fromEntries(made.map(([k, p]) => [k, relativeError(p.apply(x), y)])),
       ...(back.length ? {
         backward: (dy: Value) => {
-          const ref = matmul(dy, transpose(w, [1, 0]));
-          return Object.fromEntries(back.map(([k, p]) => [k, relativeError(p.apply(dy), ref)]));
+          // Compared transposed (the relative error is the same): dXᵀ = W dYᵀ reads W as it is, where
+          // dY Wᵀ would make ONNX Runtime fold a second fp32 copy of W, transposed, into the session.
+          const [K, N] = w.shape as [number, number];
+          const flatT = (v: Value, width: number) => transpose(reshape(v, [-1, width]), [1, 0]); // [width, rows]
+          const ref = matmul(w, flatT(dy, N)); // [K, rows]
+          return Object.fromEntries(back.map(([k, p]) => [k, relativeError(flatT(p.apply(dy), K), ref)]));
         },
       } : {}),
     };
