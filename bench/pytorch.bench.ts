@@ -5,77 +5,92 @@
  * with layer norms and head trainable, and for full fine-tuning. The PyTorch side is
  * bench/pytorch/train_step.py in `--serve` mode (same architecture and trainable set, written in
  * plain torch), started with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment.
- * For each variant both models are built, warmed up once, then their steps alternate (order
- * swapped every round); medians and the ratio adapterkit / PyTorch are printed.
+ * adapterkit runs in child processes too (bench/pytorch/adapterkit-step.ts, the same protocol):
+ * for adapters, one with an fp32 frozen base and one with int8 (`frozenPrecision: 'int8'`, the
+ * outlier guard on the first step), so each side's peak RSS (its own maxRSS) is measured alone.
+ * For each variant the sides are built, warmed up once, then their steps alternate (the order
+ * rotates every round); medians, the ratios to PyTorch and the peak RSS ratios are printed.
  *
  * Environment: BENCH_BATCH, BENCH_SEQ, BENCH_ROUNDS (timed steps per side, default 3),
  * BENCH_TORCH_THREADS (default 2), BENCH_PYTHON (default /usr/bin/python3), BENCH_TORCH_BLAS_DIR
- * (a directory holding an optimised libblas.so.3, prepended to the Python side's LD_LIBRARY_PATH).
+ * (a directory holding an optimised libblas.so.3, prepended to the Python side's LD_LIBRARY_PATH),
+ * BENCH_VARIANTS (comma-separated, default `adapters,full`), BENCH_INT8=0 (no int8 side).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
-import { adapterConfig } from '../src/adapters/methods/index.js';
-import { headConfig } from '../src/heads/head.js';
-import type { TrainingMode } from '../src/train/modes.js';
-import { AdamW, clipByGlobalNorm } from '../src/train/optim/index.js';
-import { TaskModel } from '../src/train/task-model.js';
-import { machine, median, peakRssMiB, randomBertBase, randomData, syntheticBatch } from './common.js';
+import { machine, median, randomData } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
 const T = Number(process.env.BENCH_SEQ ?? 128);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TORCH_THREADS = Number(process.env.BENCH_TORCH_THREADS ?? 2);
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
-const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'pytorch', 'train_step.py');
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'adapters,full').split(',').map((v) => v.trim()) as ('adapters' | 'full')[];
+const INT8 = process.env.BENCH_INT8 !== '0';
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SCRIPT = join(HERE, 'pytorch', 'train_step.py');
+const AK_CHILD = join(HERE, 'pytorch', 'adapterkit-step.ts');
 /** Debian's reference (unoptimised) BLAS: PyTorch figures are meaningless with it. */
 const REFERENCE_BLAS = /\/blas\/libblas\.so/;
 
 /** What train_step.py --serve announces once its model is built. */
 interface TorchReady { variant: string; threads: number; torch: string; trainable: number; total: number; blas: string[]; matmulGflops: number }
 
-/** The Python side: one step per request, over stdin/stdout lines of JSON. */
-class TorchStepper {
+/** What a stepper answers per step. */
+interface StepAnswer { ms: number; peakRssMiB: number; plan?: string }
+
+/** One side in a child process: one step per request, over stdin/stdout lines of JSON. */
+class Stepper {
   private readonly lines: AsyncIterator<string>;
   private stderr = '';
 
-  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
+  private constructor(readonly label: string, private readonly child: ChildProcessWithoutNullStreams, private readonly what: string) {
     child.stderr.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000);
     });
     this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   }
 
-  /** Starts the script for `variant` and waits for its ready line. */
-  static async start(variant: 'adapters' | 'full'): Promise<{ stepper: TorchStepper; ready: TorchReady }> {
+  /** Starts `cmd args` and waits for its ready line. */
+  static async start(label: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stepper: Stepper; ready: Record<string, unknown> }> {
+    const stepper = new Stepper(label, spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] }), `${cmd} ${args.join(' ')}`);
+    const ready = await stepper.read();
+    if (!ready.ready) throw new Error(`${stepper.what} did not announce itself: ${JSON.stringify(ready)}`);
+    return { stepper, ready };
+  }
+
+  /** The PyTorch side for `variant`. */
+  static torch(variant: 'adapters' | 'full'): Promise<{ stepper: Stepper; ready: Record<string, unknown> }> {
     const env = { ...process.env };
     delete env.OPENBLAS_CORETYPE; // slows OpenBLAS and PyTorch on this machine (see DESIGN.md)
     delete env.OPENBLAS_L2_SIZE;
-    // The two processes take turns: neither side's idle threads may spin (adapterkit's sessions
-    // are created with spinning off for the same reason).
+    // The processes take turns: no side's idle threads may spin (adapterkit's sessions are
+    // created with spinning off for the same reason).
     env.OMP_WAIT_POLICY ??= 'PASSIVE';
     if (process.env.BENCH_TORCH_BLAS_DIR) env.LD_LIBRARY_PATH = [process.env.BENCH_TORCH_BLAS_DIR, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-    const args = [SCRIPT, '--serve', '--variant', variant, '--batch', String(B), '--seq', String(T), '--threads', String(TORCH_THREADS)];
-    const stepper = new TorchStepper(spawn(PYTHON, args, { env, stdio: ['pipe', 'pipe', 'pipe'] }));
-    const ready = (await stepper.read()) as unknown as TorchReady & { ready?: boolean };
-    if (!ready.ready) throw new Error(`${SCRIPT} did not announce itself: ${JSON.stringify(ready)}`);
-    return { stepper, ready };
+    return Stepper.start('PyTorch', PYTHON, [SCRIPT, '--serve', '--variant', variant, '--batch', String(B), '--seq', String(T), '--threads', String(TORCH_THREADS)], env);
+  }
+
+  /** An adapterkit side for `variant` with the frozen base in `precision`. */
+  static adapterkit(variant: 'adapters' | 'full', precision: 'fp32' | 'int8'): Promise<{ stepper: Stepper; ready: Record<string, unknown> }> {
+    return Stepper.start(`adapterkit ${precision}`, process.execPath, ['--import', 'tsx', AK_CHILD, '--variant', variant, '--precision', precision, '--batch', String(B), '--seq', String(T)], process.env);
   }
 
   private async read(): Promise<Record<string, unknown>> {
     const next = await this.lines.next();
-    if (next.done) throw new Error(`${PYTHON} ${SCRIPT} ended early (exit ${this.child.exitCode}); stderr:\n${this.stderr}`);
+    if (next.done) throw new Error(`${this.what} ended early (exit ${this.child.exitCode}); stderr:\n${this.stderr}`);
     const msg = JSON.parse(next.value) as Record<string, unknown>;
-    if (msg.error) throw new Error(`${SCRIPT}: ${String(msg.error)}`);
+    if (msg.error) throw new Error(`${this.what}: ${String(msg.error)}`);
     return msg;
   }
 
-  /** Runs one step; returns its milliseconds as timed inside Python. */
-  async step(): Promise<{ ms: number; peakRssMiB: number }> {
+  /** Runs one step; returns its milliseconds as timed inside the child, and the child's peak RSS so far. */
+  async step(): Promise<StepAnswer> {
     this.child.stdin.write('step\n');
-    return (await this.read()) as unknown as { ms: number; peakRssMiB: number };
+    return (await this.read()) as unknown as StepAnswer;
   }
 
   async quit(): Promise<void> {
@@ -104,81 +119,82 @@ async function ortMatmulGflops(): Promise<number> {
   return (2 * 2048 * 768 * 3072) / (median(times) * 1e6);
 }
 
-interface Row { name: string; ak: number; pt: number; akTrainable: number; ptTrainable: number; akPeakMiB: number; ptPeakMiB: number }
+/** One side's figures for one variant. */
+interface Side { label: string; ms: number[]; peakRssMiB: number; trainable: number; plan?: string; ready: Record<string, unknown> }
+
+interface Row { name: string; sides: Side[] }
 
 async function main(): Promise<void> {
   console.log(`adapterkit vs PyTorch training step — ${machine()}; BERT-base-sized random model, batch ${B}, seq ${T}, ${ROUNDS} interleaved timed steps per side (after 1 warm-up)`);
-  console.log(`PyTorch side: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE ${PYTHON} bench/pytorch/train_step.py --serve --threads ${TORCH_THREADS}`);
-  const base = randomBertBase();
-  const head = headConfig({ kind: 'classification', labels: ['a', 'b'], dropout: 0.1 });
-  const batch = syntheticBatch(B, T, 30522);
-  const labels = Array.from({ length: B }, (_, i) => i % 2);
-  const variants: { name: string; torch: 'adapters' | 'full'; mode: TrainingMode }[] = [
-    { name: 'adapters (m=64) + layer norms + head', torch: 'adapters', mode: { kind: 'adapters', adapter: adapterConfig({ size: 64 }) } },
-    { name: 'full fine-tuning', torch: 'full', mode: { kind: 'full' } },
-  ];
+  console.log(`PyTorch side: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE ${PYTHON} bench/pytorch/train_step.py --serve --threads ${TORCH_THREADS}; adapterkit sides: node bench/pytorch/adapterkit-step.ts, one process each`);
+  const names = { adapters: 'adapters (m=64) + layer norms + head', full: 'full fine-tuning' };
   const rows: Row[] = [];
   let torchInfo: TorchReady | undefined;
-  for (const v of variants) {
-    const { stepper, ready } = await TorchStepper.start(v.torch);
-    torchInfo = ready;
-    const model = TaskModel.create(base, { mode: v.mode, head, seed: 1, spinning: false });
-    const opt = new AdamW(model.trainable.map((t) => ({ name: t.name, data: t.data })), { lr: 1e-5 });
-    const akStep = async (): Promise<number> => {
-      const t = performance.now();
-      const out = await model.trainStep(batch, labels);
-      clipByGlobalNorm(out.grads, 1);
-      opt.step(out.grads);
-      return performance.now() - t;
-    };
+  for (const v of VARIANTS) {
+    if (!(v in names)) throw new Error(`BENCH_VARIANTS: unknown variant ${v} (adapters, full)`);
+    // int8 applies to the frozen base: full fine-tuning trains every weight.
+    const precisions: ('fp32' | 'int8')[] = v === 'adapters' && INT8 ? ['fp32', 'int8'] : ['fp32'];
+    const started: { stepper: Stepper; ready: Record<string, unknown> }[] = [];
     try {
-      await akStep(); // warm-up: builds the session
-      await stepper.step();
-      const ak: number[] = [];
-      const pt: number[] = [];
-      let ptPeakMiB = 0;
-      const torchStep = async (): Promise<number> => {
-        const r = await stepper.step();
-        ptPeakMiB = r.peakRssMiB;
-        return r.ms;
+      for (const p of precisions) started.push(await Stepper.adapterkit(v, p));
+      const torch = await Stepper.torch(v);
+      started.push(torch);
+      torchInfo = torch.ready as unknown as TorchReady;
+      const sides: Side[] = started.map(({ stepper, ready }) => ({ label: stepper.label, ms: [], peakRssMiB: 0, trainable: Number(ready.trainable), ready }));
+      const run = async (i: number, timed: boolean) => {
+        const r = await (started[i] as { stepper: Stepper }).stepper.step();
+        const side = sides[i] as Side;
+        if (timed) side.ms.push(r.ms);
+        side.peakRssMiB = r.peakRssMiB;
+        if (r.plan) side.plan = r.plan;
       };
+      for (let i = 0; i < started.length; i++) await run(i, false); // warm-up: builds the sessions (and runs the guard)
       for (let r = 0; r < ROUNDS; r++) {
-        if (r % 2 === 0) {
-          ak.push(await akStep());
-          pt.push(await torchStep());
-        } else {
-          pt.push(await torchStep());
-          ak.push(await akStep());
+        for (let j = 0; j < started.length; j++) await run((r + j) % started.length, true); // the order rotates every round
+      }
+      rows.push({ name: names[v], sides });
+      console.log(`${names[v]}: ${sides.map((sd) => `${sd.label} [${sd.ms.map((x) => (x / 1000).toFixed(2)).join(', ')}] s`).join(', ')}`);
+      for (const sd of sides) {
+        if (sd.plan) console.log(`  ${sd.label}: ${sd.plan}`);
+        const r = sd.ready;
+        if (typeof r.rssBuiltMiB === 'number') {
+          console.log(`  ${sd.label} RSS: ${r.rssBuiltMiB.toFixed(0)} MiB with the base built${typeof r.peakAfterGuardMiB === 'number' ? `, peak ${r.peakAfterGuardMiB.toFixed(0)} MiB after the outlier guard (${Number(r.guardSeconds).toFixed(1)} s; ${Number(r.rssAfterGuardMiB).toFixed(0)} MiB resident then)` : ''}, peak ${sd.peakRssMiB.toFixed(0)} MiB after the steps`);
         }
       }
-      const row: Row = {
-        name: v.name, ak: median(ak), pt: median(pt), akTrainable: model.stats().trainableParams, ptTrainable: ready.trainable,
-        akPeakMiB: peakRssMiB(), ptPeakMiB,
-      };
-      rows.push(row);
-      const fmt = (xs: number[]) => xs.map((x) => (x / 1000).toFixed(2)).join(', ');
-      console.log(`${v.name}: adapterkit [${fmt(ak)}] s, PyTorch [${fmt(pt)}] s`);
     } finally {
-      await model.dispose();
-      await stepper.quit();
+      for (const s of started) await s.stepper.quit();
     }
   }
   const mm = await ortMatmulGflops();
+  const torchOf = (r: Row) => r.sides.find((sd) => sd.label === 'PyTorch') as Side;
+  const sideOf = (r: Row, label: string) => r.sides.find((sd) => sd.label === label);
   console.log('');
-  console.log(`${'variant'.padEnd(38)} ${'adapterkit'.padStart(11)} ${'PyTorch'.padStart(9)}  adapterkit/PyTorch  trainable (adapterkit / PyTorch)`);
+  console.log(`${'variant'.padEnd(38)} ${'side'.padEnd(16)} ${'step'.padStart(8)}  /PyTorch  ${'peak RSS'.padStart(10)}  /PyTorch  trainable`);
   for (const r of rows) {
-    console.log(`${r.name.padEnd(38)} ${(r.ak / 1000).toFixed(2).padStart(9)} s ${(r.pt / 1000).toFixed(2).padStart(7)} s  ${(r.ak / r.pt).toFixed(2).padStart(18)}  ${r.akTrainable.toLocaleString('en-US')} / ${r.ptTrainable.toLocaleString('en-US')}`);
+    const pt = torchOf(r);
+    for (const sd of r.sides) {
+      const ms = median(sd.ms);
+      console.log(`${r.name.padEnd(38)} ${sd.label.padEnd(16)} ${(ms / 1000).toFixed(2).padStart(6)} s  ${(ms / median(pt.ms)).toFixed(2).padStart(8)}  ${sd.peakRssMiB.toFixed(0).padStart(6)} MiB  ${(sd.peakRssMiB / pt.peakRssMiB).toFixed(2).padStart(8)}  ${sd.trainable.toLocaleString('en-US')}`);
+    }
   }
-  const [ad, full] = rows as [Row, Row];
-  console.log(`adapter step / full step: adapterkit ${(ad.ak / full.ak).toFixed(2)}, PyTorch ${(ad.pt / full.pt).toFixed(2)}`);
+  const ad = rows.find((r) => r.name === names.adapters);
+  const full = rows.find((r) => r.name === names.full);
+  const ak32 = (r: Row | undefined) => (r ? sideOf(r, 'adapterkit fp32') : undefined);
+  if (ad && full) {
+    console.log(`adapter step / full step: adapterkit ${(median((ak32(ad) as Side).ms) / median((ak32(full) as Side).ms)).toFixed(2)}, PyTorch ${(median(torchOf(ad).ms) / median(torchOf(full).ms)).toFixed(2)}`);
+  }
+  const int8 = ad ? sideOf(ad, 'adapterkit int8') : undefined;
+  if (ad && int8) {
+    const pt = torchOf(ad);
+    console.log(`adapter step, int8 adapterkit / fp32 PyTorch: time ${(median(int8.ms) / median(pt.ms)).toFixed(2)} (target <= 0.5), peak RSS ${(int8.peakRssMiB / pt.peakRssMiB).toFixed(2)} (target <= 0.8); int8 / fp32 adapterkit: time ${(median(int8.ms) / median((ak32(ad) as Side).ms)).toFixed(2)}, peak RSS ${(int8.peakRssMiB / (ak32(ad) as Side).peakRssMiB).toFixed(2)}`);
+  }
   if (torchInfo) {
     console.log(`MatMul 2048x768 @ 768x3072: ONNX Runtime ${mm.toFixed(1)} GFLOP/s, PyTorch ${torchInfo.matmulGflops.toFixed(1)} GFLOP/s (torch ${torchInfo.torch}, ${torchInfo.threads} threads, BLAS ${torchInfo.blas.join(', ') || 'none mapped'})`);
     if (torchInfo.blas.some((p) => REFERENCE_BLAS.test(p))) {
       console.log('WARNING: PyTorch is using the reference (unoptimised) BLAS, so its figures are not meaningful. Install libopenblas0-pthread (apt), or set BENCH_TORCH_BLAS_DIR to a directory with an optimised libblas.so.3.');
     }
   }
-  for (const r of rows) console.log(`peak RSS after ${r.name}: adapterkit process ${r.akPeakMiB.toFixed(0)} MiB, PyTorch process ${r.ptPeakMiB.toFixed(0)} MiB`);
-  console.log('ratio < 1 means adapterkit is faster');
+  console.log('ratio < 1 means adapterkit is faster (or smaller)');
 }
 
 await main();

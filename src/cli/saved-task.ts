@@ -11,6 +11,7 @@ import { formatComposition, parseComposition, type Block, type Composition } fro
 import type { TaskManifest } from '../adapters/files.js';
 import { isAdapterSetup } from '../train/modes.js';
 import type { TaskModel, TaskModelOptions } from '../train/task-model.js';
+import type { FrozenRecord } from '../train/frozen-precision.js';
 import { loadBase, type BaseModel } from '../models/base.js';
 import { loadSavedTask, type SavedTask } from '../train/task-io.js';
 import type { TaskSpec } from '../train/data/index.js';
@@ -23,7 +24,7 @@ import { cliBaseOptions } from './download-progress.js';
 export const RUN_RECORD = 'run.json';
 
 /** What `train` records about a run. */
-export interface RunRecord {
+export interface RunRecord extends FrozenRecord {
   /** The data the task was trained on (file paths absolute): a sentence- or token-level spec. */
   data: TaskSpec | TokenTaskSpec;
   base: string;

@@ -10,13 +10,19 @@
  * kernel's product against it (relative Frobenius error over the batch): a matmul within the
  * tolerance runs `int8`; above it, the 8-bit block kernel (activations quantised per block of 32,
  * which contains outlier channels), measured in a second run, if that is within the tolerance,
- * otherwise fp32.
+ * otherwise fp32. On a training batch (labels given) the guard checks the input gradient too: the
+ * probe graph is differentiated with respect to each frozen product whose input gradient training
+ * needs (its input depends on a trained tensor), and dX = dY Wᵀ through the int8 transposed copy
+ * (dY quantised per tensor at run time) is measured against fp32 on that dY; the backward kernel
+ * is chosen the same way, int8, else int8-block, else fp32, independently of the forward's.
  */
 import { fail } from '../errors.js';
 import {
-  FROZEN_KERNELS, Session, installFrozenKernel, installFrozenProbe, type FrozenKernel, type FrozenProbe, type Graph, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
+  FROZEN_KERNELS, Graph, Session, gradients, installFrozenKernel, installFrozenProbe, type FrozenKernel, type FrozenProbe, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
 } from '../engine/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
+import type { EncodedBatch } from '../models/tokenizers/index.js';
+import type { TaskModelOptions } from './task-model.js';
 
 /** Precisions of the frozen matmuls, as option values. */
 export const FROZEN_PRECISIONS = ['fp32', 'int8'] as const;
@@ -30,6 +36,48 @@ export type FrozenPrecision = (typeof FROZEN_PRECISIONS)[number];
  * the tiny BERT fixture: 0.005-0.014); two outlier channels x30 among 768 measure about 0.07.
  */
 export const DEFAULT_INT8_TOLERANCE = 0.03;
+
+/** The frozen-precision options of a {@link TaskModelOptions}, as the commands and experiment runners pass them on. */
+export type FrozenOptions = Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'>;
+
+/** What a run records of its frozen precision (run.json, results rows, summaries): nothing for fp32, so fp32 records read as before. */
+export interface FrozenRecord {
+  readonly frozenPrecision?: 'int8';
+  readonly int8Tolerance?: number;
+}
+
+/** The record of `o`: `{ frozenPrecision: 'int8', int8Tolerance }` (the tolerance in effect) with int8, `{}` with fp32. */
+export function frozenRecord(o: FrozenOptions | undefined): FrozenRecord {
+  return o?.frozenPrecision === 'int8' ? { frozenPrecision: 'int8', int8Tolerance: o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE } : {};
+}
+
+/**
+ * Rows of a batch the guard measures on (the first ones): the probe runs the step in fp32 with
+ * every quantised product beside it, so on a whole training batch its activations would make the
+ * int8 run's peak memory the fp32 step's; 8 rows of a batch's length are thousands of token rows,
+ * plenty to show a matmul's outlier channels.
+ */
+export const GUARD_ROWS = 8;
+
+/**
+ * The first `rows` rows of `batch` and of its `labels` (per-row entries, or a flat typed array of
+ * an equal share per row), for the guard; the batch itself when it has no more rows.
+ */
+export function guardSlice<L extends ArrayLike<unknown> | undefined>(batch: EncodedBatch, labels: L, rows = GUARD_ROWS): { batch: EncodedBatch; labels: L } {
+  const B = batch.batchSize;
+  if (B <= rows) return { batch, labels };
+  const T = batch.seqLen;
+  const cut = (a: Int32Array) => a.slice(0, rows * T);
+  const sliced: EncodedBatch = {
+    ...batch, batchSize: rows, inputIds: cut(batch.inputIds), attentionMask: cut(batch.attentionMask), tokenTypeIds: cut(batch.tokenTypeIds),
+    lengths: batch.lengths.slice(0, rows), truncated: batch.truncated.slice(0, rows),
+  };
+  if (labels === undefined) return { batch: sliced, labels };
+  const per = labels.length / B;
+  if (!Number.isInteger(per)) fail('BAD_DATA', `int8 guard: ${labels.length} labels for a batch of ${B} rows`);
+  const l = labels as unknown as { slice(a: number, b: number): unknown };
+  return { batch: sliced, labels: l.slice(0, rows * per) as L };
+}
 
 /** Checks a precision option; BAD_CONFIG naming `what` and the allowed values. */
 export function checkFrozenPrecision(v: unknown, what = 'frozenPrecision'): FrozenPrecision {
@@ -66,6 +114,12 @@ export interface FrozenMatmulChoice {
   /** Relative error of each measured kernel's product on the guard's batch. */
   readonly errors: FrozenErrors;
   readonly kernel: FrozenKernel;
+  /**
+   * The input gradient dX = dY Wᵀ, when the guard ran on a training batch and training needs it
+   * (and the forward is quantised; an fp32 forward has an fp32 gradient): the errors measured on
+   * the batch's dY and the kernel chosen. Absent: the backward uses the forward's kernel.
+   */
+  readonly backward?: { readonly errors: FrozenErrors; readonly kernel: FrozenKernel };
 }
 
 /** The guard's result for a model: one choice per frozen matmul, in weight-spec order. */
@@ -82,31 +136,50 @@ export function chooseKernel(errors: FrozenErrors, tolerance: number): FrozenKer
   return 'fp32';
 }
 
-/** Bytes a [K, N] weight takes with `kernel`: fp32, or both quantised copies with their scales. */
-export function kernelBytes(shape: readonly number[], kernel: FrozenKernel): number {
-  const [K, N] = shape as [number, number];
-  if (kernel === 'fp32') return 4 * K * N;
-  if (kernel === 'int8') return 2 * K * N + 4 * (K + N);
-  const blocks = (k: number, n: number) => n * Math.ceil(k / 32);
-  return 32 * (blocks(K, N) + blocks(N, K)) + 4 * (blocks(K, N) + blocks(N, K));
+/** Bytes of one direction's constants of a [K, N] weight (the transposed copy for `transposed`). */
+function directionBytes(K: number, N: number, kernel: FrozenKernel, transposed: boolean): number {
+  const [k, n] = transposed ? [N, K] : [K, N];
+  if (kernel === 'fp32') return 4 * k * n;
+  if (kernel === 'int8') return k * n + 4 * n;
+  const blocks = n * Math.ceil(k / 32);
+  return 32 * blocks + 4 * blocks;
 }
 
-/** Builds the plan from the measured errors (weight name -> errors) of `specs`. */
-export function planFrozen(specs: readonly WeightSpec[], measured: ReadonlyMap<string, FrozenErrors>, tolerance: number): FrozenPlan {
-  const choices = specs.map((s) => {
+/**
+ * Bytes a [K, N] weight takes with `kernel` forward and `backward` for the input gradient
+ * (default the same): fp32 W alone when the forward is fp32, else the forward copy and the
+ * transposed copy, each with its scales.
+ */
+export function kernelBytes(shape: readonly number[], kernel: FrozenKernel, backward: FrozenKernel = kernel): number {
+  const [K, N] = shape as [number, number];
+  if (kernel === 'fp32') return 4 * K * N;
+  return directionBytes(K, N, kernel, false) + directionBytes(K, N, backward, true);
+}
+
+/**
+ * Builds the plan from the measured errors (weight name -> errors) of `specs`, and of the input
+ * gradients in `backward` where they were measured.
+ */
+export function planFrozen(specs: readonly WeightSpec[], measured: ReadonlyMap<string, FrozenErrors>, tolerance: number, backward: ReadonlyMap<string, FrozenErrors> = new Map()): FrozenPlan {
+  const choices = specs.map((s): FrozenMatmulChoice => {
     const errors = measured.get(s.name);
     if (!errors) fail('GRAPH_ERROR', `int8 guard: no measurement for frozen matmul ${s.name}`);
-    return { weight: s.name, shape: s.shape, errors, kernel: chooseKernel(errors, tolerance) };
+    const kernel = chooseKernel(errors, tolerance);
+    const b = backward.get(s.name);
+    return { weight: s.name, shape: s.shape, errors, kernel, ...(b && kernel !== 'fp32' ? { backward: { errors: b, kernel: chooseKernel(b, tolerance) } } : {}) };
   });
   const fp32 = choices.reduce((n, c) => n + kernelBytes(c.shape, 'fp32'), 0);
-  const planned = choices.reduce((n, c) => n + kernelBytes(c.shape, c.kernel), 0);
+  const planned = choices.reduce((n, c) => n + kernelBytes(c.shape, c.kernel, c.backward?.kernel), 0);
   return { tolerance, choices, bytes: { fp32, planned } };
 }
 
-/** Counts of each kernel in a plan. */
-export function kernelCounts(plan: FrozenPlan): Record<FrozenKernel, number> {
+/** Counts of each kernel in a plan: of the forward products, or (`backward`) of the input gradients the guard measured. */
+export function kernelCounts(plan: FrozenPlan, o: { backward?: boolean } = {}): Record<FrozenKernel, number> {
   const n: Record<FrozenKernel, number> = { int8: 0, 'int8-block': 0, fp32: 0 };
-  for (const c of plan.choices) n[c.kernel]++;
+  for (const c of plan.choices) {
+    const k = o.backward ? c.backward?.kernel : c.kernel;
+    if (k) n[k]++;
+  }
   return n;
 }
 
@@ -119,73 +192,132 @@ export function summarizeFrozenPlan(plan: FrozenPlan): string {
   const kept = plan.choices.filter((c) => c.kernel === 'int8');
   const worst = kept.reduce((m, c) => Math.max(m, c.errors.int8), 0);
   const mb = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MB` : `${(b / 1024).toFixed(1)} kB`);
+  const back = plan.choices.filter((c) => c.backward);
+  let grads = '';
+  if (back.length) {
+    const b = kernelCounts(plan, { backward: true });
+    const bWorst = back.filter((c) => c.backward?.kernel === 'int8').reduce((m, c) => Math.max(m, c.backward?.errors.int8 ?? 0), 0);
+    grads = `; input gradients: ${b.int8} of ${back.length} int8, ${b['int8-block']} int8-block, ${b.fp32} fp32${b.int8 ? ` (worst int8 error ${bWorst.toPrecision(2)})` : ''}`;
+  }
   return `int8 frozen base: ${n.int8} of ${plan.choices.length} matmuls int8, ${n['int8-block']} int8-block, ${n.fp32} fp32 `
-    + `(tolerance ${plan.tolerance}${kept.length ? `, worst int8 error ${worst.toPrecision(2)}` : ''}); frozen matmul weights ${mb(plan.bytes.fp32)} -> ${mb(plan.bytes.planned)}`;
+    + `(tolerance ${plan.tolerance}${kept.length ? `, worst int8 error ${worst.toPrecision(2)}` : ''})${grads}; frozen matmul weights ${mb(plan.bytes.fp32)} -> ${mb(plan.bytes.planned)}`;
 }
 
-/** One line per matmul: weight, shape, the errors measured and the kernel chosen. */
+const describeErrors = (e: FrozenErrors) => `int8 error ${e.int8.toPrecision(2)}${e['int8-block'] !== undefined ? `, int8-block ${e['int8-block'].toPrecision(2)}` : ''}`;
+
+/**
+ * One line per matmul (`onlyExceptions`: per matmul not int8 in both directions): weight, shape,
+ * the errors measured and the kernel chosen, and the same for its input gradient where measured.
+ */
 export function describeFrozenPlan(plan: FrozenPlan, o: { onlyExceptions?: boolean } = {}): string[] {
   return plan.choices
-    .filter((c) => !o.onlyExceptions || c.kernel !== 'int8')
-    .map((c) => `${c.weight} [${c.shape.join(', ')}]: int8 error ${c.errors.int8.toPrecision(2)}${c.errors['int8-block'] !== undefined ? `, int8-block ${c.errors['int8-block'].toPrecision(2)}` : ''} -> ${c.kernel}`);
+    .filter((c) => !o.onlyExceptions || c.kernel !== 'int8' || (c.backward && c.backward.kernel !== 'int8'))
+    .map((c) => `${c.weight} [${c.shape.join(', ')}]: ${describeErrors(c.errors)} -> ${c.kernel}${c.backward ? `; input gradient: ${describeErrors(c.backward.errors)} -> ${c.backward.kernel}` : ''}`);
 }
 
 /**
  * How a graph's frozen matmuls are built: the guard's probe (fp32, with the products of `kernels`
  * of the weights it names measured beside and reported to `probe`) or a plan's kernels.
  */
-export type FrozenBuild = { readonly probe: (p: FrozenProbe) => void; readonly kernels: (weight: string) => readonly ProbedKernel[] } | FrozenPlan;
+export type FrozenBuild = {
+  readonly probe: (p: FrozenProbe) => void;
+  readonly kernels: (weight: string) => readonly ProbedKernel[];
+  /** Kernels whose input gradient the probe measures too (only in a graph with a loss). */
+  readonly backwardKernels?: (weight: string) => readonly ProbedKernel[];
+} | FrozenPlan;
 
 /** The encoder build's hook for each frozen weight (`EncoderGraphOptions.frozenWeight`) under `f`. */
 export function frozenWeightHook(f: FrozenBuild): (spec: WeightSpec, w: Value) => void {
   if ('probe' in f) {
     return (spec, w) => {
       const kernels = isQuantizable(spec) ? f.kernels(spec.name) : [];
-      if (kernels.length) installFrozenProbe(w, f.probe, kernels);
+      const backward = isQuantizable(spec) ? f.backwardKernels?.(spec.name) ?? [] : [];
+      if (kernels.length || backward.length) installFrozenProbe(w, f.probe, kernels, backward);
     };
   }
-  const kernels = new Map(f.choices.map((c) => [c.weight, c.kernel] as const));
+  const choices = new Map(f.choices.map((c) => [c.weight, c] as const));
   return (spec, w) => {
-    const k = kernels.get(spec.name);
-    if (k && k !== 'fp32') installFrozenKernel(w, k);
+    const c = choices.get(spec.name);
+    if (c && c.kernel !== 'fp32') installFrozenKernel(w, c.kernel, c.backward?.kernel);
   };
 }
 
-/** Runs a probe graph once and returns each weight's worst error per kernel (a weight used at several depths, ALBERT, keeps its worst). */
-async function probeOnce(graph: Graph, probes: readonly FrozenProbe[], feeds: Record<string, HostTensor>, session: SessionOptions): Promise<Map<string, Partial<Record<ProbedKernel, number>>>> {
-  const out = new Map<string, Partial<Record<ProbedKernel, number>>>();
-  if (probes.length === 0) return out;
-  const s = await Session.create(graph, { ...session, outputs: probes.flatMap((p) => Object.values(p.errors) as Value[]) });
+/** A probe graph: with `loss` and the trained `params` (a training graph), input gradients can be probed too. */
+export interface ProbeGraph {
+  readonly graph: Graph;
+  readonly loss?: Value;
+  readonly params?: readonly Value[];
+}
+
+/** Values of `graph` that depend on any of `from` (what training differentiates through). */
+function dependents(graph: Graph, from: readonly Value[]): Set<Value> {
+  const dep = new Set<Value>(from);
+  for (const n of graph.nodes) if (n.inputs.some((i) => i && dep.has(i))) for (const o of n.outputs) dep.add(o);
+  return dep;
+}
+
+/** Measured errors per weight and kernel (the worst over the weight's uses: ALBERT shares one weight across depths). */
+type Measured = Map<string, Partial<Record<ProbedKernel, number>>>;
+
+/**
+ * Runs a probe graph once and returns each weight's worst error per kernel, forward and (for
+ * the probes whose input gradient training needs) backward.
+ */
+async function probeOnce(pg: ProbeGraph, probes: readonly FrozenProbe[], feeds: Record<string, HostTensor>, session: SessionOptions): Promise<{ forward: Measured; backward: Measured }> {
+  const forward: Measured = new Map();
+  const backward: Measured = new Map();
+  const wanted: [FrozenProbe, Partial<Record<ProbedKernel, Value>>][] = [];
+  const withBackward = probes.filter((p) => p.backward);
+  if (withBackward.length && pg.loss && pg.params?.length) {
+    // Only products whose input depends on a trained tensor get an input gradient in training.
+    const dep = dependents(pg.graph, pg.params);
+    const needed = withBackward.filter((p) => dep.has(p.input));
+    if (needed.length) {
+      const dys = gradients(pg.loss, needed.map((p) => p.output), { unused: 'zeros' });
+      needed.forEach((p, i) => wanted.push([p, (p.backward as NonNullable<FrozenProbe['backward']>)(dys[i] as Value)]));
+    }
+  }
+  const outputs = [...probes.flatMap((p) => Object.values(p.errors) as Value[]), ...wanted.flatMap(([, e]) => Object.values(e) as Value[])];
+  if (outputs.length === 0) return { forward, backward };
+  const s = await Session.create(pg.graph, { ...session, outputs });
   try {
     const r = await s.run(feeds);
-    for (const p of probes) {
-      const e = { ...out.get(p.weight) };
-      for (const [k, v] of Object.entries(p.errors) as [ProbedKernel, Value][]) e[k] = Math.max(e[k] ?? 0, (r[v.name]?.data as Float32Array)[0] as number);
-      out.set(p.weight, e);
-    }
+    const take = (into: Measured, weight: string, errors: Partial<Record<ProbedKernel, Value>>) => {
+      const e = { ...into.get(weight) };
+      for (const [k, v] of Object.entries(errors) as [ProbedKernel, Value][]) e[k] = Math.max(e[k] ?? 0, (r[v.name]?.data as Float32Array)[0] as number);
+      into.set(weight, e);
+    };
+    for (const p of probes) if (Object.keys(p.errors).length) take(forward, p.weight, p.errors);
+    for (const [p, e] of wanted) take(backward, p.weight, e);
   } finally {
     await s.dispose();
   }
-  return out;
+  return { forward, backward };
 }
 
 /**
  * The outlier guard: builds a probe graph with `build` and runs it on `feeds`, measuring every
  * frozen matmul among `specs` in int8; for those over the tolerance, a second probe measures the
- * block kernel (slower, so only where needed). Returns the plan.
+ * block kernel (slower, so only where needed). When `build` returns a training graph (a loss and
+ * the trained params; `feeds` then hold the labels), the input gradients training needs are
+ * measured the same way, int8 first, the block kernel where int8 is over. Returns the plan.
  */
 export async function runFrozenGuard(o: {
-  build: (f: FrozenBuild) => Graph; feeds: Record<string, HostTensor>; session: SessionOptions; specs: readonly WeightSpec[]; tolerance: number;
+  build: (f: FrozenBuild) => Graph | ProbeGraph; feeds: Record<string, HostTensor>; session: SessionOptions; specs: readonly WeightSpec[]; tolerance: number;
 }): Promise<FrozenPlan> {
-  const probeWith = async (kernels: (weight: string) => readonly ProbedKernel[]) => {
+  const probeWith = async (kernels: (weight: string) => readonly ProbedKernel[], backwardKernels: (weight: string) => readonly ProbedKernel[]) => {
     const probes: FrozenProbe[] = [];
-    const graph = o.build({ probe: (p) => probes.push(p), kernels });
-    return probeOnce(graph, probes, o.feeds, o.session);
+    const built = o.build({ probe: (p) => probes.push(p), kernels, backwardKernels });
+    return probeOnce(built instanceof Graph ? { graph: built } : built, probes, o.feeds, o.session);
   };
-  const first = await probeWith(() => ['int8']);
-  const over = new Set([...first].filter(([, e]) => (e.int8 as number) > o.tolerance).map(([w]) => w));
-  const second = over.size ? await probeWith((w) => (over.has(w) ? ['int8-block'] : [])) : new Map<string, Partial<Record<ProbedKernel, number>>>();
-  const measured = new Map<string, FrozenErrors>();
-  for (const [w, e] of first) measured.set(w, { int8: e.int8 as number, ...second.get(w) });
-  return planFrozen(o.specs.filter((s) => measured.has(s.name)), measured, o.tolerance);
+  const first = await probeWith(() => ['int8'], () => ['int8']);
+  const overOf = (m: Measured) => new Set([...m].filter(([, e]) => (e.int8 as number) > o.tolerance).map(([w]) => w));
+  const over = overOf(first.forward);
+  const overBack = overOf(first.backward);
+  const second = over.size || overBack.size
+    ? await probeWith((w) => (over.has(w) ? ['int8-block'] : []), (w) => (overBack.has(w) ? ['int8-block'] : []))
+    : { forward: new Map(), backward: new Map() } as { forward: Measured; backward: Measured };
+  const merge = (a: Measured, b: Measured) => new Map([...a].map(([w, e]): [string, FrozenErrors] => [w, { int8: e.int8 as number, ...b.get(w) }]));
+  const measured = merge(first.forward, second.forward);
+  return planFrozen(o.specs.filter((s) => measured.has(s.name)), measured, o.tolerance, merge(first.backward, second.backward));
 }

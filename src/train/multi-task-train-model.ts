@@ -36,6 +36,7 @@ import { buildEncoderGraph } from '../models/build.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import { describeMode } from './modes.js';
 import { encoderFeeds, type TaskModel } from './task-model.js';
+import { DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenGuard, type FrozenBuild, type FrozenOptions, type FrozenPlan } from './frozen-precision.js';
 
 /** A logit far below any real one: exp(MASKED - max) is exactly 0 in float32. */
 const MASKED = -1e9;
@@ -115,6 +116,12 @@ export interface MixedTaskTrainerOptions {
   /** Seed of the dropout masks. */
   readonly seed?: number;
   readonly threads?: number;
+  /**
+   * Precision of the frozen base's matmuls in the training graph (default fp32). With int8 the
+   * outlier guard runs on the first mixed batch (see train/frozen-precision.ts); every task's
+   * own model must have been created with the same precision (its dev scoring runs on it).
+   */
+  readonly frozen?: FrozenOptions;
 }
 
 /** Trains several adapter tasks in mixed batches on one base; see the module comment. */
@@ -131,6 +138,8 @@ export class MixedTaskTrainer {
   private runs = 0;
   /** The step the session's dropout seeds start at (see {@link step}'s `o.step`). */
   private dropoutStep = 0;
+  /** The int8 outlier guard's choices, once measured on the first batch. */
+  private plan?: FrozenPlan;
 
   /**
    * @throws AdapterkitError BAD_CONFIG naming the task that cannot join (see {@link mixedTrainingRefusal}),
@@ -151,6 +160,10 @@ export class MixedTaskTrainer {
     for (const t of tasks) {
       if (headPooling(t.model.head) !== this.pooling) fail('BAD_CONFIG', `task ${t.name}'s head reads ${headPooling(t.model.head)} pooling, task ${tasks[0]?.name}'s ${this.pooling}: tasks of one mixed-task run share the head pooling`);
       if (t.model.head.dropout !== this.headDropout) fail('BAD_CONFIG', `task ${t.name}'s head dropout is ${t.model.head.dropout}, task ${tasks[0]?.name}'s ${this.headDropout}: tasks of one mixed-task run share the head dropout`);
+    }
+    const precision = o.frozen?.frozenPrecision ?? 'fp32';
+    for (const t of tasks) {
+      if (t.model.frozenPrecision !== precision) fail('BAD_CONFIG', `task ${t.name}'s model runs its frozen base in ${t.model.frozenPrecision}, the mixed-task trainer in ${precision}: create every task's model with the trainer's frozen precision`);
     }
     this.outputs = Math.max(...tasks.map((t) => t.model.head.labels.length));
     this.twoLayers = tasks.some((t) => t.model.head.layers === 2);
@@ -229,7 +242,13 @@ export class MixedTaskTrainer {
     }
   }
 
-  private build(): { graph: Graph; loss: Value; taskLoss: Value; grads: Value[] } {
+  /** With an int8 frozen base: the kernel the outlier guard chose for each frozen matmul (after the first step). */
+  get frozenPlan(): FrozenPlan | undefined {
+    return this.plan;
+  }
+
+  /** `frozen`: the guard's probe or plan (absent: fp32); `grads: false` for the probe, which differentiates only what it measures. */
+  private build(frozen?: FrozenBuild, o: { grads?: boolean } = {}): { graph: Graph; loss: Value; taskLoss: Value; grads: Value[]; params: Value[] } {
     const g = new Graph('multi-task-train');
     const params = new Map<string, Value>();
     for (const s of this.stacks) params.set(s.name, g.param(`stack.${s.name}`, s.tensor));
@@ -268,6 +287,7 @@ export class MixedTaskTrainer {
     });
     const eg = buildEncoderGraph(this.base.encoder, this.base.weights, {
       graph: g, hooks, trainingInput: training, seed: seed0 + 17 + this.dropoutStep, hiddenDropout: this.o.dropout, attentionDropout: this.o.dropout,
+      ...(frozen ? { frozenWeight: frozenWeightHook(frozen) } : {}),
     });
     const logits = g.scope('head', () => {
       let x = unsqueeze(drop(pooledInput(this.pooling, eg.outputs, eg.attentionMask), this.headDropout), [1]); // [B, 1, D]
@@ -285,7 +305,7 @@ export class MixedTaskTrainer {
     const taskOneHot = g.input('task_one_hot', 'float32', ['batch', this.tasks.length]);
     const taskLoss = reduceSum(mul(unsqueeze(perExample, [1]), taskOneHot), [0]); // [T]: Σ_{i∈t} ℓ_i / B
     const stackParams = this.stacks.map((s) => params.get(s.name) as Value);
-    return { graph: g, loss, taskLoss, grads: gradients(loss, stackParams) };
+    return { graph: g, loss, taskLoss, grads: o.grads === false ? [] : gradients(loss, stackParams), params: stackParams };
   }
 
   /**
@@ -328,13 +348,6 @@ export class MixedTaskTrainer {
       counts[t] = (counts[t] as number) + 1;
     });
     this.fill();
-    if (!this.session) {
-      const b = this.build();
-      this.loss = b.loss;
-      this.taskLoss = b.taskLoss;
-      this.gradValues = b.grads;
-      this.session = await Session.create(b.graph, { outputs: [b.loss, b.taskLoss, ...b.grads], threads: this.o.threads });
-    }
     const feeds: Record<string, HostTensor> = {
       ...encoderFeeds(batch, this.base.encoder.usesTokenTypes),
       task_ids: i64([B], taskOf),
@@ -342,6 +355,25 @@ export class MixedTaskTrainer {
       class_mask: f32([B, C], mask), targets: f32([B, C], targets), task_one_hot: f32([B, T], oneHot),
       ...(this.twoLayers ? { head_gate: f32([B, 1, 1], gate) } : {}),
     };
+    if (this.o.frozen?.frozenPrecision === 'int8' && !this.plan) {
+      const perTask = new Set(this.stacks.filter((s) => s.fromBase).map((s) => s.name));
+      this.plan = await runFrozenGuard({
+        build: (f) => {
+          const b = this.build(f, { grads: false });
+          return { graph: b.graph, loss: b.loss, params: b.params }; // the input gradients are checked too, on this batch's dY
+        },
+        feeds: { ...feeds, training: bool([], [false]) }, session: { threads: this.o.threads },
+        specs: frozenMatmulSpecs(this.base.encoder, (s) => perTask.has(s.name)), tolerance: this.o.frozen.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
+      });
+      this.o.frozen.onFrozenPlan?.(this.plan);
+    }
+    if (!this.session) {
+      const b = this.build(this.plan);
+      this.loss = b.loss;
+      this.taskLoss = b.taskLoss;
+      this.gradValues = b.grads;
+      this.session = await Session.create(b.graph, { outputs: [b.loss, b.taskLoss, ...b.grads], threads: this.o.threads });
+    }
     const out = await this.session.run(feeds);
     this.runs++;
     const loss = (out[(this.loss as Value).name]?.data as Float32Array)[0] as number;

@@ -39,6 +39,7 @@ import { DEFAULT_LR } from './modes.js';
 import { resolveMaxLength } from './max-length.js';
 import { MixedTaskTrainer, mixedTrainingRefusal } from './multi-task-train-model.js';
 import { saveMixedCheckpoint, startOrResumeMixed, type CheckpointedTask, type MixedPosition } from './multi-task-resume.js';
+import type { FrozenOptions } from './frozen-precision.js';
 import { checkSampling, mixedEpoch, taskProbabilities, type MixedDraw, type MultiTaskSampling } from './multi-task-sampling.js';
 import { RunDir, type TrainerState } from './run-dir.js';
 import type { TaskModel } from './task-model.js';
@@ -103,6 +104,8 @@ export interface MultiTaskOptions {
   /** Continue from the run's last checkpoint (with the same settings). */
   readonly resume?: boolean;
   readonly threads?: number;
+  /** Precision of the frozen base's matmuls in training (see {@link MixedTaskTrainerOptions.frozen}): every task's model must have the same. */
+  readonly frozen?: FrozenOptions;
   /** Abort: the run stops after the current step and throws INTERRUPTED (each task's best so far is kept). */
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: MultiTaskEvent) => void;
@@ -185,7 +188,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
   if (o.patience !== undefined && !(Number.isInteger(o.patience) && o.patience >= 1)) fail('BAD_CONFIG', `patience must be a positive integer (evaluations without improvement before a task stops), got ${o.patience}`);
   const maxLength = resolveMaxLength(base.encoder.maxLength, o.maxLength, { over: 'fail', name: 'max length' });
 
-  const mixed = new MixedTaskTrainer(base, o.tasks.map((t) => ({ name: t.name, model: t.model })), { ...(o.dropout !== undefined ? { dropout: o.dropout } : {}), seed, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
+  const mixed = new MixedTaskTrainer(base, o.tasks.map((t) => ({ name: t.name, model: t.model })), { ...(o.dropout !== undefined ? { dropout: o.dropout } : {}), seed, ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.frozen ? { frozen: o.frozen } : {}) });
   await mkdir(o.outDir, { recursive: true });
   const top = new RunDir(o.outDir);
   const parts = o.tasks.map((task) => {

@@ -24,7 +24,7 @@ import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import {
-  checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenGuard, type FrozenBuild, type FrozenPlan, type FrozenPrecision,
+  checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, guardSlice, runFrozenGuard, type FrozenBuild, type FrozenPlan, type FrozenPrecision,
 } from './frozen-precision.js';
 import { isAdapterSetup, isTrainable, validateMode, type AdapterSetupMode, type TrainableOptions, type TrainingMode } from './modes.js';
 
@@ -376,15 +376,30 @@ export class TaskModel {
   /**
    * Runs the int8 outlier guard on `batch` (once; a later call returns the plan it made): the
    * forward with every frozen matmul in fp32, each int8 kernel's product measured beside it.
+   * With `labels` (what training passes), the training graph without dropout: the input gradients
+   * training needs are measured too, on the batch's dY. Measured on the batch's first
+   * {@link GUARD_ROWS} rows (all of them when a composition needs the exact batch size).
    * Training and prediction call this with their first batch; call it earlier to choose on a
    * batch of your own. Undefined with an fp32 frozen base.
    */
-  async guardFrozen(batch: EncodedBatch): Promise<FrozenPlan | undefined> {
+  async guardFrozen(whole: EncodedBatch, allLabels?: BatchLabels): Promise<FrozenPlan | undefined> {
     if (this.frozenPrecision !== 'int8' || this.plan) return this.plan;
+    const exact = isAdapterSetup(this.mode) && compositionNeeds(this.mode.active).batchSize !== undefined;
+    const { batch, labels } = exact ? { batch: whole, labels: allLabels } : guardSlice(whole, allLabels);
     const owned = new Set(this.owned.keys());
+    const feeds = encoderFeeds(batch, this.base.encoder.usesTokenTypes);
+    if (labels) {
+      feeds.labels = labelFeed(this.head, labels, batch.batchSize, batch.seqLen);
+      feeds.training = bool([], [false]);
+      if (this.robustDrop !== undefined) feeds.adapter_drop = i64([], [0]);
+    }
     this.plan = await runFrozenGuard({
-      build: (frozen) => this.build(false, { frozen }).graph,
-      feeds: encoderFeeds(batch, this.base.encoder.usesTokenTypes),
+      build: (frozen) => {
+        if (!labels) return this.build(false, { frozen }).graph;
+        const b = this.build(true, { frozen });
+        return { graph: b.graph, loss: b.loss as Value, params: b.params as Value[] };
+      },
+      feeds,
       session: { threads: this.o.threads, spinning: this.o.spinning },
       specs: frozenMatmulSpecs(this.base.encoder, (spec) => owned.has(spec.name)),
       tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
@@ -503,7 +518,7 @@ export class TaskModel {
    * `o.frozen`: how the frozen matmuls run — the outlier guard's probe (fp32, int8 products
    * measured beside) or the guard's plan; absent: fp32.
    */
-  private build(training: boolean, o: { constants?: boolean; frozen?: FrozenBuild; cut?: LayerCut; probe?: (layer: number, x: LayerInput) => void } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[]; layerInput?: Value } {
+  private build(training: boolean, o: { constants?: boolean; frozen?: FrozenBuild; cut?: LayerCut; probe?: (layer: number, x: LayerInput) => void } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[]; params?: Value[]; layerInput?: Value } {
     if (training && this.merged) fail('BAD_CONFIG', 'this task is merged into the frozen weights; unmerge() it before training');
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);
@@ -565,7 +580,7 @@ export class TaskModel {
     const params = this.trainable.map((t) => (t.origin === 'base' ? (eg.values.get(t.name) as Value) : w(t.name)));
     const grads = gradients(loss, params);
     if (cut && below) checkCutGraph(graph, [loss, logits, ...grads], first as Value, below.hidden, cut.layer);
-    return { graph, logits, loss, grads };
+    return { graph, logits, loss, grads, params };
   }
 
   /** The build option for the frozen matmuls: the guard's plan with an int8 base. */
@@ -621,7 +636,7 @@ export class TaskModel {
       this.dropoutStep = next;
       this.trainFrom = from;
     }
-    await this.guardFrozen(batch);
+    await this.guardFrozen(batch, labels);
     const s = await this.trainSess();
     const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
     const feeds: Record<string, HostTensor> = {

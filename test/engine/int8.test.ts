@@ -66,12 +66,12 @@ test('quantizeBlocks: MatMulNBits layout [N, blocks, 32] with zero point 128 and
 });
 
 /** y = linear(x, w, b) with `kernel`, and d sum(y * r) / dx, db. */
-async function runKernel(kernel: E.FrozenKernel, x: E.HostTensor<'float32'>, w: E.HostTensor<'float32'>, r: E.HostTensor<'float32'>) {
+async function runKernel(kernel: E.FrozenKernel, x: E.HostTensor<'float32'>, w: E.HostTensor<'float32'>, r: E.HostTensor<'float32'>, backward?: E.FrozenKernel) {
   const g = new E.Graph(`k-${kernel}`);
   const xv = g.param('x', x);
   const wv = g.constant('w', w);
   const bv = g.param('b', randn([N], 9));
-  const info = E.installFrozenKernel(wv, kernel);
+  const info = E.installFrozenKernel(wv, kernel, backward);
   const y = E.linear(xv, wv, bv);
   const [dx, db] = E.gradients(E.reduceSum(E.mul(y, g.constant('r', r))), [xv, bv]) as [E.Value, E.Value];
   g.output(y, dx, db);
@@ -94,7 +94,7 @@ test('int8 and int8-block kernels: forward and input gradient within 3e-2 of fp3
   const wT = E.transposeMatrix(w.data, K, N);
   const wantDx = matmulJs(r.data, wT, B * T, N, K);
   assert.ok(relErr(ref.dx, wantDx) < 1e-5);
-  assert.deepEqual(ref.info, { weight: 'w', shape: [K, N], kernel: 'fp32', bytes: 4 * K * N });
+  assert.deepEqual(ref.info, { weight: 'w', shape: [K, N], kernel: 'fp32', backward: 'fp32', bytes: 4 * K * N });
   for (const kernel of ['int8', 'int8-block'] as const) {
     const q = await runKernel(kernel, x, w, r);
     const yNoBias = want.map((v, i) => (ref.y[i] as number) - v); // the bias, per element
@@ -109,6 +109,27 @@ test('int8 and int8-block kernels: forward and input gradient within 3e-2 of fp3
     // int8: both copies at one byte per value plus their scales; blocks: padded to 32 along each inner axis
     const bytes = kernel === 'int8' ? 2 * K * N + 4 * (K + N) : 36 * (N * Math.ceil(K / 32) + K * Math.ceil(N / 32));
     assert.equal(q.info.bytes, bytes, `${kernel}: ${q.info.bytes} bytes`);
+  }
+});
+
+test('a quantised forward with another input-gradient kernel: int8 forward, fp32 or int8-block backward (what the guard picks for an input gradient that is off)', async () => {
+  const [B, T] = [2, 8];
+  const x = randn([B, T, K], 13);
+  const w = randn([K, N], 14, -0.2, 0.2);
+  const r = randn([B, T, N], 15);
+  const ref = await runKernel('fp32', x, w, r);
+  const int8 = await runKernel('int8', x, w, r);
+  for (const backward of ['fp32', 'int8-block'] as const) {
+    const q = await runKernel('int8', x, w, r, backward);
+    assert.deepEqual(q.y, int8.y, `${backward}: the forward is the int8 kernel's`);
+    const ed = relErr(q.dx, ref.dx);
+    if (backward === 'fp32') assert.ok(ed < 1e-6, `fp32 input gradient: ${ed}`);
+    else assert.ok(ed > 1e-5 && ed < 3e-2, `int8-block input gradient: ${ed}`);
+    assert.ok(q.ops.includes('DynamicQuantizeMatMul') && (backward === 'fp32' ? q.ops.includes('MatMul') : q.ops.includes('MatMulNBits')), q.ops.join(', '));
+    assert.ok(!q.initializers.includes('w'), `${backward}: the fp32 W itself is not stored (${q.initializers.join(', ')})`);
+    const back = backward === 'fp32' ? 4 * K * N : 36 * K * Math.ceil(N / 32);
+    assert.equal(q.info.bytes, K * N + 4 * N + back, `${backward}: the int8 forward copy and the transposed copy as its kernel stores it`);
+    assert.equal(q.info.backward, backward);
   }
 });
 

@@ -7,10 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adapterConfig, methodConfig } from '../../src/adapters/methods/index.js';
+import * as E from '../../src/engine/index.js';
 import { f32 } from '../../src/engine/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
-import { chooseKernel, kernelBytes, summarizeFrozenPlan, type FrozenPlan } from '../../src/train/frozen-precision.js';
+import { chooseKernel, describeFrozenPlan, frozenWeightHook, GUARD_ROWS, guardSlice, kernelBytes, runFrozenGuard, summarizeFrozenPlan, type FrozenBuild, type FrozenPlan } from '../../src/train/frozen-precision.js';
+import type { WeightSpec } from '../../src/models/encoder.js';
+import { randn } from '../engine/gradcheck.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { toyExamples } from './toy-task.js';
@@ -58,6 +61,13 @@ for (const [name, mode] of [
     const plan = q.plans[0] as FrozenPlan;
     assert.equal(plan.choices.length, 12, 'q, k, v, attention output, intermediate, output in 2 layers');
     assert.ok(plan.choices.every((c) => c.kernel === 'int8' && c.errors.int8 > 1e-4 && c.errors.int8 < 0.03), summarizeFrozenPlan(plan));
+    // The guard ran on the training batch: the input gradients training needs are measured, and int8. The bottleneck
+    // adapter trains the embeddings' layer norm, so every product's input depends on it; LoRA and IA³ train nothing
+    // below layer 0's q, k, v, whose input gradients are never built.
+    const measured = plan.choices.filter((c) => c.backward);
+    const unmeasured = plan.choices.filter((c) => !c.backward).map((c) => c.weight);
+    assert.deepEqual(unmeasured, name.startsWith('bottleneck') ? [] : ['query', 'key', 'value'].map((r) => `encoder.layer.0.attention.self.${r}.weight`));
+    assert.ok(measured.every((c) => c.backward?.kernel === 'int8' && c.backward.errors.int8 > 1e-4 && c.backward.errors.int8 < 0.03), describeFrozenPlan(plan).join('\n'));
     const lossErr = Math.abs(q.loss - ref.loss) / Math.abs(ref.loss);
     assert.ok(lossErr > 0 && lossErr < 2e-3, `loss ${q.loss} vs fp32 ${ref.loss} (relative ${lossErr})`);
     const flat = (gs: Float32Array[]) => Float32Array.from(gs.flatMap((g) => Array.from(g)));
@@ -100,7 +110,8 @@ test('the guard keeps fp32 where planted outlier channels break int8 (blocks of 
       assert.equal(c.errors['int8-block'], undefined, 'the block kernel is measured only where int8 is over the tolerance');
     }
   }
-  assert.match(summarizeFrozenPlan(plan), /^int8 frozen base: 9 of 12 matmuls int8, 0 int8-block, 3 fp32 \(tolerance 0\.03, worst int8 error 0\.0\d+\); frozen matmul weights 50\.5 kB -> \d+\.\d kB$/);
+  assert.match(summarizeFrozenPlan(plan), /^int8 frozen base: 9 of 12 matmuls int8, 0 int8-block, 3 fp32 \(tolerance 0\.03, worst int8 error 0\.0\d+\); input gradients: \d of 9 int8, \d int8-block, \d fp32 \(worst int8 error 0\.0\d+\); frozen matmul weights 50\.5 kB -> \d+\.\d kB$/);
+  assert.ok(plan.choices.every((c) => (c.kernel === 'fp32') === (c.backward === undefined)), 'the input gradient is measured for every quantised forward (an fp32 forward has an fp32 gradient)');
   const lossErr = Math.abs(q.loss - ref.loss) / Math.abs(ref.loss);
   assert.ok(lossErr < 2e-3, `with the guard's plan the loss stays close: ${lossErr}`);
   // A looser tolerance accepts the outliers in int8.
@@ -144,4 +155,98 @@ test('a MultiTaskModel (what serve runs) with an int8 frozen base: mixed-batch l
   const flat = (xs: Float32Array[]) => Float32Array.from(xs.flatMap((x) => Array.from(x)));
   const e = relErr(flat(logits[1] as Float32Array[]), flat(logits[0] as Float32Array[]));
   assert.ok(e > 0 && e < 3e-2, `mixed-batch logits: relative error ${e}`);
+});
+
+/**
+ * Two frozen products of a trained x [M, 64]: y1 = x W1 and y2 = x W2, both 64 -> 768, loss
+ * = Σ y1 r1 + Σ y2 r2, so dY1 = r1 and dY2 = r2. Planted outliers of dY (not of x): two channels of
+ * r1 x30 (blocks of 32 isolate them; per tensor they coarsen the step of the 766 others 30x), one
+ * channel in every block of 32 of r2 x30 (the outliers carry most of dX, so the relative error
+ * stays near 2e-2 per tensor, 1.3e-2 per block). The forward products see clean inputs.
+ */
+async function outlierGradients(tolerance: number) {
+  const [M, K] = [32, 64];
+  const specs: WeightSpec[] = [{ name: 'w1', shape: [K, 768], role: 'linear' }, { name: 'w2', shape: [K, 768], role: 'linear' }];
+  const planted = [(c: number) => (c === 3 || c === 517 ? 30 : 1), (c: number) => (c % 32 === 7 ? 30 : 1)];
+  const rs = specs.map((sp, i) => {
+    const n = sp.shape[1] as number;
+    return f32([M, n], randn([M, n], 30 + i).data.map((v, j) => v * (planted[i] as (c: number) => number)(j % n)));
+  });
+  const ws = specs.map((sp, i) => randn([...sp.shape], 40 + i, -0.2, 0.2));
+  const x = randn([M, K], 50);
+  const build = (f?: FrozenBuild, only?: number) => {
+    const g = new E.Graph('outlier-gradients');
+    const xv = g.param('x', x);
+    const hook = f ? frozenWeightHook(f) : undefined;
+    const terms = specs.map((sp, i) => {
+      const w = g.constant(sp.name, ws[i] as E.HostTensor<'float32'>);
+      hook?.(sp, w);
+      const r = only === undefined || only === i ? rs[i] as E.HostTensor<'float32'> : f32([M, sp.shape[1] as number], new Float32Array(M * (sp.shape[1] as number)));
+      return E.reduceSum(E.mul(E.linear(xv, w), g.constant(`r${i}`, r)));
+    });
+    const loss = E.add(terms[0] as E.Value, terms[1] as E.Value);
+    return { graph: g, loss, params: [xv] };
+  };
+  /** dX under plan `f` (absent: fp32); `only`: of that product's term alone. */
+  const dx = async (f?: FrozenPlan, only?: number) => {
+    const b = build(f, only);
+    const [d] = E.gradients(b.loss, b.params);
+    const s = await E.Session.create(b.graph, { outputs: [d as E.Value] });
+    const out = (await s.run({}))[(d as E.Value).name]?.data as Float32Array;
+    await s.dispose();
+    return out;
+  };
+  const plan = await runFrozenGuard({ build, feeds: {}, session: {}, specs, tolerance });
+  return { plan, dx, build, specs };
+}
+
+test('the guard checks the input gradient: isolated outlier channels of dY send it to the block kernel; where no kernel is within the tolerance, fp32; the forward stays int8; logged', async () => {
+  const { plan, dx } = await outlierGradients(0.03);
+  const [w1, w2] = plan.choices as [FrozenPlan['choices'][number], FrozenPlan['choices'][number]];
+  const all = describeFrozenPlan(plan).join('\n');
+  assert.ok(w1.kernel === 'int8' && w2.kernel === 'int8' && w1.errors.int8 < 0.01 && w2.errors.int8 < 0.01, `clean inputs, the forward products are fine:\n${all}`);
+  assert.ok((w1.backward?.errors.int8 as number) > 0.05 && (w1.backward?.errors['int8-block'] as number) < 0.03 && w1.backward?.kernel === 'int8-block', all);
+  assert.ok(w2.backward?.kernel === 'int8' && w2.backward.errors['int8-block'] === undefined, all);
+  assert.match(summarizeFrozenPlan(plan), /; input gradients: 1 of 2 int8, 1 int8-block, 0 fp32 \(worst int8 error 0\.0\d+\); frozen matmul weights 384\.0 kB -> \d+\.\d kB$/);
+  assert.equal(plan.bytes.planned, kernelBytes([64, 768], 'int8', 'int8-block') + kernelBytes([64, 768], 'int8'));
+  assert.deepEqual(describeFrozenPlan(plan, { onlyExceptions: true }).map((l) => l.replace(/\d\.\d+/g, 'E')), [
+    'w1 [64, 768]: int8 error E -> int8; input gradient: int8 error E, int8-block E -> int8-block',
+  ]);
+  // W1's part of dX with the guard's plan against fp32, and with int8 in both directions; all of dX with the plan.
+  const forced = { ...plan, choices: plan.choices.map((c) => ({ ...c, backward: { errors: c.errors, kernel: 'int8' as const } })) };
+  const ref1 = await dx(undefined, 0);
+  const [eg, ef] = [relErr(await dx(plan, 0), ref1), relErr(await dx(forced, 0), ref1)];
+  assert.ok(eg < 0.03 && ef > 0.05 && ef > 2 * eg, `W1's dX: ${eg} with the guard's plan, ${ef} in int8`);
+  const ref = await dx();
+  assert.ok(relErr(await dx(plan), ref) < 0.03, 'all of dX with the guard\'s plan');
+
+  // At 8e-3 the forward products still pass in int8, but neither input gradient does in either kernel: fp32 backward.
+  const tight = (await outlierGradients(8e-3)).plan;
+  const t = describeFrozenPlan(tight).join('\n');
+  assert.ok(tight.choices.every((c) => c.kernel === 'int8' && c.backward?.kernel === 'fp32' && (c.backward.errors['int8-block'] as number) > 8e-3), t);
+  assert.match(summarizeFrozenPlan(tight), /; input gradients: 0 of 2 int8, 0 int8-block, 2 fp32; /);
+  assert.equal(tight.bytes.planned, 2 * kernelBytes([64, 768], 'int8', 'fp32'));
+  assert.ok(relErr(await dx(tight), ref) < 1e-5, 'fp32 input gradients are exact');
+});
+
+test('a product whose input does not depend on a trained tensor gets no input-gradient check', async () => {
+  const { build, specs } = await outlierGradients(0.03);
+  // The same graph with no parameter upstream of the products (x still a param, but not differentiated).
+  const plan = await runFrozenGuard({ build: (f) => ({ ...build(f), params: [] }), feeds: {}, session: {}, specs, tolerance: 0.03 });
+  assert.ok(plan.choices.every((c) => c.backward === undefined), JSON.stringify(plan.choices));
+  assert.doesNotMatch(summarizeFrozenPlan(plan), /input gradients/);
+});
+
+test('the guard measures on the first GUARD_ROWS rows of a batch and of its labels (per row, or a flat share per row)', () => {
+  const big = base.tokenizer.encode(toyExamples(GUARD_ROWS + 4, 2).map((e) => e.textA), 12);
+  const perRow = Array.from({ length: big.batchSize }, (_, i) => i % 2);
+  const s = guardSlice(big, perRow);
+  assert.equal(s.batch.batchSize, GUARD_ROWS);
+  assert.deepEqual(Array.from(s.batch.inputIds), Array.from(big.inputIds.subarray(0, GUARD_ROWS * big.seqLen)));
+  assert.deepEqual(s.batch.lengths, big.lengths.slice(0, GUARD_ROWS));
+  assert.deepEqual(s.labels, perRow.slice(0, GUARD_ROWS));
+  const flat = Float32Array.from({ length: big.batchSize * 3 }, (_, i) => i);
+  assert.deepEqual(Array.from(guardSlice(big, flat).labels), Array.from(flat.subarray(0, GUARD_ROWS * 3)));
+  assert.equal(guardSlice(batch, labels, 16).batch, batch, 'a batch of no more rows is measured whole');
+  assert.throws(() => guardSlice(big, [1, 0, 1]), /int8 guard: 3 labels for a batch of 12 rows/);
 });

@@ -24,8 +24,10 @@ import { baseSource, findRunRecord, loadTaskDir, readManifest } from '../saved-t
 import { alignLabels } from './eval.js';
 import { intListFrom, positiveListArg, runInterruptible, SWEEP_RECORD, sweepReporter, type SweepTaskRecord } from './sweep.js';
 import { exists } from '../../util/fs.js';
+import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
+import { frozenRecord, type FrozenOptions } from '../../train/frozen-precision.js';
 
-interface AblateFlags extends DataFlags {
+interface AblateFlags extends DataFlags, FrozenPrecisionFlags {
   base?: string;
   revision?: string;
   task?: string;
@@ -66,7 +68,9 @@ export function registerAblate(program: Command): void {
     .option('--save <file>', 'also write the result as JSON to this file (a sweep directory: saved there by default)')
     .option('--batch-size <n>', 'examples per batch', intArg(1), 64)
     .option('--max-length <n>', 'tokens per example (default: the length used in training)', intArg(2))
-    .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
+    .option('--threads <n>', 'ONNX Runtime threads', intArg(1));
+  addFrozenPrecisionOptions(cmd, 'scoring every span (and in the --init-stds runs); recorded in the saved ablation');
+  cmd
     .option('--init-stds <list>', 'sweep directories only: also retrain the best adapter configuration with each of these initialisation stds, each in (0, 1) (results in <dir>/init-scale.jsonl)', stdListArg)
     .option('--init-seeds <list>', 'seeds of the --init-stds runs (default: the best run\'s seed)', intListFrom(0))
     .option('--json', 'print the result as JSON')
@@ -112,10 +116,12 @@ async function sweepTarget(dir: string, f: AblateFlags): Promise<Target> {
   if (!tasks.includes(task)) fail('NOT_FOUND', `${dir} has no result for task ${task} (tasks: ${tasks.join(', ') || 'none'})`);
   spec ??= rec.tasks?.[task]?.data;
   if (!spec) fail('BAD_CONFIG', `${dir} has no ${SWEEP_RECORD} entry for ${task}: give the data with --dataset, --glue/--data or --train/--text/--label`);
-  const best = summarizeSweep(results.filter((r) => r.task === task && r.kind === 'adapters'))
+  // The best run at the precision asked for: fp32 and int8 runs of one sweep directory are ranked apart.
+  const precision = f.frozenPrecision === 'int8' ? 'int8' : undefined;
+  const best = summarizeSweep(results.filter((r) => r.task === task && r.kind === 'adapters' && r.frozenPrecision === precision))
     .reduce<ReturnType<typeof summarizeSweep>[number] | undefined>((b, r) => (!b || (r.devScore ?? -Infinity) > (b.devScore ?? -Infinity) ? r : b), undefined);
-  if (!best) fail('NOT_FOUND', `${dir} has no finished adapter run of task ${task}`);
-  const bestResult = results.find((r) => r.task === task && r.method === best.method && r.run === best.run) as SweepResult;
+  if (!best) fail('NOT_FOUND', `${dir} has no finished adapter run of task ${task}${precision ? ' with --frozen-precision int8' : ''}`);
+  const bestResult = results.find((r) => r.task === task && r.method === best.method && r.run === best.run && r.frozenPrecision === precision) as SweepResult;
   const record = rec.tasks?.[task];
   return {
     taskDir: join(dir, best.runDir, 'best'), spec, task, saveDir: dir, sweep: { best: bestResult, ...(record ? { record } : {}) },
@@ -165,7 +171,8 @@ async function runAblate(dir: string, f: AblateFlags): Promise<void> {
   const target = isSweep ? await sweepTarget(dir, f) : await taskTarget(dir, f);
   const loaded = target.loaded ?? await loadExperimentTask(target.spec, SCORING_ONLY);
   const where = describeDataSpec(target.spec);
-  const { saved, maxLength } = await loadTaskDir(target.taskDir, f);
+  const frozen = frozenPrecisionOptions(f, (line) => process.stderr.write(`${line}\n`));
+  const { saved, maxLength } = await loadTaskDir(target.taskDir, { ...f, model: frozen });
   const model = saved.model;
   let a: AblationResult;
   try {
@@ -175,7 +182,7 @@ async function runAblate(dir: string, f: AblateFlags): Promise<void> {
     process.stderr.write(`adapterkit ablate: ${target.taskDir} on ${where}: ${(layers * (layers + 1)) / 2} spans of ${layers} layers, splits ${task.scoredSplits.join(', ')}\n`);
     a = await ablateLayers(model, {
       task, maxLength: f.maxLength ?? maxLength, batchSize: f.batchSize,
-      name: target.task ?? saved.manifest.name, source: target.taskDir,
+      name: target.task ?? saved.manifest.name, source: target.taskDir, frozen,
       ...(f.threads !== undefined ? { threads: f.threads } : {}),
     });
   } finally {
@@ -188,7 +195,7 @@ async function runAblate(dir: string, f: AblateFlags): Promise<void> {
     savedTo.push(f.save);
   }
   for (const p of savedTo) process.stderr.write(`saved ${p}\n`);
-  const initScale = f.initStds && target.sweep ? await runInitScale(dir, target, loaded, f.initStds, f) : undefined;
+  const initScale = f.initStds && target.sweep ? await runInitScale(dir, target, loaded, f.initStds, f, frozen) : undefined;
   if (f.json) {
     printJson(initScale ? { ...a, initScale } : a);
     return;
@@ -215,7 +222,7 @@ export function initScaleTable(rows: readonly InitScaleSummary[], metric: string
  * Retrains the sweep's best adapter configuration (size, lr, epochs, batch, length) with each
  * initialisation std; results go to `<dir>/init-scale.jsonl` for `adapterkit report`.
  */
-async function runInitScale(dir: string, target: Target, loaded: LoadedExperimentTask, stds: number[], f: AblateFlags): Promise<InitScaleSummary[]> {
+async function runInitScale(dir: string, target: Target, loaded: LoadedExperimentTask, stds: number[], f: AblateFlags, frozen: FrozenOptions): Promise<InitScaleSummary[]> {
   const sweep = target.sweep as NonNullable<Target['sweep']>;
   const best = sweep.best;
   const record = sweep.record;
@@ -227,10 +234,10 @@ async function runInitScale(dir: string, target: Target, loaded: LoadedExperimen
   const base = await loadBase(await baseSource(record.base), cliBaseOptions(record.revision));
   process.stderr.write(`adapterkit ablate: initialisation scale of ${best.method} (lr ${shortNumber(best.lr)}, ${best.epochs} epoch(s)): ` +
     `stds ${stds.map(shortNumber).join(', ')}, seeds ${seeds.join(', ')} -> ${join(dir, INIT_SCALE_FILE)}\n`);
-  const reporter = sweepReporter({ data: target.spec, base: record.base, ...(record.revision !== undefined ? { revision: record.revision } : {}), task: best.task, maxLength: best.maxLength });
+  const reporter = sweepReporter({ data: target.spec, base: record.base, ...(record.revision !== undefined ? { revision: record.revision } : {}), task: best.task, maxLength: best.maxLength, ...frozenRecord(frozen) });
   const rows = await runInterruptible(reporter, (signal) => initScaleRobustness({
     base, task: { ...task, name: best.task }, outDir: dir, stds, seeds, size: best.size ?? 64, lr: best.lr, epochs: best.epochs,
-    batchSize: best.batchSize, maxLength: best.maxLength, signal, ...reporter.callbacks,
+    batchSize: best.batchSize, maxLength: best.maxLength, signal, ...reporter.callbacks, frozen: { ...frozen, onFrozenPlan: undefined },
     ...(f.threads !== undefined ? { threads: f.threads } : {}),
   }));
   return rows.map((r) => ({ initStd: r.initStd, runs: r.runs, dev: r.devMean, test: r.testMean }));

@@ -13,6 +13,7 @@ import { addDataOptions, describeSpec, describeTokenSpec, hasDataFlags, metricCh
 import { formatInt, printJson, table } from '../format.js';
 import { adapterDropArg, intArg } from '../options.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
+import { frozenRecord } from '../../train/frozen-precision.js';
 import { ACTIVE_HELP, applyActive, findRunRecord, loadTaskDir, readManifest, type ActiveFlags } from '../saved-task.js';
 
 interface EvalFlags extends DataFlags, ActiveFlags, FrozenPrecisionFlags {
@@ -102,7 +103,7 @@ function pickSplit(data: TaskData, split: string, where: string): [string, Examp
 function printMetrics(f: EvalFlags, o: { task: string; dir: string; where: string; split: string; examples: number; truncated: number; windowed?: number; metrics: TaskMetricValues; seconds: number; unit: string }): void {
   const windowed = o.windowed !== undefined ? { windowed: o.windowed } : {};
   if (f.json) {
-    printJson({ task: o.task, dir: o.dir, data: o.where, split: o.split, examples: o.examples, truncated: o.truncated, ...windowed, metrics: o.metrics, seconds: o.seconds });
+    printJson({ task: o.task, dir: o.dir, data: o.where, split: o.split, examples: o.examples, truncated: o.truncated, ...windowed, metrics: o.metrics, seconds: o.seconds, ...frozenRecord(frozenPrecisionOptions(f, () => undefined)) });
     return;
   }
   const cut = o.windowed !== undefined ? `${o.windowed} scored in several windows` : `${o.truncated} truncated`;

@@ -29,6 +29,8 @@ import { TrainProgress } from '../progress.js';
 import { baseSource, writeRunRecord, type RunRecord } from '../saved-task.js';
 import { withInterrupt } from '../interrupt.js';
 import { cliBaseOptions } from '../download-progress.js';
+import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
+import { frozenRecord } from '../../train/frozen-precision.js';
 
 /** File in a sweep's output directory recording each task's data and base (for `ablate`). */
 export const SWEEP_RECORD = 'sweep.json';
@@ -41,7 +43,7 @@ export interface SweepTaskRecord {
   maxLength: number;
 }
 
-interface SweepFlags extends DataFlags {
+interface SweepFlags extends DataFlags, FrozenPrecisionFlags {
   base: string;
   revision?: string;
   out?: string;
@@ -177,7 +179,9 @@ export function registerSweep(program: Command): void {
     .option('--budget-minutes <m>', 'stop starting new runs after this many minutes (default: no limit)', numberArg(0, Infinity, { exclusiveMin: true }))
     .option('--max-length <n>', 'tokens per example (default: 128, QA 384, capped at the base\'s limit)', intArg(2))
     .option('--batch-size <n>', 'examples per batch', intArg(1), 32)
-    .option('--threads <n>', 'ONNX Runtime threads', intArg(1))
+    .option('--threads <n>', 'ONNX Runtime threads', intArg(1));
+  addFrozenPrecisionOptions(cmd, 'every run (training and the test scoring; an int8 run is recorded as such in results.jsonl and trains in its own run directory, <run>_int8)');
+  cmd
     .option('--json', 'print the per-method summary (with --status: the status) as JSON on stdout')
     .option('--queue <url>', 'enqueue the runs in Redis for `adapterkit worker` instead of training here: redis://[:password@]host[:port][/db], rediss:// for TLS')
     .option('--queue-name <name>', 'queue name (default: "sweep")')
@@ -195,6 +199,9 @@ export function registerSweep(program: Command): void {
         if (given.length) fail('BAD_CONFIG', `${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need(s) --queue <url>`);
         await runSweepCommand(flags);
         return;
+      }
+      if (flags.frozenPrecision === 'int8' || flags.int8Tolerance !== undefined) {
+        fail('BAD_CONFIG', '--frozen-precision and --int8-tolerance apply to a local sweep only for now: queued jobs do not carry the precision yet (run the sweep without --queue)');
       }
       const target = parseQueueUrl(flags.queue, flags.queueName !== undefined ? { queueName: flags.queueName } : {});
       try {
@@ -331,14 +338,15 @@ function printSummary(f: SweepFlags, task: LoadedSweep['task'], results: readonl
 }
 
 async function runSweepCommand(f: SweepFlags): Promise<void> {
+  const frozen = frozenPrecisionOptions(f, (line) => say(`      ${line}`));
   const { spec, grid, taskName, task, out, base, maxLength } = await loadSweep(f);
   await mkdir(out, { recursive: true });
   await recordSweepTask(out, taskName, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength });
 
-  say(`adapterkit sweep: ${taskName} (${describeDataSpec(spec)}) on ${base.id} -> ${out}`);
-  const reporter = sweepReporter({ data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
+  say(`adapterkit sweep: ${taskName} (${describeDataSpec(spec)}) on ${base.id}${frozen.frozenPrecision === 'int8' ? ', int8 frozen base' : ''} -> ${out}`);
+  const reporter = sweepReporter({ data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength, ...frozenRecord(frozen) });
   const outcome = await runInterruptible(reporter, (signal) => runSweep({
-    base, task, outDir: out, grid, batchSize: f.batchSize, maxLength, signal, ...reporter.callbacks,
+    base, task, outDir: out, grid, batchSize: f.batchSize, maxLength, signal, ...reporter.callbacks, frozen,
     ...(f.budgetMinutes !== undefined ? { budgetMinutes: f.budgetMinutes } : {}),
     ...(f.threads !== undefined ? { threads: f.threads } : {}),
   }));
@@ -349,6 +357,7 @@ async function runSweepCommand(f: SweepFlags): Promise<void> {
   say(`${status}; results in ${outcome.resultsPath}`);
   printSummary(f, task, outcome.results, outcome.planned, {
     task: taskName, out, planned: outcome.planned, trained: outcome.trained, skipped: outcome.skipped, notStarted: outcome.notStarted, budgetExceeded: outcome.budgetExceeded,
+    ...frozenRecord(frozen),
   });
 }
 

@@ -25,6 +25,8 @@ import { modeFromFlags, sanitizeTaskName, type ModeFlags } from '../options.js';
 import { withInterrupt } from '../interrupt.js';
 import { baseSource, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
+import { frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
+import { frozenRecord } from '../../train/frozen-precision.js';
 
 /** Help of --multi-task. */
 export const MULTI_TASK_HELP = 'train several sentence-classification tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown) or name=<dir> with train.csv and dev.csv (columns from --text and --label, default text and label), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)';
@@ -33,7 +35,7 @@ export const MULTI_TASK_HELP = 'train several sentence-classification tasks in o
 export const SAMPLING_HELP = 'with --multi-task: proportional (every example once an epoch, tasks in proportion to their size) or temperature=<T> (task i drawn with p ∝ n_i^(1/T); T > 1 favours small tasks)';
 
 /** The flags a mixed-task run reads (a subset of train's). */
-export interface MultiTaskFlags extends ModeFlags {
+export interface MultiTaskFlags extends ModeFlags, FrozenPrecisionFlags {
   multiTask: string;
   sampling?: string;
   base: string;
@@ -143,10 +145,12 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
     ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
     ...(pooling !== 'encoder' ? { pooling } : {}),
   };
+  // The trainer's guard reports the plan of the training graph; each task's own model (dev scoring) runs a guard of its own, unlogged.
+  const frozen = frozenPrecisionOptions(f, say);
   const tasks: MultiTaskTask[] = loaded.map((t, i) => ({
     name: t.name,
     model: TaskModel.create(base, {
-      mode, head: { ...headExtra, kind: 'classification', labels: t.data.labels, pair: t.data.pair } as HeadConfig, seed: f.seed + i,
+      mode, head: { ...headExtra, kind: 'classification', labels: t.data.labels, pair: t.data.pair } as HeadConfig, seed: f.seed + i, ...frozen, onFrozenPlan: undefined,
       ...(f.dropout !== undefined ? { dropout: f.dropout } : {}), ...(f.threads !== undefined ? { threads: f.threads } : {}),
     }),
     train: t.train, dev: t.dev, metrics: t.data.metrics,
@@ -159,6 +163,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
     ['base', `${base.id} (${base.encoder.family})`],
     ['mode', `${describeMode(mode, base.encoder)}, one per task`],
     ['trainable', `${formatInt(stats?.trainableParams ?? 0)} parameters per task (${formatPercent(stats?.share ?? 0)} of the base)`],
+    ...(frozen.frozenPrecision === 'int8' ? [['frozen base', 'int8 matmuls (outlier guard on the first mixed batch)'] as [string, string]] : []),
     ['sampling', sampling === 'proportional' ? 'proportional to task size' : `temperature ${sampling.temperature} (p ∝ n^(1/${sampling.temperature}))`],
     ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR.adapters}, seed ${f.seed}`],
   ]).trimEnd());
@@ -166,7 +171,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
   await mkdir(out, { recursive: true });
   for (const t of loaded) {
     await mkdir(join(out, t.name), { recursive: true });
-    await writeRunRecord(join(out, t.name), { data: t.spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: t.name, maxLength });
+    await writeRunRecord(join(out, t.name), { data: t.spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: t.name, maxLength, ...frozenRecord(frozen) });
   }
   let every = 1;
   const onEvent = (e: MultiTaskEvent) => {
@@ -192,14 +197,14 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
       outDir: out, tasks, sampling, epochs: f.epochs, batchSize: f.batchSize, maxLength,
       ...(f.lr !== undefined ? { lr: f.lr } : {}), weightDecay: f.weightDecay, warmupRatio: f.warmupRatio, clipNorm: f.clipNorm, seed: f.seed,
       ...(f.dropout !== undefined ? { dropout: f.dropout } : {}), ...(f.evalEvery !== undefined ? { evalEvery: f.evalEvery } : {}),
-      ...(f.maxSteps !== undefined ? { maxSteps: f.maxSteps } : {}), ...(f.threads !== undefined ? { threads: f.threads } : {}), signal, onEvent,
+      ...(f.maxSteps !== undefined ? { maxSteps: f.maxSteps } : {}), ...(f.threads !== undefined ? { threads: f.threads } : {}), frozen, signal, onEvent,
       ...(f.patience !== undefined ? { patience: f.patience } : {}), ...(f.resume ? { resume: true } : {}),
     }));
   } finally {
     for (const t of tasks) await t.model.dispose();
   }
   const summary = {
-    out, base: base.id, mode: describeMode(mode, base.encoder), sampling, steps: r.steps, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
+    out, base: base.id, mode: describeMode(mode, base.encoder), ...frozenRecord(frozen), sampling, steps: r.steps, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
     tasks: r.tasks.map((t) => ({ ...t, best: t.best ? { ...t.best, epoch: t.best.epoch + 1 } : null })),
   };
   if (f.json) {

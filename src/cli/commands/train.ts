@@ -38,6 +38,7 @@ import { baseSource, readManifest, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { DEFAULT_CACHE_MEMORY_BYTES } from '../../train/frozen-cache.js';
+import { frozenRecord } from '../../train/frozen-precision.js';
 import { MULTI_TASK_HELP, runMultiTaskTrain, SAMPLING_HELP, type MultiTaskFlags } from './train-multi-task.js';
 
 /** Flags of `adapterkit train`. */
@@ -382,7 +383,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     ...(built?.loaded.length ? [['loaded', built.loaded.join('; ')] as [string, string]] : []),
     ['trainable', `${formatInt(stats.trainableParams)} parameters (${formatPercent(stats.share)} of the base)`],
     ['per task', formatBytes(stats.bytesPerTask)],
-    ...(f.frozenPrecision === 'int8' ? [['frozen base', 'int8 matmuls (outlier guard on the first batch)'] as [string, string]] : []),
+    ...(frozen.frozenPrecision === 'int8' ? [['frozen base', 'int8 matmuls (outlier guard on the first batch)'] as [string, string]] : []),
     ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR[mode.kind]}, seed ${f.seed}`],
     ['dev', task.dev],
     ...(task.test ? [['test', 'unlabeled' in task.test ? task.test.unlabeled : `${formatInt(task.test.examples)} examples, scored with the best checkpoint at the end`] as [string, string]] : []),
@@ -391,7 +392,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   for (const n of built?.notes ?? []) say(`note: ${n}`);
   await mkdir(out, { recursive: true });
   // A token-level spec is stored in the same `data` field; eval tells them apart (isTokenTaskSpec).
-  await writeRunRecord(out, { data: task.record, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength });
+  await writeRunRecord(out, { data: task.record, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength, ...frozenRecord(frozen) });
 
   const progress = new TrainProgress({ epochs: f.epochs });
   let r: TrainResult;
@@ -424,7 +425,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
     task: taskName, base: base.id, mode: describeMode(mode, base.encoder), out, bestDir: r.bestDir,
     steps: r.steps, epochs: r.epochsRun, epochsCompleted: r.epochsCompleted, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
     lastLoss: r.lastLoss, epochLosses: r.epochLosses, best: r.best ? { ...r.best, epoch: r.best.epoch + 1 } : null, test,
-    trainableParams: stats.trainableParams, baseParams: stats.baseParams, bytesPerTask: stats.bytesPerTask,
+    trainableParams: stats.trainableParams, baseParams: stats.baseParams, bytesPerTask: stats.bytesPerTask, ...frozenRecord(frozen),
     ...(isAdapterSetup(mode) ? { setup: setupSummary(mode, setup as SetupPlan) } : {}),
   };
   if (f.json) {

@@ -22,6 +22,7 @@ import { expectDtype, expectFloat, expectRank } from './check.js';
 import { add, div, mul, sqrt, sub } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { reduceSum } from './reduce.js';
+import { reshape, transpose } from './shape.js';
 
 /** How a frozen matmul runs: fp32 MatMul, int8 per column (per-tensor activations), or 8-bit blocks. */
 export type FrozenKernel = 'fp32' | 'int8' | 'int8-block';
@@ -179,12 +180,15 @@ export function transposedProduct(b: Value | undefined, node: string): (dy: Valu
   return f;
 }
 
-/** One frozen matmul as installed: its weight's name, shape, kernel and the bytes its constants hold. */
+/** One frozen matmul as installed: its weight's name, shape, kernels and the bytes its constants hold. */
 export interface FrozenMatmulInfo {
   readonly weight: string;
   readonly shape: readonly [number, number];
+  /** The forward product's kernel. */
   readonly kernel: FrozenKernel;
-  /** Bytes of the constants the kernel uses (fp32 W, or both quantised copies and their scales). */
+  /** The input gradient's kernel (dX = dY Wᵀ); fp32 whenever the forward is. */
+  readonly backward: FrozenKernel;
+  /** Bytes of the constants the kernels use (fp32 W; or the forward copy and the transposed copy, each as its kernel stores it). */
   readonly bytes: number;
 }
 
@@ -192,50 +196,73 @@ function bytesOf(...ts: HostTensor[]): number {
   return ts.reduce((n, t) => n + t.data.byteLength, 0);
 }
 
-/** The forward and transposed constants of `w` for `kernel` (not fp32), and the two products. */
-function quantisedPair(w: Value, kernel: Exclude<FrozenKernel, 'fp32'>, o: { forwardOnly?: boolean } = {}): { bytes: number; forward: (x: Value, bias?: Value) => Value; backward: (dy: Value) => Value; key: Value } {
-  const g: Graph = w.graph;
-  const t = g.dataOf(w);
+/** One direction of a frozen matmul: the product and the bytes of its constants. */
+interface Product {
+  readonly bytes: number;
+  /** The constant the product reads as its weight input (the gradient rules find the transposed product by it). */
+  readonly key: Value;
+  readonly apply: (x: Value, bias?: Value) => Value;
+}
+
+function frozenData(w: Value, kernel: FrozenKernel): { data: Float32Array; K: number; N: number } {
+  const t = w.graph.dataOf(w);
   if (t.dtype !== 'float32') fail('DTYPE_MISMATCH', `frozen kernel ${kernel}: ${w.describe()} must be float32`);
   const [K, N] = t.shape as [number, number];
-  const data = t.data as Float32Array;
-  if (kernel === 'int8') {
-    const [fqt, fst, bqt, bst] = cached(data, kernel, () => {
-      const f = quantizeColumns(data, K, N);
-      const b = quantizeColumns(data, K, N, true);
-      return [f.q, f.scale, b.q, b.scale] as const;
-    });
-    const fq = g.constant(g.freshName(`${w.name}.int8`), fqt);
-    const fs = g.constant(g.freshName(`${w.name}.int8_scale`), fst);
-    const bq = g.constant(g.freshName(`${w.name}.int8_t`), bqt);
-    const bs = g.constant(g.freshName(`${w.name}.int8_t_scale`), bst);
-    return { bytes: bytesOf(fqt, fst, bqt, bst), key: fq, forward: (x, bias) => dynamicQuantizeMatMul(x, fq, fs, bias), backward: (dy) => dynamicQuantizeMatMul(dy, bq, bs) };
-  }
-  // Not cached: the guard's probe makes these for every matmul (the forward copy only), few keep them.
-  const f = quantizeBlocks(data, K, N);
-  const fq = g.constant(g.freshName(`${w.name}.q8b`), f.q);
-  const fs = g.constant(g.freshName(`${w.name}.q8b_scale`), f.scale);
-  const forward = (x: Value, bias?: Value) => matMulNBits(x, fq, fs, { k: K, n: N, block: INT8_BLOCK, bias });
-  if (o.forwardOnly) return { bytes: bytesOf(f.q, f.scale), key: fq, forward, backward: () => fail('GRAPH_ERROR', `${w.name}: a forward-only probe has no transposed copy`) };
-  const b = quantizeBlocks(data, K, N, INT8_BLOCK, true);
-  const bq = g.constant(g.freshName(`${w.name}.q8b_t`), b.q);
-  const bs = g.constant(g.freshName(`${w.name}.q8b_t_scale`), b.scale);
-  return { bytes: bytesOf(f.q, f.scale, b.q, b.scale), key: fq, forward, backward: (dy) => matMulNBits(dy, bq, bs, { k: N, n: K, block: INT8_BLOCK }) };
+  return { data: t.data as Float32Array, K, N };
 }
 
 /**
- * Runs every `linear(x, w, b)` of the frozen constant `w` [K, N] with `kernel`: `int8` and
- * `int8-block` quantise `w` and its transpose once (the fp32 `w` is then no longer used by the
- * graph, so it is not stored in the session); `fp32` leaves `w` as it is.
+ * The product of `w` [K, N] with `kernel` in one direction: forward x W [..., K] -> [..., N], or
+ * backward dY Wᵀ [..., N] -> [..., K] (`transposed`). fp32 backward stores Wᵀ as its own constant
+ * (the guard picks it only where a quantised input gradient is off).
  */
-export function installFrozenKernel(w: Value, kernel: FrozenKernel): FrozenMatmulInfo {
+function frozenProduct(w: Value, kernel: FrozenKernel, transposed: boolean): Product {
+  const g: Graph = w.graph;
+  const { data, K, N } = frozenData(w, kernel);
+  const [k, n] = transposed ? [N, K] : [K, N];
+  const tag = transposed ? '_t' : '';
+  if (kernel === 'fp32') {
+    if (!transposed) return { bytes: data.byteLength, key: w, apply: (x, bias) => (bias ? add(matmul(x, w), bias) : matmul(x, w)) };
+    const [tt] = cached(data, 'fp32_t', () => {
+      const t = new Float32Array(K * N);
+      for (let r = 0; r < K; r++) for (let c = 0; c < N; c++) t[c * K + r] = data[r * N + c] as number;
+      return [{ dtype: 'float32', shape: [N, K], data: t } as HostTensor<'float32'>] as const;
+    });
+    const wt = g.constant(g.freshName(`${w.name}.fp32_t`), tt);
+    return { bytes: bytesOf(tt), key: wt, apply: (x, bias) => (bias ? add(matmul(x, wt), bias) : matmul(x, wt)) };
+  }
+  if (kernel === 'int8') {
+    const [qt, st] = cached(data, `int8${tag}`, () => {
+      const c = quantizeColumns(data, K, N, transposed);
+      return [c.q, c.scale] as const;
+    });
+    const q = g.constant(g.freshName(`${w.name}.int8${tag}`), qt);
+    const sc = g.constant(g.freshName(`${w.name}.int8${tag}_scale`), st);
+    return { bytes: bytesOf(qt, st), key: q, apply: (x, bias) => dynamicQuantizeMatMul(x, q, sc, bias) };
+  }
+  // Not cached: the guard's probe makes these for every matmul it measures, few keep them.
+  const b = quantizeBlocks(data, K, N, INT8_BLOCK, transposed);
+  const q = g.constant(g.freshName(`${w.name}.q8b${tag}`), b.q);
+  const sc = g.constant(g.freshName(`${w.name}.q8b${tag}_scale`), b.scale);
+  return { bytes: bytesOf(b.q, b.scale), key: q, apply: (x, bias) => matMulNBits(x, q, sc, { k, n, block: INT8_BLOCK, ...(bias ? { bias } : {}) }) };
+}
+
+/**
+ * Runs every `linear(x, w, b)` of the frozen constant `w` [K, N] with `kernel`, and its input
+ * gradient with `backward` (default: the same kernel): `int8` and `int8-block` quantise `w` (and
+ * its transpose for the input gradient) once, and the fp32 `w` is then no longer used by the
+ * graph, so it is not stored in the session; `fp32` leaves `w` as it is (its gradient is the
+ * ordinary MatMul's, in fp32). A quantised forward with an fp32 backward stores Wᵀ in fp32.
+ */
+export function installFrozenKernel(w: Value, kernel: FrozenKernel, backward: FrozenKernel = kernel): FrozenMatmulInfo {
   if (w.kind !== 'constant' || w.rank !== 2) fail('GRAPH_ERROR', `frozen kernel ${kernel}: ${w.describe()} must be a frozen 2-D constant`);
   const shape = w.shape as [number, number];
-  if (kernel === 'fp32') return { weight: w.name, shape, kernel, bytes: w.graph.dataOf(w).data.byteLength };
-  const p = quantisedPair(w, kernel);
-  TRANSPOSED.set(p.key, p.backward);
-  w.graph.setLinearKernel(w, (x, bias) => p.forward(x, bias));
-  return { weight: w.name, shape, kernel, bytes: p.bytes };
+  if (kernel === 'fp32') return { weight: w.name, shape, kernel, backward: 'fp32', bytes: w.graph.dataOf(w).data.byteLength };
+  const fwd = frozenProduct(w, kernel, false);
+  const bwd = frozenProduct(w, backward, true);
+  TRANSPOSED.set(fwd.key, (dy) => bwd.apply(dy));
+  w.graph.setLinearKernel(w, (x, bias) => fwd.apply(x, bias));
+  return { weight: w.name, shape, kernel, backward, bytes: fwd.bytes + bwd.bytes };
 }
 
 /** The quantised kernels a probe can measure. */
@@ -245,6 +272,14 @@ export type ProbedKernel = Exclude<FrozenKernel, 'fp32'>;
 export interface FrozenProbe {
   readonly weight: string;
   readonly errors: Readonly<Partial<Record<ProbedKernel, Value>>>;
+  /** The product's input x and its fp32 output x W (before the bias): what a backward probe needs. */
+  readonly input: Value;
+  readonly output: Value;
+  /**
+   * The input-gradient probe, when kernels were asked for it: given dY (d loss / d output), the
+   * relative error of each kernel's dY Wᵀ against fp32, scalars.
+   */
+  readonly backward?: (dy: Value) => Partial<Record<ProbedKernel, Value>>;
 }
 
 /** ‖y − ref‖ / ‖ref‖ over all elements, a scalar. */
@@ -256,14 +291,31 @@ function relativeError(y: Value, ref: Value): Value {
 /**
  * The outlier guard's probe: `linear(x, w, b)` of the frozen constant `w` keeps running in fp32,
  * and the product `x w` of each of `kernels` is computed beside it on the same input; `onProbe`
- * receives the scalar relative errors (Frobenius, over the batch) for the caller to fetch.
+ * receives the scalar relative errors (Frobenius, over the batch) for the caller to fetch. With
+ * `backwardKernels`, the probe also offers the input gradient's check: the caller differentiates
+ * the loss with respect to the probe's `output` and hands dY to `backward`.
  */
-export function installFrozenProbe(w: Value, onProbe: (p: FrozenProbe) => void, kernels: readonly ProbedKernel[] = ['int8', 'int8-block']): void {
+export function installFrozenProbe(w: Value, onProbe: (p: FrozenProbe) => void, kernels: readonly ProbedKernel[] = ['int8', 'int8-block'], backwardKernels: readonly ProbedKernel[] = []): void {
   if (w.kind !== 'constant' || w.rank !== 2) fail('GRAPH_ERROR', `frozen probe: ${w.describe()} must be a frozen 2-D constant`);
-  const made = kernels.map((k) => [k, quantisedPair(w, k, { forwardOnly: k === 'int8-block' })] as const);
+  const made = kernels.map((k) => [k, frozenProduct(w, k, false)] as const);
+  const back = backwardKernels.map((k) => [k, frozenProduct(w, k, true)] as const);
   w.graph.setLinearKernel(w, (x, bias) => {
     const y = matmul(x, w);
-    onProbe({ weight: w.name, errors: Object.fromEntries(made.map(([k, p]) => [k, relativeError(p.forward(x), y)])) });
+    const probe: FrozenProbe = {
+      weight: w.name, input: x, output: y,
+      errors: Object.fromEntries(made.map(([k, p]) => [k, relativeError(p.apply(x), y)])),
+      ...(back.length ? {
+        backward: (dy: Value) => {
+          // Compared transposed (the relative error is the same): dXᵀ = W dYᵀ reads W as it is, where
+          // dY Wᵀ would make ONNX Runtime fold a second fp32 copy of W, transposed, into the session.
+          const [K, N] = w.shape as [number, number];
+          const flatT = (v: Value, width: number) => transpose(reshape(v, [-1, width]), [1, 0]); // [width, rows]
+          const ref = matmul(w, flatT(dy, N)); // [K, rows]
+          return Object.fromEntries(back.map(([k, p]) => [k, relativeError(flatT(p.apply(dy), K), ref)]));
+        },
+      } : {}),
+    };
+    onProbe(probe);
     return bias ? add(y, bias) : y;
   });
 }

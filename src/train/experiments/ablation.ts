@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { f32, type HostTensor } from '../../engine/index.js';
 import { TaskModel } from '../task-model.js';
+import { frozenRecord, type FrozenOptions, type FrozenRecord } from '../frozen-precision.js';
 import type { TaskMetricValues } from '../training-data.js';
 import type { ExperimentTask, ScoredSplit } from './experiment-task.js';
 import type { SweepGrid } from './sweep-grid.js';
@@ -26,7 +27,7 @@ export interface AblationSplit {
 }
 
 /** What {@link ablateLayers} reports (also the JSON stored as `ablation-<task>.json`). */
-export interface AblationResult {
+export interface AblationResult extends FrozenRecord {
   readonly task: string;
   readonly metric: string;
   readonly layers: number;
@@ -55,10 +56,14 @@ export function withoutAdapters(model: TaskModel, first: number, last: number): 
 /** Scores `model`, or its variant with `weights`, on every split. */
 async function scoreSplits(
   model: TaskModel, weights: ReadonlyMap<string, HostTensor<'float32'>> | undefined, task: ExperimentTask, splits: readonly ScoredSplit[],
-  o: { maxLength: number; batchSize?: number; threads?: number },
+  o: { maxLength: number; batchSize?: number; threads?: number; frozen?: FrozenOptions },
 ): Promise<Record<string, TaskMetricValues>> {
+  // Each variant runs its own outlier guard on its first batch; only the full model's plan is reported.
   const m = weights
-    ? TaskModel.create(model.base, { mode: model.mode, head: model.head, seed: 0, weights, adapterName: model.adapterName, trainPooler: model.trainPooler, ...(o.threads !== undefined ? { threads: o.threads } : {}) })
+    ? TaskModel.create(model.base, {
+      mode: model.mode, head: model.head, seed: 0, weights, adapterName: model.adapterName, trainPooler: model.trainPooler,
+      ...(o.threads !== undefined ? { threads: o.threads } : {}), ...o.frozen, onFrozenPlan: undefined,
+    })
     : model;
   const out: Record<string, TaskMetricValues> = {};
   try {
@@ -90,6 +95,11 @@ export async function ablateLayers(
     maxLength: number;
     batchSize?: number;
     threads?: number;
+    /**
+     * The frozen precision of the variants with adapters removed: pass `model`'s own (default
+     * fp32) so that every span is scored like the baseline; recorded in the result.
+     */
+    frozen?: FrozenOptions;
     /** Task name in the result (default: the task's). */
     name?: string;
     source?: string;
@@ -98,6 +108,8 @@ export async function ablateLayers(
   },
 ): Promise<AblationResult> {
   if (model.mode.kind !== 'adapters') fail('BAD_CONFIG', `layer ablation needs an adapter task; this task was trained in mode ${model.mode.kind}`);
+  const precision = o.frozen?.frozenPrecision ?? 'fp32';
+  if (precision !== model.frozenPrecision) fail('BAD_CONFIG', `layer ablation: the model runs its frozen base in ${model.frozenPrecision} but the options ask for ${precision}; score every span at the model's precision`);
   const names = o.splits ?? o.task.scoredSplits;
   if (names.length === 0) fail('BAD_CONFIG', 'layer ablation: no split to score');
   for (const n of names) if (!o.task.scoredSplits.includes(n)) fail('BAD_DATA', `layer ablation: task ${o.task.name} has no labeled ${n} split`);
@@ -119,7 +131,7 @@ export async function ablateLayers(
   }
   const splits: Record<string, AblationSplit> = {};
   for (const n of names) splits[n] = { baseline: main(base[n] as TaskMetricValues), baselineMetrics: base[n] as TaskMetricValues, values: grids[n] as (number | null)[][] };
-  return { task: o.name ?? o.task.name, metric, layers, splits, ...(o.source !== undefined ? { source: o.source } : {}) };
+  return { task: o.name ?? o.task.name, metric, layers, splits, ...(o.source !== undefined ? { source: o.source } : {}), ...frozenRecord(o.frozen) };
 }
 
 /** File name of an ablation stored next to a sweep. */

@@ -52,11 +52,17 @@ export interface SweepResult {
   /** Run directory relative to the sweep's output directory. */
   readonly runDir: string;
   readonly finishedAt: string;
+  /** `int8` when the frozen base ran in int8 (absent: fp32), with the outlier guard's tolerance. */
+  readonly frozenPrecision?: 'int8';
+  readonly int8Tolerance?: number;
 }
 
-/** The key that identifies a run across restarts: task, method, run id and batch/length settings. */
-export function resultKey(r: Pick<SweepResult, 'task' | 'method' | 'run' | 'batchSize' | 'maxLength'>): string {
-  return `${r.task}\u0000${r.method}\u0000${r.run}\u0000${r.batchSize}\u0000${r.maxLength}`;
+/**
+ * The key that identifies a run across restarts: task, method, run id, batch/length settings and,
+ * for an int8 frozen base, the precision (fp32 keys are as they were before int8 existed).
+ */
+export function resultKey(r: Pick<SweepResult, 'task' | 'method' | 'run' | 'batchSize' | 'maxLength' | 'frozenPrecision'>): string {
+  return `${r.task}\u0000${r.method}\u0000${r.run}\u0000${r.batchSize}\u0000${r.maxLength}${r.frozenPrecision === 'int8' ? '\u0000int8' : ''}`;
 }
 
 /**

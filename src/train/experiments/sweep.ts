@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fail } from '../../errors.js';
 import type { BaseModel } from '../../models/base.js';
+import { frozenRecord, type FrozenOptions } from '../frozen-precision.js';
 import type { TaskData } from '../data/types.js';
 import type { TaskMetricValues } from '../training-data.js';
 import { sentenceTask, type ExperimentTask } from './experiment-task.js';
@@ -44,6 +45,12 @@ export interface SweepOptions {
   /** ONNX Runtime threads. */
   readonly threads?: number;
   /**
+   * Precision of the frozen base's matmuls in every run (default fp32). An int8 run is a run of
+   * its own: its results row records the precision and its key and run directory (`_int8`) differ
+   * from the fp32 run's, so both can live in one sweep directory.
+   */
+  readonly frozen?: FrozenOptions;
+  /**
    * Called before a run trains (not for runs already in the results file). `remainingSeconds`
    * estimates the time the runs still to train need (this one included), from the speed of the
    * runs this call has trained so far and each run's relative cost; undefined before the first.
@@ -58,7 +65,7 @@ export interface SweepOptions {
 
 /** What {@link runSweep} did. */
 export interface SweepOutcome {
-  /** Every result of this task in the results file (earlier and new), in file order. */
+  /** Every result of this task (at this frozen precision) in the results file (earlier and new), in file order. */
   readonly results: SweepResult[];
   /** Runs of the grid. */
   readonly planned: number;
@@ -113,17 +120,18 @@ export function sweepSettings(base: BaseModel, task: ExperimentTask, o: Pick<Swe
   return { grid: sweepGrid(base, o.grid), ...batchAndLength(base, task, o) };
 }
 
-/** The key of a run of a sweep in its results file (see {@link resultKey}). */
-export function sweepRunKey(taskName: string, spec: SweepRunSpec, s: Pick<SweepSettings, 'batchSize' | 'maxLength'>): string {
-  return resultKey({ task: taskName, method: spec.method, run: spec.id, batchSize: s.batchSize, maxLength: s.maxLength });
+/** The key of a run of a sweep in its results file (see {@link resultKey}); `frozen`: the run's frozen-precision options. */
+export function sweepRunKey(taskName: string, spec: SweepRunSpec, s: Pick<SweepSettings, 'batchSize' | 'maxLength'>, frozen?: FrozenOptions): string {
+  return resultKey({ task: taskName, method: spec.method, run: spec.id, batchSize: s.batchSize, maxLength: s.maxLength, ...frozenRecord(frozen) });
 }
 
 /**
  * The run directory of one run: `<outDir>/runs/<task>/<method>/<run>`, with `_b<batch>_len<length>`
- * appended unless the batch size is 32 and the max length the task's default.
+ * appended unless the batch size is 32 and the max length the task's default, and `_int8` for an
+ * int8 frozen base (`frozen`).
  */
-export function sweepRunDir(outDir: string, task: Pick<ExperimentTask, 'name' | 'defaultMaxLength'>, spec: Pick<SweepRunSpec, 'method' | 'id'>, s: Pick<SweepSettings, 'batchSize' | 'maxLength'>): string {
-  const suffix = s.batchSize === 32 && s.maxLength === task.defaultMaxLength ? '' : `_b${s.batchSize}_len${s.maxLength}`;
+export function sweepRunDir(outDir: string, task: Pick<ExperimentTask, 'name' | 'defaultMaxLength'>, spec: Pick<SweepRunSpec, 'method' | 'id'>, s: Pick<SweepSettings, 'batchSize' | 'maxLength'>, frozen?: FrozenOptions): string {
+  const suffix = (s.batchSize === 32 && s.maxLength === task.defaultMaxLength ? '' : `_b${s.batchSize}_len${s.maxLength}`) + (frozen?.frozenPrecision === 'int8' ? '_int8' : '');
   return join(outDir, 'runs', task.name.replace(/[^A-Za-z0-9_-]/g, '_'), spec.method, `${spec.id}${suffix}`);
 }
 
@@ -137,6 +145,7 @@ export interface SweepPointOptions {
   readonly maxLength: number;
   readonly train?: SweepOptions['train'];
   readonly threads?: number;
+  readonly frozen?: FrozenOptions;
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: TrainEvent) => void;
 }
@@ -148,11 +157,11 @@ export interface SweepPointOptions {
  */
 export async function runSweepPoint(o: SweepPointOptions): Promise<SweepResult> {
   const { spec, batchSize, maxLength } = o;
-  const runDir = sweepRunDir(o.outDir, o.task, spec, o);
+  const runDir = sweepRunDir(o.outDir, o.task, spec, o, o.frozen);
   const metric = o.task.metrics[0] as string;
   const r = await trainAndTest({
     base: o.base, task: o.task, mode: runMode(spec), outDir: runDir, seed: spec.seed,
-    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.frozen ? { frozen: o.frozen } : {}),
     train: {
       ...o.train, epochs: spec.epochs, lr: spec.lr, batchSize, maxLength,
       ...(o.signal ? { signal: o.signal } : {}), onEvent: (e) => o.onEvent?.(e),
@@ -166,7 +175,7 @@ export async function runSweepPoint(o: SweepPointOptions): Promise<SweepResult> 
     lr: spec.lr, epochs: spec.epochs, seed: spec.seed, batchSize, maxLength, metric,
     dev: r.dev, test: r.test, devScore: metricOf(r.dev, metric), testScore: metricOf(r.test, metric),
     trainableParams: r.trainableParams, baseParams: r.baseParams, share: r.share, bytes: r.bytes,
-    seconds: r.seconds, steps: r.steps, runDir: relative(o.outDir, runDir), finishedAt: new Date().toISOString(),
+    seconds: r.seconds, steps: r.steps, runDir: relative(o.outDir, runDir), finishedAt: new Date().toISOString(), ...frozenRecord(o.frozen),
   };
 }
 
@@ -187,11 +196,13 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   if (o.budgetMinutes !== undefined && !(o.budgetMinutes > 0)) fail('BAD_CONFIG', `the time budget must be a positive number of minutes, got ${o.budgetMinutes}`);
   await mkdir(o.outDir, { recursive: true });
   const resultsPath = join(o.outDir, o.resultsFile ?? RESULTS_FILE);
-  const earlier = (await readSweepResults(resultsPath)).filter((r) => r.task === o.task.name);
+  // Rows of the other precision (an fp32 and an int8 sweep in one directory) are neither skipped nor summarised here.
+  const precision = frozenRecord(o.frozen).frozenPrecision;
+  const earlier = (await readSweepResults(resultsPath)).filter((r) => r.task === o.task.name && r.frozenPrecision === precision);
   const done = new Map(earlier.map((r) => [resultKey(r), r]));
   for (const r of earlier) o.onResult?.(r, false);
   const results = [...earlier];
-  const keyOf = (s: SweepRunSpec) => sweepRunKey(o.task.name, s, { batchSize, maxLength });
+  const keyOf = (s: SweepRunSpec) => sweepRunKey(o.task.name, s, { batchSize, maxLength }, o.frozen);
   let trained = 0;
   let skipped = 0;
   let notStarted = 0;
@@ -211,11 +222,11 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
       skipped += plan.length - i - notStarted;
       break;
     }
-    const runDir = sweepRunDir(o.outDir, task, spec, { batchSize, maxLength });
+    const runDir = sweepRunDir(o.outDir, task, spec, { batchSize, maxLength }, o.frozen);
     await o.onRunStart?.(spec, runDir, i, plan.length, costDone > 0 ? (secondsDone / costDone) * todoCost(i) : undefined);
     const res = await runSweepPoint({
       base: o.base, task, outDir: o.outDir, spec, batchSize, maxLength,
-      ...(o.train ? { train: o.train } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      ...(o.train ? { train: o.train } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.frozen ? { frozen: o.frozen } : {}),
       ...(o.signal ? { signal: o.signal } : {}), onEvent: (e) => o.onEvent?.(spec, e),
     });
     await appendSweepResult(resultsPath, res);

@@ -3,6 +3,7 @@
  * score the best dev checkpoint on the test split. Shared by `compareModes` and `runSweep`.
  */
 import type { BaseModel } from '../../models/base.js';
+import type { FrozenOptions } from '../frozen-precision.js';
 import { describeMode, type TrainingMode } from '../modes.js';
 import { loadSavedTask } from '../task-io.js';
 import { TaskModel } from '../task-model.js';
@@ -36,6 +37,8 @@ export interface TrainAndTestOptions {
   readonly outDir: string;
   readonly seed: number;
   readonly threads?: number;
+  /** Precision of the frozen base's matmuls in training and in the test scoring (default fp32); the guard's plan is reported once, for the training model. */
+  readonly frozen?: FrozenOptions;
   readonly train: Omit<TrainDataOptions, 'outDir' | 'taskName' | 'seed' | 'resume'>;
 }
 
@@ -43,7 +46,7 @@ export interface TrainAndTestOptions {
 export async function trainAndTest(o: TrainAndTestOptions): Promise<TrainAndTestResult> {
   const head = o.task.head();
   const threads = o.threads !== undefined ? { threads: o.threads } : {};
-  const model = TaskModel.create(o.base, { mode: o.mode, head, seed: o.seed, ...threads });
+  const model = TaskModel.create(o.base, { mode: o.mode, head, seed: o.seed, ...threads, ...o.frozen });
   const stats = model.stats();
   const t0 = performance.now();
   let r;
@@ -56,7 +59,7 @@ export async function trainAndTest(o: TrainAndTestOptions): Promise<TrainAndTest
   }
   let test: TaskMetricValues | null = null;
   if (o.task.scoredSplits.includes('test')) {
-    const best = await loadSavedTask(o.base, r.bestDir, threads);
+    const best = await loadSavedTask(o.base, r.bestDir, { ...threads, ...o.frozen, onFrozenPlan: undefined });
     try {
       test = await o.task.score(best.model, 'test', { maxLength: o.train.maxLength ?? o.task.defaultMaxLength });
     } finally {
