@@ -23,7 +23,7 @@
  * with broadcasting ops only; {@link MethodContext.layerNorm} covers the one op that is not.
  */
 import { fail } from '../errors.js';
-import { add, f32, layerNorm as lnOp, mul, type HostTensor, type Value } from '../engine/index.js';
+import { add, f32, layerNorm as lnOp, mul, sub, unsqueeze, type HostTensor, type Value } from '../engine/index.js';
 import type { AttentionParts, Encoder, EncoderHooks, LayerInput, SubLayerParts } from '../models/encoder.js';
 import type { HookSite } from '../models/sites.js';
 import { Rng } from '../util/random.js';
@@ -89,6 +89,27 @@ export interface MethodContext {
   dropout(x: Value, p: number): Value;
   /** Layer normalisation with the gain and (unless `bias` is undefined: ModernBERT's gain-only norms) bias tensors named (works for gathered ones too). */
   layerNorm(x: Value, weight: string, bias: string | undefined, eps: number): Value;
+  /**
+   * In a mixed-task batch, for a method that adds positions ({@link AdapterMethod.positions}):
+   * per example, 1 for each of the `kind` positions its task has and 0 for the rest of the
+   * group's (the largest task's count), `[B, 1, P]` float32. The hooks mask the positions an
+   * example does not have (exactly neutral: see {@link slotMaskBias}). Absent outside mixed batches.
+   */
+  positions?(kind: PositionKind): Value;
+}
+
+/** Positions a method adds: prefix keys and values in every attention, or prompt tokens in the sequence. */
+export type PositionKind = 'prefix' | 'prompt';
+
+/**
+ * A value below any attention score (float32's lowest, as the BERT family masks padding): added to
+ * a score, its softmax weight is exactly 0.
+ */
+export const SLOT_MASK_VALUE = -3.4028234663852886e38;
+
+/** The additive attention mask of added positions from their validity `[B, 1, P]` (1 seen, 0 masked): `[B, 1, 1, P]`. */
+export function slotMaskBias(valid: Value): Value {
+  return unsqueeze(mul(sub(1, valid), SLOT_MASK_VALUE), [1]);
 }
 
 /** What a method does at the encoder's sites, by site key. */
@@ -173,6 +194,19 @@ export interface AdapterMethod<C extends MethodConfigBase = MethodConfigBase> {
    * be mixed at all.
    */
   structure(c: C): { readonly key: string } | { readonly unsupported: string };
+  /**
+   * How many positions of each kind the adapter adds (prefix tuning: P keys and values per
+   * attention; prompt tuning: P tokens). In a mixed batch a group of such tasks gets the largest
+   * count of its tasks, and each example masks the positions its task does not have
+   * ({@link MethodContext.positions}). Absent: none.
+   */
+  positions?(c: C): Readonly<Partial<Record<PositionKind, number>>>;
+  /**
+   * Whether the hooks average over every position of a row (UniPELT's gates, as AdapterHub's:
+   * padding included), so that positions other tasks add to the rows of a mixed batch (prompt
+   * tokens) would change what this adapter computes. Absent: false.
+   */
+  averagesPositions?(c: C): boolean;
   /**
    * The method's size knob for sweeps: bottleneck m, LoRA r, prefix or prompt length P (undefined:
    * none). `name` goes into sweep method ids (`lora-r8`), `what` into help texts.

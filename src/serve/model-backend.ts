@@ -3,15 +3,16 @@
  * and every batch — mixed tasks included — classified in one forward pass by a MultiTaskModel.
  * Token-level tasks (tagging, QA) run on their own task model's session (any training mode), and
  * so do tasks holding several adapters under a composition (adapter setups) and tasks whose
- * adapter cannot share a mixed batch (prefix tuning; see `AdapterMethod.structure`): each is a group of
- * its own in a classify batch, answering as the library's `predict` does. A setup whose outputs
+ * adapter cannot share a mixed batch (non-additive bottlenecks, PEFT's prompt placement, a second
+ * prompt layout; see `MultiTaskModel.mixIssue`): each is a group of its own in a classify batch,
+ * answering as the library's `predict` does. Prefix- and prompt-tuning tasks share the mixed batch,
+ * each example masking the prefix keys and prompt tokens its task does not have. A setup whose outputs
  * depend on the batch's layout or come per channel (BatchSplit, Split, Parallel) is refused at load.
  */
 import { fail } from '../errors.js';
 import { baseFingerprint, baseParamCount, type BaseModel } from '../models/base.js';
 import { formatComposition } from '../adapters/composition.js';
 import { perInputIssue } from '../adapters/compose.js';
-import { methodOf } from '../adapters/methods/index.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import { toPrediction } from '../train/evaluate.js';
 import { isAdapterSetup } from '../train/modes.js';
@@ -63,12 +64,6 @@ export function capText(text: string, limit: number): { text: string; cut: boole
   return { text: text.slice(0, end), cut: true };
 }
 
-/** Whether a task's adapter can share a mixed-task batch (its method's `structure` says so). */
-function sharesBatches(model: TaskModel): boolean {
-  const m = model.mode;
-  return m.kind !== 'adapters' || m.adapter === undefined || !('unsupported' in methodOf(m.adapter).structure(m.adapter));
-}
-
 /** Serves saved tasks on one shared base. */
 export class ModelBackend implements ClassifierBackend {
   readonly maxLength: number;
@@ -102,7 +97,7 @@ export class ModelBackend implements ClassifierBackend {
   /** Attaches an already built task model (used by tests and the library API). */
   attach(name: string, model: TaskModel, dir?: string): TaskInfo {
     const token = model.head.kind === 'tagging' || model.head.kind === 'qa';
-    const setup = !token && (isAdapterSetup(model.mode) || !sharesBatches(model));
+    const setup = !token && (isAdapterSetup(model.mode) || this.multi.mixIssue(model) !== undefined);
     if (token || setup) {
       if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
       if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);

@@ -97,6 +97,8 @@ export function makeUnionMethod<C extends MethodConfigBase>(methodOf: (c: C) => 
     validateFor: (c, enc) => void each(c, (m, x) => m.validateFor(x, enc)),
     tensors: (c, enc, name) => each(c, (m, x) => m.tensors(x, enc, name)).flat(),
     hooks: (c, enc, name, ctx) => mergeMethodHooks(each(c, (m, x) => m.hooks(x, enc, name, ctx))),
+    averagesPositions: (c) => each(c, (m, x) => m.averagesPositions?.(x) ?? false).some(Boolean),
+    positions: (c) => Object.assign({}, ...each(c, (m, x) => m.positions?.(x) ?? {})) as ReturnType<NonNullable<AdapterMethod<C>['positions']>>,
     structure(c) {
       const parts = each(c, (m, x) => m.structure(x));
       const no = parts.find((p): p is { unsupported: string } => 'unsupported' in p);
