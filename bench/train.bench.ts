@@ -22,6 +22,9 @@
  * one warm-up step each (the int8 warm-up runs the outlier guard); prints the step ratio (target
  * <= 0.55) and the frozen matmul weights' bytes int8 / fp32 (target <= 0.55). BENCH_INT8=only runs
  * just this part, BENCH_INT8=0 skips it; BENCH_LAYERS (default 12) sets the model's depth.
+ *
+ * Method rows (issue 15, bench/train/method-rows.ts): prefix, prompt, Compacter, MAM, UniPELT steps
+ * against a Houlsby adapter's, interleaved; BENCH_METHOD_ROWS=0 skips them, =only runs just them.
  */
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
 import { methodConfig } from '../src/adapters/methods/index.js';
@@ -29,6 +32,7 @@ import { headConfig } from '../src/heads/head.js';
 import type { TrainingMode } from '../src/train/modes.js';
 import { TaskModel } from '../src/train/task-model.js';
 import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
+import { METHOD_ROWS, trainMethodRows } from './train/method-rows.js';
 import { BERT_BASE_CONFIG, alternating, benchPresets, bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, stepRunner, syntheticBatch } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
@@ -97,6 +101,8 @@ async function main(): Promise<void> {
     console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     return;
   }
+  if (METHOD_ROWS !== '0') await trainMethodRows(base, head, batch, labels);
+  if (METHOD_ROWS === 'only') return void console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   const full = stepRunner(create({ kind: 'full' }), batch, labels);
   await full.step(); // warm-up (builds the session)
