@@ -163,10 +163,22 @@ export interface LinearUnit {
   single(x: Value, state: Value | undefined): Value;
 }
 
+/**
+ * One prefix-tuning adapter at one self-attention, as compositions use it (AdapterHub's
+ * `PrefixTuningLayer.compose_single`): the state is the attention's keys, values and mask.
+ */
+export interface AttentionUnit {
+  /** Key positions the adapter adds (its prefix length). */
+  readonly added: number;
+  /** The adapter's prefix joined in front of the state's keys and values, seen by every row. */
+  join(parts: AttentionParts): AttentionParts;
+}
+
 /** A method's units, by site key (see {@link AdapterMethod.units}). */
 export interface MethodUnits {
   readonly sublayers?: ReadonlyMap<string, SubLayerUnit>;
   readonly linears?: ReadonlyMap<string, LinearUnit>;
+  readonly attentions?: ReadonlyMap<string, AttentionUnit>;
 }
 
 /** AdapterHub's view of a config: its `config` object (exactly what AdapterHub's `to_dict()` gives), or why it has none. */
@@ -188,6 +200,8 @@ export interface AdapterMethod<C extends MethodConfigBase = MethodConfigBase> {
   hooks(c: C, enc: Encoder, name: string, ctx: MethodContext): MethodHooks;
   /** The adapter as compositions use it (Stack, Average, BatchSplit, Parallel, Split), by site; see compose.ts. */
   units?(c: C, enc: Encoder, name: string, ctx: MethodContext): MethodUnits;
+  /** Without `units`: why the method cannot be composed, for the error that names the composition (what AdapterHub does with it). */
+  readonly notComposable?: string;
   /**
    * What must agree for tasks to share stacks in a mixed batch (sizes and `leave_out` may differ:
    * stacks are zero-padded and absent tensors get their neutral value), or why the config cannot

@@ -216,7 +216,7 @@ test('refusals: fields, USE-lite without a sequence-start token, mixed-task batc
   assert.throws(() => TaskModel.create(base, {
     mode: { kind: 'adapters', active: parseComposition('Stack(p, q)'), adapters: [{ name: 'p', config: promptConfig() }, { name: 'q', config: methodConfig('lora') }] },
     head, seed: 1,
-  }), /adapter p \(prompt_tuning\) cannot be composed: the method has no composition units/);
+  }), /Stack\(p, q\): adapter p is prompt tuning \(P=10, prefix\), which cannot be composed: AdapterHub joins the prompt of an active setup's first adapter only \(PromptTuningLayer.forward: adapter_setup.first\(\)\) to every row and ignores a prompt-tuning adapter anywhere else in it/);
   const ctx = { w: () => { throw new Error('unused'); }, gathered: false, dropout: (x: unknown) => x, layerNorm: () => { throw new Error('unused'); } } as unknown as MethodContext;
   const one = methodOf(promptConfig()).hooks(promptConfig(), base.encoder, 'a', ctx);
   assert.throws(() => composeHooks([one, one]), /2 adapters join prompts to the input; one prompt-tuning adapter fits a model/);

@@ -198,6 +198,10 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
     }
     return { attentions };
   },
+  units(c, enc, name, ctx) {
+    const joins = prefixMethod.hooks(c, enc, name, ctx).attentions ?? new Map<string, (p: AttentionParts) => AttentionParts>();
+    return { attentions: new Map([...joins].map(([k, join]) => [k, { added: c.prefix_length, join }])) };
+  },
   positions: (c) => ({ prefix: c.prefix_length }),
   averagesPositions: (c) => c.use_gating,
   size: { name: 'P', what: 'prefix_length', get: (c) => c.prefix_length, with: (c, n) => checkPrefixConfig({ ...c, prefix_length: n }) },

@@ -97,6 +97,7 @@ export function makeUnionMethod<C extends MethodConfigBase>(methodOf: (c: C) => 
     validateFor: (c, enc) => void each(c, (m, x) => m.validateFor(x, enc)),
     tensors: (c, enc, name) => each(c, (m, x) => m.tensors(x, enc, name)).flat(),
     hooks: (c, enc, name, ctx) => mergeMethodHooks(each(c, (m, x) => m.hooks(x, enc, name, ctx))),
+    notComposable: 'a union\'s components would each have to be composed at their own sites (AdapterHub composes its MAM and UniPELT parts layer by layer); adapterkit does not compose unions yet',
     averagesPositions: (c) => each(c, (m, x) => m.averagesPositions?.(x) ?? false).some(Boolean),
     positions: (c) => Object.assign({}, ...each(c, (m, x) => m.positions?.(x) ?? {})) as ReturnType<NonNullable<AdapterMethod<C>['positions']>>,
     structure(c) {
