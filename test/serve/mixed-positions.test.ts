@@ -40,7 +40,7 @@ const MIXED: Record<string, { adapter?: MethodConfig; labels: string[] }> = {
 };
 
 /** A task with its trainable tensors moved away from their start (a fresh bottleneck or LoRA is the identity). */
-function task(base: BaseModel, seed: number, adapter: MethodConfig | undefined, labels: string[], pooling?: 'cls'): TaskModel {
+function task(base: BaseModel, seed: number, adapter: MethodConfig | undefined, labels: string[], pooling?: 'cls' | 'mean'): TaskModel {
   const mode: TaskModelOptions['mode'] = adapter ? { kind: 'adapters', adapter } : { kind: 'head-only' };
   const m = TaskModel.create(base, { mode, head: headConfig({ kind: 'classification', labels, ...(pooling ? { pooling } : {}) }), seed });
   const r = new Rng(seed);
@@ -72,6 +72,12 @@ test('a mixed batch of prefix, prompt, MAM, bottleneck, LoRA and head-only tasks
   const cls = task(base, seed + 1, methodConfig('lora', { r: 2 }), ['a', 'b'], 'cls');
   models.set('cls', cls);
   multi.add('cls', cls);
+  // heads that average the last hidden state over the input's tokens (the prompt positions taken out), with and without a prompt
+  for (const [name, adapter] of [['mean', methodConfig('lora', { r: 2 })], ['prompt-mean', methodConfig('prompt', { prompt_length: 3 })]] as const) {
+    const m = task(base, seed + name.length, adapter, ['a', 'b'], 'mean');
+    models.set(name, m);
+    multi.add(name, m);
+  }
   const batch = rows([...models.keys()]);
   const out = await multi.predict(multi.encode(batch.map((r) => r.text), LENGTH), batch.map((r) => r.task));
   for (const [k, r] of batch.entries()) {
