@@ -23,6 +23,8 @@
  *      (6), BENCH_INT8=0 skips it.
  *  (7) one input for N tasks (bench/serve-parallel.ts): the fan-out vs N one-task calls, with and
  *      without AdapterDrop; BENCH_ONLY=parallel runs just (7).
+ * Method rows (issue 15, bench/serve/method-rows.ts): prefix, prompt, Compacter, MAM, UniPELT
+ * throughput against the Houlsby tasks, alone and mixed; BENCH_METHOD_ROWS=0 skips, =only runs just them.
  * BENCH_DURATION (s per HTTP case, default 10), BENCH_CONNECTIONS (default 16) and BENCH_ROUNDS
  * (direct-forward rounds, default 40; 5x that at batch 1) change the sizes; BENCH_METHODS
  * (comma-separated presets, e.g. `compacter,compacter++`) limits (3) and (5) to those presets.
@@ -45,6 +47,7 @@ import { TaskModel, type TaskModelOptions } from '../src/train/task-model.js';
 import { benchPresets, machine, median, randomData } from './common.js';
 import type { ChildCommand, ChildReply, MemoryReport } from './serve-child.js';
 import { parallelTasks } from './serve-parallel.js';
+import { METHOD_ROWS, serveMethodRows } from './serve/method-rows.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -59,10 +62,19 @@ const MiB = 2 ** 20;
 const PRESETS = benchPresets();
 /** The presets whose adapters merge() folds into the frozen weights (their method has a merge). */
 const MERGEABLE = PRESETS.filter((p) => methodOf(methodConfig(p)).merge !== undefined);
-const MIXABLE = PRESETS.filter((p) => {
-  const c = methodConfig(p);
-  return !('unsupported' in methodOf(c).structure(c));
-});
+/** The presets (5) mixes: each that can join the batch of the ones before it (a second prompt layout or gates beside a prompt cannot). */
+function mixablePresets(base: BaseModel): string[] {
+  const probe = new MultiTaskModel(base);
+  const out: string[] = [];
+  PRESETS.forEach((p, i) => {
+    const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig(p) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: i });
+    if (probe.mixIssue(m) === undefined) {
+      probe.add(p, m);
+      out.push(p);
+    }
+  });
+  return out;
+}
 
 /** Summary rows printed at the end. */
 const summary: [string, string][] = [];
@@ -251,8 +263,8 @@ async function int8Serving(base: BaseModel, texts: string[]): Promise<void> {
 }
 
 async function mixedMethods(base: BaseModel, texts: string[]): Promise<void> {
-  // presets whose adapters cannot share a mixed batch (prefix tuning) are served on their own sessions
-  const PRESETS = MIXABLE;
+  // presets whose adapters cannot share the mixed batch (PEFT's prompt placement; gates beside a prompt) are served on their own sessions
+  const PRESETS = mixablePresets(base);
   console.log(`\n(5) mixed-method batching — a MultiTaskModel with one task per method (${PRESETS.join(', ')}), 32 inputs mixing them (round robin), vs the bare base on the same 32 inputs, interleaved, medians`);
   // One ONNX Runtime thread each: MultiTaskModel's session spins (it has no option to stop), and a
   // spinning session slows the next one on these 2 cores several-fold; with one thread there is no
@@ -401,6 +413,10 @@ async function main(): Promise<void> {
   const base = await loadBase('use-lite');
   const texts = await sentences();
   console.log(`texts: ${texts.length} State of the Union sentences (<= 300 characters), max ${MAX_LENGTH} tokens`);
+  if (METHOD_ROWS === 'only') {
+    for (const [k, v] of await serveMethodRows(base, texts, MAX_LENGTH, (c, seed) => randomTask(base, seed, c))) console.log(`| ${k} | ${v} |`);
+    return void console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
   if (process.env.BENCH_ONLY === 'parallel') await parallelTasks(base, texts, MAX_LENGTH, ROUNDS, interleaved, summary);
   if (INT8 === 'only' || process.env.BENCH_ONLY === 'parallel') {
     if (INT8 === 'only') await int8Serving(base, texts);
@@ -416,6 +432,7 @@ async function main(): Promise<void> {
     await mixedBatching(base, texts, tasks);
     await mixedMethods(base, texts);
     await parallelTasks(base, texts, MAX_LENGTH, ROUNDS, interleaved, summary);
+    if (METHOD_ROWS !== '0') summary.push(...await serveMethodRows(base, texts, MAX_LENGTH, (c, seed) => randomTask(base, seed, c)));
     await serverBench(tasks, texts);
     if (INT8 !== '0') await int8Serving(base, texts);
   } finally {

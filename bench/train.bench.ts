@@ -28,6 +28,8 @@
  * BENCH_CACHED_ROUNDS (default 3), BENCH_CACHED_DROP (default 5).
  * BENCH_ONLY=adapter-drop runs just the AdapterDrop step-time curve (bench/train/adapter-drop.ts:
  * the uncached step with no adapters in the lowest n layers, n = 0 .. layers - 1, as ratios to n = 0).
+ * Method rows (issue 15, bench/train/method-rows.ts): prefix, prompt, Compacter, MAM, UniPELT steps
+ * against a Houlsby adapter's, interleaved; BENCH_METHOD_ROWS=0 skips them, =only runs just them.
  */
 import { Graph, Session, f32, matmul } from '../src/engine/index.js';
 import { methodConfig } from '../src/adapters/methods/index.js';
@@ -37,6 +39,7 @@ import { TaskModel } from '../src/train/task-model.js';
 import { summarizeFrozenPlan } from '../src/train/frozen-precision.js';
 import { cachedLayersPart } from './train/cached-layers.js';
 import { adapterDropCurve } from './train/adapter-drop.js';
+import { METHOD_ROWS, trainMethodRows } from './train/method-rows.js';
 import { BERT_BASE_CONFIG, alternating, benchPresets, bertForwardFlops, currentRssMiB, machine, median, peakRssMiB, randomBertBase, randomData, stepRunner, syntheticBatch } from './common.js';
 
 const B = Number(process.env.BENCH_BATCH ?? 32);
@@ -113,6 +116,8 @@ async function main(): Promise<void> {
     console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     return;
   }
+  if (METHOD_ROWS !== '0') await trainMethodRows(base, head, batch, labels);
+  if (METHOD_ROWS === 'only') return void console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   const full = stepRunner(create({ kind: 'full' }), batch, labels);
   await full.step(); // warm-up (builds the session)

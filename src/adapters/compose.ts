@@ -41,6 +41,13 @@
  *   discards the previous output), LoRA and IA³ at one projection, Split at a projection (as in
  *   AdapterHub).
  *
+ * At an **attention site** (prefix tuning) the state is the attention's keys, values and mask:
+ * each adapter joins its prefix in front (`compose_single`); Stack joins one after the other,
+ * BatchSplit and Parallel give each child's rows its child's prefixes (shorter ones padded with keys
+ * no row sees). AdapterHub composes prefix tuning in Stack, Parallel and BatchSplit only (its
+ * Average is not implemented); the other blocks are refused naming the attention and the adapters.
+ * Prompt tuning and unions are refused by name ({@link AdapterMethod.notComposable}).
+ *
  * Fuse (AdapterFusion) runs at sub-layer sites: the Fuse's last adapter prepares the query and the
  * residual from the state, each child gives its adapter's up-projection (a Stack child: its
  * adapters in order, then its last one's), and the model's fusion of that name attends over them
@@ -56,11 +63,11 @@ import { fail } from '../errors.js';
 import {
   add, attr, concat, expand, fill, fillShape, gather, greater, mul, reshape, shapeOf, slice, unsqueeze, where, type Dim, type Value,
 } from '../engine/index.js';
-import type { Encoder, EncoderHooks, LayerInput, SubLayerParts } from '../models/encoder.js';
+import type { AttentionParts, Encoder, EncoderHooks, LayerInput, SubLayerParts } from '../models/encoder.js';
 import type { HookSite } from '../models/sites.js';
 import { checkComposition, compositionNames, formatComposition, type Block, type Composition } from './composition.js';
 import { fuseAt, fuseName, fusedAdapters, fusionPresetOf, fusionSites, type NamedFusion } from './fusion.js';
-import type { LinearUnit, MethodContext, MethodHooks, MethodUnits, SubLayerUnit } from './method.js';
+import { SLOT_MASK_VALUE, type AttentionUnit, type LinearUnit, type MethodContext, type MethodHooks, type MethodUnits, type SubLayerUnit } from './method.js';
 import { methodOf, type MethodConfig } from './methods/index.js';
 import { checkAdapterName } from './names.js';
 
@@ -265,18 +272,19 @@ function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Compositi
   for (const n of compositionNames(composition)) {
     const a = byName.get(n) as NamedAdapter;
     const m = methodOf(a.config);
-    if (!m.units) fail('BAD_CONFIG', `adapter ${n} (${m.id}) cannot be composed: the method has no composition units`);
+    if (!m.units) fail('BAD_CONFIG', `${formatComposition(composition)}: adapter ${n} is ${m.describe(a.config as never, enc)}, which cannot be composed: ${m.notComposable ?? 'the method has no composition units'}`);
     units.set(n, m.units(a.config as never, enc, n, ctx));
   }
   const sites: SitePlan[] = [];
-  const all: HookSite[] = [...enc.sites.sublayers, ...enc.sites.linears];
+  const all: HookSite[] = [...enc.sites.attentions, ...enc.sites.sublayers, ...enc.sites.linears];
   const drop = o.dropBelow ?? 0;
   for (const site of all) {
     if (site.kind === 'embeddings' || site.layer < drop) continue;
-    const present = new Set([...units].filter(([, u]) => (site.kind === 'sublayer' ? u.sublayers : u.linears)?.has(site.key)).map(([n]) => n));
+    const present = new Set([...units].filter(([, u]) => (site.kind === 'sublayer' ? u.sublayers : site.kind === 'attention' ? u.attentions : u.linears)?.has(site.key)).map(([n]) => n));
     const restricted = restrict(composition, present);
     if (restricted === null) continue;
     if (site.kind === 'sublayer') checkSubLayerSite(site.key, restricted, units);
+    else if (site.kind === 'attention') checkAttentionSite(site.key, restricted);
     else checkLinearSite(site.key, restricted, units);
     for (const b of fuseBlocksIn(restricted)) {
       const f = fusions.get(b) as NamedFusion;
@@ -320,6 +328,18 @@ function checkSubLayerSite(key: string, r: Restricted, units: ReadonlyMap<string
     const stacked = (x: Restricted | null): boolean => x !== null && typeof x !== 'string' && ((x.block.type === 'Stack' && x.children.length > 1) || x.children.some(stacked));
     if (stacked(r)) fail('BAD_CONFIG', `sub-layer ${key}: ${who(r)} stacks parallel bottleneck adapters (${names.join(', ')}); a parallel adapter reads the block's input, not the previous adapter's output, so a Stack would drop all but the last (average them instead)`);
   }
+}
+
+/** Prefix tuning composes in Stack, Parallel and BatchSplit (AdapterHub's `PrefixTuningLayer.supported_compositions`). */
+function checkAttentionSite(key: string, r: Restricted): void {
+  const walk = (x: Restricted | null) => {
+    if (x === null || typeof x === 'string') return;
+    const b = x.block;
+    if (b.type === 'Average') fail('BAD_CONFIG', `attention ${key}: ${formatComposition(b)} averages the prefix-tuning adapters ${namesOf(x).join(', ')}; AdapterHub's prefix tuning composes in Stack, Parallel and BatchSplit only (its PrefixTuningLayer.mean is not implemented)`);
+    if (b.type === 'Split' || b.type === 'Fuse') fail('BAD_CONFIG', `attention ${key}: ${formatComposition(b)} holds the prefix-tuning adapters ${namesOf(x).join(', ')}; AdapterHub's prefix tuning composes in Stack, Parallel and BatchSplit only`);
+    x.children.forEach(walk);
+  };
+  walk(r);
 }
 
 function checkLinearSite(key: string, r: Restricted, units: ReadonlyMap<string, MethodUnits>): void {
@@ -495,6 +515,47 @@ function linearFunction(key: string, r: Restricted, units: ReadonlyMap<string, M
 }
 
 /**
+ * A self-attention under a composition of prefix-tuning adapters (AdapterHub's `compose_stack`,
+ * `compose_batch_split`, `compose_parallel` of `PrefixTuningLayer`): a Stack joins its adapters'
+ * prefixes one after the other (each in front), BatchSplit and Parallel give each child's rows its
+ * child's. Rows whose prefixes are shorter than the others' are padded in front with zero keys and
+ * values they never see (additive mask float32's lowest; adapterkit's choice: AdapterHub's
+ * `pad_and_concat` pads the mask with 1.0, which is a visible position with its inverted masks).
+ */
+function attentionFunction(key: string, r: Restricted, units: ReadonlyMap<string, MethodUnits>): (p: AttentionParts) => AttentionParts {
+  const unit = (n: string) => units.get(n)?.attentions?.get(key) as AttentionUnit;
+  /** Key positions a subtree adds to each of its rows, at most. */
+  const added = (x: Restricted | null): number => {
+    if (x === null) return 0;
+    if (typeof x === 'string') return unit(x).added;
+    const each = x.children.map(added);
+    return x.block.type === 'Stack' ? each.reduce((a, b) => a + b, 0) : Math.max(...each);
+  };
+  const pad = (q: AttentionParts, n: number): AttentionParts => {
+    if (n === 0) return q;
+    const k = q.keys;
+    const g = k.graph;
+    const rowsOf = (v: Value) => slice(shapeOf(v), [0], [1], [0]);
+    const [H, Dh] = [k.shape[1] as number, k.shape[3] as number];
+    const zeros = (v: Value) => fillShape(concat([rowsOf(v), g.literal('int64', [H, n, Dh])], 0), [v.shape[0] as Dim, H, n, Dh], 0);
+    const unseen = fillShape(concat([rowsOf(q.maskBias), g.literal('int64', [1, 1, n])], 0), [q.maskBias.shape[0] as Dim, 1, 1, n], SLOT_MASK_VALUE);
+    return { ...q, keys: concat([zeros(k), k], 2), values: concat([zeros(q.values), q.values], 2), maskBias: concat([unseen, q.maskBias], 3) };
+  };
+  const evaluate = (x: Restricted, q: AttentionParts): AttentionParts => {
+    if (typeof x === 'string') return unit(x).join(q);
+    if (x.block.type === 'Stack') return x.children.reduce<AttentionParts>((acc, k) => evaluate(k as Restricted, acc), q);
+    const cut = cutOf(x.block) as Cut;
+    const most = added(x);
+    const parts = x.children.map((k, i) => {
+      const qk: AttentionParts = { ...q, keys: cut.take(q.keys, i), values: cut.take(q.values, i), maskBias: cut.take(q.maskBias, i), ...(q.input ? { input: cut.take(q.input, i) } : {}) };
+      return pad(k === null ? qk : evaluate(k, qk), most - added(k));
+    });
+    return { ...q, keys: joinLike(parts.map((p) => p.keys), 0, q.keys), values: joinLike(parts.map((p) => p.values), 0, q.values), maskBias: joinLike(parts.map((p) => p.maskBias), 0, q.maskBias) };
+  };
+  return (q) => evaluate(r, q);
+}
+
+/**
  * The hooks of `active` over the model's `adapters` (see the module comment), built with the
  * method context `ctx` (tensor values, dropout).
  */
@@ -513,10 +574,16 @@ export function composeAdapters(enc: Encoder, adapters: readonly NamedAdapter[],
   const deltas = new Map<string, (q: SubLayerParts) => Value>();
   const sublayers = new Map<string, (q: SubLayerParts) => Value>();
   const linears = new Map<string, (x: Value, apply: (x: Value) => Value) => Value>();
+  const attentions = new Map<string, (q: AttentionParts) => AttentionParts>();
   const dropN = o.dropInput;
   // Robust AdapterDrop: the adapted value where layer >= n, the plain one below.
   const gate = (layer: number, adapted: Value, plain: Value) => (dropN ? where(greater(dropN.graph.literal('int64', layer + 1), dropN), adapted, plain) : adapted);
   for (const { site, restricted } of p.sites) {
+    if (site.kind === 'attention') {
+      if (dropN) fail('BAD_CONFIG', `robust AdapterDrop with the prefix-tuning adapters ${namesOf(restricted).join(', ')}: not implemented (their prefixes change the attention's key length per batch); use static AdapterDrop`);
+      attentions.set(site.key, typeof restricted === 'string' ? (ownHooks(restricted).attentions?.get(site.key) as (q: AttentionParts) => AttentionParts) : attentionFunction(site.key, restricted, p.units));
+      continue;
+    }
     if (site.kind !== 'sublayer' && site.kind !== 'linear') continue;
     const layer = site.layer;
     if (site.kind === 'sublayer') {
@@ -557,7 +624,7 @@ export function composeAdapters(enc: Encoder, adapters: readonly NamedAdapter[],
   };
   const cutsBatch = (r: Restricted): boolean => typeof r !== 'string' && (r.block.type === 'BatchSplit' || r.block.type === 'Parallel' || r.children.some((k) => k !== null && cutsBatch(k)));
   return {
-    hooks: { deltas, sublayers, linears }, channels: n,
+    hooks: { deltas, sublayers, linears, attentions }, channels: n,
     linearPerExample: p.sites.some(({ site, restricted }) => site.kind === 'linear' && cutsBatch(restricted)),
     ...(layerInput ? { layerInput, replicateAt: at } : {}),
     ...(p.needs.batchSize !== undefined ? { batchSize: p.needs.batchSize } : {}),

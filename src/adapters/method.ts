@@ -23,7 +23,7 @@
  * with broadcasting ops only; {@link MethodContext.layerNorm} covers the one op that is not.
  */
 import { fail } from '../errors.js';
-import { add, f32, layerNorm as lnOp, mul, type HostTensor, type Value } from '../engine/index.js';
+import { add, f32, layerNorm as lnOp, mul, sub, unsqueeze, type HostTensor, type Value } from '../engine/index.js';
 import type { AttentionParts, Encoder, EncoderHooks, LayerInput, SubLayerParts } from '../models/encoder.js';
 import type { HookSite } from '../models/sites.js';
 import { Rng } from '../util/random.js';
@@ -89,6 +89,27 @@ export interface MethodContext {
   dropout(x: Value, p: number): Value;
   /** Layer normalisation with the gain and (unless `bias` is undefined: ModernBERT's gain-only norms) bias tensors named (works for gathered ones too). */
   layerNorm(x: Value, weight: string, bias: string | undefined, eps: number): Value;
+  /**
+   * In a mixed-task batch, for a method that adds positions ({@link AdapterMethod.positions}):
+   * per example, 1 for each of the `kind` positions its task has and 0 for the rest of the
+   * group's (the largest task's count), `[B, 1, P]` float32. The hooks mask the positions an
+   * example does not have (exactly neutral: see {@link slotMaskBias}). Absent outside mixed batches.
+   */
+  positions?(kind: PositionKind): Value;
+}
+
+/** Positions a method adds: prefix keys and values in every attention, or prompt tokens in the sequence. */
+export type PositionKind = 'prefix' | 'prompt';
+
+/**
+ * A value below any attention score (float32's lowest, as the BERT family masks padding): added to
+ * a score, its softmax weight is exactly 0.
+ */
+export const SLOT_MASK_VALUE = -3.4028234663852886e38;
+
+/** The additive attention mask of added positions from their validity `[B, 1, P]` (1 seen, 0 masked): `[B, 1, 1, P]`. */
+export function slotMaskBias(valid: Value): Value {
+  return unsqueeze(mul(sub(1, valid), SLOT_MASK_VALUE), [1]);
 }
 
 /** What a method does at the encoder's sites, by site key. */
@@ -142,10 +163,22 @@ export interface LinearUnit {
   single(x: Value, state: Value | undefined): Value;
 }
 
+/**
+ * One prefix-tuning adapter at one self-attention, as compositions use it (AdapterHub's
+ * `PrefixTuningLayer.compose_single`): the state is the attention's keys, values and mask.
+ */
+export interface AttentionUnit {
+  /** Key positions the adapter adds (its prefix length). */
+  readonly added: number;
+  /** The adapter's prefix joined in front of the state's keys and values, seen by every row. */
+  join(parts: AttentionParts): AttentionParts;
+}
+
 /** A method's units, by site key (see {@link AdapterMethod.units}). */
 export interface MethodUnits {
   readonly sublayers?: ReadonlyMap<string, SubLayerUnit>;
   readonly linears?: ReadonlyMap<string, LinearUnit>;
+  readonly attentions?: ReadonlyMap<string, AttentionUnit>;
 }
 
 /** AdapterHub's view of a config: its `config` object (exactly what AdapterHub's `to_dict()` gives), or why it has none. */
@@ -167,12 +200,27 @@ export interface AdapterMethod<C extends MethodConfigBase = MethodConfigBase> {
   hooks(c: C, enc: Encoder, name: string, ctx: MethodContext): MethodHooks;
   /** The adapter as compositions use it (Stack, Average, BatchSplit, Parallel, Split), by site; see compose.ts. */
   units?(c: C, enc: Encoder, name: string, ctx: MethodContext): MethodUnits;
+  /** Without `units`: why the method cannot be composed, for the error that names the composition (what AdapterHub does with it). */
+  readonly notComposable?: string;
   /**
    * What must agree for tasks to share stacks in a mixed batch (sizes and `leave_out` may differ:
    * stacks are zero-padded and absent tensors get their neutral value), or why the config cannot
    * be mixed at all.
    */
   structure(c: C): { readonly key: string } | { readonly unsupported: string };
+  /**
+   * How many positions of each kind the adapter adds (prefix tuning: P keys and values per
+   * attention; prompt tuning: P tokens). In a mixed batch a group of such tasks gets the largest
+   * count of its tasks, and each example masks the positions its task does not have
+   * ({@link MethodContext.positions}). Absent: none.
+   */
+  positions?(c: C): Readonly<Partial<Record<PositionKind, number>>>;
+  /**
+   * Whether the hooks average over every position of a row (UniPELT's gates, as AdapterHub's:
+   * padding included), so that positions other tasks add to the rows of a mixed batch (prompt
+   * tokens) would change what this adapter computes. Absent: false.
+   */
+  averagesPositions?(c: C): boolean;
   /**
    * The method's size knob for sweeps: bottleneck m, LoRA r, prefix or prompt length P (undefined:
    * none). `name` goes into sweep method ids (`lora-r8`), `what` into help texts.

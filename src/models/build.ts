@@ -80,6 +80,7 @@ export function buildEncoderGraph(encoder: Encoder, weights: EncoderWeights, o: 
     attentionDropout: o.attentionDropout,
   };
   const built = encoder.build(ctx, { inputIds, attentionMask, tokenTypeIds });
-  const outputs = o.hooks?.hiddenOutput ? { ...built, hidden: o.hooks.hiddenOutput(built.hidden) } : built;
+  // the hidden-output hook (prompt tuning's strip) takes the last hidden state back to the input's positions: so is its mask
+  const outputs = o.hooks?.hiddenOutput ? { ...built, hidden: o.hooks.hiddenOutput(built.hidden), attentionMask } : built;
   return { graph: g, inputIds, attentionMask, tokenTypeIds, training, outputs, values, params };
 }

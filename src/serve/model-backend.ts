@@ -3,8 +3,10 @@
  * and every batch — mixed tasks included — classified in one forward pass by a MultiTaskModel.
  * Token-level tasks (tagging, QA) run on their own task model's session (any training mode), and
  * so do tasks holding several adapters under a composition (adapter setups) and tasks whose
- * adapter cannot share a mixed batch (prefix tuning; see `AdapterMethod.structure`): each is a group of
- * its own in a classify batch, answering as the library's `predict` does. A setup whose outputs
+ * adapter cannot share a mixed batch (non-additive bottlenecks, PEFT's prompt placement, a second
+ * prompt layout; see `MultiTaskModel.mixIssue`): each is a group of its own in a classify batch,
+ * answering as the library's `predict` does. Prefix- and prompt-tuning tasks share the mixed batch,
+ * each example masking the prefix keys and prompt tokens its task does not have. A setup whose outputs
  * depend on the batch's layout or come per channel (BatchSplit, Split, Parallel) is refused at load.
  * A setup of one active adapter (with static AdapterDrop, say) joins the shared graph. In the shared
  * graph an input that a batch holds for several tasks runs once below the graph's fan-out layer
@@ -99,7 +101,7 @@ export class ModelBackend implements ClassifierBackend {
   /** Attaches an already built task model (used by tests and the library API). */
   attach(name: string, model: TaskModel, dir?: string): TaskInfo {
     const token = model.head.kind === 'tagging' || model.head.kind === 'qa';
-    const setup = !token && typeof sharedAdapterOf(name, model) === 'string';
+    const setup = !token && (typeof sharedAdapterOf(name, model) === 'string' || this.multi.mixIssue(model) !== undefined);
     if (token || setup) {
       if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
       if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);

@@ -9,7 +9,9 @@
  * values) run for every example. Groups add up: a task outside a group has that group's neutral
  * rows (zeros for additive parts, ones for IA³ scales), so it contributes nothing there. Rows are
  * zero-padded to the largest size in the group (bottleneck m, LoRA r), which is exact: a zero
- * column contributes nothing. Trained layer norms become per-example scale and shift, and heads
+ * column contributes nothing. Methods that add positions (prefix keys, prompt tokens) get the
+ * group's longest and a per-example mask of the ones each example's task has (none outside the
+ * group), which is exact too: a masked key has softmax weight 0. Trained layer norms become per-example scale and shift, and heads
  * are gathered too (heads/`buildGatheredHead`).
  *
  * The stacks hold the only copy of each task's tensors (the task's own tensors are views of its
@@ -27,7 +29,7 @@
  */
 import { fail } from '../errors.js';
 import { Graph, Session, add, f32, gather, i64, mul, type HostTensor, type Value } from '../engine/index.js';
-import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext } from '../adapters/method.js';
+import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext, type PositionKind } from '../adapters/method.js';
 import type { Composition } from '../adapters/composition.js';
 import type { LayerInput } from '../models/encoder.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
@@ -113,6 +115,8 @@ interface Group {
   readonly config: MethodConfig;
   /** The group's tensors (adapter name `stack`), each with the largest shape over the group's tasks. */
   readonly tensors: readonly AdapterTensor[];
+  /** Positions the group adds (prefix keys, prompt tokens: the largest count over its tasks), each example masking those its task lacks. */
+  readonly positions: Readonly<Partial<Record<PositionKind, number>>>;
 }
 
 /** One stacked input: its name, the shape of one task's row, and a task's values for it. */
@@ -139,7 +143,26 @@ interface Layout {
   readonly fanoutLayer: number | undefined;
 }
 
-const layoutKey = (l: Layout) => JSON.stringify([l.outputs, l.headLayers, l.poolings, l.perTask, l.fanoutLayer ?? null, l.groups.map((g) => [g.key, g.config.leave_out, g.tensors.map((t) => [t.name, t.shape])])]);
+const layoutKey = (l: Layout) => JSON.stringify([l.outputs, l.headLayers, l.poolings, l.perTask, l.fanoutLayer ?? null, l.groups.map((g) => [g.key, g.config.leave_out, g.tensors.map((t) => [t.name, t.shape]), g.positions])]);
+
+/** The stack of a group's per-example position masks (see {@link MethodContext.positions}). */
+const positionsKey = (group: number, kind: PositionKind) => `g${group}.positions.${kind}`;
+
+/** The structure key of the adapter a task shares batches with ({@link sharedAdapterOf}'s config). */
+function structureKey(config: MethodConfig): string | undefined {
+  const s = methodOf(config).structure(config as never);
+  return 'key' in s ? s.key : undefined;
+}
+
+/** Whether a shared adapter's hooks average over the positions of a row (gates). */
+function averagesPositions(config: MethodConfig | undefined): boolean {
+  return config !== undefined && (methodOf(config).averagesPositions?.(config as never) ?? false);
+}
+
+/** The positions a shared adapter adds (none without one). */
+function positionsOf(config: MethodConfig | undefined): Partial<Record<PositionKind, number>> {
+  return config !== undefined ? { ...methodOf(config).positions?.(config as never) } : {};
+}
 
 /** The stack key of a task's adapter tensor: `<group>.<site>.<param>`. */
 function stackKey(group: number, tensorName: string): string {
@@ -209,8 +232,41 @@ export class MultiTaskModel {
     }
     const adapter = sharedAdapterOf(name, model);
     if (typeof adapter === 'string') fail('BAD_CONFIG', adapter);
+    const issue = this.mixIssue(model);
+    if (issue) fail('BAD_CONFIG', `task ${name} cannot share a mixed batch: ${issue}; serve it on its own TaskModel`);
     this.entries.push({ name, model, ...(adapter ? { adapter } : {}) });
     this.restack();
+  }
+
+  /**
+   * Why a sentence-level adapter task could not join the mixed batches of the tasks loaded now, or
+   * undefined: its method's structure cannot be mixed (see `AdapterMethod.structure`), or it joins
+   * prompt tokens laid out otherwise than a loaded prompt task (one sequence layout per batch).
+   */
+  mixIssue(model: TaskModel): string | undefined {
+    const shared = sharedAdapterOf('this task', model);
+    if (typeof shared !== 'object') return undefined; // no adapter, or one that cannot be shared at all (sharedAdapterOf says why)
+    const config = shared.config;
+    const s = methodOf(config).structure(config as never);
+    if ('unsupported' in s) return s.unsupported;
+    const adapters = this.entries.filter((e): e is Entry & { adapter: SharedAdapter } => e.adapter !== undefined);
+    const describe = (e: Entry) => `task ${e.name} (${describeMode(e.model.mode, this.base.encoder)})`;
+    if (positionsOf(config).prompt !== undefined) {
+      const other = adapters.find((e) => positionsOf(e.adapter.config).prompt !== undefined && structureKey(e.adapter.config) !== s.key);
+      if (other) return `it joins prompt tokens otherwise than ${describe(other)}, and the rows of one batch share one sequence layout`;
+      const gated = adapters.find((e) => averagesPositions(e.adapter.config));
+      if (gated) return `its prompt tokens would join the rows of ${describe(gated)}, whose gates average over every position of a row`;
+    }
+    if (averagesPositions(config)) {
+      const prompted = adapters.find((e) => positionsOf(e.adapter.config).prompt !== undefined);
+      if (prompted) return `its gates average over every position of a row (padding included, as AdapterHub's), and the prompt tokens of ${describe(prompted)} join the rows of a mixed batch`;
+    }
+    return undefined;
+  }
+
+  /** The adapter a loaded task shares batches with ({@link sharedAdapterOf}'s config), if any. */
+  private configOf(model: TaskModel): MethodConfig | undefined {
+    return this.entries.find((e) => e.model === model)?.adapter?.config;
   }
 
   /** Removes a task. */
@@ -252,8 +308,10 @@ export class MultiTaskModel {
         }
       }
       const tensors = method.tensors(config as never, this.base.encoder, 'stack').map((t) => ({ ...t, shape: largest.get(stackKey(0, t.name)) ?? t.shape }));
+      const positions: Partial<Record<PositionKind, number>> = {};
+      for (const m of models) for (const [k, n] of Object.entries(positionsOf(this.configOf(m))) as [PositionKind, number][]) positions[k] = Math.max(positions[k] ?? 0, n);
       for (const m of models) index.set(m, groups.length);
-      groups.push({ key, config, tensors });
+      groups.push({ key, config, tensors, positions });
     }
     return { groups, of: (m) => index.get(m) };
   }
@@ -303,6 +361,14 @@ export class MultiTaskModel {
           return of(m) === gi && mine.get(m)?.has(own) ? m.owned.get(own) : undefined;
         };
         specs.push({ name: key, row: t.shape.length === 1 ? [1, ...t.shape] : [...t.shape], source, neutral: t.neutral, bind: true });
+      }
+      // 1 for each position the task adds, 0 for the rest of the group's (and for tasks outside the group): the masks of the added positions
+      for (const [kind, n] of Object.entries(g.positions) as [PositionKind, number][]) {
+        const source = (m: TaskModel) => {
+          const p = of(m) === gi ? positionsOf(this.configOf(m))[kind] ?? 0 : 0;
+          return p ? f32([1, p], new Float32Array(p).fill(1)) : undefined;
+        };
+        specs.push({ name: positionsKey(gi, kind), row: [1, n], source, neutral: 0, bind: false });
       }
     });
     for (const name of layout.perTask) {
@@ -415,7 +481,7 @@ export class MultiTaskModel {
     };
     const groupHooks = layout.groups.map((grp, gi) => {
       const w = (name: string) => pick(stackKey(gi, name));
-      const ctx: MethodContext = { w, gathered: true, dropout: (x) => x, layerNorm: contextLayerNorm(w, true, unit) };
+      const ctx: MethodContext = { w, gathered: true, dropout: (x) => x, layerNorm: contextLayerNorm(w, true, unit), positions: (kind) => pick(positionsKey(gi, kind)) };
       return methodOf(grp.config).hooks(grp.config as never, this.base.encoder, 'stack', ctx);
     });
     const perTask = new Set(layout.perTask);

@@ -77,6 +77,7 @@ export function mixedTrainingRefusal(name: string, model: TaskModel, base: BaseM
   if (m.adapter === undefined) return `task ${name} holds several adapters (${describeMode(m, base.encoder)}); mixed-task training takes one adapter per task`;
   const s = methodOf(m.adapter).structure(m.adapter);
   if ('unsupported' in s) return `task ${name} cannot share a mixed batch: ${s.unsupported}`;
+  if (Object.keys(methodOf(m.adapter).positions?.(m.adapter) ?? {}).length) return `task ${name} adds prefix keys or prompt tokens (${describeMode(m, base.encoder)}); mixed-task training does not mask them per example yet (mixed-task serving does): train it on its own`;
   const big = model.trainable.find((t) => t.origin === 'base' && base.encoder.weightSpecs.find((x) => x.name === t.name)?.role !== 'norm');
   if (big) return `task ${name} trains base weights other than layer norms (${big.name}); only adapters, layer norms and heads train per task in a mixed batch`;
   return undefined;

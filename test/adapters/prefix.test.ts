@@ -16,7 +16,7 @@ import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { readSafetensors } from '../../src/models/weights/index.js';
 import { ModelBackend } from '../../src/serve/model-backend.js';
-import { MultiTaskModel } from '../../src/train/multi-task-model.js';
+import { mixedTrainingRefusal } from '../../src/train/multi-task-train-model.js';
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli, tempDir, TINY_BERT, writeToyCsv } from '../cli/harness.js';
@@ -215,17 +215,17 @@ test('config fields AdapterHub has but adapterkit cannot honour are refused by n
   assert.deepEqual({ ...methodConfig('prefix_tuning'), preset: undefined }, { ...prefixConfig(), preset: undefined });
 });
 
-test('whole-layer refusals: every layer left out, a mixed-task batch, a composition', async () => {
+test('whole-layer refusals: every layer left out, mixed-task training; a composition runs; the server mixes prefix tasks with others', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   assert.throws(() => TaskModel.create(base, { mode: { kind: 'adapters', adapter: prefixConfig({ leave_out: [0, 1] }) }, head, seed: 1 }), /every layer is left out; no prefix would be inserted/);
   const m = prefixModel(base, prefixConfig({ prefix_length: 2 }));
-  const multi = new MultiTaskModel(base);
-  assert.throws(() => multi.add('p', m), /task p cannot share a mixed batch: prefix tuning joins keys to every attention, and in a mixed batch the rows of other tasks would attend to the neutral \(zero\) prefix keys of this one; serve it on its own TaskModel/);
-  assert.throws(() => TaskModel.create(base, {
+  assert.match(mixedTrainingRefusal('p', m, base) ?? '', /task p adds prefix keys or prompt tokens \(prefix tuning \(P=2, MLP m=512 tanh\)\); mixed-task training does not mask them per example yet/);
+  // compositions of prefix tuning: test/composition/compositions.test.ts
+  await TaskModel.create(base, {
     mode: { kind: 'adapters', active: parseComposition('Stack(p, q)'), adapters: [{ name: 'p', config: prefixConfig({ prefix_length: 2 }) }, { name: 'q', config: methodConfig('lora') }] },
     head, seed: 1,
-  }), /adapter p \(prefix_tuning\) cannot be composed: the method has no composition units/);
-  // the server gives such a task sessions of its own, in the same classify batch as the mixed tasks
+  }).dispose();
+  // the server mixes it with other tasks in one classify batch (more in test/serve/mixed-positions.test.ts)
   const backend = new ModelBackend(base, { maxLength: 16 });
   const lora = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('lora') }, head, seed: 3 });
   backend.attach('p', m);

@@ -18,6 +18,7 @@ import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { readSafetensors } from '../../src/models/weights/index.js';
 import { ModelBackend } from '../../src/serve/model-backend.js';
 import { MultiTaskModel } from '../../src/train/multi-task-model.js';
+import { mixedTrainingRefusal } from '../../src/train/multi-task-train-model.js';
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli, tempDir, TINY_BERT, writeToyCsv } from '../cli/harness.js';
@@ -210,15 +211,16 @@ test('refusals: fields, USE-lite without a sequence-start token, mixed-task batc
   assert.throws(() => promptModel(lite, promptConfig({ combine: 'prefix_after_bos' })), /combine "prefix_after_bos" keeps the sequence-start token first, and USE-lite's inputs have none/);
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const m = promptModel(base, promptConfig({ prompt_length: 2 }));
-  assert.throws(() => new MultiTaskModel(base).add('p', m), /task p cannot share a mixed batch: prompt tuning lengthens every row of a batch by its prompt/);
+  assert.match(mixedTrainingRefusal('p', m, base) ?? '', /task p adds prefix keys or prompt tokens \(prompt tuning \(P=2, prefix\)\); mixed-task training does not mask them per example yet/);
+  assert.throws(() => new MultiTaskModel(base).add('pp', promptModel(base, promptConfig({ placement: 'peft' }))), /task pp cannot share a mixed batch: PEFT's prompt joins before the word embeddings and shifts the positions of the input's tokens by its length/);
   assert.throws(() => TaskModel.create(base, {
     mode: { kind: 'adapters', active: parseComposition('Stack(p, q)'), adapters: [{ name: 'p', config: promptConfig() }, { name: 'q', config: methodConfig('lora') }] },
     head, seed: 1,
-  }), /adapter p \(prompt_tuning\) cannot be composed: the method has no composition units/);
+  }), /Stack\(p, q\): adapter p is prompt tuning \(P=10, prefix\), which cannot be composed: AdapterHub joins the prompt of an active setup's first adapter only \(PromptTuningLayer.forward: adapter_setup.first\(\)\) to every row and ignores a prompt-tuning adapter anywhere else in it/);
   const ctx = { w: () => { throw new Error('unused'); }, gathered: false, dropout: (x: unknown) => x, layerNorm: () => { throw new Error('unused'); } } as unknown as MethodContext;
   const one = methodOf(promptConfig()).hooks(promptConfig(), base.encoder, 'a', ctx);
   assert.throws(() => composeHooks([one, one]), /2 adapters join prompts to the input; one prompt-tuning adapter fits a model/);
-  // the server runs such a task on sessions of its own
+  // the server mixes it with other tasks (more in test/serve/mixed-positions.test.ts)
   const backend = new ModelBackend(base, { maxLength: 16 });
   backend.attach('p', m);
   const out = await backend.classify([{ task: 'p', input: texts[1]! }]);

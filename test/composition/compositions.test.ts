@@ -238,6 +238,37 @@ test('Parallel gives each adapter\'s outputs channel after channel, each equal t
   }
 });
 
+test('prefix tuning composes in Stack, Parallel and BatchSplit (AdapterHub\'s supported blocks); the other blocks, prompts and gated unions are refused naming the block and the method', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const head = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'] });
+  const adapters: NamedAdapter[] = [
+    { name: 'p', config: methodConfig('prefix-flat', { prefix_length: 2 }) }, { name: 'q', config: methodConfig('prefix', { prefix_length: 3, bottleneck_size: 4 }) },
+    { name: 'lang', config: methodConfig('pfeiffer', { reduction_factor: 8 }) }, { name: 'pr', config: methodConfig('prompt', { prompt_length: 2 }) }, { name: 'u', config: methodConfig('unipelt') },
+  ];
+  const m = TaskModel.create(base, { mode: { kind: 'adapters', adapters, active: 'p' }, head, seed: 3 });
+  const bad: [string, RegExp][] = [
+    ['Average(p, q)', /attention 0\.self_attention: Average\(p, q\) averages the prefix-tuning adapters p, q; AdapterHub's prefix tuning composes in Stack, Parallel and BatchSplit only \(its PrefixTuningLayer\.mean is not implemented\)/],
+    ['Split(p, lang, splits=[2, 2])', /attention 0\.self_attention: Split\(p, lang, splits=\[2, 2\]\) holds the prefix-tuning adapters p; AdapterHub's prefix tuning composes in Stack, Parallel and BatchSplit only/],
+    ['Stack(lang, pr)', /Stack\(lang, pr\): adapter pr is prompt tuning \(P=2, prefix\), which cannot be composed: AdapterHub joins the prompt of an active setup's first adapter only/],
+    ['Stack(u, lang)', /lora config: use_gating: a gated LoRA cannot be composed with other adapters in adapterkit yet/], // a union composes part by part (the union cases above): UniPELT's gated LoRA cannot
+  ];
+  for (const [text, re] of bad) assert.throws(() => m.activate(parseComposition(text)), re, text);
+  const batch = base.tokenizer.encode(['the cat sat on the mat .', 'a dog ran fast', 'good'], 16);
+  m.activate(parseComposition('Stack(p, lang)'), { adapterDrop: { kind: 'robust', maxLayers: 1 } });
+  await assert.rejects(m.trainStep(batch, [0, 1, 2]), /robust AdapterDrop with the prefix-tuning adapters p: not implemented \(their prefixes change the attention's key length per batch\); use static AdapterDrop/);
+  m.activate(parseComposition('Stack(p, lang)'), { adapterDrop: null });
+  // a Stack of prefixes is their union of keys: order does not matter to the softmax
+  m.activate(parseComposition('Stack(p, q)'));
+  const pq = await m.predict(batch);
+  m.activate(parseComposition('Stack(q, p)'));
+  const qp = await m.predict(batch);
+  pq.forEach((v, i) => assert.ok(Math.abs(v - (qp[i] as number)) < 1e-5));
+  m.activate('p');
+  const alone = await m.predict(batch);
+  assert.ok(pq.some((v, i) => Math.abs(v - (alone[i] as number)) > 1e-4), 'q\'s prefix changes the outputs');
+  await m.dispose();
+});
+
 test('robust AdapterDrop draws n per training batch: every step equals a static drop of some n, and several n occur; inference drops none', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const head = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'], dropout: 0 });

@@ -453,6 +453,7 @@ export const bottleneckMethod: AdapterMethod<BottleneckConfig> = {
     const phm = p ? { ...Object.fromEntries(PHM_FIELDS.map((f) => [f, p[f]])), reduction_factor: c.reduction_factor, size: c.size } : undefined;
     return { key: JSON.stringify({ m: 'bottleneck', is_parallel, mh_adapter, output_adapter, non_linearity, original_ln_before, ln_before, ln_after, scaling, use_gating, phm }) };
   },
+  averagesPositions: (c) => c.use_gating,
   size: {
     name: 'm',
     what: 'the bottleneck width m',

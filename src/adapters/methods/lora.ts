@@ -160,6 +160,7 @@ export const loraMethod: AdapterMethod<LoraConfig> = {
     };
   },
   structure: (c) => ({ key: JSON.stringify({ m: 'lora', roles: loraRoles(c), scale: scaleOf(c), gated: c.use_gating === true }) }),
+  averagesPositions: (c) => c.use_gating === true,
   size: { name: 'r', what: 'the rank r', get: (c) => c.r, with: (c, n) => checkLoraConfig({ ...c, r: n, alpha: (c.alpha / c.r) * n }) },
   adapterHub: {
     config(c) {

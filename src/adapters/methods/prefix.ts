@@ -21,6 +21,11 @@
  * untouched. {@link ejectPrefix} evaluates the reparameterised form into the flat one (AdapterHub's
  * `eject_prefix_tuning`); PEFT's files hold that flat prefix (`prompt_embeddings`).
  *
+ * In a mixed-task batch the group's prefixes are gathered per example ([B, P, Σ 2·D_l], P the
+ * group's longest, shorter ones zero-padded) and each example's mask hides the prefix positions its
+ * task does not have (all of them for a task outside the group): a masked key has softmax weight
+ * exactly 0, so every example computes what it computes alone.
+ *
  * Internal tensors: `adapters.<name>.shared.control_trans` [P, Σ 2·D_l] (flat), or
  * `adapters.<name>.shared.{wte, control_trans.0.weight, control_trans.0.bias, control_trans.2.weight,
  * control_trans.2.bias}` (matrices [in, out]).
@@ -32,7 +37,7 @@ import type { AttentionParts, Encoder } from '../../models/encoder.js';
 import type { AttentionSite } from '../../models/sites.js';
 import { pyFloat } from '../../util/python-json.js';
 import { SHARED_SITE_KEY, adapterTensorName, sharedTensorName } from '../names.js';
-import type { AdapterMethod, AdapterTensor, FileTensorKey, MethodConfigBase, MethodHooks, TensorInit } from '../method.js';
+import { slotMaskBias, type AdapterMethod, type AdapterTensor, type FileTensorKey, type MethodConfigBase, type MethodHooks, type TensorInit } from '../method.js';
 import { BOTTLENECK_ACTIVATIONS, GRAPH_ACTIVATION, type BottleneckActivation } from './bottleneck.js';
 import { checkBool, checkKnownFields, checkLayerList, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
 import { isUnset } from './linear-targets.js';
@@ -174,6 +179,12 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
       }
       return kv;
     };
+    // in a mixed batch: which of the group's prefix positions each example's task has, [B, 1, P]
+    let valid: Value | undefined;
+    if (ctx.gathered) {
+      if (!ctx.positions) fail('BAD_CONFIG', 'prefix tuning in a mixed-task batch needs per-example prefix masks, which this model does not give (mixed-task serving does; train prefix-tuning tasks on their own)');
+      valid = ctx.positions('prefix');
+    }
     const attentions = new Map<string, (p: AttentionParts) => AttentionParts>();
     for (const s of slotsOf(c, enc).slots) {
       const gate = c.use_gating
@@ -183,14 +194,19 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
           return reduceMean(sigmoid(add(matmul(parts.input, wg), bg)), [1]); // [B, 1 or 2]: over every position, padding included, as AdapterHub's torch.mean(dim=1)
         }
         : undefined;
-      attentions.set(s.site.key, (parts) => joinPrefix(parts, prefixes(), s, c.prefix_length, gate?.(parts)));
+      attentions.set(s.site.key, (parts) => joinPrefix(parts, prefixes(), s, gate?.(parts), valid));
     }
     return { attentions };
   },
+  units(c, enc, name, ctx) {
+    const joins = prefixMethod.hooks(c, enc, name, ctx).attentions ?? new Map<string, (p: AttentionParts) => AttentionParts>();
+    return { attentions: new Map([...joins].map(([k, join]) => [k, { added: c.prefix_length, join }])) };
+  },
+  positions: (c) => ({ prefix: c.prefix_length }),
+  averagesPositions: (c) => c.use_gating,
   size: { name: 'P', what: 'prefix_length', get: (c) => c.prefix_length, with: (c, n) => checkPrefixConfig({ ...c, prefix_length: n }) },
-  structure: () => ({
-    unsupported: 'prefix tuning joins keys to every attention, and in a mixed batch the rows of other tasks would attend to the neutral (zero) prefix keys of this one',
-  }),
+  // prefix lengths and MLP widths may differ (rows are padded, and each example masks the prefix positions its task lacks); the layers with a prefix decide kv's columns
+  structure: (c) => ({ key: JSON.stringify({ m: 'prefix_tuning', flat: c.flat, non_linearity: c.non_linearity, use_gating: c.use_gating, shared_gating: c.shared_gating, leave_out: [...c.leave_out].sort((a, b) => a - b) }) }),
   adapterHub: {
     config(c) {
       // PrefixTuningConfig.to_dict() (a dataclass asdict); written with sort_keys
@@ -259,18 +275,24 @@ function gateTensors(c: PrefixConfig, enc: Encoder, name: string): AdapterTensor
 }
 
 /**
- * Joins one attention's prefix (columns of `kv` [P, Σ 2·D]) in front of its keys and values, and
- * zeros in front of its mask; with a gate [B, 1 or 2] the prefix keys are scaled by its first
- * column and the values by its last.
+ * Joins one attention's prefix (columns of `kv` [P, Σ 2·D], or per example [B, P, Σ 2·D] in a
+ * mixed batch) in front of its keys and values, and zeros in front of its mask (in a mixed batch
+ * the mask of `valid` [B, 1, P], so an example sees only its task's prefix positions); with a gate
+ * [B, 1 or 2] the prefix keys are scaled by its first column and the values by its last.
  */
-function joinPrefix(parts: AttentionParts, kv: Value, s: PrefixSlot, P: number, gate?: Value): AttentionParts {
+function joinPrefix(parts: AttentionParts, kv: Value, s: PrefixSlot, gate?: Value, valid?: Value): AttentionParts {
   const { heads: H, headDim: Dh } = s.site;
   const B = parts.keys.shape[0] as string | number;
-  // [P, D] -> [P, H, Dh] -> [H, P, Dh] -> [1, H, P, Dh] -> [B, H, P, Dh]
-  const take = (from: number) => expand(unsqueeze(transpose(reshape(slice(kv, [from], [from + s.width], [1]), [P, H, Dh]), [1, 0, 2]), [0]), [B, H, P, Dh]);
+  const perExample = kv.rank === 3;
+  const P = kv.shape[perExample ? 1 : 0] as number;
+  // [P, D] -> [P, H, Dh] -> [H, P, Dh] -> [1, H, P, Dh] -> [B, H, P, Dh]; per example [B, P, D] -> [B, P, H, Dh] -> [B, H, P, Dh]
+  const take = (from: number) => (perExample
+    ? transpose(reshape(slice(kv, [from], [from + s.width], [2]), [kv.shape[0] as string | number, P, H, Dh]), [0, 2, 1, 3])
+    : expand(unsqueeze(transpose(reshape(slice(kv, [from], [from + s.width], [1]), [P, H, Dh]), [1, 0, 2]), [0]), [B, H, P, Dh]));
   const g = parts.keys.graph;
   const mb = parts.maskBias; // [B, 1, 1, T]
-  const zeros = expand(reshape(g.literal('float32', new Array<number>(P).fill(0)), [1, 1, 1, P]), [mb.shape[0] as string | number, 1, 1, P]); // [B, 1, 1, P]
+  if (perExample && !valid) fail('GRAPH_ERROR', 'prefix_tuning: per-example prefixes need their masks');
+  const zeros = valid ? slotMaskBias(valid) : expand(reshape(g.literal('float32', new Array<number>(P).fill(0)), [1, 1, 1, P]), [mb.shape[0] as string | number, 1, 1, P]); // [B, 1, 1, P]
   const scaled = (v: Value, col: number) => (gate ? mul(v, unsqueeze(slice(gate, [col], [col + 1], [1]), [2, 3])) : v); // gate column [B, 1, 1, 1]
   const last = gate ? (gate.shape[1] as number) - 1 : 0;
   return {

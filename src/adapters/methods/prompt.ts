@@ -23,11 +23,11 @@
  * `prompt_tuning.prompt_tunings.<name>.prompt_embedding.weight`).
  */
 import { fail } from '../../errors.js';
-import { concat, expand, f32, reshape, slice, type HostTensor, type Value } from '../../engine/index.js';
+import { cast, concat, expand, f32, greater, reshape, slice, where, type HostTensor, type Value } from '../../engine/index.js';
 import type { BaseModel } from '../../models/base.js';
 import type { Encoder, LayerInput } from '../../models/encoder.js';
 import { SHARED_SITE_KEY, sharedTensorName } from '../names.js';
-import type { AdapterMethod, AdapterTensor, FileTensorKey, MethodConfigBase, MethodHooks } from '../method.js';
+import { slotMaskBias, type AdapterMethod, type AdapterTensor, type FileTensorKey, type MethodConfigBase, type MethodHooks } from '../method.js';
 import { checkKnownFields, checkNumber, checkOneOf, type RawConfig } from './config-checks.js';
 import { SUPPORTED_MODEL_TYPES as BERT_FAMILY } from '../../models/bert/config.js';
 
@@ -120,6 +120,44 @@ function projectedIssue(enc: Encoder): string | undefined {
   return undefined;
 }
 
+/**
+ * The prompt hook of a mixed-task batch: the group's prompts `prompt()` [B, P, w] (P the longest,
+ * shorter ones zero-padded) joined to every example, each example's masks hiding the positions its
+ * task does not have (`valid` [B, 1, P]; every one for a task outside the group). Attention sees no
+ * order on the encoders that take prompts (their positions are in the embeddings), so only the first
+ * position matters, for first-token poolers: with combine "prefix" an example with a prompt gets
+ * `[p ; E]` (its first prompt vector first, as alone), one without gets `[E_0 ; p ; E_1..]` (its own
+ * first token first); "prefix_after_bos" is `[E_0 ; p ; E_1..]` for all. `strip` takes out the same
+ * positions per example.
+ */
+function mixedPrompt(c: PromptConfig, valid: Value, prompt: () => Value): NonNullable<MethodHooks['prompt']> {
+  const afterBos = c.combine === 'prefix_after_bos';
+  const at = (v: Value, axis: number, from: number, to = Infinity) => slice(v, [from], [to], [axis]);
+  const bos = (v: Value, p: Value, axis: number) => concat([at(v, axis, 0, 1), p, at(v, axis, 1)], axis); // [E_0 ; p ; E_1..]
+  const first = (v: Value, p: Value, axis: number) => concat([p, v], axis); // [p ; E]
+  // per example: does its task have a prompt (its valid positions come first)? [B, 1, 1]
+  const has = greater(slice(valid, [0], [1], [2]), 0.5);
+  const B = valid.shape[0] as string | number;
+  const pick = (cond: Value, a: () => Value, b: () => Value) => (afterBos ? b() : where(cond, a(), b()));
+  let P = 0;
+  return {
+    insert(x: LayerInput): LayerInput {
+      const p = prompt(); // [B, P, w]
+      P = p.shape[1] as number;
+      const bias = slotMaskBias(valid); // [B, 1, 1, P]
+      const mask = cast(reshape(valid, [B, P]), 'int64'); // [B, P]
+      return {
+        hidden: pick(has, () => first(x.hidden, p, 1), () => bos(x.hidden, p, 1)), // [B, T + P, w]
+        maskBias: pick(reshape(has, [B, 1, 1, 1]), () => first(x.maskBias, bias, 3), () => bos(x.maskBias, bias, 3)), // [B, 1, 1, T + P]
+        attentionMask: pick(reshape(has, [B, 1]), () => first(x.attentionMask, mask, 1), () => bos(x.attentionMask, mask, 1)), // [B, T + P]
+      };
+    },
+    strip(h: Value): Value {
+      return pick(has, () => at(h, 1, P), () => concat([at(h, 1, 0, 1), at(h, 1, 1 + P)], 1)); // [B, T, d]
+    },
+  };
+}
+
 /** The prompt-tuning method. */
 export const promptMethod: AdapterMethod<PromptConfig> = {
   id: 'prompt_tuning',
@@ -157,6 +195,11 @@ export const promptMethod: AdapterMethod<PromptConfig> = {
       const tail = slice(h, [after + P], [Infinity], [1]);
       return after ? concat([head(h, 1), tail], 1) : tail; // [B, T, d]
     };
+    if (ctx.gathered) {
+      if (c.placement === 'peft') fail('BAD_CONFIG', 'prompt_tuning: PEFT\'s placement (prompt-peft) cannot share a mixed-task batch');
+      if (!ctx.positions) fail('BAD_CONFIG', 'prompt tuning in a mixed-task batch needs per-example prompt masks, which this model does not give (mixed-task serving does; train prompt-tuning tasks on their own)');
+      return { prompt: mixedPrompt(c, ctx.positions('prompt'), prompt) };
+    }
     if (c.placement === 'peft') {
       let joined = false;
       return {
@@ -186,7 +229,12 @@ export const promptMethod: AdapterMethod<PromptConfig> = {
     };
   },
   size: { name: 'P', what: 'prompt_length', get: (c) => c.prompt_length, with: (c, n) => checkPromptConfig({ ...c, prompt_length: n }) },
-  structure: () => ({ unsupported: 'prompt tuning lengthens every row of a batch by its prompt, and the rows of other tasks would attend to the neutral (zero) prompt vectors of this one' }),
+  // prompt lengths may differ (rows are padded, and each example masks the prompt positions its task lacks); the layout of the sequence must agree
+  structure: (c) => (c.placement === 'peft'
+    ? { unsupported: 'PEFT\'s prompt joins before the word embeddings and shifts the positions of the input\'s tokens by its length, so rows of other tasks (or other lengths) would see other positions' }
+    : { key: JSON.stringify({ m: 'prompt_tuning', combine: c.combine }) }),
+  positions: (c) => ({ prompt: c.prompt_length }),
+  notComposable: 'AdapterHub joins the prompt of an active setup\'s first adapter only (PromptTuningLayer.forward: adapter_setup.first()) to every row and ignores a prompt-tuning adapter anywhere else in it, so a composition would not compose it; adapterkit refuses rather than ignore it (serve or train it as one adapter)',
   adapterHub: {
     config(c, enc) {
       if (c.placement === 'peft') return { unsupported: 'AdapterHub joins its prompt to the embeddings\' output; this one (placement "peft") is joined before the word embeddings' };

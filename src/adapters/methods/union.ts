@@ -14,7 +14,7 @@ import { fail } from '../../errors.js';
 import type { Value } from '../../engine/index.js';
 import type { AttentionParts, SubLayerParts } from '../../models/encoder.js';
 import { add } from '../../engine/index.js';
-import type { AdapterMethod, MethodConfigBase, MethodHooks } from '../method.js';
+import type { AdapterMethod, AttentionUnit, LinearUnit, MethodConfigBase, MethodHooks, SubLayerUnit } from '../method.js';
 import type { RawConfig } from './config-checks.js';
 
 /** A union of method configs. */
@@ -97,6 +97,29 @@ export function makeUnionMethod<C extends MethodConfigBase>(methodOf: (c: C) => 
     validateFor: (c, enc) => void each(c, (m, x) => m.validateFor(x, enc)),
     tensors: (c, enc, name) => each(c, (m, x) => m.tensors(x, enc, name)).flat(),
     hooks: (c, enc, name, ctx) => mergeMethodHooks(each(c, (m, x) => m.hooks(x, enc, name, ctx))),
+    // in a composition the union is its components, each at its own sites (AdapterHub's layers compose their part of it)
+    units(c, enc, name, ctx) {
+      const sublayers = new Map<string, SubLayerUnit>();
+      const linears = new Map<string, LinearUnit>();
+      const attentions = new Map<string, AttentionUnit>();
+      for (const x of c.configs) {
+        const m = methodOf(x);
+        if (!m.units) fail('BAD_CONFIG', `union${c.preset !== undefined ? ` ${c.preset}` : ''}: its ${m.id} component cannot be composed: ${m.notComposable ?? 'the method has no composition units'}`);
+        const u = m.units(x, enc, name, ctx);
+        const into = <U>(to: Map<string, U>, from: ReadonlyMap<string, U> | undefined, what: string) => {
+          for (const [k, v] of from ?? []) {
+            if (to.has(k)) fail('BAD_CONFIG', `union${c.preset !== undefined ? ` ${c.preset}` : ''}: two components act at ${what} ${k}, which a composition cannot tell apart`);
+            to.set(k, v);
+          }
+        };
+        into(sublayers, u.sublayers, 'sub-layer');
+        into(linears, u.linears, 'projection');
+        into(attentions, u.attentions, 'attention');
+      }
+      return { sublayers, linears, attentions };
+    },
+    averagesPositions: (c) => each(c, (m, x) => m.averagesPositions?.(x) ?? false).some(Boolean),
+    positions: (c) => Object.assign({}, ...each(c, (m, x) => m.positions?.(x) ?? {})) as ReturnType<NonNullable<AdapterMethod<C>['positions']>>,
     structure(c) {
       const parts = each(c, (m, x) => m.structure(x));
       const no = parts.find((p): p is { unsupported: string } => 'unsupported' in p);
