@@ -25,7 +25,7 @@ const ModelProto = protobuf.parse(ONNX_SCHEMA, { keepCase: true }).root.lookupTy
 const MS = 'com.microsoft';
 
 interface TensorObj { name: string; dims?: number[]; data_type?: number; raw_data?: Uint8Array; data_location?: number }
-interface AttrObj { name: string; type: number; i?: number }
+interface AttrObj { name: string; type: number; i?: number; f?: number }
 interface NodeObj { name?: string; op_type: string; domain?: string; input?: string[]; output?: string[]; attribute?: AttrObj[] }
 interface ModelObj {
   opset_import?: { domain?: string; version: number }[];

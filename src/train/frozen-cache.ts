@@ -19,7 +19,7 @@
 import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
-import { DEFAULT_CACHE_MEMORY_BYTES } from './frozen-cache-options.js';
+import { DEFAULT_CACHE_MEMORY_BYTES, checkCacheMemory } from './frozen-cache-options.js';
 
 export { DEFAULT_CACHE_MEMORY_BYTES, checkCacheMemory } from './frozen-cache-options.js';
 import { collate, epochBatches, evalBatches, type TokenizedRow } from './batching.js';
