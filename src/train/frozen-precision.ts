@@ -279,7 +279,7 @@ async function probeOnce(pg: ProbeGraph, probes: readonly FrozenProbe[], feeds: 
   }
   const outputs = [...probes.flatMap((p) => Object.values(p.errors) as Value[]), ...wanted.flatMap(([, e]) => Object.values(e) as Value[])];
   if (outputs.length === 0) return { forward, backward };
-  const s = await Session.create(pg.graph, { ...session, outputs });
+  const s = await Session.create(pg.graph, { ...session, outputs, memoryPattern: false }); // run once: a memory plan for a second run of these shapes only adds to the peak
   try {
     const r = await s.run(feeds);
     const take = (into: Measured, weight: string, errors: Partial<Record<ProbedKernel, Value>>) => {

@@ -373,7 +373,7 @@ export class MixedTaskTrainer {
       this.loss = b.loss;
       this.taskLoss = b.taskLoss;
       this.gradValues = b.grads;
-      this.session = await Session.create(b.graph, { outputs: [b.loss, b.taskLoss, ...b.grads], threads: this.o.threads });
+      this.session = await Session.create(b.graph, { outputs: [b.loss, b.taskLoss, ...b.grads], threads: this.o.threads, memoryPattern: false });
     }
     const out = await this.session.run(feeds);
     this.runs++;

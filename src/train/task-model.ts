@@ -592,7 +592,7 @@ export class TaskModel {
     if (!this.trainSession) {
       const b = this.build(true, { ...this.frozenOption(), ...(this.trainFrom > 0 ? { cut: { layer: this.trainFrom, at: 'input' } as const } : {}) });
       this.trainGraph = { graph: b.graph, loss: b.loss as Value, logits: b.logits, grads: b.grads as Value[] };
-      this.trainSession = await Session.create(b.graph, { outputs: [b.loss as Value, b.logits, ...(b.grads as Value[])], threads: this.o.threads, spinning: this.o.spinning });
+      this.trainSession = await Session.create(b.graph, { outputs: [b.loss as Value, b.logits, ...(b.grads as Value[])], threads: this.o.threads, spinning: this.o.spinning, memoryPattern: false });
     }
     return this.trainSession;
   }
