@@ -14,6 +14,7 @@ import { intArg } from '../options.js';
 
 interface UiFlags {
   task?: string[];
+  base?: string[];
   host: string;
   port: number;
   cacheDir: string;
@@ -36,15 +37,23 @@ uses up to 4 threads; add ?threads=1 to the URL for one.
 Examples:
   $ adapterkit ui                    # http://127.0.0.1:8765/
   $ adapterkit ui --port 0           # any free port; the URL is printed
-  $ adapterkit ui --task spam=runs/spam/best   # Predict offers this saved task too`;
+  $ adapterkit ui --task spam=runs/spam/best   # Predict offers this saved task too
+  $ adapterkit ui --base bert=./bert-base-uncased  # Train offers this base too`;
 
-/** Collects `--task name=dir` values; BAD_CONFIG for another shape. */
-function collectTask(value: string, prev: string[] | undefined): string[] {
-  const eq = value.indexOf('=');
-  if (eq <= 0 || eq === value.length - 1 || !/^[A-Za-z0-9_-]+$/.test(value.slice(0, eq))) {
-    fail('BAD_CONFIG', `--task must be name=dir with a name of letters, digits, _ and -, got ${JSON.stringify(value)}`);
-  }
-  return [...(prev ?? []), value];
+/** Collects `--<flag> name=dir` values; BAD_CONFIG for another shape. */
+function collectNamedDir(flag: string): (value: string, prev: string[] | undefined) => string[] {
+  return (value, prev) => {
+    const eq = value.indexOf('=');
+    if (eq <= 0 || eq === value.length - 1 || !/^[A-Za-z0-9_-]+$/.test(value.slice(0, eq))) {
+      fail('BAD_CONFIG', `--${flag} must be name=dir with a name of letters, digits, _ and -, got ${JSON.stringify(value)}`);
+    }
+    return [...(prev ?? []), value];
+  };
+}
+
+/** name -> absolute directory of `name=dir` values. */
+function namedDirs(values: readonly string[] | undefined): Map<string, string> {
+  return new Map((values ?? []).map((t) => [t.slice(0, t.indexOf('=')), resolve(t.slice(t.indexOf('=') + 1))] as const));
 }
 
 /** Registers `adapterkit ui`. */
@@ -52,7 +61,8 @@ export function registerUi(program: Command): void {
   program
     .command('ui')
     .description('Serve a page that trains an adapter inside the browser tab (onnxruntime-web) and classifies texts with it.')
-    .option('--task <name=dir>', 'a saved task (on the embedded base) the page may predict with; repeatable', collectTask)
+    .option('--task <name=dir>', 'a saved task (on the embedded base) the page may predict with; repeatable', collectNamedDir('task'))
+    .option('--base <name=dir>', 'a BERT-family model directory (config.json, vocab, model.safetensors) the Train part offers besides the embedded base; repeatable, checked at start', collectNamedDir('base'))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', intArg(0, 65535), 8765)
     .option('--cache-dir <dir>', 'where the page\'s built script is kept', join(tmpdir(), 'adapterkit-ui-cache'))
@@ -60,11 +70,7 @@ export function registerUi(program: Command): void {
     .addHelpText('after', EXAMPLES)
     .action(async (o: UiFlags) => {
       const t0 = performance.now();
-      const tasks = new Map((o.task ?? []).map((t) => {
-        const [name, dir] = [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)];
-        return [name, resolve(dir)] as const;
-      }));
-      const server = await startUiServer({ host: o.host, port: o.port, tasks, build: { cacheDir: o.cacheDir, cache: !o.rebuild } });
+      const server = await startUiServer({ host: o.host, port: o.port, tasks: namedDirs(o.task), bases: namedDirs(o.base), build: { cacheDir: o.cacheDir, cache: !o.rebuild } });
       process.stderr.write(`page script ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (built from the sources, cached in ${o.cacheDir})\n`);
       process.stdout.write(`adapterkit ui at ${server.url}/ (Ctrl-C to stop)\n`);
       await new Promise<void>((resolve) => {
