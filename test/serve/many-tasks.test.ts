@@ -80,7 +80,7 @@ function perturbed(base: Awaited<ReturnType<typeof loadBase>>, mode: TrainingMod
   return m;
 }
 
-test('the model backend answers one input for many tasks in one pass: same as each task alone (1e-5), the layers below the adapters see each input once, a prefix-tuning task is answered on its own session', async () => {
+test('the model backend answers one input for many tasks in one pass: same as each task alone (1e-5), the layers below the adapters see each input once, and a prefix-tuning task joins the pass (its prefix MLP acts outside the layers, so then the copy happens before the encoder)', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const drop = (config: ReturnType<typeof methodConfig>): TrainingMode => ({ kind: 'adapters', adapters: [{ name: 'adapter', config }], active: 'adapter', adapterDrop: { kind: 'static', layers: 1 } });
   const models: Record<string, TaskModel> = {
@@ -90,22 +90,31 @@ test('the model backend answers one input for many tasks in one pass: same as ea
     prefix: perturbed(base, { kind: 'adapters', adapter: methodConfig('prefix', { prefix_length: 2, bottleneck_size: 4 }) }, ['y', 'n'], 4),
   };
   const backend = new ModelBackend(base, { maxLength: 32 });
-  for (const [n, m] of Object.entries(models)) backend.attach(n, m);
-  const seen: { rows: number; outputs: number }[] = [];
+  for (const [n, m] of Object.entries(models)) if (n !== 'prefix') backend.attach(n, m);
+  const seen: { rows: number; outputs: number; at: number | undefined }[] = [];
   const predict = MultiTaskModel.prototype.predict;
   MultiTaskModel.prototype.predict = function (this: MultiTaskModel, batch: EncodedBatch, tasks: readonly string[], o?: { rows?: readonly number[] }) {
-    seen.push({ rows: batch.batchSize, outputs: tasks.length });
-    assert.equal(this.fanoutLayer, 1, 'the copy happens above the dropped layer');
+    seen.push({ rows: batch.batchSize, outputs: tasks.length, at: this.fanoutLayer });
     return predict.call(this, batch, tasks, o);
   };
   const server = await listen(backend, { windowMs: 1 });
   try {
     const texts = ['the cat sat on the mat', 'rain at night'];
+    const dropped = ['spam', 'sotu', 'brown'];
+    const first = await many(server.url, { tasks: dropped, inputs: texts });
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(seen, [{ rows: 2, outputs: 6, at: 1 }], 'one pass: 2 inputs below layer 1 (the dropped layer), 2 x 3 rows above it');
+    backend.attach('prefix', models.prefix as TaskModel);
+    seen.length = 0;
     const names = Object.keys(models);
     const a = await many(server.url, { tasks: names, inputs: texts });
     assert.equal(a.status, 200, a.text);
-    assert.deepEqual(seen, [{ rows: 2, outputs: 6 }], 'one pass: 2 inputs below layer 1, 2 x 3 rows above it (the prefix task runs on its own)');
+    assert.deepEqual(seen, [{ rows: 2, outputs: 8, at: undefined }], 'one pass of the shared graph for the 4 tasks, the inputs repeated before the encoder');
+    const firstBody = first.body as ManyTasksResponse;
     const body = a.body as ManyTasksResponse;
+    texts.forEach((_, i) => {
+      for (const name of dropped) assert.deepEqual(Object.keys(firstBody.results[i]?.[name]?.scores ?? {}), Object.keys(body.results[i]?.[name]?.scores ?? {}));
+    });
     for (const name of names) {
       const m = models[name] as TaskModel;
       const alone = await classify(server.url, name, texts);
