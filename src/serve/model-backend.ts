@@ -101,7 +101,8 @@ export class ModelBackend implements ClassifierBackend {
   /** Attaches an already built task model (used by tests and the library API). */
   attach(name: string, model: TaskModel, dir?: string): TaskInfo {
     const token = model.head.kind === 'tagging' || model.head.kind === 'qa';
-    const setup = !token && (typeof sharedAdapterOf(name, model) === 'string' || this.multi.mixIssue(model) !== undefined);
+    const shared = token ? undefined : sharedAdapterOf(name, model);
+    const setup = !token && (typeof shared === 'string' || this.multi.mixIssue(model, shared) !== undefined);
     if (token || setup) {
       if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
       if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);

@@ -232,7 +232,7 @@ export class MultiTaskModel {
     }
     const adapter = sharedAdapterOf(name, model);
     if (typeof adapter === 'string') fail('BAD_CONFIG', adapter);
-    const issue = this.mixIssue(model);
+    const issue = this.mixIssue(model, adapter);
     if (issue) fail('BAD_CONFIG', `task ${name} cannot share a mixed batch: ${issue}; serve it on its own TaskModel`);
     this.entries.push({ name, model, ...(adapter ? { adapter } : {}) });
     this.restack();
@@ -242,17 +242,16 @@ export class MultiTaskModel {
    * Why a sentence-level adapter task could not join the mixed batches of the tasks loaded now, or
    * undefined: its method's structure cannot be mixed (see `AdapterMethod.structure`), or it joins
    * prompt tokens laid out otherwise than a loaded prompt task (one sequence layout per batch).
+   * `shared` is the task's {@link sharedAdapterOf}, when the caller has it already.
    */
-  mixIssue(model: TaskModel): string | undefined {
-    const shared = sharedAdapterOf('this task', model);
-    if (typeof shared !== 'object') return undefined; // no adapter, or one that cannot be shared at all (sharedAdapterOf says why)
+  mixIssue(model: TaskModel, shared: SharedAdapter | string | undefined = sharedAdapterOf('this task', model)): string | undefined {
+    if (typeof shared !== 'object') return undefined; // no adapter, or one that cannot be shared at all (sharedAdapterOf says why, its structure's reason included)
     const config = shared.config;
-    const s = methodOf(config).structure(config as never);
-    if ('unsupported' in s) return s.unsupported;
+    const key = structureKey(config);
     const adapters = this.entries.filter((e): e is Entry & { adapter: SharedAdapter } => e.adapter !== undefined);
     const describe = (e: Entry) => `task ${e.name} (${describeMode(e.model.mode, this.base.encoder)})`;
     if (positionsOf(config).prompt !== undefined) {
-      const other = adapters.find((e) => positionsOf(e.adapter.config).prompt !== undefined && structureKey(e.adapter.config) !== s.key);
+      const other = adapters.find((e) => positionsOf(e.adapter.config).prompt !== undefined && structureKey(e.adapter.config) !== key);
       if (other) return `it joins prompt tokens otherwise than ${describe(other)}, and the rows of one batch share one sequence layout`;
       const gated = adapters.find((e) => averagesPositions(e.adapter.config));
       if (gated) return `its prompt tokens would join the rows of ${describe(gated)}, whose gates average over every position of a row`;
@@ -262,11 +261,6 @@ export class MultiTaskModel {
       if (prompted) return `its gates average over every position of a row (padding included, as AdapterHub's), and the prompt tokens of ${describe(prompted)} join the rows of a mixed batch`;
     }
     return undefined;
-  }
-
-  /** The adapter a loaded task shares batches with ({@link sharedAdapterOf}'s config), if any. */
-  private configOf(model: TaskModel): MethodConfig | undefined {
-    return this.entries.find((e) => e.model === model)?.adapter?.config;
   }
 
   /** Removes a task. */
@@ -309,7 +303,7 @@ export class MultiTaskModel {
       }
       const tensors = method.tensors(config as never, this.base.encoder, 'stack').map((t) => ({ ...t, shape: largest.get(stackKey(0, t.name)) ?? t.shape }));
       const positions: Partial<Record<PositionKind, number>> = {};
-      for (const m of models) for (const [k, n] of Object.entries(positionsOf(this.configOf(m))) as [PositionKind, number][]) positions[k] = Math.max(positions[k] ?? 0, n);
+      for (const c of configs) for (const [k, n] of Object.entries(positionsOf(c)) as [PositionKind, number][]) positions[k] = Math.max(positions[k] ?? 0, n);
       for (const m of models) index.set(m, groups.length);
       groups.push({ key, config, tensors, positions });
     }
@@ -352,6 +346,7 @@ export class MultiTaskModel {
     // each task's adapter tensors by name (a task with AdapterDrop has none in the dropped layers)
     const mine = new Map(this.entries.map((e) => [e.model, new Set(e.adapter?.tensors.map((t) => t.name))]));
     const adapterName = new Map(this.entries.map((e) => [e.model, e.adapter?.name]));
+    const configOf = new Map(this.entries.map((e) => [e.model, e.adapter?.config]));
     layout.groups.forEach((g, gi) => {
       for (const t of g.tensors) {
         const key = stackKey(gi, t.name);
@@ -365,7 +360,7 @@ export class MultiTaskModel {
       // 1 for each position the task adds, 0 for the rest of the group's (and for tasks outside the group): the masks of the added positions
       for (const [kind, n] of Object.entries(g.positions) as [PositionKind, number][]) {
         const source = (m: TaskModel) => {
-          const p = of(m) === gi ? positionsOf(this.configOf(m))[kind] ?? 0 : 0;
+          const p = of(m) === gi ? positionsOf(configOf.get(m))[kind] ?? 0 : 0;
           return p ? f32([1, p], new Float32Array(p).fill(1)) : undefined;
         };
         specs.push({ name: positionsKey(gi, kind), row: [1, n], source, neutral: 0, bind: false });
