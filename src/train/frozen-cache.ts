@@ -20,8 +20,6 @@ import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'nod
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { DEFAULT_CACHE_MEMORY_BYTES, checkCacheMemory } from './frozen-cache-options.js';
-
-export { DEFAULT_CACHE_MEMORY_BYTES, checkCacheMemory } from './frozen-cache-options.js';
 import { collate, epochBatches, evalBatches, type TokenizedRow } from './batching.js';
 import type { TaskModel } from './task-model.js';
 

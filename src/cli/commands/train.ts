@@ -37,7 +37,7 @@ import { withInterrupt } from '../interrupt.js';
 import { baseSource, readManifest, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
-import { DEFAULT_CACHE_MEMORY_BYTES } from '../../train/frozen-cache.js';
+import { DEFAULT_CACHE_MEMORY_BYTES } from '../../train/frozen-cache-options.js';
 import { frozenRecord } from '../../train/frozen-precision.js';
 import { MULTI_TASK_HELP, runMultiTaskTrain, SAMPLING_HELP, type MultiTaskFlags } from './train-multi-task.js';
 
