@@ -60,6 +60,25 @@ export function startCli(argv: string[]): ChildProcess {
   return spawn(process.execPath, [...BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/**
+ * Starts the binary with `argv`, sends it SIGINT once stderr shows its first progress line
+ * (`step i/n`), and waits for it to exit: its exit code, its stderr, and whether the signal was sent.
+ */
+export async function interruptAtFirstStep(argv: string[]): Promise<{ code: number | null; stderr: string; sent: boolean }> {
+  const child = startCli(argv);
+  let stderr = '';
+  let sent = false;
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+    if (!sent && /^step \d+\/\d+/m.test(stderr)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  return { code, stderr, sent };
+}
+
 /** A fresh temporary directory. */
 export function tempDir(prefix = 'ak-cli-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, startCli, tempDir, TINY_BERT, writeToyCsv } from './harness.js';
+import { cli, interruptAtFirstStep, tempDir, TINY_BERT, writeToyCsv } from './harness.js';
 
 test('SIGINT during a mixed-task run saves every task\'s checkpoint and exits 130; --resume finishes the run', async () => {
   const dir = tempDir('ak-cli-mt-sigint-');
@@ -20,17 +20,7 @@ test('SIGINT during a mixed-task run saves every task\'s checkpoint and exits 13
     '--base', TINY_BERT, '--adapter-size', '8', '--epochs', '1', '--batch-size', '8', '--max-length', '16', '--out', out];
   const totalSteps = 2000 / 8;
 
-  const child = startCli(args);
-  let stderr = '';
-  let sent = false;
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    stderr += s;
-    if (!sent && /^step \d+\/\d+/m.test(stderr)) {
-      sent = true;
-      child.kill('SIGINT');
-    }
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const { code, stderr, sent } = await interruptAtFirstStep(args);
   assert.ok(sent, `no progress line seen:\n${stderr}`);
   assert.equal(code, 130, stderr);
   assert.match(stderr, /interrupt: stopping after this step and saving a checkpoint of every task \(continue with --out \S+run --resume\)/);
