@@ -7,12 +7,15 @@
  *    method's task, against the same batch over two Houlsby tasks (what a prefix or prompt task
  *    costs the rows it shares a batch with: a prompt lengthens every row); a preset that cannot
  *    share a batch is marked so.
+ * Each method's task is in the form the server loads (a prefix's MLP ejected, see
+ * train/inference-form.ts); its trained parameters are printed.
  * BENCH_ROW_METHODS changes the presets; BENCH_METHOD_ROWS=0 skips the part, =only runs just it.
  */
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
 import type { BaseModel } from '../../src/models/base.js';
+import { inferenceForm } from '../../src/train/inference-form.js';
 import { MultiTaskModel } from '../../src/train/multi-task-model.js';
-import type { TaskModel } from '../../src/train/task-model.js';
+import { TaskModel } from '../../src/train/task-model.js';
 import { alternating, median } from '../common.js';
 import { rowPresets } from '../method-rows-presets.js';
 
@@ -25,6 +28,13 @@ export const METHOD_ROWS = process.env.BENCH_METHOD_ROWS ?? '1';
 
 const ROUNDS = Number(process.env.BENCH_ROW_ROUNDS ?? 20);
 const WARMUP = 3;
+
+/** The task as the server loads it (loadSavedTask's inference form: a prefix's MLP ejected into the flat prefix), or `m` itself when that is the same. */
+function served(base: BaseModel, m: TaskModel): TaskModel {
+  const f = inferenceForm(m.mode, base.encoder, m.owned, m.adapterName);
+  if (f.tensors === m.owned) return m;
+  return TaskModel.create(base, { mode: f.mode, head: m.head, seed: 0, weights: f.tensors });
+}
 
 /** Times `f` once and returns its ms. */
 async function timed(f: () => Promise<unknown>): Promise<number> {
@@ -69,7 +79,9 @@ export async function serveMethodRows(base: BaseModel, texts: readonly string[],
   const w = Math.max(...presets.map((p) => p.length), REF.length);
   console.log(`  ${'method'.padEnd(w)}  ${'alone sent/s'.padStart(12)}  ${`/ ${REF}`.padStart(10)}  ${'mixed sent/s'.padStart(12)}  ${`/ ${REF} x2`.padStart(13)}  adapter params`);
   for (const [i, preset] of presets.entries()) {
-    const m = make(methodConfig(preset), 10 + i);
+    const trained = make(methodConfig(preset), 10 + i);
+    const m = served(base, trained);
+    if (m !== trained) made.push(m);
     const [refMs, ms] = await pair(() => ref.predict(batch), () => m.predict(batch));
     const multi = new MultiTaskModel(base, { threads: 1 });
     multi.add('h1', make(REFERENCE(), 3));
@@ -85,7 +97,7 @@ export async function serveMethodRows(base: BaseModel, texts: readonly string[],
       summary.push([`${preset} mixed with ${REF} (batch 32) / two ${REF} tasks, throughput`, `${mixedRatio} (${mixed} vs ${sps(refMixMs)} sentences/s)`]);
     }
     const ratio = (refMs / ms).toFixed(2);
-    console.log(`  ${preset.padEnd(w)}  ${sps(ms).padStart(12)}  ${ratio.padStart(10)}  ${mixed.padStart(12)}  ${mixedRatio.padStart(13)}  ${m.adapterParams().toLocaleString('en-US')}`);
+    console.log(`  ${preset.padEnd(w)}  ${sps(ms).padStart(12)}  ${ratio.padStart(10)}  ${mixed.padStart(12)}  ${mixedRatio.padStart(13)}  ${trained.adapterParams().toLocaleString('en-US')}`);
     summary.push([`${preset} alone (batch 32) / ${REF}, throughput`, `${ratio} (${sps(ms)} vs ${sps(refMs)} sentences/s)`]);
     await multi.dispose();
   }

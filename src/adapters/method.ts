@@ -245,6 +245,13 @@ export interface AdapterMethod<C extends MethodConfigBase = MethodConfigBase> {
    * values of those base weights; the merged model needs no adapter at inference.
    */
   merge?(c: C, enc: Encoder, name: string, tensors: ReadonlyMap<string, HostTensor<'float32'>>, base: ReadonlyMap<string, HostTensor<'float32'>>): Map<string, HostTensor<'float32'>>;
+  /**
+   * A config and tensors that compute the same function at inference with less work, when the
+   * method has one (prefix tuning: the reparameterising MLP evaluated once into the flat prefix,
+   * AdapterHub's `eject_prefix_tuning`). `tensors` may hold other tensors besides the adapter's:
+   * they come back unchanged. Absent: the adapter is already in its inference form.
+   */
+  inferenceForm?(c: C, enc: Encoder, name: string, tensors: ReadonlyMap<string, HostTensor<'float32'>>): { config: C; tensors: Map<string, HostTensor<'float32'>> };
 }
 
 /** Fresh values of a tensor (draws from `rng` in element order). */

@@ -20,7 +20,7 @@ const MAX_UNPACKED = 512 * 1024 * 1024;
 
 /** The task in `dir` as the page takes it. */
 export async function openTaskDir(base: BaseModel, dir: string): Promise<TaskUpload> {
-  const t = await loadSavedTask(base, dir);
+  const t = await loadSavedTask(base, dir, { inference: true });
   try {
     const m = t.manifest;
     const adapter = m.mode.kind === 'adapters' ? m.mode.adapter : undefined;

@@ -87,8 +87,8 @@ export interface LoadedTaskDir {
   maxLength: number;
 }
 
-/** Loads the base (recorded one unless `o.base`) and the task in `dir`. */
-export async function loadTaskDir(dir: string, o: { base?: string; revision?: string; threads?: number; maxLength?: number; model?: Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> }): Promise<LoadedTaskDir> {
+/** Loads the base (recorded one unless `o.base`) and the task in `dir` (`inference`: for a model that only predicts, see loadSavedTask). */
+export async function loadTaskDir(dir: string, o: { base?: string; revision?: string; threads?: number; maxLength?: number; model?: Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'>; inference?: boolean }): Promise<LoadedTaskDir> {
   const manifest = await readManifest(dir);
   const source = o.base !== undefined ? await baseSource(o.base) : manifest?.base.id;
   if (source === undefined) fail('BAD_CONFIG', `${dir} has no adapterkit.json (an AdapterHub adapter?): give the base model with --base <source>`);
@@ -101,7 +101,7 @@ export async function loadTaskDir(dir: string, o: { base?: string; revision?: st
   }
   const base = await loadBase(id, cliBaseOptions(revision));
   resolveMaxLength(base.encoder.maxLength, o.maxLength, { over: 'fail', name: '--max-length' });
-  const saved = await loadSavedTask(base, dir, { ...(o.threads !== undefined ? { threads: o.threads } : {}), ...o.model });
+  const saved = await loadSavedTask(base, dir, { ...(o.threads !== undefined ? { threads: o.threads } : {}), ...o.model, ...(o.inference === true ? { inference: true } : {}) });
   return { base, saved, maxLength: resolveMaxLength(base.encoder.maxLength, undefined, { fallback: manifest?.maxLength }) };
 }
 

@@ -121,7 +121,7 @@ export class ModelBackend implements ClassifierBackend {
 
   async load(name: string, dir: string): Promise<TaskInfo> {
     if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
-    const saved = await loadSavedTask(this.base, dir, this.frozen);
+    const saved = await loadSavedTask(this.base, dir, { ...this.frozen, inference: true });
     return this.attach(name, saved.model, dir);
   }
 

@@ -10,6 +10,7 @@ import { isAdapterTensor } from '../adapters/names.js';
 import { baseFingerprint, type BaseModel } from '../models/base.js';
 import { TaskModel, type TaskModelOptions } from './task-model.js';
 import { MODE_NAMES, isAdapterSetup, type TrainingMode } from './modes.js';
+import { inferenceForm } from './inference-form.js';
 
 /** Options of {@link saveTask}. */
 export interface SaveTaskOptions {
@@ -81,8 +82,21 @@ function modeOf(m: TaskManifest, f: LoadedTaskFiles, dir: string): TrainingMode 
   return fail('BAD_FILE', `${dir}: unknown training mode ${JSON.stringify(kind)} (modes: ${MODE_NAMES.join(', ')})`);
 }
 
+/** Options of {@link loadSavedTask}. */
+export interface LoadSavedTaskOptions extends Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> {
+  readonly threads?: number;
+  readonly adapterName?: string;
+  /**
+   * The model only predicts: adapters are put in their inference form (see train/inference-form.ts;
+   * prefix tuning's MLP is ejected into the flat prefix, the same function without the MLP in
+   * every call; in a mixed batch such a task then shares its group with flat-prefix tasks).
+   * Leave it off for a model that trains further or is merged. Default false.
+   */
+  readonly inference?: boolean;
+}
+
 /** Loads a task directory onto `base`. */
-export async function loadSavedTask(base: BaseModel, dir: string, o: { threads?: number; adapterName?: string } & Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> = {}): Promise<SavedTask> {
+export async function loadSavedTask(base: BaseModel, dir: string, o: LoadSavedTaskOptions = {}): Promise<SavedTask> {
   const f = await loadTaskFiles(dir, base.encoder, o.adapterName);
   const m = f.manifest;
   if (f.origin === 'adapterkit') {
@@ -95,8 +109,10 @@ export async function loadSavedTask(base: BaseModel, dir: string, o: { threads?:
   }
   // Older manifests did not record a trained pooler: its tensors in trained_base tell.
   const trainPooler = m.mode.trainPooler ?? base.encoder.weightSpecs.some((s) => s.role === 'pooler' && f.tensors.has(s.name) && m.mode.kind !== 'full' && m.mode.kind !== 'top-k');
+  const loaded = { mode: modeOf(m, f, dir), tensors: f.tensors };
+  const { mode, tensors } = o.inference === true ? inferenceForm(loaded.mode, base.encoder, loaded.tensors, o.adapterName) : loaded;
   const model = TaskModel.create(base, {
-    mode: modeOf(m, f, dir), head: m.head, seed: 0, weights: f.tensors, threads: o.threads, trainPooler, adapterName: o.adapterName,
+    mode, head: m.head, seed: 0, weights: tensors, threads: o.threads, trainPooler, adapterName: o.adapterName,
     frozenPrecision: o.frozenPrecision, int8Tolerance: o.int8Tolerance, onFrozenPlan: o.onFrozenPlan,
   });
   return { model, manifest: m, foreign: f.origin !== 'adapterkit', origin: f.origin };

@@ -204,6 +204,7 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
   },
   positions: (c) => ({ prefix: c.prefix_length }),
   averagesPositions: (c) => c.use_gating,
+  inferenceForm: (c, enc, name, tensors) => ejectPrefix(c, enc, name, tensors),
   size: { name: 'P', what: 'prefix_length', get: (c) => c.prefix_length, with: (c, n) => checkPrefixConfig({ ...c, prefix_length: n }) },
   // prefix lengths and MLP widths may differ (rows are padded, and each example masks the prefix positions its task lacks); the layers with a prefix decide kv's columns
   structure: (c) => ({ key: JSON.stringify({ m: 'prefix_tuning', flat: c.flat, non_linearity: c.non_linearity, use_gating: c.use_gating, shared_gating: c.shared_gating, leave_out: [...c.leave_out].sort((a, b) => a - b) }) }),

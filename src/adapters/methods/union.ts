@@ -118,6 +118,17 @@ export function makeUnionMethod<C extends MethodConfigBase>(methodOf: (c: C) => 
       }
       return { sublayers, linears, attentions };
     },
+    // each component's inference form in turn (each touches its own tensors only)
+    inferenceForm(c, enc, name, tensors) {
+      let all = new Map(tensors);
+      const configs = c.configs.map((x) => {
+        const f = methodOf(x).inferenceForm?.(x, enc, name, all);
+        if (!f) return x;
+        all = f.tensors;
+        return f.config;
+      });
+      return { config: Object.freeze({ ...c, configs: Object.freeze(configs) }), tensors: all };
+    },
     averagesPositions: (c) => each(c, (m, x) => m.averagesPositions?.(x) ?? false).some(Boolean),
     positions: (c) => Object.assign({}, ...each(c, (m, x) => m.positions?.(x) ?? {})) as ReturnType<NonNullable<AdapterMethod<C>['positions']>>,
     structure(c) {

@@ -120,7 +120,7 @@ async function evalTokenTask(dir: string, f: EvalFlags, spec: TokenTaskSpec): Pr
   const rows = splits[split];
   if (!rows) fail('NOT_FOUND', `${where} has no split "${split}" (splits: ${Object.keys(splits).join(', ')})`);
   if (rows.length === 0) fail('BAD_DATA', `${where}: split "${split}" is empty`);
-  const { saved, maxLength } = await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine) });
+  const { saved, maxLength } = await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine), inference: true });
   const model: TaskModel = saved.model;
   try {
     applyActive(model, dir, f);
@@ -199,12 +199,12 @@ async function runEval(dir: string, f: EvalFlags): Promise<void> {
   }
   const scoringOnly = 'files' in spec && spec.files.train === undefined;
   // Without --train the labels come from the saved task: load it first. Otherwise the data first (its errors come fast).
-  const loadedFirst = scoringOnly ? await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine) }) : undefined;
+  const loadedFirst = scoringOnly ? await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine), inference: true }) : undefined;
   if (loadedFirst) spec = withSavedLabels(spec, loadedFirst.saved.model.head, dir);
   const data = await loadTask(spec);
   const where = describeSpec(spec);
   const [split, rows] = pickSplit(data, f.split ?? defaultSplit(spec), where);
-  const { saved, maxLength } = loadedFirst ?? await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine) });
+  const { saved, maxLength } = loadedFirst ?? await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine), inference: true });
   const model = saved.model;
   try {
     applyActive(model, dir, f);

@@ -114,7 +114,7 @@ async function runExport(dir: string, f: ExportFlags): Promise<void> {
     if (!f.json) process.stderr.write(`${line}...\n`);
   };
   step(`loading ${dir}`);
-  const { saved, maxLength } = await loadTaskDir(dir, { base: f.base, revision: f.revision, maxLength: f.maxLength, model: frozen });
+  const { saved, maxLength } = await loadTaskDir(dir, { base: f.base, revision: f.revision, maxLength: f.maxLength, model: frozen, inference: true });
   const model = saved.model;
   const exportLength = f.maxLength ?? maxLength;
   try {

@@ -55,7 +55,7 @@ export async function predictMany(dirs: readonly string[], text: string, format:
   if (f.maxLength === undefined && new Set(lengths).size > 1) {
     fail('BAD_CONFIG', `the tasks were trained with different max lengths (${names.map((n, i) => `${n} ${lengths[i] ?? 'unknown'}`).join(', ')}) and one pass tokenizes once: give --max-length`);
   }
-  const first = await loadTaskDir(dirs[0] as string, { ...f, model: f.model });
+  const first = await loadTaskDir(dirs[0] as string, { ...f, model: f.model, inference: true });
   const maxLength = f.maxLength ?? first.maxLength;
   const backend = new ModelBackend(first.base, { maxLength, ...(f.threads !== undefined ? { threads: f.threads } : {}), ...(f.model ? { frozen: f.model } : {}) });
   try {

@@ -333,7 +333,7 @@ async function runPredict(dirs: readonly string[], f: PredictFlags): Promise<voi
     await predictMany(dirs, text, format, where, columns, { ...f, singleTaskFlags, model: frozenPrecisionOptions(f, logLine) });
     return;
   }
-  const { saved, maxLength } = await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine) });
+  const { saved, maxLength } = await loadTaskDir(dir, { ...f, model: frozenPrecisionOptions(f, logLine), inference: true });
   const model = saved.model;
   try {
     applyActive(model, dir, f);

@@ -59,7 +59,7 @@ export async function trainAndTest(o: TrainAndTestOptions): Promise<TrainAndTest
   }
   let test: TaskMetricValues | null = null;
   if (o.task.scoredSplits.includes('test')) {
-    const best = await loadSavedTask(o.base, r.bestDir, { ...threads, ...o.frozen, onFrozenPlan: undefined });
+    const best = await loadSavedTask(o.base, r.bestDir, { ...threads, ...o.frozen, onFrozenPlan: undefined, inference: true });
     try {
       test = await o.task.score(best.model, 'test', { maxLength: o.train.maxLength ?? o.task.defaultMaxLength });
     } finally {
