@@ -4,7 +4,8 @@
  * dropout, cross-entropy, backward, global-norm clip to 1, AdamW — for Houlsby adapters (m = 64)
  * with layer norms and head trainable, and for full fine-tuning. The PyTorch side is
  * bench/pytorch/train_step.py in `--serve` mode (same architecture and trainable set, written in
- * plain torch), started with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment.
+ * plain torch), started without OPENBLAS_L2_SIZE and with OPENBLAS_CORETYPE set to the OpenBLAS
+ * kernel set that runs its MatMul fastest on this CPU (each candidate probed first, printed).
  * adapterkit runs in child processes too (bench/pytorch/adapterkit-step.ts, the same protocol):
  * for adapters, one with an fp32 frozen base and one with int8 (`frozenPrecision: 'int8'`, the
  * outlier guard on the first step), so each side's peak RSS (its own maxRSS) is measured alone.
@@ -14,9 +15,12 @@
  * Environment: BENCH_BATCH, BENCH_SEQ, BENCH_ROUNDS (timed steps per side, default 3),
  * BENCH_TORCH_THREADS (default 2), BENCH_PYTHON (default /usr/bin/python3), BENCH_TORCH_BLAS_DIR
  * (a directory holding an optimised libblas.so.3, prepended to the Python side's LD_LIBRARY_PATH),
- * BENCH_VARIANTS (comma-separated, default `adapters,full`), BENCH_INT8=0 (no int8 side).
+ * BENCH_VARIANTS (comma-separated, default `adapters,full`), BENCH_INT8=0 (no int8 side),
+ * BENCH_TORCH_CORETYPE (an OpenBLAS core type for the PyTorch side instead of the probe; `auto`:
+ * OpenBLAS's own detection).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +41,73 @@ const AK_CHILD = join(HERE, 'pytorch', 'adapterkit-step.ts');
 const REFERENCE_BLAS = /\/blas\/libblas\.so/;
 
 /** What train_step.py --serve announces once its model is built. */
-interface TorchReady { variant: string; threads: number; torch: string; trainable: number; total: number; blas: string[]; matmulGflops: number }
+interface TorchReady { variant: string; threads: number; torch: string; trainable: number; total: number; blas: string[]; blasCore: string | null; matmulGflops: number }
+
+/** What train_step.py --probe prints. */
+interface BlasProbe { blas: string[]; blasCore: string | null; matmulGflops: number }
+
+/**
+ * OpenBLAS kernel sets worth trying on this CPU (from /proc/cpuinfo's flags), besides OpenBLAS's
+ * own detection (''), which can misjudge a CPU newer than the library (0.3.21 takes this Intel
+ * Xeon with AMX for a Prescott: no AVX at all).
+ */
+function coreCandidates(): string[] {
+  let info: string;
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return [''];
+  }
+  const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(/\s+/));
+  const amd = /AuthenticAMD/.test(info);
+  const out = [''];
+  if (flags.has('avx2')) out.push(amd ? 'Zen' : 'Haswell');
+  if (flags.has('avx512f') && !amd) out.push('SkylakeX');
+  if (flags.has('avx512_bf16') && !amd) out.push('Cooperlake');
+  return out;
+}
+
+/** The Python side's environment with OPENBLAS_CORETYPE `core` ('' = OpenBLAS's own detection). */
+function torchEnv(core: string): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  if (core) env.OPENBLAS_CORETYPE = core;
+  // The processes take turns: no side's idle threads may spin (adapterkit's sessions are
+  // created with spinning off for the same reason).
+  env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  if (process.env.BENCH_TORCH_BLAS_DIR) env.LD_LIBRARY_PATH = [process.env.BENCH_TORCH_BLAS_DIR, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+  return env;
+}
+
+/**
+ * The OPENBLAS_CORETYPE the PyTorch side runs with: BENCH_TORCH_CORETYPE when given (`auto`:
+ * OpenBLAS's own detection), else the candidate whose MatMul probe is fastest, so that PyTorch is
+ * compared at its best on this CPU. Prints each candidate's figure.
+ */
+function chooseCore(): string {
+  const given = process.env.BENCH_TORCH_CORETYPE;
+  if (given !== undefined) return given === 'auto' ? '' : given;
+  const results: { core: string; probe: BlasProbe }[] = [];
+  // two passes over the candidates, each keeping its better figure (a busy moment hurts one probe)
+  for (let pass = 0; pass < 2; pass++) {
+    for (const core of coreCandidates()) {
+      const r = spawnSync(PYTHON, [SCRIPT, '--probe', '--threads', String(TORCH_THREADS)], { env: torchEnv(core), encoding: 'utf8' });
+      const had = results.find((x) => x.core === core);
+      if (r.status !== 0) {
+        if (pass === 0) console.log(`  OpenBLAS core ${core || '(own detection)'}: probe failed (${r.signal ?? `exit ${r.status}`}): ${(r.stderr || '').trim().split('\n').pop() ?? ''}`);
+        continue;
+      }
+      const probe = JSON.parse(r.stdout.trim().split('\n').pop() as string) as BlasProbe;
+      if (!had) results.push({ core, probe });
+      else if (probe.matmulGflops > had.probe.matmulGflops) had.probe = probe;
+    }
+  }
+  if (!results.length) throw new Error(`${PYTHON} ${SCRIPT} --probe failed for every OpenBLAS core type`);
+  const best = results.reduce((a, b) => (b.probe.matmulGflops > a.probe.matmulGflops ? b : a));
+  console.log(`PyTorch's OpenBLAS kernels (MatMul 2048x768 @ 768x3072, ${TORCH_THREADS} threads): ${results.map((x) => `${x.core || `own detection (${x.probe.blasCore ?? 'no OpenBLAS'})`} ${x.probe.matmulGflops.toFixed(1)}`).join(', ')} GFLOP/s -> ${best.core || 'own detection'}`);
+  return best.core;
+}
 
 /** What a stepper answers per step. */
 interface StepAnswer { ms: number; peakRssMiB: number; plan?: string }
@@ -63,15 +133,8 @@ class Stepper {
   }
 
   /** The PyTorch side for `variant`. */
-  static torch(variant: 'adapters' | 'full'): Promise<{ stepper: Stepper; ready: Record<string, unknown> }> {
-    const env = { ...process.env };
-    delete env.OPENBLAS_CORETYPE; // slows OpenBLAS and PyTorch on this machine (see DESIGN.md)
-    delete env.OPENBLAS_L2_SIZE;
-    // The processes take turns: no side's idle threads may spin (adapterkit's sessions are
-    // created with spinning off for the same reason).
-    env.OMP_WAIT_POLICY ??= 'PASSIVE';
-    if (process.env.BENCH_TORCH_BLAS_DIR) env.LD_LIBRARY_PATH = [process.env.BENCH_TORCH_BLAS_DIR, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-    return Stepper.start('PyTorch', PYTHON, [SCRIPT, '--serve', '--variant', variant, '--batch', String(B), '--seq', String(T), '--threads', String(TORCH_THREADS)], env);
+  static torch(variant: 'adapters' | 'full', core: string): Promise<{ stepper: Stepper; ready: Record<string, unknown> }> {
+    return Stepper.start('PyTorch', PYTHON, [SCRIPT, '--serve', '--variant', variant, '--batch', String(B), '--seq', String(T), '--threads', String(TORCH_THREADS)], torchEnv(core));
   }
 
   /** An adapterkit side for `variant` with the frozen base in `precision`. */
@@ -126,7 +189,8 @@ interface Row { name: string; sides: Side[] }
 
 async function main(): Promise<void> {
   console.log(`adapterkit vs PyTorch training step — ${machine()}; BERT-base-sized random model, batch ${B}, seq ${T}, ${ROUNDS} interleaved timed steps per side (after 1 warm-up)`);
-  console.log(`PyTorch side: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE ${PYTHON} bench/pytorch/train_step.py --serve --threads ${TORCH_THREADS}; adapterkit sides: node bench/pytorch/adapterkit-step.ts, one process each`);
+  const core = chooseCore();
+  console.log(`PyTorch side: env -u OPENBLAS_L2_SIZE ${core ? `OPENBLAS_CORETYPE=${core}` : '-u OPENBLAS_CORETYPE'} OMP_WAIT_POLICY=PASSIVE ${PYTHON} bench/pytorch/train_step.py --serve --threads ${TORCH_THREADS}; adapterkit sides: node bench/pytorch/adapterkit-step.ts, one process each`);
   const names = { adapters: 'adapters (m=64) + layer norms + head', full: 'full fine-tuning' };
   const rows: Row[] = [];
   let torchInfo: TorchReady | undefined;
@@ -137,7 +201,7 @@ async function main(): Promise<void> {
     const started: { stepper: Stepper; ready: Record<string, unknown> }[] = [];
     try {
       for (const p of precisions) started.push(await Stepper.adapterkit(v, p));
-      const torch = await Stepper.torch(v);
+      const torch = await Stepper.torch(v, core);
       started.push(torch);
       torchInfo = torch.ready as unknown as TorchReady;
       const sides: Side[] = started.map(({ stepper, ready }) => ({ label: stepper.label, ms: [], peakRssMiB: 0, trainable: Number(ready.trainable), ready }));
@@ -189,7 +253,7 @@ async function main(): Promise<void> {
     console.log(`adapter step, int8 adapterkit / fp32 PyTorch: time ${(median(int8.ms) / median(pt.ms)).toFixed(2)} (target <= 0.5), peak RSS ${(int8.peakRssMiB / pt.peakRssMiB).toFixed(2)} (target <= 0.8); int8 / fp32 adapterkit: time ${(median(int8.ms) / median((ak32(ad) as Side).ms)).toFixed(2)}, peak RSS ${(int8.peakRssMiB / (ak32(ad) as Side).peakRssMiB).toFixed(2)}`);
   }
   if (torchInfo) {
-    console.log(`MatMul 2048x768 @ 768x3072: ONNX Runtime ${mm.toFixed(1)} GFLOP/s, PyTorch ${torchInfo.matmulGflops.toFixed(1)} GFLOP/s (torch ${torchInfo.torch}, ${torchInfo.threads} threads, BLAS ${torchInfo.blas.join(', ') || 'none mapped'})`);
+    console.log(`MatMul 2048x768 @ 768x3072: ONNX Runtime ${mm.toFixed(1)} GFLOP/s, PyTorch ${torchInfo.matmulGflops.toFixed(1)} GFLOP/s (torch ${torchInfo.torch}, ${torchInfo.threads} threads, BLAS ${torchInfo.blas.join(', ') || 'none mapped'}, OpenBLAS core ${torchInfo.blasCore ?? '-'})`);
     if (torchInfo.blas.some((p) => REFERENCE_BLAS.test(p))) {
       console.log('WARNING: PyTorch is using the reference (unoptimised) BLAS, so its figures are not meaningful. Install libopenblas0-pthread (apt), or set BENCH_TORCH_BLAS_DIR to a directory with an optimised libblas.so.3.');
     }

@@ -13,11 +13,13 @@ The model is a compact nn.Module BERT written here (post-norm layers, exact GELU
 the first token, head = dropout + linear on the pooled output), with random weights (normal 0.02,
 LayerNorm gain 1) and synthetic token ids.
 
-Run with ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/pytorch/train_step.py``
-(the machine's OPENBLAS_CORETYPE slows PyTorch down). Modes:
+Run with OPENBLAS_CORETYPE set to the fastest kernel set OpenBLAS has for the CPU (bench:pytorch
+finds it with ``--probe`` under each candidate; OpenBLAS 0.3.21's own detection takes this Intel
+Xeon for a "Prescott" and runs the MatMul ~5x slower than with SkylakeX kernels). Modes:
 
 - default: ``--warmup`` untimed steps, then ``--steps`` timed ones; prints one JSON line with
   every step's milliseconds and the median;
+- ``--probe``: prints the BLAS libraries, OpenBLAS's core type and the MatMul throughput, and exits;
 - ``--serve``: builds the model, prints ``{"ready": ...}``, then runs one step per ``step`` line
   read from stdin and answers ``{"ms": ...}`` (``quit`` ends); lets a driver interleave steps with
   another framework's.
@@ -162,6 +164,22 @@ def blas_libraries() -> list[str]:
     return sorted(found)
 
 
+def blas_core() -> str | None:
+    """The kernel set OpenBLAS chose (``openblas_get_corename``, which OPENBLAS_CORETYPE overrides), or None without OpenBLAS."""
+    import ctypes
+
+    for path in blas_libraries():
+        if "openblas" not in os.path.basename(path):
+            continue
+        try:
+            f = ctypes.CDLL(path).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        f.restype = ctypes.c_char_p
+        return f().decode()
+    return None
+
+
 def matmul_gflops(runs: int = 5) -> float:
     """Median throughput of a [2048, 768] x [768, 3072] float32 product (the engine benchmark's shape)."""
     a, w = torch.randn(2048, 768), torch.randn(768, 3072)
@@ -184,9 +202,13 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--serve", action="store_true", help="run one step per 'step' line on stdin")
+    ap.add_argument("--probe", action="store_true", help="print the BLAS in use, its core type and the MatMul throughput, and exit")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
+    if a.probe:
+        print(json.dumps({"blas": blas_libraries(), "blasCore": blas_core(), "threads": torch.get_num_threads(), "matmulGflops": matmul_gflops()}), flush=True)
+        return
     torch.manual_seed(0)
     model, params = build(a.variant, a.adapter_size)
     opt = torch.optim.AdamW(params, lr=1e-5)
@@ -208,7 +230,7 @@ def main() -> None:
     info = {
         "variant": a.variant, "batch": a.batch, "seq": a.seq, "threads": torch.get_num_threads(), "torch": torch.__version__,
         "trainable": sum(p.numel() for p in params), "total": sum(p.numel() for p in model.parameters()),
-        "blas": blas_libraries(), "matmulGflops": matmul_gflops(),
+        "blas": blas_libraries(), "blasCore": blas_core(), "matmulGflops": matmul_gflops(),
     }
     peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # noqa: E731 (MiB on Linux)
     if a.serve:
