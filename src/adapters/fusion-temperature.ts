@@ -14,8 +14,8 @@
  * `skip_layers`), and a fusion that is not active is not called at all. The k-th call's temperature
  * ({@link fusionTemperature}) is computed as AdapterHub computes it, by repeated float64
  * subtraction, not as `max(50 - 0.05 k, 1)`: the two differ in the last bits (the repeated
- * subtraction leaves T_980 = 1.0000000000007025, so the floor is reached at the 981st call, where
- * the closed form reaches it at the 980th).
+ * subtraction leaves T_980 = 1.0000000000007025, so T is 1 from call k = 981 on, where the closed
+ * form gives 1 from k = 980).
  */
 import { fail } from '../errors.js';
 import { f32, type HostTensor } from '../engine/index.js';
@@ -33,7 +33,7 @@ const temperatures: number[] = [FUSION_TEMPERATURE_START];
 
 /**
  * The temperature of a fusion layer's k-th forward call (k = 0, 1, …): 50, 49.95, 49.9, … by
- * repeated float64 subtraction of 0.05, down to 1 (reached at call 981) and 1 from then on.
+ * repeated float64 subtraction of 0.05, down to 1 (from call 981 on).
  *
  * @example
  * ```ts
