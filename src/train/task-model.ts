@@ -256,10 +256,11 @@ export class TaskModel {
    * forward call, training and inference alike: every {@link trainStep} and {@link predict} call
    * of this model counts one call in each layer where the fusion runs (dev evaluation and
    * prediction included; a layer that AdapterDrop skips in a step does not count), and the next
-   * call uses T = `fusionTemperature(count)` (adapters/fusion-temperature.ts) there. A new or loaded model starts at 0
-   * (T = 50), as a model AdapterHub loads; the trainer's checkpoint keeps the counts, so that a
-   * resumed run goes on where it stopped. The int8 guard's probe and the frozen-layer cache's
-   * pre-pass are not forward calls of the model (they run at the current T without counting).
+   * call uses T = `fusionTemperature(count)` (adapters/fusion-temperature.ts) there. A call
+   * counts when it starts, so calls made at once each take their own T. A new or loaded model
+   * starts at 0 (T = 50), as a model AdapterHub loads; the trainer's checkpoint keeps the counts,
+   * so that a resumed run goes on where it stopped. The int8 guard's probe and the frozen-layer
+   * cache's pre-pass are not forward calls of the model (they run at the current T, uncounted).
    */
   get fusionCallCounts(): Record<string, number[]> {
     return this.fusionCalls.snapshot();
@@ -294,10 +295,15 @@ export class TaskModel {
     return Object.fromEntries(this.annealed().map((f) => [temperatureInputName(f), this.fusionCalls.feed(f)]));
   }
 
-  /** Counts one forward call of the annealed fusions, in the layers from `from` up (robust AdapterDrop's n of a training step). */
-  private countFusionCalls(from = 0): void {
-    if (!this.fusionCalls.any) return;
+  /**
+   * A forward call of the annealed fusions: the temperature feeds it runs with, and the call
+   * counted in the layers from `from` up (robust AdapterDrop's n of a training step).
+   */
+  private fusionCall(from = 0): Record<string, HostTensor> {
+    if (!this.fusionCalls.any) return {};
+    const feeds = this.temperatureFeeds();
     this.fusionCalls.count(new Map([...this.fusionLayers()].map(([f, layers]) => [f, layers.filter((l) => l >= from)])));
+    return feeds;
   }
 
   /** Whether the task trains the base's pooler (saved with it, so loading knows). */
@@ -716,7 +722,7 @@ export class TaskModel {
     const s = await this.trainSess();
     const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
     const feeds: Record<string, HostTensor> = {
-      ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize, batch.seqLen), training: bool([], [true]), ...this.temperatureFeeds(),
+      ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize, batch.seqLen), training: bool([], [true]),
     };
     if (o.layerInput) {
       const n = batch.batchSize * batch.seqLen;
@@ -726,9 +732,9 @@ export class TaskModel {
     const maxDrop = this.robustDrop;
     const dropN = maxDrop === undefined ? 0 : Math.floor(this.dropRng.next() * (maxDrop + 1));
     if (maxDrop !== undefined) feeds.adapter_drop = i64([], [dropN]);
+    Object.assign(feeds, this.fusionCall(dropN)); // the layers AdapterDrop skips do not call their fusions
     const out = await s.run(feeds);
     this.trainRuns++;
-    this.countFusionCalls(dropN); // the layers AdapterDrop skipped did not call their fusions
     const loss = (out[tg.loss.name]?.data as Float32Array)[0] as number;
     return { loss, grads: tg.grads.map((g) => out[g.name]?.data as Float32Array), logits: out[tg.logits.name]?.data as Float32Array };
   }
@@ -742,8 +748,7 @@ export class TaskModel {
     this.checkBatch(batch);
     await this.guardFrozen(batch);
     const s = await this.predictSess();
-    const out = await s.run({ ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), ...this.temperatureFeeds() });
-    this.countFusionCalls();
+    const out = await s.run({ ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), ...this.fusionCall() });
     return out[(this.predictGraph as NonNullable<TaskModel['predictGraph']>).logits.name]?.data as Float32Array;
   }
 

@@ -162,7 +162,15 @@ test('a layer\'s temperature is its own count\'s: the logits follow the counts s
     assert.throws(() => b.setFusionCallCounts(bad as never, 'the counts'), msg, JSON.stringify(bad));
   }
   assert.deepEqual(b.fusionCallCounts, { 'a,b': [4, 1] }, 'a refused restore changes nothing');
-  for (const m of [a, b]) await m.dispose();
+  // calls made at once each take their own T (a call counts when it starts)
+  const [c, d] = [make(), make()];
+  const one = [await c.predict(batch), await c.predict(batch), await c.predict(batch)].map((x) => Array.from(x));
+  await d.predict(batch);
+  const both = (await Promise.all([d.predict(batch), d.predict(batch)])).map((x) => Array.from(x));
+  assert.notDeepEqual(both[0], both[1]);
+  assert.deepEqual(new Set(both.map((x) => JSON.stringify(x))), new Set(one.slice(1).map((x) => JSON.stringify(x))), 'two calls at once: T_1 and T_2, as two calls one after the other');
+  assert.deepEqual(d.fusionCallCounts, { 'a,b': [3, 3] });
+  for (const m of [a, b, c, d]) await m.dispose();
 });
 
 test('export, a fusion with temperature run twice and a frozen-layer cut above it are refused, naming the fusion', async () => {
