@@ -4,8 +4,10 @@
  * sub-layer site) starts with `T = 50.0` and `reduction = T / 1000.0`; each call of its forward
  * computes `softmax(scores / T)` and then sets `T = max(T - reduction, 1.0)`. The forward has no
  * `self.training` check, so training steps and inference calls alike anneal it, and T is a plain
- * attribute, neither a parameter nor a buffer: no file holds it, and a loaded model starts at 50
- * again. Nothing else in AdapterHub reads or sets T.
+ * attribute, neither a parameter nor a buffer: no file holds it, and a model that loads a fusion
+ * starts at 50 again (`AdapterFusionLoader.load` creates the module with `add_adapter_fusion`; only
+ * a load into a model already holding a fusion of that name keeps that module's T, which a new
+ * adapterkit model never does). Nothing else in AdapterHub reads or sets T.
  *
  * adapterkit feeds T to the fusion's softmax as a graph input (a float32 vector over the encoder's
  * layers, one per fusion), so the graphs are built once; a task model counts the forward calls of
