@@ -30,6 +30,7 @@ export {
 } from './adapters/composition.js';
 export type { NamedAdapter, AdapterDrop } from './adapters/compose.js';
 export { fusionConfig, FUSION_PRESETS, DEFAULT_FUSION_PRESET, fuseName, type FusionConfig, type NamedFusion } from './adapters/fusion.js';
+export { fusionTemperature, FUSION_TEMPERATURE_START, FUSION_TEMPERATURE_STEP, FUSION_TEMPERATURE_FLOOR, type FusionCallCounts } from './adapters/fusion-temperature.js';
 export { mergeAdapters, MERGE_METHODS, type MergeMethod, type MergeOptions } from './adapters/merge.js';
 export { mergeTaskModels, type MergeTasksOptions } from './train/merge-tasks.js';
 export type { HookSites, SubLayerSite, LinearSite, AttentionSite, LinearRole, SubLayerName } from './models/sites.js';

@@ -66,7 +66,7 @@ import {
 import type { AttentionParts, Encoder, EncoderHooks, LayerInput, SubLayerParts } from '../models/encoder.js';
 import type { HookSite } from '../models/sites.js';
 import { checkComposition, compositionNames, formatComposition, type Block, type Composition } from './composition.js';
-import { fuseAt, fuseName, fusedAdapters, fusionPresetOf, fusionSites, type NamedFusion } from './fusion.js';
+import { fuseAt, fuseName, fusedAdapters, fusionLabel, fusionSites, type NamedFusion } from './fusion.js';
 import { SLOT_MASK_VALUE, type AttentionUnit, type LinearUnit, type MethodContext, type MethodHooks, type MethodUnits, type SubLayerUnit } from './method.js';
 import { methodOf, type MethodConfig } from './methods/index.js';
 import { checkAdapterName } from './names.js';
@@ -101,6 +101,11 @@ export interface ComposeOptions {
   readonly dropBelow?: number;
   /** Robust AdapterDrop: an int64 scalar n; the adapters of layer l act when l >= n. */
   readonly dropInput?: Value;
+  /**
+   * The temperature (a float32 scalar) of a fusion with `temperature: true` in an encoder layer:
+   * required when the composition runs one (see fusion-temperature.ts).
+   */
+  readonly fusionTemperature?: (fusion: string, layer: number) => Value;
 }
 
 /** The hooks of a composition and what it needs of a batch. */
@@ -119,6 +124,8 @@ export interface ComposedAdapters {
   readonly seqLen?: number;
   /** Whether a projection site runs a block that cuts the batch (BatchSplit, Parallel): see {@link BuildContext.linearPerExample}. */
   readonly linearPerExample: boolean;
+  /** The encoder layers where each fusion runs (a layer once, however many of its sites), by fusion name: {@link setupFusionLayers}. */
+  readonly fusionLayers: ReadonlyMap<string, readonly number[]>;
 }
 
 /** A composition restricted to the adapters at one site: absent children are `null` (blocks other than Stack keep them). */
@@ -265,6 +272,10 @@ function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Compositi
     }
     fusions.set(b, f);
   }
+  for (const f of new Set(fusions.values())) {
+    const runs = [...fusions.values()].filter((x) => x === f).length;
+    if (f.config.temperature && runs > 1) fail('BAD_CONFIG', `${formatComposition(composition)} runs the fusion ${f.name} ${runs} times; with temperature true each run would anneal its temperature again (AdapterHub's second call sees the T its first one lowered): run it once`);
+  }
   const configs = new Map(adapters.map((a) => [a.name, a.config]));
   const fusionAt = new Map([...new Set(fusions.values())].map((f) => [f, new Set(fusionSites(f, configs, enc).map((x) => x.key))]));
   const needs = batchNeeds(composition);
@@ -301,7 +312,28 @@ function plan(enc: Encoder, adapters: readonly NamedAdapter[], active: Compositi
     const layers = sites.filter((s) => namesOf(s.restricted).some((n) => inPar.has(n)) && s.site.kind !== 'embeddings').map((s) => (s.site as { layer: number }).layer);
     replicateAt = layers.length ? Math.min(...layers) : enc.numLayers - 1;
   }
-  return { composition, units, sites, needs, channels: par ? par.children.length : 1, replicateAt, fusions };
+  const fusionLayers = new Map<string, number[]>();
+  for (const { site, restricted } of sites) {
+    if (site.kind !== 'sublayer') continue;
+    for (const b of fuseBlocksIn(restricted)) {
+      const name = (fusions.get(b) as NamedFusion).name;
+      const layers = fusionLayers.get(name) ?? [];
+      if (!layers.includes(site.layer)) layers.push(site.layer);
+      fusionLayers.set(name, layers);
+    }
+  }
+  return { composition, units, sites, needs, channels: par ? par.children.length : 1, replicateAt, fusions, fusionLayers };
+}
+
+/**
+ * The encoder layers where each fusion of an active composition runs, by fusion name (a fusion
+ * whose adapters are all absent in a layer, or below static AdapterDrop's `dropBelow`, is not
+ * called there), without building anything: what counts a fusion's forward calls (fusion-temperature.ts).
+ */
+export function setupFusionLayers(enc: Encoder, adapters: readonly NamedAdapter[], active: Composition, o: { dropBelow?: number; fusions?: readonly NamedFusion[] } = {}): ReadonlyMap<string, readonly number[]> {
+  const noValue = (): never => fail('GRAPH_ERROR', 'setupFusionLayers builds no graph');
+  const ctx: MethodContext = { w: noValue, gathered: false, dropout: noValue, layerNorm: noValue };
+  return plan(enc, adapters, active, ctx, o).fusionLayers;
 }
 
 /** The Fuse blocks of a restricted composition. */
@@ -606,7 +638,12 @@ export function composeAdapters(enc: Encoder, adapters: readonly NamedAdapter[],
         const runFuse: FuseRunner = (block, x) => {
           const fu = p.fusions.get(block) as NamedFusion;
           const query = fu.config.query_before_ln ? x.state : x.hidden;
-          return x.state.graph.scope('fusion', () => fuseAt(fu, key, ctx, fu.config.dropout_prob ?? o.fusionDropout ?? 0.1, { query, ups: x.ups, residual: x.residual }));
+          let temperature: Value | undefined;
+          if (fu.config.temperature) {
+            if (!o.fusionTemperature) fail('GRAPH_ERROR', `fusion ${fu.name} has temperature true: composeAdapters needs ComposeOptions.fusionTemperature`);
+            temperature = o.fusionTemperature(fu.name, layer);
+          }
+          return x.state.graph.scope('fusion', () => fuseAt(fu, key, ctx, fu.config.dropout_prob ?? o.fusionDropout ?? 0.1, { query, ups: x.ups, residual: x.residual, ...(temperature ? { temperature } : {}) }));
         };
         f = subLayerFunction(key, restricted, p.units, runFuse);
       }
@@ -625,7 +662,7 @@ export function composeAdapters(enc: Encoder, adapters: readonly NamedAdapter[],
   const cutsBatch = (r: Restricted): boolean => typeof r !== 'string' && (r.block.type === 'BatchSplit' || r.block.type === 'Parallel' || r.children.some((k) => k !== null && cutsBatch(k)));
   return {
     hooks: { deltas, sublayers, linears, attentions }, channels: n,
-    linearPerExample: p.sites.some(({ site, restricted }) => site.kind === 'linear' && cutsBatch(restricted)),
+    linearPerExample: p.sites.some(({ site, restricted }) => site.kind === 'linear' && cutsBatch(restricted)), fusionLayers: p.fusionLayers,
     ...(layerInput ? { layerInput, replicateAt: at } : {}),
     ...(p.needs.batchSize !== undefined ? { batchSize: p.needs.batchSize } : {}),
     ...(p.needs.seqLen !== undefined ? { seqLen: p.needs.seqLen } : {}),
@@ -636,7 +673,7 @@ export function composeAdapters(enc: Encoder, adapters: readonly NamedAdapter[],
 export function describeSetup(adapters: readonly NamedAdapter[], active: Composition, drop: AdapterDrop | undefined, enc?: Encoder, fusions: readonly NamedFusion[] = []): string {
   const used = new Set(compositionNames(active));
   const parts = adapters.map((a) => `${a.name} = ${methodOf(a.config).describe(a.config as never, enc)}${a.trainable === false ? ' (frozen)' : ''}${used.has(a.name) ? '' : ' (inactive)'}`);
-  for (const f of fusions) parts.push(`fusion ${f.name} = AdapterFusion (${fusionPresetOf(f.config) ?? 'custom'})${f.trainable === false ? ' (frozen)' : ''}`);
+  for (const f of fusions) parts.push(`fusion ${f.name} = AdapterFusion (${fusionLabel(f.config)})${f.trainable === false ? ' (frozen)' : ''}`);
   const d = drop ? (drop.kind === 'static' ? `, AdapterDrop first ${drop.layers} layer(s)` : `, robust AdapterDrop 0..${drop.maxLayers}`) : '';
   return `${formatComposition(active)}${d}: ${parts.join('; ')}`;
 }

@@ -14,7 +14,7 @@
  *     Q        = q Wq + bq          (query; else q)                            [B, T, d]
  *     K        = U Wk + bk          (key; else U)                              [B, T, N, d]
  *     V        = U Wv               (value and value_before_softmax; else U)   [B, T, N, d]
- *     p        = softmax(dropout(Q·K) / T)  over the N adapters                [B, T, N]
+ *     p        = softmax(dropout(Q·K) / τ)  over the N adapters                [B, T, N]
  *     c        = Σ_i p_i V_i, then c Wv (value, not value_before_softmax)      [B, T, d]
  *     out      = c + r              (not residual_before; else c)
  *
@@ -26,6 +26,10 @@
  * biases (`init_bert_weights`), Wv too, or (value_initialized) the identity with 1e-6 elsewhere.
  * Dropout on the scores uses `dropout_prob`, else the encoder's attention dropout. With
  * `regularization` the training loss gains `0.01 Σ_sites ‖I − Wv‖²` for every fusion that trains.
+ * The temperature τ is 1, or with `temperature: true` AdapterHub's annealed one: 50 at a fusion
+ * layer's first forward call, 0.05 less at each call after (training steps, evaluation and
+ * prediction alike), down to 1; fed to the graph as an input, counted by the task model
+ * (fusion-temperature.ts has the details).
  * A child that is a Stack runs its adapters in order (each preparing its own input, as in
  * compose.ts) and gives its last adapter's `u`.
  *
@@ -37,9 +41,9 @@
  * - a site where only some of the fused adapters are (`leave_out`) attends over those; the last
  *   one present there gives `hs`, `r` and the query (AdapterHub fails when the Fuse's last
  *   adapter is absent at a site);
- * - refused with an error naming the field: `temperature: true` (AdapterHub anneals T from 50 by
- *   0.05 on every forward call of each fusion layer, training and inference alike, in module
- *   state a graph built once does not hold); fused adapters with `ln_after`, `use_gating` or
+ * - a composition that runs a fusion with `temperature: true` twice (AdapterHub's second call
+ *   would see the T its first one lowered) is refused;
+ * - refused with an error naming the field: fused adapters with `ln_after`, `use_gating` or
  *   `dropout` > 0 (their `u` is not the part of their output adapterkit's composition units give),
  *   parallel bottlenecks (AdapterHub's result adds the block input twice), and adapters of other
  *   methods (AdapterHub fuses bottleneck adapters only);
@@ -51,7 +55,7 @@
  * them as its own; graph value names hold no commas).
  */
 import { fail } from '../errors.js';
-import { add, concat, f32, linear, matmul, mul, reduceSum, softmax, sub, transpose, unsqueeze, type HostTensor, type Value } from '../engine/index.js';
+import { add, concat, div, f32, linear, matmul, mul, reduceSum, softmax, sub, transpose, unsqueeze, type HostTensor, type Value } from '../engine/index.js';
 import type { Encoder } from '../models/encoder.js';
 import type { SubLayerSite } from '../models/sites.js';
 import { lastAdapter, type Block, type Composition } from './composition.js';
@@ -111,15 +115,18 @@ export function fusionConfig(raw: unknown, where = 'fusion config'): FusionConfi
   for (const f of BOOL_FIELDS) checkBool(c, f, where);
   const p = c.dropout_prob;
   if (!(p === null || (typeof p === 'number' && Number.isFinite(p) && p >= 0 && p < 1))) fail('BAD_CONFIG', `${where}: dropout_prob must be null (the encoder's attention dropout) or a number >= 0 and < 1, got ${JSON.stringify(p)}`);
-  if (c.temperature === true) {
-    fail('BAD_CONFIG', `${where}: temperature true is not implemented: AdapterHub anneals T from 50 by 0.05 on every forward call of each fusion layer (training and inference alike), state a graph built once does not hold; use temperature false`);
-  }
   return Object.freeze(Object.fromEntries(FIELDS.map((f) => [f, c[f]])) as unknown as FusionConfig);
 }
 
 /** The name of the preset a config equals, if any. */
 export function fusionPresetOf(c: FusionConfig): string | undefined {
   return Object.entries(FUSION_PRESETS).find(([, p]) => FIELDS.every((f) => p[f as keyof FusionConfig] === c[f as keyof FusionConfig]))?.[0];
+}
+
+/** A config's label for descriptions: its preset (or `custom`), `+ temperature` when it anneals T (e.g. `dynamic + temperature`). */
+export function fusionLabel(c: FusionConfig): string {
+  if (!c.temperature) return fusionPresetOf(c) ?? 'custom';
+  return `${fusionPresetOf({ ...c, temperature: false }) ?? 'custom'} + temperature`;
 }
 
 /** An AdapterFusion layer a model holds (AdapterHub's `add_adapter_fusion`). */
@@ -260,6 +267,8 @@ export interface FusionInputs {
   readonly query: Value;
   readonly ups: readonly Value[];
   readonly residual: Value;
+  /** The softmax's temperature, a float32 scalar: required with `temperature: true` (fusion-temperature.ts), unused otherwise (τ = 1). */
+  readonly temperature?: Value;
 }
 
 /**
@@ -278,7 +287,9 @@ export function fuseAt(f: NamedFusion, siteKey: string, ctx: MethodContext, drop
     const Qk = matmul(Q, transpose(w('key.weight'), [1, 0])); // [B, T, d]
     scores = add(reduceSum(mul(unsqueeze(Qk, [2]), U), [3]), reduceSum(mul(Q, w('key.bias')), [2], true));
   } else scores = reduceSum(mul(unsqueeze(Q, [2]), U), [3]);
-  const probs = softmax(ctx.dropout(scores, dropout), -1); // T = 1 (temperature is refused)
+  const dropped = ctx.dropout(scores, dropout);
+  if (c.temperature && !x.temperature) fail('GRAPH_ERROR', `fusion ${f.name} at ${siteKey} has temperature true: fuseAt needs its temperature (FusionInputs.temperature)`);
+  const probs = softmax(c.temperature ? div(dropped, x.temperature as Value) : dropped, -1); // AdapterHub: softmax(dropout(scores) / T)
   // Σ p_i (u_i Wv) = (Σ p_i u_i) Wv (Wv has no bias): value_before_softmax changes only the rounding
   const mixed = reduceSum(mul(unsqueeze(probs, [3]), U), [2]); // [B, T, d]
   const out = c.value ? linear(mixed, w('value.weight')) : mixed;

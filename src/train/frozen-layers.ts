@@ -27,17 +27,28 @@ function trainedIn(graph: Graph, used: ReadonlySet<Value>, trainable: ReadonlySe
   return graph.params.filter((p) => used.has(p) && trainable.has(p.name)).map((p) => p.name);
 }
 
+/** The graph inputs among `used` whose feed changes from call to call, in graph order. */
+function varyingIn(graph: Graph, used: ReadonlySet<Value>, varying: ReadonlySet<string>): string[] {
+  return graph.inputs.filter((v) => used.has(v) && varying.has(v.name)).map((v) => v.name);
+}
+
 /**
  * The number of lowest layers nothing trains in. `inputs[l]`: the hidden state entering layer l,
- * as the encoder handed it to its layer hook; `trainable`: the names of the tensors that train.
+ * as the encoder handed it to its layer hook; `trainable`: the names of the tensors that train;
+ * `varying`: graph inputs fed a new value at every call (a fusion's annealed temperature), which
+ * stop the cut as a trainable tensor does.
  */
-export function frozenLayersOf(graph: Graph, inputs: readonly Value[], trainable: ReadonlySet<string>): FrozenLayers {
+export function frozenLayersOf(graph: Graph, inputs: readonly Value[], trainable: ReadonlySet<string>, varying: ReadonlySet<string> = new Set()): FrozenLayers {
   if (inputs.length === 0) fail('GRAPH_ERROR', 'the encoder did not call its layer hook: it cannot start training at a layer');
   for (let l = 0; l < inputs.length; l++) {
-    const hit = trainedIn(graph, liveNodes(graph, [inputs[l] as Value]).used, trainable);
-    if (hit.length === 0) continue;
+    const used = liveNodes(graph, [inputs[l] as Value]).used;
+    const hit = trainedIn(graph, used, trainable);
+    const fed = varyingIn(graph, used, varying);
+    if (hit.length === 0 && fed.length === 0) continue;
     const where = l === 0 ? 'the embeddings (before layer 0)' : `layer ${l - 1}`;
-    const why = `${hit[0]}${hit.length > 1 ? ` (and ${hit.length - 1} more)` : ''} trains in ${where}, so the input of layer ${l} changes as training goes`;
+    const why = hit.length
+      ? `${hit[0]}${hit.length > 1 ? ` (and ${hit.length - 1} more)` : ''} trains in ${where}, so the input of layer ${l} changes as training goes`
+      : `${fed[0]} (fed anew at every forward call: an AdapterFusion temperature annealed per call) is read in ${where}, so the input of layer ${l} changes from step to step`;
     return { layers: Math.max(0, l - 1), why: l === 0 ? `${why}: no layer's input stays the same` : why };
   }
   return { layers: inputs.length - 1, why: `the cut stops at the last layer (${inputs.length - 1}): its output feeds the pooling and the head directly` };

@@ -3,7 +3,9 @@
  * the metrics log, written so that a kill at any instant (SIGKILL included) leaves a run that
  * `resume` continues.
  *
- * - `checkpoint/` — the latest state: task files + `optimizer.safetensors` + `trainer.json`;
+ * - `checkpoint/` — the latest state: task files + `optimizer.safetensors` + `trainer.json` (with,
+ *   for a model whose fusions anneal their temperature, the forward calls each made per layer:
+ *   `fusionCalls`, see adapters/fusion-temperature.ts; no task file holds them, as in AdapterHub);
  * - `best/` — task files of the best dev score (or of the last step when there is no dev split);
  * - `metrics.jsonl` — one JSON object per step and per evaluation.
  *
@@ -167,10 +169,22 @@ export class RunDir {
     return this.readStateOf(this.checkpointDir);
   }
 
-  /** Loads the checkpoint's weights into `model` and its moments into `opt`. */
+  /** Loads the checkpoint's weights into `model`, its moments into `opt` and its fusions' forward call counts (`fusionCalls`) into `model`. */
   async loadInto(model: TaskModel, opt: AdamW): Promise<void> {
     model.setWeights((await loadTaskFiles(this.checkpointDir, model.base.encoder, model.adapterName)).tensors);
     opt.loadState(await loadAdamWStateFile(join(this.checkpointDir, OPTIMIZER_FILE)));
+    const path = join(this.checkpointDir, STATE_FILE);
+    const calls = (await readJsonObjectFile(path, { maxBytes: 16 << 20 })).fusionCalls;
+    const annealed = Object.keys(model.fusionCallCounts);
+    if (calls === undefined && annealed.length === 0) return;
+    const why = calls === undefined ? `has no "fusionCalls", the forward calls of the fusion ${annealed[0]}, whose temperature anneals with them` : undefined;
+    try {
+      if (why) fail('BAD_FILE', why);
+      model.setFusionCallCounts(calls as Record<string, number[]>, '"fusionCalls"');
+    } catch (e) {
+      if (!(e instanceof AdapterkitError)) throw e;
+      fail('BAD_FILE', `${path}: ${e.message}; the checkpoint cannot be resumed (delete the checkpoint directory to start over)`);
+    }
   }
 
   /** Replaces `checkpoint/` with the current state (atomically; see the module comment). */
@@ -180,7 +194,8 @@ export class RunDir {
       await saveAdamWState(opt, join(tmp, OPTIMIZER_FILE));
       // one key order however the state was built (fresh, or read back on resume)
       const { version, step, epoch, batch, best, evalsWithoutImprovement, epochLosses, epochLossSum, epochLossCount, signature } = st;
-      const ordered = { version, step, epoch, batch, best, evalsWithoutImprovement, epochLosses, epochLossSum, epochLossCount, signature };
+      const fusionCalls = model.fusionCallCounts; // the model's state, not the trainer's: written from the model, read back by loadInto
+      const ordered = { version, step, epoch, batch, best, evalsWithoutImprovement, epochLosses, epochLossSum, epochLossCount, signature, ...(Object.keys(fusionCalls).length ? { fusionCalls } : {}) };
       await writeFile(join(tmp, STATE_FILE), `${JSON.stringify(ordered, null, 2)}\n`);
     }, { overwrite: true });
   }

@@ -7,11 +7,12 @@
  * copied from the base first, so training never changes the shared base.
  */
 import { fail } from '../errors.js';
-import { Graph, Session, add, bool, dropout as dropoutOp, f32, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
+import { Graph, Session, add, bool, dropout as dropoutOp, f32, gather, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
 import { checkCutGraph, frozenLayersOf, LAYER_INPUT_NAME, type FrozenLayers } from './frozen-layers.js';
-import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, type AdapterDrop } from '../adapters/compose.js';
+import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, setupFusionLayers, type AdapterDrop } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
 import { activeFusions, fusionIdentityStarts, fusionOfTensor, fusionRegularization, setupFusionTensors } from '../adapters/fusion.js';
+import { FusionCalls, temperatureInputName, type FusionCallCounts } from '../adapters/fusion-temperature.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
 import { methodOf } from '../adapters/methods/index.js';
 import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
@@ -195,6 +196,10 @@ export class TaskModel {
   private readonly dropRng: Rng;
   /** The int8 outlier guard's choices, once measured (see {@link frozenPlan}). */
   private plan?: FrozenPlan;
+  /** Forward calls of the fusions with an annealed temperature, per layer (see {@link fusionCallCounts}). */
+  private readonly fusionCalls: FusionCalls;
+  /** Where the active composition's fusions run (see {@link fusionLayers}), once worked out. */
+  private fusionRuns?: ReadonlyMap<string, readonly number[]>;
 
   private constructor(
     private currentMode: TrainingMode,
@@ -210,6 +215,7 @@ export class TaskModel {
     private readonly o: TaskModelOptions,
   ) {
     this.dropRng = new Rng(o.seed * 7919 + 13);
+    this.fusionCalls = new FusionCalls(isAdapterSetup(currentMode) ? currentMode.fusions ?? [] : [], base.encoder.numLayers);
   }
 
   /** The training mode, with the active composition of a setup (see {@link activate}). */
@@ -240,7 +246,64 @@ export class TaskModel {
     const checked = checkSetup(enc, m.adapters, active, { dropBelow: drop?.kind === 'static' ? drop.layers : 0, ...(m.fusions ? { fusions: m.fusions } : {}) });
     const next: AdapterSetupMode = { kind: 'adapters', adapters: m.adapters, active: checked, ...(drop ? { adapterDrop: drop } : {}), ...(m.fusions ? { fusions: m.fusions } : {}) };
     this.currentMode = next;
+    this.fusionRuns = undefined;
     this.dropSessions();
+  }
+
+  /**
+   * Forward calls of each fusion with `temperature: true`, per encoder layer, since the model was
+   * created or loaded (empty without such fusions). AdapterHub's BertFusion lowers its T at every
+   * forward call, training and inference alike: every {@link trainStep} and {@link predict} call
+   * of this model counts one call in each layer where the fusion runs (dev evaluation and
+   * prediction included; a layer that AdapterDrop skips in a step does not count), and the next
+   * call uses T = `fusionTemperature(count)` (adapters/fusion-temperature.ts) there. A call
+   * counts when it starts, so calls made at once each take their own T. A new or loaded model
+   * starts at 0 (T = 50), as a model AdapterHub loads; the trainer's checkpoint keeps the counts,
+   * so that a resumed run goes on where it stopped. The int8 guard's probe and the frozen-layer
+   * cache's pre-pass are not forward calls of the model (they run at the current T, uncounted).
+   */
+  get fusionCallCounts(): Record<string, number[]> {
+    return this.fusionCalls.snapshot();
+  }
+
+  /**
+   * Sets {@link fusionCallCounts} (what a resumed run does with its checkpoint's): an entry for
+   * every fusion with `temperature: true`, one count per encoder layer.
+   *
+   * @throws AdapterkitError BAD_CONFIG naming `where`, the fusion and what is wrong.
+   */
+  setFusionCallCounts(counts: FusionCallCounts, where = 'fusion call counts'): void {
+    this.fusionCalls.restore(counts, where);
+  }
+
+  /** The layers where each fusion of the active composition runs, by name (empty outside setups with fusions). */
+  private fusionLayers(): ReadonlyMap<string, readonly number[]> {
+    const m = this.currentMode;
+    if (!isAdapterSetup(m) || !m.fusions?.length) return new Map();
+    this.fusionRuns ??= setupFusionLayers(this.base.encoder, m.adapters, m.active, { dropBelow: m.adapterDrop?.kind === 'static' ? m.adapterDrop.layers : 0, fusions: m.fusions });
+    return this.fusionRuns;
+  }
+
+  /** The fusions of the active composition whose temperature is fed (annealed, and running in some layer). */
+  private annealed(): string[] {
+    if (!this.fusionCalls.any) return [];
+    return [...this.fusionLayers()].filter(([f, layers]) => this.fusionCalls.has(f) && layers.length > 0).map(([f]) => f);
+  }
+
+  /** The temperature inputs' feeds for the next forward call. */
+  private temperatureFeeds(): Record<string, HostTensor> {
+    return Object.fromEntries(this.annealed().map((f) => [temperatureInputName(f), this.fusionCalls.feed(f)]));
+  }
+
+  /**
+   * A forward call of the annealed fusions: the temperature feeds it runs with, and the call
+   * counted in the layers from `from` up (robust AdapterDrop's n of a training step).
+   */
+  private fusionCall(from = 0): Record<string, HostTensor> {
+    if (!this.fusionCalls.any) return {};
+    const feeds = this.temperatureFeeds();
+    this.fusionCalls.count(new Map([...this.fusionLayers()].map(([f, layers]) => [f, layers.filter((l) => l >= from)])));
+    return feeds;
   }
 
   /** Whether the task trains the base's pooler (saved with it, so loading knows). */
@@ -387,7 +450,7 @@ export class TaskModel {
     const exact = isAdapterSetup(this.mode) && compositionNeeds(this.mode.active).batchSize !== undefined;
     const { batch, labels } = exact ? { batch: whole, labels: allLabels } : guardSlice(whole, allLabels);
     const owned = new Set(this.owned.keys());
-    const feeds = encoderFeeds(batch, this.base.encoder.usesTokenTypes);
+    const feeds = { ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), ...this.temperatureFeeds() }; // the probe is no forward call of the model: it does not count
     if (labels) {
       feeds.labels = labelFeed(this.head, labels, batch.batchSize, batch.seqLen);
       feeds.training = bool([], [false]);
@@ -429,7 +492,7 @@ export class TaskModel {
   frozenLayers(): FrozenLayers {
     const seen: LayerInput[] = [];
     const b = this.build(false, { probe: (_, x) => seen.push(x) });
-    return frozenLayersOf(b.graph, seen.map((x) => x.hidden), new Set(this.trainable.map((t) => t.name)));
+    return frozenLayersOf(b.graph, seen.map((x) => x.hidden), new Set(this.trainable.map((t) => t.name)), new Set(this.annealed().map(temperatureInputName)));
   }
 
   /**
@@ -449,7 +512,7 @@ export class TaskModel {
       this.bottomLayer = layer;
       this.bottomOutput = out;
     }
-    const out = await this.bottomSession.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));
+    const out = await this.bottomSession.run({ ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), ...this.temperatureFeeds() }); // not counted: see fusionCallCounts
     const v = this.bottomOutput as Value;
     return { data: out[v.name]?.data as Float32Array, width: v.shape[2] as number };
   }
@@ -478,9 +541,22 @@ export class TaskModel {
     const m = this.mode;
     if (isAdapterSetup(m)) {
       const drop = m.adapterDrop;
+      // one float32 [layers] input per annealed fusion, made here so that every graph of the setup has it (fed or left dead)
+      const inputs = new Map(this.annealed().map((f) => [f, graph.input(temperatureInputName(f), 'float32', [this.base.encoder.numLayers])] as const));
+      const perLayer = new Map<string, Value>();
+      const fusionTemperature = (f: string, layer: number): Value => {
+        const key = `${f}/${layer}`;
+        let v = perLayer.get(key);
+        if (!v) {
+          const all = inputs.get(f);
+          if (!all) fail('GRAPH_ERROR', `fusion ${f} runs in layer ${layer}, where the model does not count its calls`);
+          perLayer.set(key, (v = gather(all, graph.literal('int64', layer), 0)));
+        }
+        return v;
+      };
       const c = composeAdapters(this.base.encoder, m.adapters, m.active, ctx, {
         ...(drop?.kind === 'static' ? { dropBelow: drop.layers } : {}), ...(dropInput ? { dropInput } : {}),
-        ...(m.fusions ? { fusions: m.fusions, fusionDropout: this.o.dropout ?? attentionDropoutOf(this.base) } : {}),
+        ...(m.fusions ? { fusions: m.fusions, fusionDropout: this.o.dropout ?? attentionDropoutOf(this.base), fusionTemperature } : {}),
       });
       const hooks = composeHooks([c.hooks]);
       return { ...hooks, ...(c.layerInput ? { layerInput: c.layerInput } : {}), ...(c.linearPerExample && hooks.linear ? { linearPerExample: true } : {}) };
@@ -510,6 +586,10 @@ export class TaskModel {
    * Logits are [batch, outputs], or [batch, seq, outputs] for token-level heads.
    */
   inferenceGraph(): { graph: Graph; logits: Value } {
+    const annealed = this.annealed();
+    if (annealed.length) {
+      fail('BAD_CONFIG', `fusion ${annealed[0]} has temperature true: its softmax temperature falls with every forward call (50 down to 1, AdapterHub's BertFusion), which a standalone graph cannot hold; exporting such a task is not implemented (train its fusion with temperature false to export it)`);
+    }
     const b = this.build(false, { constants: true });
     return { graph: b.graph, logits: b.logits };
   }
@@ -619,6 +699,8 @@ export class TaskModel {
    * padded to the batch's length): the step runs layers `layer`.. and the head only. The layers
    * below must train nothing ({@link frozenLayers}); their dropout is off, since they do not run.
    * The dropout sites above keep their seeds, so a step draws the masks it draws without the cut.
+   *
+   * A forward call: it anneals the temperature of fusions with `temperature: true` ({@link fusionCallCounts}).
    */
   async trainStep(batch: EncodedBatch, labels: BatchLabels, o: { step?: number; layerInput?: { layer: number; data: Float32Array } } = {}): Promise<{ loss: number; grads: Float32Array[]; logits: Float32Array }> {
     this.checkBatch(batch);
@@ -648,7 +730,9 @@ export class TaskModel {
       feeds[LAYER_INPUT_NAME] = f32([batch.batchSize, batch.seqLen, o.layerInput.data.length / n], o.layerInput.data);
     }
     const maxDrop = this.robustDrop;
-    if (maxDrop !== undefined) feeds.adapter_drop = i64([], [Math.floor(this.dropRng.next() * (maxDrop + 1))]);
+    const dropN = maxDrop === undefined ? 0 : Math.floor(this.dropRng.next() * (maxDrop + 1));
+    if (maxDrop !== undefined) feeds.adapter_drop = i64([], [dropN]);
+    Object.assign(feeds, this.fusionCall(dropN)); // the layers AdapterDrop skips do not call their fusions
     const out = await s.run(feeds);
     this.trainRuns++;
     const loss = (out[tg.loss.name]?.data as Float32Array)[0] as number;
@@ -657,13 +741,14 @@ export class TaskModel {
 
   /**
    * Logits [batch, outputs] for a batch, without dropout ([batch, seq, outputs] for token heads);
-   * with an active Parallel composition [channels x batch, …], channel after channel.
+   * with an active Parallel composition [channels x batch, …], channel after channel. A forward
+   * call: it anneals the temperature of fusions with `temperature: true` ({@link fusionCallCounts}).
    */
   async predict(batch: EncodedBatch): Promise<Float32Array> {
     this.checkBatch(batch);
     await this.guardFrozen(batch);
     const s = await this.predictSess();
-    const out = await s.run(encoderFeeds(batch, this.base.encoder.usesTokenTypes));
+    const out = await s.run({ ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), ...this.fusionCall() });
     return out[(this.predictGraph as NonNullable<TaskModel['predictGraph']>).logits.name]?.data as Float32Array;
   }
 

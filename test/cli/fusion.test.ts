@@ -113,6 +113,34 @@ describe('train --with … --fuse, then eval and predict', () => {
     assert.deepEqual(j.setup.fusions.map((f: { name: string; adapters: string[] }) => [f.name, f.adapters]), [['a,b', ['a', 'b']]]);
   });
 
+  test('--fusion-config with an adapter_fusion_config.json of temperature true (as AdapterHub writes it): the fusion anneals over steps and evaluation, the checkpoint counts the calls, the saved config and info say so, predict starts at T = 50', async () => {
+    const file = join(dir, 'adapter_fusion_config.json');
+    const config = { dropout_prob: null, key: true, query: true, query_before_ln: false, regularization: true, residual_before: false, temperature: true, value: true, value_before_softmax: true, value_initialized: true };
+    writeFileSync(file, `${JSON.stringify({ adapter_names: ['a', 'b'], config, hidden_size: 32, model_class: 'BertAdapterModel', model_name: null, model_type: 'bert', name: 'a,b', version: 'adapters.1.2.0' }, null, 2)}\n`);
+    const out = join(dir, 'annealed');
+    const r = await cli('train', ...data, '--with', `a=${join(a, 'best')}`, '--with', `b=${join(b, 'best')}`, '--fuse', 'a,b', '--fusion-config', file, '--out', out, '--name', 'annealed');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /fusion a,b = AdapterFusion \(dynamic \+ temperature\)/);
+    const state = JSON.parse(readFileSync(join(out, 'checkpoint', 'trainer.json'), 'utf8')) as { step: number; fusionCalls: Record<string, number[]> };
+    // 48 rows in batches of 16: 3 steps; the dev split's 16 rows: one evaluation call
+    assert.equal(state.step, 3);
+    assert.deepEqual(state.fusionCalls, { 'a,b': [4, 4] });
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'best', 'a,b', 'adapter_fusion_config.json'), 'utf8')).config, config, 'saved as read');
+    const i = await cli('info', join(out, 'best'));
+    assert.match(i.stdout, /fusion a,b\s+AdapterFusion \(dynamic \+ temperature\) over a, b\s+trained/);
+    const base = await loadBase(TINY_BERT);
+    const task = await loadSavedTask(base, join(out, 'best'));
+    assert.deepEqual(task.model.fusionCallCounts, { 'a,b': [0, 0] }, 'a loaded task starts at T = 50');
+    const texts = ['the cat is good .', 'the dog is bad .'];
+    const want = await predictTexts(task, texts);
+    await task.model.dispose();
+    const input = join(dir, 'annealed.txt');
+    writeFileSync(input, `${texts.join('\n')}\n`);
+    const p = await cli('predict', join(out, 'best'), '--input', input, '--all-scores');
+    assert.equal(p.code, 0, p.stderr);
+    p.stdout.trim().split('\n').map((l) => JSON.parse(l)).forEach((x, k) => assert.ok(Math.abs(x.scores.pos - (want[k]?.probs[1] as number)) < 1e-6, `text ${k}`));
+  });
+
   test('--compose \'Fuse(b, a, name=mix)\' with --fusion-config static trains and saves the fusion under its name', async () => {
     const r = await cli('train', ...data, '--with', `a=${join(a, 'best')}`, '--with', `b=${join(b, 'best')}`, '--compose', 'Fuse(b, a, name=mix)', '--fusion-config', 'static', '--out', join(dir, 'static'), '--name', 'mix', '--json');
     assert.equal(r.code, 0, r.stderr);
@@ -133,7 +161,7 @@ test('mistakes in the fusion flags are exit-2 errors naming the flag and what is
     [[...two, '--fuse', 'a,b', '--compose', 'Fuse(a, b)'], /--fuse a,b is short for --compose 'Fuse\(a, b\)'; give one of them/],
     [[...two, '--fuse', 'a,c'], /uses adapter c, which no --adapter or --with defines \(defined: a, b\)/],
     [[...two, '--fuse', 'a,b', '--fusion-config', 'medium'], /--fusion-config: unknown fusion preset "medium" \(presets: static, dynamic\)/],
-    [[...two, '--fuse', 'a,b', '--fusion-config', '{"temperature": true}'], /--fusion-config: temperature true is not implemented/],
+    [[...two, '--fuse', 'a,b', '--fusion-config', '{"temperature": "yes"}'], /--fusion-config: temperature must be true or false, got "yes"/],
     [[...two, '--fuse', 'a,b', '--fusion-config', '{"valu": false}'], /--fusion-config: unknown field valu/],
     [[...two, '--fusion-config', 'static'], /--fusion-config configures AdapterFusion, but Stack\(a, b\) has no Fuse block/],
     [['--adapter', 'a=pfeiffer', '--adapter', 'b=lora', '--fuse', 'a,b'], /adapter b is lora; AdapterFusion fuses bottleneck adapters only/],
@@ -149,6 +177,6 @@ test('mistakes in the fusion flags are exit-2 errors naming the flag and what is
 });
 
 test('--help of train documents --fuse and --fusion-config, with examples', async () => {
-  const train = (await cli('train', '--help')).stdout;
-  for (const n of ['--fuse <names>', '--fusion-config <preset|json|file>', '--fusion-from <dir>', 'AdapterFusion (Pfeiffer et al. 2021)', '--fuse a,b,c', "--compose 'Stack(lang, Fuse(a, b))'"]) assert.ok(train.includes(n), `train --help lacks ${n}`);
+  const train = (await cli('train', '--help')).stdout.replace(/\s+/g, ' '); // commander wraps the descriptions
+  for (const n of ['--fuse <names>', '--fusion-config <preset|json|file>', '--fusion-from <dir>', 'AdapterFusion (Pfeiffer et al. 2021)', '--fuse a,b,c', "--compose 'Stack(lang, Fuse(a, b))'", '"temperature": true anneals the softmax temperature', "--fusion-config '{\"temperature\": true}'"]) assert.ok(train.includes(n), `train --help lacks ${n}`);
 });

@@ -8,38 +8,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { adapterHubKeys } from '../../src/adapters/adapterhub.js';
 import { parseComposition } from '../../src/adapters/composition.js';
 import type { NamedAdapter } from '../../src/adapters/compose.js';
-import { FUSION_PRESETS, fusionConfig, fusionFileKeys, fusionSites, type NamedFusion } from '../../src/adapters/fusion.js';
-import type { FileTensorKey } from '../../src/adapters/method.js';
-import { fromAdapterHubConfig, methodConfig, methodOf } from '../../src/adapters/methods/index.js';
+import { FUSION_PRESETS, fusionConfig, fusionLabel, type NamedFusion } from '../../src/adapters/fusion.js';
+import { methodConfig } from '../../src/adapters/methods/index.js';
 import { f32, type HostTensor } from '../../src/engine/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
-import type { EncodedBatch } from '../../src/models/tokenizers/index.js';
 import { TaskModel } from '../../src/train/task-model.js';
-import { close, fileIndex } from '../util/reference-compare.js';
+import { close } from '../util/reference-compare.js';
+import { batchOf, fixtureModel, type FixtureCase, type FixtureInputs, type Rec } from './fusion-fixture.js';
 
-interface Rec {
-  shape: number[];
-  data: number[];
-}
-interface Case {
-  name: string;
-  composition: string;
-  fusions: { name: string; adapters: string[]; config: Record<string, unknown> }[];
-  adapters: { name: string; config: Record<string, unknown>; trainable: boolean; tensors: Record<string, Rec> }[];
-  fusion_tensors: Record<string, Rec>;
-  head: { weight: Rec; bias: Rec };
-  trainable: string[];
+interface Case extends FixtureCase {
   logits: Rec;
   loss: number;
   gradients: Record<string, Rec>;
   sgd: { lr: number; losses: number[] };
 }
 interface Fixture {
-  inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][] };
+  inputs: FixtureInputs;
   labels: number[];
   cases: Case[];
 }
@@ -47,53 +34,10 @@ interface Fixture {
 const FIXTURE = JSON.parse(readFileSync('test/fixtures/compositions/fusion.json', 'utf8')) as Fixture;
 const HEAD = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'], dropout: 0 });
 
-function batchOf(inp: Fixture['inputs']): EncodedBatch {
-  const B = inp.input_ids.length;
-  return {
-    batchSize: B, seqLen: (inp.input_ids[0] as number[]).length,
-    inputIds: Int32Array.from(inp.input_ids.flat()), attentionMask: Int32Array.from(inp.attention_mask.flat()), tokenTypeIds: Int32Array.from(inp.token_type_ids.flat()),
-    lengths: inp.attention_mask.map((r) => r.reduce((a, b) => a + b, 0)), truncated: new Array<boolean>(B).fill(false),
-  };
-}
-
-/** A file tensor (PyTorch layout) in adapterkit's internal layout. */
-function internal(k: FileTensorKey, r: Rec, shape: readonly number[]): HostTensor<'float32'> {
-  if (!k.transpose) return f32(shape, r.data);
-  const [rows, cols] = r.shape as [number, number];
-  const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = r.data[i * cols + j] as number;
-  return f32(shape, out);
-}
-
 for (const c of FIXTURE.cases) {
   test(`${c.name}: ${c.composition}: logits, loss, every trained gradient and three SGD steps match PyTorch`, async (t) => {
     const base = await loadBase('test/fixtures/models/tiny-bert');
-    const enc = base.encoder;
-    const adapters: NamedAdapter[] = c.adapters.map((a) => ({ name: a.name, config: fromAdapterHubConfig(a.config, a.name), trainable: a.trainable }));
-    const fusions: NamedFusion[] = c.fusions.map((f) => ({ name: f.name, adapters: f.adapters, config: fusionConfig(f.config, f.name) }));
-    const weights = new Map<string, HostTensor<'float32'>>();
-    const keys = new Map<string, FileTensorKey>();
-    for (const a of adapters) {
-      const spec = c.adapters.find((x) => x.name === a.name) as Case['adapters'][number];
-      const shapes = new Map(methodOf(a.config).tensors(a.config as never, enc, a.name).map((x) => [x.name, x.shape]));
-      for (const k of adapterHubKeys(a.config, enc, a.name, a.name)) {
-        weights.set(k.internal, internal(k, spec.tensors[k.key] as Rec, shapes.get(k.internal) as number[]));
-        keys.set(k.internal, k);
-      }
-    }
-    const configs = new Map(adapters.map((a) => [a.name, a.config]));
-    for (const f of fusions) {
-      for (const k of fusionFileKeys(f, fusionSites(f, configs, enc), enc)) {
-        const r = c.fusion_tensors[k.key];
-        assert.ok(r, `the fixture has no ${k.key}`);
-        weights.set(k.internal, internal(k, r, k.transpose ? [...k.shape].reverse() : k.shape));
-        keys.set(k.internal, k);
-      }
-    }
-    weights.set('head.out.weight', internal({ internal: 'head.out.weight', key: 'head.weight', shape: c.head.weight.shape, transpose: true }, c.head.weight, [32, 3]));
-    weights.set('head.out.bias', f32([3], c.head.bias.data));
-    const model = TaskModel.create(base, { mode: { kind: 'adapters', adapters, active: parseComposition(c.composition), fusions }, head: HEAD, seed: 1, dropout: 0, weights });
-    const keyOf = (name: string) => (name === 'head.out.weight' ? 'head.weight' : name === 'head.out.bias' ? 'head.bias' : (keys.get(name) as FileTensorKey).key);
+    const { model, keyOf, fileAt } = fixtureModel(base, c);
     assert.deepEqual(model.trainable.map((x) => keyOf(x.name)).sort(), [...c.trainable].sort(), 'the fusion, the head and the adapters named trainable train; nothing else');
     const batch = batchOf(FIXTURE.inputs);
     const out = await model.trainStep(batch, FIXTURE.labels);
@@ -104,9 +48,8 @@ for (const c of FIXTURE.cases) {
       const key = keyOf(tt.name);
       const r = c.gradients[key] as Rec;
       const g = out.grads[j] as Float32Array;
-      const k = tt.name.startsWith('head.') ? (tt.shape.length === 2 ? { internal: tt.name, key, shape: [...tt.shape].reverse(), transpose: true } : undefined) : keys.get(tt.name);
       for (let i = 0; i < g.length; i++) {
-        const want = r.data[fileIndex(k, tt.shape, i)] as number;
+        const want = r.data[fileAt(tt.name, tt.shape, i)] as number;
         worstGrad = Math.max(worstGrad, Math.abs((g[i] as number) - want));
         assert.ok(close(g[i] as number, want, 1e-3, 2e-6), `${key}[${i}]: ${g[i]} vs ${want}`);
       }
@@ -137,12 +80,17 @@ test('fusion configs: the presets are AdapterHub\'s, objects override the dynami
   assert.equal(c.value_before_softmax, false);
   assert.equal(c.value, true);
   assert.equal(c.dropout_prob, 0.2);
+  const t = fusionConfig({ temperature: true });
+  assert.deepEqual(t, { ...FUSION_PRESETS.dynamic, temperature: true }, 'temperature true over the dynamic preset (fusion-temperature.test.ts runs it)');
+  assert.equal(fusionLabel(t), 'dynamic + temperature');
+  assert.equal(fusionLabel(fusionConfig({ temperature: true, query: false })), 'custom + temperature');
+  assert.equal(fusionLabel(fusionConfig('static')), 'static');
   for (const [raw, msg] of [
     ['medium', /unknown fusion preset "medium" \(presets: static, dynamic\)/],
     [{ querry: true }, /unknown field querry \(fields: key, query, value/],
     [{ key: 'yes' }, /key must be true or false, got "yes"/],
     [{ dropout_prob: 1.5 }, /dropout_prob must be null .* got 1.5/],
-    [{ temperature: true }, /temperature true is not implemented: AdapterHub anneals T from 50/],
+    [{ temperature: 1 }, /temperature must be true or false, got 1/],
     [[1], /must be a preset name \(static, dynamic\) or an object/],
   ] as const) {
     assert.throws(() => fusionConfig(raw, 'fusion a,b'), (e: Error) => msg.test(e.message) && e.message.startsWith('fusion a,b'), JSON.stringify(raw));

@@ -22,6 +22,7 @@ describe('element-wise binary ops with broadcasting', () => {
   test('Sub [2,1,3] - [4,1]', () => gradcheck({ params: { a: randn([2, 1, 3], 3), b: randn([4, 1], 4) }, build: (p) => E.sub(p.a!, p.b!) }));
   test('Mul [2,3] * [2,1]', () => gradcheck({ params: { a: randn([2, 3], 5), b: randn([2, 1], 6) }, build: (p) => E.mul(p.a!, p.b!) }));
   test('Div [2,3] / [3]', () => gradcheck({ params: { a: randn([2, 3], 7), b: pos([3], 8) }, build: (p) => E.div(p.a!, p.b!) }));
+  test('Div [2,3] / [] (a rank-0 divisor, as a fusion\'s temperature)', () => gradcheck({ params: { a: randn([2, 3], 14), b: pos([], 15) }, build: (p) => E.div(p.a!, p.b!) }));
   test('Pow [2,3] ** [3] (base and exponent)', () => gradcheck({ params: { a: pos([2, 3], 9), b: pos([3], 10) }, build: (p) => E.pow(p.a!, p.b!) }));
   test('Pow with a constant exponent', () => gradcheck({ params: { a: pos([4], 11) }, build: (p) => E.pow(p.a!, 3) }));
   test('scalar operand on the left', () => gradcheck({ params: { a: pos([4], 12) }, build: (p) => E.sub(2, E.div(1, p.a!)) }));

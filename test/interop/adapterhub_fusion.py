@@ -7,6 +7,9 @@ unchanged ``BertFusion`` (methods/modeling.py, loaded by scripts/interop/adapter
 file's ``config`` object, loads the site's tensors into it strictly (the keys after
 ``<prefix>`` must be exactly its parameters), and runs its forward in eval mode on the given inputs,
 the adapters' up-projections stacked as AdapterHub's ``compose_fuse`` stacks them ([B, T, N, d]).
+With ``calls`` (default 1) the forward runs that many times on the same inputs (a fresh copy of the
+stacked up-projections each time: ``residual_before`` adds to them in place), and the module's ``T``
+before each call comes back, with the outputs of the calls listed in ``at`` (default [0]).
 
 The other direction, "writes": AdapterHub's BertFusion with its own initialisation (then perturbed,
 seeded), its state dict saved with torch.save under the keys ``<prefix><parameter>`` of every site in
@@ -14,9 +17,10 @@ seeded), its state dict saved with torch.save under the keys ``<prefix><paramete
 of the fields AdapterHub's ``build_full_config`` writes; the output of the first site's module on the
 given inputs comes back, for adapterkit to read the folder and compare.
 
-stdin: {"requests": [{"dir", "fusion", "prefix", "query": [B, T, d], "ups": [N, B, T, d], "residual": [B, T, d]}],
+stdin: {"requests": [{"dir", "fusion", "prefix", "query": [B, T, d], "ups": [N, B, T, d], "residual": [B, T, d], "calls"?, "at"?}],
         "writes": [{"dir", "name", "adapter_names", "config", "hidden_size", "prefixes", "seed", "query", "ups", "residual"}]}
-stdout: {"results": [{"output": [B, T, d], "parameters": [...]} | {"error": "..."}], "writes": [the same]}
+stdout: {"results": [{"output": [B, T, d], "outputs": {call: [B, T, d]}, "temperatures": [T per call], "parameters": [...]} | {"error": "..."}],
+         "writes": [{"output", "parameters"} | {"error"}]}
 """
 from __future__ import annotations
 
@@ -44,10 +48,19 @@ def run(req: dict, modeling) -> dict:
     fusion.load_state_dict(site, strict=True)
     fusion.eval()
     ups = torch.stack([torch.tensor(u, dtype=torch.float64) for u in req["ups"]])  # [N, B, T, d]
-    up_list = ups.permute(1, 2, 0, 3)  # as compose_fuse: [B, T, N, d]
+    residual = torch.tensor(req["residual"], dtype=torch.float64)
+    at = set(req.get("at", [0]))
+    outputs, temperatures = {}, []
     with torch.no_grad():
-        out = fusion(query, up_list, up_list, torch.tensor(req["residual"], dtype=torch.float64))
-    return {"output": out.tolist(), "parameters": sorted(n for n, _ in fusion.named_parameters()), "config": cfg["config"]}
+        for k in range(req.get("calls", 1)):
+            up_list = ups.permute(1, 2, 0, 3).clone()  # as compose_fuse: [B, T, N, d]
+            temperatures.append(fusion.T)
+            out = fusion(query, up_list, up_list, residual)
+            if k in at:
+                outputs[str(k)] = out.tolist()
+    first = outputs[str(min(at))]
+    return {"output": first, "outputs": outputs, "temperatures": temperatures,
+            "parameters": sorted(n for n, _ in fusion.named_parameters()), "config": cfg["config"]}
 
 
 def write(req: dict, modeling) -> dict:

@@ -10,7 +10,7 @@ import type { Encoder, WeightSpec } from '../../models/encoder.js';
 import { loadBase } from '../../models/base.js';
 import { compositionNames, formatComposition } from '../../adapters/composition.js';
 import { tensorParamCount } from '../../adapters/method.js';
-import { fusionPresetOf, setupFusionTensors } from '../../adapters/fusion.js';
+import { fusionLabel, setupFusionTensors } from '../../adapters/fusion.js';
 import { describeMode, isAdapterSetup } from '../../train/modes.js';
 import { exists } from '../../util/fs.js';
 import { formatBytes, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
@@ -126,7 +126,7 @@ async function taskInfo(dir: string, flags: InfoFlags): Promise<void> {
         tensorParamCount(methodOf(a.config).tensors(a.config as never, base.encoder, a.name)),
       ]),
       ...(setupMode.fusions ?? []).map((f) => [
-        `fusion ${f.name}`, `AdapterFusion (${fusionPresetOf(f.config) ?? 'custom'}) over ${f.adapters.join(', ')}`, f.trainable === false ? 'frozen' : 'trained',
+        `fusion ${f.name}`, `AdapterFusion (${fusionLabel(f.config)}) over ${f.adapters.join(', ')}`, f.trainable === false ? 'frozen' : 'trained',
         tensorParamCount(setupFusionTensors([f], configs, base.encoder)),
       ]),
     ]));

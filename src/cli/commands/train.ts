@@ -95,6 +95,9 @@ Examples:
   $ adapterkit train --dataset spam --with a=runs/x/best --with b=runs/y/best --with c=runs/z/best --fuse a,b,c
   $ adapterkit train --dataset spam --with a=runs/x/best --with b=runs/y/best --compose 'Fuse(a, b)' --fusion-config static
   $ adapterkit train --dataset spam --with lang=runs/l/best --with a=runs/x/best --with b=runs/y/best --compose 'Stack(lang, Fuse(a, b))'
+  # AdapterHub's annealed softmax temperature: T = 50 at the first forward call, 0.05 less at each
+  # call after (training steps and dev evaluation batches alike), down to 1; --resume restores it
+  $ adapterkit train --dataset spam --with a=runs/x/best --with b=runs/y/best --fuse a,b --fusion-config '{"temperature": true}'
   # AdapterDrop: no adapters in the first layer; or robust: 0..2 layers dropped per training batch
   $ adapterkit train --dataset spam --method lora --adapter-drop 1
   # ... computing layer 0 once per example and training layer 1 from it (dropout off in layer 0)
@@ -158,7 +161,7 @@ export function registerTrain(program: Command): void {
     .option('--compose <composition>', 'how the setup\'s adapters combine, AdapterHub\'s blocks as text: Stack(lang, task), Average(a, b, weights=[1, 3]) (default: Stack of the --with then --adapter adapters in order)')
     .option('--train-adapter <names>', 'which adapters of the setup train, comma-separated (default: every --adapter; --with adapters stay frozen)', namesArg)
     .option('--fuse <names>', 'AdapterFusion (Pfeiffer et al. 2021) over these adapters of the setup, comma-separated (at least two bottleneck adapters, usually --with ones): short for --compose \'Fuse(a, b, c)\'; a new fusion layer trains with the head, the fused adapters stay frozen unless --train-adapter names them', namesArg)
-    .option('--fusion-config <preset|json|file>', 'config of the fusion layers the composition\'s Fuse blocks run: dynamic (AdapterHub\'s default: value matrix started at the identity and regularised towards it) or static (no value matrix), AdapterHub\'s AdapterFusionConfig fields as JSON over dynamic (e.g. \'{"query_before_ln": true}\'), or an adapter_fusion_config.json (default: dynamic)', (v: string) => fusionConfigArg(v))
+    .option('--fusion-config <preset|json|file>', 'config of the fusion layers the composition\'s Fuse blocks run: dynamic (AdapterHub\'s default: value matrix started at the identity and regularised towards it) or static (no value matrix), AdapterHub\'s AdapterFusionConfig fields as JSON over dynamic (e.g. \'{"query_before_ln": true}\'; "temperature": true anneals the softmax temperature as AdapterHub does: 50 at a fusion\'s first forward call, 0.05 less at every call after, training and evaluation alike, down to 1, restarting at 50 when the task is loaded again), or an adapter_fusion_config.json (default: dynamic)', (v: string) => fusionConfigArg(v))
     .option('--fusion-from <dir>', 'start a fusion from a trained one: a folder AdapterHub\'s save_adapter_fusion wrote, or <task>/<fusion name> of a fused task (its adapter_fusion_config.json and weights; the name and adapters must be those of a Fuse block); repeatable', listArg)
     .option('--adapter-drop <n|robust:n>', 'AdapterDrop (Rücklé et al. 2021): no adapters in the first n layers; robust:n draws 0..n per training batch (inference keeps every layer\'s adapters)', adapterDropArg)
     .option('--top-k <k>', 'with --mode top-k: how many top layers train', intArg(1))
