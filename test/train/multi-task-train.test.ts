@@ -2,7 +2,9 @@
  * Mixed-task training equals separate runs: on the tiny BERT, with dropout off, the gradient of
  * each task's tensors from one mixed batch is n_t/B times the gradient of that task's own model on
  * its sub-batch (the loss is the per-example sum over the shared batch size B), and a few AdamW
- * steps from mixed batches give the tensors separate runs give on the same sub-batches.
+ * steps from mixed batches give the tensors separate runs give on the same sub-batches. The same
+ * holds with tagging tasks in the batch (their loss the mean over their labelled tokens), and a
+ * mixed classification + tagging run keeps per-task best checkpoints scored with token accuracy.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +25,9 @@ import { AdamW, clipByGlobalNorm } from '../../src/train/optim/index.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { toyExamples } from './toy-task.js';
+import { toyTagged } from '../token-tasks/toy-tokens.js';
+import { evaluateTagging, taggingRows } from '../../src/train/token-tasks/index.js';
+import type { TaggedSentence } from '../../src/train/tokens/types.js';
 
 const TINY = 'test/fixtures/models/tiny-bert';
 
@@ -140,14 +145,60 @@ describe('mixed-task training on tiny-bert', async () => {
     await trainer.dispose();
   });
 
+  test('tagging tasks in a mixed batch: each task\'s gradient is n_t/B times its own model\'s on its sub-batch (token loss over its labelled tokens)', async () => {
+    const plainTag = (labels: string[], layers: 1 | 2 = 1) => headConfig({ kind: 'tagging', labels, scheme: 'plain', layers, dropout: 0 });
+    const mixSpecs: Spec[] = [
+      specs[0]!, // classification, bottleneck m=8 with layer norms
+      { name: 'pos', mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, trainLayerNorms: false }) }, head: plainTag(['N', 'A', 'O']), seed: 13 }, // same group as a
+      { name: 'noun', mode: { kind: 'adapters', adapter: loraConfig({ r: 4, alpha: 8 }) }, head: plainTag(['N', 'X'], 2), seed: 15 }, // two tags (padded to three), a two-layer token head
+      specs[1]!, // classification, LoRA, three classes, two-layer head
+    ];
+    const sentences = toyTagged(12, 31);
+    const nounOnly = sentences.map((x): TaggedSentence => ({ ...x, tags: x.tags.map((t) => (t === 'N' ? 'N' : 'X')) }));
+    const models = mixSpecs.map((s) => create(base, s));
+    const tagRows = [taggingRows(models[1]!, sentences, 32), taggingRows(models[2]!, nounOnly, 32)];
+    const mixTaskOf = [0, 1, 2, 3, 1, 2, 0, 1, 3, 2, 1, 0];
+    const rowOf = (i: number) => (mixTaskOf[i] === 1 ? tagRows[0]![i]! : mixTaskOf[i] === 2 ? tagRows[1]![i]! : rows[i]!);
+    const labelOfRow = (i: number) => (mixTaskOf[i] === 1 ? tagRows[0]![i]!.labels : mixTaskOf[i] === 2 ? tagRows[1]![i]!.labels : mixTaskOf[i] === 3 ? i % 3 : (examples[i]?.label as number));
+    const idx = mixTaskOf.map((_, i) => i);
+    const B = idx.length;
+    const trainer = new MixedTaskTrainer(base, mixSpecs.map((s, i) => ({ name: s.name, model: models[i]! })), { dropout: 0 });
+    const r = await trainer.step(collate(idx.map(rowOf), base.tokenizer.padId), mixTaskOf, idx.map(labelOfRow));
+    for (let t = 0; t < mixSpecs.length; t++) {
+      const own = create(base, mixSpecs[t]!);
+      const sub = idx.filter((i) => mixTaskOf[i] === t);
+      const single = await own.trainStep(collate(sub.map(rowOf), base.tokenizer.padId), sub.map(labelOfRow));
+      const n = sub.length;
+      assert.equal(r.taskCounts[t], n);
+      assert.ok(Math.abs((r.taskLossSums[t] as number) / n - single.loss) < 1e-5, `task ${mixSpecs[t]!.name}: loss ${(r.taskLossSums[t] as number) / n} vs ${single.loss}`);
+      own.trainable.forEach((x, k) => {
+        const ref = single.grads[k]!;
+        const d = maxDiff(r.grads[t]![k]!, ref, B / n);
+        assert.ok(d <= 1e-5 + 1e-4 * maxAbs(ref), `task ${mixSpecs[t]!.name} ${x.name}: mixed x B/n_t differs from the single-task gradient by ${d} (max |g| ${maxAbs(ref)})`);
+      });
+      const nonzero = single.grads.filter((x) => maxAbs(x) > 1e-7).length;
+      assert.ok(nonzero >= single.grads.length / 2, `task ${mixSpecs[t]!.name}: only ${nonzero} of ${single.grads.length} gradients are non-zero`);
+      await own.dispose();
+    }
+    assert.ok(Math.abs(r.loss - r.taskLossSums.reduce((a, b) => a + b, 0) / B) < 1e-6);
+    // bad tagging labels name the row and the task
+    const batch = collate(idx.slice(0, 2).map(rowOf), base.tokenizer.padId);
+    await assert.rejects(trainer.step(batch, [0, 1], [1, 2]), /row 1 \(task pos\): tagging labels must be an array of tag indices, one per position \(-100: ignored\), got 2/);
+    await assert.rejects(trainer.step(batch, [0, 1], [1, [-100, 3]]), /row 1 \(task pos\), position 1: tag index 3 is out of range for 3 tags \(or -100\)/);
+    await assert.rejects(trainer.step(batch, [0, 1], [[0], [0]]), /row 0 \(task a\): label index \[0\] is out of range for 2 classes/);
+    await trainer.dispose();
+  });
+
   test('tasks that cannot join a mixed batch are refused by name', () => {
-    const tag = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'tagging', labels: ['O', 'A'], scheme: 'plain' }), seed: 1 });
+    const qa = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'qa', labels: [] }), seed: 1 });
     const a = create(base, specs[0]!);
-    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'pos', model: tag }]), /task pos has a tagging head; mixed-task training takes single-label classification heads only \(train token-level tasks on their own\)/);
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'squad', model: qa }]), /task squad has a qa head; mixed-task training takes single-label classification and tagging heads only \(train extractive-QA tasks on their own\)/);
+    const reg = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'regression', labels: [] }), seed: 1 });
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'sts', model: reg }]), /task sts has a regression head; mixed-task training takes single-label classification and tagging heads only \(train regression tasks on their own\)/);
     const full = TaskModel.create(base, { mode: { kind: 'full' }, head: specs[0]!.head, seed: 1 });
     assert.throws(() => new MixedTaskTrainer(base, [{ name: 'f', model: full }]), /task f trains in mode full; mixed-task training takes adapter tasks \(mode adapters\) only/);
     const mean = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['n', 'p'], pooling: 'mean', dropout: 0 }), seed: 1 });
-    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'm', model: mean }]), /task m's head reads mean pooling, task a's encoder: tasks of one mixed-task run share the head pooling/);
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'm', model: mean }]), /task m's head reads mean pooling, task a's encoder: the sentence-level tasks of one mixed-task run share the head pooling/);
     assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'a', model: a }]), /task a is given twice/);
   });
 });
@@ -209,6 +260,38 @@ describe('trainMultiTask and its sampling', async () => {
     const counts = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; counts?: Record<string, number> }).filter((x) => x.type === 'train');
     assert.equal(counts.length, r.steps);
     assert.ok(counts.some((c) => (c.counts?.sent ?? 0) > 0 && (c.counts?.subj ?? 0) > 0), 'batches mix the tasks');
+  });
+
+  test('a classification and a tagging task in one run: token accuracy on dev, best checkpoints that reload and tag as single tasks', async () => {
+    const out = tmp();
+    const tagTrain = toyTagged(96, 41);
+    const tagDev = toyTagged(24, 42);
+    const sentDev = toyExamples(24, 44);
+    const tasks = [
+      { name: 'sent', model: TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 1 }), train: toyExamples(64, 43), dev: sentDev, metrics: ['accuracy'] as const },
+      { name: 'tags', model: TaskModel.create(base, { mode: specs[2]!.mode, head: headConfig({ kind: 'tagging', labels: ['N', 'A', 'O'], scheme: 'plain' }), seed: 2 }), train: tagTrain, dev: tagDev },
+    ];
+    const events: MultiTaskEvent[] = [];
+    const r = await trainMultiTask({ outDir: out, tasks, epochs: 2, batchSize: 16, maxLength: 24, lr: 2e-2, onEvent: (e) => events.push(e) });
+    assert.equal(r.steps, 2 * Math.ceil(160 / 16));
+    const tagEvals = events.filter((e): e is Extract<MultiTaskEvent, { type: 'eval' }> => e.type === 'eval' && e.task === 'tags');
+    assert.equal(tagEvals.length, 2);
+    assert.deepEqual(Object.keys(tagEvals[0]!.metrics), ['token_accuracy']);
+    const best = r.tasks[1]!.best;
+    assert.ok(best, 'the tagging task has a best checkpoint');
+    const loaded = await loadSavedTask(base, r.tasks[1]!.bestDir);
+    assert.equal(loaded.model.head.kind, 'tagging');
+    const scores = await evaluateTagging(loaded.model, tagDev, { maxLength: 24 });
+    assert.ok(Math.abs((scores.token_accuracy as number) - (best.metrics.token_accuracy as number)) < 1e-9, `reloaded tagger scores ${scores.token_accuracy}, the run said ${best.metrics.token_accuracy}`);
+    // it learned: the toy tags follow the words, O is the most frequent tag
+    const words = tagDev.flatMap((x) => x.tags);
+    const majority = words.filter((t) => t === 'O').length / words.length;
+    assert.ok((best.metrics.token_accuracy as number) > majority + 0.1, `the tagger learned: ${best.metrics.token_accuracy} vs majority ${majority}`);
+    const sent = await loadSavedTask(base, r.tasks[0]!.bestDir);
+    const preds = await predictExamples(sent.model, sentDev, { maxLength: 24 });
+    assert.ok(Math.abs((scorePredictions(['accuracy'], preds, sentDev).accuracy as number) - (r.tasks[0]!.best?.metrics.accuracy as number)) < 1e-9);
+    await loaded.model.dispose();
+    await sent.model.dispose();
   });
 
   test('bad runs are refused before training', async () => {

@@ -113,6 +113,7 @@ Examples:
   # best checkpoint in <out>/<task>/best; CSV tasks as name=<dir> with train.csv and dev.csv
   $ adapterkit train --multi-task spam,sotu --method lora --sampling temperature=2 --out runs/mt
   $ adapterkit train --multi-task reviews=data/reviews,topics=data/topics --text text --label label
+  $ adapterkit train --multi-task spam,brown-pos --out runs/mt-pos   # a tagging task beside a classifier
 
   # token-level tasks: part-of-speech tagging on the built-in Brown corpus, NER from CoNLL
   # files, extractive QA from SQuAD files
