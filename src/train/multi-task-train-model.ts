@@ -12,6 +12,18 @@
  * a larger row get zeros in the padding, which is dropped). Trained layer norms are per-task
  * stacks too, as in inference.
  *
+ * Methods that add positions (prefix keys and values, prompt tokens; MAM's and UniPELT's prefix
+ * parts) train in the graph form that serves them: a group gets its tasks' longest count, shorter
+ * rows are zero-padded, and each example's constant mask (`MethodContext.positions`, gathered from
+ * a `[tasks, 1, P]` table) hides the positions its task lacks, all of them for a task outside the
+ * group. A masked key has softmax weight exactly 0, so it changes neither the example's forward
+ * nor any gradient, and the padded rows get none. A prompt group's examples each join the prompt
+ * where their task would alone (see prompt.ts `mixedPrompt`), and the last hidden state a token
+ * head reads has the prompt positions taken out again per example, so a tagging task with a
+ * prompt tags the input's tokens only. What cannot share one batch layout is refused as in
+ * serving ({@link positionsMixIssue}): prompts joined in two ways, prompts beside gates that
+ * average over every position, PEFT's prompt placement.
+ *
  * The loss: the sum over examples of each example's own head loss, over a shared denominator,
  * `L = (1/B) Σ_i ℓ_{task(i)}(x_i)`. Task t's tensors appear only in its own examples' terms, so
  * the gradient of task t is `(n_t/B) ∇ mean_{i ∈ t} ℓ_t`, that of its own single-task model on its
@@ -38,7 +50,7 @@ import { fail } from '../errors.js';
 import {
   Graph, Session, add, dropout as dropoutOp, f32, gather, gradients, i64, linear, logSoftmax, mul, neg, oneHot, reduceSum, squeeze, sub, tanh, unsqueeze, bool, type HostTensor, type Value,
 } from '../engine/index.js';
-import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext } from '../adapters/method.js';
+import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext, type PositionKind } from '../adapters/method.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import { parseAdapterTensorName } from '../adapters/names.js';
 import { headPooling, isTokenHead, type HeadConfig } from '../heads/head.js';
@@ -48,6 +60,7 @@ import { buildEncoderGraph } from '../models/build.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import { describeMode } from './modes.js';
 import { encoderFeeds, type TaskModel } from './task-model.js';
+import { positionsMixIssue, positionsOf } from './multi-task-model.js';
 import { DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenGuard, type FrozenBuild, type FrozenOptions, type FrozenPlan } from './frozen-precision.js';
 
 /** A logit far below any real one: exp(MASKED - max) is exactly 0 in float32. */
@@ -116,7 +129,6 @@ export function mixedTrainingRefusal(name: string, model: TaskModel, base: BaseM
   if (m.adapter === undefined) return `task ${name} holds several adapters (${describeMode(m, base.encoder)}); mixed-task training takes one adapter per task`;
   const s = methodOf(m.adapter).structure(m.adapter);
   if ('unsupported' in s) return `task ${name} cannot share a mixed batch: ${s.unsupported}`;
-  if (Object.keys(methodOf(m.adapter).positions?.(m.adapter) ?? {}).length) return `task ${name} adds prefix keys or prompt tokens (${describeMode(m, base.encoder)}); mixed-task training does not mask them per example yet (mixed-task serving does): train it on its own`;
   const big = model.trainable.find((t) => t.origin === 'base' && base.encoder.weightSpecs.find((x) => x.name === t.name)?.role !== 'norm');
   if (big) return `task ${name} trains base weights other than layer norms (${big.name}); only adapters, layer norms and heads train per task in a mixed batch`;
   return undefined;
@@ -200,6 +212,11 @@ export class MixedTaskTrainer {
       if (branchOf(t.model.head) === 'sentence' && headPooling(t.model.head) !== this.pooling) fail('BAD_CONFIG', `task ${t.name}'s head reads ${headPooling(t.model.head)} pooling, task ${sentence[0]?.name}'s ${this.pooling}: the sentence-level tasks of one mixed-task run share the head pooling`);
       if (t.model.head.dropout !== this.headDropout) fail('BAD_CONFIG', `task ${t.name}'s head dropout is ${t.model.head.dropout}, task ${first.name}'s ${this.headDropout}: tasks of one mixed-task run share the head dropout`);
     }
+    const configOf = (t: { model: TaskModel }) => (t.model.mode as { adapter: MethodConfig }).adapter;
+    tasks.forEach((t, i) => {
+      const issue = positionsMixIssue(configOf(t), tasks.slice(0, i).map((x) => ({ ...x, config: configOf(x) })), base.encoder);
+      if (issue) fail('BAD_CONFIG', `task ${t.name} cannot share a mixed batch: ${issue}; train it on its own`);
+    });
     const precision = o.frozen?.frozenPrecision ?? 'fp32';
     for (const t of tasks) {
       if (t.model.frozenPrecision !== precision) fail('BAD_CONFIG', `task ${t.name}'s model runs its frozen base in ${t.model.frozenPrecision}, the mixed-task trainer in ${precision}: create every task's model with the trainer's frozen precision`);
@@ -226,6 +243,7 @@ export class MixedTaskTrainer {
       this.stacks.push({ name, row, neutral, sources, ...(fromBase ? { fromBase } : {}), tensor: f32([T, ...row], new Float32Array(T * per)) });
     };
     this.groupConfigs = [];
+    this.groupPositions = [];
     [...groups.values()].forEach((members, gi) => {
       const configs = members.map((i) => (this.tasks[i]?.model.mode as { adapter: MethodConfig }).adapter);
       const c0 = configs[0] as MethodConfig;
@@ -249,7 +267,20 @@ export class MixedTaskTrainer {
         });
         add(stackKey(gi, t.name), shape.length === 1 ? [1, ...shape] : [...shape], t.neutral, sources);
       }
+      // dropout is the group's hooks' (its first config's): the tasks of a group must agree on it
+      const dropouts = [...new Set(configs.map((c) => (c as { dropout?: number }).dropout))];
+      if (dropouts.length > 1) fail('BAD_CONFIG', `tasks ${members.map((i) => this.tasks[i]?.name).join(', ')} share a ${methodOf(config).id} group with different adapter dropout (${dropouts.join(' vs ')}): give tasks of one method the same dropout in a mixed-task run`);
       this.groupConfigs.push(config);
+      // per position kind: row t holds 1 for each of task t's positions (none outside the group), 0 for the rest of the group's
+      const masks = new Map<PositionKind, HostTensor<'float32'>>();
+      for (const c of configs) {
+        for (const [kind, n] of Object.entries(positionsOf(c)) as [PositionKind, number][]) if (n > (masks.get(kind)?.shape[2] ?? 0)) masks.set(kind, f32([T, 1, n], new Float32Array(T * n)));
+      }
+      for (const [kind, mask] of masks) {
+        const P = mask.shape[2] as number;
+        for (const i of members) mask.data.fill(1, i * P, i * P + (positionsOf(configs[members.indexOf(i)]!)[kind] ?? 0));
+      }
+      this.groupPositions.push(masks);
     });
     const perTask = [...new Set(this.tasks.flatMap((t) => t.model.trainable.filter((x) => x.origin === 'base').map((x) => x.name)))].sort();
     for (const name of perTask) {
@@ -272,6 +303,8 @@ export class MixedTaskTrainer {
   }
 
   private groupConfigs: MethodConfig[] = [];
+  /** Per group, the masks of the positions it adds, by kind: [tasks, 1, P] (see MethodContext.positions). */
+  private groupPositions: Map<PositionKind, HostTensor<'float32'>>[] = [];
 
   /** Copies every task's current tensors into the stacks (the optimizer updates the tasks' own arrays). */
   private fill(): void {
@@ -320,9 +353,20 @@ export class MixedTaskTrainer {
     const seed0 = (this.o.seed ?? 42) * 1000;
     let seed = seed0 + 500 + this.dropoutStep;
     const drop = (x: Value, p: number) => (p > 0 ? dropoutOp(x, { ratio: p, seed: seed++, training }) : x);
+    const positions = new Map<string, Value>();
     const groupHooks = this.groupConfigs.map((config, gi) => {
       const w = (name: string) => pick(stackKey(gi, name));
-      const ctx: MethodContext = { w, gathered: true, dropout: drop, layerNorm: contextLayerNorm(w, true, unit) };
+      const position = (kind: PositionKind) => {
+        const key = `g${gi}.positions.${kind}`;
+        let v = positions.get(key);
+        if (!v) {
+          const mask = this.groupPositions[gi]?.get(kind);
+          if (!mask) fail('GRAPH_ERROR', `group ${gi} adds no ${kind} positions`);
+          positions.set(key, (v = gather(g.constant(`stack.${key}`, mask), taskIds, 0))); // [B, 1, P]
+        }
+        return v;
+      };
+      const ctx: MethodContext = { w, gathered: true, dropout: drop, layerNorm: contextLayerNorm(w, true, unit), positions: position };
       return methodOf(config).hooks(config as never, this.base.encoder, 'stack', ctx);
     });
     const perTask = new Set(this.stacks.filter((s) => s.fromBase).map((s) => s.name));
@@ -358,8 +402,9 @@ export class MixedTaskTrainer {
     if (token) {
       const logits = g.scope('tokens_head', () => head('token', eg.outputs.hidden, token)); // [B, T, C]
       const mask = g.input('tokens.class_mask', 'float32', ['batch', 1, token.outputs]);
-      const labels = g.input('tokens.labels', 'int64', ['batch', 'seq']); // class per position (0 where not labelled: its weight is 0)
-      const weights = g.input('tokens.weights', 'float32', ['batch', 'seq']); // n_t / (B K_t) at task t's labelled positions, else 0
+      const T = logits.shape[1] as string | number; // the input's positions (a prompt's are taken out again; its symbol says so)
+      const labels = g.input('tokens.labels', 'int64', ['batch', T]); // class per position (0 where not labelled: its weight is 0)
+      const weights = g.input('tokens.weights', 'float32', ['batch', T]); // n_t / (B K_t) at task t's labelled positions, else 0
       const nll = neg(reduceSum(mul(oneHot(labels, token.outputs, 'float32'), logSoftmax(add(logits, mask), -1)), [2])); // [B, T]
       terms.push(reduceSum(mul(nll, weights), [1]));
     }

@@ -25,7 +25,7 @@ import { TaskModel } from '../../train/task-model.js';
 import { DEFAULT_LR } from '../../train/trainer.js';
 import { columnRef } from '../data-options.js';
 import { formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
-import { modeFromFlags, sanitizeTaskName, type ModeFlags } from '../options.js';
+import { modeFromFlags, promptStart, sanitizeTaskName, type ModeFlags } from '../options.js';
 import { withInterrupt } from '../interrupt.js';
 import { baseSource, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
@@ -171,7 +171,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
   const frozen = frozenPrecisionOptions(f, say);
   const tasks: MultiTaskTask[] = loaded.map((t, i) => {
     const model = TaskModel.create(base, {
-      mode, head: headOf(t), seed: f.seed + i, ...frozen, onFrozenPlan: undefined,
+      mode, head: headOf(t), seed: f.seed + i, ...frozen, onFrozenPlan: undefined, ...promptStart(mode, base),
       ...(f.dropout !== undefined ? { dropout: f.dropout } : {}), ...(f.threads !== undefined ? { threads: f.threads } : {}),
     });
     if (t.level === 'tagging') return { name: t.name, model, train: t.train, dev: t.dev, metrics: t.data.metrics };

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { BOTTLENECK_ACTIVATIONS } from '../../adapters/methods/bottleneck.js';
-import { checkMethodConfig, PRESET_NAMES, promptFromText } from '../../adapters/methods/index.js';
+import { checkMethodConfig, PRESET_NAMES } from '../../adapters/methods/index.js';
 import { checkAdapterDrop, checkAdapters, checkSetup, type NamedAdapter } from '../../adapters/compose.js';
 import { formatComposition } from '../../adapters/composition.js';
 import { isAdapterTensor, renameAdapterTensor } from '../../adapters/names.js';
@@ -29,7 +29,7 @@ import { loadTokenTask, type TokenTaskSpec } from '../../train/token-tasks/index
 import { addDataOptions, defaultTaskName, describeSpec, describeTokenSpec, TASK_NAME_HELP, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import {
-  adapterArg, adapterDropArg, fusionConfigArg, hasSetupFlags, intArg, intListArg, listArg, modeFromFlags, namesArg, numberArg, pointsArg, refuseSingleAdapterFlags, rolesArg, sanitizeTaskName,
+  adapterArg, adapterDropArg, fusionConfigArg, hasSetupFlags, intArg, intListArg, listArg, modeFromFlags, namesArg, promptStart, numberArg, pointsArg, refuseSingleAdapterFlags, rolesArg, sanitizeTaskName,
   setupFromFlags, withArg, type ModeFlags, type SetupFlags, type SetupPlan,
 } from '../options.js';
 import { TrainProgress } from '../progress.js';
@@ -333,12 +333,6 @@ async function prepareTokenTask(f: TrainFlags, spec: TokenTaskSpec): Promise<Pre
     defaultMaxLength: 384,
     ...fromExperimentTask(tokenTask(t, { requireDev: false, qa }), f),
   };
-}
-
-/** A prompt-tuning adapter with `prompt_init: "from_string"` starts from its text's word embeddings. */
-function promptStart(mode: TrainingMode, base: BaseModel): { adapterWeights?: Map<string, HostTensor<'float32'>> } {
-  const c = mode.kind === 'adapters' ? mode.adapter : undefined;
-  return c?.method === 'prompt_tuning' && c.prompt_init === 'from_string' ? { adapterWeights: promptFromText(c, base, 'adapter') } : {};
 }
 
 async function runTrain(f: TrainFlags, command: Command): Promise<void> {
