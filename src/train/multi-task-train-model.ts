@@ -30,30 +30,35 @@
  * sub-batch of n_t examples times n_t/B: exactly checkable (test/train/multi-task-train.test.ts).
  *
  * The loss term of task t is n_t/B times its own single-task loss on its n_t examples of the
- * batch, whatever its head: for a classification head the mean cross-entropy of its examples (each
- * example `1/B ℓ_i`), for a tagging head the mean token cross-entropy over the labelled tokens of
- * its examples (heads/token-losses.ts: `Σ nll / K_t` with K_t its sub-batch's labelled tokens, so
- * each labelled token weighs `n_t / (B K_t)`). Every task's gradient is therefore n_t/B times that
- * of its own model on its sub-batch, the factor the trainer documents (multi-task-trainer.ts).
+ * batch, whatever its head (heads/head.ts `headLoss`), which is a mean over examples or elements:
+ * classification, the mean cross-entropy (each example weighs 1/B); regression, the mean squared
+ * error (1/B); multi-label, the mean sigmoid cross-entropy over its n_t·C_t outputs (each output
+ * 1/(B C_t)); tagging, the mean token cross-entropy over the labelled tokens of its examples
+ * (heads/token-losses.ts: `Σ nll / K_t` with K_t its sub-batch's labelled tokens, so each labelled
+ * token weighs `n_t / (B K_t)`). Every task's gradient is therefore n_t/B times that of its own
+ * model on its sub-batch, the factor the trainer documents (multi-task-trainer.ts).
  *
- * Heads: single-label classification (any label counts, one or two layers, one pooling shared by
- * every sentence-level task) and tagging (one class per position of the last hidden state). Each
- * kind has its own head stacks (`head.*` for sentence heads over the pooled vector, `tokens.head.*`
- * for token heads over every position); every example runs both, and the loss reads the one of its
- * task (the other branch's weights are 0 for it, so it gets no gradient there). Logits are padded
- * to the largest label count of their kind, and a task's missing classes get a large negative
- * logit, so its softmax and cross-entropy are those over its own classes alone (the padded
- * classes' probabilities are exactly 0 in float32). Extractive QA, regression and multi-label
- * heads are refused (see {@link mixedTrainingRefusal}).
+ * Heads: classification, regression and multi-label heads over the pooled vector (any label
+ * count, one or two layers, one pooling shared by every sentence-level task) and tagging heads
+ * over every position of the last hidden state. Each level has its own head stacks (`head.*` for
+ * sentence heads, `tokens.head.*` for token heads); every example runs both, and the loss reads
+ * its task's (the other branch's weights are 0 for it, so it gets no gradient there). Outputs are
+ * padded to the largest count of their level; for a single-label task the missing classes get a
+ * large negative logit, so its softmax and cross-entropy are those over its own classes alone (the
+ * padded classes' probabilities are exactly 0 in float32); a regression task reads output 0, a
+ * multi-label task its own C_t outputs (the rest weigh 0). Extractive-QA heads are refused (see
+ * {@link mixedTrainingRefusal}): their softmax runs over every position of a row, padding
+ * included, so the batch's padding would change their loss.
  */
 import { fail } from '../errors.js';
 import {
-  Graph, Session, add, dropout as dropoutOp, f32, gather, gradients, i64, linear, logSoftmax, mul, neg, oneHot, reduceSum, squeeze, sub, tanh, unsqueeze, bool, type HostTensor, type Value,
+  Graph, Session, add, dropout as dropoutOp, f32, gather, gradients, i64, linear, logSoftmax, mul, neg, oneHot, reduceSum, sigmoidBinaryCrossEntropyTerms, squeeze, sub, tanh, unsqueeze, bool,
+  type HostTensor, type Value,
 } from '../engine/index.js';
 import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext, type PositionKind } from '../adapters/method.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import { parseAdapterTensorName } from '../adapters/names.js';
-import { headPooling, isTokenHead, type HeadConfig } from '../heads/head.js';
+import { headOutputs, headPooling, isTokenHead, type HeadConfig } from '../heads/head.js';
 import { pooledInput, type HeadPooling } from '../heads/pooling.js';
 import type { BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
@@ -67,7 +72,7 @@ import { DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenG
 const MASKED = -1e9;
 
 /** The head kinds a mixed batch trains. */
-const MIXED_HEAD_KINDS: readonly HeadConfig['kind'][] = ['classification', 'tagging'];
+const MIXED_HEAD_KINDS: readonly HeadConfig['kind'][] = ['classification', 'regression', 'multilabel', 'tagging'];
 
 /** The two head branches of a mixed batch: sentence heads over the pooled vector, token heads over every position. */
 type Branch = 'sentence' | 'token';
@@ -81,10 +86,11 @@ function branchOf(h: HeadConfig): Branch {
 /** Prefix of a branch's head stacks and inputs (the sentence branch keeps the names it had). */
 const BRANCH_PREFIX: Readonly<Record<Branch, string>> = { sentence: '', token: 'tokens.' };
 
-/** One branch's head layout: the largest label count, and whether some task of it has a two-layer head. */
+/** One branch's head layout: the largest output count, whether some task of it has a two-layer head, and the head kinds in it. */
 interface HeadBranch {
   readonly outputs: number;
   readonly twoLayers: boolean;
+  readonly kinds: ReadonlySet<HeadConfig['kind']>;
 }
 
 /** One stacked parameter: the shape of one task's row and each task's tensor name in it (undefined: neutral fill). */
@@ -112,8 +118,9 @@ export interface MixedStepResult {
 }
 
 /**
- * One example's label in a mixed batch: a class index for a classification task, one class index
- * per position (-100: ignored, as TaskModel's tagging labels) for a tagging task.
+ * One example's label in a mixed batch, as TaskModel.trainStep takes it for the task's head: a
+ * class index (classification), a score (regression), one 0/1 value per class (multi-label), or
+ * one tag index per position (tagging; -100: ignored).
  */
 export type MixedLabel = number | readonly number[];
 
@@ -122,7 +129,7 @@ export function mixedTrainingRefusal(name: string, model: TaskModel, base: BaseM
   if (model.base !== base) return `task ${name} was built on another base object`;
   const h = model.head;
   if (!MIXED_HEAD_KINDS.includes(h.kind)) {
-    return `task ${name} has a ${h.kind} head; mixed-task training takes single-label classification and tagging heads only (train ${h.kind === 'qa' ? 'extractive-QA' : h.kind} tasks on their own)`;
+    return `task ${name} has a ${h.kind} head; mixed-task training takes ${MIXED_HEAD_KINDS.join(', ')} heads (train ${h.kind === 'qa' ? 'extractive-QA' : h.kind} tasks on their own)`;
   }
   const m = model.mode;
   if (m.kind !== 'adapters') return `task ${name} trains in mode ${m.kind}; mixed-task training takes adapter tasks (mode adapters) only`;
@@ -223,7 +230,7 @@ export class MixedTaskTrainer {
     }
     for (const b of BRANCHES) {
       const heads = tasks.filter((t) => branchOf(t.model.head) === b).map((t) => t.model.head);
-      if (heads.length) this.branches.set(b, { outputs: Math.max(...heads.map((h) => h.labels.length)), twoLayers: heads.some((h) => h.layers === 2) });
+      if (heads.length) this.branches.set(b, { outputs: Math.max(...heads.map(headOutputs)), twoLayers: heads.some((h) => h.layers === 2), kinds: new Set(heads.map((h) => h.kind)) });
     }
     this.layoutStacks();
   }
@@ -394,9 +401,23 @@ export class MixedTaskTrainer {
     const sentence = this.branches.get('sentence');
     if (sentence) {
       const logits = g.scope('head', () => squeeze(head('sentence', unsqueeze(pooledInput(this.pooling, eg.outputs, eg.attentionMask), [1]), sentence), [1])); // [B, C]
-      const mask = g.input('class_mask', 'float32', ['batch', sentence.outputs]); // 0: the task's class, MASKED: padding
-      const targets = g.input('targets', 'float32', ['batch', sentence.outputs]); // one-hot label times 1/B (0 for token tasks' rows)
-      terms.push(neg(reduceSum(mul(targets, logSoftmax(add(logits, mask), -1)), [1])));
+      const C = sentence.outputs;
+      if (sentence.kinds.has('classification')) {
+        const mask = g.input('class_mask', 'float32', ['batch', C]); // 0: the task's class, MASKED: padding
+        const targets = g.input('targets', 'float32', ['batch', C]); // one-hot label times 1/B (0 for other tasks' rows)
+        terms.push(neg(reduceSum(mul(targets, logSoftmax(add(logits, mask), -1)), [1])));
+      }
+      if (sentence.kinds.has('regression')) {
+        const y = g.input('regression.targets', 'float32', ['batch']);
+        const w = g.input('regression.weights', 'float32', ['batch']); // 1/B for a regression task's rows, else 0
+        const d = sub(squeeze(gather(logits, g.literal('int64', [0]), 1), [1]), y); // the score is output 0
+        terms.push(mul(w, mul(d, d)));
+      }
+      if (sentence.kinds.has('multilabel')) {
+        const y = g.input('multilabel.targets', 'float32', ['batch', C]); // 0/1 per class
+        const w = g.input('multilabel.weights', 'float32', ['batch', C]); // 1/(B C_t) at task t's classes, else 0
+        terms.push(reduceSum(mul(w, sigmoidBinaryCrossEntropyTerms(logits, y)), [1]));
+      }
     }
     const token = this.branches.get('token');
     if (token) {
@@ -428,6 +449,10 @@ export class MixedTaskTrainer {
     const K = token?.outputs ?? 0;
     const mask = new Float32Array(B * C);
     const targets = new Float32Array(B * C);
+    const regTargets = new Float32Array(B);
+    const regWeights = new Float32Array(B);
+    const multiTargets = new Float32Array(B * C);
+    const multiWeights = new Float32Array(B * C);
     const tokMask = new Float32Array(B * K);
     const tokLabels = new BigInt64Array(B * S);
     const tokWeights = new Float32Array(B * S);
@@ -437,15 +462,31 @@ export class MixedTaskTrainer {
       const task = this.tasks[t];
       if (!task || !Number.isInteger(t)) fail('BAD_DATA', `row ${i}: task index ${t} is out of range for ${T} tasks`);
       const h = task.model.head;
-      const n = h.labels.length;
+      const n = headOutputs(h);
       const y = labels[i];
       oneHotTasks[i * T + t] = 1;
       counts[t] = (counts[t] as number) + 1;
       gates[branchOf(h)][i] = h.layers === 2 ? 1 : 0;
-      if (branchOf(h) === 'sentence') {
+      if (h.kind === 'classification') {
         if (!(typeof y === 'number' && Number.isInteger(y) && y >= 0 && y < n)) fail('BAD_DATA', `row ${i} (task ${task.name}): label index ${JSON.stringify(y)} is out of range for ${n} classes`);
         for (let c = n; c < C; c++) mask[i * C + c] = MASKED;
         targets[i * C + y] = 1 / B;
+        return;
+      }
+      if (h.kind === 'regression') {
+        if (!(typeof y === 'number' && Number.isFinite(y))) fail('BAD_DATA', `row ${i} (task ${task.name}): a regression label must be a finite number, got ${JSON.stringify(y)}`);
+        regTargets[i] = y;
+        regWeights[i] = 1 / B;
+        return;
+      }
+      if (h.kind === 'multilabel') {
+        if (!((Array.isArray(y) || ArrayBuffer.isView(y)) && (y as readonly number[]).length === n && (y as readonly number[]).every((v) => v === 0 || v === 1))) {
+          fail('BAD_DATA', `row ${i} (task ${task.name}): a multi-label row must have ${n} 0/1 values, got ${JSON.stringify(y)}`);
+        }
+        (y as readonly number[]).forEach((v, c) => {
+          multiTargets[i * C + c] = v;
+          multiWeights[i * C + c] = 1 / (B * n);
+        });
         return;
       }
       if (!Array.isArray(y) && !ArrayBuffer.isView(y)) fail('BAD_DATA', `row ${i} (task ${task.name}): tagging labels must be an array of tag indices, one per position (-100: ignored), got ${JSON.stringify(y)}`);
@@ -468,8 +509,18 @@ export class MixedTaskTrainer {
     });
     const feeds: Record<string, HostTensor> = { task_one_hot: f32([B, T], oneHotTasks) };
     if (sentence) {
-      feeds.class_mask = f32([B, C], mask);
-      feeds.targets = f32([B, C], targets);
+      if (sentence.kinds.has('classification')) {
+        feeds.class_mask = f32([B, C], mask);
+        feeds.targets = f32([B, C], targets);
+      }
+      if (sentence.kinds.has('regression')) {
+        feeds['regression.targets'] = f32([B], regTargets);
+        feeds['regression.weights'] = f32([B], regWeights);
+      }
+      if (sentence.kinds.has('multilabel')) {
+        feeds['multilabel.targets'] = f32([B, C], multiTargets);
+        feeds['multilabel.weights'] = f32([B, C], multiWeights);
+      }
       if (sentence.twoLayers) feeds.head_gate = f32([B, 1, 1], gates.sentence);
     }
     if (token) {

@@ -25,13 +25,13 @@
  * optimizer steps and keeps its best checkpoint; the other tasks go on, and the run stops when
  * every task has stopped. The learning-rate schedule is the one the full run would have.
  *
- * Tasks: single-label classification tasks ({@link SentenceMultiTask}, dev scored with their
- * metrics) and tagging tasks ({@link TaggingMultiTask}, dev scored with seqeval's metrics or token
+ * Tasks: sentence-level tasks ({@link SentenceMultiTask}: classification, regression, multi-label,
+ * dev scored with their metrics) and tagging tasks ({@link TaggingMultiTask}, dev scored with seqeval's metrics or token
  * accuracy) in any mix; for a tagging task the "n_t/B times its own gradient" above holds with its
  * own loss, the mean token cross-entropy over the labelled tokens of its n_t sentences.
  *
- * Not in this slice: length bucketing of the mixed batches, and extractive-QA, regression and
- * multi-label heads (see multi-task-train-model.ts).
+ * Not in this slice: length bucketing of the mixed batches, and extractive-QA heads (see
+ * multi-task-train-model.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -56,14 +56,14 @@ import { checkpointSelection, DevEvaluation, patienceExhausted } from './trainer
 import { RESUME_OPTION_TERM } from './trainer-options.js';
 import type { TrainEvent } from './trainer-events.js';
 
-/** One task of a mixed-task run: a sentence-level classification task ({@link SentenceMultiTask}) or a tagging task ({@link TaggingMultiTask}). */
+/** One task of a mixed-task run: a sentence-level task ({@link SentenceMultiTask}) or a tagging task ({@link TaggingMultiTask}). */
 export type MultiTaskTask = SentenceMultiTask | TaggingMultiTask;
 
-/** A single-label classification task of a mixed-task run. */
+/** A sentence-level task of a mixed-task run: single-label classification, regression or multi-label. */
 export interface SentenceMultiTask {
   /** The task's name: its directory under `outDir` and the name in its saved files. */
   readonly name: string;
-  /** A single-adapter classification task on the run's base (TaskModel.create). */
+  /** A single-adapter task with a classification, regression or multi-label head on the run's base (TaskModel.create). */
   readonly model: TaskModel;
   readonly train: readonly Example[];
   /** Its dev split (required: each task keeps the checkpoint that scores best on it). */

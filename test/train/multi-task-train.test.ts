@@ -232,12 +232,29 @@ describe('mixed-task training on tiny-bert', async () => {
     assert.throws(() => new MixedTaskTrainer(base, [{ name: 'x', model: d1 }, { name: 'y', model: d2 }]), /tasks x, y share a prefix_tuning group with different adapter dropout \(0.1 vs 0.2\): give tasks of one method the same dropout in a mixed-task run/);
   });
 
+  test('regression and multi-label tasks beside classification and tagging: gradients n_t/B times their own models\'', async () => {
+    const sentenceSpecs: Spec[] = [
+      specs[1]!, // classification, three classes, two-layer head
+      { name: 'score', mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, trainLayerNorms: false }) }, head: headConfig({ kind: 'regression', labels: [], dropout: 0 }), seed: 31 },
+      { name: 'multi', mode: { kind: 'adapters', adapter: ia3Config() }, head: headConfig({ kind: 'multilabel', labels: ['u', 'v', 'w', 'x'], dropout: 0 }), seed: 32 }, // four outputs: the widest row
+      { name: 'pos', mode: { kind: 'adapters', adapter: loraConfig({ r: 2, alpha: 4 }) }, head: headConfig({ kind: 'tagging', labels: ['N', 'A', 'O'], scheme: 'plain', dropout: 0 }), seed: 33 },
+    ];
+    const tagRows = taggingRows(create(base, sentenceSpecs[3]!), toyTagged(12, 71), 32);
+    const kindOf = [0, 1, 2, 3, 2, 1, 0, 3, 1, 2, 3, 1];
+    const rowOf = (i: number) => (kindOf[i] === 3 ? tagRows[i]! : rows[i]!);
+    const labelOfRow = (i: number): MixedLabel => [i % 3, 0.25 * i - 1, [i % 2, 1, 0, (i >> 1) % 2], tagRows[i]!.labels][kindOf[i]!]!;
+    await checkAgainstSingle(base, sentenceSpecs, kindOf, rowOf, labelOfRow);
+    const t = new MixedTaskTrainer(base, sentenceSpecs.map((x) => ({ name: x.name, model: create(base, x) })), { dropout: 0 });
+    const batch = collate([rows[0]!, rows[1]!], base.tokenizer.padId);
+    await assert.rejects(t.step(batch, [1, 2], [0.5, [1, 0]]), /row 1 \(task multi\): a multi-label row must have 4 0\/1 values, got \[1,0\]/);
+    await assert.rejects(t.step(batch, [1, 2], [Number.NaN, [1, 0, 0, 1]]), /row 0 \(task score\): a regression label must be a finite number, got null/);
+    await t.dispose();
+  });
+
   test('tasks that cannot join a mixed batch are refused by name', () => {
     const qa = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'qa', labels: [] }), seed: 1 });
     const a = create(base, specs[0]!);
-    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'squad', model: qa }]), /task squad has a qa head; mixed-task training takes single-label classification and tagging heads only \(train extractive-QA tasks on their own\)/);
-    const reg = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'regression', labels: [] }), seed: 1 });
-    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'sts', model: reg }]), /task sts has a regression head; mixed-task training takes single-label classification and tagging heads only \(train regression tasks on their own\)/);
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'squad', model: qa }]), /task squad has a qa head; mixed-task training takes classification, regression, multilabel, tagging heads \(train extractive-QA tasks on their own\)/);
     const full = TaskModel.create(base, { mode: { kind: 'full' }, head: specs[0]!.head, seed: 1 });
     assert.throws(() => new MixedTaskTrainer(base, [{ name: 'f', model: full }]), /task f trains in mode full; mixed-task training takes adapter tasks \(mode adapters\) only/);
     const mean = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['n', 'p'], pooling: 'mean', dropout: 0 }), seed: 1 });

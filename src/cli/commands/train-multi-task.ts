@@ -1,6 +1,6 @@
 /**
- * `adapterkit train --multi-task a,b,...`: one run over several sentence-classification and
- * tagging tasks in mixed batches (library: trainMultiTask, src/train/multi-task-trainer.ts). Every
+ * `adapterkit train --multi-task a,b,...`: one run over several sentence-level (classification)
+ * and tagging tasks in mixed batches (library: trainMultiTask, src/train/multi-task-trainer.ts). Every
  * task gets the
  * adapter the method flags describe and its own head (a tagging head for a built-in tagging
  * dataset such as brown-pos); its best dev checkpoint is saved in
@@ -33,7 +33,7 @@ import { frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-pre
 import { frozenRecord } from '../../train/frozen-precision.js';
 
 /** Help of --multi-task. */
-export const MULTI_TASK_HELP = 'train several classification and tagging tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown; brown-pos with a tagging head) or name=<dir> with train.csv and dev.csv (classification) (columns from --text and --label, default text and label), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)';
+export const MULTI_TASK_HELP = 'train several classification and tagging tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown; brown-pos with a tagging head) or name=<dir> holding a classification task\'s train.csv and dev.csv (columns from --text and --label, default text and label), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)';
 
 /** Help of --sampling. */
 export const SAMPLING_HELP = 'with --multi-task: proportional (every example once an epoch, tasks in proportion to their size) or temperature=<T> (task i drawn with p ∝ n_i^(1/T); T > 1 favours small tasks)';
@@ -107,7 +107,7 @@ function specOf(entry: string, f: MultiTaskFlags): { name: string; spec: TaskSpe
   };
 }
 
-/** A loaded entry of --multi-task: a sentence-classification task or a tagging task, with its splits. */
+/** A loaded entry of --multi-task: a sentence-level task or a tagging task, with its splits. */
 type LoadedEntry =
   | { readonly level: 'sentence'; readonly name: string; readonly spec: TaskSpec; readonly data: TaskData; readonly train: readonly Example[]; readonly dev: readonly Example[] }
   | { readonly level: 'tagging'; readonly name: string; readonly spec: TokenTaskSpec; readonly data: TaggingData; readonly train: readonly TaggedSentence[]; readonly dev: readonly TaggedSentence[] };
@@ -130,7 +130,6 @@ async function loadEntry(name: string, spec: TaskSpec | TokenTaskSpec): Promise<
     return { level: 'tagging', name, spec, data: t.data, train: train as TaggedSentence[], dev: dev as TaggedSentence[] };
   }
   const data = await loadTask(spec).catch(named);
-  if (data.kind !== 'classification') fail('BAD_CONFIG', `--multi-task ${name}: a ${data.kind} task; mixed-task training takes single-label classification and tagging tasks only`);
   const devName = devSplitNames(data)[0];
   const dev = devName ? data.splits[devName] : undefined;
   if (!dev?.length) noDev();
@@ -166,7 +165,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
   // the pooling is a sentence-level head's; a tagging head reads every position
   const headOf = (t: LoadedEntry): HeadConfig => (t.level === 'tagging'
     ? { ...headExtra, kind: 'tagging', labels: t.data.tagSet, scheme: t.data.scheme } as HeadConfig
-    : { ...headExtra, ...(pooling !== 'encoder' ? { pooling } : {}), kind: 'classification', labels: t.data.labels, pair: t.data.pair } as HeadConfig);
+    : { ...headExtra, ...(pooling !== 'encoder' ? { pooling } : {}), kind: t.data.kind, labels: t.data.labels, pair: t.data.pair } as HeadConfig);
   // The trainer's guard reports the plan of the training graph; each task's own model (dev scoring) runs a guard of its own, unlogged.
   const frozen = frozenPrecisionOptions(f, say);
   const tasks: MultiTaskTask[] = loaded.map((t, i) => {
@@ -180,7 +179,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
   const stats = tasks[0]?.model.stats();
   say(`adapterkit train --multi-task: ${specs.map((s) => s.name).join(', ')} -> ${out}`);
   say(keyValues([
-    ['tasks', loaded.map((t) => `${t.name} (${t.level === 'tagging' ? `tagging, ${t.data.tagSet.length} tags; train ${formatInt(t.train.length)} sentences` : `${t.data.labels.length} classes; train ${formatInt(t.train.length)}`}, dev ${formatInt(t.dev.length)}, selection on ${t.data.metrics[0]})`).join('; ')],
+    ['tasks', loaded.map((t) => `${t.name} (${t.level === 'tagging' ? `tagging, ${t.data.tagSet.length} tags; train ${formatInt(t.train.length)} sentences` : `${t.data.kind === 'regression' ? 'regression' : `${t.data.labels.length} classes`}; train ${formatInt(t.train.length)}`}, dev ${formatInt(t.dev.length)}, selection on ${t.data.metrics[0]})`).join('; ')],
     ['base', `${base.id} (${base.encoder.family})`],
     ['mode', `${describeMode(mode, base.encoder)}, one per task`],
     ['trainable', `${formatInt(stats?.trainableParams ?? 0)} parameters per task (${formatPercent(stats?.share ?? 0)} of the base)`],
