@@ -24,19 +24,18 @@
  * serving ({@link positionsMixIssue}): prompts joined in two ways, prompts beside gates that
  * average over every position, PEFT's prompt placement.
  *
- * The loss: the sum over examples of each example's own head loss, over a shared denominator,
- * `L = (1/B) Σ_i ℓ_{task(i)}(x_i)`. Task t's tensors appear only in its own examples' terms, so
- * the gradient of task t is `(n_t/B) ∇ mean_{i ∈ t} ℓ_t`, that of its own single-task model on its
- * sub-batch of n_t examples times n_t/B: exactly checkable (test/train/multi-task-train.test.ts).
- *
- * The loss term of task t is n_t/B times its own single-task loss on its n_t examples of the
- * batch, whatever its head (heads/head.ts `headLoss`), which is a mean over examples or elements:
+ * The loss: `L = Σ_t (n_t/B) L_t`, the term of task t being n_t/B times its own single-task loss
+ * L_t on its n_t examples of the batch. Task t's tensors appear only in its own term, so the
+ * gradient of task t is `(n_t/B) ∇ L_t`, that of its own single-task model on its sub-batch times
+ * n_t/B: exactly checkable (test/train/multi-task-train.test.ts). Whatever the head
+ * (heads/head.ts `headLoss`), L_t is a mean over examples or elements, so the term is a weighted
+ * sum of per-example (or per-output, per-token) losses:
  * classification, the mean cross-entropy (each example weighs 1/B); regression, the mean squared
  * error (1/B); multi-label, the mean sigmoid cross-entropy over its n_t·C_t outputs (each output
  * 1/(B C_t)); tagging, the mean token cross-entropy over the labelled tokens of its examples
  * (heads/token-losses.ts: `Σ nll / K_t` with K_t its sub-batch's labelled tokens, so each labelled
- * token weighs `n_t / (B K_t)`). Every task's gradient is therefore n_t/B times that of its own
- * model on its sub-batch, the factor the trainer documents (multi-task-trainer.ts).
+ * token weighs `n_t / (B K_t)`). For classification alone that is `(1/B) Σ_i ℓ_i`, the per-example
+ * sum over the shared batch size that the trainer documents (multi-task-trainer.ts).
  *
  * Heads: classification, regression and multi-label heads over the pooled vector (any label
  * count, one or two layers, one pooling shared by every sentence-level task) and tagging heads

@@ -6,8 +6,9 @@
  * checkpoint, saved as an ordinary task directory `outDir/<task>/best` (what `adapterkit eval`,
  * `predict` and `serve` load), with its dev scores in `outDir/<task>/metrics.jsonl`.
  *
- * What separate runs would do, per step: the loss of a batch of B examples is
- * `(1/B) Σ_i ℓ_task(i)`, so task t receives `n_t/B` times the gradient its own model computes on
+ * What separate runs would do, per step: the loss of a batch of B examples is `Σ_t (n_t/B) L_t`
+ * with L_t task t's own loss on its n_t examples of the batch (for classification tasks
+ * `(1/B) Σ_i ℓ_task(i)`), so task t receives `n_t/B` times the gradient its own model computes on
  * its n_t examples of the batch; each task clips its own gradient (its own global norm) and has its
  * own AdamW moments, stepped only in batches that hold some of its examples, at the run's
  * learning rate for the step. A task's trajectory therefore depends only on its own examples and
