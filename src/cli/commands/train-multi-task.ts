@@ -1,10 +1,9 @@
 /**
  * `adapterkit train --multi-task a,b,...`: one run over several sentence-level (classification)
- * and tagging tasks in mixed batches (library: trainMultiTask, src/train/multi-task-trainer.ts). Every
- * task gets the
- * adapter the method flags describe and its own head (a tagging head for a built-in tagging
- * dataset such as brown-pos); its best dev checkpoint is saved in
- * `<out>/<task>/best`, an ordinary task directory for eval, predict and serve.
+ * and tagging tasks in mixed batches (library: trainMultiTask, src/train/multi-task-trainer.ts).
+ * Every task gets the adapter the method flags describe and its own head (a tagging head for
+ * brown-pos and for a directory of CoNLL or JSONL tagging files); its best dev checkpoint is saved
+ * in `<out>/<task>/best`, an ordinary task directory for eval, predict and serve.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -33,7 +32,7 @@ import { frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-pre
 import { frozenRecord } from '../../train/frozen-precision.js';
 
 /** Help of --multi-task. */
-export const MULTI_TASK_HELP = 'train several classification and tagging tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown; brown-pos with a tagging head) or name=<dir> holding a classification task\'s train.csv and dev.csv (columns from --text and --label, default text and label), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)';
+export const MULTI_TASK_HELP = 'train several classification and tagging tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown; brown-pos with a tagging head) or name=<dir> holding a classification task\'s train.csv and dev.csv (columns from --text and --label, default text and label) or a tagging task\'s train.conll and dev.conll (or .jsonl), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)';
 
 /** Help of --sampling. */
 export const SAMPLING_HELP = 'with --multi-task: proportional (every example once an epoch, tasks in proportion to their size) or temperature=<T> (task i drawn with p ∝ n_i^(1/T); T > 1 favours small tasks)';
@@ -87,16 +86,28 @@ const REFUSED: readonly [string, string, string][] = [
   ['trainPooler', '--train-pooler', 'only adapters, layer norms and heads train per task in a mixed batch'],
 ];
 
-/** One entry of --multi-task: a built-in dataset (sentence-level or tagging), or name=<dir>. */
+/** The tagging files a `name=<dir>` entry may hold, `train.<ext>` and `dev.<ext>`. */
+const TAGGING_EXTENSIONS = ['conll', 'jsonl'] as const;
+
+/** One entry of --multi-task: a built-in dataset (sentence-level or tagging), or name=<dir> (CSV classification, or CoNLL/JSONL tagging). */
 function specOf(entry: string, f: MultiTaskFlags): { name: string; spec: TaskSpec | TokenTaskSpec } {
   const eq = entry.indexOf('=');
   if (eq < 0) return { name: sanitizeTaskName(entry), spec: isTokenDatasetName(entry) ? { tokenTask: 'tagging', builtin: entry } : { builtin: entry } };
   const name = entry.slice(0, eq);
   const dir = entry.slice(eq + 1);
   if (!/^[A-Za-z0-9_-]+$/.test(name)) fail('BAD_CONFIG', `--multi-task ${entry}: the task name ${JSON.stringify(name)} may only contain letters, digits, _ and -`);
-  if (!dir) fail('BAD_CONFIG', `--multi-task ${entry}: give the directory holding train.csv and dev.csv after the =`);
-  if (!existsSync(join(dir, 'train.csv'))) fail('BAD_CONFIG', `--multi-task ${entry}: ${join(dir, 'train.csv')} does not exist (a CSV task is a directory holding train.csv and dev.csv)`);
-  if (!existsSync(join(dir, 'dev.csv'))) fail('BAD_DATA', `--multi-task ${name} has no dev split (${join(dir, 'dev.csv')} does not exist); each task of a mixed-task run is evaluated on its own dev split`);
+  if (!dir) fail('BAD_CONFIG', `--multi-task ${entry}: give the directory holding the task's train and dev files after the =`);
+  const noDev = (file: string) => fail('BAD_DATA', `--multi-task ${name} has no dev split (${join(dir, file)} does not exist); each task of a mixed-task run is evaluated on its own dev split`);
+  // a tagging task: train.conll and dev.conll, or train.jsonl and dev.jsonl (format from the extension, as --task-kind tagging)
+  const tagged = TAGGING_EXTENSIONS.find((ext) => existsSync(join(dir, `train.${ext}`)));
+  if (tagged) {
+    if (!existsSync(join(dir, `dev.${tagged}`))) noDev(`dev.${tagged}`);
+    return { name, spec: { tokenTask: 'tagging', files: { train: resolve(dir, `train.${tagged}`), dev: resolve(dir, `dev.${tagged}`) }, name, onBadRow: f.skipBadRows ? 'skip' : 'fail' } };
+  }
+  if (!existsSync(join(dir, 'train.csv'))) {
+    fail('BAD_CONFIG', `--multi-task ${entry}: ${join(dir, 'train.csv')} does not exist (a CSV classification task is a directory holding train.csv and dev.csv, a tagging task one holding ${TAGGING_EXTENSIONS.map((e) => `train.${e} and dev.${e}`).join(', or ')})`);
+  }
+  if (!existsSync(join(dir, 'dev.csv'))) noDev('dev.csv');
   return {
     name,
     spec: {
