@@ -10,9 +10,11 @@ import { perInputIssue, type AdapterDrop, type NamedAdapter } from '../adapters/
 import { checkComposition, compositionNames, formatComposition, parseComposition, type Block } from '../adapters/composition.js';
 import { DEFAULT_FUSION_PRESET, fusionConfig, fusedAdapters, fuseName, type FusionConfig, type NamedFusion } from '../adapters/fusion.js';
 import { ADAPTER_NAME } from '../adapters/names.js';
-import { checkMethodConfig, fromAdapterHubConfig, methodConfig, type MethodConfig } from '../adapters/methods/index.js';
+import { checkMethodConfig, fromAdapterHubConfig, methodConfig, promptFromText, type MethodConfig } from '../adapters/methods/index.js';
+import type { HostTensor } from '../engine/index.js';
+import type { BaseModel } from '../models/base.js';
 import { LINEAR_ROLES, SUBLAYER_NAMES, type LinearRole, type SubLayerName } from '../models/sites.js';
-import type { SingleTrainingMode } from '../train/modes.js';
+import type { SingleTrainingMode, TrainingMode } from '../train/modes.js';
 
 /** A commander argument parser: raw string -> value (throws InvalidArgumentError). */
 export type ArgParser<T> = (value: string, previous?: T) => T;
@@ -145,6 +147,12 @@ export function adapterConfigArg(text: string, where = '--adapter-config'): Meth
   if ('peft_type' in o) fail('BAD_CONFIG', `${where} takes AdapterHub or adapterkit configs; a PEFT adapter directory loads with eval/predict/serve`);
   if ('method' in o) return checkMethodConfig(o, where);
   return fromAdapterHubConfig('config' in o ? o.config : o, where);
+}
+
+/** A prompt-tuning adapter with `prompt_init: "from_string"` (`--prompt-init-text`) starts from its text's word embeddings: TaskModel's `adapterWeights`. */
+export function promptStart(mode: TrainingMode, base: BaseModel): { adapterWeights?: Map<string, HostTensor<'float32'>> } {
+  const c = mode.kind === 'adapters' ? mode.adapter : undefined;
+  return c?.method === 'prompt_tuning' && c.prompt_init === 'from_string' ? { adapterWeights: promptFromText(c, base, 'adapter') } : {};
 }
 
 /**

@@ -160,8 +160,30 @@ function averagesPositions(config: MethodConfig | undefined): boolean {
 }
 
 /** The positions a shared adapter adds (none without one). */
-function positionsOf(config: MethodConfig | undefined): Partial<Record<PositionKind, number>> {
+export function positionsOf(config: MethodConfig | undefined): Partial<Record<PositionKind, number>> {
   return config !== undefined ? { ...methodOf(config).positions?.(config as never) } : {};
+}
+
+/**
+ * Why an adapter with `config` could not share the rows of one batch with the adapters of `others`
+ * because of the positions they add, or undefined: prompt tokens laid out otherwise than another
+ * task's prompt (one sequence layout per batch), or prompt tokens beside gates that average over
+ * every position of a row (UniPELT's). Mixed-task serving and training both ask this.
+ */
+export function positionsMixIssue(config: MethodConfig, others: readonly { readonly name: string; readonly model: TaskModel; readonly config: MethodConfig }[], enc: BaseModel['encoder']): string | undefined {
+  const key = structureKey(config);
+  const describe = (e: { name: string; model: TaskModel }) => `task ${e.name} (${describeMode(e.model.mode, enc)})`;
+  if (positionsOf(config).prompt !== undefined) {
+    const other = others.find((e) => positionsOf(e.config).prompt !== undefined && structureKey(e.config) !== key);
+    if (other) return `it joins prompt tokens otherwise than ${describe(other)}, and the rows of one batch share one sequence layout`;
+    const gated = others.find((e) => averagesPositions(e.config));
+    if (gated) return `its prompt tokens would join the rows of ${describe(gated)}, whose gates average over every position of a row`;
+  }
+  if (averagesPositions(config)) {
+    const prompted = others.find((e) => positionsOf(e.config).prompt !== undefined);
+    if (prompted) return `its gates average over every position of a row (padding included, as AdapterHub's), and the prompt tokens of ${describe(prompted)} join the rows of a mixed batch`;
+  }
+  return undefined;
 }
 
 /** The stack key of a task's adapter tensor: `<group>.<site>.<param>`. */
@@ -246,21 +268,8 @@ export class MultiTaskModel {
    */
   mixIssue(model: TaskModel, shared: SharedAdapter | string | undefined = sharedAdapterOf('this task', model)): string | undefined {
     if (typeof shared !== 'object') return undefined; // no adapter, or one that cannot be shared at all (sharedAdapterOf says why, its structure's reason included)
-    const config = shared.config;
-    const key = structureKey(config);
-    const adapters = this.entries.filter((e): e is Entry & { adapter: SharedAdapter } => e.adapter !== undefined);
-    const describe = (e: Entry) => `task ${e.name} (${describeMode(e.model.mode, this.base.encoder)})`;
-    if (positionsOf(config).prompt !== undefined) {
-      const other = adapters.find((e) => positionsOf(e.adapter.config).prompt !== undefined && structureKey(e.adapter.config) !== key);
-      if (other) return `it joins prompt tokens otherwise than ${describe(other)}, and the rows of one batch share one sequence layout`;
-      const gated = adapters.find((e) => averagesPositions(e.adapter.config));
-      if (gated) return `its prompt tokens would join the rows of ${describe(gated)}, whose gates average over every position of a row`;
-    }
-    if (averagesPositions(config)) {
-      const prompted = adapters.find((e) => positionsOf(e.adapter.config).prompt !== undefined);
-      if (prompted) return `its gates average over every position of a row (padding included, as AdapterHub's), and the prompt tokens of ${describe(prompted)} join the rows of a mixed batch`;
-    }
-    return undefined;
+    const adapters = this.entries.flatMap((e) => (e.adapter ? [{ name: e.name, model: e.model, config: e.adapter.config }] : []));
+    return positionsMixIssue(shared.config, adapters, this.base.encoder);
   }
 
   /** Removes a task. */

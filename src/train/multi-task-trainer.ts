@@ -6,8 +6,9 @@
  * checkpoint, saved as an ordinary task directory `outDir/<task>/best` (what `adapterkit eval`,
  * `predict` and `serve` load), with its dev scores in `outDir/<task>/metrics.jsonl`.
  *
- * What separate runs would do, per step: the loss of a batch of B examples is
- * `(1/B) Σ_i ℓ_task(i)`, so task t receives `n_t/B` times the gradient its own model computes on
+ * What separate runs would do, per step: the loss of a batch of B examples is `Σ_t (n_t/B) L_t`
+ * with L_t task t's own loss on its n_t examples of the batch (for classification tasks
+ * `(1/B) Σ_i ℓ_task(i)`), so task t receives `n_t/B` times the gradient its own model computes on
  * its n_t examples of the batch; each task clips its own gradient (its own global norm) and has its
  * own AdamW moments, stepped only in batches that hold some of its examples, at the run's
  * learning rate for the step. A task's trajectory therefore depends only on its own examples and
@@ -25,19 +26,26 @@
  * optimizer steps and keeps its best checkpoint; the other tasks go on, and the run stops when
  * every task has stopped. The learning-rate schedule is the one the full run would have.
  *
- * Not in this slice: length bucketing of the mixed batches, and heads other than single-label
- * classification (see multi-task-train-model.ts).
+ * Tasks: sentence-level tasks ({@link SentenceMultiTask}: classification, regression, multi-label,
+ * dev scored with their metrics) and tagging tasks ({@link TaggingMultiTask}, dev scored with seqeval's metrics or token
+ * accuracy) in any mix; for a tagging task the "n_t/B times its own gradient" above holds with its
+ * own loss, the mean token cross-entropy over the labelled tokens of its n_t sentences.
+ *
+ * Not in this slice: length bucketing of the mixed batches, and extractive-QA heads (see
+ * multi-task-train-model.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../errors.js';
 import type { Example } from './data/types.js';
+import type { TaggedSentence } from './tokens/types.js';
+import { taggingTrainingData } from './token-tasks/tagging.js';
 import type { MetricName } from './metrics/index.js';
 import { AdamW, clipByGlobalNorm, linearWarmupDecay } from './optim/index.js';
 import { collate } from './batching.js';
 import { DEFAULT_LR } from './modes.js';
 import { resolveMaxLength } from './max-length.js';
-import { MixedTaskTrainer, mixedTrainingRefusal } from './multi-task-train-model.js';
+import { MixedTaskTrainer, mixedTrainingRefusal, type MixedLabel } from './multi-task-train-model.js';
 import { saveMixedCheckpoint, startOrResumeMixed, type CheckpointedTask, type MixedPosition } from './multi-task-resume.js';
 import type { FrozenOptions } from './frozen-precision.js';
 import { checkSampling, mixedEpoch, taskProbabilities, type MixedDraw, type MultiTaskSampling } from './multi-task-sampling.js';
@@ -49,11 +57,14 @@ import { checkpointSelection, DevEvaluation, patienceExhausted } from './trainer
 import { RESUME_OPTION_TERM } from './trainer-options.js';
 import type { TrainEvent } from './trainer-events.js';
 
-/** One task of a mixed-task run. */
-export interface MultiTaskTask {
+/** One task of a mixed-task run: a sentence-level task ({@link SentenceMultiTask}) or a tagging task ({@link TaggingMultiTask}). */
+export type MultiTaskTask = SentenceMultiTask | TaggingMultiTask;
+
+/** A sentence-level task of a mixed-task run: single-label classification, regression or multi-label. */
+export interface SentenceMultiTask {
   /** The task's name: its directory under `outDir` and the name in its saved files. */
   readonly name: string;
-  /** A single-adapter classification task on the run's base (TaskModel.create). */
+  /** A single-adapter task with a classification, regression or multi-label head on the run's base (TaskModel.create). */
   readonly model: TaskModel;
   readonly train: readonly Example[];
   /** Its dev split (required: each task keeps the checkpoint that scores best on it). */
@@ -62,6 +73,29 @@ export interface MultiTaskTask {
   readonly metrics: readonly MetricName[];
   /** Class index of the positive class for F1-style metrics (TaskData.positive). */
   readonly positive?: number;
+}
+
+/** A tagging task of a mixed-task run: its model has a tagging head, its data are tagged sentences (as {@link taggingTrainingData} takes them). */
+export interface TaggingMultiTask {
+  readonly name: string;
+  /** A single-adapter task with a tagging head on the run's base. */
+  readonly model: TaskModel;
+  readonly train: readonly TaggedSentence[];
+  /** Its dev split (required). */
+  readonly dev: readonly TaggedSentence[];
+  /** seqeval's metrics or `token_accuracy`, main first (default: those of the head's tag scheme). */
+  readonly metrics?: readonly string[];
+}
+
+/** Whether a task of a mixed-task run is a tagging task (its model's head says so). */
+function isTaggingTask(t: MultiTaskTask): t is TaggingMultiTask {
+  return t.model.head.kind === 'tagging';
+}
+
+/** The trainer's view of a task's data: tagging rows and seqeval scores, or sentence rows and sentence metrics. */
+function trainingDataOf(t: MultiTaskTask, maxLength: number): TrainingData {
+  if (isTaggingTask(t)) return taggingTrainingData(t.model, t.train, t.dev, { maxLength, ...(t.metrics ? { metrics: t.metrics } : {}) });
+  return sentenceTrainingData(t.model, t.train, t.dev, { maxLength, metrics: t.metrics, ...(t.positive !== undefined ? { positive: t.positive } : {}) });
 }
 
 /** Progress events: the single-task trainer's, with the task they concern. */
@@ -174,7 +208,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
     if (why) fail('BAD_CONFIG', why);
     if (t.train.length === 0) fail('BAD_DATA', `task ${t.name}: the training split is empty`);
     if (t.dev.length === 0) fail('BAD_DATA', `task ${t.name} has no dev examples; each task of a mixed-task run is evaluated on its own dev split`);
-    if (t.metrics.length === 0) fail('BAD_CONFIG', `task ${t.name}: no metrics to evaluate`);
+    if (t.metrics?.length === 0) fail('BAD_CONFIG', `task ${t.name}: no metrics to evaluate`);
   }
   const sampling = checkSampling(o.sampling ?? 'proportional');
   const epochs = o.epochs ?? 3;
@@ -207,7 +241,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
   else await top.resetLog();
   const runs: TaskRun[] = [];
   for (const [i, { task, run, opt }] of parts.entries()) {
-    const data = sentenceTrainingData(task.model, task.train, task.dev, { maxLength, metrics: task.metrics, ...(task.positive !== undefined ? { positive: task.positive } : {}) });
+    const data = trainingDataOf(task, maxLength);
     const checkpoints = new TrainerCheckpoints(run, task.model, opt, { name: task.name, maxLength }, undefined);
     const onEvent = (e: TrainEvent) => {
       if (e.type === 'eval' || e.type === 'eval-progress') o.onEvent?.({ ...e, task: task.name });
@@ -274,7 +308,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
         }
         at = next;
         const batch = collate(part.map((d) => (runs[d.task] as TaskRun).data.rows[d.example] as NonNullable<TrainingData['rows'][number]>), base.tokenizer.padId);
-        const labels = part.map((d) => ((runs[d.task] as TaskRun).data.labels([d.example]) as readonly number[])[0] as number);
+        const labels = part.map((d) => ((runs[d.task] as TaskRun).data.labels([d.example]) as readonly MixedLabel[])[0] as MixedLabel);
         const out = await mixed.step(batch, part.map((d) => d.task), labels, { step });
         if (!Number.isFinite(out.loss)) fail('TRAINING_DIVERGED', `the loss became ${out.loss} at step ${step + 1} (learning rate ${lrAt(step)}): training diverged; start again with a lower learning rate (option lr) or a smaller clip norm (option clipNorm)`, { step: step + 1 });
         const lr = lrAt(step);

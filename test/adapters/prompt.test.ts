@@ -201,7 +201,7 @@ test('prompt_init "from_string": the word embeddings of the text\'s tokens (spec
   assert.match(JSON.stringify(methodOf(c).adapterHub.config(c, electra.encoder)), /"unsupported":"the electra encoder projects its 16-wide embeddings to 32/);
 });
 
-test('refusals: fields, USE-lite without a sequence-start token, mixed-task batches, compositions, two prompts', async () => {
+test('refusals: fields, USE-lite without a sequence-start token, PEFT\'s placement in mixed-task batches, compositions, two prompts', async () => {
   assert.throws(() => promptConfig({ leave_out: [0] }), /leave_out \[0\]: a prompt joins the input of the first layer, there are no layers to leave out/);
   assert.throws(() => promptConfig({ combine: 'suffix' as never }), /combine "suffix" is not one of "prefix", "prefix_after_bos"/);
   assert.throws(() => promptConfig({ prompt_init: 'from_string' }), /prompt_init "from_string" needs a prompt_init_text/);
@@ -211,7 +211,8 @@ test('refusals: fields, USE-lite without a sequence-start token, mixed-task batc
   assert.throws(() => promptModel(lite, promptConfig({ combine: 'prefix_after_bos' })), /combine "prefix_after_bos" keeps the sequence-start token first, and USE-lite's inputs have none/);
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const m = promptModel(base, promptConfig({ prompt_length: 2 }));
-  assert.match(mixedTrainingRefusal('p', m, base) ?? '', /task p adds prefix keys or prompt tokens \(prompt tuning \(P=2, prefix\)\); mixed-task training does not mask them per example yet/);
+  assert.equal(mixedTrainingRefusal('p', m, base), undefined); // joins mixed-task training (test/train/multi-task-train.test.ts)
+  assert.match(mixedTrainingRefusal('pp', promptModel(base, promptConfig({ placement: 'peft' })), base) ?? '', /task pp cannot share a mixed batch: PEFT's prompt joins before the word embeddings/);
   assert.throws(() => new MultiTaskModel(base).add('pp', promptModel(base, promptConfig({ placement: 'peft' }))), /task pp cannot share a mixed batch: PEFT's prompt joins before the word embeddings and shifts the positions of the input's tokens by its length/);
   assert.throws(() => TaskModel.create(base, {
     mode: { kind: 'adapters', active: parseComposition('Stack(p, q)'), adapters: [{ name: 'p', config: promptConfig() }, { name: 'q', config: methodConfig('lora') }] },

@@ -1,20 +1,22 @@
 /**
  * Mixed-task runs interrupted and resumed end where an uninterrupted run ends (weights, optimizer
- * steps, best checkpoints, logs; dropout on), and per-task early stopping (patience) takes a
- * stalled task out of the batches while the others train on.
+ * steps, best checkpoints, logs; dropout on), also with a tagging task and prefix and prompt tasks
+ * in the batches, and per-task early stopping (patience) takes a stalled task out of the batches
+ * while the others train on.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterConfig, loraConfig } from '../../src/adapters/methods/index.js';
+import { adapterConfig, loraConfig, methodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import type { Example } from '../../src/train/data/types.js';
 import { trainMultiTask, type MultiTaskEvent, type MultiTaskOptions, type MultiTaskTask } from '../../src/train/multi-task-trainer.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { toyExamples } from './toy-task.js';
+import { toyTagged } from '../token-tasks/toy-tokens.js';
 
 const TINY = 'test/fixtures/models/tiny-bert';
 const tmp = () => mkdtempSync(join(tmpdir(), 'adapterkit-mt-resume-'));
@@ -76,6 +78,29 @@ describe('mixed-task resume and patience on tiny-bert', async () => {
     }
     assert.deepEqual(withoutTime(lines(join(outB, 'metrics.jsonl'))).filter((x) => x.type === 'train'), withoutTime(lines(join(outA, 'metrics.jsonl'))).filter((x) => x.type === 'train'));
     for (const t of [...whole, ...first, ...second]) await t.model.dispose();
+  });
+
+  test('with a prefix task and a tagging task with a prompt: interrupted at step 5 and resumed, the weights and best checkpoints of one uninterrupted run', async () => {
+    const mixed = (): MultiTaskTask[] => [
+      { name: 'sent', model: TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('prefix-flat', { prefix_length: 3, dropout: 0.1 }) }, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 3 }), train: toyExamples(24, 31), dev: toyExamples(8, 32), metrics: ['accuracy'] },
+      { name: 'tags', model: TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('prompt', { prompt_length: 2 }) }, head: headConfig({ kind: 'tagging', labels: ['N', 'A', 'O'], scheme: 'plain' }), seed: 4 }), train: toyTagged(24, 33), dev: toyTagged(8, 34) },
+    ];
+    const run = (outDir: string, ts: MultiTaskTask[], extra: Partial<MultiTaskOptions> = {}) => trainMultiTask({ outDir, tasks: ts, epochs: 2, batchSize: 8, maxLength: 24, lr: 1e-2, seed: 7, evalEvery: 3, ...extra });
+    const whole = mixed();
+    const outA = tmp();
+    const a = await run(outA, whole);
+    const outB = tmp();
+    const ctl = new AbortController();
+    await assert.rejects(run(outB, mixed(), { signal: ctl.signal, onEvent: (e) => { if (e.type === 'step' && e.step === 5) ctl.abort(); } }), /interrupted at step 5/);
+    const second = mixed();
+    const b = await run(outB, second, { resume: true });
+    assert.equal(b.steps, a.steps);
+    for (const [i, t] of a.tasks.entries()) {
+      assert.deepEqual(b.tasks[i]?.best, t.best, `${t.name}: best`);
+      whole[i]!.model.trainable.forEach((x, k) => assert.deepEqual(Array.from(second[i]!.model.trainable[k]!.data), Array.from(x.data), `${t.name}: ${x.name} after the resumed run`));
+    }
+    assert.deepEqual(Object.keys(a.tasks[1]?.best?.metrics ?? {}), ['token_accuracy']);
+    for (const t of [...whole, ...second]) await t.model.dispose();
   });
 
   test('patience: a stalled task leaves the batches and takes no more steps; the other fills the batches; all stalled ends the run', async () => {

@@ -2,27 +2,32 @@
  * Mixed-task training equals separate runs: on the tiny BERT, with dropout off, the gradient of
  * each task's tensors from one mixed batch is n_t/B times the gradient of that task's own model on
  * its sub-batch (the loss is the per-example sum over the shared batch size B), and a few AdamW
- * steps from mixed batches give the tensors separate runs give on the same sub-batches.
+ * steps from mixed batches give the tensors separate runs give on the same sub-batches. The same
+ * holds with tagging tasks in the batch (their loss the mean over their labelled tokens), and a
+ * mixed classification + tagging run keeps per-task best checkpoints scored with token accuracy.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adapterConfig, ia3Config, loraConfig } from '../../src/adapters/methods/index.js';
+import { adapterConfig, ia3Config, loraConfig, methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig, type HeadConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
-import { collate, tokenizeAll } from '../../src/train/batching.js';
+import { collate, tokenizeAll, type TokenizedRow } from '../../src/train/batching.js';
 import type { Example } from '../../src/train/data/types.js';
 import { predictExamples, scorePredictions } from '../../src/train/evaluate.js';
-import { MixedTaskTrainer } from '../../src/train/multi-task-train-model.js';
+import { MixedTaskTrainer, type MixedLabel, type MixedStepResult } from '../../src/train/multi-task-train-model.js';
 import { mixedEpoch, parseSampling, taskProbabilities } from '../../src/train/multi-task-sampling.js';
 import { trainMultiTask, type MultiTaskEvent } from '../../src/train/multi-task-trainer.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
 import { AdamW, clipByGlobalNorm } from '../../src/train/optim/index.js';
-import { TaskModel } from '../../src/train/task-model.js';
+import { TaskModel, type BatchLabels } from '../../src/train/task-model.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { toyExamples } from './toy-task.js';
+import { toyTagged } from '../token-tasks/toy-tokens.js';
+import { evaluateTagging, taggingRows } from '../../src/train/token-tasks/index.js';
+import type { TaggedSentence } from '../../src/train/tokens/types.js';
 
 const TINY = 'test/fixtures/models/tiny-bert';
 
@@ -56,6 +61,39 @@ function maxAbs(a: Float32Array): number {
   return a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 }
 
+/**
+ * Checks one mixed step against each task's own model: loss, and every gradient times B/n_t, on
+ * the task's sub-batch (rows `rowOf(i)` with labels `labelOf(i)`); most gradients non-zero.
+ */
+async function checkAgainstSingle(base: BaseModel, taskSpecs: readonly Spec[], taskOf: readonly number[], rowOf: (i: number) => TokenizedRow, labelOf: (i: number) => MixedLabel): Promise<MixedStepResult> {
+  const models = taskSpecs.map((s) => create(base, s));
+  const trainer = new MixedTaskTrainer(base, taskSpecs.map((s, i) => ({ name: s.name, model: models[i]! })), { dropout: 0 });
+  const idx = taskOf.map((_, i) => i);
+  const B = idx.length;
+  const r = await trainer.step(collate(idx.map(rowOf), base.tokenizer.padId), taskOf, idx.map(labelOf));
+  for (let t = 0; t < taskSpecs.length; t++) {
+    const own = create(base, taskSpecs[t]!);
+    const sub = idx.filter((i) => taskOf[i] === t);
+    const single = await own.trainStep(collate(sub.map(rowOf), base.tokenizer.padId), sub.map(labelOf) as BatchLabels);
+    const n = sub.length;
+    const name = taskSpecs[t]!.name;
+    assert.equal(r.taskCounts[t], n);
+    assert.ok(Math.abs((r.taskLossSums[t] as number) / n - single.loss) < 1e-5, `task ${name}: loss ${(r.taskLossSums[t] as number) / n} vs ${single.loss}`);
+    own.trainable.forEach((x, k) => {
+      const ref = single.grads[k]!;
+      const d = maxDiff(r.grads[t]![k]!, ref, B / n);
+      assert.ok(d <= 1e-5 + 1e-4 * maxAbs(ref), `task ${name} ${x.name}: mixed x B/n_t differs from the single-task gradient by ${d} (max |g| ${maxAbs(ref)})`);
+    });
+    const nonzero = single.grads.filter((x) => maxAbs(x) > 1e-7).length;
+    assert.ok(nonzero >= single.grads.length / 2, `task ${name}: only ${nonzero} of ${single.grads.length} gradients are non-zero`);
+    await own.dispose();
+  }
+  assert.ok(Math.abs(r.loss - r.taskLossSums.reduce((a, b) => a + b, 0) / B) < 1e-6);
+  await trainer.dispose();
+  for (const m of models) await m.dispose();
+  return r;
+}
+
 describe('mixed-task training on tiny-bert', async () => {
   const base = await loadBase(TINY);
   const examples: Example[] = toyExamples(24, 11);
@@ -69,32 +107,7 @@ describe('mixed-task training on tiny-bert', async () => {
   }
 
   test('each task\'s gradient from a mixed batch is n_t/B times its own model\'s on its sub-batch', async () => {
-    const mixedModels = specs.map((s) => create(base, s));
-    const trainer = new MixedTaskTrainer(base, specs.map((s, i) => ({ name: s.name, model: mixedModels[i]! })), { dropout: 0 });
-    const idx = taskOf.map((_, i) => i);
-    const B = idx.length;
-    const r = await trainer.step(batchOf(idx), taskOf, idx.map(labelOf));
-    for (let t = 0; t < specs.length; t++) {
-      const own = create(base, specs[t]!);
-      const sub = idx.filter((i) => taskOf[i] === t);
-      const single = await own.trainStep(batchOf(sub), sub.map(labelOf));
-      const n = sub.length;
-      assert.equal(r.taskCounts[t], n);
-      assert.ok(Math.abs((r.taskLossSums[t] as number) / n - single.loss) < 1e-5, `task ${specs[t]!.name}: loss ${(r.taskLossSums[t] as number) / n} vs ${single.loss}`);
-      own.trainable.forEach((x, k) => {
-        const g = r.grads[t]![k]!;
-        const ref = single.grads[k]!;
-        const d = maxDiff(g, ref, B / n);
-        assert.ok(d <= 1e-5 + 1e-4 * maxAbs(ref), `task ${specs[t]!.name} ${x.name}: mixed x B/n_t differs from the single-task gradient by ${d} (max |g| ${maxAbs(ref)})`);
-      });
-      // not vacuous: most tensors have a gradient (LoRA's A has none while B is still zero)
-      const nonzero = single.grads.filter((x) => maxAbs(x) > 1e-7).length;
-      assert.ok(nonzero >= single.grads.length / 2, `task ${specs[t]!.name}: only ${nonzero} of ${single.grads.length} gradients are non-zero`);
-      await own.dispose();
-    }
-    // the total is the mean over the batch of the per-example losses
-    assert.ok(Math.abs(r.loss - r.taskLossSums.reduce((a, b) => a + b, 0) / B) < 1e-6);
-    await trainer.dispose();
+    await checkAgainstSingle(base, specs, taskOf, (i) => rows[i]!, labelOf);
   });
 
   test('three AdamW steps from mixed batches give the tensors of separate runs on the same sub-batches', async () => {
@@ -140,14 +153,112 @@ describe('mixed-task training on tiny-bert', async () => {
     await trainer.dispose();
   });
 
+  test('tagging tasks in a mixed batch: each task\'s gradient is n_t/B times its own model\'s on its sub-batch (token loss over its labelled tokens)', async () => {
+    const plainTag = (labels: string[], layers: 1 | 2 = 1) => headConfig({ kind: 'tagging', labels, scheme: 'plain', layers, dropout: 0 });
+    const mixSpecs: Spec[] = [
+      specs[0]!, // classification, bottleneck m=8 with layer norms
+      { name: 'pos', mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, trainLayerNorms: false }) }, head: plainTag(['N', 'A', 'O']), seed: 13 }, // same group as a
+      { name: 'noun', mode: { kind: 'adapters', adapter: loraConfig({ r: 4, alpha: 8 }) }, head: plainTag(['N', 'X'], 2), seed: 15 }, // two tags (padded to three), a two-layer token head
+      specs[1]!, // classification, LoRA, three classes, two-layer head
+    ];
+    const sentences = toyTagged(12, 31);
+    const nounOnly = sentences.map((x): TaggedSentence => ({ ...x, tags: x.tags.map((t) => (t === 'N' ? 'N' : 'X')) }));
+    const models = mixSpecs.map((s) => create(base, s));
+    const tagRows = [taggingRows(models[1]!, sentences, 32), taggingRows(models[2]!, nounOnly, 32)];
+    const mixTaskOf = [0, 1, 2, 3, 1, 2, 0, 1, 3, 2, 1, 0];
+    const rowOf = (i: number) => (mixTaskOf[i] === 1 ? tagRows[0]![i]! : mixTaskOf[i] === 2 ? tagRows[1]![i]! : rows[i]!);
+    const labelOfRow = (i: number) => (mixTaskOf[i] === 1 ? tagRows[0]![i]!.labels : mixTaskOf[i] === 2 ? tagRows[1]![i]!.labels : mixTaskOf[i] === 3 ? i % 3 : (examples[i]?.label as number));
+    await checkAgainstSingle(base, mixSpecs, mixTaskOf, rowOf, labelOfRow);
+    const trainer = new MixedTaskTrainer(base, mixSpecs.map((x, i) => ({ name: x.name, model: models[i]! })), { dropout: 0 });
+    const idx = [0, 1];
+    // bad tagging labels name the row and the task
+    const batch = collate(idx.map(rowOf), base.tokenizer.padId);
+    await assert.rejects(trainer.step(batch, [0, 1], [1, 2]), /row 1 \(task pos\): tagging labels must be an array of tag indices, one per position \(-100: ignored\), got 2/);
+    await assert.rejects(trainer.step(batch, [0, 1], [1, [-100, 3]]), /row 1 \(task pos\), position 1: tag index 3 is out of range for 3 tags \(or -100\)/);
+    await assert.rejects(trainer.step(batch, [0, 1], [[0], [0]]), /row 0 \(task a\): label index \[0\] is out of range for 2 classes/);
+    await trainer.dispose();
+  });
+
+  test('prefix and prompt tasks in a mixed batch (each example masks the positions its task lacks): gradients n_t/B times their own models\'', async () => {
+    const cls = (labels: string[]) => headConfig({ kind: 'classification', labels, dropout: 0 });
+    const adapters = (adapter: MethodConfig): TrainingMode => ({ kind: 'adapters', adapter });
+    const posSpecs: Spec[] = [
+      specs[0]!, // a bottleneck task: outside every position group, it sees no prefix or prompt position
+      { name: 'flat3', mode: adapters(methodConfig('prefix-flat', { prefix_length: 3 })), head: cls(['n', 'p']), seed: 21 },
+      { name: 'flat5', mode: adapters(methodConfig('prefix-flat', { prefix_length: 5 })), head: cls(['x', 'y', 'z']), seed: 22 }, // same group, longer: flat3's rows are padded and masked
+      { name: 'mlp', mode: adapters(methodConfig('prefix', { prefix_length: 4, bottleneck_size: 6 })), head: cls(['n', 'p']), seed: 23 }, // prefix through its MLP
+      { name: 'prompt', mode: adapters(methodConfig('prompt', { prompt_length: 4 })), head: cls(['n', 'p']), seed: 24 },
+      // a tagging task with a shorter prompt of the same group: its tags are the input's positions only (the prompt's are taken out again)
+      { name: 'tagp', mode: adapters(methodConfig('prompt', { prompt_length: 2 })), head: headConfig({ kind: 'tagging', labels: ['N', 'A', 'O'], scheme: 'plain', dropout: 0 }), seed: 25 },
+      { name: 'mam', mode: adapters(methodConfig('mam', { configs: [methodConfig('prefix', { prefix_length: 2, bottleneck_size: 5 }), methodConfig('parallel', { size: 4 })] })), head: cls(['n', 'p']), seed: 26 },
+    ];
+    const tagged = toyTagged(14, 51);
+    const tagRows = taggingRows(create(base, posSpecs[5]!), tagged, 32);
+    const posTaskOf = [0, 1, 2, 3, 4, 5, 6, 5, 4, 3, 2, 1, 0, 5];
+    const rowOf = (i: number) => (posTaskOf[i] === 5 ? tagRows[i]! : rows[i % rows.length]!);
+    const labelOfRow = (i: number) => (posTaskOf[i] === 5 ? tagRows[i]!.labels : posTaskOf[i] === 2 ? i % 3 : (examples[i % examples.length]?.label as number));
+    await checkAgainstSingle(base, posSpecs, posTaskOf, rowOf, labelOfRow);
+  });
+
+  test('a token-level task with a prompt tags the input\'s positions, not the prompt\'s: labels shifted by the prompt change its loss', async () => {
+    const spec: Spec = { name: 'tagp', mode: { kind: 'adapters', adapter: methodConfig('prompt', { prompt_length: 3 }) }, head: headConfig({ kind: 'tagging', labels: ['N', 'A', 'O'], scheme: 'plain', dropout: 0 }), seed: 27 };
+    const model = create(base, spec);
+    const tagRows = taggingRows(model, toyTagged(4, 61), 32);
+    const trainer = new MixedTaskTrainer(base, [{ name: 'a', model: create(base, specs[0]!) }, { name: 'tagp', model }], { dropout: 0 });
+    const batch = collate([rows[0]!, ...tagRows], base.tokenizer.padId);
+    const labels = tagRows.map((r) => r.labels);
+    const r = await trainer.step(batch, [0, 1, 1, 1, 1], [examples[0]!.label as number, ...labels]);
+    const own = await create(base, spec).trainStep(collate(tagRows, base.tokenizer.padId), labels);
+    assert.ok(Math.abs((r.taskLossSums[1] as number) / 4 - own.loss) < 1e-5, `mixed ${(r.taskLossSums[1] as number) / 4} vs alone ${own.loss}`);
+    // its own model's logits cover the input's positions only
+    assert.equal(own.logits.length, 4 * batch.seqLen * 3);
+    // the same tags laid over the prompt's positions (moved 3 to the left) give another loss: the graph tags the input's tokens
+    const shifted = labels.map((l) => [...l.slice(3), -100, -100, -100]);
+    const moved = await trainer.step(batch, [0, 1, 1, 1, 1], [examples[0]!.label as number, ...shifted]);
+    assert.ok(Math.abs((moved.taskLossSums[1] as number) - (r.taskLossSums[1] as number)) > 1e-3);
+    await trainer.dispose();
+  });
+
+  test('position tasks that cannot share one batch layout are refused by name', () => {
+    const cls = headConfig({ kind: 'classification', labels: ['n', 'p'], dropout: 0 });
+    const m = (adapter: MethodConfig) => TaskModel.create(base, { mode: { kind: 'adapters', adapter }, head: cls, seed: 1 });
+    const first = m(methodConfig('prompt', { prompt_length: 2 }));
+    const afterBos = m(methodConfig('prompt', { prompt_length: 2, combine: 'prefix_after_bos' }));
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'p', model: first }, { name: 'q', model: afterBos }]), /task q cannot share a mixed batch: it joins prompt tokens otherwise than task p \(prompt tuning \(P=2, prefix\)\), and the rows of one batch share one sequence layout; train it on its own/);
+    const peft = m(methodConfig('prompt-peft', { prompt_length: 2 }));
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'p', model: first }, { name: 'peft', model: peft }]), /task peft cannot share a mixed batch: PEFT's prompt joins before the word embeddings/);
+    const d1 = m(methodConfig('prefix-flat', { prefix_length: 2, dropout: 0.1 }));
+    const d2 = m(methodConfig('prefix-flat', { prefix_length: 3, dropout: 0.2 }));
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'x', model: d1 }, { name: 'y', model: d2 }]), /tasks x, y share a prefix_tuning group with different adapter dropout \(0.1 vs 0.2\): give tasks of one method the same dropout in a mixed-task run/);
+  });
+
+  test('regression and multi-label tasks beside classification and tagging: gradients n_t/B times their own models\'', async () => {
+    const sentenceSpecs: Spec[] = [
+      specs[1]!, // classification, three classes, two-layer head
+      { name: 'score', mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, trainLayerNorms: false }) }, head: headConfig({ kind: 'regression', labels: [], dropout: 0 }), seed: 31 },
+      { name: 'multi', mode: { kind: 'adapters', adapter: ia3Config() }, head: headConfig({ kind: 'multilabel', labels: ['u', 'v', 'w', 'x'], dropout: 0 }), seed: 32 }, // four outputs: the widest row
+      { name: 'pos', mode: { kind: 'adapters', adapter: loraConfig({ r: 2, alpha: 4 }) }, head: headConfig({ kind: 'tagging', labels: ['N', 'A', 'O'], scheme: 'plain', dropout: 0 }), seed: 33 },
+    ];
+    const tagRows = taggingRows(create(base, sentenceSpecs[3]!), toyTagged(12, 71), 32);
+    const kindOf = [0, 1, 2, 3, 2, 1, 0, 3, 1, 2, 3, 1];
+    const rowOf = (i: number) => (kindOf[i] === 3 ? tagRows[i]! : rows[i]!);
+    const labelOfRow = (i: number): MixedLabel => [i % 3, 0.25 * i - 1, [i % 2, 1, 0, (i >> 1) % 2], tagRows[i]!.labels][kindOf[i]!]!;
+    await checkAgainstSingle(base, sentenceSpecs, kindOf, rowOf, labelOfRow);
+    const t = new MixedTaskTrainer(base, sentenceSpecs.map((x) => ({ name: x.name, model: create(base, x) })), { dropout: 0 });
+    const batch = collate([rows[0]!, rows[1]!], base.tokenizer.padId);
+    await assert.rejects(t.step(batch, [1, 2], [0.5, [1, 0]]), /row 1 \(task multi\): a multi-label row must have 4 0\/1 values, got \[1,0\]/);
+    await assert.rejects(t.step(batch, [1, 2], [Number.NaN, [1, 0, 0, 1]]), /row 0 \(task score\): a regression label must be a finite number, got null/);
+    await t.dispose();
+  });
+
   test('tasks that cannot join a mixed batch are refused by name', () => {
-    const tag = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'tagging', labels: ['O', 'A'], scheme: 'plain' }), seed: 1 });
+    const qa = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'qa', labels: [] }), seed: 1 });
     const a = create(base, specs[0]!);
-    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'pos', model: tag }]), /task pos has a tagging head; mixed-task training takes single-label classification heads only \(train token-level tasks on their own\)/);
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'squad', model: qa }]), /task squad has a qa head; mixed-task training takes classification, regression, multilabel, tagging heads \(train extractive-QA tasks on their own\)/);
     const full = TaskModel.create(base, { mode: { kind: 'full' }, head: specs[0]!.head, seed: 1 });
     assert.throws(() => new MixedTaskTrainer(base, [{ name: 'f', model: full }]), /task f trains in mode full; mixed-task training takes adapter tasks \(mode adapters\) only/);
     const mean = TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['n', 'p'], pooling: 'mean', dropout: 0 }), seed: 1 });
-    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'm', model: mean }]), /task m's head reads mean pooling, task a's encoder: tasks of one mixed-task run share the head pooling/);
+    assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'm', model: mean }]), /task m's head reads mean pooling, task a's encoder: the sentence-level tasks of one mixed-task run share the head pooling/);
     assert.throws(() => new MixedTaskTrainer(base, [{ name: 'a', model: a }, { name: 'a', model: a }]), /task a is given twice/);
   });
 });
@@ -209,6 +320,38 @@ describe('trainMultiTask and its sampling', async () => {
     const counts = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; counts?: Record<string, number> }).filter((x) => x.type === 'train');
     assert.equal(counts.length, r.steps);
     assert.ok(counts.some((c) => (c.counts?.sent ?? 0) > 0 && (c.counts?.subj ?? 0) > 0), 'batches mix the tasks');
+  });
+
+  test('a classification and a tagging task in one run: token accuracy on dev, best checkpoints that reload and tag as single tasks', async () => {
+    const out = tmp();
+    const tagTrain = toyTagged(96, 41);
+    const tagDev = toyTagged(24, 42);
+    const sentDev = toyExamples(24, 44);
+    const tasks = [
+      { name: 'sent', model: TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 1 }), train: toyExamples(64, 43), dev: sentDev, metrics: ['accuracy'] as const },
+      { name: 'tags', model: TaskModel.create(base, { mode: specs[2]!.mode, head: headConfig({ kind: 'tagging', labels: ['N', 'A', 'O'], scheme: 'plain' }), seed: 2 }), train: tagTrain, dev: tagDev },
+    ];
+    const events: MultiTaskEvent[] = [];
+    const r = await trainMultiTask({ outDir: out, tasks, epochs: 2, batchSize: 16, maxLength: 24, lr: 2e-2, onEvent: (e) => events.push(e) });
+    assert.equal(r.steps, 2 * Math.ceil(160 / 16));
+    const tagEvals = events.filter((e): e is Extract<MultiTaskEvent, { type: 'eval' }> => e.type === 'eval' && e.task === 'tags');
+    assert.equal(tagEvals.length, 2);
+    assert.deepEqual(Object.keys(tagEvals[0]!.metrics), ['token_accuracy']);
+    const best = r.tasks[1]!.best;
+    assert.ok(best, 'the tagging task has a best checkpoint');
+    const loaded = await loadSavedTask(base, r.tasks[1]!.bestDir);
+    assert.equal(loaded.model.head.kind, 'tagging');
+    const scores = await evaluateTagging(loaded.model, tagDev, { maxLength: 24 });
+    assert.ok(Math.abs((scores.token_accuracy as number) - (best.metrics.token_accuracy as number)) < 1e-9, `reloaded tagger scores ${scores.token_accuracy}, the run said ${best.metrics.token_accuracy}`);
+    // it learned: the toy tags follow the words, O is the most frequent tag
+    const words = tagDev.flatMap((x) => x.tags);
+    const majority = words.filter((t) => t === 'O').length / words.length;
+    assert.ok((best.metrics.token_accuracy as number) > majority + 0.1, `the tagger learned: ${best.metrics.token_accuracy} vs majority ${majority}`);
+    const sent = await loadSavedTask(base, r.tasks[0]!.bestDir);
+    const preds = await predictExamples(sent.model, sentDev, { maxLength: 24 });
+    assert.ok(Math.abs((scorePredictions(['accuracy'], preds, sentDev).accuracy as number) - (r.tasks[0]!.best?.metrics.accuracy as number)) < 1e-9);
+    await loaded.model.dispose();
+    await sent.model.dispose();
   });
 
   test('bad runs are refused before training', async () => {

@@ -1,8 +1,9 @@
 /**
- * `adapterkit train --multi-task a,b,...`: one run over several sentence-classification tasks in
- * mixed batches (library: trainMultiTask, src/train/multi-task-trainer.ts). Every task gets the
- * adapter the method flags describe and its own head; its best dev checkpoint is saved in
- * `<out>/<task>/best`, an ordinary task directory for eval, predict and serve.
+ * `adapterkit train --multi-task a,b,...`: one run over several sentence-level (classification)
+ * and tagging tasks in mixed batches (library: trainMultiTask, src/train/multi-task-trainer.ts).
+ * Every task gets the adapter the method flags describe and its own head (a tagging head for
+ * brown-pos and for a directory of CoNLL or JSONL tagging files); its best dev checkpoint is saved
+ * in `<out>/<task>/best`, an ordinary task directory for eval, predict and serve.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -12,7 +13,9 @@ import type { HeadConfig } from '../../heads/head.js';
 import { headPoolingFor, type HeadPooling } from '../../heads/pooling.js';
 import { loadBase } from '../../models/base.js';
 import { devSplitNames, loadTask, type TaskSpec } from '../../train/data/index.js';
-import { isTokenDatasetName } from '../../train/token-tasks/data.js';
+import { isTokenDatasetName, isTokenTaskSpec, loadTokenTask, type TokenTaskSpec } from '../../train/token-tasks/data.js';
+import type { TaggedSentence, TaggingData } from '../../train/tokens/types.js';
+import type { Example, TaskData } from '../../train/data/types.js';
 import { describeMode, type SingleTrainingMode } from '../../train/modes.js';
 import { resolveMaxLength } from '../../train/max-length.js';
 import { parseSampling, type MultiTaskSampling } from '../../train/multi-task-sampling.js';
@@ -21,7 +24,7 @@ import { TaskModel } from '../../train/task-model.js';
 import { DEFAULT_LR } from '../../train/trainer.js';
 import { columnRef } from '../data-options.js';
 import { formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
-import { modeFromFlags, sanitizeTaskName, type ModeFlags } from '../options.js';
+import { modeFromFlags, promptStart, sanitizeTaskName, type ModeFlags } from '../options.js';
 import { withInterrupt } from '../interrupt.js';
 import { baseSource, writeRunRecord } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
@@ -29,7 +32,7 @@ import { frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-pre
 import { frozenRecord } from '../../train/frozen-precision.js';
 
 /** Help of --multi-task. */
-export const MULTI_TASK_HELP = 'train several sentence-classification tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown) or name=<dir> with train.csv and dev.csv (columns from --text and --label, default text and label), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)';
+export const MULTI_TASK_HELP = 'train several classification and tagging tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown; brown-pos with a tagging head) or name=<dir> holding a classification task\'s train.csv and dev.csv (columns from --text and --label, default text and label) or a tagging task\'s train.conll and dev.conll (or .jsonl), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)';
 
 /** Help of --sampling. */
 export const SAMPLING_HELP = 'with --multi-task: proportional (every example once an epoch, tasks in proportion to their size) or temperature=<T> (task i drawn with p ∝ n_i^(1/T); T > 1 favours small tasks)';
@@ -71,7 +74,7 @@ const REFUSED: readonly [string, string, string][] = [
   ['train', '--train', 'give CSV tasks as name=<dir> holding train.csv and dev.csv'],
   ['dev', '--dev', 'give CSV tasks as name=<dir> holding train.csv and dev.csv'],
   ['test', '--test', 'score each task afterwards with adapterkit eval <out>/<task>/best'],
-  ['taskKind', '--task-kind', 'mixed-task runs train classification tasks'],
+  ['taskKind', '--task-kind', 'mixed-task runs train classification tasks and built-in tagging tasks (brown-pos)'],
   ['name', '--name', 'the tasks are named in --multi-task'],
   ['adapter', '--adapter', 'one adapter per task, from the method flags'],
   ['with', '--with', 'one adapter per task, from the method flags'],
@@ -83,19 +86,28 @@ const REFUSED: readonly [string, string, string][] = [
   ['trainPooler', '--train-pooler', 'only adapters, layer norms and heads train per task in a mixed batch'],
 ];
 
-/** One entry of --multi-task: a built-in dataset, or name=<dir>. */
-function specOf(entry: string, f: MultiTaskFlags): { name: string; spec: TaskSpec } {
+/** The tagging files a `name=<dir>` entry may hold, `train.<ext>` and `dev.<ext>`. */
+const TAGGING_EXTENSIONS = ['conll', 'jsonl'] as const;
+
+/** One entry of --multi-task: a built-in dataset (sentence-level or tagging), or name=<dir> (CSV classification, or CoNLL/JSONL tagging). */
+function specOf(entry: string, f: MultiTaskFlags): { name: string; spec: TaskSpec | TokenTaskSpec } {
   const eq = entry.indexOf('=');
-  if (eq < 0) {
-    if (isTokenDatasetName(entry)) fail('BAD_CONFIG', `--multi-task: ${entry} is a token-level (tagging) task; mixed-task training takes sentence-classification tasks only (train ${entry} on its own: adapterkit train --dataset ${entry})`);
-    return { name: sanitizeTaskName(entry), spec: { builtin: entry } };
-  }
+  if (eq < 0) return { name: sanitizeTaskName(entry), spec: isTokenDatasetName(entry) ? { tokenTask: 'tagging', builtin: entry } : { builtin: entry } };
   const name = entry.slice(0, eq);
   const dir = entry.slice(eq + 1);
   if (!/^[A-Za-z0-9_-]+$/.test(name)) fail('BAD_CONFIG', `--multi-task ${entry}: the task name ${JSON.stringify(name)} may only contain letters, digits, _ and -`);
-  if (!dir) fail('BAD_CONFIG', `--multi-task ${entry}: give the directory holding train.csv and dev.csv after the =`);
-  if (!existsSync(join(dir, 'train.csv'))) fail('BAD_CONFIG', `--multi-task ${entry}: ${join(dir, 'train.csv')} does not exist (a CSV task is a directory holding train.csv and dev.csv)`);
-  if (!existsSync(join(dir, 'dev.csv'))) fail('BAD_DATA', `--multi-task ${name} has no dev split (${join(dir, 'dev.csv')} does not exist); each task of a mixed-task run is evaluated on its own dev split`);
+  if (!dir) fail('BAD_CONFIG', `--multi-task ${entry}: give the directory holding the task's train and dev files after the =`);
+  const noDev = (file: string) => fail('BAD_DATA', `--multi-task ${name} has no dev split (${join(dir, file)} does not exist); each task of a mixed-task run is evaluated on its own dev split`);
+  // a tagging task: train.conll and dev.conll, or train.jsonl and dev.jsonl (format from the extension, as --task-kind tagging)
+  const tagged = TAGGING_EXTENSIONS.find((ext) => existsSync(join(dir, `train.${ext}`)));
+  if (tagged) {
+    if (!existsSync(join(dir, `dev.${tagged}`))) noDev(`dev.${tagged}`);
+    return { name, spec: { tokenTask: 'tagging', files: { train: resolve(dir, `train.${tagged}`), dev: resolve(dir, `dev.${tagged}`) }, name, onBadRow: f.skipBadRows ? 'skip' : 'fail' } };
+  }
+  if (!existsSync(join(dir, 'train.csv'))) {
+    fail('BAD_CONFIG', `--multi-task ${entry}: ${join(dir, 'train.csv')} does not exist (a CSV classification task is a directory holding train.csv and dev.csv, a tagging task one holding ${TAGGING_EXTENSIONS.map((e) => `train.${e} and dev.${e}`).join(', or ')})`);
+  }
+  if (!existsSync(join(dir, 'dev.csv'))) noDev('dev.csv');
   return {
     name,
     spec: {
@@ -104,6 +116,37 @@ function specOf(entry: string, f: MultiTaskFlags): { name: string; spec: TaskSpe
       kind: 'classification', name, onBadRow: f.skipBadRows ? 'skip' : 'fail',
     } as TaskSpec,
   };
+}
+
+/** A loaded entry of --multi-task: a sentence-level task or a tagging task, with its splits. */
+type LoadedEntry =
+  | { readonly level: 'sentence'; readonly name: string; readonly spec: TaskSpec; readonly data: TaskData; readonly train: readonly Example[]; readonly dev: readonly Example[] }
+  | { readonly level: 'tagging'; readonly name: string; readonly spec: TokenTaskSpec; readonly data: TaggingData; readonly train: readonly TaggedSentence[]; readonly dev: readonly TaggedSentence[] };
+
+/** Loads one entry, checking it has a training and a dev split and a head mixed batches take. */
+async function loadEntry(name: string, spec: TaskSpec | TokenTaskSpec): Promise<LoadedEntry> {
+  const named = (e: unknown): never => {
+    if (e instanceof Error && 'code' in e) fail((e as { code: 'BAD_CONFIG' }).code, `--multi-task ${name}: ${e.message}`);
+    throw e;
+  };
+  const noDev = () => fail('BAD_DATA', `--multi-task ${name} has no dev split; each task of a mixed-task run is evaluated on its own dev split`);
+  const noTrain = () => fail('BAD_DATA', `--multi-task ${name}: the training split is empty`);
+  if (isTokenTaskSpec(spec)) {
+    const t = await loadTokenTask(spec).catch(named);
+    if (t.kind !== 'tagging') fail('BAD_CONFIG', `--multi-task ${name}: an extractive-QA task; mixed-task training takes classification and tagging tasks only`);
+    const train = t.data.splits.train;
+    const dev = t.data.splits.dev;
+    if (!dev?.length) noDev();
+    if (!train?.length) noTrain();
+    return { level: 'tagging', name, spec, data: t.data, train: train as TaggedSentence[], dev: dev as TaggedSentence[] };
+  }
+  const data = await loadTask(spec).catch(named);
+  const devName = devSplitNames(data)[0];
+  const dev = devName ? data.splits[devName] : undefined;
+  if (!dev?.length) noDev();
+  const train = data.splits.train;
+  if (!train?.length) noTrain();
+  return { level: 'sentence', name, spec, data, train: train as Example[], dev: dev as Example[] };
 }
 
 function say(line = ''): void {
@@ -122,44 +165,32 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
   const dup = specs.find((s, i) => specs.findIndex((x) => x.name === s.name) !== i);
   if (dup) fail('BAD_CONFIG', `--multi-task names task ${dup.name} twice`);
 
-  const loaded = [];
-  for (const { name, spec } of specs) {
-    const data = await loadTask(spec).catch((e: unknown) => {
-      if (e instanceof Error && 'code' in e) fail((e as { code: 'BAD_CONFIG' }).code, `--multi-task ${name}: ${e.message}`);
-      throw e;
-    });
-    if (data.kind !== 'classification') fail('BAD_CONFIG', `--multi-task ${name}: a ${data.kind} task; mixed-task training takes single-label classification tasks only`);
-    const devName = devSplitNames(data)[0];
-    const dev = devName ? data.splits[devName] : undefined;
-    if (!dev?.length) fail('BAD_DATA', `--multi-task ${name} has no dev split; each task of a mixed-task run is evaluated on its own dev split`);
-    const train = data.splits.train;
-    if (!train?.length) fail('BAD_DATA', `--multi-task ${name}: the training split is empty`);
-    loaded.push({ name, spec, data, train, dev });
-  }
+  const loaded: LoadedEntry[] = [];
+  for (const { name, spec } of specs) loaded.push(await loadEntry(name, spec));
 
   const out = f.out ?? join('runs', `multi-${specs.map((s) => s.name).join('-')}`);
   const base = await loadBase(await baseSource(f.base), cliBaseOptions(f.revision));
   const maxLength = resolveMaxLength(base.encoder.maxLength, f.maxLength, { fallback: 128, over: 'fail', name: '--max-length' });
   const pooling = headPoolingFor(f.pooling, base).pooling; // --pooling, else the base's sentence-transformers pooling
-  const headExtra: Partial<HeadConfig> = {
-    ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}),
-    ...(pooling !== 'encoder' ? { pooling } : {}),
-  };
+  const headExtra: Partial<HeadConfig> = { ...(f.headLayers !== undefined ? { layers: f.headLayers as 1 | 2 } : {}), ...(f.dropout !== undefined ? { dropout: f.dropout } : {}) };
+  // the pooling is a sentence-level head's; a tagging head reads every position
+  const headOf = (t: LoadedEntry): HeadConfig => (t.level === 'tagging'
+    ? { ...headExtra, kind: 'tagging', labels: t.data.tagSet, scheme: t.data.scheme } as HeadConfig
+    : { ...headExtra, ...(pooling !== 'encoder' ? { pooling } : {}), kind: t.data.kind, labels: t.data.labels, pair: t.data.pair } as HeadConfig);
   // The trainer's guard reports the plan of the training graph; each task's own model (dev scoring) runs a guard of its own, unlogged.
   const frozen = frozenPrecisionOptions(f, say);
-  const tasks: MultiTaskTask[] = loaded.map((t, i) => ({
-    name: t.name,
-    model: TaskModel.create(base, {
-      mode, head: { ...headExtra, kind: 'classification', labels: t.data.labels, pair: t.data.pair } as HeadConfig, seed: f.seed + i, ...frozen, onFrozenPlan: undefined,
+  const tasks: MultiTaskTask[] = loaded.map((t, i) => {
+    const model = TaskModel.create(base, {
+      mode, head: headOf(t), seed: f.seed + i, ...frozen, onFrozenPlan: undefined, ...promptStart(mode, base),
       ...(f.dropout !== undefined ? { dropout: f.dropout } : {}), ...(f.threads !== undefined ? { threads: f.threads } : {}),
-    }),
-    train: t.train, dev: t.dev, metrics: t.data.metrics,
-    ...(t.data.positive !== undefined ? { positive: t.data.positive } : {}),
-  }));
+    });
+    if (t.level === 'tagging') return { name: t.name, model, train: t.train, dev: t.dev, metrics: t.data.metrics };
+    return { name: t.name, model, train: t.train, dev: t.dev, metrics: t.data.metrics, ...(t.data.positive !== undefined ? { positive: t.data.positive } : {}) };
+  });
   const stats = tasks[0]?.model.stats();
   say(`adapterkit train --multi-task: ${specs.map((s) => s.name).join(', ')} -> ${out}`);
   say(keyValues([
-    ['tasks', loaded.map((t) => `${t.name} (${t.data.labels.length} classes; train ${formatInt(t.train.length)}, dev ${formatInt(t.dev.length)}, selection on ${t.data.metrics[0]})`).join('; ')],
+    ['tasks', loaded.map((t) => `${t.name} (${t.level === 'tagging' ? `tagging, ${t.data.tagSet.length} tags; train ${formatInt(t.train.length)} sentences` : `${t.data.kind === 'regression' ? 'regression' : `${t.data.labels.length} classes`}; train ${formatInt(t.train.length)}`}, dev ${formatInt(t.dev.length)}, selection on ${t.data.metrics[0]})`).join('; ')],
     ['base', `${base.id} (${base.encoder.family})`],
     ['mode', `${describeMode(mode, base.encoder)}, one per task`],
     ['trainable', `${formatInt(stats?.trainableParams ?? 0)} parameters per task (${formatPercent(stats?.share ?? 0)} of the base)`],

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { BOTTLENECK_ACTIVATIONS } from '../../adapters/methods/bottleneck.js';
-import { checkMethodConfig, PRESET_NAMES, promptFromText } from '../../adapters/methods/index.js';
+import { checkMethodConfig, PRESET_NAMES } from '../../adapters/methods/index.js';
 import { checkAdapterDrop, checkAdapters, checkSetup, type NamedAdapter } from '../../adapters/compose.js';
 import { formatComposition } from '../../adapters/composition.js';
 import { isAdapterTensor, renameAdapterTensor } from '../../adapters/names.js';
@@ -29,7 +29,7 @@ import { loadTokenTask, type TokenTaskSpec } from '../../train/token-tasks/index
 import { addDataOptions, defaultTaskName, describeSpec, describeTokenSpec, TASK_NAME_HELP, taskSpecFromFlags, tokenTaskSpecFromFlags, type DataFlags } from '../data-options.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, keyValues, printJson, table } from '../format.js';
 import {
-  adapterArg, adapterDropArg, fusionConfigArg, hasSetupFlags, intArg, intListArg, listArg, modeFromFlags, namesArg, numberArg, pointsArg, refuseSingleAdapterFlags, rolesArg, sanitizeTaskName,
+  adapterArg, adapterDropArg, fusionConfigArg, hasSetupFlags, intArg, intListArg, listArg, modeFromFlags, namesArg, promptStart, numberArg, pointsArg, refuseSingleAdapterFlags, rolesArg, sanitizeTaskName,
   setupFromFlags, withArg, type ModeFlags, type SetupFlags, type SetupPlan,
 } from '../options.js';
 import { TrainProgress } from '../progress.js';
@@ -116,6 +116,7 @@ Examples:
   # best checkpoint in <out>/<task>/best; CSV tasks as name=<dir> with train.csv and dev.csv
   $ adapterkit train --multi-task spam,sotu --method lora --sampling temperature=2 --out runs/mt
   $ adapterkit train --multi-task reviews=data/reviews,topics=data/topics --text text --label label
+  $ adapterkit train --multi-task spam,brown-pos --out runs/mt-pos   # a tagging task beside a classifier
 
   # token-level tasks: part-of-speech tagging on the built-in Brown corpus, NER from CoNLL
   # files, extractive QA from SQuAD files
@@ -335,12 +336,6 @@ async function prepareTokenTask(f: TrainFlags, spec: TokenTaskSpec): Promise<Pre
     defaultMaxLength: 384,
     ...fromExperimentTask(tokenTask(t, { requireDev: false, qa }), f),
   };
-}
-
-/** A prompt-tuning adapter with `prompt_init: "from_string"` starts from its text's word embeddings. */
-function promptStart(mode: TrainingMode, base: BaseModel): { adapterWeights?: Map<string, HostTensor<'float32'>> } {
-  const c = mode.kind === 'adapters' ? mode.adapter : undefined;
-  return c?.method === 'prompt_tuning' && c.prompt_init === 'from_string' ? { adapterWeights: promptFromText(c, base, 'adapter') } : {};
 }
 
 async function runTrain(f: TrainFlags, command: Command): Promise<void> {

@@ -36,8 +36,12 @@ export function meanSquaredError(pred: Value, target: Value): Value {
  * in the stable form max(x, 0) - x*y + log(1 + exp(-|x|)).
  */
 export function sigmoidBinaryCrossEntropy(logits: Value, targets: Value): Value {
+  return reduceMean(sigmoidBinaryCrossEntropyTerms(logits, targets));
+}
+
+/** The element-wise terms of {@link sigmoidBinaryCrossEntropy}, before the mean (the shape of `logits`). */
+export function sigmoidBinaryCrossEntropyTerms(logits: Value, targets: Value): Value {
   expectFloat('SigmoidBinaryCrossEntropy', 'logits', logits);
   expectFloat('SigmoidBinaryCrossEntropy', 'targets', targets);
-  const loss = add(sub(relu(logits), mul(logits, targets)), log(add(exp(neg(abs(logits))), 1)));
-  return reduceMean(loss);
+  return add(sub(relu(logits), mul(logits, targets)), log(add(exp(neg(abs(logits))), 1)));
 }
