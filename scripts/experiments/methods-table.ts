@@ -7,11 +7,13 @@
  */
 import { readSweepResults, summarizeSweep, type SweepSummaryRow } from '../../src/train/experiments/sweep-results.js';
 
-/** The parameter budget a method id belongs to (~0.5 % or ~4 % of the base), by its size. */
+/** The parameter budget a method id belongs to (~0.1 %, ~0.5 %, ~4 % of the base, or more), by its size. */
 function budget(r: SweepSummaryRow): string {
   if (r.kind === 'full') return 'all';
   if (r.preset === 'ia3') return 'natural';
-  return r.share < 0.01 ? '~0.5 %' : '~4 %';
+  if (r.share < 0.002) return '~0.1 %';
+  if (r.share < 0.01) return '~0.5 %';
+  return r.share < 0.08 ? '~4 %' : 'over 8 %';
 }
 
 const label = (r: SweepSummaryRow) => (r.kind === 'full' ? 'full fine-tuning' : r.preset === undefined && r.size !== undefined ? `paper-m${r.size}` : r.method);
@@ -26,7 +28,7 @@ async function main(): Promise<void> {
     const task = rows[0]?.task ?? file;
     const metric = rows[0]?.metric ?? '';
     const full = rows.find((r) => r.kind === 'full');
-    const order = ['~0.5 %', '~4 %', 'natural', 'all'];
+    const order = ['~0.1 %', '~0.5 %', '~4 %', 'over 8 %', 'natural', 'all'];
     rows.sort((a, b) => order.indexOf(budget(a)) - order.indexOf(budget(b)) || a.trainableParams - b.trainableParams);
     process.stdout.write(`### ${task} (${metric})\n\n| budget | method | dev | test | gap to full (test) | lr | runs | trained params | % of base |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n`);
     for (const r of rows) {

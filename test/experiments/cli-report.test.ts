@@ -88,10 +88,16 @@ describe('sweep, ablate and report commands', () => {
     assert.match(page, /toy: accuracy vs adapter init std/);
     assert.match(page, /Mean over 1 run\(s\) per std: 0\.001: test \d/);
 
-    // A plain training run directory adds its curve.
-    const withRun = await cli('report', out, join(out, results[0]!.runDir), '--out', join(dir, 'r2.html'));
+    // A plain training run directory adds its curve; --charts writes each task's trade-off chart as its own SVG file.
+    const withRun = await cli('report', out, join(out, results[0]!.runDir), '--out', join(dir, 'r2.html'), '--charts', join(dir, 'charts'));
     assert.equal(withRun.code, 0, withRun.stderr);
     assert.match(withRun.stdout, /5 training curve\(s\)/);
+    const task = results[0]!.task;
+    assert.match(withRun.stdout, new RegExp(`wrote .*charts/${task}-tradeoff\\.svg`));
+    const svg = readFileSync(join(dir, 'charts', `${task}-tradeoff.svg`), 'utf8');
+    checkWellFormed(svg);
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.ok(svg.includes(`${task}: test accuracy vs trained parameters`) && page.includes(svg.trim()), 'the file is the chart the page shows');
 
     const missing = await cli('report', join(dir, 'nothing-here'));
     assert.equal(missing.code === 0, false);

@@ -14,3 +14,4 @@ export {
   lineChart, scatterChart, barChart, heatMap, niceTicks, logTicks, escapeXml, formatNumber, formatSi, PALETTE,
   type LineChartOptions, type LineSeries, type ScatterChartOptions, type ScatterSeries, type ScatterPoint, type BarChartOptions, type HeatMapOptions, type Tick,
 } from './svg.js';
+export { tradeoffChart } from './sections.js';

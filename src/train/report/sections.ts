@@ -157,18 +157,22 @@ export function runsSection(runs: readonly RunData[]): string {
   return `<section><h2>Training</h2>${runsTable(runs)}<div class="charts">${figures.join('\n')}</div></section>`;
 }
 
+/** One task's trade-off chart (score against trained parameters, log x, one series per method) as a standalone SVG document. */
+export function tradeoffChart(t: TradeoffInput): string {
+  const methods = [...new Set(t.points.map((p) => p.method))];
+  const series: ScatterSeries[] = methods.map((m) => ({
+    name: m,
+    points: t.points.filter((p) => p.method === m).map((p) => ({ x: p.params, y: p.score, ...(p.label !== undefined ? { label: p.label } : {}) })),
+  }));
+  return scatterChart({ title: `${t.task}: ${t.metric} vs trained parameters`, xLabel: 'trained parameters (log scale)', yLabel: t.metric, logX: true, connect: true, series });
+}
+
 /** Trade-off section: for each task, score against trained parameters (log x), one series per method. */
 export function tradeoffSection(items: readonly TradeoffInput[]): string {
   const figures = items.map((t) => {
-    const methods = [...new Set(t.points.map((p) => p.method))];
-    const series: ScatterSeries[] = methods.map((m) => ({
-      name: m,
-      points: t.points.filter((p) => p.method === m).map((p) => ({ x: p.params, y: p.score, ...(p.label !== undefined ? { label: p.label } : {}) })),
-    }));
-    const svg = scatterChart({ title: `${t.task}: ${t.metric} vs trained parameters`, xLabel: 'trained parameters (log scale)', yLabel: t.metric, logX: true, connect: true, series });
     const sizes = t.points.filter((p) => Number.isFinite(p.params)).map((p) => p.params);
     const caption = sizes.length ? `Trained parameters from ${formatSi(Math.min(...sizes))} to ${formatSi(Math.max(...sizes))}.` : undefined;
-    return figure(svg, caption);
+    return figure(tradeoffChart(t), caption);
   });
   return `<section><h2>Score vs trained parameters</h2><div class="charts">${figures.join('\n')}</div></section>`;
 }
