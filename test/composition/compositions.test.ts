@@ -16,14 +16,10 @@ import { fromAdapterHubConfig, methodConfig, methodOf, type MethodConfig } from 
 import { f32, type HostTensor } from '../../src/engine/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
-import type { EncodedBatch } from '../../src/models/tokenizers/index.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { fileIndex } from '../util/reference-compare.js';
+import { FIXTURE_HEAD, batchOf, internal, type Rec } from './fusion-fixture.js';
 
-interface Rec {
-  shape: number[];
-  data: number[];
-}
 interface Case {
   name: string;
   composition: string;
@@ -43,26 +39,6 @@ interface Fixture {
 }
 
 const FIXTURE = JSON.parse(readFileSync('test/fixtures/compositions/compositions.json', 'utf8')) as Fixture;
-const HEAD = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'], dropout: 0 });
-
-function batchOf(inp: Fixture['inputs']): EncodedBatch {
-  const B = inp.input_ids.length;
-  return {
-    batchSize: B, seqLen: (inp.input_ids[0] as number[]).length,
-    inputIds: Int32Array.from(inp.input_ids.flat()), attentionMask: Int32Array.from(inp.attention_mask.flat()), tokenTypeIds: Int32Array.from(inp.token_type_ids.flat()),
-    lengths: inp.attention_mask.map((r) => r.reduce((a, b) => a + b, 0)), truncated: new Array<boolean>(B).fill(false),
-  };
-}
-
-/** A file tensor (PyTorch layout) in adapterkit's internal layout. */
-function internal(k: FileTensorKey, r: Rec, shape: readonly number[]): HostTensor<'float32'> {
-  if (!k.transpose) return f32(shape, r.data);
-  const [rows, cols] = r.shape as [number, number];
-  const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = r.data[i * cols + j] as number;
-  return f32(shape, out);
-}
-
 const close = (got: number, want: number, rel: number, abs: number) => Math.abs(got - want) <= abs + rel * Math.abs(want);
 
 for (const c of FIXTURE.cases) {
@@ -86,7 +62,7 @@ for (const c of FIXTURE.cases) {
     weights.set('head.out.bias', f32([3], c.head.bias.data));
     const model = TaskModel.create(base, {
       mode: { kind: 'adapters', adapters, active: parseComposition(c.composition), ...(c.adapter_drop ? { adapterDrop: { kind: 'static', layers: c.adapter_drop } } : {}) },
-      head: HEAD, seed: 1, dropout: 0, weights,
+      head: FIXTURE_HEAD, seed: 1, dropout: 0, weights,
     });
     assert.equal(model.channels, c.channels);
     const keyOf = (name: string) => (name === 'head.out.weight' ? 'head.weight' : name === 'head.out.bias' ? 'head.bias' : (keys.get(name) as FileTensorKey).key);

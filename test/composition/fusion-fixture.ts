@@ -1,7 +1,8 @@
 /**
  * The fusion fixtures' models (scripts/fixtures/make_fusion_fixtures.py): a tiny-BERT task model
  * holding a case's adapters, fusions, fusion tensors and head from the fixture, and the fixture's
- * batch; shared by fusion.test.ts and fusion-temperature.test.ts.
+ * batch; shared by fusion.test.ts and fusion-temperature.test.ts (the batch, head and layout
+ * helpers also by compositions.test.ts, whose fixture has the same inputs and tensor records).
  */
 import assert from 'node:assert/strict';
 import { adapterHubKeys } from '../../src/adapters/adapterhub.js';
@@ -54,7 +55,7 @@ export function batchOf(inp: FixtureInputs): EncodedBatch {
 }
 
 /** A file tensor (PyTorch layout) in adapterkit's internal layout. */
-function internal(k: FileTensorKey, r: Rec, shape: readonly number[]): HostTensor<'float32'> {
+export function internal(k: FileTensorKey, r: Rec, shape: readonly number[]): HostTensor<'float32'> {
   if (!k.transpose) return f32(shape, r.data);
   const [rows, cols] = r.shape as [number, number];
   const out = new Float32Array(rows * cols);
