@@ -51,7 +51,7 @@
  */
 import { fail } from '../errors.js';
 import {
-  Graph, Session, add, dropout as dropoutOp, f32, gather, gradients, i64, linear, logSoftmax, mul, neg, oneHot, reduceSum, sigmoidBinaryCrossEntropyTerms, squeeze, sub, tanh, unsqueeze, bool,
+  Graph, Session, SessionSlot, add, dropout as dropoutOp, f32, gather, gradients, i64, linear, logSoftmax, mul, neg, oneHot, reduceSum, sigmoidBinaryCrossEntropyTerms, squeeze, sub, tanh, unsqueeze, bool,
   type HostTensor, type Value,
 } from '../engine/index.js';
 import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext, type PositionKind } from '../adapters/method.js';
@@ -62,6 +62,7 @@ import { pooledInput, type HeadPooling } from '../heads/pooling.js';
 import type { BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
+import { AsyncOnce } from '../util/once.js';
 import { describeMode } from './modes.js';
 import { encoderFeeds, type TaskModel } from './task-model.js';
 import { positionsMixIssue, positionsOf } from './multi-task-model.js';
@@ -180,11 +181,9 @@ export interface MixedTaskTrainerOptions {
 
 /** Trains several adapter tasks in mixed batches on one base; see the module comment. */
 export class MixedTaskTrainer {
-  private session?: Session;
+  /** The training session, with the values it fetches; built once even when steps come at once. */
+  private readonly slot = new SessionSlot<{ session: Session; loss: Value; taskLoss: Value; grads: Value[] }>();
   private readonly stacks: Stack[] = [];
-  private loss?: Value;
-  private taskLoss?: Value;
-  private gradValues: Value[] = [];
   /** The head branches some task runs in. */
   private readonly branches = new Map<Branch, HeadBranch>();
   /** The pooling every sentence-level head reads. */
@@ -193,8 +192,8 @@ export class MixedTaskTrainer {
   private runs = 0;
   /** The step the session's dropout seeds start at (see {@link step}'s `o.step`). */
   private dropoutStep = 0;
-  /** The int8 outlier guard's choices, once measured on the first batch. */
-  private plan?: FrozenPlan;
+  /** The int8 outlier guard's choices, once measured on the first batch (one measurement when steps come at once). */
+  private readonly guard = new AsyncOnce<FrozenPlan>();
 
   /**
    * @throws AdapterkitError BAD_CONFIG naming the task that cannot join (see {@link mixedTrainingRefusal}),
@@ -329,7 +328,7 @@ export class MixedTaskTrainer {
 
   /** With an int8 frozen base: the kernel the outlier guard chose for each frozen matmul (after the first step). */
   get frozenPlan(): FrozenPlan | undefined {
-    return this.plan;
+    return this.guard.current;
   }
 
   /** `frozen`: the guard's probe or plan (absent: fp32); `grads: false` for the probe, which differentiates only what it measures. */
@@ -545,8 +544,7 @@ export class MixedTaskTrainer {
   async step(batch: EncodedBatch, taskOf: readonly number[], labels: readonly MixedLabel[], o: { training?: boolean; step?: number } = {}): Promise<MixedStepResult> {
     if (o.step !== undefined && o.step !== this.dropoutStep + this.runs) {
       if (!(Number.isSafeInteger(o.step) && o.step >= 0)) fail('BAD_CONFIG', `step must be a non-negative integer, got ${o.step}`);
-      void this.session?.dispose();
-      this.session = undefined;
+      void this.slot.drop();
       this.runs = 0;
       this.dropoutStep = o.step;
     }
@@ -562,33 +560,35 @@ export class MixedTaskTrainer {
       training: bool([], [o.training ?? true]),
       ...lossFeeds,
     };
-    if (this.o.frozen?.frozenPrecision === 'int8' && !this.plan) {
-      const perTask = new Set(this.stacks.filter((s) => s.fromBase).map((s) => s.name));
-      this.plan = await runFrozenGuard({
-        build: (f) => {
-          const b = this.build(f, { grads: false });
-          return { graph: b.graph, loss: b.loss, params: b.params }; // the input gradients are checked too, on this batch's dY
-        },
-        feeds: { ...feeds, training: bool([], [false]) }, session: { threads: this.o.threads },
-        specs: frozenMatmulSpecs(this.base.encoder, (s) => perTask.has(s.name)), tolerance: this.o.frozen.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
-      });
-      this.o.frozen.onFrozenPlan?.(this.plan);
+    const frozen = this.o.frozen;
+    if (frozen?.frozenPrecision === 'int8') {
+      await this.guard.get(async () => {
+        const perTask = new Set(this.stacks.filter((s) => s.fromBase).map((s) => s.name));
+        return runFrozenGuard({
+          build: (f) => {
+            const b = this.build(f, { grads: false });
+            return { graph: b.graph, loss: b.loss, params: b.params }; // the input gradients are checked too, on this batch's dY
+          },
+          feeds: { ...feeds, training: bool([], [false]) }, session: { threads: this.o.threads },
+          specs: frozenMatmulSpecs(this.base.encoder, (s) => perTask.has(s.name)), tolerance: frozen.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
+        });
+      }, frozen.onFrozenPlan);
     }
-    if (!this.session) {
-      const b = this.build(this.plan);
-      this.loss = b.loss;
-      this.taskLoss = b.taskLoss;
-      this.gradValues = b.grads;
-      this.session = await Session.create(b.graph, { outputs: [b.loss, b.taskLoss, ...b.grads], threads: this.o.threads, memoryPattern: false });
-    }
-    const out = await this.session.run(feeds);
-    this.runs++;
-    const loss = (out[(this.loss as Value).name]?.data as Float32Array)[0] as number;
-    const taskLoss = out[(this.taskLoss as Value).name]?.data as Float32Array;
+    const build = async () => {
+      const b = this.build(this.guard.current);
+      return { session: await Session.create(b.graph, { outputs: [b.loss, b.taskLoss, ...b.grads], threads: this.o.threads, memoryPattern: false }), loss: b.loss, taskLoss: b.taskLoss, grads: b.grads };
+    };
+    const { out, values } = await this.slot.use(build, async (v) => {
+      const r = await v.session.run(feeds);
+      this.runs++;
+      return { out: r, values: v };
+    });
+    const loss = (out[values.loss.name]?.data as Float32Array)[0] as number;
+    const taskLoss = out[values.taskLoss.name]?.data as Float32Array;
     // Row t of each stack's gradient goes back to task t's tensor of that name.
     const byName = this.tasks.map(() => new Map<string, Float32Array>());
     this.stacks.forEach((s, k) => {
-      const gdata = out[(this.gradValues[k] as Value).name]?.data as Float32Array;
+      const gdata = out[(values.grads[k] as Value).name]?.data as Float32Array;
       const per = s.row.reduce((a, b) => a * b, 1);
       this.tasks.forEach((t, i) => {
         const src = s.sources[i];
@@ -607,9 +607,8 @@ export class MixedTaskTrainer {
     return { loss, taskLossSums: Array.from(taskLoss, (v) => v * B), taskCounts: counts, grads };
   }
 
-  /** Releases the session. */
+  /** Releases the session (once a step running on it, or building it, is done). */
   async dispose(): Promise<void> {
-    await this.session?.dispose();
-    this.session = undefined;
+    await this.slot.drop();
   }
 }

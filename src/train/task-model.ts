@@ -1,13 +1,14 @@
 /**
  * A task model: a shared base encoder + (optionally) adapters + a task head, in one of the
  * training modes. It owns two ONNX Runtime sessions built once: a training graph (forward with
- * dropout, loss, gradients of every trainable tensor) and an inference graph (logits only).
+ * dropout, loss, gradients of every trainable tensor) and an inference graph (logits only). Each
+ * is built on first use in a {@link SessionSlot}, so that calls made at once share one build.
  *
  * Trainable tensors are owned by the task: trained base weights (layer norms, top layers...) are
  * copied from the base first, so training never changes the shared base.
  */
 import { fail } from '../errors.js';
-import { Graph, Session, add, bool, dropout as dropoutOp, f32, gather, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
+import { Graph, Session, SessionSlot, add, bool, dropout as dropoutOp, f32, gather, gradients, i64, type HostTensor, type Value } from '../engine/index.js';
 import { checkCutGraph, frozenLayersOf, LAYER_INPUT_NAME, type FrozenLayers } from './frozen-layers.js';
 import { checkAdapterDrop, checkSetup, composeAdapters, compositionNeeds, replicate, setupFusionLayers, type AdapterDrop } from '../adapters/compose.js';
 import type { Composition } from '../adapters/composition.js';
@@ -16,6 +17,7 @@ import { FusionCalls, temperatureInputName, type FusionCallCounts } from '../ada
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
 import { methodOf } from '../adapters/methods/index.js';
 import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
+import { AsyncOnce } from '../util/once.js';
 import { Rng } from '../util/random.js';
 import type { EncoderHooks, LayerInput } from '../models/encoder.js';
 import { buildHead, headConfig, headInputWidth, headLoss, headPooling, headWeightShapes, initHeadWeights, isTokenHead, labelInput, type HeadConfig } from '../heads/head.js';
@@ -177,16 +179,14 @@ type LayerCut = { readonly layer: number; readonly at: 'output' | 'input' };
 
 /** A base + adapters + head, ready to train and predict. */
 export class TaskModel {
-  private trainSession?: Session;
-  private predictSession?: Session;
+  /** The training session, with the values it fetches. */
+  private readonly trainSlot = new SessionSlot<{ session: Session; loss: Value; logits: Value; grads: Value[] }>();
+  private readonly predictSlot = new SessionSlot<{ session: Session; logits: Value }>();
   /** The layer the train session starts at (0: the whole encoder; k: from cached inputs of layer k, see {@link trainStep}). */
   private trainFrom = 0;
   /** The session that computes the input of layer {@link bottomLayer} (see {@link layerInputs}). */
-  private bottomSession?: Session;
+  private readonly bottomSlot = new SessionSlot<{ session: Session; output: Value }>();
   private bottomLayer = 0;
-  private bottomOutput?: Value;
-  private trainGraph?: { graph: Graph; loss: Value; logits: Value; grads: Value[] };
-  private predictGraph?: { graph: Graph; logits: Value };
   /** The step the train session's dropout seeds start at (see {@link trainStep}), and its runs since. */
   private dropoutStep = 0;
   private trainRuns = 0;
@@ -194,8 +194,8 @@ export class TaskModel {
   private merged?: ReadonlyMap<string, HostTensor<'float32'>>;
   /** Draws robust AdapterDrop's n per training batch. */
   private readonly dropRng: Rng;
-  /** The int8 outlier guard's choices, once measured (see {@link frozenPlan}). */
-  private plan?: FrozenPlan;
+  /** The int8 outlier guard's choices, once measured (see {@link frozenPlan}); one measurement when calls come at once. */
+  private readonly guard = new AsyncOnce<FrozenPlan>();
   /** Forward calls of the fusions with an annealed temperature, per layer (see {@link fusionCallCounts}). */
   private readonly fusionCalls: FusionCalls;
   /** Where the active composition's fusions run (see {@link fusionLayers}), once worked out. */
@@ -412,14 +412,14 @@ export class TaskModel {
     const weights = new Map(this.base.weights);
     for (const [k, v] of this.owned) if (weights.has(k)) weights.set(k, v);
     this.merged = method.merge(c, this.base.encoder, this.adapterName, this.owned, weights);
-    this.plan = undefined; // merged weights: measured again
+    this.guard.reset(); // merged weights: measured again
     this.dropSessions();
   }
 
   /** Undoes {@link merge}. */
   unmerge(): void {
     this.merged = undefined;
-    this.plan = undefined;
+    this.guard.reset();
     this.dropSessions();
   }
 
@@ -433,7 +433,7 @@ export class TaskModel {
    * errors it measured (undefined before the first batch, and with fp32).
    */
   get frozenPlan(): FrozenPlan | undefined {
-    return this.plan;
+    return this.guard.current;
   }
 
   /**
@@ -443,10 +443,16 @@ export class TaskModel {
    * training needs are measured too, on the batch's dY. Measured on the batch's first
    * {@link GUARD_ROWS} rows (all of them when a composition needs the exact batch size).
    * Training and prediction call this with their first batch; call it earlier to choose on a
-   * batch of your own. Undefined with an fp32 frozen base.
+   * batch of your own. Calls made while the guard runs wait for its plan (one measurement).
+   * Undefined with an fp32 frozen base.
    */
   async guardFrozen(whole: EncodedBatch, allLabels?: BatchLabels): Promise<FrozenPlan | undefined> {
-    if (this.frozenPrecision !== 'int8' || this.plan) return this.plan;
+    if (this.frozenPrecision !== 'int8') return undefined;
+    return this.guard.get(() => this.measureFrozen(whole, allLabels), this.o.onFrozenPlan);
+  }
+
+  /** One run of the int8 outlier guard (see {@link guardFrozen}). */
+  private async measureFrozen(whole: EncodedBatch, allLabels?: BatchLabels): Promise<FrozenPlan> {
     const exact = isAdapterSetup(this.mode) && compositionNeeds(this.mode.active).batchSize !== undefined;
     const { batch, labels } = exact ? { batch: whole, labels: allLabels } : guardSlice(whole, allLabels);
     const owned = new Set(this.owned.keys());
@@ -456,7 +462,7 @@ export class TaskModel {
       feeds.training = bool([], [false]);
       if (this.robustDrop !== undefined) feeds.adapter_drop = i64([], [0]);
     }
-    this.plan = await runFrozenGuard({
+    return runFrozenGuard({
       build: (frozen) => {
         if (!labels) return this.build(false, { frozen }).graph;
         const b = this.build(true, { frozen });
@@ -467,17 +473,15 @@ export class TaskModel {
       specs: frozenMatmulSpecs(this.base.encoder, (spec) => owned.has(spec.name)),
       tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
     });
-    this.o.onFrozenPlan?.(this.plan);
-    return this.plan;
+  }
+
+  /** Empties every session slot; each session is released once the calls running on it are done. */
+  private releaseSessions(): Promise<unknown> {
+    return Promise.all([this.trainSlot.drop(), this.predictSlot.drop(), this.bottomSlot.drop()]);
   }
 
   private dropSessions(): void {
-    void this.trainSession?.dispose();
-    void this.predictSession?.dispose();
-    void this.bottomSession?.dispose();
-    this.trainSession = undefined;
-    this.predictSession = undefined;
-    this.bottomSession = undefined;
+    void this.releaseSessions();
     this.trainRuns = 0;
     this.trainFrom = 0; // a cached step checks its layer against the (possibly new) setup again
   }
@@ -503,24 +507,24 @@ export class TaskModel {
   async layerInputs(batch: EncodedBatch, layer: number): Promise<{ data: Float32Array; width: number }> {
     this.checkBatch(batch);
     await this.guardFrozen(batch);
-    if (!this.bottomSession || this.bottomLayer !== layer) {
-      void this.bottomSession?.dispose();
-      this.bottomSession = undefined;
-      const b = this.build(false, { ...this.frozenOption(), cut: { layer, at: 'output' } });
-      const out = b.layerInput as Value;
-      this.bottomSession = await Session.create(b.graph, { outputs: [out], threads: this.o.threads, spinning: this.o.spinning });
+    if (this.bottomLayer !== layer) {
+      void this.bottomSlot.drop();
       this.bottomLayer = layer;
-      this.bottomOutput = out;
     }
-    const out = await this.bottomSession.run({ ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), ...this.temperatureFeeds() }); // not counted: see fusionCallCounts
-    const v = this.bottomOutput as Value;
-    return { data: out[v.name]?.data as Float32Array, width: v.shape[2] as number };
+    const build = async () => {
+      const b = this.build(false, { ...this.frozenOption(), cut: { layer, at: 'output' } });
+      const output = b.layerInput as Value;
+      return { session: await Session.create(b.graph, { outputs: [output], threads: this.o.threads, spinning: this.o.spinning }), output };
+    };
+    return this.bottomSlot.use(build, async ({ session, output }) => {
+      const out = await session.run({ ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), ...this.temperatureFeeds() }); // not counted: see fusionCallCounts
+      return { data: out[output.name]?.data as Float32Array, width: output.shape[2] as number };
+    });
   }
 
   /** Releases the session of {@link layerInputs} (a cache calls this once its pre-pass is done). */
   async disposeLayerInputs(): Promise<void> {
-    await this.bottomSession?.dispose();
-    this.bottomSession = undefined;
+    await this.bottomSlot.drop();
   }
 
   /** The encoder hooks of this task's adapter (none outside adapter mode, or while merged). */
@@ -665,25 +669,22 @@ export class TaskModel {
 
   /** The build option for the frozen matmuls: the guard's plan with an int8 base. */
   private frozenOption(): { frozen?: FrozenPlan } {
-    return this.plan ? { frozen: this.plan } : {};
+    const plan = this.guard.current;
+    return plan ? { frozen: plan } : {};
   }
 
-  private async trainSess(): Promise<Session> {
-    if (!this.trainSession) {
-      const b = this.build(true, { ...this.frozenOption(), ...(this.trainFrom > 0 ? { cut: { layer: this.trainFrom, at: 'input' } as const } : {}) });
-      this.trainGraph = { graph: b.graph, loss: b.loss as Value, logits: b.logits, grads: b.grads as Value[] };
-      this.trainSession = await Session.create(b.graph, { outputs: [b.loss as Value, b.logits, ...(b.grads as Value[])], threads: this.o.threads, spinning: this.o.spinning, memoryPattern: false });
-    }
-    return this.trainSession;
+  /** Builds the training session (for {@link trainSlot}). */
+  private async trainSession(): Promise<{ session: Session; loss: Value; logits: Value; grads: Value[] }> {
+    const b = this.build(true, { ...this.frozenOption(), ...(this.trainFrom > 0 ? { cut: { layer: this.trainFrom, at: 'input' } as const } : {}) });
+    const [loss, grads] = [b.loss as Value, b.grads as Value[]];
+    const session = await Session.create(b.graph, { outputs: [loss, b.logits, ...grads], threads: this.o.threads, spinning: this.o.spinning, memoryPattern: false });
+    return { session, loss, logits: b.logits, grads };
   }
 
-  private async predictSess(): Promise<Session> {
-    if (!this.predictSession) {
-      const b = this.build(false, this.frozenOption());
-      this.predictGraph = { graph: b.graph, logits: b.logits };
-      this.predictSession = await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads, spinning: this.o.spinning });
-    }
-    return this.predictSession;
+  /** Builds the prediction session (for {@link predictSlot}). */
+  private async predictSession(): Promise<{ session: Session; logits: Value }> {
+    const b = this.build(false, this.frozenOption());
+    return { session: await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads, spinning: this.o.spinning }), logits: b.logits };
   }
 
   /**
@@ -712,31 +713,30 @@ export class TaskModel {
         if (!(Number.isInteger(from) && from <= f.layers)) fail('BAD_CONFIG', `trainStep: cannot start at layer ${from}: ${f.why}`);
       }
       const next = o.step ?? this.dropoutStep + this.trainRuns;
-      void this.trainSession?.dispose();
-      this.trainSession = undefined;
+      void this.trainSlot.drop();
       this.trainRuns = 0;
       this.dropoutStep = next;
       this.trainFrom = from;
     }
     await this.guardFrozen(batch, labels);
-    const s = await this.trainSess();
-    const tg = this.trainGraph as NonNullable<TaskModel['trainGraph']>;
-    const feeds: Record<string, HostTensor> = {
-      ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize, batch.seqLen), training: bool([], [true]),
-    };
-    if (o.layerInput) {
-      const n = batch.batchSize * batch.seqLen;
-      if (o.layerInput.data.length % n !== 0) fail('BAD_DATA', `trainStep: layerInput has ${o.layerInput.data.length} values, not a multiple of batch x seq = ${n}`);
-      feeds[LAYER_INPUT_NAME] = f32([batch.batchSize, batch.seqLen, o.layerInput.data.length / n], o.layerInput.data);
-    }
-    const maxDrop = this.robustDrop;
-    const dropN = maxDrop === undefined ? 0 : Math.floor(this.dropRng.next() * (maxDrop + 1));
-    if (maxDrop !== undefined) feeds.adapter_drop = i64([], [dropN]);
-    Object.assign(feeds, this.fusionCall(dropN)); // the layers AdapterDrop skips do not call their fusions
-    const out = await s.run(feeds);
-    this.trainRuns++;
-    const loss = (out[tg.loss.name]?.data as Float32Array)[0] as number;
-    return { loss, grads: tg.grads.map((g) => out[g.name]?.data as Float32Array), logits: out[tg.logits.name]?.data as Float32Array };
+    return this.trainSlot.use(() => this.trainSession(), async (tg) => {
+      const feeds: Record<string, HostTensor> = {
+        ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), labels: labelFeed(this.head, labels, batch.batchSize, batch.seqLen), training: bool([], [true]),
+      };
+      if (o.layerInput) {
+        const n = batch.batchSize * batch.seqLen;
+        if (o.layerInput.data.length % n !== 0) fail('BAD_DATA', `trainStep: layerInput has ${o.layerInput.data.length} values, not a multiple of batch x seq = ${n}`);
+        feeds[LAYER_INPUT_NAME] = f32([batch.batchSize, batch.seqLen, o.layerInput.data.length / n], o.layerInput.data);
+      }
+      const maxDrop = this.robustDrop;
+      const dropN = maxDrop === undefined ? 0 : Math.floor(this.dropRng.next() * (maxDrop + 1));
+      if (maxDrop !== undefined) feeds.adapter_drop = i64([], [dropN]);
+      Object.assign(feeds, this.fusionCall(dropN)); // the layers AdapterDrop skips do not call their fusions
+      const out = await tg.session.run(feeds);
+      this.trainRuns++;
+      const loss = (out[tg.loss.name]?.data as Float32Array)[0] as number;
+      return { loss, grads: tg.grads.map((g) => out[g.name]?.data as Float32Array), logits: out[tg.logits.name]?.data as Float32Array };
+    });
   }
 
   /**
@@ -747,9 +747,10 @@ export class TaskModel {
   async predict(batch: EncodedBatch): Promise<Float32Array> {
     this.checkBatch(batch);
     await this.guardFrozen(batch);
-    const s = await this.predictSess();
-    const out = await s.run({ ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), ...this.fusionCall() });
-    return out[(this.predictGraph as NonNullable<TaskModel['predictGraph']>).logits.name]?.data as Float32Array;
+    return this.predictSlot.use(() => this.predictSession(), async ({ session, logits }) => {
+      const out = await session.run({ ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), ...this.fusionCall() });
+      return out[logits.name]?.data as Float32Array;
+    });
   }
 
   /** Copies saved values into this task's tensors in place (same names and shapes), e.g. to resume. */
@@ -785,13 +786,11 @@ export class TaskModel {
     this.dropSessions();
   }
 
-  /** Releases both sessions. */
+  /**
+   * Releases every session: at once when idle; a session being built, or running a call, is
+   * released once that build or call is done (the promise resolves then). A later call builds anew.
+   */
   async dispose(): Promise<void> {
-    await this.trainSession?.dispose();
-    await this.predictSession?.dispose();
-    await this.bottomSession?.dispose();
-    this.trainSession = undefined;
-    this.predictSession = undefined;
-    this.bottomSession = undefined;
+    await this.releaseSessions();
   }
 }
