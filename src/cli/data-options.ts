@@ -8,13 +8,13 @@ import { Option, type Command } from 'commander';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { fail } from '../errors.js';
-import { listBuiltinDatasets, type TaskSpec } from '../train/data/index.js';
-import { listTokenDatasets } from '../train/data/builtin/index.js';
+import type { TaskSpec } from '../train/data/index.js';
 import { isTokenDatasetName, isTokenTaskSpec, type TokenTaskSpec } from '../train/token-tasks/data.js';
 import type { ColumnRef, TabularFormat } from '../train/data/tabular.js';
 import type { MetricChoice } from '../train/data/metric-choice.js';
 import { isMetricName, METRICS, type MetricName } from '../train/metrics/index.js';
 import { sanitizeTaskName } from './options.js';
+import { builtinDatasetsHelp } from './builtin-datasets.js';
 
 /** Data flags as commander parses them. */
 export interface DataFlags {
@@ -58,9 +58,8 @@ export function metricChoiceFromFlags(f: DataFlags): MetricChoice {
 
 /** Adds the data options to a command. */
 export function addDataOptions(cmd: Command, o: { trainRequired: boolean }): Command {
-  const names = [...listBuiltinDatasets(), ...listTokenDatasets()].map((d) => d.name).join(', ');
   return cmd
-    .option('--dataset <name>', `built-in dataset (${names}; see \`adapterkit datasets\`)`)
+    .option('--dataset <name>', `built-in dataset (${builtinDatasetsHelp()}; see \`adapterkit datasets\`)`)
     .option('--glue <task>', 'GLUE task name (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI); needs --data')
     .option('--data <dir>', 'directory of the GLUE task (train.tsv, dev.tsv, test.tsv)')
     .option('--train <file>', `training file (CSV, TSV or JSONL; CoNLL or JSONL with --task-kind tagging; SQuAD JSON with --task-kind qa)${o.trainRequired ? '' : '; its labels fix the label order'}`)

@@ -16,6 +16,7 @@ import { TrainProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, table } from '../format.js';
 import { intArg } from '../options.js';
+import { sentenceDatasetNames } from '../builtin-datasets.js';
 
 interface DemoFlags {
   dataset: string;
@@ -52,7 +53,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('Train a Houlsby adapter and a full fine-tuning baseline on a built-in task with the embedded base, test both, and write a report (npm start)')
-    .option('--dataset <name>', 'built-in dataset (spam, sotu, brown)', 'spam')
+    .option('--dataset <name>', `built-in dataset (${sentenceDatasetNames()})`, 'spam')
     .option('--epochs <n>', 'epochs per method', intArg(1, 100), 2)
     .option('--adapter-size <m>', 'adapter bottleneck size', intArg(1, 4096), 64)
     .option('--out <dir>', 'where runs, the adapter and the report go', 'runs/demo')

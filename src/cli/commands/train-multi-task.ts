@@ -2,7 +2,7 @@
  * `adapterkit train --multi-task a,b,...`: one run over several sentence-level (classification)
  * and tagging tasks in mixed batches (library: trainMultiTask, src/train/multi-task-trainer.ts).
  * Every task gets the adapter the method flags describe and its own head (a tagging head for
- * brown-pos and for a directory of CoNLL or JSONL tagging files); its best dev checkpoint is saved
+ * a built-in tagging dataset such as brown-pos and for a directory of CoNLL or JSONL tagging files); its best dev checkpoint is saved
  * in `<out>/<task>/best`, an ordinary task directory for eval, predict and serve.
  */
 import { existsSync } from 'node:fs';
@@ -27,12 +27,13 @@ import { formatDuration, formatInt, formatPercent, keyValues, printJson, table }
 import { modeFromFlags, promptStart, sanitizeTaskName, type ModeFlags } from '../options.js';
 import { withInterrupt } from '../interrupt.js';
 import { baseSource, writeRunRecord } from '../saved-task.js';
+import { builtinDatasetsHelp, tokenDatasetNames } from '../builtin-datasets.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { frozenRecord } from '../../train/frozen-precision.js';
 
 /** Help of --multi-task. */
-export const MULTI_TASK_HELP = 'train several classification and tagging tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (spam, sotu, brown; brown-pos with a tagging head) or name=<dir> holding a classification task\'s train.csv and dev.csv (columns from --text and --label, default text and label) or a tagging task\'s train.conll and dev.conll (or .jsonl), comma-separated; each task\'s best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)';
+export const MULTI_TASK_HELP = `train several classification and tagging tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (${builtinDatasetsHelp()}) or name=<dir> holding a classification task's train.csv and dev.csv (columns from --text and --label, default text and label) or a tagging task's train.conll and dev.conll (or .jsonl), comma-separated; each task's best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)`;
 
 /** Help of --sampling. */
 export const SAMPLING_HELP = 'with --multi-task: proportional (every example once an epoch, tasks in proportion to their size) or temperature=<T> (task i drawn with p ∝ n_i^(1/T); T > 1 favours small tasks)';
@@ -74,7 +75,7 @@ const REFUSED: readonly [string, string, string][] = [
   ['train', '--train', 'give CSV tasks as name=<dir> holding train.csv and dev.csv'],
   ['dev', '--dev', 'give CSV tasks as name=<dir> holding train.csv and dev.csv'],
   ['test', '--test', 'score each task afterwards with adapterkit eval <out>/<task>/best'],
-  ['taskKind', '--task-kind', 'mixed-task runs train classification tasks and built-in tagging tasks (brown-pos)'],
+  ['taskKind', '--task-kind', `mixed-task runs train classification tasks and built-in tagging tasks (${tokenDatasetNames()})`],
   ['name', '--name', 'the tasks are named in --multi-task'],
   ['adapter', '--adapter', 'one adapter per task, from the method flags'],
   ['with', '--with', 'one adapter per task, from the method flags'],

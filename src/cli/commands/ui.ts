@@ -11,6 +11,7 @@ import { startUiServer } from '../../browser/ui-server.js';
 import { fail } from '../../errors.js';
 import { installShutdownSignals } from '../../serve/signals.js';
 import { intArg } from '../options.js';
+import { sentenceDatasetNames } from '../builtin-datasets.js';
 
 interface UiFlags {
   task?: string[];
@@ -23,7 +24,7 @@ interface UiFlags {
 
 const EXAMPLES = `
 The page (open the printed URL):
-  Train    the embedded base (use-lite) and a built-in dataset (spam, sotu, brown; cut to the
+  Train    the embedded base (use-lite) and a built-in dataset (${sentenceDatasetNames()}; cut to the
            example counts you set) or a CSV you drop in (text and label columns by name; every
            10th row is the dev split); trains a Houlsby adapter in a Web Worker with a live loss
            and dev-metric chart and a progress bar; Stop keeps everything, Resume continues.
