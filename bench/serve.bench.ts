@@ -22,7 +22,8 @@
  *      targets: int8 throughput >= 1.8x fp32, adapter overhead <= 4 %. BENCH_INT8=only runs just
  *      (6), BENCH_INT8=0 skips it.
  *  (7) one input for N tasks (bench/serve-parallel.ts): the fan-out vs N one-task calls, with and
- *      without AdapterDrop; BENCH_ONLY=parallel runs just (7).
+ *      without AdapterDrop; BENCH_ONLY=parallel runs just (7); BENCH_PARALLEL_TAGGING=1 makes one
+ *      of the N tasks a tagging task.
  * Method rows (issue 15, bench/serve/method-rows.ts): prefix, prompt, Compacter, MAM, UniPELT
  * throughput against the Houlsby tasks, alone and mixed; BENCH_METHOD_ROWS=0 skips, =only runs just them.
  * BENCH_DURATION (s per HTTP case, default 10), BENCH_CONNECTIONS (default 16) and BENCH_ROUNDS

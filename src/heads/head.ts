@@ -9,7 +9,7 @@
  */
 import { fail } from '../errors.js';
 import {
-  add, dropout, f32, linear, meanSquaredError, mul, sigmoidBinaryCrossEntropy, softmaxCrossEntropy, squeeze, sub, tanh, unsqueeze, type HostTensor, type Value,
+  dropout, f32, linear, meanSquaredError, sigmoidBinaryCrossEntropy, softmaxCrossEntropy, squeeze, tanh, type HostTensor, type Value,
 } from '../engine/index.js';
 import { Rng } from '../util/random.js';
 import type { Encoder } from '../models/encoder.js';
@@ -176,20 +176,4 @@ export function headLoss(c: HeadConfig, logits: Value, labels: Value): Value {
   if (c.kind === 'tagging') return maskedTokenCrossEntropy(logits, labels);
   if (c.kind === 'qa') return spanCrossEntropy(logits, labels);
   return sigmoidBinaryCrossEntropy(logits, labels);
-}
-
-/**
- * Heads of a mixed-task batch: each example's head weights gathered to `[B, …]` by `pick`
- * (`head.dense.*` [B, d, d] and `head.gate` [B, 1, 1] when some task has two layers, `head.out.*`
- * [B, d, C]); `pooled` [B, d] -> logits [B, C]. `head.gate` is 1 for two-layer heads and 0 for
- * one-layer heads, which pass the pooled input through the dense layer's place unchanged.
- */
-export function buildGatheredHead(pooled: Value, pick: (name: string) => Value, twoLayers: boolean): Value {
-  let x = unsqueeze(pooled, [1]); // [B, 1, d]
-  if (twoLayers) {
-    const gate = pick('head.gate'); // [B, 1, 1]
-    const dense = tanh(linear(x, pick('head.dense.weight'), pick('head.dense.bias'))); // [B, 1, d]
-    x = add(mul(gate, dense), mul(sub(1, gate), x));
-  }
-  return squeeze(linear(x, pick('head.out.weight'), pick('head.out.bias')), [1]); // [B, C]
 }

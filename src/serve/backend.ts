@@ -17,14 +17,16 @@ export interface TagOutput { words: TaggedWord[]; truncated: boolean }
 export interface AnswerInput { question: string; context: string }
 /** The answer to one question: text ("" = no answer), start+end logit score, and its character span in the context. */
 export interface AnswerOutput { answer: string; score: number; start: number | null; end: number | null }
-/** One item of a batch: which task, which input. */
+/** One item of a batch: which task, which input (a tagging task's is one text, split into words as {@link ClassifierBackend.tag} splits a text). */
 export interface ClassifyItem { task: string; input: TextInput }
 /** The prediction for one item. */
 export interface ClassifyOutput { label?: string; labels?: string[] /* multilabel: labels above threshold */; score?: number /* regression */; scores: Record<string, number> /* per label probability (classification/multilabel) */; truncated: boolean }
+/** The answer to one item: a {@link ClassifyOutput}, or for a tagging task the {@link TagOutput} that {@link ClassifierBackend.tag} gives for its text. */
+export type ItemOutput = ClassifyOutput | TagOutput;
 /** A shared frozen base with many task adapters + heads on it. */
 export interface ClassifierBackend {
   /** Tasks currently loaded. */ tasks(): TaskInfo[];
-  /** Classifies a batch that may mix tasks; outputs in input order. */ classify(items: ClassifyItem[]): Promise<ClassifyOutput[]>;
+  /** Answers a batch that may mix tasks, outputs in input order; items of tagging tasks are sent only to backends with {@link tag}. */ classify(items: ClassifyItem[]): Promise<ItemOutput[]>;
   /** Loads a saved adapter directory under a task name. */ load(name: string, dir: string): Promise<TaskInfo>;
   /** Unloads a task. */ unload(name: string): Promise<void>;
   /** Max tokens per input (texts longer are truncated by the tokenizer and reported). */ readonly maxLength: number;

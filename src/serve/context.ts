@@ -5,7 +5,7 @@
  */
 import type { AdminGuard } from './admin-auth.js';
 import type { AdapterSources } from './adapter-sources.js';
-import type { ClassifierBackend, ClassifyItem, ClassifyOutput } from './backend.js';
+import type { ClassifierBackend, ClassifyItem, ItemOutput } from './backend.js';
 import type { Batcher } from './batcher.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Redactor } from '../util/redact.js';
@@ -22,7 +22,7 @@ export interface ServeLimits {
 /** The state shared by the server's plugins. */
 export interface ServeContext {
   readonly backend: ClassifierBackend;
-  readonly queue: Batcher<ClassifyItem, ClassifyOutput>;
+  readonly queue: Batcher<ClassifyItem, ItemOutput>;
   readonly metrics: ServerMetrics;
   readonly guard: AdminGuard;
   readonly sources: AdapterSources;

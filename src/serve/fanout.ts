@@ -1,28 +1,30 @@
 /**
- * One input asked of several tasks: the distinct inputs of a batch, so that the shared
+ * One input asked of several tasks: the distinct token rows of a batch, so that the shared
  * multi-task graph runs each once below its fan-out layer (see train/multi-task-model.ts).
+ * Rows are compared by their tokens, so a text asked of a sentence-level task and of a tagging
+ * task runs once too when both tokenize it alike.
  */
-import type { TextInput } from './backend.js';
+import type { TokenizedRow } from '../train/batching.js';
 
-/** A batch's distinct inputs, and for each of its rows the index of its input among them. */
-export interface DistinctInputs {
-  readonly inputs: TextInput[];
-  readonly rows: number[];
+/** A batch's distinct rows, and for each of its rows the index of its row among them. */
+export interface DistinctRows {
+  readonly rows: TokenizedRow[];
+  readonly index: number[];
 }
 
-/** The distinct inputs of `inputs` (texts and pairs compared by value), in first-seen order. */
-export function distinctInputs(inputs: readonly TextInput[]): DistinctInputs {
+/** The distinct rows of `rows` (compared by token ids and segment ids), in first-seen order. */
+export function distinctRows(rows: readonly TokenizedRow[]): DistinctRows {
   const seen = new Map<string, number>();
-  const out: TextInput[] = [];
-  const rows = inputs.map((x) => {
-    const key = typeof x === 'string' ? `s${x}` : `p${JSON.stringify(x)}`;
+  const out: TokenizedRow[] = [];
+  const index = rows.map((r) => {
+    const key = `${r.ids.join(',')}|${r.types.join(',')}`;
     let i = seen.get(key);
     if (i === undefined) {
       i = out.length;
       seen.set(key, i);
-      out.push(x);
+      out.push(r);
     }
     return i;
   });
-  return { inputs: out, rows };
+  return { rows: out, index };
 }

@@ -1,11 +1,13 @@
 /**
  * The real backend of the server: one base model, any number of saved tasks attached to it,
- * and every batch — mixed tasks included — classified in one forward pass by a MultiTaskModel.
- * Token-level tasks (tagging, QA) run on their own task model's session (any training mode), and
- * so do tasks holding several adapters under a composition (adapter setups) and tasks whose
- * adapter cannot share a mixed batch (non-additive bottlenecks, PEFT's prompt placement, a second
- * prompt layout; see `MultiTaskModel.mixIssue`): each is a group of its own in a classify batch,
- * answering as the library's `predict` does. Prefix- and prompt-tuning tasks share the mixed batch,
+ * and every batch — mixed tasks included — answered in one forward pass by a MultiTaskModel:
+ * sentence-level tasks and tagging tasks alike (a tagging task's items are its texts, split into
+ * words and tagged as POST /v1/tag does; `tag` runs the same rows through the same graph). QA
+ * tasks run on their own task model's session (any training mode), and so do tasks holding
+ * several adapters under a composition (adapter setups), tasks whose adapter cannot share a mixed
+ * batch (non-additive bottlenecks, PEFT's prompt placement, a second prompt layout; see
+ * `MultiTaskModel.mixIssue`) and tagging tasks that trained base weights: each is a group of its
+ * own in a batch, answering as the library's `predict` does. Prefix- and prompt-tuning tasks share the mixed batch,
  * each example masking the prefix keys and prompt tokens its task does not have. A setup whose outputs
  * depend on the batch's layout or come per channel (BatchSplit, Split, Parallel) is refused at load.
  * A setup of one active adapter (with static AdapterDrop, say) joins the shared graph. In the shared
@@ -16,16 +18,18 @@ import { fail } from '../errors.js';
 import { baseFingerprint, baseParamCount, type BaseModel } from '../models/base.js';
 import { formatComposition } from '../adapters/composition.js';
 import { perInputIssue } from '../adapters/compose.js';
-import type { EncodedBatch } from '../models/tokenizers/index.js';
+import type { HeadConfig } from '../heads/head.js';
+import { collate, rowsOf, type TokenizedRow } from '../train/batching.js';
 import { toPrediction } from '../train/evaluate.js';
 import { isAdapterSetup } from '../train/modes.js';
 import { MultiTaskModel, sharedAdapterOf } from '../train/multi-task-model.js';
 import { loadSavedTask } from '../train/task-io.js';
 import type { TaskModel, TaskModelOptions } from '../train/task-model.js';
-import { predictTags, splitWords } from '../train/token-tasks/tagging.js';
+import { rowTags, splitWords, taggingRows, type TaggingRow, type TagPrediction } from '../train/token-tasks/tagging.js';
 import { predictAnswers } from '../train/token-tasks/qa.js';
-import { distinctInputs } from './fanout.js';
-import type { AnswerInput, AnswerOutput, ClassifierBackend, ClassifyItem, ClassifyOutput, TagInput, TagOutput, TaskInfo, TextInput } from './backend.js';
+import type { CharSpan } from '../train/tokens/qa-windows.js';
+import { distinctRows } from './fanout.js';
+import type { AnswerInput, AnswerOutput, ClassifierBackend, ClassifyItem, ClassifyOutput, ItemOutput, TagInput, TagOutput, TaskInfo, TextInput } from './backend.js';
 
 /** Options of {@link ModelBackend}. */
 export interface ModelBackendOptions {
@@ -68,6 +72,36 @@ export function capText(text: string, limit: number): { text: string; cut: boole
   return { text: text.slice(0, end), cut: true };
 }
 
+/** A tagging input as POST /v1/tag reads it: its words (with their spans in a text) and its aligned row. */
+interface TagRow {
+  readonly words: readonly string[];
+  readonly spans: readonly CharSpan[] | undefined;
+  readonly row: TaggingRow;
+}
+
+/** One item ready to run: its row of tokens, and its answer from that row's logits. */
+interface Prepared {
+  readonly row: TokenizedRow;
+  readonly answer: (logits: Float32Array) => ItemOutput;
+}
+
+/** The tagging route's answer for one input: each word with its tag, score and (texts only) span. */
+function tagOutput(t: TagRow, p: TagPrediction): TagOutput {
+  return {
+    words: t.words.map((word, k) => ({ word, tag: p.tags[k] as string, score: p.scores[k] as number, ...(t.spans ? { start: t.spans[k]?.start as number, end: t.spans[k]?.end as number } : {}) })),
+    truncated: p.truncated,
+  };
+}
+
+/** A sentence-level head's answer from its logits. */
+function classifyOutput(head: HeadConfig, logits: Float32Array, truncated: boolean): ClassifyOutput {
+  const p = toPrediction(head, Array.from(logits), truncated);
+  if (head.kind === 'regression') return { score: p.value as number, scores: {}, truncated: p.truncated };
+  const scores = Object.fromEntries(head.labels.map((l, i) => [l, p.probs[i] as number]));
+  if (head.kind === 'classification') return { label: head.labels[p.value as number], scores, truncated: p.truncated };
+  return { labels: head.labels.filter((_, i) => (p.value as number[])[i] === 1), scores, truncated: p.truncated };
+}
+
 /** Serves saved tasks on one shared base. */
 export class ModelBackend implements ClassifierBackend {
   readonly maxLength: number;
@@ -75,12 +109,10 @@ export class ModelBackend implements ClassifierBackend {
   readonly maxChars: number;
   private readonly multi: MultiTaskModel;
   private readonly info = new Map<string, TaskInfo>();
-  /** Token-level tasks, each with its own sessions. */
-  private readonly tokenTasks = new Map<string, TaskModel>();
-  /** Sentence-level adapter setups (compositions) and tasks that cannot share a mixed batch, each with its own sessions. */
-  private readonly setups = new Map<string, TaskModel>();
+  /** Tasks on their own TaskModel, each with its own sessions: QA tasks, and tasks that cannot join the shared graph (see the module comment). */
+  private readonly own = new Map<string, TaskModel>();
 
-  /** The frozen-precision options of tasks served on their own TaskModel (token tasks, setups). */
+  /** The frozen-precision options of tasks served on their own TaskModel. */
   private readonly frozen: NonNullable<ModelBackendOptions['frozen']>;
 
   constructor(readonly base: BaseModel, o: ModelBackendOptions = {}) {
@@ -98,20 +130,25 @@ export class ModelBackend implements ClassifierBackend {
     return [...this.info.values()];
   }
 
-  /** Attaches an already built task model (used by tests and the library API). */
+  /**
+   * Attaches an already built task model (used by tests and the library API): into the shared
+   * graph when it can join it, else on its own TaskModel (QA tasks; compositions, adapters that
+   * cannot share a batch, and tagging tasks that trained base weights). A sentence-level task
+   * that trained base weights other than layer norms is refused (it would hold a second base).
+   */
   attach(name: string, model: TaskModel, dir?: string): TaskInfo {
-    const token = model.head.kind === 'tagging' || model.head.kind === 'qa';
-    const shared = token ? undefined : sharedAdapterOf(name, model);
-    const setup = !token && (typeof shared === 'string' || this.multi.mixIssue(model, shared) !== undefined);
-    if (token || setup) {
-      if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
-      if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);
+    if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
+    if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);
+    const shared = sharedAdapterOf(name, model);
+    const issue = this.multi.joinIssue(name, model, shared);
+    const own = issue !== undefined && (model.head.kind === 'qa' || model.head.kind === 'tagging' || typeof shared === 'string' || this.multi.mixIssue(model, shared) !== undefined);
+    if (own) {
       if (isAdapterSetup(model.mode)) {
-        const issue = perInputIssue(model.mode.active);
-        if (issue) fail('BAD_CONFIG', `task ${name} is the composition ${formatComposition(model.mode.active)}: ${issue}, so it cannot answer each input on its own; save it with a Stack or Average active (TaskModel.activate) to serve it`);
+        const perInput = perInputIssue(model.mode.active);
+        if (perInput) fail('BAD_CONFIG', `task ${name} is the composition ${formatComposition(model.mode.active)}: ${perInput}, so it cannot answer each input on its own; save it with a Stack or Average active (TaskModel.activate) to serve it`);
       }
-      (token ? this.tokenTasks : this.setups).set(name, model);
-    } else this.multi.add(name, model);
+      this.own.set(name, model);
+    } else this.multi.add(name, model); // refuses what cannot be served (its issue)
     const t: TaskInfo = {
       name, kind: model.head.kind, labels: [...model.head.labels], pair: model.head.pair, bytes: model.stats().bytesPerTask, ...(dir ? { dir } : {}),
     };
@@ -127,10 +164,9 @@ export class ModelBackend implements ClassifierBackend {
 
   async unload(name: string): Promise<void> {
     if (!this.info.has(name)) fail('NOT_FOUND', `task ${name} is not loaded`);
-    const own = this.tokenTasks.get(name) ?? this.setups.get(name);
+    const own = this.own.get(name);
     if (own) {
-      this.tokenTasks.delete(name);
-      this.setups.delete(name);
+      this.own.delete(name);
       this.info.delete(name);
       await own.dispose();
       return;
@@ -141,85 +177,117 @@ export class ModelBackend implements ClassifierBackend {
     await m.dispose();
   }
 
-  private tokenTask(name: string, kind: 'tagging' | 'qa'): TaskModel {
-    const m = this.tokenTasks.get(name);
-    if (!m) fail('NOT_FOUND', `task ${name} is not loaded`);
+  /** The model of a loaded task (its own or the shared graph's). */
+  private model(name: string): TaskModel {
+    return this.own.get(name) ?? this.multi.task(name);
+  }
+
+  /** The model of a loaded task of `kind`. */
+  private modelOfKind(name: string, kind: 'tagging' | 'qa'): TaskModel {
+    if (!this.info.has(name)) fail('NOT_FOUND', `task ${name} is not loaded`);
+    const m = this.model(name);
     if (m.head.kind !== kind) fail('BAD_CONFIG', `task ${name} is a ${m.head.kind} task, not ${kind}`);
     return m;
   }
 
+  /** Tagging inputs as rows of `model`: texts split into words as the tokenizer splits them, word lists as given. */
+  private tagRows(model: TaskModel, inputs: readonly TagInput[]): TagRow[] {
+    const split = inputs.map((x) => (typeof x === 'string' ? splitWords(model, x) : { words: x, spans: undefined }));
+    const rows = taggingRows(model, split.map((s) => ({ tokens: s.words })), this.maxLength);
+    return split.map((s, i) => ({ words: s.words, spans: s.spans, row: rows[i] as TaggingRow }));
+  }
+
+  /**
+   * Each row's logits for its task: on the task's own model (`own`) in one batch, or in the
+   * shared graph, where each distinct row runs once below its fan-out layer. A sentence-level
+   * row gets its n logits, a tagging row [positions, tags] (flat).
+   */
+  private async logits(own: TaskModel | undefined, rows: readonly TokenizedRow[], tasks: readonly string[]): Promise<Float32Array[]> {
+    const padId = this.base.tokenizer.padId;
+    if (own) {
+      const flat = await own.predict(collate(rows, padId));
+      const n = flat.length / rows.length;
+      return rows.map((_, k) => flat.subarray(k * n, (k + 1) * n));
+    }
+    const d = distinctRows(rows);
+    return this.multi.predict(collate(d.rows, padId), tasks, { rows: d.index });
+  }
+
   /** Tags texts (split into words as the tokenizer splits them) or pre-split word lists. */
   async tag(task: string, inputs: TagInput[]): Promise<TagOutput[]> {
-    const model = this.tokenTask(task, 'tagging');
-    const split = inputs.map((x) => (typeof x === 'string' ? splitWords(model, x) : { words: x, spans: undefined }));
-    const preds = await predictTags(model, split.map((s) => ({ tokens: s.words })), { maxLength: this.maxLength });
-    return preds.map((p, i) => {
-      const { words, spans } = split[i] as (typeof split)[number];
-      return {
-        words: words.map((word, k) => ({ word, tag: p.tags[k] as string, score: p.scores[k] as number, ...(spans ? { start: spans[k]?.start as number, end: spans[k]?.end as number } : {}) })),
-        truncated: p.truncated,
-      };
-    });
+    const model = this.modelOfKind(task, 'tagging');
+    const rows = this.tagRows(model, inputs);
+    const logits = await this.logits(this.own.get(task), rows.map((t) => t.row), rows.map(() => task));
+    return rows.map((t, k) => tagOutput(t, rowTags(model.head, t.row, logits[k] as Float32Array)));
   }
 
   /** Answers questions over contexts (windows of the backend's max length). */
   async answer(task: string, inputs: AnswerInput[]): Promise<AnswerOutput[]> {
-    const model = this.tokenTask(task, 'qa');
+    const model = this.modelOfKind(task, 'qa');
     const preds = await predictAnswers(model, inputs, { maxLength: this.maxLength });
     return preds.map((p) => ({ answer: p.text, score: p.score, start: p.start ?? null, end: p.end ?? null }));
   }
 
-  async classify(items: ClassifyItem[]): Promise<ClassifyOutput[]> {
-    if (items.length === 0) return [];
+  /**
+   * The rows of a batch's items, each with how to answer from its logits: a sentence-level task's
+   * input capped ({@link capText}) and tokenized, a tagging task's text as {@link tag} reads it.
+   */
+  private prepare(items: readonly ClassifyItem[]): Prepared[] {
+    const prepared = new Array<Prepared>(items.length);
+    const sentence: number[] = [];
+    items.forEach((item, r) => {
+      const model = this.model(item.task);
+      if (model.head.kind !== 'tagging') {
+        sentence.push(r);
+        return;
+      }
+      if (typeof item.input !== 'string') fail('BAD_DATA', `task ${item.task} is a tagging task: it tags one text, not a pair`);
+      const [t] = this.tagRows(model, [item.input]) as [TagRow];
+      prepared[r] = { row: t.row, answer: (l) => tagOutput(t, rowTags(model.head, t.row, l)) };
+    });
     const cut: boolean[] = [];
-    const inputs = items.map((i): TextInput => {
-      if (typeof i.input === 'string') {
-        const a = capText(i.input, this.maxChars);
+    const texts = sentence.map((r): TextInput => {
+      const input = (items[r] as ClassifyItem).input;
+      if (typeof input === 'string') {
+        const a = capText(input, this.maxChars);
         cut.push(a.cut);
         return a.text;
       }
-      const [a, b] = [capText(i.input[0], this.maxChars), capText(i.input[1], this.maxChars)];
+      const [a, b] = [capText(input[0], this.maxChars), capText(input[1], this.maxChars)];
       cut.push(a.cut || b.cut);
       return [a.text, b.text];
     });
-    // one group for the tasks of the shared multi-task graph, one per adapter setup
+    const rows = texts.length ? rowsOf(this.multi.encode(texts, this.maxLength)) : [];
+    sentence.forEach((r, k) => {
+      const head = this.model((items[r] as ClassifyItem).task).head;
+      const row = rows[k] as TokenizedRow;
+      prepared[r] = { row, answer: (l) => classifyOutput(head, l, row.truncated || (cut[k] ?? false)) };
+    });
+    return prepared;
+  }
+
+  async classify(items: ClassifyItem[]): Promise<ItemOutput[]> {
+    if (items.length === 0) return [];
+    const prepared = this.prepare(items);
+    // one group for the tasks of the shared multi-task graph, one per task on its own model
     const groups = new Map<TaskModel | undefined, number[]>();
     items.forEach((item, r) => {
-      const setup = this.setups.get(item.task);
-      const rows = groups.get(setup) ?? [];
-      rows.push(r);
-      groups.set(setup, rows);
+      const own = this.own.get(item.task);
+      groups.set(own, [...(groups.get(own) ?? []), r]);
     });
-    const logits = new Array<Float32Array>(items.length);
-    const truncated = new Array<boolean>(items.length);
-    for (const [setup, rows] of groups) {
-      // the shared graph runs each distinct input once below its fan-out layer
-      const distinct = setup ? { inputs: rows.map((r) => inputs[r] as TextInput), rows: rows.map((_, k) => k) } : distinctInputs(rows.map((r) => inputs[r] as TextInput));
-      const batch: EncodedBatch = this.multi.encode(distinct.inputs, this.maxLength);
-      let out: Float32Array[];
-      if (setup) {
-        const flat = await setup.predict(batch);
-        const n = flat.length / rows.length;
-        out = rows.map((_, k) => flat.subarray(k * n, (k + 1) * n));
-      } else out = await this.multi.predict(batch, rows.map((r) => (items[r] as ClassifyItem).task), { rows: distinct.rows });
+    const out = new Array<ItemOutput>(items.length);
+    for (const [own, rows] of groups) {
+      const logits = await this.logits(own, rows.map((r) => (prepared[r] as Prepared).row), rows.map((r) => (items[r] as ClassifyItem).task));
       rows.forEach((r, k) => {
-        logits[r] = out[k] as Float32Array;
-        truncated[r] = batch.truncated[distinct.rows[k] as number] ?? false;
+        out[r] = (prepared[r] as Prepared).answer(logits[k] as Float32Array);
       });
     }
-    return items.map((item, r) => {
-      const head = (this.setups.get(item.task) ?? this.multi.task(item.task)).head;
-      const p = toPrediction(head, Array.from(logits[r] as Float32Array), (truncated[r] ?? false) || (cut[r] ?? false));
-      if (head.kind === 'regression') return { score: p.value as number, scores: {}, truncated: p.truncated };
-      const scores = Object.fromEntries(head.labels.map((l, i) => [l, p.probs[i] as number]));
-      if (head.kind === 'classification') return { label: head.labels[p.value as number], scores, truncated: p.truncated };
-      return { labels: head.labels.filter((_, i) => (p.value as number[])[i] === 1), scores, truncated: p.truncated };
-    });
+    return out;
   }
 
   /** Releases the sessions. */
   async dispose(): Promise<void> {
-    for (const name of this.info.keys()) await (this.tokenTasks.get(name) ?? this.setups.get(name) ?? this.multi.task(name)).dispose();
+    for (const name of this.info.keys()) await this.model(name).dispose();
     await this.multi.dispose();
   }
 }

@@ -15,7 +15,7 @@ import { resolveToken } from '../models/hub/settings.js';
 import { makeRedactor, redactError, secretsFromEnv, type Redactor } from '../util/redact.js';
 import { AdminGuard, DEFAULT_ADMIN_TOKEN_ENV } from './admin-auth.js';
 import { AdapterSources } from './adapter-sources.js';
-import type { ClassifierBackend, ClassifyItem, ClassifyOutput } from './backend.js';
+import type { ClassifierBackend, ClassifyItem, ItemOutput } from './backend.js';
 import { Batcher, DEFAULT_MAX_QUEUE } from './batcher.js';
 import type { ServeContext } from './context.js';
 import { ServerMetrics } from './metrics.js';
@@ -132,10 +132,10 @@ export async function createServer(backend: ClassifierBackend, opts: ServeOption
   };
   const hfToken = resolveToken(undefined, env);
   const redact = makeRedactor([...secretsFromEnv(env, [adminTokenEnv]), ...(hfToken !== undefined ? [hfToken] : []), ...(opts.secrets ?? [])]);
-  let queue: Batcher<ClassifyItem, ClassifyOutput> | undefined;
+  let queue: Batcher<ClassifyItem, ItemOutput> | undefined;
   const metrics = new ServerMetrics({ adaptersLoaded: () => backend.tasks().length, queueDepth: () => queue?.queuedItems ?? 0 }, opts.processMetrics ?? false);
   try {
-    queue = new Batcher<ClassifyItem, ClassifyOutput>((items) => backend.classify(items), {
+    queue = new Batcher<ClassifyItem, ItemOutput>((items) => backend.classify(items), {
       windowMs: opts.windowMs, maxBatch: opts.maxBatch, maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
       onBatch: (size, seconds, ok) => metrics.observeBatch(size, seconds, ok),
       // A task unloaded while its request waited fails only that request, not the whole batch.

@@ -3,6 +3,7 @@
  * so a client can fix its request from the message alone.
  */
 import { AdapterkitError } from '../errors.js';
+import { MIXED_HEAD_KINDS } from '../heads/mixed.js';
 import type { AnswerInput, TagInput, TaskInfo, TextInput } from './backend.js';
 import { HttpError } from './http-errors.js';
 
@@ -59,10 +60,19 @@ export function parseClassifyRequest(body: unknown, tasks: readonly TaskInfo[], 
   const task = tasks.find((t) => t.name === taskName);
   if (task === undefined) throw unknownTask(taskName, tasks);
   if (task.kind === 'tagging' || task.kind === 'qa') throw wrongRoute(task, '/v1/classify');
+  return { task, inputs: checkTextInputs(inputs, task) };
+}
+
+/**
+ * Checks classify inputs for `task` (the tasks of a request agree on pairs): strings, or pairs
+ * `[a, b]` of strings for a pair task; a text with a word in it for a tagging task.
+ */
+function checkTextInputs(inputs: readonly unknown[], task: TaskInfo): TextInput[] {
   for (let i = 0; i < inputs.length; i++) {
     const input: unknown = inputs[i];
     if (typeof input === 'string') {
       if (task.pair) throw new HttpError('INPUT_KIND_MISMATCH', `task '${task.name}' takes sentence pairs [a, b]; inputs[${i}] is a single string`);
+      if (task.kind === 'tagging' && input.trim() === '') throw new HttpError('BAD_REQUEST', `inputs[${i}] is an empty text: tagging task '${task.name}' needs at least one word`);
     } else if (Array.isArray(input)) {
       if (input.length !== 2 || typeof input[0] !== 'string' || typeof input[1] !== 'string') {
         throw new HttpError('BAD_REQUEST', `inputs[${i}] must be a string or a pair of exactly 2 strings, got ${describe(input)}${input.length === 2 ? ' with a non-string item' : ''}`);
@@ -72,7 +82,7 @@ export function parseClassifyRequest(body: unknown, tasks: readonly TaskInfo[], 
       throw new HttpError('BAD_REQUEST', `inputs[${i}] must be a string or a pair of exactly 2 strings, got ${describe(input)}`);
     }
   }
-  return { task, inputs: inputs as TextInput[] };
+  return inputs as TextInput[];
 }
 
 /** A classify request for several tasks (`"tasks"` instead of `"task"`) that passed validation. */
@@ -88,7 +98,8 @@ export function asksManyTasks(body: unknown): boolean {
 
 /**
  * Checks `{ tasks: [name, ...], inputs }`: every input answered by every task. The tasks are
- * distinct loaded sentence-level tasks that all take single texts or all take pairs; the
+ * distinct loaded tasks of the kinds a mixed batch serves (sentence-level and tagging tasks; not
+ * QA) that all take single texts or all take pairs (tagging tasks take single texts); the
  * answers (inputs x tasks) are at most `maxInputs`.
  * @throws HttpError BAD_REQUEST / INPUT_KIND_MISMATCH / TOO_MANY_INPUTS, or AdapterkitError NOT_FOUND.
  */
@@ -104,7 +115,7 @@ export function parseManyTasksRequest(body: unknown, tasks: readonly TaskInfo[],
     if (names.indexOf(n) !== k) throw new HttpError('BAD_REQUEST', `tasks[${k}] '${quoted(n)}' is listed twice (at ${names.indexOf(n)} and ${k})`);
     const t = tasks.find((x) => x.name === n);
     if (t === undefined) throw unknownTask(n, tasks);
-    if (t.kind === 'tagging' || t.kind === 'qa') throw new HttpError('INPUT_KIND_MISMATCH', `task '${t.name}' is a ${t.kind} task; "tasks" takes sentence-level tasks (classification, regression, multilabel): send it to POST ${routeOf(t.kind)} on its own`);
+    if (!MIXED_HEAD_KINDS.includes(t.kind)) throw new HttpError('INPUT_KIND_MISMATCH', `task '${t.name}' is a ${t.kind} task; "tasks" takes ${MIXED_HEAD_KINDS.join(', ')} tasks (a QA task answers a question over a context, not a text): send it to POST ${routeOf(t.kind)} on its own`);
     picked.push(t);
   });
   const pair = picked.find((t) => t.pair);
@@ -116,8 +127,7 @@ export function parseManyTasksRequest(body: unknown, tasks: readonly TaskInfo[],
   if (inputs.length * picked.length > maxInputs) {
     throw new HttpError('TOO_MANY_INPUTS', `${inputs.length} inputs x ${picked.length} tasks ask ${inputs.length * picked.length} answers; at most ${maxInputs} are allowed per request (split it into several requests)`);
   }
-  const { inputs: checked } = parseClassifyRequest({ task: (picked[0] as TaskInfo).name, inputs }, tasks, maxInputs);
-  return { tasks: picked, inputs: checked };
+  return { tasks: picked, inputs: checkTextInputs(inputs, picked.find((t) => t.kind === 'tagging') ?? (picked[0] as TaskInfo)) };
 }
 
 /** Route of each task kind. */

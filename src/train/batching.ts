@@ -67,6 +67,14 @@ export function collate(rows: readonly TokenizedRow[], padId = 0): EncodedBatch 
   return { batchSize: B, seqLen: T, inputIds, attentionMask, tokenTypeIds, lengths: rows.map((r) => r.ids.length), truncated: rows.map((r) => r.truncated) };
 }
 
+/** The rows of a batch without their padding: what {@link collate} pads (pair rows keep their segment ids). */
+export function rowsOf(b: EncodedBatch): TokenizedRow[] {
+  const T = b.seqLen;
+  return b.lengths.map((n, i) => ({
+    ids: b.inputIds.slice(i * T, i * T + n), types: b.tokenTypeIds.slice(i * T, i * T + n), truncated: b.truncated[i] ?? false,
+  }));
+}
+
 /** Batches of example indices for one epoch: seeded shuffle, length bucketing, shuffled order. */
 export function epochBatches(rows: readonly Pick<TokenizedRow, 'ids'>[], batchSize: number, seed: number, epoch: number, bucketWindow = 50): number[][] {
   if (!(batchSize >= 1)) fail('BAD_CONFIG', `batch size must be at least 1, got ${batchSize}`);

@@ -12,7 +12,12 @@
  * column contributes nothing. Methods that add positions (prefix keys, prompt tokens) get the
  * group's longest and a per-example mask of the ones each example's task has (none outside the
  * group), which is exact too: a masked key has softmax weight 0. Trained layer norms become per-example scale and shift, and heads
- * are gathered too (heads/`buildGatheredHead`).
+ * are gathered too (heads/mixed.ts `buildGatheredHead`), in up to two branches as in mixed-task
+ * training: sentence heads (classification, regression, multi-label) over the pooled vector, and
+ * tagging heads over every position of the last hidden state (stacks `tokens.head.*`). The token
+ * branch is built only while a tagging task is loaded, the sentence branch only while a
+ * sentence-level task is; every example runs each branch that is built and reads its own task's.
+ * Extractive-QA heads are refused (see {@link MIXED_HEAD_KINDS}).
  *
  * The stacks hold the only copy of each task's tensors (the task's own tensors are views of its
  * rows) and have spare rows, so adding or removing a task writes rows in JavaScript; the ONNX
@@ -28,13 +33,14 @@
  * encoder (the inputs are repeated: correct, without the saving).
  */
 import { fail } from '../errors.js';
-import { Graph, Session, add, f32, gather, i64, mul, type HostTensor, type Value } from '../engine/index.js';
+import { Graph, Session, add, f32, gather, i64, mul, squeeze, unsqueeze, type HostTensor, type Value } from '../engine/index.js';
 import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext, type PositionKind } from '../adapters/method.js';
 import type { Composition } from '../adapters/composition.js';
 import type { LayerInput } from '../models/encoder.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import { parseAdapterTensorName } from '../adapters/names.js';
-import { buildGatheredHead, headPooling } from '../heads/head.js';
+import { headInputWidth, headOutputs, headPooling } from '../heads/head.js';
+import { BRANCH_PREFIX, HEAD_BRANCHES, MIXED_HEAD_KINDS, buildGatheredHead, headBranch, type HeadBranch } from '../heads/mixed.js';
 import { HEAD_POOLINGS, pooledInput, pooledWidth, type HeadPooling } from '../heads/pooling.js';
 import type { BaseModel, TextInput } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
@@ -108,6 +114,15 @@ function siteLayers(enc: BaseModel['encoder']): Map<string, number> {
   return new Map([...enc.sites.sublayers, ...enc.sites.linears].map((s) => [s.key, s.layer]));
 }
 
+/** The logits of each head branch a graph builds. */
+type BranchOutputs = Partial<Record<HeadBranch, Value>>;
+
+/** A session and the outputs it computes. */
+interface Built {
+  readonly session: Session;
+  readonly outputs: BranchOutputs;
+}
+
 /** Tasks that share stacks: same method structure. */
 interface Group {
   readonly key: string;
@@ -130,11 +145,17 @@ interface StackSpec {
   readonly bind: boolean;
 }
 
+/** One head branch's layout: the largest output count of its tasks, and 2 when some task of it has a two-layer head. */
+interface BranchLayout {
+  readonly outputs: number;
+  readonly layers: 1 | 2;
+}
+
 /** What, when unchanged, lets the session be reused. */
 interface Layout {
-  readonly outputs: number;
-  readonly headLayers: 1 | 2;
-  /** The heads' poolings (several: each example's is selected by its task's `head.pool.<pooling>` gate). */
+  /** The head branches some loaded task runs in (see heads/mixed.ts). */
+  readonly heads: Readonly<Partial<Record<HeadBranch, BranchLayout>>>;
+  /** The sentence-level heads' poolings (several: each example's is selected by its task's `head.pool.<pooling>` gate). */
   readonly poolings: readonly HeadPooling[];
   /** Base weight names some task trains (layer norms), stacked per task. */
   readonly perTask: readonly string[];
@@ -143,7 +164,7 @@ interface Layout {
   readonly fanoutLayer: number | undefined;
 }
 
-const layoutKey = (l: Layout) => JSON.stringify([l.outputs, l.headLayers, l.poolings, l.perTask, l.fanoutLayer ?? null, l.groups.map((g) => [g.key, g.config.leave_out, g.tensors.map((t) => [t.name, t.shape]), g.positions])]);
+const layoutKey = (l: Layout) => JSON.stringify([HEAD_BRANCHES.map((b) => l.heads[b] ?? null), l.poolings, l.perTask, l.fanoutLayer ?? null, l.groups.map((g) => [g.key, g.config.leave_out, g.tensors.map((t) => [t.name, t.shape]), g.positions])]);
 
 /** The stack of a group's per-example position masks (see {@link MethodContext.positions}). */
 const positionsKey = (group: number, kind: PositionKind) => `g${group}.positions.${kind}`;
@@ -196,9 +217,9 @@ function stackKey(group: number, tensorName: string): string {
 /** Serves many adapter tasks from one base in mixed-task batches. */
 export class MultiTaskModel {
   private readonly entries: Entry[] = [];
-  private session?: Session;
+  /** The session of the current layout, memoized as a promise so that concurrent first calls create one. */
+  private session?: Promise<Built>;
   private layout?: Layout;
-  private logits?: Value;
   private stacks = new Map<string, HostTensor<'float32'>>();
   private specs: StackSpec[] = [];
   /** Rows each stack has room for. */
@@ -241,27 +262,44 @@ export class MultiTaskModel {
     return e.model;
   }
 
-  /** Adds a task; it must be trained on this base in a mode that keeps the base frozen, with an adapter that can share a batch. */
+  /**
+   * Adds a task; it must be trained on this base in a mode that keeps the base frozen, with an
+   * adapter that can share a batch, and have a classification, regression, multi-label or tagging
+   * head.
+   * @throws AdapterkitError ADAPTER_MISMATCH for a task of another base object; BAD_CONFIG when
+   *   it is loaded already or cannot join (the message of {@link joinIssue}).
+   */
   add(name: string, model: TaskModel): void {
     if (model.base !== this.base) fail('ADAPTER_MISMATCH', `task ${name} was built on another base object`);
     if (this.entries.some((e) => e.name === name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
-    if (model.head.kind === 'tagging' || model.head.kind === 'qa') {
-      fail('BAD_CONFIG', `task ${name} has a ${model.head.kind} head; mixed-task batches serve sentence-level heads only (run token-level tasks on their own TaskModel)`);
-    }
-    const big = model.trainable.filter((t) => t.origin === 'base' && this.base.encoder.weightSpecs.find((s) => s.name === t.name)?.role !== 'norm');
-    if (big.length) {
-      fail('BAD_CONFIG', `task ${name} trained base weights other than layer norms (${big[0]?.name} ...); only adapter, layer-norm and head-only tasks share one base`);
-    }
     const adapter = sharedAdapterOf(name, model);
-    if (typeof adapter === 'string') fail('BAD_CONFIG', adapter);
-    const issue = this.mixIssue(model, adapter);
-    if (issue) fail('BAD_CONFIG', `task ${name} cannot share a mixed batch: ${issue}; serve it on its own TaskModel`);
-    this.entries.push({ name, model, ...(adapter ? { adapter } : {}) });
+    const why = this.joinIssue(name, model, adapter);
+    if (why) fail('BAD_CONFIG', why);
+    this.entries.push({ name, model, ...(typeof adapter === 'object' ? { adapter } : {}) });
     this.restack();
   }
 
   /**
-   * Why a sentence-level adapter task could not join the mixed batches of the tasks loaded now, or
+   * Why a task of this base could not join the mixed batches of the tasks loaded now (what
+   * {@link add} refuses it for), or undefined: an extractive-QA head, trained base weights other
+   * than layer norms, an adapter that cannot be shared ({@link sharedAdapterOf}), or one that
+   * cannot share the batch layout of the loaded tasks ({@link mixIssue}).
+   */
+  joinIssue(name: string, model: TaskModel, shared: SharedAdapter | string | undefined = sharedAdapterOf(name, model)): string | undefined {
+    const kind = model.head.kind;
+    if (!MIXED_HEAD_KINDS.includes(kind)) {
+      const why = kind === 'qa' ? 'a QA head\'s outputs are answer spans, decoded from start and end logits over the windows of a context, not one answer per row' : `${kind} heads do not mix`;
+      return `task ${name} has a ${kind} head; mixed-task batches serve ${MIXED_HEAD_KINDS.join(', ')} heads (${why}): run it on its own TaskModel`;
+    }
+    const big = model.trainable.filter((t) => t.origin === 'base' && this.base.encoder.weightSpecs.find((s) => s.name === t.name)?.role !== 'norm');
+    if (big.length) return `task ${name} trained base weights other than layer norms (${big[0]?.name} ...); only adapter, layer-norm and head-only tasks share one base`;
+    if (typeof shared === 'string') return shared;
+    const issue = this.mixIssue(model, shared);
+    return issue ? `task ${name} cannot share a mixed batch: ${issue}; serve it on its own TaskModel` : undefined;
+  }
+
+  /**
+   * Why an adapter task could not join the mixed batches of the tasks loaded now, or
    * undefined: its method's structure cannot be mixed (see `AdapterMethod.structure`), or it joins
    * prompt tokens laid out otherwise than a loaded prompt task (one sequence layout per batch).
    * `shared` is the task's {@link sharedAdapterOf}, when the caller has it already.
@@ -320,21 +358,21 @@ export class MultiTaskModel {
   }
 
   private wantedLayout(): Layout {
-    let outputs = 1;
-    let headLayers: 1 | 2 = 1;
+    const heads: Partial<Record<HeadBranch, BranchLayout>> = {};
     const perTask = new Set<string>();
     const poolings = new Set<HeadPooling>();
     for (const { model } of this.entries) {
-      outputs = Math.max(outputs, model.head.kind === 'regression' ? 1 : model.head.labels.length);
-      if (model.head.layers === 2) headLayers = 2;
-      poolings.add(headPooling(model.head));
+      const b = headBranch(model.head);
+      const h = heads[b];
+      heads[b] = { outputs: Math.max(h?.outputs ?? 1, headOutputs(model.head)), layers: h?.layers === 2 || model.head.layers === 2 ? 2 : 1 };
+      if (b === 'sentence') poolings.add(headPooling(model.head));
       for (const t of model.trainable) if (t.origin === 'base') perTask.add(t.name);
     }
     const enc = this.base.encoder;
     const widths = new Set([...poolings].map((p) => pooledWidth(p, enc)));
     if (widths.size > 1) fail('BAD_CONFIG', `tasks with head poolings ${[...poolings].join(' and ')} read vectors of different widths on the ${enc.family} base (${[...widths].join(' vs ')}); they cannot share a mixed-task batch`);
     const groups = this.grouping().groups;
-    return { outputs, headLayers, poolings: HEAD_POOLINGS.filter((p) => poolings.has(p)), perTask: [...perTask].sort(), groups, fanoutLayer: this.lowestLayer(groups, perTask) };
+    return { heads, poolings: HEAD_POOLINGS.filter((p) => poolings.has(p)), perTask: [...perTask].sort(), groups, fanoutLayer: this.lowestLayer(groups, perTask) };
   }
 
   /** The lowest layer where a group's tensors or a per-task layer norm act (capped at the last layer); undefined when one acts before layer 0. */
@@ -350,7 +388,6 @@ export class MultiTaskModel {
   /** The stacks a layout needs: name, shape of one task's row, and where a task's values come from. */
   private stackSpecs(layout: Layout): StackSpec[] {
     const specs: StackSpec[] = [];
-    const own = (n: string) => (m: TaskModel) => m.owned.get(n);
     const { of } = this.grouping();
     // each task's adapter tensors by name (a task with AdapterDrop has none in the dropped layers)
     const mine = new Map(this.entries.map((e) => [e.model, new Set(e.adapter?.tensors.map((t) => t.name))]));
@@ -379,21 +416,29 @@ export class MultiTaskModel {
       const baseT = this.base.weights.get(name) as HostTensor<'float32'>;
       specs.push({ name, row: [1, ...baseT.shape], source: (m) => m.owned.get(name) ?? baseT, neutral: 0, bind: true });
     }
-    const D = pooledWidth(layout.poolings[0] ?? 'encoder', this.base.encoder);
+    const one = f32([1], new Float32Array([1]));
+    const sentence = (m: TaskModel) => headBranch(m.head) === 'sentence';
     if (layout.poolings.length > 1) {
       // 1 for the task's pooling, 0 for the others: each example's head reads its task's pooling
-      const one = f32([1], new Float32Array([1]));
-      for (const p of layout.poolings) specs.push({ name: `head.pool.${p}`, row: [1], source: (m) => (headPooling(m.head) === p ? one : undefined), neutral: 0, bind: false });
+      for (const p of layout.poolings) specs.push({ name: `head.pool.${p}`, row: [1], source: (m) => (sentence(m) && headPooling(m.head) === p ? one : undefined), neutral: 0, bind: false });
     }
-    if (layout.headLayers === 2) {
-      specs.push({ name: 'head.dense.weight', row: [D, D], source: own('head.dense.weight'), neutral: 0, bind: true });
-      specs.push({ name: 'head.dense.bias', row: [1, D], source: own('head.dense.bias'), neutral: 0, bind: true });
-      // 1 for two-layer heads; 0 lets one-layer heads pass the pooled input through unchanged
-      const one = f32([1], new Float32Array([1]));
-      specs.push({ name: 'head.gate', row: [1, 1], source: (m) => (m.head.layers === 2 ? one : undefined), neutral: 0, bind: false });
+    // each branch's head stacks: row t holds task t's head when it runs in that branch
+    for (const b of HEAD_BRANCHES) {
+      const h = layout.heads[b];
+      if (!h) continue;
+      const p = BRANCH_PREFIX[b];
+      const mine = (m: TaskModel) => headBranch(m.head) === b;
+      const D = headInputWidth((this.entries.find((e) => mine(e.model)) as Entry).model.head, this.base.encoder); // one width per branch (wantedLayout checks the poolings')
+      const own = (n: string) => (m: TaskModel) => (mine(m) ? m.owned.get(n) : undefined);
+      if (h.layers === 2) {
+        specs.push({ name: `${p}head.dense.weight`, row: [D, D], source: own('head.dense.weight'), neutral: 0, bind: true });
+        specs.push({ name: `${p}head.dense.bias`, row: [1, D], source: own('head.dense.bias'), neutral: 0, bind: true });
+        // 1 for two-layer heads; 0 lets one-layer heads pass their input through unchanged
+        specs.push({ name: `${p}head.gate`, row: [1, 1], source: (m) => (mine(m) && m.head.layers === 2 ? one : undefined), neutral: 0, bind: false });
+      }
+      specs.push({ name: `${p}head.out.weight`, row: [D, h.outputs], source: own('head.out.weight'), neutral: 0, bind: true });
+      specs.push({ name: `${p}head.out.bias`, row: [1, h.outputs], source: own('head.out.bias'), neutral: 0, bind: true });
     }
-    specs.push({ name: 'head.out.weight', row: [D, layout.outputs], source: own('head.out.weight'), neutral: 0, bind: true });
-    specs.push({ name: 'head.out.bias', row: [1, layout.outputs], source: own('head.out.bias'), neutral: 0, bind: true });
     return specs;
   }
 
@@ -411,8 +456,7 @@ export class MultiTaskModel {
     const newLayout = !this.layout || layoutKey(layout) !== layoutKey(this.layout);
     const rebuild = newLayout || n > this.capacity;
     if (newLayout) {
-      void this.session?.dispose();
-      this.session = undefined;
+      this.dropSession();
       this.layout = layout;
     }
     if (rebuild) {
@@ -458,7 +502,8 @@ export class MultiTaskModel {
     }
   }
 
-  private build(frozen?: FrozenBuild): { graph: Graph; logits: Value } {
+  /** The graph of the current layout and its outputs: per head branch, logits [B, C] (sentence) or [B, T, C] (token). */
+  private build(frozen?: FrozenBuild): { graph: Graph; outputs: BranchOutputs } {
     const layout = this.layout as Layout;
     const g = new Graph('multi-task');
     const inputs = new Map<string, Value>();
@@ -500,35 +545,74 @@ export class MultiTaskModel {
       hidden: gather(x.hidden, fanRows, 0), maskBias: gather(x.maskBias, fanRows, 0), attentionMask: gather(x.attentionMask, fanRows, 0),
     }))));
     const eg = buildEncoderGraph(this.base.encoder, this.base.weights, { graph: g, hooks: layerInput ? { ...hooks, layerInput } : hooks, ...(frozen ? { frozenWeight: frozenWeightHook(frozen) } : {}) });
-    const logits = g.scope('head', () => {
-      const [first, ...more] = layout.poolings.map((p) => (layout.poolings.length > 1 ? mul(pick(`head.pool.${p}`), pooledInput(p, eg.outputs, eg.attentionMask)) : pooledInput(p, eg.outputs, eg.attentionMask)));
-      const pooled = more.reduce((a, b) => add(a, b), first as Value); // [B, D]
-      return buildGatheredHead(pooled, pick, layout.headLayers === 2); // [B, C]
-    });
-    return { graph: g, logits };
+    const outputs: BranchOutputs = {};
+    const gate = (b: HeadBranch) => (layout.heads[b]?.layers === 2 ? pick(`${BRANCH_PREFIX[b]}head.gate`) : undefined); // [B, 1, 1]
+    if (layout.heads.sentence) {
+      outputs.sentence = g.scope('head', () => {
+        const [first, ...more] = layout.poolings.map((p) => (layout.poolings.length > 1 ? mul(pick(`head.pool.${p}`), pooledInput(p, eg.outputs, eg.attentionMask)) : pooledInput(p, eg.outputs, eg.attentionMask)));
+        const pooled = more.reduce((a, b) => add(a, b), first as Value); // [B, D]
+        return squeeze(buildGatheredHead(unsqueeze(pooled, [1]), pick, gate('sentence')), [1]); // [B, C]
+      });
+    }
+    if (layout.heads.token) {
+      // every position of the last hidden state (a prompt's positions are taken out again by its hooks)
+      outputs.token = g.scope('tokens_head', () => buildGatheredHead(eg.outputs.hidden, (n) => pick(`${BRANCH_PREFIX.token}${n}`), gate('token'))); // [B, T, C]
+    }
+    return { graph: g, outputs };
   }
 
-  private async sess(feeds: Record<string, HostTensor>): Promise<Session> {
-    if (this.o.frozenPrecision === 'int8' && !this.plan) {
-      this.plan = await runFrozenGuard({
-        build: (frozen) => this.build(frozen).graph, feeds, session: { threads: this.o.threads },
-        specs: frozenMatmulSpecs(this.base.encoder, () => false), tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
-      });
-      this.o.onFrozenPlan?.(this.plan);
-    }
+  /**
+   * The session of the current layout, created on first use (the int8 guard measuring on `feeds`
+   * first). The promise is memoized: calls that arrive while it is being created wait for the
+   * same session instead of each creating one. A failed creation is forgotten, so the next call
+   * tries again.
+   */
+  private sess(feeds: Record<string, HostTensor>): Promise<Built> {
     if (!this.session) {
-      const b = this.build(this.plan);
-      this.logits = b.logits;
-      this.session = await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads });
+      const made = (async (): Promise<Built> => {
+        if (this.o.frozenPrecision === 'int8' && !this.plan) {
+          this.plan = await runFrozenGuard({
+            build: (frozen) => this.build(frozen).graph, feeds, session: { threads: this.o.threads },
+            specs: frozenMatmulSpecs(this.base.encoder, () => false), tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
+          });
+          this.o.onFrozenPlan?.(this.plan);
+        }
+        const b = this.build(this.plan);
+        const session = await Session.create(b.graph, { outputs: HEAD_BRANCHES.flatMap((k) => b.outputs[k] ?? []), threads: this.o.threads });
+        return { session, outputs: b.outputs };
+      })();
+      this.session = made;
+      made.catch(() => {
+        if (this.session === made) this.session = undefined;
+      });
     }
     return this.session;
+  }
+
+  /** Forgets the session (a new layout needs another), releasing it once its creation is done. */
+  private dropSession(): void {
+    const old = this.session;
+    this.session = undefined;
+    old?.then((b) => b.session.dispose(), () => undefined);
   }
 
   /**
    * Logits for a mixed batch: `tasks[i]` names the task of output row i, which reads input row
    * `o.rows[i]` of `batch` (default: row i). Rows asked of several tasks run once below
-   * {@link fanoutLayer} (see the module comment). Returns one row of logits per output row (only
-   * the task's own outputs).
+   * {@link fanoutLayer} (see the module comment). Returns, per output row, what the task's own
+   * `TaskModel.predict` gives for that input row: a sentence-level task's n logits (n = its labels,
+   * 1 for regression); a tagging task's [L, n] logits (flat, position after position), L being
+   * the input row's own positions (`batch.lengths[row]`, padding left out) and n its tags.
+   *
+   * @example
+   * ```ts
+   * multi.add('spam', spam); // classification: ham, spam
+   * multi.add('pos', pos); // tagging: O, A, N
+   * const batch = multi.encode(['the big cat'], 32); // [CLS] the big cat [SEP]: 5 positions
+   * const [s, t] = await multi.predict(batch, ['spam', 'pos'], { rows: [0, 0] });
+   * s.length; // 2
+   * t.length; // 15: 5 positions x 3 tags; t.subarray(3 * 3, 4 * 3) are the logits at "cat"
+   * ```
    */
   async predict(batch: EncodedBatch, tasks: readonly string[], o: { rows?: readonly number[] } = {}): Promise<Float32Array[]> {
     let rows = o.rows ?? tasks.map((_, i) => i);
@@ -550,14 +634,22 @@ export class MultiTaskModel {
     const feeds: Record<string, HostTensor> = { ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), task_ids: i64([ids.length], ids) };
     if (inGraph) feeds.fanout_rows = i64([rows.length], [...rows]);
     for (const [name, t] of this.stacks) feeds[`stack.${name}`] = t;
-    const s = await this.sess(feeds);
-    const out = (await s.run(feeds))[(this.logits as Value).name] as HostTensor;
-    const C = (this.layout as Layout).outputs;
-    const data = out.data as Float32Array;
+    const { session, outputs } = await this.sess(feeds);
+    const out = await session.run(feeds);
+    const logits = (b: HeadBranch) => out[(outputs[b] as Value).name] as HostTensor;
     return ids.map((i, r) => {
-      const m = (this.entries[i] as Entry).model;
-      const n = m.head.kind === 'regression' ? 1 : m.head.labels.length;
-      return data.slice(r * C, r * C + n);
+      const head = (this.entries[i] as Entry).model.head;
+      const n = headOutputs(head);
+      const b = headBranch(head);
+      const t = logits(b);
+      const data = t.data as Float32Array;
+      const C = t.shape[t.shape.length - 1] as number;
+      if (b === 'sentence') return data.slice(r * C, r * C + n); // [n] of [B, C]
+      const T = t.shape[1] as number;
+      const L = batch.lengths[rows[r] as number] as number;
+      const own = new Float32Array(L * n); // [L, n] of [B, T, C]
+      for (let p = 0; p < L; p++) own.set(data.subarray((r * T + p) * C, (r * T + p) * C + n), p * n);
+      return own;
     });
   }
 
@@ -568,8 +660,9 @@ export class MultiTaskModel {
 
   /** Releases the session. */
   async dispose(): Promise<void> {
-    await this.session?.dispose();
+    const s = this.session;
     this.session = undefined;
+    await (await s?.catch(() => undefined))?.session.dispose();
   }
 }
 

@@ -51,13 +51,14 @@
  */
 import { fail } from '../errors.js';
 import {
-  Graph, Session, SessionSlot, add, dropout as dropoutOp, f32, gather, gradients, i64, linear, logSoftmax, mul, neg, oneHot, reduceSum, sigmoidBinaryCrossEntropyTerms, squeeze, sub, tanh, unsqueeze, bool,
+  Graph, Session, SessionSlot, add, dropout as dropoutOp, f32, gather, gradients, i64, logSoftmax, mul, neg, oneHot, reduceSum, sigmoidBinaryCrossEntropyTerms, squeeze, sub, unsqueeze, bool,
   type HostTensor, type Value,
 } from '../engine/index.js';
 import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext, type PositionKind } from '../adapters/method.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import { parseAdapterTensorName } from '../adapters/names.js';
-import { headOutputs, headPooling, isTokenHead, type HeadConfig } from '../heads/head.js';
+import { headOutputs, headPooling, type HeadConfig } from '../heads/head.js';
+import { BRANCH_PREFIX, HEAD_BRANCHES, MIXED_HEAD_KINDS, buildGatheredHead, headBranch, type HeadBranch } from '../heads/mixed.js';
 import { pooledInput, type HeadPooling } from '../heads/pooling.js';
 import type { BaseModel } from '../models/base.js';
 import { buildEncoderGraph } from '../models/build.js';
@@ -71,23 +72,8 @@ import { DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, runFrozenG
 /** A logit far below any real one: exp(MASKED - max) is exactly 0 in float32. */
 const MASKED = -1e9;
 
-/** The head kinds a mixed batch trains. */
-const MIXED_HEAD_KINDS: readonly HeadConfig['kind'][] = ['classification', 'regression', 'multilabel', 'tagging'];
-
-/** The two head branches of a mixed batch: sentence heads over the pooled vector, token heads over every position. */
-type Branch = 'sentence' | 'token';
-const BRANCHES: readonly Branch[] = ['sentence', 'token'];
-
-/** The branch a head runs in. */
-function branchOf(h: HeadConfig): Branch {
-  return isTokenHead(h) ? 'token' : 'sentence';
-}
-
-/** Prefix of a branch's head stacks and inputs (the sentence branch keeps the names it had). */
-const BRANCH_PREFIX: Readonly<Record<Branch, string>> = { sentence: '', token: 'tokens.' };
-
 /** One branch's head layout: the largest output count, whether some task of it has a two-layer head, and the head kinds in it. */
-interface HeadBranch {
+interface BranchLayout {
   readonly outputs: number;
   readonly twoLayers: boolean;
   readonly kinds: ReadonlySet<HeadConfig['kind']>;
@@ -185,7 +171,7 @@ export class MixedTaskTrainer {
   private readonly slot = new SessionSlot<{ session: Session; loss: Value; taskLoss: Value; grads: Value[] }>();
   private readonly stacks: Stack[] = [];
   /** The head branches some task runs in. */
-  private readonly branches = new Map<Branch, HeadBranch>();
+  private readonly branches = new Map<HeadBranch, BranchLayout>();
   /** The pooling every sentence-level head reads. */
   private readonly pooling: HeadPooling;
   private readonly headDropout: number;
@@ -211,10 +197,10 @@ export class MixedTaskTrainer {
     }
     const first = tasks[0] as { name: string; model: TaskModel };
     this.headDropout = first.model.head.dropout;
-    const sentence = tasks.filter((t) => branchOf(t.model.head) === 'sentence');
+    const sentence = tasks.filter((t) => headBranch(t.model.head) === 'sentence');
     this.pooling = sentence[0] ? headPooling(sentence[0].model.head) : 'encoder';
     for (const t of tasks) {
-      if (branchOf(t.model.head) === 'sentence' && headPooling(t.model.head) !== this.pooling) fail('BAD_CONFIG', `task ${t.name}'s head reads ${headPooling(t.model.head)} pooling, task ${sentence[0]?.name}'s ${this.pooling}: the sentence-level tasks of one mixed-task run share the head pooling`);
+      if (headBranch(t.model.head) === 'sentence' && headPooling(t.model.head) !== this.pooling) fail('BAD_CONFIG', `task ${t.name}'s head reads ${headPooling(t.model.head)} pooling, task ${sentence[0]?.name}'s ${this.pooling}: the sentence-level tasks of one mixed-task run share the head pooling`);
       if (t.model.head.dropout !== this.headDropout) fail('BAD_CONFIG', `task ${t.name}'s head dropout is ${t.model.head.dropout}, task ${first.name}'s ${this.headDropout}: tasks of one mixed-task run share the head dropout`);
     }
     const configOf = (t: { model: TaskModel }) => (t.model.mode as { adapter: MethodConfig }).adapter;
@@ -226,8 +212,8 @@ export class MixedTaskTrainer {
     for (const t of tasks) {
       if (t.model.frozenPrecision !== precision) fail('BAD_CONFIG', `task ${t.name}'s model runs its frozen base in ${t.model.frozenPrecision}, the mixed-task trainer in ${precision}: create every task's model with the trainer's frozen precision`);
     }
-    for (const b of BRANCHES) {
-      const heads = tasks.filter((t) => branchOf(t.model.head) === b).map((t) => t.model.head);
+    for (const b of HEAD_BRANCHES) {
+      const heads = tasks.filter((t) => headBranch(t.model.head) === b).map((t) => t.model.head);
       if (heads.length) this.branches.set(b, { outputs: Math.max(...heads.map(headOutputs)), twoLayers: heads.some((h) => h.layers === 2), kinds: new Set(heads.map((h) => h.kind)) });
     }
     this.layoutStacks();
@@ -294,9 +280,9 @@ export class MixedTaskTrainer {
     }
     // each branch's head stacks: row t holds task t's head when it runs in that branch
     for (const [b, h] of this.branches) {
-      const inBranch = this.tasks.filter((t) => branchOf(t.model.head) === b);
+      const inBranch = this.tasks.filter((t) => headBranch(t.model.head) === b);
       const D = (inBranch[0] as { model: TaskModel }).model.owned.get('head.out.weight')?.shape[0] as number;
-      const heads = (n: string) => this.tasks.map((t) => (branchOf(t.model.head) === b && t.model.owned.has(n) ? n : undefined));
+      const heads = (n: string) => this.tasks.map((t) => (headBranch(t.model.head) === b && t.model.owned.has(n) ? n : undefined));
       const p = BRANCH_PREFIX[b];
       if (h.twoLayers) {
         add(`${p}head.dense.weight`, [D, D], 0, heads('head.dense.weight'));
@@ -385,15 +371,10 @@ export class MixedTaskTrainer {
       ...(frozen ? { frozenWeight: frozenWeightHook(frozen) } : {}),
     });
     // One branch's gathered head on x [B, N, D] (N = 1 for the pooled vector, T for every position): logits [B, N, C].
-    const head = (b: Branch, x: Value, h: HeadBranch) => {
+    const head = (b: HeadBranch, x: Value, h: BranchLayout) => {
       const p = BRANCH_PREFIX[b];
-      let y = drop(x, this.headDropout);
-      if (h.twoLayers) {
-        const gate = g.input(`${p}head_gate`, 'float32', ['batch', 1, 1]); // 1: two-layer head, 0: one layer (the input passes)
-        const dense = drop(tanh(linear(y, pick(`${p}head.dense.weight`), pick(`${p}head.dense.bias`))), this.headDropout);
-        y = add(mul(gate, dense), mul(sub(1, gate), y));
-      }
-      return linear(y, pick(`${p}head.out.weight`), pick(`${p}head.out.bias`));
+      const gate = h.twoLayers ? g.input(`${p}head_gate`, 'float32', ['batch', 1, 1]) : undefined; // 1: two-layer head, 0: one layer (the input passes)
+      return buildGatheredHead(x, (n) => pick(`${p}${n}`), gate, (v) => drop(v, this.headDropout));
     };
     const terms: Value[] = []; // [B] each: example i's share of the loss
     const sentence = this.branches.get('sentence');
@@ -464,7 +445,7 @@ export class MixedTaskTrainer {
       const y = labels[i];
       oneHotTasks[i * T + t] = 1;
       counts[t] = (counts[t] as number) + 1;
-      gates[branchOf(h)][i] = h.layers === 2 ? 1 : 0;
+      gates[headBranch(h)][i] = h.layers === 2 ? 1 : 0;
       if (h.kind === 'classification') {
         if (!(typeof y === 'number' && Number.isInteger(y) && y >= 0 && y < n)) fail('BAD_DATA', `row ${i} (task ${task.name}): label index ${JSON.stringify(y)} is out of range for ${n} classes`);
         for (let c = n; c < C; c++) mask[i * C + c] = MASKED;
@@ -501,7 +482,7 @@ export class MixedTaskTrainer {
     });
     // a labelled token of task t weighs n_t / (B K_t): the task's term is n_t/B times its mean token cross-entropy
     taskOf.forEach((t, i) => {
-      if (branchOf((this.tasks[t] as { model: TaskModel }).model.head) !== 'token') return;
+      if (headBranch((this.tasks[t] as { model: TaskModel }).model.head) !== 'token') return;
       const wt = (counts[t] as number) / (B * Math.max(1, labelled[t] as number));
       for (let j = 0; j < S; j++) tokWeights[i * S + j] = (tokWeights[i * S + j] as number) * wt;
     });

@@ -20,6 +20,7 @@ import { mixedTrainingRefusal } from '../../src/train/multi-task-train-model.js'
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli, tempDir, TINY_BERT, writeToyCsv } from '../cli/harness.js';
+import type { ClassifyOutput } from '../../src/serve/backend.js';
 
 const texts = ['the cat sat on the mat .', 'a good book', 'rain at night in the house'];
 const head = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'], dropout: 0 });
@@ -237,9 +238,9 @@ test('whole-layer refusals: every layer left out; mixed-task training takes it, 
     const s = e.reduce((a, b) => a + b, 0);
     return e.map((v) => v / s);
   };
-  assert.ok(maxAbs(Object.values(out[0]!.scores), probs(want.subarray(0, 3))) < 1e-5);
-  assert.ok(maxAbs(Object.values(out[2]!.scores), probs(want.subarray(3, 6))) < 1e-5);
-  assert.equal(Object.keys(out[1]!.scores).length, 3);
+  assert.ok(maxAbs(Object.values((out[0] as ClassifyOutput).scores), probs(want.subarray(0, 3))) < 1e-5);
+  assert.ok(maxAbs(Object.values((out[2] as ClassifyOutput).scores), probs(want.subarray(3, 6))) < 1e-5);
+  assert.equal(Object.keys((out[1] as ClassifyOutput).scores).length, 3);
   await backend.dispose(); // disposes the tasks attached to it
 });
 

@@ -22,6 +22,7 @@ import { mixedTrainingRefusal } from '../../src/train/multi-task-train-model.js'
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli, tempDir, TINY_BERT, writeToyCsv } from '../cli/harness.js';
+import type { ClassifyOutput } from '../../src/serve/backend.js';
 
 const texts = ['the cat sat on the mat .', 'a good book', 'rain at night in the house'];
 const head = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'], dropout: 0 });
@@ -227,7 +228,7 @@ test('refusals: fields, USE-lite without a sequence-start token, PEFT\'s placeme
   const out = await backend.classify([{ task: 'p', input: texts[1]! }]);
   const logits = await m.predict(base.tokenizer.encode([texts[1]!], 16));
   const e = Array.from(logits, (v) => Math.exp(v));
-  assert.ok(maxAbs(Object.values(out[0]!.scores), e.map((v) => v / e.reduce((a, b) => a + b, 0))) < 1e-5);
+  assert.ok(maxAbs(Object.values((out[0] as ClassifyOutput).scores), e.map((v) => v / e.reduce((a, b) => a + b, 0))) < 1e-5);
   await backend.dispose();
 });
 

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AdapterkitError } from '../../src/errors.js';
-import type { ClassifierBackend, ClassifyItem, ClassifyOutput, TagInput, TagOutput, TaskInfo, TextInput } from '../../src/serve/backend.js';
+import type { ClassifierBackend, ClassifyItem, ClassifyOutput, ItemOutput, TagInput, TagOutput, TaskInfo, TextInput } from '../../src/serve/backend.js';
 
 /** Inputs longer than this many characters are reported as truncated. */
 export const FAKE_MAX_CHARS = 50;
@@ -37,6 +37,11 @@ export function expectedOutput(task: TaskInfo, input: TextInput): ClassifyOutput
     if ((raw[i] ?? 0) > (raw[best] ?? 0)) best = i;
   });
   return { label: task.labels[best], scores, truncated };
+}
+
+/** The tags the fake backend gives for one input: every word 'X' with score 1. */
+export function expectedTags(input: TagInput): TagOutput {
+  return { words: (typeof input === 'string' ? input.split(/\s+/u).filter(Boolean) : input).map((word) => ({ word, tag: 'X', score: 1 })), truncated: false };
 }
 
 /** Options of {@link FakeBackend}. */
@@ -109,7 +114,8 @@ export class FakeBackend implements ClassifierBackend {
     return new Promise((resolve) => this.enteredWaiters.push(resolve));
   }
 
-  async classify(items: ClassifyItem[]): Promise<ClassifyOutput[]> {
+  /** Answers as {@link expectedOutput}, a tagging task's items as {@link tag} does. */
+  async classify(items: ClassifyItem[]): Promise<ItemOutput[]> {
     this.calls.push(items.map((it) => ({ ...it })));
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
@@ -126,7 +132,7 @@ export class FakeBackend implements ClassifierBackend {
       return items.map((it) => {
         const t = this.loaded.get(it.task);
         if (t === undefined) throw new AdapterkitError('NOT_FOUND', `fake backend: task ${it.task} not loaded`);
-        return expectedOutput(t, it.input);
+        return t.kind === 'tagging' ? expectedTags(it.input as string) : expectedOutput(t, it.input);
       });
     } finally {
       this.active--;
@@ -140,7 +146,7 @@ export class FakeBackend implements ClassifierBackend {
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     await this.gate;
     if (!this.loaded.has(task)) throw new AdapterkitError('NOT_FOUND', `fake backend: task ${task} not loaded`);
-    return inputs.map((x) => ({ words: (typeof x === 'string' ? x.split(/\s+/u).filter(Boolean) : x).map((word) => ({ word, tag: 'X', score: 1 })), truncated: false }));
+    return inputs.map(expectedTags);
   }
 
   /** How many times {@link tag} was called. */

@@ -14,7 +14,7 @@ import { loadBase } from '../../src/models/base.js';
 import { CHARS_PER_TOKEN, ModelBackend, capText } from '../../src/serve/model-backend.js';
 import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
-import type { TaskInfo } from '../../src/serve/backend.js';
+import type { ClassifyOutput, TaskInfo } from '../../src/serve/backend.js';
 import type { ClassifyResponse } from '../../src/serve/server.js';
 import { FakeBackend, defaultTasks, expectedOutput } from './fake-backend.js';
 import { call, classify, errorOf, listen, queueDepth, until } from './helpers.js';
@@ -148,7 +148,7 @@ test('huge classify inputs are cut to maxLength x 64 characters before tokenizin
     const cut = await backend.classify([{ task: 't', input: long }]);
     assert.ok(Math.max(...seen) <= 32 * CHARS_PER_TOKEN, `the tokenizer saw ${Math.max(...seen)} characters`);
     assert.equal(cut[0]?.truncated, true);
-    assert.deepEqual(cut[0]?.scores, plain[0]?.scores, 'the first 32 tokens are the same: same scores');
+    assert.deepEqual((cut[0] as ClassifyOutput).scores, (plain[0] as ClassifyOutput).scores, 'the first 32 tokens are the same: same scores');
     const server = await listen(backend);
     try {
       const a = await classify(server.url, 't', ['a short text', long.slice(0, 900_000)]);

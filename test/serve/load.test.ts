@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
-import type { ClassifierBackend, ClassifyItem, ClassifyOutput } from '../../src/serve/backend.js';
+import type { ClassifierBackend, ClassifyItem, ClassifyOutput, ItemOutput } from '../../src/serve/backend.js';
 import { ModelBackend } from '../../src/serve/model-backend.js';
 import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
@@ -37,7 +37,7 @@ class SlowBackend implements ClassifierBackend {
   get maxLength(): number { return this.inner.maxLength; }
   get baseInfo(): Record<string, unknown> { return this.inner.baseInfo; }
   tasks(): ReturnType<ModelBackend['tasks']> { return this.inner.tasks(); }
-  async classify(items: ClassifyItem[]): Promise<ClassifyOutput[]> {
+  async classify(items: ClassifyItem[]): Promise<ItemOutput[]> {
     await new Promise((r) => setTimeout(r, this.ms));
     return this.inner.classify(items);
   }

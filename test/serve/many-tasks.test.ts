@@ -1,14 +1,15 @@
 /**
  * One input, many tasks' answers: POST /v1/classify with `"tasks"`. The API and its bad-input
  * errors on the fake backend; on the tiny BERT, the answers equal each task served alone and the
- * shared lower layers see each distinct input once.
+ * shared lower layers see each distinct input once, a tagging task's answer included (the same
+ * as POST /v1/tag gives).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adapterConfig, methodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
-import type { TaskInfo } from '../../src/serve/backend.js';
+import type { ClassifyOutput, TagOutput, TaskInfo } from '../../src/serve/backend.js';
 import { ModelBackend } from '../../src/serve/model-backend.js';
 import type { ManyTasksResponse } from '../../src/serve/plugins/inference.js';
 import type { EncodedBatch } from '../../src/models/tokenizers/index.js';
@@ -16,8 +17,9 @@ import { toPrediction } from '../../src/train/evaluate.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { MultiTaskModel } from '../../src/train/multi-task-model.js';
 import { TaskModel } from '../../src/train/task-model.js';
+import { predictTags } from '../../src/train/token-tasks/index.js';
 import { Rng } from '../../src/util/random.js';
-import { FakeBackend, defaultTasks, expectedOutput } from './fake-backend.js';
+import { FakeBackend, defaultTasks, expectedOutput, expectedTags } from './fake-backend.js';
 import { call, classify, errorOf, listen } from './helpers.js';
 
 const many = (url: string, body: unknown) => call(`${url}/v1/classify`, 'POST', body);
@@ -43,8 +45,25 @@ test('POST /v1/classify with "tasks": each input answered by every task, in the 
   }
 });
 
+test('POST /v1/classify with "tasks": a tagging task answers next to sentence-level tasks, in the tagging route\'s shape', async () => {
+  const pos: TaskInfo = { name: 'pos', kind: 'tagging', labels: ['N', 'V'], pair: false, bytes: 10 };
+  const backend = new FakeBackend({ tasks: [...defaultTasks(), pos] });
+  const server = await listen(backend, { maxInputs: 8 });
+  try {
+    const a = await many(server.url, { tasks: ['sentiment', 'pos'], inputs: ['a fine day', 'rain'] });
+    assert.equal(a.status, 200, a.text);
+    const t = (n: string) => defaultTasks().find((x) => x.name === n) as TaskInfo;
+    assert.deepEqual((a.body as ManyTasksResponse).results, ['a fine day', 'rain'].map((x) => ({ sentiment: expectedOutput(t('sentiment'), x), pos: expectedTags(x) })));
+    assert.deepEqual(backend.calls.at(-1)?.map((i) => i.task), ['sentiment', 'pos', 'sentiment', 'pos'], 'one batch: the tagging items are merged with the others');
+    const tag = await call(`${server.url}/v1/tag`, 'POST', { task: 'pos', inputs: ['a fine day'] });
+    assert.deepEqual((tag.body as { results: TagOutput[] }).results[0], (a.body as ManyTasksResponse).results[0]?.pos);
+  } finally {
+    await server.close();
+  }
+});
+
 test('POST /v1/classify with "tasks": bad requests name the field and what is allowed', async () => {
-  const backend = new FakeBackend({ tasks: [...defaultTasks(), { name: 'pos', kind: 'tagging', labels: ['N', 'V'], pair: false, bytes: 10 }] });
+  const backend = new FakeBackend({ tasks: [...defaultTasks(), { name: 'pos', kind: 'tagging', labels: ['N', 'V'], pair: false, bytes: 10 }, { name: 'squad', kind: 'qa', labels: [], pair: true, bytes: 10 }] });
   const server = await listen(backend, { maxInputs: 8 });
   const expectError = async (body: unknown, status: number, code: string, message: RegExp) => {
     const a = await many(server.url, body);
@@ -59,8 +78,10 @@ test('POST /v1/classify with "tasks": bad requests name the field and what is al
     await expectError({ tasks: ['sentiment', 3], inputs: ['x'] }, 400, 'BAD_REQUEST', /tasks\[1\] must be a non-empty string, got a number/);
     await expectError({ tasks: ['sentiment', 'topics', 'sentiment'], inputs: ['x'] }, 400, 'BAD_REQUEST', /tasks\[2\] 'sentiment' is listed twice \(at 0 and 2\)/);
     await expectError({ task: 'sentiment', tasks: ['topics'], inputs: ['x'] }, 400, 'BAD_REQUEST', /send either "task" \(one task\) or "tasks" \(several\), not both/);
-    await expectError({ tasks: ['sentiment', 'nope'], inputs: ['x'] }, 404, 'NOT_FOUND', /unknown task 'nope'; loaded tasks: nli, pos, sentiment, stsb, topics/);
-    await expectError({ tasks: ['sentiment', 'pos'], inputs: ['x'] }, 400, 'INPUT_KIND_MISMATCH', /task 'pos' is a tagging task; "tasks" takes sentence-level tasks .*send it to POST \/v1\/tag on its own/);
+    await expectError({ tasks: ['sentiment', 'nope'], inputs: ['x'] }, 404, 'NOT_FOUND', /unknown task 'nope'; loaded tasks: nli, pos, sentiment, squad, stsb, topics/);
+    await expectError({ tasks: ['sentiment', 'squad'], inputs: ['x'] }, 400, 'INPUT_KIND_MISMATCH', /task 'squad' is a qa task; "tasks" takes classification, regression, multilabel, tagging tasks \(a QA task answers a question over a context, not a text\): send it to POST \/v1\/answer on its own/);
+    await expectError({ tasks: ['nli', 'pos'], inputs: [['a', 'b']] }, 400, 'INPUT_KIND_MISMATCH', /tasks 'nli' \(sentence pairs\) and 'pos' \(single texts\) take different inputs/);
+    await expectError({ tasks: ['sentiment', 'pos'], inputs: ['a', ' '] }, 400, 'BAD_REQUEST', /inputs\[1\] is an empty text: tagging task 'pos' needs at least one word/);
     await expectError({ tasks: ['sentiment', 'nli'], inputs: ['x'] }, 400, 'INPUT_KIND_MISMATCH', /tasks 'nli' \(sentence pairs\) and 'sentiment' \(single texts\) take different inputs; ask them in separate requests/);
     await expectError({ tasks: ['sentiment', 'topics'], inputs: [['a', 'b']] }, 400, 'INPUT_KIND_MISMATCH', /task 'sentiment' takes single texts; inputs\[0\] is a pair/);
     await expectError({ tasks: ['sentiment', 'topics'] }, 400, 'BAD_REQUEST', /field "inputs" is missing/);
@@ -113,7 +134,7 @@ test('the model backend answers one input for many tasks in one pass: same as ea
     const firstBody = first.body as ManyTasksResponse;
     const body = a.body as ManyTasksResponse;
     texts.forEach((_, i) => {
-      for (const name of dropped) assert.deepEqual(Object.keys(firstBody.results[i]?.[name]?.scores ?? {}), Object.keys(body.results[i]?.[name]?.scores ?? {}));
+      for (const name of dropped) assert.deepEqual(Object.keys((firstBody.results[i]?.[name] as ClassifyOutput).scores), Object.keys((body.results[i]?.[name] as ClassifyOutput).scores));
     });
     for (const name of names) {
       const m = models[name] as TaskModel;
@@ -122,7 +143,7 @@ test('the model backend answers one input for many tasks in one pass: same as ea
       const solo = await m.predict(base.tokenizer.encode(texts, 32));
       const n = m.head.labels.length;
       texts.forEach((_, i) => {
-        const got = body.results[i]?.[name];
+        const got = body.results[i]?.[name] as ClassifyOutput | undefined;
         const want = toPrediction(m.head, Array.from(solo.subarray(i * n, (i + 1) * n)), false);
         const served = (alone.body as { results: { label: string; scores: Record<string, number> }[] }).results[i];
         assert.equal(got?.label, m.head.labels[want.value as number], `${name} text ${i}`);
@@ -132,6 +153,62 @@ test('the model backend answers one input for many tasks in one pass: same as ea
         });
       });
     }
+  } finally {
+    MultiTaskModel.prototype.predict = predict;
+    await server.close();
+    await backend.dispose();
+  }
+});
+
+test('the model backend answers one text for a classification and a tagging task in one pass: the classification as the task alone, the tags as POST /v1/tag and the tagging task\'s own model give them; QA in "tasks" is refused', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const spam = perturbed(base, { kind: 'adapters', adapter: methodConfig('lora', { r: 4 }) }, ['ham', 'spam'], 5);
+  const pos = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('pfeiffer', { reduction_factor: 8 }) }, head: headConfig({ kind: 'tagging', labels: ['O', 'A', 'N'] }), seed: 6 });
+  const r = new Rng(6);
+  for (const t of pos.trainable) for (let i = 0; i < t.data.length; i++) t.data[i] = (t.data[i] as number) + r.truncatedNormal(0.2);
+  const squad = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('lora', { r: 2 }) }, head: headConfig({ kind: 'qa', labels: [] }), seed: 7 });
+  const backend = new ModelBackend(base, { maxLength: 32 });
+  backend.attach('spam', spam);
+  backend.attach('pos', pos);
+  backend.attach('squad', squad);
+  const seen: { rows: number; tasks: string[] }[] = [];
+  const predict = MultiTaskModel.prototype.predict;
+  MultiTaskModel.prototype.predict = function (this: MultiTaskModel, batch: EncodedBatch, tasks: readonly string[], o?: { rows?: readonly number[] }) {
+    seen.push({ rows: batch.batchSize, tasks: [...tasks] });
+    return predict.call(this, batch, tasks, o);
+  };
+  const server = await listen(backend, { windowMs: 1 });
+  try {
+    const texts = ['the big cats, on a book', 'we ran at night'];
+    const a = await many(server.url, { tasks: ['spam', 'pos'], inputs: texts });
+    assert.equal(a.status, 200, a.text);
+    assert.deepEqual(seen, [{ rows: 2, tasks: ['spam', 'pos', 'spam', 'pos'] }], 'one pass of the shared graph; each text runs once below the fan-out layer for both tasks (it tokenizes alike for both)');
+    const body = a.body as ManyTasksResponse;
+    const solo = await spam.predict(base.tokenizer.encode(texts, 32));
+    const tagged = await call(`${server.url}/v1/tag`, 'POST', { task: 'pos', inputs: texts });
+    assert.equal(tagged.status, 200, tagged.text);
+    assert.deepEqual(seen.at(-1), { rows: 2, tasks: ['pos', 'pos'] }, 'the tagging route runs the shared graph too');
+    const route = (tagged.body as { results: TagOutput[] }).results;
+    const own = await predictTags(pos, texts.map((x) => ({ tokens: (route[texts.indexOf(x)] as TagOutput).words.map((w) => w.word) })), { maxLength: 32 });
+    texts.forEach((_, i) => {
+      const s = body.results[i]?.spam as ClassifyOutput;
+      const want = toPrediction(spam.head, Array.from(solo.subarray(i * 2, i * 2 + 2)), false);
+      spam.head.labels.forEach((l, c) => assert.ok(Math.abs((s.scores[l] as number) - (want.probs[c] as number)) < 1e-5, `spam text ${i} ${l}`));
+      const got = body.results[i]?.pos as TagOutput;
+      const viaRoute = route[i] as TagOutput;
+      assert.deepEqual(got.words.map(({ score: _, ...w }) => w), viaRoute.words.map(({ score: _, ...w }) => w), `text ${i}: the same words, spans and tags as POST /v1/tag`);
+      assert.equal(got.truncated, viaRoute.truncated);
+      got.words.forEach((w, k) => {
+        assert.ok(Math.abs(w.score - (viaRoute.words[k]?.score as number)) < 1e-5, `text ${i} word ${k}: score vs POST /v1/tag`);
+        assert.equal(w.tag, own[i]?.tags[k], `text ${i} word ${k}: tag vs the task's own model`);
+        assert.ok(Math.abs(w.score - (own[i]?.scores[k] as number)) < 1e-5, `text ${i} word ${k}: score vs the task's own model`);
+      });
+    });
+    assert.deepEqual((body.results[0]?.pos as TagOutput).words.map((w) => [w.word, w.start, w.end]), [['the', 0, 3], ['big', 4, 7], ['cats', 8, 12], [',', 12, 13], ['on', 14, 16], ['a', 17, 18], ['book', 19, 23]]);
+    const qa = await many(server.url, { tasks: ['spam', 'squad'], inputs: texts });
+    assert.equal(qa.status, 400, qa.text);
+    assert.equal(errorOf(qa).code, 'INPUT_KIND_MISMATCH');
+    assert.match(errorOf(qa).message, /task 'squad' is a qa task; "tasks" takes classification, regression, multilabel, tagging tasks \(a QA task answers a question over a context, not a text\): send it to POST \/v1\/answer on its own/);
   } finally {
     MultiTaskModel.prototype.predict = predict;
     await server.close();

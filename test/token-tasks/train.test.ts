@@ -144,10 +144,12 @@ describe('token-level heads on tiny-bert', async () => {
     });
   }
 
-  test('the mixed-task model refuses token-level heads with a clear error', () => {
+  test('the mixed-task model takes a tagging head and refuses a QA head with a clear error', () => {
     const multi = new MultiTaskModel(base);
-    const model = TaskModel.create(base, { mode: adapters, head: tagHead, seed: 1 });
-    assert.throws(() => multi.add('pos', model), /task pos has a tagging head; mixed-task batches serve sentence-level heads only/);
+    multi.add('pos', TaskModel.create(base, { mode: adapters, head: tagHead, seed: 1 }));
+    assert.deepEqual(multi.names, ['pos']);
+    const qa = TaskModel.create(base, { mode: adapters, head: qaHead, seed: 1 });
+    assert.throws(() => multi.add('squad', qa), /task squad has a qa head; mixed-task batches serve classification, regression, multilabel, tagging heads \(a QA head's outputs are answer spans/);
   });
 
   test('bad head configs are refused', () => {

@@ -17,6 +17,7 @@ import { ModelBackend } from '../../src/serve/model-backend.js';
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import type { TrainingMode } from '../../src/train/modes.js';
+import type { ClassifyOutput } from '../../src/serve/backend.js';
 
 const texts = ['the cat sat on the mat .', 'a good book', 'rain at night in the house'];
 const head = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'], dropout: 0 });
@@ -99,7 +100,7 @@ test('the server loads an MLP-prefix task in its flat form and answers it in one
   for (let k = 0; k < items.length; k++) {
     const it = items[k] as (typeof items)[number];
     const want = softmax(await tasks[it.task].predict(base.tokenizer.encode([it.input], 16)));
-    assert.ok(maxAbs(Object.values(out[k]?.scores ?? {}), want) < 1e-5, `item ${k} (${it.task}) differs from its own model`);
+    assert.ok(maxAbs(Object.values((out[k] as ClassifyOutput).scores), want) < 1e-5, `item ${k} (${it.task}) differs from its own model`);
   }
   await backend.dispose();
   for (const m of Object.values(tasks)) await m.dispose();

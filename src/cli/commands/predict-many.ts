@@ -72,7 +72,7 @@ export async function predictMany(dirs: readonly string[], text: string, format:
     for (let s = 0; s < inputs.length; s += f.batchSize) {
       const chunk = inputs.slice(s, s + f.batchSize);
       const items: ClassifyItem[] = chunk.flatMap((e) => infos.map((t) => ({ task: t.name, input: e.textB !== undefined ? [e.textA, e.textB] as [string, string] : e.textA })));
-      const out = await backend.classify(items);
+      const out = await backend.classify(items) as ClassifyOutput[]; // sentence-level answers only: token tasks are refused above
       chunk.forEach((_, i) => answers.push(out.slice(i * infos.length, (i + 1) * infos.length)));
     }
     let k = 0;

@@ -149,7 +149,9 @@ Examples:
   adapterkit serve --adapter spam=runs/spam-adapters/best
   ${DEFAULT_ADMIN_TOKEN_ENV}=secret adapterkit serve --port 9000 --adapter spam=runs/spam/best --adapter-root /srv/adapters
   adapterkit serve --adapter spam=runs/spam/best --max-queue 128 --request-timeout-ms 2000 --threads 1
-  curl -s localhost:8080/v1/classify -H 'content-type: application/json' -d '{"task":"spam","inputs":["Win a free prize now"]}'`)
+  curl -s localhost:8080/v1/classify -H 'content-type: application/json' -d '{"task":"spam","inputs":["Win a free prize now"]}'
+  curl -s localhost:8080/v1/classify -H 'content-type: application/json' -d '{"tasks":["spam","pos"],"inputs":["Win a free prize now"]}'
+      (one input, several tasks in one pass; a tagging task answers its words' tags as /v1/tag does)`)
     .action(async (o: ServeFlags) => {
       const hfToken = resolveToken();
       const redact = makeRedactor([...secretsFromEnv(process.env), ...(hfToken !== undefined ? [hfToken] : [])]);

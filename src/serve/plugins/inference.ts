@@ -1,11 +1,12 @@
 /**
- * The inference routes: POST /v1/classify (through the batcher, merged across tasks), POST
- * /v1/tag and POST /v1/answer (token-level tasks, one request at a time between batches). Every
- * request waits at most until its deadline; queued inputs count towards `maxQueue`.
+ * The inference routes: POST /v1/classify (through the batcher, merged across tasks; with
+ * `"tasks"`, tagging tasks too, answered as POST /v1/tag answers), POST /v1/tag and POST
+ * /v1/answer (token-level tasks, one request at a time between batches). Every request waits at
+ * most until its deadline; queued inputs count towards `maxQueue`.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { AdapterkitError } from '../../errors.js';
-import type { AnswerOutput, ClassifyOutput, TagOutput } from '../backend.js';
+import type { AnswerOutput, ClassifyOutput, ItemOutput, TagOutput } from '../backend.js';
 import { isLoaded, type PluginOptions, type ServeContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { asksManyTasks, parseAnswerRequest, parseClassifyRequest, parseManyTasksRequest, parseTagRequest, unknownTask } from '../validate.js';
@@ -18,10 +19,13 @@ export interface ClassifyResponse {
   truncated: number;
 }
 
-/** Response of POST /v1/classify with `"tasks"`: per input, each task's answer by task name. */
+/**
+ * Response of POST /v1/classify with `"tasks"`: per input, each task's answer by task name (a
+ * tagging task's is what POST /v1/tag answers for the text: its words and their tags).
+ */
 export interface ManyTasksResponse {
   tasks: string[];
-  results: Record<string, ClassifyOutput>[];
+  results: Record<string, ItemOutput>[];
   /** How many inputs were truncated to the backend's maximum length. */
   truncated: number;
 }
@@ -64,15 +68,18 @@ export const inferenceRoutes: FastifyPluginAsync<PluginOptions> = async (app, { 
     if (asksManyTasks(req.body)) {
       // input after input, each asked of every task: the backend runs an input once below its fan-out layer
       const { tasks, inputs } = parseManyTasksRequest(req.body, backend.tasks(), maxInputs);
+      const tagging = tasks.find((t) => t.kind === 'tagging');
+      if (tagging && !backend.tag) throw new HttpError('INPUT_KIND_MISMATCH', `task '${tagging.name}' is a tagging task and this server's backend does not serve tagging tasks`);
       const flat = await queue.submit(inputs.flatMap((input) => tasks.map((t) => ({ task: t.name, input }))), req.deadline);
       const k = tasks.length;
-      const results = inputs.map((_, i) => Object.fromEntries(tasks.map((t, j) => [t.name, flat[i * k + j] as ClassifyOutput])));
+      const results = inputs.map((_, i) => Object.fromEntries(tasks.map((t, j) => [t.name, flat[i * k + j] as ItemOutput])));
       const truncated = inputs.reduce<number>((n, _, i) => n + (flat.slice(i * k, (i + 1) * k).some((r) => r.truncated) ? 1 : 0), 0);
       tasks.forEach((t, j) => metrics.observeClassified(t.name, inputs.length, inputs.reduce<number>((n, _, i) => n + (flat[i * k + j]?.truncated ? 1 : 0), 0)));
       return { tasks: tasks.map((t) => t.name), results, truncated };
     }
     const { task, inputs } = parseClassifyRequest(req.body, backend.tasks(), maxInputs);
-    const results = await queue.submit(inputs.map((input) => ({ task: task.name, input })), req.deadline);
+    // sentence-level answers only: parseClassifyRequest refuses tagging tasks
+    const results = await queue.submit(inputs.map((input) => ({ task: task.name, input })), req.deadline) as ClassifyOutput[];
     const truncated = results.reduce((n, r) => n + (r.truncated ? 1 : 0), 0);
     metrics.observeClassified(task.name, results.length, truncated);
     return { task: task.name, results, truncated };

@@ -11,6 +11,7 @@ import { wordSpans, type CharSpan } from '../tokens/qa-windows.js';
 import type { TaggedSentence } from '../tokens/types.js';
 import { taggingMetrics, defaultTaggingMetrics } from '../metrics/seqeval.js';
 import { collate, evalBatches, type TokenizedRow } from '../batching.js';
+import type { HeadConfig } from '../../heads/head.js';
 import type { TaskModel } from '../task-model.js';
 import type { EvaluateOptions, TaskMetricValues, TrainingData } from '../training-data.js';
 import { wordPieces } from './pieces.js';
@@ -87,6 +88,25 @@ function softmaxArgmax(logits: Float32Array, off: number, c: number): [number, n
   return [best, 1 / sum];
 }
 
+/**
+ * The per-word tags of one aligned row from a tagging head's logits: the C logits of position p
+ * (C = the head's tags) start at `logits[at + p * C]`, for the row's positions (`row.wordIds`).
+ * Each word takes its first piece's tag, with its softmax probability.
+ */
+export function rowTags(head: Pick<HeadConfig, 'labels'>, row: TaggingRow, logits: Float32Array, at = 0): TagPrediction {
+  const tags = head.labels;
+  const C = tags.length;
+  const fillTag = tags.includes('O') ? 'O' : (tags[0] as string);
+  const pos = row.wordIds.map((_, p) => softmaxArgmax(logits, at + p * C, C));
+  const perWord = wordPredictions(row, pos, row.words, [-1, 0] as [number, number]);
+  return {
+    tags: perWord.map(([k]) => (k < 0 ? fillTag : (tags[k] as string))),
+    scores: perWord.map(([k, p]) => (k < 0 ? 0 : p)),
+    truncated: row.truncated,
+    droppedWords: row.droppedWords,
+  };
+}
+
 /** Per-word tags of aligned rows (batched in length order; results in input order). */
 export async function predictTaggingRows(
   model: TaskModel,
@@ -94,9 +114,7 @@ export async function predictTaggingRows(
   o: { batchSize?: number; onBatch?: (done: number) => void } = {},
 ): Promise<TagPrediction[]> {
   checkTaggingHead(model);
-  const tags = model.head.labels;
-  const C = tags.length;
-  const fillTag = tags.includes('O') ? 'O' : (tags[0] as string);
+  const C = model.head.labels.length;
   const out: TagPrediction[] = new Array(rows.length);
   let done = 0;
   for (const idx of evalBatches(rows, o.batchSize ?? 64)) {
@@ -104,15 +122,7 @@ export async function predictTaggingRows(
     const logits = await model.predict(batch); // [B, T, C]
     const T = batch.seqLen;
     idx.forEach((i, r) => {
-      const row = rows[i] as TaggingRow;
-      const pos = row.wordIds.map((_, p) => softmaxArgmax(logits, (r * T + p) * C, C));
-      const perWord = wordPredictions(row, pos, row.words, [-1, 0] as [number, number]);
-      out[i] = {
-        tags: perWord.map(([k]) => (k < 0 ? fillTag : (tags[k] as string))),
-        scores: perWord.map(([k, p]) => (k < 0 ? 0 : p)),
-        truncated: row.truncated,
-        droppedWords: row.droppedWords,
-      };
+      out[i] = rowTags(model.head, rows[i] as TaggingRow, logits, r * T * C);
     });
     done += idx.length;
     o.onBatch?.(done);
