@@ -232,10 +232,10 @@ async function mixedBatching(base: BaseModel, texts: string[], tasks: { name: st
 
 /** (6): the served mixed-batch model and the adapter overhead with an int8 frozen base. */
 async function int8Serving(base: BaseModel, texts: string[]): Promise<void> {
-  console.log('\n(6) int8 frozen base — MultiTaskModel of 8 Houlsby tasks, one mixed batch of 32: fp32 vs int8; adapter overhead in int8 (Houlsby vs head-only TaskModel, batch 32); interleaved, medians');
+  console.log('\n(6) int8 frozen base — MultiTaskModel of 8 Houlsby tasks, one mixed batch of 32: fp32 vs int8; adapter overhead in int8 (Houlsby vs head-only TaskModel, batch 32); interleaved, medians; no session spins');
   const plans: string[] = [];
   const multis = (['fp32', 'int8'] as const).map((frozenPrecision) => {
-    const m = new MultiTaskModel(base, { frozenPrecision, onFrozenPlan: (p) => plans.push(summarizeFrozenPlan(p)) });
+    const m = new MultiTaskModel(base, { frozenPrecision, spinning: false, onFrozenPlan: (p) => plans.push(summarizeFrozenPlan(p)) });
     for (let k = 0; k < 8; k++) m.add(`t${k}`, randomTask(base, 100 + k));
     return m;
   });
@@ -243,8 +243,9 @@ async function int8Serving(base: BaseModel, texts: string[]): Promise<void> {
   const rowTask = rows.map((_, r) => `t${r % 8}`);
   const batch = (multis[0] as MultiTaskModel).encode(rows, MAX_LENGTH);
   const head = headConfig({ kind: 'classification', labels: ['ham', 'spam'] });
-  const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1, frozenPrecision: 'int8' });
-  const houlsby = randomTask(base, 7, adapterConfig({ size: 64 }), { frozenPrecision: 'int8' });
+  // four sessions take turns: none may spin (a spinning session slows the next one several-fold)
+  const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1, frozenPrecision: 'int8', spinning: false });
+  const houlsby = randomTask(base, 7, adapterConfig({ size: 64 }), { frozenPrecision: 'int8', spinning: false });
   const [fp32Ms, int8Ms, bareMs, adapterMs] = (await interleaved([
     () => (multis[0] as MultiTaskModel).predict(batch, rowTask),
     () => (multis[1] as MultiTaskModel).predict(batch, rowTask),
@@ -267,13 +268,12 @@ async function mixedMethods(base: BaseModel, texts: string[]): Promise<void> {
   // presets whose adapters cannot share the mixed batch (PEFT's prompt placement; gates beside a prompt) are served on their own sessions
   const PRESETS = mixablePresets(base);
   console.log(`\n(5) mixed-method batching — a MultiTaskModel with one task per method (${PRESETS.join(', ')}), 32 inputs mixing them (round robin), vs the bare base on the same 32 inputs, interleaved, medians`);
-  // One ONNX Runtime thread each: MultiTaskModel's session spins (it has no option to stop), and a
-  // spinning session slows the next one on these 2 cores several-fold; with one thread there is no
-  // worker to spin.
-  console.log('  both sessions with 1 ONNX Runtime thread (so neither spins while the other runs)');
+  // The two sessions take turns on the same cores, so neither may spin: a spinning session slows
+  // the next one on these 2 cores several-fold.
+  console.log('  both sessions with the default threads, spinning off (they take turns)');
   const head = headConfig({ kind: 'classification', labels: ['ham', 'spam'] });
-  const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1, threads: 1 });
-  const multi = new MultiTaskModel(base, { threads: 1 });
+  const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1, spinning: false });
+  const multi = new MultiTaskModel(base, { spinning: false });
   const models = PRESETS.map((p, i) => randomTask(base, 200 + i, methodConfig(p)));
   PRESETS.forEach((p, i) => multi.add(p, models[i] as TaskModel));
   const rows = texts.slice(0, 32);

@@ -230,9 +230,10 @@ export class MultiTaskModel {
 
   /**
    * `frozenPrecision: 'int8'` runs the base's frozen matmuls in int8 under the outlier guard, which
-   * measures them on the first batch (see train/frozen-precision.ts).
+   * measures them on the first batch (see train/frozen-precision.ts). `threads` and `spinning` are
+   * the session's, as for a TaskModel (`spinning: false` when other sessions take turns on the same cores).
    */
-  constructor(readonly base: BaseModel, private readonly o: { threads?: number } & Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> = {}) {
+  constructor(readonly base: BaseModel, private readonly o: Pick<TaskModelOptions, 'threads' | 'spinning' | 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> = {}) {
     if (o.frozenPrecision !== undefined) checkFrozenPrecision(o.frozenPrecision);
     if (o.int8Tolerance !== undefined) checkInt8Tolerance(o.int8Tolerance);
   }
@@ -572,13 +573,13 @@ export class MultiTaskModel {
       const made = (async (): Promise<Built> => {
         if (this.o.frozenPrecision === 'int8' && !this.plan) {
           this.plan = await runFrozenGuard({
-            build: (frozen) => this.build(frozen).graph, feeds, session: { threads: this.o.threads },
+            build: (frozen) => this.build(frozen).graph, feeds, session: { threads: this.o.threads, spinning: this.o.spinning },
             specs: frozenMatmulSpecs(this.base.encoder, () => false), tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
           });
           this.o.onFrozenPlan?.(this.plan);
         }
         const b = this.build(this.plan);
-        const session = await Session.create(b.graph, { outputs: HEAD_BRANCHES.flatMap((k) => b.outputs[k] ?? []), threads: this.o.threads });
+        const session = await Session.create(b.graph, { outputs: HEAD_BRANCHES.flatMap((k) => b.outputs[k] ?? []), threads: this.o.threads, spinning: this.o.spinning });
         return { session, outputs: b.outputs };
       })();
       this.session = made;
