@@ -36,6 +36,9 @@ describe('predict with several task directories', () => {
     await save('score', { kind: 'adapters', adapter: methodConfig('ia3') }, headConfig({ kind: 'regression', labels: [] }), 3);
     await save('long', { kind: 'adapters', adapter: methodConfig('ia3') }, headConfig({ kind: 'classification', labels: ['a', 'b'] }), 4, 32);
     await save('pos', { kind: 'adapters', adapter: methodConfig('lora', { r: 4 }) }, headConfig({ kind: 'tagging', labels: ['N', 'V'] }), 5);
+    await save('ner', { kind: 'adapters', adapter: methodConfig('pfeiffer') }, headConfig({ kind: 'tagging', labels: ['O', 'B-PER', 'I-PER'], layers: 2 }), 6);
+    await save('squad', { kind: 'adapters', adapter: methodConfig('lora', { r: 4 }) }, headConfig({ kind: 'qa', labels: [] }), 7);
+    await save('mrpc', { kind: 'adapters', adapter: methodConfig('ia3') }, headConfig({ kind: 'classification', labels: ['no', 'yes'], pair: true }), 8);
   });
 
   test('each input gets every task\'s answer, equal to the task predicted alone', async () => {
@@ -71,8 +74,85 @@ describe('predict with several task directories', () => {
     await fails([dirs.spam as string, dirs.long as string], /the tasks were trained with different max lengths \(spam 16, long 32\) and one pass tokenizes once: give --max-length/);
     await fails([dirs.spam as string, dirs.sotu as string, '--active', 'adapter'], /--active applies to one task; with several task directories give each task as saved/);
     await fails([dirs.spam as string, dirs.spam as string], /both hold a task named spam/);
-    await fails([dirs.spam as string, dirs.pos as string], /task pos is a tagging task; several tasks in one pass are sentence-level tasks/);
     const ok = await cli('predict', dirs.spam as string, dirs.long as string, '--input', input, '--max-length', '32');
     assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  /** The output lines of `predict` with `args` (exit code 0), parsed. */
+  const predictLines = async (...args: string[]): Promise<Array<Record<string, unknown>>> => {
+    const r = await cli('predict', ...args);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
+
+  interface Tags { words: string[]; tags: string[]; scores: number[]; truncated: boolean }
+
+  /** `got` equals `want` (a task's object from single-task predict) in every member, numbers within 1e-5. */
+  const sameAnswer = (got: unknown, want: unknown, what: string) => {
+    if (typeof want === 'number') {
+      assert.equal(typeof got, 'number', what);
+      assert.ok(Math.abs((got as number) - want) < 1e-5, `${what}: ${String(got)} vs ${want}`);
+    } else if (typeof want === 'object' && want !== null) {
+      assert.equal(typeof got, 'object', what);
+      assert.deepEqual(Object.keys(got as object).sort(), Object.keys(want).sort(), what);
+      for (const [k, v] of Object.entries(want)) sameAnswer((got as Record<string, unknown>)[k], v, `${what}.${k}`);
+    } else assert.equal(got, want, what);
+  };
+
+  test('tagging tasks answer next to a classifier, each as its own predict answers that input (text and JSONL)', async () => {
+    const jsonl = join(dir, 'in.jsonl');
+    writeFileSync(jsonl, `${JSON.stringify({ id: 'a', text: 'Ada Lovelace wrote the first program.' })}\n\n${JSON.stringify({ id: 'b', text: 'rain' })}\n`);
+    const names = ['spam', 'pos', 'ner'];
+    for (const file of [input, jsonl]) {
+      const many = await predictLines(...names.map((n) => dirs[n] as string), '--input', file, '--all-scores');
+      assert.equal(many.length, 3);
+      assert.deepEqual(many[1], { id: '2', empty: true });
+      for (const n of names) {
+        const alone = await predictLines(dirs[n] as string, '--input', file, '--all-scores');
+        assert.equal(alone.length, 3);
+        for (const k of [0, 2]) {
+          const { id, ...want } = alone[k] as Record<string, unknown>;
+          assert.equal(many[k]?.id, id);
+          sameAnswer((many[k]?.tasks as Record<string, unknown>)[n], want, `${file} ${n} line ${k + 1}`);
+        }
+      }
+      const tags = (many[0]?.tasks as Record<string, Tags>).pos as Tags;
+      assert.ok(tags.words.length > 1 && tags.tags.length === tags.words.length && tags.tags.every((t) => t === 'N' || t === 'V'), JSON.stringify(tags));
+    }
+    // the long line of in.txt loses words beyond 16 tokens: the tagging answer says so, as alone
+    const long = await predictLines(dirs.spam as string, dirs.pos as string, '--input', input);
+    assert.equal(((long[2]?.tasks as Record<string, Tags>).pos as Tags).truncated, true);
+  });
+
+  test('several tasks with a tagging task refuse QA tasks, pairs and pre-split words, naming the task', async () => {
+    const fails = async (args: string[], message: RegExp, code = 2) => {
+      const r = await cli('predict', ...args);
+      assert.equal(r.code, code, r.stderr);
+      assert.match(r.stderr, message);
+    };
+    await fails([dirs.spam as string, dirs.squad as string, '--input', input], /task squad is a QA task: it answers questions over contexts, not the one text each input gives every task; predict it on its own/);
+    await fails([dirs.pos as string, dirs.squad as string, '--input', input], /task squad is a QA task/);
+    await fails([dirs.mrpc as string, dirs.pos as string, '--input', input], /task pos is a tagging task: it tags one text, while task mrpc takes sentence pairs; predict them separately/);
+    const pairs = join(dir, 'pairs.jsonl');
+    writeFileSync(pairs, `${JSON.stringify({ text: 'a cat', text_pair: 'a dog' })}\n`);
+    await fails([dirs.spam as string, dirs.pos as string, '--input', pairs], /pairs\.jsonl:1: "text_pair" given but task pos is a tagging task: it tags one text, not a sentence pair/, 4);
+    const csv = join(dir, 'pairs.csv');
+    writeFileSync(csv, 'a,b\na cat,a dog\n');
+    await fails([dirs.spam as string, dirs.pos as string, '--input', csv, '--text', 'a', '--text-pair', 'b'], /--text-pair given but task pos is a tagging task: it tags one text, not a sentence pair/);
+    const tokens = join(dir, 'tokens.jsonl');
+    writeFileSync(tokens, `${JSON.stringify({ text: 'a cat' })}\n${JSON.stringify({ tokens: ['a', 'cat'] })}\n`);
+    await fails([dirs.spam as string, dirs.pos as string, '--input', tokens], /tokens\.jsonl:2: "tokens" \(pre-split words\) is read by a tagging task predicted on its own; with several tasks every task reads the input's one text: give "text"/, 4);
+    // without a tagging task, a pair is refused for the tasks as a whole
+    await fails([dirs.spam as string, dirs.sotu as string, '--input', pairs], /pairs\.jsonl:1: "text_pair" given but these tasks take single texts/, 4);
+  });
+
+  test('a CSV column is the text a tagging task tags next to a classifier', async () => {
+    const csv = join(dir, 'mails.csv');
+    writeFileSync(csv, 'id,body\nm1,the cat sat on the mat\n');
+    const many = await predictLines(dirs.spam as string, dirs.pos as string, '--input', csv, '--text', 'body', '--id', 'id');
+    const alone = await predictLines(dirs.pos as string, '--input', input);
+    assert.equal(many[0]?.id, 'm1');
+    const { id: _, ...want } = alone[0] as Record<string, unknown>;
+    sameAnswer((many[0]?.tasks as Record<string, unknown>).pos, want, 'pos from CSV');
   });
 });

@@ -12,7 +12,7 @@ import { predictExamples, type Prediction } from '../../train/evaluate.js';
 import { loadSquad } from '../../train/data/squad.js';
 import { cellText, readDelimitedRecords, type ColumnRef } from '../../train/data/tabular.js';
 import type { TaskModel } from '../../train/task-model.js';
-import { predictAnswers, predictTags, splitWords, type QaInput } from '../../train/token-tasks/index.js';
+import { predictAnswers, predictTags, splitWords, type QaInput, type TagPrediction } from '../../train/token-tasks/index.js';
 import { columnRef } from '../data-options.js';
 import { adapterDropArg, intArg } from '../options.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
@@ -73,17 +73,22 @@ Examples:
   $ echo "The jury praised the city" | adapterkit predict runs/brown-pos-adapters/best
   $ adapterkit predict runs/squad-adapters/best --input dev-v2.0.json
 
-Several task directories (sentence-level tasks on one base): every input answered by every task
-in one pass, the base's layers below the tasks' lowest adapter layer run once per input; output
-{"id", "tasks": {"spam": {"label": ..., "score": ...}, "sotu": {...}}} per line:
-  $ adapterkit predict runs/spam-adapters/best runs/sotu-adapters/best --input mails.txt`;
+Several task directories (sentence-level and tagging tasks on one base): every input answered by
+every task in one pass, the base's layers below the tasks' lowest adapter layer run once per
+input; output {"id", "tasks": {"spam": {"label": ..., "score": ...}, "pos": {"words": [...],
+"tags": [...], ...}}} per line, each task's object what predict gives it alone. Each input is one
+text (plain, JSONL "text" or a --text column) that every task reads, a tagging task splitting it
+into words (pre-split "tokens" are for a tagging task alone); sentence pairs only when every task
+takes pairs. QA tasks are predicted on their own.
+  $ adapterkit predict runs/spam-adapters/best runs/sotu-adapters/best --input mails.txt
+  $ adapterkit predict runs/spam-adapters/best runs/brown-pos-adapters/best --input mails.txt`;
 
 /** Registers `adapterkit predict`. */
 export function registerPredict(program: Command): void {
   const cmd = program
     .command('predict')
-    .description('Predict labels for texts with a saved task (or several at once); writes one JSON object per input line, with its id.')
-    .argument('<task-dir...>', 'task directory written by train (e.g. runs/<task>-<mode>/best); several: each input answered by every task in one pass')
+    .description('Predict labels (or tags, or answers) for texts with a saved task, or with several sentence-level and tagging tasks at once; writes one JSON object per input line, with its id.')
+    .argument('<task-dir...>', 'task directory written by train (e.g. runs/<task>-<mode>/best); several (sentence-level and tagging tasks): each input answered by every task in one pass')
     .option('--input <file>', 'input file (default: stdin)')
     .option('--output <file>', 'write predictions to this file (default: stdout)')
     .addOption(new Option('--format <format>', 'input format (default: jsonl for .jsonl/.ndjson files, csv for .csv, tsv for .tsv/.tab, squad for .json, else text)').choices(['text', 'jsonl', 'csv', 'tsv', 'squad']))
@@ -189,10 +194,10 @@ function refuseColumns(c: InputColumns, why: string): void {
  * CSV/TSV input: one example per record, with the column rules of train's data options; a record
  * whose text is empty gives an empty line (so that every record has its output).
  */
-function tableInputs(text: string, format: 'csv' | 'tsv', pair: boolean, where: string, c: InputColumns): InputLine<Example>[] {
+function tableInputs(text: string, format: 'csv' | 'tsv', pair: boolean, where: string, c: InputColumns, singleTexts: string): InputLine<Example>[] {
   if (c.text === undefined) fail('BAD_CONFIG', `${format.toUpperCase()} input needs --text <column> (a header name, or a 0-based index for a header-less file)`);
   if (pair && c.textPair === undefined) fail('BAD_CONFIG', 'this task takes sentence pairs: give --text-pair <column> as well');
-  if (!pair && c.textPair !== undefined) fail('BAD_CONFIG', '--text-pair given but this task takes single texts');
+  if (!pair && c.textPair !== undefined) fail('BAD_CONFIG', `--text-pair given but ${singleTexts}`);
   const records = readDelimitedRecords(where, text, format, { text: c.text, ...(c.textPair !== undefined ? { textPair: c.textPair } : {}), ...(c.id !== undefined ? { id: c.id } : {}) });
   return records.map((r) => {
     const id = (c.id !== undefined ? cellText(r.get(c.id)) : undefined) ?? String(r.line);
@@ -203,12 +208,21 @@ function tableInputs(text: string, format: 'csv' | 'tsv', pair: boolean, where: 
   });
 }
 
+/** What {@link parseInputs} says and checks beyond one task's rules (for several tasks at once). */
+export interface ParseOptions {
+  /** Why a second text is refused when `pair` is false (default: "this task takes single texts"). */
+  readonly singleTexts?: string;
+  /** Called with each JSONL object and its position (`where:line`) before it is read; may refuse it. */
+  readonly checkObject?: (o: Readonly<Record<string, unknown>>, at: string) => void;
+}
+
 /**
  * Parses the input into examples, one per line or record (none for a blank line or an empty
  * text); `where` names the source in messages; `c` chooses the columns of CSV/TSV/JSONL input.
  */
-export function parseInputs(text: string, format: 'text' | 'jsonl' | 'csv' | 'tsv', pair: boolean, where: string, c: InputColumns = {}): InputLine<Example>[] {
-  if (format === 'csv' || format === 'tsv') return tableInputs(text, format, pair, where, c);
+export function parseInputs(text: string, format: 'text' | 'jsonl' | 'csv' | 'tsv', pair: boolean, where: string, c: InputColumns = {}, opts: ParseOptions = {}): InputLine<Example>[] {
+  const singleTexts = opts.singleTexts ?? 'this task takes single texts';
+  if (format === 'csv' || format === 'tsv') return tableInputs(text, format, pair, where, c, singleTexts);
   if (format === 'text') {
     refuseColumns(c, 'plain-text input has one text per line (give --format csv, tsv or jsonl)');
     return textLines(text, where).map(({ id, input }) => {
@@ -217,14 +231,15 @@ export function parseInputs(text: string, format: 'text' | 'jsonl' | 'csv' | 'ts
       return { id, input: { id, textA: input.line } };
     });
   }
-  if (!pair && c.textPair !== undefined) fail('BAD_CONFIG', '--text-pair given but this task takes single texts');
+  if (!pair && c.textPair !== undefined) fail('BAD_CONFIG', `--text-pair given but ${singleTexts}`);
   const [textKey, pairKey] = [String(c.text ?? 'text'), String(c.textPair ?? 'text_pair')];
   return jsonLines(text, where, c.id !== undefined ? String(c.id) : 'id').map(({ id, input }) => {
     if (!input) return { id };
     const { o, at } = input;
+    opts.checkObject?.(o, at);
     if (typeof o[textKey] !== 'string') fail('BAD_DATA', `${at}: ${JSON.stringify(textKey)} must be a string`);
     if (pair && typeof o[pairKey] !== 'string') fail('BAD_DATA', `${at}: this task takes sentence pairs; ${JSON.stringify(pairKey)} must be a string`);
-    if (!pair && o[pairKey] !== undefined) fail('BAD_DATA', `${at}: ${JSON.stringify(pairKey)} given but this task takes single texts`);
+    if (!pair && o[pairKey] !== undefined) fail('BAD_DATA', `${at}: ${JSON.stringify(pairKey)} given but ${singleTexts}`);
     return { id, input: { id, textA: o[textKey] as string, ...(pair ? { textB: o[pairKey] as string } : {}) } };
   });
 }
@@ -254,6 +269,11 @@ export function predictionJson(head: HeadConfig, p: Prediction, allScores: boole
   }
   const i = p.value as number;
   return { label: head.labels[i], score: p.probs[i], ...(allScores ? { scores } : {}), truncated: p.truncated, ...windows };
+}
+
+/** A tagging task's output object for one input: its words, each word's tag and score (6 decimals). */
+export function tagsJson(words: readonly string[], p: Pick<TagPrediction, 'tags' | 'scores' | 'truncated'>): Record<string, unknown> {
+  return { words, tags: p.tags, scores: p.scores.map((x) => Number(x.toFixed(6))), truncated: p.truncated };
 }
 
 /** Tagging inputs, one per line: the words of a text line, or JSONL {"tokens": [...]} / {"text": "..."}. */
@@ -287,7 +307,7 @@ async function predictTokenTask(model: TaskModel, text: string, f: PredictFlags,
     if (format === 'squad') fail('BAD_CONFIG', '--format squad is for QA tasks; this task tags words');
     const lines = parseTagInputs(model, text, format, where);
     const { body, preds } = await outputLines(lines, (sentences) => predictTags(model, sentences.map((tokens) => ({ tokens })), { maxLength, batchSize: f.batchSize }),
-      (p, words) => ({ words, tags: p.tags, scores: p.scores.map((x) => Number(x.toFixed(6))), truncated: p.truncated }));
+      (p, words) => tagsJson(words, p));
     const truncated = preds.filter((p) => p.truncated).length;
     if (truncated) process.stderr.write(`note: ${truncated} of ${preds.length} input(s) lost words beyond ${maxLength} tokens (tagged ${JSON.stringify(preds[0]?.tags.at(-1) ?? 'O')}-filled)\n`);
     return body;
@@ -328,7 +348,7 @@ async function runPredict(dirs: readonly string[], f: PredictFlags): Promise<voi
   }
   if (text.trim() === '') fail('BAD_DATA', `no input: ${where} is empty (give one text per line, or JSONL {"text": ...} lines)`);
   if (dirs.length > 1) {
-    if (format === 'squad') fail('BAD_CONFIG', '--format squad is for one QA task; several task directories take sentence-level tasks');
+    if (format === 'squad') fail('BAD_CONFIG', '--format squad is for one QA task; several task directories take sentence-level and tagging tasks (QA tasks are predicted on their own)');
     const singleTaskFlags = [['--active', f.active], ['--adapter-drop', f.adapterDrop], ['--window-stride', f.windowStride]].filter(([, v]) => v !== undefined).map(([k]) => k as string);
     await predictMany(dirs, text, format, where, columns, { ...f, singleTaskFlags, model: frozenPrecisionOptions(f, logLine) });
     return;
