@@ -75,18 +75,31 @@ export function rowsOf(b: EncodedBatch): TokenizedRow[] {
   }));
 }
 
-/** Batches of example indices for one epoch: seeded shuffle, length bucketing, shuffled order. */
-export function epochBatches(rows: readonly Pick<TokenizedRow, 'ids'>[], batchSize: number, seed: number, epoch: number, bucketWindow = 50): number[][] {
+/** Batches a length-bucketed epoch sorts together: {@link BUCKET_WINDOW} batches' worth of examples at a time. */
+export const BUCKET_WINDOW = 50;
+
+/**
+ * Length bucketing of an order of items: windows of `batchSize × window` consecutive items, each
+ * sorted by length (stably) and cut into batches of `batchSize`; only the very last batch can be
+ * short. The caller shuffles the batches. Batches of like lengths carry little padding.
+ */
+export function lengthBuckets<T>(order: readonly T[], lengthOf: (item: T) => number, batchSize: number, window = BUCKET_WINDOW): T[][] {
+  if (!(batchSize >= 1)) fail('BAD_CONFIG', `batch size must be at least 1, got ${batchSize}`);
+  const span = batchSize * window;
+  const batches: T[][] = [];
+  for (let s = 0; s < order.length; s += span) {
+    const chunk = order.slice(s, s + span).map((item) => ({ item, n: lengthOf(item) })).sort((a, b) => a.n - b.n).map((x) => x.item);
+    for (let i = 0; i < chunk.length; i += batchSize) batches.push(chunk.slice(i, i + batchSize));
+  }
+  return batches;
+}
+
+/** Batches of example indices for one epoch: seeded shuffle, length bucketing ({@link lengthBuckets}), shuffled order. */
+export function epochBatches(rows: readonly Pick<TokenizedRow, 'ids'>[], batchSize: number, seed: number, epoch: number, bucketWindow = BUCKET_WINDOW): number[][] {
   if (!(batchSize >= 1)) fail('BAD_CONFIG', `batch size must be at least 1, got ${batchSize}`);
   const rng = new Rng(seed * 7919 + epoch);
   const order = rng.shuffle(rows.map((_, i) => i));
-  const window = batchSize * bucketWindow;
-  const batches: number[][] = [];
-  for (let s = 0; s < order.length; s += window) {
-    const chunk = order.slice(s, s + window).sort((a, b) => (rows[a]?.ids.length ?? 0) - (rows[b]?.ids.length ?? 0));
-    for (let i = 0; i < chunk.length; i += batchSize) batches.push(chunk.slice(i, i + batchSize));
-  }
-  return rng.shuffle(batches);
+  return rng.shuffle(lengthBuckets(order, (i) => rows[i]?.ids.length ?? 0, batchSize, bucketWindow));
 }
 
 /** Batches in length order for evaluation (no shuffling; least padding). */

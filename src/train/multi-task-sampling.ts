@@ -8,8 +8,15 @@
  *   expectation, larger T moves towards uniform over tasks (small tasks are seen more often than
  *   their size says, large ones less), T → ∞ is uniform.
  * Both are deterministic for a seed and an epoch.
+ *
+ * Length bucketing ({@link bucketDraws}, on by default in trainMultiTask) then reorders an epoch's
+ * draws as single-task training orders its examples: windows of BUCKET_WINDOW (50) batches' worth of draws are
+ * sorted by length and cut into batches, and the batches are shuffled. Tasks of very different
+ * lengths (spam's 128-token e-mails beside sotu's short sentences) otherwise pad nearly every mixed
+ * batch to the longest task's length. It changes which draws share a batch, not which are drawn.
  */
 import { fail } from '../errors.js';
+import { BUCKET_WINDOW, lengthBuckets } from './batching.js';
 import { Rng } from '../util/random.js';
 
 /** How tasks are sampled; see the module comment. */
@@ -69,5 +76,28 @@ export function mixedEpoch(sizes: readonly number[], s: MultiTaskSampling, seed:
     }
     out.push({ task, example: st.order[st.at++] as number });
   }
+  return out;
+}
+
+/**
+ * An epoch's draws in length-bucketed order (see the module comment): {@link lengthBuckets} over
+ * the draws in their order, the full batches shuffled (seeded by `seed` and `epoch`), and the one
+ * short batch, if any, kept last, so that cutting the result into consecutive batches of
+ * `batchSize` gives exactly these batches. The same draws, reordered.
+ *
+ * @example
+ * ```ts
+ * const draws = mixedEpoch([4833, 43400], 'proportional', 1, 0);
+ * const order = bucketDraws(draws, (d) => lengths[d.task][d.example], 32, 1, 0);
+ * order.length === draws.length; // true
+ * ```
+ */
+export function bucketDraws(draws: readonly MixedDraw[], lengthOf: (d: MixedDraw) => number, batchSize: number, seed: number, epoch: number, window = BUCKET_WINDOW): MixedDraw[] {
+  const batches = lengthBuckets(draws, lengthOf, batchSize, window);
+  const last = batches[batches.length - 1];
+  const short = last !== undefined && last.length < batchSize ? batches.pop() : undefined;
+  const rng = new Rng(seed * 6151 + epoch * 92821 + 3);
+  const out = rng.shuffle(batches).flat();
+  if (short) out.push(...short);
   return out;
 }

@@ -31,7 +31,8 @@
  * accuracy) in any mix; for a tagging task the "n_t/B times its own gradient" above holds with its
  * own loss, the mean token cross-entropy over the labelled tokens of its n_t sentences.
  *
- * Not in this slice: length bucketing of the mixed batches, and extractive-QA heads (see
+ * The draws are length-bucketed by default (`lengthBucketing`): batches of like lengths, as
+ * single-task training cuts them. Not in this slice: extractive-QA heads (see
  * multi-task-train-model.ts).
  */
 import { mkdir } from 'node:fs/promises';
@@ -48,7 +49,7 @@ import { resolveMaxLength } from './max-length.js';
 import { MixedTaskTrainer, mixedTrainingRefusal, type MixedLabel } from './multi-task-train-model.js';
 import { saveMixedCheckpoint, startOrResumeMixed, type CheckpointedTask, type MixedPosition } from './multi-task-resume.js';
 import type { FrozenOptions } from './frozen-precision.js';
-import { checkSampling, mixedEpoch, taskProbabilities, type MixedDraw, type MultiTaskSampling } from './multi-task-sampling.js';
+import { bucketDraws, checkSampling, mixedEpoch, taskProbabilities, type MixedDraw, type MultiTaskSampling } from './multi-task-sampling.js';
 import { RunDir, type TrainerState } from './run-dir.js';
 import type { TaskModel } from './task-model.js';
 import { sentenceTrainingData, type TaskMetricValues, type TrainingData } from './training-data.js';
@@ -117,6 +118,13 @@ export interface MultiTaskOptions {
   readonly tasks: readonly MultiTaskTask[];
   /** Default `proportional`. */
   readonly sampling?: MultiTaskSampling;
+  /**
+   * Length bucketing of each epoch's draws (default true; see multi-task-sampling's
+   * `bucketDraws`): batches of like lengths, as single-task training cuts them. false cuts the
+   * draws into batches in the order drawn, so that every batch mixes the tasks as sampled (and
+   * pads to its longest example).
+   */
+  readonly lengthBucketing?: boolean;
   readonly epochs?: number;
   readonly batchSize?: number;
   readonly maxLength?: number;
@@ -211,6 +219,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
     if (t.metrics?.length === 0) fail('BAD_CONFIG', `task ${t.name}: no metrics to evaluate`);
   }
   const sampling = checkSampling(o.sampling ?? 'proportional');
+  const lengthBucketing = o.lengthBucketing ?? true;
   const epochs = o.epochs ?? 3;
   const batchSize = o.batchSize ?? 32;
   const peakLr = o.lr ?? (DEFAULT_LR.adapters as number);
@@ -231,7 +240,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
     return { task, run, opt };
   });
   const signature = {
-    multiTask: o.tasks.map((t) => t.name), sampling, epochs, batchSize, lr: peakLr, weightDecay: o.weightDecay ?? 0.01, warmupRatio: o.warmupRatio ?? 0.1, clipNorm, seed, maxLength,
+    multiTask: o.tasks.map((t) => t.name), sampling, lengthBucketing, epochs, batchSize, lr: peakLr, weightDecay: o.weightDecay ?? 0.01, warmupRatio: o.warmupRatio ?? 0.1, clipNorm, seed, maxLength,
     dropout: o.dropout ?? null, evalEvery: o.evalEvery ?? null, maxSteps: o.maxSteps ?? null, patience: o.patience ?? null,
   };
   const note = (message: string) => o.onEvent?.({ type: 'note', message });
@@ -292,7 +301,8 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
   const save = (epoch: number, batch: number, draw: number) => saveMixedCheckpoint(o.outDir, runs, { step, epoch, batch, draw, evaluated: lastEval === step }, maxLength);
   try {
     outer: for (let epoch = start.epoch; epoch < epochs; epoch++) {
-      const draws = mixedEpoch(sizes, sampling, seed, epoch);
+      const drawn = mixedEpoch(sizes, sampling, seed, epoch);
+      const draws = lengthBucketing ? bucketDraws(drawn, (d) => ((runs[d.task] as TaskRun).data.rows[d.example]?.ids.length ?? 0), batchSize, seed, epoch) : drawn;
       let at = epoch === start.epoch ? start.draw : 0;
       for (let b = epoch === start.epoch ? start.batch : 0; ; b++) {
         const { part, next } = nextBatch(draws, at, batchSize, stopped);

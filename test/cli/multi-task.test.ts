@@ -37,6 +37,8 @@ describe('train --multi-task', () => {
     assert.equal(s.steps, 2 * Math.ceil(144 / 16));
     assert.deepEqual(s.tasks.map((t) => t.name), ['first', 'second']);
     assert.match(run.stderr, /sampling: +temperature 2/);
+    assert.match(run.stderr, /batches: +length-bucketed \(like lengths together, within windows of 50 batches\)/);
+    assert.equal((JSON.parse(run.stdout) as { lengthBucketing: boolean }).lengthBucketing, true);
     assert.match(run.stderr, /eval first at step 9: accuracy/);
     assert.match(run.stderr, /eval second at step 9: accuracy/);
     for (const t of s.tasks) {
@@ -97,6 +99,7 @@ describe('train --multi-task', () => {
       [['--multi-task', `first=${a},second=${b}`, '--sampling', 'temperature=-1'], /sampling temperature must be a positive number/],
       [['--multi-task', `first=${a},second=${b}`, '--mode', 'full'], /--multi-task trains adapters \(--mode adapters\); the mode is full/],
       [['--dataset', 'spam', '--sampling', 'proportional'], /--sampling applies to --multi-task runs only/],
+      [['--dataset', 'spam', '--no-length-bucketing'], /--no-length-bucketing applies to --multi-task runs only \(single-task runs always bucket by length\)/],
     ];
     for (const [args, re] of cases) {
       const r = await cli('train', ...args, ...common, '--out', join(dir, 'bad'));

@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import { adapterConfig, ia3Config, loraConfig, methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig, type HeadConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
-import { collate, tokenizeAll, type TokenizedRow } from '../../src/train/batching.js';
+import { collate, lengthBuckets, tokenizeAll, type TokenizedRow } from '../../src/train/batching.js';
 import type { Example } from '../../src/train/data/types.js';
 import { predictExamples, scorePredictions } from '../../src/train/evaluate.js';
 import { MixedTaskTrainer, type MixedLabel, type MixedStepResult } from '../../src/train/multi-task-train-model.js';
-import { mixedEpoch, parseSampling, taskProbabilities } from '../../src/train/multi-task-sampling.js';
+import { bucketDraws, mixedEpoch, parseSampling, taskProbabilities, type MixedDraw } from '../../src/train/multi-task-sampling.js';
 import { trainMultiTask, type MultiTaskEvent } from '../../src/train/multi-task-trainer.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
 import { AdamW, clipByGlobalNorm } from '../../src/train/optim/index.js';
@@ -286,6 +286,57 @@ describe('trainMultiTask and its sampling', async () => {
     assert.equal(parseSampling('proportional'), 'proportional');
     assert.throws(() => parseSampling('temperature=0'), /sampling temperature must be a positive number, got 0/);
     assert.throws(() => parseSampling('uniform'), /sampling "uniform": use proportional or temperature=<T>/);
+  });
+
+  test('length bucketing reorders the draws into batches of like lengths: the same draws, less padding, the short batch last', () => {
+    // two tasks of very different lengths (as spam's e-mails beside sotu's sentences): task 0 rows of 100 tokens, task 1 of 5-9
+    const sizes = [30, 300];
+    const len = (d: MixedDraw) => (d.task === 0 ? 100 : 5 + (d.example % 5));
+    const B = 8;
+    const drawn = mixedEpoch(sizes, 'proportional', 1, 0);
+    const order = bucketDraws(drawn, len, B, 1, 0, 10);
+    const key = (d: MixedDraw) => `${d.task}:${d.example}`;
+    assert.deepEqual([...order].map(key).sort(), drawn.map(key).sort(), 'the same draws, each once');
+    const cut = (ds: readonly MixedDraw[]) => Array.from({ length: Math.ceil(ds.length / B) }, (_, i) => ds.slice(i * B, (i + 1) * B));
+    const padded = (ds: readonly MixedDraw[]) => cut(ds).reduce((a, b) => a + b.length * Math.max(...b.map(len)), 0);
+    const tokens = drawn.reduce((a, d) => a + len(d), 0);
+    // in draw order nearly every batch holds a 100-token row; bucketed, the long rows share a few batches
+    assert.ok(padded(drawn) > 2 * padded(order), `padded tokens: ${padded(drawn)} in draw order, ${padded(order)} bucketed (${tokens} real)`);
+    const batches = cut(order);
+    assert.equal(batches.length, Math.ceil(330 / B));
+    batches.slice(0, -1).forEach((b, i) => assert.equal(b.length, B, `batch ${i} is full`));
+    assert.equal(batches[batches.length - 1]!.length, 330 % B, 'the one short batch comes last');
+    // every batch is a sorted run of one window of 10 batches' worth of draws
+    const windows = lengthBuckets(drawn, len, B, 10).map((b) => b.map(key).join(' '));
+    for (const b of batches) assert.ok(windows.includes(b.map(key).join(' ')), 'a batch of lengthBuckets');
+    assert.deepEqual(bucketDraws(drawn, len, B, 1, 0, 10), order, 'deterministic');
+    assert.notDeepEqual(bucketDraws(drawn, len, B, 1, 1, 10), order, 'another batch order in another epoch');
+    assert.throws(() => lengthBuckets(drawn, len, 0), /batch size must be at least 1, got 0/);
+  });
+
+  test('trainMultiTask buckets by length unless told not to: fewer padded positions, the same examples each epoch; resuming with the other setting is refused', async () => {
+    const short = toyExamples(48, 31);
+    const long = toyExamples(16, 32).map((e) => ({ ...e, textA: `${e.textA} ${e.textA} ${e.textA} ${e.textA}` }));
+    const make = () => [
+      { name: 'short', model: TaskModel.create(base, { mode: specs[0]!.mode, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 1 }), train: short, dev: toyExamples(8, 33), metrics: ['accuracy'] as const },
+      { name: 'long', model: TaskModel.create(base, { mode: specs[1]!.mode, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 2 }), train: long, dev: toyExamples(8, 34), metrics: ['accuracy'] as const },
+    ];
+    const seqs = (out: string) => readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; seq?: number; batch?: number; counts?: Record<string, number> }).filter((r) => r.type === 'train');
+    const outOn = tmp();
+    const outOff = tmp();
+    await trainMultiTask({ outDir: outOn, tasks: make(), epochs: 1, batchSize: 8, maxLength: 40, lr: 1e-2, seed: 3 });
+    await trainMultiTask({ outDir: outOff, tasks: make(), epochs: 1, batchSize: 8, maxLength: 40, lr: 1e-2, seed: 3, lengthBucketing: false });
+    const on = seqs(outOn);
+    const off = seqs(outOff);
+    assert.equal(on.length, 8);
+    assert.equal(off.length, 8);
+    const count = (rs: typeof on, t: string) => rs.reduce((a, r) => a + (r.counts?.[t] ?? 0), 0);
+    for (const t of ['short', 'long']) assert.equal(count(on, t), count(off, t), `${t}: every example once either way`);
+    const padded = (rs: typeof on) => rs.reduce((a, r) => a + (r.batch ?? 0) * (r.seq ?? 0), 0);
+    assert.ok(padded(on) < padded(off), `padded positions: ${padded(on)} bucketed, ${padded(off)} in draw order`);
+    assert.ok(on.some((r) => (r.counts?.long ?? 0) === 0), 'some bucketed batch holds no long row');
+    await assert.rejects(trainMultiTask({ outDir: outOn, tasks: make(), epochs: 1, batchSize: 8, maxLength: 40, lr: 1e-2, seed: 3, lengthBucketing: false, resume: true }),
+      /cannot resume .*: the run was started with different lengthBucketing \(true then, false now\)/);
   });
 
   test('a tiny run: every task learns, keeps its own best checkpoint, which reloads as an ordinary task', async () => {

@@ -19,6 +19,7 @@ import type { Example, TaskData } from '../../train/data/types.js';
 import { describeMode, type SingleTrainingMode } from '../../train/modes.js';
 import { resolveMaxLength } from '../../train/max-length.js';
 import { parseSampling, type MultiTaskSampling } from '../../train/multi-task-sampling.js';
+import { BUCKET_WINDOW } from '../../train/batching.js';
 import { trainMultiTask, type MultiTaskEvent, type MultiTaskTask } from '../../train/multi-task-trainer.js';
 import { TaskModel } from '../../train/task-model.js';
 import { DEFAULT_LR } from '../../train/trainer.js';
@@ -38,10 +39,15 @@ export const MULTI_TASK_HELP = `train several classification and tagging tasks i
 /** Help of --sampling. */
 export const SAMPLING_HELP = 'with --multi-task: proportional (every example once an epoch, tasks in proportion to their size) or temperature=<T> (task i drawn with p ∝ n_i^(1/T); T > 1 favours small tasks)';
 
+/** Help of --no-length-bucketing. */
+export const LENGTH_BUCKETING_HELP = `with --multi-task: cut each epoch's draws into batches in the order drawn, so that every batch mixes the tasks as sampled (default: batches of like lengths, sorted within windows of ${BUCKET_WINDOW} batches as single-task runs are; tasks of very different lengths otherwise pad nearly every batch to the longest)`;
+
 /** The flags a mixed-task run reads (a subset of train's). */
 export interface MultiTaskFlags extends ModeFlags, FrozenPrecisionFlags {
   multiTask: string;
   sampling?: string;
+  /** false with --no-length-bucketing. */
+  lengthBucketing?: boolean;
   base: string;
   revision?: string;
   headLayers?: number;
@@ -197,6 +203,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
     ['trainable', `${formatInt(stats?.trainableParams ?? 0)} parameters per task (${formatPercent(stats?.share ?? 0)} of the base)`],
     ...(frozen.frozenPrecision === 'int8' ? [['frozen base', 'int8 matmuls (outlier guard on the first mixed batch)'] as [string, string]] : []),
     ['sampling', sampling === 'proportional' ? 'proportional to task size' : `temperature ${sampling.temperature} (p ∝ n^(1/${sampling.temperature}))`],
+    ['batches', f.lengthBucketing === false ? 'in draw order (every batch mixes the tasks as sampled)' : `length-bucketed (like lengths together, within windows of ${BUCKET_WINDOW} batches)`],
     ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR.adapters}, seed ${f.seed}`],
   ]).trimEnd());
 
@@ -226,7 +233,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
       message: `interrupt: stopping after this step and saving a checkpoint of every task (continue with --out ${out} --resume)`,
       exitMessage: 'adapterkit: interrupted twice, exiting', log: say,
     }, (signal) => trainMultiTask({
-      outDir: out, tasks, sampling, epochs: f.epochs, batchSize: f.batchSize, maxLength,
+      outDir: out, tasks, sampling, lengthBucketing: f.lengthBucketing !== false, epochs: f.epochs, batchSize: f.batchSize, maxLength,
       ...(f.lr !== undefined ? { lr: f.lr } : {}), weightDecay: f.weightDecay, warmupRatio: f.warmupRatio, clipNorm: f.clipNorm, seed: f.seed,
       ...(f.dropout !== undefined ? { dropout: f.dropout } : {}), ...(f.evalEvery !== undefined ? { evalEvery: f.evalEvery } : {}),
       ...(f.maxSteps !== undefined ? { maxSteps: f.maxSteps } : {}), ...(f.threads !== undefined ? { threads: f.threads } : {}), frozen, signal, onEvent,
@@ -236,7 +243,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
     for (const t of tasks) await t.model.dispose();
   }
   const summary = {
-    out, base: base.id, mode: describeMode(mode, base.encoder), ...frozenRecord(frozen), sampling, steps: r.steps, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
+    out, base: base.id, mode: describeMode(mode, base.encoder), ...frozenRecord(frozen), sampling, lengthBucketing: f.lengthBucketing !== false, steps: r.steps, stopReason: r.stopReason, seconds: r.seconds, examplesPerSec: r.examplesPerSec,
     tasks: r.tasks.map((t) => ({ ...t, best: t.best ? { ...t.best, epoch: t.best.epoch + 1 } : null })),
   };
   if (f.json) {

@@ -39,7 +39,7 @@ import { cliBaseOptions } from '../download-progress.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { DEFAULT_CACHE_MEMORY_BYTES } from '../../train/frozen-cache-options.js';
 import { frozenRecord } from '../../train/frozen-precision.js';
-import { MULTI_TASK_HELP, runMultiTaskTrain, SAMPLING_HELP, type MultiTaskFlags } from './train-multi-task.js';
+import { LENGTH_BUCKETING_HELP, MULTI_TASK_HELP, runMultiTaskTrain, SAMPLING_HELP, type MultiTaskFlags } from './train-multi-task.js';
 
 /** Flags of `adapterkit train`. */
 interface TrainFlags extends DataFlags, ModeFlags, SetupFlags, FrozenPrecisionFlags {
@@ -191,15 +191,17 @@ export function registerTrain(program: Command): void {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--multi-task <tasks>', MULTI_TASK_HELP)
     .option('--sampling <how>', SAMPLING_HELP)
+    .option('--no-length-bucketing', LENGTH_BUCKETING_HELP)
     .option('--json', 'print the final summary as JSON on stdout (epochs count from 1, as in the text summary)')
     .option('--doc-stride <n>', `QA: overlap in tokens between context windows (default: ${DEFAULT_QA_OPTIONS.stride}, capped at half a window)`, intArg(0))
     .option('--max-answer-length <n>', `QA: longest answer in tokens (default: ${DEFAULT_QA_OPTIONS.maxAnswerLength})`, intArg(1))
     .option('--n-best <n>', `QA: start and end candidates per window (default: ${DEFAULT_QA_OPTIONS.nBest})`, intArg(1))
     .option('--null-threshold <t>', 'QA, SQuAD v2: answer "" when null score - best span score exceeds this (default: 0)', numberArg(-Infinity, Infinity))
     .addHelpText('after', EXAMPLES)
-    .action(async (flags: TrainFlags & { multiTask?: string; sampling?: string }, command: Command) => {
+    .action(async (flags: TrainFlags & { multiTask?: string; sampling?: string; lengthBucketing?: boolean }, command: Command) => {
       if (flags.multiTask !== undefined) return runMultiTaskTrain(flags as unknown as MultiTaskFlags);
       if (flags.sampling !== undefined) fail('BAD_CONFIG', '--sampling applies to --multi-task runs only');
+      if (flags.lengthBucketing === false) fail('BAD_CONFIG', '--no-length-bucketing applies to --multi-task runs only (single-task runs always bucket by length)');
       await runTrain(flags, command);
     });
 }
