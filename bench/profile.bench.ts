@@ -19,8 +19,8 @@
  * warm-up batch (its probe sessions are not profiled into the tables; its plan is printed). Both
  * precisions also print the frozen linear products of the encoder (x W forward, dY Wᵀ backward:
  * all B·T token rows from one encoder width, D or the feed-forward width, to another, by a
- * constant weight) by kernel, DynamicQuantizeMatMul / MatMulNBits / fp32 (MatMul, Gemm,
- * FusedMatMul), forward vs backward, with the GFLOP/s each kernel reached (2·rows·K·N per node,
+ * constant weight) by kernel, DynamicQuantizeMatMul / MatMulNBits (blocks of 256 or of 32) / fp32
+ * (MatMul, Gemm, FusedMatMul), forward vs backward, with the GFLOP/s each kernel reached (2·rows·K·N per node,
  * from the shapes ONNX Runtime records).
  *
  *     node --import tsx bench/profile.bench.ts
@@ -37,6 +37,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { methodConfig } from '../src/adapters/methods/index.js';
 import { setRuntimeBackend, type OrtSessionOptions, type RuntimeBackend } from '../src/engine/runtime/backend.js';
+import { BLOCK_LENGTHS } from '../src/engine/ops/quantized.js';
 import { PREVIOUS_VARIANTS, setBuildVariants } from '../src/engine/variants.js';
 import { defaultRuntimeBackend } from '../src/engine/runtime/ort-node.js';
 import { headConfig } from '../src/heads/head.js';
@@ -167,10 +168,15 @@ function flopsOf(e: ProfileEvent): number {
   return a && y ? 2 * count(a) * (y[y.length - 1] as number) : 0;
 }
 
-/** The kernel of a frozen linear product, as the int8 plan names it. */
+/** The kernel of a frozen linear product, as the int8 plan names it (a block kernel told by its scales [N, ceil(K / block)]). */
 function linearKernel(e: ProfileEvent): string {
   const op = opOf(e);
-  return op === 'DynamicQuantizeMatMul' ? 'int8 (DynamicQuantizeMatMul)' : op === 'MatMulNBits' ? 'int8-block (MatMulNBits)' : 'fp32 (MatMul, Gemm, FusedMatMul)';
+  if (op === 'DynamicQuantizeMatMul') return 'int8 (DynamicQuantizeMatMul)';
+  if (op !== 'MatMulNBits') return 'fp32 (MatMul, Gemm, FusedMatMul)';
+  const [a, scales] = shapes(e.args?.input_type_shape);
+  const k = a?.[a.length - 1] ?? 0;
+  const kernel = Object.entries(BLOCK_LENGTHS).find(([, block]) => Math.ceil(k / block) === scales?.[1])?.[0] ?? 'int8-block?';
+  return `${kernel} (MatMulNBits)`;
 }
 
 /** The frozen linear products by kernel and direction: time, share of kernel time, nodes and GFLOP/s. */
