@@ -22,7 +22,7 @@
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fail } from '../errors.js';
-import { serializeGraph, slice, squeeze, type FrozenKernel, type Graph, type Value } from '../engine/index.js';
+import { serializeGraph, slice, squeeze, type ForwardKernel, type Graph, type Value } from '../engine/index.js';
 import { methodOf } from '../adapters/methods/index.js';
 import { baseFingerprint, type BaseModel } from '../models/base.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
@@ -103,7 +103,7 @@ export interface ExportResult {
     /** The guard's plan in one line (kernels chosen, tolerance, worst error). */
     readonly plan: string;
     /** Matmul nodes per quantised kernel in the file (a weight ALBERT shares across layers counts once per node). */
-    readonly nodes: Readonly<Record<Exclude<FrozenKernel, 'fp32'>, number>>;
+    readonly nodes: Readonly<Record<Exclude<ForwardKernel, 'fp32'>, number>>;
     /** Frozen matmul weights the guard kept in fp32. */
     readonly fp32Weights: readonly string[];
     /** Size of model_quantized.onnx over model.onnx. */

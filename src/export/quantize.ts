@@ -14,7 +14,7 @@
  */
 import protobuf from 'protobufjs';
 import { fail } from '../errors.js';
-import { INT8_BLOCK, quantizeBlocks, quantizeColumns, type FrozenKernel, type HostTensor } from '../engine/index.js';
+import { INT8_BLOCK, quantizeBlocks, quantizeColumns, type ForwardKernel, type HostTensor } from '../engine/index.js';
 import { ONNX_DTYPE } from '../engine/onnx/dtype-codes.js';
 import { ATTR_TYPE, CONTRIB_OPSET, ONNX_SCHEMA } from '../engine/onnx/schema.js';
 import type { FrozenPlan } from '../train/frozen-precision.js';
@@ -37,7 +37,7 @@ interface ModelObj {
 export interface QuantizedModel {
   readonly bytes: Uint8Array;
   /** Matmul nodes rewritten per kernel (a weight shared by several layers, ALBERT, counts once per node). */
-  readonly nodes: Readonly<Record<Exclude<FrozenKernel, 'fp32'>, number>>;
+  readonly nodes: Readonly<Record<Exclude<ForwardKernel, 'fp32'>, number>>;
   /** Planned weights that stay fp32: the guard's fp32 choices. */
   readonly fp32Weights: readonly string[];
 }
@@ -71,14 +71,14 @@ export function quantizeExportedModel(bytes: Uint8Array, plan: FrozenPlan, metad
   const g = model.graph;
   const nodes = g.node ?? [];
   const inits = new Map((g.initializer ?? []).map((t) => [t.name, t]));
-  const kernelOf = new Map(plan.choices.filter((c) => c.kernel !== 'fp32').map((c) => [c.weight, c.kernel as Exclude<FrozenKernel, 'fp32'>]));
+  const kernelOf = new Map(plan.choices.filter((c) => c.kernel !== 'fp32').map((c) => [c.weight, c.kernel as Exclude<ForwardKernel, 'fp32'>]));
   const consumers = new Map<string, NodeObj[]>();
   for (const n of nodes) for (const i of n.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const graphOutputs = new Set((g.output ?? []).map((o) => o.name));
 
   const added = new Map<string, TensorObj>();
   const made = new Map<string, { q: string; scale: string; k: number; n: number }>();
-  const quantized = (w: string, kernel: Exclude<FrozenKernel, 'fp32'>) => {
+  const quantized = (w: string, kernel: Exclude<ForwardKernel, 'fp32'>) => {
     const hit = made.get(w);
     if (hit) return hit;
     const t = inits.get(w);

@@ -8,17 +8,19 @@
  * activations, the loss and the optimizer stay fp32. Before the first session is built, the guard
  * runs the forward once on a real batch with every frozen matmul in fp32 and measures each int8
  * kernel's product against it (relative Frobenius error over the batch): a matmul within the
- * tolerance runs `int8`; above it, the 8-bit block kernel (activations quantised per block of 32,
- * which contains outlier channels), measured in a second run, if that is within the tolerance,
+ * tolerance runs `int8`; above it, the 8-bit block kernel `int8-block` (activations quantised per
+ * block of 32, which contains outlier channels), measured in a second run, if that is within the tolerance,
  * otherwise fp32. On a training batch (labels given) the guard checks the input gradient too: the
  * probe graph is differentiated with respect to each frozen product whose input gradient training
  * needs (its input depends on a trained tensor), and dX = dY Wᵀ through the int8 transposed copy
  * (dY quantised per tensor at run time) is measured against fp32 on that dY; the backward kernel
- * is chosen the same way, int8, else int8-block, else fp32, independently of the forward's.
+ * is chosen the same way, independently of the forward's, from its own chain: int8, else
+ * int8-block256 (8-bit blocks of 256, which follow the rows of dY, where an input gradient's spread
+ * is), else int8-block, else fp32; both block kernels are measured in the second run.
  */
 import { fail } from '../errors.js';
 import {
-  FROZEN_KERNELS, Graph, Session, gradients, installFrozenKernel, installFrozenProbe, type FrozenKernel, type FrozenProbe, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
+  BLOCK_LENGTHS, FROZEN_KERNELS, Graph, INPUT_GRADIENT_KERNELS, Session, gradients, installFrozenKernel, installFrozenProbe, type BlockKernel, type ForwardKernel, type FrozenKernel, type FrozenProbe, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
 } from '../engine/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
@@ -101,11 +103,8 @@ export function frozenMatmulSpecs(encoder: Encoder, trains: (s: WeightSpec) => b
   return encoder.weightSpecs.filter((s) => isQuantizable(s) && !trains(s));
 }
 
-/** Relative errors the guard measured for one matmul: int8 always, the block kernel where int8 was over the tolerance. */
-export interface FrozenErrors {
-  readonly int8: number;
-  readonly 'int8-block'?: number;
-}
+/** Relative errors the guard measured for one matmul: int8 always, the block kernels of its chain where int8 was over the tolerance. */
+export type FrozenErrors = { readonly int8: number } & { readonly [K in BlockKernel]?: number };
 
 /** What the guard measured and chose for one frozen matmul. */
 export interface FrozenMatmulChoice {
@@ -113,7 +112,7 @@ export interface FrozenMatmulChoice {
   readonly shape: readonly number[];
   /** Relative error of each measured kernel's product on the guard's batch. */
   readonly errors: FrozenErrors;
-  readonly kernel: FrozenKernel;
+  readonly kernel: ForwardKernel;
   /**
    * The input gradient dX = dY Wᵀ, when the guard ran on a training batch and training needs it
    * (and the forward is quantised; an fp32 forward has an fp32 gradient): the errors measured on
@@ -130,19 +129,29 @@ export interface FrozenPlan {
   readonly bytes: { readonly fp32: number; readonly planned: number };
 }
 
-/** The kernel for measured `errors`: the first of int8, int8-block measured within `tolerance`, else fp32. */
-export function chooseKernel(errors: FrozenErrors, tolerance: number): FrozenKernel {
-  for (const k of FROZEN_KERNELS) if (k === 'fp32' || (errors[k] ?? Infinity) <= tolerance) return k;
+/**
+ * The kernel for measured `errors`: the first kernel of `chain` (default the forward's,
+ * {@link FROZEN_KERNELS}; an input gradient's is {@link INPUT_GRADIENT_KERNELS}) measured within
+ * `tolerance`, else fp32.
+ */
+export function chooseKernel(errors: FrozenErrors, tolerance: number): ForwardKernel;
+export function chooseKernel(errors: FrozenErrors, tolerance: number, chain: readonly FrozenKernel[]): FrozenKernel;
+export function chooseKernel(errors: FrozenErrors, tolerance: number, chain: readonly FrozenKernel[] = FROZEN_KERNELS): FrozenKernel {
+  for (const k of chain) if (k !== 'fp32' && (errors[k] ?? Infinity) <= tolerance) return k;
   return 'fp32';
 }
+
+/** The kernels of `chain` the guard's second run measures where int8 is over the tolerance: its block kernels. */
+const blockKernels = (chain: readonly FrozenKernel[]): BlockKernel[] => chain.filter((k): k is BlockKernel => k in BLOCK_LENGTHS);
 
 /** Bytes of one direction's constants of a [K, N] weight (the transposed copy for `transposed`). */
 function directionBytes(K: number, N: number, kernel: FrozenKernel, transposed: boolean): number {
   const [k, n] = transposed ? [N, K] : [K, N];
   if (kernel === 'fp32') return 4 * k * n;
   if (kernel === 'int8') return k * n + 4 * n;
-  const blocks = n * Math.ceil(k / 32);
-  return 32 * blocks + 4 * blocks;
+  const block = BLOCK_LENGTHS[kernel];
+  const blocks = n * Math.ceil(k / block);
+  return block * blocks + 4 * blocks;
 }
 
 /**
@@ -150,7 +159,7 @@ function directionBytes(K: number, N: number, kernel: FrozenKernel, transposed: 
  * (default the same): fp32 W alone when the forward is fp32, else the forward copy and the
  * transposed copy, each with its scales.
  */
-export function kernelBytes(shape: readonly number[], kernel: FrozenKernel, backward: FrozenKernel = kernel): number {
+export function kernelBytes(shape: readonly number[], kernel: ForwardKernel, backward: FrozenKernel = kernel): number {
   const [K, N] = shape as [number, number];
   if (kernel === 'fp32') return 4 * K * N;
   return directionBytes(K, N, kernel, false) + directionBytes(K, N, backward, true);
@@ -166,7 +175,7 @@ export function planFrozen(specs: readonly WeightSpec[], measured: ReadonlyMap<s
     if (!errors) fail('GRAPH_ERROR', `int8 guard: no measurement for frozen matmul ${s.name}`);
     const kernel = chooseKernel(errors, tolerance);
     const b = backward.get(s.name);
-    return { weight: s.name, shape: s.shape, errors, kernel, ...(b && kernel !== 'fp32' ? { backward: { errors: b, kernel: chooseKernel(b, tolerance) } } : {}) };
+    return { weight: s.name, shape: s.shape, errors, kernel, ...(b && kernel !== 'fp32' ? { backward: { errors: b, kernel: chooseKernel(b, tolerance, INPUT_GRADIENT_KERNELS) } } : {}) };
   });
   const fp32 = choices.reduce((n, c) => n + kernelBytes(c.shape, 'fp32'), 0);
   const planned = choices.reduce((n, c) => n + kernelBytes(c.shape, c.kernel, c.backward?.kernel), 0);
@@ -175,7 +184,7 @@ export function planFrozen(specs: readonly WeightSpec[], measured: ReadonlyMap<s
 
 /** Counts of each kernel in a plan: of the forward products, or (`backward`) of the input gradients the guard measured. */
 export function kernelCounts(plan: FrozenPlan, o: { backward?: boolean } = {}): Record<FrozenKernel, number> {
-  const n: Record<FrozenKernel, number> = { int8: 0, 'int8-block': 0, fp32: 0 };
+  const n = Object.fromEntries(INPUT_GRADIENT_KERNELS.map((k) => [k, 0])) as Record<FrozenKernel, number>;
   for (const c of plan.choices) {
     const k = o.backward ? c.backward?.kernel : c.kernel;
     if (k) n[k]++;
@@ -183,9 +192,14 @@ export function kernelCounts(plan: FrozenPlan, o: { backward?: boolean } = {}): 
   return n;
 }
 
+/** `n int8, n int8-block, n fp32`: the counts of `chain`'s kernels after the first (whose count the caller words). */
+const countsAfterFirst = (n: Record<FrozenKernel, number>, chain: readonly FrozenKernel[]) => chain.slice(1).map((k) => `${n[k]} ${k}`).join(', ');
+
 /**
  * One line for logs, e.g. on the embedded base: `int8 frozen base: 9 of 9 matmuls int8, 0 int8-block,
- * 0 fp32 (tolerance 0.03, worst int8 error 0.014); frozen matmul weights 17.8 MB -> 8.9 MB`.
+ * 0 fp32 (tolerance 0.03, worst int8 error 0.014); frozen matmul weights 17.8 MB -> 8.9 MB`; after
+ * a training batch, the input gradients' counts too (`input gradients: 54 of 72 int8, 18
+ * int8-block256, 0 int8-block, 0 fp32 (worst int8 error 0.030)`).
  */
 export function summarizeFrozenPlan(plan: FrozenPlan): string {
   const n = kernelCounts(plan);
@@ -197,13 +211,13 @@ export function summarizeFrozenPlan(plan: FrozenPlan): string {
   if (back.length) {
     const b = kernelCounts(plan, { backward: true });
     const bWorst = back.filter((c) => c.backward?.kernel === 'int8').reduce((m, c) => Math.max(m, c.backward?.errors.int8 ?? 0), 0);
-    grads = `; input gradients: ${b.int8} of ${back.length} int8, ${b['int8-block']} int8-block, ${b.fp32} fp32${b.int8 ? ` (worst int8 error ${bWorst.toPrecision(2)})` : ''}`;
+    grads = `; input gradients: ${b.int8} of ${back.length} int8, ${countsAfterFirst(b, INPUT_GRADIENT_KERNELS)}${b.int8 ? ` (worst int8 error ${bWorst.toPrecision(2)})` : ''}`;
   }
-  return `int8 frozen base: ${n.int8} of ${plan.choices.length} matmuls int8, ${n['int8-block']} int8-block, ${n.fp32} fp32 `
+  return `int8 frozen base: ${n.int8} of ${plan.choices.length} matmuls int8, ${countsAfterFirst(n, FROZEN_KERNELS)} `
     + `(tolerance ${plan.tolerance}${kept.length ? `, worst int8 error ${worst.toPrecision(2)}` : ''})${grads}; frozen matmul weights ${mb(plan.bytes.fp32)} -> ${mb(plan.bytes.planned)}`;
 }
 
-const describeErrors = (e: FrozenErrors) => `int8 error ${e.int8.toPrecision(2)}${e['int8-block'] !== undefined ? `, int8-block ${e['int8-block'].toPrecision(2)}` : ''}`;
+const describeErrors = (e: FrozenErrors) => [`int8 error ${e.int8.toPrecision(2)}`, ...blockKernels(INPUT_GRADIENT_KERNELS).filter((k) => e[k] !== undefined).map((k) => `${k} ${(e[k] as number).toPrecision(2)}`)].join(', ');
 
 /**
  * One line per matmul (`onlyExceptions`: per matmul not int8 in both directions): weight, shape,
@@ -298,9 +312,10 @@ async function probeOnce(pg: ProbeGraph, probes: readonly FrozenProbe[], feeds: 
 /**
  * The outlier guard: builds a probe graph with `build` and runs it on `feeds`, measuring every
  * frozen matmul among `specs` in int8; for those over the tolerance, a second probe measures the
- * block kernel (slower, so only where needed). When `build` returns a training graph (a loss and
+ * block kernels of its chain (slower, so only where needed). When `build` returns a training graph (a loss and
  * the trained params; `feeds` then hold the labels), the input gradients training needs are
- * measured the same way, int8 first, the block kernel where int8 is over. Returns the plan.
+ * measured the same way, int8 first, the block kernels of the input gradient's chain
+ * ({@link INPUT_GRADIENT_KERNELS}) where int8 is over. Returns the plan.
  */
 export async function runFrozenGuard(o: {
   build: (f: FrozenBuild) => Graph | ProbeGraph; feeds: Record<string, HostTensor>; session: SessionOptions; specs: readonly WeightSpec[]; tolerance: number;
@@ -314,8 +329,9 @@ export async function runFrozenGuard(o: {
   const overOf = (m: Measured) => new Set([...m].filter(([, e]) => (e.int8 as number) > o.tolerance).map(([w]) => w));
   const over = overOf(first.forward);
   const overBack = overOf(first.backward);
+  const [forwardBlocks, backwardBlocks] = [blockKernels(FROZEN_KERNELS), blockKernels(INPUT_GRADIENT_KERNELS)];
   const second = over.size || overBack.size
-    ? await probeWith((w) => (over.has(w) ? ['int8-block'] : []), (w) => (overBack.has(w) ? ['int8-block'] : []))
+    ? await probeWith((w) => (over.has(w) ? forwardBlocks : []), (w) => (overBack.has(w) ? backwardBlocks : []))
     : { forward: new Map(), backward: new Map() } as { forward: Measured; backward: Measured };
   const merge = (a: Measured, b: Measured) => new Map([...a].map(([w, e]): [string, FrozenErrors] => [w, { int8: e.int8 as number, ...b.get(w) }]));
   const measured = merge(first.forward, second.forward);

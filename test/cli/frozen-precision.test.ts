@@ -57,7 +57,7 @@ test('train --frozen-precision int8 logs the guard and trains; eval and predict 
     '--adapter-size', '8', '--epochs', '1', '--batch-size', '16', '--max-length', '16', '--seed', '3', '--frozen-precision', 'int8', '--out', out);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /frozen base:\s+int8 matmuls \(outlier guard on the first batch\)/);
-  assert.match(r.stderr, /int8 frozen base: 12 of 12 matmuls int8, 0 int8-block, 0 fp32 \(tolerance 0\.03, worst int8 error 0\.0\d+\); input gradients: 12 of 12 int8, 0 int8-block, 0 fp32 \(worst int8 error 0\.0\d+\); frozen matmul weights 50\.5 kB -> 28\.3 kB\n/);
+  assert.match(r.stderr, /int8 frozen base: 12 of 12 matmuls int8, 0 int8-block, 0 fp32 \(tolerance 0\.03, worst int8 error 0\.0\d+\); input gradients: 12 of 12 int8, 0 int8-block256, 0 int8-block, 0 fp32 \(worst int8 error 0\.0\d+\); frozen matmul weights 50\.5 kB -> 28\.3 kB\n/);
   const e = await cli('eval', join(out, 'best'), '--frozen-precision', 'int8', '--json');
   assert.equal(e.code, 0, e.stderr);
   assert.match(e.stderr, /int8 frozen base: 12 of 12 matmuls int8/);

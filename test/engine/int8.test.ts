@@ -66,7 +66,7 @@ test('quantizeBlocks: MatMulNBits layout [N, blocks, 32] with zero point 128 and
 });
 
 /** y = linear(x, w, b) with `kernel`, and d sum(y * r) / dx, db. */
-async function runKernel(kernel: E.FrozenKernel, x: E.HostTensor<'float32'>, w: E.HostTensor<'float32'>, r: E.HostTensor<'float32'>, backward?: E.FrozenKernel) {
+async function runKernel(kernel: E.ForwardKernel, x: E.HostTensor<'float32'>, w: E.HostTensor<'float32'>, r: E.HostTensor<'float32'>, backward?: E.FrozenKernel) {
   const g = new E.Graph(`k-${kernel}`);
   const xv = g.param('x', x);
   const wv = g.constant('w', w);
@@ -79,8 +79,10 @@ async function runKernel(kernel: E.FrozenKernel, x: E.HostTensor<'float32'>, w: 
   const out = await s.run({});
   const names = s.model.initializers.map((v) => v.name);
   const ops = s.model.outputs.length ? g.nodes.map((n) => n.opType) : [];
+  /** block_size of each MatMulNBits node, forward first (the graph's order). */
+  const blocks = g.nodes.filter((n) => n.opType === 'MatMulNBits').map((n) => (n.attrs.block_size as { i: number }).i);
   await s.dispose();
-  return { info, y: out[y.name]?.data as Float32Array, dx: out[dx.name]?.data as Float32Array, db: out[db.name]?.data as Float32Array, initializers: names, ops };
+  return { info, y: out[y.name]?.data as Float32Array, dx: out[dx.name]?.data as Float32Array, db: out[db.name]?.data as Float32Array, initializers: names, ops, blocks };
 }
 
 test('int8 and int8-block kernels: forward and input gradient within 3e-2 of fp32; bias gradient exact; the fp32 weight is not stored; bytes about half', async () => {
@@ -112,25 +114,52 @@ test('int8 and int8-block kernels: forward and input gradient within 3e-2 of fp3
   }
 });
 
-test('a quantised forward with another input-gradient kernel: int8 forward, fp32 or int8-block backward (what the guard picks for an input gradient that is off)', async () => {
+test('a quantised forward with another input-gradient kernel: int8 forward, fp32, int8-block256 or int8-block backward (what the guard picks for an input gradient that is off)', async () => {
   const [B, T] = [2, 8];
   const x = randn([B, T, K], 13);
   const w = randn([K, N], 14, -0.2, 0.2);
   const r = randn([B, T, N], 15);
   const ref = await runKernel('fp32', x, w, r);
   const int8 = await runKernel('int8', x, w, r);
-  for (const backward of ['fp32', 'int8-block'] as const) {
+  for (const backward of ['fp32', 'int8-block256', 'int8-block'] as const) {
     const q = await runKernel('int8', x, w, r, backward);
     assert.deepEqual(q.y, int8.y, `${backward}: the forward is the int8 kernel's`);
     const ed = relErr(q.dx, ref.dx);
     if (backward === 'fp32') assert.ok(ed < 1e-6, `fp32 input gradient: ${ed}`);
-    else assert.ok(ed > 1e-5 && ed < 3e-2, `int8-block input gradient: ${ed}`);
+    else assert.ok(ed > 1e-5 && ed < 3e-2, `${backward} input gradient: ${ed}`);
     assert.ok(q.ops.includes('DynamicQuantizeMatMul') && (backward === 'fp32' ? q.ops.includes('MatMul') : q.ops.includes('MatMulNBits')), q.ops.join(', '));
+    assert.deepEqual(q.blocks, backward === 'fp32' ? [] : [E.BLOCK_LENGTHS[backward]], `${backward}: the input gradient's block length`);
     assert.ok(!q.initializers.includes('w'), `${backward}: the fp32 W itself is not stored (${q.initializers.join(', ')})`);
-    const back = backward === 'fp32' ? 4 * K * N : 36 * K * Math.ceil(N / 32);
+    // the transposed copy [N, K] in blocks along N (24, padded to one block of 32 or of 256), one fp32 scale per block
+    const block = backward === 'int8-block256' ? 256 : 32;
+    const back = backward === 'fp32' ? 4 * K * N : (block + 4) * K * Math.ceil(N / block);
     assert.equal(q.info.bytes, K * N + 4 * N + back, `${backward}: the int8 forward copy and the transposed copy as its kernel stores it`);
     assert.equal(q.info.backward, backward);
   }
+});
+
+test('int8-block256 follows the rows of dY: two rows x30 of 256 put the per-tensor int8 input gradient over 3e-2, blocks of 256 within 1.5e-2 of fp32', async () => {
+  const [M, K2, N2] = [256, 32, 512]; // dY [M, 512]: two blocks of 256 per row
+  const x = randn([M, K2], 23);
+  const w = randn([K2, N2], 24, -0.2, 0.2);
+  const loud = (m: number) => m === 0 || m === 133; // e.g. the rows of the tokens the loss reads
+  const r = f32([M, N2], randn([M, N2], 25).data.map((v, i) => (loud(Math.floor(i / N2)) ? 30 * v : v)));
+  const wantDx = matmulJs(r.data, E.transposeMatrix(w.data, K2, N2), M, N2, K2); // r Wᵀ in JS
+  const dxOf = async (backward: E.FrozenKernel) => {
+    const g = new E.Graph(`rows-${backward}`);
+    const xv = g.param('x', x);
+    const wv = g.constant('w', w);
+    E.installFrozenKernel(wv, 'int8', backward);
+    const [dx] = E.gradients(E.reduceSum(E.mul(E.linear(xv, wv), g.constant('r', r))), [xv]) as [E.Value];
+    const s = await E.Session.create(g, { outputs: [dx] });
+    const out = (await s.run({}))[dx.name]?.data as Float32Array;
+    await s.dispose();
+    return relErr(out, wantDx);
+  };
+  const [e8, e256, e32] = [await dxOf('int8'), await dxOf('int8-block256'), await dxOf('int8-block')];
+  assert.ok(e8 > 3e-2, `per-tensor int8: ${e8}`); // the loud rows set the step of the 254 others
+  assert.ok(e256 > 1e-5 && e256 < 1.5e-2 && e256 < e8 / 3, `blocks of 256: ${e256} (int8 ${e8})`);
+  assert.ok(e32 > 1e-5 && e32 < 1.5e-2, `blocks of 32: ${e32}`);
 });
 
 test('the bias gradient through both kernels matches finite differences', async () => {

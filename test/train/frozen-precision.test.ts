@@ -11,7 +11,7 @@ import * as E from '../../src/engine/index.js';
 import { f32 } from '../../src/engine/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
-import { chooseKernel, describeFrozenPlan, frozenWeightHook, GUARD_ROWS, guardSlice, kernelBytes, runFrozenGuard, summarizeFrozenPlan, type FrozenBuild, type FrozenPlan } from '../../src/train/frozen-precision.js';
+import { chooseKernel, describeFrozenPlan, frozenWeightHook, GUARD_ROWS, guardSlice, kernelBytes, runFrozenGuard, summarizeFrozenPlan, type FrozenBuild, type FrozenErrors, type FrozenPlan } from '../../src/train/frozen-precision.js';
 import type { WeightSpec } from '../../src/models/encoder.js';
 import { randn } from '../engine/gradcheck.js';
 import { TaskModel } from '../../src/train/task-model.js';
@@ -110,7 +110,7 @@ test('the guard keeps fp32 where planted outlier channels break int8 (blocks of 
       assert.equal(c.errors['int8-block'], undefined, 'the block kernel is measured only where int8 is over the tolerance');
     }
   }
-  assert.match(summarizeFrozenPlan(plan), /^int8 frozen base: 9 of 12 matmuls int8, 0 int8-block, 3 fp32 \(tolerance 0\.03, worst int8 error 0\.0\d+\); input gradients: \d of 9 int8, \d int8-block, \d fp32 \(worst int8 error 0\.0\d+\); frozen matmul weights 50\.5 kB -> \d+\.\d kB$/);
+  assert.match(summarizeFrozenPlan(plan), /^int8 frozen base: 9 of 12 matmuls int8, 0 int8-block, 3 fp32 \(tolerance 0\.03, worst int8 error 0\.0\d+\); input gradients: \d of 9 int8, \d int8-block256, \d int8-block, \d fp32 \(worst int8 error 0\.0\d+\); frozen matmul weights 50\.5 kB -> \d+\.\d kB$/);
   assert.ok(plan.choices.every((c) => (c.kernel === 'fp32') === (c.backward === undefined)), 'the input gradient is measured for every quantised forward (an fp32 forward has an fp32 gradient)');
   const lossErr = Math.abs(q.loss - ref.loss) / Math.abs(ref.loss);
   assert.ok(lossErr < 2e-3, `with the guard's plan the loss stays close: ${lossErr}`);
@@ -123,6 +123,11 @@ test('the guard chooses int8, then int8-block, then fp32; the plan counts bytes 
   assert.equal(chooseKernel({ int8: 0.01, 'int8-block': 0.005 }, 0.03), 'int8');
   assert.equal(chooseKernel({ int8: 0.2, 'int8-block': 0.01 }, 0.03), 'int8-block');
   assert.equal(chooseKernel({ int8: 0.2, 'int8-block': 0.1 }, 0.03), 'fp32');
+  // An input gradient's chain tries blocks of 256 before blocks of 32; the forward's has no blocks of 256.
+  assert.equal(chooseKernel({ int8: 0.2, 'int8-block256': 0.01, 'int8-block': 0.005 }, 0.03, E.INPUT_GRADIENT_KERNELS), 'int8-block256');
+  assert.equal(chooseKernel({ int8: 0.2, 'int8-block256': 0.05, 'int8-block': 0.005 }, 0.03, E.INPUT_GRADIENT_KERNELS), 'int8-block');
+  assert.equal(chooseKernel({ int8: 0.01, 'int8-block256': 0.005 }, 0.03, E.INPUT_GRADIENT_KERNELS), 'int8');
+  assert.equal(chooseKernel({ int8: 0.2, 'int8-block256': 0.01 }, 0.03), 'fp32');
   assert.equal(kernelBytes([768, 3072], 'fp32'), 4 * 768 * 3072);
   assert.ok(kernelBytes([768, 3072], 'int8') / kernelBytes([768, 3072], 'fp32') < 0.502);
   assert.ok(kernelBytes([768, 3072], 'int8-block') / kernelBytes([768, 3072], 'fp32') < 0.57);
@@ -157,20 +162,28 @@ test('a MultiTaskModel (what serve runs) with an int8 frozen base: mixed-batch l
   assert.ok(e > 0 && e < 3e-2, `mixed-batch logits: relative error ${e}`);
 });
 
+/** Factor of dY's element (row m, channel c) for each of the two products. */
+type Planted = readonly [(m: number, c: number) => number, (m: number, c: number) => number];
+
 /**
- * Two frozen products of a trained x [M, 64]: y1 = x W1 and y2 = x W2, both 64 -> 768, loss
- * = Σ y1 r1 + Σ y2 r2, so dY1 = r1 and dY2 = r2. Planted outliers of dY (not of x): two channels of
- * r1 x30 (blocks of 32 isolate them; per tensor they coarsen the step of the 766 others 30x), one
- * channel in every block of 32 of r2 x30 (the outliers carry most of dX, so the relative error
- * stays near 2e-2 per tensor, 1.3e-2 per block). The forward products see clean inputs.
+ * Two channels of r1 x30 (blocks of 32 isolate them, blocks of 256 do not; per tensor they coarsen
+ * the step of the 766 others 30x), one channel in every block of 32 of r2 x30 (the outliers carry
+ * most of dX, so the relative error stays near 2e-2 per tensor, 1.3e-2 per block).
  */
-async function outlierGradients(tolerance: number) {
-  const [M, K] = [32, 64];
+const OUTLIER_CHANNELS: Planted = [(_, c) => (c === 3 || c === 517 ? 30 : 1), (_, c) => (c % 32 === 7 ? 30 : 1)];
+
+/**
+ * Two frozen products of a trained x [M, 64] (M = `rows`, default 32): y1 = x W1 and y2 = x W2,
+ * both 64 -> 768, loss = Σ y1 r1 + Σ y2 r2, so dY1 = r1 and dY2 = r2, with the outliers
+ * `planted` in dY (not in x; default {@link OUTLIER_CHANNELS}). The forward products see clean inputs.
+ */
+async function outlierGradients(tolerance: number, o: { rows?: number; planted?: Planted } = {}) {
+  const [M, K] = [o.rows ?? 32, 64];
   const specs: WeightSpec[] = [{ name: 'w1', shape: [K, 768], role: 'linear' }, { name: 'w2', shape: [K, 768], role: 'linear' }];
-  const planted = [(c: number) => (c === 3 || c === 517 ? 30 : 1), (c: number) => (c % 32 === 7 ? 30 : 1)];
+  const planted = o.planted ?? OUTLIER_CHANNELS;
   const rs = specs.map((sp, i) => {
     const n = sp.shape[1] as number;
-    return f32([M, n], randn([M, n], 30 + i).data.map((v, j) => v * (planted[i] as (c: number) => number)(j % n)));
+    return f32([M, n], randn([M, n], 30 + i).data.map((v, j) => v * planted[i as 0 | 1](Math.floor(j / n), j % n)));
   });
   const ws = specs.map((sp, i) => randn([...sp.shape], 40 + i, -0.2, 0.2));
   const x = randn([M, K], 50);
@@ -200,17 +213,17 @@ async function outlierGradients(tolerance: number) {
   return { plan, dx, build, specs };
 }
 
-test('the guard checks the input gradient: isolated outlier channels of dY send it to the block kernel; where no kernel is within the tolerance, fp32; the forward stays int8; logged', async () => {
+test('the guard checks the input gradient: isolated outlier channels of dY send it to blocks of 32 (blocks of 256 measured and over); where no kernel is within the tolerance, fp32; the forward stays int8; logged', async () => {
   const { plan, dx } = await outlierGradients(0.03);
   const [w1, w2] = plan.choices as [FrozenPlan['choices'][number], FrozenPlan['choices'][number]];
   const all = describeFrozenPlan(plan).join('\n');
   assert.ok(w1.kernel === 'int8' && w2.kernel === 'int8' && w1.errors.int8 < 0.01 && w2.errors.int8 < 0.01, `clean inputs, the forward products are fine:\n${all}`);
-  assert.ok((w1.backward?.errors.int8 as number) > 0.05 && (w1.backward?.errors['int8-block'] as number) < 0.03 && w1.backward?.kernel === 'int8-block', all);
-  assert.ok(w2.backward?.kernel === 'int8' && w2.backward.errors['int8-block'] === undefined, all);
-  assert.match(summarizeFrozenPlan(plan), /; input gradients: 1 of 2 int8, 1 int8-block, 0 fp32 \(worst int8 error 0\.0\d+\); frozen matmul weights 384\.0 kB -> \d+\.\d kB$/);
+  assert.ok((w1.backward?.errors.int8 as number) > 0.05 && (w1.backward?.errors['int8-block256'] as number) > 0.03 && (w1.backward?.errors['int8-block'] as number) < 0.03 && w1.backward?.kernel === 'int8-block', all);
+  assert.ok(w2.backward?.kernel === 'int8' && w2.backward.errors['int8-block'] === undefined && w2.backward.errors['int8-block256'] === undefined, all);
+  assert.match(summarizeFrozenPlan(plan), /; input gradients: 1 of 2 int8, 0 int8-block256, 1 int8-block, 0 fp32 \(worst int8 error 0\.0\d+\); frozen matmul weights 384\.0 kB -> \d+\.\d kB$/);
   assert.equal(plan.bytes.planned, kernelBytes([64, 768], 'int8', 'int8-block') + kernelBytes([64, 768], 'int8'));
   assert.deepEqual(describeFrozenPlan(plan, { onlyExceptions: true }).map((l) => l.replace(/\d\.\d+/g, 'E')), [
-    'w1 [64, 768]: int8 error E -> int8; input gradient: int8 error E, int8-block E -> int8-block',
+    'w1 [64, 768]: int8 error E -> int8; input gradient: int8 error E, int8-block256 E, int8-block E -> int8-block',
   ]);
   // W1's part of dX with the guard's plan against fp32, and with int8 in both directions; all of dX with the plan.
   const forced = { ...plan, choices: plan.choices.map((c) => ({ ...c, backward: { errors: c.errors, kernel: 'int8' as const } })) };
@@ -223,10 +236,30 @@ test('the guard checks the input gradient: isolated outlier channels of dY send 
   // At 8e-3 the forward products still pass in int8, but neither input gradient does in either kernel: fp32 backward.
   const tight = (await outlierGradients(8e-3)).plan;
   const t = describeFrozenPlan(tight).join('\n');
-  assert.ok(tight.choices.every((c) => c.kernel === 'int8' && c.backward?.kernel === 'fp32' && (c.backward.errors['int8-block'] as number) > 8e-3), t);
-  assert.match(summarizeFrozenPlan(tight), /; input gradients: 0 of 2 int8, 0 int8-block, 2 fp32; /);
+  assert.ok(tight.choices.every((c) => c.kernel === 'int8' && c.backward?.kernel === 'fp32' && (c.backward.errors['int8-block'] as number) > 8e-3 && (c.backward.errors['int8-block256'] as number) > 8e-3), t);
+  assert.match(summarizeFrozenPlan(tight), /; input gradients: 0 of 2 int8, 0 int8-block256, 0 int8-block, 2 fp32; /);
   assert.equal(tight.bytes.planned, 2 * kernelBytes([64, 768], 'int8', 'fp32'));
   assert.ok(relErr(await dx(tight), ref) < 1e-5, 'fp32 input gradients are exact');
+});
+
+test('the guard sends an input gradient whose spread is across rows to blocks of 256: two rows of dY x30 of 256 (the rows a loss reads most), dX within the tolerance of fp32', async () => {
+  const loudRows: Planted = [(m) => (m === 0 || m === 133 ? 30 : 1), () => 1];
+  const { plan, dx } = await outlierGradients(0.03, { rows: 256, planted: loudRows });
+  const [w1, w2] = plan.choices as [FrozenPlan['choices'][number], FrozenPlan['choices'][number]];
+  const all = describeFrozenPlan(plan).join('\n');
+  assert.ok(w1.kernel === 'int8' && w2.kernel === 'int8', `clean inputs, the forward products are fine:\n${all}`);
+  const e = w1.backward?.errors as FrozenErrors;
+  assert.ok(e.int8 > 0.03 && (e['int8-block256'] as number) < 0.015 && (e['int8-block'] as number) < 0.015 && w1.backward?.kernel === 'int8-block256', all);
+  assert.ok(w2.backward?.kernel === 'int8', all);
+  assert.match(summarizeFrozenPlan(plan), /; input gradients: 1 of 2 int8, 1 int8-block256, 0 int8-block, 0 fp32 \(worst int8 error 0\.0\d+\); /);
+  // the bytes of the transposed copy in blocks of 256: [768, 64] with 768 = 3 blocks per column
+  assert.equal(kernelBytes([64, 768], 'int8', 'int8-block256') - kernelBytes([64, 768], 'int8'), (256 + 4) * 64 * 3 - (64 * 768 + 4 * 64));
+  assert.equal(plan.bytes.planned, kernelBytes([64, 768], 'int8', 'int8-block256') + kernelBytes([64, 768], 'int8'));
+  // W1's part of dX with the guard's plan against fp32, and with int8 in both directions.
+  const forced = { ...plan, choices: plan.choices.map((c) => ({ ...c, backward: { errors: c.errors, kernel: 'int8' as const } })) };
+  const ref1 = await dx(undefined, 0);
+  const [eg, ef] = [relErr(await dx(plan, 0), ref1), relErr(await dx(forced, 0), ref1)];
+  assert.ok(eg < 0.015 && ef > 0.03, `W1's dX: ${eg} with the guard's plan (blocks of 256), ${ef} in int8`);
 });
 
 test('a product whose input does not depend on a trained tensor gets no input-gradient check', async () => {

@@ -1,8 +1,10 @@
 /**
  * Int8 frozen matmuls: ONNX Runtime's `com.microsoft` DynamicQuantizeMatMul (activations quantised
  * per tensor at run time, weights int8 per output column) and MatMulNBits with 8 bits (weights and,
- * at accuracy level 4, activations quantised per block of {@link INT8_BLOCK} along the inner axis:
- * the finer kernel for inputs with outlier channels). Both run on the stock CPU build.
+ * at accuracy level 4, activations quantised per block along the inner axis: blocks of
+ * {@link INT8_BLOCK} for inputs with outlier channels; blocks of 256, the longest ONNX Runtime
+ * takes, for an input gradient dY whose spread is across token rows, at less cost than 32, see
+ * {@link BLOCK_LENGTHS}). Both run on the stock CPU build.
  *
  * A frozen weight W [K, N] is quantised once (the int8 copies are reused by every graph built on
  * the same weight array), with the transposed copy Wᵀ [N, K] the input
@@ -24,14 +26,39 @@ import { matmul } from './matmul.js';
 import { reduceSum } from './reduce.js';
 import { reshape, transpose } from './shape.js';
 
-/** How a frozen matmul runs: fp32 MatMul, int8 per column (per-tensor activations), or 8-bit blocks. */
-export type FrozenKernel = 'fp32' | 'int8' | 'int8-block';
+/**
+ * Block length along the inner axis of each 8-bit block kernel (MatMulNBits). `int8-block256`: the
+ * activations' scale follows each row (a token) over 256 inner values, which is what an input
+ * gradient needs where its rows differ in size (random BERT-base, 12 layers: the 18 of 72 input
+ * gradients over 0.03 per tensor, at 0.030-0.035, measure 0.008-0.010 with it, 0.006-0.008 with
+ * blocks of 32), in 0.7-0.9 of the time of blocks of 32. `int8-block`: blocks of 32, which
+ * isolate outlier channels (a channel x30 spoils its own block of 32 in each row, not a block of 256).
+ */
+export const BLOCK_LENGTHS = { 'int8-block256': 256, 'int8-block': 32 } as const;
 
-/** The kernels, finest last (the outlier guard tries them in this order after `int8`). */
-export const FROZEN_KERNELS: readonly FrozenKernel[] = ['int8', 'int8-block', 'fp32'];
+/** The 8-bit block kernels. */
+export type BlockKernel = keyof typeof BLOCK_LENGTHS;
 
-/** Block length of the `int8-block` kernel along the inner axis. */
-export const INT8_BLOCK = 32;
+/**
+ * The kernels an input gradient dY Wᵀ may run with, in the order the outlier guard tries them
+ * (fastest first, fp32 last).
+ */
+export const INPUT_GRADIENT_KERNELS = ['int8', 'int8-block256', 'int8-block', 'fp32'] as const;
+
+/** How a frozen matmul runs: fp32 MatMul, int8 per column (per-tensor activations), or 8-bit blocks ({@link BLOCK_LENGTHS}). */
+export type FrozenKernel = (typeof INPUT_GRADIENT_KERNELS)[number];
+
+/**
+ * The kernels a forward product x W may run with, in the order the guard tries them: activations'
+ * outliers are channels, which blocks of 256 do not isolate, so the forward goes from int8 to blocks of 32.
+ */
+export const FROZEN_KERNELS = ['int8', 'int8-block', 'fp32'] as const satisfies readonly FrozenKernel[];
+
+/** A forward product's kernel. */
+export type ForwardKernel = (typeof FROZEN_KERNELS)[number];
+
+/** Block length of the `int8-block` kernel along the inner axis (forward outlier channels). */
+export const INT8_BLOCK = BLOCK_LENGTHS['int8-block'];
 
 /** ONNX Runtime's contrib domain. */
 const MS = 'com.microsoft';
@@ -89,7 +116,7 @@ export function quantizeColumns(w: Float32Array, rows: number, cols: number, tra
  * 8-bit blocks of `block` values along the inner axis of a row-major [rows, cols] matrix taken
  * as W [K, N] (`transpose`: as its transpose), laid out as MatMulNBits reads them.
  */
-export function quantizeBlocks(w: Float32Array, rows: number, cols: number, block = INT8_BLOCK, transpose = false): BlockQuantized {
+export function quantizeBlocks(w: Float32Array, rows: number, cols: number, block: number = INT8_BLOCK, transpose = false): BlockQuantized {
   const [K, N] = transpose ? [cols, rows] : [rows, cols];
   // W's column n as a contiguous run over k: a column of the source, or a row when transposed.
   const col = new Float32Array(K);
@@ -185,7 +212,7 @@ export interface FrozenMatmulInfo {
   readonly weight: string;
   readonly shape: readonly [number, number];
   /** The forward product's kernel. */
-  readonly kernel: FrozenKernel;
+  readonly kernel: ForwardKernel;
   /** The input gradient's kernel (dX = dY Wᵀ); fp32 whenever the forward is. */
   readonly backward: FrozenKernel;
   /** Bytes of the constants the kernels use (fp32 W; or the forward copy and the transposed copy, each as its kernel stores it). */
@@ -241,20 +268,21 @@ function frozenProduct(w: Value, kernel: FrozenKernel, transposed: boolean): Pro
     return { bytes: bytesOf(qt, st), key: q, apply: (x, bias) => dynamicQuantizeMatMul(x, q, sc, bias) };
   }
   // Not cached: the guard's probe makes these for every matmul it measures, few keep them.
-  const b = quantizeBlocks(data, K, N, INT8_BLOCK, transposed);
+  const block = BLOCK_LENGTHS[kernel];
+  const b = quantizeBlocks(data, K, N, block, transposed);
   const q = g.constant(g.freshName(`${w.name}.q8b${tag}`), b.q);
   const sc = g.constant(g.freshName(`${w.name}.q8b${tag}_scale`), b.scale);
-  return { bytes: bytesOf(b.q, b.scale), key: q, apply: (x, bias) => matMulNBits(x, q, sc, { k, n, block: INT8_BLOCK, ...(bias ? { bias } : {}) }) };
+  return { bytes: bytesOf(b.q, b.scale), key: q, apply: (x, bias) => matMulNBits(x, q, sc, { k, n, block, ...(bias ? { bias } : {}) }) };
 }
 
 /**
  * Runs every `linear(x, w, b)` of the frozen constant `w` [K, N] with `kernel`, and its input
- * gradient with `backward` (default: the same kernel): `int8` and `int8-block` quantise `w` (and
+ * gradient with `backward` (default: the same kernel): `int8` and the block kernels quantise `w` (and
  * its transpose for the input gradient) once, and the fp32 `w` is then no longer used by the
  * graph, so it is not stored in the session; `fp32` leaves `w` as it is (its gradient is the
  * ordinary MatMul's, in fp32). A quantised forward with an fp32 backward stores Wᵀ in fp32.
  */
-export function installFrozenKernel(w: Value, kernel: FrozenKernel, backward: FrozenKernel = kernel): FrozenMatmulInfo {
+export function installFrozenKernel(w: Value, kernel: ForwardKernel, backward: FrozenKernel = kernel): FrozenMatmulInfo {
   if (w.kind !== 'constant' || w.rank !== 2) fail('GRAPH_ERROR', `frozen kernel ${kernel}: ${w.describe()} must be a frozen 2-D constant`);
   const shape = w.shape as [number, number];
   if (kernel === 'fp32') return { weight: w.name, shape, kernel, backward: 'fp32', bytes: w.graph.dataOf(w).data.byteLength };
