@@ -30,6 +30,7 @@
  * (direct-forward rounds, default 40; 5x that at batch 1) change the sizes; BENCH_METHODS
  * (comma-separated presets, e.g. `compacter,compacter++`) limits (3) and (5) to those presets.
  */
+import { AdapterkitError } from '../src/errors.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -59,10 +60,29 @@ const INPUTS_PER_REQUEST = [1, 8] as const;
 const MAX_LENGTH = 128;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MiB = 2 ** 20;
-/** The method presets whose overhead (3) measures and that the mixed-method batch (5) mixes: every preset of the registry. */
-const PRESETS = benchPresets();
+/**
+ * The method presets whose overhead (3) measures and that the mixed-method batch (5) mixes: every
+ * preset of the registry (or BENCH_METHODS) that the base takes; set by {@link choosePresets}.
+ */
+let PRESETS: string[] = [];
 /** The presets whose adapters merge() folds into the frozen weights (their method has a merge). */
-const MERGEABLE = PRESETS.filter((p) => methodOf(methodConfig(p)).merge !== undefined);
+let MERGEABLE: string[] = [];
+
+/** Sets {@link PRESETS} and {@link MERGEABLE} for `base`, printing each preset the base refuses and why (e.g. PEFT's prompt placement on USE-lite). */
+function choosePresets(base: BaseModel): void {
+  PRESETS = benchPresets().filter((p) => {
+    const c = methodConfig(p);
+    try {
+      methodOf(c).validateFor(c as never, base.encoder);
+      return true;
+    } catch (e) {
+      if (!(e instanceof AdapterkitError) || e.code !== 'BAD_CONFIG') throw e;
+      console.log(`  preset ${p} left out on ${base.id}: ${e.message}`);
+      return false;
+    }
+  });
+  MERGEABLE = PRESETS.filter((p) => methodOf(methodConfig(p)).merge !== undefined);
+}
 /** The presets (5) mixes: each that can join the batch of the ones before it (a second prompt layout or gates beside a prompt cannot). */
 function mixablePresets(base: BaseModel): string[] {
   const probe = new MultiTaskModel(base);
@@ -412,6 +432,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   console.log(`serving benchmark — ${machine()}; embedded USE-lite base, Houlsby adapters m=64 (and every method preset in (3) and (5))`);
   const base = await loadBase('use-lite');
+  choosePresets(base);
   const texts = await sentences();
   console.log(`texts: ${texts.length} State of the Union sentences (<= 300 characters), max ${MAX_LENGTH} tokens`);
   if (METHOD_ROWS === 'only') {
