@@ -33,12 +33,13 @@
  * encoder (the inputs are repeated: correct, without the saving).
  */
 import { fail } from '../errors.js';
-import { Graph, Session, add, f32, gather, i64, mul, squeeze, unsqueeze, type HostTensor, type Value } from '../engine/index.js';
+import { Graph, Session, SessionSlot, add, f32, gather, i64, mul, squeeze, unsqueeze, type HostTensor, type Value } from '../engine/index.js';
 import { composeHooks, contextLayerNorm, type AdapterTensor, type MethodContext, type PositionKind } from '../adapters/method.js';
 import type { Composition } from '../adapters/composition.js';
 import type { LayerInput } from '../models/encoder.js';
 import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
 import { parseAdapterTensorName } from '../adapters/names.js';
+import { AsyncOnce } from '../util/once.js';
 import { headInputWidth, headOutputs, headPooling } from '../heads/head.js';
 import { BRANCH_PREFIX, HEAD_BRANCHES, MIXED_HEAD_KINDS, buildGatheredHead, headBranch, type HeadBranch } from '../heads/mixed.js';
 import { HEAD_POOLINGS, pooledInput, pooledWidth, type HeadPooling } from '../heads/pooling.js';
@@ -217,8 +218,8 @@ function stackKey(group: number, tensorName: string): string {
 /** Serves many adapter tasks from one base in mixed-task batches. */
 export class MultiTaskModel {
   private readonly entries: Entry[] = [];
-  /** The session of the current layout, memoized as a promise so that concurrent first calls create one. */
-  private session?: Promise<Built>;
+  /** The session of the current layout (one build for calls that overlap). */
+  private readonly slot = new SessionSlot<Built>();
   private layout?: Layout;
   private stacks = new Map<string, HostTensor<'float32'>>();
   private specs: StackSpec[] = [];
@@ -226,7 +227,7 @@ export class MultiTaskModel {
   private capacity = 0;
 
   /** The int8 outlier guard's choices, once measured on the first batch (int8 only). */
-  private plan?: FrozenPlan;
+  private readonly guard = new AsyncOnce<FrozenPlan>();
 
   /**
    * `frozenPrecision: 'int8'` runs the base's frozen matmuls in int8 under the outlier guard, which
@@ -240,7 +241,7 @@ export class MultiTaskModel {
 
   /** The int8 outlier guard's choices (undefined before the first batch, and with fp32). */
   get frozenPlan(): FrozenPlan | undefined {
-    return this.plan;
+    return this.guard.current;
   }
 
   /**
@@ -457,7 +458,7 @@ export class MultiTaskModel {
     const newLayout = !this.layout || layoutKey(layout) !== layoutKey(this.layout);
     const rebuild = newLayout || n > this.capacity;
     if (newLayout) {
-      this.dropSession();
+      void this.slot.drop(); // a new layout needs another session; the old one is released once its build and runs are done
       this.layout = layout;
     }
     if (rebuild) {
@@ -563,38 +564,17 @@ export class MultiTaskModel {
   }
 
   /**
-   * The session of the current layout, created on first use (the int8 guard measuring on `feeds`
-   * first). The promise is memoized: calls that arrive while it is being created wait for the
-   * same session instead of each creating one. A failed creation is forgotten, so the next call
-   * tries again.
+   * The session of the current layout, built on first use (the int8 guard measuring on `feeds`
+   * first, once); calls that arrive while it is being built share that build.
    */
-  private sess(feeds: Record<string, HostTensor>): Promise<Built> {
-    if (!this.session) {
-      const made = (async (): Promise<Built> => {
-        if (this.o.frozenPrecision === 'int8' && !this.plan) {
-          this.plan = await runFrozenGuard({
-            build: (frozen) => this.build(frozen).graph, feeds, session: { threads: this.o.threads, spinning: this.o.spinning },
-            specs: frozenMatmulSpecs(this.base.encoder, () => false), tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
-          });
-          this.o.onFrozenPlan?.(this.plan);
-        }
-        const b = this.build(this.plan);
-        const session = await Session.create(b.graph, { outputs: HEAD_BRANCHES.flatMap((k) => b.outputs[k] ?? []), threads: this.o.threads, spinning: this.o.spinning });
-        return { session, outputs: b.outputs };
-      })();
-      this.session = made;
-      made.catch(() => {
-        if (this.session === made) this.session = undefined;
-      });
-    }
-    return this.session;
-  }
-
-  /** Forgets the session (a new layout needs another), releasing it once its creation is done. */
-  private dropSession(): void {
-    const old = this.session;
-    this.session = undefined;
-    old?.then((b) => b.session.dispose(), () => undefined);
+  private async buildSession(feeds: Record<string, HostTensor>): Promise<Built> {
+    const plan = this.o.frozenPrecision === 'int8' ? await this.guard.get(() => runFrozenGuard({
+      build: (frozen) => this.build(frozen).graph, feeds, session: { threads: this.o.threads, spinning: this.o.spinning },
+      specs: frozenMatmulSpecs(this.base.encoder, () => false), tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
+    }), this.o.onFrozenPlan) : undefined;
+    const b = this.build(plan);
+    const session = await Session.create(b.graph, { outputs: HEAD_BRANCHES.flatMap((k) => b.outputs[k] ?? []), threads: this.o.threads, spinning: this.o.spinning });
+    return { session, outputs: b.outputs };
   }
 
   /**
@@ -635,8 +615,7 @@ export class MultiTaskModel {
     const feeds: Record<string, HostTensor> = { ...encoderFeeds(batch, this.base.encoder.usesTokenTypes), task_ids: i64([ids.length], ids) };
     if (inGraph) feeds.fanout_rows = i64([rows.length], [...rows]);
     for (const [name, t] of this.stacks) feeds[`stack.${name}`] = t;
-    const { session, outputs } = await this.sess(feeds);
-    const out = await session.run(feeds);
+    const { out, outputs } = await this.slot.use(() => this.buildSession(feeds), async ({ session, outputs }) => ({ out: await session.run(feeds), outputs }));
     const logits = (b: HeadBranch) => out[(outputs[b] as Value).name] as HostTensor;
     return ids.map((i, r) => {
       const head = (this.entries[i] as Entry).model.head;
@@ -661,9 +640,7 @@ export class MultiTaskModel {
 
   /** Releases the session. */
   async dispose(): Promise<void> {
-    const s = this.session;
-    this.session = undefined;
-    await (await s?.catch(() => undefined))?.session.dispose();
+    await this.slot.drop();
   }
 }
 

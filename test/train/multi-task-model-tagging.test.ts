@@ -34,6 +34,17 @@ function tasks(base: BaseModel): Record<string, TaskModel> {
   };
 }
 
+/** Records the input names of the graph of every session created, until `restore()`. */
+function recordGraphInputs(): { graphs: string[][]; restore: () => void } {
+  const graphs: string[][] = [];
+  const create = Session.create.bind(Session);
+  Session.create = (g, o) => {
+    graphs.push(g.inputs.map((v) => v.name));
+    return create(g, o);
+  };
+  return { graphs, restore: () => void (Session.create = create) };
+}
+
 /**
  * Checks `got[k]` (output row k, reading input row `rows[k]` of `batch`) against `solo[task]`,
  * each task's own TaskModel.predict on the whole of `batch`: n logits of a sentence row; for a
@@ -112,12 +123,7 @@ test('a tagging task with a prompt tags the input\'s positions in a mixed batch 
 test('the token branch is built only while a tagging task is loaded; removing it keeps the others exact', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const models = tasks(base);
-  const graphs: string[][] = [];
-  const create = Session.create.bind(Session);
-  Session.create = (g, o) => {
-    graphs.push(g.inputs.map((v) => v.name));
-    return create(g, o);
-  };
+  const { graphs, restore } = recordGraphInputs();
   const multi = new MultiTaskModel(base);
   try {
     multi.add('spam', models.spam as TaskModel);
@@ -133,7 +139,7 @@ test('the token branch is built only while a tagging task is loaded; removing it
     before.forEach((row, k) => row.forEach((v, j) => assert.ok(Math.abs(v - (after[k]?.[j] as number)) < 1e-6, `row ${k} logit ${j} after the tagging task left`)));
     await assert.rejects(multi.predict(batch, ['pos', 'spam']), /task pos is not loaded \(loaded: spam, topics\)/);
   } finally {
-    Session.create = create;
+    restore();
     await multi.dispose();
     for (const m of Object.values(models)) await m.dispose();
   }
@@ -141,12 +147,7 @@ test('the token branch is built only while a tagging task is loaded; removing it
 
 test('QA heads are refused, saying why; a tagging-only model has no sentence branch', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
-  const graphs: string[][] = [];
-  const create = Session.create.bind(Session);
-  Session.create = (g, o) => {
-    graphs.push(g.inputs.map((v) => v.name));
-    return create(g, o);
-  };
+  const { graphs, restore } = recordGraphInputs();
   const multi = new MultiTaskModel(base);
   const qa = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('lora', { r: 2 }) }, head: headConfig({ kind: 'qa', labels: [] }), seed: 1 });
   const pos = perturbed(base, { kind: 'adapters', adapter: methodConfig('lora', { r: 2 }) }, headConfig({ kind: 'tagging', labels: ['O', 'A', 'N'] }), 2);
@@ -164,7 +165,7 @@ test('QA heads are refused, saying why; a tagging-only model has no sentence bra
     const T = batch.seqLen;
     got.forEach((row, r) => row.forEach((v, i) => assert.ok(Math.abs(v - (want[r * T * 3 + i] as number)) < 1e-5, `row ${r} value ${i}`)));
   } finally {
-    Session.create = create;
+    restore();
     await multi.dispose();
     await qa.dispose();
     await pos.dispose();
@@ -174,22 +175,17 @@ test('QA heads are refused, saying why; a tagging-only model has no sentence bra
 test('concurrent first predict calls share one session', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const models = tasks(base);
-  let created = 0;
-  const create = Session.create.bind(Session);
-  Session.create = (g, o) => {
-    created++;
-    return create(g, o);
-  };
+  const { graphs, restore } = recordGraphInputs();
   const multi = new MultiTaskModel(base);
   try {
     for (const [n, m] of Object.entries(models)) multi.add(n, m);
     const batch = multi.encode(TEXTS.slice(0, 3), 32);
     const names = ['spam', 'pos', 'topics'];
     const [a, b] = await Promise.all([multi.predict(batch, names), multi.predict(batch, names)]);
-    assert.equal(created, 1, 'one session for both calls');
+    assert.equal(graphs.length, 1, 'one session for both calls');
     assert.deepEqual(a, b);
   } finally {
-    Session.create = create;
+    restore();
     await multi.dispose();
     for (const m of Object.values(models)) await m.dispose();
   }
