@@ -37,17 +37,7 @@ export function tokenizeAll(tok: BaseTokenizer, examples: readonly Example[], pa
   const CHUNK = 256;
   for (let start = 0; start < examples.length; start += CHUNK) {
     const part = examples.slice(start, start + CHUNK);
-    const b = tok.encode(part.map((e) => exampleInput(e, pair)), maxLength);
-    for (let r = 0; r < b.batchSize; r++) {
-      const len = b.lengths[r] ?? 0;
-      const off = r * b.seqLen;
-      out.push({
-        index: start + r,
-        ids: b.inputIds.slice(off, off + len),
-        types: (b.tokenTypeIds ?? new Int32Array(b.inputIds.length)).slice(off, off + len),
-        truncated: b.truncated[r] ?? false,
-      });
-    }
+    rowsOf(tok.encode(part.map((e) => exampleInput(e, pair)), maxLength)).forEach((row, r) => out.push({ index: start + r, ...row }));
   }
   return out;
 }
