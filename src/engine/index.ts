@@ -23,6 +23,6 @@ export * from './ops/index.js';
 export { gradients, unbroadcast, type GradientOptions } from './autodiff/differentiate.js';
 export { registeredOps, gradientEntry } from './autodiff/registry.js';
 export { serializeGraph, liveNodes, type SerializeOptions, type SerializedModel } from './onnx/serialize.js';
-export { Session, type SessionOptions } from './runtime/session.js';
+export { EXTERNAL_MEMORY_BYTES, Session, externalDataDefault, type SessionOptions } from './runtime/session.js';
 export { SessionSlot } from './runtime/session-slot.js';
 export { setRuntimeBackend, type RuntimeBackend, type OrtSession, type OrtSessionOptions, type OrtTensor, type ModelFiles } from './runtime/backend.js';

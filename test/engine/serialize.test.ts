@@ -242,6 +242,38 @@ test('serializeGraph with externalData writes <file>.onnx and <file>.data; small
   }
 });
 
+test('by default a model whose weights reach EXTERNAL_MEMORY_BYTES loads its weights from a side file (where the backend has files); smaller ones stay inline', async () => {
+  assert.equal(E.externalDataDefault(E.EXTERNAL_MEMORY_BYTES - 1, true), undefined);
+  assert.equal(E.externalDataDefault(E.EXTERNAL_MEMORY_BYTES, true), 64 * 1024);
+  assert.equal(E.externalDataDefault(E.EXTERNAL_MEMORY_BYTES, false), undefined, 'a browser backend keeps them inline');
+  assert.equal(E.externalDataDefault(1.6 * 2 ** 30, false), 1024, 'over 1.5 GB: external whatever the backend (Session.create then refuses without files)');
+  const g = new E.Graph('big');
+  const x = g.input('x', 'float32', [1, 8192]);
+  const n = Math.ceil(E.EXTERNAL_MEMORY_BYTES / 4 / 8192);
+  const w = new Float32Array(8192 * n);
+  w[3 * n + 5] = 2; // y[5] = 2 x[3]
+  const b = g.constant('b', f32([n], new Float32Array(n).fill(0.5)));
+  g.output(E.add(E.matmul(x, g.constant('w', f32([8192, n], w))), b));
+  const s = await E.Session.create(g);
+  try {
+    const path = s.model.path as string;
+    assert.ok(path, 'written to a file');
+    const dir = dirname(path);
+    assert.deepEqual(readdirSync(dir).sort(), ['model.data', 'model.onnx']);
+    const m = decode(s.model.bytes);
+    assert.deepEqual(m.graph.initializer.filter((t) => t.data_location === 1).map((t) => t.name), ['w'], 'the bias (under 64 kB) stays inline');
+    const xs = new Float32Array(8192);
+    xs[3] = 1.5;
+    const y = (await s.run({ x: f32([1, 8192], xs) }))[g.outputs[0]?.name as string]?.data as Float32Array;
+    assert.equal(y[5], 3.5);
+    assert.equal(y[6], 0.5);
+  } finally {
+    const dir = dirname(s.model.path as string);
+    await s.dispose();
+    assert.equal(existsSync(dir), false, 'removed on dispose');
+  }
+});
+
 test('a session whose graph cannot be serialised leaves no temporary model folder behind', async () => {
   const g = new E.Graph('no-outputs');
   g.input('x', 'float32', [2]);
