@@ -19,7 +19,10 @@
  *  (6) int8 frozen base (issue 13): a MultiTaskModel of 8 Houlsby tasks (what serve runs) with
  *      `frozenPrecision: 'int8'` vs fp32, one mixed batch of 32, and the adapter overhead in int8
  *      (a Houlsby TaskModel vs a head-only one, both int8) at batch 32, interleaved, medians;
- *      targets: int8 throughput >= 1.8x fp32, adapter overhead <= 4 %. BENCH_INT8=only runs just
+ *      also the same Houlsby task predict-only (`predictOnly`, as eval, predict and export load a
+ *      saved task, and serve a task it runs on its own session: its adapters' matmuls int8 where
+ *      the guard allows; a mixed batch gathers each row's adapter and keeps them fp32); targets: int8 throughput >= 1.8x fp32,
+ *      adapter overhead <= 4 %. BENCH_INT8=only runs just
  *      (6), BENCH_INT8=0 skips it.
  *  (7) one input for N tasks (bench/serve-parallel.ts): the fan-out vs N one-task calls, with and
  *      without AdapterDrop; BENCH_ONLY=parallel runs just (7); BENCH_PARALLEL_TAGGING=1 makes one
@@ -266,22 +269,29 @@ async function int8Serving(base: BaseModel, texts: string[]): Promise<void> {
   // four sessions take turns: none may spin (a spinning session slows the next one several-fold)
   const bare = TaskModel.create(base, { mode: { kind: 'head-only' }, head, seed: 1, frozenPrecision: 'int8', spinning: false });
   const houlsby = randomTask(base, 7, adapterConfig({ size: 64 }), { frozenPrecision: 'int8', spinning: false });
-  const [fp32Ms, int8Ms, bareMs, adapterMs] = (await interleaved([
+  // the same task predict-only, as eval, predict and export load a saved task (inference: true): its adapters' matmuls int8 under the guard
+  const served = TaskModel.create(base, { mode: houlsby.mode, head, seed: 7, weights: houlsby.owned, frozenPrecision: 'int8', spinning: false, predictOnly: true, onFrozenPlan: (p) => plans.push(`predict-only Houlsby: ${summarizeFrozenPlan(p)}`) });
+  const [fp32Ms, int8Ms, bareMs, adapterMs, servedMs] = (await interleaved([
     () => (multis[0] as MultiTaskModel).predict(batch, rowTask),
     () => (multis[1] as MultiTaskModel).predict(batch, rowTask),
     () => bare.predict(batch),
     () => houlsby.predict(batch),
-  ], ROUNDS)) as [number, number, number, number];
+    () => served.predict(batch),
+  ], ROUNDS)) as [number, number, number, number, number];
   for (const p of plans) console.log(`  ${p}`);
   const speed = fp32Ms / int8Ms;
   const overhead = adapterMs / bareMs - 1;
   console.log(`  mixed batch of 32: fp32 ${fp32Ms.toFixed(1)} ms, int8 ${int8Ms.toFixed(1)} ms: int8 throughput / fp32 = ${speed.toFixed(2)}x (target >= 1.8x)`);
+  const servedOverhead = servedMs / bareMs - 1;
   console.log(`  int8, batch 32: bare ${bareMs.toFixed(1)} ms, Houlsby ${adapterMs.toFixed(1)} ms: adapter overhead ${(100 * overhead).toFixed(1)} % (target <= 4 %)`);
+  console.log(`  int8, batch 32, the Houlsby task predict-only (as eval and predict load it): ${servedMs.toFixed(1)} ms: adapter overhead ${(100 * servedOverhead).toFixed(1)} %; predict-only / trainable = ${(servedMs / adapterMs).toFixed(2)}`);
   summary.push(['int8 / fp32 throughput, mixed batch of 32 (8 tasks)', `${speed.toFixed(2)}x (${fp32Ms.toFixed(1)} vs ${int8Ms.toFixed(1)} ms)`]);
   summary.push(['adapter overhead with int8, batch 32', `${(100 * overhead).toFixed(1)} % (${adapterMs.toFixed(1)} vs bare ${bareMs.toFixed(1)} ms)`]);
+  summary.push(['adapter overhead with int8, batch 32, predict-only task', `${(100 * servedOverhead).toFixed(1)} % (${servedMs.toFixed(1)} vs bare ${bareMs.toFixed(1)} ms)`]);
   for (const m of multis) await m.dispose();
   await bare.dispose();
   await houlsby.dispose();
+  await served.dispose();
 }
 
 async function mixedMethods(base: BaseModel, texts: string[]): Promise<void> {

@@ -5,35 +5,39 @@
 import { Option, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { fail } from '../errors.js';
-import { DEFAULT_INT8_TOLERANCE, describeFrozenPlan, FROZEN_PRECISIONS, summarizeFrozenPlan, type FrozenPlan, type FrozenPrecision } from '../train/frozen-precision.js';
-import type { TaskModelOptions } from '../train/task-model.js';
+import { DEFAULT_INT8_TOLERANCE, describeFrozenPlan, FROZEN_PRECISIONS, summarizeFrozenPlan, type FrozenOptions, type FrozenPlan, type FrozenPrecision } from '../train/frozen-precision.js';
 import { numberArg } from './options.js';
 
 /** The flags as commander parses them. */
 export interface FrozenPrecisionFlags {
   frozenPrecision?: FrozenPrecision;
   int8Tolerance?: number;
+  /** false with --no-int8-adapters (commander's default true otherwise). */
+  int8Adapters?: boolean;
 }
 
 /** Adds the two flags to `cmd` (`what`: what the precision applies to, for the help text). */
 export function addFrozenPrecisionOptions(cmd: Command, what = 'training and prediction'): Command {
   return cmd
-    .addOption(new Option('--frozen-precision <p>', `precision of the frozen base's matmuls in ${what}: int8 quantises each frozen linear weight once (per output column, with the transposed copy the input gradient needs); trainable weights, softmax, layer norms, activations, the loss and the optimizer stay fp32. An outlier guard checks every matmul's int8 output against fp32 on the first batch and keeps a finer kernel (8-bit blocks) or fp32 where it is off`).choices([...FROZEN_PRECISIONS]).default('fp32'))
-    .option('--int8-tolerance <e>', `with --frozen-precision int8: the largest relative error of a matmul's int8 output the guard accepts (default: ${DEFAULT_INT8_TOLERANCE})`, numberArg(0, 1, { exclusiveMin: true }));
+    .addOption(new Option('--frozen-precision <p>', `precision of the frozen base's matmuls in ${what}: int8 quantises each frozen linear weight once (per output column, with the transposed copy the input gradient needs); trainable weights, softmax, layer norms, activations, the loss and the optimizer stay fp32. An outlier guard checks every matmul's int8 output against fp32 on the first batch and keeps a finer kernel (8-bit blocks) or fp32 where it is off. A saved task loaded only to predict (eval, predict, serve, export) runs its adapters' matmuls in int8 too, under the same guard (int8 or fp32 each)`).choices([...FROZEN_PRECISIONS]).default('fp32'))
+    .option('--int8-tolerance <e>', `with --frozen-precision int8: the largest relative error of a matmul's int8 output the guard accepts (default: ${DEFAULT_INT8_TOLERANCE})`, numberArg(0, 1, { exclusiveMin: true }))
+    .option('--no-int8-adapters', "with --frozen-precision int8: keep a saved task's adapter matmuls in fp32 when it is loaded to predict (beside the int8 base, as in training)");
 }
 
 /**
  * The task-model options for the flags, with `log` receiving the guard's summary line and one
- * line per matmul that is not int8 (all of them with `all`). BAD_CONFIG for --int8-tolerance
- * without --frozen-precision int8.
+ * line per matmul that is not int8 (all of them with `all`). BAD_CONFIG for --int8-tolerance or
+ * --no-int8-adapters without --frozen-precision int8.
  */
-export function frozenPrecisionOptions(f: FrozenPrecisionFlags, log: (line: string) => void, o: { all?: boolean } = {}): Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> {
+export function frozenPrecisionOptions(f: FrozenPrecisionFlags, log: (line: string) => void, o: { all?: boolean } = {}): FrozenOptions {
   const precision = f.frozenPrecision ?? 'fp32';
   if (f.int8Tolerance !== undefined && precision !== 'int8') fail('BAD_CONFIG', `--int8-tolerance ${f.int8Tolerance} applies to --frozen-precision int8 only (got --frozen-precision ${precision})`);
+  if (f.int8Adapters === false && precision !== 'int8') fail('BAD_CONFIG', `--no-int8-adapters applies to --frozen-precision int8 only (got --frozen-precision ${precision})`);
   if (precision === 'fp32') return {};
   return {
     frozenPrecision: precision,
     ...(f.int8Tolerance !== undefined ? { int8Tolerance: f.int8Tolerance } : {}),
+    ...(f.int8Adapters === false ? { int8Adapters: false } : {}),
     onFrozenPlan: (plan: FrozenPlan) => {
       log(summarizeFrozenPlan(plan));
       for (const line of describeFrozenPlan(plan, { onlyExceptions: !o.all })) log(`  ${line}`);

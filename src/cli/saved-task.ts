@@ -10,8 +10,8 @@ import { perInputIssue, type AdapterDrop } from '../adapters/compose.js';
 import { formatComposition, parseComposition, type Block, type Composition } from '../adapters/composition.js';
 import type { TaskManifest } from '../adapters/files.js';
 import { isAdapterSetup } from '../train/modes.js';
-import type { TaskModel, TaskModelOptions } from '../train/task-model.js';
-import type { FrozenRecord } from '../train/frozen-precision.js';
+import type { TaskModel } from '../train/task-model.js';
+import type { FrozenOptions, FrozenRecord } from '../train/frozen-precision.js';
 import { loadBase, type BaseModel } from '../models/base.js';
 import { loadSavedTask, type SavedTask } from '../train/task-io.js';
 import type { TaskSpec } from '../train/data/index.js';
@@ -88,7 +88,7 @@ export interface LoadedTaskDir {
 }
 
 /** Loads the base (recorded one unless `o.base`) and the task in `dir` (`inference`: for a model that only predicts, see loadSavedTask). */
-export async function loadTaskDir(dir: string, o: { base?: string; revision?: string; threads?: number; maxLength?: number; model?: Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'>; inference?: boolean }): Promise<LoadedTaskDir> {
+export async function loadTaskDir(dir: string, o: { base?: string; revision?: string; threads?: number; maxLength?: number; model?: FrozenOptions; inference?: boolean }): Promise<LoadedTaskDir> {
   const manifest = await readManifest(dir);
   const source = o.base !== undefined ? await baseSource(o.base) : manifest?.base.id;
   if (source === undefined) fail('BAD_CONFIG', `${dir} has no adapterkit.json (an AdapterHub adapter?): give the base model with --base <source>`);

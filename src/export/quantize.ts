@@ -9,7 +9,9 @@
  * - `int8-block`: MatMulNBits with 8 bits, blocks of 32 along the inner axis, accuracy level 4;
  * - `fp32`: left as it is (the guard found the int8 product too far off).
  * Everything else (embeddings, the adapter's and the head's weights, layer norms, softmax) stays
- * fp32, as in training. Both contrib ops are in onnxruntime-node's and onnxruntime-web's (wasm) CPU
+ * fp32, as in training; but a predict-only task (`TaskModelOptions.predictOnly`, a task loaded
+ * with `inference: true`, as `adapterkit export` loads it) has its adapter matmuls in the plan
+ * too ({@link FrozenPlan.adapters}), and they are rewritten the same way. Both contrib ops are in onnxruntime-node's and onnxruntime-web's (wasm) CPU
  * kernels. Only the forward copy is stored: an export never needs the input gradient.
  */
 import protobuf from 'protobufjs';
@@ -38,7 +40,7 @@ export interface QuantizedModel {
   readonly bytes: Uint8Array;
   /** Matmul nodes rewritten per kernel (a weight shared by several layers, ALBERT, counts once per node). */
   readonly nodes: Readonly<Record<Exclude<ForwardKernel, 'fp32'>, number>>;
-  /** Planned weights that stay fp32: the guard's fp32 choices. */
+  /** Planned weights that stay fp32: the guard's fp32 choices (a predict-only task's adapter weights among them). */
   readonly fp32Weights: readonly string[];
 }
 
@@ -71,7 +73,9 @@ export function quantizeExportedModel(bytes: Uint8Array, plan: FrozenPlan, metad
   const g = model.graph;
   const nodes = g.node ?? [];
   const inits = new Map((g.initializer ?? []).map((t) => [t.name, t]));
-  const kernelOf = new Map(plan.choices.filter((c) => c.kernel !== 'fp32').map((c) => [c.weight, c.kernel as Exclude<ForwardKernel, 'fp32'>]));
+  // a predict-only task's plan has its adapter matmuls too (their weights are initializers named as the task's tensors)
+  const planned = [...plan.choices, ...plan.adapters ?? []];
+  const kernelOf = new Map(planned.filter((c) => c.kernel !== 'fp32').map((c) => [c.weight, c.kernel as Exclude<ForwardKernel, 'fp32'>]));
   const consumers = new Map<string, NodeObj[]>();
   for (const n of nodes) for (const i of n.input ?? []) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const graphOutputs = new Set((g.output ?? []).map((o) => o.name));
@@ -151,6 +155,6 @@ export function quantizeExportedModel(bytes: Uint8Array, plan: FrozenPlan, metad
   return {
     bytes: ModelProto.encode(ModelProto.fromObject(model)).finish(),
     nodes: count,
-    fp32Weights: plan.choices.filter((c) => c.kernel === 'fp32').map((c) => c.weight),
+    fp32Weights: planned.filter((c) => c.kernel === 'fp32').map((c) => c.weight),
   };
 }

@@ -24,7 +24,8 @@ import { toPrediction } from '../train/evaluate.js';
 import { isAdapterSetup } from '../train/modes.js';
 import { MultiTaskModel, sharedAdapterOf } from '../train/multi-task-model.js';
 import { loadSavedTask } from '../train/task-io.js';
-import type { TaskModel, TaskModelOptions } from '../train/task-model.js';
+import type { TaskModel } from '../train/task-model.js';
+import type { FrozenOptions } from '../train/frozen-precision.js';
 import { rowTags, splitWords, taggingRows, type TaggingRow, type TagPrediction } from '../train/token-tasks/tagging.js';
 import { predictAnswers } from '../train/token-tasks/qa.js';
 import type { CharSpan } from '../train/tokens/qa-windows.js';
@@ -42,7 +43,7 @@ export interface ModelBackendOptions {
    */
   charsPerToken?: number;
   /** Precision of the base's frozen matmuls for every task served (int8: under the outlier guard, measured on the first batch). */
-  frozen?: Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'>;
+  frozen?: FrozenOptions;
 }
 
 /**

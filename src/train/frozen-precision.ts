@@ -20,7 +20,7 @@
  */
 import { fail } from '../errors.js';
 import {
-  BLOCK_LENGTHS, FROZEN_KERNELS, Graph, INPUT_GRADIENT_KERNELS, Session, gradients, installFrozenKernel, installFrozenProbe, type BlockKernel, type ForwardKernel, type FrozenKernel, type FrozenProbe, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
+  BLOCK_LENGTHS, FROZEN_KERNELS, Graph, INPUT_GRADIENT_KERNELS, Session, gradients, installForwardKernel, installFrozenKernel, installFrozenProbe, type BlockKernel, type ForwardKernel, type FrozenKernel, type FrozenProbe, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
 } from '../engine/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
@@ -40,17 +40,20 @@ export type FrozenPrecision = (typeof FROZEN_PRECISIONS)[number];
 export const DEFAULT_INT8_TOLERANCE = 0.03;
 
 /** The frozen-precision options of a {@link TaskModelOptions}, as the commands and experiment runners pass them on. */
-export type FrozenOptions = Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'>;
+export type FrozenOptions = Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan' | 'int8Adapters'>;
 
 /** What a run records of its frozen precision (run.json, results rows, summaries): nothing for fp32, so fp32 records read as before. */
 export interface FrozenRecord {
   readonly frozenPrecision?: 'int8';
   readonly int8Tolerance?: number;
+  /** Recorded when turned off: a saved task scored with its adapters' matmuls in fp32. */
+  readonly int8Adapters?: false;
 }
 
 /** The record of `o`: `{ frozenPrecision: 'int8', int8Tolerance }` (the tolerance in effect) with int8, `{}` with fp32. */
 export function frozenRecord(o: FrozenOptions | undefined): FrozenRecord {
-  return o?.frozenPrecision === 'int8' ? { frozenPrecision: 'int8', int8Tolerance: o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE } : {};
+  if (o?.frozenPrecision !== 'int8') return {};
+  return { frozenPrecision: 'int8', int8Tolerance: o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE, ...(o.int8Adapters === false ? { int8Adapters: false } : {}) };
 }
 
 /**
@@ -125,6 +128,14 @@ export interface FrozenMatmulChoice {
 export interface FrozenPlan {
   readonly tolerance: number;
   readonly choices: readonly FrozenMatmulChoice[];
+  /**
+   * A predict-only model's adapter matmuls (`TaskModelOptions.predictOnly`): their weights are
+   * constants of the prediction graph, so their products are measured and chosen as the frozen
+   * base's are (forward only), one choice per adapter weight that a `linear` reads, in the
+   * order the adapters name them. Absent for a model that trains (its adapter products stay fp32).
+   * Not counted in {@link bytes}.
+   */
+  readonly adapters?: readonly FrozenMatmulChoice[];
   /** Bytes of the frozen matmul weights as fp32, and as the plan stores them (quantised copies and scales). */
   readonly bytes: { readonly fp32: number; readonly planned: number };
 }
@@ -169,7 +180,7 @@ export function kernelBytes(shape: readonly number[], kernel: ForwardKernel, bac
  * Builds the plan from the measured errors (weight name -> errors) of `specs`, and of the input
  * gradients in `backward` where they were measured.
  */
-export function planFrozen(specs: readonly WeightSpec[], measured: ReadonlyMap<string, FrozenErrors>, tolerance: number, backward: ReadonlyMap<string, FrozenErrors> = new Map()): FrozenPlan {
+export function planFrozen(specs: readonly Pick<WeightSpec, 'name' | 'shape'>[], measured: ReadonlyMap<string, FrozenErrors>, tolerance: number, backward: ReadonlyMap<string, FrozenErrors> = new Map()): FrozenPlan {
   const choices = specs.map((s): FrozenMatmulChoice => {
     const errors = measured.get(s.name);
     if (!errors) fail('GRAPH_ERROR', `int8 guard: no measurement for frozen matmul ${s.name}`);
@@ -213,8 +224,14 @@ export function summarizeFrozenPlan(plan: FrozenPlan): string {
     const bWorst = back.filter((c) => c.backward?.kernel === 'int8').reduce((m, c) => Math.max(m, c.backward?.errors.int8 ?? 0), 0);
     grads = `; input gradients: ${b.int8} of ${back.length} int8, ${countsAfterFirst(b, INPUT_GRADIENT_KERNELS)}${b.int8 ? ` (worst int8 error ${bWorst.toPrecision(2)})` : ''}`;
   }
+  let adapters = '';
+  if (plan.adapters?.length) {
+    const a = kernelCounts({ ...plan, choices: plan.adapters });
+    const aWorst = plan.adapters.filter((c) => c.kernel === 'int8').reduce((m, c) => Math.max(m, c.errors.int8), 0);
+    adapters = `; adapter matmuls: ${a.int8} of ${plan.adapters.length} int8, ${countsAfterFirst(a, FROZEN_KERNELS)}${a.int8 ? ` (worst int8 error ${aWorst.toPrecision(2)})` : ''}`;
+  }
   return `int8 frozen base: ${n.int8} of ${plan.choices.length} matmuls int8, ${countsAfterFirst(n, FROZEN_KERNELS)} `
-    + `(tolerance ${plan.tolerance}${kept.length ? `, worst int8 error ${worst.toPrecision(2)}` : ''})${grads}; frozen matmul weights ${mb(plan.bytes.fp32)} -> ${mb(plan.bytes.planned)}`;
+    + `(tolerance ${plan.tolerance}${kept.length ? `, worst int8 error ${worst.toPrecision(2)}` : ''})${grads}${adapters}; frozen matmul weights ${mb(plan.bytes.fp32)} -> ${mb(plan.bytes.planned)}`;
 }
 
 const describeErrors = (e: FrozenErrors) => [`int8 error ${e.int8.toPrecision(2)}`, ...blockKernels(INPUT_GRADIENT_KERNELS).filter((k) => e[k] !== undefined).map((k) => `${k} ${(e[k] as number).toPrecision(2)}`)].join(', ');
@@ -224,7 +241,7 @@ const describeErrors = (e: FrozenErrors) => [`int8 error ${e.int8.toPrecision(2)
  * the errors measured and the kernel chosen, and the same for its input gradient where measured.
  */
 export function describeFrozenPlan(plan: FrozenPlan, o: { onlyExceptions?: boolean } = {}): string[] {
-  return plan.choices
+  return [...plan.choices, ...plan.adapters ?? []]
     .filter((c) => !o.onlyExceptions || c.kernel !== 'int8' || (c.backward && c.backward.kernel !== 'int8'))
     .map((c) => `${c.weight} [${c.shape.join(', ')}]: ${describeErrors(c.errors)} -> ${c.kernel}${c.backward ? `; input gradient: ${describeErrors(c.backward.errors)} -> ${c.backward.kernel}` : ''}`);
 }
@@ -253,6 +270,27 @@ export function frozenWeightHook(f: FrozenBuild): (spec: WeightSpec, w: Value) =
   return (spec, w) => {
     const c = choices.get(spec.name);
     if (c && c.kernel !== 'fp32') installFrozenKernel(w, c.kernel, c.backward?.kernel);
+  };
+}
+
+/**
+ * The prediction graph's hook for each 2-D adapter weight of a predict-only model, called with
+ * the weight's constant when the graph first reads it: under the guard's probe its int8 product
+ * is measured beside fp32 (quantised afresh: the weight may have been overwritten in place since
+ * the last graph); under a plan its chosen kernel is installed, forward only.
+ */
+export function adapterWeightHook(f: FrozenBuild): (name: string, w: Value) => void {
+  if ('probe' in f) {
+    return (name, w) => {
+      // int8 or fp32: on an adapter's narrow products (m = 64 columns, or 64 inner values) the 8-bit block kernel is slower than fp32
+      const kernels = w.rank === 2 ? f.kernels(name).filter((k) => k === 'int8') : [];
+      if (kernels.length) installFrozenProbe(w, f.probe, kernels, [], { cache: false });
+    };
+  }
+  const choices = new Map((f.adapters ?? []).map((c) => [c.weight, c] as const));
+  return (name, w) => {
+    const c = choices.get(name);
+    if (c && c.kernel !== 'fp32') installForwardKernel(w, c.kernel);
   };
 }
 
@@ -319,6 +357,8 @@ async function probeOnce(pg: ProbeGraph, probes: readonly FrozenProbe[], feeds: 
  */
 export async function runFrozenGuard(o: {
   build: (f: FrozenBuild) => Graph | ProbeGraph; feeds: Record<string, HostTensor>; session: SessionOptions; specs: readonly WeightSpec[]; tolerance: number;
+  /** A predict-only model's 2-D adapter weights (their products measured where a `linear` reads them, see {@link adapterWeightHook}). */
+  adapters?: readonly Pick<WeightSpec, 'name' | 'shape'>[];
 }): Promise<FrozenPlan> {
   const probeWith = async (kernels: (weight: string) => readonly ProbedKernel[], backwardKernels: (weight: string) => readonly ProbedKernel[]) => {
     const probes: FrozenProbe[] = [];
@@ -335,5 +375,7 @@ export async function runFrozenGuard(o: {
     : { forward: new Map(), backward: new Map() } as { forward: Measured; backward: Measured };
   const merge = (a: Measured, b: Measured) => new Map([...a].map(([w, e]): [string, FrozenErrors] => [w, { int8: e.int8 as number, ...b.get(w) }]));
   const measured = merge(first.forward, second.forward);
-  return planFrozen(o.specs.filter((s) => measured.has(s.name)), measured, o.tolerance, merge(first.backward, second.backward));
+  const plan = planFrozen(o.specs.filter((s) => measured.has(s.name)), measured, o.tolerance, merge(first.backward, second.backward));
+  if (!o.adapters) return plan;
+  return { ...plan, adapters: planFrozen(o.adapters.filter((s) => measured.has(s.name)), measured, o.tolerance).choices };
 }

@@ -8,7 +8,8 @@ import { compositionFromDict, compositionToDict } from '../adapters/composition.
 import { checkMethodConfig } from '../adapters/methods/index.js';
 import { isAdapterTensor } from '../adapters/names.js';
 import { baseFingerprint, type BaseModel } from '../models/base.js';
-import { TaskModel, type TaskModelOptions } from './task-model.js';
+import { TaskModel } from './task-model.js';
+import type { FrozenOptions } from './frozen-precision.js';
 import { MODE_NAMES, isAdapterSetup, type TrainingMode } from './modes.js';
 import { inferenceForm } from './inference-form.js';
 
@@ -83,13 +84,15 @@ function modeOf(m: TaskManifest, f: LoadedTaskFiles, dir: string): TrainingMode 
 }
 
 /** Options of {@link loadSavedTask}. */
-export interface LoadSavedTaskOptions extends Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'> {
+export interface LoadSavedTaskOptions extends FrozenOptions {
   readonly threads?: number;
   readonly adapterName?: string;
   /**
    * The model only predicts: adapters are put in their inference form (see train/inference-form.ts;
    * prefix tuning's MLP is ejected into the flat prefix, the same function without the MLP in
-   * every call; in a mixed batch such a task then shares its group with flat-prefix tasks).
+   * every call; in a mixed batch such a task then shares its group with flat-prefix tasks), and
+   * the model is predict-only (`TaskModelOptions.predictOnly`: training refused, its tensors held
+   * as constants; with an int8 base, the adapters' matmuls in int8 under the guard too).
    * Leave it off for a model that trains further or is merged. Default false.
    */
   readonly inference?: boolean;
@@ -113,7 +116,7 @@ export async function loadSavedTask(base: BaseModel, dir: string, o: LoadSavedTa
   const { mode, tensors } = o.inference === true ? inferenceForm(loaded.mode, base.encoder, loaded.tensors, o.adapterName) : loaded;
   const model = TaskModel.create(base, {
     mode, head: m.head, seed: 0, weights: tensors, threads: o.threads, trainPooler, adapterName: o.adapterName,
-    frozenPrecision: o.frozenPrecision, int8Tolerance: o.int8Tolerance, onFrozenPlan: o.onFrozenPlan,
+    frozenPrecision: o.frozenPrecision, int8Tolerance: o.int8Tolerance, onFrozenPlan: o.onFrozenPlan, predictOnly: o.inference === true, int8Adapters: o.int8Adapters,
   });
   return { model, manifest: m, foreign: f.origin !== 'adapterkit', origin: f.origin };
 }

@@ -27,9 +27,12 @@ import { buildEncoderGraph } from '../models/build.js';
 import type { WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import {
-  checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, guardSlice, runFrozenGuard, type FrozenBuild, type FrozenPlan, type FrozenPrecision,
+  adapterWeightHook, checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, guardSlice, runFrozenGuard, type FrozenBuild, type FrozenPlan, type FrozenPrecision,
 } from './frozen-precision.js';
 import { isAdapterSetup, isTrainable, validateMode, type AdapterSetupMode, type TrainableOptions, type TrainingMode } from './modes.js';
+
+/** Why a predict-only model refuses training. */
+const PREDICT_ONLY = 'this task model only predicts (predictOnly, as a task loaded with inference: true is): load the task without it to train it further';
 
 /** Options of {@link TaskModel.create}. */
 export interface TaskModelOptions extends TrainableOptions {
@@ -59,6 +62,23 @@ export interface TaskModelOptions extends TrainableOptions {
   readonly int8Tolerance?: number;
   /** Called when the int8 outlier guard has chosen each frozen matmul's kernel (on the first batch). */
   readonly onFrozenPlan?: (plan: FrozenPlan) => void;
+  /**
+   * The model only predicts (what `loadSavedTask(…, { inference: true })` makes): training is
+   * refused, and the prediction graph holds the task's tensors as constants rather than feeding
+   * them at each call, so ONNX Runtime packs the adapters' weights once, as it does the base's.
+   * With `frozenPrecision: 'int8'`, the adapters' matmuls then run in int8 too, under the same
+   * outlier guard, forward only (see {@link FrozenPlan.adapters}). The tensors are read when the
+   * prediction session is built (the first {@link TaskModel.predict}): {@link TaskModel.setWeights}
+   * rebuilds it (and measures again with int8), an edit of {@link TaskModel.trainable}'s arrays in
+   * place does not reach it. Default false.
+   */
+  readonly predictOnly?: boolean;
+  /**
+   * With `predictOnly` and `frozenPrecision: 'int8'`: whether the adapters' matmuls run in int8
+   * under the guard (default true); false keeps them fp32 beside the int8 base, as a model that
+   * trains runs them.
+   */
+  readonly int8Adapters?: boolean;
 }
 
 /** A trainable tensor. */
@@ -423,6 +443,11 @@ export class TaskModel {
     this.dropSessions();
   }
 
+  /** Whether prediction runs the adapters' matmuls under the int8 guard too (predict-only, int8, not turned off: {@link TaskModelOptions.int8Adapters}). */
+  private get int8Adapters(): boolean {
+    return this.o.predictOnly === true && this.frozenPrecision === 'int8' && this.o.int8Adapters !== false;
+  }
+
   /** Precision of the frozen base's matmuls. */
   get frozenPrecision(): FrozenPrecision {
     return this.o.frozenPrecision ?? 'fp32';
@@ -462,9 +487,11 @@ export class TaskModel {
       feeds.training = bool([], [false]);
       if (this.robustDrop !== undefined) feeds.adapter_drop = i64([], [0]);
     }
+    const predictOnly = this.o.predictOnly === true;
+    const adapters = this.int8Adapters && !labels;
     return runFrozenGuard({
       build: (frozen) => {
-        if (!labels) return this.build(false, { frozen }).graph;
+        if (!labels) return this.build(false, { frozen, constants: predictOnly }).graph;
         const b = this.build(true, { frozen });
         return { graph: b.graph, loss: b.loss as Value, params: b.params as Value[] };
       },
@@ -472,6 +499,7 @@ export class TaskModel {
       session: { threads: this.o.threads, spinning: this.o.spinning },
       specs: frozenMatmulSpecs(this.base.encoder, (spec) => owned.has(spec.name)),
       tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
+      ...(adapters ? { adapters: this.adapterTensors.filter((t) => t.shape.length === 2) } : {}),
     });
   }
 
@@ -604,6 +632,10 @@ export class TaskModel {
    */
   private build(training: boolean, o: { constants?: boolean; frozen?: FrozenBuild; cut?: LayerCut; probe?: (layer: number, x: LayerInput) => void } = {}): { graph: Graph; logits: Value; loss?: Value; grads?: Value[]; params?: Value[]; layerInput?: Value } {
     if (training && this.merged) fail('BAD_CONFIG', 'this task is merged into the frozen weights; unmerge() it before training');
+    if (training && this.o.predictOnly) fail('BAD_CONFIG', PREDICT_ONLY);
+    // a predict-only model's adapter weights are constants: with int8, their products follow the guard too
+    const adapterHook = o.constants && o.frozen && this.int8Adapters ? adapterWeightHook(o.frozen) : undefined;
+    const adapterWeights = adapterHook ? new Set(this.adapterTensors.filter((t) => t.shape.length === 2).map((t) => t.name)) : undefined;
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);
     for (const [k, v] of this.owned) if (weights.has(k)) weights.set(k, v);
@@ -617,6 +649,7 @@ export class TaskModel {
         const t = this.owned.get(name);
         if (!t) fail('GRAPH_ERROR', `task weight ${name} is missing`);
         v = o.constants ? graph.constant(name, t) : graph.param(name, t);
+        if (adapterWeights?.has(name)) adapterHook?.(name, v);
         task.set(name, v);
       }
       return v;
@@ -683,7 +716,7 @@ export class TaskModel {
 
   /** Builds the prediction session (for {@link predictSlot}). */
   private async predictSession(): Promise<{ session: Session; logits: Value }> {
-    const b = this.build(false, this.frozenOption());
+    const b = this.build(false, { ...this.frozenOption(), constants: this.o.predictOnly === true });
     return { session: await Session.create(b.graph, { outputs: [b.logits], threads: this.o.threads, spinning: this.o.spinning }), logits: b.logits };
   }
 
@@ -704,6 +737,7 @@ export class TaskModel {
    * A forward call: it anneals the temperature of fusions with `temperature: true` ({@link fusionCallCounts}).
    */
   async trainStep(batch: EncodedBatch, labels: BatchLabels, o: { step?: number; layerInput?: { layer: number; data: Float32Array } } = {}): Promise<{ loss: number; grads: Float32Array[]; logits: Float32Array }> {
+    if (this.o.predictOnly) fail('BAD_CONFIG', PREDICT_ONLY);
     this.checkBatch(batch);
     const from = o.layerInput?.layer ?? 0;
     if (o.step !== undefined && !(Number.isSafeInteger(o.step) && o.step >= 0)) fail('BAD_CONFIG', `trainStep: step must be a non-negative integer, got ${o.step}`);
@@ -760,6 +794,11 @@ export class TaskModel {
       if (!src) fail('ADAPTER_MISMATCH', `checkpoint lacks task tensor ${name}`);
       if (src.data.length !== t.data.length) fail('ADAPTER_MISMATCH', `checkpoint tensor ${name} has ${src.data.length} values, expected ${t.data.length}`);
       t.data.set(src.data);
+    }
+    if (this.o.predictOnly) {
+      // the prediction graph holds the old values as constants (and the guard measured on them)
+      this.guard.reset();
+      this.dropSessions();
     }
   }
 

@@ -1,7 +1,8 @@
 /**
- * `--frozen-precision` / `--int8-tolerance` / `--guard-input`: bad values fail with specific
- * messages; `train --frozen-precision int8` logs the guard's choice and saves a task that `eval`
- * and `predict` load in int8 too; `info --frozen-precision int8` lists every matmul's kernel.
+ * `--frozen-precision` / `--int8-tolerance` / `--guard-input` / `--no-int8-adapters`: bad values
+ * fail with specific messages; `train --frozen-precision int8` logs the guard's choice and saves a
+ * task that `eval` and `predict` load in int8 too (its adapter matmuls as well, unless
+ * `--no-int8-adapters`); `info --frozen-precision int8` lists every matmul's kernel.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,6 +31,9 @@ test('--int8-tolerance and --guard-input without --frozen-precision int8 are ref
   const g = await cli('info', TINY_BERT, '--guard-input', 'texts.txt');
   assert.equal(g.code, 2, g.stderr);
   assert.match(g.stderr, /--guard-input applies to --frozen-precision int8 only/);
+  const a = await cli('info', TINY_BERT, '--no-int8-adapters');
+  assert.equal(a.code, 2, a.stderr);
+  assert.match(a.stderr, /--no-int8-adapters applies to --frozen-precision int8 only \(got --frozen-precision fp32\)/);
 });
 
 test('info --frozen-precision int8 reports the kernel of each frozen matmul (text and JSON), on --guard-input texts too', async () => {
@@ -60,7 +64,12 @@ test('train --frozen-precision int8 logs the guard and trains; eval and predict 
   assert.match(r.stderr, /int8 frozen base: 12 of 12 matmuls int8, 0 int8-block, 0 fp32 \(tolerance 0\.03, worst int8 error 0\.0\d+\); input gradients: 12 of 12 int8, 0 int8-block256, 0 int8-block, 0 fp32 \(worst int8 error 0\.0\d+\); frozen matmul weights 50\.5 kB -> 28\.3 kB\n/);
   const e = await cli('eval', join(out, 'best'), '--frozen-precision', 'int8', '--json');
   assert.equal(e.code, 0, e.stderr);
-  assert.match(e.stderr, /int8 frozen base: 12 of 12 matmuls int8/);
+  assert.match(e.stderr, /int8 frozen base: 12 of 12 matmuls int8, .*; adapter matmuls: \d of 8 int8, 0 int8-block, \d fp32/, 'a task loaded to predict runs its adapters under the guard too');
+  assert.equal(JSON.parse(e.stdout).int8Adapters, undefined);
+  const fp32Adapters = await cli('eval', join(out, 'best'), '--frozen-precision', 'int8', '--no-int8-adapters', '--json');
+  assert.equal(fp32Adapters.code, 0, fp32Adapters.stderr);
+  assert.doesNotMatch(fp32Adapters.stderr, /adapter matmuls/);
+  assert.equal(JSON.parse(fp32Adapters.stdout).int8Adapters, false, 'recorded');
   // Every matmul int8 in both: the same kernels, so eval reproduces the dev score train saw.
   const devAccuracy = Number(/dev accuracy\s+(\d\.\d+)/.exec(r.stdout)?.[1]);
   assert.equal(JSON.parse(e.stdout).metrics.accuracy.toFixed(4), devAccuracy.toFixed(4));

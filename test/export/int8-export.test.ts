@@ -160,6 +160,25 @@ test('the guard\'s block (MatMulNBits) and fp32 choices are exported as chosen a
   await fp32.dispose();
 });
 
+test('a predict-only task (as adapterkit export loads it): its adapter matmuls are in the plan and in model_quantized.onnx, which gives its int8 logits', async () => {
+  const { int8, fp32 } = twins(bert, methodConfig('houlsby', { reduction_factor: 8 }), 15, 1); // tolerance 1: every product int8
+  const served = TaskModel.create(bert, { mode: int8.mode, head: int8.head, seed: 15, weights: int8.owned, frozenPrecision: 'int8', int8Tolerance: 1, predictOnly: true });
+  const batch = bert.tokenizer.encode(TEXTS, MAX_LENGTH);
+  const dir = join(root, 'predict-only');
+  const r = await exportTask(served, dir, { maxLength: MAX_LENGTH, frozenPrecision: 'int8', guardBatch: batch });
+  const plan = served.frozenPlan;
+  assert.ok(plan && r.quantized);
+  const adapters = plan.adapters ?? [];
+  assert.equal(adapters.length, 8, 'down and up at both sites of both layers');
+  assert.ok(adapters.every((c) => c.kernel === 'int8'));
+  assert.deepEqual(r.quantized.nodes, { int8: plan.choices.length + adapters.length, 'int8-block': 0 });
+  assert.equal(count(onnxSummary(dir, 'model_quantized.onnx').ops, 'DynamicQuantizeMatMul'), plan.choices.length + adapters.length);
+  const d = maxDiff(await runQuantized(dir, batch), await served.predict(batch));
+  assert.ok(d < TOL, `the file against the predict-only task's int8 logits: ${d}`);
+  assert.ok(maxDiff(await runQuantized(dir, batch), await int8.predict(batch)) > d, 'and further from a trainable task\'s (fp32 adapter products)');
+  for (const m of [int8, fp32, served]) await m.dispose();
+});
+
 test('ALBERT: a weight its layers share is quantised once and read by every layer\'s node', async () => {
   const albert = await loadBase('test/fixtures/models/tiny-albert');
   const { int8, fp32 } = twins(albert, methodConfig('houlsby', { reduction_factor: 8 }), 14);

@@ -12,7 +12,7 @@ import { fail } from '../../errors.js';
 import type { ClassifyItem, ClassifyOutput, ItemOutput, TagOutput, TaskInfo } from '../../serve/backend.js';
 import { ModelBackend } from '../../serve/model-backend.js';
 import type { Example } from '../../train/data/index.js';
-import type { TaskModelOptions } from '../../train/task-model.js';
+import type { FrozenOptions } from '../../train/frozen-precision.js';
 import { loadTaskDir, readManifest } from '../saved-task.js';
 import { parseInputs, tagsJson, type InputColumns, type InputLine, type ParseOptions } from './predict.js';
 
@@ -27,7 +27,7 @@ export interface PredictManyFlags {
   allScores?: boolean;
   /** Flags that apply to one task only, by name, when given (refused). */
   singleTaskFlags: readonly string[];
-  model?: Pick<TaskModelOptions, 'frozenPrecision' | 'int8Tolerance' | 'onFrozenPlan'>;
+  model?: FrozenOptions;
 }
 
 /** One task's answer in predict's output form (as `predictionJson`, and `tagsJson` for a tagging task). */

@@ -243,7 +243,7 @@ function frozenData(w: Value, kernel: FrozenKernel): { data: Float32Array; K: nu
  * backward dY Wᵀ [..., N] -> [..., K] (`transposed`). fp32 backward stores Wᵀ as its own constant
  * (the guard picks it only where a quantised input gradient is off).
  */
-function frozenProduct(w: Value, kernel: FrozenKernel, transposed: boolean): Product {
+function frozenProduct(w: Value, kernel: FrozenKernel, transposed: boolean, cache = true): Product {
   const g: Graph = w.graph;
   const { data, K, N } = frozenData(w, kernel);
   const [k, n] = transposed ? [N, K] : [K, N];
@@ -259,10 +259,11 @@ function frozenProduct(w: Value, kernel: FrozenKernel, transposed: boolean): Pro
     return { bytes: bytesOf(tt), key: wt, apply: (x, bias) => (bias ? add(matmul(x, wt), bias) : matmul(x, wt)) };
   }
   if (kernel === 'int8') {
-    const [qt, st] = cached(data, `int8${tag}`, () => {
+    const make = () => {
       const c = quantizeColumns(data, K, N, transposed);
       return [c.q, c.scale] as const;
-    });
+    };
+    const [qt, st] = cache ? cached(data, `int8${tag}`, make) : make();
     const q = g.constant(g.freshName(`${w.name}.int8${tag}`), qt);
     const sc = g.constant(g.freshName(`${w.name}.int8${tag}_scale`), st);
     return { bytes: bytesOf(qt, st), key: q, apply: (x, bias) => dynamicQuantizeMatMul(x, q, sc, bias) };
@@ -293,6 +294,29 @@ export function installFrozenKernel(w: Value, kernel: ForwardKernel, backward: F
   return { weight: w.name, shape, kernel, backward, bytes: fwd.bytes + bwd.bytes };
 }
 
+/**
+ * Runs every `linear(x, w, b)` of the 2-D constant `w` [K, N] with `kernel`, forward only (no
+ * transposed copy: nothing differentiates through it), quantising `w` afresh for this graph
+ * rather than from the copies kept per weight array: for a constant whose values may change
+ * between graphs, such as a predict-only task's adapter weights, which `TaskModel.setWeights`
+ * overwrites in place. `fp32` leaves `w` as it is.
+ *
+ * @example
+ * ```ts
+ * const w = g.constant('adapter.down.weight', f32([512, 64], data));
+ * installForwardKernel(w, 'int8');
+ * linear(x, w, b); // DynamicQuantizeMatMul(x, int8 W [512, 64], scales [64], b)
+ * ```
+ */
+export function installForwardKernel(w: Value, kernel: ForwardKernel): FrozenMatmulInfo {
+  if (w.kind !== 'constant' || w.rank !== 2) fail('GRAPH_ERROR', `forward kernel ${kernel}: ${w.describe()} must be a 2-D constant`);
+  const shape = w.shape as [number, number];
+  if (kernel === 'fp32') return { weight: w.name, shape, kernel, backward: 'fp32', bytes: w.graph.dataOf(w).data.byteLength };
+  const fwd = frozenProduct(w, kernel, false, false);
+  w.graph.setLinearKernel(w, (x, bias) => fwd.apply(x, bias));
+  return { weight: w.name, shape, kernel, backward: 'fp32', bytes: fwd.bytes };
+}
+
 /** The quantised kernels a probe can measure. */
 export type ProbedKernel = Exclude<FrozenKernel, 'fp32'>;
 
@@ -321,11 +345,12 @@ function relativeError(y: Value, ref: Value): Value {
  * and the product `x w` of each of `kernels` is computed beside it on the same input; `onProbe`
  * receives the scalar relative errors (Frobenius, over the batch) for the caller to fetch. With
  * `backwardKernels`, the probe also offers the input gradient's check: the caller differentiates
- * the loss with respect to the probe's `output` and hands dY to `backward`.
+ * the loss with respect to the probe's `output` and hands dY to `backward`. `o.cache: false`
+ * quantises `w` afresh (see {@link installForwardKernel}).
  */
-export function installFrozenProbe(w: Value, onProbe: (p: FrozenProbe) => void, kernels: readonly ProbedKernel[] = ['int8', 'int8-block'], backwardKernels: readonly ProbedKernel[] = []): void {
+export function installFrozenProbe(w: Value, onProbe: (p: FrozenProbe) => void, kernels: readonly ProbedKernel[] = ['int8', 'int8-block'], backwardKernels: readonly ProbedKernel[] = [], o: { cache?: boolean } = {}): void {
   if (w.kind !== 'constant' || w.rank !== 2) fail('GRAPH_ERROR', `frozen probe: ${w.describe()} must be a frozen 2-D constant`);
-  const made = kernels.map((k) => [k, frozenProduct(w, k, false)] as const);
+  const made = kernels.map((k) => [k, frozenProduct(w, k, false, o.cache ?? true)] as const);
   const back = backwardKernels.map((k) => [k, frozenProduct(w, k, true)] as const);
   w.graph.setLinearKernel(w, (x, bias) => {
     const y = matmul(x, w);
