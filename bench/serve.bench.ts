@@ -10,7 +10,8 @@
  *      adapter directory's size on disk (target: an adapter costs about its file size);
  *  (3) inference overhead per adapter method versus the bare base: direct forward (no HTTP) of a
  *      head-only TaskModel vs a TaskModel of every method preset, and of LoRA and IA³ folded into
- *      the frozen weights with merge() (expected: the bare base's cost), at batch 1 and 32, all
+ *      the frozen weights with merge() (expected: the bare base's cost), and the paper preset's task
+ *      predict-only (`predictOnly`: its tensors constants of the graph), at batch 1 and 32, all
  *      variants interleaved, medians;
  *  (4) mixed-task batching: one MultiTaskModel.predict over 32 inputs of 8 tasks vs 8 per-task
  *      TaskModel.predict calls of 4 inputs each, interleaved, medians;
@@ -25,7 +26,7 @@
  *      adapter overhead <= 4 %. BENCH_INT8=only runs just
  *      (6), BENCH_INT8=0 skips it.
  *  (7) one input for N tasks (bench/serve-parallel.ts): the fan-out vs N one-task calls, with and
- *      without AdapterDrop; BENCH_ONLY=parallel runs just (7); BENCH_PARALLEL_TAGGING=1 makes one
+ *      without AdapterDrop; BENCH_ONLY=parallel runs just (7) (BENCH_ONLY=overhead just (3)); BENCH_PARALLEL_TAGGING=1 makes one
  *      of the N tasks a tagging task.
  * Method rows (issue 15, bench/serve/method-rows.ts): prefix, prompt, Compacter, MAM, UniPELT
  * throughput against the Houlsby tasks, alone and mixed; BENCH_METHOD_ROWS=0 skips, =only runs just them.
@@ -195,6 +196,9 @@ async function methodOverhead(base: BaseModel, texts: string[]): Promise<void> {
     model.merge();
     variants.push({ label: `${p} merged`, model });
   }
+  // the paper preset's task predict-only, as eval and predict load a saved task: its tensors constants of the graph
+  const paper = variants.find((v) => v.label === 'paper')?.model;
+  if (paper) variants.push({ label: 'paper predict-only', model: TaskModel.create(base, { mode: paper.mode, head, seed: 1, weights: paper.owned, predictOnly: true, ...o }) });
   const batches = [1, 32].map((b) => base.tokenizer.encode(texts.slice(0, b), MAX_LENGTH));
   // a merged adapter must compute what the unmerged one computes
   const check = batches[1] as EncodedBatch;
@@ -450,7 +454,8 @@ async function main(): Promise<void> {
     return void console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
   if (process.env.BENCH_ONLY === 'parallel') await parallelTasks(base, texts, MAX_LENGTH, ROUNDS, interleaved, summary);
-  if (INT8 === 'only' || process.env.BENCH_ONLY === 'parallel') {
+  if (process.env.BENCH_ONLY === 'overhead') await methodOverhead(base, texts);
+  if (INT8 === 'only' || process.env.BENCH_ONLY === 'parallel' || process.env.BENCH_ONLY === 'overhead') {
     if (INT8 === 'only') await int8Serving(base, texts);
     for (const [k, v] of summary) console.log(`| ${k} | ${v} |`);
     console.log(`total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -31,9 +31,9 @@ export interface SessionOptions {
    * load files (onnxruntime-node), when its initializers reach {@link EXTERNAL_MEMORY_BYTES}
    * (a BERT-base-sized model): ONNX Runtime then reads each weight from the file instead of from a
    * copy of the model's bytes, whose freed pieces otherwise stay in the process. On a BERT-base
-   * int8 adapter step this lowered peak RSS from 4,583-4,820 MiB to 4,188-4,207 MiB at the same step time
-   * (bench/pytorch/adapterkit-step.ts). The file lives in the OS temp directory until
-   * {@link Session.dispose}.
+   * int8 adapter step (bench/pytorch/adapterkit-step.ts, batch 32 x 128, a 2-core Xeon) this
+   * lowered peak RSS from 4,609 to 4,170 MiB, with no step-time change beyond noise
+   * (docs/benchmarks.md). The file lives in the OS temp directory until {@link Session.dispose}.
    */
   externalDataThreshold?: number;
   /** ONNX Runtime log severity (0 verbose .. 4 fatal; default 3). */
