@@ -13,8 +13,8 @@ import { InvalidArgumentError } from 'commander';
 import { PRESET_NAMES } from '../../src/adapters/methods/index.js';
 import { adapterMethodsArg } from '../../src/cli/commands/sweep.js';
 import { planRuns, PAPER_GRID, runCost, runMode, sizeName } from '../../src/train/experiments/sweep-grid.js';
-import { readSweepResults, summarizeSweep, type SweepResult } from '../../src/train/experiments/sweep-results.js';
-import { runSweep } from '../../src/train/experiments/sweep.js';
+import { readSweepResults, resultKey, summarizeSweep, type SweepResult } from '../../src/train/experiments/sweep-results.js';
+import { runSweep, sweepRunDir } from '../../src/train/experiments/sweep.js';
 import { TINY_BERT, tempDir, toyTask } from './helpers.js';
 
 const grid = { methods: ['adapters', 'head-only'] as const, lrs: [1e-3, 1e-2], epochs: [1], sizes: [8], seeds: [1] };
@@ -261,4 +261,17 @@ describe('runSweep', () => {
     await assert.rejects(runSweep({ base, task: t, outDir: `${out}/x`, grid, ...opts }), /task toy has no labeled dev split/);
     assert.equal(existsSync(`${out}/x`), false);
   });
+});
+
+test('results keys and run directories: fp32 and int8 as before; an int8 sweep scored with --no-int8-adapters is a sweep of its own', () => {
+  const row = { task: 'spam', method: 'paper', run: 'm8', batchSize: 32, maxLength: 128 };
+  assert.equal(resultKey(row), 'spam\u0000paper\u0000m8\u000032\u0000128');
+  assert.equal(resultKey({ ...row, frozenPrecision: 'int8' }), 'spam\u0000paper\u0000m8\u000032\u0000128\u0000int8');
+  assert.equal(resultKey({ ...row, frozenPrecision: 'int8', int8Adapters: false }), 'spam\u0000paper\u0000m8\u000032\u0000128\u0000int8\u0000fp32-adapters');
+  const task = { name: 'spam', defaultMaxLength: 128 };
+  const spec = { method: 'paper', id: 'm8' };
+  const s = { batchSize: 32, maxLength: 128 };
+  assert.equal(sweepRunDir('out', task, spec, s), join('out', 'runs', 'spam', 'paper', 'm8'));
+  assert.equal(sweepRunDir('out', task, spec, s, { frozenPrecision: 'int8' }), join('out', 'runs', 'spam', 'paper', 'm8_int8'));
+  assert.equal(sweepRunDir('out', task, spec, s, { frozenPrecision: 'int8', int8Adapters: false }), join('out', 'runs', 'spam', 'paper', 'm8_int8_fp32adapters'));
 });

@@ -55,14 +55,18 @@ export interface SweepResult {
   /** `int8` when the frozen base ran in int8 (absent: fp32), with the outlier guard's tolerance. */
   readonly frozenPrecision?: 'int8';
   readonly int8Tolerance?: number;
+  /** `false` when the test split was scored with the adapters' matmuls kept fp32 (`--no-int8-adapters`; absent: they followed the guard). */
+  readonly int8Adapters?: false;
 }
 
 /**
  * The key that identifies a run across restarts: task, method, run id, batch/length settings and,
- * for an int8 frozen base, the precision (fp32 keys are as they were before int8 existed).
+ * for an int8 frozen base, the precision, and whether its adapters' matmuls were kept fp32 (fp32
+ * keys are as they were before int8 existed, int8 keys as before --no-int8-adapters).
  */
-export function resultKey(r: Pick<SweepResult, 'task' | 'method' | 'run' | 'batchSize' | 'maxLength' | 'frozenPrecision'>): string {
-  return `${r.task}\u0000${r.method}\u0000${r.run}\u0000${r.batchSize}\u0000${r.maxLength}${r.frozenPrecision === 'int8' ? '\u0000int8' : ''}`;
+export function resultKey(r: Pick<SweepResult, 'task' | 'method' | 'run' | 'batchSize' | 'maxLength' | 'frozenPrecision' | 'int8Adapters'>): string {
+  const int8 = r.frozenPrecision === 'int8' ? `\u0000int8${r.int8Adapters === false ? '\u0000fp32-adapters' : ''}` : '';
+  return `${r.task}\u0000${r.method}\u0000${r.run}\u0000${r.batchSize}\u0000${r.maxLength}${int8}`;
 }
 
 /**

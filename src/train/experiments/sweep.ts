@@ -128,10 +128,10 @@ export function sweepRunKey(taskName: string, spec: SweepRunSpec, s: Pick<SweepS
 /**
  * The run directory of one run: `<outDir>/runs/<task>/<method>/<run>`, with `_b<batch>_len<length>`
  * appended unless the batch size is 32 and the max length the task's default, and `_int8` for an
- * int8 frozen base (`frozen`).
+ * int8 frozen base (`frozen`; `_int8_fp32adapters` when its test scoring keeps the adapters' matmuls fp32).
  */
 export function sweepRunDir(outDir: string, task: Pick<ExperimentTask, 'name' | 'defaultMaxLength'>, spec: Pick<SweepRunSpec, 'method' | 'id'>, s: Pick<SweepSettings, 'batchSize' | 'maxLength'>, frozen?: FrozenOptions): string {
-  const suffix = (s.batchSize === 32 && s.maxLength === task.defaultMaxLength ? '' : `_b${s.batchSize}_len${s.maxLength}`) + (frozen?.frozenPrecision === 'int8' ? '_int8' : '');
+  const suffix = (s.batchSize === 32 && s.maxLength === task.defaultMaxLength ? '' : `_b${s.batchSize}_len${s.maxLength}`) + (frozen?.frozenPrecision === 'int8' ? `_int8${frozen.int8Adapters === false ? '_fp32adapters' : ''}` : '');
   return join(outDir, 'runs', task.name.replace(/[^A-Za-z0-9_-]/g, '_'), spec.method, `${spec.id}${suffix}`);
 }
 
@@ -197,8 +197,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   await mkdir(o.outDir, { recursive: true });
   const resultsPath = join(o.outDir, o.resultsFile ?? RESULTS_FILE);
   // Rows of the other precision (an fp32 and an int8 sweep in one directory) are neither skipped nor summarised here.
-  const precision = frozenRecord(o.frozen).frozenPrecision;
-  const earlier = (await readSweepResults(resultsPath)).filter((r) => r.task === o.task.name && r.frozenPrecision === precision);
+  const record = frozenRecord(o.frozen);
+  const sameScoring = (r: SweepResult) => r.frozenPrecision === record.frozenPrecision && r.int8Adapters === record.int8Adapters;
+  const earlier = (await readSweepResults(resultsPath)).filter((r) => r.task === o.task.name && sameScoring(r));
   const done = new Map(earlier.map((r) => [resultKey(r), r]));
   for (const r of earlier) o.onResult?.(r, false);
   const results = [...earlier];
