@@ -21,11 +21,11 @@
  * Shape legend: B batch, T sequence, D hidden, H heads, Dh head size, F intermediate.
  */
 import {
-  add, cast, cumsum, div, dropout, f32, fill, gather, layerNorm, less, linear, matmul, mul, reduceSum, reshape, slice, softmax, sub,
+  add, cast, cumsum, div, f32, fill, gather, layerNorm, less, linear, matmul, mul, reduceSum, reshape, slice, softmax, sub,
   transpose, unsqueeze, where, concat, type Value,
 } from '../../engine/index.js';
 import { activate } from '../activations.js';
-import { leftPadKeys, maskBias } from '../bert/encoder.js';
+import { leftPadKeys, maskBias, maybeDropout } from '../bert/encoder.js';
 import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint.js';
 import { runLinear, runSubLayer, type AttentionParts, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import { HookSites } from '../sites.js';
@@ -62,11 +62,6 @@ export function rotaryTables(n: number, headDim: number, theta: number): { cos: 
 function norm(ctx: BuildContext, c: ModernBertConfig, x: Value, prefix: string): Value {
   if (ctx.layerNorm) return ctx.layerNorm(x, prefix, c.normEps, (n) => ctx.weight(n));
   return layerNorm(x, ctx.weight(`${prefix}.weight`), c.normBias ? ctx.weight(`${prefix}.bias`) : undefined, c.normEps);
-}
-
-function maybeDropout(ctx: BuildContext, x: Value, p: number): Value {
-  if (!ctx.training || p <= 0) return x;
-  return dropout(x, { ratio: p, seed: ctx.nextSeed(), training: ctx.training });
 }
 
 /** x · cos + rotate_half(x) · sin, rotate_half(x) = [-x2, x1] over the head dimension. x [B, H, T, Dh], tables [T, Dh]. */
