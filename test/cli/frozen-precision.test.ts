@@ -70,6 +70,16 @@ test('train --frozen-precision int8 logs the guard and trains; eval and predict 
   assert.equal(fp32Adapters.code, 0, fp32Adapters.stderr);
   assert.doesNotMatch(fp32Adapters.stderr, /adapter matmuls/);
   assert.equal(JSON.parse(fp32Adapters.stdout).int8Adapters, false, 'recorded');
+  // info reports what eval and predict will run: the adapter matmuls too, unless --no-int8-adapters
+  const info = await cli('info', join(out, 'best'), '--frozen-precision', 'int8', '--json');
+  assert.equal(info.code, 0, info.stderr);
+  const planned = JSON.parse(info.stdout).frozen;
+  assert.equal(planned.choices.length, 12);
+  assert.deepEqual(planned.adapters.map((c: { weight: string }) => c.weight).sort(), [0, 1].flatMap((l) => ['attention', 'ffn'].flatMap((site) => ['down', 'up'].map((d) => `adapters.adapter.${l}.${site}.${d}.weight`))).sort());
+  const infoText = await cli('info', join(out, 'best'), '--frozen-precision', 'int8', '--no-int8-adapters');
+  assert.equal(infoText.code, 0, infoText.stderr);
+  assert.match(infoText.stdout, /int8 frozen base: 12 of 12 matmuls int8/);
+  assert.doesNotMatch(infoText.stdout, /adapter matmuls|adapters\.adapter\./);
   // Every matmul int8 in both: the same kernels, so eval reproduces the dev score train saw.
   const devAccuracy = Number(/dev accuracy\s+(\d\.\d+)/.exec(r.stdout)?.[1]);
   assert.equal(JSON.parse(e.stdout).metrics.accuracy.toFixed(4), devAccuracy.toFixed(4));

@@ -18,6 +18,7 @@ import { baseSource, loadTaskDir } from '../saved-task.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, guardTexts, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { TaskModel } from '../../train/task-model.js';
+import { loadSavedTask } from '../../train/task-io.js';
 import { headConfig } from '../../heads/head.js';
 import { headPoolingFor } from '../../heads/pooling.js';
 import type { FrozenPlan } from '../../train/frozen-precision.js';
@@ -74,11 +75,18 @@ async function isTaskDir(p: string): Promise<boolean> {
   return (await exists(join(p, 'adapterkit.json'))) || (await exists(join(p, 'adapter_config.json'))) || (await exists(join(p, 'head_config.json')));
 }
 
-/** Prints a saved task: its mode and method, config, trainable sizes and which layouts it holds. */
+/**
+ * Prints a saved task: its mode and method, config, trainable sizes and which layouts it holds.
+ * With --frozen-precision int8, the guard runs on the task as eval and predict load it (only to
+ * predict: its adapter matmuls are measured too, unless --no-int8-adapters).
+ */
 async function taskInfo(dir: string, flags: InfoFlags): Promise<void> {
-  const { base, saved } = await loadTaskDir(dir, { base: flags.base, revision: flags.revision, model: frozenPrecisionOptions(flags, () => undefined) });
+  const frozen = frozenPrecisionOptions(flags, () => undefined);
+  const { base, saved } = await loadTaskDir(dir, { base: flags.base, revision: flags.revision, model: frozen });
   const m = saved.model;
-  const plan = await frozenGuard(m, base, flags);
+  const served = flags.frozenPrecision === 'int8' ? (await loadSavedTask(base, dir, { ...frozen, inference: true })).model : undefined;
+  const plan = await frozenGuard(served ?? m, base, flags);
+  await served?.dispose();
   const stats = m.stats();
   const adapter = m.mode.kind === 'adapters' ? m.mode.adapter : undefined;
   const setup = isAdapterSetup(m.mode)
