@@ -11,8 +11,9 @@
  * Everything else (embeddings, the adapter's and the head's weights, layer norms, softmax) stays
  * fp32, as in training; but a predict-only task (`TaskModelOptions.predictOnly`, a task loaded
  * with `inference: true`, as `adapterkit export` loads it) has its adapter matmuls in the plan
- * too ({@link FrozenPlan.adapters}), and they are rewritten the same way. Both contrib ops are in onnxruntime-node's and onnxruntime-web's (wasm) CPU
- * kernels. Only the forward copy is stored: an export never needs the input gradient.
+ * too ({@link FrozenPlan.adapters}), and they are rewritten the same way. Both contrib ops are in
+ * onnxruntime-node's and onnxruntime-web's (wasm) CPU kernels. Only the forward copy is stored:
+ * an export never needs the input gradient.
  */
 import protobuf from 'protobufjs';
 import { fail } from '../errors.js';

@@ -214,8 +214,8 @@ const countsAfterFirst = (n: Record<FrozenKernel, number>, chain: readonly Froze
  */
 export function summarizeFrozenPlan(plan: FrozenPlan): string {
   const n = kernelCounts(plan);
-  const kept = plan.choices.filter((c) => c.kernel === 'int8');
-  const worst = kept.reduce((m, c) => Math.max(m, c.errors.int8), 0);
+  // the largest error among the forward products kept in int8
+  const worstKept = (choices: readonly FrozenMatmulChoice[]) => choices.filter((c) => c.kernel === 'int8').reduce((m, c) => Math.max(m, c.errors.int8), 0);
   const mb = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MB` : `${(b / 1024).toFixed(1)} kB`);
   const back = plan.choices.filter((c) => c.backward);
   let grads = '';
@@ -227,11 +227,10 @@ export function summarizeFrozenPlan(plan: FrozenPlan): string {
   let adapters = '';
   if (plan.adapters?.length) {
     const a = kernelCounts({ ...plan, choices: plan.adapters });
-    const aWorst = plan.adapters.filter((c) => c.kernel === 'int8').reduce((m, c) => Math.max(m, c.errors.int8), 0);
-    adapters = `; adapter matmuls: ${a.int8} of ${plan.adapters.length} int8, ${countsAfterFirst(a, FROZEN_KERNELS)}${a.int8 ? ` (worst int8 error ${aWorst.toPrecision(2)})` : ''}`;
+    adapters = `; adapter matmuls: ${a.int8} of ${plan.adapters.length} int8, ${countsAfterFirst(a, FROZEN_KERNELS)}${a.int8 ? ` (worst int8 error ${worstKept(plan.adapters).toPrecision(2)})` : ''}`;
   }
   return `int8 frozen base: ${n.int8} of ${plan.choices.length} matmuls int8, ${countsAfterFirst(n, FROZEN_KERNELS)} `
-    + `(tolerance ${plan.tolerance}${kept.length ? `, worst int8 error ${worst.toPrecision(2)}` : ''})${grads}${adapters}; frozen matmul weights ${mb(plan.bytes.fp32)} -> ${mb(plan.bytes.planned)}`;
+    + `(tolerance ${plan.tolerance}${n.int8 ? `, worst int8 error ${worstKept(plan.choices).toPrecision(2)}` : ''})${grads}${adapters}; frozen matmul weights ${mb(plan.bytes.fp32)} -> ${mb(plan.bytes.planned)}`;
 }
 
 const describeErrors = (e: FrozenErrors) => [`int8 error ${e.int8.toPrecision(2)}`, ...blockKernels(INPUT_GRADIENT_KERNELS).filter((k) => e[k] !== undefined).map((k) => `${k} ${(e[k] as number).toPrecision(2)}`)].join(', ');

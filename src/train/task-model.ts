@@ -443,6 +443,11 @@ export class TaskModel {
     this.dropSessions();
   }
 
+  /** The adapters' 2-D tensors: the weights an int8 predict-only model's guard may quantise (where a `linear` reads them). */
+  private get adapterMatrices(): AdapterTensor[] {
+    return this.adapterTensors.filter((t) => t.shape.length === 2);
+  }
+
   /** Whether prediction runs the adapters' matmuls under the int8 guard too (predict-only, int8, not turned off: {@link TaskModelOptions.int8Adapters}). */
   private get int8Adapters(): boolean {
     return this.o.predictOnly === true && this.frozenPrecision === 'int8' && this.o.int8Adapters !== false;
@@ -499,7 +504,7 @@ export class TaskModel {
       session: { threads: this.o.threads, spinning: this.o.spinning },
       specs: frozenMatmulSpecs(this.base.encoder, (spec) => owned.has(spec.name)),
       tolerance: this.o.int8Tolerance ?? DEFAULT_INT8_TOLERANCE,
-      ...(adapters ? { adapters: this.adapterTensors.filter((t) => t.shape.length === 2) } : {}),
+      ...(adapters ? { adapters: this.adapterMatrices } : {}),
     });
   }
 
@@ -635,7 +640,7 @@ export class TaskModel {
     if (training && this.o.predictOnly) fail('BAD_CONFIG', PREDICT_ONLY);
     // a predict-only model's adapter weights are constants: with int8, their products follow the guard too
     const adapterHook = o.constants && o.frozen && this.int8Adapters ? adapterWeightHook(o.frozen) : undefined;
-    const adapterWeights = adapterHook ? new Set(this.adapterTensors.filter((t) => t.shape.length === 2).map((t) => t.name)) : undefined;
+    const adapterWeights = adapterHook ? new Set(this.adapterMatrices.map((t) => t.name)) : undefined;
     const enc = this.base.encoder;
     const weights = new Map(this.base.weights);
     for (const [k, v] of this.owned) if (weights.has(k)) weights.set(k, v);

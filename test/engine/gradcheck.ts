@@ -21,6 +21,17 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** ‖a − b‖ / ‖b‖ over all elements (Frobenius): how far `a` is from the reference `b`. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < b.length; i++) {
+    d += ((a[i] as number) - (b[i] as number)) ** 2;
+    n += (b[i] as number) ** 2;
+  }
+  return Math.sqrt(d / n);
+}
+
 /** A float32 tensor of random values in [lo, hi). */
 export function randn(shape: number[], seed: number, lo = -1, hi = 1): HostTensor<'float32'> {
   const r = rng(seed);

@@ -8,19 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from '../../src/engine/index.js';
 import { f32 } from '../../src/engine/index.js';
-import { gradcheck, randn } from './gradcheck.js';
+import { gradcheck, randn, relErr } from './gradcheck.js';
 
 const [K, N] = [40, 24]; // K not a multiple of the block, so the last block is padded
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += ((a[i] as number) - (b[i] as number)) ** 2;
-    n += (b[i] as number) ** 2;
-  }
-  return Math.sqrt(d / n);
-}
 
 /** x [M, K] @ w [K, N] in JS. */
 function matmulJs(x: Float32Array, w: Float32Array, m: number, k: number, n: number): Float32Array {

@@ -13,7 +13,7 @@ import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { chooseKernel, describeFrozenPlan, frozenWeightHook, GUARD_ROWS, guardSlice, kernelBytes, runFrozenGuard, summarizeFrozenPlan, type FrozenBuild, type FrozenErrors, type FrozenPlan } from '../../src/train/frozen-precision.js';
 import type { WeightSpec } from '../../src/models/encoder.js';
-import { randn } from '../engine/gradcheck.js';
+import { randn, relErr } from '../engine/gradcheck.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { toyExamples } from './toy-task.js';
@@ -23,16 +23,6 @@ const examples = toyExamples(16, 1);
 const batch = base.tokenizer.encode(examples.map((e) => e.textA), 16);
 const labels = examples.map((e) => e.label as number);
 const head = headConfig({ kind: 'classification', labels: ['negative', 'positive'] });
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += ((a[i] as number) - (b[i] as number)) ** 2;
-    n += (b[i] as number) ** 2;
-  }
-  return Math.sqrt(d / n);
-}
 
 async function step(b: BaseModel, mode: TrainingMode, frozenPrecision: 'fp32' | 'int8', o: { int8Tolerance?: number } = {}) {
   const plans: FrozenPlan[] = [];

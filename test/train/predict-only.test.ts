@@ -17,6 +17,7 @@ import { describeFrozenPlan, summarizeFrozenPlan, type FrozenPlan } from '../../
 import { TaskModel, type TaskModelOptions } from '../../src/train/task-model.js';
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import type { TrainingMode } from '../../src/train/modes.js';
+import { relErr } from '../engine/gradcheck.js';
 import { toyExamples } from './toy-task.js';
 
 const base = await loadBase('test/fixtures/models/tiny-bert');
@@ -37,16 +38,6 @@ function perturbed(mode: TrainingMode, o: Partial<TaskModelOptions> = {}): TaskM
 /** The same task, predict-only: the trained tensors copied in. */
 function predictOnlyCopy(m: TaskModel, mode: TrainingMode, o: Partial<TaskModelOptions> = {}): TaskModel {
   return TaskModel.create(base, { mode, head, seed: 3, weights: m.owned, predictOnly: true, ...o });
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += ((a[i] as number) - (b[i] as number)) ** 2;
-    n += (b[i] as number) ** 2;
-  }
-  return Math.sqrt(d / n);
 }
 
 const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(b, (x, i) => Math.abs((a[i] as number) - x)).reduce((m, x) => Math.max(m, x), 0);
