@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import protobuf from 'protobufjs';
@@ -13,6 +15,7 @@ import * as E from '../../src/engine/index.js';
 import { bool, f32, i64, type HostTensor } from '../../src/engine/index.js';
 import { ONNX_SCHEMA } from '../../src/engine/onnx/schema.js';
 import { randn } from './gradcheck.js';
+import { defaultRuntimeBackend, modelDirPrefix, removeStaleModelDirs } from '../../src/engine/runtime/ort-node.js';
 
 const ModelProto = protobuf.parse(ONNX_SCHEMA, { keepCase: true }).root.lookupType('onnx.ModelProto');
 
@@ -281,6 +284,47 @@ test('a session whose graph cannot be serialised leaves no temporary model folde
   await assert.rejects(E.Session.create(g, { externalDataThreshold: 0 }), /graph no-outputs has no outputs to compute/);
   const leaked = readdirSync(tmpdir()).filter((n) => n.startsWith('adapterkit-model-') && !before.has(n));
   assert.deepEqual(leaked, []);
+});
+
+/** A child process that makes a temporary model directory, prints it, then exits (`exit`) or waits to be killed. */
+async function childDir(then: 'exit' | 'wait'): Promise<{ dir: string; child: ReturnType<typeof spawn> }> {
+  const code = `import { defaultRuntimeBackend } from './src/engine/runtime/ort-node.ts';
+    import { writeFileSync } from 'node:fs';
+    const dir = defaultRuntimeBackend.files.makeTempDir();
+    writeFileSync(dir + '/model.onnx_data', 'weights');
+    console.log(dir);
+    ${then === 'wait' ? 'setInterval(() => {}, 1000);' : ''}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
+  return { dir: String(first.value), child };
+}
+
+test('temporary model folders: removed when the process exits without disposing; a killed process\'s folder goes when the next is made', async () => {
+  const exited = await childDir('exit');
+  await new Promise((r) => exited.child.once('exit', r));
+  assert.equal(existsSync(exited.dir), false, `${exited.dir} outlived its process`);
+
+  const killed = await childDir('wait');
+  const pid = killed.child.pid as number;
+  killed.child.kill('SIGKILL');
+  await new Promise((r) => killed.child.once('exit', r));
+  assert.ok(existsSync(killed.dir), 'a killed process cannot clean up');
+  assert.ok(killed.dir.includes(modelDirPrefix(pid)), killed.dir);
+  const mine = defaultRuntimeBackend.files!.makeTempDir(); // sweeps the dead process's folder
+  assert.equal(existsSync(killed.dir), false, `${killed.dir} survived the sweep`);
+  assert.ok(existsSync(mine));
+  defaultRuntimeBackend.files!.removeDir(mine);
+
+  // the sweep leaves folders of running processes, of other hosts and of older versions (no host and pid in the name)
+  const tmp = mkdtempSync(join(tmpdir(), 'ak-sweep-'));
+  const keep = [`${modelDirPrefix(process.pid)}aaaaaa`, `${modelDirPrefix(process.ppid)}bbbbbb`, 'adapterkit-model-otherhost-999999999-cccccc', 'adapterkit-model-dddddd'];
+  for (const n of [...keep, `${modelDirPrefix(pid)}eeeeee`]) {
+    mkdirSync(join(tmp, n));
+    writeFileSync(join(tmp, n, 'model'), 'x');
+  }
+  assert.deepEqual(removeStaleModelDirs(tmp), [`${modelDirPrefix(pid)}eeeeee`]);
+  assert.deepEqual(readdirSync(tmp).sort(), [...keep].sort());
+  rmSync(tmp, { recursive: true });
 });
 
 test('outputNames renames outputs wherever the model mentions them; onnxruntime returns them under the new names', async () => {

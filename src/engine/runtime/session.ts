@@ -33,7 +33,8 @@ export interface SessionOptions {
    * copy of the model's bytes, whose freed pieces otherwise stay in the process. On a BERT-base
    * int8 adapter step (bench/pytorch/adapterkit-step.ts, batch 32 x 128, a 2-core Xeon) this
    * lowered peak RSS from 4,609 to 4,170 MiB, with no step-time change beyond noise
-   * (docs/benchmarks.md). The file lives in the OS temp directory until {@link Session.dispose}.
+   * (docs/benchmarks.md). The file lives in the OS temp directory until {@link Session.dispose}
+   * or the process exits; a killed process's file goes when the next one is made (runtime/ort-node.ts).
    */
   externalDataThreshold?: number;
   /** ONNX Runtime log severity (0 verbose .. 4 fatal; default 3). */
