@@ -16,6 +16,7 @@ import { loadBase, type BaseModel } from '../models/base.js';
 import { loadSavedTask, type SavedTask } from '../train/task-io.js';
 import type { TaskSpec } from '../train/data/index.js';
 import type { TokenTaskSpec } from '../train/token-tasks/index.js';
+import type { SweepJobData } from '../train/experiments/queue/payload.js';
 import { resolveMaxLength } from '../train/max-length.js';
 import { isFile } from '../util/fs.js';
 import { cliBaseOptions } from './download-progress.js';
@@ -116,6 +117,11 @@ async function baseSourceIsDir(p: string): Promise<boolean> {
 /** Writes the run record into a run directory. */
 export async function writeRunRecord(outDir: string, r: RunRecord): Promise<void> {
   await writeFile(join(outDir, RUN_RECORD), `${JSON.stringify(r, null, 2)}\n`);
+}
+
+/** The run record of a queued sweep's run, from its job: what the local sweep records for the same run. */
+export function jobRunRecord(d: SweepJobData): RunRecord {
+  return { data: d.data, base: d.base, ...(d.revision !== undefined ? { revision: d.revision } : {}), task: d.task, maxLength: d.maxLength, ...d.frozen };
 }
 
 /** Finds the run record of a task directory (in it or its parent, e.g. `runs/x/best` -> `runs/x/run.json`). */

@@ -26,7 +26,7 @@ import { addDataOptions, dataSpecFromFlags, describeDataSpec, type DataFlags } f
 import { formatDuration, formatInt, formatPercent, printJson, table } from '../format.js';
 import { intArg, numberArg, sanitizeTaskName } from '../options.js';
 import { TrainProgress } from '../progress.js';
-import { baseSource, writeRunRecord, type RunRecord } from '../saved-task.js';
+import { baseSource, jobRunRecord, writeRunRecord, type RunRecord } from '../saved-task.js';
 import { withInterrupt } from '../interrupt.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
@@ -200,9 +200,6 @@ export function registerSweep(program: Command): void {
         await runSweepCommand(flags);
         return;
       }
-      if (flags.frozenPrecision === 'int8' || flags.int8Tolerance !== undefined) {
-        fail('BAD_CONFIG', '--frozen-precision and --int8-tolerance apply to a local sweep only for now: queued jobs do not carry the precision yet (run the sweep without --queue)');
-      }
       const target = parseQueueUrl(flags.queue, flags.queueName !== undefined ? { queueName: flags.queueName } : {});
       try {
         if (flags.status || flags.download !== undefined) await queueStatusCommand(flags, target);
@@ -364,6 +361,7 @@ async function runSweepCommand(f: SweepFlags): Promise<void> {
 /** `sweep --queue`: enqueue the grid's runs; with --work, work on the queue until the sweep is done. */
 async function queueSweepCommand(f: SweepFlags, target: QueueTarget): Promise<void> {
   if (f.budgetMinutes !== undefined) fail('BAD_CONFIG', '--budget-minutes applies to a local sweep, not to --queue (stop the workers instead)');
+  const frozen = frozenPrecisionOptions(f, () => undefined); // the guard runs in the workers, which log its choices
   const ld = await loadSweep(f);
   const out = resolve(ld.out);
   const rec: SweepTaskRecord = { data: ld.spec, base: ld.base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength: ld.maxLength };
@@ -374,18 +372,18 @@ async function queueSweepCommand(f: SweepFlags, target: QueueTarget): Promise<vo
   try {
     outcome = await enqueueSweep(q, {
       base: ld.base, task: ld.task, data: ld.spec, baseSource: ld.source, ...(f.revision !== undefined ? { revision: f.revision } : {}),
-      outDir: out, grid: ld.grid, batchSize: f.batchSize, maxLength: ld.maxLength, ...(f.retryFailed ? { retryFailed: true } : {}),
+      outDir: out, grid: ld.grid, batchSize: f.batchSize, maxLength: ld.maxLength, ...(f.retryFailed ? { retryFailed: true } : {}), frozen,
     });
   } finally {
     await q.close();
   }
-  say(`adapterkit sweep: ${ld.taskName} (${describeDataSpec(ld.spec)}) on ${ld.base.id} -> ${out}`);
+  say(`adapterkit sweep: ${ld.taskName} (${describeDataSpec(ld.spec)}) on ${ld.base.id}${frozen.frozenPrecision === 'int8' ? ', int8 frozen base' : ''} -> ${out}`);
   say(`sweep ${outcome.sweep} on queue "${target.queueName}" at ${target.url}: ${outcome.planned} run(s) planned, ${outcome.added} enqueued now, ` +
     `${outcome.queued} already queued, ${outcome.done} already done${outcome.failed ? `, ${outcome.failed} failed${outcome.retried ? ` (${outcome.retried} put back in the queue)` : ' (--retry-failed puts them back)'}` : ''}`);
   if (!f.work) {
     say(`start workers: adapterkit worker --queue ${target.url}${target.queueName !== 'sweep' ? ` --queue-name ${target.queueName}` : ''}`);
     say(`follow: adapterkit sweep --queue ${target.url} --status --sweep ${outcome.sweep}`);
-    if (f.json) printJson({ task: ld.taskName, out, queue: target.queueName, ...outcome });
+    if (f.json) printJson({ task: ld.taskName, out, queue: target.queueName, ...outcome, ...frozenRecord(frozen) });
     return;
   }
   const log = (line: string) => say(`${new Date().toISOString()} ${target.redact(line)}`);
@@ -398,7 +396,7 @@ async function queueSweepCommand(f: SweepFlags, target: QueueTarget): Promise<vo
     runSweepWorker({
       target, name, concurrency: f.concurrency ?? 1, log, signal, until: done, ...(f.threads !== undefined ? { threads: f.threads } : {}),
       loadBase: (source, revision) => loadBase(source, cliBaseOptions(revision)),
-      onRunStart: (d, runDir) => writeRunRecord(runDir, { data: d.data, base: d.base, ...(d.revision !== undefined ? { revision: d.revision } : {}), task: d.task, maxLength: d.maxLength }),
+      onRunStart: (d, runDir) => writeRunRecord(runDir, jobRunRecord(d)),
     }));
   if (worked.interrupted) {
     throw new AdapterkitError('INTERRUPTED', `sweep interrupted${worked.returned ? `: ${worked.returned} run(s) saved a checkpoint and went back to the queue` : ''}; run the same command again (or start workers) to continue`);
@@ -426,7 +424,8 @@ function bar(done: number, total: number): string {
 /** The status of one sweep as `sweep --status` prints it. */
 export function statusText(s: SweepStatus, o: { tty?: boolean } = {}): string {
   const c = s.counts;
-  const lines = [`sweep ${s.meta.id}: ${s.meta.task} on ${s.meta.base} -> ${s.meta.out}`];
+  const int8 = s.meta.frozen ? `, int8 frozen base${s.meta.frozen.int8Adapters === false ? ' (adapters scored in fp32)' : ''}` : '';
+  const lines = [`sweep ${s.meta.id}: ${s.meta.task} on ${s.meta.base}${int8} -> ${s.meta.out}`];
   const eta = c.done === s.planned ? 'finished' : c.waiting + c.running === 0 ? 'nothing left to run' : s.etaSeconds !== undefined ? `ETA ${formatDuration(s.etaSeconds)}` : 'ETA after the first run finishes';
   const counts = `${c.done}/${s.planned} done, ${c.running} running, ${c.waiting} waiting, ${c.failed} failed${c.missing ? `, ${c.missing} not in the queue` : ''}; ${eta}`;
   lines.push(o.tty ? `${bar(c.done, s.planned)} ${counts}` : counts);

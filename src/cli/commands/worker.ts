@@ -11,7 +11,7 @@ import { loadBase } from '../../models/base.js';
 import { CA_ENV, parseQueueUrl, PASSWORD_ENV, redactError, runSweepWorker, type QueueTarget } from '../../train/experiments/queue/index.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { intArg, numberArg } from '../options.js';
-import { writeRunRecord } from '../saved-task.js';
+import { jobRunRecord, writeRunRecord } from '../saved-task.js';
 import { recordSweepTask } from './sweep.js';
 
 interface WorkerFlags {
@@ -90,8 +90,8 @@ async function runWorkerCommand(f: WorkerFlags, target: QueueTarget): Promise<vo
       ...(f.threads !== undefined ? { threads: f.threads } : {}), ...(f.exitWhenIdle ? { until: 'idle' as const } : {}),
       loadBase: (source, revision) => loadBase(source, cliBaseOptions(revision)),
       onRunStart: async (d, runDir) => {
+        await writeRunRecord(runDir, jobRunRecord(d));
         const rec = { data: d.data, base: d.base, ...(d.revision !== undefined ? { revision: d.revision } : {}), maxLength: d.maxLength };
-        await writeRunRecord(runDir, { ...rec, task: d.task });
         if (!recorded.has(d.sweep)) {
           await recordSweepTask(d.out, d.task, rec, { onlyIfMissing: true });
           recorded.add(d.sweep);

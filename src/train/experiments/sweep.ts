@@ -131,8 +131,17 @@ export function sweepRunKey(taskName: string, spec: SweepRunSpec, s: Pick<SweepS
  * int8 frozen base (`frozen`; `_int8_fp32adapters` when its test scoring keeps the adapters' matmuls fp32).
  */
 export function sweepRunDir(outDir: string, task: Pick<ExperimentTask, 'name' | 'defaultMaxLength'>, spec: Pick<SweepRunSpec, 'method' | 'id'>, s: Pick<SweepSettings, 'batchSize' | 'maxLength'>, frozen?: FrozenOptions): string {
-  const suffix = (s.batchSize === 32 && s.maxLength === task.defaultMaxLength ? '' : `_b${s.batchSize}_len${s.maxLength}`) + (frozen?.frozenPrecision === 'int8' ? `_int8${frozen.int8Adapters === false ? '_fp32adapters' : ''}` : '');
-  return join(outDir, 'runs', task.name.replace(/[^A-Za-z0-9_-]/g, '_'), spec.method, `${spec.id}${suffix}`);
+  return join(outDir, 'runs', task.name.replace(/[^A-Za-z0-9_-]/g, '_'), spec.method, `${spec.id}${runSuffix(task.defaultMaxLength, s, frozen)}`);
+}
+
+/**
+ * What a run's directory and its queue job id append to the run id: `_b<batch>_len<length>` unless
+ * the batch size is 32 and the max length `defaultMaxLength`, then `_int8` for an int8 frozen base
+ * (`_int8_fp32adapters` when its test scoring keeps the adapters' matmuls fp32).
+ */
+export function runSuffix(defaultMaxLength: number, s: Pick<SweepSettings, 'batchSize' | 'maxLength'>, frozen?: Pick<FrozenOptions, 'frozenPrecision' | 'int8Adapters'>): string {
+  const settings = s.batchSize === 32 && s.maxLength === defaultMaxLength ? '' : `_b${s.batchSize}_len${s.maxLength}`;
+  return settings + (frozen?.frozenPrecision === 'int8' ? `_int8${frozen.int8Adapters === false ? '_fp32adapters' : ''}` : '');
 }
 
 /** Options of {@link runSweepPoint}: one run of a sweep. */

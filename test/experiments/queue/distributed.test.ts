@@ -129,4 +129,44 @@ describe('distributed sweep', { skip: skipReason }, () => {
     assert.match(text.stderr, /4 run\(s\) planned, 0 enqueued now, 0 already queued, 4 already done/);
     assert.match(text.stdout, /best run on dev per method \(accuracy\), 4 of 4 runs finished:/);
   });
+
+  test('sweep --queue --frozen-precision int8: the jobs carry the precision; rows, run directories and summary are a local int8 sweep\'s, in a sweep of its own beside the fp32 one', { timeout: 90_000 }, async () => {
+    const r = await server();
+    const dir = tempDir('ak-queue-int8-');
+    const args = sweepArgs(toyData(dir, 64), ['--methods', 'adapters,head-only', '--lrs', '1e-2', '--epochs-grid', '1', '--sizes', '4', '--threads', '1']);
+    const out = join(dir, 'queued');
+    const queue = ['--out', out, '--queue', r.url, '--queue-name', 'int8'];
+    const worked = await cli(...args, ...queue, '--frozen-precision', 'int8', '--int8-tolerance', '0.05', '--work', '--json');
+    assert.equal(worked.code, 0, worked.stderr);
+    assert.match(worked.stderr, /on \S+, int8 frozen base -> /);
+    assert.match(worked.stderr, /\.adapters-m4\.lr1e-2_ep1_seed1_b16_len16_int8: int8 frozen base: \d+ of \d+ matmuls int8/);
+    assert.match(worked.stderr, /2 run\(s\) trained here, 2 of 2 done; /);
+    const rows = await readSweepResults(join(out, 'results.jsonl'));
+    assert.deepEqual(rows.map((x) => [x.method, x.frozenPrecision, x.int8Tolerance, x.runDir.endsWith('_int8')]).sort(), [['adapters-m4', 'int8', 0.05, true], ['head-only', 'int8', 0.05, true]]);
+    for (const x of rows) {
+      const rec = JSON.parse(readFileSync(join(out, x.runDir, 'run.json'), 'utf8')) as { frozenPrecision?: string; int8Tolerance?: number };
+      assert.deepEqual([rec.frozenPrecision, rec.int8Tolerance], ['int8', 0.05], `${x.runDir}/run.json`);
+    }
+
+    const local = await cli(...args, '--out', join(dir, 'local'), '--frozen-precision', 'int8', '--int8-tolerance', '0.05', '--json');
+    assert.equal(local.code, 0, local.stderr);
+    const localRows = new Map((await readSweepResults(join(dir, 'local', 'results.jsonl'))).map((x) => [x.method, comparable(x)]));
+    for (const x of rows) assert.deepEqual(comparable(x), localRows.get(x.method), x.method);
+    const best = (stdout: string) => (JSON.parse(stdout) as { best: object[] }).best;
+    assert.deepEqual(best(worked.stdout), best(local.stdout));
+
+    // The fp32 sweep of the same directory is another sweep: nothing of the int8 one counts as done.
+    const fp32 = await cli(...args, ...queue, '--json');
+    assert.equal(fp32.code, 0, fp32.stderr);
+    const enq = JSON.parse(fp32.stdout) as { sweep: string; added: number; done: number; frozenPrecision?: string };
+    assert.deepEqual([enq.added, enq.done, enq.frozenPrecision], [2, 0, undefined]);
+    assert.notEqual(enq.sweep, (JSON.parse(worked.stdout) as { sweep: string }).sweep);
+    const again = await cli(...args, ...queue, '--frozen-precision', 'int8', '--json');
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual((({ added, done }) => [added, done])(JSON.parse(again.stdout) as { added: number; done: number }), [0, 2]);
+    const status = await cli('sweep', '--queue', r.url, '--queue-name', 'int8', '--status', '--out', out);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /: toy on \S+, int8 frozen base -> .*\n2\/2 done, 0 running, 0 waiting, 0 failed; finished/);
+    assert.match(status.stdout, /: toy on \S+ -> .*\n0\/2 done, 0 running, 2 waiting, 0 failed/);
+  });
 });

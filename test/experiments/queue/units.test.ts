@@ -63,11 +63,21 @@ describe('job payloads', () => {
     assert.equal(jobId(d, 128), `${d.sweep}.adapters-m8.lr1e-3_ep2_seed1_b16_len16`);
     assert.equal(jobId({ ...d, batchSize: 32, maxLength: 128 }, 128), `${d.sweep}.adapters-m8.lr1e-3_ep2_seed1`);
     assert.ok(!jobId(d, 128).includes(':'));
+    // An int8 frozen base makes a sweep of its own (not the tolerance), and says so in the job id.
+    const int8 = { frozenPrecision: 'int8', int8Tolerance: 0.03 } as const;
+    assert.notEqual(sweepId('/shared/s', 'toy', int8), sweepId('/shared/s', 'toy'));
+    assert.equal(sweepId('/shared/s', 'toy', int8), sweepId('/shared/s', 'toy', { ...int8, int8Tolerance: 0.05 }));
+    assert.notEqual(sweepId('/shared/s', 'toy', { ...int8, int8Adapters: false }), sweepId('/shared/s', 'toy', int8));
+    assert.equal(jobId({ ...d, frozen: int8 }, 128), `${d.sweep}.adapters-m8.lr1e-3_ep2_seed1_b16_len16_int8`);
+    assert.equal(jobId({ ...d, batchSize: 32, maxLength: 128, frozen: { ...int8, int8Adapters: false } }, 128), `${d.sweep}.adapters-m8.lr1e-3_ep2_seed1_int8_fp32adapters`);
   });
 
   test('a payload that matches the schema passes unchanged', () => {
     assert.deepEqual(validateSweepJob(good()), good());
     assert.doesNotThrow(() => validateSweepJob({ ...good(), data: { tokenTask: 'tagging', builtin: 'brown-pos' } }));
+    const frozen = { frozenPrecision: 'int8', int8Tolerance: 0.03, int8Adapters: false } as const;
+    const int8 = { ...good(), sweep: sweepId('/shared/s', 'toy', frozen), frozen };
+    assert.deepEqual(validateSweepJob(int8), int8);
   });
 
   test('every data spec the CLI\'s data flags make passes (the metric choice included)', () => {
@@ -103,6 +113,11 @@ describe('job payloads', () => {
       [{ ...good(), run: { ...run, kind: 'full' } }, /values make full/],
       [{ ...good(), run: { ...run, preset: 'nope' } }, /data\.run is not a run of a sweep grid: .*unknown adapter method "nope"/],
       [{ ...good(), run: { ...run, cmd: 'rm -rf /' } }, /data\.run\.cmd is not a field of the schema/],
+      [{ ...good(), frozen: { frozenPrecision: 'int8', int8Tolerance: 0.03 } }, /data\.sweep does not match data\.out and data\.task and data\.frozen/],
+      [{ ...good(), frozen: { frozenPrecision: 'fp16', int8Tolerance: 0.03 } }, /data\.frozen\.frozenPrecision must be "int8"/],
+      [{ ...good(), frozen: { frozenPrecision: 'int8' } }, /data\.frozen\.int8Tolerance is missing/],
+      [{ ...good(), frozen: { frozenPrecision: 'int8', int8Tolerance: 2 } }, /data\.frozen\.int8Tolerance must be <= 1/],
+      [{ ...good(), frozen: { frozenPrecision: 'int8', int8Tolerance: 0.03, int8Adapters: true } }, /data\.frozen\.int8Adapters must be false/],
     ];
     for (const [v, re] of cases) assert.throws(() => validateSweepJob(v), (e: Error & { code?: string }) => e.code === 'BAD_CONFIG' && /^job payload refused: /.test(e.message) && re.test(e.message), JSON.stringify(v)?.slice(0, 120));
   });

@@ -6,8 +6,10 @@
  * the sweep's grid planner makes of its own values, so a payload cannot smuggle in a different
  * configuration under a run's id.
  *
- * Job ids are deterministic: `<sweep id>.<method>.<run id>[_b<batch>_len<length>]`, the sweep id
- * a hash of the output directory and the task, so enqueueing the same sweep twice adds nothing.
+ * Job ids are deterministic: `<sweep id>.<method>.<run id>[_b<batch>_len<length>][_int8]`, the
+ * sweep id a hash of the output directory, the task and, for an int8 frozen base, the precision,
+ * so enqueueing the same sweep twice adds nothing, and an int8 sweep of a directory is a sweep of
+ * its own beside the fp32 one (as their run directories and result rows are).
  */
 import { createHash } from 'node:crypto';
 import { isAbsolute } from 'node:path';
@@ -15,7 +17,9 @@ import { fail } from '../../../errors.js';
 import type { TaskSpec } from '../../data/index.js';
 import { METRICS, type MetricName } from '../../metrics/index.js';
 import type { TokenTaskSpec } from '../../token-tasks/index.js';
+import type { FrozenRecord } from '../../frozen-precision.js';
 import { methodId, planRuns, SWEEP_METHODS, type SweepRunSpec } from '../sweep-grid.js';
+import { runSuffix } from '../sweep.js';
 
 /** Version of {@link SweepJobData}; a worker refuses any other. */
 export const PAYLOAD_VERSION = 1;
@@ -37,17 +41,26 @@ export interface SweepJobData {
   readonly run: SweepRunSpec;
   readonly batchSize: number;
   readonly maxLength: number;
+  /**
+   * The frozen base's precision in this run, as its results row records it (`frozenRecord`):
+   * absent for fp32, so fp32 payloads are as they were before int8 existed.
+   */
+  readonly frozen?: FrozenRecord;
 }
 
-/** The id of a sweep: a hash of its output directory and task (16 hex digits). */
-export function sweepId(out: string, task: string): string {
-  return createHash('sha256').update(`${out}\u0000${task}`).digest('hex').slice(0, 16);
+/**
+ * The id of a sweep (16 hex digits): a hash of its output directory and task, and of `frozen`'s
+ * precision for an int8 frozen base (with whether its adapters' matmuls stay fp32 when scored);
+ * not of the guard's tolerance, which, as in a local sweep, does not make a run of its own.
+ */
+export function sweepId(out: string, task: string, frozen?: FrozenRecord): string {
+  const int8 = frozen?.frozenPrecision === 'int8' ? `\u0000int8${frozen.int8Adapters === false ? '\u0000fp32-adapters' : ''}` : '';
+  return createHash('sha256').update(`${out}\u0000${task}${int8}`).digest('hex').slice(0, 16);
 }
 
 /** The BullMQ job id of a run (no ":" — BullMQ refuses it — and never a plain integer). */
-export function jobId(d: Pick<SweepJobData, 'sweep' | 'run' | 'batchSize' | 'maxLength'>, defaultMaxLength: number): string {
-  const suffix = d.batchSize === 32 && d.maxLength === defaultMaxLength ? '' : `_b${d.batchSize}_len${d.maxLength}`;
-  return `${d.sweep}.${d.run.method}.${d.run.id}${suffix}`;
+export function jobId(d: Pick<SweepJobData, 'sweep' | 'run' | 'batchSize' | 'maxLength' | 'frozen'>, defaultMaxLength: number): string {
+  return `${d.sweep}.${d.run.method}.${d.run.id}${runSuffix(defaultMaxLength, d, d.frozen)}`;
 }
 
 // ---- a small schema language: each checker returns the value or throws with the field's path ----
@@ -85,6 +98,13 @@ function oneOf<T extends string | number>(values: readonly T[]): Check<T> {
   return (v, path) => {
     if (!values.includes(v as T)) refuse(path, `must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}`);
     return v as T;
+  };
+}
+
+function literal<T extends string | number | boolean>(value: T): Check<T> {
+  return (v, path) => {
+    if (v !== value) refuse(path, `must be ${JSON.stringify(value)}`);
+    return value;
   };
 }
 
@@ -178,6 +198,9 @@ const payload: Check<SweepJobData> = obj<SweepJobData>({
   run: req(runSpec),
   batchSize: req(num({ int: true, min: 1, max: 1 << 16 })),
   maxLength: req(num({ int: true, min: 2, max: 1 << 16 })),
+  frozen: opt(obj<FrozenRecord>({
+    frozenPrecision: req(literal('int8')), int8Tolerance: req(num({ min: 0, max: 1, exclusiveMin: true })), int8Adapters: opt(literal(false)),
+  })),
 });
 
 /**
@@ -188,7 +211,7 @@ const payload: Check<SweepJobData> = obj<SweepJobData>({
  */
 export function validateSweepJob(v: unknown): SweepJobData {
   const d = payload(v, 'data');
-  if (sweepId(d.out, d.task) !== d.sweep) refuse('data.sweep', 'does not match data.out and data.task');
+  if (sweepId(d.out, d.task, d.frozen) !== d.sweep) refuse('data.sweep', `does not match data.out and data.task${d.frozen ? ' and data.frozen' : ''}`);
   const r = d.run;
   const adapterMethods = r.kind === 'adapters' ? [{ preset: r.preset ?? 'paper', ...(r.size !== undefined ? { sizes: [r.size] } : {}) }] : undefined;
   let planned: SweepRunSpec[];

@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { fail } from '../../../errors.js';
 import type { TaskSpec } from '../../data/index.js';
 import type { TokenTaskSpec } from '../../token-tasks/index.js';
+import type { FrozenRecord } from '../../frozen-precision.js';
 import { resultKey, type SweepResult } from '../sweep-results.js';
 
 /** What a sweep records about itself (the same as `sweep.json` records per task, and more). */
@@ -28,6 +29,8 @@ export interface SweepMeta {
   /** The task's main metric. */
   readonly metric: string;
   readonly createdAt: string;
+  /** The frozen base's precision of every run, when int8 (absent: fp32). */
+  readonly frozen?: FrozenRecord;
 }
 
 /** One run of a sweep's plan. */

@@ -11,6 +11,7 @@ import type { BaseModel } from '../../../models/base.js';
 import type { TaskSpec } from '../../data/index.js';
 import type { TokenTaskSpec } from '../../token-tasks/index.js';
 import type { ExperimentTask } from '../experiment-task.js';
+import { frozenRecord, type FrozenOptions } from '../../frozen-precision.js';
 import { planRuns, runCost, type SweepGrid } from '../sweep-grid.js';
 import { readSweepResults, RESULTS_FILE, type SweepResult } from '../sweep-results.js';
 import { sweepRunKey, sweepSettings } from '../sweep.js';
@@ -73,6 +74,11 @@ export interface EnqueueOptions {
   readonly maxLength?: number;
   /** Put failed runs of this sweep back in the queue. */
   readonly retryFailed?: boolean;
+  /**
+   * The frozen base's precision in every run (default fp32); the jobs carry it and the workers
+   * build their models with it. An int8 sweep is a sweep of its own ({@link sweepId}).
+   */
+  readonly frozen?: Pick<FrozenOptions, 'frozenPrecision' | 'int8Tolerance' | 'int8Adapters'>;
 }
 
 /** What {@link enqueueSweep} did. */
@@ -98,17 +104,20 @@ export interface EnqueueOutcome {
 export async function enqueueSweep(q: SweepQueue, o: EnqueueOptions): Promise<EnqueueOutcome> {
   const { grid, batchSize, maxLength } = sweepSettings(o.base, o.task, o);
   const plan = planRuns(grid, o.base.encoder);
-  const id = sweepId(o.outDir, o.task.name);
+  const frozen = frozenRecord(o.frozen);
+  const id = sweepId(o.outDir, o.task.name, frozen);
   await mkdir(o.outDir, { recursive: true });
-  const fileRows = (await readSweepResults(join(o.outDir, RESULTS_FILE))).filter((r) => r.task === o.task.name);
+  const fileRows = (await readSweepResults(join(o.outDir, RESULTS_FILE)))
+    .filter((r) => r.task === o.task.name && r.frozenPrecision === frozen.frozenPrecision && r.int8Adapters === frozen.int8Adapters);
   for (const r of fileRows) await q.store.addResult(id, r);
   const finished = await q.store.results(id);
   const meta: SweepMeta = {
     id, out: o.outDir, task: o.task.name, data: o.data, base: o.baseSource, ...(o.revision !== undefined ? { revision: o.revision } : {}),
     batchSize, maxLength, metric: o.task.metrics[0] as string, createdAt: (await q.store.meta(id))?.createdAt ?? new Date().toISOString(),
+    ...(frozen.frozenPrecision ? { frozen } : {}),
   };
   const entries: PlanEntry[] = plan.map((spec, order) => ({
-    job: jobId({ sweep: id, run: spec, batchSize, maxLength }, o.task.defaultMaxLength), key: sweepRunKey(o.task.name, spec, { batchSize, maxLength }),
+    job: jobId({ sweep: id, run: spec, batchSize, maxLength, frozen }, o.task.defaultMaxLength), key: sweepRunKey(o.task.name, spec, { batchSize, maxLength }, frozen),
     method: spec.method, run: spec.id, cost: runCost(spec, o.base.encoder), order,
   }));
   await q.store.saveSweep(meta, entries);
@@ -139,7 +148,7 @@ export async function enqueueSweep(q: SweepQueue, o: EnqueueOptions): Promise<En
     }
     const data: SweepJobData = validateSweepJob({
       v: PAYLOAD_VERSION, sweep: id, out: o.outDir, task: o.task.name, data: o.data, base: o.baseSource,
-      ...(o.revision !== undefined ? { revision: o.revision } : {}), run: spec, batchSize, maxLength,
+      ...(o.revision !== undefined ? { revision: o.revision } : {}), run: spec, batchSize, maxLength, ...(frozen.frozenPrecision ? { frozen } : {}),
     });
     toAdd.push({ name: JOB_NAME, data, opts: { ...JOB_OPTIONS, jobId: e.job } });
   }

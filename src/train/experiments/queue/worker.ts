@@ -22,6 +22,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, type ErrorCode } from '../../../errors.js';
 import { loadBase, type BaseModel } from '../../../models/base.js';
+import { describeFrozenPlan, summarizeFrozenPlan, type FrozenOptions } from '../../frozen-precision.js';
 import type { TrainEvent } from '../../trainer.js';
 import { loadExperimentTask, type ExperimentTask } from '../experiment-task.js';
 import { appendSweepResultOnce, readSweepResults, resultKey, RESULTS_FILE, type SweepResult } from '../sweep-results.js';
@@ -106,7 +107,20 @@ class Cache<T> {
 
 function describeRun(d: SweepJobData): string {
   const r = d.run;
-  return `${d.task} ${r.method}: lr ${r.lr}, ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, seed ${r.seed}`;
+  const int8 = d.frozen ? `, int8 frozen base${d.frozen.int8Adapters === false ? ' (adapters scored in fp32)' : ''}` : '';
+  return `${d.task} ${r.method}: lr ${r.lr}, ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, seed ${r.seed}${int8}`;
+}
+
+/** The frozen-precision options a job's run trains with, the guard's choices logged under the job's id. */
+function jobFrozenOptions(d: SweepJobData, log: (line: string) => void): FrozenOptions | undefined {
+  if (!d.frozen) return undefined;
+  return {
+    ...d.frozen,
+    onFrozenPlan: (plan) => {
+      log(summarizeFrozenPlan(plan));
+      for (const line of describeFrozenPlan(plan, { onlyExceptions: true })) log(`  ${line}`);
+    },
+  };
 }
 
 function fmt(x: number | null): string {
@@ -161,7 +175,8 @@ export async function runSweepWorker(o: SweepWorkerOptions): Promise<SweepWorker
     o.signal?.addEventListener('abort', abort);
     jobSignal?.addEventListener('abort', abort);
     running.set(job.id as string, ac);
-    const key = resultKey({ task: d.task, method: d.run.method, run: d.run.id, batchSize: d.batchSize, maxLength: d.maxLength });
+    const key = resultKey({ task: d.task, method: d.run.method, run: d.run.id, batchSize: d.batchSize, maxLength: d.maxLength, ...d.frozen });
+    const frozen = jobFrozenOptions(d, (line) => o.log(`${job.id}: ${line}`));
     try {
       const row = await existingRow(d, key, job.attemptsStarted > 1 || job.stalledCounter > 0);
       if (row) {
@@ -171,7 +186,7 @@ export async function runSweepWorker(o: SweepWorkerOptions): Promise<SweepWorker
       }
       const base = await bases.get(`${d.base}\u0000${d.revision ?? ''}`, () => load(d.base, d.revision));
       const task = await tasks.get(JSON.stringify([d.data, d.task]), async () => ({ ...(await loadExperimentTask(d.data)).task, name: d.task }));
-      const runDir = sweepRunDir(d.out, task, d.run, d);
+      const runDir = sweepRunDir(d.out, task, d.run, d, frozen);
       await mkdir(runDir, { recursive: true });
       await o.onRunStart?.(d, runDir);
       o.log(`${job.id}: start ${describeRun(d)}${job.attemptsStarted > 1 ? ` (start ${job.attemptsStarted})` : ''}`);
@@ -187,7 +202,7 @@ export async function runSweepWorker(o: SweepWorkerOptions): Promise<SweepWorker
       report(true);
       const res = await runSweepPoint({
         base, task, outDir: d.out, spec: d.run, batchSize: d.batchSize, maxLength: d.maxLength, signal: ac.signal,
-        ...(o.threads !== undefined ? { threads: o.threads } : {}),
+        ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(frozen ? { frozen } : {}),
         onEvent: (e) => {
           if (e.type === 'start') {
             progress = { ...progress, totalSteps: e.totalSteps, resumedAt: e.resumedAt, step: e.resumedAt };
