@@ -68,10 +68,10 @@ describe('sweep and ablate with --frozen-precision int8', () => {
     assert.deepEqual(JSON.parse(again.stdout).skipped, 1);
   });
 
-  test('sweep --queue refuses the flag; --int8-tolerance without int8 is refused', async () => {
-    const q = await cli('sweep', ...data, ...grid, '--frozen-precision', 'int8', '--queue', 'redis://127.0.0.1:1/0');
+  test('--int8-tolerance without int8 is refused, with --queue before Redis is reached (queued int8: test/experiments/queue)', async () => {
+    const q = await cli('sweep', ...data, ...grid, '--int8-tolerance', '0.1', '--queue', 'redis://127.0.0.1:1/0');
     assert.equal(q.code, 2, q.stderr);
-    assert.match(q.stderr, /--frozen-precision and --int8-tolerance apply to a local sweep only for now: queued jobs do not carry the precision yet/);
+    assert.match(q.stderr, /--int8-tolerance 0\.1 applies to --frozen-precision int8 only \(got --frozen-precision fp32\)/);
     const t = await cli('sweep', ...data, ...grid, '--int8-tolerance', '0.1');
     assert.equal(t.code, 2, t.stderr);
     assert.match(t.stderr, /--int8-tolerance 0\.1 applies to --frozen-precision int8 only \(got --frozen-precision fp32\)/);
