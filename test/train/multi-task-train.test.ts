@@ -348,9 +348,10 @@ describe('trainMultiTask and its sampling', async () => {
       { name: 'subj', model: TaskModel.create(base, { mode: specs[1]!.mode, head: headConfig({ kind: 'classification', labels: ['t', 'd', 'h'] }), seed: 2 }), train: trainB, dev: toyExamples(24, 24).map(third), metrics: ['accuracy'] as const },
     ];
     const events: MultiTaskEvent[] = [];
-    const r = await trainMultiTask({ outDir: out, tasks, sampling: { temperature: 2 }, epochs: 3, batchSize: 16, maxLength: 16, lr: 1e-2, onEvent: (e) => events.push(e) });
-    assert.equal(r.steps, 3 * Math.ceil(176 / 16));
-    assert.equal(events.filter((e) => e.type === 'eval').length, 6); // two tasks, three epochs
+    // five epochs: after three, the sentiment task beat the majority by 0.1 on one of four seeds of the data order (42-45), after five on all four
+    const r = await trainMultiTask({ outDir: out, tasks, sampling: { temperature: 2 }, epochs: 5, batchSize: 16, maxLength: 16, lr: 1e-2, onEvent: (e) => events.push(e) });
+    assert.equal(r.steps, 5 * Math.ceil(176 / 16));
+    assert.equal(events.filter((e) => e.type === 'eval').length, 10); // two tasks, five epochs
     const start = events[0] as Extract<MultiTaskEvent, { type: 'start' }>;
     assert.deepEqual(start.tasks.map((t) => t.name), ['sent', 'subj']);
     for (const [i, t] of r.tasks.entries()) {
@@ -362,7 +363,7 @@ describe('trainMultiTask and its sampling', async () => {
       const scores = scorePredictions(['accuracy'], preds, tasks[i]!.dev);
       assert.ok(Math.abs((scores.accuracy as number) - (t.best?.metrics.accuracy as number)) < 1e-9, `${t.name}: reloaded best scores ${scores.accuracy}, the run said ${t.best?.metrics.accuracy}`);
       const log = readFileSync(join(out, t.name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
-      assert.equal(log.filter((x) => x.type === 'eval').length, 3);
+      assert.equal(log.filter((x) => x.type === 'eval').length, 5);
       await loaded.model.dispose();
     }
     const dev = tasks[0]!.dev;
