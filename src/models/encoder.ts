@@ -7,7 +7,7 @@
  * context decides, per weight name, whether the weight is a frozen constant or a trainable
  * parameter, and supplies the hooks through which adapter methods act at the declared sites.
  */
-import { add, type Graph, type HostTensor, type Value } from '../engine/index.js';
+import { add, dropout, type Graph, type HostTensor, type Value } from '../engine/index.js';
 import type { AttentionSite, EmbeddingsSite, HookSites, LinearSite, SubLayerSite } from './sites.js';
 
 /** Role of a weight: decides the training-mode defaults (e.g. layer norms train with adapters). */
@@ -214,4 +214,10 @@ export interface Encoder {
   readonly positionLimits?: { readonly prefixKeys?: string; readonly promptTokens?: string };
   /** Descriptive summary for `adapterkit info`. */
   describe(): Record<string, unknown>;
+}
+
+/** Dropout with probability `p` while the context trains; `x` itself otherwise (and for `p` = 0). */
+export function maybeDropout(ctx: BuildContext, x: Value, p: number): Value {
+  if (!ctx.training || p <= 0) return x;
+  return dropout(x, { ratio: p, seed: ctx.nextSeed(), training: ctx.training });
 }

@@ -7,9 +7,9 @@
  */
 import { add, cumsum, fill, gather, sub, tanh, type Value } from '../../engine/index.js';
 import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint-tensors.js';
-import type { BuildContext, Encoder, EncoderInputs, EncoderOutputs, WeightSpec } from '../encoder.js';
+import { maybeDropout, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import { HookSites } from '../sites.js';
-import { dense, maskBias, maybeDropout, norm, postNormLayer } from '../bert/encoder.js';
+import { dense, maskBias, norm, postNormLayer } from '../bert/encoder.js';
 import type { AlbertConfig } from './config.js';
 import { ALBERT_NAMES, ALBERT_PREFIX, albertHookSites, albertLayerNames, albertWeightSpecs, depthPlace } from './names.js';
 

@@ -8,10 +8,10 @@
  * Shape legend: B batch, T sequence, E embedding width, D hidden, H heads, Dh = D / H, F feed-forward.
  */
 import {
-  add, cast, concat, cumsum, dropout, equal, expand, fill, fillShape, gather, layerNorm, linear, matmul, mul, not, reshape, shapeOf, slice, softmax,
+  add, cast, concat, cumsum, equal, expand, fill, fillShape, gather, layerNorm, linear, matmul, mul, not, reshape, shapeOf, slice, softmax,
   sub, tanh, transpose, unsqueeze, type Value,
 } from '../../engine/index.js';
-import { runLinear, runSubLayer, type AttentionParts, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
+import { maybeDropout, runLinear, runSubLayer, type AttentionParts, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import { HookSites, type LinearRole } from '../sites.js';
 import { activate } from '../activations.js';
 import type { BertConfig } from './config.js';
@@ -23,12 +23,6 @@ export type LayerGeometry = Pick<BertConfig, 'numHeads' | 'hiddenSize' | 'activa
 
 /** float32's lowest value: the additive mask Hugging Face uses for padding keys. */
 const MASK_VALUE = -3.4028234663852886e38;
-
-/** Dropout with probability `p` while training; `x` itself otherwise. */
-export function maybeDropout(ctx: BuildContext, x: Value, p: number): Value {
-  if (!ctx.training || p <= 0) return x;
-  return dropout(x, { ratio: p, seed: ctx.nextSeed(), training: ctx.training });
-}
 
 /** `x W + b` with the weights `<prefix>.weight` [in, out] and `<prefix>.bias`. */
 export function dense(ctx: BuildContext, x: Value, prefix: string): Value {

@@ -30,9 +30,9 @@ import {
 import { fail } from '../../errors.js';
 import { activate } from '../activations.js';
 import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint.js';
-import { runLinear, runSubLayer, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
+import { maybeDropout, runLinear, runSubLayer, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import { HookSites, type LinearRole } from '../sites.js';
-import { dense, maskBias, maybeDropout, norm } from '../bert/encoder.js';
+import { dense, maskBias, norm } from '../bert/encoder.js';
 import type { DebertaV2Config } from './config.js';
 import { DEBERTA_NAMES, DEBERTA_PREFIX, debertaHookSites, debertaLayerNames, debertaWeightSpecs, type DebertaLayerNames } from './names.js';
 import { relativeIndexTables, type RelativeIndexTables } from './relative-positions.js';

@@ -25,9 +25,9 @@ import {
   transpose, unsqueeze, where, concat, type Value,
 } from '../../engine/index.js';
 import { activate } from '../activations.js';
-import { leftPadKeys, maskBias, maybeDropout } from '../bert/encoder.js';
+import { leftPadKeys, maskBias } from '../bert/encoder.js';
 import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint.js';
-import { runLinear, runSubLayer, type AttentionParts, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
+import { maybeDropout, runLinear, runSubLayer, type AttentionParts, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import { HookSites } from '../sites.js';
 import { isGlobalLayer, type ModernBertConfig } from './config.js';
 import { MODERNBERT_NAMES, MODERNBERT_PREFIX, modernBertHookSites, modernBertLayerNames, modernBertWeightSpecs } from './names.js';

@@ -15,9 +15,9 @@
  */
 import { add, cast, cumsum, equal, fill, gather, i64, mul, not, sub, tanh, transpose, unsqueeze, type Value } from '../../engine/index.js';
 import { describeCheckpointKeys, type CheckpointKeys } from '../checkpoint.js';
-import type { BuildContext, Encoder, EncoderInputs, EncoderOutputs, WeightSpec } from '../encoder.js';
+import { maybeDropout, type BuildContext, type Encoder, type EncoderInputs, type EncoderOutputs, type WeightSpec } from '../encoder.js';
 import { HookSites } from '../sites.js';
-import { dense, maskBias, maybeDropout, norm, postNormLayer } from '../bert/encoder.js';
+import { dense, maskBias, norm, postNormLayer } from '../bert/encoder.js';
 import { MPNET_BUCKETS, MPNET_PADDING_IDX, relativeBucket, type MpnetConfig } from './config.js';
 import { MPNET_NAMES, MPNET_PREFIX, mpnetHookSites, mpnetLayerNames, mpnetWeightSpecs } from './names.js';
 

@@ -8,10 +8,10 @@
  * (E for layer 0, H for layer 1), P = 128 timescales.
  */
 import {
-  add, cast, cumsum, dropout, fill, gather, layerNorm, linear, less, matmul, mul, reduceSum, relu, reshape, slice,
+  add, cast, cumsum, fill, gather, layerNorm, linear, less, matmul, mul, reduceSum, relu, reshape, slice,
   softmax, sqrt, div, sub, tanh, transpose, unsqueeze, where, f32, type Dim, type Graph, type HostTensor, type Value,
 } from '../../engine/index.js';
-import { runLinear, runSubLayer, type AttentionParts, type BuildContext } from '../encoder.js';
+import { maybeDropout, runLinear, runSubLayer, type AttentionParts, type BuildContext } from '../encoder.js';
 import type { HookSites, LinearRole } from '../sites.js';
 import { USE_LITE_CONFIG } from './architecture.js';
 import type { UseLiteLayerNames } from './encoder-weights.js';
@@ -66,12 +66,6 @@ export function attentionMaskBias(attentionMask: Value): Value {
   const real = cast(attentionMask, 'float32'); // [B, T]
   const bias = mul(sub(1, real), USE_LITE_CONFIG.attentionMaskValue); // [B, T]
   return unsqueeze(bias, [1, 2]); // [B, 1, 1, T]
-}
-
-/** Dropout with `ratio` when the context trains; the input itself otherwise. */
-export function maybeDropout(ctx: BuildContext, x: Value, ratio: number): Value {
-  if (ctx.training === undefined || ratio === 0) return x;
-  return dropout(x, { ratio, seed: ctx.nextSeed(), training: ctx.training });
 }
 
 /**
