@@ -215,3 +215,18 @@ export async function alternating(a: () => Promise<number>, b: () => Promise<num
   }
   return out;
 }
+
+/**
+ * Times each of `variants` (each returns its own time, ms) once per round, the order rotating by
+ * one each round so no variant always runs after the same one; the times per variant, in order.
+ */
+export async function rotating(variants: readonly (() => Promise<number>)[], rounds: number): Promise<number[][]> {
+  const out = variants.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < variants.length; i++) {
+      const k = (r + i) % variants.length;
+      (out[k] as number[]).push(await (variants[k] as () => Promise<number>)());
+    }
+  }
+  return out;
+}
