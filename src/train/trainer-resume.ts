@@ -8,6 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { fail } from '../errors.js';
 import { exists } from '../util/fs.js';
+import { jsonDifferences } from '../util/json-compare.js';
 import type { AdamW } from './optim/index.js';
 import type { RunDir, TrainerState } from './run-dir.js';
 import { freshTrainerState } from './trainer-state.js';
@@ -19,6 +20,15 @@ export { freshTrainerState, runSignature } from './trainer-state.js';
 
 /** Signature keys present only when their setting is on, whose absence on resume is a difference too. */
 const BOTH_WAYS = ['cacheFrozenLayers'];
+
+/** Signature keys added after runs were first saved: compared only when the checkpoint has them. */
+const ADDED_LATER = new Set(['setup', 'setups', 'optimizer', 'frozenPrecision']);
+
+/** A signature key's difference for the message: the key and, for an object, the fields that changed. */
+function describeDifference(k: string, then: unknown, now: unknown): string {
+  if (typeof then === 'object' && then !== null && typeof now === 'object' && now !== null) return `${k} (${jsonDifferences(then, now).join('; ')})`;
+  return `${k} (${JSON.stringify(then)} then, ${JSON.stringify(now)} now)`;
+}
 
 /** The BAD_CONFIG message for a run directory that holds a checkpoint while `resume` is off. */
 export function checkpointExistsMessage(outDir: string): string {
@@ -48,9 +58,9 @@ export async function startOrResume(
   const now: Record<string, unknown> = { pooling: 'encoder', ...signature };
   const then: Record<string, unknown> = { pooling: 'encoder', ...st.signature };
   // a key only written when a setting is on is compared both ways (a run does not resume with it switched off)
-  const keys = [...Object.keys(now), ...BOTH_WAYS.filter((k) => k in then && !(k in now))];
+  const keys = [...Object.keys(now).filter((k) => !ADDED_LATER.has(k) || k in then), ...BOTH_WAYS.filter((k) => k in then && !(k in now))];
   const diff = keys.filter((k) => JSON.stringify(now[k]) !== JSON.stringify(then[k]));
-  if (diff.length) fail('BAD_CONFIG', `cannot resume ${o.outDir}: the run was started with different ${diff.map((k) => `${k} (${JSON.stringify(then[k])} then, ${JSON.stringify(now[k])} now)`).join(', ')}`);
+  if (diff.length) fail('BAD_CONFIG', `cannot resume ${o.outDir}: the run was started with different ${diff.map((k) => describeDifference(k, then[k], now[k])).join(', ')}`);
   await run.loadInto(model, opt);
   // Log lines written after the checkpoint (a kill after it): those steps run again.
   const dropped = await run.trimLog(st.step);

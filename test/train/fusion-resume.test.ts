@@ -27,9 +27,9 @@ const base = await loadBase('test/fixtures/models/tiny-bert');
 const PF = methodConfig('pfeiffer', { reduction_factor: 8, init_weights: 'bert' });
 
 /** A fresh fused model: two frozen adapters, a fusion with temperature true; `counted` tallies its forward calls. */
-function fusedModel(counted?: { calls: number }): TaskModel {
+function fusedModel(counted?: { calls: number }, fusion: Record<string, unknown> = { temperature: true }): TaskModel {
   const m = TaskModel.create(base, {
-    mode: { kind: 'adapters', adapters: [{ name: 'a', config: PF, trainable: false }, { name: 'b', config: PF, trainable: false }], active: parseComposition('Fuse(a, b)'), fusions: [{ name: 'a,b', adapters: ['a', 'b'], config: fusionConfig({ temperature: true }) }] },
+    mode: { kind: 'adapters', adapters: [{ name: 'a', config: PF, trainable: false }, { name: 'b', config: PF, trainable: false }], active: parseComposition('Fuse(a, b)'), fusions: [{ name: 'a,b', adapters: ['a', 'b'], config: fusionConfig(fusion) }] },
     head, seed: 7, threads: 1,
   });
   if (counted) {
@@ -44,9 +44,9 @@ const opts = (outDir: string, extra: Partial<TrainOptions> = {}): TrainOptions =
   outDir, taskName: 'fused', metrics: ['accuracy'], epochs: 2, batchSize: 16, maxLength: 16, lr: 1e-2, seed: 3, evalEvery: 3, ...extra,
 });
 
-async function run(dir: string, extra: Partial<TrainOptions> = {}, counted?: { calls: number }): Promise<{ events: TrainEvent[]; error?: unknown; counts: Record<string, number[]> }> {
+async function run(dir: string, extra: Partial<TrainOptions> = {}, counted?: { calls: number }, fusion?: Record<string, unknown>): Promise<{ events: TrainEvent[]; error?: unknown; counts: Record<string, number[]> }> {
   const events: TrainEvent[] = [];
-  const model = fusedModel(counted);
+  const model = fusedModel(counted, fusion);
   try {
     await train(model, trainSet, dev, opts(dir, { ...extra, onEvent: (e) => { events.push(e); extra.onEvent?.(e); } }));
     return { events, counts: model.fusionCallCounts };
@@ -75,10 +75,10 @@ function files(dir: string, rel = ''): Record<string, string> {
   return out;
 }
 
-async function interrupted(step: number): Promise<string> {
+async function interrupted(step: number, fusion?: Record<string, unknown>): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'ak-fusion-resume-'));
   const ac = new AbortController();
-  const r = await run(dir, { signal: ac.signal, onEvent: (e) => { if (e.type === 'step' && e.step === step) ac.abort(); } });
+  const r = await run(dir, { signal: ac.signal, onEvent: (e) => { if (e.type === 'step' && e.step === step) ac.abort(); } }, undefined, fusion);
   assert.equal((r.error as AdapterkitError).code, 'INTERRUPTED');
   return dir;
 }
@@ -104,6 +104,16 @@ describe('resuming a run whose fusion anneals its temperature', () => {
     const back = await loadSavedTask(base, join(reference, 'best'));
     assert.deepEqual(back.model.fusionCallCounts, { 'a,b': [0, 0] });
     await back.model.dispose();
+  });
+
+  test('another custom fusion config (both describe as "custom + temperature") does not resume the run', async () => {
+    const custom = { temperature: true, query_before_ln: true };
+    const dir = await interrupted(5, custom);
+    const r = await run(dir, { resume: true }, undefined, { ...custom, residual_before: true });
+    assert.ok(r.error instanceof AdapterkitError && r.error.code === 'BAD_CONFIG', String(r.error));
+    assert.match(r.error.message, /cannot resume .*: the run was started with different setup \(mode\.fusions\[0\]\.config\.residual_before false then, true now\)$/);
+    const same = await run(dir, { resume: true }, undefined, custom);
+    assert.equal(same.error, undefined, String(same.error));
   });
 
   test('counts lost from the checkpoint give another run; missing or malformed counts are BAD_FILE naming trainer.json', async () => {

@@ -2,7 +2,7 @@
  * Mixed-task runs interrupted and resumed end where an uninterrupted run ends (weights, optimizer
  * steps, best checkpoints, logs; dropout on), also with a tagging task and prefix and prompt tasks
  * in the batches, and per-task early stopping (patience) takes a stalled task out of the batches
- * while the others train on.
+ * while the others train on; a task whose adapter config changed does not resume.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,10 +27,10 @@ const third = (e: Example): Example => ({ ...e, label: /the (cat|dog)/.test(e.te
  * LoRA subject task whose dev set is one example (its accuracy can improve once at most). With
  * the settings below the subject task stops at step 10; the sentiment task trains past step 11.
  */
-function tasks(base: BaseModel): MultiTaskTask[] {
+function tasks(base: BaseModel, subjAlpha = 8): MultiTaskTask[] {
   return [
     { name: 'sent', model: TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 8, trainLayerNorms: true }) }, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 1 }), train: toyExamples(64, 21), dev: toyExamples(48, 23), metrics: ['roc_auc', 'accuracy'], positive: 1 },
-    { name: 'subj', model: TaskModel.create(base, { mode: { kind: 'adapters', adapter: loraConfig({ r: 4, alpha: 8 }) }, head: headConfig({ kind: 'classification', labels: ['t', 'd', 'h'] }), seed: 2 }), train: toyExamples(32, 22).map(third), dev: toyExamples(1, 24).map(third), metrics: ['accuracy'] },
+    { name: 'subj', model: TaskModel.create(base, { mode: { kind: 'adapters', adapter: loraConfig({ r: 4, alpha: subjAlpha }) }, head: headConfig({ kind: 'classification', labels: ['t', 'd', 'h'] }), seed: 2 }), train: toyExamples(32, 22).map(third), dev: toyExamples(1, 24).map(third), metrics: ['accuracy'] },
   ];
 }
 
@@ -59,6 +59,7 @@ describe('mixed-task resume and patience on tiny-bert', async () => {
       /mixed-task training interrupted at step 11; a checkpoint of every task is saved: continue with the option resume: true/);
     await assert.rejects(trainMultiTask({ ...settings(outB), tasks: tasks(base) }), /already holds a checkpoint of an earlier run: continue it with the option resume: true/);
     await assert.rejects(trainMultiTask({ ...settings(outB), lr: 2e-2, tasks: tasks(base), resume: true }), /cannot resume .*: the run was started with different lr \(0\.003 then, 0\.02 now\)/);
+    await assert.rejects(trainMultiTask({ ...settings(outB), tasks: tasks(base, 16), resume: true }), /cannot resume .*: the run was started with different setups \(\[1\]\.mode\.adapter\.alpha 8 then, 16 now\)$/);
     const second = tasks(base);
     const notes: string[] = [];
     const b = await trainMultiTask({ ...settings(outB), tasks: second, resume: true, onEvent: (e) => { if (e.type === 'note') notes.push(e.message); } });

@@ -46,9 +46,9 @@ function deadPid(): number {
 }
 
 /** Trains with a fresh model; collects events. */
-async function run(dir: string, extra: Partial<TrainOptions> = {}): Promise<{ events: TrainEvent[]; result?: Awaited<ReturnType<typeof train>>; error?: unknown }> {
+async function run(dir: string, extra: Partial<TrainOptions> = {}, mode: TrainingMode = adapters): Promise<{ events: TrainEvent[]; result?: Awaited<ReturnType<typeof train>>; error?: unknown }> {
   const events: TrainEvent[] = [];
-  const model = TaskModel.create(base, { mode: adapters, head, seed: 7, threads: 1 });
+  const model = TaskModel.create(base, { mode, head, seed: 7, threads: 1 });
   try {
     const result = await train(model, trainSet, dev, opts(dir, { ...extra, onEvent: (e) => { events.push(e); extra.onEvent?.(e); } }));
     return { events, result };
@@ -116,6 +116,26 @@ describe('resume', () => {
     assert.match(notes(r.events).join('\n'), /checkpoint\/ was missing .*: restored from the complete checkpoint\.new/);
     assert.match(notes(r.events).join('\n'), new RegExp(`best/ was missing .*: restored from the complete best\\.tmp-${pid}`));
     assert.deepEqual(readdirSync(dir).sort(), ['best', 'checkpoint', 'metrics.jsonl']);
+    assert.deepEqual(logLines(dir), logLines(reference));
+  });
+
+  test('a run resumes only with the setup it started with: a changed adapter field (alike in the one-line description) or optimizer setting is named; an older checkpoint without these keys resumes', async () => {
+    const dir = await interrupted(4);
+    const relu: TrainingMode = { kind: 'adapters', adapter: adapterConfig({ size: 8, non_linearity: 'relu' }) };
+    const other = await run(dir, { resume: true }, relu);
+    assert.equal((other.error as AdapterkitError).code, 'BAD_CONFIG');
+    assert.match(String((other.error as Error).message), /cannot resume .*: the run was started with different setup \(mode\.adapter\.non_linearity "gelu" then, "relu" now\)$/);
+    const decay = await run(dir, { resume: true, weightDecay: 0.1, clipNorm: 5 });
+    assert.match(String((decay.error as Error).message), /different optimizer \(clipNorm 1 then, 5 now; weightDecay 0\.01 then, 0\.1 now\)$/);
+    // trainer.json of a version before these keys: the run resumes, as it did then
+    const state = join(dir, 'checkpoint', 'trainer.json');
+    const saved = JSON.parse(readFileSync(state, 'utf8')) as { signature: Record<string, unknown> };
+    assert.deepEqual(Object.keys(saved.signature).filter((k) => ['setup', 'optimizer', 'frozenPrecision'].includes(k)), ['setup', 'frozenPrecision', 'optimizer']);
+    for (const k of ['setup', 'optimizer', 'frozenPrecision']) delete saved.signature[k];
+    writeFileSync(state, JSON.stringify(saved));
+    const r = await run(dir, { resume: true });
+    assert.equal(r.error, undefined);
+    assert.equal(resumedAt(r.events), 4);
     assert.deepEqual(logLines(dir), logLines(reference));
   });
 

@@ -13,7 +13,7 @@ import { runSignature } from '../../src/train/trainer-resume.js';
 
 /** Just what options and signature read of a model. */
 const model = {
-  mode: { kind: 'head-only' }, head: { kind: 'classification', labels: ['a', 'b'] },
+  mode: { kind: 'head-only' }, head: { kind: 'classification', labels: ['a', 'b'] }, frozenPrecision: 'fp32',
   base: { id: 'tiny', encoder: { maxLength: 64, family: 'bert' } },
 } as unknown as TaskModel;
 const data = { rows: [{}], examples: 1, metrics: ['accuracy'], labels: () => ({}) } as unknown as TrainingData;
@@ -41,7 +41,10 @@ describe('trainer options', () => {
 
   test('the resume signature holds the settings that shape the run; maxSteps only when given', () => {
     const sig = runSignature(model, resolveTrainOptions(model, data, { outDir: 'x', taskName: 't', maxLength: 32, lr: 0.5 }), 7);
-    assert.deepEqual(Object.keys(sig), ['mode', 'head', 'labels', 'epochs', 'batchSize', 'maxLength', 'lr', 'seed', 'trainExamples', 'base']);
+    assert.deepEqual(Object.keys(sig), ['mode', 'head', 'labels', 'epochs', 'batchSize', 'maxLength', 'lr', 'seed', 'trainExamples', 'base', 'setup', 'frozenPrecision', 'optimizer']);
+    assert.deepEqual(sig.setup, { head: { kind: 'classification', labels: ['a', 'b'] }, mode: { kind: 'head-only' } }, 'every field of the mode and head, keys sorted');
+    assert.equal(sig.frozenPrecision, 'fp32');
+    assert.deepEqual(sig.optimizer, { clipNorm: 1, warmupRatio: 0.1, weightDecay: 0.01 });
     assert.equal(sig.lr, 0.5);
     assert.equal(sig.trainExamples, 7);
     assert.equal(runSignature(model, resolveTrainOptions(model, data, { outDir: 'x', taskName: 't', maxLength: 32, maxSteps: 5 }), 7).maxSteps, 5);
