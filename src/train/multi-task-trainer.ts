@@ -244,7 +244,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResu
     multiTask: o.tasks.map((t) => t.name), sampling, lengthBucketing, epochs, batchSize, lr: peakLr, weightDecay: o.weightDecay ?? 0.01, warmupRatio: o.warmupRatio ?? 0.1, clipNorm, seed, maxLength,
     dropout: o.dropout ?? null, evalEvery: o.evalEvery ?? null, maxSteps: o.maxSteps ?? null, patience: o.patience ?? null,
     // what each task's model is (its adapter's every field, its head), and the frozen base's precision
-    setups: o.tasks.map((t) => runSetup(t.model).setup), frozenPrecision: o.frozen?.frozenPrecision ?? 'fp32',
+    setups: o.tasks.map((t) => runSetup(t.model)), frozenPrecision: o.frozen?.frozenPrecision ?? 'fp32',
   };
   const note = (message: string) => o.onEvent?.({ type: 'note', message });
   const started = await startOrResumeMixed(o.outDir, parts.map((p) => ({ name: p.task.name, run: p.run, model: p.task.model, opt: p.opt })), !!o.resume, signature, note);

@@ -4,7 +4,7 @@
  * (src/browser/tab-run.ts) both start from here.
  */
 import { headPooling } from '../heads/head.js';
-import { canonicalJson } from '../util/json-compare.js';
+import { canonicalJson, type JsonValue } from '../util/json-compare.js';
 import { describeMode } from './modes.js';
 import type { TrainerState } from './run-dir.js';
 import type { TaskModel } from './task-model.js';
@@ -19,19 +19,19 @@ export function runSignature(model: TaskModel, o: ResolvedTrainOptions, trainExa
     ...(o.cacheFrozenLayers ? { cacheFrozenLayers: true } : {}), // dropout below the cached layer is off
     // the same head weights read another vector: a resumed run must keep it (absent: the encoder's, as before heads had a pooling)
     ...(headPooling(model.head) !== 'encoder' ? { pooling: headPooling(model.head) } : {}),
-    ...runSetup(model),
+    setup: runSetup(model), frozenPrecision: model.frozenPrecision,
     optimizer: canonicalJson({ weightDecay: o.weightDecay, warmupRatio: o.warmupRatio, clipNorm: o.clipNorm }),
   };
 }
 
 /**
  * The signature's record of what a task model is: every field of its mode (each adapter's and
- * fusion's config, the composition, AdapterDrop), its head config and the frozen base's
- * precision, for what `mode`'s one-line description leaves out (two custom configs of one size
- * describe alike). Runs saved before these keys existed resume without them (see trainer-resume.ts).
+ * fusion's config, the composition, AdapterDrop) and of its head, for what `mode`'s one-line
+ * description leaves out (two custom configs of one size describe alike). Runs saved before
+ * this key existed resume without it (see trainer-resume.ts).
  */
-export function runSetup(model: TaskModel): { setup: ReturnType<typeof canonicalJson>; frozenPrecision: string } {
-  return { setup: canonicalJson({ mode: model.mode, head: model.head }), frozenPrecision: model.frozenPrecision };
+export function runSetup(model: TaskModel): JsonValue {
+  return canonicalJson({ mode: model.mode, head: model.head });
 }
 
 /** The state of a run at step 0. */
