@@ -7,12 +7,21 @@
  * (`adapterkit-model-<host>-<pid>-XXXXXX` in the OS temp directory). It goes when its session is
  * disposed; those left at exit go then; and those of a process of this host that is no longer
  * running (killed before it could clean up) go when the next one is made.
+ *
+ * ONNX Runtime 1.29 and later, on Linux and macOS, start Microsoft's telemetry uploader with the
+ * first session of a process. Its events carry each session's model file name, graph name,
+ * producer, hashes and metadata, and it leaves `mat-debug-<pid>.log` and `.ses` in the OS temp
+ * directory. This module turns it off by setting `ORT_DISABLE_TELEMETRY=1` for the process when
+ * it is loaded, which is before any session exists. A value already set is kept: run with
+ * `ORT_DISABLE_TELEMETRY=0` to leave ONNX Runtime's telemetry on.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { OrtSession, OrtSessionOptions, OrtTensor, RuntimeBackend } from './backend.js';
+
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
 
 const PREFIX = 'adapterkit-model-';
 const host = hostname().replace(/[^A-Za-z0-9]/g, '_').slice(0, 40) || 'host';
