@@ -3,8 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseComposition } from '../../src/adapters/composition.js';
 import { adapterConfig, methodConfig } from '../../src/adapters/methods/index.js';
@@ -15,6 +14,7 @@ import { readSafetensors } from '../../src/models/weights/index.js';
 import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cpuMsOfFailure } from '../util/cpu-time.js';
+import { tempDir } from '../temp-dir.js';
 
 test('saved files use AdapterHub names and [out, in] Linear layouts, and round-trip exactly', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
@@ -22,7 +22,7 @@ test('saved files use AdapterHub names and [out, in] Linear layouts, and round-t
     mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, leave_out: [0] }) },
     head: headConfig({ kind: 'classification', labels: ['neg', 'pos'], layers: 2 }), seed: 1,
   });
-  const dir = join(mkdtempSync(join(tmpdir(), 'ak-files-')), 'sst');
+  const dir = join(tempDir('ak-files-'), 'sst');
   const notes = await saveTask(m, dir, { name: 'sst', maxLength: 32 });
   assert.deepEqual(readdirSync(dir).sort(), [
     'adapter.safetensors', 'adapter_config.json', 'adapterkit.json', 'head_config.json', 'model_head.safetensors', 'pytorch_adapter.bin', 'pytorch_model_head.bin',
@@ -70,7 +70,7 @@ test('an adapter trained on one base is refused by another, with both named', as
   const bert = await loadBase('test/fixtures/models/tiny-bert');
   const other = await loadBase('test/fixtures/models/tiny-bert-prefixed');
   const m = TaskModel.create(bert, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
-  const dir = join(mkdtempSync(join(tmpdir(), 'ak-fp-')), 'task');
+  const dir = join(tempDir('ak-fp-'), 'task');
   await saveTask(m, dir, { name: 'task', maxLength: 32 });
   await assert.rejects(loadSavedTask(other, dir), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'ADAPTER_MISMATCH');
@@ -89,7 +89,7 @@ test('an adapter task that trained the pooler (--train-pooler) saves it and load
   });
   assert.ok(m.trainable.some((t) => t.name === 'pooler.dense.weight'));
   for (const t of m.trainable) if (t.name.startsWith('pooler.')) t.data[0] = (t.data[0] as number) + 0.5; // differ from the base
-  const dir = join(mkdtempSync(join(tmpdir(), 'ak-pooler-')), 'task');
+  const dir = join(tempDir('ak-pooler-'), 'task');
   await saveTask(m, dir, { name: 'task', maxLength: 32 });
   const trained = await readSafetensors(join(dir, 'trained_base.safetensors'));
   assert.ok(trained.has('bert.pooler.dense.weight'));
@@ -111,7 +111,7 @@ test('an adapter task that trained the pooler (--train-pooler) saves it and load
 test('a version-1 manifest (camelCase bottleneck config) still loads, as the paper preset', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4, mh_adapter: false }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
-  const dir = join(mkdtempSync(join(tmpdir(), 'ak-v1-')), 'task');
+  const dir = join(tempDir('ak-v1-'), 'task');
   await saveTask(m, dir, { name: 'task', maxLength: 32 });
   const manifestPath = join(dir, 'adapterkit.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
@@ -135,7 +135,7 @@ test('Compacter files: PHM tensors under AdapterHub\'s names (shared ones in sha
   const config = methodConfig('compacter++', { reduction_factor: 4, shared_phm_rule: false, factorized_phm_rule: true, shared_W_phm: true, phm_rank: 2 });
   const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: config }, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 2 });
   for (const t of m.trainable) for (let i = 0; i < t.data.length; i++) t.data[i] = (t.data[i] as number) + 0.05 * Math.sin(7 * i + t.data.length); // away from the init
-  const root = mkdtempSync(join(tmpdir(), 'ak-phm-'));
+  const root = tempDir('ak-phm-');
   const dir = join(root, 'sst');
   assert.deepEqual(await saveTask(m, dir, { name: 'sst', maxLength: 32 }), []);
   const ad = await readSafetensors(join(dir, 'adapter.safetensors'));
@@ -186,7 +186,7 @@ test('a setup of two Compacters (Stack(lang, task), lang frozen) keeps each one\
   assert.deepEqual(m.trainable.map((t) => t.name).filter((n) => n.includes('.shared.')), ['adapters.task.shared.phm_rule']);
   const batch = base.tokenizer.encode(['the cat sat', 'a dog'], 8);
   const want = Array.from(await m.predict(batch));
-  const dir = join(mkdtempSync(join(tmpdir(), 'ak-phm-setup-')), 'setup');
+  const dir = join(tempDir('ak-phm-setup-'), 'setup');
   await saveTask(m, dir, { name: 'setup', maxLength: 16 });
   for (const name of ['lang', 'task']) {
     const keys = [...(await readSafetensors(join(dir, name, 'adapter.safetensors'))).keys()];
@@ -200,7 +200,7 @@ test('a setup of two Compacters (Stack(lang, task), lang frozen) keeps each one\
 test('a task directory with broken head fields is refused with a coded error naming the field (found by the fuzzer)', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('compacter', { reduction_factor: 4 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
-  const root = mkdtempSync(join(tmpdir(), 'ak-bad-head-'));
+  const root = tempDir('ak-bad-head-');
   const dir = join(root, 'task');
   await saveTask(m, dir, { name: 'task', maxLength: 32 });
   await m.dispose();

@@ -7,8 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseComposition } from '../../src/adapters/composition.js';
 import { ejectPrefix, methodConfig, methodOf, prefixConfig, type PrefixConfig } from '../../src/adapters/methods/index.js';
@@ -118,7 +117,7 @@ test('eject turns the MLP into the flat prefix that computes the same function',
 test('AdapterHub and PEFT files: key names, configs, shapes, and both read back to the same predictions', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const m = prefixModel(base, prefixConfig({ prefix_length: 3, bottleneck_size: 5, dropout: 0.1 }));
-  const root = mkdtempSync(join(tmpdir(), 'ak-prefix-'));
+  const root = tempDir('ak-prefix-');
   const dir = join(root, 'pt');
   await saveTask(m, dir, { name: 'pt', maxLength: 16 });
   const ad = await readSafetensors(join(dir, 'adapter.safetensors'));
@@ -170,7 +169,7 @@ test('AdapterHub and PEFT files: key names, configs, shapes, and both read back 
 test('DistilBERT keeps its prefixes under AdapterHub\'s location key "self"; PEFT\'s layout refuses DistilBERT and left-out layers', async () => {
   const base = await loadBase('test/fixtures/models/tiny-distilbert');
   const m = prefixModel(base, prefixConfig({ prefix_length: 2, leave_out: [0] }, 'prefix-flat'));
-  const root = mkdtempSync(join(tmpdir(), 'ak-prefix-'));
+  const root = tempDir('ak-prefix-');
   const dir = join(root, 'd');
   const notes = await saveTask(m, dir, { name: 'd', maxLength: 16 });
   assert.deepEqual([...(await readSafetensors(join(dir, 'adapter.safetensors'))).keys()], ['distilbert.prefix_tuning.prefix_tunings.d.self.control_trans']);

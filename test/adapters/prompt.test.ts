@@ -7,8 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseComposition } from '../../src/adapters/composition.js';
 import { composeHooks, type MethodContext } from '../../src/adapters/method.js';
@@ -103,7 +102,7 @@ test('finite differences through the prompt on DistilBERT, XLM-R (RoBERTa positi
 test('AdapterHub files: key, config, read back from .safetensors and from .bin alone; PEFT\'s layout is refused with the reason', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const m = promptModel(base, promptConfig({ prompt_length: 3, combine: 'prefix_after_bos' }));
-  const root = mkdtempSync(join(tmpdir(), 'ak-prompt-'));
+  const root = tempDir('ak-prompt-');
   const dir = join(root, 'pr');
   const notes = await saveTask(m, dir, { name: 'pr', maxLength: 16 });
   const ad = await readSafetensors(join(dir, 'adapter.safetensors'));
@@ -159,7 +158,7 @@ test('PEFT\'s placement (before the word embeddings): padding and RoBERTa positi
   }
   const base = await loadBase('test/fixtures/models/tiny-bert');
   const m = promptModel(base, promptConfig({ prompt_length: 3 }, 'prompt-peft'));
-  const root = mkdtempSync(join(tmpdir(), 'ak-prompt-'));
+  const root = tempDir('ak-prompt-');
   const dir = join(root, 'pp');
   const notes = await saveTask(m, dir, { name: 'pp', maxLength: 16 });
   assert.ok(notes.some((n) => /AdapterHub joins its prompt to the embeddings' output; this one \(placement "peft"\) is joined before the word embeddings/.test(n)), notes.join('\n'));

@@ -19,6 +19,7 @@ import { TaskModel } from '../../src/train/task-model.js';
 import type { Browser } from 'playwright-core';
 import { launchChromium, openPage, skipWithoutChromium } from './chromium.js';
 import type { BertPageInput } from './bert-page.js';
+import { tempDir } from '../temp-dir.js';
 
 const DIR = 'test/fixtures/models/tiny-bert';
 const TEXTS = ['the cat sat on the mat .', 'this model is good', 'a bad slow book'];
@@ -55,7 +56,7 @@ describe('a BERT base from bytes (browser build)', () => {
     let chromium: Browser;
     before(async () => {
       const here = dirname(fileURLToPath(import.meta.url));
-      server = await startUiServer({ port: 0, extraScripts: await bundleForBrowser({ 'bert-page': join(here, 'bert-page.ts') }) });
+      server = await startUiServer({ port: 0, build: { cacheDir: tempDir('ak-ui-cache-') }, extraScripts: await bundleForBrowser({ 'bert-page': join(here, 'bert-page.ts') }) });
       chromium = await launchChromium();
     });
     after(async () => {

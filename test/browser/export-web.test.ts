@@ -23,6 +23,7 @@ import { Rng } from '../../src/util/random.js';
 import { exportRoot, maxDiff, perturbedTask, TINY_BERT } from '../export/helpers.js';
 import { launchChromium, openPage, skipWithoutChromium } from './chromium.js';
 import type { ExportPageCase, ExportPageResult } from './export-page.js';
+import { tempDir } from '../temp-dir.js';
 
 const TEXTS = ['the cat sat on the mat .', 'a good book', 'rain at night is not very fine'];
 const USE_TEXTS = ['Win a FREE cruise, click now', 'see you at lunch tomorrow'];
@@ -38,7 +39,7 @@ describe('exports in onnxruntime-web (headless Chromium)', { skip: skipWithoutCh
   before(async () => {
     root = exportRoot();
     const here = dirname(fileURLToPath(import.meta.url));
-    server = await startUiServer({ port: 0, extraScripts: await bundleForBrowser({ 'export-page': join(here, 'export-page.ts') }) });
+    server = await startUiServer({ port: 0, build: { cacheDir: tempDir('ak-ui-cache-') }, extraScripts: await bundleForBrowser({ 'export-page': join(here, 'export-page.ts') }) });
     chromium = await launchChromium();
   });
   after(async () => {

@@ -6,8 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { TabRun } from '../../src/browser/tab-run.js';
@@ -17,6 +16,7 @@ import { TaskModel } from '../../src/train/task-model.js';
 import { train } from '../../src/train/trainer.js';
 import type { TrainEvent } from '../../src/train/trainer-events.js';
 import { toyExamples } from '../train/toy-task.js';
+import { tempDir } from '../temp-dir.js';
 
 const trainSet = toyExamples(96, 1);
 const dev = toyExamples(32, 2);
@@ -27,7 +27,7 @@ const model = (base: BaseModel) => TaskModel.create(base, { mode: { kind: 'adapt
 describe('TabRun (training kept in memory)', () => {
   test('gives the step losses and best dev scores of the trainer writing a run directory', async () => {
     const base = await loadBase('test/fixtures/models/tiny-bert');
-    const dir = mkdtempSync(join(tmpdir(), 'ak-tabrun-'));
+    const dir = tempDir('ak-tabrun-');
     try {
       const onDisk = model(base);
       const r = await train(onDisk, trainSet, dev, { ...settings, outDir: dir, metrics: ['accuracy', 'f1'] });

@@ -7,8 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import yauzl from 'yauzl';
@@ -17,6 +16,7 @@ import { baseFingerprint, loadBase } from '../../src/models/base.js';
 import { predictTexts } from '../../src/train/evaluate.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
 import { launchChromium, openPage, skipWithoutChromium as skip, waitFor } from './chromium.js';
+import { tempDir } from '../temp-dir.js';
 
 const TINY_BERT = 'test/fixtures/models/tiny-bert';
 
@@ -44,7 +44,7 @@ function readZip(zip: Buffer): Promise<Map<string, Buffer>> {
 test('bases the page cannot build are refused when the server starts, by name', async () => {
   await assert.rejects(startUiServer({ port: 0, bases: new Map([['mp', 'test/fixtures/models/tiny-mpnet']]) }), /base mp \(test\/fixtures\/models\/tiny-mpnet\): the page builds BERT-family bases \(bert, roberta, xlm-roberta, distilbert, electra\), not model_type "mpnet"/);
   await assert.rejects(startUiServer({ port: 0, bases: new Map([['use-lite', TINY_BERT]]) }), /base name "use-lite": use letters, digits, _ and - \(and not use-lite, the embedded base\)/);
-  const noWeights = mkdtempSync(join(tmpdir(), 'adapterkit-ui-bases-'));
+  const noWeights = tempDir('adapterkit-ui-bases-');
   for (const f of ['config.json', 'vocab.txt', 'pytorch_model.bin']) writeFileSync(join(noWeights, f), readFileSync(join(TINY_BERT, f)));
   await assert.rejects(startUiServer({ port: 0, bases: new Map([['legacy', noWeights]]) }), /base legacy \(.*\): the page reads safetensors weights only and the directory has none/);
   rmSync(noWeights, { recursive: true, force: true });
@@ -56,7 +56,7 @@ describe('a served BERT base in the ui page (headless Chromium)', { skip }, () =
   let chromium: Browser;
   let page: Page;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'adapterkit-ui-bases-'));
+    dir = tempDir('adapterkit-ui-bases-');
     server = await startUiServer({ port: 0, bases: new Map([['tiny-bert', TINY_BERT]]), build: { cacheDir: join(dir, 'cache') } });
     chromium = await launchChromium();
     page = await openPage(chromium, `${server.url}/?threads=1`);

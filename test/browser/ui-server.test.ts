@@ -7,8 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildBrowserBundle } from '../../src/browser/build.js';
 import { ISOLATION_HEADERS, startUiServer, type UiServer } from '../../src/browser/ui-server.js';
@@ -18,12 +17,13 @@ import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
 import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
+import { tempDir } from '../temp-dir.js';
 
 describe('ui server', () => {
   let dir = '';
   let server: UiServer;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'adapterkit-ui-server-'));
+    dir = tempDir('adapterkit-ui-server-');
     server = await startUiServer({ port: 0, build: { cacheDir: join(dir, 'cache') } });
   });
   after(async () => {

@@ -8,8 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUiServer, type UiServer } from '../../src/browser/ui-server.js';
 import { loadBase } from '../../src/models/base.js';
@@ -20,6 +19,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openPage, skipWithoutChromium as skip, waitFor } from './chromium.js';
 import yauzl from 'yauzl';
 import { dirname } from 'node:path';
+import { tempDir } from '../temp-dir.js';
 
 /** Extracts a zip into `out`; returns the entry names. */
 function unzip(zip: string, out: string): Promise<string[]> {
@@ -69,7 +69,7 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
   let page: Page;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'adapterkit-ui-test-'));
+    dir = tempDir('adapterkit-ui-test-');
     server = await startUiServer({ port: 0, build: { cacheDir: join(dir, 'cache') } });
     chromium = await launchChromium();
     page = await openPage(chromium, `${server.url}/`, { width: 1200, height: 900 });

@@ -1,8 +1,6 @@
 /** `datasets` lists the built-in datasets; `info` describes a base with counts that add up, and a saved task. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { methodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -10,6 +8,7 @@ import { loadBase, baseParamCount } from '../../src/models/base.js';
 import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { cli, TINY_BERT } from './harness.js';
+import { tempDir } from '../temp-dir.js';
 
 test('datasets lists spam, sotu, brown and brown-pos with their split sizes and sources', async () => {
   const r = await cli('datasets');
@@ -57,7 +56,7 @@ test('info on tiny-bert: architecture, parameter groups that add up to the total
 
 test('info on a saved task: its method, config, sizes and the layouts it holds; also an AdapterHub directory with --base', async () => {
   const base = await loadBase(TINY_BERT);
-  const dir = join(mkdtempSync(join(tmpdir(), 'ak-info-')), 'task');
+  const dir = join(tempDir('ak-info-'), 'task');
   const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig('lora', { r: 2 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
   await saveTask(m, dir, { name: 'task', maxLength: 16 });
   const j = await cli('info', dir, '--json');

@@ -3,11 +3,10 @@
  * binary where a process is needed, and write small toy data files.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { runCli } from '../../src/cli/main.js';
 import { toyExamples } from '../train/toy-task.js';
+import { tempDir as sharedTempDir } from '../temp-dir.js';
 
 /** The tiny BERT fixture used as --base. */
 export const TINY_BERT = 'test/fixtures/models/tiny-bert';
@@ -79,9 +78,9 @@ export async function interruptAtFirstStep(argv: string[]): Promise<{ code: numb
   return { code, stderr, sent };
 }
 
-/** A fresh temporary directory. */
+/** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(prefix = 'ak-cli-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return sharedTempDir(prefix);
 }
 
 /** Writes the toy sentiment task as CSV (columns sentence, sentiment with labels neg/pos). */

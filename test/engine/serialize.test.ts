@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import protobuf from 'protobufjs';
@@ -16,6 +16,7 @@ import { bool, f32, i64, type HostTensor } from '../../src/engine/index.js';
 import { ONNX_SCHEMA } from '../../src/engine/onnx/schema.js';
 import { randn } from './gradcheck.js';
 import { defaultRuntimeBackend, modelDirPrefix, removeStaleModelDirs } from '../../src/engine/runtime/ort-node.js';
+import { tempDir } from '../temp-dir.js';
 
 const ModelProto = protobuf.parse(ONNX_SCHEMA, { keepCase: true }).root.lookupType('onnx.ModelProto');
 
@@ -206,7 +207,7 @@ test('externalDataThreshold 0 puts every float initializer in a side file at 409
 });
 
 test('serializeGraph with externalData writes <file>.onnx and <file>.data; small tensors stay inline', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-serialize-'));
+  const dir = tempDir('adapterkit-serialize-');
   try {
     const g = new E.Graph('ext');
     const x = g.input('x', 'float32', ['n', 16]);
@@ -316,7 +317,7 @@ test('temporary model folders: removed when the process exits without disposing;
   defaultRuntimeBackend.files!.removeDir(mine);
 
   // the sweep leaves folders of running processes, of other hosts and of older versions (no host and pid in the name)
-  const tmp = mkdtempSync(join(tmpdir(), 'ak-sweep-'));
+  const tmp = tempDir('ak-sweep-');
   const keep = [`${modelDirPrefix(process.pid)}aaaaaa`, `${modelDirPrefix(process.ppid)}bbbbbb`, 'adapterkit-model-otherhost-999999999-cccccc', 'adapterkit-model-dddddd'];
   for (const n of [...keep, `${modelDirPrefix(pid)}eeeeee`]) {
     mkdirSync(join(tmp, n));
@@ -361,7 +362,7 @@ test('externalData.dataFile names the side file (transformers.js looks for model
   const x = g.input('x', 'float32', ['n', 4]);
   const w = g.constant('w', randn([4, 4], 3));
   const y = E.matmul(x, w);
-  const dir = mkdtempSync(join(tmpdir(), 'ak-ser-'));
+  const dir = tempDir('ak-ser-');
   try {
     const s = E.serializeGraph(g, { outputs: [y], outputNames: ['logits'], externalData: { dir, file: 'model', dataFile: 'model.onnx_data', threshold: 0 } });
     assert.deepEqual(readdirSync(dir).sort(), ['model.onnx', 'model.onnx_data']);

@@ -1,9 +1,7 @@
 /** Shared data for the experiment tests: the toy task on the tiny BERT fixture. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TaskData } from '../../src/train/data/types.js';
 import { toyExamples } from '../train/toy-task.js';
+import { tempDir as sharedTempDir } from '../temp-dir.js';
 
 /** The tiny BERT fixture used as base. */
 export const TINY_BERT = 'test/fixtures/models/tiny-bert';
@@ -16,7 +14,7 @@ export function toyTask(name = 'toy'): TaskData {
   };
 }
 
-/** A fresh temporary directory. */
+/** A fresh temporary directory `ak-<prefix>-XXXXXX`, removed when the test process exits. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `ak-${prefix}-`));
+  return sharedTempDir(`ak-${prefix}-`);
 }

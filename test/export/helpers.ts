@@ -3,8 +3,7 @@
  * differ from the base), transformers.js set to local files only, plain onnxruntime-node runs,
  * and ONNX decoding.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import protobuf from 'protobufjs';
@@ -15,12 +14,13 @@ import type { BaseModel } from '../../src/models/base.js';
 import type { EncodedBatch } from '../../src/models/tokenizers/index.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { Rng } from '../../src/util/random.js';
+import { tempDir } from '../temp-dir.js';
 
 export const TINY_BERT = 'test/fixtures/models/tiny-bert';
 
 /** A fresh directory that export tests write their exports into (transformers.js's localModelPath). */
 export function exportRoot(): string {
-  return mkdtempSync(join(tmpdir(), 'ak-export-'));
+  return tempDir('ak-export-');
 }
 
 /** An adapter task with every trainable tensor moved by N(0, scale), so it differs from the base. */

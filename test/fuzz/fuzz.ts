@@ -4,8 +4,7 @@
  * error, within a time bound, with bounded memory growth. Case `i` of seed `s` is a pure function
  * of (s, i), so any failure replays with `npm run fuzz -- --seed s --only i`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -13,6 +12,7 @@ import { AdapterkitError } from '../../src/errors.js';
 import { Rng } from '../../src/util/random.js';
 import { fuzzTargets, makeCase, type FuzzTarget } from './targets.js';
 import { cpuUsage } from 'node:process';
+import { tempDir } from '../temp-dir.js';
 
 /** What a run checks and how much. */
 export interface FuzzOptions {
@@ -96,7 +96,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const all = await fuzzTargets();
   const targets: FuzzTarget[] = o.targets?.length ? all.filter((t) => o.targets!.includes(t.name)) : all;
   if (targets.length === 0) throw new Error(`no fuzz targets match ${o.targets?.join(', ')}`);
-  const root = mkdtempSync(join(tmpdir(), 'adapterkit-fuzz-'));
+  const root = tempDir('adapterkit-fuzz-');
   const report: FuzzReport = { cases: 0, ok: 0, coded: 0, failures: [], byTarget: {}, ms: 0, peakRssGrowth: 0 };
   for (const t of targets) report.byTarget[t.name] = { cases: 0, ok: 0, coded: 0, slowestMs: 0 };
   gc();

@@ -1,7 +1,6 @@
 // The readers under fuzz, each with the valid files its cases start from (test/fixtures/) and the
 // mutations that suit each file.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Rng } from '../../src/util/random.js';
 import { methodConfig } from '../../src/adapters/methods/index.js';
@@ -18,6 +17,7 @@ import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import type { CraftEntry } from '../weights/craft.js';
 import { mutateBytes, mutateJson, mutatePickle, mutateSafetensors, mutateZip, pick } from './mutators.js';
+import { tempDir } from '../temp-dir.js';
 
 /** A mutation of one file's bytes. */
 export type Mutator = (rng: Rng, bytes: Buffer) => { bytes: Buffer; what: string };
@@ -117,7 +117,7 @@ function indexedSeed(label: string, from: string, weights: string, index: string
  * a manifest the adapter's config comes from it, so adapter_config.json is mutated only in the last.
  */
 async function compacterTaskSeeds(base: BaseModel): Promise<Seed[]> {
-  const root = mkdtempSync(join(tmpdir(), 'adapterkit-fuzz-seed-'));
+  const root = tempDir('adapterkit-fuzz-seed-');
   try {
     const saved = async (preset: 'compacter' | 'compacter++', fields: Record<string, unknown>): Promise<Map<string, Buffer>> => {
       const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: methodConfig(preset, { reduction_factor: 4, ...fields }) }, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 3 });

@@ -1,12 +1,11 @@
 /** Small helpers shared by the hub tests: temp folders and scoped environment variables. */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { disposableTempDir } from '../temp-dir.js';
 
-/** A fresh temp folder; removed by the returned cleanup. */
+/** A fresh temp folder; removed by the returned cleanup (or when the test process exits). */
 export function tempDir(prefix = 'adapterkit-hub-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return disposableTempDir(prefix);
 }
 
 /** Runs `fn` with the given environment variables set (`undefined` deletes), then restores them. */

@@ -2,8 +2,7 @@
 // are (and why a test must skip without them), running Python, and task directories written by
 // saveTask from adapters whose weights are perturbed away from their (often identity) start.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { MethodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig, type HeadConfig } from '../../src/heads/head.js';
@@ -12,6 +11,7 @@ import type { EncodedBatch } from '../../src/models/tokenizers/index.js';
 import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { Rng } from '../../src/util/random.js';
+import { disposableTempDir } from '../temp-dir.js';
 
 /** Debian's Python with python3-torch (not the pyenv python3 on PATH). */
 export const PYTHON = '/usr/bin/python3';
@@ -88,10 +88,9 @@ export function tinyBase(): Promise<BaseModel> {
   return tinyBert;
 }
 
-/** A temporary directory removed by `cleanup`. */
+/** A temporary directory removed by `cleanup` (or when the test process exits). */
 export function tempDir(prefix = 'adapterkit-interop-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return disposableTempDir(prefix);
 }
 
 /** Three rows: a short text, a pair (token types 1), a longer one; padding in two rows. */

@@ -10,8 +10,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
 import { peftAdapterConfig, peftKeys } from '../../src/adapters/peft.js';
@@ -33,6 +32,7 @@ import { batchOf } from '../adapters/reference.test.js';
 import { fakeCommit, startFakeHub, type FakeFile } from '../hub/fake-hub.js';
 import { close, fileIndex } from '../util/reference-compare.js';
 import { encoderParity, FIX, fixtureCopy, maxAbsDiff, type EncoderRef, type Rec } from './encoder-parity.js';
+import { tempDir } from '../temp-dir.js';
 
 const MODELS = ['tiny-deberta-v3', 'tiny-deberta-v2'] as const;
 
@@ -136,7 +136,7 @@ test('the hub path: the v3 fixture downloads (spm.model, unprefixed .bin) and lo
       commits: { [commit]: { 'config.json': file('config.json'), 'pytorch_model.bin': file('pytorch_model.bin', true), 'spm.model': file('spm.model', true), 'tokenizer_config.json': file('tokenizer_config.json') } },
     },
   });
-  const cacheDir = mkdtempSync(join(tmpdir(), 'adapterkit-deberta-cache-'));
+  const cacheDir = tempDir('adapterkit-deberta-cache-');
   temps.push(cacheDir);
   try {
     const fromHub = await loadBase('org/tiny-deberta-v3', { endpoint: hub.endpoint, cacheDir, token: false, offline: false, timeoutMs: 5000 });

@@ -3,12 +3,12 @@
  * absolute error, int64 inputs, and the bare encoder run on a PyTorch reference's inputs.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session, i64, type HostTensor } from '../../src/engine/index.js';
 import { buildEncoderGraph } from '../../src/models/build.js';
 import { loadEncoderModel } from '../../src/models/registry.js';
+import { tempDir } from '../temp-dir.js';
 
 /** Where the tiny model fixtures live. */
 export const FIX = 'test/fixtures/models';
@@ -25,7 +25,7 @@ export interface EncoderRef {
 
 /** A temp model directory (pushed to `temps` for removal) with `files` of `fixture`, e.g. config.json and pytorch_model.bin only. */
 export function fixtureCopy(fixture: string, files: readonly string[], temps: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-family-'));
+  const dir = tempDir('adapterkit-family-');
   temps.push(dir);
   for (const f of files) copyFileSync(join(FIX, fixture, f), join(dir, f));
   return dir;

@@ -8,8 +8,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterHubAdapterConfig, adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
 import { peftAdapterConfig } from '../../src/adapters/peft.js';
@@ -29,6 +28,7 @@ import { batchOf } from '../adapters/reference.test.js';
 import { fakeCommit, startFakeHub, type FakeFile } from '../hub/fake-hub.js';
 import { close, fileIndex } from '../util/reference-compare.js';
 import { encoderParity, FIX, fixtureCopy, maxAbsDiff, type EncoderRef, type Rec } from './encoder-parity.js';
+import { tempDir } from '../temp-dir.js';
 
 const FAMILIES = ['tiny-xlmr', 'tiny-albert'] as const;
 
@@ -113,7 +113,7 @@ test('the hub path: both families download (tokenizer.json, unprefixed .bin) and
     commits: { [commit]: { 'config.json': file(dir, 'config.json'), 'pytorch_model.bin': file(dir, 'pytorch_model.bin', true), 'tokenizer.json': file(dir, 'tokenizer.json'), 'tokenizer_config.json': file(dir, 'tokenizer_config.json') } },
   });
   const hub = await startFakeHub({ 'org/tiny-xlmr': repo('tiny-xlmr'), 'org/tiny-albert': repo('tiny-albert') });
-  const cacheDir = mkdtempSync(join(tmpdir(), 'adapterkit-family-cache-'));
+  const cacheDir = tempDir('adapterkit-family-cache-');
   temps.push(cacheDir);
   try {
     for (const name of FAMILIES) {

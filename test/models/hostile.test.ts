@@ -6,13 +6,13 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AdapterkitError, type ErrorCode } from '../../src/errors.js';
 import { loadBertModel } from '../../src/models/bert/load.js';
 import { loadTokenizer } from '../../src/models/tokenizers/index.js';
 import { cpuMsOfFailure } from '../util/cpu-time.js';
+import { tempDir } from '../temp-dir.js';
 
 const TINY_BERT = 'test/fixtures/models/tiny-bert';
 const BERT_JSON = 'test/fixtures/tokenizers/bert-json';
@@ -24,7 +24,7 @@ after(() => {
 });
 
 function copy(from: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-hostile-'));
+  const dir = tempDir('adapterkit-hostile-');
   temps.push(dir);
   cpSync(from, dir, { recursive: true });
   return dir;
@@ -140,7 +140,7 @@ test('a safetensors index of the wrong shape gives a clear BAD_FILE, never a Typ
 });
 
 test('shard paths stay inside the model directory, links included, and nothing of another file is echoed', async () => {
-  const outside = mkdtempSync(join(tmpdir(), 'adapterkit-outside-'));
+  const outside = tempDir('adapterkit-outside-');
   temps.push(outside);
   const secret = join(outside, 'hostname');
   writeFileSync(secret, 'SECRET-host-name\n');

@@ -5,8 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session, i64, type HostTensor } from '../../src/engine/index.js';
 import { AdapterkitError, type ErrorCode } from '../../src/errors.js';
@@ -16,6 +15,7 @@ import { buildEncoderGraph } from '../../src/models/build.js';
 import { loadEncoderModel } from '../../src/models/registry.js';
 import { readSafetensors, writeSafetensors, type WeightTensor } from '../../src/models/weights/index.js';
 import { fakeCommit, startFakeHub, type FakeFile, type FakeHub } from '../hub/fake-hub.js';
+import { tempDir } from '../temp-dir.js';
 
 const FIXTURE = 'test/fixtures/models/tiny-bert';
 const INTERMEDIATE = 'encoder.layer.1.intermediate.dense.weight';
@@ -27,7 +27,7 @@ after(() => {
 
 /** A temp copy of the tiny-bert fixture (safetensors only unless `keepBin`). */
 function copyFixture(keepBin = false): string {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-load-'));
+  const dir = tempDir('adapterkit-load-');
   temps.push(dir);
   cpSync(FIXTURE, dir, { recursive: true });
   if (!keepBin) unlinkSync(join(dir, 'pytorch_model.bin'));
@@ -184,7 +184,7 @@ describe('loadBase through the hub', () => {
         },
       },
     });
-    cacheDir = mkdtempSync(join(tmpdir(), 'adapterkit-load-cache-'));
+    cacheDir = tempDir('adapterkit-load-cache-');
     temps.push(cacheDir);
   });
   after(async () => {
@@ -225,7 +225,7 @@ describe('loadBase through the hub', () => {
   });
 
   test('an unknown hub id offline with an empty cache fails with a coded error', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'adapterkit-load-empty-'));
+    const empty = tempDir('adapterkit-load-empty-');
     temps.push(empty);
     await assert.rejects(loadBase('org/absent', { cacheDir: empty, offline: true, token: false }), (e: unknown) => {
       assert.ok(e instanceof AdapterkitError, String(e));

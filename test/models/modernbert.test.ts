@@ -11,8 +11,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
 import type { FileTensorKey } from '../../src/adapters/method.js';
@@ -34,6 +33,7 @@ import { cli } from '../cli/harness.js';
 import { gradcheck } from '../engine/gradcheck.js';
 import { close, fileIndex } from '../util/reference-compare.js';
 import { ids, maxAbsDiff } from './encoder-parity.js';
+import { tempDir } from '../temp-dir.js';
 
 const DIR = 'test/fixtures/models/tiny-modernbert';
 
@@ -52,7 +52,7 @@ const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) 
 
 /** A temp copy of the fixture with config.json fields replaced by `patch`. */
 function patched(patch: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-modernbert-'));
+  const dir = tempDir('adapterkit-modernbert-');
   temps.push(dir);
   for (const f of ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(DIR, f), join(dir, f));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...readJson<Record<string, unknown>>(join(DIR, 'config.json')), ...patch }));
@@ -337,7 +337,7 @@ test('a mixed-task batch (two LoRA tasks and a layer-norm task) gives each examp
 });
 
 describe('the CLI on a ModernBERT base', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-modernbert-cli-'));
+  const dir = tempDir('adapterkit-modernbert-cli-');
   temps.push(dir);
   writeFileSync(join(dir, 'train.csv'), 'sentence,sentiment\nthe cat sat.,pos\nthe mat.,neg\nHello world!,pos\nthe cat?,neg\n');
   const train = (...more: string[]) => cli('train', '--train', join(dir, 'train.csv'), '--text', 'sentence', '--label', 'sentiment', '--base', DIR, '--method', 'lora', '--epochs', '1', '--batch-size', '2', ...more);

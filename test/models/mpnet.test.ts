@@ -8,8 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterHubAdapterConfig, adapterHubKeys, headKey } from '../../src/adapters/adapterhub.js';
 import { peftAdapterConfig } from '../../src/adapters/peft.js';
@@ -67,7 +66,7 @@ function readJson<T>(path: string): T {
 
 /** A temp model directory with `files` of the fixture. */
 function only(files: readonly string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-mpnet-'));
+  const dir = tempDir('adapterkit-mpnet-');
   temps.push(dir);
   for (const f of files) copyFileSync(join(DIR, f), join(dir, f));
   return dir;
@@ -232,7 +231,7 @@ test('the hub path: tiny-mpnet downloads (tokenizer.json, unprefixed .bin) and l
       commits: { [commit]: { 'config.json': file('config.json'), 'pytorch_model.bin': file('pytorch_model.bin', true), 'tokenizer.json': file('tokenizer.json'), 'tokenizer_config.json': file('tokenizer_config.json') } },
     },
   });
-  const cacheDir = mkdtempSync(join(tmpdir(), 'adapterkit-mpnet-cache-'));
+  const cacheDir = tempDir('adapterkit-mpnet-cache-');
   temps.push(cacheDir);
   try {
     const fromHub = await loadBase('org/tiny-mpnet', { endpoint: hub.endpoint, cacheDir, token: false, offline: false, timeoutMs: 5000 });

@@ -8,8 +8,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session } from '../../src/engine/index.js';
 import { AdapterkitError } from '../../src/errors.js';
@@ -32,7 +31,7 @@ after(() => {
 
 /** A copy of the fixture with its Pooling config.json replaced by `config` (or modules.json by `modules`). */
 function variant(o: { pooling?: Record<string, unknown>; modules?: string; dropPooling?: boolean }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-st-'));
+  const dir = tempDir('adapterkit-st-');
   temps.push(dir);
   cpSync(ST, dir, { recursive: true });
   if (o.pooling) writeFileSync(join(dir, POOLING_FILE), JSON.stringify(o.pooling));
@@ -182,7 +181,7 @@ test('the hub path fetches modules.json and 1_Pooling/config.json', async () => 
   const hub = await startFakeHub({
     'org/tiny-mpnet-st': { refs: { main: commit }, commits: { [commit]: { ...Object.fromEntries(names.map((n) => [n, file(n)])), 'model.safetensors': file('model.safetensors', true) } } },
   });
-  const cacheDir = mkdtempSync(join(tmpdir(), 'adapterkit-st-cache-'));
+  const cacheDir = tempDir('adapterkit-st-cache-');
   temps.push(cacheDir);
   try {
     const base = await loadBase('org/tiny-mpnet-st', { endpoint: hub.endpoint, cacheDir, token: false, offline: false, timeoutMs: 5000 });

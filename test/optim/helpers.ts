@@ -1,9 +1,9 @@
 // Shared helpers for the optimiser tests: the PyTorch reference fixture, error matching, temp dirs.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdapterkitError, type ErrorCode } from '../../src/errors.js';
+import { tempDir } from '../temp-dir.js';
 
 type Tensors = Record<string, number[]>;
 
@@ -61,7 +61,7 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-optim-'));
+  const dir = tempDir('adapterkit-optim-');
   try {
     return await fn(dir);
   } finally {

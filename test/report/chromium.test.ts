@@ -6,8 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -16,6 +15,7 @@ import { demoReportInput } from '../../scripts/render-report-demo.js';
 import { resultsTable } from '../../src/train/experiments/sweep-report.js';
 import type { SweepSummaryRow } from '../../src/train/experiments/sweep-results.js';
 import { launchChromium, openPage, skipWithoutChromium as skip } from '../browser/chromium.js';
+import { tempDir } from '../temp-dir.js';
 
 /** Width and height from a PNG's IHDR chunk. */
 function pngSize(png: Buffer): { width: number; height: number } {
@@ -39,7 +39,7 @@ describe('report in headless Chromium', { skip }, () => {
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'adapterkit-report-chromium-'));
+    dir = tempDir('adapterkit-report-chromium-');
     page = join(dir, 'report.html');
     chromium = await launchChromium();
   });

@@ -4,12 +4,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderReport, writeReport, type ReportInput } from '../../src/train/report/html.js';
 import { demoReportInput } from '../../scripts/render-report-demo.js';
 import { checkWellFormed } from './xml-check.js';
+import { tempDir } from '../temp-dir.js';
 
 const EVIL = '<script>alert(1)</script><img src=x onerror=alert(2)>';
 
@@ -79,7 +79,7 @@ describe('renderReport', () => {
 
 describe('writeReport', () => {
   test('writes the rendered page, creating folders, leaving no temporary file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'adapterkit-report-write-'));
+    const dir = tempDir('adapterkit-report-write-');
     const path = join(dir, 'sub', 'report.html');
     const input = { title: 'w', generatedAt: 't', notes: ['hello'] };
     await writeReport(path, input);
@@ -90,7 +90,7 @@ describe('writeReport', () => {
   });
 
   test('an unwritable path is a BAD_FILE error naming it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'adapterkit-report-bad-'));
+    const dir = tempDir('adapterkit-report-bad-');
     await writeReport(join(dir, 'f'), { title: 'x', generatedAt: 't' });
     const path = join(dir, 'f', 'report.html'); // a folder under a file
     await assert.rejects(writeReport(path, { title: 'x', generatedAt: 't' }), (e: Error & { code?: string }) => e.code === 'BAD_FILE' && e.message.startsWith(`cannot write the report to ${path}:`));

@@ -4,10 +4,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mainMetric, movingAverage, parseMetricsLog, readRun, smoothedLoss, smoothingWindow } from '../../src/train/report/runs.js';
+import { tempDir } from '../temp-dir.js';
 
 /** A log in the trainer's format: `steps` train lines, an eval every `evalEvery` steps. */
 function trainerLog(steps: number, evalEvery: number): string {
@@ -21,7 +21,7 @@ function trainerLog(steps: number, evalEvery: number): string {
 
 /** A fresh run directory holding `log` (and a manifest when given). */
 function runDir(log: string, manifest?: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-report-run-'));
+  const dir = tempDir('adapterkit-report-run-');
   writeFileSync(join(dir, 'metrics.jsonl'), log);
   if (manifest !== undefined) {
     mkdirSync(join(dir, 'best'));
@@ -76,7 +76,7 @@ describe('readRun', () => {
   });
 
   test('missing log and bad manifests are coded errors', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'adapterkit-report-empty-'));
+    const empty = tempDir('adapterkit-report-empty-');
     await assert.rejects(readRun(empty), (e: Error & { code?: string }) => e.code === 'NOT_FOUND' && /metrics\.jsonl does not exist/.test(e.message));
     await assert.rejects(readRun(runDir(trainerLog(2, 10), '{not json')), /adapterkit\.json is not valid JSON/);
     await assert.rejects(readRun(runDir(trainerLog(2, 10), { name: 'x' })), /is not an adapterkit task manifest/);

@@ -4,9 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
 import { loadBase } from '../../src/models/base.js';
@@ -16,6 +13,7 @@ import { readRun } from '../../src/train/report/runs.js';
 import { renderReport } from '../../src/train/report/html.js';
 import { toyExamples } from '../train/toy-task.js';
 import { checkWellFormed } from './xml-check.js';
+import { tempDir } from '../temp-dir.js';
 
 test('a run written by the trainer reads back and renders', { timeout: 60_000 }, async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
@@ -24,7 +22,7 @@ test('a run written by the trainer reads back and renders', { timeout: 60_000 },
     head: headConfig({ kind: 'classification', labels: ['negative', 'positive'] }),
     seed: 5,
   });
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-report-trained-'));
+  const dir = tempDir('adapterkit-report-trained-');
   try {
     await train(model, toyExamples(64, 1), toyExamples(16, 2), {
       outDir: dir, taskName: 'toy', metrics: ['accuracy', 'f1'], epochs: 1, batchSize: 8, maxLength: 16, lr: 1e-2, seed: 3, evalEvery: 4,

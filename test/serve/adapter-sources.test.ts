@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -19,6 +19,7 @@ import { TaskModel } from '../../src/train/task-model.js';
 import type { TaskInfo } from '../../src/serve/backend.js';
 import { FakeBackend } from './fake-backend.js';
 import { call, errorOf, listen } from './helpers.js';
+import { tempDir } from '../temp-dir.js';
 
 const TOKEN = 'admin-token-for-tests';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -26,8 +27,8 @@ const SPEC: Omit<TaskInfo, 'name'> = { kind: 'classification', labels: ['ham', '
 
 /** A root with `good/` (loadable by the fake), and a loadable directory outside it. */
 function layout(): { root: string; outside: string } {
-  const root = realpathSync(mkdtempSync(join(tmpdir(), 'ak-root-')));
-  const outside = realpathSync(mkdtempSync(join(tmpdir(), 'ak-outside-')));
+  const root = realpathSync(tempDir('ak-root-'));
+  const outside = realpathSync(tempDir('ak-outside-'));
   mkdirSync(join(root, 'good'));
   writeFileSync(join(root, 'good', 'adapter_config.json'), '{}');
   mkdirSync(join(outside, 'secret'));
@@ -141,7 +142,7 @@ test('adapter roots: a root that does not exist is a BAD_CONFIG at start', async
 
 test('a task file with a wrong JSON type answers 400 BAD_FILE (it was 500 BACKEND_FAILED), without server paths', async () => {
   const base = await loadBase(resolve('test/fixtures/models/tiny-bert'));
-  const root = realpathSync(mkdtempSync(join(tmpdir(), 'ak-root-')));
+  const root = realpathSync(tempDir('ak-root-'));
   const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 1 });
   await saveTask(m, join(root, 'labels-number'), { name: 't', maxLength: 32 });
   await saveTask(m, join(root, 'mode-number'), { name: 't', maxLength: 32 });

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeBackend, expectedOutput } from './fake-backend.js';
 import { call, classify, errorOf, listen } from './helpers.js';
 import type { ClassifyResponse } from '../../src/serve/server.js';
 import type { TaskInfo } from '../../src/serve/backend.js';
 import { constantTimeEqual } from '../../src/serve/admin-auth.js';
+import { tempDir } from '../temp-dir.js';
 
 const TOKEN = 's3cret-token-value';
 
@@ -67,7 +67,7 @@ test('admin: missing, malformed or wrong token -> 401 UNAUTHORIZED before the bo
 
 test('admin: correct token loads a task (usable at once), refuses a duplicate, unloads it', async () => {
   const backend = new FakeBackend();
-  const root = realpathSync(mkdtempSync(join(tmpdir(), 'ak-admin-')));
+  const root = realpathSync(tempDir('ak-admin-'));
   for (const d of ['spam', 'broken', 'empty']) mkdirSync(join(root, d));
   for (const d of ['spam', 'broken']) writeFileSync(join(root, d, 'adapter_config.json'), '{}');
   backend.loadable.set(join(root, 'spam'), { kind: 'classification', labels: ['ham', 'spam'], pair: false, bytes: 4242 });

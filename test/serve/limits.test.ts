@@ -5,8 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -18,6 +16,7 @@ import type { ClassifyOutput, TaskInfo } from '../../src/serve/backend.js';
 import type { ClassifyResponse } from '../../src/serve/server.js';
 import { FakeBackend, defaultTasks, expectedOutput } from './fake-backend.js';
 import { call, classify, errorOf, listen, queueDepth, until } from './helpers.js';
+import { tempDir } from '../temp-dir.js';
 
 const POS: TaskInfo = { name: 'pos', kind: 'tagging', labels: ['X'], pair: false, bytes: 1 };
 
@@ -132,7 +131,7 @@ test('huge classify inputs are cut to maxLength x 64 characters before tokenizin
 
   const base = await loadBase(resolve('test/fixtures/models/tiny-bert'));
   const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['a', 'b'] }), seed: 3 });
-  const dir = join(mkdtempSync(join(tmpdir(), 'ak-cap-')), 't');
+  const dir = join(tempDir('ak-cap-'), 't');
   await saveTask(m, dir, { name: 't', maxLength: 32 });
   const backend = new ModelBackend(base, { maxLength: 32 });
   await backend.load('t', dir);

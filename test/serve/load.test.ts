@@ -15,8 +15,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -27,6 +26,7 @@ import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { call, listen, queueDepth } from './helpers.js';
 import { BAD_KINDS, checkLoad, runLoad, tally, type LoadResult } from './load.js';
+import { tempDir } from '../temp-dir.js';
 
 const LIMITS = { maxInputs: 64, bodyLimit: 1024 * 1024 };
 const ADMIN = 'load-test-admin-token';
@@ -71,7 +71,7 @@ async function reference(backend: ModelBackend, task: string, runs: readonly Loa
 test('bad-input load: good requests answered right (or 503 with Retry-After past the queue bound), bad ones their coded 4xx, never 500', async (t) => {
   const base = await loadBase(resolve('test/fixtures/models/tiny-bert'));
   const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 8 }) }, head: headConfig({ kind: 'classification', labels: ['neg', 'pos'] }), seed: 5 });
-  const dir = mkdtempSync(join(tmpdir(), 'ak-load-'));
+  const dir = tempDir('ak-load-');
   await saveTask(m, join(dir, 'sentiment'), { name: 'sentiment', maxLength: 64 });
   await m.dispose();
   mkdirSync(join(dir, 'root')); // an empty adapter root: every load from it or outside it is refused

@@ -8,8 +8,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -21,6 +19,7 @@ import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel, type TaskModelOptions } from '../../src/train/task-model.js';
 import { Rng } from '../../src/util/random.js';
 import { call, classify, listen } from './helpers.js';
+import { tempDir } from '../temp-dir.js';
 
 const TINY_BERT = 'test/fixtures/models/tiny-bert';
 const LENGTH = 16;
@@ -137,7 +136,7 @@ test('through the server: prefix and prompt tasks loaded over HTTP answer concur
   let seed = 10;
   for (const [name, s] of Object.entries(MIXED)) {
     const m = task(base, ++seed, s.adapter, s.labels);
-    const dir = join(mkdtempSync(join(tmpdir(), 'ak-serve-mixed-')), name);
+    const dir = join(tempDir('ak-serve-mixed-'), name);
     await saveTask(m, dir, { name, maxLength: LENGTH });
     models.set(name, m);
     dirs.set(name, dir);

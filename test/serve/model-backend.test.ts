@@ -4,8 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterConfig, methodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -16,6 +14,7 @@ import { TaskModel } from '../../src/train/task-model.js';
 import { toPrediction } from '../../src/train/evaluate.js';
 import { Rng } from '../../src/util/random.js';
 import { call, classify, listen } from './helpers.js';
+import { tempDir } from '../temp-dir.js';
 
 test('saved adapters of different methods served from one base: load over HTTP, concurrent mixed-task requests, same scores as each task alone', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');
@@ -30,7 +29,7 @@ test('saved adapters of different methods served from one base: load over HTTP, 
     const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: s.adapter }, head: headConfig({ kind: 'classification', labels: s.labels }), seed: s.size });
     const r = new Rng(s.size);
     for (const t of m.trainable) for (let i = 0; i < t.data.length; i++) t.data[i] = (t.data[i] as number) + r.truncatedNormal(0.2);
-    dirs[name] = join(mkdtempSync(join(tmpdir(), 'ak-serve-')), name);
+    dirs[name] = join(tempDir('ak-serve-'), name);
     await saveTask(m, dirs[name]!, { name, maxLength: 32 });
     models[name] = m;
   }

@@ -6,14 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { REDACTED, makeRedactor, redact, redactError, secretsFromEnv } from '../../src/util/redact.js';
 import { cli } from '../cli/harness.js';
 import { FakeBackend } from './fake-backend.js';
 import { call, classify, errorOf, listen } from './helpers.js';
+import { tempDir } from '../temp-dir.js';
 
 const HF = 'hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789';
 
@@ -92,7 +90,7 @@ test('serve: a hub error echoing the HF token is printed redacted', async () => 
   await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
   const port = (hub.address() as { port: number }).port;
   const saved = { ...process.env };
-  Object.assign(process.env, { HF_TOKEN: HF, HF_ENDPOINT: `http://127.0.0.1:${port}`, HF_HOME: mkdtempSync(join(tmpdir(), 'ak-hf-')) });
+  Object.assign(process.env, { HF_TOKEN: HF, HF_ENDPOINT: `http://127.0.0.1:${port}`, HF_HOME: tempDir('ak-hf-') });
   delete process.env['HF_HUB_OFFLINE'];
   try {
     const r = await cli('serve', '--base', 'someone/private-model', '--port', '0');

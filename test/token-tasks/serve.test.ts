@@ -5,8 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -19,8 +17,9 @@ import type { TrainingMode } from '../../src/train/modes.js';
 import { predictAnswers, predictTags, qaTrainingData, taggingTrainingData } from '../../src/train/token-tasks/index.js';
 import { call, classify, errorOf, listen } from '../serve/helpers.js';
 import { toyQa, toyTagged } from './toy-tokens.js';
+import { tempDir } from '../temp-dir.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'ak-serve-tokens-'));
+const tmp = () => tempDir('ak-serve-tokens-');
 
 test('tagging and QA tasks served next to a classification task; bad inputs refused', async () => {
   const base = await loadBase('test/fixtures/models/tiny-bert');

@@ -5,8 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -24,10 +23,11 @@ import {
 } from '../../src/train/token-tasks/index.js';
 import { IGNORE_LABEL } from '../../src/train/tokens/align.js';
 import { toyQa, toyTagged } from './toy-tokens.js';
+import { tempDir } from '../temp-dir.js';
 
 const TINY = 'test/fixtures/models/tiny-bert';
 const adapters: TrainingMode = { kind: 'adapters', adapter: adapterConfig({ size: 8 }) };
-const tmp = () => mkdtempSync(join(tmpdir(), 'adapterkit-token-'));
+const tmp = () => tempDir('adapterkit-token-');
 const tagHead = headConfig({ kind: 'tagging', labels: ['O', 'A', 'N'], scheme: 'plain' });
 const qaHead = headConfig({ kind: 'qa', labels: [] });
 

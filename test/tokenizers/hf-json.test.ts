@@ -3,11 +3,11 @@
 // must give RoBERTa's layout (<s> a </s></s> b </s>, token types all 0).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HfJsonTokenizer, loadTokenizer } from '../../src/models/tokenizers/index.js';
 import { cpuMs } from '../util/cpu-time.js';
+import { tempDir } from '../temp-dir.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'tokenizers');
 const vocabTxt = await loadTokenizer(join(FIXTURES, 'bert-uncased'));
@@ -79,7 +79,7 @@ test('RoBERTa truncation counts 4 special tokens for a pair', () => {
 });
 
 test('pad id comes from tokenizer.json padding first, else the configured pad token', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ak-tok-'));
+  const dir = tempDir('ak-tok-');
   try {
     const json = JSON.parse(readFileSync(join(FIXTURES, 'roberta-json', 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
     json['padding'] = { strategy: 'BatchLongest', direction: 'Right', pad_to_multiple_of: null, pad_id: 3, pad_type_id: 0, pad_token: '<unk>' };

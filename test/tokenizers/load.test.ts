@@ -1,16 +1,16 @@
 // loadTokenizer's choice of implementation and its error messages; the longest_first length rule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdapterkitError } from '../../src/errors.js';
 import { loadTokenizer, parseVocabTxt, truncationLengths } from '../../src/models/tokenizers/index.js';
+import { tempDir } from '../temp-dir.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'tokenizers');
 
 async function withDir(files: Record<string, string>, fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ak-load-'));
+  const dir = tempDir('ak-load-');
   try {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     await fn(dir);

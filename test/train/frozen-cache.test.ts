@@ -7,7 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterkitError } from '../../src/errors.js';
@@ -21,6 +21,7 @@ import { TaskModel, type TaskModelOptions } from '../../src/train/task-model.js'
 import { train, type TrainEvent, type TrainOptions } from '../../src/train/trainer.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { toyExamples } from './toy-task.js';
+import { tempDir } from '../temp-dir.js';
 
 const trainSet = toyExamples(72, 1);
 const dev = toyExamples(16, 2);
@@ -32,7 +33,7 @@ const dropTwo: TrainingMode = { kind: 'adapters', adapters: [{ name: 'a', config
 interface Run { losses: number[]; notes: string[]; error?: unknown; dir: string }
 
 /** Trains a fresh model on the toy task; returns the logged losses and the notes. */
-async function run(base: BaseModel, mode: TrainingMode, extra: Partial<TrainOptions> = {}, model: Partial<TaskModelOptions> = {}, dir = mkdtempSync(join(tmpdir(), 'ak-cache-'))): Promise<Run> {
+async function run(base: BaseModel, mode: TrainingMode, extra: Partial<TrainOptions> = {}, model: Partial<TaskModelOptions> = {}, dir = tempDir('ak-cache-')): Promise<Run> {
   const events: TrainEvent[] = [];
   const m = TaskModel.create(base, { mode, head, seed: 7, threads: 1, dropout: 0, ...model });
   let error: unknown;
@@ -69,7 +70,7 @@ describe('frozen-layer cache', () => {
 
   test('a budget too small for the rows puts them in a file in the run directory, deleted at the end: the same losses', async () => {
     const plain = await run(bert, dropTwo);
-    const cached0 = mkdtempSync(join(tmpdir(), 'ak-cache-file-'));
+    const cached0 = tempDir('ak-cache-file-');
     let sawFile = false;
     const cached = await run(bert, dropTwo, {
       cacheFrozenLayers: true, cacheMemoryBytes: 1000,
@@ -92,7 +93,7 @@ describe('frozen-layer cache', () => {
   test('resumed after an interruption: the cache is computed again and the losses are those of an uninterrupted cached run', async () => {
     const whole = await run(bert, dropTwo, { cacheFrozenLayers: true, cacheMemoryBytes: 1000 });
     const ac = new AbortController();
-    const dir = mkdtempSync(join(tmpdir(), 'ak-cache-resume-'));
+    const dir = tempDir('ak-cache-resume-');
     const cut = await run(bert, dropTwo, { cacheFrozenLayers: true, cacheMemoryBytes: 1000, signal: ac.signal, onEvent: (e) => { if (e.type === 'step' && e.step === 11) ac.abort(); } }, {}, dir);
     assert.equal((cut.error as AdapterkitError).code, 'INTERRUPTED');
     const resumed = await run(bert, dropTwo, { cacheFrozenLayers: true, cacheMemoryBytes: 1000, resume: true }, {}, dir);
@@ -106,7 +107,7 @@ describe('frozen-layer cache', () => {
   test('interrupted while the cache is computed, or killed leaving half a file: the resumed run recomputes it and logs the uninterrupted losses', async () => {
     const whole = await run(bert, dropTwo, { cacheFrozenLayers: true, cacheMemoryBytes: 1000 });
     const ac = new AbortController();
-    const dir = mkdtempSync(join(tmpdir(), 'ak-cache-prepass-'));
+    const dir = tempDir('ak-cache-prepass-');
     const cut = await run(bert, dropTwo, { cacheFrozenLayers: true, cacheMemoryBytes: 1000, signal: ac.signal, onEvent: (e) => { if (e.type === 'note' && /computing the input/.test(e.message)) ac.abort(); } }, {}, dir);
     assert.equal((cut.error as AdapterkitError).code, 'INTERRUPTED');
     assert.deepEqual(cut.losses, []);

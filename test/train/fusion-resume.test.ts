@@ -6,8 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdapterkitError } from '../../src/errors.js';
 import { parseComposition } from '../../src/adapters/composition.js';
@@ -19,6 +18,7 @@ import { loadSavedTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { train, type TrainEvent, type TrainOptions } from '../../src/train/trainer.js';
 import { toyExamples } from './toy-task.js';
+import { tempDir } from '../temp-dir.js';
 
 const trainSet = toyExamples(64, 1);
 const dev = toyExamples(24, 2);
@@ -76,7 +76,7 @@ function files(dir: string, rel = ''): Record<string, string> {
 }
 
 async function interrupted(step: number, fusion?: Record<string, unknown>): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'ak-fusion-resume-'));
+  const dir = tempDir('ak-fusion-resume-');
   const ac = new AbortController();
   const r = await run(dir, { signal: ac.signal, onEvent: (e) => { if (e.type === 'step' && e.step === step) ac.abort(); } }, undefined, fusion);
   assert.equal((r.error as AdapterkitError).code, 'INTERRUPTED');
@@ -84,7 +84,7 @@ async function interrupted(step: number, fusion?: Record<string, unknown>): Prom
 }
 
 describe('resuming a run whose fusion anneals its temperature', () => {
-  const reference = mkdtempSync(join(tmpdir(), 'ak-fusion-resume-ref-'));
+  const reference = tempDir('ak-fusion-resume-ref-');
 
   test('the checkpoint keeps the forward calls (steps and evaluation batches); a resumed run is bit-identical to an uninterrupted one', async () => {
     const counted = { calls: 0 };

@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseComposition } from '../../src/adapters/composition.js';
 import { methodConfig, prefixConfig, type MethodConfig, type PrefixConfig, type UnionConfig } from '../../src/adapters/methods/index.js';
@@ -18,6 +17,7 @@ import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import type { ClassifyOutput } from '../../src/serve/backend.js';
+import { tempDir } from '../temp-dir.js';
 
 const texts = ['the cat sat on the mat .', 'a good book', 'rain at night in the house'];
 const head = headConfig({ kind: 'classification', labels: ['a', 'b', 'c'], dropout: 0 });
@@ -31,7 +31,7 @@ function model(base: BaseModel, mode: TrainingMode, seed = 2): TaskModel {
 }
 
 async function saved(m: TaskModel, name: string): Promise<string> {
-  const dir = join(mkdtempSync(join(tmpdir(), 'ak-inference-form-')), name);
+  const dir = join(tempDir('ak-inference-form-'), name);
   await saveTask(m, dir, { name, maxLength: 16 });
   return dir;
 }

@@ -6,8 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterConfig, loraConfig, methodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -17,9 +16,10 @@ import { trainMultiTask, type MultiTaskEvent, type MultiTaskOptions, type MultiT
 import { TaskModel } from '../../src/train/task-model.js';
 import { toyExamples } from './toy-task.js';
 import { toyTagged } from '../token-tasks/toy-tokens.js';
+import { tempDir } from '../temp-dir.js';
 
 const TINY = 'test/fixtures/models/tiny-bert';
-const tmp = () => mkdtempSync(join(tmpdir(), 'adapterkit-mt-resume-'));
+const tmp = () => tempDir('adapterkit-mt-resume-');
 const third = (e: Example): Example => ({ ...e, label: /the (cat|dog)/.test(e.textA) ? 0 : /(this model|that book|the house)/.test(e.textA) ? 1 : 2 });
 
 /**

@@ -8,8 +8,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterConfig, ia3Config, loraConfig, methodConfig, type MethodConfig } from '../../src/adapters/methods/index.js';
 import { headConfig, type HeadConfig } from '../../src/heads/head.js';
@@ -28,6 +27,7 @@ import { toyExamples } from './toy-task.js';
 import { toyTagged } from '../token-tasks/toy-tokens.js';
 import { evaluateTagging, taggingRows } from '../../src/train/token-tasks/index.js';
 import type { TaggedSentence } from '../../src/train/tokens/types.js';
+import { tempDir } from '../temp-dir.js';
 
 const TINY = 'test/fixtures/models/tiny-bert';
 
@@ -265,7 +265,7 @@ describe('mixed-task training on tiny-bert', async () => {
 
 describe('trainMultiTask and its sampling', async () => {
   const base = await loadBase(TINY);
-  const tmp = () => mkdtempSync(join(tmpdir(), 'adapterkit-mt-'));
+  const tmp = () => tempDir('adapterkit-mt-');
   // a second task on the same sentences: which kind of subject (animals, things read or built, other), 3 classes
   const third = (e: Example): Example => ({ ...e, label: /the (cat|dog)/.test(e.textA) ? 0 : /(this model|that book|the house)/.test(e.textA) ? 1 : 2 });
 

@@ -7,8 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterConfig, methodConfig, PRESET_NAMES } from '../../src/adapters/methods/index.js';
 import { headConfig } from '../../src/heads/head.js';
@@ -19,6 +18,7 @@ import { loadSavedTask, saveTask } from '../../src/train/task-io.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { relErr } from '../engine/gradcheck.js';
 import { toyExamples } from './toy-task.js';
+import { tempDir } from '../temp-dir.js';
 
 const base = await loadBase('test/fixtures/models/tiny-bert');
 const examples = toyExamples(16, 1);
@@ -45,7 +45,7 @@ const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(b, (x,
 test('a predict-only model refuses to train, saying why; a task loaded with inference: true is predict-only', async () => {
   const m = predictOnlyCopy(perturbed(bottleneck), bottleneck);
   await assert.rejects(m.trainStep(batch, labels), (e: Error & { code?: string }) => e.code === 'BAD_CONFIG' && /only predicts \(predictOnly.*load the task without it to train it further/.test(e.message));
-  const dir = join(mkdtempSync(join(tmpdir(), 'ak-predict-only-')), 't');
+  const dir = join(tempDir('ak-predict-only-'), 't');
   try {
     await saveTask(perturbed(bottleneck), dir, { name: 't', maxLength: 16 });
     const infer = (await loadSavedTask(base, dir, { inference: true })).model;

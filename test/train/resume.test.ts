@@ -7,8 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdapterkitError } from '../../src/errors.js';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
@@ -19,6 +18,7 @@ import { TaskModel } from '../../src/train/task-model.js';
 import { train, type TrainEvent, type TrainOptions } from '../../src/train/trainer.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { toyExamples } from './toy-task.js';
+import { tempDir } from '../temp-dir.js';
 
 const trainSet = toyExamples(96, 1);
 const dev = toyExamples(32, 2);
@@ -61,7 +61,7 @@ async function run(dir: string, extra: Partial<TrainOptions> = {}, mode: Trainin
 
 /** A run interrupted after `step` steps (a checkpoint at that step). */
 async function interrupted(step: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'ak-resume-'));
+  const dir = tempDir('ak-resume-');
   const ac = new AbortController();
   const r = await run(dir, { signal: ac.signal, onEvent: (e) => { if (e.type === 'step' && e.step === step) ac.abort(); } });
   assert.equal((r.error as AdapterkitError).code, 'INTERRUPTED');
@@ -72,7 +72,7 @@ const notes = (events: TrainEvent[]) => events.flatMap((e) => (e.type === 'note'
 const resumedAt = (events: TrainEvent[]) => (events.find((e) => e.type === 'start') as Extract<TrainEvent, { type: 'start' }>).resumedAt;
 
 describe('resume', () => {
-  const reference = mkdtempSync(join(tmpdir(), 'ak-resume-ref-'));
+  const reference = tempDir('ak-resume-ref-');
 
   test('a resumed run is bit-identical to an uninterrupted one: every loss, dev score and saved byte', async () => {
     await run(reference);
@@ -140,7 +140,7 @@ describe('resume', () => {
   });
 
   test('no checkpoint yet: --resume says it starts at step 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ak-resume-'));
+    const dir = tempDir('ak-resume-');
     writeFileSync(join(dir, 'metrics.jsonl'), '{"type":"train","step":1}\n');
     const r = await run(dir, { resume: true, maxSteps: 2 });
     assert.match(notes(r.events).join('\n'), /no checkpoint in .* yet \(none was saved before the run stopped\): starting at step 0/);
@@ -168,7 +168,7 @@ describe('resume', () => {
   });
 
   test('a loss that becomes NaN is TRAINING_DIVERGED (exit code 6), with advice', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ak-nan-'));
+    const dir = tempDir('ak-nan-');
     const r = await run(dir, { lr: 1e30, warmupRatio: 0, evalEvery: 1 });
     assert.ok(r.error instanceof AdapterkitError, String(r.error));
     assert.equal(r.error.code, 'TRAINING_DIVERGED');
@@ -180,11 +180,11 @@ describe('resume', () => {
   });
 
   test('epochs: a run cut by maxSteps inside its first epoch ran 1 epoch and completed 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ak-epochs-'));
+    const dir = tempDir('ak-epochs-');
     const r = await run(dir, { maxSteps: 4 });
     assert.equal(r.result?.epochsRun, 1);
     assert.equal(r.result?.epochsCompleted, 0);
-    const full = await run(mkdtempSync(join(tmpdir(), 'ak-epochs-')), {});
+    const full = await run(tempDir('ak-epochs-'), {});
     assert.equal(full.result?.epochsRun, 2);
     assert.equal(full.result?.epochsCompleted, 2);
     assert.ok(!existsSync(join(dir, 'checkpoint.new')));

@@ -6,8 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
 import { inCliTerms } from '../../src/cli/library-terms.js';
@@ -20,6 +19,7 @@ import { TaskModel } from '../../src/train/task-model.js';
 import { train, type TrainOptions } from '../../src/train/trainer.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { toyExamples } from './toy-task.js';
+import { tempDir } from '../temp-dir.js';
 
 const trainSet = toyExamples(192, 1);
 const dev = toyExamples(64, 2);
@@ -45,7 +45,7 @@ describe('trainer', () => {
     const base = await loadBase('test/fixtures/models/tiny-bert');
     const before = hashBase(base);
     const model = TaskModel.create(base, { mode: adapters, head, seed: 5 });
-    const dir = mkdtempSync(join(tmpdir(), 'ak-train-'));
+    const dir = tempDir('ak-train-');
     const r = await train(model, trainSet, dev, opts(dir));
     const majority = Math.max(...[0, 1].map((c) => dev.filter((e) => e.label === c).length)) / dev.length;
     const acc = r.best?.metrics.accuracy ?? 0;
@@ -62,7 +62,7 @@ describe('trainer', () => {
   test('same seed, same losses; another seed, other losses', async () => {
     const base = await loadBase('test/fixtures/models/tiny-bert');
     const run = async (seed: number) => {
-      const dir = mkdtempSync(join(tmpdir(), 'ak-repro-'));
+      const dir = tempDir('ak-repro-');
       const m = TaskModel.create(base, { mode: adapters, head, seed });
       await train(m, trainSet, dev, opts(dir, { maxSteps: 8, epochs: 1 }));
       await m.dispose();
@@ -78,7 +78,7 @@ describe('trainer', () => {
 
   test('--max-steps sizes the learning-rate schedule: warm-up over 10 % of the steps, then linear decay that reaches zero at the last step', async () => {
     const base = await loadBase('test/fixtures/models/tiny-bert');
-    const dir = mkdtempSync(join(tmpdir(), 'ak-maxsteps-'));
+    const dir = tempDir('ak-maxsteps-');
     const m = TaskModel.create(base, { mode: adapters, head, seed: 5 });
     await train(m, trainSet, dev, opts(dir, { maxSteps: 10, epochs: 4 }));
     await m.dispose();
@@ -89,7 +89,7 @@ describe('trainer', () => {
 
   test('an interrupted run resumes from its checkpoint and finishes all steps', async () => {
     const base = await loadBase('test/fixtures/models/tiny-bert');
-    const dir = mkdtempSync(join(tmpdir(), 'ak-resume-'));
+    const dir = tempDir('ak-resume-');
     const ac = new AbortController();
     const m1 = TaskModel.create(base, { mode: adapters, head, seed: 7 });
     await assert.rejects(
@@ -122,7 +122,7 @@ describe('trainer', () => {
   test('bad options are refused with clear messages', async () => {
     const base = await loadBase('test/fixtures/models/tiny-bert');
     const m = TaskModel.create(base, { mode: adapters, head, seed: 1 });
-    const dir = mkdtempSync(join(tmpdir(), 'ak-bad-'));
+    const dir = tempDir('ak-bad-');
     await assert.rejects(train(m, trainSet, dev, opts(dir, { epochs: 0 })), /epochs must be a positive integer, got 0/);
     await assert.rejects(train(m, trainSet, dev, opts(dir, { maxLength: 1000 })), /max length 1000 exceeds the base's limit of 40 tokens/);
     await assert.rejects(train(m, [], dev, opts(dir)), /training split is empty/);

@@ -1,23 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync, appendFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { readTfjsWeights, useLitePackageDir } from '../../src/models/use-lite/package-files.js';
+import { tempDir } from '../temp-dir.js';
 
 const pkg = useLitePackageDir();
 
 /** Copies the real model (model.json + shards) into a fresh temp folder. */
 function copyModel(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'use-lite-'));
+  const dir = tempDir('use-lite-');
   for (const f of readdirSync(pkg)) if (f === 'model.json' || f.startsWith('group1-shard')) copyFileSync(join(pkg, f), join(dir, f));
   return dir;
 }
 
 /** Writes a small synthetic model: model.json with the given weights entries + one shard. */
 function synthetic(weights: unknown[], shard: Buffer): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tfjs-syn-'));
+  const dir = tempDir('tfjs-syn-');
   writeFileSync(join(dir, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['s1'], weights }] }));
   writeFileSync(join(dir, 's1'), shard);
   return dir;
@@ -72,7 +72,7 @@ test('truncated or oversized shards are reported with byte counts', async () => 
 });
 
 test('malformed model.json files are BAD_FILE with the path', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tfjs-bad-'));
+  const dir = tempDir('tfjs-bad-');
   try {
     await assert.rejects(readTfjsWeights(join(dir, 'model.json')), /model\.json: cannot read TF\.js model\.json/);
     writeFileSync(join(dir, 'model.json'), '{not json');

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recoverDir, removeStaleTemps, replaceDir, writeDirAtomically } from '../../src/util/atomic-dir.js';
+import { tempDir } from '../temp-dir.js';
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -14,7 +14,7 @@ function deadPid(): number {
 }
 
 function fresh(): string {
-  return mkdtempSync(join(tmpdir(), 'ak-atomic-'));
+  return tempDir('ak-atomic-');
 }
 
 function writeCopy(dir: string, text: string): void {

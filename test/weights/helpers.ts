@@ -1,10 +1,10 @@
 // Shared helpers for the weights tests: fixture paths, expected values, temp dirs, a tiny zip writer.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { WeightTensor } from '../../src/models/weights/index.js';
+import { disposableTempDir } from '../temp-dir.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'weights');
 export const fixture = (name: string): string => join(FIXTURES, name);
@@ -35,10 +35,9 @@ export function assertTensor(t: WeightTensor | undefined, want: ExpectedTensor, 
   assert.deepEqual(got, want.values, `${name} values`);
 }
 
-/** A fresh temp dir; call the returned function to remove it. */
+/** A fresh temp dir; call the returned function to remove it (or it goes when the test process exits). */
 export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'adapterkit-weights-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return disposableTempDir('adapterkit-weights-');
 }
 
 /** Builds a STORED zip archive from name -> content (enough to craft broken checkpoints). */

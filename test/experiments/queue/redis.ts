@@ -6,10 +6,10 @@
  * `skipReason` is set when redis-server is not installed, `tlsSkipReason` also when openssl is not.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from '../../temp-dir.js';
 
 function find(program: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' });
@@ -81,7 +81,7 @@ export interface TestRedis {
 export async function startRedis(o: { password?: string; tls?: TestCerts; fsync?: 'always' | 'everysec' } = {}): Promise<TestRedis> {
   if (!REDIS) throw new Error('redis-server not found');
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'ak-redis-'));
+  const dir = tempDir('ak-redis-');
   let child: ChildProcess | undefined;
   let out = '';
   const listen = o.tls
