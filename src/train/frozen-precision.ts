@@ -16,7 +16,8 @@
  * (dY quantised per tensor at run time) is measured against fp32 on that dY; the backward kernel
  * is chosen the same way, independently of the forward's, from its own chain: int8, else
  * int8-block256 (8-bit blocks of 256, which follow the rows of dY, where an input gradient's spread
- * is), else int8-block, else fp32; both block kernels are measured in the second run.
+ * is), else int8-block, else fp32; int8-block256 is measured in the first run with int8, and
+ * int8-block in the second where both are over.
  */
 import { fail } from '../errors.js';
 import {
@@ -351,8 +352,9 @@ async function probeOnce(pg: ProbeGraph, probes: readonly FrozenProbe[], feeds: 
  * frozen matmul among `specs` in int8; for those over the tolerance, a second probe measures the
  * block kernels of its chain (slower, so only where needed). When `build` returns a training graph (a loss and
  * the trained params; `feeds` then hold the labels), the input gradients training needs are
- * measured the same way, int8 first, the block kernels of the input gradient's chain
- * ({@link INPUT_GRADIENT_KERNELS}) where int8 is over. Returns the plan.
+ * measured too, int8 and blocks of 256 in the first run, and the later block kernels of the input
+ * gradient's chain ({@link INPUT_GRADIENT_KERNELS}) in the second run where both are over. Returns
+ * the plan.
  */
 export async function runFrozenGuard(o: {
   build: (f: FrozenBuild) => Graph | ProbeGraph; feeds: Record<string, HostTensor>; session: SessionOptions; specs: readonly WeightSpec[]; tolerance: number;
@@ -364,15 +366,21 @@ export async function runFrozenGuard(o: {
     const built = o.build({ probe: (p) => probes.push(p), kernels, backwardKernels });
     return probeOnce(built instanceof Graph ? { graph: built } : built, probes, o.feeds, o.session);
   };
-  const first = await probeWith(() => ['int8'], () => ['int8']);
-  const overOf = (m: Measured) => new Set([...m].filter(([, e]) => (e.int8 as number) > o.tolerance).map(([w]) => w));
-  const over = overOf(first.forward);
-  const overBack = overOf(first.backward);
-  const [forwardBlocks, backwardBlocks] = [blockKernels(FROZEN_KERNELS), blockKernels(INPUT_GRADIENT_KERNELS)];
-  const second = over.size || overBack.size
-    ? await probeWith((w) => (over.has(w) ? forwardBlocks : []), (w) => (overBack.has(w) ? backwardBlocks : []))
+  // An input gradient's first block kernel (blocks of 256, cheap to measure) is measured in the
+  // first run beside int8: where int8 is over, it is usually within, and a second run costs a
+  // session and a probe step.
+  const [forwardBlocks, [firstBackBlock, ...laterBackBlocks]] = [blockKernels(FROZEN_KERNELS), blockKernels(INPUT_GRADIENT_KERNELS)];
+  const backFirst: ProbedKernel[] = firstBackBlock ? ['int8', firstBackBlock] : ['int8'];
+  const first = await probeWith(() => ['int8'], () => backFirst);
+  const within = (e: Partial<Record<ProbedKernel, number>>, k: ProbedKernel) => (e[k] ?? Infinity) <= o.tolerance;
+  const over = new Set([...first.forward].filter(([, e]) => !within(e, 'int8')).map(([w]) => w));
+  const overBack = new Set([...first.backward].filter(([, e]) => !backFirst.some((k) => within(e, k))).map(([w]) => w));
+  const second = over.size || (overBack.size && laterBackBlocks.length)
+    ? await probeWith((w) => (over.has(w) ? forwardBlocks : []), (w) => (overBack.has(w) ? laterBackBlocks : []))
     : { forward: new Map(), backward: new Map() } as { forward: Measured; backward: Measured };
-  const merge = (a: Measured, b: Measured) => new Map([...a].map(([w, e]): [string, FrozenErrors] => [w, { int8: e.int8 as number, ...b.get(w) }]));
+  // A plan keeps the errors its choice needed: int8's, and a block kernel's only where int8 is over.
+  const merge = (a: Measured, b: Measured) =>
+    new Map([...a].map(([w, e]): [string, FrozenErrors] => [w, within(e, 'int8') ? { int8: e.int8 as number } : { ...e, int8: e.int8 as number, ...b.get(w) }]));
   const measured = merge(first.forward, second.forward);
   const plan = planFrozen(o.specs.filter((s) => measured.has(s.name)), measured, o.tolerance, merge(first.backward, second.backward));
   if (!o.adapters) return plan;

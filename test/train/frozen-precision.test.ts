@@ -239,7 +239,9 @@ test('the guard sends an input gradient whose spread is across rows to blocks of
   const all = describeFrozenPlan(plan).join('\n');
   assert.ok(w1.kernel === 'int8' && w2.kernel === 'int8', `clean inputs, the forward products are fine:\n${all}`);
   const e = w1.backward?.errors as FrozenErrors;
-  assert.ok(e.int8 > 0.03 && (e['int8-block256'] as number) < 0.015 && (e['int8-block'] as number) < 0.015 && w1.backward?.kernel === 'int8-block256', all);
+  assert.ok(e.int8 > 0.03 && (e['int8-block256'] as number) < 0.015 && w1.backward?.kernel === 'int8-block256', all);
+  // Blocks of 256 are measured in the guard's first run with int8; being within, blocks of 32 are not measured at all.
+  assert.equal(e['int8-block'], undefined, all);
   assert.ok(w2.backward?.kernel === 'int8', all);
   assert.match(summarizeFrozenPlan(plan), /; input gradients: 1 of 2 int8, 1 int8-block256, 0 int8-block, 0 fp32 \(worst int8 error 0\.0\d+\); /);
   // the bytes of the transposed copy in blocks of 256: [768, 64] with 768 = 3 blocks per column
