@@ -7,14 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../temp-dir.js';
+import { disposableTempDir } from '../temp-dir.js';
 
 const TELEMETRY_FILE = /^(mat-debug-\d+\.log|\.ses)$/;
 
 function runChild(telemetry: string | undefined): { printed: { y: number[]; ORT_DISABLE_TELEMETRY: string | null }; left: string[] } {
-  const dir = tempDir('ak-telemetry-');
+  const { dir, cleanup } = disposableTempDir('ak-telemetry-');
   try {
     const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir };
     delete env.ORT_DISABLE_TELEMETRY;
@@ -23,7 +23,7 @@ function runChild(telemetry: string | undefined): { printed: { y: number[]; ORT_
     const left = readdirSync(dir).filter((n) => TELEMETRY_FILE.test(n)).sort();
     return { printed: JSON.parse(out.trim().split('\n').at(-1) ?? '') as never, left };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 }
 
