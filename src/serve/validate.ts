@@ -6,6 +6,7 @@ import { AdapterkitError } from '../errors.js';
 import { MIXED_HEAD_KINDS } from '../heads/mixed.js';
 import type { AnswerInput, TagInput, TaskInfo, TextInput } from './backend.js';
 import { HttpError } from './http-errors.js';
+import { isJsonObject } from '../util/json-text.js';
 
 /** A classify request that passed validation. */
 export interface ClassifyRequest {
@@ -15,10 +16,6 @@ export interface ClassifyRequest {
 
 /** Most loaded task names listed in an unknown-task message. */
 const LIST_LIMIT = 20;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -49,7 +46,7 @@ export function unknownTask(name: string, tasks: readonly TaskInfo[]): Adapterki
  * @throws HttpError BAD_REQUEST / INPUT_KIND_MISMATCH / TOO_MANY_INPUTS, or AdapterkitError NOT_FOUND.
  */
 export function parseClassifyRequest(body: unknown, tasks: readonly TaskInfo[], maxInputs: number): ClassifyRequest {
-  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "task": string, "inputs": [...] }, got ${describe(body)}`);
+  if (!isJsonObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "task": string, "inputs": [...] }, got ${describe(body)}`);
   const { task: taskName, inputs } = body;
   if (taskName === undefined) throw new HttpError('BAD_REQUEST', 'field "task" is missing: name the task to classify with');
   if (typeof taskName !== 'string' || taskName.length === 0) throw new HttpError('BAD_REQUEST', `field "task" must be a non-empty string, got ${describe(taskName)}`);
@@ -93,7 +90,7 @@ export interface ManyTasksRequest {
 
 /** Whether a classify body asks several tasks (it has a `tasks` field). */
 export function asksManyTasks(body: unknown): boolean {
-  return isObject(body) && body.tasks !== undefined;
+  return isJsonObject(body) && body.tasks !== undefined;
 }
 
 /**
@@ -104,7 +101,7 @@ export function asksManyTasks(body: unknown): boolean {
  * @throws HttpError BAD_REQUEST / INPUT_KIND_MISMATCH / TOO_MANY_INPUTS, or AdapterkitError NOT_FOUND.
  */
 export function parseManyTasksRequest(body: unknown, tasks: readonly TaskInfo[], maxInputs: number): ManyTasksRequest {
-  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "tasks": [string, ...], "inputs": [...] }, got ${describe(body)}`);
+  if (!isJsonObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "tasks": [string, ...], "inputs": [...] }, got ${describe(body)}`);
   const { task, tasks: names, inputs } = body;
   if (task !== undefined) throw new HttpError('BAD_REQUEST', 'send either "task" (one task) or "tasks" (several), not both');
   if (!Array.isArray(names)) throw new HttpError('BAD_REQUEST', `field "tasks" must be an array of task names, got ${describe(names)}`);
@@ -142,7 +139,7 @@ function wrongRoute(task: TaskInfo, route: string): HttpError {
 
 /** Checks the common part of token-level requests: `{ task, inputs }` with a non-empty, bounded inputs array and a loaded task of `kind`. */
 function tokenRequest(body: unknown, tasks: readonly TaskInfo[], maxInputs: number, kind: 'tagging' | 'qa', route: string, shape: string): { task: TaskInfo; inputs: unknown[] } {
-  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "task": string, "inputs": [${shape}] }, got ${describe(body)}`);
+  if (!isJsonObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "task": string, "inputs": [${shape}] }, got ${describe(body)}`);
   const { task: taskName, inputs } = body;
   if (taskName === undefined) throw new HttpError('BAD_REQUEST', `field "task" is missing: name the ${kind} task`);
   if (typeof taskName !== 'string' || taskName.length === 0) throw new HttpError('BAD_REQUEST', `field "task" must be a non-empty string, got ${describe(taskName)}`);
@@ -198,7 +195,7 @@ export interface AnswerRequest {
 export function parseAnswerRequest(body: unknown, tasks: readonly TaskInfo[], maxInputs: number): AnswerRequest {
   const { task, inputs } = tokenRequest(body, tasks, maxInputs, 'qa', '/v1/answer', '{ "question": string, "context": string } objects');
   const out = inputs.map((input: unknown, i): AnswerInput => {
-    if (!isObject(input)) throw new HttpError('BAD_REQUEST', `inputs[${i}] must be an object { "question": string, "context": string }, got ${describe(input)}`);
+    if (!isJsonObject(input)) throw new HttpError('BAD_REQUEST', `inputs[${i}] must be an object { "question": string, "context": string }, got ${describe(input)}`);
     for (const key of ['question', 'context'] as const) {
       const v = input[key];
       if (typeof v !== 'string') throw new HttpError('BAD_REQUEST', `inputs[${i}].${key} must be a string, got ${v === undefined ? 'nothing' : describe(v)}`);
@@ -220,7 +217,7 @@ const MAX_DIR_LENGTH = 4096;
  * without it the name is looked up in the registry (then as `<root>/<name>`).
  */
 export function parseLoadRequest(body: unknown): { name: string; dir: string | undefined } {
-  if (!isObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "name": string, "dir"?: string }, got ${describe(body)}`);
+  if (!isJsonObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "name": string, "dir"?: string }, got ${describe(body)}`);
   const { name, dir } = body;
   if (typeof name !== 'string' || !TASK_NAME_PATTERN.test(name)) {
     throw new HttpError('BAD_REQUEST', `field "name" must be 1-64 characters of letters, digits, '.', '_' or '-' starting with a letter or digit, got ${typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : describe(name)}`);

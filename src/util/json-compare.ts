@@ -12,6 +12,7 @@
  * ```
  */
 import { describeValue } from './describe.js';
+import { isJsonObject } from './json-text.js';
 
 /** A JSON value. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -32,10 +33,6 @@ export function canonicalJson(v: unknown): JsonValue {
   return String(v);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
  * Where `then` and `now` differ, one `path then-value then, now-value now` entry per differing
  * leaf (arrays of different lengths and values of different types count as one leaf), at most
@@ -47,7 +44,7 @@ export function jsonDifferences(then: unknown, now: unknown, max = 4): string[] 
   let more = 0;
   const show = (v: unknown) => (v === undefined ? 'absent' : describeValue(v, 40));
   const walk = (a: unknown, b: unknown, path: string): void => {
-    if (isObject(a) && isObject(b)) {
+    if (isJsonObject(a) && isJsonObject(b)) {
       for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) walk(a[k], b[k], path ? `${path}.${k}` : k);
       return;
     }

@@ -43,6 +43,19 @@ export function parseJsonText(text: string, where: string, limits: JsonLimits = 
   return new Parser(text, where, limits.name ?? where, limits.maxDepth ?? DEFAULT_JSON_DEPTH, limits.maxValues ?? Infinity).document();
 }
 
+/**
+ * Whether a parsed value is a JSON object (not null, not an array), narrowing it for reading keys.
+ *
+ * @example
+ * ```ts
+ * isJsonObject({ a: 1 }); // true
+ * isJsonObject([1]);      // false
+ * ```
+ */
+export function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** The JSON type of a parsed value, for messages: 'an object', 'an array', 'a string'... */
 export function jsonType(v: unknown): string {
   if (v === null) return 'null';

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeValue } from '../../src/util/describe.js';
 import { parseJsonText } from '../../src/util/json.js';
+import { isJsonObject } from '../../src/util/json-text.js';
 
 function jsonFixtures(dir: string, out: string[] = []): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -63,4 +64,11 @@ test('describeValue is short whatever it is given: deep, cyclic, huge, bigint', 
     assert.ok(describeValue(v).length <= 61, describeValue(v));
   }
   assert.equal(describeValue({ a: [1, 'b', null] }), '{"a":[1,"b",null]}');
+});
+
+test('isJsonObject is true for parsed objects only: not null, arrays or scalars', () => {
+  const parsed = parseJsonText('[{}, {"a": [1]}, [], null, 0, "x", true]', 'x.json') as unknown[];
+  assert.deepEqual(parsed.map(isJsonObject), [true, true, false, false, false, false, false]);
+  assert.equal(isJsonObject(undefined), false);
+  assert.equal(isJsonObject(Object.create(null)), true);
 });

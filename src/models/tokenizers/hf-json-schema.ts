@@ -9,7 +9,7 @@
  */
 import { fail } from '../../errors.js';
 import { describeValue } from '../../util/describe.js';
-import { jsonType } from '../../util/json-text.js';
+import { jsonType, isJsonObject } from '../../util/json-text.js';
 
 type Json = Record<string, unknown>;
 
@@ -97,8 +97,8 @@ const ADDED_TOKEN: Readonly<Record<string, Field>> = {
  */
 export function checkTokenizerJson(json: Json, source: string): number {
   const model = json['model'];
-  const type = isObject(model) ? model['type'] : undefined;
-  if (!isObject(model) || typeof type !== 'string') fail('BAD_FILE', `${source}: "model.type" is missing`);
+  const type = isJsonObject(model) ? model['type'] : undefined;
+  if (!isJsonObject(model) || typeof type !== 'string') fail('BAD_FILE', `${source}: "model.type" is missing`);
   const fields = MODELS.get(type);
   if (fields === undefined) {
     fail('BAD_FILE', `${source}: cannot build the tokenizer: model type ${describeValue(type)} is not supported (supported: ${[...MODELS.keys()].join(', ')})`);
@@ -115,7 +115,7 @@ export function checkTokenizerJson(json: Json, source: string): number {
 
   added.forEach((t, i) => {
     const where = `${source}: added_tokens[${i}]`;
-    if (!isObject(t)) fail('BAD_FILE', `${where} must be an object, got ${jsonType(t)}`);
+    if (!isJsonObject(t)) fail('BAD_FILE', `${where} must be an object, got ${jsonType(t)}`);
     checkFields(t, ADDED_TOKEN, where);
     if (t['content'] === '') fail('BAD_FILE', `${where}: "content" is empty`);
     checkId(t['id'], idLimit, `${where}: "id"`);
@@ -127,10 +127,10 @@ export function checkTokenizerJson(json: Json, source: string): number {
   }
   for (const key of ['truncation', 'padding']) {
     const v = json[key];
-    if (v !== undefined && v !== null && !isObject(v)) fail('BAD_FILE', `${source}: "${key}" must be an object or null, got ${jsonType(v)}`);
+    if (v !== undefined && v !== null && !isJsonObject(v)) fail('BAD_FILE', `${source}: "${key}" must be an object or null, got ${jsonType(v)}`);
   }
   const padding = json['padding'];
-  if (isObject(padding)) {
+  if (isJsonObject(padding)) {
     if (padding['pad_id'] !== undefined) checkId(padding['pad_id'], idLimit, `${source}: padding.pad_id`);
     if (padding['pad_token'] !== undefined && typeof padding['pad_token'] !== 'string') fail('BAD_FILE', `${source}: padding.pad_token must be a string, got ${jsonType(padding['pad_token'])}`);
   }
@@ -139,7 +139,7 @@ export function checkTokenizerJson(json: Json, source: string): number {
 
 function vocabSize(model: Json, source: string): number {
   const vocab = model['vocab'];
-  if (!isObject(vocab)) fail('BAD_FILE', `${source}: model.vocab must be an object of token -> id, got ${jsonType(vocab)}`);
+  if (!isJsonObject(vocab)) fail('BAD_FILE', `${source}: model.vocab must be an object of token -> id, got ${jsonType(vocab)}`);
   return Object.keys(vocab).length;
 }
 
@@ -177,7 +177,7 @@ function checkMerges(merges: unknown, source: string): void {
 }
 
 function checkComponent(c: unknown, kind: ComponentKind, where: string): void {
-  if (!isObject(c)) fail('BAD_FILE', `${where} must be an object or null, got ${jsonType(c)}`);
+  if (!isJsonObject(c)) fail('BAD_FILE', `${where} must be an object or null, got ${jsonType(c)}`);
   const types = COMPONENTS.get(kind)!;
   const type = c['type'];
   const fields = typeof type === 'string' ? types.get(type) : undefined;
@@ -215,7 +215,7 @@ function checkValue(v: unknown, kind: FieldKind, at: string): void {
     case 'count': if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad('a non-negative integer'); return;
     case 'positive': if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) bad('a positive integer'); return;
     case 'pattern': {
-      const ok = isObject(v) && (typeof v['Regex'] === 'string' || typeof v['String'] === 'string');
+      const ok = isJsonObject(v) && (typeof v['Regex'] === 'string' || typeof v['String'] === 'string');
       if (!ok) bad('{ "Regex": "..." } or { "String": "..." }');
       return;
     }
@@ -227,9 +227,9 @@ function checkValue(v: unknown, kind: FieldKind, at: string): void {
       (v as unknown[]).forEach((item, i) => checkTemplatePiece(item, `${at}[${i}]`));
       return;
     case 'special-tokens':
-      if (!isObject(v)) bad('an object');
+      if (!isJsonObject(v)) bad('an object');
       for (const [name, t] of Object.entries(v as Json)) {
-        const ok = isObject(t) && typeof t['id'] === 'string' && Array.isArray(t['ids']) && Array.isArray(t['tokens'])
+        const ok = isJsonObject(t) && typeof t['id'] === 'string' && Array.isArray(t['ids']) && Array.isArray(t['tokens'])
           && t['tokens'].every((x) => typeof x === 'string') && t['ids'].every((x) => Number.isInteger(x));
         if (!ok) fail('BAD_FILE', `${at}.${describeValue(name, 40)} must be { "id": "...", "ids": [...], "tokens": [...] }`);
       }
@@ -239,14 +239,11 @@ function checkValue(v: unknown, kind: FieldKind, at: string): void {
 
 /** `{ "SpecialToken": { "id": "[CLS]", "type_id": 0 } }` or `{ "Sequence": { "id": "A" | "B", "type_id": 0 } }`. */
 function checkTemplatePiece(item: unknown, at: string): void {
-  const special = isObject(item) ? item['SpecialToken'] : undefined;
-  const sequence = isObject(item) ? item['Sequence'] : undefined;
+  const special = isJsonObject(item) ? item['SpecialToken'] : undefined;
+  const sequence = isJsonObject(item) ? item['Sequence'] : undefined;
   const typeId = (p: Json): boolean => Number.isSafeInteger(p['type_id']) && (p['type_id'] as number) >= 0;
-  if (isObject(special) && typeof special['id'] === 'string' && typeId(special)) return;
-  if (isObject(sequence) && (sequence['id'] === 'A' || sequence['id'] === 'B') && typeId(sequence)) return;
+  if (isJsonObject(special) && typeof special['id'] === 'string' && typeId(special)) return;
+  if (isJsonObject(sequence) && (sequence['id'] === 'A' || sequence['id'] === 'B') && typeId(sequence)) return;
   fail('BAD_FILE', `${at} must be { "SpecialToken": { "id": "...", "type_id": n } } or { "Sequence": { "id": "A" or "B", "type_id": n } }, got ${describeValue(item)}`);
 }
 
-function isObject(v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}

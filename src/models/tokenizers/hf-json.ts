@@ -10,6 +10,7 @@ import { encodeBatch } from './batch.js';
 import { checkTokenizerJson } from './hf-json-schema.js';
 import { readModelMaxLength, resolveSpecialTokens, type SpecialTokenRole, type TokenizerSideFiles } from './config.js';
 import type { EncodedBatch, EncodeOptions, Tokenizer } from './types.js';
+import { isJsonObject } from '../../util/json-text.js';
 
 /** Inputs of {@link HfJsonTokenizer}. */
 export interface HfJsonTokenizerOptions {
@@ -24,10 +25,6 @@ export interface HfJsonTokenizerOptions {
 }
 
 type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** A tokenizer.json tokenizer; post-processor output (e.g. RoBERTa's `<s> a </s></s> b </s>`) is kept as the file says. */
 export class HfJsonTokenizer implements Tokenizer {
@@ -76,7 +73,7 @@ export class HfJsonTokenizer implements Tokenizer {
     this.unkId = unk === undefined ? undefined : this.hf.token_to_id(unk);
 
     const padding = json['padding'];
-    const padFromConfig = isObject(padding) && typeof padding['pad_id'] === 'number' ? padding['pad_id'] : undefined;
+    const padFromConfig = isJsonObject(padding) && typeof padding['pad_id'] === 'number' ? padding['pad_id'] : undefined;
     const pad = this.specialTokens['pad'];
     const padId = padFromConfig ?? (pad === undefined ? undefined : this.hf.token_to_id(pad));
     if (padId === undefined) {
@@ -109,7 +106,7 @@ export class HfJsonTokenizer implements Tokenizer {
 
   /** A JSON-friendly description. */
   summary(): Record<string, unknown> {
-    const typeOf = (v: unknown): string | null => (isObject(v) && typeof v['type'] === 'string' ? v['type'] : null);
+    const typeOf = (v: unknown): string | null => (isJsonObject(v) && typeof v['type'] === 'string' ? v['type'] : null);
     const normalizer = this.json['normalizer'];
     return {
       kind: this.kind,
@@ -117,7 +114,7 @@ export class HfJsonTokenizer implements Tokenizer {
       vocabSize: this.vocabSize,
       model: typeOf(this.json['model']),
       normalizer: typeOf(normalizer),
-      lowercase: isObject(normalizer) && normalizer['type'] === 'BertNormalizer' ? normalizer['lowercase'] ?? true : null,
+      lowercase: isJsonObject(normalizer) && normalizer['type'] === 'BertNormalizer' ? normalizer['lowercase'] ?? true : null,
       preTokenizer: typeOf(this.json['pre_tokenizer']),
       postProcessor: typeOf(this.json['post_processor']),
       modelMaxLength: this.modelMaxLength ?? null,
@@ -199,21 +196,21 @@ function defaultSpecials(json: Json): Partial<Record<SpecialTokenRole, string>> 
   // Conventional names among the special added tokens (bert-base-uncased, for one, names its pad nowhere else).
   const added = Array.isArray(json['added_tokens']) ? (json['added_tokens'] as unknown[]) : [];
   for (const entry of added) {
-    if (!isObject(entry) || entry['special'] !== true || typeof entry['content'] !== 'string') continue;
+    if (!isJsonObject(entry) || entry['special'] !== true || typeof entry['content'] !== 'string') continue;
     const role = CONVENTIONAL_ROLES.get(entry['content']);
     if (role !== undefined) out[role] = entry['content'];
   }
   const model = json['model'];
-  if (isObject(model) && typeof model['unk_token'] === 'string') out.unk = model['unk_token'];
+  if (isJsonObject(model) && typeof model['unk_token'] === 'string') out.unk = model['unk_token'];
   const padding = json['padding'];
-  if (isObject(padding) && typeof padding['pad_token'] === 'string') out.pad = padding['pad_token'];
+  if (isJsonObject(padding) && typeof padding['pad_token'] === 'string') out.pad = padding['pad_token'];
   const pp = findProcessor(json['post_processor'], ['BertProcessing', 'RobertaProcessing', 'TemplateProcessing']);
   if (pp !== undefined) {
     if (pp['type'] === 'TemplateProcessing') {
       const single = Array.isArray(pp['single']) ? (pp['single'] as unknown[]) : [];
       const specialId = (item: unknown): string | undefined => {
-        const st = isObject(item) ? item['SpecialToken'] : undefined;
-        return isObject(st) && typeof st['id'] === 'string' ? st['id'] : undefined;
+        const st = isJsonObject(item) ? item['SpecialToken'] : undefined;
+        return isJsonObject(st) && typeof st['id'] === 'string' ? st['id'] : undefined;
       };
       const first = specialId(single[0]);
       const last = specialId(single[single.length - 1]);
@@ -234,7 +231,7 @@ function defaultSpecials(json: Json): Partial<Record<SpecialTokenRole, string>> 
 }
 
 function findProcessor(pp: unknown, types: string[]): Json | undefined {
-  if (!isObject(pp)) return undefined;
+  if (!isJsonObject(pp)) return undefined;
   if (typeof pp['type'] === 'string' && types.includes(pp['type'])) return pp;
   if (pp['type'] === 'Sequence' && Array.isArray(pp['processors'])) {
     for (const inner of pp['processors'] as unknown[]) {
@@ -253,15 +250,15 @@ function containsProcessor(pp: unknown, type: string): boolean {
 function withLowercase(json: Json, doLowerCase: boolean | undefined, source: string): Json {
   if (doLowerCase === undefined) return json;
   const normalizer = json['normalizer'];
-  if (isObject(normalizer) && normalizer['type'] === 'BertNormalizer') {
+  if (isJsonObject(normalizer) && normalizer['type'] === 'BertNormalizer') {
     return { ...json, normalizer: { ...normalizer, lowercase: doLowerCase } };
   }
-  if (isObject(normalizer) && normalizer['type'] === 'Sequence' && Array.isArray(normalizer['normalizers'])) {
+  if (isJsonObject(normalizer) && normalizer['type'] === 'Sequence' && Array.isArray(normalizer['normalizers'])) {
     const inner = normalizer['normalizers'] as unknown[];
-    if (inner.some((n) => isObject(n) && n['type'] === 'BertNormalizer')) {
-      const normalizers = inner.map((n) => (isObject(n) && n['type'] === 'BertNormalizer' ? { ...n, lowercase: doLowerCase } : n));
+    if (inner.some((n) => isJsonObject(n) && n['type'] === 'BertNormalizer')) {
+      const normalizers = inner.map((n) => (isJsonObject(n) && n['type'] === 'BertNormalizer' ? { ...n, lowercase: doLowerCase } : n));
       return { ...json, normalizer: { ...normalizer, normalizers } };
     }
   }
-  fail('BAD_CONFIG', `${source}: doLowerCase can only be set for a tokenizer.json with a BertNormalizer; this one has ${isObject(normalizer) ? `a ${describeValue(normalizer['type'])} normalizer` : 'no normalizer'}`);
+  fail('BAD_CONFIG', `${source}: doLowerCase can only be set for a tokenizer.json with a BertNormalizer; this one has ${isJsonObject(normalizer) ? `a ${describeValue(normalizer['type'])} normalizer` : 'no normalizer'}`);
 }

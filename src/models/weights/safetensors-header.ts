@@ -5,7 +5,7 @@
  */
 import { fail } from '../../errors.js';
 import { describeValue, truncateText } from '../../util/describe.js';
-import { parseJsonText } from '../../util/json-text.js';
+import { isJsonObject, parseJsonText } from '../../util/json-text.js';
 import { isSourceDtype, numelOf, SOURCE_DTYPES } from './dtypes.js';
 import { MAX_DIMS } from './strided.js';
 import type { SourceDtype, WeightDtype } from './types.js';
@@ -88,12 +88,12 @@ function parseJsonObject(json: Uint8Array, path: string): Record<string, unknown
   }
   // Duplicate keys are refused (JSON.parse would keep the last one silently), nesting is bounded.
   const root = parseJsonText(text, `${path}: header is not valid JSON`, { maxDepth: 8, maxValues: MAX_HEADER_VALUES, name: `${path}: header` });
-  if (!isPlainObject(root)) fail('BAD_FILE', `${path}: header JSON is not an object`);
+  if (!isJsonObject(root)) fail('BAD_FILE', `${path}: header JSON is not an object`);
   return root;
 }
 
 function parseMetadata(value: unknown, path: string): Record<string, string> {
-  if (!isPlainObject(value)) fail('BAD_FILE', `${path}: __metadata__ is not an object`);
+  if (!isJsonObject(value)) fail('BAD_FILE', `${path}: __metadata__ is not an object`);
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') fail('BAD_FILE', `${path}: __metadata__ value for ${describeValue(k)} is not a string`);
   }
@@ -102,7 +102,7 @@ function parseMetadata(value: unknown, path: string): Record<string, string> {
 
 function parseEntry(name: string, value: unknown, path: string, dataBytes: number): SafetensorsEntry {
   const where = `${path}: tensor ${truncateText(name)}`;
-  if (!isPlainObject(value)) fail('BAD_FILE', `${where}: header entry is not an object`);
+  if (!isJsonObject(value)) fail('BAD_FILE', `${where}: header entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = value;
   if (typeof dtype !== 'string' || !isSourceDtype(dtype)) fail('BAD_FILE', `${where}: unsupported dtype ${describeValue(dtype)}`);
   if (!Array.isArray(shape) || !shape.every(isCount)) fail('BAD_FILE', `${where}: shape ${describeValue(shape)} is not a list of non-negative integers`);
@@ -130,10 +130,6 @@ function checkNoOverlap(tensors: readonly SafetensorsEntry[], path: string): voi
       fail('BAD_FILE', `${path}: tensors ${prev.name} [${prev.begin}, ${prev.end}] and ${cur.name} [${cur.begin}, ${cur.end}] overlap`);
     }
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function isCount(v: unknown): v is number {

@@ -15,6 +15,7 @@ import { fail } from '../../errors.js';
 import type { QaAnswer, QaExample } from '../tokens/types.js';
 import { BadRows, checkOnBadRow } from './bad-rows.js';
 import type { LoadReport, OnBadRow } from './types.js';
+import { isJsonObject } from '../../util/json-text.js';
 
 /** A loaded SQuAD file. */
 export interface SquadData {
@@ -45,8 +46,6 @@ export async function loadSquad(file: string, options: { onBadRow?: OnBadRow } =
   return parseSquad(text, file, options);
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Parses SQuAD JSON text (see the module comment). */
 export function parseSquad(text: string, file: string, options: { onBadRow?: OnBadRow } = {}): SquadData {
   const bad = new BadRows(checkOnBadRow(options.onBadRow));
@@ -56,25 +55,25 @@ export function parseSquad(text: string, file: string, options: { onBadRow?: OnB
   } catch (e) {
     fail('BAD_FILE', `${file}: not valid JSON: ${(e as Error).message}`);
   }
-  if (!isObject(json) || !Array.isArray(json['data'])) fail('BAD_FILE', `${file}: expected an object with a "data" array (SQuAD format)`);
+  if (!isJsonObject(json) || !Array.isArray(json['data'])) fail('BAD_FILE', `${file}: expected an object with a "data" array (SQuAD format)`);
   const lineOf = lineFinder(text);
   const examples: QaExample[] = [];
   let hasImpossible = false;
   json['data'].forEach((article: unknown, a) => {
-    if (!isObject(article) || !Array.isArray(article['paragraphs'])) {
+    if (!isJsonObject(article) || !Array.isArray(article['paragraphs'])) {
       fail('BAD_FILE', `${file}: data[${a}] must be an object with a "paragraphs" array`);
     }
     const title = typeof article['title'] === 'string' ? article['title'] : undefined;
     article['paragraphs'].forEach((paragraph: unknown, p) => {
       const where = `data[${a}].paragraphs[${p}]`;
-      if (!isObject(paragraph) || typeof paragraph['context'] !== 'string' || !Array.isArray(paragraph['qas'])) {
+      if (!isJsonObject(paragraph) || typeof paragraph['context'] !== 'string' || !Array.isArray(paragraph['qas'])) {
         fail('BAD_FILE', `${file}: ${where} must have a "context" string and a "qas" array`);
       }
       const context = paragraph['context'];
       const toIndex = codePointToIndex(context);
       paragraph['qas'].forEach((qa: unknown, q) => {
         const qWhere = `${where}.qas[${q}]`;
-        if (!isObject(qa) || (typeof qa['id'] !== 'string' && typeof qa['id'] !== 'number') || typeof qa['question'] !== 'string') {
+        if (!isJsonObject(qa) || (typeof qa['id'] !== 'string' && typeof qa['id'] !== 'number') || typeof qa['question'] !== 'string') {
           bad.bad(file, 1, `${qWhere}: needs an "id" and a "question" string`);
           return;
         }
@@ -111,7 +110,7 @@ function readAnswers(raw: unknown, context: string, toIndex: (cp: number) => num
   if (!Array.isArray(raw)) return `"${key}" must be an array`;
   const out: QaAnswer[] = [];
   for (const [k, answer] of raw.entries()) {
-    if (!isObject(answer) || typeof answer['text'] !== 'string' || typeof answer['answer_start'] !== 'number') {
+    if (!isJsonObject(answer) || typeof answer['text'] !== 'string' || typeof answer['answer_start'] !== 'number') {
       return `${key}[${k}] needs "text" (string) and "answer_start" (number)`;
     }
     const start = toIndex(answer['answer_start']);
