@@ -18,6 +18,7 @@ import { adapterDropArg, intArg } from '../options.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { ACTIVE_HELP, applyActive, loadTaskDir, readManifest, type ActiveFlags } from '../saved-task.js';
 import { predictMany } from './predict-many.js';
+import { isJsonObject } from '../../util/json-text.js';
 
 interface PredictFlags extends ActiveFlags, FrozenPrecisionFlags {
   input?: string;
@@ -141,7 +142,7 @@ function refuseJsonLine(line: string, at: string): void {
   } catch {
     return; // text that happens to be in braces
   }
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+  if (isJsonObject(v)) {
     fail('BAD_DATA', `${at}: this line is a JSON object but the input is read as plain text: give --format jsonl for JSONL input (or name the file .jsonl); to predict on the text itself, wrap it as {"text": ...} in JSONL`);
   }
 }
@@ -157,8 +158,8 @@ function jsonLines(text: string, where: string, idKey = 'id'): Array<InputLine<{
     } catch (e) {
       fail('BAD_DATA', `${at}: not valid JSON (${(e as Error).message})`);
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('BAD_DATA', `${at}: expected a JSON object like {"text": "..."}`);
-    const o = v as Record<string, unknown>;
+    if (!isJsonObject(v)) fail('BAD_DATA', `${at}: expected a JSON object like {"text": "..."}`);
+    const o = v;
     const own = Object.hasOwn(o, idKey) ? o[idKey] : undefined;
     const id = typeof own === 'string' || typeof own === 'number' ? String(own) : String(i + 1);
     return { id, input: { o, at } };

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import type { TaskManifest } from '../../adapters/files.js';
+import { isJsonObject } from '../../util/json-text.js';
 
 /** One training step from the log. */
 export interface TrainPoint {
@@ -47,7 +48,7 @@ const EVAL_META = new Set(['time', 'type', 'split', 'step', 'epoch']);
 function parseLine(line: string): Record<string, unknown> | undefined {
   try {
     const v: unknown = JSON.parse(line);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return isJsonObject(v) ? v : undefined;
   } catch {
     return undefined;
   }
