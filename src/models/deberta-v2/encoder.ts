@@ -57,7 +57,8 @@ function embeddings(ctx: BuildContext, c: DebertaV2Config, x: EncoderInputs, dro
   let e = gather(ctx.weight(DEBERTA_NAMES.word), x.inputIds); // [B, T, E]
   if (c.positionBiasedInput) e = add(e, gather(ctx.weight(DEBERTA_NAMES.position), positions(x.inputIds)));
   if (c.typeVocabSize > 0) e = add(e, gather(ctx.weight(DEBERTA_NAMES.tokenType), x.tokenTypeIds ?? fill(x.inputIds, 0, 'int64')));
-  if (c.embeddingSize !== c.hiddenSize) e = matmul(e, ctx.weight(DEBERTA_NAMES.project)); // [B, T, D]
+  // through `linear`, as every frozen projection, so that an int8 base quantises it too
+  if (c.embeddingSize !== c.hiddenSize) e = linear(e, ctx.weight(DEBERTA_NAMES.project)); // [B, T, D]
   e = norm(ctx, e, DEBERTA_NAMES.norm, c.layerNormEps); // [B, T, D]
   e = mul(e, unsqueeze(cast(x.attentionMask, 'float32'), [2])); // padding rows are zero
   return maybeDropout(ctx, e, dropP);
