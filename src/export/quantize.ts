@@ -6,7 +6,7 @@
  * what `predict` computes on a task loaded with `frozenPrecision: 'int8'`:
  * - `int8`: `MatMul(x, W)` (+ `Add(·, b)`) becomes ONNX Runtime's `com.microsoft`
  *   DynamicQuantizeMatMul(x, W_int8, scale, ·, b): W per output column, x per tensor at run time;
- * - `int8-block`: MatMulNBits with 8 bits, blocks of 32 along the inner axis, accuracy level 4;
+ * - `int8-block`: MatMulNBits with 8 bits, blocks of 32 along the inner axis (one shorter block where the inner width is under 32: `blockLength`), accuracy level 4;
  * - `fp32`: left as it is (the guard found the int8 product too far off).
  * Everything else (embeddings, the adapter's and the head's weights, layer norms, softmax) stays
  * fp32, as in training; but a predict-only task (`TaskModelOptions.predictOnly`, a task loaded
@@ -17,7 +17,7 @@
  */
 import protobuf from 'protobufjs';
 import { fail } from '../errors.js';
-import { INT8_BLOCK, quantizeBlocks, quantizeColumns, type ForwardKernel, type HostTensor } from '../engine/index.js';
+import { blockLength, quantizeBlocks, quantizeColumns, type ForwardKernel, type HostTensor } from '../engine/index.js';
 import { ONNX_DTYPE } from '../engine/onnx/dtype-codes.js';
 import { ATTR_TYPE, CONTRIB_OPSET, ONNX_SCHEMA } from '../engine/onnx/schema.js';
 import type { FrozenPlan } from '../train/frozen-precision.js';
@@ -82,7 +82,7 @@ export function quantizeExportedModel(bytes: Uint8Array, plan: FrozenPlan, metad
   const graphOutputs = new Set((g.output ?? []).map((o) => o.name));
 
   const added = new Map<string, TensorObj>();
-  const made = new Map<string, { q: string; scale: string; k: number; n: number }>();
+  const made = new Map<string, { q: string; scale: string; k: number; n: number; block: number }>();
   const quantized = (w: string, kernel: Exclude<ForwardKernel, 'fp32'>) => {
     const hit = made.get(w);
     if (hit) return hit;
@@ -90,14 +90,15 @@ export function quantizeExportedModel(bytes: Uint8Array, plan: FrozenPlan, metad
     if (!t || t.dims?.length !== 2) fail('GRAPH_ERROR', `int8 export: the plan's weight ${w} is not a 2-D initializer of the exported model`);
     const [K, N] = t.dims as [number, number];
     const data = float32Of(t);
+    const block = blockLength('int8-block', K); // as the training graph's kernel stores it
     const [q, scale] = kernel === 'int8'
       ? (({ q: a, scale: b }) => [tensorObj(`${w}.int8`, a), tensorObj(`${w}.int8_scale`, b)])(quantizeColumns(data, K, N))
-      : (({ q: a, scale: b }) => [tensorObj(`${w}.q8b`, a), tensorObj(`${w}.q8b_scale`, b)])(quantizeBlocks(data, K, N));
+      : (({ q: a, scale: b }) => [tensorObj(`${w}.q8b`, a), tensorObj(`${w}.q8b_scale`, b)])(quantizeBlocks(data, K, N, block));
     for (const x of [q, scale] as TensorObj[]) {
       if (inits.has(x.name)) fail('GRAPH_ERROR', `int8 export: the model already has an initializer ${x.name}`);
       added.set(x.name, x);
     }
-    const r = { q: (q as TensorObj).name, scale: (scale as TensorObj).name, k: K, n: N };
+    const r = { q: (q as TensorObj).name, scale: (scale as TensorObj).name, k: K, n: N, block };
     made.set(w, r);
     return r;
   };
@@ -135,7 +136,7 @@ export function quantizeExportedModel(bytes: Uint8Array, plan: FrozenPlan, metad
     } else {
       n.op_type = 'MatMulNBits';
       n.input = fuse ? [a, q.q, q.scale, '', '', bias as string] : [a, q.q, q.scale];
-      n.attribute = [intAttr('K', q.k), intAttr('N', q.n), intAttr('accuracy_level', 4), intAttr('bits', 8), intAttr('block_size', INT8_BLOCK)];
+      n.attribute = [intAttr('K', q.k), intAttr('N', q.n), intAttr('accuracy_level', 4), intAttr('bits', 8), intAttr('block_size', q.block)];
     }
     count[kernel]++;
   }

@@ -21,7 +21,7 @@
  */
 import { fail } from '../errors.js';
 import {
-  BLOCK_LENGTHS, FROZEN_KERNELS, Graph, INPUT_GRADIENT_KERNELS, Session, gradients, installForwardKernel, installFrozenKernel, installFrozenProbe, type BlockKernel, type ForwardKernel, type FrozenKernel, type FrozenProbe, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
+  BLOCK_LENGTHS, FROZEN_KERNELS, blockLength, Graph, INPUT_GRADIENT_KERNELS, Session, gradients, installForwardKernel, installFrozenKernel, installFrozenProbe, type BlockKernel, type ForwardKernel, type FrozenKernel, type FrozenProbe, type HostTensor, type ProbedKernel, type SessionOptions, type Value,
 } from '../engine/index.js';
 import type { Encoder, WeightSpec } from '../models/encoder.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
@@ -161,7 +161,7 @@ function directionBytes(K: number, N: number, kernel: FrozenKernel, transposed: 
   const [k, n] = transposed ? [N, K] : [K, N];
   if (kernel === 'fp32') return 4 * k * n;
   if (kernel === 'int8') return k * n + 4 * n;
-  const block = BLOCK_LENGTHS[kernel];
+  const block = blockLength(kernel, k);
   const blocks = n * Math.ceil(k / block);
   return block * blocks + 4 * blocks;
 }

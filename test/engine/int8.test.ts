@@ -118,10 +118,11 @@ test('a quantised forward with another input-gradient kernel: int8 forward, fp32
     if (backward === 'fp32') assert.ok(ed < 1e-6, `fp32 input gradient: ${ed}`);
     else assert.ok(ed > 1e-5 && ed < 3e-2, `${backward} input gradient: ${ed}`);
     assert.ok(q.ops.includes('DynamicQuantizeMatMul') && (backward === 'fp32' ? q.ops.includes('MatMul') : q.ops.includes('MatMulNBits')), q.ops.join(', '));
-    assert.deepEqual(q.blocks, backward === 'fp32' ? [] : [E.BLOCK_LENGTHS[backward]], `${backward}: the input gradient's block length`);
+    // the transposed copy [N, K] in blocks along N: N = 24 is one block of 32 for both block kernels (a block of
+    // 256 would only pad the same block further), one fp32 scale per block
+    const block = 32;
+    assert.deepEqual(q.blocks, backward === 'fp32' ? [] : [block], `${backward}: the input gradient's block length`);
     assert.ok(!q.initializers.includes('w'), `${backward}: the fp32 W itself is not stored (${q.initializers.join(', ')})`);
-    // the transposed copy [N, K] in blocks along N (24, padded to one block of 32 or of 256), one fp32 scale per block
-    const block = backward === 'int8-block256' ? 256 : 32;
     const back = backward === 'fp32' ? 4 * K * N : (block + 4) * K * Math.ceil(N / block);
     assert.equal(q.info.bytes, K * N + 4 * N + back, `${backward}: the int8 forward copy and the transposed copy as its kernel stores it`);
     assert.equal(q.info.backward, backward);
@@ -150,6 +151,36 @@ test('int8-block256 follows the rows of dY: two rows x30 of 256 put the per-tens
   assert.ok(e8 > 3e-2, `per-tensor int8: ${e8}`); // the loud rows set the step of the 254 others
   assert.ok(e256 > 1e-5 && e256 < 1.5e-2 && e256 < e8 / 3, `blocks of 256: ${e256} (int8 ${e8})`);
   assert.ok(e32 > 1e-5 && e32 < 1.5e-2, `blocks of 32: ${e32}`);
+});
+
+test('blockLength: a block kernel on an inner width shorter than its block stores the least power of two holding it, and MatMulNBits gives the same product as with the padded block', async () => {
+  assert.equal(E.blockLength('int8-block256', 768), 256);
+  assert.equal(E.blockLength('int8-block256', 1152), 256); // ModernBERT-base's intermediate: 4.5 blocks, the last padded
+  assert.equal(E.blockLength('int8-block256', 128), 128);
+  assert.equal(E.blockLength('int8-block256', 37), 64);
+  assert.equal(E.blockLength('int8-block', 40), 32);
+  assert.equal(E.blockLength('int8-block', 20), 32);
+  assert.equal(E.blockLength('int8-block', 10), 16); // MatMulNBits' shortest block
+  for (const [kernel, k, n, padded] of [['int8-block256', 37, 24, 256], ['int8-block256', 128, 16, 256], ['int8-block', 10, 8, 32]] as const) {
+    const x = randn([6, k], 31);
+    const w = randn([k, n], 32, -0.2, 0.2);
+    const run = async (block: number) => {
+      const g = new E.Graph(`block-${block}`);
+      const b = E.quantizeBlocks(w.data, k, n, block);
+      const y = E.matMulNBits(g.constant('x', x), g.constant('q', b.q), g.constant('s', b.scale), { k, n, block });
+      g.output(y);
+      const s = await E.Session.create(g);
+      const out = (await s.run({}))[y.name]?.data as Float32Array;
+      await s.dispose();
+      return { out, bytes: b.q.data.byteLength + b.scale.data.byteLength };
+    };
+    const block = E.blockLength(kernel, k);
+    const [short, long] = [await run(block), await run(padded)];
+    assert.ok(relErr(short.out, long.out) < 1e-6, `${kernel}, K = ${k}: block ${block} against ${padded}: ${relErr(short.out, long.out)}`);
+    assert.ok(relErr(short.out, matmulJs(x.data, w.data, 6, k, n)) < 3e-2, 'and close to fp32');
+    assert.equal(short.bytes, n * (block + 4), `${kernel}, K = ${k}: one block of ${block} per column`);
+    assert.ok(short.bytes < long.bytes);
+  }
 });
 
 test('the bias gradient through both kernels matches finite differences', async () => {

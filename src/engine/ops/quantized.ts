@@ -60,6 +60,27 @@ export type ForwardKernel = (typeof FROZEN_KERNELS)[number];
 /** Block length of the `int8-block` kernel along the inner axis (forward outlier channels). */
 export const INT8_BLOCK = BLOCK_LENGTHS['int8-block'];
 
+/**
+ * The block length `kernel` stores for a product of inner width `k`: {@link BLOCK_LENGTHS}, or,
+ * where `k` is shorter than that, the least power of two (MatMulNBits' smallest is 16) that holds
+ * `k`. The two are the same kernel: one block spans all of `k` either way, and the padding is zeros,
+ * which change neither a block's scale nor its sum; the shorter block just stores no padding.
+ *
+ * @example
+ * ```ts
+ * blockLength('int8-block256', 768); // 256
+ * blockLength('int8-block256', 128); // 128: a hidden size of 128 stores half of a padded 256
+ * blockLength('int8-block', 20); // 32
+ * ```
+ */
+export function blockLength(kernel: BlockKernel, k: number): number {
+  const full = BLOCK_LENGTHS[kernel];
+  if (k >= full) return full;
+  let b = 16;
+  while (b < k) b *= 2;
+  return b;
+}
+
 /** ONNX Runtime's contrib domain. */
 const MS = 'com.microsoft';
 
@@ -269,7 +290,7 @@ function frozenProduct(w: Value, kernel: FrozenKernel, transposed: boolean, cach
     return { bytes: bytesOf(qt, st), key: q, apply: (x, bias) => dynamicQuantizeMatMul(x, q, sc, bias) };
   }
   // Not cached: the guard's probe makes these for every matmul it measures, few keep them.
-  const block = BLOCK_LENGTHS[kernel];
+  const block = blockLength(kernel, k);
   const b = quantizeBlocks(data, K, N, block, transposed);
   const q = g.constant(g.freshName(`${w.name}.q8b${tag}`), b.q);
   const sc = g.constant(g.freshName(`${w.name}.q8b${tag}_scale`), b.scale);
