@@ -230,6 +230,8 @@ export function summarizeFrozenPlan(plan: FrozenPlan): string {
     const a = kernelCounts({ ...plan, choices: plan.adapters });
     adapters = `; adapter matmuls: ${a.int8} of ${plan.adapters.length} int8, ${countsAfterFirst(a, FROZEN_KERNELS)}${a.int8 ? ` (worst int8 error ${worstKept(plan.adapters).toPrecision(2)})` : ''}`;
   }
+  // full fine-tuning trains every linear weight: nothing is frozen, so nothing is quantised
+  if (plan.choices.length === 0) return `int8 frozen base: no frozen matmuls (the task trains every linear weight of the base, in fp32)${adapters}`;
   return `int8 frozen base: ${n.int8} of ${plan.choices.length} matmuls int8, ${countsAfterFirst(n, FROZEN_KERNELS)} `
     + `(tolerance ${plan.tolerance}${n.int8 ? `, worst int8 error ${worstKept(plan.choices).toPrecision(2)}` : ''})${grads}${adapters}; frozen matmul weights ${mb(plan.bytes.fp32)} -> ${mb(plan.bytes.planned)}`;
 }

@@ -123,6 +123,16 @@ test('the guard chooses int8, then int8-block, then fp32; the plan counts bytes 
   assert.ok(kernelBytes([768, 3072], 'int8-block') / kernelBytes([768, 3072], 'fp32') < 0.57);
 });
 
+test('full fine-tuning with an int8 base: no frozen matmul, so nothing is quantised, and the guard says so; the step is the fp32 step', async () => {
+  const ref = await step(base, { kind: 'full' }, 'fp32');
+  const q = await step(base, { kind: 'full' }, 'int8');
+  assert.equal(q.plans.length, 1);
+  assert.deepEqual((q.plans[0] as FrozenPlan).choices, []);
+  assert.equal(summarizeFrozenPlan(q.plans[0] as FrozenPlan), 'int8 frozen base: no frozen matmuls (the task trains every linear weight of the base, in fp32)');
+  assert.equal(q.loss, ref.loss);
+  assert.deepEqual(q.logits, ref.logits);
+});
+
 test('frozenPrecision and int8Tolerance are checked', () => {
   const mode: TrainingMode = { kind: 'adapters', adapter: adapterConfig({ size: 8 }) };
   assert.throws(() => TaskModel.create(base, { mode, head, seed: 1, frozenPrecision: 'int4' as never }), /frozenPrecision must be one of fp32, int8, got "int4"/);
