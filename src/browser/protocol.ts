@@ -6,6 +6,7 @@ import type { Example } from '../train/data/types.js';
 import type { MetricName } from '../train/metrics/index.js';
 import type { TrainEvent } from '../train/trainer-events.js';
 import type { TaskUpload } from './task-upload.js';
+import type { FrozenPrecision } from '../train/frozen-precision.js';
 
 /** The name the embedded base (USE-lite) goes by in the page's base picker and in task uploads. */
 export const EMBEDDED_BASE_NAME = 'use-lite';
@@ -44,6 +45,12 @@ export interface BrowserTrainConfig {
   readonly seed: number;
   /** The base to train on: {@link EMBEDDED_BASE_NAME} (default) or a served base's name. */
   readonly base?: string;
+  /**
+   * The frozen base's matmuls (default fp32): int8 quantises them once under the outlier guard,
+   * as `--frozen-precision int8` does (in wasm the int8 step takes 0.51-0.70 of the fp32 one's time:
+   * docs/browser.md). The adapter, head, layer norms and optimizer stay fp32.
+   */
+  readonly frozenPrecision?: FrozenPrecision;
 }
 
 /** Page -> worker. */
@@ -67,6 +74,8 @@ export interface BrowserPrediction {
 export type FromWorker =
   | { readonly type: 'ready'; readonly threads: number; readonly isolated: boolean; readonly runtime: string }
   | { readonly type: 'status'; readonly text: string }
+  /** The int8 outlier guard's summary (summarizeFrozenPlan), once it has run on the first batch. */
+  | { readonly type: 'frozen-plan'; readonly summary: string }
   | { readonly type: 'event'; readonly event: TrainEvent }
   | { readonly type: 'stopped'; readonly step: number; readonly totalSteps: number }
   | { readonly type: 'finished'; readonly step: number; readonly reason: string; readonly best?: { readonly step: number; readonly metrics: Record<string, number | null> } }

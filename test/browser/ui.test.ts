@@ -225,6 +225,33 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
     assert.equal(await text(page, 'csv-info'), 'good.csv: 18 training and 2 dev rows, labels ham, spam');
   });
 
+  test('an int8 frozen base trains in the tab: the outlier guard\'s summary is shown, and the losses are close to the fp32 run\'s', { timeout: 120_000 }, async () => {
+    const losses = async (precision: string) => {
+      await page.evaluate(`document.getElementById('dataset').value = 'spam'; document.getElementById('frozen-precision').value = '${precision}'`);
+      const runs = await page.evaluate<number>('window.adapterkitUi.state.runs');
+      await startTraining(page, { 'max-steps': '3', 'eval-every': '3' });
+      // the built-in dataset is fetched before the run starts: wait for this run, not the last one
+      await waitFor(page, `(window.adapterkitUi.state.runs === ${runs + 1} && !window.adapterkitUi.state.training) || document.getElementById('message').className === 'error'`, 100_000, `the ${precision} run to finish`);
+      assert.match(await text(page, 'message'), /^finished after 3 steps \(max-steps\)/);
+      return state(page);
+    };
+    try {
+      const fp32 = await losses('fp32');
+      assert.equal(await text(page, 'frozen-plan'), '', 'no guard with an fp32 base');
+      const int8 = await losses('int8');
+      const plan = await page.evaluate<string>('window.adapterkitUi.state.frozenPlan');
+      assert.match(plan, /^int8 frozen base: 9 of 9 matmuls int8, 0 int8-block, 0 fp32 \(tolerance 0\.03, worst int8 error 0\.0\d+\); input gradients: \d of 8 int8, /);
+      assert.equal(await text(page, 'frozen-plan'), plan);
+      assert.deepEqual(int8.losses.map(([step]) => step), [1, 2, 3]);
+      int8.losses.forEach(([step, l], i) => {
+        const ref = (fp32.losses[i] as [number, number])[1];
+        assert.ok(Math.abs(l - ref) / ref < 2e-2 && l !== ref, `step ${step}: int8 loss ${l} against fp32 ${ref}`);
+      });
+    } finally {
+      await page.evaluate("document.getElementById('frozen-precision').value = 'fp32'");
+    }
+  });
+
   test('screenshot of the page after training', { timeout: 30_000 }, async () => {
     const png = await page.screenshot({ fullPage: true });
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);

@@ -36,6 +36,10 @@ const state = {
   training: false,
   stopped: false,
   trained: false,
+  /** Runs started in this tab (Train presses that reached the worker). */
+  runs: 0,
+  /** The int8 outlier guard's summary of the current run ('' with an fp32 base, or before it has run). */
+  frozenPlan: '',
   csv: undefined as BrowserTask | undefined,
 };
 
@@ -86,6 +90,7 @@ function readConfig(): BrowserTrainConfig {
     maxLength: num('max-length', 'max length', { integer: true, min: 2 }) as number,
     seed: num('seed', 'seed', { integer: true, min: 0 }) as number,
     base: $<HTMLSelectElement>('base').value,
+    frozenPrecision: $<HTMLSelectElement>('frozen-precision').value === 'int8' ? 'int8' : 'fp32',
     ...(maxSteps !== undefined ? { maxSteps } : {}),
     ...(evalEvery !== undefined ? { evalEvery } : {}),
   };
@@ -144,9 +149,12 @@ async function onTrain(): Promise<void> {
     } else task = await builtinTask(choice);
     state.losses = [];
     state.dev = [];
+    state.frozenPlan = '';
+    $('frozen-plan').textContent = '';
     state.devMetric = task.metrics[0] ?? '';
     state.training = true;
     state.stopped = false;
+    state.runs++;
     setButtons();
     drawCharts();
     setMessage(`training on ${task.name}: ${task.train.length} examples, labels ${task.labels.join(', ')}`);
@@ -161,6 +169,10 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
   if (m.type === 'ready') {
     $('runtime').textContent = `${m.runtime}, ${m.threads} thread${m.threads > 1 ? 's' : ''}${m.isolated ? ' (cross-origin isolated)' : ' (not cross-origin isolated: one thread)'}`;
   } else if (m.type === 'status') setMessage(m.text);
+  else if (m.type === 'frozen-plan') {
+    state.frozenPlan = m.summary;
+    $('frozen-plan').textContent = m.summary;
+  }
   else if (m.type === 'event') {
     const ev = m.event;
     if (ev.type === 'start') {

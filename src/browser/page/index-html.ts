@@ -64,6 +64,7 @@ export const UI_PAGE_HTML = `<!DOCTYPE html>
     <label>max steps (optional)<input id="max-steps" value=""></label>
     <label>evaluate every N steps<input id="eval-every" value="4"></label>
     <label>seed<input id="seed" value="42"></label>
+    <label>frozen base<select id="frozen-precision"><option value="fp32">fp32</option><option value="int8">int8 (faster, guarded)</option></select></label>
   </div>
   <div class="drop" id="csv-drop">Drop a CSV file here, or <input type="file" id="csv-file" accept=".csv,text/csv">
     <div class="grid"><label>text column<input id="csv-text" value="text"></label><label>label column<input id="csv-label" value="label"></label></div>
@@ -74,7 +75,7 @@ export const UI_PAGE_HTML = `<!DOCTYPE html>
     <progress id="progress" value="0" max="1"></progress><span id="progress-text"></span>
   </div>
   <div id="message"></div>
-  <div class="now" id="loss-now"></div><div class="now" id="dev-now"></div>
+  <div class="now" id="loss-now"></div><div class="now" id="dev-now"></div><div class="now" id="frozen-plan"></div>
   <div class="charts"><div id="loss-chart"></div><div id="dev-chart"></div></div>
 </section>
 <section id="predict-section">

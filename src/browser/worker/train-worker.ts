@@ -13,6 +13,7 @@ import { headConfig } from '../../heads/head.js';
 import type { BaseModel } from '../../models/base-model.js';
 import { predictTexts } from '../../train/evaluate.js';
 import { TaskModel } from '../../train/task-model.js';
+import { checkFrozenPrecision, summarizeFrozenPlan } from '../../train/frozen-precision.js';
 import { TabRun } from '../tab-run.js';
 import { base64ToFloats, floatsToBase64, type TaskUpload } from '../task-upload.js';
 import { f32 } from '../../engine/tensor.js';
@@ -101,10 +102,12 @@ async function start(task: BrowserTask, c: BrowserTrainConfig): Promise<void> {
   const b = await loadBase(baseName);
   post({ type: 'status', text: 'building the training graph…' });
   const adapter = adapterConfig({ size: c.adapterSize });
+  const frozenPrecision = checkFrozenPrecision(c.frozenPrecision ?? 'fp32', 'frozen precision');
   const model = TaskModel.create(b, {
     mode: { kind: 'adapters', adapter },
     head: headConfig({ kind: 'classification', labels: [...task.labels] }),
     seed: c.seed,
+    ...(frozenPrecision === 'int8' ? { frozenPrecision, onFrozenPlan: (plan) => post({ type: 'frozen-plan', summary: summarizeFrozenPlan(plan) }) } : {}),
   });
   const tab = new TabRun(model, task.train, task.dev, {
     taskName: task.name, metrics: task.metrics, lr: c.lr, epochs: c.epochs, batchSize: c.batchSize, maxLength: c.maxLength,
