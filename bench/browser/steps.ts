@@ -23,6 +23,8 @@ export interface StepBenchConfig {
   readonly warmup: number;
   /** ONNX Runtime threads (Node; in the browser the runtime's setting applies). */
   readonly threads?: number;
+  /** The frozen base's matmuls (default fp32; int8 runs the outlier guard in the first warm-up step). */
+  readonly frozenPrecision?: 'fp32' | 'int8';
 }
 
 /** Per-run times (ms) after warm-up. */
@@ -38,6 +40,7 @@ export async function timeSteps(base: BaseModel, c: StepBenchConfig): Promise<St
   const model = TaskModel.create(base, {
     mode: { kind: 'adapters', adapter: adapterConfig({ size: c.adapterSize }) }, head: headConfig({ kind: 'classification', labels: ['ham', 'spam'] }),
     seed: 7, dropout: 0, ...(c.threads !== undefined ? { threads: c.threads } : {}),
+    ...(c.frozenPrecision ? { frozenPrecision: c.frozenPrecision } : {}),
   });
   const batch = base.tokenizer.encode(c.texts.slice(0, c.batch), c.seq);
   const labels = c.labels.slice(0, c.batch);
