@@ -1,7 +1,8 @@
 /**
  * The ui page's training worker: loads the chosen base (the embedded one, or a BERT-family base
  * the ui server serves), trains a Houlsby adapter with
- * {@link TabRun} on onnxruntime-web, reports every trainer event to the page, stops and resumes
+ * {@link TabRun} on onnxruntime-web (the frozen base in fp32, or in int8 under the outlier guard,
+ * whose summary goes to the page), reports every trainer event to the page, stops and resumes
  * on request, and classifies texts with the model trained so far or with a saved task opened
  * for Predict. Running in a worker keeps the
  * page responsive while ONNX Runtime computes. Messages: protocol.ts.
