@@ -7,34 +7,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adapterConfig } from '../../src/adapters/methods/index.js';
-import { headConfig } from '../../src/heads/head.js';
 import { loadBase, type BaseModel } from '../../src/models/base.js';
 import { buildEncoderGraph } from '../../src/models/build.js';
 import { frozenMatmulSpecs, frozenWeightHook, planFrozen, summarizeFrozenPlan, type FrozenPlan } from '../../src/train/frozen-precision.js';
-import { TaskModel } from '../../src/train/task-model.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { relErr } from '../engine/gradcheck.js';
-import { toyExamples } from './toy-task.js';
+import { toyFrozenStep } from './frozen-step.js';
 
 // tiny-roberta has no tokenizer of its own; its graph is XLM-RoBERTa's (tiny-xlmr).
 const FAMILIES = ['tiny-albert', 'tiny-deberta-v2', 'tiny-deberta-v3', 'tiny-distilbert', 'tiny-electra', 'tiny-modernbert', 'tiny-mpnet', 'tiny-xlmr', 'use-lite'] as const;
-const examples = toyExamples(16, 1);
-const labels = examples.map((e) => e.label as number);
-const head = headConfig({ kind: 'classification', labels: ['negative', 'positive'] });
 const mode: TrainingMode = { kind: 'adapters', adapter: adapterConfig({ size: 8 }) };
 
 const load = (name: string) => loadBase(name === 'use-lite' ? name : `test/fixtures/models/${name}`);
-
-async function step(b: BaseModel, frozenPrecision: 'fp32' | 'int8') {
-  const plans: FrozenPlan[] = [];
-  const m = TaskModel.create(b, { mode, head, seed: 5, dropout: 0, frozenPrecision, onFrozenPlan: (p) => plans.push(p) });
-  const batch = b.tokenizer.encode(examples.map((e) => e.textA), 16);
-  const out = await m.trainStep(batch, labels);
-  const logits = await m.predict(batch);
-  const names = m.trainable.map((t) => t.name);
-  await m.dispose();
-  return { ...out, logits, names, plans };
-}
+const step = (b: BaseModel, frozenPrecision: 'fp32' | 'int8') => toyFrozenStep(b, mode, frozenPrecision);
 
 for (const name of FAMILIES) {
   test(`${name}: with every frozen matmul int8, no node reads a frozen linear weight in fp32`, async () => {

@@ -17,6 +17,7 @@ import { randn, relErr } from '../engine/gradcheck.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import type { TrainingMode } from '../../src/train/modes.js';
 import { toyExamples } from './toy-task.js';
+import { toyFrozenStep } from './frozen-step.js';
 
 const base = await loadBase('test/fixtures/models/tiny-bert');
 const examples = toyExamples(16, 1);
@@ -24,15 +25,7 @@ const batch = base.tokenizer.encode(examples.map((e) => e.textA), 16);
 const labels = examples.map((e) => e.label as number);
 const head = headConfig({ kind: 'classification', labels: ['negative', 'positive'] });
 
-async function step(b: BaseModel, mode: TrainingMode, frozenPrecision: 'fp32' | 'int8', o: { int8Tolerance?: number } = {}) {
-  const plans: FrozenPlan[] = [];
-  const m = TaskModel.create(b, { mode, head, seed: 5, dropout: 0, frozenPrecision, onFrozenPlan: (p) => plans.push(p), ...o });
-  const out = await m.trainStep(batch, labels);
-  const logits = await m.predict(batch);
-  const names = m.trainable.map((t) => t.name);
-  await m.dispose();
-  return { ...out, logits, names, plans };
-}
+const step = toyFrozenStep; // the same toy batch as `batch` above
 
 // Bounds: the loss within 2e-3 relative, all gradients together within 3e-2, each tensor within 0.2
 // (measured on 2026-12-01: loss 4e-4, gradients 1.0e-2, worst tensor 2.9e-2 for the bottleneck

@@ -159,10 +159,9 @@ function jsonLines(text: string, where: string, idKey = 'id'): Array<InputLine<{
       fail('BAD_DATA', `${at}: not valid JSON (${(e as Error).message})`);
     }
     if (!isJsonObject(v)) fail('BAD_DATA', `${at}: expected a JSON object like {"text": "..."}`);
-    const o = v;
-    const own = Object.hasOwn(o, idKey) ? o[idKey] : undefined;
+    const own = Object.hasOwn(v, idKey) ? v[idKey] : undefined;
     const id = typeof own === 'string' || typeof own === 'number' ? String(own) : String(i + 1);
-    return { id, input: { o, at } };
+    return { id, input: { o: v, at } };
   });
 }
 
