@@ -59,7 +59,12 @@ export type ToWorker =
   | { readonly type: 'train'; readonly task: BrowserTask; readonly config: BrowserTrainConfig }
   | { readonly type: 'stop' }
   | { readonly type: 'resume' }
-  | { readonly type: 'predict'; readonly id: number; readonly texts: readonly string[]; readonly model?: string }
+  /**
+   * Classify `texts` with the model trained in the tab (no `model`: at the precision it trains
+   * with) or with the opened task `model`, whose frozen base (and adapter) run in
+   * `frozenPrecision` (default fp32; int8 under the outlier guard, measured on the first texts).
+   */
+  | { readonly type: 'predict'; readonly id: number; readonly texts: readonly string[]; readonly model?: string; readonly frozenPrecision?: FrozenPrecision }
   | { readonly type: 'load-task'; readonly upload: TaskUpload }
   | { readonly type: 'export' };
 
@@ -74,8 +79,11 @@ export interface BrowserPrediction {
 export type FromWorker =
   | { readonly type: 'ready'; readonly threads: number; readonly isolated: boolean; readonly runtime: string }
   | { readonly type: 'status'; readonly text: string }
-  /** The int8 outlier guard's summary (summarizeFrozenPlan), once it has run on the first batch. */
-  | { readonly type: 'frozen-plan'; readonly summary: string }
+  /**
+   * The int8 outlier guard's summary (summarizeFrozenPlan), once it has run on the first batch:
+   * of the tab's run, or (with `task`) of the opened task predicting with an int8 base.
+   */
+  | { readonly type: 'frozen-plan'; readonly summary: string; readonly task?: string }
   | { readonly type: 'event'; readonly event: TrainEvent }
   | { readonly type: 'stopped'; readonly step: number; readonly totalSteps: number }
   | { readonly type: 'finished'; readonly step: number; readonly reason: string; readonly best?: { readonly step: number; readonly metrics: Record<string, number | null> } }

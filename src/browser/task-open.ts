@@ -23,7 +23,10 @@ export async function openTaskDir(base: BaseModel, dir: string): Promise<TaskUpl
   const t = await loadSavedTask(base, dir, { inference: true });
   try {
     const m = t.manifest;
-    const adapter = m.mode.kind === 'adapters' ? m.mode.adapter : undefined;
+    // the adapter as the loaded model holds it: its inference form (prefix tuning's MLP evaluated
+    // into the flat prefix), which is what the tensors sent along are
+    const mode = t.model.mode;
+    const adapter = mode.kind === 'adapters' ? mode.adapter : undefined;
     if (!adapter) fail('BAD_CONFIG', `${dir}: the page predicts with single-adapter tasks; this one is ${m.mode.kind === 'adapters' ? 'a setup of several adapters' : `mode ${m.mode.kind}`}`);
     if (m.head.kind !== 'classification') fail('BAD_CONFIG', `${dir}: the page predicts with classification heads; this task's head is ${m.head.kind}`);
     const tensors: Record<string, { shape: readonly number[]; data: string }> = {};

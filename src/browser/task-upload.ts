@@ -5,6 +5,11 @@
  */
 import { fail } from '../errors.js';
 import type { MethodConfig } from '../adapters/methods/index.js';
+import { f32 } from '../engine/tensor.js';
+import { headConfig } from '../heads/head.js';
+import type { BaseModel } from '../models/base-model.js';
+import type { FrozenOptions } from '../train/frozen-precision.js';
+import { TaskModel } from '../train/task-model.js';
 
 /** The JSON body of `POST /api/tasks/zip`. */
 export interface TaskUpload {
@@ -41,4 +46,25 @@ export function base64ToFloats(text: string, count: number, what: string): Float
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
   return new Float32Array(bytes.buffer);
+}
+
+/**
+ * The model that predicts with an opened task (what the page's worker builds from the server's
+ * {@link TaskUpload}): predict-only, on `base`, with the upload's tensors as they are. With
+ * `frozenPrecision: 'int8'` the base's and the adapter's matmuls run in int8 under the outlier
+ * guard, which measures on the first texts it predicts (as `adapterkit predict --frozen-precision
+ * int8` does). ADAPTER_MISMATCH when the tensors do not fit the adapter; BAD_DATA when one's bytes
+ * do not fit its shape.
+ *
+ * @example
+ * ```ts
+ * const model = taskModelFromUpload(base, await openTaskDir(base, 'tasks/spam'), { frozenPrecision: 'int8' });
+ * (await predictTexts(model, ['Win a free prize now'], { maxLength: 64 }))[0].label; // 'spam'
+ * ```
+ */
+export function taskModelFromUpload(base: BaseModel, u: TaskUpload, o: FrozenOptions = {}): TaskModel {
+  const weights = new Map(Object.entries(u.tensors).map(([name, t]) => [name, f32([...t.shape], base64ToFloats(t.data, t.shape.reduce((x, y) => x * y, 1), `tensor ${name}`))]));
+  return TaskModel.create(base, {
+    mode: { kind: 'adapters', adapter: u.adapter }, head: headConfig({ kind: 'classification', labels: [...u.labels] }), seed: 0, weights, predictOnly: true, ...o,
+  });
 }

@@ -4,7 +4,7 @@
  * offers (`/api/bases`), and a built-in dataset or drop a
  * CSV, train a Houlsby adapter in a worker with live loss and dev-metric charts, a progress bar,
  * stop and resume), the Predict part (classify texts with the model trained in the tab, or with a
- * saved task: a dropped zip or one the server was started with) and the
+ * saved task: a dropped zip or one the server was started with, its frozen base in fp32 or int8) and the
  * Download part (the task directory as a zip, written by the ui server with saveTask).
  * It talks to the worker through the messages of protocol.ts and to the ui server for the
  * built-in datasets (`/api/datasets`).
@@ -40,6 +40,8 @@ const state = {
   runs: 0,
   /** The int8 outlier guard's summary of the current run ('' with an fp32 base, or before it has run). */
   frozenPlan: '',
+  /** The guard's summaries of opened tasks predicting with an int8 base, by task name. */
+  predictPlans: {} as Record<string, string>,
   csv: undefined as BrowserTask | undefined,
 };
 
@@ -55,6 +57,15 @@ function setButtons(): void {
   $<HTMLButtonElement>('resume').disabled = state.training || !state.stopped;
   $<HTMLButtonElement>('classify').disabled = !state.trained && !state.stopped && !state.training && $<HTMLSelectElement>('predict-model').value === 'tab';
   $<HTMLButtonElement>('download').disabled = state.training || (!state.trained && !state.stopped);
+}
+
+/** The precision select applies to saved tasks (the tab's model predicts as it trains); the guard's summary of the chosen one with int8. */
+function showPredictPlan(): void {
+  const model = $<HTMLSelectElement>('predict-model').value;
+  const precision = $<HTMLSelectElement>('predict-precision');
+  precision.disabled = model === 'tab';
+  const plan = model !== 'tab' && precision.value === 'int8' ? state.predictPlans[model] : undefined;
+  $('predict-plan').textContent = plan ? `saved task ${model}: ${plan}` : '';
 }
 
 function drawCharts(): void {
@@ -170,8 +181,13 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
     $('runtime').textContent = `${m.runtime}, ${m.threads} thread${m.threads > 1 ? 's' : ''}${m.isolated ? ' (cross-origin isolated)' : ' (not cross-origin isolated: one thread)'}`;
   } else if (m.type === 'status') setMessage(m.text);
   else if (m.type === 'frozen-plan') {
-    state.frozenPlan = m.summary;
-    $('frozen-plan').textContent = m.summary;
+    if (m.task !== undefined) {
+      state.predictPlans[m.task] = m.summary;
+      showPredictPlan();
+    } else {
+      state.frozenPlan = m.summary;
+      $('frozen-plan').textContent = m.summary;
+    }
   }
   else if (m.type === 'event') {
     const ev = m.event;
@@ -213,6 +229,8 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
     const select = $<HTMLSelectElement>('predict-model');
     if (![...select.options].some((o) => o.value === m.name)) select.add(new Option(`saved task ${m.name} (${m.labels.join(', ')})`, m.name));
     select.value = m.name;
+    delete state.predictPlans[m.name];
+    showPredictPlan();
     $<HTMLButtonElement>('classify').disabled = false;
     setMessage(`opened the saved task ${m.name} for Predict`);
   }
@@ -292,7 +310,12 @@ async function init(): Promise<void> {
     const texts = $<HTMLTextAreaElement>('predict-text').value.split('\n').filter((t) => t.trim() !== '');
     if (texts.length === 0) return setMessage('type one text per line to classify', 'error');
     const model = $<HTMLSelectElement>('predict-model').value;
-    send({ type: 'predict', id: Date.now(), texts, ...(model === 'tab' ? {} : { model }) });
+    const frozenPrecision = $<HTMLSelectElement>('predict-precision').value === 'int8' ? 'int8' : 'fp32';
+    send({ type: 'predict', id: Date.now(), texts, ...(model === 'tab' ? {} : { model, frozenPrecision }) });
+  });
+  for (const id of ['predict-model', 'predict-precision']) $(id).addEventListener('change', () => {
+    showPredictPlan();
+    setButtons();
   });
   const drop = $('csv-drop');
   drop.addEventListener('dragover', (e) => e.preventDefault());
@@ -306,6 +329,7 @@ async function init(): Promise<void> {
     if (f) void onCsv(f);
   });
   setButtons();
+  showPredictPlan();
   drawCharts();
   // Read-only view of the page's run for scripts and the browser tests (the losses, the dev curve, the flags).
   (window as unknown as { adapterkitUi: unknown }).adapterkitUi = {

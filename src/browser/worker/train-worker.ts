@@ -4,7 +4,7 @@
  * {@link TabRun} on onnxruntime-web (the frozen base in fp32, or in int8 under the outlier guard,
  * whose summary goes to the page), reports every trainer event to the page, stops and resumes
  * on request, and classifies texts with the model trained so far or with a saved task opened
- * for Predict. Running in a worker keeps the
+ * for Predict (predict-only, its frozen base in fp32 or int8 as the page asks). Running in a worker keeps the
  * page responsive while ONNX Runtime computes. Messages: protocol.ts.
  */
 import { AdapterkitError } from '../../errors.js';
@@ -14,10 +14,9 @@ import { headConfig } from '../../heads/head.js';
 import type { BaseModel } from '../../models/base-model.js';
 import { predictTexts } from '../../train/evaluate.js';
 import { TaskModel } from '../../train/task-model.js';
-import { checkFrozenPrecision, summarizeFrozenPlan } from '../../train/frozen-precision.js';
+import { checkFrozenPrecision, summarizeFrozenPlan, type FrozenPrecision } from '../../train/frozen-precision.js';
 import { TabRun } from '../tab-run.js';
-import { base64ToFloats, floatsToBase64, type TaskUpload } from '../task-upload.js';
-import { f32 } from '../../engine/tensor.js';
+import { floatsToBase64, taskModelFromUpload, type TaskUpload } from '../task-upload.js';
 import { fetchUseLiteBase } from '../use-lite-assets.js';
 import { bertBaseFrom } from '../bert-assets.js';
 import { EMBEDDED_BASE_NAME, type BrowserTask, type BrowserTrainConfig, type FromWorker, type ServedBase, type ToWorker } from '../protocol.js';
@@ -39,16 +38,34 @@ let abort: AbortController | undefined;
 
 type Phase = 'init' | 'train' | 'predict' | 'export' | 'load';
 
+/** A saved task opened for Predict: its upload, and its predict-only model at each precision asked for so far (fp32 built when it opens). */
+interface OpenedTask {
+  readonly upload: TaskUpload;
+  readonly models: Map<FrozenPrecision, TaskModel>;
+}
+
 /** Saved tasks opened for Predict, by name. */
-const loaded = new Map<string, { model: TaskModel; labels: readonly string[]; maxLength: number }>();
+const loaded = new Map<string, OpenedTask>();
 
 async function loadTask(u: TaskUpload): Promise<void> {
-  const b = await loadBase();
-  const weights = new Map(Object.entries(u.tensors).map(([name, t]) => [name, f32([...t.shape], base64ToFloats(t.data, t.shape.reduce((x, y) => x * y, 1), `tensor ${name}`))]));
-  const model = TaskModel.create(b, { mode: { kind: 'adapters', adapter: u.adapter }, head: headConfig({ kind: 'classification', labels: [...u.labels] }), seed: 0, weights });
-  await loaded.get(u.name)?.model.dispose();
-  loaded.set(u.name, { model, labels: u.labels, maxLength: u.maxLength });
+  const model = taskModelFromUpload(await loadBase(), u);
+  await disposeTask(loaded.get(u.name));
+  loaded.set(u.name, { upload: u, models: new Map([['fp32', model]]) });
   post({ type: 'task-loaded', name: u.name, labels: u.labels });
+}
+
+async function disposeTask(t: OpenedTask | undefined): Promise<void> {
+  for (const m of t?.models.values() ?? []) await m.dispose();
+}
+
+/** The opened task's model at `precision`, built on first use (int8: its guard's summary goes to the page when it has measured). */
+async function openedModel(name: string, t: OpenedTask, precision: FrozenPrecision): Promise<TaskModel> {
+  let m = t.models.get(precision);
+  if (!m) {
+    m = taskModelFromUpload(await loadBase(), t.upload, { frozenPrecision: precision, onFrozenPlan: (plan) => post({ type: 'frozen-plan', task: name, summary: summarizeFrozenPlan(plan) }) });
+    t.models.set(precision, m);
+  }
+  return m;
 }
 
 function errorMessage(e: unknown, during: Phase): FromWorker {
@@ -155,8 +172,14 @@ function exportTask(): void {
   post({ type: 'exported', upload });
 }
 
-async function predict(id: number, texts: readonly string[], name: string | undefined): Promise<void> {
-  const chosen = name === undefined ? (run ? { model: run.tab.model, labels: run.labels, maxLength: run.maxLength } : undefined) : loaded.get(name);
+async function predict(id: number, texts: readonly string[], name: string | undefined, frozenPrecision: FrozenPrecision | undefined): Promise<void> {
+  const precision = checkFrozenPrecision(frozenPrecision ?? 'fp32', 'frozen precision');
+  let chosen: { model: TaskModel; labels: readonly string[]; maxLength: number } | undefined;
+  if (name === undefined) chosen = run ? { model: run.tab.model, labels: run.labels, maxLength: run.maxLength } : undefined;
+  else {
+    const t = loaded.get(name);
+    if (t) chosen = { model: await openedModel(name, t, precision), labels: t.upload.labels, maxLength: t.upload.maxLength };
+  }
   if (!chosen) {
     post({ type: 'error', code: 'BAD_CONFIG', message: name === undefined ? 'train a model first: there is nothing to predict with yet' : `no task ${name} is open`, during: 'predict' });
     return;
@@ -184,7 +207,7 @@ scope.addEventListener('message', (e) => {
   } else if (m.type === 'stop') abort?.abort();
   else if (m.type === 'resume') {
     if (!abort) continueRun().catch(fail('train'));
-  } else if (m.type === 'predict') predict(m.id, m.texts, m.model).catch(fail('predict'));
+  } else if (m.type === 'predict') predict(m.id, m.texts, m.model, m.frozenPrecision).catch(fail('predict'));
   else if (m.type === 'load-task') loadTask(m.upload).catch(fail('load'));
   else if (m.type === 'export') {
     try {
