@@ -164,7 +164,7 @@ class Stepper {
   }
 }
 
-/** ONNX Runtime's throughput on the same MatMul shape as the Python side measures. */
+/** ONNX Runtime's throughput on the same MatMul shape as the Python side measures (median of 15 runs). */
 async function ortMatmulGflops(): Promise<number> {
   const g = new Graph('matmul');
   const a = g.input('a', 'float32', [2048, 768]);
@@ -173,7 +173,7 @@ async function ortMatmulGflops(): Promise<number> {
   const feeds = { a: f32([2048, 768], randomData(2048 * 768, 2)) };
   await s.run(feeds);
   const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 15; i++) {
     const t = performance.now();
     await s.run(feeds);
     times.push(performance.now() - t);
@@ -191,6 +191,8 @@ async function main(): Promise<void> {
   console.log(`adapterkit vs PyTorch training step — ${machine()}; BERT-base-sized random model, batch ${B}, seq ${T}, ${ROUNDS} interleaved timed steps per side (after 1 warm-up)`);
   const core = chooseCore();
   console.log(`PyTorch side: env -u OPENBLAS_L2_SIZE ${core ? `OPENBLAS_CORETYPE=${core}` : '-u OPENBLAS_CORETYPE'} OMP_WAIT_POLICY=PASSIVE ${PYTHON} bench/pytorch/train_step.py --serve --threads ${TORCH_THREADS}; adapterkit sides: node bench/pytorch/adapterkit-step.ts, one process each`);
+  // measured before the steps, as the Python side measures its own when it starts, and again after them
+  const mmBefore = await ortMatmulGflops();
   const names = { adapters: 'adapters (m=64) + layer norms + head', full: 'full fine-tuning' };
   const rows: Row[] = [];
   let torchInfo: TorchReady | undefined;
@@ -253,7 +255,7 @@ async function main(): Promise<void> {
     console.log(`adapter step, int8 adapterkit / fp32 PyTorch: time ${(median(int8.ms) / median(pt.ms)).toFixed(2)} (target <= 0.5), peak RSS ${(int8.peakRssMiB / pt.peakRssMiB).toFixed(2)} (target <= 0.8); int8 / fp32 adapterkit: time ${(median(int8.ms) / median((ak32(ad) as Side).ms)).toFixed(2)}, peak RSS ${(int8.peakRssMiB / (ak32(ad) as Side).peakRssMiB).toFixed(2)}`);
   }
   if (torchInfo) {
-    console.log(`MatMul 2048x768 @ 768x3072: ONNX Runtime ${mm.toFixed(1)} GFLOP/s, PyTorch ${torchInfo.matmulGflops.toFixed(1)} GFLOP/s (torch ${torchInfo.torch}, ${torchInfo.threads} threads, BLAS ${torchInfo.blas.join(', ') || 'none mapped'}, OpenBLAS core ${torchInfo.blasCore ?? '-'})`);
+    console.log(`MatMul 2048x768 @ 768x3072: ONNX Runtime ${mmBefore.toFixed(1)} GFLOP/s before the steps (${mm.toFixed(1)} after them), PyTorch ${torchInfo.matmulGflops.toFixed(1)} GFLOP/s (torch ${torchInfo.torch}, ${torchInfo.threads} threads, BLAS ${torchInfo.blas.join(', ') || 'none mapped'}, OpenBLAS core ${torchInfo.blasCore ?? '-'})`);
     if (torchInfo.blas.some((p) => REFERENCE_BLAS.test(p))) {
       console.log('WARNING: PyTorch is using the reference (unoptimised) BLAS, so its figures are not meaningful. Install libopenblas0-pthread (apt), or set BENCH_TORCH_BLAS_DIR to a directory with an optimised libblas.so.3.');
     }
