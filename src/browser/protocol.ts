@@ -89,5 +89,6 @@ export type FromWorker =
   | { readonly type: 'finished'; readonly step: number; readonly reason: string; readonly best?: { readonly step: number; readonly metrics: Record<string, number | null> } }
   | { readonly type: 'predictions'; readonly id: number; readonly predictions: readonly BrowserPrediction[]; readonly labels: readonly string[] }
   | { readonly type: 'exported'; readonly upload: TaskUpload }
-  | { readonly type: 'task-loaded'; readonly name: string; readonly labels: readonly string[] }
+  /** A saved task opened for Predict (`base`: the served base it is on; absent: the embedded one). */
+  | { readonly type: 'task-loaded'; readonly name: string; readonly labels: readonly string[]; readonly base?: string }
   | { readonly type: 'error'; readonly code: string; readonly message: string; readonly during: 'init' | 'train' | 'predict' | 'export' | 'load' };

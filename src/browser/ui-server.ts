@@ -17,7 +17,7 @@ import type { TaskData } from '../train/data/types.js';
 import { buildBrowserBundle, ORT_URL_PREFIX, type BrowserBuildOptions } from './build.js';
 import { UI_PAGE_HTML } from './page/index-html.js';
 import { taskZip } from './task-download.js';
-import { openTaskDir, openTaskZip } from './task-open.js';
+import { openTaskDir, openTaskZip, type OpenBases } from './task-open.js';
 import { EMBEDDED_BASE_NAME, type BrowserTask, type ServedBase } from './protocol.js';
 import { SERVED_BASE_FILE, servedBase } from './served-bases.js';
 
@@ -148,27 +148,31 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   app.addContentTypeParser(['application/zip', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   const tasks = o.tasks ?? new Map<string, string>();
   app.get('/api/tasks', async () => [...tasks.keys()]);
+  /** The server's copy of the base the page calls `name` (the embedded one, or a served one), loaded once. */
+  const loadNamed = (name: string): Promise<BaseModel> => {
+    if (name === EMBEDDED_BASE_NAME) return (base ??= loadBase(DEFAULT_BASE));
+    const b = served.get(name);
+    if (!b) fail('BAD_DATA', `the task was trained on base ${JSON.stringify(name)}, which this server does not serve (bases: ${[EMBEDDED_BASE_NAME, ...served.keys()].join(', ')})`);
+    b.base ??= loadBase(b.dir);
+    return b.base;
+  };
+  const openBases: OpenBases = { names: [{ name: EMBEDDED_BASE_NAME }, ...[...served].map(([name, b]) => ({ name, family: b.info.family }))], load: loadNamed };
   app.get('/api/tasks/:name', async (req) => {
     const name = (req.params as { name: string }).name;
     const dir = tasks.get(name);
     if (!dir) fail('NOT_FOUND', `no task "${name}" (tasks: ${[...tasks.keys()].join(', ') || 'none; name them with --task name=dir'})`);
-    base ??= loadBase(DEFAULT_BASE);
-    return openTaskDir(await base, dir);
+    return openTaskDir(openBases, dir);
   });
   app.post('/api/tasks/open', async (req) => {
     if (!Buffer.isBuffer(req.body)) fail('BAD_DATA', 'send the task as a zip (content-type application/zip)');
     const name = String((req.query as Record<string, unknown>).name ?? 'task.zip');
-    base ??= loadBase(DEFAULT_BASE);
-    return openTaskZip(await base, new Uint8Array(req.body), name);
+    return openTaskZip(openBases, new Uint8Array(req.body), name);
   });
   /** The server's copy of the base a task upload names (the embedded one when it names none). */
   const baseOf = (body: unknown): Promise<BaseModel> => {
     const name = (body as { base?: unknown } | null)?.base;
-    if (name === undefined || name === EMBEDDED_BASE_NAME) return (base ??= loadBase(DEFAULT_BASE));
-    const b = typeof name === 'string' ? served.get(name) : undefined;
-    if (!b) fail('BAD_DATA', `the task was trained on base ${JSON.stringify(name)}, which this server does not serve (bases: ${[EMBEDDED_BASE_NAME, ...served.keys()].join(', ')})`);
-    b.base ??= loadBase(b.dir);
-    return b.base;
+    if (name !== undefined && typeof name !== 'string') fail('BAD_DATA', `the task's base must be a base's name, got ${JSON.stringify(name)}`);
+    return loadNamed(name ?? EMBEDDED_BASE_NAME);
   };
   app.post('/api/tasks/zip', async (req, reply) => {
     const { fileName, zip } = await taskZip(await baseOf(req.body), req.body);

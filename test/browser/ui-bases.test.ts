@@ -2,7 +2,8 @@
  * `adapterkit ui` with a BERT-family base besides the embedded one (UiServerOptions.bases): the
  * page's base picker offers it, the worker builds it from the files the server serves, trains an
  * adapter on it in the tab, and Download's zip, loaded in Node on the same directory, predicts
- * what the page predicted (1e-4) and records the base's fingerprint. Bases the page cannot build
+ * what the page predicted (1e-4) and records the base's fingerprint; opened again in the page, it
+ * goes on the same base and predicts what the tab's model did. Bases the page cannot build
  * are refused when the server starts. Skipped when /usr/bin/chromium is missing.
  */
 import { after, before, describe, test } from 'node:test';
@@ -108,5 +109,16 @@ describe('a served BERT base in the ui page (headless Chromium)', { skip }, () =
       (p.probs ?? []).forEach((x, k) => assert.ok(Math.abs(x - (inPage[i]?.probs[k] as number)) <= 1e-4, `text ${i}, class ${k}: ${x} vs ${inPage[i]?.probs[k]}`));
     });
     await task.model.dispose();
+
+    // The zip opened again in the page for Predict goes on the same served base: the tab model's probabilities.
+    const zipPath = join(dir, 'cats.zip');
+    writeFileSync(zipPath, zip);
+    await page.setInputFiles('#task-zip', [zipPath]);
+    await waitFor(page, "document.getElementById('predict-model').value === 'cats' || document.getElementById('message').className === 'error'", 30_000, 'the saved task to open');
+    assert.equal(await page.evaluate<string>("document.getElementById('predict-model').selectedOptions[0].textContent"), 'saved task cats (book, cat; on tiny-bert)');
+    await page.evaluate("document.getElementById('predictions').innerHTML = ''; document.getElementById('classify').click()");
+    await waitFor(page, `document.querySelectorAll('#predictions tbody tr').length === ${texts.length} || document.getElementById('message').className === 'error'`, 20_000, 'predictions of the opened task');
+    const reopened = await page.evaluate<{ label: string; probs: number[] }[]>('window.adapterkitUi.predictions()');
+    reopened.forEach((p, i) => p.probs.forEach((x, k) => assert.ok(Math.abs(x - (inPage[i]?.probs[k] as number)) <= 1e-6, `reopened, text ${i}, class ${k}: ${x} vs ${inPage[i]?.probs[k]}`)));
   });
 });

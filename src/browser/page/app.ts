@@ -227,7 +227,7 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
   } else if (m.type === 'exported') void download(m.upload);
   else if (m.type === 'task-loaded') {
     const select = $<HTMLSelectElement>('predict-model');
-    if (![...select.options].some((o) => o.value === m.name)) select.add(new Option(`saved task ${m.name} (${m.labels.join(', ')})`, m.name));
+    if (![...select.options].some((o) => o.value === m.name)) select.add(new Option(`saved task ${m.name} (${m.labels.join(', ')}${m.base !== undefined ? `; on ${m.base}` : ''})`, m.name));
     select.value = m.name;
     delete state.predictPlans[m.name];
     showPredictPlan();

@@ -80,7 +80,7 @@ export const UI_PAGE_HTML = `<!DOCTYPE html>
 </section>
 <section id="predict-section">
   <h2>Predict</h2>
-  <p class="now">Classify texts (one per line) with the model trained in this tab (at the precision it trains with), or with a saved task on the embedded base (a task directory's zip, such as Download's; or one named with <code>adapterkit ui --task name=dir</code>), its frozen base and adapter in fp32 or in int8 (the outlier guard measures on the first texts it classifies).</p>
+  <p class="now">Classify texts (one per line) with the model trained in this tab (at the precision it trains with), or with a saved task on the embedded base or a served one (a task directory's zip, such as Download's; or one named with <code>adapterkit ui --task name=dir</code>), its frozen base and adapter in fp32 or in int8 (the outlier guard measures on the first texts it classifies).</p>
   <div class="grid"><label class="wide">model<select id="predict-model"><option value="tab">the model trained in this tab</option></select></label>
     <label>frozen base (saved tasks)<select id="predict-precision"><option value="fp32">fp32</option><option value="int8">int8 (faster, guarded)</option></select></label>
     <label class="wide">open a saved task (.zip)<input type="file" id="task-zip" accept=".zip,application/zip"></label></div>

@@ -48,10 +48,10 @@ interface OpenedTask {
 const loaded = new Map<string, OpenedTask>();
 
 async function loadTask(u: TaskUpload): Promise<void> {
-  const model = taskModelFromUpload(await loadBase(), u);
+  const model = taskModelFromUpload(await loadBase(u.base), u);
   await disposeTask(loaded.get(u.name));
   loaded.set(u.name, { upload: u, models: new Map([['fp32', model]]) });
-  post({ type: 'task-loaded', name: u.name, labels: u.labels });
+  post({ type: 'task-loaded', name: u.name, labels: u.labels, ...(u.base !== undefined ? { base: u.base } : {}) });
 }
 
 async function disposeTask(t: OpenedTask | undefined): Promise<void> {
@@ -62,7 +62,7 @@ async function disposeTask(t: OpenedTask | undefined): Promise<void> {
 async function openedModel(name: string, t: OpenedTask, precision: FrozenPrecision): Promise<TaskModel> {
   let m = t.models.get(precision);
   if (!m) {
-    m = taskModelFromUpload(await loadBase(), t.upload, { frozenPrecision: precision, onFrozenPlan: (plan) => post({ type: 'frozen-plan', task: name, summary: summarizeFrozenPlan(plan) }) });
+    m = taskModelFromUpload(await loadBase(t.upload.base), t.upload, { frozenPrecision: precision, onFrozenPlan: (plan) => post({ type: 'frozen-plan', task: name, summary: summarizeFrozenPlan(plan) }) });
     t.models.set(precision, m);
   }
   return m;

@@ -62,7 +62,7 @@ export function registerUi(program: Command): void {
   program
     .command('ui')
     .description('Serve a page that trains an adapter inside the browser tab (onnxruntime-web) and classifies texts with it.')
-    .option('--task <name=dir>', 'a saved task (on the embedded base) the page may predict with, on an fp32 or int8 frozen base as the page picks; repeatable', collectNamedDir('task'))
+    .option('--task <name=dir>', 'a saved task (on the embedded base or a --base one) the page may predict with, its frozen base in fp32 or int8 as the page picks; repeatable', collectNamedDir('task'))
     .option('--base <name=dir>', 'a BERT-family model directory (config.json, vocab, model.safetensors) the Train part offers besides the embedded base; repeatable, checked at start', collectNamedDir('base'))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', intArg(0, 65535), 8765)
