@@ -8,12 +8,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startUiServer, type UiServer } from '../../src/browser/ui-server.js';
 import { loadBase } from '../../src/models/base.js';
 import { predictTexts } from '../../src/train/evaluate.js';
 import { loadSavedTask } from '../../src/train/task-io.js';
+import { zipStored } from '../../src/browser/zip-store.js';
 import { cli } from '../cli/harness.js';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openPage, skipWithoutChromium as skip, waitFor } from './chromium.js';
@@ -175,6 +176,19 @@ describe('adapterkit ui in headless Chromium', { skip }, () => {
     await page.setInputFiles('#task-zip', [junk]);
     await waitFor(page, "document.getElementById('message').className === 'error'", 20_000, 'the bad zip message');
     assert.match(await text(page, 'message'), /^junk\.zip was not opened \(BAD_FILE\): junk\.zip: /);
+    // A task opened again under the same name replaces the first: one option, its text from the new zip.
+    const renamed = readdirSync(join(out, 'easy')).map((f) => {
+      const data = readFileSync(join(out, 'easy', f));
+      if (f !== 'adapterkit.json') return { path: `easy/${f}`, data };
+      const m = JSON.parse(data.toString('utf8')) as { head: { labels: string[] } };
+      m.head.labels = ['keep', 'bin'];
+      return { path: `easy/${f}`, data: Buffer.from(JSON.stringify(m)) };
+    });
+    writeFileSync(join(dir, 'easy-renamed.zip'), zipStored(renamed));
+    await page.setInputFiles('#task-zip', [join(dir, 'easy-renamed.zip')]);
+    await waitFor(page, "!document.getElementById('message').textContent.startsWith('junk.zip')", 30_000, 'the renamed task to open');
+    assert.equal(await text(page, 'message'), 'opened the saved task easy for Predict');
+    assert.deepEqual(await page.evaluate<string[]>("[...document.getElementById('predict-model').options].filter((o) => o.value === 'easy').map((o) => o.textContent)"), ['saved task easy (keep, bin)']);
     await page.evaluate("document.getElementById('predict-model').value = 'tab'");
 
     // The page's dev split is every 10th row of the CSV; eval in Node scores the same rows.

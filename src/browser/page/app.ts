@@ -227,7 +227,10 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
   } else if (m.type === 'exported') void download(m.upload);
   else if (m.type === 'task-loaded') {
     const select = $<HTMLSelectElement>('predict-model');
-    if (![...select.options].some((o) => o.value === m.name)) select.add(new Option(`saved task ${m.name} (${m.labels.join(', ')}${m.base !== undefined ? `; on ${m.base}` : ''})`, m.name));
+    const label = `saved task ${m.name} (${m.labels.join(', ')}${m.base !== undefined ? `; on ${m.base}` : ''})`;
+    const option = [...select.options].find((o) => o.value === m.name);
+    if (option) option.text = label; // a task opened again under its name: its labels or base may have changed
+    else select.add(new Option(label, m.name));
     select.value = m.name;
     delete state.predictPlans[m.name];
     showPredictPlan();
