@@ -59,6 +59,7 @@ export class AdapterkitError extends Error {
   /** Optional structured details (shapes, file names, line numbers...). */
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
+  /** `options.cause` is the underlying error, as for `Error`. */
   constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'AdapterkitError';

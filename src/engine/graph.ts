@@ -91,6 +91,7 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:/\-[\]]*$/;
  * mark outputs, then serialise it with `toModel` or run it through an engine `Session`.
  */
 export class Graph {
+  /** The graph's name: the serialized ONNX graph's, the default external-data file name, and in error messages. */
   readonly name: string;
   private readonly _nodes: Node[] = [];
   private readonly _inputs: Value[] = [];
@@ -105,6 +106,7 @@ export class Graph {
   private readonly _linearKernels = new Map<Value, LinearKernel>();
   private _counter = 0;
 
+  /** An empty graph named `name` (default `adapterkit`). */
   constructor(name = 'adapterkit') {
     this.name = name;
   }

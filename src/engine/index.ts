@@ -10,18 +10,18 @@
  * const w = g.param('w', f32([2, 1], [0.5, -1]));
  * const loss = reduceMean(matmul(x, w));
  * const [dw] = gradients(loss, [w]);
- * g.output(loss, dw);
+ * g.output(loss, dw!);
  * const s = await Session.create(g);
  * const out = await s.run({ x: f32([1, 2], [1, 2]) });
  * // out[loss.name].data -> Float32Array [-1.5]; out[dw.name].data -> Float32Array [1, 2]
  * ```
  */
-export { Graph, Value, attr, type Attr, type LinearKernel, type Node } from './graph.js';
+export { Graph, Value, attr, type Attr, type LinearKernel, type Node, type OutputSpec, type SymbolSource, type ValueKind } from './graph.js';
 export * from './tensor.js';
 export * from './shape.js';
 export * from './ops/index.js';
 export { gradients, unbroadcast, type GradientOptions } from './autodiff/differentiate.js';
-export { registeredOps, gradientEntry } from './autodiff/registry.js';
+export { registeredOps, gradientEntry, type GradientEntry, type GradRule, type GradContext } from './autodiff/registry.js';
 export { serializeGraph, liveNodes, type SerializeOptions, type SerializedModel } from './onnx/serialize.js';
 export { EXTERNAL_MEMORY_BYTES, Session, externalDataDefault, type SessionOptions } from './runtime/session.js';
 export { SessionSlot } from './runtime/session-slot.js';

@@ -144,9 +144,13 @@ export function attentionSite(s: Omit<AttentionSite, 'kind' | 'key'>): Attention
 
 /** An encoder's hook sites, validated, with lookups. */
 export class HookSites {
+  /** The residual blocks bottleneck adapters attach to (attention and feed-forward output of each layer), in forward order. */
   readonly sublayers: readonly SubLayerSite[];
+  /** The projections LoRA and IA³ attach to, in forward order. */
   readonly linears: readonly LinearSite[];
+  /** The self-attentions prefix tuning extends, in forward order. */
   readonly attentions: readonly AttentionSite[];
+  /** The embedding output prompt tuning joins its prompt to. */
   readonly embeddings: EmbeddingsSite;
   private readonly byKey = new Map<string, HookSite>();
 

@@ -6,7 +6,20 @@
 /** One input text, or a sentence pair `[a, b]` for pair tasks. */
 export type TextInput = string | [string, string];
 /** What the server knows about one loaded task (`tagging` tasks answer POST /v1/tag, `qa` tasks POST /v1/answer). */
-export interface TaskInfo { name: string; kind: 'classification' | 'regression' | 'multilabel' | 'tagging' | 'qa'; labels: string[]; pair: boolean; bytes: number; dir?: string }
+export interface TaskInfo {
+  /** The name requests use. */
+  name: string;
+  /** The head's kind. */
+  kind: 'classification' | 'regression' | 'multilabel' | 'tagging' | 'qa';
+  /** Label (or tag) names in class-index order (regression: none or one; QA: none). */
+  labels: string[];
+  /** Whether inputs are sentence pairs `[a, b]`. */
+  pair: boolean;
+  /** Bytes of the task's own float32 tensors (adapters and head; the shared base not counted). */
+  bytes: number;
+  /** The directory it was loaded from (absent for a task attached in code). */
+  dir?: string;
+}
 /** One input of a tagging request: a raw text (split into words by the server) or pre-split words. */
 export type TagInput = string | string[];
 /** One tagged word. */

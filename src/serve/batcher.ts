@@ -67,8 +67,11 @@ interface Part<I, O> {
  * ```
  */
 export class Batcher<I, O> {
+  /** The batching window in ms ({@link BatcherOptions.windowMs}, default 5). */
   readonly windowMs: number;
+  /** Most items per backend call ({@link BatcherOptions.maxBatch}, default 32). */
   readonly maxBatch: number;
+  /** Most items waiting ({@link BatcherOptions.maxQueue}, default {@link DEFAULT_MAX_QUEUE}). */
   readonly maxQueue: number;
   private readonly run: (items: I[]) => Promise<O[]>;
   private readonly onBatch: BatcherOptions<I>['onBatch'];
@@ -81,6 +84,11 @@ export class Batcher<I, O> {
   private closed = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
+  /**
+   * `run` answers one batch, one output per item in order; it is never called twice at once.
+   *
+   * @throws RangeError for a negative `windowMs` or a `maxBatch` / `maxQueue` that is not a positive integer.
+   */
   constructor(run: (items: I[]) => Promise<O[]>, opts: BatcherOptions<I> = {}) {
     this.run = run;
     this.windowMs = opts.windowMs ?? 5;

@@ -49,10 +49,12 @@ export type ResponseErrorCode = ServeErrorCode | ErrorCode;
 
 /** An error meant to be answered as-is: status, stable code, message for the client. */
 export class HttpError extends Error {
+  /** Stable machine-readable code; it sets the status ({@link SERVE_ERROR_CODES}). */
   readonly code: ServeErrorCode;
   /** Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`). */
   readonly headers: Readonly<Record<string, string>>;
 
+  /** `message` is sent to the client as is; `headers` are added to the response. */
   constructor(code: ServeErrorCode, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = 'HttpError';

@@ -36,6 +36,7 @@ import type { AnswerInput, AnswerOutput, ClassifierBackend, ClassifyItem, Classi
 export interface ModelBackendOptions {
   /** Tokens per input (default 128, at most the base's limit). */
   maxLength?: number;
+  /** Intra-op threads of each ONNX Runtime session (default: all available cores). */
   threads?: number;
   /**
    * Characters of a classify input (of each side of a pair) the tokenizer sees, per token of
@@ -105,6 +106,7 @@ function classifyOutput(head: HeadConfig, logits: Float32Array, truncated: boole
 
 /** Serves saved tasks on one shared base. */
 export class ModelBackend implements ClassifierBackend {
+  /** Tokens per input: `maxLength` of the options (default 128), at most the base's limit. */
   readonly maxLength: number;
   /** Characters of a classify input the tokenizer sees (see {@link capText}). */
   readonly maxChars: number;
@@ -116,6 +118,7 @@ export class ModelBackend implements ClassifierBackend {
   /** The frozen-precision options of tasks served on their own TaskModel. */
   private readonly frozen: NonNullable<ModelBackendOptions['frozen']>;
 
+  /** A backend with no tasks loaded, on `base` (every task loaded later must be built on this object). */
   constructor(readonly base: BaseModel, o: ModelBackendOptions = {}) {
     this.maxLength = Math.min(o.maxLength ?? 128, base.encoder.maxLength);
     this.maxChars = this.maxLength * (o.charsPerToken ?? CHARS_PER_TOKEN);
@@ -123,10 +126,12 @@ export class ModelBackend implements ClassifierBackend {
     this.frozen = o.frozen ?? {};
   }
 
+  /** The base for /healthz and /v1/adapters: `id`, `family`, `params`, `fingerprint`, `maxLength`. */
   get baseInfo(): Record<string, unknown> {
     return { id: this.base.id, family: this.base.encoder.family, params: baseParamCount(this.base), fingerprint: baseFingerprint(this.base), maxLength: this.maxLength };
   }
 
+  /** The loaded tasks, in load order. */
   tasks(): TaskInfo[] {
     return [...this.info.values()];
   }
@@ -157,12 +162,24 @@ export class ModelBackend implements ClassifierBackend {
     return t;
   }
 
+  /**
+   * Loads the saved task in `dir` under `name`, in its inference form, and attaches it (see
+   * {@link attach}).
+   *
+   * @throws AdapterkitError BAD_CONFIG when `name` is already loaded; what `loadSavedTask` and
+   *   {@link attach} throw.
+   */
   async load(name: string, dir: string): Promise<TaskInfo> {
     if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
     const saved = await loadSavedTask(this.base, dir, { ...this.frozen, inference: true });
     return this.attach(name, saved.model, dir);
   }
 
+  /**
+   * Unloads a task and releases its sessions.
+   *
+   * @throws AdapterkitError NOT_FOUND when `name` is not loaded.
+   */
   async unload(name: string): Promise<void> {
     if (!this.info.has(name)) fail('NOT_FOUND', `task ${name} is not loaded`);
     const own = this.own.get(name);
@@ -267,6 +284,12 @@ export class ModelBackend implements ClassifierBackend {
     return prepared;
   }
 
+  /**
+   * Answers a batch that may mix tasks, in item order: a sentence-level input capped to
+   * {@link maxChars} characters and truncated to {@link maxLength} tokens, a tagging task's text
+   * tagged as {@link tag} does. The shared graph's tasks run in one call, each task on its own
+   * model in one more.
+   */
   async classify(items: ClassifyItem[]): Promise<ItemOutput[]> {
     if (items.length === 0) return [];
     const prepared = this.prepare(items);
@@ -286,7 +309,7 @@ export class ModelBackend implements ClassifierBackend {
     return out;
   }
 
-  /** Releases the sessions. */
+  /** Releases the sessions of every loaded task and of the shared graph. */
   async dispose(): Promise<void> {
     for (const name of this.info.keys()) await this.model(name).dispose();
     await this.multi.dispose();

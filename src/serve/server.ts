@@ -51,13 +51,20 @@ export interface ServeOptions {
   registry?: Readonly<Record<string, string>>;
   /** More secrets to redact from messages (the values of HF_TOKEN, the HF token file and the admin token are always redacted). */
   secrets?: readonly string[];
-  /** Most inputs in one classify request; beyond it 413 TOO_MANY_INPUTS. Default 64. */
+  /**
+   * Most inputs in one request to POST /v1/classify, /v1/tag or /v1/answer; on the multi-task
+   * classify route (a `tasks` list), most inputs × tasks. Beyond it 413 TOO_MANY_INPUTS. Default 64.
+   */
   maxInputs?: number;
   /** Largest request body in bytes; beyond it 413 BODY_TOO_LARGE. Default 1 MiB. */
   bodyLimit?: number;
   /** Environment variable holding the admin bearer token. Default `ADAPTERKIT_ADMIN_TOKEN`. */
   adminTokenEnv?: string;
-  /** Environment the admin token is read from (once, at creation). Default `process.env`. */
+  /**
+   * Environment read once, at creation: the admin token (`adminTokenEnv`), and the Hugging Face
+   * token (`HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN`, or the file `HF_TOKEN_PATH` / `$HF_HOME/token`
+   * names) with the other secret variables, whose values are redacted from messages. Default `process.env`.
+   */
   env?: Record<string, string | undefined>;
   /** How long `close()` waits for in-flight requests and queued batches before cutting connections (ms). Default 10000. */
   shutdownTimeoutMs?: number;
@@ -117,6 +124,7 @@ function loggerSetting(logger: ServeOptions['logger'], r: Redactor): FastifyServ
  * @throws AdapterkitError BAD_CONFIG for an invalid option or an adapter root that is not a directory.
  * @example
  * ```ts
+ * // every adapter root must be an existing directory (else BAD_CONFIG)
  * const app = await createServer(backend, { maxBatch: 16, adapterRoots: ['/srv/adapters'] });
  * await app.listen({ host: '127.0.0.1', port: 0 });
  * ```

@@ -143,11 +143,10 @@ export interface PredictTextsOptions {
  * const base = await loadBase('test/fixtures/models/tiny-bert');
  * const task = await loadSavedTask(base, 'run/best');
  * await predictTexts(task, ['the cat is good .', 'the dog is bad .']);
+ * // numbers rounded here to 4 significant digits (float32 arithmetic: about 7 are reproducible)
  * // [
- * //   { value: 0, label: 'neg', probs: [0.5238090005921057, 0.47619099940789433],
- * //     logits: [0.0684172660112381, -0.026890816166996956], truncated: false },
- * //   { value: 0, label: 'neg', probs: [0.5428314435044919, 0.4571685564955081],
- * //     logits: [0.14426922798156738, -0.02747747115790844], truncated: false },
+ * //   { value: 0, label: 'neg', probs: [0.5238, 0.4762], logits: [0.06842, -0.02689], truncated: false },
+ * //   { value: 0, label: 'neg', probs: [0.5428, 0.4572], logits: [0.1443, -0.02748], truncated: false },
  * // ]
  * await task.model.dispose();
  * ```

@@ -53,7 +53,7 @@ export interface TrainableOptions {
 }
 
 /** What the trainer, CLI and reports need to know of a mode. */
-interface ModeSpec<K extends ModeKind> {
+export interface ModeSpec<K extends ModeKind> {
   /** Default peak learning rate (the paper sweeps {3e-5, 3e-4, 3e-3}). */
   readonly lr: number;
   /** Legend name in reports. */

@@ -591,8 +591,8 @@ export class MultiTaskModel {
    * multi.add('pos', pos); // tagging: O, A, N
    * const batch = multi.encode(['the big cat'], 32); // [CLS] the big cat [SEP]: 5 positions
    * const [s, t] = await multi.predict(batch, ['spam', 'pos'], { rows: [0, 0] });
-   * s.length; // 2
-   * t.length; // 15: 5 positions x 3 tags; t.subarray(3 * 3, 4 * 3) are the logits at "cat"
+   * s!.length; // 2
+   * t!.length; // 15: 5 positions x 3 tags; t!.subarray(3 * 3, 4 * 3) are the logits at "cat"
    * ```
    */
   async predict(batch: EncodedBatch, tasks: readonly string[], o: { rows?: readonly number[] } = {}): Promise<Float32Array[]> {

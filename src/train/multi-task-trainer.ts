@@ -68,6 +68,7 @@ export interface SentenceMultiTask {
   readonly name: string;
   /** A single-adapter task with a classification, regression or multi-label head on the run's base (TaskModel.create). */
   readonly model: TaskModel;
+  /** Its training split. */
   readonly train: readonly Example[];
   /** Its dev split (required: each task keeps the checkpoint that scores best on it). */
   readonly dev: readonly Example[];
@@ -79,9 +80,11 @@ export interface SentenceMultiTask {
 
 /** A tagging task of a mixed-task run: its model has a tagging head, its data are tagged sentences (as {@link taggingTrainingData} takes them). */
 export interface TaggingMultiTask {
+  /** The task's name: its directory under `outDir` and the name in its saved files. */
   readonly name: string;
   /** A single-adapter task with a tagging head on the run's base. */
   readonly model: TaskModel;
+  /** Its training sentences. */
   readonly train: readonly TaggedSentence[];
   /** Its dev split (required). */
   readonly dev: readonly TaggedSentence[];
@@ -116,6 +119,7 @@ export type MultiTaskStopReason = 'done' | 'max-steps' | 'early-stop';
 export interface MultiTaskOptions {
   /** Run directory: one sub-directory per task, and the run's own `metrics.jsonl`. */
   readonly outDir: string;
+  /** At least two tasks on one base, with distinct names. */
   readonly tasks: readonly MultiTaskTask[];
   /** Default `proportional`. */
   readonly sampling?: MultiTaskSampling;
@@ -126,31 +130,39 @@ export interface MultiTaskOptions {
    * pads to its longest example).
    */
   readonly lengthBucketing?: boolean;
+  /** Passes over the draws. Default 3. */
   readonly epochs?: number;
+  /** Examples per batch, all tasks together. Default 32. */
   readonly batchSize?: number;
+  /** Tokens per example. Default 128, capped to the base's limit; more than the limit is BAD_CONFIG. */
   readonly maxLength?: number;
   /** Peak learning rate (default: the adapters mode's). */
   readonly lr?: number;
+  /** AdamW weight decay. Default 0.01. */
   readonly weightDecay?: number;
+  /** Share of the steps of linear warm-up before the linear decay. Default 0.1. */
   readonly warmupRatio?: number;
-  /** Each task's gradient is clipped at this global norm (its own). */
+  /** Each task's gradient is clipped at this global norm (its own). Default 1. */
   readonly clipNorm?: number;
-  /** Seed of the data order and of the dropout masks. */
+  /** Seed of the data order and of the dropout masks. Default 42. */
   readonly seed?: number;
   /** Hidden and attention dropout (default: the base's configuration); heads use their own (they must agree). */
   readonly dropout?: number;
   /** Evaluate every task every N steps (default: at the end of each epoch). */
   readonly evalEvery?: number;
+  /** Stop after this many steps (default: every epoch's). */
   readonly maxSteps?: number;
   /** Per task: stop it after this many evaluations in a row without improvement of its main dev metric (see the module comment). */
   readonly patience?: number;
   /** Continue from the run's last checkpoint (with the same settings). */
   readonly resume?: boolean;
+  /** Intra-op threads of each ONNX Runtime session (default: all available cores). */
   readonly threads?: number;
   /** Precision of the frozen base's matmuls in training (see {@link MixedTaskTrainerOptions.frozen}): every task's model must have the same. */
   readonly frozen?: FrozenOptions;
   /** Abort: the run stops after the current step and throws INTERRUPTED (each task's best so far is kept). */
   readonly signal?: AbortSignal;
+  /** Progress: start, steps, each task's evaluations, tasks stopping, notes and the stop. */
   readonly onEvent?: (e: MultiTaskEvent) => void;
 }
 
@@ -197,14 +209,15 @@ function nextBatch(draws: readonly MixedDraw[], at: number, size: number, stoppe
  * @example
  * ```ts
  * const r = await trainMultiTask({ outDir: 'runs/mt', sampling: { temperature: 2 }, tasks: [
- *   { name: 'spam', model: spamModel, train: spam.splits.train, dev: spam.splits.dev, metrics: ['f1', 'accuracy'] },
- *   { name: 'sotu', model: sotuModel, train: sotu.splits.train, dev: sotu.splits.dev, metrics: ['accuracy'] },
+ *   { name: 'spam', model: spamModel, train: spam.splits.train!, dev: spam.splits.dev, metrics: ['f1', 'accuracy'] },
+ *   { name: 'sotu', model: sotuModel, train: sotu.splits.train!, dev: sotu.splits.dev, metrics: ['accuracy'] },
  * ] });
- * r.tasks[0].bestDir; // runs/mt/spam/best
+ * r.tasks[0]!.bestDir; // 'runs/mt/spam/best'
  * ```
  *
- * @throws AdapterkitError BAD_CONFIG for bad options, tasks that cannot share a batch (named),
- *   duplicate task names, or `resume`; BAD_DATA for a task without training or dev examples.
+ * @throws AdapterkitError BAD_CONFIG for bad options, a task name that cannot name a directory,
+ *   tasks that cannot share a batch (named) or a task name given twice (the last from the
+ *   {@link MixedTaskTrainer} constructor); BAD_DATA for a task without training or dev examples.
  */
 export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskResult> {
   const t0 = performance.now();

@@ -21,15 +21,21 @@ export interface TrainOptions {
   taskName: string;
   /** Metrics to report; the first selects the best checkpoint. */
   metrics: readonly MetricName[];
+  /** Passes over the training split. Default 3. */
   epochs?: number;
+  /** Examples per optimizer step. Default 32. */
   batchSize?: number;
+  /** Tokens per example, recorded in the saved task. Default 128, capped to the base's limit; more than the limit is BAD_CONFIG. */
   maxLength?: number;
   /** Peak learning rate (default per mode, {@link DEFAULT_LR}). */
   lr?: number;
+  /** AdamW weight decay. Default 0.01. */
   weightDecay?: number;
+  /** Share of the steps of linear warm-up before the linear decay. Default 0.1. */
   warmupRatio?: number;
+  /** The gradient is clipped at this global norm. Default 1. */
   clipNorm?: number;
-  /** Seed of the data order (the model has its own for initialisation and dropout). */
+  /** Seed of the data order (default 42) (the model has its own for initialisation and dropout). */
   seed?: number;
   /** Evaluate every N steps (default: at the end of each epoch). */
   evalEvery?: number;

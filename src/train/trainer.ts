@@ -30,11 +30,11 @@ export type { TrainOptions, TrainDataOptions } from './trainer-options.js';
 export type { TrainEvent, TrainResult } from './trainer-events.js';
 
 /**
- * Trains `model` on `train`, evaluating on `dev`, and saves the best task to `outDir/best`.
+ * Trains `model` on `trainSet`, evaluating on `dev`, and saves the best task to `outDir/best`.
  *
  * @example
  * ```ts
- * const r = await train(model, data.splits.train, data.splits.dev, { outDir: 'runs/spam', taskName: 'spam', metrics: ['accuracy'] });
+ * const r = await train(model, data.splits.train!, data.splits.dev, { outDir: 'runs/spam', taskName: 'spam', metrics: ['accuracy'] });
  * r.best?.metrics.accuracy; // e.g. 0.97
  * ```
  */
@@ -49,7 +49,7 @@ export async function train(model: TaskModel, trainSet: readonly Example[], dev:
 
 /**
  * Trains `model` on any {@link TrainingData} (sentence or token-level tasks): the same loop,
- * schedule, checkpoints, evaluation and resume as {@link train}. `o.maxLength` is recorded in
+ * schedule, checkpoints, evaluation and resume as {@link train}. `options.maxLength` is recorded in
  * the saved task; the rows must already be tokenized to it.
  *
  * The parts, one module each: options and their defaults (trainer-options.ts), starting or

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { listBuiltinDatasets, loadBuiltinDataset, loadTask } from '../../src/train/data/index.js';
+import { loadTokenDataset } from '../../src/train/data/builtin/index.js';
 import type { TaskData } from '../../src/train/data/index.js';
 import { untagSentence, passages } from '../../src/train/data/builtin/brown.js';
 import { emailText } from '../../src/train/data/builtin/email.js';
@@ -137,4 +138,16 @@ test('stratified split: each stratum of 3+ documents reaches every split, indepe
 
 test('unknown built-in dataset lists the available names', async () => {
   await assert.rejects(loadBuiltinDataset('imdb'), /no built-in dataset "imdb"; available: spam, sotu, brown/);
+});
+
+test('unknown token-level dataset lists only the token-level names; a sentence-level name says where it loads', async () => {
+  await assert.rejects(loadTokenDataset('nope'), (e: Error) => {
+    assert.equal(e.message, 'no built-in token-level dataset "nope"; available: brown-pos');
+    assert.equal((e as Error & { code?: string }).code, 'NOT_FOUND');
+    return true;
+  });
+  await assert.rejects(loadTokenDataset('spam'), (e: Error) => {
+    assert.equal(e.message, 'no built-in token-level dataset "spam" ("spam" is a sentence-level dataset: load it with loadBuiltinDataset); available: brown-pos');
+    return true;
+  });
 });

@@ -59,7 +59,7 @@ function forwardReach(graph: Graph, from: Set<Value>, nodes: readonly Node[]): S
  * const w = g.param('w', f32([4, 1], [1, 2, 3, 4]));
  * const loss = reduceMean(matmul(x, w));
  * const [dw] = gradients(loss, [w]);
- * g.output(loss, dw);
+ * g.output(loss, dw!);
  * ```
  */
 export function gradients(loss: Value, wrt: readonly Value[], o: GradientOptions = {}): Value[] {

@@ -24,9 +24,10 @@ export interface GradContext {
 /** A gradient rule. */
 export type GradRule = (c: GradContext) => readonly (Value | undefined)[];
 
-type Entry = { kind: 'rule'; rule: GradRule } | { kind: 'none'; reason: string };
+/** An op type's registry entry: its gradient rule, or the reason it has none. */
+export type GradientEntry = { kind: 'rule'; rule: GradRule } | { kind: 'none'; reason: string };
 
-const REGISTRY = new Map<string, Entry>();
+const REGISTRY = new Map<string, GradientEntry>();
 
 /** Registers the gradient rule of an op type. */
 export function defineGradient(opType: string, rule: GradRule): void {
@@ -43,7 +44,7 @@ export function markNonDifferentiable(reason: string, ...opTypes: string[]): voi
 }
 
 /** The registry entry of an op type, if any. */
-export function gradientEntry(opType: string): Entry | undefined {
+export function gradientEntry(opType: string): GradientEntry | undefined {
   return REGISTRY.get(opType);
 }
 

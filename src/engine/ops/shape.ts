@@ -139,7 +139,7 @@ export function squeeze(x: Value, axes: readonly number[]): Value {
   return x.graph.addNode('Squeeze', [x, x.graph.literal('int64', [...norm].sort((a, b) => a - b))], {}, [{ dtype: x.dtype, shape }])[0] as Value;
 }
 
-/** Broadcast `x` to `dims` (or to the shape of a value). */
+/** Broadcast `x` to the shape `to` (or to the shape of the value `to`). */
 export function expand(x: Value, to: Shape | Value): Value {
   const target = Array.isArray(to) ? (to as Shape) : (to as Value).shape;
   const rank = Math.max(target.length, x.rank);

@@ -21,16 +21,29 @@ export interface OrtSession {
   release(): Promise<void>;
 }
 
-/** Session options common to onnxruntime-node and onnxruntime-web. */
+/**
+ * Session options common to onnxruntime-node and onnxruntime-web, with ONNX Runtime's meanings
+ * (unset: ONNX Runtime's default). `Session.create` sets them over the backend's
+ * `sessionDefaults` (onnxruntime-web's: `executionProviders: ['wasm']`); its values are noted.
+ */
 export interface OrtSessionOptions {
+  /** Threads one operator may use (Session: `SessionOptions.threads`, else the backend's default). */
   intraOpNumThreads?: number;
+  /** Threads running independent operators in parallel mode (Session: 1). */
   interOpNumThreads?: number;
+  /** Graph optimizations applied at load (Session: `SessionOptions.optimization`, default `all`). */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Run operators one after another or independent ones in parallel (Session: `sequential`). */
   executionMode?: 'sequential' | 'parallel';
+  /** Reuse CPU memory through ONNX Runtime's arena allocator (Session: true). */
   enableCpuMemArena?: boolean;
+  /** Plan memory from the first run's allocations for later runs of the same shapes (Session: `SessionOptions.memoryPattern`, default true). */
   enableMemPattern?: boolean;
+  /** Least severity logged: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal (Session: `SessionOptions.logLevel`, default 3). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** Execution providers in order of preference, e.g. `['cpu']` or `['wasm']`. */
   executionProviders?: readonly string[];
+  /** Session config entries ONNX Runtime takes as `extra` (Session: turns thread spinning off when `spinning` is false). */
   extra?: Record<string, unknown>;
 }
 

@@ -22,22 +22,41 @@ import { defaultTaggingMetrics } from '../metrics/seqeval.js';
 /** File format of a tagging file; by default `.jsonl`/`.ndjson` are JSONL, anything else CoNLL. */
 export type TaggingFormat = 'conll' | 'jsonl';
 
+/** How to read tagging files: their format, where tokens and tags are, and the tag set. */
+export interface TaggingFileOptions {
+  /** File format; by default `.jsonl`/`.ndjson` files are JSONL, any other file CoNLL. */
+  format?: TaggingFormat;
+  /**
+   * CoNLL: 0-based column of the tag (column 0 is the token); negative counts from the end.
+   * Default -1, the last column (CoNLL-2003's NER tag; 1 is its POS tag, 2 its chunk tag).
+   */
+  tagColumn?: number;
+  /** JSONL: the key of each line's token array. Default `tokens`. */
+  tokensKey?: string;
+  /** JSONL: the key of each line's tag array. Default `tags`. */
+  tagsKey?: string;
+  /**
+   * JSONL: names of numeric tags, index = number (Hugging Face `ner_tags` style). It only names
+   * the tags; to keep this order as the class ids, pass the same list as `tagSet`.
+   */
+  tagNames?: string[];
+  /**
+   * The tag scheme, instead of the detected one: BIOES when some tag is `E-X` or `S-X` and all
+   * are `O` or `[BIES]-X`, BIO when all are `O` or `[BI]-X`, else plain.
+   */
+  scheme?: TagScheme;
+  /**
+   * The tag set in class-id order, instead of the tags found in the files, sorted (`O` first,
+   * then span tags grouped by type, then other tags in code-point order); a tag of the files that
+   * is not in it fails the load (BAD_DATA naming file and line).
+   */
+  tagSet?: string[];
+}
+
 /** Options for {@link loadTaggingTask}. */
-export interface TaggingTaskOptions {
+export interface TaggingTaskOptions extends TaggingFileOptions {
   files: { train: string; dev?: string; test?: string };
   name?: string;
-  format?: TaggingFormat;
-  /** CoNLL: 0-based column of the tag (negative counts from the end). Default -1 (last). */
-  tagColumn?: number;
-  /** JSONL keys. Default `tokens` and `tags`. */
-  tokensKey?: string;
-  tagsKey?: string;
-  /** Names of numeric JSONL tags, index = number. */
-  tagNames?: string[];
-  /** Override the detected scheme. */
-  scheme?: TagScheme;
-  /** Override the tag set (and its order); every tag in the files must be in it. */
-  tagSet?: string[];
   onBadRow?: OnBadRow;
   description?: string;
 }

@@ -36,12 +36,15 @@ export interface TabularColumns {
 /** File format; by default taken from the extension (.csv, .tsv/.tab, .jsonl/.ndjson). */
 export type TabularFormat = 'csv' | 'tsv' | 'jsonl';
 
-/** Options for {@link tabularTaskFromTexts} and loadTabularTask. */
+/** Options of `loadTabularTask` (and of the internal `tabularTaskFromTexts` the browser page uses). */
 export interface TabularTaskOptions extends MetricChoice {
   /** The files of each split; `train` may be left out when `labels` is given (or for regression): scoring only. */
   files: { train?: string; dev?: string; test?: string };
+  /** Which columns hold the text(s), label and id. */
   columns: TabularColumns;
+  /** What the label is: a class, a score (regression) or a set of classes (multilabel). */
   kind: TaskKind;
+  /** The task's name. Default `custom`. */
   name?: string;
   /** Label names in class-index order; default: sorted names found in the training split. */
   labels?: string[];
@@ -50,8 +53,11 @@ export interface TabularTaskOptions extends MetricChoice {
    * by kind (accuracy+macro_f1, pearson+spearman, micro_f1+exact_match).
    */
   metrics?: readonly MetricName[];
+  /** File format; by default from each file's extension. */
   format?: TabularFormat;
+  /** What a malformed row does: `fail` (default, BAD_DATA naming file and line) or `skip` it (listed in the report). */
   onBadRow?: OnBadRow;
+  /** Free text kept in the task data. */
   description?: string;
 }
 

@@ -63,7 +63,7 @@ export const METRICS = {
   exact_match: { input: 'multilabel', positiveClass: false, description: 'fraction of rows whose whole label set is right', compute: multi(exactMatch) },
 } as const satisfies Record<string, MetricSpec>;
 
-/** A metric name; see {@link METRICS}. */
+/** A metric name: a key of the internal `METRICS` table; docs/datasets.md defines each metric. */
 export type MetricName = keyof typeof METRICS;
 
 /** Metric values by name. */

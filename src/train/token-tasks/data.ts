@@ -4,7 +4,7 @@
  */
 import { basename, extname } from 'node:path';
 import { fail } from '../../errors.js';
-import { loadTaggingTask, type TaggingFormat } from '../data/conll.js';
+import { loadTaggingTask, type TaggingFileOptions } from '../data/conll.js';
 import { loadSquad } from '../data/squad.js';
 import { listTokenDatasets, loadTokenDataset } from '../data/builtin/index.js';
 import type { OnBadRow, SkippedRow } from '../data/types.js';
@@ -17,10 +17,24 @@ export interface TokenTaskFiles {
   test?: string;
 }
 
-/** Where a token-level task's data comes from. */
+/**
+ * Tagging files (CoNLL or JSONL) of a token-level task, and how to read them: the format, the
+ * tag's column or the JSONL keys, the names of numeric tags, and the scheme and tag set when they
+ * are not to be detected.
+ */
+export interface TaggingFilesSpec extends TaggingFileOptions {
+  tokenTask: 'tagging';
+  files: TokenTaskFiles;
+  /** The task's name; default: the train file's base name. */
+  name?: string;
+  /** What a malformed line does: `fail` (default, BAD_DATA naming file and line) or `skip` its sentence (listed in `skipped`). */
+  onBadRow?: OnBadRow;
+}
+
+/** Where a token-level task's data comes from: a built-in tagging dataset, tagging files, or SQuAD files. */
 export type TokenTaskSpec =
   | { tokenTask: 'tagging'; builtin: string }
-  | { tokenTask: 'tagging'; files: TokenTaskFiles; format?: TaggingFormat; name?: string; onBadRow?: OnBadRow }
+  | TaggingFilesSpec
   | { tokenTask: 'qa'; files: TokenTaskFiles; name?: string; onBadRow?: OnBadRow };
 
 /** A loaded token-level task. */
@@ -53,6 +67,8 @@ function nameOf(files: TokenTaskFiles): string {
  * @example
  * ```ts
  * const pos = await loadTokenTask({ tokenTask: 'tagging', builtin: 'brown-pos' });
+ * const ner = await loadTokenTask({ tokenTask: 'tagging', files: { train: 'train.txt', dev: 'valid.txt' } }); // CoNLL-2003: NER tag in the last column
+ * const chunks = await loadTokenTask({ tokenTask: 'tagging', files: { train: 'train.txt' }, tagColumn: 2 });
  * const squad = await loadTokenTask({ tokenTask: 'qa', files: { train: 'train-v2.0.json', dev: 'dev-v2.0.json' } });
  * ```
  */
@@ -62,10 +78,8 @@ export async function loadTokenTask(spec: TokenTaskSpec): Promise<LoadedTokenTas
       const data = await loadTokenDataset(spec.builtin);
       return { kind: 'tagging', name: data.name, data, skipped: [] };
     }
-    const data = await loadTaggingTask({
-      files: spec.files, name: spec.name ?? nameOf(spec.files),
-      ...(spec.format ? { format: spec.format } : {}), ...(spec.onBadRow ? { onBadRow: spec.onBadRow } : {}),
-    });
+    const { tokenTask: _tokenTask, ...options } = spec;
+    const data = await loadTaggingTask({ ...options, name: spec.name ?? nameOf(spec.files) });
     return { kind: 'tagging', name: data.name, data, skipped: data.report.skipped };
   }
   if (spec.tokenTask !== 'qa') fail('BAD_CONFIG', `unknown token task ${JSON.stringify((spec as { tokenTask: unknown }).tokenTask)}`);

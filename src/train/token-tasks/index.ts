@@ -5,4 +5,4 @@ export {
   type TagInput, type TagPrediction, type TaggingRow,
 } from './tagging.js';
 export { QA_METRICS, evaluateQa, predictAnswers, predictQaRows, qaRows, qaTrainingData, type AnswerPrediction, type QaInput, type QaRow } from './qa.js';
-export { isTokenDatasetName, isTokenTaskSpec, loadTokenTask, type LoadedTokenTask, type TokenTaskFiles, type TokenTaskSpec } from './data.js';
+export { isTokenDatasetName, isTokenTaskSpec, loadTokenTask, type LoadedTokenTask, type TaggingFilesSpec, type TokenTaskFiles, type TokenTaskSpec } from './data.js';

@@ -124,7 +124,7 @@ export async function predictQaRows(
  * @example
  * ```ts
  * const [a] = await predictAnswers(model, [{ question: 'Who won?', context: 'The Denver Broncos won.' }], { maxLength: 384 });
- * a.text; // 'Denver Broncos'
+ * a!.text; // e.g., for a trained QA model: 'Denver Broncos'
  * ```
  */
 export async function predictAnswers(

@@ -136,7 +136,7 @@ export async function predictTaggingRows(
  * @example
  * ```ts
  * const [p] = await predictTags(model, [{ tokens: ['John', 'lives', 'in', 'Paris'] }], { maxLength: 128 });
- * p.tags; // ['B-PER', 'O', 'O', 'B-LOC']
+ * p!.tags; // e.g., for a trained NER model: ['B-PER', 'O', 'O', 'B-LOC']
  * ```
  */
 export async function predictTags(

@@ -76,7 +76,7 @@ export function listBuiltinDatasets(): BuiltinDatasetInfo[] {
  * @example
  * ```ts
  * const spam = await loadBuiltinDataset('spam');
- * spam.splits.train.length; // 4833
+ * spam.splits.train!.length; // 4833
  * ```
  */
 export async function loadBuiltinDataset(name: string): Promise<TaskData> {
@@ -124,9 +124,20 @@ export function listTokenDatasets(): BuiltinTokenDatasetInfo[] {
   return TOKEN_DATASETS.map(({ load: _load, ...info }) => ({ ...info, tagSet: [...info.tagSet], sizes: { ...info.sizes } }));
 }
 
-/** Loads a built-in token-level dataset by name; NOT_FOUND lists the available names. */
+/**
+ * Loads a built-in token-level dataset by name; NOT_FOUND lists the available token-level names.
+ *
+ * @example
+ * ```ts
+ * const pos = await loadTokenDataset('brown-pos');
+ * pos.splits.train!.length; // 45063
+ * ```
+ */
 export async function loadTokenDataset(name: string): Promise<TaggingData> {
   const dataset = TOKEN_DATASETS.find((d) => d.name === name);
-  if (!dataset) fail('NOT_FOUND', `no built-in token-level dataset "${name}"; available: ${availableDatasets()}`);
+  if (!dataset) {
+    const sentence = DATASETS.some((d) => d.name === name) ? ` ("${name}" is a sentence-level dataset: load it with loadBuiltinDataset)` : '';
+    fail('NOT_FOUND', `no built-in token-level dataset "${name}"${sentence}; available: ${TOKEN_DATASETS.map((d) => d.name).join(', ')}`);
+  }
   return dataset.load();
 }
