@@ -36,6 +36,38 @@ export function adapterModelClass(enc: Encoder): string {
   return known[enc.family] ?? `${enc.family.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase())}AdapterModel`;
 }
 
+/**
+ * The module config AdapterHub loads from an `adapter_config.json`, after its `_fix_backward_compat`
+ * (`loading.py`, adapters 1.1 and later): `adapters` releases before 1.1.0 ignored a LoRA's (or
+ * IA³'s, also `architecture: "lora"`) `alpha` and trained at scaling 1 (adapter-hub/adapters#770),
+ * so a file whose `version` is `adapters.<below 1.1.0>` and whose `r` and `alpha` differ is loaded
+ * with `alpha = r`, as it was trained. Other files' config is returned as it is.
+ *
+ * @example
+ * adapterHubModuleConfig({ version: 'adapters.1.0.1', config: { architecture: 'lora', r: 8, alpha: 16 } });
+ * // → { architecture: 'lora', r: 8, alpha: 8 }
+ */
+export function adapterHubModuleConfig(file: Record<string, unknown>): unknown {
+  const c = file.config;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return c;
+  const m = c as Record<string, unknown>;
+  const scaled = m.architecture === 'lora' && typeof m.r === 'number' && typeof m.alpha === 'number' && m.r !== m.alpha;
+  return scaled && typeof file.version === 'string' && beforeAdapters11(file.version) ? { ...m, alpha: m.r } : c;
+}
+
+/** Whether `adapters.<version>` is an `adapters` release before 1.1.0 (PEP 440 order: 1.1.0.dev0 and 1.1.0rc1 come before 1.1.0). */
+function beforeAdapters11(version: string): boolean {
+  const m = /^adapters\.v?(\d+(?:\.\d+)*)(.*)$/i.exec(version.trim());
+  if (!m) return false;
+  const release = m[1]!.split('.').map(Number);
+  const min = [1, 1, 0];
+  for (let i = 0; i < Math.max(release.length, min.length); i++) {
+    const a = release[i] ?? 0, b = min[i] ?? 0;
+    if (a !== b) return a < b;
+  }
+  return /^[-_.]?(a|b|c|rc|alpha|beta|pre|preview|dev)/i.test(m[2]!);
+}
+
 /** The common fields `build_full_config` adds around a module's config. */
 function fullConfig(enc: Encoder, name: string, config: unknown, hiddenSize: number): Record<string, unknown> {
   return { config, hidden_size: hiddenSize, model_class: adapterModelClass(enc), model_name: null, model_type: enc.family, name, version: `adapters.${ADAPTERHUB_VERSION}` };
@@ -132,7 +164,13 @@ export function headFromAdapterHub(hc: Record<string, unknown>, where: string, w
   if (l2i !== null && l2i !== undefined) {
     if (typeof l2i !== 'object' || Array.isArray(l2i)) fail('BAD_FILE', `${where}: config.label2id must be an object of label to index`);
     const entries = Object.entries(l2i as Record<string, unknown>);
-    for (const [l, i] of entries) if (!(typeof i === 'number' && Number.isInteger(i) && i >= 0 && i < entries.length)) fail('BAD_FILE', `${where}: config.label2id[${JSON.stringify(l)}] must be an index below ${entries.length}, got ${JSON.stringify(i)}`);
+    const seen = new Map<number, string>();
+    for (const [l, i] of entries) {
+      if (!(typeof i === 'number' && Number.isInteger(i) && i >= 0 && i < entries.length)) fail('BAD_FILE', `${where}: config.label2id[${JSON.stringify(l)}] must be an index below ${entries.length}, got ${JSON.stringify(i)}`);
+      const other = seen.get(i);
+      if (other !== undefined) fail('BAD_FILE', `${where}: config.label2id gives index ${i} to both ${JSON.stringify(other)} and ${JSON.stringify(l)}`);
+      seen.set(i, l);
+    }
     labels = entries.sort((a, b) => (a[1] as number) - (b[1] as number)).map(([l]) => l);
   }
   if (kind === 'regression' || kind === 'qa') labels = [];

@@ -33,8 +33,8 @@ import type { Encoder } from '../models/encoder.js';
 import { writeDirAtomically } from '../util/atomic-dir.js';
 import { exists } from '../util/fs.js';
 import { readJsonObjectFile } from '../util/json.js';
-import { ADAPTERHUB_FILES, headFromAdapterHub } from './adapterhub.js';
-import { fromAdapterHubConfig, methodOf } from './methods/index.js';
+import { ADAPTERHUB_FILES, adapterHubModuleConfig, headFromAdapterHub } from './adapterhub.js';
+import { fromAdapterHubConfig, methodOf, type MethodConfig } from './methods/index.js';
 import { readAdapterHubAdapter, writeAdapterHubAdapter, writeAdapterSetup } from './task-files/adapterhub-adapter.js';
 import { readFusionFiles } from './task-files/fusion-files.js';
 import { headFileTensors, headTensors, readHeadWeights, writeHeadFiles } from './task-files/head-files.js';
@@ -126,6 +126,37 @@ async function loadAdapterkitDir(dir: string, enc: Encoder, manifestPath: string
   return { manifest, tensors, origin: 'adapterkit' };
 }
 
+/** The adapter of an AdapterHub directory (its `adapter_config.json` read as `config`) into `tensors`; `fallbackName`: its file keys' name when the config has none. */
+async function readAdapterHubDirAdapter(
+  dir: string, enc: Encoder, config: Record<string, unknown>, configPath: string, adapterName: string, fallbackName: string, tensors: Map<string, HostTensor<'float32'>>,
+): Promise<MethodConfig> {
+  const c = fromAdapterHubConfig(adapterHubModuleConfig(config), configPath, typeof config.version === 'string');
+  if (typeof config.hidden_size === 'number' && config.hidden_size !== enc.hiddenSize) {
+    fail('ADAPTER_MISMATCH', `${configPath}: hidden_size ${config.hidden_size} does not match the ${enc.family} encoder's ${enc.hiddenSize}`);
+  }
+  const fileName = typeof config.name === 'string' ? config.name : fallbackName;
+  methodOf(c).validateFor(c, enc);
+  await readAdapterHubAdapter(c, enc, {
+    dir, adapterName, fileName, label: `adapter ${fileName}`, missing: `${dir}: missing ${ADAPTERHUB_FILES.safeWeights} and ${ADAPTERHUB_FILES.weights}`,
+  }, tensors);
+  return c;
+}
+
+/**
+ * The adapter alone of a directory AdapterHub's `save_adapter` wrote for a model without a head
+ * (`adapter_config.json` and `adapter.safetensors` or `pytorch_adapter.bin`, no `head_config.json`),
+ * its tensors under internal names with `adapterName`; undefined when `dir` is not such a
+ * directory (it has adapterkit.json, a head, or a PEFT config), which loads as a task instead.
+ */
+export async function loadHeadlessAdapterHubAdapter(dir: string, enc: Encoder, adapterName: string): Promise<{ config: MethodConfig; tensors: Map<string, HostTensor<'float32'>> } | undefined> {
+  const configPath = join(dir, ADAPTERHUB_FILES.config);
+  if (await exists(join(dir, MANIFEST_FILE)) || await exists(join(dir, ADAPTERHUB_FILES.headConfig)) || !(await exists(configPath))) return undefined;
+  const config = await readJsonObjectFile(configPath);
+  if ('peft_type' in config) return undefined;
+  const tensors = new Map<string, HostTensor<'float32'>>();
+  return { config: await readAdapterHubDirAdapter(dir, enc, config, configPath, adapterName, adapterName, tensors), tensors };
+}
+
 /** A directory AdapterHub wrote: `head_config.json`, and an adapter when `adapter_config.json` is there. */
 async function loadAdapterHubDir(dir: string, enc: Encoder, config: Record<string, unknown> | undefined, configPath: string, adapterName: string): Promise<LoadedTaskFiles> {
   const tensors = new Map<string, HostTensor<'float32'>>();
@@ -138,18 +169,7 @@ async function loadAdapterHubDir(dir: string, enc: Encoder, config: Record<strin
   const name = typeof hc.name === 'string' ? hc.name : typeof config?.name === 'string' ? config.name : 'task';
   const family = typeof hc.model_type === 'string' ? hc.model_type : '';
   let mode: TaskManifest['mode'] = { kind: 'head-only' };
-  if (config) {
-    const c = fromAdapterHubConfig(config.config, configPath, typeof config.version === 'string');
-    if (typeof config.hidden_size === 'number' && config.hidden_size !== enc.hiddenSize) {
-      fail('ADAPTER_MISMATCH', `${configPath}: hidden_size ${config.hidden_size} does not match the ${enc.family} encoder's ${enc.hiddenSize}`);
-    }
-    const adapterFileName = typeof config.name === 'string' ? config.name : name;
-    methodOf(c).validateFor(c, enc);
-    await readAdapterHubAdapter(c, enc, {
-      dir, adapterName, fileName: adapterFileName, label: `adapter ${adapterFileName}`, missing: `${dir}: missing ${ADAPTERHUB_FILES.safeWeights} and ${ADAPTERHUB_FILES.weights}`,
-    }, tensors);
-    mode = { kind: 'adapters', adapter: c };
-  }
+  if (config) mode = { kind: 'adapters', adapter: await readAdapterHubDirAdapter(dir, enc, config, configPath, adapterName, name, tensors) };
   // AdapterHub's sentence heads read the pooler output with use_pooler true and the first token's hidden state without it
   const token = hf.kind === 'tagging' || hf.kind === 'qa';
   const usePooler = (hc.config as Record<string, unknown>).use_pooler;

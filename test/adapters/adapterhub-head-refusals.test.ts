@@ -26,3 +26,8 @@ test('options with no adapterkit head are BAD_CONFIG naming the field and what i
   refused({ activation_function: 'relu' }, /^head_config\.json: config\.activation_function "relu" is not implemented for two-layer heads \(tanh\)$/);
   refused({ bias: false }, /^head_config\.json: config\.bias false is not implemented \(heads have a bias\)$/);
 });
+
+test('a label2id that gives one index to two labels is BAD_FILE naming both', () => {
+  assert.throws(() => read({ label2id: { ham: 1, spam: 1 } }), (e: unknown) => e instanceof AdapterkitError && e.code === 'BAD_FILE'
+    && e.message === 'head_config.json: config.label2id gives index 1 to both "ham" and "spam"');
+});

@@ -6,7 +6,7 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBase } from '../../src/models/base.js';
 import { predictTexts } from '../../src/train/evaluate.js';
@@ -155,6 +155,22 @@ describe('train --with/--adapter/--compose, then eval, predict, info', () => {
     const base = await loadBase(TINY_BERT);
     const [from, to] = [await loadSavedTask(base, join(stack, 'best')), await loadSavedTask(base, join(dir, 'x4', 'best'))];
     for (const [k, t] of from.model.owned) if (k.startsWith('adapters.task.')) assert.deepEqual(Array.from(to.model.owned.get(k)?.data ?? []), Array.from(t.data), k);
+    await from.model.dispose();
+    await to.model.dispose();
+  });
+
+  test('--with takes an adapter AdapterHub saved without a head (adapter_config.json and weights only)', async () => {
+    const headless = join(dir, 'headless');
+    mkdirSync(headless);
+    for (const f of ['adapter_config.json', 'pytorch_adapter.bin']) copyFileSync(join(lang, 'best', f), join(headless, f));
+    const r = await cli('train', ...data, '--with', `lang=${headless}`, '--adapter', 'task=lora:r=4,alpha=8', '--compose', 'Stack(lang, task)', '--out', join(dir, 'x5'), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /mode:\s+Stack\(lang, task\): lang = bottleneck \(pfeiffer, m=4\) \(frozen\)/);
+    const base = await loadBase(TINY_BERT);
+    const [from, to] = [await loadSavedTask(base, join(lang, 'best')), await loadSavedTask(base, join(dir, 'x5', 'best'))];
+    const tensors = [...from.model.owned].filter(([k]) => k.startsWith('adapters.adapter.'));
+    assert.ok(tensors.length > 0);
+    for (const [k, t] of tensors) assert.deepEqual(Array.from(to.model.owned.get(k.replace('adapters.adapter.', 'adapters.lang.'))?.data ?? []), Array.from(t.data), k);
     await from.model.dispose();
     await to.model.dispose();
   });

@@ -21,7 +21,7 @@ import { methodOf, type MethodConfig } from '../methods/index.js';
 import { isAdapterTensor } from '../names.js';
 import type { TaskManifest } from './manifest.js';
 import { fusionInternalNames, writeFusionFiles } from './fusion-files.js';
-import { internalShapes, mapTensors, readFirst, toFile, type FileTensors } from './tensor-files.js';
+import { internalShapes, mapTensors, readFirst, toFile, type FileTensors, type ReadWeightsFile } from './tensor-files.js';
 
 /** AdapterHub's file of an adapter setup (`utils.py` SETUP_CONFIG_NAME). */
 export const SETUP_FILE = 'adapter_setup.json';
@@ -124,9 +124,32 @@ export interface AdapterHubRead {
   readonly missing: string;
 }
 
+/**
+ * Key names of adapter-transformers (AdapterHub's predecessor) and what they are now: AdapterHub's
+ * `AdapterLoader.legacy_weights_mapping`, applied to every key it loads.
+ */
+const LEGACY_KEY_NAMES: ReadonlyArray<readonly [string, string]> = [
+  ['attention_text_task_adapters', 'adapters'], ['attention_text_lang_adapters', 'adapters'],
+  ['layer_text_task_adapters', 'adapters'], ['layer_text_lang_adapters', 'adapters'], ['invertible_lang_adapters', 'invertible_adapters'],
+];
+
+/**
+ * A weights file's keys as AdapterHub loads them (`loading.py`): legacy names renamed, and, when
+ * no key starts with the model's base prefix (`bert`…; a file saved from a model without a head,
+ * e.g. `adapters.init(BertModel)`), every key taken as relative to the base model, which
+ * `load_weights_from_state_dict` does with `in_base_model`.
+ */
+export function adapterHubFileKeys(read: ReadWeightsFile, enc: Encoder): ReadWeightsFile {
+  const prefix = enc.checkpointPrefix;
+  const renamed = [...read.tensors].map(([k, t]) => [LEGACY_KEY_NAMES.reduce((x, [from, to]) => x.replaceAll(from, to), k), t] as const);
+  const relative = prefix !== '' && !renamed.some(([k]) => k.startsWith(prefix.replace(/\.$/, '')));
+  return { file: read.file, tensors: new Map(renamed.map(([k, t]) => [relative ? `${prefix}${k}` : k, t])) };
+}
+
 /** Reads an adapter's tensors (safetensors first) into `out` under internal names, `[in, out]`. */
 export async function readAdapterHubAdapter(c: MethodConfig, enc: Encoder, at: AdapterHubRead, out: Map<string, HostTensor<'float32'>>): Promise<void> {
-  const read = await readFirst(at.dir, [ADAPTERHUB_FILES.safeWeights, ADAPTERHUB_FILES.weights]);
-  if (!read) fail('BAD_FILE', at.missing);
+  const file = await readFirst(at.dir, [ADAPTERHUB_FILES.safeWeights, ADAPTERHUB_FILES.weights]);
+  if (!file) fail('BAD_FILE', at.missing);
+  const read = adapterHubFileKeys(file, enc);
   mapTensors(read, adapterHubKeys(c, enc, at.adapterName, at.fileName), internalShapes(c, enc, at.adapterName), out, `${at.label} (${methodOf(c).describe(c, enc)}) on a ${enc.family} encoder`);
 }

@@ -12,6 +12,7 @@ import { checkAdapterDrop, checkAdapters, checkSetup, type NamedAdapter } from '
 import { formatComposition } from '../../adapters/composition.js';
 import { isAdapterTensor, renameAdapterTensor } from '../../adapters/names.js';
 import { readFusionDir } from '../../adapters/task-files/fusion-files.js';
+import { loadHeadlessAdapterHubAdapter } from '../../adapters/files.js';
 import type { NamedFusion } from '../../adapters/fusion.js';
 import type { HostTensor } from '../../engine/index.js';
 import { DEFAULT_QA_OPTIONS, isTokenHead, type HeadConfig } from '../../heads/head.js';
@@ -500,6 +501,15 @@ async function setupMode(plan: SetupPlan, base: BaseModel): Promise<{ mode: Adap
   const notes: string[] = [];
   for (const w of plan.loaded) {
     await readManifest(w.dir); // a missing directory, or a run directory: "did you mean runs/x/best?"
+    // an adapter AdapterHub saved without a head: the adapter is all --with needs
+    const headless = await loadHeadlessAdapterHubAdapter(w.dir, base.encoder, w.name);
+    if (headless) {
+      const config = !w.trainable && headless.config.trainLayerNorms ? checkMethodConfig({ ...headless.config, trainLayerNorms: false }) : headless.config;
+      adapters.push({ name: w.name, config, trainable: w.trainable });
+      for (const [k, t] of headless.tensors) adapterWeights.set(k, t);
+      loaded.push(`${w.name} from ${w.dir}${w.trainable ? ' (trains on)' : ' (frozen)'}`);
+      continue;
+    }
     const saved = await loadSavedTask(base, w.dir);
     try {
       const { config, tensors } = adapterOf(saved.model, w);
