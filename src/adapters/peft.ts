@@ -20,23 +20,46 @@ export const PEFT_FILES = { config: 'adapter_config.json', weights: 'adapter_mod
 /** The PEFT version whose layout adapterkit writes. */
 export const PEFT_VERSION = '0.20.1.dev0@UNKNOWN';
 
+/** PEFT's task type and head module of a head that is the Hugging Face one (see {@link peftHeadOrIssue}). */
+export interface PeftHead {
+  /** PEFT's `task_type`: SEQ_CLS, TOKEN_CLS or QUESTION_ANS. */
+  readonly taskType: string;
+  /** The Hugging Face head module, `classifier` or `qa_outputs`. */
+  readonly module: string;
+  /** What PEFT's `PeftModelFor<Task>` saves in `modules_to_save`. */
+  readonly modulesToSave: string[];
+}
+
+/** The families whose Hugging Face token classification and question answering heads are a Linear (after dropout) on the hidden states. */
+const LINEAR_TOKEN_HEADS = ['bert', 'roberta', 'distilbert', 'electra', 'deberta-v2'];
+
 /**
  * PEFT's task type and the Hugging Face head module of a head, when adapterkit's head is that
- * module exactly; `modulesToSave` is what PEFT's `PeftModelFor<Task>` saves in `modules_to_save`
- * (for sequence classification it adds its defaults `classifier` and `score`, peft_model.py).
+ * module exactly, or why it is not; `modulesToSave` is what PEFT's `PeftModelFor<Task>` saves in
+ * `modules_to_save` (for sequence classification it adds its defaults `classifier` and `score`,
+ * peft_model.py). Used both to write a head into PEFT's layout and to accept one read from it.
  */
-export function peftHead(h: HeadConfig, enc: Encoder): { taskType: string; module: string; modulesToSave: string[] } | undefined {
-  if (h.layers !== 1 || h.pooling !== undefined) return undefined;
+export function peftHeadOrIssue(h: HeadConfig, enc: Encoder): PeftHead | { issue: string } {
+  if (h.layers !== 1) return { issue: `a ${h.layers}-layer head is not a Hugging Face one` };
+  if (h.pooling !== undefined) return { issue: `a head on ${h.pooling} pooling is not a Hugging Face one` };
   if (isTokenHead(h)) {
-    if (!['bert', 'roberta', 'distilbert', 'electra', 'deberta-v2'].includes(enc.family)) return undefined;
+    if (!LINEAR_TOKEN_HEADS.includes(enc.family)) return { issue: `adapterkit knows the Hugging Face token and answer heads of ${LINEAR_TOKEN_HEADS.join(', ')} (a Linear on the hidden states), not the ${enc.family} one` };
     return h.kind === 'qa'
       ? { taskType: 'QUESTION_ANS', module: 'qa_outputs', modulesToSave: ['qa_outputs'] }
       : { taskType: 'TOKEN_CLS', module: 'classifier', modulesToSave: ['classifier'] };
   }
   // BertForSequenceClassification: dropout + Linear on the pooler output; DebertaV2ForSequenceClassification
   // likewise on its ContextPooler's (the other families' heads differ)
-  if ((enc.family === 'bert' || enc.family === 'deberta-v2') && enc.describe().pooler === true && h.kind !== 'multilabel') return { taskType: 'SEQ_CLS', module: 'classifier', modulesToSave: ['classifier', 'score'] };
-  return undefined;
+  const pooled = (enc.family === 'bert' || enc.family === 'deberta-v2') && enc.describe().pooler === true;
+  if (!pooled) return { issue: `adapterkit knows the Hugging Face sequence classification head of bert and deberta-v2 bases with a pooler (a Linear on the pooler output), not the one of this ${enc.family} base` };
+  if (h.kind === 'multilabel') return { issue: 'PEFT\'s layout does not say a head is multi-label' };
+  return { taskType: 'SEQ_CLS', module: 'classifier', modulesToSave: ['classifier', 'score'] };
+}
+
+/** {@link peftHeadOrIssue} when the head is the Hugging Face one, else undefined. */
+export function peftHead(h: HeadConfig, enc: Encoder): PeftHead | undefined {
+  const r = peftHeadOrIssue(h, enc);
+  return 'issue' in r ? undefined : r;
 }
 
 /** PEFT's `adapter_config.json` for an adapter and head, or why PEFT cannot express the adapter. */
@@ -76,7 +99,7 @@ export function peftHeadKey(module: string, internal: string): string | undefine
 export function fromPeftConfig(json: Record<string, unknown>, enc: Encoder, where: string): MethodConfig {
   const selected = (target: unknown, layers: unknown, rule: 'target' | 'feedforward' = 'target') => {
     const extra = [`${enc.checkpointPrefix}pooler.dense`];
-    const s = peftSelected(enc, target, layers, extra, rule);
+    const s = peftSelected(enc, target, layers, extra, rule, where);
     if (rule === 'feedforward') return s.sites;
     if (s.foreign.length) fail('BAD_CONFIG', `${where}: target_modules also selects ${s.foreign.join(', ')}, which adapterkit has no adapter site for`);
     if (s.sites.length === 0) fail('BAD_CONFIG', `${where}: target_modules ${JSON.stringify(target)} selects no projection of the ${enc.family} encoder`);

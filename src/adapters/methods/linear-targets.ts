@@ -6,6 +6,7 @@
 import { AdapterkitError } from '../../errors.js';
 import type { Encoder } from '../../models/encoder.js';
 import type { LinearRole, LinearSite } from '../../models/sites.js';
+import { pythonFullMatch } from '../../util/python-regex.js';
 
 /** AdapterHub's names of the attention projections. */
 export type AttnMatrix = 'q' | 'k' | 'v';
@@ -117,10 +118,12 @@ export function peftFeedforward(enc: Encoder, sites: readonly LinearSite[], ff: 
  * no site for (those make loading fail).
  */
 export function peftSelected(
-  enc: Encoder, target: unknown, layersToTransform: unknown, extraModules: readonly string[], rule: SuffixRule = 'target',
+  enc: Encoder, target: unknown, layersToTransform: unknown, extraModules: readonly string[], rule: SuffixRule = 'target', where = 'adapter_config.json',
 ): { sites: LinearSite[]; foreign: string[] } {
+  // PEFT: re.fullmatch(target, key) for a string (check_target_module_exists)
+  const re = typeof target === 'string' ? pythonFullMatch(target, `${where}: ${rule === 'target' ? 'target_modules' : 'feedforward_modules'}`) : undefined;
   const match = (name: string): boolean => {
-    if (typeof target === 'string') return new RegExp(`^(?:${target})$`).test(name);
+    if (re) return re.test(name);
     if (Array.isArray(target)) return target.some((t) => typeof t === 'string' && suffixMatch(rule, name, t));
     return false;
   };

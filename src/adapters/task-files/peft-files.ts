@@ -12,9 +12,9 @@ import type { Encoder } from '../../models/encoder.js';
 import { writeSafetensors, type WeightTensor } from '../../models/weights/index.js';
 import { pythonJson } from '../../util/python-json.js';
 import { methodOf, type MethodConfig } from '../methods/index.js';
-import { PEFT_FILES, fromPeftConfig, peftAdapterConfig, peftHead, peftHeadKey, peftKeys } from '../peft.js';
+import { PEFT_FILES, fromPeftConfig, peftAdapterConfig, peftHeadKey, peftHeadOrIssue, peftKeys } from '../peft.js';
 import { MANIFEST_VERSION, type LoadedTaskFiles, type TaskManifest } from './manifest.js';
-import { internalShapes, mapTensors, readFirst, toFile, transposed, type FileTensors } from './tensor-files.js';
+import { float32Of, internalShapes, mapTensors, readFirst, toFile, transposed, type FileTensors } from './tensor-files.js';
 
 /** The PEFT layout's folder inside a task directory. */
 export const PEFT_DIR = 'peft';
@@ -40,12 +40,12 @@ export async function writePeftLayout(
   const files: FileTensors = new Map();
   const held = methodOf(c).peft?.fileTensors?.(c as never, enc, adapterName, tensors) ?? tensors;
   for (const k of peftKeys(c, enc, adapterName)) files.set(k.key, toFile(k, held.get(k.internal) as HostTensor<'float32'>));
-  const hm = peftHead(manifest.head, enc);
-  if (hm) for (const [k, t] of tensors) {
+  const hm = peftHeadOrIssue(manifest.head, enc);
+  if ('issue' in hm) notes.push(`PEFT's layout holds the adapter only, not this ${manifest.head.kind} head: ${hm.issue}`);
+  else for (const [k, t] of tensors) {
     const key = k.startsWith('head.') ? peftHeadKey(hm.module, k) : undefined;
     if (key) files.set(key, t.shape.length === 2 ? transposed(t) : t);
   }
-  else notes.push(`PEFT's layout holds the adapter only: this ${manifest.head.kind} head (${manifest.head.layers} layer${manifest.head.layers > 1 ? 's' : ''}) is not the Hugging Face ${enc.family} head`);
   await mkdir(join(dir, PEFT_DIR));
   await writeFile(join(dir, PEFT_DIR, PEFT_FILES.config), pythonJson(peft.json));
   await writeSafetensors(join(dir, PEFT_DIR, PEFT_FILES.weights), files, { format: 'pt' });
@@ -71,13 +71,23 @@ export async function loadPeftDir(dir: string, enc: Encoder, config: Record<stri
   const w = headParts.get(`${module}.weight`);
   const b = headParts.get(`${module}.bias`);
   if (!w || !b) fail('BAD_FILE', `${dir}: the PEFT adapter has no head (modules_to_save classifier or qa_outputs, with weight and bias); adapterkit needs a task head`);
+  const wKey = `base_model.model.${module}.weight`, bKey = `base_model.model.${module}.bias`;
+  const weight = float32Of(w, wKey, read.file), bias = float32Of(b, bKey, read.file);
+  const [n, width] = weight.shape;
+  if (weight.shape.length !== 2 || width !== enc.hiddenSize) {
+    fail('ADAPTER_MISMATCH', `${read.file}: ${wKey} has shape [${weight.shape.join(', ')}], expected [labels, ${enc.hiddenSize}] (a Linear on the ${enc.family} encoder's hidden size)`);
+  }
+  if (bias.shape.length !== 1 || bias.shape[0] !== n) fail('ADAPTER_MISMATCH', `${read.file}: ${bKey} has shape [${bias.shape.join(', ')}], expected [${n}] (one per row of ${wKey})`);
   const type = config.task_type;
-  const n = w.shape[0] as number;
   const kind = module === 'qa_outputs' || type === 'QUESTION_ANS' ? 'qa' : type === 'TOKEN_CLS' ? 'tagging' : n === 1 ? 'regression' : 'classification';
-  const head = headConfig({ kind, labels: kind === 'qa' || kind === 'regression' ? [] : Array.from({ length: n }, (_, i) => `LABEL_${i}`), layers: 1 });
-  const wt = w.data as Float32Array;
-  tensors.set('head.out.weight', transposed({ dtype: 'float32', shape: w.shape, data: wt }));
-  tensors.set('head.out.bias', { dtype: 'float32', shape: b.shape, data: b.data as Float32Array });
+  const head = headConfig({ kind, labels: kind === 'qa' || kind === 'regression' ? [] : Array.from({ length: n! }, (_, i) => `LABEL_${i}`), layers: 1 });
+  // the head must be the Hugging Face one that PEFT's model wraps, as adapterkit writes it
+  const hf = peftHeadOrIssue(head, enc);
+  if ('issue' in hf || hf.module !== module) {
+    fail('ADAPTER_MISMATCH', `${dir}: cannot rebuild this PEFT ${String(type ?? 'task')} head (${module}): ${'issue' in hf ? hf.issue : `a ${kind} head is PEFT's ${hf.module}`}`);
+  }
+  tensors.set('head.out.weight', transposed(weight));
+  tensors.set('head.out.bias', bias);
   const base = typeof config.base_model_name_or_path === 'string' ? config.base_model_name_or_path : 'unknown';
   return {
     manifest: { format: 'adapterkit-task', version: MANIFEST_VERSION, name: 'task', base: { id: base, family: enc.family, fingerprint: '' }, mode: { kind: 'adapters', adapter: c }, head, maxLength: 128 },
