@@ -216,6 +216,12 @@ export interface AdapterMethod<C extends MethodConfigBase = MethodConfigBase> {
    */
   positions?(c: C): Readonly<Partial<Record<PositionKind, number>>>;
   /**
+   * Positions of the base's position embeddings that the adapter's tokens take before the
+   * input's (PEFT's prompt tuning: its P virtual tokens), so that an input may have that many
+   * fewer tokens than the base's limit. Absent: 0.
+   */
+  inputPositions?(c: C): number;
+  /**
    * Whether the hooks average over every position of a row (UniPELT's gates, as AdapterHub's:
    * padding included), so that positions other tasks add to the rows of a mixed batch (prompt
    * tokens) would change what this adapter computes. Absent: false.

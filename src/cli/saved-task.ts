@@ -103,7 +103,9 @@ export async function loadTaskDir(dir: string, o: { base?: string; revision?: st
   const base = await loadBase(id, cliBaseOptions(revision));
   resolveMaxLength(base.encoder.maxLength, o.maxLength, { over: 'fail', name: '--max-length' });
   const saved = await loadSavedTask(base, dir, { ...(o.threads !== undefined ? { threads: o.threads } : {}), ...o.model, ...(o.inference === true ? { inference: true } : {}) });
-  return { base, saved, maxLength: resolveMaxLength(base.encoder.maxLength, undefined, { fallback: manifest?.maxLength }) };
+  const taken = saved.model.positionsTaken;
+  if (taken > 0) resolveMaxLength(base.encoder.maxLength, o.maxLength, { over: 'fail', name: '--max-length', taken });
+  return { base, saved, maxLength: resolveMaxLength(base.encoder.maxLength, undefined, { fallback: manifest?.maxLength, taken }) };
 }
 
 async function baseSourceIsDir(p: string): Promise<boolean> {

@@ -200,6 +200,11 @@ export class ModelBackend implements ClassifierBackend {
     return this.own.get(name) ?? this.multi.task(name);
   }
 
+  /** Tokens per input for `model`: the backend's max length, less the positions its adapters take (PEFT's prompt tuning). */
+  private tokensFor(model: TaskModel): number {
+    return Math.min(this.maxLength, model.maxTokens);
+  }
+
   /** The model of a loaded task of `kind`. */
   private modelOfKind(name: string, kind: 'tagging' | 'qa'): TaskModel {
     if (!this.info.has(name)) fail('NOT_FOUND', `task ${name} is not loaded`);
@@ -211,7 +216,7 @@ export class ModelBackend implements ClassifierBackend {
   /** Tagging inputs as rows of `model`: texts split into words as the tokenizer splits them, word lists as given. */
   private tagRows(model: TaskModel, inputs: readonly TagInput[]): TagRow[] {
     const split = inputs.map((x) => (typeof x === 'string' ? splitWords(model, x) : { words: x, spans: undefined }));
-    const rows = taggingRows(model, split.map((s) => ({ tokens: s.words })), this.maxLength);
+    const rows = taggingRows(model, split.map((s) => ({ tokens: s.words })), this.tokensFor(model));
     return split.map((s, i) => ({ words: s.words, spans: s.spans, row: rows[i] as TaggingRow }));
   }
 
@@ -242,7 +247,7 @@ export class ModelBackend implements ClassifierBackend {
   /** Answers questions over contexts (windows of the backend's max length). */
   async answer(task: string, inputs: AnswerInput[]): Promise<AnswerOutput[]> {
     const model = this.modelOfKind(task, 'qa');
-    const preds = await predictAnswers(model, inputs, { maxLength: this.maxLength });
+    const preds = await predictAnswers(model, inputs, { maxLength: this.tokensFor(model) });
     return preds.map((p) => ({ answer: p.text, score: p.score, start: p.start ?? null, end: p.end ?? null }));
   }
 
@@ -275,7 +280,14 @@ export class ModelBackend implements ClassifierBackend {
       cut.push(a.cut || b.cut);
       return [a.text, b.text];
     });
-    const rows = texts.length ? rowsOf(this.multi.encode(texts, this.maxLength)) : [];
+    // one encoding per token limit: the backend's, or less for a task whose adapters take positions (PEFT's prompt)
+    const rows = new Array<TokenizedRow>(texts.length);
+    const byLimit = new Map<number, number[]>();
+    sentence.forEach((r, k) => {
+      const limit = this.tokensFor(this.model((items[r] as ClassifyItem).task));
+      byLimit.set(limit, [...(byLimit.get(limit) ?? []), k]);
+    });
+    for (const [limit, ks] of byLimit) rowsOf(this.multi.encode(ks.map((k) => texts[k] as TextInput), limit)).forEach((row, j) => { rows[ks[j] as number] = row; });
     sentence.forEach((r, k) => {
       const head = this.model((items[r] as ClassifyItem).task).head;
       const row = rows[k] as TokenizedRow;

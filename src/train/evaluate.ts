@@ -85,7 +85,7 @@ async function rowLogits(model: TaskModel, rows: readonly TokenizedExample[], o:
  * {@link PredictExamplesOptions.windowOverlap}).
  */
 export async function predictExamples(model: TaskModel, examples: readonly Example[], o: PredictExamplesOptions): Promise<Prediction[]> {
-  const maxLength = resolveMaxLength(model.base.encoder.maxLength, o.maxLength);
+  const maxLength = resolveMaxLength(model.base.encoder.maxLength, o.maxLength, { taken: model.positionsTaken });
   if (o.windowOverlap !== undefined) {
     const { rows, owner } = windowRows(model, examples, { maxLength, overlap: o.windowOverlap });
     const logits = await rowLogits(model, rows, o);
@@ -166,7 +166,7 @@ export async function predictTexts(task: SavedTask | TaskModel, texts: readonly 
     if (!model.head.pair) fail('BAD_DATA', `text ${i}: a pair was given but this task takes single texts`);
     return { id, textA: t[0], textB: t[1] };
   });
-  const maxLength = resolveMaxLength(model.base.encoder.maxLength, o.maxLength, { fallback: trained ?? DEFAULT_MAX_LENGTH });
+  const maxLength = resolveMaxLength(model.base.encoder.maxLength, o.maxLength, { fallback: trained ?? DEFAULT_MAX_LENGTH, taken: model.positionsTaken });
   return predictExamples(model, examples, {
     maxLength, ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}), ...(o.windowOverlap !== undefined ? { windowOverlap: o.windowOverlap } : {}),
   });

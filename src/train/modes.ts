@@ -109,6 +109,17 @@ export function validateMode(mode: TrainingMode, enc: Encoder): void {
   }
 }
 
+/**
+ * Positions of the base's position embeddings that a mode's adapters take before the input's
+ * tokens (PEFT's prompt tuning), which an input then cannot have: see
+ * the method's `inputPositions`. 0 for every other mode and method.
+ */
+export function positionsTaken(mode: TrainingMode): number {
+  if (mode.kind !== 'adapters') return 0;
+  const configs = isAdapterSetup(mode) ? mode.adapters.map((a) => a.config) : [mode.adapter];
+  return Math.max(0, ...configs.map((c) => methodOf(c).inputPositions?.(c) ?? 0));
+}
+
 /** A short description such as `bottleneck (paper, m=64 + layer norms)` or `top-2 layers`. */
 export function describeMode(mode: TrainingMode, enc?: Encoder): string {
   return spec(mode).describe(mode as never, enc);

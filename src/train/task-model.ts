@@ -29,7 +29,7 @@ import type { EncodedBatch } from '../models/tokenizers/index.js';
 import {
   adapterWeightHook, checkFrozenPrecision, checkInt8Tolerance, DEFAULT_INT8_TOLERANCE, frozenMatmulSpecs, frozenWeightHook, guardSlice, runFrozenGuard, type FrozenBuild, type FrozenPlan, type FrozenPrecision,
 } from './frozen-precision.js';
-import { isAdapterSetup, isTrainable, validateMode, type AdapterSetupMode, type TrainableOptions, type TrainingMode } from './modes.js';
+import { isAdapterSetup, isTrainable, positionsTaken, validateMode, type AdapterSetupMode, type TrainableOptions, type TrainingMode } from './modes.js';
 
 /** Why a predict-only model refuses training. */
 const PREDICT_ONLY = 'this task model only predicts (predictOnly, as a task loaded with inference: true is): load the task without it to train it further';
@@ -241,6 +241,16 @@ export class TaskModel {
   /** The training mode, with the active composition of a setup (see {@link activate}). */
   get mode(): TrainingMode {
     return this.currentMode;
+  }
+
+  /** Positions of the base's limit that the adapters take before the input's tokens (PEFT's prompt tuning), see {@link positionsTaken}. */
+  get positionsTaken(): number {
+    return positionsTaken(this.currentMode);
+  }
+
+  /** The most tokens an input may have: the base's limit less {@link positionsTaken}. */
+  get maxTokens(): number {
+    return this.base.encoder.maxLength - this.positionsTaken;
   }
 
   /** Outputs per input: the children of an active Parallel block, else 1 (predict gives `channels x batch` rows, channel after channel). */

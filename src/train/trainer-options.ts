@@ -101,7 +101,7 @@ export interface ResolvedTrainOptions {
  * BAD_CONFIG when an explicit value is not an integer of at least 2 or exceeds the limit.
  */
 export function checkMaxLength(model: TaskModel, maxLength: number | undefined): number {
-  return resolveMaxLength(model.base.encoder.maxLength, maxLength, { over: 'fail', name: 'max length' });
+  return resolveMaxLength(model.base.encoder.maxLength, maxLength, { over: 'fail', name: 'max length', taken: model.positionsTaken });
 }
 
 /**

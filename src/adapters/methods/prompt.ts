@@ -234,6 +234,8 @@ export const promptMethod: AdapterMethod<PromptConfig> = {
     ? { unsupported: 'PEFT\'s prompt joins before the word embeddings and shifts the positions of the input\'s tokens by its length, so rows of other tasks (or other lengths) would see other positions' }
     : { key: JSON.stringify({ m: 'prompt_tuning', combine: c.combine }) }),
   positions: (c) => ({ prompt: c.prompt_length }),
+  // PEFT's prompt enters before the position embeddings (AdapterHub's after them)
+  inputPositions: (c) => (c.placement === 'peft' ? c.prompt_length : 0),
   notComposable: 'AdapterHub joins the prompt of an active setup\'s first adapter only (PromptTuningLayer.forward: adapter_setup.first()) to every row and ignores a prompt-tuning adapter anywhere else in it, so a composition would not compose it; adapterkit refuses rather than ignore it (serve or train it as one adapter)',
   adapterHub: {
     config(c, enc) {

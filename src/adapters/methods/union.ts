@@ -130,6 +130,7 @@ export function makeUnionMethod<C extends MethodConfigBase>(methodOf: (c: C) => 
       return { config: Object.freeze({ ...c, configs: Object.freeze(configs) }), tensors: all };
     },
     averagesPositions: (c) => each(c, (m, x) => m.averagesPositions?.(x) ?? false).some(Boolean),
+    inputPositions: (c) => each(c, (m, x) => m.inputPositions?.(x) ?? 0).reduce((a, b) => a + b, 0),
     positions: (c) => Object.assign({}, ...each(c, (m, x) => m.positions?.(x) ?? {})) as ReturnType<NonNullable<AdapterMethod<C>['positions']>>,
     structure(c) {
       const parts = each(c, (m, x) => m.structure(x));

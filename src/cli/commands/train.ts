@@ -19,7 +19,7 @@ import { DEFAULT_QA_OPTIONS, isTokenHead, type HeadConfig } from '../../heads/he
 import { HEAD_POOLINGS, POOLING_HELP, headPoolingFor, type HeadPooling } from '../../heads/pooling.js';
 import { DEFAULT_BASE, loadBase, type BaseModel } from '../../models/base.js';
 import { devSplitNames, loadTask, positiveLabelOf, type TaskData, type TaskSpec } from '../../train/data/index.js';
-import { describeMode, isAdapterSetup, MODE_NAMES, type AdapterSetupMode, type SingleTrainingMode, type TrainingMode } from '../../train/modes.js';
+import { describeMode, isAdapterSetup, MODE_NAMES, positionsTaken, type AdapterSetupMode, type SingleTrainingMode, type TrainingMode } from '../../train/modes.js';
 import { resolveMaxLength } from '../../train/max-length.js';
 import { TaskModel } from '../../train/task-model.js';
 import { loadSavedTask } from '../../train/task-io.js';
@@ -359,10 +359,10 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
 
   const source = await baseSource(f.base);
   const base = await loadBase(source, cliBaseOptions(f.revision));
-  const maxLength = resolveMaxLength(base.encoder.maxLength, f.maxLength, { fallback: task.defaultMaxLength, over: 'fail', name: '--max-length' });
   const head = task.head(base);
   const built = setup ? await setupMode(setup, base) : undefined;
   const mode: TrainingMode = built?.mode ?? (single as SingleTrainingMode);
+  const maxLength = resolveMaxLength(base.encoder.maxLength, f.maxLength, { fallback: task.defaultMaxLength, over: 'fail', name: '--max-length', taken: positionsTaken(mode) });
   const frozen = frozenPrecisionOptions(f, say);
   const model = TaskModel.create(base, {
     mode, head, seed: f.seed, ...frozen,
