@@ -158,10 +158,19 @@ test('AdapterHub itself refuses the unknown architecture too (it is not a value 
   assert.deepEqual(v?.error, { type: 'KeyError', message: 'hyper_parallel' });
 });
 
-test('unsupported PEFT values fail with BAD_CONFIG naming the field: use_dora, a target that also selects bert.pooler.dense', async () => {
+test('unsupported PEFT values fail with BAD_CONFIG naming the field: use_dora, inits that changed the base (PiSSA, OLoRA, CorDA, LoRA-GA, LoftQ), a target that also selects bert.pooler.dense', async () => {
   const dora = copyFixture('lora-peft', 'peft-dora');
   editConfig(dora, (j) => (j.use_dora = true));
   await rejects(dora, /use_dora is true: DoRA is not implemented/);
+
+  for (const init of ['pissa', 'pissa_niter_4', 'olora', 'corda', 'lora_ga', 'loftq']) {
+    const mutated = copyFixture('lora-peft', `peft-${init}`);
+    editConfig(mutated, (j) => (j.init_lora_weights = init));
+    await rejects(mutated, new RegExp(`init_lora_weights "${init}": PEFT subtracted the adapter's initial B·A from the base weights when it made this adapter, so it only fits that changed base`));
+  }
+  const gaussian = copyFixture('lora-peft', 'peft-gaussian');
+  editConfig(gaussian, (j) => (j.init_lora_weights = 'gaussian'));
+  assert.equal((await loadSavedTask(await tinyBase(), gaussian)).origin, 'peft');
 
   const pooler = copyFixture('lora-peft', 'peft-pooler');
   editConfig(pooler, (j) => (j.target_modules = ['query', 'dense']));

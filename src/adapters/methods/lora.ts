@@ -267,6 +267,13 @@ export function loraFromAdapterHub(cfg: RawConfig, where: string): LoraConfig {
 }
 
 
+/**
+ * PEFT's `init_lora_weights` values that change the base weights as the adapter is made (PiSSA,
+ * OLoRA, CorDA, LoRA-GA: W − scale·B₀A₀; LoftQ: a quantised W), so that a file saved with one
+ * does not fit the original base (PEFT writes `true` into the file it converts).
+ */
+const BASE_CHANGING_INITS = ['pissa', 'olora', 'corda', 'lora_ga', 'loftq'];
+
 /** PEFT `LoraConfig` fields that leave the function alone whatever their value. */
 const PEFT_LORA_INERT = new Set([
   'peft_type', 'task_type', 'base_model_name_or_path', 'revision', 'inference_mode', 'auto_mapping', 'peft_version', 'modules_to_save', 'target_modules',
@@ -283,6 +290,11 @@ export function loraFromPeft(json: RawConfig, sites: readonly LinearSite[], numL
   if (json.use_rslora === true) fail('BAD_CONFIG', `${where}: use_rslora is true: rank-stabilised scaling is not implemented in adapterkit`);
   if (json.use_dora === true) fail('BAD_CONFIG', `${where}: use_dora is true: DoRA is not implemented in adapterkit`);
   if (json.fan_in_fan_out === true) fail('BAD_CONFIG', `${where}: fan_in_fan_out is true: BERT-family projections are Linear layers`);
+  const init = json.init_lora_weights;
+  if (typeof init === 'string' && BASE_CHANGING_INITS.some((p) => init.toLowerCase().startsWith(p))) {
+    fail('BAD_CONFIG', `${where}: init_lora_weights ${JSON.stringify(init)}: PEFT subtracted the adapter's initial B·A from the base weights when it made this adapter, so it only fits that changed base; `
+      + `PEFT's save_pretrained(…, path_initial_model_for_weight_conversion=…) converts it into a plain LoRA (init_lora_weights true), which adapterkit loads${init.toLowerCase().startsWith('loftq') ? ' (LoftQ adapters, made for a quantised base, cannot be converted)' : ''}`);
+  }
   for (const k of ['rank_pattern', 'alpha_pattern', 'exclude_modules', 'target_parameters'] as const) {
     if (!isUnset(json[k])) fail('BAD_CONFIG', `${where}: ${k} ${JSON.stringify(json[k])} is not implemented in adapterkit`);
   }
