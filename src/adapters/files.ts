@@ -171,9 +171,10 @@ async function loadAdapterHubDir(dir: string, enc: Encoder, config: Record<strin
   let mode: TaskManifest['mode'] = { kind: 'head-only' };
   if (config) mode = { kind: 'adapters', adapter: await readAdapterHubDirAdapter(dir, enc, config, configPath, adapterName, name, tensors) };
   // AdapterHub's sentence heads read the pooler output with use_pooler true and the first token's hidden state without it
+  // (use_pooler false is its heads' default, so a file without the field, as adapter-transformers wrote them, reads the first token)
   const token = hf.kind === 'tagging' || hf.kind === 'qa';
   const usePooler = (hc.config as Record<string, unknown>).use_pooler;
-  const firstToken = !token && usePooler === false && enc.describe().pooler === true;
+  const firstToken = !token && usePooler !== true && enc.describe().pooler === true;
   const head = headConfig({ kind: hf.kind, labels: hf.labels, layers: hf.layers, dropout: hf.dropout, ...(firstToken ? { pooling: 'cls' as const } : {}) });
   headTensors(headRead, name, head.layers, tensors);
   await readTrainedBase(dir, enc, tensors);

@@ -102,7 +102,10 @@ export function fromPeftConfig(json: Record<string, unknown>, enc: Encoder, wher
     const s = peftSelected(enc, target, layers, extra, rule, where);
     if (rule === 'feedforward') return s.sites;
     if (s.foreign.length) fail('BAD_CONFIG', `${where}: target_modules also selects ${s.foreign.join(', ')}, which adapterkit has no adapter site for`);
-    if (s.sites.length === 0) fail('BAD_CONFIG', `${where}: target_modules ${JSON.stringify(target)} selects no projection of the ${enc.family} encoder`);
+    if (s.sites.length === 0) {
+      const shared = sharedLayersIssue(enc);
+      fail('BAD_CONFIG', `${where}: target_modules ${JSON.stringify(target)} selects no projection of the ${enc.family} encoder${shared ? ` (${shared}, so PEFT's module names do not name adapterkit's sites)` : ''}`);
+    }
     return s.sites;
   };
   return fromPeftConfigFields(json, enc, where, selected);

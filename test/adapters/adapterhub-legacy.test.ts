@@ -4,7 +4,8 @@
  *   scaling 1 whatever its alpha, and loads with alpha = r;
  * - `legacy_weights_mapping`: adapter-transformers' key names (`layer_text_task_adapters`…);
  * - `in_base_model`: keys without the base prefix (`encoder.layer…`, saved from a model without a
- *   head) are relative to the base model.
+ *   head) are relative to the base model;
+ * - a head_config.json without `use_pooler` reads the first token (its heads' default is false).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,4 +79,22 @@ test('adapter-transformers key names and keys without the base prefix load as th
   assert.deepEqual(await logits(legacy), want);
   const relative = await renamed('relative', (k) => k.replace(/^bert\./, ''));
   assert.deepEqual(await logits(relative), want);
+});
+
+test('a head_config.json without use_pooler reads the first token, as use_pooler false does', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const fixture = 'test/fixtures/methods/houlsby';
+  const texts = ['the cat is good .', 'a dog was bad'];
+  const logits = async (dir: string) => (await predictTexts(await loadSavedTask(base, dir), texts)).map((p) => p.logits);
+  const head = (name: string, edit: (c: Record<string, unknown>) => void): string => {
+    const dir = join(tempDir('adapterkit-use-pooler-'), name);
+    cpSync(fixture, dir, { recursive: true });
+    const hc = JSON.parse(readFileSync(join(dir, 'head_config.json'), 'utf8')) as { config: Record<string, unknown> };
+    edit(hc.config);
+    writeFileSync(join(dir, 'head_config.json'), JSON.stringify(hc));
+    return dir;
+  };
+  const missing = await logits(head('missing', (c) => { delete c.use_pooler; }));
+  assert.deepEqual(missing, await logits(head('false', (c) => { c.use_pooler = false; })));
+  assert.notDeepEqual(missing, await logits(fixture), 'the fixture reads the pooler (use_pooler true)');
 });

@@ -92,3 +92,9 @@ test('a target_modules regex in Python syntax selects the same projections; one 
   const bad = await edited(FIXTURE, () => {}, (c) => { c.target_modules = '.*(query'; });
   await rejects(loadSavedTask(base, bad), 'BAD_CONFIG', /adapter_config\.json: target_modules "\.\*\(query" is not a regular expression adapterkit can run/);
 });
+
+test('a PEFT LoRA on ALBERT (one module per shared layer) says why no projection is selected', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-albert');
+  const dir = await edited(FIXTURE, () => {}, (c) => { c.target_modules = ['query', 'value']; });
+  await rejects(loadSavedTask(base, dir), 'BAD_CONFIG', /target_modules \["query","value"\] selects no projection of the albert encoder \(the albert base runs shared layers at several depths; adapterkit keeps one adapter per depth, AdapterHub and PEFT one per shared layer, so PEFT's module names do not name adapterkit's sites\)$/);
+});
