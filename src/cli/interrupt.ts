@@ -2,6 +2,7 @@
  * Ctrl-C for long-running commands: the first interrupt aborts a signal (the trainer stops after
  * the current step and saves a checkpoint), a second one exits at once with code 130.
  */
+import { AdapterkitError } from '../errors.js';
 
 /** Options of {@link withInterrupt}. */
 export interface InterruptOptions {
@@ -43,4 +44,14 @@ export async function withInterrupt<T>(o: InterruptOptions, fn: (signal: AbortSi
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/**
+ * A training run's INTERRUPTED error with its advice replaced by `how` to continue (the trainer
+ * says `continue with --resume`, which sweeps and the demo do not take: they continue when run
+ * again); any other error as it is.
+ */
+export function continueAdvice(e: unknown, how: string): unknown {
+  if (!(e instanceof AdapterkitError) || e.code !== 'INTERRUPTED' || typeof e.details?.checkpointDir !== 'string') return e;
+  return new AdapterkitError('INTERRUPTED', `training interrupted at step ${String(e.details.step)}; checkpoint saved in ${e.details.checkpointDir}: ${how}`, { ...e.details, options: {} }, { cause: e });
 }

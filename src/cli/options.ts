@@ -22,8 +22,9 @@ export type ArgParser<T> = (value: string, previous?: T) => T;
 /** Parses an integer in [min, max]. */
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): ArgParser<number> {
   return (value) => {
-    const n = Number(value.trim());
-    if (value.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got "${value}".`);
+    // decimal digits only: Number() would also take 0x10, 1e1 and 0b11
+    const n = /^[+-]?\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got "${value}".`);
     if (n < min || n > max) {
       throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}, got ${n}.` : `must be an integer from ${min} to ${max}, got ${n}.`);
     }
@@ -34,8 +35,9 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): ArgParser<nu
 /** Parses a finite number in a range; `exclusiveMin` makes the lower bound strict. */
 export function numberArg(min: number, max = Infinity, o: { exclusiveMin?: boolean; exclusiveMax?: boolean } = {}): ArgParser<number> {
   return (value) => {
-    const n = Number(value.trim());
-    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}".`);
+    // decimal notation only (1e-3 is fine): Number() would also take 0x10 and 0b11
+    const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value.trim()) ? Number(value.trim()) : NaN;
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}".`);
     const lowOk = o.exclusiveMin ? n > min : n >= min;
     const highOk = o.exclusiveMax ? n < max : n <= max;
     if (!lowOk || !highOk) {

@@ -10,8 +10,8 @@
  * writers that are no longer running are deleted.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fail } from '../errors.js';
 
 /** Options of {@link writeDirAtomically}. */
@@ -20,6 +20,11 @@ export interface AtomicDirOptions {
   readonly overwrite?: boolean;
   /** Words for the refusal message, e.g. `--force` (default `overwrite: true`). */
   readonly overwriteHint?: string;
+  /**
+   * Directories that must survive (the inputs of the work): replacing `dir` is refused when it is
+   * one of them or holds one, since that would delete it.
+   */
+  readonly keep?: readonly string[];
 }
 
 /** Fails unless `dir` can be written (absent, or an existing directory when overwriting). */
@@ -32,6 +37,15 @@ export async function checkWritableDir(dir: string, o: AtomicDirOptions = {}): P
   }
   if (!s.isDirectory()) fail('BAD_CONFIG', `${dir} exists and is not a directory`);
   if (!o.overwrite) fail('BAD_CONFIG', `${dir} already exists; choose another directory or replace it with ${o.overwriteHint ?? 'overwrite: true'}`);
+  const target = await realpath(dir);
+  for (const k of o.keep ?? []) {
+    const kept = await realpath(k).catch(() => undefined);
+    if (kept !== undefined && (kept === target || kept.startsWith(`${target}${sep}`))) {
+      fail('BAD_CONFIG', kept === target
+        ? `${dir} is an input of this command${k === dir ? '' : ` (${k})`}: replacing it would delete it; choose another directory`
+        : `${dir} holds ${k}, an input of this command: replacing it would delete that input; choose another directory`);
+    }
+  }
 }
 
 /** This process's part of every temporary name: a pid alone is not enough once pids are reused (a restarted container gets the same pid). */

@@ -6,17 +6,17 @@
 import type { Command } from 'commander';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { AdapterkitError } from '../../errors.js';
 import { adapterConfig } from '../../adapters/methods/index.js';
 import { loadBase, baseParamCount } from '../../models/base.js';
 import { loadTask } from '../../train/data/index.js';
 import { compareModes, type CompareMethod, type CompareResult } from '../../train/experiments/compare.js';
 import { readRun, writeReport } from '../../train/report/index.js';
 import { TrainProgress } from '../progress.js';
-import { withInterrupt } from '../interrupt.js';
+import { continueAdvice, withInterrupt } from '../interrupt.js';
 import { formatBytes, formatDuration, formatInt, formatPercent, table } from '../format.js';
 import { intArg } from '../options.js';
 import { sentenceDatasetNames } from '../builtin-datasets.js';
+import { checkOutDir } from '../../util/out-dir.js';
 
 interface DemoFlags {
   dataset: string;
@@ -67,6 +67,7 @@ Examples:
   adapterkit demo --dataset sotu --epochs 1 --out runs/demo-sotu`)
     .action(async (f: DemoFlags) => {
       const out = resolve(f.out);
+      await checkOutDir(out, `--out ${f.out}`);
       if (f.fresh) await rm(out, { recursive: true, force: true });
       const say = (s: string) => process.stderr.write(`${s}\n`);
       say(`adapterkit demo: ${f.dataset} on the embedded USE-lite base — a Houlsby adapter (m=${f.adapterSize}) vs full fine-tuning, ${f.epochs} epoch(s) each`);
@@ -98,8 +99,7 @@ Examples:
         }));
       } catch (e) {
         progress?.stop();
-        if (e instanceof AdapterkitError && e.code === 'INTERRUPTED') say(`demo interrupted; run it again to continue from ${out}`);
-        throw e;
+        throw continueAdvice(e, `run the demo again to continue from ${out}`);
       }
       const metrics = task.metrics;
       const report = join(out, 'report.html');

@@ -108,7 +108,7 @@ async function runExport(dir: string, f: ExportFlags): Promise<void> {
   });
   const texts = int8 ? await guardTexts(f.guardInput) : undefined;
   const manifest = await readManifest(dir); // fails early on a missing task directory
-  await checkWritableDir(f.out, { overwrite: !!f.force, overwriteHint: '--force' }); // and on an existing --out
+  await checkWritableDir(f.out, { overwrite: !!f.force, overwriteHint: '--force', keep: [dir] }); // and on an existing --out, or one holding the task
   const t0 = performance.now();
   const step = (line: string) => {
     if (!f.json) process.stderr.write(`${line}...\n`);

@@ -10,6 +10,7 @@ import { describeMode } from '../../train/modes.js';
 import { mergeTaskModels } from '../../train/merge-tasks.js';
 import { loadSavedTask, saveTask } from '../../train/task-io.js';
 import type { TaskModel } from '../../train/task-model.js';
+import { checkWritableDir } from '../../util/atomic-dir.js';
 import { exists } from '../../util/fs.js';
 import { formatInt, keyValues, printJson } from '../format.js';
 import { intArg, numberArg, sanitizeTaskName } from '../options.js';
@@ -88,6 +89,7 @@ async function runMerge(dirs: string[], f: MergeFlags): Promise<void> {
   if (f.method === 'linear' && (f.density !== undefined || f.rank !== undefined)) fail('BAD_CONFIG', '--density and --rank apply to --method ties and dare only');
   if (f.weights && f.weights.length !== dirs.length) fail('BAD_CONFIG', `--weights has ${f.weights.length} entries for ${dirs.length} tasks`);
   if ((await exists(f.out)) && !f.force) fail('BAD_CONFIG', `${f.out} exists; choose another --out or add --force`);
+  await checkWritableDir(f.out, { overwrite: true, keep: dirs }); // a file, or a directory holding an input task
   const name = f.name ?? sanitizeTaskName(f.out.replace(/\/+$/, '').split('/').pop() ?? 'merged');
   if (!/^[A-Za-z0-9_-]+$/.test(name)) fail('BAD_CONFIG', `--name ${JSON.stringify(name)} may only contain letters, digits, _ and -`);
   const say = (s: string) => process.stderr.write(`${s}\n`);

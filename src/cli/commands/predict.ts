@@ -19,6 +19,7 @@ import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecision
 import { ACTIVE_HELP, applyActive, loadTaskDir, readManifest, type ActiveFlags } from '../saved-task.js';
 import { predictMany } from './predict-many.js';
 import { isJsonObject } from '../../util/json-text.js';
+import { checkOutputFile } from '../../util/out-dir.js';
 
 interface PredictFlags extends ActiveFlags, FrozenPrecisionFlags {
   input?: string;
@@ -53,7 +54,8 @@ tasks), or CSV/TSV (--format csv|tsv, or a .csv/.tsv file) with --text <column> 
 --text-pair <column>): header names, or 0-based indexes for header-less files, as for train.
 --text, --text-pair and --id also choose the keys of JSONL input. A plain-text line that is a
 JSON object is refused: give --format jsonl. CSV/TSV rows carry their line number as id
-(or the --id column); a row with an empty text gives {"id", "empty": true}.
+(or the --id column); a row or JSONL object with an empty text gives {"id", "empty": true}.
+A JSONL "id" must be a string or a number; with --id <key>, every object must have that key.
 Output, one line per input line, in order, each with the input's "id" (its line number, or the
 JSONL object's "id"): {"id": "1", "label": "spam", "score": 0.98, "truncated": false} for
 classification; {"id", "label": ["a", "c"], "scores": {...}, ...} for multi-label;
@@ -147,8 +149,11 @@ function refuseJsonLine(line: string, at: string): void {
   }
 }
 
-/** The JSON object of each non-blank line (`--format jsonl`), with its id (the `idKey` member, else the line number) and position. */
-function jsonLines(text: string, where: string, idKey = 'id'): Array<InputLine<{ o: Record<string, unknown>; at: string }>> {
+/**
+ * The JSON object of each non-blank line (`--format jsonl`), with its id (the `idKey` member, a
+ * string or a number; without one, the line number, unless `idKey` was given with --id) and position.
+ */
+function jsonLines(text: string, where: string, idKey?: string): Array<InputLine<{ o: Record<string, unknown>; at: string }>> {
   return inputLines(text).map((line, i) => {
     if (line.trim() === '') return { id: String(i + 1) };
     const at = `${where}:${i + 1}`;
@@ -159,8 +164,11 @@ function jsonLines(text: string, where: string, idKey = 'id'): Array<InputLine<{
       fail('BAD_DATA', `${at}: not valid JSON (${(e as Error).message})`);
     }
     if (!isJsonObject(v)) fail('BAD_DATA', `${at}: expected a JSON object like {"text": "..."}`);
-    const own = Object.hasOwn(v, idKey) ? v[idKey] : undefined;
-    const id = typeof own === 'string' || typeof own === 'number' ? String(own) : String(i + 1);
+    const key = idKey ?? 'id';
+    const own = Object.hasOwn(v, key) ? v[key] : undefined;
+    if (own === undefined && idKey !== undefined) fail('BAD_DATA', `${at}: no ${JSON.stringify(key)} member (--id ${key})`);
+    if (own !== undefined && typeof own !== 'string' && typeof own !== 'number') fail('BAD_DATA', `${at}: ${JSON.stringify(key)} must be a string or a number, got ${JSON.stringify(own)}`);
+    const id = own !== undefined ? String(own) : String(i + 1);
     return { id, input: { o: v, at } };
   });
 }
@@ -233,13 +241,15 @@ export function parseInputs(text: string, format: 'text' | 'jsonl' | 'csv' | 'ts
   }
   if (!pair && c.textPair !== undefined) fail('BAD_CONFIG', `--text-pair given but ${singleTexts}`);
   const [textKey, pairKey] = [String(c.text ?? 'text'), String(c.textPair ?? 'text_pair')];
-  return jsonLines(text, where, c.id !== undefined ? String(c.id) : 'id').map(({ id, input }) => {
+  return jsonLines(text, where, c.id !== undefined ? String(c.id) : undefined).map(({ id, input }) => {
     if (!input) return { id };
     const { o, at } = input;
     opts.checkObject?.(o, at);
     if (typeof o[textKey] !== 'string') fail('BAD_DATA', `${at}: ${JSON.stringify(textKey)} must be a string`);
     if (pair && typeof o[pairKey] !== 'string') fail('BAD_DATA', `${at}: this task takes sentence pairs; ${JSON.stringify(pairKey)} must be a string`);
     if (!pair && o[pairKey] !== undefined) fail('BAD_DATA', `${at}: ${JSON.stringify(pairKey)} given but ${singleTexts}`);
+    // an empty text gives an empty line, as a blank line and an empty CSV cell do
+    if ((o[textKey] as string).trim() === '' || (pair && (o[pairKey] as string).trim() === '')) return { id };
     return { id, input: { id, textA: o[textKey] as string, ...(pair ? { textB: o[pairKey] as string } : {}) } };
   });
 }
@@ -330,6 +340,7 @@ const FORMAT_OF_EXTENSION: Readonly<Record<string, InputFormat>> = { '.jsonl': '
 
 async function runPredict(dirs: readonly string[], f: PredictFlags): Promise<void> {
   for (const d of dirs) await readManifest(d); // fails early on a missing task directory
+  if (f.output !== undefined) await checkOutputFile(f.output, `--output ${f.output}`); // and on an --output that cannot be written
   const dir = dirs[0] as string;
   const where = f.input ?? 'stdin';
   const ext = f.input ? extname(f.input).toLowerCase() : '';

@@ -27,10 +27,11 @@ import { formatDuration, formatInt, formatPercent, printJson, table } from '../f
 import { intArg, numberArg, sanitizeTaskName } from '../options.js';
 import { TrainProgress } from '../progress.js';
 import { baseSource, jobRunRecord, writeRunRecord, type RunRecord } from '../saved-task.js';
-import { withInterrupt } from '../interrupt.js';
+import { continueAdvice, withInterrupt } from '../interrupt.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { frozenRecord } from '../../train/frozen-precision.js';
+import { checkOutDir, makeOutDir } from '../../util/out-dir.js';
 
 /** File in a sweep's output directory recording each task's data and base (for `ablate`). */
 export const SWEEP_RECORD = 'sweep.json';
@@ -284,8 +285,7 @@ export async function runInterruptible<T>(reporter: SweepReporter, fn: (signal: 
     }, fn);
   } catch (e) {
     reporter.stop();
-    if (e instanceof AdapterkitError && e.code === 'INTERRUPTED') say('run the same command again to continue the sweep');
-    throw e;
+    throw continueAdvice(e, 'run the same command again to continue the sweep');
   }
 }
 
@@ -317,6 +317,7 @@ async function loadSweep(f: SweepFlags): Promise<LoadedSweep> {
   const taskName = sanitizeTaskName(loaded.task.name);
   const task = { ...loaded.task, name: taskName };
   const out = f.out ?? join('runs', `sweep-${taskName}`);
+  await checkOutDir(out, `--out ${out}`);
   const source = await baseSource(f.base);
   const base = await loadBase(source, cliBaseOptions(f.revision));
   const maxLength = f.maxLength ?? Math.min(task.defaultMaxLength, base.encoder.maxLength);
@@ -337,7 +338,7 @@ function printSummary(f: SweepFlags, task: LoadedSweep['task'], results: readonl
 async function runSweepCommand(f: SweepFlags): Promise<void> {
   const frozen = frozenPrecisionOptions(f, (line) => say(`      ${line}`));
   const { spec, grid, taskName, task, out, base, maxLength } = await loadSweep(f);
-  await mkdir(out, { recursive: true });
+  await makeOutDir(out, `--out ${out}`);
   await recordSweepTask(out, taskName, { data: spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength });
 
   say(`adapterkit sweep: ${taskName} (${describeDataSpec(spec)}) on ${base.id}${frozen.frozenPrecision === 'int8' ? ', int8 frozen base' : ''} -> ${out}`);
@@ -365,7 +366,7 @@ async function queueSweepCommand(f: SweepFlags, target: QueueTarget): Promise<vo
   const ld = await loadSweep(f);
   const out = resolve(ld.out);
   const rec: SweepTaskRecord = { data: ld.spec, base: ld.base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), maxLength: ld.maxLength };
-  await mkdir(out, { recursive: true });
+  await makeOutDir(out, `--out ${out}`);
   await recordSweepTask(out, ld.taskName, rec);
   const q = await openSweepQueue(target, 'command', (m) => say(`redis: ${m}`));
   let outcome;

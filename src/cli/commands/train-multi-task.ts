@@ -32,6 +32,7 @@ import { builtinDatasetsHelp, tokenDatasetNames } from '../builtin-datasets.js';
 import { cliBaseOptions } from '../download-progress.js';
 import { frozenPrecisionOptions, type FrozenPrecisionFlags } from '../frozen-precision-options.js';
 import { frozenRecord } from '../../train/frozen-precision.js';
+import { makeOutDir } from '../../util/out-dir.js';
 
 /** Help of --multi-task. */
 export const MULTI_TASK_HELP = `train several classification and tagging tasks in one run, each example with its own adapter and head in mixed batches: built-in datasets (${builtinDatasetsHelp()}) or name=<dir> holding a classification task's train.csv and dev.csv (columns from --text and --label, default text and label) or a tagging task's train.conll and dev.conll (or .jsonl), comma-separated; each task's best dev checkpoint goes to <out>/<task>/best (the method flags apply to every task; --resume continues an interrupted run; --patience stops each task on its own)`;
@@ -207,7 +208,7 @@ export async function runMultiTaskTrain(f: MultiTaskFlags): Promise<void> {
     ['schedule', `${f.epochs} epoch(s), batch ${f.batchSize}, max length ${maxLength}, lr ${f.lr ?? DEFAULT_LR.adapters}, seed ${f.seed}`],
   ]).trimEnd());
 
-  await mkdir(out, { recursive: true });
+  await makeOutDir(out, `--out ${out}`);
   for (const t of loaded) {
     await mkdir(join(out, t.name), { recursive: true });
     await writeRunRecord(join(out, t.name), { data: t.spec, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: t.name, maxLength, ...frozenRecord(frozen) });

@@ -3,7 +3,6 @@
  * best checkpoint to `<out>/best`.
  */
 import { Option, type Command } from 'commander';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdapterkitError, fail } from '../../errors.js';
 import { BOTTLENECK_ACTIVATIONS } from '../../adapters/methods/bottleneck.js';
@@ -41,6 +40,7 @@ import { addFrozenPrecisionOptions, frozenPrecisionOptions, type FrozenPrecision
 import { DEFAULT_CACHE_MEMORY_BYTES } from '../../train/frozen-cache-options.js';
 import { frozenRecord } from '../../train/frozen-precision.js';
 import { LENGTH_BUCKETING_HELP, MULTI_TASK_HELP, runMultiTaskTrain, SAMPLING_HELP, type MultiTaskFlags } from './train-multi-task.js';
+import { checkOutDir, makeOutDir } from '../../util/out-dir.js';
 
 /** Flags of `adapterkit train`. */
 interface TrainFlags extends DataFlags, ModeFlags, SetupFlags, FrozenPrecisionFlags {
@@ -356,6 +356,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   const task = tokenSpec ? await prepareTokenTask(f, tokenSpec) : await prepareSentenceTask(f, spec as TaskSpec);
   const taskName = task.taskName;
   const out = f.out ?? join('runs', `${taskName}-${setup ? sanitizeTaskName(formatComposition(setup.active).toLowerCase()) : runSuffix(single as SingleTrainingMode)}`);
+  await checkOutDir(out, `--out ${out}`);
 
   const source = await baseSource(f.base);
   const base = await loadBase(source, cliBaseOptions(f.revision));
@@ -391,7 +392,7 @@ async function runTrain(f: TrainFlags, command: Command): Promise<void> {
   ]).trimEnd());
 
   for (const n of built?.notes ?? []) say(`note: ${n}`);
-  await mkdir(out, { recursive: true });
+  await makeOutDir(out, `--out ${out}`);
   // A token-level spec is stored in the same `data` field; eval tells them apart (isTokenTaskSpec).
   await writeRunRecord(out, { data: task.record, base: base.id, ...(f.revision !== undefined ? { revision: f.revision } : {}), task: taskName, maxLength, ...frozenRecord(frozen) });
 

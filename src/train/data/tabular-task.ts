@@ -127,6 +127,8 @@ export async function tabularTaskFromTexts(options: TabularTaskOptions, readText
     const text = await readText(file);
     const records = format === 'jsonl' ? jsonlRecords(file, text, bad) : delimitedRecords(file, text, format, columns, split !== 'test', bad);
     raw[split] = firstPass(split, file, records, columns, labelType, bad);
+    // an empty file given for a split is a mistake (a dev split would select nothing; a train split would name no labels)
+    if (raw[split].length === 0) fail('BAD_DATA', `${file}: the ${split} split is empty (no data rows)`);
   }
 
   const labels = labelType === 'score' ? [] : (options.labels ?? collectLabels(raw.train ?? []));
@@ -157,7 +159,7 @@ function formatOf(file: string): TabularFormat {
   if (ext === '.csv') return 'csv';
   if (ext === '.tsv' || ext === '.tab') return 'tsv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
-  fail('BAD_CONFIG', `${file}: cannot tell the format from the extension "${ext}"; pass format: 'csv' | 'tsv' | 'jsonl'`);
+  fail('BAD_CONFIG', `${file}: cannot tell the format from the extension "${ext}"; pass format: 'csv', 'tsv' or 'jsonl'`, { options: { format: 'format:' } });
 }
 
 /**

@@ -4,7 +4,7 @@
  * already finished (its `result.json` exists) is not trained again, so an interrupted comparison
  * resumes where it stopped.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import type { BaseModel } from '../../models/base.js';
@@ -14,6 +14,7 @@ import type { TrainingMode } from '../modes.js';
 import type { TrainEvent, TrainOptions } from '../trainer.js';
 import { sentenceTask } from './experiment-task.js';
 import { trainAndTest } from './train-and-test.js';
+import { makeOutDir } from '../../util/out-dir.js';
 
 /** One method to compare. */
 export interface CompareMethod {
@@ -57,7 +58,7 @@ export async function compareModes(o: CompareOptions): Promise<CompareResult[]> 
   const task = sentenceTask(o.task, { requireDev: false }); // BAD_DATA without a training split
   if (!task.scoredSplits.includes('test')) fail('BAD_DATA', `task ${o.task.name} has no labeled test split to compare on`);
   const results: CompareResult[] = [];
-  await mkdir(o.outDir, { recursive: true });
+  await makeOutDir(o.outDir);
   for (const m of o.methods) {
     const runDir = join(o.outDir, `${o.task.name}-${m.id}`);
     const resultPath = join(runDir, 'result.json');

@@ -8,7 +8,6 @@
  * Layout: `<outDir>/results.jsonl`, `<outDir>/runs/<task>/<method>/<run>[_b<batch>_len<length>]/`
  * (a trainer run directory: `metrics.jsonl`, `checkpoint/`, `best/`).
  */
-import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fail } from '../../errors.js';
 import type { BaseModel } from '../../models/base.js';
@@ -20,6 +19,7 @@ import type { TrainEvent, TrainOptions } from '../trainer.js';
 import { trainAndTest } from './train-and-test.js';
 import { PAPER_GRID, planRuns, runCost, runMode, type SweepGrid, type SweepRunSpec } from './sweep-grid.js';
 import { appendSweepResult, readSweepResults, resultKey, RESULTS_FILE, type SweepResult } from './sweep-results.js';
+import { makeOutDir } from '../../util/out-dir.js';
 
 /** Options of {@link runSweep}. */
 export interface SweepOptions {
@@ -203,7 +203,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepOutcome> {
   const task = asExperimentTask(o.task); // fails (no train or dev split) before anything is written
   const { batchSize, maxLength } = batchAndLength(o.base, task, o);
   if (o.budgetMinutes !== undefined && !(o.budgetMinutes > 0)) fail('BAD_CONFIG', `the time budget must be a positive number of minutes, got ${o.budgetMinutes}`);
-  await mkdir(o.outDir, { recursive: true });
+  await makeOutDir(o.outDir);
   const resultsPath = join(o.outDir, o.resultsFile ?? RESULTS_FILE);
   // Rows of the other precision (an fp32 and an int8 sweep in one directory) are neither skipped nor summarised here.
   const record = frozenRecord(o.frozen);
