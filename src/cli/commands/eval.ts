@@ -63,7 +63,7 @@ export function registerEval(program: Command): void {
   cmd
     .option('--active <composition>', ACTIVE_HELP)
     .option('--adapter-drop <n>', 'a task holding several adapters: no adapters in the first n layers (AdapterDrop at inference: faster, usually a little less accurate)', adapterDropArg)
-    .option('--window-stride <n>', 'sentence-level single-text tasks: score texts longer than --max-length in strided windows overlapping by n tokens, their logits averaged, instead of truncating (default: truncate)', intArg(0))
+    .option('--window-stride <n>', 'sentence-level single-text tasks: score texts longer than --max-length in strided windows overlapping by n tokens (at most half a window; more is capped), their logits averaged, instead of truncating (default: truncate)', intArg(0))
     .option('--json', 'print the metrics as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (dir: string, flags: EvalFlags) => {

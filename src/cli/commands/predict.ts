@@ -101,7 +101,7 @@ export function registerPredict(program: Command): void {
     .option('--batch-size <n>', 'inputs per batch', intArg(1), 32)
     .option('--max-length <n>', 'tokens per input (default: the length used in training)', intArg(2))
     .option('--all-scores', 'classification: also give the probability of every label')
-    .option('--window-stride <n>', 'texts longer than --max-length: score strided windows that overlap by n tokens (as QA\'s --doc-stride) and average their logits, instead of truncating (default: truncate)', intArg(0))
+    .option('--window-stride <n>', 'texts longer than --max-length: score strided windows that overlap by n tokens (at most half a window; more is capped; as QA\'s --doc-stride) and average their logits, instead of truncating (default: truncate)', intArg(0))
     .option('--base <source>', 'base model (default: the one recorded in the task\'s adapterkit.json)')
     .option('--revision <rev>', 'hub revision of --base')
     .option('--threads <n>', 'ONNX Runtime threads', intArg(1));
