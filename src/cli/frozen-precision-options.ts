@@ -63,7 +63,13 @@ export const GUARD_SAMPLE: readonly string[] = [
 /** The guard's input for `info`: the lines of `file` (at most 32), or {@link GUARD_SAMPLE}. */
 export async function guardTexts(file: string | undefined): Promise<string[]> {
   if (file === undefined) return [...GUARD_SAMPLE];
-  const lines = (await readFile(file, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    return fail((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_FILE', `cannot read --guard-input ${file}: ${(e as Error).message}`);
+  }
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
   if (lines.length === 0) fail('BAD_DATA', `--guard-input ${file} has no text lines`);
   return lines.slice(0, 32);
 }

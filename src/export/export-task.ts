@@ -3,7 +3,8 @@
  * loads: `onnx/model.onnx` (fp32; `onnx/model.onnx_data` beside it above protobuf's 2 GB limit),
  * `config.json`, `tokenizer.json` and `tokenizer_config.json`; with `frozenPrecision: 'int8'` also
  * `onnx/model_quantized.onnx` (see `quantize.ts`). The graph holds the base, the
- * task's adapter (LoRA and IA³ merged into the frozen weights, bottleneck adapters as they are)
+ * task's adapter (LoRA and IA³ merged into the frozen weights except on bases whose layers share
+ * weights, bottleneck adapters as they are)
  * and the head; its inputs are `input_ids`, `attention_mask` (and `token_type_ids` where the
  * family reads them), int64 [batch, seq]; its outputs `logits` ([batch, labels], or
  * [batch, seq, labels] for tagging), or `start_logits` and `end_logits` [batch, seq] for QA.
@@ -23,7 +24,6 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fail } from '../errors.js';
 import { serializeGraph, slice, squeeze, type ForwardKernel, type Graph, type Value } from '../engine/index.js';
-import { methodOf } from '../adapters/methods/index.js';
 import { baseFingerprint, type BaseModel } from '../models/base.js';
 import type { EncodedBatch } from '../models/tokenizers/index.js';
 import { summarizeFrozenPlan, type FrozenPlan } from '../train/frozen-precision.js';
@@ -81,8 +81,14 @@ export interface ExportResult {
   readonly files: readonly ExportedFile[];
   /** `architectures[0]` of config.json (undefined for USE-lite). */
   readonly architecture?: string;
-  /** The transformers.js pipeline task that runs it. */
+  /**
+   * The transformers.js pipeline task that runs it. Its pipelines take single texts: a
+   * sentence-pair task ({@link pair}) runs with the tokenizer (`tokenizer(a, { text_pair: b })`)
+   * and the model class instead.
+   */
   readonly pipeline: string;
+  /** Whether the task takes sentence pairs (which transformers.js's text-classification pipeline does not). */
+  readonly pair: boolean;
   /** Graph input and output names. */
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
@@ -166,9 +172,12 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
   checkExportable(model.head, enc);
   const tokMax = base.tokenizer.summary()['modelMaxLength'];
   const tokLimit = typeof tokMax === 'number' ? tokMax : enc.maxLength;
-  const maxLength = o.maxLength ?? Math.min(tokLimit, enc.maxLength);
-  if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > enc.maxLength) {
-    fail('BAD_CONFIG', `max length must be an integer from 2 to the base's limit of ${enc.maxLength} tokens, got ${maxLength}`);
+  // a prompt before the position embeddings (PEFT's) takes some of the base's positions
+  const limit = model.maxTokens;
+  const maxLength = o.maxLength ?? Math.min(tokLimit, limit);
+  if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > limit) {
+    const what = limit < enc.maxLength ? `the limit of ${limit} tokens (the base's ${enc.maxLength} positions, less the ${enc.maxLength - limit} that the adapter's prompt takes)` : `the base's limit of ${enc.maxLength} tokens`;
+    fail('BAD_CONFIG', `max length must be an integer from 2 to ${what}, got ${maxLength}`);
   }
   await checkWritableDir(outDir, o); // refuse before the work
   let plan: FrozenPlan | undefined;
@@ -188,10 +197,12 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
   if (hf && !inTransformersJs) notes.push(`transformers.js has no ${architectureOf(model.head, enc) ?? ''} class: run onnx/model.onnx with onnxruntime (node or web); its tokenizer.json loads in transformers.js's AutoTokenizer`);
   notes.push(...(tokenizer?.notes ?? []));
   if (model.head.kind === 'multilabel') notes.push(`transformers.js gives the sigmoid scores; adapterkit's decision threshold (${model.head.threshold}) is recorded in config.json (adapterkit.threshold)`);
+  if (model.head.pair === true && inTransformersJs) notes.push('transformers.js\'s text-classification pipeline takes single texts (it reads neither a [text, pair] array nor a {text, text_pair} object as a pair), so run this sentence-pair task with its tokenizer and model: tokenizer(text, { text_pair }) and then the model on those inputs');
   if (model.head.kind === 'qa') notes.push('transformers.js\'s question-answering pipeline decodes spans its own way (one window, no maximum answer length); the logits are adapterkit\'s');
 
   const mode = model.mode;
-  const canMerge = mode.kind === 'adapters' && mode.adapter !== undefined && methodOf(mode.adapter).merge !== undefined;
+  // LoRA and IA³ fold into the frozen weights where they can (not on ALBERT's shared layers: there they run as adapters)
+  const canMerge = model.mergeIssue === undefined;
   if (model.channels > 1) fail('BAD_CONFIG', `the task's active composition is Parallel (${model.channels} outputs per input); export a single adapter, or a composition with one output`);
   const mergedBefore = model.isMerged;
   step('building the inference graph');
@@ -267,6 +278,7 @@ export async function exportTask(model: TaskModel, outDir: string, o: ExportOpti
     files,
     architecture: architectureOf(model.head, enc),
     pipeline: pipelineTask(model.head),
+    pair: model.head.pair === true,
     inputs: io.inputs,
     outputs: io.outputs,
     merged: provenance.merged,

@@ -15,7 +15,8 @@ import type { Composition } from '../adapters/composition.js';
 import { activeFusions, fusionIdentityStarts, fusionOfTensor, fusionRegularization, setupFusionTensors } from '../adapters/fusion.js';
 import { FusionCalls, temperatureInputName, type FusionCallCounts } from '../adapters/fusion-temperature.js';
 import { composeHooks, contextLayerNorm, initTensors, tensorParamCount, type AdapterTensor, type MethodContext } from '../adapters/method.js';
-import { methodOf } from '../adapters/methods/index.js';
+import { methodOf, type MethodConfig } from '../adapters/methods/index.js';
+import { sharedLayersIssue } from '../adapters/adapterhub.js';
 import { checkAdapterName, isAdapterTensor, parseAdapterTensorName } from '../adapters/names.js';
 import { AsyncOnce } from '../util/once.js';
 import { Rng } from '../util/random.js';
@@ -421,6 +422,24 @@ export class TaskModel {
     return tensorParamCount(this.adapterTensors);
   }
 
+  /**
+   * Why {@link merge} cannot fold this task's adapter into the frozen weights, or undefined when
+   * it can: a mode without one adapter, a method that does not merge (bottleneck adapters,
+   * prefixes), or a base whose layers share weights across depths (ALBERT), where one merged
+   * weight would have to hold every depth's adapter.
+   */
+  get mergeIssue(): string | undefined {
+    const m = this.mode;
+    if (m.kind !== 'adapters') return `a ${m.kind} task has no adapter to merge`;
+    const c = m.adapter;
+    if (c === undefined) return 'merge() folds one adapter into the frozen weights; a model with several adapters merges them with mergeTasks (adapterkit merge)';
+    const method = methodOf(c);
+    if (!method.merge) return `${method.describe(c, this.base.encoder)} cannot be merged into the frozen weights (only LoRA and IA³ can)`;
+    const shared = sharedLayersIssue(this.base.encoder);
+    if (shared !== undefined) return `${method.describe(c, this.base.encoder)} cannot be merged into the frozen weights: ${shared}, and a merged weight would hold every depth's adapter`;
+    return undefined;
+  }
+
   /** Whether the adapter is folded into (copies of) the frozen weights; see {@link merge}. */
   get isMerged(): boolean {
     return this.merged !== undefined;
@@ -431,12 +450,12 @@ export class TaskModel {
    * prediction runs the bare base's graph at the base's cost; the shared base stays unchanged.
    * Training a merged task is refused; {@link unmerge} goes back.
    *
-   * @throws AdapterkitError BAD_CONFIG when the method cannot merge (bottleneck adapters).
+   * @throws AdapterkitError BAD_CONFIG when the adapter cannot merge ({@link mergeIssue}).
    */
   merge(): void {
-    if (this.mode.kind !== 'adapters') fail('BAD_CONFIG', `a ${this.mode.kind} task has no adapter to merge`);
-    const c = this.mode.adapter;
-    if (c === undefined) fail('BAD_CONFIG', 'merge() folds one adapter into the frozen weights; a model with several adapters merges them with mergeTasks (adapterkit merge)');
+    const issue = this.mergeIssue;
+    if (issue !== undefined) fail('BAD_CONFIG', issue);
+    const c = (this.mode as { adapter: MethodConfig }).adapter;
     const method = methodOf(c);
     if (!method.merge) fail('BAD_CONFIG', `${method.describe(c, this.base.encoder)} cannot be merged into the frozen weights (only LoRA and IA³ can)`);
     const weights = new Map(this.base.weights);

@@ -229,7 +229,9 @@ export const prefixMethod: AdapterMethod<PrefixConfig> = {
       // the gates live on each attention's PrefixTuningLayer: <attention module>.prefix_tuning.prefix_gates.<name>.{weight, bias}
       const gates = gateTensors(c, enc, name).map((t): FileTensorKey => {
         const site = enc.sites.linear(t.site.layer, 'query');
-        const module = site.module.slice(0, site.module.lastIndexOf('.'));
+        // the attention module: the query projection's parent (keeping the `.depth.<d>` that tells a shared layer's depths apart)
+        const [, own = site.module, depth = ''] = /^(.*?)(\.depth\.\d+)?$/.exec(site.module) ?? [];
+        const module = `${own.slice(0, own.lastIndexOf('.'))}${depth}`;
         const param = t.name.endsWith('.weight') ? 'weight' : 'bias';
         return { internal: t.name, key: `${enc.checkpointPrefix}${module}.prefix_tuning.prefix_gates.${fileName}.${param}`, shape: param === 'weight' ? [...t.shape].reverse() : t.shape, transpose: param === 'weight' };
       });

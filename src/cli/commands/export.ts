@@ -90,7 +90,12 @@ function printSummary(r: ExportResult, task: string, seconds: number): void {
     ['tokenizer.json', r.tokenizer],
     ...(r.quantized ? [['int8', `onnx/model_quantized.onnx is ${(100 * r.quantized.sizeRatio).toFixed(0)} % of model.onnx; ${r.quantized.nodes.int8} DynamicQuantizeMatMul, ${r.quantized.nodes['int8-block']} MatMulNBits nodes, ${r.quantized.fp32Weights.length} frozen matmuls kept fp32`] as [string, string]] : []),
   ]));
-  if (r.runsWith === 'transformers.js') {
+  if (r.runsWith === 'transformers.js' && r.pair) {
+    const dir = resolve(r.dir);
+    out.write(`runs with transformers.js (a sentence-pair task: tokenizer and model, not the pipeline): env.allowRemoteModels = false;\n  const tokenizer = await AutoTokenizer.from_pretrained('${dir}'); const model = await AutoModelForSequenceClassification.from_pretrained('${dir}');\n  const { logits } = await model(await tokenizer(text, { text_pair }))\n`);
+    if (r.quantized) out.write(`  the int8 file: AutoModelForSequenceClassification.from_pretrained('${dir}', { dtype: 'q8' })\n`);
+    out.write('  or with onnxruntime (node or web) directly on onnx/model.onnx\n');
+  } else if (r.runsWith === 'transformers.js') {
     out.write(`runs with transformers.js: env.allowRemoteModels = false; await pipeline('${r.pipeline}', '${resolve(r.dir)}')\n`);
     if (r.quantized) out.write(`  the int8 file: await pipeline('${r.pipeline}', '${resolve(r.dir)}', { dtype: 'q8' })\n`);
     out.write('  or with onnxruntime (node or web) directly on onnx/model.onnx\n');
