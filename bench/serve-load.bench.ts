@@ -63,11 +63,13 @@ try {
   await server.close();
 }
 
-const small = await listen(backend, { ...LIMITS, env, adapterRoots: [join(dir, 'root')], maxQueue: QUEUE, requestTimeoutMs: TIMEOUT_MS });
+// a request may hold at most maxQueue inputs (the server refuses a larger maxInputs), so the overload phase's requests are capped to the queue
+const OVER_INPUTS = Math.min(LIMITS.maxInputs, QUEUE);
+const small = await listen(backend, { ...LIMITS, maxInputs: OVER_INPUTS, env, adapterRoots: [join(dir, 'root')], maxQueue: QUEUE, requestTimeoutMs: TIMEOUT_MS });
 try {
   const [, over] = await runLoadInChild([
-    phase(small.url, { requests: 64, concurrency: 64, badShare: 0.1, seed: 12 }),
-    phase(small.url, { requests: REQUESTS * 2, concurrency: 64, badShare: 0.1, seed: 12 }),
+    phase(small.url, { requests: 64, concurrency: 64, badShare: 0.1, seed: 12, maxInputs: OVER_INPUTS }),
+    phase(small.url, { requests: REQUESTS * 2, concurrency: 64, badShare: 0.1, seed: 12, maxInputs: OVER_INPUTS }),
   ]) as [LoadResult, LoadResult];
   report(`overload (64 clients, maxQueue ${QUEUE}, requestTimeoutMs ${TIMEOUT_MS})`, over);
 } finally {

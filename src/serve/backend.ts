@@ -46,4 +46,10 @@ export interface ClassifierBackend {
   /** Description of the base model for /healthz and /v1/adapters. */ readonly baseInfo: Record<string, unknown>;
   /** Tags the inputs of one tagging task (optional: backends without it answer 400 for tagging routes). */ tag?(task: string, inputs: TagInput[]): Promise<TagOutput[]>;
   /** Answers the questions of one QA task (optional, as {@link tag}). */ answer?(task: string, inputs: AnswerInput[]): Promise<AnswerOutput[]>;
+  /**
+   * How many windows (model rows) answering each input takes: what {@link answer} costs. Optional;
+   * with it the server refuses an input over its `maxAnswerWindows` before queueing it (413
+   * INPUT_TOO_LONG) and counts a waiting request's windows towards `maxQueue`.
+   */
+  answerWindows?(task: string, inputs: AnswerInput[]): number[];
 }

@@ -29,8 +29,9 @@ export interface BatcherOptions<I> {
   /** Called after every backend call with its item count and duration in seconds. */
   onBatch?: (size: number, seconds: number, ok: boolean) => void;
   /**
-   * Checked when a request's first items are about to be dispatched (the world may have changed
-   * since it was queued, e.g. its task was unloaded). An error fails only that request.
+   * Checked with a request's items not yet dispatched each time a part of it is about to be
+   * dispatched (the world may have changed since it was queued, e.g. a task it asks was
+   * unloaded, maybe between two parts of a split request). An error fails only that request.
    */
   checkRequest?: (items: readonly I[]) => Error | undefined;
 }
@@ -81,6 +82,8 @@ export class Batcher<I, O> {
   private idleWaiters: Array<() => void> = [];
   private queued = 0;
   private busy = false;
+  /** Whether the last thing run was an exclusive operation (batches and operations take turns). */
+  private lastWasExclusive = false;
   private closed = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -142,7 +145,9 @@ export class Batcher<I, O> {
   }
 
   /**
-   * Runs `fn` with the backend to itself: after the current batch, before the next one.
+   * Runs `fn` with the backend to itself, between batches: waiting operations and waiting
+   * batches take turns (after an operation a waiting batch goes next, after a batch a waiting
+   * operation), so neither can starve the other.
    * Used for loading and unloading adapters so they never overlap a classify call, and for
    * token-level requests. `weight` (default 0) counts towards `maxQueue` while the operation
    * waits, as that many inputs: a weighted operation is refused with QUEUE_FULL when the queue
@@ -245,26 +250,33 @@ export class Batcher<I, O> {
     }
   }
 
-  /** Runs the next exclusive operation or batch if the backend is free. */
+  /**
+   * Runs the next exclusive operation or batch if the backend is free: the two take turns when
+   * both wait (an operation first when the last run was a batch, a batch when it was an operation).
+   */
   private pump(): void {
     if (this.busy) return;
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    if (this.lastWasExclusive || this.exclusiveOps.length === 0) {
+      const { items, parts } = this.takeBatch();
+      if (items.length > 0) {
+        this.busy = true;
+        this.lastWasExclusive = false;
+        void this.runBatch(items, parts).finally(() => this.afterRun());
+        return;
+      }
+    }
     const op = this.exclusiveOps.shift();
     if (op !== undefined) {
       this.busy = true;
+      this.lastWasExclusive = true;
       void op().finally(() => this.afterRun());
       return;
     }
-    const { items, parts } = this.takeBatch();
-    if (items.length === 0) {
-      this.notifyIfIdle();
-      return;
-    }
-    this.busy = true;
-    void this.runBatch(items, parts).finally(() => this.afterRun());
+    this.notifyIfIdle();
   }
 
   private afterRun(): void {
@@ -281,8 +293,8 @@ export class Batcher<I, O> {
     while (items.length < this.maxBatch) {
       const req = this.queue[0];
       if (req === undefined) break;
-      if (req.next === 0 && this.checkRequest !== undefined) {
-        const err = this.checkRequest(req.items);
+      if (this.checkRequest !== undefined) {
+        const err = this.checkRequest(req.next === 0 ? req.items : req.items.slice(req.next));
         if (err !== undefined) {
           this.fail(req, err);
           continue;

@@ -17,6 +17,8 @@ export interface ServeLimits {
   /** 0: no deadline. */
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+  /** Most windows one /v1/answer input may take. */
+  readonly maxAnswerWindows: number;
 }
 
 /** The state shared by the server's plugins. */

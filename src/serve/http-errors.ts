@@ -21,14 +21,20 @@ export const SERVE_ERROR_CODES = {
   ADMIN_DISABLED: { status: 403, summary: 'admin routes disabled' },
   /** No route for this method and path. */
   ROUTE_NOT_FOUND: { status: 404, summary: 'no such route' },
+  /** The request (its headers and body) was not received within the request timeout. */
+  REQUEST_TIMEOUT: { status: 408, summary: 'request not received in time' },
   /** An adapter is already loaded under this name. */
   ALREADY_LOADED: { status: 409, summary: 'task name already in use' },
   /** The request body exceeds the body limit. */
   BODY_TOO_LARGE: { status: 413, summary: 'request body too large' },
   /** More inputs in one request than allowed. */
   TOO_MANY_INPUTS: { status: 413, summary: 'too many inputs in one request' },
+  /** One input would take more work than allowed (a QA context over `maxAnswerWindows` windows). */
+  INPUT_TOO_LONG: { status: 413, summary: 'an input is too long' },
   /** The body has a content type other than JSON. */
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'request body must be application/json' },
+  /** The request's headers are larger than the HTTP server accepts. */
+  HEADERS_TOO_LARGE: { status: 431, summary: 'request headers too large' },
   /** The backend failed while classifying the batch this request was in. */
   BACKEND_FAILED: { status: 500, summary: 'model backend failed' },
   /** An unexpected server error. */
@@ -68,6 +74,11 @@ export class HttpError extends Error {
   }
 }
 
+/** 408 REQUEST_TIMEOUT: the request's headers and body were not in within `requestTimeoutMs`. */
+export function requestNotReceived(requestTimeoutMs: number): HttpError {
+  return new HttpError('REQUEST_TIMEOUT', `request not received within the server's request timeout of ${requestTimeoutMs} ms: send the headers and the whole body without pausing`);
+}
+
 /** The JSON body of every error response. */
 export interface ErrorBody {
   error: { code: ResponseErrorCode; message: string };
@@ -87,6 +98,8 @@ const FASTIFY_CODES: Record<string, ServeErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_BAD_URL: 'BAD_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'BAD_REQUEST',
 };
 
 /** Client-facing messages for fastify's errors (theirs do not say what to do). */
@@ -97,6 +110,9 @@ function fastifyMessage(fcode: string, err: Error, bodyLimit: number | undefined
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return bodyLimit === undefined ? 'request body is too large' : `request body is larger than the limit of ${bodyLimit} bytes; send fewer or shorter inputs`;
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return `${err.message}; send the body as application/json`;
+    // These two quote the path in fastify's message: never echoed (it may hold a token, percent-encoded past the redactor).
+    case 'FST_ERR_BAD_URL': return 'the request path is not valid: it holds a malformed percent-encoding';
+    case 'FST_ERR_MAX_PARAM_LENGTH': return 'a path parameter is longer than 100 characters (task names have at most 64); see docs/serve.md for the API';
     default: return err.message;
   }
 }

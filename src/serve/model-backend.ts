@@ -27,7 +27,7 @@ import { loadSavedTask } from '../train/task-io.js';
 import type { TaskModel } from '../train/task-model.js';
 import type { FrozenOptions } from '../train/frozen-precision.js';
 import { rowTags, splitWords, taggingRows, type TaggingRow, type TagPrediction } from '../train/token-tasks/tagging.js';
-import { predictAnswers } from '../train/token-tasks/qa.js';
+import { predictAnswers, qaRows } from '../train/token-tasks/qa.js';
 import type { CharSpan } from '../train/tokens/qa-windows.js';
 import { distinctRows } from './fanout.js';
 import type { AnswerInput, AnswerOutput, ClassifierBackend, ClassifyItem, ClassifyOutput, ItemOutput, TagInput, TagOutput, TaskInfo, TextInput } from './backend.js';
@@ -39,8 +39,8 @@ export interface ModelBackendOptions {
   /** Intra-op threads of each ONNX Runtime session (default: all available cores). */
   threads?: number;
   /**
-   * Characters of a classify input (of each side of a pair) the tokenizer sees, per token of
-   * `maxLength`. Default {@link CHARS_PER_TOKEN}. See {@link capText}.
+   * Characters of a classify input (of each side of a pair) or of a tagging input the tokenizer
+   * sees, per token of `maxLength`. Default {@link CHARS_PER_TOKEN}. See {@link capText} and {@link capWords}.
    */
   charsPerToken?: number;
   /** Precision of the base's frozen matmuls for every task served (int8: under the outlier guard, measured on the first batch). */
@@ -79,6 +79,30 @@ interface TagRow {
   readonly words: readonly string[];
   readonly spans: readonly CharSpan[] | undefined;
   readonly row: TaggingRow;
+  /** Whether words were dropped before tokenizing ({@link capWords}). */
+  readonly cut: boolean;
+}
+
+/**
+ * The words of a tagging input that the tokenizer reads, as {@link capText} keeps a classify
+ * input: a text cut to `limit` characters, then split into words (a word the cut went through is
+ * dropped, unless it is the only one); a word list's first words whose length, joined by single
+ * spaces, is at most `limit` (at least one word). Spans stay offsets into the whole text.
+ */
+export function capWords(split: (text: string) => { words: string[]; spans: CharSpan[] }, input: TagInput, limit: number): { words: string[]; spans: CharSpan[] | undefined; cut: boolean } {
+  if (typeof input !== 'string') {
+    let used = -1;
+    let n = 0;
+    while (n < input.length && (n === 0 || used + 1 + (input[n] as string).length <= limit)) used += 1 + (input[n++] as string).length;
+    return { words: n === input.length ? input : input.slice(0, n), spans: undefined, cut: n < input.length };
+  }
+  const c = capText(input, limit);
+  const s = split(c.text);
+  const last = s.spans[s.spans.length - 1];
+  if (c.cut && s.words.length > 1 && last !== undefined && last.end === c.text.length && !/\s/u.test(input[c.text.length] as string)) {
+    return { words: s.words.slice(0, -1), spans: s.spans.slice(0, -1), cut: true };
+  }
+  return { ...s, cut: c.cut };
 }
 
 /** One item ready to run: its row of tokens, and its answer from that row's logits. */
@@ -91,7 +115,7 @@ interface Prepared {
 function tagOutput(t: TagRow, p: TagPrediction): TagOutput {
   return {
     words: t.words.map((word, k) => ({ word, tag: p.tags[k] as string, score: p.scores[k] as number, ...(t.spans ? { start: t.spans[k]?.start as number, end: t.spans[k]?.end as number } : {}) })),
-    truncated: p.truncated,
+    truncated: p.truncated || t.cut,
   };
 }
 
@@ -104,11 +128,21 @@ function classifyOutput(head: HeadConfig, logits: Float32Array, truncated: boole
   return { labels: head.labels.filter((_, i) => (p.value as number[])[i] === 1), scores, truncated: p.truncated };
 }
 
+/** What is wrong when a tensor the task owns holds NaN or ±Infinity (the first such tensor), else undefined. */
+function nonFiniteIssue(model: TaskModel): string | undefined {
+  for (const [name, t] of model.owned) {
+    let bad = 0;
+    for (const v of t.data) if (!Number.isFinite(v)) bad++;
+    if (bad > 0) return `tensor ${name} holds ${bad} non-finite value(s) (NaN or Infinity) of ${t.data.length}`;
+  }
+  return undefined;
+}
+
 /** Serves saved tasks on one shared base. */
 export class ModelBackend implements ClassifierBackend {
   /** Tokens per input: `maxLength` of the options (default 128), at most the base's limit. */
   readonly maxLength: number;
-  /** Characters of a classify input the tokenizer sees (see {@link capText}). */
+  /** Characters of a classify or tagging input the tokenizer sees (see {@link capText}, {@link capWords}). */
   readonly maxChars: number;
   private readonly multi: MultiTaskModel;
   private readonly info = new Map<string, TaskInfo>();
@@ -166,12 +200,18 @@ export class ModelBackend implements ClassifierBackend {
    * Loads the saved task in `dir` under `name`, in its inference form, and attaches it (see
    * {@link attach}).
    *
-   * @throws AdapterkitError BAD_CONFIG when `name` is already loaded; what `loadSavedTask` and
-   *   {@link attach} throw.
+   * @throws AdapterkitError BAD_CONFIG when `name` is already loaded; BAD_WEIGHTS when a tensor
+   *   of the task (adapter, head, trained base weight) holds NaN or ±Infinity; what
+   *   `loadSavedTask` and {@link attach} throw.
    */
   async load(name: string, dir: string): Promise<TaskInfo> {
     if (this.info.has(name)) fail('BAD_CONFIG', `task ${name} is already loaded`);
     const saved = await loadSavedTask(this.base, dir, { ...this.frozen, inference: true });
+    const issue = nonFiniteIssue(saved.model);
+    if (issue !== undefined) {
+      await saved.model.dispose();
+      fail('BAD_WEIGHTS', `task directory ${dir}: ${issue}; a task with non-finite weights answers no label (retrain it, e.g. with a lower learning rate)`);
+    }
     return this.attach(name, saved.model, dir);
   }
 
@@ -213,11 +253,15 @@ export class ModelBackend implements ClassifierBackend {
     return m;
   }
 
-  /** Tagging inputs as rows of `model`: texts split into words as the tokenizer splits them, word lists as given. */
+  /**
+   * Tagging inputs as rows of `model`: texts split into words as the tokenizer splits them, word
+   * lists as given; both capped to {@link maxChars} characters first ({@link capWords}), so that
+   * a megabyte of text costs (and answers) what a page does.
+   */
   private tagRows(model: TaskModel, inputs: readonly TagInput[]): TagRow[] {
-    const split = inputs.map((x) => (typeof x === 'string' ? splitWords(model, x) : { words: x, spans: undefined }));
+    const split = inputs.map((x) => capWords((text) => splitWords(model, text), x, this.maxChars));
     const rows = taggingRows(model, split.map((s) => ({ tokens: s.words })), this.tokensFor(model));
-    return split.map((s, i) => ({ words: s.words, spans: s.spans, row: rows[i] as TaggingRow }));
+    return split.map((s, i) => ({ words: s.words, spans: s.spans, row: rows[i] as TaggingRow, cut: s.cut }));
   }
 
   /**
@@ -242,6 +286,17 @@ export class ModelBackend implements ClassifierBackend {
     const rows = this.tagRows(model, inputs);
     const logits = await this.logits(this.own.get(task), rows.map((t) => t.row), rows.map(() => task));
     return rows.map((t, k) => tagOutput(t, rowTags(model.head, t.row, logits[k] as Float32Array)));
+  }
+
+  /**
+   * How many windows of the backend's max length each input's context is split into: what
+   * {@link answer} costs, linear in them (the server refuses inputs over its `maxAnswerWindows`).
+   */
+  answerWindows(task: string, inputs: AnswerInput[]): number[] {
+    const model = this.modelOfKind(task, 'qa');
+    const counts = inputs.map(() => 0);
+    for (const r of qaRows(model, inputs, this.tokensFor(model))) counts[r.example] = (counts[r.example] as number) + 1;
+    return counts;
   }
 
   /** Answers questions over contexts (windows of the backend's max length). */

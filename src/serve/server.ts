@@ -17,14 +17,14 @@ import { AdminGuard, DEFAULT_ADMIN_TOKEN_ENV } from './admin-auth.js';
 import { AdapterSources } from './adapter-sources.js';
 import type { ClassifierBackend, ClassifyItem, ItemOutput } from './backend.js';
 import { Batcher, DEFAULT_MAX_QUEUE } from './batcher.js';
-import type { ServeContext } from './context.js';
+import type { ServeContext, ServeLimits } from './context.js';
 import { ServerMetrics } from './metrics.js';
 import { adapterRoutes } from './plugins/adapters.js';
-import { errorHandling } from './plugins/errors.js';
+import { clientErrorHandler, errorHandling, frameworkErrorHandler } from './plugins/errors.js';
 import { inferenceRoutes } from './plugins/inference.js';
 import { requestLifecycle } from './plugins/lifecycle.js';
 import { operationsRoutes } from './plugins/operations.js';
-import { unknownTask } from './validate.js';
+import { TASK_NAME_PATTERN, TASK_NAME_RULE, unknownTask } from './validate.js';
 
 export type { AnswerResponse, ClassifyResponse, TagResponse } from './plugins/inference.js';
 
@@ -35,14 +35,16 @@ export interface ServeOptions {
   /** Most inputs per backend call. Default 32. */
   maxBatch?: number;
   /**
-   * Most inputs waiting in the queue (classify inputs, and the inputs of waiting tag and answer
-   * requests); beyond it requests get 503 QUEUE_FULL with `Retry-After`. Default 256.
+   * Most inputs waiting in the queue (classify inputs, and the inputs of waiting tag requests and
+   * the windows of waiting answer requests); beyond it requests get 503 QUEUE_FULL with
+   * `Retry-After`. At least `maxInputs` (else BAD_CONFIG). Default 256.
    */
   maxQueue?: number;
   /**
    * Longest time in ms from a request's arrival to its answer; past it the request leaves the
    * queue and gets 503 DEADLINE_EXCEEDED with `Retry-After` (a backend call already running for
-   * it still finishes). Also the limit for receiving a request. 0: no limit. Default 10000.
+   * it still finishes). Also the limit for receiving a request's headers and body: past it 408
+   * REQUEST_TIMEOUT (checked every min(1000, requestTimeoutMs / 2) ms). 0: no limit. Default 10000.
    */
   requestTimeoutMs?: number;
   /** Directories whose sub-directories POST /v1/adapters may load (see adapter-sources.ts). Default none. */
@@ -58,6 +60,12 @@ export interface ServeOptions {
   maxInputs?: number;
   /** Largest request body in bytes; beyond it 413 BODY_TOO_LARGE. Default 1 MiB. */
   bodyLimit?: number;
+  /**
+   * Most windows (rows of the backend's max length) one POST /v1/answer input's context may take:
+   * answering costs time linear in them. Beyond it 413 INPUT_TOO_LONG, before the request queues
+   * (needs a backend with `answerWindows`, as ModelBackend). Default 32.
+   */
+  maxAnswerWindows?: number;
   /** Environment variable holding the admin bearer token. Default `ADAPTERKIT_ADMIN_TOKEN`. */
   adminTokenEnv?: string;
   /**
@@ -91,11 +99,37 @@ export interface StartedServer {
   close(): Promise<void>;
 }
 
-const DEFAULTS = { maxInputs: 64, bodyLimit: 1024 * 1024, shutdownTimeoutMs: 10_000, requestTimeoutMs: 10_000 } as const;
+/** Defaults of {@link ServeOptions} (the CLI's flags default to these too). */
+export const SERVE_DEFAULTS = { maxInputs: 64, bodyLimit: 1024 * 1024, shutdownTimeoutMs: 10_000, requestTimeoutMs: 10_000, maxAnswerWindows: 32 } as const;
 
 function positiveInt(name: string, v: number, min = 1): number {
   if (!Number.isInteger(v) || v < min) throw new AdapterkitError('BAD_CONFIG', `serve option ${name} must be an integer >= ${min}, got ${v}`);
   return v;
+}
+
+/**
+ * The limits of `opts` with their defaults, checked: each a positive integer (timeouts >= 0),
+ * `maxQueue` at least `maxInputs` (else a full-size request could never queue), registry names
+ * valid task names (else the admin routes could not reload them). `maxQueue`'s own range is the
+ * batcher's to check.
+ * @throws AdapterkitError BAD_CONFIG naming the option.
+ */
+function checkedLimits(opts: ServeOptions): { limits: ServeLimits; maxQueue: number } {
+  const limits: ServeLimits = {
+    maxInputs: positiveInt('maxInputs', opts.maxInputs ?? SERVE_DEFAULTS.maxInputs),
+    bodyLimit: positiveInt('bodyLimit', opts.bodyLimit ?? SERVE_DEFAULTS.bodyLimit),
+    requestTimeoutMs: positiveInt('requestTimeoutMs', opts.requestTimeoutMs ?? SERVE_DEFAULTS.requestTimeoutMs, 0),
+    shutdownTimeoutMs: opts.shutdownTimeoutMs ?? SERVE_DEFAULTS.shutdownTimeoutMs,
+    maxAnswerWindows: positiveInt('maxAnswerWindows', opts.maxAnswerWindows ?? SERVE_DEFAULTS.maxAnswerWindows),
+  };
+  const maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
+  if (Number.isInteger(maxQueue) && maxQueue < limits.maxInputs) {
+    throw new AdapterkitError('BAD_CONFIG', `serve option maxQueue (${maxQueue}) is smaller than maxInputs (${limits.maxInputs}): a request of maxInputs inputs could never be queued (503 QUEUE_FULL for ever); raise maxQueue or lower maxInputs`);
+  }
+  for (const name of Object.keys(opts.registry ?? {})) {
+    if (!TASK_NAME_PATTERN.test(name)) throw new AdapterkitError('BAD_CONFIG', `serve option registry: task name ${JSON.stringify(name.slice(0, 80))} is not valid: a task name is ${TASK_NAME_RULE}`);
+  }
+  return { limits, maxQueue };
 }
 
 /** The fastify logger setting with redacting serializers for errors and request URLs. */
@@ -121,7 +155,8 @@ function loggerSetting(logger: ServeOptions['logger'], r: Redactor): FastifyServ
  * requests fail with 503 and open connections are closed. No signal handlers are installed
  * (see `installShutdownSignals` in signals.ts for the CLI).
  *
- * @throws AdapterkitError BAD_CONFIG for an invalid option or an adapter root that is not a directory.
+ * @throws AdapterkitError BAD_CONFIG for an invalid option (`maxQueue` below `maxInputs`, say), an
+ *   admin token containing whitespace, or an adapter root that is not a directory.
  * @example
  * ```ts
  * // every adapter root must be an existing directory (else BAD_CONFIG)
@@ -132,24 +167,22 @@ function loggerSetting(logger: ServeOptions['logger'], r: Redactor): FastifyServ
 export async function createServer(backend: ClassifierBackend, opts: ServeOptions = {}): Promise<FastifyInstance> {
   const env = opts.env ?? process.env;
   const adminTokenEnv = opts.adminTokenEnv ?? DEFAULT_ADMIN_TOKEN_ENV;
-  const limits = {
-    maxInputs: positiveInt('maxInputs', opts.maxInputs ?? DEFAULTS.maxInputs),
-    bodyLimit: positiveInt('bodyLimit', opts.bodyLimit ?? DEFAULTS.bodyLimit),
-    requestTimeoutMs: positiveInt('requestTimeoutMs', opts.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs, 0),
-    shutdownTimeoutMs: opts.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
-  };
+  const { limits, maxQueue } = checkedLimits(opts);
   const hfToken = resolveToken(undefined, env);
   const redact = makeRedactor([...secretsFromEnv(env, [adminTokenEnv]), ...(hfToken !== undefined ? [hfToken] : []), ...(opts.secrets ?? [])]);
   let queue: Batcher<ClassifyItem, ItemOutput> | undefined;
   const metrics = new ServerMetrics({ adaptersLoaded: () => backend.tasks().length, queueDepth: () => queue?.queuedItems ?? 0 }, opts.processMetrics ?? false);
   try {
     queue = new Batcher<ClassifyItem, ItemOutput>((items) => backend.classify(items), {
-      windowMs: opts.windowMs, maxBatch: opts.maxBatch, maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
+      windowMs: opts.windowMs, maxBatch: opts.maxBatch, maxQueue,
       onBatch: (size, seconds, ok) => metrics.observeBatch(size, seconds, ok),
-      // A task unloaded while its request waited fails only that request, not the whole batch.
+      // A task unloaded while its request waited fails only that request, not the whole batch:
+      // every task its remaining items ask (a "tasks" request asks several) is checked before each part.
       checkRequest: (items) => {
-        const name = items[0]?.task;
-        return name === undefined || backend.tasks().some((t) => t.name === name) ? undefined : unknownTask(name, backend.tasks());
+        const tasks = backend.tasks();
+        const loaded = new Set(tasks.map((t) => t.name));
+        const gone = items.find((it) => !loaded.has(it.task));
+        return gone === undefined ? undefined : unknownTask(gone.task, tasks);
       },
     });
   } catch (err) {
@@ -165,6 +198,14 @@ export async function createServer(backend: ClassifierBackend, opts: ServeOption
   const app = Fastify({
     bodyLimit: limits.bodyLimit, logger: loggerSetting(opts.logger, redact), return503OnClosing: false,
     requestTimeout: limits.requestTimeoutMs,
+    // Node's server only keeps a request timeout it is created with (fastify sets it later), and
+    // checks it every connectionsCheckingInterval ms (default 30 s): often enough to keep it.
+    ...(limits.requestTimeoutMs > 0
+      ? { http: { requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: Math.max(1, Math.min(1000, Math.floor(limits.requestTimeoutMs / 2))) } }
+      : {}),
+    // Errors before the router (bad URL, overlong path parameter) or in Node's parser answer in the same envelope.
+    frameworkErrors: frameworkErrorHandler(ctx),
+    clientErrorHandler: clientErrorHandler(ctx),
   });
   await app.register(errorHandling, { ctx });
   await app.register(requestLifecycle, { ctx });

@@ -19,11 +19,23 @@ export interface ShutdownSignalOptions {
   onForce?: (signal: NodeJS.Signals) => void;
   /** Where signals come from. Default `process` (tests pass an EventEmitter). */
   target?: EventEmitter;
+  /**
+   * How long after the first signal to stop waiting for `close` (ms): then `onGiveUp` is called
+   * (after a log line saying so). Default: wait as long as `close` takes.
+   */
+  giveUpAfterMs?: number;
+  /**
+   * Called when `close` has not finished `giveUpAfterMs` after the first signal (a backend call
+   * cannot be cancelled, so `close` can outlast the server's own shutdown timeout). The CLI exits
+   * here; the library never does.
+   */
+  onGiveUp?: () => void;
 }
 
 /**
  * On the first signal, calls `close` (graceful shutdown); on a second signal during the close,
- * forces the exit. Returns a function removing the handlers.
+ * forces the exit; `giveUpAfterMs` after the first signal, if `close` is still running, calls
+ * `onGiveUp`. Returns a function removing the handlers.
  *
  * @example
  * ```ts
@@ -53,13 +65,24 @@ export function installShutdownSignals(close: () => Promise<void>, opts: Shutdow
     }
     closing = true;
     log(`${signal}: finishing in-flight requests, then stopping (send ${signal} again to stop at once)`);
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
+    if (opts.giveUpAfterMs !== undefined) {
+      const ms = opts.giveUpAfterMs;
+      giveUp = setTimeout(() => {
+        log(`still not closed ${ms} ms after ${signal}: giving up on running work (a backend call cannot be cancelled) and stopping now`);
+        uninstall();
+        opts.onGiveUp?.();
+      }, ms);
+    }
     close().then(
       () => {
+        clearTimeout(giveUp);
         log('server closed');
         uninstall();
         opts.onClosed?.(0);
       },
       (err: unknown) => {
+        clearTimeout(giveUp);
         log(`error while closing: ${err instanceof Error ? err.message : String(err)}`);
         uninstall();
         opts.onClosed?.(1);

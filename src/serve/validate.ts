@@ -209,6 +209,9 @@ export function parseAnswerRequest(body: unknown, tasks: readonly TaskInfo[], ma
 /** Names a task can be loaded under: letters, digits, `.`, `_`, `-`; 1 to 64 characters. */
 export const TASK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** {@link TASK_NAME_PATTERN} in words, for messages. */
+export const TASK_NAME_RULE = "1-64 characters of letters, digits, '.', '_' or '-' starting with a letter or digit";
+
 /** Longest `dir` a load request may name. */
 const MAX_DIR_LENGTH = 4096;
 
@@ -220,7 +223,7 @@ export function parseLoadRequest(body: unknown): { name: string; dir: string | u
   if (!isJsonObject(body)) throw new HttpError('BAD_REQUEST', `request body must be a JSON object { "name": string, "dir"?: string }, got ${describe(body)}`);
   const { name, dir } = body;
   if (typeof name !== 'string' || !TASK_NAME_PATTERN.test(name)) {
-    throw new HttpError('BAD_REQUEST', `field "name" must be 1-64 characters of letters, digits, '.', '_' or '-' starting with a letter or digit, got ${typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : describe(name)}`);
+    throw new HttpError('BAD_REQUEST', `field "name" must be ${TASK_NAME_RULE}, got ${typeof name === 'string' ? JSON.stringify(name.slice(0, 80)) : describe(name)}`);
   }
   if (dir !== undefined && (typeof dir !== 'string' || dir.length === 0 || dir.length > MAX_DIR_LENGTH)) {
     throw new HttpError('BAD_REQUEST', `field "dir" must be a non-empty path string of at most ${MAX_DIR_LENGTH} characters (a directory inside an adapter root), or absent to load the name from the registry; got ${typeof dir === 'string' ? `a string of ${dir.length}` : describe(dir)}`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeBackend, expectedOutput } from './fake-backend.js';
-import { call, classify, errorOf, listen } from './helpers.js';
+import { call, classify, errorOf, listen, queueDepth, until } from './helpers.js';
 import type { ClassifyResponse } from '../../src/serve/server.js';
 import type { TaskInfo } from '../../src/serve/backend.js';
 import { constantTimeEqual } from '../../src/serve/admin-auth.js';
@@ -31,6 +31,16 @@ test('admin: routes are disabled (403 with how to enable) when the token variabl
   }
 });
 
+test('admin: a token with whitespace (which no bearer header can carry) is refused at start with BAD_CONFIG, never echoed', async () => {
+  for (const [token, only] of [['two words', ''], ['tok\n', ''], ['   ', ' only']] as const) {
+    await assert.rejects(listen(new FakeBackend(), { env: { ADAPTERKIT_ADMIN_TOKEN: token } }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'BAD_CONFIG');
+      assert.equal(e.message, `the admin token in $ADAPTERKIT_ADMIN_TOKEN contains whitespace${only}, which no 'Authorization: Bearer <token>' header can carry: set it to a token without spaces or newlines (e.g. \`openssl rand -hex 32\`), or unset it to disable the admin routes`);
+      return true;
+    });
+  }
+});
+
 test('admin: a custom variable name is honoured and named in the message', async () => {
   const server = await listen(new FakeBackend(), { adminTokenEnv: 'MY_ADMIN', env: { ADAPTERKIT_ADMIN_TOKEN: TOKEN } });
   try {
@@ -47,17 +57,20 @@ test('admin: missing, malformed or wrong token -> 401 UNAUTHORIZED before the bo
   const backend = new FakeBackend();
   const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: TOKEN } });
   try {
-    const variants: Record<string, string>[] = [{}, { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${TOKEN}x` }];
-    for (const headers of variants) {
+    const missing = "missing admin token: send 'Authorization: Bearer <token>'";
+    const malformed = "malformed Authorization header: it must be 'Bearer <token>' (one token, no spaces)";
+    const variants: Array<[Record<string, string>, string]> = [
+      [{}, missing], [{ authorization: TOKEN }, malformed], [{ authorization: `Basic ${TOKEN}` }, malformed], [{ authorization: 'Bearer a b' }, malformed],
+      [{ authorization: 'Bearer wrong' }, 'wrong admin token'], [{ authorization: `Bearer ${TOKEN}x` }, 'wrong admin token'],
+    ];
+    for (const [headers, message] of variants) {
       const a = await call(`${server.url}/v1/adapters`, 'POST', '{not json', { ...headers, 'content-type': 'application/json' });
       assert.equal(a.status, 401, `${JSON.stringify(headers)}: ${a.text}`);
-      assert.equal(errorOf(a).code, 'UNAUTHORIZED');
-      assert.match(errorOf(a).message, /^(missing|wrong) admin token/);
+      assert.deepEqual(errorOf(a), { code: 'UNAUTHORIZED', message }, JSON.stringify(headers));
       assert.match(a.headers.get('www-authenticate') ?? '', /^Bearer/);
       const d = await call(`${server.url}/v1/adapters/sentiment`, 'DELETE', undefined, headers);
       assert.equal(d.status, 401);
-      assert.equal(errorOf(d).code, 'UNAUTHORIZED');
-      assert.match(errorOf(d).message, /^(missing|wrong) admin token/);
+      assert.deepEqual(errorOf(d), { code: 'UNAUTHORIZED', message });
     }
     assert.ok(backend.tasks().some((t) => t.name === 'sentiment'), 'nothing was unloaded');
   } finally {
@@ -152,6 +165,35 @@ test('admin: an unload queued behind a batch waits for it; requests for the task
     assert.match(errorOf(l).message, /^unknown task 'sentiment'/);
     assert.equal(o.status, 200, o.text);
   } finally {
+    await server.close();
+  }
+});
+
+test('admin: a "tasks" request whose second task is unloaded while it waits fails alone with 404; the requests sharing its batch are answered', async () => {
+  const backend = new FakeBackend();
+  const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: TOKEN }, windowMs: 1 });
+  const open = backend.closeGate();
+  try {
+    const entered = backend.nextCall();
+    const first = classify(server.url, 'sentiment', ['first']);
+    await entered;
+    const many = call(`${server.url}/v1/classify`, 'POST', { tasks: ['sentiment', 'topics'], inputs: ['both tasks'] });
+    const other = classify(server.url, 'sentiment', ['another client']);
+    await until(async () => (await queueDepth(server.url)) === 3, 'the two requests to queue');
+    const unload = call(`${server.url}/v1/adapters/topics`, 'DELETE', undefined, { authorization: `Bearer ${TOKEN}` });
+    await new Promise((r) => setTimeout(r, 200)); // the unload reaches the queue (it runs right after the running batch)
+    open();
+    const [f, m, o, u] = await Promise.all([first, many, other, unload]);
+    assert.equal(f.status, 200, f.text);
+    assert.equal(u.status, 200, u.text);
+    assert.equal(m.status, 404, m.text);
+    assert.equal(errorOf(m).code, 'NOT_FOUND');
+    assert.match(errorOf(m).message, /^unknown task 'topics'; loaded tasks: /);
+    assert.equal(o.status, 200, o.text);
+    assert.deepEqual((o.body as ClassifyResponse).results, [expectedOutput(backend.task('sentiment'), 'another client')]);
+    assert.deepEqual(backend.calls.map((c) => c.map((i) => `${i.task}:${String(i.input)}`)), [['sentiment:first'], ['sentiment:another client']]);
+  } finally {
+    open();
     await server.close();
   }
 });

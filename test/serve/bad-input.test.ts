@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeBackend, defaultTasks } from './fake-backend.js';
-import { call, classify, errorOf, listen } from './helpers.js';
+import { call, classify, errorOf, listen, parseRaw, rawExchange } from './helpers.js';
 import type { StartedServer } from '../../src/serve/server.js';
 import type { TaskInfo } from '../../src/serve/backend.js';
 
@@ -104,6 +104,61 @@ test('bad input: a huge unknown task name is quoted cut to 200 characters, not e
     assert.equal(a.status, 404, a.text.slice(0, 300));
     assert.equal(errorOf(a).code, 'NOT_FOUND');
     assert.equal(errorOf(a).message, `unknown task '${name.slice(0, 200)}…'; loaded tasks: nli, sentiment, stsb, topics`);
+  } finally {
+    await server.close();
+  }
+});
+
+test('bad input: errors before the router (overlong path parameter, malformed percent-encoding) answer in the envelope, redacted, counted', async () => {
+  const token = 'admin-token-value-1234';
+  const hf = 'hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789';
+  const server = await listen(new FakeBackend(), { env: { ADAPTERKIT_ADMIN_TOKEN: token } });
+  try {
+    const auth = { authorization: `Bearer ${token}` };
+    const long = await call(`${server.url}/v1/adapters/${'x'.repeat(60)}${token}${hf}`, 'DELETE', undefined, auth);
+    assert.equal(long.status, 400, long.text);
+    assert.deepEqual(errorOf(long), { code: 'BAD_REQUEST', message: 'a path parameter is longer than 100 characters (task names have at most 64); see docs/serve.md for the API' });
+    const bad = await call(`${server.url}/v1/adapters/${token}%E0%A4%A`, 'DELETE', undefined, auth);
+    assert.equal(bad.status, 400, bad.text);
+    assert.deepEqual(errorOf(bad), { code: 'BAD_REQUEST', message: 'the request path is not valid: it holds a malformed percent-encoding' });
+    for (const a of [long, bad]) {
+      assert.match(a.headers.get('content-type') ?? '', /application\/json/);
+      assert.ok(!a.text.includes(token) && !a.text.includes('hf_'), a.text);
+    }
+    const metrics = (await call(`${server.url}/metrics`, 'GET')).text;
+    assert.match(metrics, /^adapterkit_http_requests_total\{method="DELETE",route="unmatched",status="400"\} 2$/m);
+  } finally {
+    await server.close();
+  }
+});
+
+test('bad input: requests Node\'s HTTP parser refuses (a malformed Content-Length) answer 400 in the envelope and are counted', async () => {
+  const server = await listen(new FakeBackend());
+  try {
+    const raw = await rawExchange(server.url, 'POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1x\r\n\r\n{}');
+    const r = parseRaw(raw);
+    assert.equal(r.statusLine, 'HTTP/1.1 400 Bad Request', raw);
+    assert.match(r.headers, /content-type: application\/json/i);
+    const e = (r.body as { error: { code: string; message: string } }).error;
+    assert.equal(e.code, 'BAD_REQUEST', raw);
+    assert.match(e.message, /^malformed HTTP request: .*Content-Length.* \(HPE_\w+\)$/);
+    const metrics = (await call(`${server.url}/metrics`, 'GET')).text;
+    assert.match(metrics, /^adapterkit_http_requests_total\{method="UNKNOWN",route="unmatched",status="400"\} 1$/m);
+  } finally {
+    await server.close();
+  }
+});
+
+test('requestTimeoutMs bounds receiving the body: a stalled body gets 408 REQUEST_TIMEOUT in the envelope (Node checked only every 30 s)', async () => {
+  const server = await listen(new FakeBackend(), { requestTimeoutMs: 400 });
+  try {
+    const t0 = performance.now();
+    // the headers promise 100 bytes; 10 come, then nothing: well under the 8 s the exchange waits
+    const raw = await rawExchange(server.url, 'POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"task": "');
+    const r = parseRaw(raw);
+    assert.equal(r.statusLine, 'HTTP/1.1 408 Request Timeout', raw);
+    assert.deepEqual(r.body, { error: { code: 'REQUEST_TIMEOUT', message: "request not received within the server's request timeout of 400 ms: send the headers and the whole body without pausing" } });
+    assert.ok(performance.now() - t0 >= 350, 'not before the timeout');
   } finally {
     await server.close();
   }

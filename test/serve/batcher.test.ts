@@ -193,3 +193,56 @@ test('batcher: weighted exclusive operations count towards maxQueue until they s
   b.close();
   await assert.rejects(b.exclusive(async () => 1, { weight: 1 }), (e: HttpError) => e.code === 'SHUTTING_DOWN');
 });
+
+test('batcher: checkRequest runs before every part of a split request, with its remaining items; a failing check fails that request alone', async () => {
+  const banned = new Set<number>();
+  const seen: number[][] = [];
+  const calls: number[][] = [];
+  const b = new Batcher(async (items: number[]) => {
+    calls.push([...items]);
+    if (items.includes(1)) banned.add(5); // e.g. a task of the split request is unloaded after its first part ran
+    return items.map((x) => x * 2);
+  }, {
+    windowMs: 1, maxBatch: 2,
+    checkRequest: (items) => {
+      seen.push([...items]);
+      const bad = items.find((x) => banned.has(x));
+      return bad === undefined ? undefined : new Error(`${bad} is gone`);
+    },
+  });
+  const split = b.submit([1, 2, 3, 4, 5]);
+  const other = b.submit([6]);
+  await assert.rejects(split, /^Error: 5 is gone$/);
+  assert.deepEqual(await other, [12]);
+  assert.deepEqual(calls, [[1, 2], [6]], 'the rest of the failed request never ran; the other request did');
+  assert.deepEqual(seen, [[1, 2, 3, 4, 5], [3, 4, 5], [6]]);
+  assert.equal(b.queuedItems, 0);
+});
+
+test('batcher: waiting exclusive operations and batches take turns, so a stream of operations cannot starve the batches', async () => {
+  const order: string[] = [];
+  const d = gatedDoubler();
+  const b = new Batcher((items: number[]) => { order.push(`batch ${items.join(',')}`); return d.run(items); }, { windowMs: 1, maxBatch: 1 });
+  const first = b.submit([1]);
+  await tick();
+  const ops = [1, 2, 3].map((k) => b.exclusive(async () => { order.push(`op ${k}`); }));
+  const batches = [2, 3, 4].map((x) => b.submit([x]));
+  d.open();
+  await Promise.all([first, ...ops, ...batches]);
+  assert.deepEqual(order, ['batch 1', 'op 1', 'batch 2', 'op 2', 'batch 3', 'op 3', 'batch 4']);
+  // An operation that queues the next one as it ends (a looping /v1/tag client) still lets batches in.
+  const order2: string[] = [];
+  const b2 = new Batcher(async (items: number[]) => { order2.push('batch'); return items; }, { windowMs: 1, maxBatch: 1 });
+  let loops = 0;
+  const loop = async (): Promise<void> => {
+    while (loops < 6) {
+      await b2.exclusive(async () => { loops++; order2.push('op'); await tick(); });
+    }
+  };
+  const looping = [loop(), loop()];
+  await tick();
+  const answered = await Promise.all([b2.submit([1]), b2.submit([2])]);
+  assert.deepEqual(answered, [[1], [2]]);
+  await Promise.all(looping);
+  assert.ok(order2.indexOf('batch') <= 2, `a batch ran after at most two operations: ${order2.join(' ')}`);
+});

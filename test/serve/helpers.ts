@@ -99,3 +99,41 @@ export function watchServe(child: ChildProcess): WatchedServe {
     },
   };
 }
+
+/**
+ * Writes `data` on a new TCP connection to `url` (a server base URL) and keeps the connection
+ * open; resolves with everything the server sent once it closes the connection. Fails after `ms`
+ * (default 8 s).
+ */
+export async function rawExchange(url: string, data: string, ms = 8000): Promise<string> {
+  const { port, hostname } = new URL(url);
+  const { connect } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(data));
+    let got = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within ${ms} ms; got so far: ${JSON.stringify(got)}`));
+    }, ms);
+    socket.on('data', (d: Buffer) => { got += d.toString('utf8'); });
+    socket.on('error', () => {}); // a reset after the answer: what was read is the answer
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+  });
+}
+
+/** A raw HTTP response split into its status line and JSON body. */
+export function parseRaw(raw: string): { statusLine: string; headers: string; body: unknown } {
+  const end = raw.indexOf('\r\n\r\n');
+  const head = end < 0 ? raw : raw.slice(0, end);
+  const text = end < 0 ? '' : raw.slice(end + 4);
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { statusLine: head.split('\r\n')[0] ?? '', headers: head, body };
+}

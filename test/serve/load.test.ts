@@ -92,11 +92,11 @@ test('bad-input load: good requests answered right (or 503 with Retry-After past
     t.diagnostic(`mixed (${(mixed.wallMs / 1000).toFixed(1)} s): good ${JSON.stringify(tally(mixed.good))}; bad ${JSON.stringify(tally(mixed.bad, (b) => `${b.kind} ${b.status} ${b.code ?? ''}`))}`);
     assert.deepEqual(new Set(mixed.bad.map((b) => b.kind)), new Set(Object.keys(BAD_KINDS)), 'every bad kind was sent');
 
-    // 2. Overload: 48 clients against a queue of 16 inputs and a model held 15 ms per batch of 8.
-    const slow = await listen(new SlowBackend(backend, 15), { ...LIMITS, env, adapterRoots: [join(dir, 'root')], maxQueue: 16, maxBatch: 8, requestTimeoutMs: 2000 });
+    // 2. Overload: 48 clients against a queue of 16 inputs (so at most 16 per request) and a model held 15 ms per batch of 8.
+    const slow = await listen(new SlowBackend(backend, 15), { ...LIMITS, maxInputs: 16, env, adapterRoots: [join(dir, 'root')], maxQueue: 16, maxBatch: 8, requestTimeoutMs: 2000 });
     let over: LoadResult;
     try {
-      over = await runLoad({ ...common, url: slow.url, requests: 240, concurrency: 48, badShare: 0.1, seed: 12 });
+      over = await runLoad({ ...common, maxInputs: 16, url: slow.url, requests: 240, concurrency: 48, badShare: 0.1, seed: 12 });
       assert.equal(await queueDepth(slow.url), 0, 'nothing left in the queue');
       assert.equal((await call(`${slow.url}/healthz`, 'GET')).status, 200);
     } finally {

@@ -13,7 +13,7 @@ import { saveTask } from '../../src/train/task-io.js';
 import { TaskModel } from '../../src/train/task-model.js';
 import { toPrediction } from '../../src/train/evaluate.js';
 import { Rng } from '../../src/util/random.js';
-import { call, classify, listen } from './helpers.js';
+import { call, classify, errorOf, listen } from './helpers.js';
 import { tempDir } from '../temp-dir.js';
 
 test('saved adapters of different methods served from one base: load over HTTP, concurrent mixed-task requests, same scores as each task alone', async () => {
@@ -65,5 +65,37 @@ test('saved adapters of different methods served from one base: load over HTTP, 
     await server.close();
     await backend.dispose();
     for (const m of Object.values(models)) await m.dispose();
+  }
+});
+
+test('a task directory with NaN or Infinity weights is refused at load with 400 BAD_WEIGHTS naming the tensor (it answered 200 with null scores and no label)', async () => {
+  const base = await loadBase('test/fixtures/models/tiny-bert');
+  const root = tempDir('ak-serve-nan-');
+  const saveBroken = async (name: string, value: number, origin: 'adapter' | 'head'): Promise<{ tensor: string; size: number }> => {
+    const m = TaskModel.create(base, { mode: { kind: 'adapters', adapter: adapterConfig({ size: 4 }) }, head: headConfig({ kind: 'classification', labels: ['ham', 'spam'] }), seed: 9 });
+    const t = m.trainable.find((x) => x.origin === origin)!;
+    t.data[1] = value;
+    await saveTask(m, join(root, name), { name, maxLength: 32 });
+    await m.dispose();
+    return { tensor: t.name, size: t.data.length };
+  };
+  const nan = await saveBroken('nan', Number.NaN, 'head');
+  const inf = await saveBroken('inf', Number.POSITIVE_INFINITY, 'adapter');
+  const backend = new ModelBackend(base, { maxLength: 32 });
+  const server = await listen(backend, { env: { ADAPTERKIT_ADMIN_TOKEN: 'sekrit' }, adapterRoots: [root] });
+  try {
+    await assert.rejects(backend.load('nan', join(root, 'nan')), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'BAD_WEIGHTS');
+      assert.equal(e.message, `task directory ${join(root, 'nan')}: tensor ${nan.tensor} holds 1 non-finite value(s) (NaN or Infinity) of ${nan.size}; a task with non-finite weights answers no label (retrain it, e.g. with a lower learning rate)`);
+      return true;
+    });
+    const res = await call(`${server.url}/v1/adapters`, 'POST', { name: 'inf', dir: 'inf' }, { authorization: 'Bearer sekrit' });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(errorOf(res).code, 'BAD_WEIGHTS');
+    assert.ok(errorOf(res).message.startsWith(`task directory inf: tensor ${inf.tensor} holds 1 non-finite value(s)`), errorOf(res).message);
+    assert.deepEqual(backend.tasks(), [], 'nothing was loaded');
+  } finally {
+    await server.close();
+    await backend.dispose();
   }
 });

@@ -107,7 +107,7 @@ test('backend failure fails only that batch with 500 JSON; the next request work
 
 test('queue full -> 503 QUEUE_FULL with Retry-After; queued work still completes', async () => {
   const backend = new FakeBackend({ delayMs: 250 });
-  const server = await listen(backend, { windowMs: 1, maxBatch: 2, maxQueue: 4 });
+  const server = await listen(backend, { windowMs: 1, maxBatch: 2, maxQueue: 4, maxInputs: 4 });
   try {
     const entered = backend.nextCall();
     const running = classify(server.url, 'sentiment', ['a', 'b']);

@@ -38,3 +38,27 @@ test('signals: a failing close reports exit code 1; the returned function uninst
   uninstall();
   assert.equal(target.listenerCount('SIGHUP'), 0);
 });
+
+test('signals: a close still running giveUpAfterMs after the signal is given up on (logged, onGiveUp called); one that ends in time is not', async () => {
+  const target = new EventEmitter();
+  const log: string[] = [];
+  const gaveUp = new Promise<void>((resolve) => {
+    installShutdownSignals(() => new Promise<void>(() => {}), { target, log: (m) => log.push(m), giveUpAfterMs: 30, onGiveUp: resolve });
+  });
+  target.emit('SIGTERM', 'SIGTERM');
+  await gaveUp;
+  assert.deepEqual(log, [
+    'SIGTERM: finishing in-flight requests, then stopping (send SIGTERM again to stop at once)',
+    'still not closed 30 ms after SIGTERM: giving up on running work (a backend call cannot be cancelled) and stopping now',
+  ]);
+  assert.equal(target.listenerCount('SIGTERM'), 0);
+  const target2 = new EventEmitter();
+  let calls = 0;
+  const code = await new Promise<number>((resolve) => {
+    installShutdownSignals(async () => {}, { target: target2, giveUpAfterMs: 30, onGiveUp: () => { calls++; }, onClosed: resolve });
+    target2.emit('SIGINT', 'SIGINT');
+  });
+  assert.equal(code, 0);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(calls, 0, 'the give-up timer was cleared');
+});

@@ -1,8 +1,9 @@
 /**
  * The inference routes: POST /v1/classify (through the batcher, merged across tasks; with
  * `"tasks"`, tagging tasks too, answered as POST /v1/tag answers), POST /v1/tag and POST
- * /v1/answer (token-level tasks, one request at a time between batches). Every request waits at
- * most until its deadline; queued inputs count towards `maxQueue`.
+ * /v1/answer (token-level tasks, one request at a time, taking turns with classify batches). Every
+ * request waits at most until its deadline; queued inputs (an answer request's windows) count
+ * towards `maxQueue`.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { AdapterkitError } from '../../errors.js';
@@ -62,7 +63,7 @@ function runTokenTask<T>(ctx: ServeContext, name: string, what: string, weight: 
 
 export const inferenceRoutes: FastifyPluginAsync<PluginOptions> = async (app, { ctx }) => {
   const { backend, queue, metrics } = ctx;
-  const { maxInputs } = ctx.limits;
+  const { maxInputs, maxAnswerWindows } = ctx.limits;
 
   app.post('/v1/classify', async (req): Promise<ClassifyResponse | ManyTasksResponse> => {
     if (asksManyTasks(req.body)) {
@@ -99,7 +100,16 @@ export const inferenceRoutes: FastifyPluginAsync<PluginOptions> = async (app, { 
     const { task, inputs } = parseAnswerRequest(req.body, backend.tasks(), maxInputs);
     const answer = backend.answer?.bind(backend);
     if (!answer) throw new HttpError('INPUT_KIND_MISMATCH', 'this server\'s backend does not serve question answering tasks');
-    const results = await runTokenTask(ctx, task.name, 'answering', inputs.length, req.deadline, () => answer(task.name, inputs));
+    // Answering costs time linear in the contexts' windows: bounded per input, and weighed in the
+    // queue by windows (a request heavier than the whole queue waits for an empty one).
+    const windows = backend.answerWindows?.(task.name, inputs);
+    windows?.forEach((w, i) => {
+      if (w > maxAnswerWindows) {
+        throw new HttpError('INPUT_TOO_LONG', `inputs[${i}].context takes ${w} windows of ${backend.maxLength} tokens; at most ${maxAnswerWindows} are allowed per input (maxAnswerWindows; adapterkit serve --max-answer-windows): send a shorter context, or split it`);
+      }
+    });
+    const weight = Math.min(queue.maxQueue, windows?.reduce((a, b) => a + b, 0) ?? inputs.length);
+    const results = await runTokenTask(ctx, task.name, 'answering', weight, req.deadline, () => answer(task.name, inputs));
     metrics.observeClassified(task.name, results.length, 0);
     return { task: task.name, results };
   });

@@ -1,13 +1,13 @@
 /**
  * The life of a request and of the server, for every route: refusal while closing, the request
  * deadline (`req.deadline`, aborted after `requestTimeoutMs` with 503 DEADLINE_EXCEEDED, or when
- * the client closes the connection first), the request metrics, and graceful shutdown (new
+ * the client closes the connection first; 408 REQUEST_TIMEOUT when it passed before the body was in), the request metrics, and graceful shutdown (new
  * requests get 503 SHUTTING_DOWN, in-flight ones and queued batches finish, the rest is cut after
  * `shutdownTimeoutMs`).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { global, type PluginOptions } from '../context.js';
-import { HttpError } from '../http-errors.js';
+import { HttpError, requestNotReceived } from '../http-errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -50,6 +50,13 @@ export const requestLifecycle: FastifyPluginAsync<PluginOptions> = global(async 
       )), requestTimeoutMs);
       timer.unref();
       timers.set(req, timer);
+    }
+  });
+  // Time up before the body was in (Node cuts a stalled body itself, see clientErrorHandler): the
+  // client was slow, not the server busy, so 408 rather than 503.
+  app.addHook('preValidation', async (req) => {
+    if (req.deadline.aborted) {
+      throw requestNotReceived(requestTimeoutMs);
     }
   });
   // While closing, answers end their keep-alive connection so the server can finish closing.
