@@ -449,6 +449,10 @@ async function queueStatusCommand(f: SweepFlags, target: QueueTarget): Promise<v
     if (!metas.length) fail('NOT_FOUND', `no sweep${f.sweep !== undefined ? ` ${f.sweep}` : ''}${f.out !== undefined ? ` with output directory ${resolve(f.out)}` : ''} on queue "${target.queueName}" at ${target.url}`);
     const read = async () => (await Promise.all(metas.map((m) => sweepStatus(q, m.id)))).filter((s): s is SweepStatus => s !== undefined);
     if (f.download !== undefined) {
+      // one results file holds one sweep: rows of several would mix (and a task's record would be overwritten)
+      if (metas.length > 1) {
+        fail('BAD_CONFIG', `--download writes one sweep, and ${metas.length} on queue "${target.queueName}" match: choose one with --sweep <id> or --out <dir> (${metas.map((m) => `${m.id}: ${m.task}, --out ${m.out}`).join('; ')})`);
+      }
       const dir = f.download;
       await mkdir(dir, { recursive: true });
       const all = await read();

@@ -6,12 +6,13 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { CA_ENV, parseQueueUrl, PASSWORD_ENV, runSweepWorker } from '../../../src/train/experiments/queue/index.js';
 import { cli, tempDir } from '../../cli/harness.js';
 import { sweepArgs, toyData, within } from './helpers.js';
-import { makeCerts, skipReason, startRedis, tlsSkipReason, type TestRedis } from './redis.js';
+import { freePort, makeCerts, skipReason, startRedis, tlsSkipReason, type TestRedis } from './redis.js';
 
 /** Runs `fn` with `vars` set in process.env (the in-process CLI reads it), then restores it. */
 async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
@@ -127,4 +128,34 @@ describe('queue security', { skip: skipReason }, () => {
     const all = [...outputs, ...lines].join('\n');
     assert.ok(!all.includes(pw), `the password leaked:\n${all}`);
   });
+
+  test('a database number the server does not have, and a server that accepts but never answers, are "cannot reach Redis" (exit 2), not db 0 or a hang; --download of one of several sweeps must name it', { timeout: 60_000 }, async () => {
+    const r = await redis();
+    const db = await cli('sweep', '--queue', r.url.replace(/\/0$/, '/42'), '--status');
+    assert.equal(db.code, 2, db.stderr);
+    assert.match(db.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+\/42: ERR DB index is out of range/);
+    // --download of a queue holding several sweeps, without choosing one, would mix their rows
+    const dir = tempDir('ak-queue-dl-');
+    const data = toyData(dir, 64);
+    for (const o of ['a', 'b']) assert.equal((await cli(...sweepArgs(data, ONE_RUN), '--out', join(dir, o), '--queue', r.url)).code, 0);
+    const dl = await cli('sweep', '--queue', r.url, '--download', join(dir, 'dl'));
+    assert.equal(dl.code, 2, dl.stderr);
+    assert.match(dl.stderr, /--download writes one sweep, and 2 on queue "sweep" match: choose one with --sweep <id> or --out <dir> \(/);
+    assert.equal((await cli('sweep', '--queue', r.url, '--download', join(dir, 'dl'), '--out', join(dir, 'a'))).code, 0);
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => { sockets.push(s); });
+    const port = await freePort();
+    await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve));
+    try {
+      const t0 = performance.now();
+      const hang = await cli('sweep', '--queue', `redis://127.0.0.1:${port}/0`, '--status');
+      assert.equal(hang.code, 2, hang.stderr);
+      assert.match(hang.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+\/0: no answer within 8 s/);
+      assert.ok(performance.now() - t0 < 40_000, 'gave up (the bound is generous: the limit is 8 s)');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
 });
+

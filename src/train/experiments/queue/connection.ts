@@ -110,6 +110,19 @@ export function parseQueueUrl(raw: string, o: { env?: NodeJS.ProcessEnv; queueNa
   };
 }
 
+/** How long connecting, the first PING and the SELECT of the database may take before Redis counts as unreachable. */
+const REPLY_TIMEOUT_MS = 8000;
+
+/** `p`, or a rejection when it has not settled within `ms`. */
+async function answersWithin<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What a connection is for: a worker keeps retrying, a command gives up after a few seconds. */
 export type ConnectionRole = 'worker' | 'command';
 
@@ -131,8 +144,13 @@ export async function openRedis(t: QueueTarget, role: ConnectionRole, onError?: 
     last = m;
   });
   try {
-    await client.connect();
-    await client.ping();
+    // a server that accepts the connection and never answers (stopped, or not Redis) must not hang a command
+    await answersWithin(REPLY_TIMEOUT_MS, (async () => {
+      await client.connect();
+      await client.ping();
+      // the client switches to `db` on connecting and only reports a refusal as an error event; ask again to see it
+      if (t.db !== 0) await client.select(t.db);
+    })());
   } catch (e) {
     client.disconnect();
     // The error event says why (NOAUTH, ECONNREFUSED...) better than the rejection ("Connection is closed.").
