@@ -11,7 +11,7 @@
  *
  * adapterkit feeds T to the fusion's softmax as a graph input (a float32 vector over the encoder's
  * layers, one per fusion), so the graphs are built once; a task model counts the forward calls of
- * each fusion per layer ({@link FusionCalls}) and feeds the temperature of the next call. Per layer,
+ * each fusion per layer (`FusionCalls`) and feeds the temperature of the next call. Per layer,
  * because a layer whose adapters AdapterDrop skips does not call its fusion (AdapterHub's
  * `skip_layers`), and a fusion that is not active is not called at all. The k-th call's temperature
  * ({@link fusionTemperature}) is computed as AdapterHub computes it, by repeated float64
@@ -59,7 +59,7 @@ export function temperatureInputName(fusion: string): string {
   return `fusion_temperature[${fusion.replaceAll(',', ':')}]`;
 }
 
-/** Forward calls of each fusion, per encoder layer: what a checkpoint keeps ({@link FusionCalls.snapshot}). */
+/** Forward calls of each fusion, per encoder layer: what a checkpoint keeps (`FusionCalls.snapshot` in this module). */
 export type FusionCallCounts = Readonly<Record<string, readonly number[]>>;
 
 /**

@@ -67,13 +67,21 @@ import { ADAPTER_PREFIX } from './names.js';
 
 /** AdapterHub's `AdapterFusionConfig` fields. */
 export interface FusionConfig {
+  /** A key projection Wk of the adapters' outputs (else the outputs are the keys). */
   readonly key: boolean;
+  /** A query projection Wq (else the query is the hidden state itself). */
   readonly query: boolean;
+  /** A value projection Wv (else the outputs are the values). */
   readonly value: boolean;
+  /** The query is the sub-layer's state before the adapters' input preparation (`s`) rather than the adapter input (`hs`). */
   readonly query_before_ln: boolean;
+  /** Adds 0.01 Σ ‖I − Wv‖² over the sites to the training loss (the dynamic preset). */
   readonly regularization: boolean;
+  /** Adds the residual to every adapter output before the attention (else to the fused result). */
   readonly residual_before: boolean;
+  /** AdapterHub's annealed softmax temperature: 50 at the first call, 0.05 less per call, down to 1 (else 1). */
   readonly temperature: boolean;
+  /** Applies Wv to each output before the weighted sum (else to the sum; the same function, other rounding). */
   readonly value_before_softmax: boolean;
   /** Start Wv at the identity (AdapterHub types it `str` and uses it as a truth value; here a boolean). */
   readonly value_initialized: boolean;

@@ -65,18 +65,25 @@ export interface BottleneckConfig extends MethodConfigBase, Partial<PhmFields> {
   readonly reduction_factor?: number | Readonly<Record<string, number>>;
   /** adapterkit: the bottleneck width m at every site (exclusive with `reduction_factor`). */
   readonly size?: number;
+  /** The activation f between the down- and the up-projection. */
   readonly non_linearity: BottleneckActivation;
+  /** Whether the adapter reads the sub-layer's output after its original residual add and layer norm, LN(h + x), rather than h (AdapterHub's Pfeiffer preset: true). */
   readonly original_ln_before: boolean;
+  /** Whether the original residual add and layer norm run after the adapter, LN(· + x) (true in every preset). */
   readonly original_ln_after: boolean;
+  /** The residual around the adapter: h before the original layer norm (true), its input after it (false), or h + x (`"post_add"`). */
   readonly residual_before_ln: boolean | 'post_add';
+  /** With `ln_after` (sequential adapters only): add the residual before the adapter's own layer norm rather than after it. */
   readonly adapter_residual_before_ln: boolean;
   /** A new layer norm before the down-projection. */
   readonly ln_before: boolean;
   /** A new layer norm after the up-projection. */
   readonly ln_after: boolean;
+  /** How the projections start: `bert` (both normal, std 0.02), `houlsby` (both truncated normal of std {@link initStd}, so the adapter starts near the identity), `mam_adapter` (uniform down-projection of bound 1/√in, zero up-projection: LoRA's). */
   readonly init_weights: (typeof BOTTLENECK_INITS)[number];
   /** adapterkit: std of the truncated normal (cut at 2 std) of `init_weights: "houlsby"` (AdapterHub: 1e-2). */
   readonly initStd: number;
+  /** Parallel adapter (He et al.): it reads the sub-layer's input x and its output is added beside the sub-layer's, rather than after it. */
   readonly is_parallel: boolean;
   /** A fixed factor, or a learned scalar ("learned") or vector ("channel"). */
   readonly scaling: number | 'learned' | 'channel';

@@ -114,7 +114,7 @@ export function methodConfig(preset: string, overrides: RawConfig = {}): MethodC
  * Reads AdapterHub's `config` object (of `adapter_config.json`) into a method config; BAD_CONFIG
  * naming the field for anything adapterkit does not implement, so that a loaded adapter never
  * computes a different function than in AdapterHub. `versioned`: whether the file has AdapterHub's
- * `version` field (see {@link bottleneckFromAdapterHub}).
+ * `version` field (see `bottleneckFromAdapterHub` in bottleneck.ts).
  */
 export function fromAdapterHubConfig(cfg: unknown, where: string, versioned = true): MethodConfig {
   if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) fail('BAD_CONFIG', `${where}: config must be an object, got ${JSON.stringify(cfg)}`);

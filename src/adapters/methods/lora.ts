@@ -26,13 +26,19 @@ import { attentionRoles, fusedSitesIssue, isUnset, matrixOf, peftTargets, rolesB
 /** A LoRA configuration: AdapterHub's `LoRAConfig` fields plus adapterkit's camelCase ones. */
 export interface LoraConfig extends MethodConfigBase {
   readonly method: 'lora';
+  /** The rank of the update B·A (A: [r, in], B: [out, r]). */
   readonly r: number;
+  /** The update is scaled by alpha / r. */
   readonly alpha: number;
   /** Dropout on the input of A while training. */
   readonly dropout: number;
+  /** LoRA on the self-attention projections named in {@link attn_matrices}. */
   readonly selfattn_lora: boolean;
+  /** Which self-attention projections: `q`, `k`, `v` (the preset: q and v). */
   readonly attn_matrices: readonly AttnMatrix[];
+  /** LoRA on the feed-forward's first projection (hidden → intermediate). */
   readonly intermediate_lora: boolean;
+  /** LoRA on the feed-forward's output projection (intermediate → hidden). */
   readonly output_lora: boolean;
   /** adapterkit (PEFT can, AdapterHub cannot): LoRA on the attention output projection too. */
   readonly attentionOutputLora: boolean;
