@@ -71,7 +71,7 @@ export interface BottleneckConfig extends MethodConfigBase, Partial<PhmFields> {
   readonly original_ln_before: boolean;
   /** Whether the original residual add and layer norm run after the adapter, LN(· + x) (true in every preset). */
   readonly original_ln_after: boolean;
-  /** The residual around the adapter: h before the original layer norm (true), its input after it (false), or h + x (`"post_add"`). */
+  /** The residual around the adapter: the sub-layer output h (true), h + x (`"post_add"`), or the adapter's own input (false: LN(h + x) with `original_ln_before`). */
   readonly residual_before_ln: boolean | 'post_add';
   /** With `ln_after` (sequential adapters only): add the residual before the adapter's own layer norm rather than after it. */
   readonly adapter_residual_before_ln: boolean;
