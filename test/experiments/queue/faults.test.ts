@@ -109,6 +109,14 @@ describe('queue faults', { skip: skipReason }, () => {
       const shown = await cli('sweep', '--queue', r.url, '--status', '--sweep', id);
       assert.match(shown.stdout, /0\/1 done, 0 running, 0 waiting, 1 failed; nothing left to run/);
       assert.match(shown.stdout, /failed {3}head-only lr1e-2_ep1_seed1 after 1 attempt\(s\): \[BAD_FILE\]/);
+      // --retry-failed gives the run its stalls back as well as its attempts (BullMQ's retry keeps the stall counter)
+      const job = failed?.job as string;
+      await q.redis.hset(q.queue.toKey(job), 'stc', '3');
+      assert.deepEqual(toyData(dir, 64), data, 'the training file back, as before');
+      const again = await cli(...sweepArgs(data, ['--methods', 'head-only', '--lrs', '1e-2', '--epochs-grid', '1']), '--out', join(dir, 'sweep'), '--queue', r.url, '--retry-failed');
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(await (await q.queue.getJob(job))?.getState(), 'waiting');
+      assert.equal(await q.redis.hget(q.queue.toKey(job), 'stc'), null);
     } finally {
       await q.close();
     }

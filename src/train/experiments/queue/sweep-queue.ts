@@ -138,6 +138,9 @@ export async function enqueueSweep(q: SweepQueue, o: EnqueueOptions): Promise<En
     } else if (state === 'failed') {
       failed++;
       if (o.retryFailed) {
+        // a retried run gets its stalls back too: BullMQ's retry resets the attempts but not the stall
+        // counter (the job hash's `stc`), so a run failed by stalls would fail at its next worker death
+        await q.redis.hdel(q.queue.toKey(e.job), 'stc');
         await (await q.queue.getJob(e.job))?.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
         retried++;
       }
